@@ -1,0 +1,42 @@
+// CPU feature detection (cpuid + xgetbv) and the run-time ISA choice for CPU kernels.
+// The active ISA is the best the CPU and OS support, lowered by DLCORE_ISA=scalar|avx2|avx512 or set_cpu_isa();
+// tests pin each ISA in turn so the scalar and AVX2 paths stay tested on an AVX-512 machine.
+#pragma once
+#include <string>
+
+namespace dlcore {
+
+enum class Isa : int { Scalar = 0, AVX2 = 1, AVX512 = 2 };
+constexpr int kNumIsas = 3;
+
+struct CpuFeatures {
+  bool avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false, avx512bf16 = false;
+  bool os_avx = false, os_avx512 = false;  // XSAVE state enabled by the OS
+  std::string vendor, brand;
+};
+
+const CpuFeatures& cpu_features();
+Isa cpu_isa_supported();
+Isa cpu_isa();           // the active ISA (cheap: one relaxed atomic load)
+void set_cpu_isa(Isa);   // raises ValueError when the CPU does not support it
+const char* isa_name(Isa);
+Isa parse_isa(const std::string& s);  // "scalar" | "avx2" | "avx512"; raises ValueError
+
+// A per-ISA table of kernel function pointers: get() returns the active ISA's entry, or the best lower one.
+template <class Fn>
+struct IsaTable {
+  Fn* fn[kNumIsas] = {};
+  Fn* get() const {
+    for (int i = (int)cpu_isa(); i >= 0; --i)
+      if (fn[i]) return fn[i];
+    return nullptr;
+  }
+  Fn* get(Isa isa) const {
+    for (int i = (int)isa; i >= 0; --i)
+      if (fn[i]) return fn[i];
+    return nullptr;
+  }
+};
+
+}  // namespace dlcore

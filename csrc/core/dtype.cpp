@@ -1,0 +1,24 @@
+#include "core/dtype.h"
+
+namespace dlcore {
+
+DType promote_types(DType a, DType b) {
+  if (a == b) return a;
+  // Order of "width" inside each category, and the cross-category rules of PyTorch.
+  int ca = dtype_category(a), cb = dtype_category(b);
+  if (ca != cb) {
+    DType hi = ca > cb ? a : b;
+    return hi;  // bool < integer < floating: the higher category's type wins
+  }
+  if (ca == 1) {  // integers: uint8 with a signed type gives the signed type (int32/int64 both hold uint8)
+    auto rank = [](DType d) { return d == DType::UInt8 ? 0 : d == DType::Int32 ? 1 : 2; };
+    return rank(a) >= rank(b) ? a : b;
+  }
+  // floating: float16 with bfloat16 -> float32, otherwise the wider
+  if ((a == DType::Float16 && b == DType::BFloat16) || (a == DType::BFloat16 && b == DType::Float16))
+    return DType::Float32;
+  auto rank = [](DType d) { return d == DType::Float64 ? 3 : d == DType::Float32 ? 2 : 1; };
+  return rank(a) >= rank(b) ? a : b;
+}
+
+}  // namespace dlcore
