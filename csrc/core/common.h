@@ -6,8 +6,10 @@
 // A function usable from host code and from CUDA kernels (and from the emulator, where it is plain C++).
 #if defined(__CUDACC__)
 #define DLCORE_HOSTDEV __host__ __device__ __forceinline__
-#elif defined(DLCORE_SIMT_EMULATOR)
-#define DLCORE_HOSTDEV inline
+#elif defined(__GNUC__)
+// always_inline: these formulas are included by translation units compiled for different ISAs; an out-of-line
+// copy compiled with AVX-512 could otherwise be picked by the linker for everyone.
+#define DLCORE_HOSTDEV inline __attribute__((always_inline))
 #else
 #define DLCORE_HOSTDEV inline
 #endif

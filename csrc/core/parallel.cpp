@@ -116,8 +116,9 @@ class Pool {
     t_in_parallel = prev;
   }
 
-  void worker(int id) {  // id in [1, nthreads_)
-    uint64_t seen = generation_.load(std::memory_order_acquire);
+  // id in [1, nthreads_); seen = the generation when the thread was created (read by the creator, so a job
+  // published before this thread first runs is not missed).
+  void worker(int id, uint64_t seen) {
     for (;;) {
       int spins = 0;
       uint64_t g;
@@ -144,7 +145,8 @@ class Pool {
   void start(int n) {
     nthreads_ = n < 1 ? 1 : n;
     shutdown_.store(false);
-    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+    uint64_t g0 = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i, g0] { worker(i, g0); });
   }
 
   void stop() {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/common.h"
 #include "core/device.h"
 #include "core/errors.h"
 

@@ -93,6 +93,7 @@ struct Storage {
   Device device;
   std::shared_ptr<void> owner;  // non-null for foreign memory: released when the storage dies
   bool allocator_owned = false;
+  int64_t version = 0;  // bumped by every in-place write; autograd checks that saved tensors were not modified
   ~Storage();
   Storage() = default;
   Storage(const Storage&) = delete;

@@ -1,0 +1,146 @@
+// CPU elementwise kernels: the portable scalar loops (the reference and the fallback on any CPU), the per-ISA
+// dispatch, copies/casts, fill and where, and their registration for the cpu device.
+#define DLCORE_ISA_NS scalar
+#define DLCORE_VLEN 1
+#include "ops/elementwise/elementwise_loops.h"
+
+#include <atomic>
+#include <cstring>
+
+#include "core/core_ops.h"
+#include "core/cpu_features.h"
+#include "ops/elementwise/cpu_iter.h"
+
+namespace dlcore {
+
+namespace {
+
+std::atomic<bool> g_int_div_by_zero{false};
+
+// Per ISA, the loop tables; an ISA's entry falls back to a lower ISA's when it has none.
+struct AllTables {
+  ElementwiseTables isa[kNumIsas];
+  AllTables() {
+    scalar::fill_elementwise_tables(isa[(int)Isa::Scalar]);
+    avx2::fill_elementwise_tables(isa[(int)Isa::AVX2]);
+    avx512::fill_elementwise_tables(isa[(int)Isa::AVX512]);
+  }
+};
+const AllTables& tables() {
+  static const AllTables t;
+  return t;
+}
+
+ElementwiseLoopFn* binary_loop_for(BinaryOp op, DType dt) {
+  const AllTables& t = tables();
+  for (int i = (int)cpu_isa(); i >= 0; --i)
+    if (auto* f = t.isa[i].binary[(int)op][(int)dt]) return f;
+  return nullptr;
+}
+ElementwiseLoopFn* unary_loop_for(UnaryOp op, DType dt) {
+  const AllTables& t = tables();
+  for (int i = (int)cpu_isa(); i >= 0; --i)
+    if (auto* f = t.isa[i].unary[(int)op][(int)dt]) return f;
+  return nullptr;
+}
+
+void binary_cpu(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
+  ElementwiseLoopFn* fn = binary_loop_for(op, a.dtype());
+  DLCORE_CHECK(fn, TypeError, binary_op_name(op), ": not supported for dtype ", dtype_name(a.dtype()));
+  CpuLoop L = make_cpu_loop({&out, &a, &b});
+  run_cpu_loop(L, [&](char** p, const int64_t* s, int64_t n) { fn(p, s, n, nullptr); });
+}
+
+void unary_cpu(UnaryOp op, const Tensor& out, const Tensor& x, const UnaryParams& prm) {
+  ElementwiseLoopFn* fn = unary_loop_for(op, x.dtype());
+  DLCORE_CHECK(fn, TypeError, unary_op_name(op), ": not supported for dtype ", dtype_name(x.dtype()));
+  CpuLoop L = make_cpu_loop({&out, &x});
+  // Transcendental loops do ~10-30 flops per element: split them across threads sooner.
+  int64_t grain = unary_is_float_only(op) ? kElementwiseGrain / 8 : kElementwiseGrain;
+  run_cpu_loop(L, [&](char** p, const int64_t* s, int64_t n) { fn(p, s, n, &prm); }, grain);
+}
+
+// ---------------------------------------------------------------------------------------------- copy / cast
+
+template <class D, class S>
+DLCORE_ALWAYS_INLINE D convert(S v) {
+  using SC = typename compute_type<S>::type;
+  using DC = typename compute_type<D>::type;
+  if constexpr (std::is_same_v<D, S>) return v;
+  else if constexpr (std::is_same_v<D, bool>) return (SC)v != SC(0);
+  else if constexpr (std::is_same_v<D, Half> || std::is_same_v<D, BFloat16>) return D((float)(SC)v);
+  else return (D)(DC)(SC)v;
+}
+
+template <class D, class S>
+void copy_loop(char** p, const int64_t* s, int64_t n) {
+  if (s[0] == (int64_t)sizeof(D) && s[1] == (int64_t)sizeof(S)) {
+    D* o = reinterpret_cast<D*>(p[0]);
+    const S* x = reinterpret_cast<const S*>(p[1]);
+    if constexpr (std::is_same_v<D, S>) {
+      std::memcpy(o, x, n * sizeof(D));
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i] = convert<D, S>(x[i]);
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i)
+      *reinterpret_cast<D*>(p[0] + i * s[0]) = convert<D, S>(*reinterpret_cast<const S*>(p[1] + i * s[1]));
+  }
+}
+
+void copy_cpu(const Tensor& dst, const Tensor& src) {
+  dispatch_dtype(dst.dtype(), "copy", [&](auto dtag) {
+    using D = typename decltype(dtag)::type;
+    dispatch_dtype(src.dtype(), "copy", [&](auto stag) {
+      using S = typename decltype(stag)::type;
+      CpuLoop L = make_cpu_loop({&dst, &src});
+      run_cpu_loop(L, [&](char** p, const int64_t* s, int64_t n) { copy_loop<D, S>(p, s, n); }, 1 << 17);
+    });
+  });
+}
+
+void fill_cpu(const Tensor& dst, double value) {
+  dispatch_dtype(dst.dtype(), "fill", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T v = convert<T, double>(value);
+    CpuLoop L = make_cpu_loop({&dst});
+    run_cpu_loop(
+        L,
+        [&](char** p, const int64_t* s, int64_t n) {
+          if (s[0] == (int64_t)sizeof(T)) {
+            T* o = reinterpret_cast<T*>(p[0]);
+            for (int64_t i = 0; i < n; ++i) o[i] = v;
+          } else {
+            for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * s[0]) = v;
+          }
+        },
+        1 << 17);
+  });
+}
+
+void where_cpu(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) {
+  dispatch_dtype(out.dtype(), "where", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    CpuLoop L = make_cpu_loop({&out, &cond, &a, &b});
+    run_cpu_loop(L, [&](char** p, const int64_t* s, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) {
+        bool c = *reinterpret_cast<const bool*>(p[1] + i * s[1]);
+        *reinterpret_cast<T*>(p[0] + i * s[0]) =
+            c ? *reinterpret_cast<const T*>(p[2] + i * s[2]) : *reinterpret_cast<const T*>(p[3] + i * s[3]);
+      }
+    });
+  });
+}
+
+KernelRegistrar reg_binary(binary_op, DeviceType::CPU, &binary_cpu, "cpu");
+KernelRegistrar reg_unary(unary_op, DeviceType::CPU, &unary_cpu, "cpu");
+KernelRegistrar reg_where(where_op, DeviceType::CPU, &where_cpu, "cpu");
+KernelRegistrar reg_copy(copy_op, DeviceType::CPU, &copy_cpu, "cpu");
+KernelRegistrar reg_fill(fill_op, DeviceType::CPU, &fill_cpu, "cpu");
+
+}  // namespace
+
+bool take_int_div_by_zero_flag() { return g_int_div_by_zero.exchange(false); }
+void set_int_div_by_zero_flag() { g_int_div_by_zero.store(true, std::memory_order_relaxed); }
+
+}  // namespace dlcore

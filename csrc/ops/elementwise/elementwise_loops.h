@@ -1,0 +1,148 @@
+// The CPU inner loops of the elementwise family, compiled once per ISA: the including translation unit defines
+// DLCORE_ISA_NS (scalar, avx2, avx512) and DLCORE_VLEN (1, 8, 16) and gets fill_elementwise_tables() in
+// dlcore::DLCORE_ISA_NS. Contiguous rows use plain loops the compiler vectorises for the file's ISA; float32
+// exp/log/tanh/sigmoid/erf use vecmath.h's explicit vector code when DLCORE_VLEN > 1 (the scalar build keeps libm
+// as the reference). Everything here is inside the ISA namespace (one copy per ISA, no ODR clash).
+#pragma once
+#include <cstring>
+#include <type_traits>
+
+#include "ops/elementwise/elementwise_tables.h"
+#if DLCORE_VLEN > 1
+#include "ops/elementwise/vecmath.h"
+#endif
+
+namespace dlcore::DLCORE_ISA_NS {
+
+template <BinaryOp OP, class T>
+constexpr bool binary_supported() {
+  if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return false;
+  else if constexpr (OP == BinaryOp::Div) return std::is_floating_point_v<T>;
+  else if constexpr (OP == BinaryOp::Sub || OP == BinaryOp::Pow || OP == BinaryOp::FloorDiv ||
+                     OP == BinaryOp::Remainder)
+    return !std::is_same_v<T, bool>;
+  else if constexpr (OP == BinaryOp::LogicalAnd || OP == BinaryOp::LogicalOr || OP == BinaryOp::LogicalXor) return std::is_same_v<T, bool>;
+  else if constexpr (OP == BinaryOp::BitwiseAnd || OP == BinaryOp::BitwiseOr || OP == BinaryOp::BitwiseXor)
+    return !std::is_floating_point_v<T>;
+  else return true;
+}
+
+template <BinaryOp OP, class T>
+void binary_loop(char** p, const int64_t* s, int64_t n, const UnaryParams*) {
+  using Out = decltype(binary_apply<OP, T>(T(), T()));
+  constexpr int64_t so = sizeof(Out), st = sizeof(T);
+  Out* o = reinterpret_cast<Out*>(p[0]);
+  const T* a = reinterpret_cast<const T*>(p[1]);
+  const T* b = reinterpret_cast<const T*>(p[2]);
+  if constexpr ((OP == BinaryOp::FloorDiv || OP == BinaryOp::Remainder) && !std::is_floating_point_v<T>) {
+    // Integer division: detect zero divisors (the result is 0 there and the op raises afterwards).
+    for (int64_t i = 0; i < n; ++i) {
+      T bv = *reinterpret_cast<const T*>(p[2] + i * s[2]);
+      if (bv == T(0)) set_int_div_by_zero_flag();
+      *reinterpret_cast<Out*>(p[0] + i * s[0]) =
+          binary_apply<OP, T>(*reinterpret_cast<const T*>(p[1] + i * s[1]), bv);
+    }
+    return;
+  }
+  if (s[0] == so && s[1] == st && s[2] == st) {
+    for (int64_t i = 0; i < n; ++i) o[i] = binary_apply<OP, T>(a[i], b[i]);
+  } else if (s[0] == so && s[1] == st && s[2] == 0) {
+    const T bv = *b;
+    for (int64_t i = 0; i < n; ++i) o[i] = binary_apply<OP, T>(a[i], bv);
+  } else if (s[0] == so && s[1] == 0 && s[2] == st) {
+    const T av = *a;
+    for (int64_t i = 0; i < n; ++i) o[i] = binary_apply<OP, T>(av, b[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i)
+      *reinterpret_cast<Out*>(p[0] + i * s[0]) = binary_apply<OP, T>(*reinterpret_cast<const T*>(p[1] + i * s[1]),
+                                                                      *reinterpret_cast<const T*>(p[2] + i * s[2]));
+  }
+}
+
+template <UnaryOp OP, class T>
+constexpr bool unary_supported() {
+  if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return false;
+  else if constexpr (unary_is_float_only(OP)) return std::is_floating_point_v<T>;
+  else if constexpr (OP == UnaryOp::IsNan || OP == UnaryOp::IsInf || OP == UnaryOp::IsFinite) return true;
+  else if constexpr (OP == UnaryOp::LogicalNot) return std::is_same_v<T, bool>;
+  else if constexpr (OP == UnaryOp::BitwiseNot) return !std::is_floating_point_v<T>;
+  else return !std::is_same_v<T, bool>;
+}
+
+#if DLCORE_VLEN > 1
+template <UnaryOp OP>
+constexpr bool unary_has_vec() {
+  return OP == UnaryOp::Exp || OP == UnaryOp::Log || OP == UnaryOp::Tanh || OP == UnaryOp::Sigmoid ||
+         OP == UnaryOp::Erf;
+}
+template <UnaryOp OP>
+DLCORE_ALWAYS_INLINE vf unary_vec(vf x) {
+  if constexpr (OP == UnaryOp::Exp) return vexp(x);
+  else if constexpr (OP == UnaryOp::Log) return vlog(x);
+  else if constexpr (OP == UnaryOp::Tanh) return vtanh(x);
+  else if constexpr (OP == UnaryOp::Sigmoid) return vsigmoid(x);
+  else return verf(x);
+}
+#endif
+
+template <UnaryOp OP, class T>
+void unary_loop(char** p, const int64_t* s, int64_t n, const UnaryParams* prm) {
+  using Out = decltype(unary_apply<OP, T>(T(), *prm));
+  const UnaryParams P = *prm;
+  if (s[0] == (int64_t)sizeof(Out) && s[1] == (int64_t)sizeof(T)) {
+    Out* o = reinterpret_cast<Out*>(p[0]);
+    const T* x = reinterpret_cast<const T*>(p[1]);
+#if DLCORE_VLEN > 1
+    if constexpr (std::is_same_v<T, float> && unary_has_vec<OP>()) {
+      int64_t i = 0;
+      for (; i + kVLen <= n; i += kVLen) vstore(o + i, unary_vec<OP>(vload(x + i)));
+      if (i < n) {  // tail through a padded vector, so every element gets the same formula
+        float buf[kVLen] = {};
+        std::memcpy(buf, x + i, (n - i) * sizeof(float));
+        vstore(buf, unary_vec<OP>(vload(buf)));
+        std::memcpy(o + i, buf, (n - i) * sizeof(float));
+      }
+      return;
+    }
+#endif
+    for (int64_t i = 0; i < n; ++i) o[i] = unary_apply<OP, T>(x[i], P);
+  } else {
+    for (int64_t i = 0; i < n; ++i)
+      *reinterpret_cast<Out*>(p[0] + i * s[0]) = unary_apply<OP, T>(*reinterpret_cast<const T*>(p[1] + i * s[1]), P);
+  }
+}
+
+template <class T, int OPI>
+void fill_binary_for_type(ElementwiseTables& t) {
+  if constexpr (OPI < kNumBinaryOps) {
+    constexpr BinaryOp OP = (BinaryOp)OPI;
+    if constexpr (binary_supported<OP, T>()) t.binary[OPI][(int)dtype_of<T>::value] = &binary_loop<OP, T>;
+    fill_binary_for_type<T, OPI + 1>(t);
+  }
+}
+
+template <class T, int OPI>
+void fill_unary_for_type(ElementwiseTables& t) {
+  if constexpr (OPI < kNumUnaryOps) {
+    constexpr UnaryOp OP = (UnaryOp)OPI;
+    if constexpr (unary_supported<OP, T>()) t.unary[OPI][(int)dtype_of<T>::value] = &unary_loop<OP, T>;
+    fill_unary_for_type<T, OPI + 1>(t);
+  }
+}
+
+template <class T>
+void fill_for_type(ElementwiseTables& t) {
+  fill_binary_for_type<T, 0>(t);
+  fill_unary_for_type<T, 0>(t);
+}
+
+void fill_elementwise_tables(ElementwiseTables& t) {
+  fill_for_type<bool>(t);
+  fill_for_type<uint8_t>(t);
+  fill_for_type<int32_t>(t);
+  fill_for_type<int64_t>(t);
+  fill_for_type<float>(t);
+  fill_for_type<double>(t);
+}
+
+}  // namespace dlcore::DLCORE_ISA_NS

@@ -1,0 +1,216 @@
+// Frontend of the elementwise family: type promotion, broadcasting, input casts, output allocation, and the call
+// through the registry to the device's kernel.
+#include <algorithm>
+
+#include "ops/elementwise/elementwise.h"
+
+namespace dlcore {
+
+const char* binary_op_name(BinaryOp op) {
+  static const char* names[] = {"add", "sub", "mul", "div", "maximum", "minimum", "pow", "floor_divide",
+                                "remainder", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
+                                "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor"};
+  static_assert(sizeof(names) / sizeof(names[0]) == kNumBinaryOps);
+  return names[(int)op];
+}
+
+const char* unary_op_name(UnaryOp op) {
+  static const char* names[] = {"neg", "abs", "sign", "square", "clamp", "pow", "floor", "ceil", "round", "trunc",
+                                "exp", "log", "sqrt", "rsqrt", "reciprocal", "log1p", "expm1", "log2", "log10",
+                                "exp2", "sin", "cos", "tanh", "sigmoid", "erf", "isnan", "isinf", "isfinite",
+                                "logical_not", "bitwise_not"};
+  static_assert(sizeof(names) / sizeof(names[0]) == kNumUnaryOps);
+  return names[(int)op];
+}
+
+namespace {
+
+DType default_for_category(int cat) { return cat == 2 ? DType::Float32 : (cat == 1 ? DType::Int64 : DType::Bool); }
+
+int scalar_category(const ScalarArg& s) { return s.kind == ScalarArg::Float ? 2 : (s.kind == ScalarArg::Int ? 1 : 0); }
+
+// A device for the kernel: the non-scalar operands' device (all must agree); 0-d CPU tensors are scalars.
+Device common_device(const char* op, std::initializer_list<const Tensor*> ts) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : ts) {
+    if (t->dim() == 0 && t->device().is_cpu()) continue;
+    if (!first) first = t;
+    else
+      DLCORE_CHECK(t->device() == first->device(), RuntimeError, op,
+                   ": expected all tensors to be on the same device, but found ", first->device().str(), " and ",
+                   t->device().str());
+  }
+  if (first) return first->device();
+  for (const Tensor* t : ts)
+    if (!t->device().is_cpu()) return t->device();
+  return Device();
+}
+
+// The operand as the kernel wants it: expanded to shape and of dtype dt. 0-d CPU scalars stay 0-d (cast if
+// needed), other tensors on a different dtype are cast (a copy).
+Tensor prepare(const Tensor& t, const IntList& shape, DType dt, Device dev) {
+  if (t.dim() == 0 && t.device().is_cpu()) {
+    if (dev.is_cpu()) return t.to(dt).expand(shape);
+    return t.to(dt);  // a scalar operand for a device kernel
+  }
+  Tensor x = t.dtype() == dt ? t : t.to(dt);
+  if (x.shape() != shape) x = x.expand(shape);
+  return x;
+}
+
+}  // namespace
+
+DType result_type(const Tensor* a, const ScalarArg* sa, const Tensor* b, const ScalarArg* sb) {
+  // PyTorch: dimensioned tensors > zero-dim tensors > Python numbers, by category (bool < int < float).
+  bool have_dim = false, have_zero = false;
+  DType dim_t = DType::Bool, zero_t = DType::Bool;
+  int scalar_cat = -1;
+  auto add_tensor = [&](const Tensor* t) {
+    if (t->dim() > 0) {
+      dim_t = have_dim ? promote_types(dim_t, t->dtype()) : t->dtype();
+      have_dim = true;
+    } else {
+      zero_t = have_zero ? promote_types(zero_t, t->dtype()) : t->dtype();
+      have_zero = true;
+    }
+  };
+  if (a) add_tensor(a);
+  if (b) add_tensor(b);
+  if (sa) scalar_cat = std::max(scalar_cat, scalar_category(*sa));
+  if (sb) scalar_cat = std::max(scalar_cat, scalar_category(*sb));
+  DType r;
+  if (have_dim) {
+    r = dim_t;
+    if (have_zero && dtype_category(zero_t) > dtype_category(r)) r = zero_t;
+  } else if (have_zero) {
+    r = zero_t;
+  } else {
+    return default_for_category(scalar_cat < 0 ? 0 : scalar_cat);
+  }
+  if (scalar_cat > dtype_category(r)) r = default_for_category(scalar_cat);
+  return r;
+}
+
+Tensor scalar_tensor(const ScalarArg& s, DType dtype) {
+  Tensor t = Tensor::empty(IntList{}, dtype, Device());
+  double v = s.kind == ScalarArg::Float ? s.d : (double)s.i;
+  if (s.kind != ScalarArg::Float && (dtype == DType::Int64 || dtype == DType::Int32 || dtype == DType::UInt8)) {
+    // integers exactly (an int64 beyond 2^53 must not round through double)
+    if (dtype == DType::Int64) *t.data<int64_t>() = s.i;
+    else if (dtype == DType::Int32) *t.data<int32_t>() = (int32_t)s.i;
+    else *t.data<uint8_t>() = (uint8_t)s.i;
+    return t;
+  }
+  t.fill(v);
+  return t;
+}
+
+static void check_binary_dtypes(BinaryOp op, DType compute) {
+  const char* name = binary_op_name(op);
+  if (op == BinaryOp::Sub && compute == DType::Bool)
+    DLCORE_THROW(TypeError, "sub: subtraction of bool tensors is not supported; use logical_xor or ~ instead");
+  if (binary_is_bitwise(op))
+    DLCORE_CHECK(!is_floating(compute), TypeError, name, ": not supported for floating-point dtype ",
+                 dtype_name(compute));
+}
+
+void binary_into(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b, DType compute) {
+  const char* name = binary_op_name(op);
+  check_binary_dtypes(op, compute);
+  Device dev = common_device(name, {&out, &a, &b});
+  IntList shape = broadcast_shapes(a.shape(), b.shape(), name);
+  DLCORE_CHECK(shape == out.shape(), ValueError, name, ": output with shape ", out.shape().str(),
+               " doesn't match the broadcast shape ", shape.str());
+  if (out.numel() == 0) return;
+  DType in_dt = binary_is_logical(op) ? DType::Bool : compute;
+  if (in_dt == DType::Float16 || in_dt == DType::BFloat16) in_dt = DType::Float32;  // 16-bit floats compute in fp32
+  DType out_dt = (binary_is_comparison(op) || binary_is_logical(op)) ? DType::Bool : in_dt;
+  Tensor pa = prepare(a, shape, in_dt, dev), pb = prepare(b, shape, in_dt, dev);
+  if (op == BinaryOp::Pow && !is_floating(in_dt) && in_dt != DType::Bool) {
+    // integer powers: negative exponents have no integer result
+    Tensor neg = binary(BinaryOp::Lt, pb, scalar_tensor(ScalarArg{ScalarArg::Int, 0, 0}, in_dt), in_dt);
+    Tensor nc = neg.to(Device()).contiguous();
+    const bool* p = nc.data<bool>();
+    for (int64_t i = 0; i < nc.numel(); ++i)
+      DLCORE_CHECK(!p[i], RuntimeError, "pow: integers to negative integer powers are not allowed");
+  }
+  // Write directly when the output has the kernel's dtype and does not partially overlap an input.
+  if (out.dtype() == out_dt) {
+    binary_op.get(dev.type)(op, out, pa, pb);
+  } else {
+    Tensor tmp = Tensor::empty(shape, out_dt, dev);
+    binary_op.get(dev.type)(op, tmp, pa, pb);
+    const_cast<Tensor&>(out).copy_from(tmp);
+  }
+  if ((op == BinaryOp::FloorDiv || op == BinaryOp::Remainder) && !is_floating(in_dt) && take_int_div_by_zero_flag())
+    DLCORE_THROW(RuntimeError, name, ": integer division by zero");
+}
+
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, DType compute) {
+  const char* name = binary_op_name(op);
+  check_binary_dtypes(op, compute);
+  Device dev = common_device(name, {&a, &b});
+  IntList shape = broadcast_shapes(a.shape(), b.shape(), name);
+  DType out_dt = (binary_is_comparison(op) || binary_is_logical(op)) ? DType::Bool : compute;
+  Tensor out = Tensor::empty(shape, out_dt, dev);
+  binary_into(op, out, a, b, compute);
+  return out;
+}
+
+static DType unary_compute_dtype(UnaryOp op, DType in) {
+  if (op == UnaryOp::LogicalNot) return DType::Bool;
+  if (in == DType::Float16 || in == DType::BFloat16) return DType::Float32;
+  if (unary_is_float_only(op) && !is_floating(in)) return DType::Float32;  // exp(int) -> float32, like torch
+  return in;
+}
+
+static DType unary_out_dtype(UnaryOp op, DType in) {
+  if (unary_out_is_bool(op)) return DType::Bool;
+  if (unary_is_float_only(op) && !is_floating(in)) return DType::Float32;
+  return in;
+}
+
+void unary_into(UnaryOp op, const Tensor& out, const Tensor& x, const UnaryParams& p) {
+  const char* name = unary_op_name(op);
+  Device dev = common_device(name, {&out, &x});
+  DLCORE_CHECK(out.shape() == x.shape(), ValueError, name, ": output shape ", out.shape().str(),
+               " doesn't match input shape ", x.shape().str());
+  if (out.numel() == 0) return;
+  DType cdt = unary_compute_dtype(op, x.dtype());
+  if (op == UnaryOp::BitwiseNot)
+    DLCORE_CHECK(!is_floating(cdt), TypeError, "bitwise_not: not supported for floating-point dtype ",
+                 dtype_name(x.dtype()));
+  if ((op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Sign || op == UnaryOp::Square) &&
+      cdt == DType::Bool)
+    DLCORE_THROW(TypeError, name, ": not supported for bool tensors");
+  if (op == UnaryOp::PowScalar && !is_floating(cdt) && p.a < 0)
+    DLCORE_THROW(RuntimeError, "pow: integers to negative integer powers are not allowed");
+  Tensor px = x.dtype() == cdt ? x : x.to(cdt);
+  DType kdt = unary_out_is_bool(op) ? DType::Bool : cdt;
+  if (out.dtype() == kdt) {
+    unary_op.get(dev.type)(op, out, px, p);
+  } else {
+    Tensor tmp = Tensor::empty(x.shape(), kdt, dev);
+    unary_op.get(dev.type)(op, tmp, px, p);
+    const_cast<Tensor&>(out).copy_from(tmp);
+  }
+}
+
+Tensor unary(UnaryOp op, const Tensor& x, const UnaryParams& p) {
+  Tensor out = Tensor::empty(x.shape(), unary_out_dtype(op, x.dtype()), x.device());
+  unary_into(op, out, x, p);
+  return out;
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  Device dev = common_device("where", {&cond, &a, &b});
+  IntList shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  DType dt = result_type(&a, nullptr, &b, nullptr);
+  Tensor out = Tensor::empty(shape, dt, dev);
+  if (out.numel() == 0) return out;
+  Tensor pc = prepare(cond, shape, DType::Bool, dev);
+  where_op.get(dev.type)(out, pc, prepare(a, shape, dt, dev), prepare(b, shape, dt, dev));
+  return out;
+}
+
+}  // namespace dlcore

@@ -1,0 +1,4 @@
+// The reduction loops compiled for avx2 (per-file flags in CMakeLists.txt).
+#define DLCORE_ISA_NS avx2
+#define DLCORE_VLEN 8
+#include "ops/reduce/reduce_loops.h"

@@ -1,0 +1,170 @@
+// CPU reduction loops, compiled once per ISA (see elementwise_loops.h for the scheme): the including file defines
+// DLCORE_ISA_NS and DLCORE_VLEN and gets fill_reduce_table() in dlcore::DLCORE_ISA_NS.
+#pragma once
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "core/parallel.h"
+#include "ops/reduce/reduce_table.h"
+
+namespace dlcore::DLCORE_ISA_NS {
+
+template <ReduceOp OP, class T>
+struct Reducer {
+  static DLCORE_ALWAYS_INLINE T init() {
+    if constexpr (OP == ReduceOp::Sum) return T(0);
+    else if constexpr (OP == ReduceOp::Prod) return T(1);
+    else if constexpr (OP == ReduceOp::Max) {
+      if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
+      else return std::numeric_limits<T>::lowest();
+    } else if constexpr (OP == ReduceOp::Min) {
+      if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
+      else return std::numeric_limits<T>::max();
+    } else if constexpr (OP == ReduceOp::Any) return false;
+    else return true;
+  }
+  static DLCORE_ALWAYS_INLINE T combine(T a, T b) {
+    if constexpr (OP == ReduceOp::Sum) return (T)(a + b);
+    else if constexpr (OP == ReduceOp::Prod) return (T)(a * b);
+    else if constexpr (OP == ReduceOp::Max) return max_propagate_nan(a, b);
+    else if constexpr (OP == ReduceOp::Min) return min_propagate_nan(a, b);
+    else if constexpr (OP == ReduceOp::Any) return a || b;
+    else return a && b;
+  }
+};
+
+// Accumulator type of a row: float sums combine their blocks in double.
+template <ReduceOp OP, class T>
+using RowAcc = std::conditional_t<(OP == ReduceOp::Sum || OP == ReduceOp::Prod) && std::is_same_v<T, float>, double, T>;
+
+// Reduces x[0:n] (contiguous). P independent partial results (a multiple of the vector width) let the compiler
+// keep several vector accumulators; each block of up to 64 P elements is folded into the wide accumulator.
+template <ReduceOp OP, class T>
+RowAcc<OP, T> reduce_row(const T* x, int64_t n) {
+  using R = Reducer<OP, T>;
+  using A = RowAcc<OP, T>;
+  constexpr int P = std::max<int>(4 * 64 / (int)sizeof(T), 4);
+  A total = (A)R::init();
+  int64_t i = 0;
+  while (i + P <= n) {
+    T part[P];
+    for (int j = 0; j < P; ++j) part[j] = R::init();
+    int64_t stop = std::min<int64_t>(n - P, i + (int64_t)P * 63);
+    for (; i <= stop; i += P)
+      for (int j = 0; j < P; ++j) part[j] = R::combine(part[j], x[i + j]);
+    T block = part[0];
+    for (int j = 1; j < P; ++j) block = R::combine(block, part[j]);
+    if constexpr (std::is_same_v<A, T>) total = R::combine(total, block);
+    else total = (OP == ReduceOp::Sum) ? total + (A)block : total * (A)block;
+  }
+  for (; i < n; ++i) {
+    if constexpr (std::is_same_v<A, T>) total = R::combine(total, x[i]);
+    else total = (OP == ReduceOp::Sum) ? total + (A)x[i] : total * (A)x[i];
+  }
+  return total;
+}
+
+// out[i] = reduce_r x[r * I + i] for i in [i0, i1): rows are combined into out elementwise (vectorised over i).
+// Float sums go through a float block accumulator added into out every 64 rows (a two-level cascade).
+template <ReduceOp OP, class T>
+void reduce_cols(const T* x, T* out, int64_t R, int64_t I, int64_t i0, int64_t i1) {
+  using Rd = Reducer<OP, T>;
+  for (int64_t i = i0; i < i1; ++i) out[i] = Rd::init();
+  constexpr int64_t kBlock = 64;
+  for (int64_t r0 = 0; r0 < R; r0 += kBlock) {
+    int64_t r1 = std::min(R, r0 + kBlock);
+    if constexpr (OP == ReduceOp::Sum && std::is_floating_point_v<T>) {
+      constexpr int64_t kChunk = 512;
+      for (int64_t c0 = i0; c0 < i1; c0 += kChunk) {
+        int64_t c1 = std::min(i1, c0 + kChunk);
+        T acc[kChunk];
+        for (int64_t i = c0; i < c1; ++i) acc[i - c0] = T(0);
+        for (int64_t r = r0; r < r1; ++r) {
+          const T* row = x + r * I;
+          for (int64_t i = c0; i < c1; ++i) acc[i - c0] += row[i];
+        }
+        for (int64_t i = c0; i < c1; ++i) out[i] += acc[i - c0];
+      }
+    } else {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* row = x + r * I;
+        for (int64_t i = i0; i < i1; ++i) out[i] = Rd::combine(out[i], row[i]);
+      }
+    }
+  }
+}
+
+template <ReduceOp OP, class T>
+void reduce_kernel(const char* in, char* outp, int64_t O, int64_t Rn, int64_t I) {
+  const T* x = reinterpret_cast<const T*>(in);
+  T* out = reinterpret_cast<T*>(outp);
+  using Rd = Reducer<OP, T>;
+  int nt = get_num_threads();
+  if (I == 1) {
+    if (O >= nt || O * Rn < 65536) {
+      parallel_for(0, O, std::max<int64_t>(1, 32768 / std::max<int64_t>(Rn, 1)), [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) out[o] = (T)reduce_row<OP, T>(x + o * Rn, Rn);
+      });
+    } else {
+      // Few long rows: split each row across threads, then combine the partial results.
+      for (int64_t o = 0; o < O; ++o) {
+        RowAcc<OP, T> partial[64];
+        int parts = std::min(nt, 64);
+        parallel_run(parts, [&](int tid, int ntr) {
+          int64_t lo = Rn * tid / ntr, hi = Rn * (tid + 1) / ntr;
+          partial[tid] = reduce_row<OP, T>(x + o * Rn + lo, hi - lo);
+          if (ntr < parts && tid == 0)
+            for (int k = ntr; k < parts; ++k) partial[k] = (RowAcc<OP, T>)Rd::init();
+        });
+        RowAcc<OP, T> tot = partial[0];
+        for (int k = 1; k < parts; ++k) {
+          if constexpr (std::is_same_v<RowAcc<OP, T>, T>) tot = Rd::combine(tot, partial[k]);
+          else tot = (OP == ReduceOp::Sum) ? tot + partial[k] : tot * partial[k];
+        }
+        out[o] = (T)tot;
+      }
+    }
+    return;
+  }
+  if (O >= nt || O * Rn * I < 65536) {
+    parallel_for(0, O, std::max<int64_t>(1, 32768 / std::max<int64_t>(Rn * I, 1)), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) reduce_cols<OP, T>(x + o * Rn * I, out + o * I, Rn, I, 0, I);
+    });
+  } else {
+    for (int64_t o = 0; o < O; ++o)
+      parallel_for(0, I, 256, [&](int64_t i0, int64_t i1) {
+        reduce_cols<OP, T>(x + o * Rn * I, out + o * I, Rn, I, i0, i1);
+      });
+  }
+}
+
+template <class T>
+void fill_for_type(ReduceTable& t) {
+  constexpr int d = (int)dtype_of<T>::value;
+  if constexpr (std::is_same_v<T, bool>) {
+    t.fn[(int)ReduceOp::Any][d] = &reduce_kernel<ReduceOp::Any, bool>;
+    t.fn[(int)ReduceOp::All][d] = &reduce_kernel<ReduceOp::All, bool>;
+    t.fn[(int)ReduceOp::Max][d] = &reduce_kernel<ReduceOp::Any, bool>;  // max of bools = any
+    t.fn[(int)ReduceOp::Min][d] = &reduce_kernel<ReduceOp::All, bool>;
+  } else {
+    if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, int64_t>) {
+      t.fn[(int)ReduceOp::Sum][d] = &reduce_kernel<ReduceOp::Sum, T>;
+      t.fn[(int)ReduceOp::Prod][d] = &reduce_kernel<ReduceOp::Prod, T>;
+    }
+    t.fn[(int)ReduceOp::Max][d] = &reduce_kernel<ReduceOp::Max, T>;
+    t.fn[(int)ReduceOp::Min][d] = &reduce_kernel<ReduceOp::Min, T>;
+  }
+}
+
+void fill_reduce_table(ReduceTable& t) {
+  fill_for_type<bool>(t);
+  fill_for_type<uint8_t>(t);
+  fill_for_type<int32_t>(t);
+  fill_for_type<int64_t>(t);
+  fill_for_type<float>(t);
+  fill_for_type<double>(t);
+}
+
+}  // namespace dlcore::DLCORE_ISA_NS

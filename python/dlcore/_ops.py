@@ -1,0 +1,1243 @@
+"""The foundation's differentiable ops: elementwise math, reductions, views, matmul.
+
+Each public function checks whether autograd must record (``_needs_grad``); if not it calls the raw kernel in
+``dlcore._C`` directly, otherwise it goes through a ``Function`` whose backward is written here. Gradients of
+broadcast operands are summed back to the operand's shape (``_unbroadcast``).
+"""
+from __future__ import annotations
+
+import builtins
+import math
+
+from . import _C
+from .autograd import Function, _needs_grad, _mode
+
+Tensor = _C.Tensor
+_isT = isinstance
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+def _shape(x):
+    return x.shape if _isT(x, Tensor) else ()
+
+
+def _unbroadcast(g, shape):
+    """Sums g (of a broadcast shape) down to `shape`."""
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    dims = list(range(lead))
+    for i, s in enumerate(shape):
+        if s == 1 and g.shape[lead + i] != 1:
+            dims.append(lead + i)
+    if dims:
+        g = _C.sum(g, dims, True)
+    if lead:
+        g = _C.reshape(g, list(shape))
+    elif g.shape != shape:
+        g = _C.reshape(g, list(shape))
+    return g
+
+
+def _grad_dtype(g, x):
+    """The gradient for operand x (cast to its dtype, or None for a non-tensor)."""
+    if not _isT(x, Tensor):
+        return None
+    if g.dtype != x.dtype:
+        g = _C.to(g, x.dtype, None, False)
+    return _unbroadcast(g, x.shape)
+
+
+def _dims_list(dim):
+    if dim is None:
+        return None
+    if isinstance(dim, int):
+        return [dim]
+    return list(dim)
+
+
+# ------------------------------------------------------------------------------------------------- binary
+
+class _Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a, ctx.b = _meta(a), _meta(b)
+        return _C.add(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _g_for(g, ctx.a), _g_for(g, ctx.b)
+
+
+class _Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a, ctx.b = _meta(a), _meta(b)
+        return _C.sub(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        gb = _g_for(g, ctx.b)
+        return _g_for(g, ctx.a), (None if gb is None else _C.neg(gb))
+
+
+class _Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a if _isT(a, Tensor) else None, b if _isT(b, Tensor) else None)
+        ctx.sa = a if not _isT(a, Tensor) else None
+        ctx.sb = b if not _isT(b, Tensor) else None
+        ctx.a, ctx.b = _meta(a), _meta(b)
+        return _C.mul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = _g_for(_C.mul(g, b if b is not None else ctx.sb), ctx.a)
+        if ctx.needs_input_grad[1]:
+            gb = _g_for(_C.mul(g, a if a is not None else ctx.sa), ctx.b)
+        return ga, gb
+
+
+class _Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a if _isT(a, Tensor) else None, b if _isT(b, Tensor) else None)
+        ctx.sa = a if not _isT(a, Tensor) else None
+        ctx.sb = b if not _isT(b, Tensor) else None
+        ctx.a, ctx.b = _meta(a), _meta(b)
+        return _C.div(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        bv = b if b is not None else ctx.sb
+        av = a if a is not None else ctx.sa
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = _g_for(_C.div(g, bv), ctx.a)
+        if ctx.needs_input_grad[1]:
+            # d(a/b)/db = -a / b^2
+            gb = _g_for(_C.neg(_C.div(_C.mul(g, av), _C.mul(bv, bv))), ctx.b)
+        return ga, gb
+
+
+class _Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = _C.pow(a, b)
+        ctx.save_for_backward(a if _isT(a, Tensor) else None, b if _isT(b, Tensor) else None, out)
+        ctx.sa = a if not _isT(a, Tensor) else None
+        ctx.sb = b if not _isT(b, Tensor) else None
+        ctx.a, ctx.b = _meta(a), _meta(b)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        av = a if a is not None else ctx.sa
+        bv = b if b is not None else ctx.sb
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            # b * a^(b-1), with 0 where b == 0 (torch's convention)
+            d = _C.mul(bv, _C.pow(av, _C.sub(bv, 1)))
+            if _isT(bv, Tensor):
+                d = _C.where(_C.eq(bv, 0), 0.0, d)
+            elif bv == 0:
+                d = _C.mul(d, 0.0)
+            ga = _g_for(_C.mul(g, d), ctx.a)
+        if ctx.needs_input_grad[1]:
+            # a^b * log(a), 0 where a == 0 and b >= 0
+            la = _C.log(av) if _isT(av, Tensor) else math.log(av) if av > 0 else float("nan")
+            d = _C.mul(out, la)
+            if _isT(av, Tensor):
+                d = _C.where(_C.logical_and(_C.eq(av, 0), _C.ge(bv, 0)), 0.0, d)
+            gb = _g_for(_C.mul(g, d), ctx.b)
+        return ga, gb
+
+
+class _PowScalar(Function):
+    @staticmethod
+    def forward(ctx, a, e):
+        ctx.save_for_backward(a)
+        ctx.e = e
+        return _C.pow_scalar(a, e)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        e = ctx.e
+        if e == 0:
+            return _C.mul(g, 0.0), None
+        if e == 1:
+            return g, None
+        if e == 2:
+            return _C.mul(g, _C.mul(a, 2.0)), None
+        return _C.mul(g, _C.mul(_C.pow_scalar(a, e - 1), float(e))), None
+
+
+class _MaxMin(Function):
+    """maximum/minimum: the gradient goes to the selected operand; ties split it evenly (like torch)."""
+
+    @staticmethod
+    def forward(ctx, a, b, is_max):
+        ctx.save_for_backward(a if _isT(a, Tensor) else None, b if _isT(b, Tensor) else None)
+        ctx.sa = a if not _isT(a, Tensor) else None
+        ctx.sb = b if not _isT(b, Tensor) else None
+        ctx.a, ctx.b = _meta(a), _meta(b)
+        return _C.maximum(a, b) if is_max else _C.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        av = a if a is not None else ctx.sa
+        bv = b if b is not None else ctx.sb
+        is_max = ctx._fn_is_max
+        first = _C.gt(av, bv) if is_max else _C.lt(av, bv)
+        tie = _C.eq(av, bv)
+        wa = _C.add(_C.to(first, g.dtype, None, False), _C.mul(_C.to(tie, g.dtype, None, False), 0.5))
+        ga = _g_for(_C.mul(g, wa), ctx.a) if ctx.needs_input_grad[0] else None
+        gb = _g_for(_C.mul(g, _C.sub(1.0, wa)), ctx.b) if ctx.needs_input_grad[1] else None
+        return ga, gb, None
+
+
+def _meta(x):
+    """What a binary backward needs of an operand: its shape and dtype, or None for a number."""
+    return (x.shape, x.dtype) if _isT(x, Tensor) else None
+
+
+def _g_for(g, meta):
+    if meta is None:
+        return None
+    shape, dtype = meta
+    if g.dtype != dtype:
+        g = _C.to(g, dtype, None, False)
+    return _unbroadcast(g, shape)
+
+
+def _scaled(other, alpha):
+    return other * alpha if not _isT(other, Tensor) else mul(other, alpha)
+
+
+def add(input, other, *, alpha=1, out=None):
+    if alpha != 1:
+        other = _scaled(other, alpha)
+    if out is not None:
+        return _C.add_out(out, input, other)
+    if _needs_grad(input, other):
+        return _Add.apply(input, other)
+    return _C.add(input, other)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    if alpha != 1:
+        other = _scaled(other, alpha)
+    if out is not None:
+        return _C.sub_out(out, input, other)
+    if _needs_grad(input, other):
+        return _Sub.apply(input, other)
+    return _C.sub(input, other)
+
+
+def rsub(input, other, *, alpha=1):
+    return sub(other, input, alpha=alpha)
+
+
+def mul(input, other, *, out=None):
+    if out is not None:
+        return _C.mul_out(out, input, other)
+    if _needs_grad(input, other):
+        return _Mul.apply(input, other)
+    return _C.mul(input, other)
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        return trunc(div(input, other))
+    if rounding_mode is not None:
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+    if out is not None:
+        return _C.div_out(out, input, other)
+    if _needs_grad(input, other):
+        return _Div.apply(input, other)
+    return _C.div(input, other)
+
+
+true_divide = divide = div
+multiply = mul
+subtract = sub
+
+
+def pow(input, exponent):
+    if not _isT(exponent, Tensor):
+        if not _isT(input, Tensor):
+            raise TypeError("pow: at least one argument must be a Tensor")
+        if _needs_grad(input):
+            return _PowScalar.apply(input, exponent)
+        return _C.pow_scalar(input, exponent)
+    if _needs_grad(input, exponent):
+        return _Pow.apply(input, exponent)
+    return _C.pow(input, exponent)
+
+
+def _maxmin(a, b, is_max):
+    if _needs_grad(a, b):
+        cls = _Maximum if is_max else _Minimum
+        return cls.apply(a, b, is_max)
+    return _C.maximum(a, b) if is_max else _C.minimum(a, b)
+
+
+class _Maximum(_MaxMin):
+    pass
+
+
+class _Minimum(_MaxMin):
+    pass
+
+
+_Maximum._node_class()._fn_is_max = True
+_Minimum._node_class()._fn_is_max = False
+
+
+def maximum(input, other):
+    return _maxmin(input, other, True)
+
+
+def minimum(input, other):
+    return _maxmin(input, other, False)
+
+
+def floor_divide(input, other):
+    return _C.floor_divide(input, other)
+
+
+def remainder(input, other):
+    return _C.remainder(input, other)
+
+
+fmod_python = remainder
+
+
+# comparisons and logical ops: no gradient
+def eq(input, other):
+    return _C.eq(input, other)
+
+
+def ne(input, other):
+    return _C.ne(input, other)
+
+
+def lt(input, other):
+    return _C.lt(input, other)
+
+
+def le(input, other):
+    return _C.le(input, other)
+
+
+def gt(input, other):
+    return _C.gt(input, other)
+
+
+def ge(input, other):
+    return _C.ge(input, other)
+
+
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def equal(input, other) -> bool:
+    """True when both tensors have the same shape and elements."""
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return bool(_C.item(_C.all(_C.eq(input, other), None, False)))
+
+
+def logical_and(input, other):
+    return _C.logical_and(input, other)
+
+
+def logical_or(input, other):
+    return _C.logical_or(input, other)
+
+
+def logical_xor(input, other):
+    return _C.logical_xor(input, other)
+
+
+def logical_not(input):
+    return _C.logical_not(input)
+
+
+def bitwise_and(input, other):
+    return _C.bitwise_and(input, other)
+
+
+def bitwise_or(input, other):
+    return _C.bitwise_or(input, other)
+
+
+def bitwise_xor(input, other):
+    return _C.bitwise_xor(input, other)
+
+
+def bitwise_not(input):
+    return _C.bitwise_not(input)
+
+
+def isnan(input):
+    return _C.isnan(input)
+
+
+def isinf(input):
+    return _C.isinf(input)
+
+
+def isfinite(input):
+    return _C.isfinite(input)
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    return bool(_C.item(_C.all(isclose(input, other, rtol, atol, equal_nan), None, False)))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    a = _C.to(input, _C.dtype.float64, None, False) if input.dtype != _C.dtype.float64 else input
+    b = _C.to(other, _C.dtype.float64, None, False) if _isT(other, Tensor) else other
+    diff = _C.abs(_C.sub(a, b))
+    tol = _C.add(_C.mul(_C.abs(b) if _isT(b, Tensor) else builtins.abs(b), rtol), atol)
+    close = _C.logical_or(_C.le(diff, tol), _C.eq(a, b))
+    if equal_nan:
+        close = _C.logical_or(close, _C.logical_and(_C.isnan(a), _C.isnan(b) if _isT(b, Tensor) else math.isnan(b)))
+    return close
+
+
+# ------------------------------------------------------------------------------------------------- unary
+
+def _unary_fn(name, grad):
+    """A Function for a unary op whose derivative grad(x, out, g) is written with raw ops."""
+
+    class _U(Function):
+        @staticmethod
+        def forward(ctx, x):
+            out = getattr(_C, name)(x)
+            ctx.save_for_backward(x, out)
+            return out
+
+        @staticmethod
+        def backward(ctx, g):
+            x, out = ctx.saved_tensors
+            return grad(x, out, g)
+
+    _U.__name__ = name.capitalize() + "Backward"
+    raw = getattr(_C, name)
+
+    def op(input):
+        if _needs_grad(input):
+            return _U.apply(input)
+        return raw(input)
+
+    op.__name__ = name
+    return op
+
+
+neg = _unary_fn("neg", lambda x, o, g: _C.neg(g))
+negative = neg
+exp = _unary_fn("exp", lambda x, o, g: _C.mul(g, o))
+log = _unary_fn("log", lambda x, o, g: _C.div(g, x))
+sqrt = _unary_fn("sqrt", lambda x, o, g: _C.div(g, _C.mul(o, 2.0)))
+rsqrt = _unary_fn("rsqrt", lambda x, o, g: _C.mul(g, _C.mul(_C.pow_scalar(o, 3), -0.5)))
+abs = _unary_fn("abs", lambda x, o, g: _C.mul(g, _C.sign(x)))
+absolute = abs
+sign = _unary_fn("sign", lambda x, o, g: _C.mul(g, 0.0))
+square = _unary_fn("square", lambda x, o, g: _C.mul(g, _C.mul(x, 2.0)))
+reciprocal = _unary_fn("reciprocal", lambda x, o, g: _C.neg(_C.mul(g, _C.mul(o, o))))
+log1p = _unary_fn("log1p", lambda x, o, g: _C.div(g, _C.add(x, 1.0)))
+expm1 = _unary_fn("expm1", lambda x, o, g: _C.mul(g, _C.add(o, 1.0)))
+log2 = _unary_fn("log2", lambda x, o, g: _C.div(g, _C.mul(x, math.log(2.0))))
+log10 = _unary_fn("log10", lambda x, o, g: _C.div(g, _C.mul(x, math.log(10.0))))
+exp2 = _unary_fn("exp2", lambda x, o, g: _C.mul(g, _C.mul(o, math.log(2.0))))
+sin = _unary_fn("sin", lambda x, o, g: _C.mul(g, _C.cos(x)))
+cos = _unary_fn("cos", lambda x, o, g: _C.neg(_C.mul(g, _C.sin(x))))
+tanh = _unary_fn("tanh", lambda x, o, g: _C.mul(g, _C.sub(1.0, _C.mul(o, o))))
+sigmoid = _unary_fn("sigmoid", lambda x, o, g: _C.mul(g, _C.mul(o, _C.sub(1.0, o))))
+erf = _unary_fn("erf", lambda x, o, g: _C.mul(g, _C.mul(_C.exp(_C.neg(_C.mul(x, x))), 2.0 / math.sqrt(math.pi))))
+floor = _unary_fn("floor", lambda x, o, g: _C.mul(g, 0.0))
+ceil = _unary_fn("ceil", lambda x, o, g: _C.mul(g, 0.0))
+trunc = _unary_fn("trunc", lambda x, o, g: _C.mul(g, 0.0))
+fix = trunc
+
+
+def round(input, decimals=0):
+    if decimals:
+        s = 10.0 ** decimals
+        return div(_round0(mul(input, s)), s)
+    return _round0(input)
+
+
+_round0 = _unary_fn("round", lambda x, o, g: _C.mul(g, 0.0))
+
+
+class _Clamp(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return _C.clamp(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        mask = None
+        if ctx.lo is not None:
+            mask = _C.ge(x, ctx.lo)
+        if ctx.hi is not None:
+            m2 = _C.le(x, ctx.hi)
+            mask = m2 if mask is None else _C.logical_and(mask, m2)
+        return _C.mul(g, _C.to(mask, g.dtype, None, False)), None, None
+
+
+def clamp(input, min=None, max=None):
+    if _isT(min, Tensor) or _isT(max, Tensor):
+        out = input
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+    if _needs_grad(input):
+        return _Clamp.apply(input, min, max)
+    return _C.clamp(input, min, max)
+
+
+clip = clamp
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+class _Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save_for_backward(cond)
+        ctx.a, ctx.b = _meta(a), _meta(b)
+        return _C.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved_tensors
+        zero = 0.0
+        ga = _g_for(_C.where(cond, g, zero), ctx.a) if ctx.needs_input_grad[1] else None
+        gb = _g_for(_C.where(cond, zero, g), ctx.b) if ctx.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+def where(condition, input=None, other=None):
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    if condition.dtype != _C.dtype.bool:
+        condition = _C.to(condition, _C.dtype.bool, None, False)
+    if _needs_grad(input, other):
+        return _Where.apply(condition, input, other)
+    return _C.where(condition, input, other)
+
+
+def nonzero(input, *, as_tuple=False):
+    """Indices of the non-zero elements (computed on the host)."""
+    import numpy as np
+    a = _C.to(input, None, "cpu", False).numpy()
+    idx = np.nonzero(a)
+    dev = input.device
+    if as_tuple:
+        return tuple(_C.to(_C.from_numpy(np.ascontiguousarray(i.astype(np.int64))), None, dev, False) for i in idx)
+    stacked = np.stack(idx, axis=1).astype(np.int64) if len(idx) else np.zeros((0, 0), np.int64)
+    return _C.to(_C.from_numpy(np.ascontiguousarray(stacked)), None, dev, False)
+
+
+# ------------------------------------------------------------------------------------------------- reductions
+
+def _reduced_grad(g, shape, dims, keepdim):
+    """Expands the gradient of a reduction (over dims, keepdim or not) back to the input shape."""
+    nd = len(shape)
+    if not keepdim and nd > 0:
+        dl = list(range(nd)) if dims is None else sorted(d % nd for d in dims)
+        for d in dl:
+            g = _C.unsqueeze(g, d)
+    return _C.expand(g, list(shape))
+
+
+class _Sum(Function):
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        return _C.sum(x, dim, keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _reduced_grad(g, ctx.shape, ctx.dim, ctx.keepdim), None, None
+
+
+class _Mean(Function):
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        out = _C.mean(x, dim, keepdim)
+        ctx.count = builtins.max(x.numel(), 1) // builtins.max(out.numel(), 1) if x.numel() else 1
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C.div(_reduced_grad(g, ctx.shape, ctx.dim, ctx.keepdim), float(ctx.count)), None, None
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    dim = _dims_list(dim)
+    if _needs_grad(input):
+        return _Sum.apply(input, dim, keepdim)
+    return _C.sum(input, dim, keepdim)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    dim = _dims_list(dim)
+    if _needs_grad(input):
+        return _Mean.apply(input, dim, keepdim)
+    return _C.mean(input, dim, keepdim)
+
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return float(correction)
+    if unbiased is None:
+        return 1.0
+    return 1.0 if unbiased else 0.0
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if isinstance(dim, bool):  # var(x, False): the positional unbiased flag of old torch
+        unbiased, dim = dim, None
+    c = _correction(unbiased, correction)
+    dim = _dims_list(dim)
+    if _needs_grad(input):
+        m = mean(input, dim, keepdim=True)
+        d = sub(input, m)
+        n = input.numel() if dim is None else math.prod(input.shape[i] for i in dim)
+        return div(sum(mul(d, d), dim, keepdim), builtins.max(n - c, 0))
+    return _C.var(input, dim, c, keepdim)
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+class _AMaxMin(Function):
+    """amax/amin: the gradient is split evenly among the elements equal to the extreme value (like torch)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, is_max):
+        out = _C.amax(x, dim, keepdim) if is_max else _C.amin(x, dim, keepdim)
+        ctx.save_for_backward(x, out)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        o = _reduced_grad(out, x.shape, ctx.dim, ctx.keepdim)
+        mask = _C.to(_C.eq(x, o), g.dtype, None, False)
+        count = _C.sum(mask, ctx.dim, True)
+        gg = _reduced_grad(g, x.shape, ctx.dim, ctx.keepdim)
+        return _C.div(_C.mul(gg, mask), count), None, None, None
+
+
+def amax(input, dim=(), keepdim=False):
+    dim = _dims_list(dim) or None
+    if _needs_grad(input):
+        return _AMaxMin.apply(input, dim, keepdim, True)
+    return _C.amax(input, dim, keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    dim = _dims_list(dim) or None
+    if _needs_grad(input):
+        return _AMaxMin.apply(input, dim, keepdim, False)
+    return _C.amin(input, dim, keepdim)
+
+
+class _IndexReduce(Function):
+    """Values of max/min along a dim: the gradient goes to the returned index (like torch)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, is_max):
+        idx = _C.argmax(x, dim, True) if is_max else _C.argmin(x, dim, True)
+        vals = _gather_raw(x, dim, idx)
+        ctx.save_for_backward(idx)
+        ctx.shape, ctx.dim, ctx.keepdim, ctx.dtype, ctx.device = x.shape, dim, keepdim, x.dtype, x.device
+        if not keepdim:
+            vals = _C.squeeze(vals, dim)
+        return vals
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved_tensors
+        if not ctx.keepdim:
+            g = _C.unsqueeze(g, ctx.dim)
+        out = _C.zeros(list(ctx.shape), g.dtype, g.device)
+        _scatter_add_raw(out, ctx.dim, idx, g)
+        return out, None, None, None
+
+
+def _gather_raw(x, dim, idx):
+    """x gathered along dim at idx (same rank, idx size 1 along dim): a host fallback until gather lands."""
+    g = getattr(_C, "gather", None)
+    if g is not None:
+        return g(x, dim, idx)
+    import numpy as np
+    xa = _C.to(x, None, "cpu", False).numpy()
+    ia = _C.to(idx, None, "cpu", False).numpy()
+    return _C.to(_C.from_numpy(np.ascontiguousarray(np.take_along_axis(xa, ia, dim % x.ndim))), None, x.device, False)
+
+
+def _scatter_add_raw(out, dim, idx, src):
+    s = getattr(_C, "scatter_add_", None)
+    if s is not None:
+        s(out, dim, idx, src)
+        return
+    import numpy as np
+    o = out.numpy()
+    ia = _C.to(idx, None, "cpu", False).numpy()
+    sa = _C.to(src, None, "cpu", False).numpy()
+    d = dim % out.ndim
+    grid = list(np.indices(ia.shape))
+    grid[d] = ia
+    np.add.at(o, tuple(grid), sa)
+
+
+class _MaxMinOut(tuple):
+    """The (values, indices) result of max/min over a dim, like torch.return_types.max."""
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+
+def _maxmin_reduce(input, dim, keepdim, other, is_max):
+    if other is not None and _isT(other, Tensor):
+        return maximum(input, other) if is_max else minimum(input, other)
+    if dim is None:
+        return amax(input) if is_max else amin(input)
+    idx = _C.argmax(input, dim, keepdim) if is_max else _C.argmin(input, dim, keepdim)
+    if _needs_grad(input):
+        vals = _IndexReduce.apply(input, dim, keepdim, is_max)
+    else:
+        vals = _gather_raw(input, dim, idx if keepdim else _C.unsqueeze(idx, dim))
+        if not keepdim:
+            vals = _C.squeeze(vals, dim)
+    return _MaxMinOut((vals, idx))
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    if _isT(dim, Tensor):
+        return maximum(input, dim)
+    return _maxmin_reduce(input, dim, keepdim, other, True)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    if _isT(dim, Tensor):
+        return minimum(input, dim)
+    return _maxmin_reduce(input, dim, keepdim, other, False)
+
+
+def argmax(input, dim=None, keepdim=False):
+    return _C.argmax(input, dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim=False):
+    return _C.argmin(input, dim, keepdim)
+
+
+class _Prod(Function):
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        out = _C.prod(x, dim, keepdim)
+        ctx.save_for_backward(x, out)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        # prod / x where x != 0; for zeros, the product of the others (computed directly)
+        o = _reduced_grad(out, x.shape, ctx.dim, ctx.keepdim)
+        gg = _reduced_grad(g, x.shape, ctx.dim, ctx.keepdim)
+        zero = _C.eq(x, 0)
+        if not bool(_C.item(_C.any(zero, None, False))):
+            return _C.mul(gg, _C.div(o, x)), None, None
+        import numpy as np
+        xa = _C.to(x, _C.dtype.float64, "cpu", False).numpy()
+        dims = tuple(range(x.ndim)) if ctx.dim is None else tuple(d % x.ndim for d in ctx.dim)
+        res = np.empty_like(xa)
+        it = np.nditer(xa, flags=["multi_index"])
+        for _ in it:
+            mi = it.multi_index
+            sl = tuple(slice(None) if i in dims else mi[i] for i in range(x.ndim))
+            block = xa[sl].copy()
+            pos = tuple(mi[i] for i in dims)
+            block[pos] = 1.0
+            res[mi] = block.prod()
+        r = _C.to(_C.from_numpy(res), x.dtype, x.device, False)
+        return _C.mul(gg, r), None, None
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    dim = _dims_list(dim)
+    if _needs_grad(input):
+        return _Prod.apply(input, dim, keepdim)
+    return _C.prod(input, dim, keepdim)
+
+
+def any(input, dim=None, keepdim=False):
+    return _C.any(input, _dims_list(dim), keepdim)
+
+
+def all(input, dim=None, keepdim=False):
+    return _C.all(input, _dims_list(dim), keepdim)
+
+
+class _LogSumExp(Function):
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        out = _C.logsumexp(x, dim, keepdim)
+        ctx.save_for_backward(x, out)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        o = _reduced_grad(out, x.shape, ctx.dim, ctx.keepdim)
+        gg = _reduced_grad(g, x.shape, ctx.dim, ctx.keepdim)
+        return _C.mul(gg, _C.exp(_C.sub(x, o))), None, None
+
+
+def logsumexp(input, dim=None, keepdim=False):
+    dim = _dims_list(dim)
+    if _needs_grad(input):
+        return _LogSumExp.apply(input, dim, keepdim)
+    return _C.logsumexp(input, dim, keepdim)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    if p in ("fro", 2, 2.0):
+        return sqrt(sum(mul(input, input), dim, keepdim))
+    if p in (1, 1.0):
+        return sum(abs(input), dim, keepdim)
+    if p == float("inf"):
+        return amax(abs(input), dim if dim is not None else (), keepdim)
+    if p == float("-inf"):
+        return amin(abs(input), dim if dim is not None else (), keepdim)
+    if p == 0:
+        return sum(_C.to(_C.ne(input, 0), input.dtype, None, False), dim, keepdim)
+    return pow(sum(pow(abs(input), p), dim, keepdim), 1.0 / p)
+
+
+def dist(input, other, p=2):
+    return norm(sub(input, other), p)
+
+
+# ------------------------------------------------------------------------------------------------- views
+
+class _View(Function):
+    """reshape/view/flatten/squeeze/unsqueeze: the gradient is reshaped back."""
+
+    @staticmethod
+    def forward(ctx, x, fn, *args):
+        ctx.shape = x.shape
+        return fn(x, *args)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (_C.reshape(g, list(ctx.shape)), None) + (None,) * 8
+
+
+def _view_op(x, fn, *args):
+    if _needs_grad(x):
+        out = _View.apply(x, fn, *args)
+        return out
+    return fn(x, *args)
+
+
+def _shape_args(shape):
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        return list(shape[0])
+    return list(shape)
+
+
+def reshape(input, *shape):
+    return _view_op(input, _C.reshape, _shape_args(shape))
+
+
+def view(input, *shape):
+    if len(shape) == 1 and isinstance(shape[0], _C.dtype):
+        raise NotImplementedError("view(dtype): reinterpreting a tensor's bytes is not supported; use .to(dtype)")
+    return _view_op(input, _C.view, _shape_args(shape))
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    nd = input.ndim
+    if nd == 0:
+        return reshape(input, [1])
+    s = start_dim % nd
+    e = end_dim % nd
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} cannot come after end_dim {end_dim}")
+    shape = list(input.shape[:s]) + [math.prod(input.shape[s:e + 1])] + list(input.shape[e + 1:])
+    return reshape(input, shape)
+
+
+def unflatten(input, dim, sizes):
+    nd = input.ndim
+    d = dim % nd
+    shape = list(input.shape[:d]) + list(sizes) + list(input.shape[d + 1:])
+    return reshape(input, shape)
+
+
+def squeeze(input, dim=None):
+    return _view_op(input, _C.squeeze, dim)
+
+
+def unsqueeze(input, dim):
+    return _view_op(input, _C.unsqueeze, dim)
+
+
+class _Permute(Function):
+    @staticmethod
+    def forward(ctx, x, dims):
+        nd = x.ndim
+        ctx.inv = [0] * nd
+        for i, d in enumerate(dims):
+            ctx.inv[d % nd] = i
+        return _C.permute(x, dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C.permute(g, ctx.inv), None
+
+
+def permute(input, *dims):
+    dims = _shape_args(dims)
+    if _needs_grad(input):
+        return _Permute.apply(input, dims)
+    return _C.permute(input, dims)
+
+
+class _Transpose(Function):
+    @staticmethod
+    def forward(ctx, x, a, b):
+        ctx.a, ctx.b = a, b
+        return _C.transpose(x, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C.transpose(g, ctx.a, ctx.b), None, None
+
+
+def transpose(input, dim0, dim1):
+    if _needs_grad(input):
+        return _Transpose.apply(input, dim0, dim1)
+    return _C.transpose(input, dim0, dim1)
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    if input.ndim > 2:
+        raise ValueError(f"t: expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+    if input.ndim < 2:
+        return input
+    return transpose(input, 0, 1)
+
+
+def movedim(input, source, destination):
+    nd = input.ndim
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    src = [s % nd for s in src]
+    dst = [d % nd for d in dst]
+    order = [None] * nd
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter([i for i in range(nd) if i not in src])
+    order = [o if o is not None else next(rest) for o in order]
+    return permute(input, order)
+
+
+class _Expand(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return _C.expand(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _unbroadcast(g, ctx.shape), None
+
+
+def expand(input, *shape):
+    shape = _shape_args(shape)
+    if _needs_grad(input):
+        return _Expand.apply(input, shape)
+    return _C.expand(input, shape)
+
+
+def broadcast_to(input, shape):
+    return expand(input, list(shape))
+
+
+def broadcast_shapes(*shapes):
+    out = []
+    for s in shapes:
+        s = [s] if isinstance(s, int) else list(s)
+        n = builtins.max(len(out), len(s))
+        a = [1] * (n - len(out)) + out
+        b = [1] * (n - len(s)) + s
+        r = []
+        for x, y in zip(a, b):
+            if x != y and x != 1 and y != 1:
+                raise ValueError(f"broadcast_shapes: shapes {shapes} are not broadcastable")
+            r.append(y if x == 1 else x)
+        out = r
+    return tuple(out)
+
+
+def broadcast_tensors(*tensors):
+    shape = broadcast_shapes(*[t.shape for t in tensors])
+    return tuple(expand(t, list(shape)) for t in tensors)
+
+
+class _Slice(Function):
+    """A strided view (basic indexing); the gradient is written into zeros at the view's place."""
+
+    @staticmethod
+    def forward(ctx, x, fn, *args):
+        ctx.shape, ctx.dtype, ctx.device = x.shape, x.dtype, x.device
+        ctx.fn, ctx.args = fn, args
+        return fn(x, *args)
+
+    @staticmethod
+    def backward(ctx, g):
+        out = _C.zeros(list(ctx.shape), g.dtype, g.device)
+        _C.copy_(ctx.fn(out, *ctx.args), g)
+        return (out, None) + (None,) * len(ctx.args)
+
+
+def _slice_op(x, fn, *args):
+    if _needs_grad(x):
+        return _Slice.apply(x, fn, *args)
+    return fn(x, *args)
+
+
+def select(input, dim, index):
+    return _slice_op(input, _C.select, dim, index)
+
+
+def narrow(input, dim, start, length):
+    n = input.shape[dim]
+    if start < 0:
+        start += n
+    if start < 0 or length < 0 or start + length > n:
+        raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n})")
+    return _slice_op(input, _C.slice, dim, start, start + length, 1)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    return _slice_op(input, _C.diagonal, offset, dim1, dim2)
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    return _slice_op(input, _C.as_strided, list(size), list(stride), storage_offset)
+
+
+class _Identity(Function):
+    """contiguous/clone: same values, gradient passes through."""
+
+    @staticmethod
+    def forward(ctx, x, fn):
+        return fn(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+def contiguous(input, memory_format=None):
+    if input.is_contiguous():
+        return input
+    if _needs_grad(input):
+        return _Identity.apply(input, _C.contiguous)
+    return _C.contiguous(input)
+
+
+def clone(input, *, memory_format=None):
+    if _needs_grad(input):
+        return _Identity.apply(input, _C.clone)
+    return _C.clone(input)
+
+
+class _To(Function):
+    @staticmethod
+    def forward(ctx, x, dtype, device):
+        ctx.dtype, ctx.device = x.dtype, x.device
+        return _C.to(x, dtype, device, False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C.to(g, ctx.dtype, ctx.device, False), None, None
+
+
+def _to(input, dtype, device, copy=False):
+    if _needs_grad(input) and (dtype is None or dtype.is_floating_point):
+        if (dtype is None or dtype == input.dtype) and (device is None or _C.device(device) == input.device):
+            return clone(input) if copy else input
+        return _To.apply(input, dtype, device)
+    return _C.to(input, dtype, device, copy)
+
+
+# ------------------------------------------------------------------------------------------------- linear algebra
+
+class _Matmul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _C.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        ga = gb = None
+        a2 = _C.unsqueeze(a, 0) if a.ndim == 1 else a
+        b2 = _C.unsqueeze(b, 1) if b.ndim == 1 else b
+        g2 = g
+        if a.ndim == 1:
+            g2 = _C.unsqueeze(g2, -2)
+        if b.ndim == 1:
+            g2 = _C.unsqueeze(g2, -1)
+        if ctx.needs_input_grad[0]:
+            ga = _C.matmul(g2, _C.transpose(b2, -1, -2))
+            if a.ndim == 1:
+                ga = _C.squeeze(ga, -2)
+            ga = _unbroadcast(ga, a.shape)
+        if ctx.needs_input_grad[1]:
+            gb = _C.matmul(_C.transpose(a2, -1, -2), g2)
+            if b.ndim == 1:
+                gb = _C.squeeze(gb, -1)
+            gb = _unbroadcast(gb, b.shape)
+        return ga, gb
+
+
+def matmul(input, other):
+    if _needs_grad(input, other):
+        return _Matmul.apply(input, other)
+    return _C.matmul(input, other)
+
+
+def mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise ValueError(f"mm: expected 2-D tensors, got {input.ndim}-D and {mat2.ndim}-D")
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise ValueError(f"bmm: expected 3-D tensors, got {input.ndim}-D and {mat2.ndim}-D")
+    if input.shape[0] != mat2.shape[0]:
+        raise ValueError(f"bmm: batch sizes differ: {input.shape[0]} and {mat2.shape[0]}")
+    return matmul(input, mat2)
+
+
+def mv(input, vec):
+    return matmul(input, vec)
+
+
+def dot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise ValueError(f"dot: expected 1-D tensors, got {input.ndim}-D and {other.ndim}-D")
+    return matmul(input, other)
+
+
+inner = dot
+
+
+def outer(input, vec2):
+    return mul(unsqueeze(input, 1), unsqueeze(vec2, 0))
+
+
+ger = outer
+
+
+class _Linear(Function):
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        ctx.has_b = b is not None
+        return _C.linear(x, w, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        gx = gw = gb = None
+        g2 = _C.reshape(g, [-1, g.shape[-1]])
+        if ctx.needs_input_grad[0]:
+            gx = _C.reshape(_C.matmul(g2, w), list(x.shape))
+        if ctx.needs_input_grad[1]:
+            x2 = _C.reshape(x, [-1, x.shape[-1]])
+            gw = _C.matmul(_C.transpose(g2, 0, 1), x2)
+        if ctx.has_b and ctx.needs_input_grad[2]:
+            gb = _C.sum(g2, [0], False)
+        return gx, gw, gb
+
+
+def linear(input, weight, bias=None):
+    if _needs_grad(input, weight, bias):
+        return _Linear.apply(input, weight, bias)
+    return _C.linear(input, weight, bias)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    if _needs_grad(input, mat1, mat2):
+        return add(mul(input, beta) if beta != 1 else input, mul(matmul(mat1, mat2), alpha) if alpha != 1
+                   else matmul(mat1, mat2))
+    return _C.addmm(input, mat1, mat2, float(beta), float(alpha))

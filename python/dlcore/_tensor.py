@@ -1,0 +1,745 @@
+"""dlcore.Tensor's Python methods: operators, indexing, conversions, autograd entry points, __repr__.
+
+The tensor class itself is the native ``dlcore._C.Tensor`` (storage, shape, strides, dtype, device and the
+autograd fields); this module attaches the methods that are thin Python over the ops in ``_ops``.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import numbers
+
+import numpy as np
+
+from . import _C, _ops
+from . import autograd as _ag
+from .autograd import Function, _needs_grad
+
+Tensor = _C.Tensor
+Tensor.__module__ = "dlcore"
+_isT = isinstance
+# The native accessors this module wraps.
+if not hasattr(Tensor, "_raw_numpy"):
+    Tensor._raw_numpy = Tensor.numpy
+    Tensor._raw_shape = Tensor.shape
+
+
+def _method(name=None):
+    def deco(fn):
+        setattr(Tensor, name or fn.__name__, fn)
+        return fn
+    return deco
+
+
+class Size(tuple):
+    """The shape of a tensor: a tuple that prints like torch.Size."""
+
+    def __repr__(self):
+        return f"dlcore.Size({list(self)})"
+
+    def numel(self):
+        return math.prod(self)
+
+
+# ------------------------------------------------------------------------------------------------- shape & type
+
+Tensor.size = lambda self, dim=None: Size(self.shape) if dim is None else self.shape[dim] if self.ndim else 1
+Tensor.shape = property(lambda self: Size(Tensor._raw_shape.__get__(self)))
+
+
+@_method()
+def type(self, dtype=None):
+    if dtype is None:
+        return f"dlcore.{self.dtype.name}"
+    return self.to(dtype)
+
+
+Tensor.is_floating_point = lambda self: self.dtype.is_floating_point
+Tensor.__len__ = lambda self: self.shape[0] if self.ndim else _len_error()
+Tensor.__hash__ = object.__hash__
+
+
+def _len_error():
+    raise TypeError("len() of a 0-d tensor")
+
+
+@_method()
+def __iter__(self):
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    for i in range(self.shape[0]):
+        yield self[i]
+
+
+@_method()
+def item(self):
+    return _C.item(self)
+
+
+@_method()
+def tolist(self):
+    return _C.to(self, None, "cpu", False).numpy().tolist() if self.ndim else self.item()
+
+
+@_method()
+def __array__(self, dtype=None, copy=None):
+    a = _C.to(self, None, "cpu", False).numpy()
+    if dtype is not None:
+        a = a.astype(dtype, copy=False)
+    if copy:
+        a = a.copy()
+    return a
+
+
+Tensor.__array_priority__ = 1000
+
+
+def _scalar_of(self, kind):
+    if self.numel() != 1:
+        raise TypeError(f"only tensors with one element can be converted to Python scalars (got {self.numel()})")
+    return kind(self.item())
+
+
+Tensor.__float__ = lambda self: _scalar_of(self, float)
+Tensor.__int__ = lambda self: _scalar_of(self, int)
+Tensor.__complex__ = lambda self: _scalar_of(self, complex)
+
+
+@_method()
+def __index__(self):
+    if self.dtype.is_floating_point or self.numel() != 1:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    return int(self.item())
+
+
+@_method()
+def __bool__(self):
+    n = self.numel()
+    if n != 1:
+        raise RuntimeError(f"Boolean value of Tensor with {n} elements is ambiguous")
+    return bool(self.item())
+
+
+@_method()
+def __format__(self, spec):
+    if self.ndim == 0:
+        return format(self.item(), spec)
+    return format(repr(self), spec)
+
+
+@_method()
+def numpy(self, *, force=False):
+    if self.requires_grad and not force:
+        raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
+    if force:
+        self = _C.to(self, None, "cpu", False)
+    return _C.Tensor._raw_numpy(self)
+
+
+# ------------------------------------------------------------------------------------------------- conversion
+
+def _parse_to_args(args, kwargs):
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to(): unexpected keyword arguments {list(kwargs)}")
+    for a in args:
+        if _isT(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif _isT(a, _C.dtype) or a in (float, int, bool):
+            dtype = _C.dtype.float32 if a is float else _C.dtype.int64 if a is int else (
+                _C.dtype.bool if a is bool else a)
+        elif _isT(a, (str, _C.device)):
+            device = a
+        elif a is None:
+            continue
+        else:
+            raise TypeError(f"to(): expected a dtype, device or tensor, got {a!r}")
+    return dtype, device, copy
+
+
+@_method()
+def to(self, *args, **kwargs):
+    dtype, device, copy = _parse_to_args(args, dict(kwargs))
+    return _ops._to(self, dtype, device, copy)
+
+
+Tensor.cpu = lambda self: _ops._to(self, None, "cpu")
+Tensor.cuda = lambda self, device=None, non_blocking=False: _ops._to(
+    self, None, "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
+Tensor.float = lambda self: _ops._to(self, _C.dtype.float32, None)
+Tensor.double = lambda self: _ops._to(self, _C.dtype.float64, None)
+Tensor.half = lambda self: _ops._to(self, _C.dtype.float16, None)
+Tensor.bfloat16 = lambda self: _ops._to(self, _C.dtype.bfloat16, None)
+Tensor.long = lambda self: _ops._to(self, _C.dtype.int64, None)
+Tensor.int = lambda self: _ops._to(self, _C.dtype.int32, None)
+Tensor.bool = lambda self: _ops._to(self, _C.dtype.bool, None)
+Tensor.byte = lambda self: _ops._to(self, _C.dtype.uint8, None)
+Tensor.type_as = lambda self, other: _ops._to(self, other.dtype, None)
+
+
+# ------------------------------------------------------------------------------------------------- autograd
+
+@_method()
+def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    _ag.backward(self, gradient, retain_graph, create_graph, inputs)
+
+
+@_method()
+def detach(self):
+    return self._alias()
+
+
+@_method()
+def detach_(self):
+    self.grad_fn = None
+    self.requires_grad = False
+    return self
+
+
+@_method()
+def requires_grad_(self, requires_grad=True):
+    self.requires_grad = requires_grad
+    return self
+
+
+@_method()
+def retain_grad(self):
+    if not self.requires_grad:
+        raise RuntimeError("retain_grad: can't retain_grad on a tensor that has requires_grad=False")
+    _ag._retain_grad(self)
+
+
+Tensor.retains_grad = property(lambda self: self._retains_grad if self.grad_fn is not None else False)
+
+
+@_method()
+def register_hook(self, hook):
+    """hook(grad) -> grad or None, called when the gradient w.r.t. this tensor is computed."""
+    if not self.requires_grad:
+        raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
+    if self.grad_fn is None:
+        hooks = self.__dict__.setdefault("_grad_hooks", [])
+    else:  # applied by the engine to the gradient of this output before its node runs
+        hooks = self.grad_fn.__dict__.setdefault("_pre_hooks", {}).setdefault(self._output_nr, [])
+    hooks.append(hook)
+
+    class _Handle:
+        def remove(_self):
+            if hook in hooks:
+                hooks.remove(hook)
+
+    return _Handle()
+
+
+def _data_get(self):
+    return self._alias()
+
+
+def _data_set(self, value):
+    if not _isT(value, Tensor):
+        raise TypeError("data: assigned value must be a Tensor")
+    self._set_data(value)
+
+
+Tensor.data = property(_data_get, _data_set)
+
+
+# ------------------------------------------------------------------------------------------------- operators
+
+def _binary(op, rop=None):
+    def fwd(self, other):
+        if not _isT(other, (Tensor, numbers.Number, np.generic)):
+            return NotImplemented
+        return op(self, other)
+
+    def rev(self, other):
+        if not _isT(other, (Tensor, numbers.Number, np.generic)):
+            return NotImplemented
+        return op(other, self)
+
+    return fwd, rev
+
+
+for _name, _fn in [("add", _ops.add), ("sub", _ops.sub), ("mul", _ops.mul), ("truediv", _ops.div),
+                   ("floordiv", _ops.floor_divide), ("mod", _ops.remainder), ("pow", _ops.pow),
+                   ("and", _ops.bitwise_and), ("or", _ops.bitwise_or), ("xor", _ops.bitwise_xor)]:
+    _f, _r = _binary(_fn)
+    setattr(Tensor, f"__{_name}__", _f)
+    setattr(Tensor, f"__r{_name}__", _r)
+
+
+def _rpow(self, other):
+    if not _isT(other, (Tensor, numbers.Number, np.generic)):
+        return NotImplemented
+    if not _isT(other, Tensor):
+        other = _C.full([], float(other) if isinstance(other, float) else other, _C.result_type(other, self),
+                        self.device) if False else _full_like_scalar(other, self)
+    return _ops.pow(other, self)
+
+
+def _full_like_scalar(v, ref):
+    dt = _C.result_type(ref, v)
+    if isinstance(v, bool) or isinstance(v, numbers.Integral):
+        return _C.full_int([], int(v), dt, ref.device)
+    return _C.full([], float(v), dt, ref.device)
+
+
+Tensor.__rpow__ = _rpow
+Tensor.__matmul__ = lambda self, other: _ops.matmul(self, other) if _isT(other, Tensor) else NotImplemented
+Tensor.__rmatmul__ = lambda self, other: _ops.matmul(other, self) if _isT(other, Tensor) else NotImplemented
+Tensor.__neg__ = lambda self: _ops.neg(self)
+Tensor.__pos__ = lambda self: self
+Tensor.__abs__ = lambda self: _ops.abs(self)
+Tensor.__invert__ = lambda self: _C.bitwise_not(self)
+for _name, _fn in [("eq", _C.eq), ("ne", _C.ne), ("lt", _C.lt), ("le", _C.le), ("gt", _C.gt), ("ge", _C.ge)]:
+    setattr(Tensor, f"__{_name}__", (lambda f: lambda self, other: f(self, other)
+                                     if _isT(other, (Tensor, numbers.Number, np.generic)) else NotImplemented)(_fn))
+
+
+# in-place operators and methods
+
+def _inplace(raw_inplace, functional):
+    """An in-place method: raw when no autograd is involved, else out-of-place + copy + history rebase."""
+
+    def method(self, *args, **kwargs):
+        if _needs_grad(self, *args):
+            _check_inplace_autograd(self)
+            prev = _ops.clone(self) if self.requires_grad else self
+            out = functional(prev, *args, **kwargs)
+            if out.dtype != self.dtype:
+                raise TypeError(f"in-place op: result type {out.dtype.name} can't be cast to the desired output "
+                                f"type {self.dtype.name}")
+            _C.copy_(self, out)
+            self.requires_grad = True
+            self.grad_fn = out.grad_fn
+            self._output_nr = out._output_nr
+            return self
+        if kwargs:
+            out = functional(self, *args, **kwargs)
+            _C.copy_(self, out)
+            return self
+        return raw_inplace(self, *args)
+
+    return method
+
+
+def _check_inplace_autograd(t):
+    if t.requires_grad and t.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if t.__dict__.get("_view_of_grad"):
+        raise RuntimeError("in-place modification of a view of a tensor that requires grad is not supported by "
+                           "dlcore's autograd; use the out-of-place op (e.g. x = x + y)")
+
+
+for _name, _raw, _fn in [("add_", _C.add_, _ops.add), ("sub_", _C.sub_, _ops.sub), ("mul_", _C.mul_, _ops.mul),
+                         ("div_", _C.div_, _ops.div), ("pow_", None, _ops.pow),
+                         ("floor_divide_", _C.floor_divide_, _ops.floor_divide),
+                         ("remainder_", _C.remainder_, _ops.remainder)]:
+    if _raw is None:
+        def _raw(self, other, _f=_fn):
+            _C.copy_(self, _f(self, other))
+            return self
+    setattr(Tensor, _name, _inplace(_raw, _fn))
+
+
+def _add_inplace_alpha(self, other, *, alpha=1):
+    if alpha != 1:
+        other = _ops._scaled(other, alpha)
+    return Tensor._add_plain(self, other)
+
+
+Tensor._add_plain = Tensor.add_
+Tensor.add_ = _add_inplace_alpha
+Tensor._sub_plain = Tensor.sub_
+Tensor.sub_ = lambda self, other, *, alpha=1: Tensor._sub_plain(self, _ops._scaled(other, alpha) if alpha != 1 else other)
+Tensor.__iadd__ = lambda self, other: Tensor._add_plain(self, other)
+Tensor.__isub__ = lambda self, other: Tensor._sub_plain(self, other)
+Tensor.__imul__ = lambda self, other: Tensor.mul_(self, other)
+Tensor.__itruediv__ = lambda self, other: Tensor.div_(self, other)
+Tensor.__ifloordiv__ = lambda self, other: Tensor.floor_divide_(self, other)
+Tensor.__imod__ = lambda self, other: Tensor.remainder_(self, other)
+Tensor.__ipow__ = lambda self, other: Tensor.pow_(self, other)
+
+for _name in ["exp", "log", "sqrt", "rsqrt", "abs", "sign", "square", "reciprocal", "log1p", "expm1", "log2",
+              "log10", "exp2", "sin", "cos", "tanh", "sigmoid", "erf", "floor", "ceil", "trunc", "neg"]:
+    _fn = getattr(_ops, _name)
+    setattr(Tensor, _name, (lambda f: lambda self: f(self))(_fn))
+    setattr(Tensor, _name + "_", _inplace(getattr(_C, _name + "_"), _fn))
+Tensor.negative = Tensor.neg
+Tensor.absolute = Tensor.abs
+Tensor.round = lambda self, decimals=0: _ops.round(self, decimals)
+Tensor.round_ = _inplace(lambda self: _C.round_(self), lambda self: _ops.round(self))
+Tensor.clamp = lambda self, min=None, max=None: _ops.clamp(self, min, max)
+Tensor.clip = Tensor.clamp
+Tensor.clamp_min = lambda self, min: _ops.clamp(self, min=min)
+Tensor.clamp_max = lambda self, max: _ops.clamp(self, max=max)
+
+
+def _clamp_raw(self, min=None, max=None):
+    if _isT(min, Tensor) or _isT(max, Tensor):
+        _C.copy_(self, _ops.clamp(self, min, max))
+        return self
+    return _C.clamp_(self, min, max)
+
+
+Tensor.clamp_ = _inplace(_clamp_raw, _ops.clamp)
+Tensor.clip_ = Tensor.clamp_
+
+for _name in ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "floor_divide", "remainder", "eq", "ne",
+              "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
+              "bitwise_or", "bitwise_xor", "bitwise_not", "isnan", "isinf", "isfinite", "allclose", "isclose",
+              "equal", "where", "sum", "mean", "var", "std", "amax", "amin", "max", "min", "argmax", "argmin",
+              "prod", "any", "all", "logsumexp", "norm", "dist", "reshape", "view", "flatten", "unflatten",
+              "squeeze", "unsqueeze", "permute", "transpose", "swapaxes", "swapdims", "t", "movedim", "expand",
+              "broadcast_to", "select", "narrow", "diagonal", "as_strided", "contiguous", "clone", "matmul", "mm",
+              "bmm", "mv", "dot", "outer", "var_mean", "std_mean", "rsub", "multiply", "subtract", "divide",
+              "true_divide", "greater", "greater_equal", "less", "less_equal", "not_equal", "nonzero"]:
+    if hasattr(_ops, _name):
+        setattr(Tensor, _name, getattr(_ops, _name))
+Tensor.where = lambda self, condition, other: _ops.where(condition, self, other)
+Tensor.view_as = lambda self, other: _ops.view(self, list(other.shape))
+Tensor.reshape_as = lambda self, other: _ops.reshape(self, list(other.shape))
+Tensor.expand_as = lambda self, other: _ops.expand(self, list(other.shape))
+Tensor.T = property(lambda self: _ops.permute(self, list(range(self.ndim))[::-1]))
+Tensor.mT = property(lambda self: _ops.transpose(self, -2, -1))
+Tensor.ndimension = lambda self: self.ndim
+Tensor.nelement = Tensor.numel
+Tensor.new_tensor = lambda self, data, dtype=None, device=None, requires_grad=False: _new_from(
+    self, "tensor", data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _new_from(self, kind, *args, dtype=None, device=None, requires_grad=False):
+    from . import _creation
+    fn = getattr(_creation, kind)
+    return fn(*args, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+Tensor.new_zeros = lambda self, *size, dtype=None, device=None, requires_grad=False: _new_from(
+    self, "zeros", *size, dtype=dtype, device=device, requires_grad=requires_grad)
+Tensor.new_ones = lambda self, *size, dtype=None, device=None, requires_grad=False: _new_from(
+    self, "ones", *size, dtype=dtype, device=device, requires_grad=requires_grad)
+Tensor.new_empty = lambda self, *size, dtype=None, device=None, requires_grad=False: _new_from(
+    self, "empty", *size, dtype=dtype, device=device, requires_grad=requires_grad)
+Tensor.new_full = lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: _new_from(
+    self, "full", size, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+@_method()
+def zero_(self):
+    if self.requires_grad and self.grad_fn is None and _ag.is_grad_enabled():
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    _C.fill_(self, 0)
+    return self
+
+
+@_method()
+def fill_(self, value):
+    if self.requires_grad and self.grad_fn is None and _ag.is_grad_enabled():
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    _C.fill_(self, value)
+    return self
+
+
+@_method()
+def copy_(self, src, non_blocking=False):
+    if not _isT(src, Tensor):
+        raise TypeError(f"copy_: expected a Tensor source, got {builtins.type(src).__name__}")
+    if _needs_grad(self, src):
+        _check_inplace_autograd(self)
+        out = _ops._to(_ops.expand(src, list(self.shape)) if src.shape != self.shape else src, self.dtype,
+                       self.device)
+        _C.copy_(self, out)
+        if out.requires_grad:
+            self.requires_grad = True
+            self.grad_fn = out.grad_fn
+            self._output_nr = out._output_nr
+        return self
+    _C.copy_(self, src)
+    return self
+
+
+@_method()
+def uniform_(self, a=0.0, b=1.0, *, generator=None):
+    from . import _creation
+    _C.copy_(self, _creation._random(list(self.shape), self.dtype, self.device, "uniform", a, b, generator))
+    return self
+
+
+@_method()
+def normal_(self, mean=0.0, std=1.0, *, generator=None):
+    from . import _creation
+    _C.copy_(self, _creation._random(list(self.shape), self.dtype, self.device, "normal", mean, std, generator))
+    return self
+
+
+@_method()
+def bernoulli_(self, p=0.5, *, generator=None):
+    from . import _creation
+    _C.copy_(self, _creation._random(list(self.shape), self.dtype, self.device, "bernoulli", p, 0.0, generator))
+    return self
+
+
+@_method()
+def random_(self, low=0, high=None, *, generator=None):
+    from . import _creation
+    if high is None:
+        low, high = 0, low if low else 2 ** 24
+    _C.copy_(self, _creation.randint(low, high, list(self.shape), dtype=self.dtype, device=self.device,
+                                     generator=generator))
+    return self
+
+
+# ------------------------------------------------------------------------------------------------- indexing
+
+def _is_basic(key):
+    return key is None or key is Ellipsis or isinstance(key, (int, slice, np.integer)) and not isinstance(key, bool)
+
+
+def _expand_key(key, ndim):
+    """Normalises a basic index (ints, slices, None, Ellipsis) to a full list of per-dim entries."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    n_consumed = builtins.sum(1 for k in key if k is not None and k is not Ellipsis)
+    if n_consumed > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    out = []
+    seen_ellipsis = False
+    for k in key:
+        if k is Ellipsis:
+            if seen_ellipsis:
+                raise IndexError("an index can only have a single ellipsis ('...')")
+            seen_ellipsis = True
+            out.extend([slice(None)] * (ndim - n_consumed))
+        else:
+            out.append(k)
+    if not seen_ellipsis:
+        out.extend([slice(None)] * (ndim - n_consumed))
+    return out
+
+
+def _basic_index(x, key):
+    """A view of x for a basic index, made of _C view primitives (no autograd)."""
+    entries = _expand_key(key, x.ndim)
+    d = 0
+    for k in entries:
+        if k is None:
+            x = _C.unsqueeze(x, d)
+            d += 1
+        elif isinstance(k, slice):
+            n = x.shape[d]
+            start, stop, step = k.indices(n)
+            if step <= 0:
+                raise ValueError("step must be greater than zero (negative steps are not supported; use flip)")
+            x = _C.slice(x, d, start, builtins.max(stop, start), step)
+            d += 1
+        else:
+            i = int(k)
+            n = x.shape[d]
+            if i < -n or i >= n:
+                raise IndexError(f"index {i} is out of bounds for dimension {d} with size {n}")
+            x = _C.select(x, d, i)
+    return x
+
+
+def _all_basic(key):
+    if isinstance(key, tuple):
+        return builtins.all(_is_basic(k) for k in key)
+    return _is_basic(key)
+
+
+@_method()
+def __getitem__(self, key):
+    if _all_basic(key):
+        if _needs_grad(self):
+            out = _ops._Slice.apply(self, _basic_index, key)
+            out.__dict__["_view_of_grad"] = True
+            return out
+        return _basic_index(self, key)
+    from . import _indexing
+    return _indexing.getitem_advanced(self, key)
+
+
+class _SetItemBasic(Function):
+    """x[key] = v (in place) recorded for autograd: x's gradient has the written region zeroed, v's is the region."""
+
+    @staticmethod
+    def forward(ctx, x, v, key):
+        ctx.key = key
+        ctx.v_meta = (v.shape, v.dtype) if _isT(v, Tensor) else None
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = _C.clone(g)
+        region = _basic_index(gx, ctx.key)
+        gv = None
+        if ctx.v_meta is not None:
+            gv = _ops._g_for(_C.clone(region), ctx.v_meta)
+        _C.fill_(region, 0)
+        return gx, gv, None
+
+
+@_method()
+def __setitem__(self, key, value):
+    if not _all_basic(key):
+        from . import _indexing
+        return _indexing.setitem_advanced(self, key, value)
+    view = _basic_index(self, key)
+    if _isT(value, Tensor):
+        src = value
+        if src.device != self.device:
+            src = _C.to(src, None, self.device, False)
+        if src.shape != view.shape:
+            src = _C.expand(src, list(view.shape)) if src.ndim <= view.ndim else _C.reshape(src, list(view.shape))
+        _C.copy_(view, src)
+    else:
+        _C.fill_(view, value)
+    if _needs_grad(self, value):
+        _check_inplace_autograd(self)
+        # Rebase: the new history of self is "old history with a region overwritten by value".
+        alias = self._alias()
+        if self.requires_grad:
+            alias.requires_grad = True
+            alias.grad_fn = self.grad_fn
+            alias._output_nr = self._output_nr
+        out = _SetItemBasic.apply(alias, value, key)
+        self.requires_grad = True
+        self.grad_fn = out.grad_fn
+        self._output_nr = 0
+
+
+# ------------------------------------------------------------------------------------------------- repr
+
+def _fmt_float_array(a):
+    """Formats finite floats like torch: integer mode '1.', fixed '1.2346' or scientific '1.2346e+05'."""
+    finite = a[np.isfinite(a)]
+    if finite.size == 0:
+        return lambda v: _special(v, "{:.4f}")
+    absf = np.abs(finite)
+    nonzero = absf[absf > 0]
+    if np.all(finite == np.round(finite)) and (absf.max() < 1e8 if absf.size else True):
+        fmt = "{:.0f}."
+        return lambda v: _special(v, fmt)
+    if nonzero.size and (nonzero.max() / nonzero.min() > 1000.0 or nonzero.max() > 1e8 or nonzero.min() < 1e-4):
+        return lambda v: _special(v, "{:.4e}")
+    return lambda v: _special(v, "{:.4f}")
+
+
+def _special(v, fmt):
+    if np.isnan(v):
+        return "nan"
+    if np.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return fmt.format(v)
+
+
+def _format_array(a, summarize, indent):
+    if a.dtype == np.bool_:
+        fmt = lambda v: "True" if v else "False"  # noqa: E731
+    elif np.issubdtype(a.dtype, np.integer):
+        fmt = lambda v: str(int(v))  # noqa: E731
+    else:
+        sample = a
+        if summarize:
+            sample = _summary_sample(a)
+        fmt = _fmt_float_array(np.asarray(sample, dtype=np.float64))
+    flat = _summary_sample(a) if summarize else a
+    width = builtins.max((len(fmt(v)) for v in np.asarray(flat).reshape(-1)), default=1)
+
+    def rec(x, ind):
+        if x.ndim == 0:
+            return fmt(x.item()).rjust(width)
+        if x.ndim == 1:
+            if summarize and x.shape[0] > 6:
+                items = [fmt(v).rjust(width) for v in x[:3]] + ["..."] + [fmt(v).rjust(width) for v in x[-3:]]
+            else:
+                items = [fmt(v).rjust(width) for v in x]
+            # wrap long rows at 80 columns
+            lines, cur = [], ""
+            for it in items:
+                piece = it + ", "
+                if cur and len(cur) + len(piece) + ind > 80:
+                    lines.append(cur.rstrip())
+                    cur = ""
+                cur += piece
+            lines.append(cur[:-2])
+            return "[" + ("\n" + " " * (ind + 1)).join(lines) + "]"
+        rows = []
+        n = x.shape[0]
+        idx = list(range(n))
+        if summarize and n > 6:
+            idx = [0, 1, 2, None, n - 3, n - 2, n - 1]
+        for i in idx:
+            rows.append("..." if i is None else rec(x[i], ind + 1))
+        sep = "," + "\n" * (x.ndim - 1) + " " * (ind + 1)
+        return "[" + sep.join(rows) + "]"
+
+    return rec(a, indent)
+
+
+def _summary_sample(a):
+    if a.ndim == 0:
+        return a
+    parts = a
+    for d in range(a.ndim):
+        if parts.shape[d] > 6:
+            parts = np.concatenate([np.take(parts, range(3), axis=d), np.take(parts, range(parts.shape[d] - 3,
+                                                                                          parts.shape[d]), axis=d)],
+                                   axis=d)
+    return parts
+
+
+@_method()
+def __repr__(self):
+    a = _C.to(self, None, "cpu", False)
+    if self.dtype == _C.dtype.bfloat16:
+        a = _C.to(a, _C.dtype.float32, None, False)
+    arr = _C.Tensor._raw_numpy(a)
+    suffix = []
+    default_dtypes = (_C.dtype.float32, _C.dtype.int64, _C.dtype.bool)
+    if self.numel() == 0 and self.shape != (0,):
+        body = "[]"
+        suffix.append(f"size={tuple(self.shape)}")
+    else:
+        body = _format_array(arr, self.numel() > 1000, len("tensor("))
+    if self.device.type != "cpu":
+        suffix.insert(0, f"device='{self.device}'")
+    if self.dtype not in default_dtypes or (self.numel() == 0 and self.dtype != _C.dtype.float32):
+        suffix.append(f"dtype={self.dtype!r}")
+    if self.grad_fn is not None:
+        suffix.append(f"grad_fn=<{self.grad_fn.name()}>")
+    elif self.requires_grad:
+        suffix.append("requires_grad=True")
+    return "tensor(" + body + "".join(", " + s for s in suffix) + ")"
+
+
+Tensor.__str__ = Tensor.__repr__
+
+
+def _reduce_ex(self, protocol):
+    from . import _creation
+    return (_creation._from_pickle, (_C.to(self, None, "cpu", False).numpy().copy(), self.dtype.name,
+                                     str(self.device), self.requires_grad))
+
+
+Tensor.__reduce_ex__ = _reduce_ex
+Tensor.__deepcopy__ = lambda self, memo: _deepcopy(self, memo)
+
+
+def _deepcopy(self, memo):
+    if id(self) in memo:
+        return memo[id(self)]
+    new = _C.clone(self)
+    if builtins.type(self) is not Tensor:
+        new = builtins.type(self)(new, requires_grad=self.requires_grad) if hasattr(builtins.type(self),
+                                                                                    "_is_param") else new
+    else:
+        new.requires_grad = self.requires_grad
+    if self.grad is not None:
+        new.grad = _C.clone(self.grad)
+    memo[id(self)] = new
+    return new

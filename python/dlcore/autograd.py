@@ -1,0 +1,488 @@
+"""Reverse-mode automatic differentiation.
+
+The graph is made of ``Node`` objects (a tensor's ``grad_fn``). Each differentiable op is a ``Function`` with a
+``forward(ctx, *args)`` and a ``backward(ctx, *grad_outputs)``, as in PyTorch; ``Function.apply`` runs the forward
+without recording, then links the outputs to a new node whose edges point at the inputs' nodes (or, for leaf
+tensors that require grad, at the tensors themselves, which accumulate into ``.grad``).
+
+``backward`` walks the graph from the roots in dependency order (Kahn's algorithm over an explicit stack, so a
+100k-op chain needs no recursion), sums the gradients that reach a node from several uses, and frees the saved
+tensors unless ``retain_graph=True``.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+
+from . import _C
+
+__all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+           "inference_mode"]
+
+_Tensor = _C.Tensor
+
+
+class _GradMode(threading.local):
+    def __init__(self):
+        self.enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    return _mode.enabled
+
+
+class _GradModeContext:
+    """Base of no_grad/enable_grad/set_grad_enabled: a context manager and a decorator."""
+
+    _value = True
+
+    def __enter__(self):
+        self._prev = _mode.enabled
+        _mode.enabled = self._value
+        return self
+
+    def __exit__(self, *exc):
+        _mode.enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Disables gradient recording inside the block or decorated function."""
+
+    _value = False
+
+
+class enable_grad(_GradModeContext):
+    """Enables gradient recording inside the block (e.g. inside a no_grad region)."""
+
+    _value = True
+
+
+inference_mode = no_grad
+
+
+class set_grad_enabled(_GradModeContext):
+    """set_grad_enabled(mode): as a function call it sets the mode; as a context manager it restores it after."""
+
+    def __init__(self, mode: bool):
+        self._value = bool(mode)
+        self._prev = _mode.enabled
+        _mode.enabled = self._value
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):
+        mode = self._value
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev = _mode.enabled
+            _mode.enabled = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _mode.enabled = prev
+
+        _mode.enabled = self._prev
+        return wrapper
+
+
+def _needs_grad(*args) -> bool:
+    """True when recording is on and some argument is a tensor that requires grad."""
+    if not _mode.enabled:
+        return False
+    for a in args:
+        if isinstance(a, _Tensor) and a.requires_grad:
+            return True
+    return False
+
+
+# ------------------------------------------------------------------------------------------------- graph nodes
+
+_FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
+              "have already been freed). Saved intermediate values of the graph are freed when you call "
+              ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph "
+              "a second time or if you need to access saved tensors after calling backward.")
+
+
+class Node:
+    """A recorded op: the backward half of a Function, and its ctx.
+
+    next_functions[i] is the edge for forward argument i: None (no gradient flows), (node, output_nr) for a
+    non-leaf tensor, or (tensor, None) for a leaf tensor that accumulates its gradient.
+    """
+
+    _fn = None  # the Function class (set on the per-Function subclass)
+
+    def __init__(self):
+        self.next_functions = ()
+        self.needs_input_grad = ()
+        self._saved = ()
+        self._saved_versions = ()
+        self._freed = False
+        self._out_meta = ()
+        self._retained = None
+        self.materialize_grads = True
+
+    # --- ctx API used by Function.forward/backward ---
+    def save_for_backward(self, *tensors):
+        self._saved = tuple(None if t is None else t._alias() for t in tensors)
+        self._saved_versions = tuple(None if t is None else t._version for t in tensors)
+
+    @property
+    def saved_tensors(self):
+        if self._freed:
+            raise RuntimeError(_FREED_MSG)
+        for t, v in zip(self._saved, self._saved_versions):
+            if t is not None and t._version != v:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: a tensor of shape {list(t.shape)} saved by {self.name()} is at version "
+                    f"{t._version}; expected version {v} instead.")
+        return self._saved
+
+    def set_materialize_grads(self, value: bool):
+        self.materialize_grads = bool(value)
+
+    def mark_non_differentiable(self, *tensors):
+        self._non_diff = set(id(t) for t in tensors)
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self):#x}>"
+
+    def _release(self):
+        self._saved = ()
+        self._freed = True
+        for k in list(self.__dict__):
+            if k.startswith("_keep_"):
+                del self.__dict__[k]
+
+    def register_hook(self, hook):
+        hooks = self.__dict__.setdefault("_hooks", [])
+        hooks.append(hook)
+        return hook
+
+
+class Function:
+    """Base class of differentiable ops: subclass with static forward(ctx, *args) and backward(ctx, *grads).
+
+    backward returns one gradient per forward argument (None for non-tensor or non-differentiable ones).
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError
+
+    @classmethod
+    def _node_class(cls):
+        nc = cls.__dict__.get("_node_cls")
+        if nc is None:
+            name = cls.__name__.lstrip("_")
+            if not name.endswith("Backward"):
+                name = name + "Backward"
+            nc = type(name, (Node,), {"_fn": cls})
+            cls._node_cls = nc
+        return nc
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = cls._node_class()()
+        record = _mode.enabled and any(isinstance(a, _Tensor) and a.requires_grad for a in args)
+        prev = _mode.enabled
+        _mode.enabled = False
+        try:
+            out = cls.forward(ctx, *args, **kwargs)
+        finally:
+            _mode.enabled = prev
+        if not record:
+            return out
+        edges = []
+        needs = []
+        for a in args:
+            if isinstance(a, _Tensor) and a.requires_grad:
+                fn = a.grad_fn
+                edges.append((fn, a._output_nr) if fn is not None else (a, None))
+                needs.append(True)
+            else:
+                edges.append(None)
+                needs.append(False)
+        ctx.next_functions = tuple(edges)
+        ctx.needs_input_grad = tuple(needs)
+        non_diff = getattr(ctx, "_non_diff", ())
+        if isinstance(out, tuple):
+            metas = []
+            for i, o in enumerate(out):
+                if isinstance(o, _Tensor):
+                    metas.append((o.shape, o.dtype, o.device))
+                    if id(o) not in non_diff and o.dtype.is_floating_point:
+                        o.requires_grad = True
+                        o.grad_fn = ctx
+                        o._output_nr = i
+                else:
+                    metas.append(None)
+            ctx._out_meta = tuple(metas)
+        else:
+            ctx._out_meta = ((out.shape, out.dtype, out.device),)
+            if id(out) not in non_diff:
+                out.requires_grad = True
+                out.grad_fn = ctx
+                out._output_nr = 0
+        return out
+
+
+# ------------------------------------------------------------------------------------------------- the engine
+
+def _zeros_like_meta(meta):
+    shape, dtype, device = meta
+    return _C.zeros(list(shape), dtype, device)
+
+
+def _accumulate(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return _C.add(a, b)
+
+
+def _run_backward(roots, root_grads, retain_graph, capture=None, accumulate_leaves=True):
+    """Runs the graph from (tensor, grad) pairs. capture: {key: None} keys (node, nr) or ('leaf', id) to collect
+    instead of (or besides) accumulating into leaves. Returns the captured dict."""
+    # Seed the gradient buffers.
+    buffers = {}
+    leaf_grads = {}
+    leaf_tensors = {}
+    start = []
+    for t, g in zip(roots, root_grads):
+        fn = t.grad_fn
+        if fn is None:
+            if t.requires_grad:
+                key = id(t)
+                leaf_grads[key] = _accumulate(leaf_grads.get(key), g)
+                leaf_tensors[key] = t
+            continue
+        buf = buffers.get(fn)
+        if buf is None:
+            buf = buffers[fn] = [None] * max(1, len(fn._out_meta))
+        buf[t._output_nr] = _accumulate(buf[t._output_nr], g)
+        start.append(fn)
+    # Count, for each node, how many edges from nodes of this graph lead to it.
+    deps = {}
+    seen = set()
+    stack = list(start)
+    for n in start:
+        seen.add(n)
+    while stack:
+        n = stack.pop()
+        for e in n.next_functions:
+            if e is None:
+                continue
+            child = e[0]
+            if e[1] is None:
+                continue  # leaf tensor
+            deps[child] = deps.get(child, 0) + 1
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    ready = [n for n in dict.fromkeys(start) if deps.get(n, 0) == 0]
+    captured = {} if capture is not None else None
+    while ready:
+        node = ready.pop()
+        grads = buffers.pop(node, None) or [None] * max(1, len(node._out_meta))
+        if node._freed:
+            raise RuntimeError(_FREED_MSG)
+        pre = node.__dict__.get("_pre_hooks")
+        if pre:
+            for nr, hs in pre.items():
+                for h in hs:
+                    if grads[nr] is not None:
+                        r = h(grads[nr])
+                        if r is not None:
+                            grads[nr] = r
+        if captured is not None:
+            for nr in range(len(grads)):
+                if (node, nr) in capture:
+                    captured[(node, nr)] = grads[nr]
+        if node._retained:
+            for nr, t in node._retained.items():
+                tensor = t()
+                if tensor is not None and grads[nr] is not None:
+                    tensor.grad = grads[nr] if tensor.grad is None else _C.add(tensor.grad, grads[nr])
+        hooks = node.__dict__.get("_hooks")
+        if node.materialize_grads:
+            grads = [g if g is not None else (_zeros_like_meta(m) if m is not None else None)
+                     for g, m in zip(grads, node._out_meta)]
+        fn = node._fn
+        with no_grad():
+            in_grads = fn.backward(node, *grads)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        if hooks:
+            for h in hooks:
+                r = h(in_grads, tuple(grads))
+                if r is not None:
+                    in_grads = tuple(r)
+        if not retain_graph:
+            node._release()
+        edges = node.next_functions
+        if len(in_grads) < len(edges):
+            raise RuntimeError(f"function {node.name()} returned {len(in_grads)} gradients, expected {len(edges)}")
+        for e, g in zip(edges, in_grads):
+            if e is None:
+                continue
+            child, nr = e
+            if nr is None:  # a leaf tensor
+                if g is not None:
+                    key = id(child)
+                    leaf_grads[key] = _accumulate(leaf_grads.get(key), g)
+                    leaf_tensors[key] = child
+                continue
+            if g is not None:
+                buf = buffers.get(child)
+                if buf is None:
+                    buf = buffers[child] = [None] * max(1, len(child._out_meta))
+                buf[nr] = _accumulate(buf[nr], g)
+            deps[child] -= 1
+            if deps[child] == 0:
+                ready.append(child)
+    for key, g in leaf_grads.items():
+        t = leaf_tensors[key]
+        if captured is not None and ("leaf", key) in capture:
+            captured[("leaf", key)] = g
+        if accumulate_leaves and g is not None:
+            _accumulate_into_leaf(t, g)
+    return captured
+
+
+def _accumulate_into_leaf(t, g):
+    hooks = t.__dict__.get("_grad_hooks") if hasattr(t, "__dict__") else None
+    if hooks:
+        for h in hooks:
+            r = h(g)
+            if r is not None:
+                g = r
+    if tuple(g.shape) != tuple(t.shape):
+        g = _C.reshape(g, list(t.shape)) if g.numel() == t.numel() else _C.contiguous(_C.expand(g, list(t.shape)))
+    if g.dtype != t.dtype:
+        g = _C.to(g, t.dtype, None, False)
+    cur = t.grad
+    if cur is None:
+        # Own the gradient: never alias a tensor the caller (or the graph) still holds.
+        t.grad = _C.clone(g) if (g._is_same_storage(t) or not g.is_contiguous()) else g
+    else:
+        t.grad = _C.add(cur, g)
+
+
+def _check_and_default_grads(tensors, grads, who):
+    out = []
+    for t, g in zip(tensors, grads):
+        if g is None:
+            if t.numel() != 1:
+                raise RuntimeError(f"{who}: grad can be implicitly created only for scalar outputs "
+                                   f"(got an output of shape {list(t.shape)}); pass a gradient")
+            g = _C.full(list(t.shape), 1.0, t.dtype, t.device)
+        else:
+            if not isinstance(g, _Tensor):
+                g = _C.full(list(t.shape), float(g), t.dtype, t.device)
+            if tuple(g.shape) != tuple(t.shape):
+                raise RuntimeError(f"{who}: mismatch in shape: grad_output has shape {list(g.shape)} and output "
+                                   f"has shape {list(t.shape)}")
+        out.append(g)
+    return out
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Computes the gradients of tensors w.r.t. graph leaves and accumulates them into the leaves' .grad."""
+    if create_graph:
+        raise NotImplementedError("backward: create_graph=True (higher-order gradients) is not supported by dlcore")
+    if isinstance(tensors, _Tensor):
+        tensors = [tensors]
+    tensors = list(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif isinstance(grad_tensors, _Tensor):
+        grad_tensors = [grad_tensors]
+    for t in tensors:
+        if not t.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    grads = _check_and_default_grads(tensors, grad_tensors, "backward")
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, _Tensor) else list(inputs)
+        cap = {("leaf", id(t)) if t.grad_fn is None else (t.grad_fn, t._output_nr): None for t in inputs}
+        got = _run_backward(tensors, grads, bool(retain_graph), capture=cap, accumulate_leaves=False)
+        for t in inputs:
+            key = ("leaf", id(t)) if t.grad_fn is None else (t.grad_fn, t._output_nr)
+            g = got.get(key)
+            if g is not None:
+                _accumulate_into_leaf(t, g)
+        return
+    _run_backward(tensors, grads, bool(retain_graph))
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
+         materialize_grads=False):
+    """Returns the gradients of outputs w.r.t. inputs (a tuple), without touching any .grad."""
+    if create_graph:
+        raise NotImplementedError("autograd.grad: create_graph=True (higher-order gradients) is not supported")
+    single = isinstance(outputs, _Tensor)
+    outputs = [outputs] if single else list(outputs)
+    inputs = [inputs] if isinstance(inputs, _Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, _Tensor):
+        grad_outputs = [grad_outputs]
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError("autograd.grad: one of the differentiated tensors does not require grad")
+    for t in outputs:
+        if not t.requires_grad:
+            raise RuntimeError("autograd.grad: element 0 of tensors does not require grad and does not have a grad_fn")
+    grads = _check_and_default_grads(outputs, grad_outputs, "autograd.grad")
+    keys = [("leaf", id(t)) if t.grad_fn is None else (t.grad_fn, t._output_nr) for t in inputs]
+    # An input that is also an output gets that output's seed gradient directly.
+    got = _run_backward(outputs, grads, bool(retain_graph), capture=dict.fromkeys(keys), accumulate_leaves=False)
+    result = []
+    for t, k in zip(inputs, keys):
+        g = got.get(k)
+        if g is None:
+            for o, og in zip(outputs, grads):
+                if o is t:
+                    g = og
+        if g is None:
+            if not (allow_unused or materialize_grads):
+                raise RuntimeError("autograd.grad: one of the differentiated tensors appears to not have been used "
+                                   "in the graph; set allow_unused=True if this is the desired behavior")
+            if materialize_grads:
+                g = _C.zeros(list(t.shape), t.dtype, t.device)
+        result.append(g)
+    return tuple(result)
+
+
+def _retain_grad(t):
+    import weakref
+    if t.grad_fn is None:
+        return
+    fn = t.grad_fn
+    if fn._retained is None:
+        fn._retained = {}
+    fn._retained[t._output_nr] = weakref.ref(t)
+    t._retains_grad = True

@@ -1,0 +1,234 @@
+"""Elementwise ops vs NumPy: broadcasting, odd/empty shapes, non-contiguous inputs, type promotion, every ISA."""
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore import _C
+from dlcore.testing import assert_close
+from conftest import requires_torch
+
+SHAPE_PAIRS = [((), ()), ((1,), (7,)), ((3, 1), (1, 4)), ((17,), (17,)), ((2, 3, 5), (5,)), ((127,), ()),
+               ((4, 1, 3), (2, 1)), ((0, 3), (3,)), ((2, 0), (1, 1)), ((5, 33, 3), (5, 33, 3))]
+
+BINARY = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "maximum": np.maximum,
+    "minimum": np.minimum,
+}
+CMP = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+       "ge": np.greater_equal}
+
+
+def _t(a, device):
+    return dlcore.from_numpy(np.array(a, order="C")).to(device)
+
+
+def _noncontig(a, device):
+    """The same values as a, as a non-contiguous view (a transposed copy transposed back)."""
+    if a.ndim < 2:
+        big = np.repeat(a[..., None], 2, axis=-1)
+        return _t(big, device)[..., 0]
+    return _t(np.ascontiguousarray(np.swapaxes(a, -1, -2)), device).transpose(-1, -2)
+
+
+@pytest.mark.parametrize("sa,sb", SHAPE_PAIRS)
+@pytest.mark.parametrize("op", list(BINARY))
+def test_binary_broadcast(op, sa, sb, float_dtype, device, rng):
+    a = rng.standard_normal(sa).astype(float_dtype)
+    b = rng.standard_normal(sb).astype(float_dtype)
+    if op == "div":
+        b = np.where(np.abs(b) < 0.1, 0.5, b).astype(float_dtype)
+    ref = BINARY[op](a.astype(np.float64), b.astype(np.float64))
+    out = getattr(dlcore, op)(_t(a, device), _t(b, device))
+    assert out.dtype.name == float_dtype
+    assert_close(out, ref, rtol=1e-6 if float_dtype == "float32" else 1e-12, atol=1e-6)
+    out2 = getattr(dlcore, op)(_noncontig(a, device), _noncontig(b, device))
+    assert_close(out2, ref, rtol=1e-6 if float_dtype == "float32" else 1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", list(CMP))
+def test_comparisons(op, device, rng):
+    a = rng.integers(-3, 3, (4, 5)).astype(np.float32)
+    b = rng.integers(-3, 3, (5,)).astype(np.float32)
+    out = getattr(dlcore, op)(_t(a, device), _t(b, device))
+    assert out.dtype == dlcore.bool
+    np.testing.assert_array_equal(out.cpu().numpy(), CMP[op](a, b))
+    np.testing.assert_array_equal(getattr(dlcore, op)(_t(a, device), 1).cpu().numpy(), CMP[op](a, 1))
+
+
+@pytest.mark.parametrize("dt", ["int32", "int64", "uint8"])
+def test_integer_arithmetic(dt, device, rng):
+    a = rng.integers(0 if dt == "uint8" else -50, 50, (6, 7)).astype(dt)
+    b = rng.integers(1, 9, (7,)).astype(dt)
+    ta, tb = _t(a, device), _t(b, device)
+    for op, ref in [("add", a + b), ("sub", a - b), ("mul", a * b), ("maximum", np.maximum(a, b)),
+                    ("floor_divide", np.floor_divide(a, b)), ("remainder", np.remainder(a, b))]:
+        out = getattr(dlcore, op)(ta, tb)
+        assert out.dtype.name == dt, op
+        np.testing.assert_array_equal(out.cpu().numpy(), ref, err_msg=op)
+    # true division of integers gives float32
+    d = ta / tb
+    assert d.dtype == dlcore.float32
+    assert_close(d, a / b.astype(np.float64), rtol=1e-6, atol=0)
+    np.testing.assert_array_equal((ta & tb).cpu().numpy(), a & b)
+    np.testing.assert_array_equal((ta ^ tb).cpu().numpy(), a ^ b)
+
+
+def test_integer_division_by_zero_raises_not_crashes():
+    a = dlcore.tensor([1, 2, 3])
+    with pytest.raises(RuntimeError, match="division by zero"):
+        dlcore.floor_divide(a, dlcore.tensor([1, 0, 1]))
+    with pytest.raises(RuntimeError, match="division by zero"):
+        dlcore.remainder(a, 0)
+    big = dlcore.tensor([-2 ** 63], dtype=dlcore.int64)
+    assert dlcore.floor_divide(big, -1).tolist() == [-2 ** 63]  # wraps like torch, no SIGFPE
+
+
+def test_python_float_remainder_floor_semantics():
+    a = np.array([-7.5, 7.5, -3.0, 3.0, 0.5], np.float64)
+    b = np.array([2.0, -2.0, 2.0, -2.0, 0.25], np.float64)
+    assert_close(dlcore.remainder(_t(a, "cpu"), _t(b, "cpu")), np.remainder(a, b))
+    assert_close(dlcore.floor_divide(_t(a, "cpu"), _t(b, "cpu")), np.floor_divide(a, b))
+
+
+@requires_torch
+def test_type_promotion_matches_torch():
+    import torch
+    dts = ["bool", "uint8", "int32", "int64", "float32", "float64"]
+    scalars = [True, 2, 2.5]
+    for da in dts:
+        for db in dts:
+            for shape_b in [(3,), ()]:
+                a = dlcore.ones(3, dtype=getattr(dlcore, da))
+                b = dlcore.ones(shape_b, dtype=getattr(dlcore, db))
+                ta = torch.ones(3, dtype=getattr(torch, da))
+                tb = torch.ones(shape_b, dtype=getattr(torch, db))
+                assert (a * b).dtype.name == str((ta * tb).dtype).split(".")[1], (da, db, shape_b)
+        for s in scalars:
+            a = dlcore.ones(3, dtype=getattr(dlcore, da))
+            ta = torch.ones(3, dtype=getattr(torch, da))
+            assert (a * s).dtype.name == str((ta * s).dtype).split(".")[1], (da, s)
+            if da != "bool":
+                assert (a / 2).dtype.name == str((ta / 2).dtype).split(".")[1], (da, "div")
+
+
+def test_scalar_operands_and_reflected(device):
+    x = _t(np.array([1.0, 2.0, 4.0], np.float32), device)
+    assert_close(2 - x, [1.0, 0.0, -2.0])
+    assert_close(1 / x, [1.0, 0.5, 0.25])
+    assert_close(x ** 2, [1.0, 4.0, 16.0])
+    assert_close(2 ** x, [2.0, 4.0, 16.0])
+    assert_close(-x, [-1.0, -2.0, -4.0])
+    assert_close(x % 3, [1.0, 2.0, 1.0])
+    assert (x * np.float32(2)).dtype == dlcore.float32
+
+
+def test_inplace_ops_and_dtype_rules(device):
+    x = _t(np.array([1.0, 2.0], np.float32), device)
+    p = x.data_ptr()
+    x += 1
+    x *= dlcore.tensor([2.0, 3.0]).to(device)
+    x.sub_(1, alpha=2)
+    assert x.data_ptr() == p
+    assert_close(x, [2.0, 7.0])
+    i = dlcore.tensor([1, 2])
+    with pytest.raises(TypeError, match="can't be cast"):
+        i += 1.5
+    i += 2
+    assert i.tolist() == [3, 4]
+
+
+UNARY_FLOAT = {
+    "exp": (np.exp, (-80, 80)), "log": (np.log, (1e-3, 1e3)), "sqrt": (np.sqrt, (0, 100)),
+    "tanh": (np.tanh, (-10, 10)), "sigmoid": (lambda v: 1 / (1 + np.exp(-v)), (-30, 30)),
+    "abs": (np.abs, (-5, 5)), "neg": (np.negative, (-5, 5)), "floor": (np.floor, (-5, 5)),
+    "ceil": (np.ceil, (-5, 5)), "round": (np.round, (-5, 5)), "trunc": (np.trunc, (-5, 5)),
+    "sin": (np.sin, (-5, 5)), "cos": (np.cos, (-5, 5)), "log1p": (np.log1p, (-0.5, 5)),
+    "expm1": (np.expm1, (-5, 5)), "rsqrt": (lambda v: 1 / np.sqrt(v), (0.1, 10)),
+    "reciprocal": (np.reciprocal, (0.5, 5)), "sign": (np.sign, (-5, 5)), "square": (np.square, (-5, 5)),
+    "log2": (np.log2, (0.1, 100)), "log10": (np.log10, (0.1, 100)), "exp2": (np.exp2, (-10, 10)),
+}
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("op", list(UNARY_FLOAT))
+def test_unary_float(op, isa, float_dtype, device, rng):
+    if isa == "avx512" and _C._cpu_isa_supported() != "avx512" or isa == "avx2" and _C._cpu_isa_supported() == "scalar":
+        pytest.skip(f"this CPU has no {isa}")
+    _C._set_cpu_isa(isa)
+    fn, (lo, hi) = UNARY_FLOAT[op]
+    a = rng.uniform(lo, hi, 1000 + 13).astype(float_dtype)
+    ref = fn(a.astype(np.float64))
+    out = getattr(dlcore, op)(_t(a, device))
+    tol = 4e-7 if float_dtype == "float32" else 1e-14
+    assert_close(out, ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+def test_vector_math_special_values(isa):
+    if isa == "avx512" and _C._cpu_isa_supported() != "avx512":
+        pytest.skip("no avx512")
+    _C._set_cpu_isa(isa)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, 1e-38, -1e-38, 88.7, 89.0, -87.0, -103.0, -110.0,
+                        1.0, -1.0, 3.4e38, 0.625, -0.625, 20.0, -20.0] * 2, np.float32)
+    x = dlcore.from_numpy(special)
+    with np.errstate(all="ignore"):
+        s64 = special.astype(np.float64)
+        for name, ref in [("exp", np.exp(s64)), ("log", np.log(s64)), ("tanh", np.tanh(s64)),
+                          ("sigmoid", 1 / (1 + np.exp(-s64)))]:
+            out = getattr(dlcore, name)(x)
+            assert_close(out, ref.astype(np.float32), rtol=4e-7, atol=1e-37, msg=f"{name}[{isa}]")
+
+
+def test_erf_accuracy():
+    import math
+    a = np.linspace(-6, 6, 4001).astype(np.float32)
+    ref = np.array([math.erf(float(v)) for v in a])
+    for isa in ["scalar", _C._cpu_isa_supported()]:
+        _C._set_cpu_isa(isa)
+        assert_close(dlcore.erf(dlcore.from_numpy(a)), ref, rtol=5e-7, atol=2e-7)
+
+
+def test_where_and_clamp(device, rng):
+    a = rng.standard_normal((4, 5)).astype(np.float32)
+    c = a > 0
+    assert_close(dlcore.where(_t(c, device), _t(a, device), 0.0), np.where(c, a, 0.0))
+    assert_close(dlcore.clamp(_t(a, device), -0.5, 0.5), np.clip(a, -0.5, 0.5))
+    assert_close(_t(a, device).clamp(min=0), np.maximum(a, 0))
+    nanx = dlcore.tensor([float("nan"), 1.0])
+    assert np.isnan(nanx.clamp(0, 0.5).numpy()[0])
+
+
+def test_logical_and_bool_ops():
+    a = dlcore.tensor([True, False, True])
+    b = dlcore.tensor([1.0, 1.0, 0.0])
+    assert dlcore.logical_and(a, b).tolist() == [True, False, False]
+    assert dlcore.logical_or(a, b).tolist() == [True, True, True]
+    assert dlcore.logical_xor(a, b).tolist() == [False, True, True]
+    assert (~a).tolist() == [False, True, False]
+    assert dlcore.logical_not(b).tolist() == [False, False, True]
+    assert (a + a).tolist() == [True, False, True]
+    with pytest.raises(TypeError, match="bool"):
+        a - a
+
+
+def test_isnan_isinf_isfinite():
+    x = dlcore.tensor([1.0, float("nan"), float("inf"), -float("inf")])
+    assert dlcore.isnan(x).tolist() == [False, True, False, False]
+    assert dlcore.isinf(x).tolist() == [False, False, True, True]
+    assert dlcore.isfinite(x).tolist() == [True, False, False, False]
+
+
+def test_half_arithmetic_computes_in_float():
+    a = dlcore.tensor([1.5, 2.25]).half()
+    b = (a * 2 + 1)
+    assert b.dtype == dlcore.float16
+    assert b.float().tolist() == [4.0, 5.5]
+
+
+def test_large_threaded_elementwise(rng):
+    a = rng.standard_normal((1000, 1001)).astype(np.float32)
+    x = dlcore.from_numpy(a)
+    for n in (1, 2):
+        dlcore.set_num_threads(n)
+        assert_close(dlcore.exp(x[:, ::2]), np.exp(a[:, ::2].astype(np.float64)), rtol=4e-7, atol=0)
+        assert_close(x + x.t()[:1001, :1000].t() if False else x * 2 + 1, a.astype(np.float64) * 2 + 1)

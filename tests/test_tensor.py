@@ -1,0 +1,204 @@
+"""Tensor basics: creation, dtypes, views sharing memory, contiguous, conversions, repr."""
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore.testing import assert_close
+
+
+def test_tensor_from_data_infers_dtypes():
+    assert dlcore.tensor([1.0, 2.0]).dtype == dlcore.float32
+    assert dlcore.tensor([1, 2]).dtype == dlcore.int64
+    assert dlcore.tensor([True, False]).dtype == dlcore.bool
+    assert dlcore.tensor(np.array([1.0], dtype=np.float64)).dtype == dlcore.float64
+    assert dlcore.tensor(np.array([1], dtype=np.int32)).dtype == dlcore.int32
+    assert dlcore.tensor(np.array([1], dtype=np.uint8)).dtype == dlcore.uint8
+    assert dlcore.tensor(3.5).shape == ()
+    assert dlcore.tensor([[1, 2], [3, 4]], dtype=dlcore.float64).dtype == dlcore.float64
+
+
+@pytest.mark.parametrize("dt", ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"])
+def test_numpy_round_trip_all_dtypes(dt, rng):
+    a = (rng.standard_normal((3, 5)) * 10).astype(dt)
+    t = dlcore.from_numpy(a)
+    assert t.dtype.name == dt
+    assert t.shape == (3, 5)
+    np.testing.assert_array_equal(t.numpy(), a)
+
+
+def test_bfloat16_casts():
+    x = dlcore.tensor([1.0, 2.5, -3.0, 1e-3, 3.14159])
+    b = x.bfloat16()
+    assert b.dtype == dlcore.bfloat16
+    back = b.float().numpy()
+    assert_close(back, x.numpy(), rtol=8e-3, atol=0)
+    with pytest.raises(TypeError, match="bfloat16"):
+        b.numpy()
+
+
+def test_half_rounding_matches_numpy(rng):
+    a = np.concatenate([rng.standard_normal(1000) * 100, [65504, 65519, 1e-8, 6e-8, 3e-5, -0.0, np.inf, -np.inf]])
+    a = a.astype(np.float32)
+    h = dlcore.from_numpy(a).half()
+    np.testing.assert_array_equal(h.numpy(), a.astype(np.float16))
+    np.testing.assert_array_equal(h.float().numpy(), a.astype(np.float16).astype(np.float32))
+
+
+def test_creation_functions():
+    assert_close(dlcore.zeros(2, 3), np.zeros((2, 3)))
+    assert_close(dlcore.ones((2, 3)), np.ones((2, 3)))
+    assert_close(dlcore.full((2, 2), 7.5), np.full((2, 2), 7.5))
+    assert dlcore.full((2,), 7).dtype == dlcore.int64
+    assert dlcore.empty(4, 5).shape == (4, 5)
+    assert_close(dlcore.arange(5), np.arange(5))
+    assert_close(dlcore.arange(1, 2, 0.25), np.arange(1, 2, 0.25))
+    assert dlcore.arange(1, 2, 0.25).dtype == dlcore.float32
+    assert_close(dlcore.linspace(0, 1, 5), np.linspace(0, 1, 5))
+    assert_close(dlcore.eye(3), np.eye(3))
+    assert_close(dlcore.eye(2, 3), np.eye(2, 3))
+    x = dlcore.randn(3, 4)
+    assert_close(dlcore.zeros_like(x), np.zeros((3, 4)))
+    assert_close(dlcore.ones_like(x), np.ones((3, 4)))
+    assert dlcore.full_like(x, 2).dtype == dlcore.float32
+    assert dlcore.arange(10, 0, -3).tolist() == [10, 7, 4, 1]
+    assert dlcore.arange(0).shape == (0,)
+
+
+def test_random_is_seedable_and_distributed():
+    dlcore.manual_seed(123)
+    a = dlcore.rand(1000)
+    b = dlcore.randn(1000)
+    dlcore.manual_seed(123)
+    a2 = dlcore.rand(1000)
+    b2 = dlcore.randn(1000)
+    np.testing.assert_array_equal(a.numpy(), a2.numpy())
+    np.testing.assert_array_equal(b.numpy(), b2.numpy())
+    big = dlcore.rand(200000).numpy()
+    assert big.min() >= 0 and big.max() < 1
+    assert abs(big.mean() - 0.5) < 0.01
+    n = dlcore.randn(200000, dtype=dlcore.float64).numpy()
+    assert abs(n.mean()) < 0.01 and abs(n.std() - 1) < 0.01
+    r = dlcore.randint(3, 7, (10000,)).numpy()
+    assert r.min() == 3 and r.max() == 6
+    assert dlcore.randint(5, (3,)).shape == (3,)
+    p = dlcore.randperm(50).numpy()
+    assert sorted(p.tolist()) == list(range(50))
+    g = dlcore.Generator().manual_seed(7)
+    x1 = dlcore.rand(5, generator=g)
+    g.manual_seed(7)
+    np.testing.assert_array_equal(x1.numpy(), dlcore.rand(5, generator=g).numpy())
+
+
+def test_views_share_memory():
+    x = dlcore.arange(24, dtype=dlcore.float32).reshape(2, 3, 4)
+    v = x.view(6, 4)
+    v[0, 0] = 100.0
+    assert x[0, 0, 0].item() == 100.0
+    t = x.transpose(0, 2)
+    assert t.shape == (4, 3, 2) and not t.is_contiguous()
+    assert t.data_ptr() == x.data_ptr()
+    p = x.permute(2, 0, 1)
+    assert_close(p, np.transpose(x.numpy(), (2, 0, 1)))
+    s = x[:, 1:, ::2]
+    assert s.shape == (2, 2, 2)
+    assert_close(s, x.numpy()[:, 1:, ::2])
+    s[0, 0, 0] = -1
+    assert x.numpy()[0, 1, 0] == -1
+    e = dlcore.tensor([1.0, 2.0]).unsqueeze(0).expand(3, 2)
+    assert e.stride() == (0, 1)
+    assert_close(e, np.broadcast_to(np.array([1.0, 2.0]), (3, 2)))
+    assert x.flatten().shape == (24,)
+    assert x[None, ..., None].shape == (1, 2, 3, 4, 1)
+    assert x.unsqueeze(1).squeeze(1).shape == (2, 3, 4)
+    assert x[1].shape == (3, 4) and x[-1, -1, -1].item() == 23
+
+
+def test_contiguous_copies_only_when_needed():
+    x = dlcore.randn(3, 4)
+    assert x.contiguous() is x
+    t = x.t()
+    c = t.contiguous()
+    assert c.is_contiguous() and c.data_ptr() != x.data_ptr()
+    assert_close(c, x.numpy().T)
+    r = t.reshape(12)  # needs a copy
+    assert_close(r, x.numpy().T.reshape(12))
+    with pytest.raises(RuntimeError, match="view"):
+        t.view(12)
+
+
+def test_to_and_casts():
+    x = dlcore.tensor([1.7, -2.2, 0.0])
+    assert x.to(dlcore.int64).tolist() == [1, -2, 0]
+    assert x.to(dlcore.bool).tolist() == [True, True, False]
+    assert x.double().dtype == dlcore.float64
+    assert x.to(dlcore.float32) is x
+    assert x.to("cpu") is x
+    y = dlcore.tensor([1, 2], dtype=dlcore.int32)
+    assert y.float().tolist() == [1.0, 2.0]
+
+
+def test_item_tolist_len_iter():
+    x = dlcore.tensor([[1, 2], [3, 4]])
+    assert x.tolist() == [[1, 2], [3, 4]]
+    assert len(x) == 2
+    assert [r.tolist() for r in x] == [[1, 2], [3, 4]]
+    assert dlcore.tensor(2.5).item() == 2.5
+    assert float(dlcore.tensor([3.0])) == 3.0
+    assert int(dlcore.tensor(7)) == 7
+    with pytest.raises(ValueError, match="cannot be converted"):
+        x.item()
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(x)
+
+
+def test_repr_like_torch():
+    assert repr(dlcore.tensor([1.0, 2.0, 3.0])) == "tensor([1., 2., 3.])"
+    assert repr(dlcore.tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(dlcore.tensor(3.5)) == "tensor(3.5000)"
+    assert repr(dlcore.tensor([[1.5, -2.0], [3.0, 4.25]])) == "tensor([[ 1.5000, -2.0000],\n        [ 3.0000,  4.2500]])"
+    assert repr(dlcore.tensor([1.0], dtype=dlcore.float64)) == "tensor([1.], dtype=dlcore.float64)"
+    assert repr(dlcore.tensor([True, False])) == "tensor([ True, False])"
+    assert "requires_grad=True" in repr(dlcore.ones(2, requires_grad=True))
+    assert repr(dlcore.zeros(0, 3)) == "tensor([], size=(0, 3))"
+    assert "..." in repr(dlcore.arange(5000))
+    assert repr(dlcore.tensor([1e-5, 1.0])) == "tensor([1.0000e-05, 1.0000e+00])"
+
+
+def test_size_and_shape():
+    x = dlcore.zeros(2, 3)
+    assert x.shape == (2, 3)
+    assert repr(x.shape) == "dlcore.Size([2, 3])"
+    assert x.size(1) == 3 and x.size(-1) == 3
+    assert x.ndim == 2 and x.dim() == 2 and x.numel() == 6
+    assert x.stride() == (3, 1)
+    assert x.element_size() == 4
+
+
+def test_pickle_and_deepcopy():
+    import copy
+    import pickle
+    x = dlcore.randn(3, 4)
+    y = pickle.loads(pickle.dumps(x))
+    np.testing.assert_array_equal(x.numpy(), y.numpy())
+    z = copy.deepcopy(x)
+    assert z.data_ptr() != x.data_ptr()
+    np.testing.assert_array_equal(x.numpy(), z.numpy())
+
+
+def test_setitem_basic():
+    x = dlcore.zeros(3, 4)
+    x[1] = 5.0
+    x[:, 0] = dlcore.tensor([1.0, 2.0, 3.0])
+    x[2, 1:3] = dlcore.tensor([7.0, 8.0])
+    ref = np.zeros((3, 4), np.float32)
+    ref[1] = 5
+    ref[:, 0] = [1, 2, 3]
+    ref[2, 1:3] = [7, 8]
+    assert_close(x, ref)
+
+
+def test_huge_tensor_view_and_numel_overflow():
+    with pytest.raises((ValueError, MemoryError)):
+        dlcore.empty(2 ** 40, 2 ** 40)
+    with pytest.raises(MemoryError):
+        dlcore.empty(2 ** 45)
