@@ -57,7 +57,12 @@ def _from_np_dtype(nd):
 
 def _size(size):
     if len(size) == 1 and not isinstance(size[0], numbers.Integral):
-        return [int(s) for s in size[0]]
+        size = size[0]
+        if not isinstance(size, (tuple, list)) and not hasattr(size, "__iter__"):
+            raise TypeError(f"size must be a sequence of ints, got {type(size).__name__}")
+    for s in size:
+        if not isinstance(s, numbers.Integral):
+            raise TypeError(f"size must be a sequence of ints, got an element of type {type(s).__name__}")
     return [int(s) for s in size]
 
 
@@ -352,7 +357,7 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None):
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1 (argsort of uniform keys from the generator)."""
     keys = _C.to(_C.random([int(n)], float64, None, "uniform", 0.0, 1.0, 0, 1, _gen(generator)), None, "cpu",
-                 False).numpy()
+                 False)._raw_numpy()
     perm = np.argsort(keys, kind="stable").astype(np.int64)
     t = _C.from_numpy(perm)
     if dtype is not None or device is not None:
@@ -379,11 +384,11 @@ def bernoulli(input, p=None, *, generator=None):
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """Samples category indices from each row's (unnormalised) probabilities (computed on the host)."""
-    probs = _C.to(input, float64, "cpu", False).numpy()
+    probs = _C.to(input, float64, "cpu", False)._raw_numpy()
     one = probs.ndim == 1
     probs = np.atleast_2d(probs)
     u = _C.to(_random([probs.shape[0], num_samples], float64, None, "uniform", 0.0, 1.0, generator), None, "cpu",
-              False).numpy()
+              False)._raw_numpy()
     out = np.empty((probs.shape[0], num_samples), np.int64)
     for r in range(probs.shape[0]):
         p = probs[r].copy()

@@ -558,7 +558,7 @@ def where(condition, input=None, other=None):
 def nonzero(input, *, as_tuple=False):
     """Indices of the non-zero elements (computed on the host)."""
     import numpy as np
-    a = _C.to(input, None, "cpu", False).numpy()
+    a = _C.to(input, None, "cpu", False)._raw_numpy()
     idx = np.nonzero(a)
     dev = input.device
     if as_tuple:
@@ -717,8 +717,8 @@ def _gather_raw(x, dim, idx):
     if g is not None:
         return g(x, dim, idx)
     import numpy as np
-    xa = _C.to(x, None, "cpu", False).numpy()
-    ia = _C.to(idx, None, "cpu", False).numpy()
+    xa = _C.to(x, None, "cpu", False)._raw_numpy()
+    ia = _C.to(idx, None, "cpu", False)._raw_numpy()
     return _C.to(_C.from_numpy(np.ascontiguousarray(np.take_along_axis(xa, ia, dim % x.ndim))), None, x.device, False)
 
 
@@ -728,9 +728,9 @@ def _scatter_add_raw(out, dim, idx, src):
         s(out, dim, idx, src)
         return
     import numpy as np
-    o = out.numpy()
-    ia = _C.to(idx, None, "cpu", False).numpy()
-    sa = _C.to(src, None, "cpu", False).numpy()
+    o = out._raw_numpy()
+    ia = _C.to(idx, None, "cpu", False)._raw_numpy()
+    sa = _C.to(src, None, "cpu", False)._raw_numpy()
     d = dim % out.ndim
     grid = list(np.indices(ia.shape))
     grid[d] = ia
@@ -802,7 +802,7 @@ class _Prod(Function):
         if not bool(_C.item(_C.any(zero, None, False))):
             return _C.mul(gg, _C.div(o, x)), None, None
         import numpy as np
-        xa = _C.to(x, _C.dtype.float64, "cpu", False).numpy()
+        xa = _C.to(x, _C.dtype.float64, "cpu", False)._raw_numpy()
         dims = tuple(range(x.ndim)) if ctx.dim is None else tuple(d % x.ndim for d in ctx.dim)
         res = np.empty_like(xa)
         it = np.nditer(xa, flags=["multi_index"])
@@ -1150,11 +1150,8 @@ class _Matmul(Function):
         ga = gb = None
         a2 = _C.unsqueeze(a, 0) if a.ndim == 1 else a
         b2 = _C.unsqueeze(b, 1) if b.ndim == 1 else b
-        g2 = g
-        if a.ndim == 1:
-            g2 = _C.unsqueeze(g2, -2)
-        if b.ndim == 1:
-            g2 = _C.unsqueeze(g2, -1)
+        batch = broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        g2 = _C.reshape(g, list(batch) + [a2.shape[-2], b2.shape[-1]])
         if ctx.needs_input_grad[0]:
             ga = _C.matmul(g2, _C.transpose(b2, -1, -2))
             if a.ndim == 1:

@@ -83,7 +83,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, out_grad=None):
     for x in inputs:
         if isinstance(x, _C.Tensor) and x.requires_grad:
             x.grad = None
-    gouts = [_C.from_numpy(np.ascontiguousarray(w.astype(_to_numpy(o).dtype))) for o, w in zip(outs, weights)]
+    gouts = [_C.from_numpy(np.array(w, dtype=_to_numpy(o).dtype, order="C")) for o, w in zip(outs, weights)]
     autograd.backward([o for o in outs], gouts)
     for k, x in enumerate(inputs):
         if not (isinstance(x, _C.Tensor) and x.requires_grad):

@@ -1,0 +1,115 @@
+"""Reductions vs NumPy float64: dims, keepdim, odd/empty shapes, non-contiguous inputs, every ISA, threads."""
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore import _C
+from dlcore.testing import assert_close
+
+SHAPES_DIMS = [((17,), None), ((3, 5), 0), ((3, 5), 1), ((3, 5), (0, 1)), ((2, 3, 4), 1), ((2, 3, 4), (0, 2)),
+               ((2, 3, 4), -1), ((1, 7, 1), None), ((4, 0, 3), 2), ((127, 33), 0), ((5,), 0), ((), None),
+               ((6, 1, 5, 2), (1, 3))]
+
+
+def _t(a, device):
+    return dlcore.from_numpy(np.array(a, order="C")).to(device)
+
+
+@pytest.mark.parametrize("shape,dim", SHAPES_DIMS)
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_sum_mean_max_min(shape, dim, keepdim, float_dtype, device, rng):
+    a = rng.standard_normal(shape).astype(float_dtype)
+    x = _t(a, device)
+    npdim = dim if not isinstance(dim, list) else tuple(dim)
+    tol = dict(rtol=2e-6, atol=1e-5) if float_dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+    assert_close(dlcore.sum(x, dim, keepdim), np.sum(a.astype(np.float64), axis=npdim, keepdims=keepdim), **tol)
+    if a.size:
+        assert_close(x.mean(dim, keepdim), np.mean(a.astype(np.float64), axis=npdim, keepdims=keepdim), **tol)
+    nonempty = all(a.shape[d] > 0 for d in (range(a.ndim) if dim is None else np.atleast_1d(dim))) and a.size
+    if nonempty:
+        assert_close(dlcore.amax(x, dim if dim is not None else (), keepdim),
+                     np.max(a, axis=npdim, keepdims=keepdim), rtol=0, atol=0)
+        assert_close(dlcore.amin(x, dim if dim is not None else (), keepdim),
+                     np.min(a, axis=npdim, keepdims=keepdim), rtol=0, atol=0)
+
+
+def test_reductions_on_noncontiguous(rng):
+    a = rng.standard_normal((8, 9, 10)).astype(np.float32)
+    x = dlcore.from_numpy(a).permute(2, 0, 1)[:, ::2]
+    ref = np.transpose(a, (2, 0, 1))[:, ::2].astype(np.float64)
+    assert_close(x.sum((0, 2)), ref.sum(axis=(0, 2)), rtol=2e-6, atol=1e-5)
+    assert_close(x.var(1), ref.var(axis=1, ddof=1), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+def test_sum_accuracy_large_rows_every_isa(isa, rng):
+    if isa != "scalar" and (_C._cpu_isa_supported() == "scalar" or isa == "avx512" and _C._cpu_isa_supported() != "avx512"):
+        pytest.skip(f"no {isa}")
+    _C._set_cpu_isa(isa)
+    a = (rng.standard_normal(1_000_003) + 3.0).astype(np.float32)
+    ref = a.astype(np.float64).sum()
+    for n in (1, 2):
+        dlcore.set_num_threads(n)
+        got = dlcore.from_numpy(a).sum().item()
+        assert abs(got - ref) <= 1e-5 * abs(ref), (got, ref)
+    cols = (rng.standard_normal((20000, 37)) + 1.0).astype(np.float32)
+    assert_close(dlcore.from_numpy(cols).sum(0), cols.astype(np.float64).sum(0), rtol=1e-5, atol=1e-3)
+
+
+def test_integer_and_bool_reductions():
+    a = np.arange(12, dtype=np.int32).reshape(3, 4)
+    x = dlcore.from_numpy(a)
+    s = x.sum(1)
+    assert s.dtype == dlcore.int64 and s.tolist() == a.sum(1).tolist()
+    assert x.prod(0).tolist() == a.prod(0).tolist()
+    assert x.amax().item() == 11
+    b = dlcore.tensor([[True, False], [True, True]])
+    assert b.all(1).tolist() == [False, True]
+    assert b.any(0).tolist() == [True, True]
+    assert b.sum().item() == 3
+    with pytest.raises(TypeError, match="floating"):
+        x.mean()
+
+
+def test_argmax_argmin_and_max_dim(rng):
+    a = rng.standard_normal((5, 7)).astype(np.float32)
+    x = dlcore.from_numpy(a)
+    assert x.argmax().item() == int(np.argmax(a))
+    assert x.argmax(1).tolist() == np.argmax(a, 1).tolist()
+    assert x.argmin(0, keepdim=True).shape == (1, 7)
+    vals, idx = x.max(1)
+    assert_close(vals, a.max(1))
+    assert idx.tolist() == a.argmax(1).tolist()
+    assert x.min(0).indices.tolist() == a.argmin(0).tolist()
+    ties = dlcore.tensor([1.0, 3.0, 3.0, 2.0])
+    assert ties.argmax().item() == 1
+    nan = dlcore.tensor([1.0, float("nan"), 5.0])
+    assert nan.argmax().item() == 1 and np.isnan(nan.amax().item())
+    with pytest.raises(IndexError):
+        dlcore.zeros(0).argmax()
+
+
+def test_var_std_logsumexp_norm(rng):
+    a = rng.standard_normal((6, 11)).astype(np.float64)
+    x = dlcore.from_numpy(a)
+    assert_close(x.var(), a.var(ddof=1))
+    assert_close(x.var(1, unbiased=False), a.var(1))
+    assert_close(x.std(0, correction=0), a.std(0))
+    from math import log
+    ref = np.log(np.exp(a).sum(1))
+    assert_close(dlcore.logsumexp(x, 1), ref)
+    big = dlcore.tensor([1000.0, 1000.0])
+    assert abs(dlcore.logsumexp(big, 0).item() - (1000 + log(2))) < 1e-4
+    ninf = dlcore.tensor([-float("inf"), -float("inf")])
+    assert dlcore.logsumexp(ninf, 0).item() == -float("inf")
+    assert_close(x.norm(), np.linalg.norm(a))
+    assert_close(x.norm(1, dim=1), np.abs(a).sum(1))
+
+
+def test_empty_reductions():
+    z = dlcore.zeros(0, 3)
+    assert z.sum(0).tolist() == [0.0, 0.0, 0.0]
+    assert z.prod(0).tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(IndexError, match="zero-size"):
+        z.amax(0)
+    assert np.isnan(z.mean().item())
