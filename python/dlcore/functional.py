@@ -1,0 +1,12 @@
+"""dlcore.functional (re-exported as dlcore.nn.functional): the neural-network ops with PyTorch's signatures.
+
+Each family lives in its own module; this page only gathers them:
+  _ops        linear (and the tensor math)
+  _nn_conv    conv1d, conv2d (and their gradients)
+  _nn_layers  pooling, activations, softmax/log_softmax, losses, batch_norm, local_response_norm, dropout, embedding
+  _nn_rnn     the recurrent cells and sequence functions behind nn.LSTM/GRU/RNN
+"""
+from ._ops import linear  # noqa: F401
+from ._nn_conv import *  # noqa: F401,F403
+from ._nn_layers import *  # noqa: F401,F403
+from ._nn_rnn import *  # noqa: F401,F403
