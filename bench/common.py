@@ -1,0 +1,71 @@
+"""Shared benchmark helpers: timing with medians, interleaving peers, the FMA peak, running a peer in its own
+process with a chosen thread count."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def timeit(fn, repeat=7, number=None, min_time=0.05):
+    """Median seconds per call of fn over `repeat` runs (each run loops enough calls to last min_time)."""
+    fn()
+    if number is None:
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        number = max(1, int(min_time / max(dt, 1e-7)))
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        runs.append((time.perf_counter() - t0) / number)
+    return statistics.median(runs)
+
+
+def interleaved(fns: dict, repeat=7, min_time=0.05):
+    """Times several callables round-robin (each round runs every peer once), returns {name: median seconds}."""
+    numbers = {}
+    for name, fn in fns.items():
+        fn()
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        numbers[name] = max(1, int(min_time / max(dt, 1e-7)))
+    runs = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            n = numbers[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            runs[name].append((time.perf_counter() - t0) / n)
+    return {name: statistics.median(v) for name, v in runs.items()}
+
+
+def set_threads(n: int):
+    """Environment for a subprocess that runs every library at n threads."""
+    env = dict(os.environ)
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "DLCORE_NUM_THREADS"):
+        env[k] = str(n)
+    return env
+
+
+def run_json(script: str, args: list, threads: int) -> dict:
+    """Runs `python script args` with every library at `threads` threads; returns the JSON it prints last."""
+    out = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, env=set_threads(threads),
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def fmt_table(rows, headers):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    line = "  ".join(str(h).rjust(w) for h, w in zip(headers, widths))
+    out = [line, "-" * len(line)]
+    for r in rows:
+        out.append("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))
+    return "\n".join(out)
