@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q ".[test]" -C cmake.define.DLCORE_CUDA_EMU=ON -C build-dir=build/test-emu
+.venv/bin/python -m pip install -q ".[test]" -C cmake.define.DLCORE_CUDA=OFF -C build-dir=build/test  # the SIMT-emulator flavour (DLCORE_CUDA_EMU=ON) returns with csrc/cuda/emu
 cd tests  # import the installed package, not the source tree
 ../.venv/bin/python -m pytest -q -n 2 --durations=15 -p no:cacheprovider "$@" .

@@ -1,0 +1,2 @@
+"""(placeholder: RNN/LSTM/GRU modules and cells; owned by the recurrent family)"""
+__all__ = []
