@@ -154,15 +154,17 @@ struct Driver {
       return;
     }
     const bool direct_c = p.cs_c == 1;
-    const int64_t kc_max = std::min<int64_t>(KC, K);
+    // Balanced KC blocks: K = 784 runs as 4 x 196, not 3 x 256 + 16 (a thin last block pays the C traffic of a
+    // full one for little work).
+    const int64_t kblocks = (K + KC - 1) / KC, kc_max = (K + kblocks - 1) / kblocks;
     T* bufA = pack_a_on ? (T*)workspace(0, sizeof(T) * (size_t)std::min<int64_t>(MC, M + MR) * kc_max) : nullptr;
     const int64_t nc_max = std::min<int64_t>(NC, (N + NR - 1) / NR * NR);
     T* bufB = (T*)workspace(pack_b_on ? 1 : 3, sizeof(T) * (size_t)(pack_b_on ? nc_max : NR) * kc_max);
 
     for (int64_t jc = 0; jc < N; jc += NC) {  // ---- loop 5: NC columns of B and C
       const int64_t nc = std::min<int64_t>(NC, N - jc);
-      for (int64_t pc = 0; pc < K; pc += KC) {  // ---- loop 4: KC-deep rank-kc update
-        const int64_t kc = std::min<int64_t>(KC, K - pc);
+      for (int64_t pc = 0; pc < K; pc += kc_max) {  // ---- loop 4: KC-deep rank-kc update
+        const int64_t kc = std::min<int64_t>(kc_max, K - pc);
         const bool first = pc == 0, last = pc + kc == K;
         const T* Bblk = p.B + pc * p.rs_b + jc * p.cs_b;
         if (pack_b_on) {
