@@ -103,6 +103,8 @@ CASES = [
     (1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, True),          # all ones
     (2, 3, 3, 3, 2, 3, 3, 1, 0, 1, 1, True),          # kernel == input
     (1, 2, 9, 33, 20, 5, 5, 1, 2, 1, 1, True),        # direct kernel: wide rows, channel remainders
+    (1, 16, 22, 64, 4, 3, 3, 1, 1, 1, 1, True),       # several im2col row tiles
+    (2, 12, 30, 70, 2, 3, 3, 1, 2, 2, 1, True),       # row tiles with dilation
 ]
 
 
