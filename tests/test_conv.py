@@ -103,6 +103,8 @@ CASES = [
     (1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, True),          # all ones
     (2, 3, 3, 3, 2, 3, 3, 1, 0, 1, 1, True),          # kernel == input
     (1, 2, 9, 33, 20, 5, 5, 1, 2, 1, 1, True),        # direct kernel: wide rows, channel remainders
+    (1, 16, 22, 64, 4, 3, 3, 1, 1, 1, 1, True),       # several im2col row tiles
+    (2, 12, 30, 70, 2, 3, 3, 1, 2, 2, 1, True),       # row tiles with dilation
 ]
 
 
@@ -164,16 +166,16 @@ def test_conv2d_vs_torch(case, rng):
                                 dict(groups=2, padding="same"), dict(stride=(1, 2), padding=(0, 1), groups=2)])
 def test_conv2d_gradcheck(kw, rng):
     g = kw.get("groups", 1)
-    x = _t(rng.standard_normal((2, 4, 5, 6)), "float64", True)
-    w = _t(rng.standard_normal((4, 4 // g, 3, 2)), "float64", True)
-    b = _t(rng.standard_normal(4), "float64", True)
+    x = _t(rng.standard_normal((2, 2, 4, 5)), "float64", True)
+    w = _t(rng.standard_normal((2, 2 // g, 3, 2)), "float64", True)
+    b = _t(rng.standard_normal(2), "float64", True)
     gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b])
 
 
 def test_conv1d_gradcheck(rng):
-    x = _t(rng.standard_normal((2, 3, 9)), "float64", True)
-    w = _t(rng.standard_normal((4, 3, 3)), "float64", True)
-    b = _t(rng.standard_normal(4), "float64", True)
+    x = _t(rng.standard_normal((2, 2, 9)), "float64", True)
+    w = _t(rng.standard_normal((3, 2, 3)), "float64", True)
+    b = _t(rng.standard_normal(3), "float64", True)
     gradcheck(lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2), [x, w, b])
 
 

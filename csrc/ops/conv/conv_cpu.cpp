@@ -48,20 +48,20 @@ inline void valid_q_range(const ConvParams& p, int64_t s, int64_t& q_lo, int64_t
   q_hi = std::max(q_lo, std::min(q_hi, p.Q));
 }
 
-// col [Cg*R*S, P*Q] from x [Cg, H, W] (one sample, one group).
+// col [Cg*R*S, (p1-p0)*Q] from x [Cg, H, W] (one sample, one group): output rows [p0, p1) only (a row tile).
 template <class T>
-void im2col(const T* x, T* col, const ConvParams& p) {
-  const int64_t Cg = p.Cg(), PQ = p.P * p.Q;
+void im2col(const T* x, T* col, const ConvParams& p, int64_t p0, int64_t p1) {
+  const int64_t Cg = p.Cg(), ld = (p1 - p0) * p.Q;
   for (int64_t c = 0; c < Cg; ++c) {
     const T* xc = x + c * p.H * p.W;
     for (int64_t r = 0; r < p.R; ++r) {
       for (int64_t s = 0; s < p.S; ++s) {
-        T* row = col + ((c * p.R + r) * p.S + s) * PQ;
+        T* row = col + ((c * p.R + r) * p.S + s) * ld;
         int64_t q_lo, q_hi;
         valid_q_range(p, s, q_lo, q_hi);
         int64_t off = s * p.dw - p.pl;
-        for (int64_t oh = 0; oh < p.P; ++oh) {
-          T* dst = row + oh * p.Q;
+        for (int64_t oh = p0; oh < p1; ++oh) {
+          T* dst = row + (oh - p0) * p.Q;
           int64_t ih = oh * p.sh - p.pt + r * p.dh;
           if (ih < 0 || ih >= p.H) {
             std::fill(dst, dst + p.Q, T(0));
@@ -81,22 +81,22 @@ void im2col(const T* x, T* col, const ConvParams& p) {
   }
 }
 
-// gx [Cg, H, W] += col2im(col) (the adjoint of im2col); gx must be initialised.
+// gx [Cg, H, W] += col2im(col) for the row tile [p0, p1) (the adjoint of im2col); gx must be initialised.
 template <class T>
-void col2im_add(const T* col, T* gx, const ConvParams& p) {
-  const int64_t Cg = p.Cg(), PQ = p.P * p.Q;
+void col2im_add(const T* col, T* gx, const ConvParams& p, int64_t p0, int64_t p1) {
+  const int64_t Cg = p.Cg(), ld = (p1 - p0) * p.Q;
   for (int64_t c = 0; c < Cg; ++c) {
     T* gc = gx + c * p.H * p.W;
     for (int64_t r = 0; r < p.R; ++r) {
       for (int64_t s = 0; s < p.S; ++s) {
-        const T* row = col + ((c * p.R + r) * p.S + s) * PQ;
+        const T* row = col + ((c * p.R + r) * p.S + s) * ld;
         int64_t q_lo, q_hi;
         valid_q_range(p, s, q_lo, q_hi);
         int64_t off = s * p.dw - p.pl;
-        for (int64_t oh = 0; oh < p.P; ++oh) {
+        for (int64_t oh = p0; oh < p1; ++oh) {
           int64_t ih = oh * p.sh - p.pt + r * p.dh;
           if (ih < 0 || ih >= p.H) continue;
-          const T* src = row + oh * p.Q;
+          const T* src = row + (oh - p0) * p.Q;
           T* dst = gc + ih * p.W + off;
           if (p.sw == 1) {
             for (int64_t q = q_lo; q < q_hi; ++q) dst[q] += src[q];
@@ -107,6 +107,18 @@ void col2im_add(const T* col, T* gx, const ConvParams& p) {
       }
     }
   }
+}
+
+// Output rows per im2col tile: the tile's col (CgRS x rows*Q) should stay in a core's L2 (about 1 MiB here)
+// while the GEMM packs it, but be wide enough (>= ~192 columns) for the GEMM to run at speed.
+template <class T>
+int64_t tile_rows(const ConvParams& p) {
+  const int64_t row_bytes = p.Cg() * p.R * p.S * p.Q * (int64_t)sizeof(T);
+  int64_t rows = std::max<int64_t>(1, (int64_t)(640 * 1024) / std::max<int64_t>(row_bytes, 1));
+  rows = std::max(rows, (192 + p.Q - 1) / p.Q);
+  rows = std::min(rows, p.P);
+  int64_t tiles = (p.P + rows - 1) / rows;  // balance the tiles
+  return (p.P + tiles - 1) / tiles;
 }
 
 inline bool is_pointwise(const ConvParams& p) {
@@ -131,22 +143,27 @@ template <class T>
 void forward_im2col(T* y, const T* x, const T* w, const T* b, const ConvParams& p) {
   const int64_t Cg = p.Cg(), Kg = p.Kg(), PQ = p.P * p.Q, CRS = Cg * p.R * p.S, HW = p.H * p.W;
   const bool pw = is_pointwise(p);
+  const int64_t tr = tile_rows<T>(p);
   over_batch(p.N, [&](int tid, int64_t n0, int64_t n1) {
-    T* col = pw ? nullptr : scratch<T>((std::size_t)CRS * PQ, 0);
+    T* col = pw ? nullptr : scratch<T>((std::size_t)CRS * tr * p.Q, 0);
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t g = 0; g < p.G; ++g) {
         const T* xg = x + (n * p.C + g * Cg) * HW;
-        const T* B = xg;
-        if (!pw) {
-          im2col(xg, col, p);
-          B = col;
-        }
+        T* yg = y + (n * p.K + g * Kg) * PQ;
         GemmEpilogue<T> ep;
         if (b) {
           ep.bias = b + g * Kg;
           ep.bias_kind = BiasKind::PerRow;
         }
-        gemm<T>(Kg, PQ, CRS, T(1), w + g * Kg * CRS, CRS, 1, B, PQ, 1, T(0), y + (n * p.K + g * Kg) * PQ, PQ, 1, ep);
+        if (pw) {
+          gemm<T>(Kg, PQ, CRS, T(1), w + g * Kg * CRS, CRS, 1, xg, PQ, 1, T(0), yg, PQ, 1, ep);
+          continue;
+        }
+        for (int64_t p0 = 0; p0 < p.P; p0 += tr) {
+          int64_t p1 = std::min(p.P, p0 + tr), cols = (p1 - p0) * p.Q;
+          im2col(xg, col, p, p0, p1);
+          gemm<T>(Kg, cols, CRS, T(1), w + g * Kg * CRS, CRS, 1, col, cols, 1, T(0), yg + p0 * p.Q, PQ, 1, ep);
+        }
       }
     }
   });
@@ -156,8 +173,9 @@ template <class T>
 void backward_input_im2col(T* gx, const T* gy, const T* w, const ConvParams& p) {
   const int64_t Cg = p.Cg(), Kg = p.Kg(), PQ = p.P * p.Q, CRS = Cg * p.R * p.S, HW = p.H * p.W;
   const bool pw = is_pointwise(p);
+  const int64_t tr = tile_rows<T>(p);
   over_batch(p.N, [&](int tid, int64_t n0, int64_t n1) {
-    T* col = pw ? nullptr : scratch<T>((std::size_t)CRS * PQ, 0);
+    T* col = pw ? nullptr : scratch<T>((std::size_t)CRS * tr * p.Q, 0);
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t g = 0; g < p.G; ++g) {
         T* gxg = gx + (n * p.C + g * Cg) * HW;
@@ -167,9 +185,12 @@ void backward_input_im2col(T* gx, const T* gy, const T* w, const ConvParams& p) 
           gemm<T>(Cg, PQ, Kg, T(1), wg, 1, CRS, gyg, PQ, 1, T(0), gxg, PQ, 1);
           continue;
         }
-        gemm<T>(CRS, PQ, Kg, T(1), wg, 1, CRS, gyg, PQ, 1, T(0), col, PQ, 1);
         std::fill(gxg, gxg + Cg * HW, T(0));
-        col2im_add(col, gxg, p);
+        for (int64_t p0 = 0; p0 < p.P; p0 += tr) {
+          int64_t p1 = std::min(p.P, p0 + tr), cols = (p1 - p0) * p.Q;
+          gemm<T>(CRS, cols, Kg, T(1), wg, 1, CRS, gyg + p0 * p.Q, PQ, 1, T(0), col, cols, 1);
+          col2im_add(col, gxg, p, p0, p1);
+        }
       }
     }
   });
@@ -179,6 +200,7 @@ template <class T>
 void backward_weight_im2col(T* gw, T* gb, const T* gy, const T* x, const ConvParams& p) {
   const int64_t Cg = p.Cg(), Kg = p.Kg(), PQ = p.P * p.Q, CRS = Cg * p.R * p.S, HW = p.H * p.W;
   const bool pw = is_pointwise(p);
+  const int64_t tr = tile_rows<T>(p);
   const int64_t wsize = p.K * CRS;
   int nt = get_num_threads();
   const bool split = nt > 1 && p.N >= nt && !in_parallel_region();
@@ -186,7 +208,7 @@ void backward_weight_im2col(T* gw, T* gb, const T* gy, const T* x, const ConvPar
   std::vector<T> partial(split ? (std::size_t)(nt - 1) * wsize : 0);
   over_batch(p.N, [&](int tid, int64_t n0, int64_t n1) {
     T* acc = tid == 0 ? gw : partial.data() + (std::size_t)(tid - 1) * wsize;
-    T* col = pw ? nullptr : scratch<T>((std::size_t)CRS * PQ, 0);
+    T* col = pw ? nullptr : scratch<T>((std::size_t)CRS * tr * p.Q, 0);
     if (n0 == n1) {
       std::fill(acc, acc + wsize, T(0));
       return;
@@ -194,13 +216,18 @@ void backward_weight_im2col(T* gw, T* gb, const T* gy, const T* x, const ConvPar
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t g = 0; g < p.G; ++g) {
         const T* xg = x + (n * p.C + g * Cg) * HW;
-        const T* B = xg;
-        if (!pw) {
-          im2col(xg, col, p);
-          B = col;
+        const T* gyg = gy + (n * p.K + g * Kg) * PQ;
+        T* accg = acc + g * Kg * CRS;
+        if (pw) {
+          gemm<T>(Kg, CRS, PQ, T(1), gyg, PQ, 1, xg, 1, PQ, n == n0 ? T(0) : T(1), accg, CRS, 1);
+          continue;
         }
-        gemm<T>(Kg, CRS, PQ, T(1), gy + (n * p.K + g * Kg) * PQ, PQ, 1, B, 1, PQ, n == n0 ? T(0) : T(1),
-                acc + g * Kg * CRS, CRS, 1);
+        for (int64_t p0 = 0; p0 < p.P; p0 += tr) {
+          int64_t p1 = std::min(p.P, p0 + tr), cols = (p1 - p0) * p.Q;
+          im2col(xg, col, p, p0, p1);
+          gemm<T>(Kg, CRS, cols, T(1), gyg + p0 * p.Q, PQ, 1, col, 1, cols, (n == n0 && p0 == 0) ? T(0) : T(1),
+                  accg, CRS, 1);
+        }
       }
     }
   });
