@@ -5,6 +5,9 @@
 #include "bindings/binder.h"
 #include "bindings/py_tensor.h"
 #include "ops/activation/activation.h"
+#include "ops/dropout/dropout.h"
+#include "ops/embedding/embedding.h"
+#include "ops/norm/norm.h"
 #include "ops/pool/pool.h"
 #include "ops/softmax_loss/softmax_loss.h"
 
@@ -130,6 +133,63 @@ void bind_layers(py::module_& m) {
         [](const PyTensor& x, int64_t oh, int64_t ow) { return wrap(adaptive_avg_pool2d(x.t, oh, ow)); });
   m.def("adaptive_avg_pool2d_bwd",
         [](const PyTensor& g, const PyTensor& x) { return wrap(adaptive_avg_pool2d_backward(g.t, x.t)); });
+
+  // ---- normalisation ----
+  m.def("batch_norm_fwd", [](const PyTensor& x, py::handle w, py::handle b, py::handle rm, py::handle rv,
+                             bool training, double momentum, double eps) {
+    const char* op = "batch_norm";
+    BatchNormResult r = batch_norm(x.t, opt_tensor(w, op, "weight"), opt_tensor(b, op, "bias"),
+                                   opt_tensor(rm, op, "running_mean"), opt_tensor(rv, op, "running_var"),
+                                   BatchNormArgs{training, momentum, eps});
+    return py::make_tuple(wrap(r.y), wrap(r.save_mean), wrap(r.save_invstd));
+  });
+  m.def("batch_norm_bwd", [](const PyTensor& g, const PyTensor& x, py::handle w, const PyTensor& mean,
+                             const PyTensor& invstd, bool training, bool need_gx, bool need_gw, bool need_gb) {
+    BatchNormGrads r = batch_norm_backward(g.t, x.t, opt_tensor(w, "batch_norm_backward", "weight"), mean.t,
+                                           invstd.t, training, need_gx, need_gw, need_gb);
+    auto opt = [](const Tensor& t) { return t.defined() ? wrap(t) : py::none(); };
+    return py::make_tuple(opt(r.gx), opt(r.gw), opt(r.gb));
+  });
+  m.def("lrn_fwd", [](const PyTensor& x, int64_t size, double alpha, double beta, double k) {
+    return wrap(local_response_norm(x.t, LrnArgs{size, alpha, beta, k}));
+  });
+  m.def("lrn_bwd", [](const PyTensor& g, const PyTensor& x, int64_t size, double alpha, double beta, double k) {
+    return wrap(local_response_norm_backward(g.t, x.t, LrnArgs{size, alpha, beta, k}));
+  });
+
+  // ---- dropout: returns (out, seed, offset); the backward re-applies the mask of (seed, offset) ----
+  m.def("dropout_fwd", [](const PyTensor& x, double p, int64_t group) {
+    DropoutArgs a;
+    a.p = p;
+    a.group = group;
+    Tensor out = dropout(x.t, a);
+    return py::make_tuple(wrap(out), a.seed, a.offset);
+  });
+  m.def("dropout_fwd_", [](py::object x, double p, int64_t group) {
+    DropoutArgs a;
+    a.p = p;
+    a.group = group;
+    dropout_(as_tensor(x, "dropout_", "input"), a);
+    return py::make_tuple(x, a.seed, a.offset);
+  });
+  m.def("dropout_apply", [](const PyTensor& g, double p, int64_t group, uint64_t seed, uint64_t offset) {
+    DropoutArgs a;
+    a.p = p;
+    a.group = group;
+    a.seed = seed;
+    a.offset = offset;
+    return wrap(dropout_apply(g.t, a));
+  });
+
+  // ---- embedding ----
+  m.def("embedding_fwd", [](const PyTensor& weight, py::handle idx) {
+    return wrap(embedding(weight.t, as_tensor(idx, "embedding", "input")));
+  });
+  m.def("embedding_bwd", [](const PyTensor& g, py::handle idx, int64_t num_weights, int64_t padding_idx,
+                            bool scale_grad_by_freq) {
+    return wrap(embedding_backward(g.t, as_tensor(idx, "embedding_backward", "input"), num_weights, padding_idx,
+                                   scale_grad_by_freq));
+  });
 }
 
 BindingRegistrar reg("layers", &bind_layers);

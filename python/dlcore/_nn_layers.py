@@ -664,8 +664,183 @@ def adaptive_avg_pool2d(input, output_size):
     return _C.adaptive_avg_pool2d_fwd(input, oh, ow)
 
 
-# ================================================================================================ placeholders
-# (batch_norm, local_response_norm, dropout, dropout2d, embedding are defined below when their kernels exist)
+# ================================================================================================ normalisation
+
+class _BatchNorm(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        y, mean, invstd = _C.batch_norm_fwd(x, weight, bias, running_mean, running_var, training, momentum, eps)
+        ctx.training = training
+        ctx.save_for_backward(x, weight, mean, invstd)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, mean, invstd = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx, gw, gb = _C.batch_norm_bwd(g, x, weight, mean, invstd, ctx.training, need[0], need[1], need[2])
+        return gx, gw, gb, None, None, None, None, None
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-05):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over (N, C) or (N, C, ...) input, per channel C.
+
+    training=True normalises with the batch statistics and updates running_mean/running_var in place
+    (momentum, unbiased variance, like torch); training=False uses the running statistics.
+    """
+    op = "batch_norm"
+    _check_tensor(input, op)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None:
+            _check_tensor(t, op, name)
+    if momentum is None:
+        momentum = 0.0
+    args = (input, weight, bias, running_mean, running_var, bool(training), float(momentum), float(eps))
+    if _needs_grad(input, weight, bias):
+        return _BatchNorm.apply(*args)
+    return _C.batch_norm_fwd(*args)[0]
+
+
+class _Lrn(Function):
+    @staticmethod
+    def forward(ctx, x, size, alpha, beta, k):
+        ctx.args = (size, alpha, beta, k)
+        ctx.save_for_backward(x)
+        return _C.lrn_fwd(x, size, alpha, beta, k)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _C.lrn_bwd(g, x, *ctx.args), None, None, None, None
+
+
+def local_response_norm(input, size, alpha=0.0001, beta=0.75, k=1.0):
+    """Normalisation across channels (AlexNet): x / (k + alpha/size * sum of x^2 over `size` neighbouring
+    channels)^beta, the window [c - size//2, c + (size-1)//2] like torch."""
+    _check_tensor(input, "local_response_norm")
+    args = (input, int(size), float(alpha), float(beta), float(k))
+    if _needs_grad(input):
+        return _Lrn.apply(*args)
+    return _C.lrn_fwd(*args)
+
+
+# ================================================================================================ dropout
+
+class _Dropout(Function):
+    @staticmethod
+    def forward(ctx, x, p, group):
+        out, seed, offset = _C.dropout_fwd(x, p, group)
+        ctx.args = (p, group, seed, offset)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C.dropout_apply(g, *ctx.args), None, None
+
+
+def _dropout_impl(input, p, training, inplace, group_of, op):
+    _check_tensor(input, op)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}(): dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    group = group_of(input)
+    if inplace:
+        if _needs_grad(input):
+            from ._tensor import _check_inplace_autograd
+            _check_inplace_autograd(input)
+            out = _Dropout.apply(_ops.clone(input), float(p), group)
+            _C.copy_(input, out)
+            input.requires_grad = True
+            input.grad_fn = out.grad_fn
+            input._output_nr = out._output_nr
+            return input
+        if input.is_contiguous():
+            return _C.dropout_fwd_(input, float(p), group)[0]
+        _C.copy_(input, _C.dropout_fwd(input, float(p), group)[0])
+        return input
+    if _needs_grad(input):
+        return _Dropout.apply(input, float(p), group)
+    return _C.dropout_fwd(input, float(p), group)[0]
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zeroes each element with probability p and scales the rest by 1/(1-p). The mask comes from the Philox
+    stream of the default generator (dlcore.manual_seed makes it reproducible) and is regenerated, not stored,
+    for the backward."""
+    return _dropout_impl(input, p, training, inplace, lambda x: 1, "dropout")
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels: input (N, C, H, W) or (C, H, W); one draw per (n, c) plane."""
+    def plane(x):
+        if x.ndim not in (3, 4):
+            raise ValueError(f"dropout2d(): expected a 3-D or 4-D input, got shape {list(x.shape)}")
+        return max(1, x.shape[-1] * x.shape[-2])
+    return _dropout_impl(input, p, training, inplace, plane, "dropout2d")
+
+
+# ================================================================================================ embedding
+
+class _Embedding(Function):
+    @staticmethod
+    def forward(ctx, idx, weight, padding_idx, scale_grad_by_freq):
+        ctx.args = (weight.shape[0], padding_idx, scale_grad_by_freq)
+        ctx.save_for_backward(idx)
+        return _C.embedding_fwd(weight, idx)
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved_tensors
+        return None, _C.embedding_bwd(g, idx, *ctx.args), None, None
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """weight[input]: rows of weight [num_embeddings, embedding_dim] gathered by the int64 indices in input.
+    The backward scatter-adds (repeated indices sum); padding_idx's row gets zero gradient."""
+    op = "embedding"
+    _check_tensor(input, op)
+    _check_tensor(weight, op, "weight")
+    if sparse:
+        raise NotImplementedError("embedding(): sparse gradients are not supported by dlcore")
+    if input.dtype != _C.dtype.int64:
+        if input.dtype.is_floating_point or input.dtype == _C.dtype.bool:
+            raise TypeError(f"embedding(): expected indices of an integer dtype (int64), got {input.dtype.name}")
+        input = input.to(_C.dtype.int64)
+    if weight.ndim != 2:
+        raise ValueError(f"embedding(): expected a 2-D weight [num_embeddings, embedding_dim], got shape "
+                         f"{list(weight.shape)}")
+    V = weight.shape[0]
+    if padding_idx is not None:
+        padding_idx = int(padding_idx)
+        if not -V <= padding_idx < V:
+            raise ValueError(f"embedding(): padding_idx {padding_idx} must be within num_embeddings ({V})")
+        if padding_idx < 0:
+            padding_idx += V
+    pad = -1 if padding_idx is None else padding_idx
+    if max_norm is not None:
+        _embedding_renorm_(weight, input, float(max_norm), float(norm_type))
+    if _needs_grad(weight):
+        return _Embedding.apply(input, weight, pad, bool(scale_grad_by_freq))
+    return _C.embedding_fwd(weight, input)
+
+
+def _embedding_renorm_(weight, input, max_norm, norm_type):
+    """Rescales (in place, without recording) the rows of weight referenced by input whose norm exceeds max_norm
+    to norm max_norm (torch's embedding_renorm_)."""
+    import numpy as _np
+    from .autograd import no_grad
+    with no_grad():
+        rows = sorted(set(int(i) for i in _np.asarray(input.numpy()).reshape(-1)))
+        for r in rows:
+            if not 0 <= r < weight.shape[0]:
+                raise IndexError(f"embedding(): index {r} is out of range for {weight.shape[0]} embeddings")
+            row = weight[r]
+            n = _C.item(_ops.norm(row, norm_type))
+            if n > max_norm:
+                _C.copy_(row, _C.mul(row, max_norm / (n + 1e-7)))
 
 def _attach_tensor_methods():
     """Tensor methods torch has for these ops (sigmoid/tanh are the foundation's)."""

@@ -33,7 +33,7 @@ DLCORE_ALWAYS_INLINE vf act_fwd_v(vf x, float a, float b) {
     vf u = 1.0f + z;
     vf l = vselect(u == 1.0f, z, vlog(u) * z / (u - 1.0f));
     l = vselect(bx > 15.0f, bx + vexp(-bx), l);
-    return vselect(bx > b, x, l / a);
+    return vselect(x != x, x, vselect(bx > b, x, l / a));
   }
 }
 

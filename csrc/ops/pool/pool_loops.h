@@ -39,6 +39,7 @@ DLCORE_ALWAYS_INLINE int64_t window_argmax(const T* plane, int64_t H, int64_t W,
   return best;
 }
 
+// (the callers also require every window inside the input: 2 Ho <= H and 2 Wo <= W, i.e. no ceil_mode overhang)
 inline bool is_2x2_fast(const Pool2dParams& p) {
   return p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && p.dh == 1 && p.dw == 1;
 }
@@ -90,7 +91,7 @@ void max_pool_fwd(char* outp, int64_t* idx, const char* inp, int64_t p0, int64_t
     int64_t* ip = idx ? idx + pl * Ho * Wo : nullptr;
 #if DLCORE_VLEN > 1
     if constexpr (std::is_same_v<T, float>) {
-      if (is_2x2_fast(p) && !ip) {
+      if (is_2x2_fast(p) && !ip && 2 * Ho <= H && 2 * Wo <= W) {
         for (int64_t oh = 0; oh < Ho; ++oh) {
           const float* r0 = plane + 2 * oh * W;
           const float* r1 = r0 + W;
@@ -135,7 +136,7 @@ void max_pool_bwd(char* ginp, const char* goutp, const char* inp, int64_t p0, in
     T* gp = gin + pl * H * W;
 #if DLCORE_VLEN > 1
     if constexpr (std::is_same_v<T, float>) {
-      if (is_2x2_fast(p)) {
+      if (is_2x2_fast(p) && 2 * Ho <= H && 2 * Wo <= W) {
         // Windows tile the top-left [2 Ho, 2 Wo] block; the rest of the plane (odd H or W) gets zeros.
         for (int64_t oh = 0; oh < Ho; ++oh) {
           const float* r0 = plane + 2 * oh * W;
