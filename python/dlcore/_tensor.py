@@ -722,7 +722,7 @@ Tensor.__str__ = Tensor.__repr__
 
 def _reduce_ex(self, protocol):
     from . import _creation
-    return (_creation._from_pickle, (_C.to(self, None, "cpu", False).numpy().copy(), self.dtype.name,
+    return (_creation._from_pickle, (_C.Tensor._raw_numpy(_C.to(self, None, "cpu", False)).copy(), self.dtype.name,
                                      str(self.device), self.requires_grad))
 
 
