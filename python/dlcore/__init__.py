@@ -37,6 +37,7 @@ from . import autograd  # noqa: E402
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode  # noqa: E402
 from . import _tensor  # noqa: E402,F401  (attaches the Tensor methods)
 from ._tensor import Size  # noqa: E402
+from ._nn_layers import relu, relu_, softmax, log_softmax  # noqa: E402,F401  (+ Tensor.relu etc.)
 from ._ops import *  # noqa: E402,F401,F403
 from ._ops import (add, sub, mul, div, pow, matmul, sum, mean, max, min, abs, round, all, any,  # noqa: E402,F401
                    clamp, where, exp, log, sqrt, tanh, sigmoid, reshape, transpose, permute, squeeze, unsqueeze,
