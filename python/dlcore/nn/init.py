@@ -58,7 +58,7 @@ def _calculate_correct_fan(tensor, mode):
 
 
 def _fill_from_numpy(tensor, arr):
-    src = _C.from_numpy(np.ascontiguousarray(arr))
+    src = _C.from_numpy(np.require(arr, requirements="C"))
     _C.copy_(tensor, _C.to(src, tensor.dtype, tensor.device, False))
     return tensor
 

@@ -66,7 +66,7 @@ def _to_dlcore_tensor(value, key):
             from e
     if arr.dtype == object:
         raise TypeError(f"load_state_dict: value for key '{key}' is a {type(value).__name__}, expected a tensor")
-    return _C.from_numpy(np.ascontiguousarray(arr))
+    return _C.from_numpy(np.require(arr, requirements="C"))
 
 
 class Module:
