@@ -173,6 +173,21 @@ void col_sums(const T* A, int64_t M, int64_t C, T* out) {
 
 // ------------------------------------------------------------------------------------------------ the drivers
 
+// A row-major copy of w^T ([cols, rows]), blocked for cache.
+template <class T>
+Tensor transposed_copy(const Tensor& w) {
+  const int64_t R = w.size(0), C = w.size(1), s0 = w.stride(0), s1 = w.stride(1);
+  Tensor out = Tensor::empty({C, R}, w.dtype(), Device());
+  const T* src = w.data<T>();
+  T* dst = out.data<T>();
+  constexpr int64_t B = 32;
+  for (int64_t r0 = 0; r0 < R; r0 += B)
+    for (int64_t c0 = 0; c0 < C; c0 += B)
+      for (int64_t c = c0; c < std::min(C, c0 + B); ++c)
+        for (int64_t r = r0; r < std::min(R, r0 + B); ++r) dst[c * R + r] = src[r * s0 + c * s1];
+  return out;
+}
+
 struct Dims {
   int64_t T, N, I, H, D, G;      // G = gates * H
   int64_t rs_x, cs_x;            // x as a [T*N, I] matrix
@@ -191,11 +206,15 @@ void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, c
   const RecurrentKernels<T>& K = active_kernels<T>();
   const int64_t Tn = d.T, N = d.N, H = d.H, G = d.G, ldy = d.ldy;
   const T* wih = w.w_ih.data<T>();
-  const T* whh = w.w_hh.data<T>();
-  const int64_t wih0 = w.w_ih.stride(0), wih1 = w.w_ih.stride(1), whh0 = w.w_hh.stride(0), whh1 = w.w_hh.stride(1);
+  const int64_t wih0 = w.w_ih.stride(0), wih1 = w.w_ih.stride(1);
   const bool bias = w.b_ih.defined();
   Device cpu;
   DType dt = w.w_ih.dtype();
+  // W_hh^T as a row-major [H, G] copy, made once per call: the T recurrent GEMMs then read their B operand with
+  // unit column stride (a plain row copy when the GEMM packs it) instead of transposing W_hh at every step.
+  Tensor whhT_t = transposed_copy<T>(w.w_hh);
+  const T* whh = whhT_t.data<T>();
+  const int64_t whh0 = 1, whh1 = G;  // strides of W_hh seen through the copy: W_hh[n, k] = whh[n * 1 + k * G]
   auto hprev_of = [&](int64_t s, int64_t& ld) -> const T* {
     if (s == 0) {
       ld = H;
