@@ -156,15 +156,18 @@ py::tuple layer_backward(const std::string& mode, py::handle x, py::handle h0, p
   py::list wl = py::reinterpret_borrow<py::list>(wsh);
   DLCORE_CHECK((int64_t)wl.size() == L.D, ValueError, "rnn_layer: workspace has ", wl.size(), " entries, expected ",
                L.D);
-  int64_t GH4 = 4 * L.H;
+  const int64_t G = rnn_num_gates(L.mode) * L.H;
   for (py::handle e : wl) {
     std::vector<Tensor> v;
     for (py::handle t : py::reinterpret_borrow<py::list>(e)) v.push_back(as_tensor(t, "rnn_layer", "workspace"));
-    size_t expect = L.mode == RnnMode::LSTM ? 2 : L.mode == RnnMode::GRU ? 1 : 0;
-    DLCORE_CHECK(v.size() == expect, ValueError, "rnn_layer: workspace entry has ", v.size(), " tensors, expected ",
-                 expect);
-    if (L.mode == RnnMode::LSTM || L.mode == RnnMode::GRU) check_tensor(v[0], L.x.dtype(), {L.T, L.N, GH4}, "workspace");
-    if (L.mode == RnnMode::LSTM) check_tensor(v[1], L.x.dtype(), {L.T, L.N, L.H}, "workspace");
+    // The saved layout of recurrent.h: LSTM (GX [4H, T*N], cT [T, H, N]); GRU (S [T, 4H, N], hT); RNN (hT).
+    std::vector<IntList> expect;
+    if (L.mode == RnnMode::LSTM) expect = {IntList{G, L.T * L.N}, IntList{L.T, L.H, L.N}};
+    else if (L.mode == RnnMode::GRU) expect = {IntList{L.T, 4 * L.H, L.N}, IntList{L.T, L.H, L.N}};
+    else expect = {IntList{L.T, L.H, L.N}};
+    DLCORE_CHECK(v.size() == expect.size(), ValueError, "rnn_layer: workspace entry has ", v.size(),
+                 " tensors, expected ", expect.size());
+    for (size_t i = 0; i < v.size(); ++i) check_tensor(v[i], L.x.dtype(), expect[i], "workspace");
     for (auto& t : v) DLCORE_CHECK(t.is_contiguous(), ValueError, "rnn_layer: workspace must be contiguous");
     ws.push_back(std::move(v));
   }

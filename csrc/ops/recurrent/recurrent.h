@@ -19,18 +19,24 @@
 //        h' = (1 - z) * n + z * h
 //   RNN: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu
 //
-// Sequence forward: the input projection of all T steps is ONE GEMM ([T*N, I] x [I, G*H], biases fused in its
-// epilogue); each step then runs one recurrent GEMM for all gates (accumulated with beta = 1 into the precomputed
-// gates for LSTM/RNN; into a separate [N, 3H] buffer for GRU, whose n gate needs W_hn h + b_hn alone) and one fused
-// pointwise pass. Saved for the backward (workspace, per direction):
-//   LSTM: gates [T, N, 4H] (the activations i, f, g, o) and cells [T, N, H] (c_t);  the hidden states are y.
-//   GRU:  saved [T, N, 4H] = (r, z, n, W_hn h + b_hn) per step;                     the hidden states are y.
-//   RNN:  nothing beyond y.
+// Sequence forward: the input projection of all T steps is ONE GEMM, computed feature-major:
+// GX [G*H, T*N] = W_ih [G*H, I] x X^T (biases fused as a per-row epilogue), so step t's gates are the column block
+// GX[:, t*N:(t+1)*N]. Each step then runs one recurrent GEMM for all gates, W_hh [G*H, H] x h_{t-1}^T [H, N]
+// (accumulated with beta = 1 into GX for LSTM/RNN; into a separate [3H, N] buffer for GRU, whose n gate needs
+// W_hn h + b_hn alone), and one fused pointwise pass over the H x N elements. Feature-major keeps the big operand
+// (the weight) as the GEMM's A, which it streams unpacked from cache, and only the small h^T gets packed per step.
+// The weight copies made once per call (W_hh, and W_hh^T for the backward) get a padded leading dimension so their
+// rows never alias in L1 (a multiple of 1 KiB would make the GEMM pack them every step).
+// Saved for the backward (workspace, per direction; hT = h_t^T per step, [T, H, N]):
+//   LSTM: GX [4H, T*N] (the activations i, f, g, o) and cT [T, H, N] (c_t^T).
+//   GRU:  S [T, 4H, N] = (r, z, n, W_hn h + b_hn) per step, and hT.
+//   RNN:  hT.
+// y [T, N, D*H] is written from hT by one transpose pass after the loop.
 // Backward through time: per step (last to first) one fused pointwise pass producing the pre-activation gate
-// gradients dG_t and one GEMM dh_{t-1} = dG_t W_hh (+ the direct GRU term z * dh). After the loop, whole-sequence
-// GEMMs: dx = dGx [T*N, G*H] W_ih (the two directions accumulate), dW_ih = dGx^T x (one GEMM over all T),
-// dW_hh = dGh^T h_prev (one GEMM over the T-1 steps whose h_prev is in y, plus one N-row GEMM for h0),
-// db = column sums of dGx / dGh.
+// gradients dG_t^T (columns of dG [G*H, T*N]) and one GEMM dh_{t-1}^T = W_hh^T dG_t^T (+ the direct GRU term z dh).
+// After the loop, whole-sequence GEMMs: dx = dGx^T W_ih (the two directions accumulate), dW_ih = dGx X (one GEMM
+// over all T), dW_hh = dGh h_prev (one GEMM over the T-1 steps whose h_prev is a row block of y, plus one N-column
+// GEMM for h0), db = row sums of dGx / dGh.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -103,30 +109,36 @@ template <class S>
 DLCORE_HOSTDEV S rnn_relu_grad(S h, S dh) { return h > S(0) ? dh : S(0); }
 
 // ------------------------------------------------------------------------------------------------ row kernels
-// The fused pointwise passes over `rows` rows of one step (each row one batch element), with leading dimensions
-// (row strides) in elements. The scalar versions (templated on float/double) live in recurrent_cpu.cpp; float32
-// AVX2/AVX-512 versions in recurrent_avx2.cpp/recurrent_avx512.cpp (recurrent_loops.h). dy may be null (no output
-// gradient) in the backward kernels.
+// The fused pointwise passes. The drivers keep one step's gates feature-major ("transposed": one row per hidden
+// unit j, the N batch elements of that row contiguous), so the recurrent GEMM is W_hh [G*H, H] x h^T [H, N] with the
+// weight as the unpacked, streamed A operand (see recurrent_cpu.cpp). A kernel processes `rows` rows of `len`
+// contiguous elements; a View names a buffer: row r of gate k starts at p + r * ld + k * gs.
+// The scalar versions (templated on float/double) live in recurrent_cpu.cpp; float32 AVX2/AVX-512 versions in
+// recurrent_avx2.cpp/recurrent_avx512.cpp (recurrent_loops.h). dy.p may be null (no output gradient).
+template <class T>
+struct View {
+  T* p;
+  int64_t ld;
+  int64_t gs;
+  DLCORE_HOSTDEV T* at(int64_t r, int gate = 0) const { return p + r * ld + gate * gs; }
+};
+
 template <class T>
 struct RecurrentKernels {
-  // G (in: pre-activations [rows, 4H]; out: activations i, f, g, o), c_prev -> c, h.
-  void (*lstm_fwd)(int64_t rows, int64_t H, T* G, int64_t ldg, const T* cp, int64_t ldcp, T* c, int64_t ldc, T* h,
-                   int64_t ldh) = nullptr;
-  // dh = dhr + dy; dc (in: dc_t, out: dc_{t-1}); dG (out: pre-activation gradients [rows, 4H]).
-  void (*lstm_bwd)(int64_t rows, int64_t H, const T* G, int64_t ldg, const T* cp, int64_t ldcp, const T* c,
-                   int64_t ldc, const T* dhr, int64_t lddhr, const T* dy, int64_t lddy, T* dc, int64_t lddc, T* dG,
-                   int64_t lddg) = nullptr;
-  // gx [rows, 3H] (input part with b_ih), gh [rows, 3H] (hidden part with b_hh), h_prev -> h, S = (r, z, n, ghn).
-  void (*gru_fwd)(int64_t rows, int64_t H, const T* gx, int64_t ldgx, const T* gh, int64_t ldgh, const T* hp,
-                  int64_t ldhp, T* h, int64_t ldh, T* S, int64_t lds) = nullptr;
-  // dh = dhr + dy; out: dgx, dgh [rows, 3H], and dhr overwritten with the direct term z * dh.
-  void (*gru_bwd)(int64_t rows, int64_t H, const T* S, int64_t lds, const T* hp, int64_t ldhp, T* dhr, int64_t lddhr,
-                  const T* dy, int64_t lddy, T* dgx, int64_t lddgx, T* dgh, int64_t lddgh) = nullptr;
+  using V = View<T>;
+  using CV = View<const T>;
+  // G (in: pre-activations i, f, g, o; out: the activations), c_prev -> c, h.
+  void (*lstm_fwd)(int64_t rows, int64_t len, V G, CV cp, V c, V h) = nullptr;
+  // dh = dhr + dy; dc (in: dc_t, out: dc_{t-1}); dG (out: pre-activation gradients).
+  void (*lstm_bwd)(int64_t rows, int64_t len, CV G, CV cp, CV c, CV dhr, CV dy, V dc, V dG) = nullptr;
+  // gx (input part with b_ih), gh (hidden part with b_hh), h_prev -> h, S = (r, z, n, ghn).
+  void (*gru_fwd)(int64_t rows, int64_t len, CV gx, CV gh, CV hp, V h, V S) = nullptr;
+  // dh = dhr + dy; out: dgx, dgh, and dhr overwritten with the direct term z * dh.
+  void (*gru_bwd)(int64_t rows, int64_t len, CV S, CV hp, V dhr, CV dy, V dgx, V dgh) = nullptr;
   // h = act(G) (tanh, or relu when relu != 0).
-  void (*rnn_fwd)(int64_t rows, int64_t H, int relu, const T* G, int64_t ldg, T* h, int64_t ldh) = nullptr;
+  void (*rnn_fwd)(int64_t rows, int64_t len, int relu, CV G, V h) = nullptr;
   // dG = act'(h) * (dhr + dy).
-  void (*rnn_bwd)(int64_t rows, int64_t H, int relu, const T* h, int64_t ldh, const T* dhr, int64_t lddhr,
-                  const T* dy, int64_t lddy, T* dG, int64_t lddg) = nullptr;
+  void (*rnn_bwd)(int64_t rows, int64_t len, int relu, CV h, CV dhr, CV dy, V dG) = nullptr;
 };
 
 // Per-ISA float32 tables (filled in the ISA translation units).

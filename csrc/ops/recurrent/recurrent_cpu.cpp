@@ -17,105 +17,92 @@ namespace {
 // ------------------------------------------------------------------------------------------------ scalar kernels
 
 template <class T>
-void lstm_fwd_ref(int64_t rows, int64_t H, T* G, int64_t ldg, const T* cp, int64_t ldcp, T* c, int64_t ldc, T* h,
-                  int64_t ldh) {
-  for (int64_t r = 0; r < rows; ++r) {
-    T* g = G + r * ldg;
-    for (int64_t j = 0; j < H; ++j) {
-      T i = rnn_sigmoid<T>(g[j]), f = rnn_sigmoid<T>(g[H + j]), gg = std::tanh(g[2 * H + j]),
-        o = rnn_sigmoid<T>(g[3 * H + j]);
-      T cn = lstm_cell_state<T>(i, f, gg, cp[r * ldcp + j]);
-      g[j] = i;
-      g[H + j] = f;
-      g[2 * H + j] = gg;
-      g[3 * H + j] = o;
-      c[r * ldc + j] = cn;
-      h[r * ldh + j] = o * std::tanh(cn);
+using V = View<T>;
+template <class T>
+using CV = View<const T>;
+
+template <class T>
+void lstm_fwd_ref(int64_t rows, int64_t len, V<T> G, CV<T> cp, V<T> c, V<T> h) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < len; ++j) {
+      T i = rnn_sigmoid<T>(G.at(r, 0)[j]), f = rnn_sigmoid<T>(G.at(r, 1)[j]), g = std::tanh(G.at(r, 2)[j]),
+        o = rnn_sigmoid<T>(G.at(r, 3)[j]);
+      T cn = lstm_cell_state<T>(i, f, g, cp.at(r)[j]);
+      G.at(r, 0)[j] = i;
+      G.at(r, 1)[j] = f;
+      G.at(r, 2)[j] = g;
+      G.at(r, 3)[j] = o;
+      c.at(r)[j] = cn;
+      h.at(r)[j] = o * std::tanh(cn);
     }
-  }
 }
 
 template <class T>
-void lstm_bwd_ref(int64_t rows, int64_t H, const T* G, int64_t ldg, const T* cp, int64_t ldcp, const T* c,
-                  int64_t ldc, const T* dhr, int64_t lddhr, const T* dy, int64_t lddy, T* dc, int64_t lddc, T* dG,
-                  int64_t lddg) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* g = G + r * ldg;
-    T* dg = dG + r * lddg;
-    for (int64_t j = 0; j < H; ++j) {
-      T dh = dhr[r * lddhr + j] + (dy ? dy[r * lddy + j] : T(0));
-      T di, df, dgg, dout, dcp;
-      lstm_cell_backward<T>(g[j], g[H + j], g[2 * H + j], g[3 * H + j], std::tanh(c[r * ldc + j]),
-                            cp[r * ldcp + j], dh, dc[r * lddc + j], di, df, dgg, dout, dcp);
-      dg[j] = di;
-      dg[H + j] = df;
-      dg[2 * H + j] = dgg;
-      dg[3 * H + j] = dout;
-      dc[r * lddc + j] = dcp;
+void lstm_bwd_ref(int64_t rows, int64_t len, CV<T> G, CV<T> cp, CV<T> c, CV<T> dhr, CV<T> dy, V<T> dc, V<T> dG) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < len; ++j) {
+      T dh = dhr.at(r)[j] + (dy.p ? dy.at(r)[j] : T(0));
+      T di, df, dg, dout, dcp;
+      lstm_cell_backward<T>(G.at(r, 0)[j], G.at(r, 1)[j], G.at(r, 2)[j], G.at(r, 3)[j], std::tanh(c.at(r)[j]),
+                            cp.at(r)[j], dh, dc.at(r)[j], di, df, dg, dout, dcp);
+      dG.at(r, 0)[j] = di;
+      dG.at(r, 1)[j] = df;
+      dG.at(r, 2)[j] = dg;
+      dG.at(r, 3)[j] = dout;
+      dc.at(r)[j] = dcp;
     }
-  }
 }
 
 template <class T>
-void gru_fwd_ref(int64_t rows, int64_t H, const T* gx, int64_t ldgx, const T* gh, int64_t ldgh, const T* hp,
-                 int64_t ldhp, T* h, int64_t ldh, T* S, int64_t lds) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* x = gx + r * ldgx;
-    const T* hh = gh + r * ldgh;
-    T* s = S + r * lds;
-    for (int64_t j = 0; j < H; ++j) {
-      T rg = rnn_sigmoid<T>(x[j] + hh[j]);
-      T z = rnn_sigmoid<T>(x[H + j] + hh[H + j]);
-      T ghn = hh[2 * H + j];
-      T n = std::tanh(gru_n_pre<T>(x[2 * H + j], rg, ghn));
-      h[r * ldh + j] = gru_cell_state<T>(z, n, hp[r * ldhp + j]);
-      s[j] = rg;
-      s[H + j] = z;
-      s[2 * H + j] = n;
-      s[3 * H + j] = ghn;
+void gru_fwd_ref(int64_t rows, int64_t len, CV<T> gx, CV<T> gh, CV<T> hp, V<T> h, V<T> S) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < len; ++j) {
+      T rg = rnn_sigmoid<T>(gx.at(r, 0)[j] + gh.at(r, 0)[j]);
+      T z = rnn_sigmoid<T>(gx.at(r, 1)[j] + gh.at(r, 1)[j]);
+      T ghn = gh.at(r, 2)[j];
+      T n = std::tanh(gru_n_pre<T>(gx.at(r, 2)[j], rg, ghn));
+      h.at(r)[j] = gru_cell_state<T>(z, n, hp.at(r)[j]);
+      S.at(r, 0)[j] = rg;
+      S.at(r, 1)[j] = z;
+      S.at(r, 2)[j] = n;
+      S.at(r, 3)[j] = ghn;
     }
-  }
 }
 
 template <class T>
-void gru_bwd_ref(int64_t rows, int64_t H, const T* S, int64_t lds, const T* hp, int64_t ldhp, T* dhr, int64_t lddhr,
-                 const T* dy, int64_t lddy, T* dgx, int64_t lddgx, T* dgh, int64_t lddgh) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* s = S + r * lds;
-    T* ox = dgx + r * lddgx;
-    T* oh = dgh + r * lddgh;
-    for (int64_t j = 0; j < H; ++j) {
-      T dh = dhr[r * lddhr + j] + (dy ? dy[r * lddy + j] : T(0));
+void gru_bwd_ref(int64_t rows, int64_t len, CV<T> S, CV<T> hp, V<T> dhr, CV<T> dy, V<T> dgx, V<T> dgh) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < len; ++j) {
+      T dh = dhr.at(r)[j] + (dy.p ? dy.at(r)[j] : T(0));
       T dr, dz, dnx, dnh, dhp;
-      gru_cell_backward<T>(s[j], s[H + j], s[2 * H + j], s[3 * H + j], hp[r * ldhp + j], dh, dr, dz, dnx, dnh, dhp);
-      ox[j] = dr;
-      ox[H + j] = dz;
-      ox[2 * H + j] = dnx;
-      oh[j] = dr;
-      oh[H + j] = dz;
-      oh[2 * H + j] = dnh;
-      dhr[r * lddhr + j] = dhp;
-    }
-  }
-}
-
-template <class T>
-void rnn_fwd_ref(int64_t rows, int64_t H, int relu, const T* G, int64_t ldg, T* h, int64_t ldh) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < H; ++j) {
-      T x = G[r * ldg + j];
-      h[r * ldh + j] = relu ? rnn_relu<T>(x) : std::tanh(x);
+      gru_cell_backward<T>(S.at(r, 0)[j], S.at(r, 1)[j], S.at(r, 2)[j], S.at(r, 3)[j], hp.at(r)[j], dh, dr, dz, dnx,
+                           dnh, dhp);
+      dgx.at(r, 0)[j] = dr;
+      dgx.at(r, 1)[j] = dz;
+      dgx.at(r, 2)[j] = dnx;
+      dgh.at(r, 0)[j] = dr;
+      dgh.at(r, 1)[j] = dz;
+      dgh.at(r, 2)[j] = dnh;
+      dhr.at(r)[j] = dhp;
     }
 }
 
 template <class T>
-void rnn_bwd_ref(int64_t rows, int64_t H, int relu, const T* h, int64_t ldh, const T* dhr, int64_t lddhr, const T* dy,
-                 int64_t lddy, T* dG, int64_t lddg) {
+void rnn_fwd_ref(int64_t rows, int64_t len, int relu, CV<T> G, V<T> h) {
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < H; ++j) {
-      T dh = dhr[r * lddhr + j] + (dy ? dy[r * lddy + j] : T(0));
-      T hv = h[r * ldh + j];
-      dG[r * lddg + j] = relu ? rnn_relu_grad<T>(hv, dh) : rnn_tanh_grad<T>(hv, dh);
+    for (int64_t j = 0; j < len; ++j) {
+      T x = G.at(r)[j];
+      h.at(r)[j] = relu ? rnn_relu<T>(x) : std::tanh(x);
+    }
+}
+
+template <class T>
+void rnn_bwd_ref(int64_t rows, int64_t len, int relu, CV<T> h, CV<T> dhr, CV<T> dy, V<T> dG) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < len; ++j) {
+      T dh = dhr.at(r)[j] + (dy.p ? dy.at(r)[j] : T(0));
+      T hv = h.at(r)[j];
+      dG.at(r)[j] = relu ? rnn_relu_grad<T>(hv, dh) : rnn_tanh_grad<T>(hv, dh);
     }
 }
 
@@ -151,27 +138,66 @@ const RecurrentKernels<T>& active_kernels() {
   }
 }
 
-// Runs fn(r0, r1) over the N rows of a step, split across threads when the step is big enough to pay for it.
+// Runs fn(r0, r1) over the `rows` rows (hidden units) of a step, split across threads when the step is big enough
+// to pay for it.
 template <class F>
-void for_rows(int64_t N, int64_t row_elems, const F& fn) {
+void for_rows(int64_t rows, int64_t row_elems, const F& fn) {
   int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, row_elems));
-  parallel_for(0, N, grain, fn);
+  parallel_for(0, rows, grain, fn);
 }
 
-// Column sums of an [M, C] row-major matrix into out[C] (out = sum, or out += sum when accumulate).
+// Row sums of an [R, C] matrix with row stride ld into out[R].
 template <class T>
-void col_sums(const T* A, int64_t M, int64_t C, T* out) {
-  parallel_for(0, C, 64, [&](int64_t c0, int64_t c1) {
-    std::vector<T> acc(c1 - c0, T(0));
-    for (int64_t m = 0; m < M; ++m) {
-      const T* a = A + m * C + c0;
-      for (int64_t j = 0; j < c1 - c0; ++j) acc[j] += a[j];
+void row_sums(const T* A, int64_t R, int64_t C, int64_t ld, T* out) {
+  parallel_for(0, R, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* a = A + r * ld;
+      T acc[8] = {};
+      int64_t c = 0;
+      for (; c + 8 <= C; c += 8)
+        for (int k = 0; k < 8; ++k) acc[k] += a[c + k];
+      T s = 0;
+      for (; c < C; ++c) s += a[c];
+      for (int k = 0; k < 8; ++k) s += acc[k];
+      out[r] = s;
     }
-    for (int64_t j = 0; j < c1 - c0; ++j) out[c0 + j] = acc[j];
   });
 }
 
-// ------------------------------------------------------------------------------------------------ the drivers
+// dst[c * ldd + r] = src[r * s0 + c * s1] for r < R, c < C (a blocked transpose).
+template <class T>
+void transpose_into(const T* src, int64_t R, int64_t C, int64_t s0, int64_t s1, T* dst, int64_t ldd) {
+  constexpr int64_t B = 32;
+  for (int64_t r0 = 0; r0 < R; r0 += B)
+    for (int64_t c0 = 0; c0 < C; c0 += B)
+      for (int64_t r = r0; r < std::min(R, r0 + B); ++r)
+        for (int64_t c = c0; c < std::min(C, c0 + B); ++c) dst[c * ldd + r] = src[r * s0 + c * s1];
+}
+
+// A leading dimension >= n whose byte size is not a multiple of 1 KiB (rows of a streamed GEMM operand that are
+// 1 KiB apart map to the same L1 sets; the GEMM would pack such an operand at every call).
+template <class T>
+int64_t padded_ld(int64_t n) {
+  int64_t ld = n;
+  if ((ld * (int64_t)sizeof(T)) % 1024 == 0) ld += 64 / (int64_t)sizeof(T);
+  return ld;
+}
+
+// A copy of the [R, C] matrix w (or of its transpose) with a padded leading dimension.
+template <class T>
+Tensor padded_copy(const Tensor& w, bool transpose, int64_t& ld) {
+  const int64_t R = w.size(0), C = w.size(1), s0 = w.stride(0), s1 = w.stride(1);
+  const int64_t rows = transpose ? C : R, cols = transpose ? R : C;
+  ld = padded_ld<T>(cols);
+  Tensor out = Tensor::empty({rows * ld}, w.dtype(), Device());
+  T* dst = out.data<T>();
+  const T* src = w.data<T>();
+  if (transpose) transpose_into<T>(src, R, C, s0, s1, dst, ld);
+  else
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t c = 0; c < C; ++c) dst[r * ld + c] = src[r * s0 + c * s1];
+  return out;
+}
 
 struct Dims {
   int64_t T, N, I, H, D, G;      // G = gates * H
@@ -179,101 +205,102 @@ struct Dims {
   int64_t ldy;                   // D*H
 };
 
-template <class T>
-const T* opt_ptr(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
-
-// The step index for position s of a direction's walk, and the step that precedes it.
+// The step index for position s of a direction's walk (the reverse direction walks t = T-1 .. 0).
 inline int64_t step_at(int64_t s, int64_t T, bool rev) { return rev ? T - 1 - s : s; }
 
 template <class T>
 void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, const T* h0, const T* c0, T* y,
                  T* hn, T* cn, std::vector<Tensor>& ws, bool rev) {
   const RecurrentKernels<T>& K = active_kernels<T>();
-  const int64_t Tn = d.T, N = d.N, H = d.H, G = d.G, ldy = d.ldy;
-  const T* wih = w.w_ih.data<T>();
-  const T* whh = w.w_hh.data<T>();
-  const int64_t wih0 = w.w_ih.stride(0), wih1 = w.w_ih.stride(1), whh0 = w.w_hh.stride(0), whh1 = w.w_hh.stride(1);
+  const int64_t Tn = d.T, N = d.N, H = d.H, G = d.G, TN = d.T * d.N, HN = d.H * d.N;
   const bool bias = w.b_ih.defined();
-  Device cpu;
   DType dt = w.w_ih.dtype();
-  auto hprev_of = [&](int64_t s, int64_t& ld) -> const T* {
-    if (s == 0) {
-      ld = H;
-      return h0;
-    }
-    ld = ldy;
-    return y + step_at(s - 1, Tn, rev) * N * ldy;
-  };
+  Device cpu;
+  int64_t ldw;
+  Tensor wp_t = padded_copy<T>(w.w_hh, false, ldw);
+  const T* Wp = wp_t.data<T>();
 
-  if (mode == RnnMode::GRU) {
-    Tensor gx_t = Tensor::empty({Tn, N, G}, dt, cpu), gh_t = Tensor::empty({N, G}, dt, cpu);
-    Tensor S_t = Tensor::empty({Tn, N, 4 * H}, dt, cpu);
-    T *gx = gx_t.data<T>(), *gh = gh_t.data<T>(), *S = S_t.data<T>();
-    GemmEpilogue<T> ep_x, ep_h;
-    if (bias) {
-      ep_x.bias = w.b_ih.data<T>();
-      ep_x.bias_kind = BiasKind::PerCol;
-      ep_h.bias = w.b_hh.data<T>();
-      ep_h.bias_kind = BiasKind::PerCol;
-    }
-    gemm<T>(Tn * N, G, d.I, T(1), x, d.rs_x, d.cs_x, wih, wih1, wih0, T(0), gx, G, 1, ep_x);
-    for (int64_t s = 0; s < Tn; ++s) {
-      int64_t t = step_at(s, Tn, rev), ldhp;
-      const T* hp = hprev_of(s, ldhp);
-      gemm<T>(N, G, H, T(1), hp, ldhp, 1, whh, whh1, whh0, T(0), gh, G, 1, ep_h);
-      for_rows(N, 4 * H, [&](int64_t r0, int64_t r1) {
-        K.gru_fwd(r1 - r0, H, gx + (t * N + r0) * G, G, gh + r0 * G, G, hp + r0 * ldhp, ldhp, y + (t * N + r0) * ldy,
-                  ldy, S + (t * N + r0) * 4 * H, 4 * H);
-      });
-    }
-    ws.push_back(S_t);
-  } else {
-    // LSTM and RNN: gates = x W_ih^T + (b_ih + b_hh), then per step += h W_hh^T and the pointwise pass.
-    Tensor G_t = Tensor::empty({Tn, N, G}, dt, cpu);
-    T* Gp = G_t.data<T>();
-    std::vector<T> bsum;
-    GemmEpilogue<T> ep;
-    if (bias) {
+  // Input projection of every step: GX [G, T*N] = W_ih X^T + bias (per row).
+  Tensor GX_t = Tensor::empty({G, TN}, dt, cpu);
+  T* GX = GX_t.data<T>();
+  std::vector<T> bsum;
+  GemmEpilogue<T> ep;
+  if (bias) {
+    ep.bias_kind = BiasKind::PerRow;
+    if (mode == RnnMode::GRU) {
+      ep.bias = w.b_ih.data<T>();
+    } else {
       bsum.resize(G);
       const T *bi = w.b_ih.data<T>(), *bh = w.b_hh.data<T>();
       for (int64_t j = 0; j < G; ++j) bsum[j] = bi[j] + bh[j];
       ep.bias = bsum.data();
-      ep.bias_kind = BiasKind::PerCol;
     }
-    gemm<T>(Tn * N, G, d.I, T(1), x, d.rs_x, d.cs_x, wih, wih1, wih0, T(0), Gp, G, 1, ep);
-    Tensor C_t;
-    T* C = nullptr;
-    if (mode == RnnMode::LSTM) {
-      C_t = Tensor::empty({Tn, N, H}, dt, cpu);
-      C = C_t.data<T>();
-    }
-    const int relu = mode == RnnMode::RNN_RELU;
-    for (int64_t s = 0; s < Tn; ++s) {
-      int64_t t = step_at(s, Tn, rev), ldhp;
-      const T* hp = hprev_of(s, ldhp);
-      T* g = Gp + t * N * G;
-      gemm<T>(N, G, H, T(1), hp, ldhp, 1, whh, whh1, whh0, T(1), g, G, 1);
+  }
+  gemm<T>(G, TN, d.I, T(1), w.w_ih.data<T>(), w.w_ih.stride(0), w.w_ih.stride(1), x, d.cs_x, d.rs_x, T(0), GX, TN,
+          1, ep);
+
+  Tensor HT_t = Tensor::empty({Tn, H, N}, dt, cpu);
+  T* HT = HT_t.data<T>();
+  std::vector<T> h0T(HN), c0T;
+  transpose_into<T>(h0, N, H, H, 1, h0T.data(), N);
+  Tensor CT_t, S_t, GH_t;
+  T *CT = nullptr, *S = nullptr, *GH = nullptr;
+  if (mode == RnnMode::LSTM) {
+    CT_t = Tensor::empty({Tn, H, N}, dt, cpu);
+    CT = CT_t.data<T>();
+    c0T.resize(HN);
+    transpose_into<T>(c0, N, H, H, 1, c0T.data(), N);
+  } else if (mode == RnnMode::GRU) {
+    S_t = Tensor::empty({Tn, 4 * H, N}, dt, cpu);
+    S = S_t.data<T>();
+    GH_t = Tensor::empty({G, N}, dt, cpu);
+    GH = GH_t.data<T>();
+  }
+  GemmEpilogue<T> ep_h;
+  if (bias && mode == RnnMode::GRU) {
+    ep_h.bias = w.b_hh.data<T>();
+    ep_h.bias_kind = BiasKind::PerRow;
+  }
+  const int relu = mode == RnnMode::RNN_RELU;
+  for (int64_t s = 0; s < Tn; ++s) {
+    const int64_t t = step_at(s, Tn, rev), tp = s > 0 ? step_at(s - 1, Tn, rev) : -1;
+    const T* hpT = s == 0 ? h0T.data() : HT + tp * HN;
+    T* Gt = GX + t * N;  // this step's gates: rows of GX, row stride TN
+    V<T> hv{HT + t * HN, N, 0};
+    if (mode == RnnMode::GRU) {
+      gemm<T>(G, N, H, T(1), Wp, ldw, 1, hpT, N, 1, T(0), GH, N, 1, ep_h);
+      for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
+        K.gru_fwd(r1 - r0, N, CV<T>{Gt + r0 * TN, TN, H * TN}, CV<T>{GH + r0 * N, N, HN}, CV<T>{hpT + r0 * N, N, 0},
+                  V<T>{hv.p + r0 * N, N, 0}, V<T>{S + t * 4 * HN + r0 * N, N, HN});
+      });
+    } else {
+      gemm<T>(G, N, H, T(1), Wp, ldw, 1, hpT, N, 1, T(1), Gt, TN, 1);
       if (mode == RnnMode::LSTM) {
-        const T* cp = s == 0 ? c0 : C + step_at(s - 1, Tn, rev) * N * H;
-        for_rows(N, G, [&](int64_t r0, int64_t r1) {
-          K.lstm_fwd(r1 - r0, H, g + r0 * G, G, cp + r0 * H, H, C + (t * N + r0) * H, H, y + (t * N + r0) * ldy, ldy);
+        const T* cpT = s == 0 ? c0T.data() : CT + tp * HN;
+        for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
+          K.lstm_fwd(r1 - r0, N, V<T>{Gt + r0 * TN, TN, H * TN}, CV<T>{cpT + r0 * N, N, 0},
+                     V<T>{CT + t * HN + r0 * N, N, 0}, V<T>{hv.p + r0 * N, N, 0});
         });
       } else {
-        for_rows(N, H, [&](int64_t r0, int64_t r1) {
-          K.rnn_fwd(r1 - r0, H, relu, g + r0 * G, G, y + (t * N + r0) * ldy, ldy);
+        for_rows(H, N, [&](int64_t r0, int64_t r1) {
+          K.rnn_fwd(r1 - r0, N, relu, CV<T>{Gt + r0 * TN, TN, 0}, V<T>{hv.p + r0 * N, N, 0});
         });
       }
     }
-    if (mode == RnnMode::LSTM) {
-      ws.push_back(G_t);
-      ws.push_back(C_t);
-    }
   }
-  // Final states.
-  int64_t tl = step_at(Tn - 1, Tn, rev);
-  for (int64_t n = 0; n < N; ++n) {
-    std::memcpy(hn + n * H, y + (tl * N + n) * ldy, H * sizeof(T));
-    if (mode == RnnMode::LSTM) std::memcpy(cn + n * H, ws[1].data<T>() + (tl * N + n) * H, H * sizeof(T));
+  // y[t, n, j] = hT[t, j, n]; the final states.
+  parallel_for(0, Tn, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) transpose_into<T>(HT + t * HN, H, N, N, 1, y + t * N * d.ldy, d.ldy);
+  });
+  const int64_t tl = step_at(Tn - 1, Tn, rev);
+  transpose_into<T>(HT + tl * HN, H, N, N, 1, hn, H);
+  if (mode == RnnMode::LSTM) {
+    transpose_into<T>(CT + tl * HN, H, N, N, 1, cn, H);
+    ws = {GX_t, CT_t};
+  } else if (mode == RnnMode::GRU) {
+    ws = {S_t, HT_t};
+  } else {
+    ws = {HT_t};
   }
 }
 
@@ -282,87 +309,96 @@ void backward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, 
                   const std::vector<Tensor>& ws, const T* dy, const T* dhn, const T* dcn, T* dx, bool dx_accumulate,
                   T* dh0, T* dc0, const RnnWeights& gw, bool rev) {
   const RecurrentKernels<T>& K = active_kernels<T>();
-  const int64_t Tn = d.T, N = d.N, H = d.H, G = d.G, ldy = d.ldy;
-  const T* wih = w.w_ih.data<T>();
-  const T* whh = w.w_hh.data<T>();
-  const int64_t wih0 = w.w_ih.stride(0), wih1 = w.w_ih.stride(1), whh0 = w.w_hh.stride(0), whh1 = w.w_hh.stride(1);
-  Device cpu;
+  const int64_t Tn = d.T, N = d.N, H = d.H, G = d.G, TN = d.T * d.N, HN = d.H * d.N, ldy = d.ldy;
   DType dt = w.w_ih.dtype();
-  auto hprev_of = [&](int64_t s, int64_t& ld) -> const T* {
-    if (s == 0) {
-      ld = H;
-      return h0;
-    }
-    ld = ldy;
-    return y + step_at(s - 1, Tn, rev) * N * ldy;
-  };
+  Device cpu;
+  int64_t ldwt;
+  Tensor wpt_t = padded_copy<T>(w.w_hh, true, ldwt);  // W_hh^T [H, G]
+  const T* WpT = wpt_t.data<T>();
 
-  // dhr: the gradient reaching h_t through the recurrence (starts as dhn).
-  std::vector<T> dhr(N * H, T(0)), dc;
-  if (dhn) std::memcpy(dhr.data(), dhn, N * H * sizeof(T));
-  Tensor dGx_t = Tensor::empty({Tn, N, G}, dt, cpu), dGh_t;
-  T* dGx = dGx_t.data<T>();
-  T* dGh = dGx;  // LSTM/RNN: the input and hidden parts have the same gradient
-  if (mode == RnnMode::GRU) {
-    dGh_t = Tensor::empty({Tn, N, G}, dt, cpu);
-    dGh = dGh_t.data<T>();
-  }
+  // Transposed (feature-major) state gradients and output gradients.
+  std::vector<T> dhT(HN, T(0)), dcT, h0T, c0T;
+  if (dhn) transpose_into<T>(dhn, N, H, H, 1, dhT.data(), N);
   if (mode == RnnMode::LSTM) {
-    dc.assign(N * H, T(0));
-    if (dcn) std::memcpy(dc.data(), dcn, N * H * sizeof(T));
+    dcT.assign(HN, T(0));
+    if (dcn) transpose_into<T>(dcn, N, H, H, 1, dcT.data(), N);
+    c0T.resize(HN);
+    transpose_into<T>(c0, N, H, H, 1, c0T.data(), N);
+  }
+  if (mode == RnnMode::GRU) {
+    h0T.resize(HN);
+    transpose_into<T>(h0, N, H, H, 1, h0T.data(), N);
+  }
+  Tensor DYT_t;
+  T* DYT = nullptr;
+  if (dy) {
+    DYT_t = Tensor::empty({Tn, H, N}, dt, cpu);
+    DYT = DYT_t.data<T>();
+    parallel_for(0, Tn, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) transpose_into<T>(dy + t * N * ldy, N, H, ldy, 1, DYT + t * HN, N);
+    });
+  }
+  Tensor dGX_t = Tensor::empty({G, TN}, dt, cpu), dGH_t;
+  T* dGX = dGX_t.data<T>();
+  T* dGH = dGX;  // LSTM/RNN: the input and hidden parts have the same gradient
+  if (mode == RnnMode::GRU) {
+    dGH_t = Tensor::empty({G, TN}, dt, cpu);
+    dGH = dGH_t.data<T>();
   }
   const int relu = mode == RnnMode::RNN_RELU;
   for (int64_t s = Tn - 1; s >= 0; --s) {
-    int64_t t = step_at(s, Tn, rev);
-    const T* dyt = dy ? dy + t * N * ldy : nullptr;
-    T* dgx = dGx + t * N * G;
-    T* dgh = dGh + t * N * G;
+    const int64_t t = step_at(s, Tn, rev), tp = s > 0 ? step_at(s - 1, Tn, rev) : -1;
+    const T* dyT = DYT ? DYT + t * HN : nullptr;
+    T* dgx = dGX + t * N;
+    T* dgh = dGH + t * N;
+    auto dyv = [&](int64_t r0) { return CV<T>{dyT ? dyT + r0 * N : nullptr, N, 0}; };
     if (mode == RnnMode::LSTM) {
-      const T* Gs = ws[0].data<T>() + t * N * G;
-      const T* C = ws[1].data<T>();
-      const T* cp = s == 0 ? c0 : C + step_at(s - 1, Tn, rev) * N * H;
-      const T* ct = C + t * N * H;
-      for_rows(N, G, [&](int64_t r0, int64_t r1) {
-        K.lstm_bwd(r1 - r0, H, Gs + r0 * G, G, cp + r0 * H, H, ct + r0 * H, H, dhr.data() + r0 * H, H,
-                   dyt ? dyt + r0 * ldy : nullptr, ldy, dc.data() + r0 * H, H, dgx + r0 * G, G);
+      const T* GXs = ws[0].data<T>() + t * N;
+      const T* CT = ws[1].data<T>();
+      const T* cpT = s == 0 ? c0T.data() : CT + tp * HN;
+      for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
+        K.lstm_bwd(r1 - r0, N, CV<T>{GXs + r0 * TN, TN, H * TN}, CV<T>{cpT + r0 * N, N, 0},
+                   CV<T>{CT + t * HN + r0 * N, N, 0}, CV<T>{dhT.data() + r0 * N, N, 0}, dyv(r0),
+                   V<T>{dcT.data() + r0 * N, N, 0}, V<T>{dgx + r0 * TN, TN, H * TN});
       });
     } else if (mode == RnnMode::GRU) {
-      const T* S = ws[0].data<T>() + t * N * 4 * H;
-      int64_t ldhp;
-      const T* hp = hprev_of(s, ldhp);
-      for_rows(N, 4 * H, [&](int64_t r0, int64_t r1) {
-        K.gru_bwd(r1 - r0, H, S + r0 * 4 * H, 4 * H, hp + r0 * ldhp, ldhp, dhr.data() + r0 * H, H,
-                  dyt ? dyt + r0 * ldy : nullptr, ldy, dgx + r0 * G, G, dgh + r0 * G, G);
+      const T* S = ws[0].data<T>() + t * 4 * HN;
+      const T* HT = ws[1].data<T>();
+      const T* hpT = s == 0 ? h0T.data() : HT + tp * HN;
+      for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
+        K.gru_bwd(r1 - r0, N, CV<T>{S + r0 * N, N, HN}, CV<T>{hpT + r0 * N, N, 0}, V<T>{dhT.data() + r0 * N, N, 0},
+                  dyv(r0), V<T>{dgx + r0 * TN, TN, H * TN}, V<T>{dgh + r0 * TN, TN, H * TN});
       });
     } else {
-      const T* ht = y + t * N * ldy;
-      for_rows(N, H, [&](int64_t r0, int64_t r1) {
-        K.rnn_bwd(r1 - r0, H, relu, ht + r0 * ldy, ldy, dhr.data() + r0 * H, H, dyt ? dyt + r0 * ldy : nullptr, ldy,
-                  dgx + r0 * G, G);
+      const T* hT = ws[0].data<T>() + t * HN;
+      for_rows(H, N, [&](int64_t r0, int64_t r1) {
+        K.rnn_bwd(r1 - r0, N, relu, CV<T>{hT + r0 * N, N, 0}, CV<T>{dhT.data() + r0 * N, N, 0}, dyv(r0),
+                  V<T>{dgx + r0 * TN, TN, 0});
       });
     }
-    // dh_{t-1} = dG_h W_hh (+ the GRU's direct term already in dhr).
-    gemm<T>(N, H, G, T(1), dgh, G, 1, whh, whh0, whh1, mode == RnnMode::GRU ? T(1) : T(0), dhr.data(), H, 1);
+    // dh_{t-1}^T = W_hh^T dG_h^T (+ the GRU's direct term already in dhT).
+    gemm<T>(H, N, G, T(1), WpT, ldwt, 1, dgh, TN, 1, mode == RnnMode::GRU ? T(1) : T(0), dhT.data(), N, 1);
   }
-  std::memcpy(dh0, dhr.data(), N * H * sizeof(T));
-  if (mode == RnnMode::LSTM) std::memcpy(dc0, dc.data(), N * H * sizeof(T));
+  transpose_into<T>(dhT.data(), H, N, N, 1, dh0, H);
+  if (mode == RnnMode::LSTM) transpose_into<T>(dcT.data(), H, N, N, 1, dc0, H);
 
   // Whole-sequence GEMMs.
   if (dx)
-    gemm<T>(Tn * N, d.I, G, T(1), dGx, G, 1, wih, wih0, wih1, dx_accumulate ? T(1) : T(0), dx, d.I, 1);
-  gemm<T>(G, d.I, Tn * N, T(1), dGx, 1, G, x, d.rs_x, d.cs_x, T(0), gw.w_ih.data<T>(), d.I, 1);
-  // dW_hh: the steps whose h_prev is an output row (all but the first of the walk), then the h0 step.
+    gemm<T>(TN, d.I, G, T(1), dGX, 1, TN, w.w_ih.data<T>(), w.w_ih.stride(0), w.w_ih.stride(1),
+            dx_accumulate ? T(1) : T(0), dx, d.I, 1);
+  gemm<T>(G, d.I, TN, T(1), dGX, TN, 1, x, d.rs_x, d.cs_x, T(0), gw.w_ih.data<T>(), d.I, 1);
+  // dW_hh: the steps whose h_prev is a row block of y (all but the first of the walk), then the h0 step.
   T* dwhh = gw.w_hh.data<T>();
-  int64_t first = step_at(0, Tn, rev);
+  const int64_t first = step_at(0, Tn, rev);
   if (Tn > 1) {
-    const T* A = rev ? dGh : dGh + N * G;           // dG of steps 1..T-1 (fwd) or 0..T-2 (rev)
-    const T* B = rev ? y + N * ldy : y;             // their h_prev: y[0..T-2] (fwd) or y[1..T-1] (rev)
-    gemm<T>(G, H, (Tn - 1) * N, T(1), A, 1, G, B, ldy, 1, T(0), dwhh, H, 1);
+    const T* A = rev ? dGH : dGH + N;       // columns of steps 1..T-1 (fwd) or 0..T-2 (rev)
+    const T* B = rev ? y + N * ldy : y;     // their h_prev: y[0..T-2] (fwd) or y[1..T-1] (rev)
+    gemm<T>(G, H, (Tn - 1) * N, T(1), A, TN, 1, B, ldy, 1, T(0), dwhh, H, 1);
   }
-  gemm<T>(G, H, N, T(1), dGh + first * N * G, 1, G, h0, H, 1, Tn > 1 ? T(1) : T(0), dwhh, H, 1);
+  gemm<T>(G, H, N, T(1), dGH + first * N, TN, 1, h0, H, 1, Tn > 1 ? T(1) : T(0), dwhh, H, 1);
   if (gw.b_ih.defined()) {
-    col_sums<T>(dGx, Tn * N, G, gw.b_ih.data<T>());
-    if (mode == RnnMode::GRU) col_sums<T>(dGh, Tn * N, G, gw.b_hh.data<T>());
+    row_sums<T>(dGX, G, TN, TN, gw.b_ih.data<T>());
+    if (mode == RnnMode::GRU) row_sums<T>(dGH, G, TN, TN, gw.b_hh.data<T>());
     else std::memcpy(gw.b_hh.data<T>(), gw.b_ih.data<T>(), G * sizeof(T));
   }
 }
