@@ -52,8 +52,9 @@ struct ScalarKernel {
   static constexpr int MR = MR_, NR = NR_, VL = NR_;
   static constexpr int KC = 256, MC = 128, NC = 2048;
   static constexpr double kMacsPerCycle = 4.0, kPackCost = 1.0;
+  static constexpr bool kHalfTail = false;
 
-  template <int M, int NV, bool PA>
+  template <int M, int NV, bool PA, bool HT = false>
   static void tile(int64_t k, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t b_rs, T* c, int64_t rs_c,
                    int n, const TileStore<T>& st) {
     T acc[M][NR] = {};

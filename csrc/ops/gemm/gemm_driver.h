@@ -14,12 +14,15 @@
 //   copy_rows(src, ss, width, k, dst, W)    dst[p*W + j] = src[p*ss + j]  (j < width), zero for width <= j < W
 //
 // The five loops (per thread, on the thread's block of C):
-//   loop 5  jc over N in steps of NC   B block   KC x NC   (packed once per (jc, pc); lives in L2/L3)
+//   loop 5  jc over N in steps of NC   B block KC x NC, packed once per (jc, pc): sized to stay in L2
 //   loop 4  pc over K in steps of KC   packs B[pc:pc+KC, jc:jc+NC] into NR-wide micro-panels
-//   loop 3  ic over M in steps of MC   packs A[ic:ic+MC, pc:pc+KC] into MR-tall micro-panels (L2)
-//   loop 2  jr over NC in steps of NR  B micro-panel KC x NR  (stays in L1 while loop 1 runs)
-//   loop 1  ir over MC in steps of MR  A micro-panel MR x KC  (streams from L2)
+//   loop 3  ic over M in steps of MC   packs A[ic:ic+MC, pc:pc+KC] into MR-tall micro-panels
+//   loop 2  ir over MC in steps of MR  A micro-panel MR x KC: stays in L1 while loop 1 sweeps the B block
+//   loop 1  jr over NC in steps of NR  B micro-panel KC x NR, streamed from L2 (hardware prefetch)
 //           microkernel: MR x NR tile of C in registers, rank-1 updates over KC
+// In this kernel family the broadcast operand is A (MR values per k) and the vector operand is B (NR values per
+// k), so the roles of BLIS's loops 1/2 and of MC/NC are those of BLIS with A and B exchanged: the small broadcast
+// micro-panel is the L1-resident one, the wide vector block the L2-resident one.
 // alpha/beta and the epilogue (bias, ReLU) are applied in the microkernel's store: beta on the first KC block, the
 // epilogue on the last one, so C is read and written once per KC block and never in a separate pass.
 //
@@ -60,18 +63,25 @@ struct Driver {
   using TileFn = void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, int,
                           const TileStore<T>&);
 
-  template <int M, bool PA, size_t... J>
+  template <int M, bool PA, bool HT, size_t... J>
   static constexpr std::array<TileFn, NV> row_fns(std::index_sequence<J...>) {
-    return {{&Kern::template tile<M, (int)J + 1, PA>...}};
+    return {{&Kern::template tile<M, (int)J + 1, PA, HT>...}};
   }
-  template <bool PA, size_t... I>
+  template <bool PA, bool HT, size_t... I>
   static constexpr std::array<std::array<TileFn, NV>, MR> all_fns(std::index_sequence<I...>) {
-    return {{row_fns<(int)I + 1, PA>(std::make_index_sequence<NV>{})...}};
+    return {{row_fns<(int)I + 1, PA, HT>(std::make_index_sequence<NV>{})...}};
   }
+  // The instance for an m x n tile: M = m rows, ceil(n / VL) vectors, the last one half-width when the kernel has
+  // half vectors and n leaves at most VL/2 columns in it.
   static TileFn tile_fn(int m, int n, bool pa) {
-    static constexpr auto packed = all_fns<true>(std::make_integer_sequence<size_t, MR>{});
-    static constexpr auto strided = all_fns<false>(std::make_integer_sequence<size_t, MR>{});
+    static constexpr auto packed = all_fns<true, false>(std::make_integer_sequence<size_t, MR>{});
+    static constexpr auto strided = all_fns<false, false>(std::make_integer_sequence<size_t, MR>{});
     int nv = (n + VL - 1) / VL;
+    if constexpr (Kern::kHalfTail) {
+      static constexpr auto packed_h = all_fns<true, true>(std::make_integer_sequence<size_t, MR>{});
+      static constexpr auto strided_h = all_fns<false, true>(std::make_integer_sequence<size_t, MR>{});
+      if (n - (nv - 1) * VL <= VL / 2) return pa ? packed_h[m - 1][nv - 1] : strided_h[m - 1][nv - 1];
+    }
     return pa ? packed[m - 1][nv - 1] : strided[m - 1][nv - 1];
   }
 
@@ -174,37 +184,35 @@ struct Driver {
           Kern::copy_rows(Bblk + j0, p.rs_b, (int)(nc - j0), kc, bufB, NR);
         }
         TileStore<T> st{p.alpha, first ? p.beta : T(1), nullptr, p.ep.bias_kind, p.ep.relu, last};
+        if (!last) st.bias_kind = BiasKind::None, st.relu = false;
         for (int64_t ic = 0; ic < M; ic += MC) {  // ---- loop 3: MC rows of A and C
           const int64_t mc = std::min<int64_t>(MC, M - ic);
           const T* Ablk = p.A + ic * p.rs_a + pc * p.cs_a;
           if (pack_a_on) pack_a(mc, kc, Ablk, p.rs_a, p.cs_a, bufA);
-          for (int64_t jr = 0; jr < nc; jr += NR) {  // ---- loop 2: one B micro-panel (L1)
-            const int nr = (int)std::min<int64_t>(NR, nc - jr);
-            const T* b;
-            int64_t b_rs;
-            if (pack_b_on) {
-              b = bufB + jr * kc;
-              b_rs = NR;
-            } else if (nr == NR) {
-              b = Bblk + jr;
-              b_rs = p.rs_b;
-            } else {
-              b = bufB;
-              b_rs = NR;
-            }
-            for (int64_t ir = 0; ir < mc; ir += MR) {  // ---- loop 1: one A micro-panel; the microkernel
-              const int mr = (int)std::min<int64_t>(MR, mc - ir);
-              const T* a = pack_a_on ? bufA + ir * kc : Ablk + ir * p.rs_a;
-              const int64_t a_rs = pack_a_on ? 1 : p.rs_a, a_cs = pack_a_on ? MR : p.cs_a;
-              const int64_t m0 = ic + ir, n0 = jc + jr;
+          for (int64_t ir = 0; ir < mc; ir += MR) {  // ---- loop 2: one A micro-panel (stays in L1)
+            const int mr = (int)std::min<int64_t>(MR, mc - ir);
+            const T* a = pack_a_on ? bufA + ir * kc : Ablk + ir * p.rs_a;
+            const int64_t a_rs = pack_a_on ? 1 : p.rs_a, a_cs = pack_a_on ? MR : p.cs_a;
+            const int64_t m0 = ic + ir;
+            for (int64_t jr = 0; jr < nc; jr += NR) {  // ---- loop 1: B micro-panels from L2; the microkernel
+              const int nr = (int)std::min<int64_t>(NR, nc - jr);
+              const T* b;
+              int64_t b_rs;
+              if (pack_b_on) {
+                b = bufB + jr * kc;
+                b_rs = NR;
+              } else if (nr == NR) {
+                b = Bblk + jr;
+                b_rs = p.rs_b;
+              } else {
+                b = bufB;
+                b_rs = NR;
+              }
+              const int64_t n0 = jc + jr;
               TileFn fn = tile_fn(mr, nr, pack_a_on);
               if (direct_c) {
                 TileStore<T> s = st;
-                if (last && p.ep.bias_kind != BiasKind::None)
-                  s.bias = p.ep.bias + (p.ep.bias_kind == BiasKind::PerRow ? m0 : n0);
-                else
-                  s.bias_kind = BiasKind::None;
-                if (!last) s.relu = false;
+                if (s.bias_kind != BiasKind::None) s.bias = p.ep.bias + (s.bias_kind == BiasKind::PerRow ? m0 : n0);
                 fn(kc, a, a_rs, a_cs, b, b_rs, p.C + m0 * p.rs_c + n0, p.rs_c, nr, s);
               } else {
                 tile_via_temp(fn, mr, nr, kc, a, a_rs, a_cs, b, b_rs, p.C + m0 * p.rs_c + n0 * p.cs_c, p.rs_c,
@@ -218,15 +226,22 @@ struct Driver {
   }
 
   // ---------------------------------------------------------------------------------------------------- planner
+  // Strides that map many rows of an unpacked operand to the same L1 sets (multiples of 1 KiB) make packing pay.
+  static bool conflict_stride(int64_t s) { return s != 0 && ((s * (int64_t)sizeof(T)) % 1024) == 0; }
   static bool want_pack_a(const GemmCall<T>& p, int64_t n) {
     if (p.opt.pack_a >= 0) return p.opt.pack_a != 0;
-    // The A micro-panel is reused by every B micro-panel of the block: packing pays once there are a few.
-    return n > 2 * NR;
+    // The A micro-panel is reused (from L1) by every B micro-panel of the block: packing, a transposition for a
+    // row-major A, pays once there are more than a few; an unpacked A is read with any strides (broadcasts).
+    if (conflict_stride(p.cs_a == 1 ? p.rs_a : p.cs_a)) return true;
+    return std::min<int64_t>(n, NC) > 4 * NR;
   }
   static bool want_pack_b(const GemmCall<T>& p, int64_t m) {
     if (p.cs_b != 1) return true;  // the microkernel reads B rows as vectors
     if (p.opt.pack_b >= 0) return p.opt.pack_b != 0;
-    return m > 2 * MR;
+    // Unpacked, the B micro-panels are read from B's rows by every A micro-panel (from L2 after the first): for
+    // up to 6 of them that beats a copy (measured 5-8% on 64 x 256 x 784, 64 x 100 x 2880), unless B's row
+    // stride aliases cache sets.
+    return m > 6 * MR || conflict_stride(p.rs_b);
   }
 
   // Cycle estimate for one thread working on an m x n x k block (padded tiles, packing it does itself).
@@ -235,8 +250,8 @@ struct Driver {
     double mp = (double)((m + MR - 1) / MR * MR), np = (double)((n + VL - 1) / VL * VL);
     double c = mp * np * (double)k / Kern::kMacsPerCycle;
     double pk = 0;
-    if (n > 2 * NR) pk += (double)m * k * (double)((n + NC - 1) / NC);
-    if (m > 2 * MR) pk += (double)n * k;
+    if (n > 4 * NR) pk += (double)m * k * (double)((n + NC - 1) / NC);
+    if (m > 6 * MR) pk += (double)n * k;
     return c + pk * Kern::kPackCost;
   }
 

@@ -18,45 +18,12 @@ namespace dlcore {
 namespace gemm_detail {
 namespace {
 
-#if defined(__AVX512F__)
-struct V512f {
-  using T = float;
-  using R = __m512;
-  static constexpr int L = 16;
-  static R zero() { return _mm512_setzero_ps(); }
-  static R set1(T x) { return _mm512_set1_ps(x); }
-  static R loadu(const T* p) { return _mm512_loadu_ps(p); }
-  static void storeu(T* p, R v) { _mm512_storeu_ps(p, v); }
-  static R fma(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
-  static R mul(R a, R b) { return _mm512_mul_ps(a, b); }
-  static R add(R a, R b) { return _mm512_add_ps(a, b); }
-  static R max(R a, R b) { return _mm512_max_ps(a, b); }
-  static __mmask16 mask(int n) { return (__mmask16)((1u << n) - 1u); }
-  static R load_n(const T* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
-  static void store_n(T* p, R v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
-};
-struct V512d {
-  using T = double;
-  using R = __m512d;
-  static constexpr int L = 8;
-  static R zero() { return _mm512_setzero_pd(); }
-  static R set1(T x) { return _mm512_set1_pd(x); }
-  static R loadu(const T* p) { return _mm512_loadu_pd(p); }
-  static void storeu(T* p, R v) { _mm512_storeu_pd(p, v); }
-  static R fma(R a, R b, R c) { return _mm512_fmadd_pd(a, b, c); }
-  static R mul(R a, R b) { return _mm512_mul_pd(a, b); }
-  static R add(R a, R b) { return _mm512_add_pd(a, b); }
-  static R max(R a, R b) { return _mm512_max_pd(a, b); }
-  static __mmask8 mask(int n) { return (__mmask8)((1u << n) - 1u); }
-  static R load_n(const T* p, int n) { return _mm512_maskz_loadu_pd(mask(n), p); }
-  static void store_n(T* p, R v, int n) { _mm512_mask_storeu_pd(p, mask(n), v); }
-};
-#endif
-
 struct V256f {
   using T = float;
   using R = __m256;
+  using Half = V256f;  // no narrower tail vector in the AVX2 kernels
   static constexpr int L = 8;
+  static R lo(R v) { return v; }
   static R zero() { return _mm256_setzero_ps(); }
   static R set1(T x) { return _mm256_set1_ps(x); }
   static R loadu(const T* p) { return _mm256_loadu_ps(p); }
@@ -74,7 +41,9 @@ struct V256f {
 struct V256d {
   using T = double;
   using R = __m256d;
+  using Half = V256d;
   static constexpr int L = 4;
+  static R lo(R v) { return v; }
   static R zero() { return _mm256_setzero_pd(); }
   static R set1(T x) { return _mm256_set1_pd(x); }
   static R loadu(const T* p) { return _mm256_loadu_pd(p); }
@@ -89,6 +58,58 @@ struct V256d {
   static R load_n(const T* p, int n) { return _mm256_maskload_pd(p, mask(n)); }
   static void store_n(T* p, R v, int n) { _mm256_maskstore_pd(p, mask(n), v); }
 };
+
+#if defined(__AVX512F__)
+// 256-bit vectors with AVX-512VL mask registers (fast masked loads/stores): the halves of V512f / V512d.
+struct V256fk : V256f {
+  using Half = V256fk;
+  static __mmask8 kmask(int n) { return (__mmask8)((1u << n) - 1u); }
+  static R load_n(const T* p, int n) { return _mm256_maskz_loadu_ps(kmask(n), p); }
+  static void store_n(T* p, R v, int n) { _mm256_mask_storeu_ps(p, kmask(n), v); }
+};
+struct V256dk : V256d {
+  using Half = V256dk;
+  static __mmask8 kmask(int n) { return (__mmask8)((1u << n) - 1u); }
+  static R load_n(const T* p, int n) { return _mm256_maskz_loadu_pd(kmask(n), p); }
+  static void store_n(T* p, R v, int n) { _mm256_mask_storeu_pd(p, kmask(n), v); }
+};
+struct V512f {
+  using T = float;
+  using R = __m512;
+  using Half = V256fk;
+  static constexpr int L = 16;
+  static __m256 lo(R v) { return _mm512_castps512_ps256(v); }
+  static R zero() { return _mm512_setzero_ps(); }
+  static R set1(T x) { return _mm512_set1_ps(x); }
+  static R loadu(const T* p) { return _mm512_loadu_ps(p); }
+  static void storeu(T* p, R v) { _mm512_storeu_ps(p, v); }
+  static R fma(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
+  static R mul(R a, R b) { return _mm512_mul_ps(a, b); }
+  static R add(R a, R b) { return _mm512_add_ps(a, b); }
+  static R max(R a, R b) { return _mm512_max_ps(a, b); }
+  static __mmask16 mask(int n) { return (__mmask16)((1u << n) - 1u); }
+  static R load_n(const T* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  static void store_n(T* p, R v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
+};
+struct V512d {
+  using T = double;
+  using R = __m512d;
+  using Half = V256dk;
+  static constexpr int L = 8;
+  static __m256d lo(R v) { return _mm512_castpd512_pd256(v); }
+  static R zero() { return _mm512_setzero_pd(); }
+  static R set1(T x) { return _mm512_set1_pd(x); }
+  static R loadu(const T* p) { return _mm512_loadu_pd(p); }
+  static void storeu(T* p, R v) { _mm512_storeu_pd(p, v); }
+  static R fma(R a, R b, R c) { return _mm512_fmadd_pd(a, b, c); }
+  static R mul(R a, R b) { return _mm512_mul_pd(a, b); }
+  static R add(R a, R b) { return _mm512_add_pd(a, b); }
+  static R max(R a, R b) { return _mm512_max_pd(a, b); }
+  static __mmask8 mask(int n) { return (__mmask8)((1u << n) - 1u); }
+  static R load_n(const T* p, int n) { return _mm512_maskz_loadu_pd(mask(n), p); }
+  static void store_n(T* p, R v, int n) { _mm512_mask_storeu_pd(p, mask(n), v); }
+};
+#endif
 
 // ---------------------------------------------------------------------------------------------------- transposes
 // 8 lines of 8 floats -> 8 rows of 8 floats (in-register 8x8 transpose).
@@ -128,7 +149,6 @@ inline void pack_lines_f(const float* src, int64_t ls, int lines, int64_t k, flo
     const int nl = std::min(8, lines - r0);
     const float* s[8];
     for (int i = 0; i < 8; ++i) s[i] = src + (int64_t)(r0 + std::min(i, nl - 1)) * ls;
-    const __m256i m = V256f::mask(nl);
     int64_t p = 0;
     for (; p + 8 <= k; p += 8) {
       __m256 x0 = _mm256_loadu_ps(s[0] + p), x1 = _mm256_loadu_ps(s[1] + p), x2 = _mm256_loadu_ps(s[2] + p),
@@ -145,15 +165,27 @@ inline void pack_lines_f(const float* src, int64_t ls, int lines, int64_t k, flo
         _mm256_storeu_ps(d + 5 * W, x5);
         _mm256_storeu_ps(d + 6 * W, x6);
         _mm256_storeu_ps(d + 7 * W, x7);
+      } else if (nl == 4) {  // 128-bit stores: masked stores are slow on AMD cores
+        _mm_storeu_ps(d, _mm256_castps256_ps128(x0));
+        _mm_storeu_ps(d + W, _mm256_castps256_ps128(x1));
+        _mm_storeu_ps(d + 2 * W, _mm256_castps256_ps128(x2));
+        _mm_storeu_ps(d + 3 * W, _mm256_castps256_ps128(x3));
+        _mm_storeu_ps(d + 4 * W, _mm256_castps256_ps128(x4));
+        _mm_storeu_ps(d + 5 * W, _mm256_castps256_ps128(x5));
+        _mm_storeu_ps(d + 6 * W, _mm256_castps256_ps128(x6));
+        _mm_storeu_ps(d + 7 * W, _mm256_castps256_ps128(x7));
       } else {
-        _mm256_maskstore_ps(d, m, x0);
-        _mm256_maskstore_ps(d + W, m, x1);
-        _mm256_maskstore_ps(d + 2 * W, m, x2);
-        _mm256_maskstore_ps(d + 3 * W, m, x3);
-        _mm256_maskstore_ps(d + 4 * W, m, x4);
-        _mm256_maskstore_ps(d + 5 * W, m, x5);
-        _mm256_maskstore_ps(d + 6 * W, m, x6);
-        _mm256_maskstore_ps(d + 7 * W, m, x7);
+        alignas(32) float t[8][8];
+        _mm256_store_ps(t[0], x0);
+        _mm256_store_ps(t[1], x1);
+        _mm256_store_ps(t[2], x2);
+        _mm256_store_ps(t[3], x3);
+        _mm256_store_ps(t[4], x4);
+        _mm256_store_ps(t[5], x5);
+        _mm256_store_ps(t[6], x6);
+        _mm256_store_ps(t[7], x7);
+        for (int q = 0; q < 8; ++q)
+          for (int i = 0; i < nl; ++i) d[q * W + i] = t[q][i];
       }
     }
     for (; p < k; ++p)
@@ -166,17 +198,26 @@ inline void pack_lines_d(const double* src, int64_t ls, int lines, int64_t k, do
     const int nl = std::min(4, lines - r0);
     const double* s[4];
     for (int i = 0; i < 4; ++i) s[i] = src + (int64_t)(r0 + std::min(i, nl - 1)) * ls;
-    const __m256i m = V256d::mask(nl);
     int64_t p = 0;
     for (; p + 4 <= k; p += 4) {
       __m256d x0 = _mm256_loadu_pd(s[0] + p), x1 = _mm256_loadu_pd(s[1] + p), x2 = _mm256_loadu_pd(s[2] + p),
               x3 = _mm256_loadu_pd(s[3] + p);
       transpose4x4(x0, x1, x2, x3);
       double* d = dst + p * W + r0;
-      _mm256_maskstore_pd(d, m, x0);
-      _mm256_maskstore_pd(d + W, m, x1);
-      _mm256_maskstore_pd(d + 2 * W, m, x2);
-      _mm256_maskstore_pd(d + 3 * W, m, x3);
+      if (nl == 4) {
+        _mm256_storeu_pd(d, x0);
+        _mm256_storeu_pd(d + W, x1);
+        _mm256_storeu_pd(d + 2 * W, x2);
+        _mm256_storeu_pd(d + 3 * W, x3);
+      } else {
+        alignas(32) double t[4][4];
+        _mm256_store_pd(t[0], x0);
+        _mm256_store_pd(t[1], x1);
+        _mm256_store_pd(t[2], x2);
+        _mm256_store_pd(t[3], x3);
+        for (int q = 0; q < 4; ++q)
+          for (int i = 0; i < nl; ++i) d[q * W + i] = t[q][i];
+      }
     }
     for (; p < k; ++p)
       for (int i = 0; i < nl; ++i) dst[p * W + r0 + i] = s[i][p];
@@ -189,88 +230,88 @@ template <class V, int MR_, int NR_, int KC_, int MC_, int NC_>
 struct SimdKernel {
   using T = typename V::T;
   using R = typename V::R;
+  using H = typename V::Half;  // half-width vectors for narrow N edges (V itself when there are none)
+  using HR = typename H::R;
   static constexpr int MR = MR_, NR = NR_, VL = V::L;
   static constexpr int KC = KC_, MC = MC_, NC = NC_;
+  static constexpr bool kHalfTail = H::L * 2 == V::L;
   // planner constants: this core does 2 x 256-bit FMA per cycle (one 512-bit); packing ~0.5 cycle per element
   static constexpr double kMacsPerCycle = 64.0 / sizeof(T), kPackCost = 0.5;
 
-  template <int M, int NV, bool PA>
+  // HT (half tail): the last of the NV vectors holds <= VL/2 valid columns and is computed with half-width
+  // vectors, which issue twice as fast on this core (an N edge of 4 floats costs half a 16-wide vector).
+  template <int M, int NV, bool PA, bool HT = false>
   static void tile(int64_t k, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t b_rs, T* c, int64_t rs_c,
                    int n, const TileStore<T>& st) {
-    R acc[M][NV];
+    constexpr int NF = HT ? NV - 1 : NV;  // full-width vectors per row
+    constexpr int NFA = NF > 0 ? NF : 1;
+    R acc[M][NFA];
+    HR acch[M];
 #pragma GCC unroll 32
-    for (int i = 0; i < M; ++i)
+    for (int i = 0; i < M; ++i) {
 #pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+      for (int j = 0; j < NFA; ++j) acc[i][j] = V::zero();
+      acch[i] = H::zero();
+    }
 #pragma GCC unroll 32
     for (int i = 0; i < M; ++i) {
       _mm_prefetch((const char*)(c + i * rs_c), _MM_HINT_T0);
-      _mm_prefetch((const char*)(c + i * rs_c + NV * VL - 1), _MM_HINT_T0);
+      _mm_prefetch((const char*)(c + i * rs_c + n - 1), _MM_HINT_T0);
     }
+    const T* ar[M];
     if constexpr (PA) {
-#pragma GCC unroll 2
-      for (int64_t p = 0; p < k; ++p) {
-        R bv[NV];
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) bv[j] = V::loadu(b + j * VL);
-#pragma GCC unroll 32
-        for (int i = 0; i < M; ++i) {
-          R av = V::set1(a[i]);
-#pragma GCC unroll 4
-          for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
-        }
-        a += MR;
-        b += b_rs;
-      }
-    } else {
-      const T* ar[M];
-#pragma GCC unroll 32
-      for (int i = 0; i < M; ++i) ar[i] = a + i * a_rs;
-      for (int64_t p = 0; p < k; ++p) {
-        R bv[NV];
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) bv[j] = V::loadu(b + j * VL);
-        const int64_t off = p * a_cs;
-#pragma GCC unroll 32
-        for (int i = 0; i < M; ++i) {
-          R av = V::set1(ar[i][off]);
-#pragma GCC unroll 4
-          for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
-        }
-        b += b_rs;
-      }
+      a_rs = 1;
+      a_cs = MR;
     }
-    store<M, NV>(acc, c, rs_c, n, st);
+#pragma GCC unroll 32
+    for (int i = 0; i < M; ++i) ar[i] = a + i * a_rs;
+#pragma GCC unroll 2
+    for (int64_t p = 0; p < k; ++p) {
+      R bv[NFA];
+#pragma GCC unroll 4
+      for (int j = 0; j < NF; ++j) bv[j] = V::loadu(b + j * VL);
+      HR bh = H::zero();
+      if constexpr (HT) bh = H::loadu(b + NF * VL);
+      const int64_t off = PA ? p * MR : p * a_cs;
+#pragma GCC unroll 32
+      for (int i = 0; i < M; ++i) {
+        R av = V::set1(PA ? a[off + i] : ar[i][off]);
+#pragma GCC unroll 4
+        for (int j = 0; j < NF; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+        if constexpr (HT) acch[i] = H::fma(V::lo(av), bh, acch[i]);
+      }
+      b += b_rs;
+    }
+    store<M, NV, HT>(acc, acch, c, rs_c, n, st);
   }
 
-  template <int M, int NV>
-  static void store(R (&acc)[M][NV], T* c, int64_t rs_c, int n, const TileStore<T>& st) {
-    const R valpha = V::set1(st.alpha), vbeta = V::set1(st.beta), z = V::zero();
-    const bool beta0 = st.beta == T(0);
-    const int last_n = n - (NV - 1) * VL;  // valid lanes of the last vector (1..VL)
+  // v -> alpha v (+ beta C) (+ bias) (ReLU) -> C, on `lanes` valid lanes (all of them when lanes == W::L).
+  template <class W>
+  static void finish(typename W::R v, T* cp, const T* bias_col, typename W::R rb, int lanes, const TileStore<T>& st) {
+    using WR = typename W::R;
+    const WR z = W::zero();
+    v = W::mul(W::set1(st.alpha), v);
+    const bool full = lanes == W::L;
+    if (st.beta != T(0)) v = W::fma(W::set1(st.beta), full ? W::loadu(cp) : W::load_n(cp, lanes), v);
+    if (st.bias_kind == BiasKind::PerRow) v = W::add(v, rb);
+    else if (st.bias_kind == BiasKind::PerCol) v = W::add(v, full ? W::loadu(bias_col) : W::load_n(bias_col, lanes));
+    if (st.relu) v = W::max(z, v);
+    if (full) W::storeu(cp, v);
+    else W::store_n(cp, v, lanes);
+  }
+
+  template <int M, int NV, bool HT, int NFA>
+  static void store(R (&acc)[M][NFA], HR (&acch)[M], T* c, int64_t rs_c, int n, const TileStore<T>& st) {
+    constexpr int NF = HT ? NV - 1 : NV;
+    const int last_n = n - (NV - 1) * VL;  // valid lanes of the last vector (1..VL, or 1..VL/2 when HT)
 #pragma GCC unroll 32
     for (int i = 0; i < M; ++i) {
       T* ci = c + i * rs_c;
-      R rb = z;
-      if (st.bias_kind == BiasKind::PerRow) rb = V::set1(st.bias[i]);
+      const T rbs = st.bias_kind == BiasKind::PerRow ? st.bias[i] : T(0);
 #pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) {
-        R v = V::mul(valpha, acc[i][j]);
-        const bool full = j < NV - 1 || last_n == VL;
-        if (full) {
-          if (!beta0) v = V::fma(vbeta, V::loadu(ci + j * VL), v);
-          if (st.bias_kind == BiasKind::PerRow) v = V::add(v, rb);
-          else if (st.bias_kind == BiasKind::PerCol) v = V::add(v, V::loadu(st.bias + j * VL));
-          if (st.relu) v = V::max(z, v);
-          V::storeu(ci + j * VL, v);
-        } else {
-          if (!beta0) v = V::fma(vbeta, V::load_n(ci + j * VL, last_n), v);
-          if (st.bias_kind == BiasKind::PerRow) v = V::add(v, rb);
-          else if (st.bias_kind == BiasKind::PerCol) v = V::add(v, V::load_n(st.bias + j * VL, last_n));
-          if (st.relu) v = V::max(z, v);
-          V::store_n(ci + j * VL, v, last_n);
-        }
-      }
+      for (int j = 0; j < NF; ++j)
+        finish<V>(acc[i][j], ci + j * VL, st.bias + j * VL, V::set1(rbs), (j < NV - 1) ? VL : last_n, st);
+      if constexpr (HT) finish<H>(acch[i], ci + NF * VL, st.bias + NF * VL, H::set1(rbs), last_n, st);
     }
   }
 
