@@ -200,11 +200,28 @@ def test_pinned_algorithms(case, algo, rng):
         assert_close(a, e, rtol=1e-4, atol=2e-4)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_winograd_vs_numpy(dtype, rng):
+    dlcore._C._conv_set_algorithm("winograd")
+    for case in [c for c in CASES if c[5] == 3 and c[6] == 3 and c[7] == 1 and c[9] == 1 and c[10] == 1]:
+        N, C, H, W, K, R, S, st, padding, dl, groups, bias = _case_args(case)
+        x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((K, C, R, S))
+        xt, wt = _t(x, dtype, True), _t(w, dtype, True)
+        y = F.conv2d(xt, wt, None, st, padding, dl, groups)
+        gy = rng.standard_normal(y.shape)
+        ry, rgx, rgw, _ = ref_conv2d(x, w, None, st, _pad4(padding, R, S, dl), dl, groups, gy)
+        y.backward(_t(gy, dtype))
+        tol = dict(rtol=1e-4, atol=2e-4) if dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
+        for a, e in ((y, ry), (xt.grad, rgx), (wt.grad, rgw)):
+            assert_close(a, e, **tol, msg=str(case))
+
+
 def test_winograd_gradcheck(rng):
+    dlcore._C._conv_set_algorithm("winograd")
     x = _t(rng.standard_normal((1, 16, 3, 4)), "float64", True)
     w = _t(rng.standard_normal((16, 16, 3, 3)) * 0.1, "float64", True)
     gradcheck(lambda x: F.conv2d(x, w, padding=1), [x])
-    # (the weight gradient is checked against the float64 NumPy reference at 1e-10 in the CASES above)
+    # (the weight gradient is checked against the float64 NumPy reference at 1e-10 in test_winograd_vs_numpy)
 
 
 def test_conv1d_gradcheck(rng):

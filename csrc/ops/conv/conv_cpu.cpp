@@ -265,7 +265,8 @@ bool use_direct(const ConvParams& p) {
 }
 bool use_winograd(const ConvParams& p) {
   auto a = conv_algorithm();
-  return (a == ConvAlgorithm::Auto || a == ConvAlgorithm::Winograd) && conv_winograd_applies(p);
+  return (a == ConvAlgorithm::Auto && conv_winograd_preferred(p)) ||
+         (a == ConvAlgorithm::Winograd && conv_winograd_applies(p));
 }
 
 void forward_cpu(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p) {

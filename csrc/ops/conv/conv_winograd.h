@@ -20,6 +20,13 @@ inline bool conv_winograd_applies(const ConvParams& p) {
          p.K >= 16 && p.P >= 2 && p.Q >= 2;
 }
 
+// Auto picks Winograd only where it measured faster than im2col + GEMM on this machine: wide layers on small
+// images ([32,256,14,14]: 94 vs 134 ms forward). On [32,64,56,56] and [32,128,28,28] it lost (short GEMM reductions
+// C = 64/128 and the scalar transforms' 16 strided planes), so those stay on im2col.
+inline bool conv_winograd_preferred(const ConvParams& p) {
+  return conv_winograd_applies(p) && p.C >= 192 && p.K >= 192 && p.P * p.Q <= 400;
+}
+
 template <class T>
 void conv_winograd_forward(T* y, const T* x, const T* w, const T* b, const ConvParams& p);
 template <class T>
