@@ -14,6 +14,13 @@ ISAS = [i for i in ("scalar", "avx2", "avx512")
         if ["scalar", "avx2", "avx512"].index(i) <= ["scalar", "avx2", "avx512"].index(dlcore._C._cpu_isa_supported())]
 
 
+@pytest.fixture(autouse=True)
+def _restore_conv_algorithm():
+    algo = dlcore._C._conv_get_algorithm()
+    yield
+    dlcore._C._conv_set_algorithm(algo)
+
+
 # ------------------------------------------------------------------------------------------------ NumPy reference
 
 def _patches(xp, R, S, P, Q, stride, dil):
@@ -105,6 +112,9 @@ CASES = [
     (1, 2, 9, 33, 20, 5, 5, 1, 2, 1, 1, True),        # direct kernel: wide rows, channel remainders
     (1, 16, 22, 64, 4, 3, 3, 1, 1, 1, 1, True),       # several im2col row tiles
     (2, 12, 30, 70, 2, 3, 3, 1, 2, 2, 1, True),       # row tiles with dilation
+    (2, 16, 7, 9, 16, 3, 3, 1, 1, 1, 1, True),        # Winograd F(2x2,3x3): odd output sizes (edge tiles)
+    (1, 16, 6, 5, 20, 3, 3, 1, (0, 2), 1, 1, False),  # Winograd, unequal padding
+    (3, 17, 4, 4, 16, 3, 3, 1, "same", 1, 1, True),   # Winograd, 3 samples over 2 threads
 ]
 
 
@@ -170,6 +180,48 @@ def test_conv2d_gradcheck(kw, rng):
     w = _t(rng.standard_normal((2, 2 // g, 3, 2)), "float64", True)
     b = _t(rng.standard_normal(2), "float64", True)
     gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b])
+
+
+@pytest.mark.parametrize("algo", ["im2col", "direct", "winograd"])
+@pytest.mark.parametrize("case", [c for c in CASES if c[2] * c[3] < 1000], ids=lambda c: "x".join(map(str, c[:7])))
+def test_pinned_algorithms(case, algo, rng):
+    """Every algorithm pinned in turn (a pinned algorithm that does not apply falls back to im2col)."""
+    dlcore._C._conv_set_algorithm(algo)
+    N, C, H, W, K, R, S, st, padding, dl, groups, bias = _case_args(case)
+    x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((K, C // groups, R, S))
+    b = rng.standard_normal(K) if bias else None
+    xt, wt = _t(x, "float32", True), _t(w, "float32", True)
+    bt = _t(b, "float32", True) if bias else None
+    y = F.conv2d(xt, wt, bt, st, padding, dl, groups)
+    gy = rng.standard_normal(y.shape)
+    ry, rgx, rgw, rgb = ref_conv2d(x, w, b, st, _pad4(padding, R, S, dl), dl, groups, gy)
+    y.backward(_t(gy, "float32"))
+    for a, e in ((y, ry), (xt.grad, rgx), (wt.grad, rgw)) + (((bt.grad, rgb),) if bias else ()):
+        assert_close(a, e, rtol=1e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_winograd_vs_numpy(dtype, rng):
+    dlcore._C._conv_set_algorithm("winograd")
+    for case in [c for c in CASES if c[5] == 3 and c[6] == 3 and c[7] == 1 and c[9] == 1 and c[10] == 1]:
+        N, C, H, W, K, R, S, st, padding, dl, groups, bias = _case_args(case)
+        x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((K, C, R, S))
+        xt, wt = _t(x, dtype, True), _t(w, dtype, True)
+        y = F.conv2d(xt, wt, None, st, padding, dl, groups)
+        gy = rng.standard_normal(y.shape)
+        ry, rgx, rgw, _ = ref_conv2d(x, w, None, st, _pad4(padding, R, S, dl), dl, groups, gy)
+        y.backward(_t(gy, dtype))
+        tol = dict(rtol=1e-4, atol=2e-4) if dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
+        for a, e in ((y, ry), (xt.grad, rgx), (wt.grad, rgw)):
+            assert_close(a, e, **tol, msg=str(case))
+
+
+def test_winograd_gradcheck(rng):
+    dlcore._C._conv_set_algorithm("winograd")
+    x = _t(rng.standard_normal((1, 16, 3, 4)), "float64", True)
+    w = _t(rng.standard_normal((16, 16, 3, 3)) * 0.1, "float64", True)
+    gradcheck(lambda x: F.conv2d(x, w, padding=1), [x])
+    # (the weight gradient is checked against the float64 NumPy reference at 1e-10 in test_winograd_vs_numpy)
 
 
 def test_conv1d_gradcheck(rng):

@@ -57,6 +57,21 @@ void bind_conv(py::module_& m) {
   }, py::arg("grad_output"), py::arg("input"), py::arg("weight_shape"), py::arg("stride"), py::arg("padding"),
      py::arg("dilation"), py::arg("groups"), py::arg("want_weight") = true,
      py::arg("want_bias") = false, py::arg("op") = "conv2d");
+
+  m.def("_conv_set_algorithm", [](const std::string& name) {
+    ConvAlgorithm a;
+    if (name == "auto") a = ConvAlgorithm::Auto;
+    else if (name == "im2col") a = ConvAlgorithm::Im2col;
+    else if (name == "direct") a = ConvAlgorithm::Direct;
+    else if (name == "winograd") a = ConvAlgorithm::Winograd;
+    else DLCORE_THROW(ValueError, "_conv_set_algorithm: expected 'auto', 'im2col', 'direct' or 'winograd', got '",
+                      name, "'");
+    set_conv_algorithm(a);
+  });
+  m.def("_conv_get_algorithm", []() {
+    const char* names[] = {"auto", "im2col", "direct", "winograd"};
+    return std::string(names[(int)conv_algorithm()]);
+  });
 }
 
 BindingRegistrar reg("conv", &bind_conv);

@@ -57,6 +57,12 @@ inline Op<ConvForwardFn> conv2d_forward_op{"conv2d"};
 inline Op<ConvBackwardInputFn> conv2d_backward_input_op{"conv2d_backward_input"};
 inline Op<ConvBackwardWeightFn> conv2d_backward_weight_op{"conv2d_backward_weight"};
 
+// CPU algorithm choice (tests and benchmarks pin one; Auto picks per shape). A pinned algorithm that does not apply
+// to a shape falls back to im2col.
+enum class ConvAlgorithm : int { Auto = 0, Im2col = 1, Direct = 2, Winograd = 3 };
+void set_conv_algorithm(ConvAlgorithm a);
+ConvAlgorithm conv_algorithm();
+
 // Front-end. stride/dilation: 2 values; padding: 4 values (top, bottom, left, right).
 struct ConvArgs {
   int64_t stride[2] = {1, 1};

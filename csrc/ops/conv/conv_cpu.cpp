@@ -12,15 +12,23 @@
 // float32 layers with few input channels and stride 1 go to the direct kernels of conv_direct.h when the active ISA
 // has them.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
 #include "core/parallel.h"
 #include "ops/conv/conv.h"
 #include "ops/conv/conv_direct.h"
+#include "ops/conv/conv_winograd.h"
 #include "ops/gemm/gemm.h"
 
 namespace dlcore {
+
+namespace {
+std::atomic<int> g_algorithm{(int)ConvAlgorithm::Auto};
+}
+void set_conv_algorithm(ConvAlgorithm a) { g_algorithm.store((int)a, std::memory_order_relaxed); }
+ConvAlgorithm conv_algorithm() { return (ConvAlgorithm)g_algorithm.load(std::memory_order_relaxed); }
 
 ConvDirectTables& conv_direct_tables() {
   static ConvDirectTables t;
@@ -251,8 +259,18 @@ void bias_grad(T* gb, const T* gy, const ConvParams& p) {
   for (int64_t k = 0; k < p.K; ++k) gb[k] = (T)acc[k];
 }
 
+bool use_direct(const ConvParams& p) {
+  auto a = conv_algorithm();
+  return (a == ConvAlgorithm::Auto || a == ConvAlgorithm::Direct) && conv_direct_applies(p);
+}
+bool use_winograd(const ConvParams& p) {
+  auto a = conv_algorithm();
+  return (a == ConvAlgorithm::Auto && conv_winograd_preferred(p)) ||
+         (a == ConvAlgorithm::Winograd && conv_winograd_applies(p));
+}
+
 void forward_cpu(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p) {
-  if (y.dtype() == DType::Float32 && conv_direct_applies(p)) {
+  if (y.dtype() == DType::Float32 && use_direct(p)) {
     if (auto* fn = conv_direct_tables().forward.get()) {
       fn(y.data<float>(), x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, p);
       return;
@@ -260,6 +278,7 @@ void forward_cpu(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor
   }
   dispatch_float(y.dtype(), "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
+    if (use_winograd(p)) return conv_winograd_forward<T>(y.data<T>(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, p);
     forward_im2col<T>(y.data<T>(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, p);
   });
 }
@@ -267,13 +286,14 @@ void forward_cpu(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor
 void backward_input_cpu(const Tensor& gx, const Tensor& gy, const Tensor& w, const ConvParams& p) {
   dispatch_float(gx.dtype(), "conv2d_backward_input", [&](auto tag) {
     using T = typename decltype(tag)::type;
+    if (use_winograd(p)) return conv_winograd_backward_input<T>(gx.data<T>(), gy.data<T>(), w.data<T>(), p);
     backward_input_im2col<T>(gx.data<T>(), gy.data<T>(), w.data<T>(), p);
   });
 }
 
 void backward_weight_cpu(const Tensor* gw, const Tensor* gb, const Tensor& gy, const Tensor& x,
                          const ConvParams& p) {
-  if (gw && gy.dtype() == DType::Float32 && conv_direct_applies(p)) {
+  if (gw && gy.dtype() == DType::Float32 && use_direct(p)) {
     if (auto* fn = conv_direct_tables().weight.get()) {
       fn(gw->data<float>(), gb ? gb->data<float>() : nullptr, gy.data<float>(), x.data<float>(), p);
       return;
@@ -281,7 +301,8 @@ void backward_weight_cpu(const Tensor* gw, const Tensor* gb, const Tensor& gy, c
   }
   dispatch_float(gy.dtype(), "conv2d_backward_weight", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (gw) backward_weight_im2col<T>(gw->data<T>(), nullptr, gy.data<T>(), x.data<T>(), p);
+    if (gw && use_winograd(p)) conv_winograd_backward_weight<T>(gw->data<T>(), gy.data<T>(), x.data<T>(), p);
+    else if (gw) backward_weight_im2col<T>(gw->data<T>(), nullptr, gy.data<T>(), x.data<T>(), p);
     if (gb) bias_grad<T>(gb->data<T>(), gy.data<T>(), p);
   });
 }

@@ -1,0 +1,37 @@
+// Winograd F(2x2, 3x3) convolution (Lavin & Gray 2015) for 3x3 stride-1 dilation-1 ungrouped layers (ResNet/VGG
+// style). Each 2x2 output tile comes from a 4x4 input tile d:
+//   y_tile = A^T [ U (.) V ] A,   U = G g G^T (per k, c),   V = B^T d B (per c, tile),   (.) elementwise over 16 xi
+// so the convolution becomes 16 GEMMs over the xi positions: M[xi] (K x T) = U[xi] (K x C) @ V[xi] (C x T), with
+// 2.25x fewer multiplications than im2col + GEMM. The gradients are the exact adjoints of the same linear maps:
+//   input grad:  Mg = A gy_tile A^T;  Vg[xi] (C x T) = U[xi]^T @ Mg[xi];  gx += B Vg B^T (overlapping 4x4 tiles)
+//   weight grad: dU[xi] (K x C) = sum_tiles Mg[xi] @ V[xi]^T;  gw = G^T dU G
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+//   A^T = [1 1 1 0; 0 1 -1 -1]
+// Tiles: ceil(P/2) x ceil(Q/2) per sample; input tile (ty, tx) starts at (2ty - pt, 2tx - pl) (zeros outside);
+// edge tiles write only their rows/columns inside P x Q. Samples are split over threads; each thread transforms a
+// chunk of samples (>= ~256 tiles) and runs the 16 GEMMs on its own.
+#pragma once
+#include "ops/conv/conv.h"
+
+namespace dlcore {
+
+inline bool conv_winograd_applies(const ConvParams& p) {
+  return p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 && p.G == 1 && p.C >= 16 &&
+         p.K >= 16 && p.P >= 2 && p.Q >= 2;
+}
+
+// Auto picks Winograd only where it measured faster than im2col + GEMM on this machine: wide layers on small
+// images ([32,256,14,14]: 94 vs 134 ms forward). On [32,64,56,56] and [32,128,28,28] it lost (short GEMM reductions
+// C = 64/128 and the scalar transforms' 16 strided planes), so those stay on im2col.
+inline bool conv_winograd_preferred(const ConvParams& p) {
+  return conv_winograd_applies(p) && p.C >= 192 && p.K >= 192 && p.P * p.Q <= 400;
+}
+
+template <class T>
+void conv_winograd_forward(T* y, const T* x, const T* w, const T* b, const ConvParams& p);
+template <class T>
+void conv_winograd_backward_input(T* gx, const T* gy, const T* w, const ConvParams& p);
+template <class T>
+void conv_winograd_backward_weight(T* gw, const T* gy, const T* x, const ConvParams& p);
+
+}  // namespace dlcore
