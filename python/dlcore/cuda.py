@@ -1,7 +1,18 @@
-"""dlcore.cuda: CUDA device management. Without a CUDA build (or the SIMT-emulator build) nothing is available."""
+"""dlcore.cuda: CUDA device management (PyTorch's torch.cuda names).
+
+Three builds: real CUDA (nvcc present at build time; a device is needed at run time), the SIMT emulator
+(DLCORE_CUDA_EMU=ON: the CUDA kernels compiled for the CPU, one emulated device backed by host memory, every stream
+synchronous), or none (every call that needs a device raises RuntimeError saying so).
+"""
 from __future__ import annotations
 
+import contextlib
+
 from . import _C
+
+
+def _has(name):
+    return hasattr(_C, name)
 
 
 def is_available() -> bool:
@@ -11,7 +22,12 @@ def is_available() -> bool:
 
 
 def is_emulated() -> bool:
+    """True in the SIMT-emulator build (CUDA kernels running on the CPU)."""
     return bool(_C._build_info.get("cuda_emulated", False))
+
+
+def is_built() -> bool:
+    return bool(_C._build_info.get("cuda_built", False))
 
 
 def device_count() -> int:
@@ -20,20 +36,166 @@ def device_count() -> int:
 
 
 def _no_cuda(what):
+    if is_built():
+        raise RuntimeError(f"{what}: no CUDA device is available (dlcore.cuda.is_available() is False)")
     raise RuntimeError(f"{what}: dlcore was built without CUDA (rebuild with nvcc present, "
                        f"-C cmake.define.DLCORE_CUDA=ON, or the emulator flavour DLCORE_CUDA_EMU=ON)")
 
 
+def _require(what):
+    if not is_available():
+        _no_cuda(what)
+
+
+def _index(device):
+    if device is None:
+        return current_device()
+    if isinstance(device, int):
+        return device
+    d = device if isinstance(device, _C.device) else _C.device(device)
+    if d.type != "cuda":
+        raise ValueError(f"expected a cuda device, got {d}")
+    return d.index
+
+
+def current_device() -> int:
+    _require("cuda.current_device")
+    return int(_C._cuda_current_device())
+
+
+def set_device(device) -> None:
+    _require("cuda.set_device")
+    _C._cuda_set_device(_index(device))
+
+
+def get_device_name(device=None) -> str:
+    _require("cuda.get_device_name")
+    return _C._cuda_get_device_name(_index(device))
+
+
+def get_arch(device=None) -> str:
+    """'sm_90' on a real device, 'emulated' on the emulator."""
+    _require("cuda.get_arch")
+    return _C._cuda_get_arch(_index(device))
+
+
 def synchronize(device=None) -> None:
-    f = getattr(_C, "_cuda_synchronize", None)
-    if f is None:
-        _no_cuda("cuda.synchronize")
-    f()
+    _require("cuda.synchronize")
+    _C._cuda_synchronize()
+
+
+def empty_cache() -> None:
+    """Returns the caching allocator's free blocks to the device."""
+    if is_available():
+        _C._cuda_empty_cache()
+
+
+def memory_stats(device=None) -> dict:
+    _require("cuda.memory_stats")
+    return dict(_C._cuda_memory_stats(_index(device)))
+
+
+def memory_allocated(device=None) -> int:
+    """Bytes held by live tensors (rounded to the allocator's size classes)."""
+    return memory_stats(device)["allocated_bytes"]
+
+
+def max_memory_allocated(device=None) -> int:
+    return memory_stats(device)["peak_allocated_bytes"]
+
+
+def memory_reserved(device=None) -> int:
+    """Bytes obtained from the device: live tensors plus the cache."""
+    return memory_stats(device)["reserved_bytes"]
+
+
+def reset_peak_memory_stats(device=None) -> None:
+    _require("cuda.reset_peak_memory_stats")
+    _C._cuda_reset_peak_memory_stats(_index(device))
+
+
+def mem_get_info(device=None):
+    """(free, total) bytes on the device."""
+    _require("cuda.mem_get_info")
+    return tuple(_C._cuda_mem_get_info(_index(device)))
 
 
 def manual_seed(seed) -> None:
+    """Seeds the default generator (one Philox stream serves cpu and cuda)."""
     from ._creation import manual_seed as _ms
     _ms(seed)
 
 
 manual_seed_all = manual_seed
+
+
+class Stream:
+    """A CUDA stream. dlcore launches its kernels on the current stream (see `stream()`); in the emulator every
+    stream is synchronous."""
+
+    def __init__(self, device=None, _handle=None):
+        _require("cuda.Stream")
+        self._owned = _handle is None
+        self.handle = _C._cuda_stream_create() if _handle is None else _handle
+
+    def synchronize(self) -> None:
+        _C._cuda_stream_synchronize(self.handle)
+
+    def query(self) -> bool:
+        return bool(_C._cuda_stream_query(self.handle))
+
+    def __eq__(self, other):
+        return isinstance(other, Stream) and other.handle == self.handle
+
+    def __hash__(self):
+        return hash(self.handle)
+
+    def __repr__(self):
+        return f"<dlcore.cuda.Stream handle={self.handle:#x}>"
+
+    def __del__(self):
+        if getattr(self, "_owned", False) and self.handle:
+            try:
+                _C._cuda_stream_destroy(self.handle)
+            except Exception:  # interpreter shutdown
+                pass
+
+
+def current_stream(device=None) -> Stream:
+    _require("cuda.current_stream")
+    return Stream(_handle=_C._cuda_current_stream())
+
+
+def default_stream(device=None) -> Stream:
+    _require("cuda.default_stream")
+    return Stream(_handle=0)
+
+
+@contextlib.contextmanager
+def stream(s):
+    """Makes s the current stream of this thread inside the block."""
+    if s is None:
+        yield
+        return
+    prev = _C._cuda_current_stream()
+    _C._cuda_set_stream(s.handle)
+    try:
+        yield s
+    finally:
+        _C._cuda_set_stream(prev)
+
+
+# ---- the SIMT emulator (emulated builds only) ----
+
+def set_emulator_schedule(spec: str) -> None:
+    """Thread order of the SIMT emulator: 'forward', 'reverse', 'random' or 'random:SEED'
+    (default from DLCORE_SIMT_SCHEDULE)."""
+    if not _has("_emu_set_schedule"):
+        raise RuntimeError("cuda.set_emulator_schedule: this build does not use the SIMT emulator")
+    _C._emu_set_schedule(spec)
+
+
+def get_emulator_schedule() -> str:
+    if not _has("_emu_get_schedule"):
+        raise RuntimeError("cuda.get_emulator_schedule: this build does not use the SIMT emulator")
+    return _C._emu_get_schedule()
