@@ -98,8 +98,9 @@ def test_vs_torch(case, rng):
     yd, yt = fn(xd), tfn(torch, xt)
     yd.backward(dlcore.tensor(g))
     yt.backward(torch.tensor(g))
-    assert_close(yd.detach().numpy(), yt.detach().numpy(), rtol=1e-5, atol=1e-6)
-    assert_close(xd.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-6)
+    # float32 vector math on both sides: a few ulp, absolute where 1 + tanh(u) cancels (gelu_tanh at x ~ -5)
+    assert_close(yd.detach().numpy(), yt.detach().numpy(), rtol=1e-5, atol=3e-6)
+    assert_close(xd.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=3e-6)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

@@ -256,3 +256,26 @@ def test_pool_bad_input():
         F.adaptive_avg_pool2d(x, 0)
     with pytest.raises(ValueError, match="grad_output"):
         dlcore._C.max_pool2d_bwd(dlcore.zeros(1, 1, 3, 3), x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+
+
+@requires_torch
+def test_pool1d_and_adaptive_max_vs_torch(rng):
+    import torch
+    tf = torch.nn.functional
+    x = rng.standard_normal((2, 3, 11)).astype(np.float32)
+    xd, xt = dlcore.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    yd, id_ = F.max_pool1d(xd, 3, 2, 1, return_indices=True)
+    yt, it = tf.max_pool1d(xt, 3, 2, 1, return_indices=True)
+    assert_close(yd.detach().numpy(), yt.detach().numpy())
+    assert (id_.numpy() == it.numpy()).all()
+    assert_close(F.avg_pool1d(xd, 3, 2, 1, True, False).detach().numpy(),
+                 tf.avg_pool1d(xt, 3, 2, 1, True, False).detach().numpy(), rtol=1e-6)
+    x4 = rng.standard_normal((2, 3, 8, 7)).astype(np.float32)
+    for osz in [(4, 7), (3, 5), 1]:
+        xd = dlcore.tensor(x4, requires_grad=True)
+        xt = torch.tensor(x4, requires_grad=True)
+        yd, yt = F.adaptive_max_pool2d(xd, osz), tf.adaptive_max_pool2d(xt, osz)
+        assert_close(yd.detach().numpy(), yt.detach().numpy())
+        yd.sum().backward()
+        yt.sum().backward()
+        assert_close(xd.grad.numpy(), xt.grad.numpy())

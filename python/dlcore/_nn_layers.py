@@ -28,7 +28,8 @@ __all__ = [
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "multi_margin_loss", "hinge_embedding_loss",
     # pooling
-    "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "lp_pool2d", "adaptive_avg_pool2d",
+    "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "lp_pool2d", "adaptive_avg_pool2d", "max_pool1d",
+    "avg_pool1d", "adaptive_max_pool2d",
     # normalisation, dropout, embedding
     "batch_norm", "local_response_norm", "dropout", "dropout2d", "embedding",
 ]
@@ -662,6 +663,79 @@ def adaptive_avg_pool2d(input, output_size):
     if _needs_grad(input):
         return _AdaptiveAvg.apply(input, oh, ow)
     return _C.adaptive_avg_pool2d_fwd(input, oh, ow)
+
+
+def _single(v, op, name):
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    t = tuple(v)
+    if len(t) != 1:
+        raise ValueError(f"{op}(): {name} must be an int or a 1-tuple, got {v!r}")
+    return int(t[0])
+
+
+def _as_2d_1(input, op):
+    """(N, C, L) or (C, L) -> the same with a unit H dim at -2."""
+    _check_tensor(input, op)
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{op}(): expected a 2-D [C, L] or 3-D [N, C, L] input, got shape {list(input.shape)}")
+    return _ops.unsqueeze(input, -2)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """max_pool2d over a (.., 1, L) view: the same kernels; indices are positions along L."""
+    op = "max_pool1d"
+    x = _as_2d_1(input, op)
+    k = _single(kernel_size, op, "kernel_size")
+    s = k if stride is None or (not isinstance(stride, numbers.Integral) and len(stride) == 0) \
+        else _single(stride, op, "stride")
+    r = max_pool2d(x, (1, k), (1, s), (0, _single(padding, op, "padding")), (1, _single(dilation, op, "dilation")),
+                   ceil_mode, return_indices)
+    if return_indices:
+        return _ops.squeeze(r[0], -2), _ops.squeeze(r[1], -2)
+    return _ops.squeeze(r, -2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    op = "avg_pool1d"
+    x = _as_2d_1(input, op)
+    k = _single(kernel_size, op, "kernel_size")
+    s = k if stride is None or (not isinstance(stride, numbers.Integral) and len(stride) == 0) \
+        else _single(stride, op, "stride")
+    return _ops.squeeze(avg_pool2d(x, (1, k), (1, s), (0, _single(padding, op, "padding")), ceil_mode,
+                                   count_include_pad), -2)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Adaptive max pooling: windows [floor(i L / Lo), ceil((i + 1) L / Lo)). When the output divides the input
+    this is max_pool2d with kernel = stride = L / Lo (the kernels); otherwise it is composed cell by cell (slow)."""
+    op = "adaptive_max_pool2d"
+    _check_tensor(input, op)
+    if input.ndim not in (3, 4):
+        raise ValueError(f"{op}(): expected a 3-D or 4-D input, got shape {list(input.shape)}")
+    H, W = input.shape[-2], input.shape[-1]
+    if isinstance(output_size, numbers.Integral):
+        oh = ow = int(output_size)
+    else:
+        oh, ow = tuple(output_size)
+        oh = H if oh is None else int(oh)
+        ow = W if ow is None else int(ow)
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"{op}(): output_size must be positive, got ({oh}, {ow})")
+    if H % oh == 0 and W % ow == 0:
+        return max_pool2d(input, (H // oh, W // ow), (H // oh, W // ow), 0, 1, False, return_indices)
+    if return_indices:
+        raise NotImplementedError(f"{op}(): return_indices needs the output size to divide the input size")
+    from ._indexing import stack
+    rows = []
+    for i in range(oh):
+        h0, h1 = (i * H) // oh, -((-(i + 1) * H) // oh)
+        cells = []
+        for j in range(ow):
+            w0, w1 = (j * W) // ow, -((-(j + 1) * W) // ow)
+            cells.append(_ops.amax(input[..., h0:h1, w0:w1], (-2, -1)))
+        rows.append(stack(cells, -1))
+    return stack(rows, -2)
 
 
 # ================================================================================================ normalisation

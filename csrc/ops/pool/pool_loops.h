@@ -45,36 +45,38 @@ inline bool is_2x2_fast(const Pool2dParams& p) {
 }
 
 #if DLCORE_VLEN > 1
-DLCORE_ALWAYS_INLINE void split_even_odd(vf a, vf b, vf& e, vf& o) {
-#if DLCORE_VLEN == 8
+// The 2x2 fast path works on 8 output columns at a time (16 input columns) in both ISA builds: the lecture net's
+// pooled rows are 12 wide, too narrow for 16-lane vectors; Zen 4 executes 512-bit ops as two 256-bit halves anyway.
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+constexpr int64_t kPoolLanes = 8;
+DLCORE_ALWAYS_INLINE v8f ld8(const float* p) {
+  v8f v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+DLCORE_ALWAYS_INLINE void st8(float* p, v8f v) { std::memcpy(p, &v, sizeof v); }
+DLCORE_ALWAYS_INLINE v8f sel8(v8i m, v8f a, v8f b) { return (v8f)((m & (v8i)a) | (~m & (v8i)b)); }
+DLCORE_ALWAYS_INLINE void split_even_odd(v8f a, v8f b, v8f& e, v8f& o) {
   e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
   o = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
-#else
-  e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  o = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-#endif
 }
-DLCORE_ALWAYS_INLINE void interleave(vf e, vf o, vf& lo, vf& hi) {
-#if DLCORE_VLEN == 8
+DLCORE_ALWAYS_INLINE void interleave(v8f e, v8f o, v8f& lo, v8f& hi) {
   lo = __builtin_shufflevector(e, o, 0, 8, 1, 9, 2, 10, 3, 11);
   hi = __builtin_shufflevector(e, o, 4, 12, 5, 13, 6, 14, 7, 15);
-#else
-  lo = __builtin_shufflevector(e, o, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  hi = __builtin_shufflevector(e, o, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-#endif
 }
 // Lane-wise scan of the 4 window elements in row-major order; k = the winning position (0..3).
-DLCORE_ALWAYS_INLINE vf scan4(vf a, vf b, vf c, vf d, vi& k) {
-  vf m = a;
-  k = vi{} + 0;
-  vi t = (b > m) | (b != b);
-  m = vselect(t, b, m);
+DLCORE_ALWAYS_INLINE v8f scan4(v8f a, v8f b, v8f c, v8f d, v8i& k) {
+  v8f m = a;
+  k = v8i{} + 0;
+  v8i t = (b > m) | (b != b);
+  m = sel8(t, b, m);
   k = (t & 1) | (~t & k);
   t = (c > m) | (c != c);
-  m = vselect(t, c, m);
+  m = sel8(t, c, m);
   k = (t & 2) | (~t & k);
   t = (d > m) | (d != d);
-  m = vselect(t, d, m);
+  m = sel8(t, d, m);
   k = (t & 3) | (~t & k);
   return m;
 }
@@ -96,18 +98,22 @@ void max_pool_fwd(char* outp, int64_t* idx, const char* inp, int64_t p0, int64_t
           const float* r0 = plane + 2 * oh * W;
           const float* r1 = r0 + W;
           float* o = op + oh * Wo;
-          int64_t ow = 0;
-          for (; ow + kVLen <= Wo; ow += kVLen) {
-            vf e0, o0, e1, o1;
-            split_even_odd(vload(r0 + 2 * ow), vload(r0 + 2 * ow + kVLen), e0, o0);
-            split_even_odd(vload(r1 + 2 * ow), vload(r1 + 2 * ow + kVLen), e1, o1);
-            vi k;
-            vstore(o + ow, scan4(e0, o0, e1, o1, k));
-          }
-          for (; ow < Wo; ++ow) {
-            float m;
-            window_argmax(plane, H, W, oh, ow, p, &m);
-            o[ow] = m;
+          // Vectors of 8 outputs; a ragged end reruns the last 8 (idempotent) when Wo >= 8.
+          for (int64_t ow0 = 0; ow0 < Wo; ow0 += kPoolLanes) {
+            int64_t ow = ow0 + kPoolLanes <= Wo ? ow0 : Wo - kPoolLanes;
+            if (ow < 0) {
+              for (int64_t q = ow0; q < Wo; ++q) {
+                float m;
+                window_argmax(plane, H, W, oh, q, p, &m);
+                o[q] = m;
+              }
+              break;
+            }
+            v8f e0, o0, e1, o1;
+            split_even_odd(ld8(r0 + 2 * ow), ld8(r0 + 2 * ow + 8), e0, o0);
+            split_even_odd(ld8(r1 + 2 * ow), ld8(r1 + 2 * ow + 8), e1, o1);
+            v8i k;
+            st8(o + ow, scan4(e0, o0, e1, o1, k));
           }
         }
         continue;
@@ -144,29 +150,32 @@ void max_pool_bwd(char* ginp, const char* goutp, const char* inp, int64_t p0, in
           float* q0 = gp + 2 * oh * W;
           float* q1 = q0 + W;
           const float* go = g + oh * Wo;
-          int64_t ow = 0;
-          for (; ow + kVLen <= Wo; ow += kVLen) {
-            vf e0, o0, e1, o1;
-            split_even_odd(vload(r0 + 2 * ow), vload(r0 + 2 * ow + kVLen), e0, o0);
-            split_even_odd(vload(r1 + 2 * ow), vload(r1 + 2 * ow + kVLen), e1, o1);
-            vi k;
+          for (int64_t ow0 = 0; ow0 < Wo; ow0 += kPoolLanes) {
+            int64_t ow = ow0 + kPoolLanes <= Wo ? ow0 : Wo - kPoolLanes;
+            if (ow < 0) {
+              for (int64_t q = ow0; q < Wo; ++q) {
+                float m;
+                int64_t b = window_argmax(plane, H, W, oh, q, p, &m);
+                q0[2 * q] = q0[2 * q + 1] = q1[2 * q] = q1[2 * q + 1] = 0.0f;
+                gp[b] = go[q];
+              }
+              break;
+            }
+            v8f e0, o0, e1, o1;
+            split_even_odd(ld8(r0 + 2 * ow), ld8(r0 + 2 * ow + 8), e0, o0);
+            split_even_odd(ld8(r1 + 2 * ow), ld8(r1 + 2 * ow + 8), e1, o1);
+            v8i k;
             scan4(e0, o0, e1, o1, k);
-            vf gv = vload(go + ow), z = vsplat(0.0f);
-            vf ge0 = vselect(k == 0, gv, z), go0 = vselect(k == 1, gv, z);
-            vf ge1 = vselect(k == 2, gv, z), go1 = vselect(k == 3, gv, z);
-            vf lo, hi;
+            v8f gv = ld8(go + ow), z = v8f{} + 0.0f;
+            v8f ge0 = sel8(k == 0, gv, z), go0 = sel8(k == 1, gv, z);
+            v8f ge1 = sel8(k == 2, gv, z), go1 = sel8(k == 3, gv, z);
+            v8f lo, hi;
             interleave(ge0, go0, lo, hi);
-            vstore(q0 + 2 * ow, lo);
-            vstore(q0 + 2 * ow + kVLen, hi);
+            st8(q0 + 2 * ow, lo);
+            st8(q0 + 2 * ow + 8, hi);
             interleave(ge1, go1, lo, hi);
-            vstore(q1 + 2 * ow, lo);
-            vstore(q1 + 2 * ow + kVLen, hi);
-          }
-          for (; ow < Wo; ++ow) {
-            float m;
-            int64_t b = window_argmax(plane, H, W, oh, ow, p, &m);
-            q0[2 * ow] = q0[2 * ow + 1] = q1[2 * ow] = q1[2 * ow + 1] = 0.0f;
-            gp[b] = go[ow];
+            st8(q1 + 2 * ow, lo);
+            st8(q1 + 2 * ow + 8, hi);
           }
           for (int64_t w = 2 * Wo; w < W; ++w) q0[w] = q1[w] = 0.0f;
         }

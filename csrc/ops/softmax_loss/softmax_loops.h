@@ -107,6 +107,27 @@ void row_exp_affine(T* y, const T* x, int64_t R, T shift, T mul, const T* sub, T
   for (int64_t r = 0; r < R; ++r) y[r] = std::exp(x[r] - shift) * mul - (sub ? sub[r] * sub_mul : sub_mul);
 }
 
+// sum_r a_r * (b ? b_r : 1), vectorised with independent lane sums for float32.
+template <class T>
+T row_dot(const T* a, const T* b, int64_t R) {
+#if DLCORE_VLEN > 1
+  if constexpr (std::is_same_v<T, float>) {
+    vf s0 = vsplat(0.0f), s1 = vsplat(0.0f);
+    int64_t r = 0;
+    for (; r + 2 * kVLen <= R; r += 2 * kVLen) {
+      s0 += b ? vload(a + r) * vload(b + r) : vload(a + r);
+      s1 += b ? vload(a + r + kVLen) * vload(b + r + kVLen) : vload(a + r + kVLen);
+    }
+    float t = hsum(s0 + s1);
+    for (; r < R; ++r) t += b ? a[r] * b[r] : a[r];
+    return t;
+  }
+#endif
+  T t = 0;
+  for (int64_t r = 0; r < R; ++r) t += b ? a[r] * b[r] : a[r];
+  return t;
+}
+
 template <class T>
 void scale_row(T* y, int64_t R, T s) {
   for (int64_t r = 0; r < R; ++r) y[r] *= s;
@@ -182,14 +203,12 @@ void softmax_bwd(char* gxp, const char* gp, const char* yp, int64_t O, int64_t R
         const T* yr = y + o * R;
         T* xr = gx + o * R;
         if (LOG) {
-          T sg = 0;
-          for (int64_t r = 0; r < R; ++r) sg += gr[r];
+          T sg = row_dot<T>(gr, nullptr, R);
           // gx = g - exp(y) * sum(g)
           row_exp_affine<T>(xr, yr, R, T(0), -sg, nullptr, T(0));
           for (int64_t r = 0; r < R; ++r) xr[r] += gr[r];
         } else {
-          T dot = 0;
-          for (int64_t r = 0; r < R; ++r) dot += gr[r] * yr[r];
+          T dot = row_dot<T>(gr, yr, R);
           for (int64_t r = 0; r < R; ++r) xr[r] = yr[r] * (gr[r] - dot);
         }
       }
