@@ -202,8 +202,8 @@ def test_loss_matches_torch(name, kw, kind, rng):
     n, c = 6, 4
     extra = {"w": rng.uniform(0.5, 2, c).astype(np.float32), "wfull": rng.uniform(0.5, 2, (n, c)).astype(np.float32),
              "pw": rng.uniform(0.5, 2, c).astype(np.float32)}
-    dkw = {k: (dlcore.tensor(extra[v]) if isinstance(v, str) else v) for k, v in kw.items()}
-    tkw = {k: (torch.tensor(extra[v]) if isinstance(v, str) else v) for k, v in kw.items()}
+    dkw = {k: (dlcore.tensor(extra[v]) if k in ("weight", "pos_weight") else v) for k, v in kw.items()}
+    tkw = {k: (torch.tensor(extra[v]) if k in ("weight", "pos_weight") else v) for k, v in kw.items()}
     d = getattr(nn, name)(**dkw)
     t = getattr(torch.nn, name)(**tkw)
     x = f32(rng, n, c)
@@ -263,18 +263,30 @@ def test_composed_network_and_sgd_steps_match_torch(rng):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-4, err_msg=k)
 
 
-@pytest.mark.parametrize("name,args", [("Linear", (30, 20)), ("Conv2d", (3, 8, 3)), ("Conv1d", (4, 6, 5)),
-                                       ("Embedding", (50, 8)), ("BatchNorm2d", (6,))])
-def test_default_init_matches_torch_distribution(name, args):
+@pytest.mark.parametrize("name,args,fan_in", [("Linear", (300, 200), 300), ("Conv2d", (3, 64, 5), 75),
+                                              ("Conv1d", (4, 60, 5), 20)])
+def test_default_init_matches_torch(name, args, fan_in):
+    """PyTorch's default: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform a=sqrt(5))."""
     d = getattr(nn, name)(*args)
     t = getattr(torch.nn, name)(*args)
+    bound = 1 / math.sqrt(fan_in)
     for (k, a), (k2, b) in zip(d.state_dict().items(), t.state_dict().items()):
         assert k == k2 and tuple(a.shape) == tuple(b.shape)
-        if a.dtype.is_floating_point and a.numel() > 1:
-            an, bn = a.numpy(), b.numpy()
-            assert abs(an.min() - bn.min()) <= 0.35 * (bn.std() + 1e-6) + 1e-6, k
-            assert abs(an.max() - bn.max()) <= 0.35 * (bn.std() + 1e-6) + 1e-6, k
-            assert math.isclose(an.std(), bn.std(), rel_tol=0.25, abs_tol=1e-6), k
+        an, bn = a.numpy(), b.numpy()
+        assert np.abs(an).max() <= bound and np.abs(bn).max() <= bound
+        if an.size >= 50:
+            assert math.isclose(an.std(), bound / math.sqrt(3), rel_tol=0.15), k
+            assert np.abs(an).max() > 0.9 * bound, k
+
+
+def test_default_init_embedding_and_batchnorm():
+    e = nn.Embedding(400, 16)
+    w = e.weight.detach().numpy()
+    assert abs(w.std() - 1.0) < 0.05 and abs(w.mean()) < 0.05
+    bn = nn.BatchNorm2d(6)
+    tb = torch.nn.BatchNorm2d(6)
+    for (k, a), b in zip(bn.state_dict().items(), tb.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
 
 
 def test_state_dict_keys_match_torch():
