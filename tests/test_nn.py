@@ -213,7 +213,7 @@ def test_repr_matches_torch_style():
                        "  (2): Flatten(start_dim=1, end_dim=-1)\n"
                        "  (3): Linear(in_features=8, out_features=2, bias=False)\n"
                        ")")
-    assert repr(nn.BatchNorm2d(4)) == "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    assert repr(nn.BatchNorm2d(4)) == "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
     assert repr(nn.Parameter(dlcore.ones(1))).startswith("Parameter containing:\ntensor([1.]")
 
 

@@ -13,7 +13,6 @@ result's index dims stay in place when the indexed dims are adjacent, else they 
 from __future__ import annotations
 
 import builtins
-import math
 import numbers
 
 import numpy as np

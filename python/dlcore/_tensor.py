@@ -788,3 +788,8 @@ def _attach_index_methods():
 
 
 _attach_index_methods()
+
+
+# Native operator slots for + - * / (csrc/bindings/fastpath_bind.cpp): the kernel directly when nothing records,
+# the differentiable ops above when autograd must record.
+_C._install_fast_binary_ops(Tensor, {"add": _ops.add, "sub": _ops.sub, "mul": _ops.mul, "div": _ops.div})

@@ -12,7 +12,6 @@ tensors unless ``retain_graph=True``.
 from __future__ import annotations
 
 import functools
-import threading
 
 from . import _C
 
@@ -22,16 +21,26 @@ __all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_e
 _Tensor = _C.Tensor
 
 
-class _GradMode(threading.local):
-    def __init__(self):
-        self.enabled = True
+class _GradMode:
+    """The grad mode: a per-thread flag kept natively (dlcore._C._is_grad_enabled/_set_grad_enabled) so that ops
+    and Function.apply read it without a Python call."""
+
+    @property
+    def enabled(self):
+        return _C._is_grad_enabled()
+
+    @enabled.setter
+    def enabled(self, value):
+        _C._set_grad_enabled(bool(value))
 
 
 _mode = _GradMode()
+_is_enabled = _C._is_grad_enabled
+_set_enabled = _C._set_grad_enabled
 
 
 def is_grad_enabled() -> bool:
-    return _mode.enabled
+    return _is_enabled()
 
 
 class _GradModeContext:
@@ -40,12 +49,11 @@ class _GradModeContext:
     _value = True
 
     def __enter__(self):
-        self._prev = _mode.enabled
-        _mode.enabled = self._value
+        self._prev = _set_enabled(self._value)
         return self
 
     def __exit__(self, *exc):
-        _mode.enabled = self._prev
+        _set_enabled(self._prev)
         return False
 
     def __call__(self, fn):
@@ -77,8 +85,7 @@ class set_grad_enabled(_GradModeContext):
 
     def __init__(self, mode: bool):
         self._value = bool(mode)
-        self._prev = _mode.enabled
-        _mode.enabled = self._value
+        self._prev = _set_enabled(self._value)
 
     def __enter__(self):
         return self
@@ -88,25 +95,18 @@ class set_grad_enabled(_GradModeContext):
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            prev = _mode.enabled
-            _mode.enabled = mode
+            prev = _set_enabled(mode)
             try:
                 return fn(*args, **kwargs)
             finally:
-                _mode.enabled = prev
+                _set_enabled(prev)
 
-        _mode.enabled = self._prev
+        _set_enabled(self._prev)
         return wrapper
 
 
-def _needs_grad(*args) -> bool:
-    """True when recording is on and some argument is a tensor that requires grad."""
-    if not _mode.enabled:
-        return False
-    for a in args:
-        if isinstance(a, _Tensor) and a.requires_grad:
-            return True
-    return False
+# _needs_grad(*args): True when recording is on and some argument is a tensor that requires grad (native).
+_needs_grad = _C._needs_grad
 
 
 # ------------------------------------------------------------------------------------------------- graph nodes
@@ -125,21 +125,19 @@ class Node:
     """
 
     _fn = None  # the Function class (set on the per-Function subclass)
-
-    def __init__(self):
-        self.next_functions = ()
-        self.needs_input_grad = ()
-        self._saved = ()
-        self._saved_versions = ()
-        self._freed = False
-        self._out_meta = ()
-        self._retained = None
-        self.materialize_grads = True
+    # Defaults as class attributes (a node is created per recorded op: no __init__ work on the hot path).
+    next_functions = ()
+    needs_input_grad = ()
+    _saved = ()
+    _saved_versions = ()
+    _freed = False
+    _out_meta = ()
+    _retained = None
+    materialize_grads = True
 
     # --- ctx API used by Function.forward/backward ---
     def save_for_backward(self, *tensors):
-        self._saved = tuple(None if t is None else t._alias() for t in tensors)
-        self._saved_versions = tuple(None if t is None else t._version for t in tensors)
+        _C._save_for_backward(self, tensors)
 
     @property
     def saved_tensors(self):
@@ -205,48 +203,14 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        ctx = cls._node_class()()
-        record = _mode.enabled and any(isinstance(a, _Tensor) and a.requires_grad for a in args)
-        prev = _mode.enabled
-        _mode.enabled = False
-        try:
-            out = cls.forward(ctx, *args, **kwargs)
-        finally:
-            _mode.enabled = prev
-        if not record:
-            return out
-        edges = []
-        needs = []
-        for a in args:
-            if isinstance(a, _Tensor) and a.requires_grad:
-                fn = a.grad_fn
-                edges.append((fn, a._output_nr) if fn is not None else (a, None))
-                needs.append(True)
-            else:
-                edges.append(None)
-                needs.append(False)
-        ctx.next_functions = tuple(edges)
-        ctx.needs_input_grad = tuple(needs)
-        non_diff = getattr(ctx, "_non_diff", ())
-        if isinstance(out, tuple):
-            metas = []
-            for i, o in enumerate(out):
-                if isinstance(o, _Tensor):
-                    metas.append((o.shape, o.dtype, o.device))
-                    if id(o) not in non_diff and o.dtype.is_floating_point:
-                        o.requires_grad = True
-                        o.grad_fn = ctx
-                        o._output_nr = i
-                else:
-                    metas.append(None)
-            ctx._out_meta = tuple(metas)
-        else:
-            ctx._out_meta = ((out.shape, out.dtype, out.device),)
-            if id(out) not in non_diff:
-                out.requires_grad = True
-                out.grad_fn = ctx
-                out._output_nr = 0
-        return out
+        """Runs forward(ctx, *args) with grad mode off; when grad mode is on and an argument requires grad, links
+        the outputs to a new node (ctx) whose edges point at the inputs' nodes or leaf tensors (native:
+        dlcore._C._function_apply)."""
+        nc = cls.__dict__.get("_node_cls") or cls._node_class()
+        return _function_apply(cls, nc, args, kwargs)
+
+
+_function_apply = _C._function_apply
 
 
 # ------------------------------------------------------------------------------------------------- the engine
@@ -266,7 +230,16 @@ def _accumulate(a, b):
 
 def _run_backward(roots, root_grads, retain_graph, capture=None, accumulate_leaves=True):
     """Runs the graph from (tensor, grad) pairs. capture: {key: None} keys (node, nr) or ('leaf', id) to collect
-    instead of (or besides) accumulating into leaves. Returns the captured dict."""
+    instead of (or besides) accumulating into leaves. Returns the captured dict. Backward functions and hooks run
+    with grad mode off (no graph of the gradient computation is recorded)."""
+    prev = _set_enabled(False)
+    try:
+        return _run_backward_impl(roots, root_grads, retain_graph, capture, accumulate_leaves)
+    finally:
+        _set_enabled(prev)
+
+
+def _run_backward_impl(roots, root_grads, retain_graph, capture, accumulate_leaves):
     # Seed the gradient buffers.
     buffers = {}
     leaf_grads = {}
@@ -328,12 +301,10 @@ def _run_backward(roots, root_grads, retain_graph, capture=None, accumulate_leav
                 if tensor is not None and grads[nr] is not None:
                     tensor.grad = grads[nr] if tensor.grad is None else _C.add(tensor.grad, grads[nr])
         hooks = node.__dict__.get("_hooks")
-        if node.materialize_grads:
+        if node.materialize_grads and (grads[0] is None or len(grads) > 1):
             grads = [g if g is not None else (_zeros_like_meta(m) if m is not None else None)
                      for g, m in zip(grads, node._out_meta)]
-        fn = node._fn
-        with no_grad():
-            in_grads = fn.backward(node, *grads)
+        in_grads = node._fn.backward(node, *grads)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         if hooks:
