@@ -560,3 +560,23 @@ def test_raw_binding_rejects_bad_arguments():
     y, hn, cn, ws = _C.rnn_layer_forward("gru", x, h, None, ps)
     with pytest.raises(ValueError, match="workspace"):
         _C.rnn_layer_backward("gru", x, h, None, ps, y, [], None, None, None, True)
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("mode", ["lstm", "gru"])
+def test_saturated_gates_each_isa(mode, isa, rng):
+    # Pre-activations far beyond the sigmoid/tanh clamps (|x| ~ 1e3) and near 0: the float32 fast gate math must
+    # stay finite and match float64.
+    sup = _C._cpu_isa_supported()
+    if isa == "avx512" and sup != "avx512" or isa == "avx2" and sup == "scalar":
+        pytest.skip(f"this CPU has no {isa}")
+    _C._set_cpu_isa(isa)
+    T, N, I, H = 3, 17, 2, 5
+    x = rng.standard_normal((T, N, I)) * np.array([1e-6, 1.0])[None, None, :]
+    x[:, :8] *= 300.0
+    ps = _rand_params(rng, mode, I, H, 1, 1, True, scale=3.0)
+    out32 = FN[mode](_t(x, "float32"), None, [_t(p, "float32") for p in ps], True, 1, 0.0, False, False, False)
+    out64 = FN[mode](_t(x), None, [_t(p) for p in ps], True, 1, 0.0, False, False, False)
+    for a, b in zip(out32, out64):
+        assert np.all(np.isfinite(_np(a)))
+        _close(_np(a), _np(b), 1e-5, f"{mode} saturated")
