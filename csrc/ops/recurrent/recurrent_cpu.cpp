@@ -164,14 +164,28 @@ void row_sums(const T* A, int64_t R, int64_t C, int64_t ld, T* out) {
   });
 }
 
-// dst[c * ldd + r] = src[r * s0 + c * s1] for r < R, c < C (a blocked transpose).
+// dst[c * ldd + r] = src[r * s0 + c * s1] for r < R, c < C: a transpose in 16 x 16 blocks (both sides stay in L1;
+// the inner loop writes a contiguous row of dst from a strided column of src).
 template <class T>
-void transpose_into(const T* src, int64_t R, int64_t C, int64_t s0, int64_t s1, T* dst, int64_t ldd) {
-  constexpr int64_t B = 32;
-  for (int64_t r0 = 0; r0 < R; r0 += B)
-    for (int64_t c0 = 0; c0 < C; c0 += B)
-      for (int64_t r = r0; r < std::min(R, r0 + B); ++r)
-        for (int64_t c = c0; c < std::min(C, c0 + B); ++c) dst[c * ldd + r] = src[r * s0 + c * s1];
+void transpose_into(const T* __restrict src, int64_t R, int64_t C, int64_t s0, int64_t s1, T* __restrict dst,
+                    int64_t ldd) {
+  constexpr int64_t B = 16;
+  for (int64_t c0 = 0; c0 < C; c0 += B) {
+    const int64_t c1 = std::min(C, c0 + B);
+    for (int64_t r0 = 0; r0 < R; r0 += B) {
+      const int64_t r1 = std::min(R, r0 + B);
+      if (r1 - r0 == B && s1 == 1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          T* d = dst + c * ldd + r0;
+          const T* sp = src + r0 * s0 + c;
+          for (int64_t k = 0; k < B; ++k) d[k] = sp[k * s0];
+        }
+      } else {
+        for (int64_t c = c0; c < c1; ++c)
+          for (int64_t r = r0; r < r1; ++r) dst[c * ldd + r] = src[r * s0 + c * s1];
+      }
+    }
+  }
 }
 
 // A leading dimension >= n whose byte size is not a multiple of 1 KiB (rows of a streamed GEMM operand that are
@@ -193,6 +207,8 @@ Tensor padded_copy(const Tensor& w, bool transpose, int64_t& ld) {
   T* dst = out.data<T>();
   const T* src = w.data<T>();
   if (transpose) transpose_into<T>(src, R, C, s0, s1, dst, ld);
+  else if (s1 == 1)
+    for (int64_t r = 0; r < R; ++r) std::memcpy(dst + r * ld, src + r * s0, C * sizeof(T));
   else
     for (int64_t r = 0; r < R; ++r)
       for (int64_t c = 0; c < C; ++c) dst[r * ld + c] = src[r * s0 + c * s1];
