@@ -34,7 +34,7 @@ def test_device_queries():
         dlcore.cuda.get_device_name(99)
     with pytest.raises(RuntimeError, match="invalid device.*99"):
         dlcore.ones(2, device="cuda:99")
-    info = dlcore.info()
+    info = dlcore.info(as_dict=True)
     assert info["cuda_available"] and info["cuda_devices"] >= 1
     free, total = dlcore.cuda.mem_get_info()
     assert 0 < free <= total
