@@ -15,6 +15,8 @@ from common import timeit  # noqa: E402
 
 import dlcore  # noqa: E402
 
+CPU = 0.0
+
 
 def measure(rounds=2, n=1 << 20, block=256):
     out = dlcore.empty(n, device="cuda")
@@ -24,7 +26,11 @@ def measure(rounds=2, n=1 << 20, block=256):
     got = out.cpu().numpy()
     assert (got == exp).all(), "barrier_rounds_kernel gave wrong values: not timing"
     dlcore._C._emu_reset_stats()
+    import time
+    c0 = time.process_time()
     sec = timeit(lambda: dlcore._C._emu_barrier_rounds(out, block, rounds), repeat=5, number=1)
+    global CPU
+    CPU = (time.process_time() - c0) / dlcore._C._emu_stats()["launches"]  # CPU seconds per launch
     st = dlcore._C._emu_stats()
     sw = st["switches"] / max(st["launches"], 1)
     return sec, sw
@@ -36,19 +42,20 @@ def main():
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         sec, sw = measure()
-        print(f"{sec:.4f} {sw:.0f}")
+        print(f"{CPU:.4f} {sw:.0f}")
         return
     for rounds in (0, 2, 4):
         sec, sw = measure(rounds)
         print(f"asm context, {dlcore.cuda.get_emulator_schedule():>9}: 1M threads, {2 * rounds} barriers each: "
-              f"{sec * 1e3:7.1f} ms  ({sw / 1e6:.1f} M switches, {sec / sw * 1e9:.0f} ns per switch incl. work)")
+              f"{sec * 1e3:7.1f} ms wall, {CPU * 1e3:7.1f} ms CPU  ({sw / 1e6:.1f} M switches, "
+              f"{CPU / sw * 1e9:.0f} CPU ns per switch incl. work)")
     dlcore.cuda.set_emulator_schedule("random:1")
     sec, sw = measure(2)
-    print(f"asm context, random order: 1M threads, 4 barriers each: {sec * 1e3:7.1f} ms")
+    print(f"asm context, random order: 1M threads, 4 barriers each: {sec * 1e3:7.1f} ms wall, {CPU * 1e3:7.1f} ms CPU")
     env = dict(os.environ, DLCORE_SIMT_CONTEXT="ucontext")
     r = subprocess.run([sys.executable, __file__, "--child"], env=env, capture_output=True, text=True)
     sec, sw = map(float, r.stdout.split())
-    print(f"ucontext fallback, forward: 1M threads, 4 barriers each: {sec * 1e3:7.1f} ms")
+    print(f"ucontext fallback, forward: 1M threads, 4 barriers each: {sec * 1e3:7.1f} ms CPU")
 
 
 if __name__ == "__main__":
