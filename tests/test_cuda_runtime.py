@@ -225,3 +225,15 @@ def test_argmax_ties_and_nan_follow_the_cpu_rule():
     big = np.zeros(1000, np.float32)
     big[[700, 900]] = 5
     assert dlcore.from_numpy(big).to("cuda").argmax().item() == 700
+
+
+@cuda_only
+def test_random_tensors_on_cuda_equal_cpu_for_the_same_seed():
+    dlcore.manual_seed(123)
+    a = dlcore.randn(5, 7)
+    dlcore.cuda.manual_seed(123)
+    b = dlcore.randn(5, 7, device="cuda")
+    assert b.device.type == "cuda"
+    np.testing.assert_array_equal(a.numpy(), b.cpu().numpy())
+    u = dlcore.rand(1000, device="cuda").cpu().numpy()
+    assert 0 <= u.min() and u.max() < 1
