@@ -37,10 +37,14 @@ from . import autograd  # noqa: E402
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode  # noqa: E402
 from . import _tensor  # noqa: E402,F401  (attaches the Tensor methods)
 from ._tensor import Size  # noqa: E402
+from ._nn_layers import relu, relu_, softmax, log_softmax  # noqa: E402,F401  (+ Tensor.relu etc.)
 from ._ops import *  # noqa: E402,F401,F403
 from ._ops import (add, sub, mul, div, pow, matmul, sum, mean, max, min, abs, round, all, any,  # noqa: E402,F401
                    clamp, where, exp, log, sqrt, tanh, sigmoid, reshape, transpose, permute, squeeze, unsqueeze,
                    flatten, linear)
+from ._indexing import (gather, scatter, scatter_add, scatter_reduce, index_select, index_add,  # noqa: E402,F401
+                        index_copy, index_put, index_fill, masked_fill, masked_select, take_along_dim, take, cat,
+                        concat, concatenate, stack, hstack, vstack, split, chunk, unbind, tensor_split)
 from ._creation import (tensor, as_tensor, asarray, from_numpy, from_dlpack, empty, zeros, ones, full,  # noqa: E402
                         empty_like, zeros_like, ones_like, full_like, arange, linspace, logspace, eye, rand, randn,
                         randint, rand_like, randn_like, randint_like, randperm, normal, bernoulli, multinomial,

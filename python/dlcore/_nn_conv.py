@@ -1,2 +1,172 @@
-"""(placeholder: filled by the family that owns it)"""
-__all__ = []
+"""Convolutions with PyTorch's signatures: conv1d and conv2d (NCHW; conv1d runs as a conv2d with H = 1).
+
+The kernels live in csrc/ops/conv (im2col + GEMM, 1x1 as plain GEMM, direct AVX2/AVX-512 kernels for few input
+channels); this module parses PyTorch's argument forms (ints, tuples, "same", "valid"), handles unbatched inputs,
+and adds autograd: the backward computes only the gradients that are needed (input, weight, bias).
+"""
+from __future__ import annotations
+
+from . import _C
+from .autograd import Function, _needs_grad
+
+Tensor = _C.Tensor
+
+__all__ = ["conv1d", "conv2d"]
+
+
+def _pair(v, n, name, op):
+    """An int or a sequence of n ints -> a tuple of n ints."""
+    if isinstance(v, bool):
+        raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {v!r}")
+    if isinstance(v, int):
+        return (v,) * n
+    try:
+        t = tuple(v)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {type(v).__name__}") from None
+    if len(t) == 1 and n != 1:
+        t = t * n
+    if len(t) != n or not all(isinstance(i, int) and not isinstance(i, bool) for i in t):
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {v!r}")
+    return t
+
+
+def _padding(padding, ksize, stride, dilation, op):
+    """PyTorch's padding forms -> (top, bottom, left, right) for the 2-D kernel; ksize/stride/dilation are 2-D."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                                 f"(stride={stride})")
+            out = []
+            for k, d in zip(ksize, dilation):
+                total = d * (k - 1)
+                out += [total // 2, total - total // 2]  # the odd one extra at the end, like PyTorch
+            return tuple(out)
+        raise ValueError(f"{op}: invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+    return padding
+
+
+def _check_tensor(x, name, op):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: argument '{name}' must be a Tensor, not {type(x).__name__}")
+
+
+class _Conv(Function):
+    """x [N,C,H,W] (or its 1-D / unbatched forms, reshaped here as views), w [K,C/G,R,S], b [K] or None."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, cfg):
+        x4_shape, w4_shape, out_shape, stride, pad, dil, groups, op = cfg
+        x4 = _C.reshape(x, list(x4_shape))
+        w4 = _C.reshape(w, list(w4_shape))
+        y = _C.conv2d(x4, w4, b, stride, pad, dil, groups, op)
+        ctx.save_for_backward(x4, w4)
+        ctx.cfg = cfg
+        ctx.has_b = b is not None
+        return _C.reshape(y, list(out_shape)) if out_shape is not None else y
+
+    @staticmethod
+    def backward(ctx, g):
+        x4, w4 = ctx.saved_tensors
+        x4_shape, w4_shape, out_shape, stride, pad, dil, groups, op = ctx.cfg
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        need_b = ctx.has_b and ctx.needs_input_grad[2]
+        if out_shape is not None:
+            g = _C.reshape(g, [x4_shape[0], w4_shape[0], -1, g.shape[-1]])
+        gx = gw = gb = None
+        if need_x:
+            gx = _C.conv2d_backward_input(g, w4, list(x4_shape), stride, pad, dil, groups, op)
+            if list(gx.shape) != list(ctx.x_shape):
+                gx = _C.reshape(gx, list(ctx.x_shape))
+        if need_w or need_b:
+            gw, gb = _C.conv2d_backward_weight(g, x4, list(w4_shape), stride, pad, dil, groups, need_w, need_b, op)
+            if gw is not None and list(gw.shape) != list(ctx.w_shape):
+                gw = _C.reshape(gw, list(ctx.w_shape))
+        return gx, gw, gb, None
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, nd, op):
+    _check_tensor(input, "input", op)
+    _check_tensor(weight, "weight", op)
+    if bias is not None:
+        _check_tensor(bias, "bias", op)
+    if isinstance(groups, bool) or not isinstance(groups, int):
+        raise TypeError(f"{op}: groups must be an int, got {groups!r}")
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{op}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, got input of shape "
+                         f"{list(input.shape)}")
+    if weight.ndim != nd + 2:
+        raise ValueError(f"{op}: expected a {nd + 2}-D weight [out_channels, in_channels/groups, "
+                         f"{'kL' if nd == 1 else 'kH, kW'}], got weight of shape {list(weight.shape)}")
+    stride = _pair(stride, nd, "stride", op)
+    dilation = _pair(dilation, nd, "dilation", op)
+    ksize = tuple(weight.shape[2:])
+    if nd == 1:
+        stride, dilation, ksize = (1,) + stride, (1,) + dilation, (1,) + ksize
+    pad = _padding(padding, ksize, stride, dilation, op)
+    if not isinstance(pad, tuple) or len(pad) != 4:
+        p = _pair(pad, nd, "padding", op)
+        if nd == 1:
+            p = (0,) + p
+        pad = (p[0], p[0], p[1], p[1])
+    batched = input.ndim == nd + 2
+    xs = list(input.shape)
+    if not batched:
+        xs = [1] + xs
+    if nd == 1:
+        xs = xs[:2] + [1] + xs[2:]
+    ws = list(weight.shape)
+    if nd == 1:
+        ws = ws[:2] + [1] + ws[2:]
+    out_shape = None  # None: the conv2d output is already the answer
+    if nd == 1 or not batched:
+        out_shape = "infer"
+    stride, dilation, pad = list(stride), list(dilation), list(pad)
+    if _needs_grad(input, weight, bias):
+        if out_shape is not None:
+            # the output shape depends on the sizes only: compute it without running the kernel
+            out_shape = _out_shape(xs, ws, stride, pad, dilation, nd, batched)
+        cfg = (tuple(xs), tuple(ws), out_shape, stride, pad, dilation, groups, op)
+        return _ConvFn.apply(input, weight, bias, cfg)
+    y = _C.conv2d(_C.reshape(input, xs) if list(input.shape) != xs else input,
+                  _C.reshape(weight, ws) if nd == 1 else weight, bias, stride, pad, dilation, groups, op)
+    if out_shape is not None:
+        y = _C.reshape(y, _out_shape(xs, ws, stride, pad, dilation, nd, batched, y.shape))
+    return y
+
+
+def _out_shape(xs, ws, stride, pad, dil, nd, batched, y_shape=None):
+    if y_shape is None:
+        def size(n, k, s, p0, p1, d):
+            return max(0, (n + p0 + p1 - d * (k - 1) - 1) // s + 1)
+        y_shape = [xs[0], ws[0], size(xs[2], ws[2], stride[0], pad[0], pad[1], dil[0]),
+                   size(xs[3], ws[3], stride[1], pad[2], pad[3], dil[1])]
+    out = list(y_shape)
+    if nd == 1:
+        out = out[:2] + out[3:]
+    if not batched:
+        out = out[1:]
+    return out
+
+
+class _ConvFn(_Conv):
+    @staticmethod
+    def forward(ctx, x, w, b, cfg):
+        ctx.x_shape = tuple(x.shape)
+        ctx.w_shape = tuple(w.shape)
+        return _Conv.forward(ctx, x, w, b, cfg)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution over input [N, C, L] (or [C, L]) with weight [K, C/groups, kL]; padding int, tuple,
+    'valid' or 'same'."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation) over input [N, C, H, W] (or [C, H, W]) with weight [K, C/groups, kH, kW]
+    and optional bias [K]; stride/dilation int or pair; padding int, pair, 'valid' or 'same'."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")

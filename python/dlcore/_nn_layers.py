@@ -1,2 +1,855 @@
-"""(placeholder: filled by the family that owns it)"""
-__all__ = []
+"""The layer ops of dlcore.nn.functional: activations, softmax/log_softmax, losses, pooling, batch_norm,
+local_response_norm, dropout, embedding — with torch.nn.functional's names and signatures.
+
+Each op calls the raw kernel in ``dlcore._C`` directly when autograd does not record (``_needs_grad`` false);
+otherwise it goes through a ``Function`` whose backward calls the matching backward kernel. The kernels accept any
+layout (they copy non-contiguous input) and check their arguments, raising ValueError/TypeError/IndexError with
+the op's name.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+from . import _C
+from . import _ops
+from .autograd import Function, _needs_grad
+
+Tensor = _C.Tensor
+_isT = isinstance
+
+__all__ = [
+    # activations
+    "relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "sigmoid", "tanh", "gelu", "softplus", "silu",
+    "relu6", "hardtanh", "logsigmoid", "softsign", "mish", "tanhshrink",
+    # softmax
+    "softmax", "log_softmax", "softmin",
+    # losses
+    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "multi_margin_loss", "hinge_embedding_loss",
+    # pooling
+    "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "lp_pool2d", "adaptive_avg_pool2d",
+    # normalisation, dropout, embedding
+    "batch_norm", "local_response_norm", "dropout", "dropout2d", "embedding",
+]
+
+# Kinds, in the order of the C++ enums (csrc/ops/activation/activation.h, csrc/ops/softmax_loss/softmax_loss.h).
+_RELU, _LEAKY, _ELU, _SIGMOID, _TANH, _GELU, _GELU_TANH, _SOFTPLUS = range(8)
+_USES_OUTPUT = (_RELU, _SIGMOID, _TANH)
+_MSE, _L1, _SMOOTH_L1, _HUBER, _BCE, _BCE_LOGITS, _HINGE = range(7)
+
+
+def _check_tensor(x, op, arg="input"):
+    if not _isT(x, Tensor):
+        raise TypeError(f"{op}(): argument '{arg}' must be a Tensor, not {type(x).__name__}")
+
+
+# ================================================================================================ activations
+
+class _Act(Function):
+    @staticmethod
+    def forward(ctx, x, kind, a, b):
+        y = _C.act_forward(kind, x, a, b)
+        ctx.kind, ctx.a, ctx.b = kind, a, b
+        ctx.save_for_backward(y if kind in _USES_OUTPUT else x)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (s,) = ctx.saved_tensors
+        return _C.act_backward(ctx.kind, g, s, ctx.a, ctx.b), None, None, None
+
+
+def _act(x, kind, a=0.0, b=0.0, op="activation"):
+    _check_tensor(x, op)
+    if _needs_grad(x):
+        return _Act.apply(x, kind, float(a), float(b))
+    return _C.act_forward(kind, x, float(a), float(b))
+
+
+def _act_inplace(x, kind, a=0.0, b=0.0, op="activation"):
+    """In place: raw kernel without autograd; with autograd, out-of-place then copy + history rebase."""
+    _check_tensor(x, op)
+    if _needs_grad(x):
+        from ._tensor import _check_inplace_autograd
+        _check_inplace_autograd(x)
+        out = _Act.apply(_ops.clone(x), kind, float(a), float(b))
+        _C.copy_(x, out)
+        x.requires_grad = True
+        x.grad_fn = out.grad_fn
+        x._output_nr = out._output_nr
+        return x
+    if x.is_contiguous():
+        return _C.act_forward_(kind, x, float(a), float(b))
+    _C.copy_(x, _C.act_forward(kind, x, float(a), float(b)))
+    return x
+
+
+def relu(input, inplace=False):
+    if inplace:
+        return _act_inplace(input, _RELU, op="relu_")
+    return _act(input, _RELU, op="relu")
+
+
+def relu_(input):
+    return _act_inplace(input, _RELU, op="relu_")
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    if inplace:
+        return _act_inplace(input, _LEAKY, negative_slope, op="leaky_relu_")
+    return _act(input, _LEAKY, negative_slope, op="leaky_relu")
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return _act_inplace(input, _LEAKY, negative_slope, op="leaky_relu_")
+
+
+def elu(input, alpha=1.0, inplace=False):
+    if inplace:
+        return _act_inplace(input, _ELU, alpha, op="elu_")
+    return _act(input, _ELU, alpha, op="elu")
+
+
+def elu_(input, alpha=1.0):
+    return _act_inplace(input, _ELU, alpha, op="elu_")
+
+
+def sigmoid(input):
+    return _act(input, _SIGMOID, op="sigmoid")
+
+
+def tanh(input):
+    return _act(input, _TANH, op="tanh")
+
+
+def gelu(input, approximate="none"):
+    if approximate == "none":
+        return _act(input, _GELU, op="gelu")
+    if approximate == "tanh":
+        return _act(input, _GELU_TANH, op="gelu")
+    raise ValueError(f"gelu(): approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return _act(input, _SOFTPLUS, beta, threshold, op="softplus")
+
+
+def silu(input, inplace=False):
+    out = _ops.mul(input, sigmoid(input))
+    if inplace:
+        _C.copy_(input, out)
+        return input
+    return out
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    out = _ops.clamp(input, min_val, max_val)
+    if inplace:
+        _C.copy_(input, out)
+        return input
+    return out
+
+
+def logsigmoid(input):
+    return _ops.neg(softplus(_ops.neg(input)))
+
+
+def softsign(input):
+    return _ops.div(input, _ops.add(_ops.abs(input), 1.0))
+
+
+def mish(input, inplace=False):
+    out = _ops.mul(input, tanh(softplus(input)))
+    if inplace:
+        _C.copy_(input, out)
+        return input
+    return out
+
+
+def tanhshrink(input):
+    return _ops.sub(input, tanh(input))
+
+
+# ================================================================================================ softmax
+
+class _Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim, log):
+        y = _C.softmax_fwd(x, dim, log)
+        ctx.dim, ctx.log = dim, log
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return _C.softmax_bwd(g, y, ctx.dim, ctx.log), None, None
+
+
+def _softmax_dim(x, dim, op):
+    if dim is None:
+        # torch's legacy implicit choice (with a deprecation warning there): 0 for 0-, 1- and 3-d inputs, else 1.
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+    if not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}")
+    return int(dim)
+
+
+def _softmax_impl(input, dim, dtype, log, op):
+    _check_tensor(input, op)
+    if dtype is not None:
+        input = input.to(dtype)
+    dim = _softmax_dim(input, dim, op)
+    if _needs_grad(input):
+        return _Softmax.apply(input, dim, log)
+    return _C.softmax_fwd(input, dim, log)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax_impl(input, dim, dtype, False, "softmax")
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax_impl(input, dim, dtype, True, "log_softmax")
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    return softmax(_ops.neg(input), dim)
+
+
+# ================================================================================================ losses
+
+def _reduction(size_average, reduce, reduction, op):
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "none" if not reduce else ("mean" if size_average else "sum")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{op}(): reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    return reduction
+
+
+def _grad_and_scale(g, reduction, denom):
+    """The per-sample gradient tensor and the scale for a loss's backward kernel."""
+    if reduction == "none":
+        return g, 1.0
+    return g, (1.0 / denom if reduction == "mean" else 1.0)
+
+
+def _index_target(target, op):
+    _check_tensor(target, op, "target")
+    dt = target.dtype
+    if dt == _C.dtype.int64:
+        return target
+    if dt in (_C.dtype.int32, _C.dtype.uint8):
+        return target.to(_C.dtype.int64)
+    raise TypeError(f"{op}(): expected target of dtype int64 (class indices), got {dt.name}")
+
+
+def _flatten_classes(input, target, op):
+    """(N, C, d1..) input and (N, d1..) target -> [M, C] and [M]; returns also the per-sample shape."""
+    if input.ndim == 1:
+        if target.ndim != 0:
+            raise ValueError(f"{op}(): for an input of shape {list(input.shape)} (one sample) expected a 0-d target, "
+                             f"got shape {list(target.shape)}")
+        return _ops.unsqueeze(input, 0), _ops.reshape(target, [1]), ()
+    if input.ndim == 2:
+        return input, target, tuple(target.shape)
+    if input.ndim < 1:
+        raise ValueError(f"{op}(): expected input of shape [N, C] or [N, C, d1, ...], got {list(input.shape)}")
+    N, C = input.shape[0], input.shape[1]
+    expect = (N,) + tuple(input.shape[2:])
+    if tuple(target.shape) != expect:
+        raise ValueError(f"{op}(): expected target of shape {list(expect)} for input {list(input.shape)}, got "
+                         f"{list(target.shape)}")
+    x2 = _ops.reshape(_ops.movedim(input, 1, -1), [-1, C])
+    return x2, _ops.reshape(target, [-1]), expect
+
+
+class _CrossEntropy(Function):
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction, nll):
+        if nll:
+            loss, wt = _C.nll_loss_fwd(x, target, weight, ignore_index)
+            lse = None
+        else:
+            loss, wt, lse = _C.cross_entropy_fwd(x, target, weight, ignore_index, label_smoothing)
+        ctx.args = (ignore_index, label_smoothing, reduction, nll)
+        ctx.denom = 1.0
+        if reduction == "mean":
+            ctx.denom = _C.item(_C.sum(wt))
+        ctx.save_for_backward(x, target, weight, lse)
+        if reduction == "none":
+            return loss
+        s = _C.sum(loss)
+        return _C.div(s, ctx.denom) if reduction == "mean" else s
+
+    @staticmethod
+    def backward(ctx, g):
+        x, target, weight, lse = ctx.saved_tensors
+        ignore_index, ls, reduction, nll = ctx.args
+        denom = ctx.denom if ctx.denom != 0 else float("nan")
+        g, scale = _grad_and_scale(g, reduction, denom)
+        if nll:
+            gx = _C.nll_loss_bwd(g, scale, x, target, weight, ignore_index)
+        else:
+            gx = _C.cross_entropy_bwd(g, scale, x, lse, target, weight, ignore_index, ls)
+        return gx, None, None, None, None, None, None
+
+
+def _class_loss(input, target, weight, ignore_index, label_smoothing, reduction, nll, op):
+    _check_tensor(input, op)
+    target = _index_target(target, op)
+    x2, t1, per_shape = _flatten_classes(input, target, op)
+    if weight is not None:
+        _check_tensor(weight, op, "weight")
+    args = (x2, t1, weight, int(ignore_index), float(label_smoothing), reduction, nll)
+    if _needs_grad(input):
+        out = _CrossEntropy.apply(*args)
+    else:
+        out = _CrossEntropy.forward(_Ctx(), *args)
+    if reduction == "none" and tuple(out.shape) != per_shape:
+        out = _ops.reshape(out, list(per_shape))
+    return out
+
+
+class _Ctx:
+    """A throwaway ctx for calling a Function's forward without recording."""
+
+    def save_for_backward(self, *tensors):
+        pass
+
+    def mark_non_differentiable(self, *tensors):
+        pass
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0):
+    reduction = _reduction(size_average, reduce, reduction, "cross_entropy")
+    _check_tensor(input, "cross_entropy")
+    _check_tensor(target, "cross_entropy", "target")
+    if target.dtype.is_floating_point:
+        return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
+    return _class_loss(input, target, weight, ignore_index, label_smoothing, reduction, False, "cross_entropy")
+
+
+def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
+    """Class-probability targets (same shape as input): -sum_c w_c t_c log_softmax(x)_c, composed."""
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"cross_entropy(): probability targets must have the input's shape {list(input.shape)}, "
+                         f"got {list(target.shape)}")
+    cdim = 0 if input.ndim == 1 else 1
+    C = input.shape[cdim]
+    if label_smoothing > 0:
+        target = _ops.add(_ops.mul(target, 1.0 - label_smoothing), label_smoothing / C)
+    lp = log_softmax(input, cdim)
+    t = _ops.mul(lp, target)
+    if weight is not None:
+        shape = [1] * input.ndim
+        shape[cdim] = C
+        t = _ops.mul(t, _ops.reshape(weight, shape))
+    loss = _ops.neg(_ops.sum(t, cdim))
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return _ops.sum(loss)
+    n = loss.numel() if loss.ndim else 1
+    return _ops.div(_ops.sum(loss), float(n))
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction, "nll_loss")
+    return _class_loss(input, target, weight, ignore_index, 0.0, reduction, True, "nll_loss")
+
+
+class _PwLoss(Function):
+    @staticmethod
+    def forward(ctx, x, y, w, pw, kind, a, reduction):
+        per = _C.pw_loss_fwd(kind, x, y, w, pw, a)
+        ctx.args = (kind, a, reduction, per.numel())
+        ctx.save_for_backward(x, y, w, pw)
+        if reduction == "none":
+            return per
+        s = _C.sum(per)
+        return _C.div(s, float(per.numel())) if reduction == "mean" else s
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y, w, pw = ctx.saved_tensors
+        kind, a, reduction, n = ctx.args
+        if reduction == "none":
+            grad, scale = g, 1.0
+        else:
+            grad, scale = None, _C.item(g) * (1.0 / n if reduction == "mean" else 1.0)
+        gx = gy = None
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            gx = _C.pw_loss_bwd(kind, grad, scale, x, y, w, pw, a)
+        if ctx.needs_input_grad[1]:
+            gy = _target_grad(kind, gx, grad, scale, x, y, w, pw)
+        return (gx if ctx.needs_input_grad[0] else None), gy, None, None, None, None, None
+
+
+def _target_grad(kind, gx, grad, scale, x, y, w, pw):
+    """d loss / d target: -d/dx for the difference losses; written out for the binary cross-entropies."""
+    if kind in (_MSE, _L1, _SMOOTH_L1, _HUBER):
+        return _C.neg(gx)
+    g = _C.mul(grad, scale) if grad is not None else scale
+    if kind == _BCE:  # w (log(1 - x) - log(x)), logs clamped at -100 like the forward
+        d = _C.sub(_C.clamp(_C.log1p(_C.neg(x)), -100.0, None), _C.clamp(_C.log(x), -100.0, None))
+    elif kind == _BCE_LOGITS:  # w (-x + (pw - 1) softplus(-x))
+        d = _C.neg(x)
+        if pw is not None:
+            d = _C.add(d, _C.mul(_C.sub(pw, 1.0), _C.act_forward(_SOFTPLUS, _C.neg(x), 1.0, 20.0)))
+    else:
+        raise NotImplementedError("hinge_embedding_loss(): the derivative for 'target' is not implemented")
+    if w is not None:
+        d = _C.mul(d, w)
+    return _C.mul(d, g)
+
+
+def _expand_to(t, x, op, arg):
+    if t is None:
+        return None
+    _check_tensor(t, op, arg)
+    if tuple(t.shape) == tuple(x.shape):
+        return t
+    try:
+        return _ops.expand(t, list(x.shape)).contiguous()
+    except (ValueError, RuntimeError):
+        raise ValueError(f"{op}(): {arg} of shape {list(t.shape)} does not broadcast to the input's shape "
+                         f"{list(x.shape)}") from None
+
+
+def _pw_loss(input, target, kind, a, reduction, op, weight=None, pos_weight=None):
+    _check_tensor(input, op)
+    _check_tensor(target, op, "target")
+    if tuple(target.shape) != tuple(input.shape):
+        try:
+            shape = _ops.broadcast_shapes(tuple(input.shape), tuple(target.shape))
+        except (ValueError, RuntimeError):
+            shape = None
+        if kind in (_BCE, _BCE_LOGITS) or shape is None:
+            raise ValueError(f"{op}(): target size {list(target.shape)} must be the same as input size "
+                             f"{list(input.shape)}")
+        input = _ops.expand(input, list(shape))
+        target = _ops.expand(target, list(shape))
+    if target.dtype != input.dtype and input.dtype.is_floating_point:
+        target = target.to(input.dtype)
+    w = _expand_to(weight, input, op, "weight")
+    pw = None
+    if pos_weight is not None:
+        _check_tensor(pos_weight, op, "pos_weight")
+        pw = _expand_to(pos_weight, input, op, "pos_weight")
+    args = (input, target, w, pw, kind, float(a), reduction)
+    if _needs_grad(input, target):
+        return _PwLoss.apply(*args)
+    return _PwLoss.forward(_Ctx(), *args)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    reduction = _reduction(size_average, reduce, reduction, "mse_loss")
+    out = _pw_loss(input, target, _MSE, 1.0, "none" if weight is not None else reduction, "mse_loss")
+    if weight is not None:
+        out = _ops.mul(out, weight)
+        out = out if reduction == "none" else (_ops.sum(out) if reduction == "sum" else _ops.mean(out))
+    return out
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction, "l1_loss")
+    return _pw_loss(input, target, _L1, 1.0, reduction, "l1_loss")
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    reduction = _reduction(size_average, reduce, reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss(): beta must be non-negative, got {beta}")
+    if beta == 0:
+        return _pw_loss(input, target, _L1, 1.0, reduction, "smooth_l1_loss")
+    return _pw_loss(input, target, _SMOOTH_L1, beta, reduction, "smooth_l1_loss")
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    reduction = _reduction(None, None, reduction, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss(): delta must be positive, got {delta}")
+    return _pw_loss(input, target, _HUBER, delta, reduction, "huber_loss")
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction, "binary_cross_entropy")
+    return _pw_loss(input, target, _BCE, 1.0, reduction, "binary_cross_entropy", weight=weight)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+                                     pos_weight=None):
+    reduction = _reduction(size_average, reduce, reduction, "binary_cross_entropy_with_logits")
+    return _pw_loss(input, target, _BCE_LOGITS, 1.0, reduction, "binary_cross_entropy_with_logits", weight=weight,
+                    pos_weight=pos_weight)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction, "hinge_embedding_loss")
+    return _pw_loss(input, target, _HINGE, margin, reduction, "hinge_embedding_loss")
+
+
+class _MultiMargin(Function):
+    @staticmethod
+    def forward(ctx, x, target, p, margin, weight, reduction):
+        loss = _C.multi_margin_loss_fwd(x, target, p, margin, weight)
+        ctx.args = (p, margin, reduction, loss.numel())
+        ctx.save_for_backward(x, target, weight)
+        if reduction == "none":
+            return loss
+        s = _C.sum(loss)
+        return _C.div(s, float(loss.numel())) if reduction == "mean" else s
+
+    @staticmethod
+    def backward(ctx, g):
+        x, target, weight = ctx.saved_tensors
+        p, margin, reduction, n = ctx.args
+        g, scale = _grad_and_scale(g, reduction, n)
+        return _C.multi_margin_loss_bwd(g, scale, x, target, p, margin, weight), None, None, None, None, None
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction, "multi_margin_loss")
+    _check_tensor(input, "multi_margin_loss")
+    if p not in (1, 2):
+        raise ValueError(f"multi_margin_loss(): only p == 1 and p == 2 are supported, got {p}")
+    target = _index_target(target, "multi_margin_loss")
+    one = input.ndim == 1
+    if one:
+        input = _ops.unsqueeze(input, 0)
+        target = _ops.reshape(target, [1])
+    if input.ndim != 2:
+        raise ValueError(f"multi_margin_loss(): expected input of shape [N, C] or [C], got {list(input.shape)}")
+    args = (input, target, int(p), float(margin), weight, reduction)
+    out = _MultiMargin.apply(*args) if _needs_grad(input) else _MultiMargin.forward(_Ctx(), *args)
+    if one and reduction == "none":
+        out = _ops.reshape(out, [])
+    return out
+
+
+# ================================================================================================ pooling
+
+def _pair(v, op, name):
+    if isinstance(v, numbers.Integral):
+        return (int(v), int(v))
+    try:
+        t = tuple(int(e) for e in v)
+    except TypeError:
+        raise TypeError(f"{op}(): {name} must be an int or a pair of ints, got {type(v).__name__}") from None
+    if len(t) == 1:
+        return (t[0], t[0])
+    if len(t) != 2:
+        raise ValueError(f"{op}(): {name} must be an int or a pair of ints, got {v!r}")
+    return t
+
+
+class _MaxPool2d(Function):
+    @staticmethod
+    def forward(ctx, x, k, s, p, d, ceil_mode, return_indices):
+        out, idx = _C.max_pool2d_fwd(x, k, s, p, d, ceil_mode, return_indices)
+        ctx.args = (k, s, p, d, ceil_mode)
+        ctx.save_for_backward(x)
+        if return_indices:
+            ctx.mark_non_differentiable(idx)
+            return out, idx
+        return out
+
+    @staticmethod
+    def backward(ctx, g, *rest):
+        (x,) = ctx.saved_tensors
+        return _C.max_pool2d_bwd(g, x, *ctx.args), None, None, None, None, None, None
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    op = "max_pool2d"
+    _check_tensor(input, op)
+    k = _pair(kernel_size, op, "kernel_size")
+    s = k if stride is None or (not isinstance(stride, numbers.Integral) and len(stride) == 0) \
+        else _pair(stride, op, "stride")
+    p = _pair(padding, op, "padding")
+    d = _pair(dilation, op, "dilation")
+    args = (input, k, s, p, d, bool(ceil_mode), bool(return_indices))
+    if _needs_grad(input):
+        return _MaxPool2d.apply(*args)
+    out, idx = _C.max_pool2d_fwd(input, k, s, p, d, bool(ceil_mode), bool(return_indices))
+    return (out, idx) if return_indices else out
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+class _AvgPool2d(Function):
+    @staticmethod
+    def forward(ctx, x, k, s, p, ceil_mode, count_include_pad, divisor):
+        ctx.args = (k, s, p, ceil_mode, count_include_pad, divisor)
+        ctx.save_for_backward(x)
+        return _C.avg_pool2d_fwd(x, k, s, p, ceil_mode, count_include_pad, divisor)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _C.avg_pool2d_bwd(g, x, *ctx.args), None, None, None, None, None, None
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    op = "avg_pool2d"
+    _check_tensor(input, op)
+    k = _pair(kernel_size, op, "kernel_size")
+    s = k if stride is None or (not isinstance(stride, numbers.Integral) and len(stride) == 0) \
+        else _pair(stride, op, "stride")
+    p = _pair(padding, op, "padding")
+    if divisor_override is not None and int(divisor_override) <= 0:
+        raise ValueError(f"avg_pool2d(): divisor_override must be positive, got {divisor_override}")
+    div = 0 if divisor_override is None else int(divisor_override)
+    args = (input, k, s, p, bool(ceil_mode), bool(count_include_pad), div)
+    if _needs_grad(input):
+        return _AvgPool2d.apply(*args)
+    return _C.avg_pool2d_fwd(*args)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """(sum over the window of x^p)^(1/p), as torch: avg_pool2d(x^p) * kh * kw, then ^(1/p) of its relu * sign."""
+    op = "lp_pool2d"
+    _check_tensor(input, op)
+    kh, kw = _pair(kernel_size, op, "kernel_size")
+    p = float(norm_type)
+    if p == 0:
+        raise ValueError("lp_pool2d(): norm_type must be nonzero")
+    xp = _ops.pow(input, p) if p != 2 else _ops.mul(input, input)
+    out = avg_pool2d(xp, (kh, kw), stride, 0, ceil_mode)
+    out = _ops.mul(_ops.mul(_ops.sign(out), relu(_ops.abs(out))), float(kh * kw))
+    return _ops.pow(out, 1.0 / p)
+
+
+class _AdaptiveAvg(Function):
+    @staticmethod
+    def forward(ctx, x, oh, ow):
+        ctx.save_for_backward(x)
+        return _C.adaptive_avg_pool2d_fwd(x, oh, ow)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _C.adaptive_avg_pool2d_bwd(g, x), None, None
+
+
+def adaptive_avg_pool2d(input, output_size):
+    op = "adaptive_avg_pool2d"
+    _check_tensor(input, op)
+    if isinstance(output_size, numbers.Integral):
+        oh = ow = int(output_size)
+    else:
+        sz = tuple(output_size)
+        if len(sz) != 2:
+            raise ValueError(f"{op}(): output_size must be an int or a pair, got {output_size!r}")
+        oh = input.shape[-2] if sz[0] is None else int(sz[0])
+        ow = input.shape[-1] if sz[1] is None else int(sz[1])
+    if _needs_grad(input):
+        return _AdaptiveAvg.apply(input, oh, ow)
+    return _C.adaptive_avg_pool2d_fwd(input, oh, ow)
+
+
+# ================================================================================================ normalisation
+
+class _BatchNorm(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        y, mean, invstd = _C.batch_norm_fwd(x, weight, bias, running_mean, running_var, training, momentum, eps)
+        ctx.training = training
+        ctx.save_for_backward(x, weight, mean, invstd)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, mean, invstd = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx, gw, gb = _C.batch_norm_bwd(g, x, weight, mean, invstd, ctx.training, need[0], need[1], need[2])
+        return gx, gw, gb, None, None, None, None, None
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-05):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over (N, C) or (N, C, ...) input, per channel C.
+
+    training=True normalises with the batch statistics and updates running_mean/running_var in place
+    (momentum, unbiased variance, like torch); training=False uses the running statistics.
+    """
+    op = "batch_norm"
+    _check_tensor(input, op)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None:
+            _check_tensor(t, op, name)
+    if momentum is None:
+        momentum = 0.0
+    args = (input, weight, bias, running_mean, running_var, bool(training), float(momentum), float(eps))
+    if _needs_grad(input, weight, bias):
+        return _BatchNorm.apply(*args)
+    return _C.batch_norm_fwd(*args)[0]
+
+
+class _Lrn(Function):
+    @staticmethod
+    def forward(ctx, x, size, alpha, beta, k):
+        ctx.args = (size, alpha, beta, k)
+        ctx.save_for_backward(x)
+        return _C.lrn_fwd(x, size, alpha, beta, k)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _C.lrn_bwd(g, x, *ctx.args), None, None, None, None
+
+
+def local_response_norm(input, size, alpha=0.0001, beta=0.75, k=1.0):
+    """Normalisation across channels (AlexNet): x / (k + alpha/size * sum of x^2 over `size` neighbouring
+    channels)^beta, the window [c - size//2, c + (size-1)//2] like torch."""
+    _check_tensor(input, "local_response_norm")
+    args = (input, int(size), float(alpha), float(beta), float(k))
+    if _needs_grad(input):
+        return _Lrn.apply(*args)
+    return _C.lrn_fwd(*args)
+
+
+# ================================================================================================ dropout
+
+class _Dropout(Function):
+    @staticmethod
+    def forward(ctx, x, p, group):
+        out, seed, offset = _C.dropout_fwd(x, p, group)
+        ctx.args = (p, group, seed, offset)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C.dropout_apply(g, *ctx.args), None, None
+
+
+def _dropout_impl(input, p, training, inplace, group_of, op):
+    _check_tensor(input, op)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}(): dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    group = group_of(input)
+    if inplace:
+        if _needs_grad(input):
+            from ._tensor import _check_inplace_autograd
+            _check_inplace_autograd(input)
+            out = _Dropout.apply(_ops.clone(input), float(p), group)
+            _C.copy_(input, out)
+            input.requires_grad = True
+            input.grad_fn = out.grad_fn
+            input._output_nr = out._output_nr
+            return input
+        if input.is_contiguous():
+            return _C.dropout_fwd_(input, float(p), group)[0]
+        _C.copy_(input, _C.dropout_fwd(input, float(p), group)[0])
+        return input
+    if _needs_grad(input):
+        return _Dropout.apply(input, float(p), group)
+    return _C.dropout_fwd(input, float(p), group)[0]
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zeroes each element with probability p and scales the rest by 1/(1-p). The mask comes from the Philox
+    stream of the default generator (dlcore.manual_seed makes it reproducible) and is regenerated, not stored,
+    for the backward."""
+    return _dropout_impl(input, p, training, inplace, lambda x: 1, "dropout")
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels: input (N, C, H, W) or (C, H, W); one draw per (n, c) plane."""
+    def plane(x):
+        if x.ndim not in (3, 4):
+            raise ValueError(f"dropout2d(): expected a 3-D or 4-D input, got shape {list(x.shape)}")
+        return max(1, x.shape[-1] * x.shape[-2])
+    return _dropout_impl(input, p, training, inplace, plane, "dropout2d")
+
+
+# ================================================================================================ embedding
+
+class _Embedding(Function):
+    @staticmethod
+    def forward(ctx, idx, weight, padding_idx, scale_grad_by_freq):
+        ctx.args = (weight.shape[0], padding_idx, scale_grad_by_freq)
+        ctx.save_for_backward(idx)
+        return _C.embedding_fwd(weight, idx)
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved_tensors
+        return None, _C.embedding_bwd(g, idx, *ctx.args), None, None
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """weight[input]: rows of weight [num_embeddings, embedding_dim] gathered by the int64 indices in input.
+    The backward scatter-adds (repeated indices sum); padding_idx's row gets zero gradient."""
+    op = "embedding"
+    _check_tensor(input, op)
+    _check_tensor(weight, op, "weight")
+    if sparse:
+        raise NotImplementedError("embedding(): sparse gradients are not supported by dlcore")
+    if input.dtype != _C.dtype.int64:
+        if input.dtype.is_floating_point or input.dtype == _C.dtype.bool:
+            raise TypeError(f"embedding(): expected indices of an integer dtype (int64), got {input.dtype.name}")
+        input = input.to(_C.dtype.int64)
+    if weight.ndim != 2:
+        raise ValueError(f"embedding(): expected a 2-D weight [num_embeddings, embedding_dim], got shape "
+                         f"{list(weight.shape)}")
+    V = weight.shape[0]
+    if padding_idx is not None:
+        padding_idx = int(padding_idx)
+        if not -V <= padding_idx < V:
+            raise ValueError(f"embedding(): padding_idx {padding_idx} must be within num_embeddings ({V})")
+        if padding_idx < 0:
+            padding_idx += V
+    pad = -1 if padding_idx is None else padding_idx
+    if max_norm is not None:
+        _embedding_renorm_(weight, input, float(max_norm), float(norm_type))
+    if _needs_grad(weight):
+        return _Embedding.apply(input, weight, pad, bool(scale_grad_by_freq))
+    return _C.embedding_fwd(weight, input)
+
+
+def _embedding_renorm_(weight, input, max_norm, norm_type):
+    """Rescales (in place, without recording) the rows of weight referenced by input whose norm exceeds max_norm
+    to norm max_norm (torch's embedding_renorm_)."""
+    import numpy as _np
+    from .autograd import no_grad
+    with no_grad():
+        rows = sorted(set(int(i) for i in _np.asarray(input.numpy()).reshape(-1)))
+        for r in rows:
+            if not 0 <= r < weight.shape[0]:
+                raise IndexError(f"embedding(): index {r} is out of range for {weight.shape[0]} embeddings")
+            row = weight[r]
+            n = _C.item(_ops.norm(row, norm_type))
+            if n > max_norm:
+                _C.copy_(row, _C.mul(row, max_norm / (n + 1e-7)))
+
+def _attach_tensor_methods():
+    """Tensor methods torch has for these ops (sigmoid/tanh are the foundation's)."""
+    T = Tensor
+    T.relu = lambda self: relu(self)
+    T.relu_ = lambda self: relu_(self)
+    T.softmax = lambda self, dim=None, dtype=None: softmax(self, dim, dtype=dtype)
+    T.log_softmax = lambda self, dim=None, dtype=None: log_softmax(self, dim, dtype=dtype)
+
+
+_attach_tensor_methods()
+__all__ = [n for n in __all__ if n in globals()]

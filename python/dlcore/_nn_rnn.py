@@ -1,2 +1,383 @@
-"""(placeholder: filled by the family that owns it)"""
-__all__ = []
+"""Recurrent layers (LSTM, GRU, Elman RNN with tanh/relu) as differentiable functions: the sequence functions
+``lstm``, ``gru``, ``rnn_tanh``, ``rnn_relu`` and the single-step cells ``lstm_cell``, ``gru_cell``,
+``rnn_tanh_cell``, ``rnn_relu_cell``, with the signatures of PyTorch's ``torch.lstm`` / ``torch.lstm_cell`` family.
+They are what ``dlcore.nn.LSTM/GRU/RNN`` and the ``*Cell`` modules call.
+
+The kernels (csrc/ops/recurrent) run one layer (both directions) per call: the input projection of all steps in
+one GEMM, per step one recurrent GEMM plus one fused pointwise pass, and backpropagation through time with the
+weight gradients accumulated in whole-sequence GEMMs. Here, one autograd Function covers the whole stack of layers
+(dropout masks between layers included), so a forward records a single graph node.
+
+Parameter layout (PyTorch's): per layer and direction ``w_ih [G*H, I]``, ``w_hh [G*H, H]``, ``b_ih, b_hh [G*H]``
+with gate order i, f, g, o (LSTM), r, z, n (GRU); ``params`` is the flat list in that order, layer by layer, the
+reverse direction after the forward one.
+"""
+from __future__ import annotations
+
+from . import _C
+from .autograd import Function, _mode
+
+__all__ = ["lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"]
+
+_Tensor = _C.Tensor
+_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
+
+
+class RNNShapeError(ValueError, RuntimeError):
+    """Bad recurrent input: a ValueError (dlcore's convention) that is also a RuntimeError (what torch raises)."""
+
+
+def _shape(t):
+    return list(t.shape)
+
+
+def _dtname(t):
+    return str(t.dtype).replace("dlcore.", "")
+
+
+def _needs_grad(*ts):
+    if not _mode.enabled:
+        return False
+    return any(isinstance(t, _Tensor) and t.requires_grad for t in ts)
+
+
+def _slice0(t, a, b):
+    return None if t is None else _C.slice(t, 0, a, b, 1)
+
+
+# --------------------------------------------------------------------------------------------- the autograd node
+
+class _RNNStack(Function):
+    """forward(ctx, cfg, x, h0, c0, *params) -> (output, h_n, c_n)  (c_n None unless LSTM).
+
+    cfg: dict(mode, layers, dirs, per (params per direction), masks (dropout masks between layers or None),
+    batch_first, cell (single-step form: x [N, I], h0/c0 [N, H], no output sequence)).
+    """
+
+    @staticmethod
+    def forward(ctx, cfg, x, h0, c0, *params):
+        ctx.set_materialize_grads(False)
+        mode, L, D, per = cfg["mode"], cfg["layers"], cfg["dirs"], cfg["per"]
+        masks = cfg["masks"]
+        if cfg["cell"]:
+            xt = _C.unsqueeze(x, 0)
+            h0t = _C.unsqueeze(h0, 0)
+            c0t = None if c0 is None else _C.unsqueeze(c0, 0)
+        else:
+            xt = _C.transpose(x, 0, 1) if cfg["batch_first"] else x
+            h0t, c0t = h0, c0
+        N, H = h0t.shape[1], h0t.shape[2]
+        hn = _C.empty([L * D, N, H], x.dtype, x.device)
+        cn = _C.empty([L * D, N, H], x.dtype, x.device) if mode == "lstm" else None
+        saved = []
+        inp = xt
+        y = None
+        for layer in range(L):
+            lp = list(params[layer * D * per:(layer + 1) * D * per])
+            h0l, c0l = _slice0(h0t, layer * D, (layer + 1) * D), _slice0(c0t, layer * D, (layer + 1) * D)
+            y, _, _, ws = _C.rnn_layer_forward(mode, inp, h0l, c0l, lp, _slice0(hn, layer * D, (layer + 1) * D),
+                                               _slice0(cn, layer * D, (layer + 1) * D))
+            saved.append((inp, h0l, c0l, lp, y, ws))
+            if layer + 1 < L:
+                inp = _C.mul(y, masks[layer]) if masks is not None else y
+        ctx._keep_saved = saved
+        ctx._keep_cfg = cfg
+        if cfg["cell"]:
+            h = _C.select(hn, 0, 0)
+            return (h, _C.select(cn, 0, 0)) if mode == "lstm" else (h,)
+        out = _C.transpose(y, 0, 1) if cfg["batch_first"] else y
+        return (out, hn, cn) if mode == "lstm" else (out, hn)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        cfg, saved = ctx._keep_cfg, ctx._keep_saved
+        mode, L, D, per = cfg["mode"], cfg["layers"], cfg["dirs"], cfg["per"]
+        masks = cfg["masks"]
+        if cfg["cell"]:
+            gh = grads[0]
+            gc = grads[1] if mode == "lstm" else None
+            gout = None
+            ghn = None if gh is None else _C.unsqueeze(gh, 0)
+            gcn = None if gc is None else _C.unsqueeze(gc, 0)
+        else:
+            gout, ghn = grads[0], grads[1]
+            gcn = grads[2] if mode == "lstm" else None
+            if gout is not None and cfg["batch_first"]:
+                gout = _C.transpose(gout, 0, 1)
+        inp0, h00 = saved[0][0], saved[0][1]
+        N, H = h00.shape[1], h00.shape[2]
+        dtype, dev = inp0.dtype, inp0.device
+        dh0 = _C.empty([L * D, N, H], dtype, dev)
+        dc0 = _C.empty([L * D, N, H], dtype, dev) if mode == "lstm" else None
+        pgrads = [None] * (L * D * per)
+        dy = gout
+        dx = None
+        for layer in range(L - 1, -1, -1):
+            inp, h0l, c0l, lp, y, ws = saved[layer]
+            need_dx = layer > 0 or ctx.needs_input_grad[1]
+            dx, _, _, gl = _C.rnn_layer_backward(
+                mode, inp, h0l, c0l, lp, y, ws, dy, _slice0(ghn, layer * D, (layer + 1) * D),
+                _slice0(gcn, layer * D, (layer + 1) * D), need_dx, _slice0(dh0, layer * D, (layer + 1) * D),
+                _slice0(dc0, layer * D, (layer + 1) * D))
+            pgrads[layer * D * per:(layer + 1) * D * per] = gl
+            if layer > 0:
+                dy = _C.mul(dx, masks[layer - 1]) if masks is not None else dx
+        if dx is not None:
+            if cfg["cell"]:
+                dx = _C.squeeze(dx, 0)
+            elif cfg["batch_first"]:
+                dx = _C.transpose(dx, 0, 1)
+        if cfg["cell"]:
+            dh0 = _C.squeeze(dh0, 0)
+            dc0 = None if dc0 is None else _C.squeeze(dc0, 0)
+        return (None, dx, dh0 if ctx.needs_input_grad[2] else None,
+                dc0 if (dc0 is not None and ctx.needs_input_grad[3]) else None, *pgrads)
+
+
+# --------------------------------------------------------------------------------------------- validation
+
+def _check_params(op, mode, params, L, D, per, input_size, H, dtype, device):
+    G = _GATES[mode]
+    if len(params) != L * D * per:
+        raise RNNShapeError(f"{op}: expected {L * D * per} parameter tensors ({L} layer(s) x {D} direction(s) x "
+                            f"{per}), got {len(params)}")
+    for i, p in enumerate(params):
+        if not isinstance(p, _Tensor):
+            raise TypeError(f"{op}: parameter {i} must be a Tensor, not {type(p).__name__}")
+        layer, k = divmod(i, D * per)
+        k = k % per
+        in_sz = input_size if layer == 0 else H * D
+        expect = [[G * H, in_sz], [G * H, H], [G * H], [G * H]][k]
+        name = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"][k]
+        if _shape(p) != expect:
+            raise RNNShapeError(f"{op}: {name} of layer {layer} has shape {_shape(p)}, expected {expect}"
+                                + (f" (input size {in_sz})" if k == 0 else f" (hidden size {H})"))
+        if p.dtype != dtype:
+            raise TypeError(f"{op}: {name} of layer {layer} has dtype {_dtname(p)}, but the input has dtype "
+                            f"{str(dtype).replace('dlcore.', '')}")
+        if p.device != device:
+            raise RuntimeError(f"{op}: {name} of layer {layer} is on {p.device}, but the input is on {device}")
+
+
+def _check_state(op, name, t, expect, dtype, device):
+    if not isinstance(t, _Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, not {type(t).__name__}")
+    if _shape(t) != list(expect):
+        raise RNNShapeError(f"{op}: Expected {name} size {tuple(expect)}, got {_shape(t)}")
+    if t.dtype != dtype:
+        raise TypeError(f"{op}: {name} has dtype {_dtname(t)}, but the input has dtype "
+                        f"{str(dtype).replace('dlcore.', '')}")
+    if t.device != device:
+        raise RuntimeError(f"{op}: {name} is on {t.device}, but the input is on {device}")
+
+
+def _dropout_masks(L, D, T, N, H, p, dtype, device):
+    from ._creation import rand
+    keep = 1.0 - p
+    masks = []
+    for _ in range(L - 1):
+        if keep <= 0.0:
+            masks.append(_C.zeros([T, N, D * H], dtype, device))
+            continue
+        m = _C.to(_C.lt(rand(T, N, D * H, dtype=dtype, device=device), keep), dtype, None, False)
+        masks.append(_C.mul(m, 1.0 / keep))
+    return masks
+
+
+def _sequence(op, mode, input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
+    if not isinstance(input, _Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, not {type(input).__name__}")
+    if not input.dtype.is_floating_point or str(input.dtype) not in ("dlcore.float32", "dlcore.float64"):
+        raise TypeError(f"{op}: expected a float32 or float64 input, got {_dtname(input)}")
+    if input.dim() not in (2, 3):
+        raise RNNShapeError(f"{op}: input must have 3 dimensions ([T, N, I], or [N, T, I] with batch_first) or 2 if "
+                            f"unbatched, got shape {_shape(input)}")
+    L, D = int(num_layers), 2 if bidirectional else 1
+    if L < 1:
+        raise ValueError(f"{op}: num_layers must be at least 1, got {num_layers}")
+    if not (0.0 <= float(dropout) <= 1.0):
+        raise ValueError(f"{op}: dropout must be in [0, 1], got {dropout}")
+    per = 4 if has_biases else 2
+    params = list(params)
+    if len(params) < 2:
+        raise RNNShapeError(f"{op}: expected at least the two weights of layer 0, got {len(params)} parameters")
+    H = params[1].shape[-1] if isinstance(params[1], _Tensor) and params[1].dim() == 2 else -1
+    unbatched = input.dim() == 2
+    from ._ops import unsqueeze, squeeze
+    if unbatched:
+        input = unsqueeze(input, 1)
+        batch_first_eff = False
+    else:
+        batch_first_eff = bool(batch_first)
+    T, N = (input.shape[1], input.shape[0]) if batch_first_eff else (input.shape[0], input.shape[1])
+    I = input.shape[2]
+    if T == 0 or N == 0:
+        raise RNNShapeError(f"{op}: input of shape {_shape(input)} has an empty sequence or batch dimension")
+    _check_params(op, mode, params, L, D, per, params[0].shape[-1] if params[0].dim() == 2 else I, H,
+                  input.dtype, input.device)
+    if I != params[0].shape[1]:
+        raise RNNShapeError(f"{op}: input.size(-1) must be equal to input_size. Expected {params[0].shape[1]}, "
+                            f"got {I}")
+    state_shape = [L * D, N, H]
+    if mode == "lstm":
+        if hx is None:
+            h0 = c0 = None
+        else:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError(f"{op}: hx must be a tuple (h_0, c_0)")
+            h0, c0 = hx
+    else:
+        h0, c0 = hx, None
+    if unbatched:
+        if h0 is not None:
+            _check_state(op, "hidden[0]" if mode == "lstm" else "hidden", h0, [L * D, H], input.dtype, input.device)
+            h0 = unsqueeze(h0, 1)
+        if c0 is not None:
+            _check_state(op, "hidden[1]", c0, [L * D, H], input.dtype, input.device)
+            c0 = unsqueeze(c0, 1)
+    else:
+        if h0 is not None:
+            _check_state(op, "hidden[0]" if mode == "lstm" else "hidden", h0, state_shape, input.dtype, input.device)
+        if c0 is not None:
+            _check_state(op, "hidden[1]", c0, state_shape, input.dtype, input.device)
+    if h0 is None:
+        h0 = _C.zeros(state_shape, input.dtype, input.device)
+    if mode == "lstm" and c0 is None:
+        c0 = _C.zeros(state_shape, input.dtype, input.device)
+    p = float(dropout)
+    masks = _dropout_masks(L, D, T, N, H, p, input.dtype, input.device) if (train and p > 0 and L > 1) else None
+    cfg = {"mode": mode, "layers": L, "dirs": D, "per": per, "masks": masks, "batch_first": batch_first_eff,
+           "cell": False}
+    if _needs_grad(input, h0, c0, *params):
+        outs = _RNNStack.apply(cfg, input, h0, c0, *params)
+    else:
+        outs = _RNNStack.forward(_NoCtx(), cfg, input, h0, c0, *params)
+    if unbatched:
+        outs = tuple(squeeze(o, 1) for o in outs)
+    return outs
+
+
+class _NoCtx:
+    """Stand-in ctx for calls without autograd (nothing is kept)."""
+
+    needs_input_grad = ()
+
+    def set_materialize_grads(self, v):
+        pass
+
+    def __setattr__(self, k, v):
+        pass
+
+
+# --------------------------------------------------------------------------------------------- sequence functions
+
+def lstm(input, hx, params, has_biases=True, num_layers=1, dropout=0.0, train=False, bidirectional=False,
+         batch_first=False):
+    """LSTM over a sequence (torch.lstm's signature). input [T, N, I] ([N, T, I] with batch_first; [T, I] unbatched),
+    hx = (h_0, c_0) each [L*D, N, H] or None (zeros). Returns (output [T, N, D*H], h_n, c_n)."""
+    return _sequence("lstm", "lstm", input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
+                     batch_first)
+
+
+def gru(input, hx, params, has_biases=True, num_layers=1, dropout=0.0, train=False, bidirectional=False,
+        batch_first=False):
+    """GRU over a sequence (torch.gru's signature). Returns (output, h_n)."""
+    return _sequence("gru", "gru", input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
+                     batch_first)
+
+
+def rnn_tanh(input, hx, params, has_biases=True, num_layers=1, dropout=0.0, train=False, bidirectional=False,
+             batch_first=False):
+    """Elman RNN with tanh over a sequence (torch.rnn_tanh's signature). Returns (output, h_n)."""
+    return _sequence("rnn_tanh", "rnn_tanh", input, hx, params, has_biases, num_layers, dropout, train,
+                     bidirectional, batch_first)
+
+
+def rnn_relu(input, hx, params, has_biases=True, num_layers=1, dropout=0.0, train=False, bidirectional=False,
+             batch_first=False):
+    """Elman RNN with relu over a sequence (torch.rnn_relu's signature). Returns (output, h_n)."""
+    return _sequence("rnn_relu", "rnn_relu", input, hx, params, has_biases, num_layers, dropout, train,
+                     bidirectional, batch_first)
+
+
+# --------------------------------------------------------------------------------------------- cells
+
+def _cell(op, mode, input, hx, w_ih, w_hh, b_ih, b_hh):
+    if not isinstance(input, _Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, not {type(input).__name__}")
+    if str(input.dtype) not in ("dlcore.float32", "dlcore.float64"):
+        raise TypeError(f"{op}: expected a float32 or float64 input, got {_dtname(input)}")
+    if input.dim() not in (1, 2):
+        raise RNNShapeError(f"{op}: Expected input to be 1D or 2D, got {input.dim()}D instead (shape "
+                            f"{_shape(input)})")
+    for name, w in (("weight_ih", w_ih), ("weight_hh", w_hh)):
+        if not isinstance(w, _Tensor) or w.dim() != 2:
+            raise RNNShapeError(f"{op}: {name} must be a 2-D Tensor")
+    H = w_hh.shape[1]
+    has_bias = b_ih is not None or b_hh is not None
+    if has_bias and (b_ih is None or b_hh is None):
+        raise ValueError(f"{op}: pass both b_ih and b_hh, or neither")
+    params = [w_ih, w_hh] + ([b_ih, b_hh] if has_bias else [])
+    unbatched = input.dim() == 1
+    x = input
+    from ._ops import unsqueeze, squeeze
+    if unbatched:
+        x = unsqueeze(x, 0)
+    N, I = x.shape
+    if N == 0:
+        raise RNNShapeError(f"{op}: input of shape {_shape(input)} has an empty batch dimension")
+    _check_params(op, mode, params, 1, 1, len(params), w_ih.shape[1], H, x.dtype, x.device)
+    if I != w_ih.shape[1]:
+        raise RNNShapeError(f"{op}: input has inconsistent input_size: got {I} expected {w_ih.shape[1]}")
+    if mode == "lstm":
+        if hx is None:
+            h0 = c0 = None
+        else:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError(f"{op}: hx must be a tuple (h, c)")
+            h0, c0 = hx
+    else:
+        h0, c0 = hx, None
+    sshape = [H] if unbatched else [N, H]
+    if h0 is not None:
+        _check_state(op, "hx" if mode != "lstm" else "hx[0]", h0, sshape, x.dtype, x.device)
+        if unbatched:
+            h0 = unsqueeze(h0, 0)
+    else:
+        h0 = _C.zeros([N, H], x.dtype, x.device)
+    if mode == "lstm":
+        if c0 is not None:
+            _check_state(op, "hx[1]", c0, sshape, x.dtype, x.device)
+            if unbatched:
+                c0 = unsqueeze(c0, 0)
+        else:
+            c0 = _C.zeros([N, H], x.dtype, x.device)
+    cfg = {"mode": mode, "layers": 1, "dirs": 1, "per": len(params), "masks": None, "batch_first": False,
+           "cell": True}
+    if _needs_grad(x, h0, c0, *params):
+        outs = _RNNStack.apply(cfg, x, h0, c0, *params)
+    else:
+        outs = _RNNStack.forward(_NoCtx(), cfg, x, h0, c0, *params)
+    if unbatched:
+        outs = tuple(squeeze(o, 0) for o in outs)
+    return outs if mode == "lstm" else outs[0]
+
+
+def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One LSTM step: input [N, I] (or [I]), hx = (h, c) each [N, H] or None. Returns (h', c')."""
+    return _cell("lstm_cell", "lstm", input, hx, w_ih, w_hh, b_ih, b_hh)
+
+
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One GRU step: input [N, I] (or [I]), hx [N, H] or None. Returns h'."""
+    return _cell("gru_cell", "gru", input, hx, w_ih, w_hh, b_ih, b_hh)
+
+
+def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One Elman RNN step with tanh. Returns h'."""
+    return _cell("rnn_tanh_cell", "rnn_tanh", input, hx, w_ih, w_hh, b_ih, b_hh)
+
+
+def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One Elman RNN step with relu. Returns h'."""
+    return _cell("rnn_relu_cell", "rnn_relu", input, hx, w_ih, w_hh, b_ih, b_hh)

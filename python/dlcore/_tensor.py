@@ -722,7 +722,7 @@ Tensor.__str__ = Tensor.__repr__
 
 def _reduce_ex(self, protocol):
     from . import _creation
-    return (_creation._from_pickle, (_C.to(self, None, "cpu", False).numpy().copy(), self.dtype.name,
+    return (_creation._from_pickle, (_C.Tensor._raw_numpy(_C.to(self, None, "cpu", False)).copy(), self.dtype.name,
                                      str(self.device), self.requires_grad))
 
 
@@ -743,3 +743,48 @@ def _deepcopy(self, memo):
         new.grad = _C.clone(self.grad)
     memo[id(self)] = new
     return new
+
+
+# ------------------------------------------------------------------------------------------------- index/join methods
+
+def _attach_index_methods():
+    from . import _indexing as _ix
+
+    for name in ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_copy",
+                 "index_fill", "index_put", "masked_fill", "masked_select", "take_along_dim", "take", "split",
+                 "chunk", "unbind", "tensor_split"]:
+        setattr(Tensor, name, getattr(_ix, name))
+    Tensor.index_put_ = _ix.index_put_
+
+    def _scatter_raw(self, dim, index, src=None, *, value=None, reduce=None):
+        if reduce is not None:
+            _C.copy_(self, _ix.scatter(self, dim, index, src, value=value, reduce=reduce))
+            return self
+        return _C.scatter_(self, dim, _ix._check_index(index, "scatter_"), src if src is not None else value)
+
+    def _scatter_add_raw(self, dim, index, src):
+        return _C.scatter_add_(self, dim, _ix._check_index(index, "scatter_add_"), src)
+
+    def _index_add_raw(self, dim, index, source, *, alpha=1):
+        return _C.index_add_(self, dim, _ix._check_index(index, "index_add_"),
+                             source if alpha == 1 else _C.mul(source, alpha))
+
+    def _masked_fill_raw(self, mask, value):
+        _C.copy_(self, _ix.masked_fill(self, mask, value))
+        return self
+
+    def _copy_raw(fn):
+        def raw(self, *args, **kwargs):
+            _C.copy_(self, fn(self, *args, **kwargs))
+            return self
+        return raw
+
+    Tensor.scatter_ = _inplace(_scatter_raw, _ix.scatter)
+    Tensor.scatter_add_ = _inplace(_scatter_add_raw, _ix.scatter_add)
+    Tensor.index_add_ = _inplace(_index_add_raw, _ix.index_add)
+    Tensor.masked_fill_ = _inplace(_masked_fill_raw, _ix.masked_fill)
+    Tensor.index_copy_ = _inplace(_copy_raw(_ix.index_copy), _ix.index_copy)
+    Tensor.index_fill_ = _inplace(_copy_raw(_ix.index_fill), _ix.index_fill)
+
+
+_attach_index_methods()

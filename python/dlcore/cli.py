@@ -58,7 +58,16 @@ def main(argv=None) -> int:
     if not args.command:
         parser.print_help()
         return 1
-    return int(COMMANDS[args.command][2](args) or 0)
+    try:
+        return int(COMMANDS[args.command][2](args) or 0)
+    except (FileNotFoundError, ValueError, KeyError, NotImplementedError) as e:
+        # User errors (missing data, unknown model, bad option values): one clear line, no traceback.
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"dlcore {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dlcore {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

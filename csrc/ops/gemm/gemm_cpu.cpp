@@ -1,75 +1,148 @@
-// Portable reference GEMM (temporary: replaced by the packed BLIS-style kernels of the GEMM issue) and the
-// tensor-level batched entry registered for the CPU.
-#include "ops/gemm/gemm.h"
-
+// GEMM front end: sgemm/dgemm pick the implementation of the active ISA (gemm_avx512.cpp, gemm_avx2.cpp or the
+// portable one here), the thread-local packing workspace and the portable scalar microkernel. The tensor-level
+// batched entry is in gemm_batched.cpp.
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 
 #include "core/parallel.h"
+#include "ops/gemm/gemm.h"
+#include "ops/gemm/gemm_driver.h"
 
 namespace dlcore {
+namespace gemm_detail {
 
+// ------------------------------------------------------------------------------------------------ workspace
+namespace {
+struct Workspace {
+  void* p[4] = {};
+  size_t cap[4] = {};
+  ~Workspace() {
+    for (void* q : p) std::free(q);
+  }
+};
+thread_local Workspace t_ws;
+}  // namespace
+
+void* workspace(int slot, size_t bytes) {
+  Workspace& w = t_ws;
+  if (bytes > w.cap[slot]) {
+    std::free(w.p[slot]);
+    size_t cap = std::max<size_t>((bytes + 4095) / 4096 * 4096, 64 * 1024);
+    w.p[slot] = std::aligned_alloc(64, cap);
+    if (!w.p[slot]) {
+      w.cap[slot] = 0;
+      throw std::bad_alloc();
+    }
+    w.cap[slot] = cap;
+  }
+  return w.p[slot];
+}
+
+// ------------------------------------------------------------------------------------------------ scalar kernel
 namespace {
 
-template <class T>
-void gemm_ref(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t rs_a, int64_t cs_a, const T* B,
-              int64_t rs_b, int64_t cs_b, T beta, T* C, int64_t rs_c, int64_t cs_c, const GemmEpilogue<T>& ep) {
-  parallel_for(0, M, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, N * K / 64 + 1)), [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) {
-      for (int64_t n = 0; n < N; ++n) {
-        T acc = 0;
-        for (int64_t k = 0; k < K; ++k) acc += A[m * rs_a + k * cs_a] * B[k * rs_b + n * cs_b];
-        T& c = C[m * rs_c + n * cs_c];
-        T v = alpha * acc + (beta == T(0) ? T(0) : beta * c);
-        if (ep.bias_kind == BiasKind::PerRow) v += ep.bias[m];
-        else if (ep.bias_kind == BiasKind::PerCol) v += ep.bias[n];
-        if (ep.relu && !(v > T(0))) v = v != v ? v : T(0);
-        c = v;
+// Portable microkernel: plain C++ (the compiler may vectorise it with the baseline ISA). The block-size table:
+//   float : MR = 4, NR = 8   KC = 256  MC = 128  NC = 2048
+//   double: MR = 4, NR = 4   KC = 256  MC = 128  NC = 2048
+// NR == VL, so a tile is always one "vector" of NR columns; N edges compute NR columns and store n.
+template <class T_, int MR_, int NR_>
+struct ScalarKernel {
+  using T = T_;
+  static constexpr int MR = MR_, NR = NR_, VL = NR_;
+  static constexpr int KC = 256, MC = 128, NC = 2048;
+  static constexpr double kMacsPerCycle = 4.0, kPackCost = 1.0;
+
+  template <int M, int NV, bool PA>
+  static void tile(int64_t k, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t b_rs, T* c, int64_t rs_c,
+                   int n, const TileStore<T>& st) {
+    T acc[M][NR] = {};
+    if constexpr (PA) {
+      a_rs = 1;
+      a_cs = MR;
+    }
+    for (int64_t p = 0; p < k; ++p) {
+      const T* bp = b + p * b_rs;
+      for (int i = 0; i < M; ++i) {
+        T av = a[i * a_rs + p * a_cs];
+        for (int j = 0; j < NR; ++j) acc[i][j] += av * bp[j];
       }
     }
-  });
-}
-
-template <class T>
-void batched_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor* bias, const GemmArgs& args) {
-  int64_t B = out.size(0), M = out.size(1), N = out.size(2), K = a.size(2);
-  GemmEpilogue<T> ep;
-  ep.bias_kind = args.bias_kind;
-  ep.relu = args.relu;
-  Tensor bias_c;
-  if (bias && args.bias_kind != BiasKind::None) {
-    bias_c = bias->contiguous();
-    ep.bias = bias_c.data<T>();
+    for (int i = 0; i < M; ++i) {
+      T* ci = c + i * rs_c;
+      for (int j = 0; j < n; ++j) {
+        T v = st.alpha * acc[i][j];
+        if (st.beta != T(0)) v += st.beta * ci[j];
+        if (st.bias_kind == BiasKind::PerRow) v += st.bias[i];
+        else if (st.bias_kind == BiasKind::PerCol) v += st.bias[j];
+        if (st.relu && !(v > T(0))) v = (v != v) ? v : T(0);
+        ci[j] = v;
+      }
+    }
   }
-  for (int64_t i = 0; i < B; ++i) {
-    const T* pa = a.data<T>() + i * a.stride(0);
-    const T* pb = b.data<T>() + i * b.stride(0);
-    T* pc = out.data<T>() + i * out.stride(0);
-    gemm<T>(M, N, K, (T)args.alpha, pa, a.stride(1), a.stride(2), pb, b.stride(1), b.stride(2), (T)args.beta, pc,
-            out.stride(1), out.stride(2), ep);
+
+  static void pack_lines(const T* src, int64_t ls, int lines, int64_t k, T* dst, int W) {
+    for (int r = 0; r < lines; ++r)
+      for (int64_t p = 0; p < k; ++p) dst[p * W + r] = src[r * ls + p];
   }
-}
+  static void copy_rows(const T* src, int64_t ss, int width, int64_t k, T* dst, int W) {
+    for (int64_t p = 0; p < k; ++p) {
+      for (int j = 0; j < width; ++j) dst[p * W + j] = src[p * ss + j];
+      for (int j = width; j < W; ++j) dst[p * W + j] = T(0);
+    }
+  }
+};
 
-void batched_gemm_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor* bias, const GemmArgs& args) {
-  dispatch_float(out.dtype(), "matmul", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    batched_cpu<T>(out, a, b, bias, args);
-  });
-}
-
-KernelRegistrar reg_batched(batched_gemm_op, DeviceType::CPU, &batched_gemm_cpu, "cpu");
+using ScalarS = ScalarKernel<float, 4, 8>;
+using ScalarD = ScalarKernel<double, 4, 4>;
 
 }  // namespace
 
+void sgemm_scalar(const GemmCall<float>& c) { Driver<ScalarS>::run(c); }
+void dgemm_scalar(const GemmCall<double>& c) { Driver<ScalarD>::run(c); }
+GemmBlocking gemm_blocking_scalar(bool dbl) {
+  if (dbl) return {ScalarD::MR, ScalarD::NR, ScalarD::KC, ScalarD::MC, ScalarD::NC};
+  return {ScalarS::MR, ScalarS::NR, ScalarS::KC, ScalarS::MC, ScalarS::NC};
+}
+
+// ------------------------------------------------------------------------------------------------ dispatch
+template <class T>
+void gemm_call(const GemmCall<T>& c) {
+  if (c.M <= 0 || c.N <= 0) return;
+  Isa isa = cpu_isa();
+  if (c.opt.isa >= 0) isa = (Isa)std::min(c.opt.isa, (int)cpu_isa_supported());
+  if constexpr (sizeof(T) == 4) {
+    if (isa == Isa::AVX512) return sgemm_avx512(c);
+    if (isa == Isa::AVX2) return sgemm_avx2(c);
+    return sgemm_scalar(c);
+  } else {
+    if (isa == Isa::AVX512) return dgemm_avx512(c);
+    if (isa == Isa::AVX2) return dgemm_avx2(c);
+    return dgemm_scalar(c);
+  }
+}
+template void gemm_call<float>(const GemmCall<float>&);
+template void gemm_call<double>(const GemmCall<double>&);
+
+GemmBlocking gemm_blocking(Isa isa, bool dbl) {
+  if (isa == Isa::AVX512) return gemm_blocking_avx512(dbl);
+  if (isa == Isa::AVX2) return gemm_blocking_avx2(dbl);
+  return gemm_blocking_scalar(dbl);
+}
+
+}  // namespace gemm_detail
+
+// ------------------------------------------------------------------------------------------------ public API
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t rs_a, int64_t cs_a, const float* B,
            int64_t rs_b, int64_t cs_b, float beta, float* C, int64_t rs_c, int64_t cs_c,
            const GemmEpilogue<float>& ep) {
-  gemm_ref<float>(M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c, ep);
+  gemm_detail::gemm_call<float>({M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c, ep, {}});
 }
 
 void dgemm(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t rs_a, int64_t cs_a,
            const double* B, int64_t rs_b, int64_t cs_b, double beta, double* C, int64_t rs_c, int64_t cs_c,
            const GemmEpilogue<double>& ep) {
-  gemm_ref<double>(M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c, ep);
+  gemm_detail::gemm_call<double>({M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c, ep, {}});
 }
 
 }  // namespace dlcore

@@ -1,0 +1,66 @@
+// Raw convolution kernels for the Python layer (python/dlcore/_nn_conv.py adds autograd and PyTorch's argument
+// forms). stride and dilation are 2 ints, padding 4 ints (top, bottom, left, right).
+#include <string>
+
+#include "bindings/binder.h"
+#include "bindings/py_tensor.h"
+#include "ops/conv/conv.h"
+
+namespace dlcore {
+
+namespace {
+
+ConvArgs conv_args(const char* op, py::handle stride, py::handle padding, py::handle dilation, int64_t groups) {
+  ConvArgs a;
+  IntList st = to_intlist(stride, op, "stride"), pd = to_intlist(padding, op, "padding"),
+          dl = to_intlist(dilation, op, "dilation");
+  DLCORE_CHECK(st.size() == 2, ValueError, op, ": stride must have 2 values, got ", st.str());
+  DLCORE_CHECK(dl.size() == 2, ValueError, op, ": dilation must have 2 values, got ", dl.str());
+  DLCORE_CHECK(pd.size() == 4, ValueError, op, ": padding must have 4 values (top, bottom, left, right), got ",
+               pd.str());
+  for (int i = 0; i < 2; ++i) {
+    a.stride[i] = st[i];
+    a.dilation[i] = dl[i];
+  }
+  for (int i = 0; i < 4; ++i) a.padding[i] = pd[i];
+  a.groups = groups;
+  return a;
+}
+
+void bind_conv(py::module_& m) {
+  m.def("conv2d", [](const PyTensor& x, const PyTensor& w, py::handle b, py::handle stride, py::handle padding,
+                     py::handle dilation, int64_t groups, const std::string& op) {
+    ConvArgs a = conv_args(op.c_str(), stride, padding, dilation, groups);
+    const Tensor* bp = b.is_none() ? nullptr : &as_tensor(b, op.c_str(), "bias");
+    return wrap(conv2d(x.t, w.t, bp, a, op.c_str()));
+  }, py::arg("input"), py::arg("weight"), py::arg("bias"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
+     py::arg("groups"), py::arg("op") = "conv2d");
+
+  m.def("conv2d_backward_input", [](const PyTensor& gy, const PyTensor& w, py::handle x_shape, py::handle stride,
+                                    py::handle padding, py::handle dilation, int64_t groups,
+                                    const std::string& op) {
+    ConvArgs a = conv_args(op.c_str(), stride, padding, dilation, groups);
+    IntList xs = to_intlist(x_shape, op.c_str(), "input_shape");
+    return wrap(conv2d_backward_input(gy.t, w.t, xs, a, op.c_str()));
+  }, py::arg("grad_output"), py::arg("weight"), py::arg("input_shape"), py::arg("stride"), py::arg("padding"),
+     py::arg("dilation"), py::arg("groups"), py::arg("op") = "conv2d");
+
+  m.def("conv2d_backward_weight", [](const PyTensor& gy, const PyTensor& x, py::handle w_shape, py::handle stride,
+                                     py::handle padding, py::handle dilation, int64_t groups, bool want_w,
+                                     bool want_b, const std::string& op) {
+    ConvArgs a = conv_args(op.c_str(), stride, padding, dilation, groups);
+    IntList ws = to_intlist(w_shape, op.c_str(), "weight_shape");
+    Tensor gw, gb;
+    conv2d_backward_weight(gy.t, x.t, ws, a, want_w, want_b, gw, gb, op.c_str());
+    return py::make_tuple(gw.defined() ? wrap(std::move(gw)) : py::none(),
+                          gb.defined() ? wrap(std::move(gb)) : py::none());
+  }, py::arg("grad_output"), py::arg("input"), py::arg("weight_shape"), py::arg("stride"), py::arg("padding"),
+     py::arg("dilation"), py::arg("groups"), py::arg("want_weight") = true,
+     py::arg("want_bias") = false, py::arg("op") = "conv2d");
+}
+
+BindingRegistrar reg("conv", &bind_conv);
+
+}  // namespace
+
+}  // namespace dlcore

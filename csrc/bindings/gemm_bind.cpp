@@ -1,0 +1,112 @@
+// Test and benchmark hooks of the GEMM (raw kernel access; user code goes through dlcore.matmul / linear):
+//   _C._gemm(a, b, c=None, alpha=1, beta=0, bias=None, bias_kind="none", relu=False, isa=None,
+//            pack_a=-1, pack_b=-1, split=-1, threads=0) -> c
+//       c = alpha * a @ b + beta * c, then + bias (bias_kind "row": bias[M], "col": bias[N]) and ReLU, on 2-D
+//       strided CPU tensors a [M, K], b [K, N], c [M, N] (written in place; a new tensor when None, then beta
+//       must be 0). isa pins the microkernel ("scalar", "avx2", "avx512"; clamped to what the CPU has); pack_a /
+//       pack_b (0/1), split (0 none, 1 M, 2 N, 3 K) and threads force the planner's choices (-1/0: automatic).
+//   _C._gemm_blocking(isa, dtype) -> {"MR", "NR", "KC", "MC", "NC"}   the block-size table of that microkernel
+#include "bindings/binder.h"
+#include "bindings/py_tensor.h"
+#include "core/cpu_features.h"
+#include "ops/gemm/gemm_kernel.h"
+
+namespace dlcore {
+
+namespace {
+
+BiasKind parse_bias_kind(const std::string& s) {
+  if (s == "none") return BiasKind::None;
+  if (s == "row") return BiasKind::PerRow;
+  if (s == "col") return BiasKind::PerCol;
+  DLCORE_THROW(ValueError, "_gemm(): bias_kind must be 'none', 'row' or 'col', got '", s, "'");
+}
+
+py::object gemm_py(const PyTensor& pa, const PyTensor& pb, py::handle c_h, double alpha, double beta,
+                   py::handle bias_h, const std::string& bias_kind, bool relu, py::handle isa_h, int pack_a,
+                   int pack_b, int split, int threads) {
+  const Tensor &a = pa.t, &b = pb.t;
+  DLCORE_CHECK(a.dim() == 2 && b.dim() == 2, ValueError, "_gemm(): expected 2-D a and b, got ", a.describe(),
+               " and ", b.describe());
+  DLCORE_CHECK(a.dtype() == b.dtype() && (a.dtype() == DType::Float32 || a.dtype() == DType::Float64), TypeError,
+               "_gemm(): expected float32 or float64 operands of one dtype, got ", a.describe(), " and ",
+               b.describe());
+  DLCORE_CHECK(a.device().type == DeviceType::CPU && b.device().type == DeviceType::CPU, RuntimeError,
+               "_gemm(): CPU tensors only, got ", a.describe(), " and ", b.describe());
+  const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
+  DLCORE_CHECK(b.size(0) == K, ValueError, "_gemm(): shapes ", a.shape().str(), " and ", b.shape().str(),
+               " cannot be multiplied");
+  DLCORE_CHECK(pack_a >= -1 && pack_a <= 1 && pack_b >= -1 && pack_b <= 1 && split >= -1 && split <= 3 &&
+                   threads >= 0,
+               ValueError, "_gemm(): pack_a/pack_b must be -1, 0 or 1, split -1..3, threads >= 0");
+  py::object c_obj;
+  Tensor c;
+  if (c_h.is_none()) {
+    DLCORE_CHECK(beta == 0.0, ValueError, "_gemm(): beta = ", beta, " needs an input c");
+    c = Tensor::empty(IntList{M, N}, a.dtype(), a.device());
+    c_obj = wrap(c);
+  } else {
+    c = as_tensor(c_h, "_gemm", "c");
+    c_obj = py::reinterpret_borrow<py::object>(c_h);
+    DLCORE_CHECK(c.dim() == 2 && c.size(0) == M && c.size(1) == N && c.dtype() == a.dtype() &&
+                     c.device() == a.device(),
+                 ValueError, "_gemm(): c must be ", dtype_name(a.dtype()), "[", M, ", ", N, "] on cpu, got ",
+                 c.describe());
+    DLCORE_CHECK((M <= 1 || c.stride(0) != 0) && (N <= 1 || c.stride(1) != 0), ValueError,
+                 "_gemm(): c must not have zero (broadcast) strides");
+  }
+  BiasKind bk = parse_bias_kind(bias_kind);
+  Tensor bias;
+  if (bk != BiasKind::None) {
+    DLCORE_CHECK(!bias_h.is_none(), ValueError, "_gemm(): bias_kind '", bias_kind, "' needs a bias");
+    bias = as_tensor(bias_h, "_gemm", "bias").contiguous();
+    int64_t want = bk == BiasKind::PerRow ? M : N;
+    DLCORE_CHECK(bias.dim() == 1 && bias.size(0) == want && bias.dtype() == a.dtype(), ValueError,
+                 "_gemm(): bias must be ", dtype_name(a.dtype()), "[", want, "], got ", bias.describe());
+  }
+  gemm_detail::GemmOptions opt;
+  if (!isa_h.is_none()) opt.isa = (int)parse_isa(isa_h.cast<std::string>());
+  opt.pack_a = pack_a;
+  opt.pack_b = pack_b;
+  opt.split = split;
+  opt.threads = threads;
+  dispatch_float(a.dtype(), "_gemm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    GemmEpilogue<T> ep;
+    ep.bias_kind = bk;
+    ep.relu = relu;
+    if (bk != BiasKind::None) ep.bias = bias.data<T>();
+    gemm_detail::GemmCall<T> call{M, N, K, (T)alpha, a.data<T>(), a.stride(0), a.stride(1), b.data<T>(),
+                                  b.stride(0), b.stride(1), (T)beta, c.data<T>(), c.stride(0), c.stride(1), ep, opt};
+    py::gil_scoped_release nogil;
+    gemm_detail::gemm_call<T>(call);
+  });
+  ++c.storage()->version;
+  return c_obj;
+}
+
+void bind_gemm(py::module_& m) {
+  m.def("_gemm", &gemm_py, py::arg("a"), py::arg("b"), py::arg("c") = py::none(), py::arg("alpha") = 1.0,
+        py::arg("beta") = 0.0, py::arg("bias") = py::none(), py::arg("bias_kind") = "none", py::arg("relu") = false,
+        py::arg("isa") = py::none(), py::arg("pack_a") = -1, py::arg("pack_b") = -1, py::arg("split") = -1,
+        py::arg("threads") = 0);
+  m.def("_gemm_blocking", [](const std::string& isa, py::handle dtype) {
+    DType dt = to_dtype(dtype, "_gemm_blocking");
+    DLCORE_CHECK(dt == DType::Float32 || dt == DType::Float64, TypeError,
+                 "_gemm_blocking(): float32 or float64, got ", dtype_name(dt));
+    gemm_detail::GemmBlocking bl = gemm_detail::gemm_blocking(parse_isa(isa), dt == DType::Float64);
+    py::dict d;
+    d["MR"] = bl.MR;
+    d["NR"] = bl.NR;
+    d["KC"] = bl.KC;
+    d["MC"] = bl.MC;
+    d["NC"] = bl.NC;
+    return d;
+  });
+}
+
+BindingRegistrar reg("gemm", &bind_gemm);
+
+}  // namespace
+
+}  // namespace dlcore

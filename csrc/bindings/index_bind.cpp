@@ -1,0 +1,245 @@
+// Bindings of the index kernels (csrc/ops/index): gather, scatter_/scatter_add_, index_select, index_add_,
+// index_get/index_put_ (the core of advanced indexing). Raw kernels; autograd is in python/dlcore/_indexing.py.
+#include "bindings/binder.h"
+#include "bindings/py_tensor.h"
+#include "ops/index/index.h"
+
+namespace dlcore {
+
+namespace {
+
+int norm_dim(int64_t dim, int nd, const char* op) {
+  int n = nd == 0 ? 1 : nd;
+  DLCORE_CHECK(dim >= -n && dim < n, IndexError, op, "(): dim ", dim, " is out of range for a tensor of ", nd,
+               " dimensions");
+  return (int)(dim < 0 ? dim + n : dim);
+}
+
+const Tensor& index_arg(py::handle h, const char* op) {
+  const Tensor& idx = as_tensor(h, op, "index");
+  DLCORE_CHECK(idx.dtype() == DType::Int64, TypeError, op, "(): expected an int64 index tensor, got ",
+               dtype_name(idx.dtype()));
+  return idx;
+}
+
+void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
+  DLCORE_CHECK(a.device() == b.device(), RuntimeError, op, "(): tensors are on different devices (",
+               a.device().str(), " and ", b.device().str(), ")");
+}
+
+// The view of t with shape `shape` whose stride along `dim` is 0 (the offsets carry that coordinate).
+Tensor zero_stride_view(const Tensor& t, const IntList& shape, int dim) {
+  IntList st = t.strides();
+  if (t.dim() == 0) return t.as_strided(shape, IntList::filled(shape.size(), 0), t.offset());
+  st[dim] = 0;
+  return t.as_strided(shape, st, t.offset());
+}
+
+// Offsets along `dim` for an index tensor shaped like `shape`.
+Tensor offsets_along(const Tensor& idx, int64_t size, int64_t stride, const char* op) {
+  return index_offsets({idx}, {size}, {stride}, op);
+}
+
+void check_index_shape(const Tensor& idx, const Tensor& t, int dim, bool include_dim, const char* op,
+                       const char* what) {
+  DLCORE_CHECK(idx.dim() == t.dim(), ValueError, op, "(): index tensor must have the same number of dimensions as ",
+               what, " (", idx.dim(), " vs ", t.dim(), ")");
+  for (int d = 0; d < t.dim(); ++d) {
+    if (d == dim && !include_dim) continue;
+    DLCORE_CHECK(idx.size(d) <= t.size(d), ValueError, op, "(): size of index ", idx.shape().str(),
+                 " exceeds the size of ", what, " ", t.shape().str(), " in dimension ", d);
+  }
+}
+
+py::object gather_py(py::handle x_h, int64_t dim_, py::handle idx_h) {
+  const Tensor& x = as_tensor(x_h, "gather", "input");
+  const Tensor& idx = index_arg(idx_h, "gather");
+  check_same_device(x, idx, "gather");
+  int dim = norm_dim(dim_, x.dim(), "gather");
+  if (x.dim() == 0 && idx.dim() == 0) {
+    Tensor off = offsets_along(idx, 1, 0, "gather");
+    Tensor out = Tensor::empty(idx.shape(), x.dtype(), x.device());
+    gather_by_offset_op.get(x.device().type)(out, x, off);
+    return wrap(out);
+  }
+  check_index_shape(idx, x, dim, false, "gather", "input");
+  Tensor off = offsets_along(idx, x.size(dim), x.stride(dim), "gather");
+  Tensor out = Tensor::empty(idx.shape(), x.dtype(), x.device());
+  if (out.numel()) gather_by_offset_op.get(x.device().type)(out, zero_stride_view(x, idx.shape(), dim), off);
+  return wrap(out);
+}
+
+// out[...idx...] (=|+=) src  (src: a tensor at least as large as idx in every dim, or a number)
+py::object scatter_py(py::object out_h, int64_t dim_, py::handle idx_h, py::handle src_h, bool accumulate) {
+  const char* op = accumulate ? "scatter_add_" : "scatter_";
+  PyTensor& po = as_py_tensor(out_h, op, "self");
+  const Tensor& out = po.t;
+  const Tensor& idx = index_arg(idx_h, op);
+  check_same_device(out, idx, op);
+  int dim = norm_dim(dim_, out.dim(), op);
+  Tensor src;
+  if (is_tensor(src_h)) {
+    src = as_tensor(src_h, op, "src");
+    check_same_device(out, src, op);
+    DLCORE_CHECK(src.dtype() == out.dtype(), TypeError, op, "(): self (", dtype_name(out.dtype()), ") and src (",
+                 dtype_name(src.dtype()), ") must have the same dtype");
+    if (out.dim() > 0) check_index_shape(idx, src, dim, true, op, "src");
+  } else {
+    ScalarArg s;
+    DLCORE_CHECK(to_scalar(src_h, s), TypeError, op, "(): src must be a Tensor or a number, not ", type_name(src_h));
+    src = scalar_tensor(s, out.dtype());
+  }
+  if (out.dim() == 0) {
+    DLCORE_CHECK(idx.numel() <= 1, ValueError, op, "(): index must have at most one element for a 0-d tensor");
+  } else {
+    check_index_shape(idx, out, dim, false, op, "self");
+  }
+  if (idx.numel() == 0) return out_h;
+  Tensor off = offsets_along(idx, out.dim() ? out.size(dim) : 1, out.dim() ? out.stride(dim) : 0, op);
+  Tensor vals = src.dim() == 0 ? src.expand(idx.shape()) : src.as_strided(idx.shape(), src.strides(), src.offset());
+  scatter_by_offset_op.get(out.device().type)(zero_stride_view(out, idx.shape(), dim), off, vals, accumulate);
+  ++out.storage()->version;
+  return out_h;
+}
+
+py::object index_select_py(py::handle x_h, int64_t dim_, py::handle idx_h) {
+  const Tensor& x = as_tensor(x_h, "index_select", "input");
+  const Tensor& idx = index_arg(idx_h, "index_select");
+  check_same_device(x, idx, "index_select");
+  DLCORE_CHECK(idx.dim() <= 1, ValueError, "index_select(): index must be 0-D or 1-D, got ", idx.dim(), "-D");
+  int dim = norm_dim(dim_, x.dim(), "index_select");
+  Tensor i1 = idx.dim() == 0 ? idx.reshape({1}) : idx;
+  IntList shape = x.dim() == 0 ? IntList{i1.size(0)} : x.shape();
+  if (x.dim()) shape[dim] = i1.size(0);
+  Tensor off = offsets_along(i1, x.dim() ? x.size(dim) : 1, x.dim() ? x.stride(dim) : 0, "index_select");
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+  if (out.numel() == 0) return wrap(x.dim() == 0 ? out.reshape({}) : out);
+  IntList ost = IntList::filled(shape.size(), 0);
+  ost[x.dim() ? dim : 0] = 1;
+  Tensor offv = off.as_strided(shape, ost, 0);
+  gather_by_offset_op.get(x.device().type)(out, zero_stride_view(x.dim() ? x : x.reshape({1}), shape, dim), offv);
+  if (x.dim() == 0) out = out.reshape({});
+  return wrap(out);
+}
+
+py::object index_add_py(py::object out_h, int64_t dim_, py::handle idx_h, py::handle src_h) {
+  PyTensor& po = as_py_tensor(out_h, "index_add_", "self");
+  const Tensor& out = po.t;
+  const Tensor& idx = index_arg(idx_h, "index_add_");
+  const Tensor& src = as_tensor(src_h, "index_add_", "source");
+  check_same_device(out, idx, "index_add_");
+  check_same_device(out, src, "index_add_");
+  DLCORE_CHECK(idx.dim() <= 1, ValueError, "index_add_(): index must be 0-D or 1-D, got ", idx.dim(), "-D");
+  DLCORE_CHECK(out.dtype() == src.dtype(), TypeError, "index_add_(): self (", dtype_name(out.dtype()),
+               ") and source (", dtype_name(src.dtype()), ") must have the same dtype");
+  int dim = norm_dim(dim_, out.dim(), "index_add_");
+  Tensor i1 = idx.dim() == 0 ? idx.reshape({1}) : idx;
+  Tensor o = out.dim() == 0 ? out.reshape({1}) : out;
+  Tensor s = src.dim() == 0 ? src.reshape({1}) : src;
+  DLCORE_CHECK(s.dim() == o.dim(), ValueError, "index_add_(): source should have the same number of dimensions "
+               "as self (", src.dim(), " vs ", out.dim(), ")");
+  for (int d = 0; d < o.dim(); ++d) {
+    int64_t want = d == dim ? i1.size(0) : o.size(d);
+    DLCORE_CHECK(s.size(d) == want, ValueError, "index_add_(): source has shape ", src.shape().str(),
+                 "; expected size ", want, " in dimension ", d, " (self ", out.shape().str(), ", index of ",
+                 i1.size(0), " entries)");
+  }
+  if (s.numel() == 0) return out_h;
+  Tensor off = offsets_along(i1, o.size(dim), o.stride(dim), "index_add_");
+  IntList ost = IntList::filled(s.dim(), 0);
+  ost[dim] = 1;
+  scatter_by_offset_op.get(out.device().type)(zero_stride_view(o, s.shape(), dim), off.as_strided(s.shape(), ost, 0),
+                                              s, true);
+  ++out.storage()->version;
+  return out_h;
+}
+
+// t[idx_0, ..., idx_{K-1}] for K index tensors of one shape B over t's leading dims: a new [B..., t.shape[K:]...].
+struct IndexPlan {
+  IntList out_shape, t_strides, off_strides;
+  Tensor off;
+};
+
+IndexPlan plan_index(const Tensor& t, py::handle indices_h, const char* op) {
+  py::sequence seq = py::reinterpret_borrow<py::sequence>(indices_h);
+  int K = (int)seq.size();
+  DLCORE_CHECK(K >= 1 && K <= t.dim(), IndexError, op, "(): too many indices (", K, ") for a tensor of ", t.dim(),
+               " dimensions");
+  std::vector<Tensor> idx;
+  std::vector<int64_t> sizes, strides;
+  for (int k = 0; k < K; ++k) {
+    const Tensor& i = index_arg(seq[k], op);
+    check_same_device(t, i, op);
+    idx.push_back(i);
+    sizes.push_back(t.size(k));
+    strides.push_back(t.stride(k));
+  }
+  IndexPlan p;
+  p.off = index_offsets(idx, sizes, strides, op);
+  const IntList& B = idx[0].shape();
+  for (int d = 0; d < B.size(); ++d) {
+    p.out_shape.push_back(B[d]);
+    p.t_strides.push_back(0);
+    p.off_strides.push_back(p.off.stride(d));
+  }
+  for (int d = K; d < t.dim(); ++d) {
+    p.out_shape.push_back(t.size(d));
+    p.t_strides.push_back(t.stride(d));
+    p.off_strides.push_back(0);
+  }
+  return p;
+}
+
+py::object index_get_py(py::handle t_h, py::handle indices_h) {
+  const Tensor& t = as_tensor(t_h, "index", "input");
+  IndexPlan p = plan_index(t, indices_h, "index");
+  Tensor out = Tensor::empty(p.out_shape, t.dtype(), t.device());
+  if (out.numel())
+    gather_by_offset_op.get(t.device().type)(out, t.as_strided(p.out_shape, p.t_strides, t.offset()),
+                                             p.off.as_strided(p.out_shape, p.off_strides, 0));
+  return wrap(out);
+}
+
+py::object index_put_py(py::object t_h, py::handle indices_h, py::handle values_h, bool accumulate) {
+  PyTensor& pt = as_py_tensor(t_h, "index_put_", "self");
+  const Tensor& t = pt.t;
+  const Tensor& v = as_tensor(values_h, "index_put_", "values");
+  check_same_device(t, v, "index_put_");
+  DLCORE_CHECK(v.dtype() == t.dtype(), TypeError, "index_put_(): values (", dtype_name(v.dtype()),
+               ") must have the dtype of self (", dtype_name(t.dtype()), ")");
+  IndexPlan p = plan_index(t, indices_h, "index_put_");
+  Tensor vals;
+  try {
+    vals = v.expand(p.out_shape);
+  } catch (const std::exception&) {
+    DLCORE_THROW(ValueError, "index_put_(): shape mismatch: value tensor of shape ", v.shape().str(),
+                 " cannot be broadcast to indexing result of shape ", p.out_shape.str());
+  }
+  Tensor dst = t.as_strided(p.out_shape, p.t_strides, t.offset());
+  if (numel_of(p.out_shape) == 0) return t_h;
+  if (vals.storage() == t.storage()) vals = vals.clone();
+  scatter_by_offset_op.get(t.device().type)(dst, p.off.as_strided(p.out_shape, p.off_strides, 0), vals, accumulate);
+  ++t.storage()->version;
+  return t_h;
+}
+
+void bind_index(py::module_& m) {
+  m.def("gather", &gather_py, py::arg("input"), py::arg("dim"), py::arg("index"),
+        "out[p] = input[p with p[dim] = index[p]] (index int64, same ndim).");
+  m.def("scatter_", [](py::object o, int64_t d, py::handle i, py::handle s) { return scatter_py(o, d, i, s, false); },
+        py::arg("self"), py::arg("dim"), py::arg("index"), py::arg("src"));
+  m.def("scatter_add_", [](py::object o, int64_t d, py::handle i, py::handle s) { return scatter_py(o, d, i, s, true); },
+        py::arg("self"), py::arg("dim"), py::arg("index"), py::arg("src"));
+  m.def("index_select", &index_select_py, py::arg("input"), py::arg("dim"), py::arg("index"));
+  m.def("index_add_", &index_add_py, py::arg("self"), py::arg("dim"), py::arg("index"), py::arg("source"));
+  m.def("index_get", &index_get_py, py::arg("input"), py::arg("indices"),
+        "input[indices[0], ..., indices[K-1]] over the leading K dims (indices: int64, one shape).");
+  m.def("index_put_", &index_put_py, py::arg("self"), py::arg("indices"), py::arg("values"),
+        py::arg("accumulate") = false);
+}
+
+}  // namespace
+
+static BindingRegistrar reg("index", &bind_index);
+
+}  // namespace dlcore

@@ -1,0 +1,157 @@
+// Bindings of the fused optimizer steps (csrc/ops/optim): _C._sgd_step, _adam_step, _adagrad_step, _rmsprop_step.
+// Each takes Python lists with one entry per parameter of a group and updates all of them in one call (the
+// Python optimizers in python/dlcore/optim/ own the state and the hyper-parameters).
+#include "bindings/binder.h"
+#include "bindings/py_tensor.h"
+#include "ops/optim/optim.h"
+
+namespace dlcore {
+
+namespace {
+
+// A list argument as tensors; an empty result for None when allow_none. Checks length, and for state lists that
+// every entry matches its parameter (shape, dtype, device, contiguous, not aliasing the parameter).
+TensorList to_list(py::handle h, const char* op, const char* arg, const TensorList* params, bool allow_none,
+                   std::vector<PyTensor*>* owners = nullptr, bool read_only = false) {
+  TensorList out;
+  if (h.is_none()) {
+    DLCORE_CHECK(allow_none, TypeError, op, "(): argument '", arg, "' must be a list of tensors, not None");
+    return out;
+  }
+  DLCORE_CHECK(py::isinstance<py::list>(h) || py::isinstance<py::tuple>(h), TypeError, op, "(): argument '", arg,
+               "' must be a list of tensors, not ", type_name(h));
+  py::sequence seq = py::reinterpret_borrow<py::sequence>(h);
+  std::size_t n = seq.size();
+  if (params) DLCORE_CHECK(n == params->size(), ValueError, op, "(): '", arg, "' has ", n, " entries but there are ",
+                           params->size(), " parameters");
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    py::handle item = seq[i];
+    PyTensor& pt = as_py_tensor(item, op, arg);
+    const Tensor& t = pt.t;
+    if (owners) owners->push_back(&pt);
+    DLCORE_CHECK(t.dtype() == DType::Float32 || t.dtype() == DType::Float64, TypeError, op, "(): ", arg, "[", i,
+                 "] must be float32 or float64, got ", dtype_name(t.dtype()));
+    DLCORE_CHECK(read_only || t.is_contiguous(), ValueError, op, "(): ", arg, "[", i, "] must be contiguous");
+    if (params) {
+      const Tensor& p = (*params)[i];
+      DLCORE_CHECK(t.shape() == p.shape(), ValueError, op, "(): ", arg, "[", i, "] has shape ", t.shape().str(),
+                   " but the parameter has shape ", p.shape().str());
+      DLCORE_CHECK(t.dtype() == p.dtype(), TypeError, op, "(): ", arg, "[", i, "] has dtype ", dtype_name(t.dtype()),
+                   " but the parameter has dtype ", dtype_name(p.dtype()));
+      DLCORE_CHECK(t.device() == p.device(), RuntimeError, op, "(): ", arg, "[", i, "] is on ", t.device().str(),
+                   " but the parameter is on ", p.device().str());
+      DLCORE_CHECK(t.storage() != p.storage() || t.numel() == 0, ValueError, op, "(): ", arg, "[", i,
+                   "] shares memory with its parameter");
+    } else if (!out.empty()) {
+      DLCORE_CHECK(t.device() == out[0].device(), RuntimeError, op, "(): all parameters of a group must be on one "
+                   "device (", out[0].device().str(), " and ", t.device().str(), ")");
+    }
+    out.push_back(read_only ? t.contiguous() : t);  // gradients are only read: any layout
+  }
+  return out;
+}
+
+void bump(const std::vector<PyTensor*>& owners) {
+  for (PyTensor* p : owners) ++p->t.storage()->version;
+}
+
+void sgd_py(py::handle params, py::handle grads, py::handle bufs, std::vector<uint8_t> first, double lr,
+            double momentum, double dampening, double weight_decay, bool nesterov, bool maximize) {
+  std::vector<PyTensor*> owners;
+  TensorList p = to_list(params, "sgd_step", "params", nullptr, false, &owners);
+  TensorList g = to_list(grads, "sgd_step", "grads", &p, false, nullptr, true);
+  TensorList b = to_list(bufs, "sgd_step", "momentum_buffers", &p, true, &owners);
+  DLCORE_CHECK(first.empty() || first.size() == p.size(), ValueError, "sgd_step(): 'first' has ", first.size(),
+               " entries but there are ", p.size(), " parameters");
+  if (p.empty()) return;
+  SgdArgs a{lr, momentum, dampening, weight_decay, nesterov, maximize};
+  {
+    py::gil_scoped_release nogil;
+    sgd_step_op.get(p[0].device().type)(p, g, b, first, a);
+  }
+  bump(owners);
+}
+
+void adam_py(py::handle params, py::handle grads, py::handle exp_avgs, py::handle exp_avg_sqs, py::handle max_sqs,
+             std::vector<int64_t> steps, double lr, double beta1, double beta2, double eps, double weight_decay,
+             bool amsgrad, bool maximize, bool decoupled) {
+  std::vector<PyTensor*> owners;
+  TensorList p = to_list(params, "adam_step", "params", nullptr, false, &owners);
+  TensorList g = to_list(grads, "adam_step", "grads", &p, false, nullptr, true);
+  TensorList m = to_list(exp_avgs, "adam_step", "exp_avgs", &p, false, &owners);
+  TensorList v = to_list(exp_avg_sqs, "adam_step", "exp_avg_sqs", &p, false, &owners);
+  TensorList vm = to_list(max_sqs, "adam_step", "max_exp_avg_sqs", &p, true, &owners);
+  DLCORE_CHECK(!amsgrad || vm.size() == p.size(), ValueError, "adam_step(): amsgrad needs max_exp_avg_sqs");
+  DLCORE_CHECK(steps.size() == p.size(), ValueError, "adam_step(): 'steps' has ", steps.size(),
+               " entries but there are ", p.size(), " parameters");
+  for (int64_t s : steps) DLCORE_CHECK(s >= 1, ValueError, "adam_step(): step numbers start at 1, got ", s);
+  if (p.empty()) return;
+  AdamArgs a{lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled};
+  {
+    py::gil_scoped_release nogil;
+    adam_step_op.get(p[0].device().type)(p, g, m, v, vm, steps, a);
+  }
+  bump(owners);
+}
+
+void adagrad_py(py::handle params, py::handle grads, py::handle sums, std::vector<int64_t> steps, double lr,
+                double lr_decay, double weight_decay, double eps, bool maximize) {
+  std::vector<PyTensor*> owners;
+  TensorList p = to_list(params, "adagrad_step", "params", nullptr, false, &owners);
+  TensorList g = to_list(grads, "adagrad_step", "grads", &p, false, nullptr, true);
+  TensorList s = to_list(sums, "adagrad_step", "state_sums", &p, false, &owners);
+  DLCORE_CHECK(steps.size() == p.size(), ValueError, "adagrad_step(): 'steps' has ", steps.size(),
+               " entries but there are ", p.size(), " parameters");
+  for (int64_t st : steps) DLCORE_CHECK(st >= 1, ValueError, "adagrad_step(): step numbers start at 1, got ", st);
+  if (p.empty()) return;
+  AdagradArgs a{lr, lr_decay, weight_decay, eps, maximize};
+  {
+    py::gil_scoped_release nogil;
+    adagrad_step_op.get(p[0].device().type)(p, g, s, steps, a);
+  }
+  bump(owners);
+}
+
+void rmsprop_py(py::handle params, py::handle grads, py::handle square_avgs, py::handle grad_avgs, py::handle bufs,
+                double lr, double alpha, double eps, double weight_decay, double momentum, bool centered,
+                bool maximize) {
+  std::vector<PyTensor*> owners;
+  TensorList p = to_list(params, "rmsprop_step", "params", nullptr, false, &owners);
+  TensorList g = to_list(grads, "rmsprop_step", "grads", &p, false, nullptr, true);
+  TensorList sq = to_list(square_avgs, "rmsprop_step", "square_avgs", &p, false, &owners);
+  TensorList ga = to_list(grad_avgs, "rmsprop_step", "grad_avgs", &p, true, &owners);
+  TensorList b = to_list(bufs, "rmsprop_step", "momentum_buffers", &p, true, &owners);
+  DLCORE_CHECK(!centered || ga.size() == p.size(), ValueError, "rmsprop_step(): centered needs grad_avgs");
+  DLCORE_CHECK(momentum <= 0 || b.size() == p.size(), ValueError, "rmsprop_step(): momentum needs buffers");
+  if (p.empty()) return;
+  RmspropArgs a{lr, alpha, eps, weight_decay, momentum, centered, maximize};
+  {
+    py::gil_scoped_release nogil;
+    rmsprop_step_op.get(p[0].device().type)(p, g, sq, ga, b, a);
+  }
+  bump(owners);
+}
+
+void bind_optim(py::module_& m) {
+  m.def("_sgd_step", &sgd_py, py::arg("params"), py::arg("grads"), py::arg("momentum_buffers"), py::arg("first"),
+        py::arg("lr"), py::arg("momentum"), py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"),
+        py::arg("maximize"), "Fused SGD step over a group's parameters (in place).");
+  m.def("_adam_step", &adam_py, py::arg("params"), py::arg("grads"), py::arg("exp_avgs"), py::arg("exp_avg_sqs"),
+        py::arg("max_exp_avg_sqs"), py::arg("steps"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"),
+        py::arg("eps"), py::arg("weight_decay"), py::arg("amsgrad"), py::arg("maximize"), py::arg("decoupled"),
+        "Fused Adam/AdamW step over a group's parameters (in place).");
+  m.def("_adagrad_step", &adagrad_py, py::arg("params"), py::arg("grads"), py::arg("state_sums"), py::arg("steps"),
+        py::arg("lr"), py::arg("lr_decay"), py::arg("weight_decay"), py::arg("eps"), py::arg("maximize"),
+        "Fused Adagrad step over a group's parameters (in place).");
+  m.def("_rmsprop_step", &rmsprop_py, py::arg("params"), py::arg("grads"), py::arg("square_avgs"),
+        py::arg("grad_avgs"), py::arg("momentum_buffers"), py::arg("lr"), py::arg("alpha"), py::arg("eps"),
+        py::arg("weight_decay"), py::arg("momentum"), py::arg("centered"), py::arg("maximize"),
+        "Fused RMSprop step over a group's parameters (in place).");
+}
+
+}  // namespace
+
+static BindingRegistrar reg("optim", &bind_optim);
+
+}  // namespace dlcore

@@ -1,0 +1,107 @@
+// Activations: relu, leaky_relu, elu, sigmoid, tanh, gelu (erf and tanh forms), softplus; forward and backward.
+//
+// Shapes: any; out/grad_in have the input's shape. The kernels see contiguous tensors (the frontend copies
+// non-contiguous input) of float32 or float64, flattened to n elements.
+//
+// Formulas (per element; the DLCORE_HOSTDEV functions below are the single definition for CPU and CUDA):
+//   relu(x)        = max(x, 0)                         d/dx = [y > 0]            (from the output y)
+//   leaky_relu(x)  = x > 0 ? x : a x                   d/dx = x > 0 ? 1 : a      (from x, or y when a >= 0)
+//   elu(x)         = x > 0 ? x : a (e^x - 1)           d/dx = x > 0 ? 1 : a e^x  (from x)
+//   sigmoid(x)     = 1 / (1 + e^-x)                    d/dx = y (1 - y)          (from y)
+//   tanh(x)                                            d/dx = 1 - y^2            (from y)
+//   gelu(x)        = x Phi(x) = x/2 (1 + erf(x/sqrt2)) d/dx = Phi(x) + x phi(x)  (from x)
+//   gelu_tanh(x)   = x/2 (1 + tanh(k (x + c x^3))),  k = sqrt(2/pi), c = 0.044715
+//                    d/dx = (1 + t)/2 + x/2 (1 - t^2) k (1 + 3 c x^2)
+//   softplus(x)    = b x > th ? x : log(1 + e^{b x}) / b     d/dx = b x > th ? 1 : sigmoid(b x)  (from x)
+// NaN propagates through every forward (relu(NaN) = NaN, like torch).
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "core/common.h"
+#include "core/registry.h"
+#include "core/tensor.h"
+
+namespace dlcore {
+
+enum class Act : int8_t { Relu, LeakyRelu, Elu, Sigmoid, Tanh, Gelu, GeluTanh, Softplus, Count };
+constexpr int kNumActs = (int)Act::Count;
+const char* act_name(Act a);
+
+// a: leaky_relu negative slope, elu alpha, softplus beta; b: softplus threshold.
+struct ActParams {
+  double a = 0, b = 0;
+};
+
+// ------------------------------------------------------------------------------------------------ formulas
+
+template <class T> DLCORE_HOSTDEV T relu_fwd(T x) { return x < T(0) ? T(0) : x; }
+template <class T> DLCORE_HOSTDEV T relu_bwd(T g, T y) { return y > T(0) ? g : T(0); }
+
+template <class T> DLCORE_HOSTDEV T leaky_relu_fwd(T x, T a) { return x > T(0) ? x : x * a; }
+template <class T> DLCORE_HOSTDEV T leaky_relu_bwd(T g, T x, T a) { return x > T(0) ? g : g * a; }
+
+template <class T> DLCORE_HOSTDEV T elu_fwd(T x, T a) { return x > T(0) ? x : a * std::expm1(x); }
+template <class T> DLCORE_HOSTDEV T elu_bwd(T g, T x, T a) { return x > T(0) ? g : g * a * std::exp(x); }
+
+template <class T> DLCORE_HOSTDEV T sigmoid_fwd(T x) { return T(1) / (T(1) + std::exp(-x)); }
+template <class T> DLCORE_HOSTDEV T sigmoid_bwd(T g, T y) { return g * y * (T(1) - y); }
+
+template <class T> DLCORE_HOSTDEV T tanh_fwd(T x) { return std::tanh(x); }
+template <class T> DLCORE_HOSTDEV T tanh_bwd(T g, T y) { return g * (T(1) - y * y); }
+
+constexpr double kSqrt1_2 = 0.70710678118654752440;   // 1/sqrt(2)
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1/sqrt(2 pi)
+constexpr double kSqrt2_Pi = 0.79788456080286535588;  // sqrt(2/pi)
+constexpr double kGeluC = 0.044715;
+
+template <class T> DLCORE_HOSTDEV T gelu_fwd(T x) { return T(0.5) * x * (T(1) + std::erf(x * T(kSqrt1_2))); }
+template <class T> DLCORE_HOSTDEV T gelu_bwd(T g, T x) {
+  T cdf = T(0.5) * (T(1) + std::erf(x * T(kSqrt1_2)));
+  T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * x * x);
+  return g * (cdf + x * pdf);
+}
+
+template <class T> DLCORE_HOSTDEV T gelu_tanh_fwd(T x) {
+  T u = T(kSqrt2_Pi) * (x + T(kGeluC) * x * x * x);
+  return T(0.5) * x * (T(1) + std::tanh(u));
+}
+template <class T> DLCORE_HOSTDEV T gelu_tanh_bwd(T g, T x) {
+  T x2 = x * x;
+  T u = T(kSqrt2_Pi) * (x + T(kGeluC) * x2 * x);
+  T t = std::tanh(u);
+  T du = T(kSqrt2_Pi) * (T(1) + T(3 * kGeluC) * x2);
+  return g * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du);
+}
+
+template <class T> DLCORE_HOSTDEV T softplus_fwd(T x, T beta, T threshold) {
+  T bx = x * beta;
+  return bx > threshold ? x : std::log1p(std::exp(bx)) / beta;
+}
+template <class T> DLCORE_HOSTDEV T softplus_bwd(T g, T x, T beta, T threshold) {
+  T bx = x * beta;
+  if (bx > threshold) return g;
+  T z = std::exp(bx);
+  return g * z / (z + T(1));
+}
+
+// Whether the backward of a reads the forward's output (true) or its input (false).
+constexpr bool act_bwd_uses_output(Act a) { return a == Act::Relu || a == Act::Sigmoid || a == Act::Tanh; }
+
+// ------------------------------------------------------------------------------------------------ kernels
+
+// out = act(in); out may alias in (in-place). Contiguous, same shape and dtype.
+using ActFwdFn = void(Act act, const Tensor& out, const Tensor& in, const ActParams& p);
+// grad_in = grad_out * act'(...) where `saved` is the output y (act_bwd_uses_output) or the input x.
+using ActBwdFn = void(Act act, const Tensor& grad_in, const Tensor& grad_out, const Tensor& saved,
+                      const ActParams& p);
+inline Op<ActFwdFn> act_fwd_op{"activation"};
+inline Op<ActBwdFn> act_bwd_op{"activation_backward"};
+
+// ---- frontend (checks, contiguity, allocation, dispatch) ----
+Tensor activation(Act act, const Tensor& x, const ActParams& p);
+// In place on x (x must be contiguous; the frontend raises otherwise).
+void activation_(Act act, const Tensor& x, const ActParams& p);
+Tensor activation_backward(Act act, const Tensor& grad_out, const Tensor& saved, const ActParams& p);
+
+}  // namespace dlcore

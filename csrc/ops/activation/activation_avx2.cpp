@@ -1,0 +1,4 @@
+// The activation inner loops compiled for avx2 (per-file flags in CMakeLists.txt).
+#define DLCORE_ISA_NS avx2
+#define DLCORE_VLEN 8
+#include "ops/activation/activation_loops.h"

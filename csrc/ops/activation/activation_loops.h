@@ -1,0 +1,151 @@
+// The activation inner loops, compiled once per ISA: the including file defines DLCORE_ISA_NS (scalar, avx2,
+// avx512) and DLCORE_VLEN (1, 8, 16) and gets fill_activation_table() in dlcore::DLCORE_ISA_NS. float32 uses
+// vecmath.h's vector exp/tanh/erf/log when DLCORE_VLEN > 1; everything else is a plain loop over the formulas of
+// activation.h (the compiler vectorises the arithmetic ones for the file's ISA; the scalar build is the reference).
+#pragma once
+#include <cstring>
+#include <type_traits>
+
+#include "ops/activation/activation.h"
+#include "ops/activation/activation_tables.h"
+#if DLCORE_VLEN > 1
+#include "ops/elementwise/vecmath.h"
+#endif
+
+namespace dlcore::DLCORE_ISA_NS {
+
+#if DLCORE_VLEN > 1
+// Vector float32 versions of the formulas (same math as activation.h, vecmath.h's functions).
+template <Act A>
+DLCORE_ALWAYS_INLINE vf act_fwd_v(vf x, float a, float b) {
+  if constexpr (A == Act::Relu) return vselect(x < 0.0f, vsplat(0.0f), x);
+  else if constexpr (A == Act::LeakyRelu) return vselect(x > 0.0f, x, x * a);
+  else if constexpr (A == Act::Elu) return vselect(x > 0.0f, x, a * (vexp(x) - 1.0f));
+  else if constexpr (A == Act::Sigmoid) return vsigmoid(x);
+  else if constexpr (A == Act::Tanh) return vtanh(x);
+  else if constexpr (A == Act::Gelu) return 0.5f * x * (1.0f + verf(x * (float)kSqrt1_2));
+  else if constexpr (A == Act::GeluTanh) {
+    vf u = (float)kSqrt2_Pi * (x + (float)kGeluC * x * x * x);
+    return 0.5f * x * (1.0f + vtanh(u));
+  } else {  // Softplus: log1p(z) = log(u) z / (u - 1) with u = 1 + z (exact where u rounds to 1)
+    vf bx = x * a;
+    vf z = vexp(vmin(bx, vsplat(15.0f)));
+    vf u = 1.0f + z;
+    vf l = vselect(u == 1.0f, z, vlog(u) * z / (u - 1.0f));
+    l = vselect(bx > 15.0f, bx + vexp(-bx), l);
+    return vselect(x != x, x, vselect(bx > b, x, l / a));
+  }
+}
+
+// s: the saved tensor (y or x, see act_bwd_uses_output).
+template <Act A>
+DLCORE_ALWAYS_INLINE vf act_bwd_v(vf g, vf s, float a, float b) {
+  if constexpr (A == Act::Relu) return vselect(s > 0.0f, g, vsplat(0.0f));
+  else if constexpr (A == Act::LeakyRelu) return vselect(s > 0.0f, g, g * a);
+  else if constexpr (A == Act::Elu) return vselect(s > 0.0f, g, g * a * vexp(s));
+  else if constexpr (A == Act::Sigmoid) return g * s * (1.0f - s);
+  else if constexpr (A == Act::Tanh) return g * (1.0f - s * s);
+  else if constexpr (A == Act::Gelu) {
+    vf cdf = 0.5f * (1.0f + verf(s * (float)kSqrt1_2));
+    vf pdf = (float)kInvSqrt2Pi * vexp(-0.5f * s * s);
+    return g * (cdf + s * pdf);
+  } else if constexpr (A == Act::GeluTanh) {
+    vf x2 = s * s;
+    vf t = vtanh((float)kSqrt2_Pi * (s + (float)kGeluC * x2 * s));
+    vf du = (float)kSqrt2_Pi * (1.0f + (float)(3 * kGeluC) * x2);
+    return g * (0.5f * (1.0f + t) + 0.5f * s * (1.0f - t * t) * du);
+  } else {
+    vf bx = s * a;
+    return vselect(bx > b, g, g * vsigmoid(bx));
+  }
+}
+#endif
+
+template <Act A, class T>
+DLCORE_ALWAYS_INLINE T act_fwd_s(T x, T a, T b) {
+  if constexpr (A == Act::Relu) return relu_fwd(x);
+  else if constexpr (A == Act::LeakyRelu) return leaky_relu_fwd(x, a);
+  else if constexpr (A == Act::Elu) return elu_fwd(x, a);
+  else if constexpr (A == Act::Sigmoid) return sigmoid_fwd(x);
+  else if constexpr (A == Act::Tanh) return tanh_fwd(x);
+  else if constexpr (A == Act::Gelu) return gelu_fwd(x);
+  else if constexpr (A == Act::GeluTanh) return gelu_tanh_fwd(x);
+  else return softplus_fwd(x, a, b);
+}
+
+template <Act A, class T>
+DLCORE_ALWAYS_INLINE T act_bwd_s(T g, T s, T a, T b) {
+  if constexpr (A == Act::Relu) return relu_bwd(g, s);
+  else if constexpr (A == Act::LeakyRelu) return leaky_relu_bwd(g, s, a);
+  else if constexpr (A == Act::Elu) return elu_bwd(g, s, a);
+  else if constexpr (A == Act::Sigmoid) return sigmoid_bwd(g, s);
+  else if constexpr (A == Act::Tanh) return tanh_bwd(g, s);
+  else if constexpr (A == Act::Gelu) return gelu_bwd(g, s);
+  else if constexpr (A == Act::GeluTanh) return gelu_tanh_bwd(g, s);
+  else return softplus_bwd(g, s, a, b);
+}
+
+template <Act A, class T>
+void act_fwd_loop(char* yp, const char* xp, int64_t n, const ActParams& p) {
+  T* y = reinterpret_cast<T*>(yp);
+  const T* x = reinterpret_cast<const T*>(xp);
+  const T a = (T)p.a, b = (T)p.b;
+#if DLCORE_VLEN > 1
+  if constexpr (std::is_same_v<T, float>) {
+    int64_t i = 0;
+    for (; i + 2 * kVLen <= n; i += 2 * kVLen) {
+      vf x0 = vload(x + i), x1 = vload(x + i + kVLen);
+      vstore(y + i, act_fwd_v<A>(x0, a, b));
+      vstore(y + i + kVLen, act_fwd_v<A>(x1, a, b));
+    }
+    for (; i + kVLen <= n; i += kVLen) vstore(y + i, act_fwd_v<A>(vload(x + i), a, b));
+    if (i < n) {  // tail through a padded vector: every element gets the same formula
+      float buf[kVLen] = {};
+      std::memcpy(buf, x + i, (n - i) * sizeof(float));
+      vstore(buf, act_fwd_v<A>(vload(buf), a, b));
+      std::memcpy(y + i, buf, (n - i) * sizeof(float));
+    }
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) y[i] = act_fwd_s<A, T>(x[i], a, b);
+}
+
+template <Act A, class T>
+void act_bwd_loop(char* gxp, const char* gp, const char* sp, int64_t n, const ActParams& p) {
+  T* gx = reinterpret_cast<T*>(gxp);
+  const T* g = reinterpret_cast<const T*>(gp);
+  const T* s = reinterpret_cast<const T*>(sp);
+  const T a = (T)p.a, b = (T)p.b;
+#if DLCORE_VLEN > 1
+  if constexpr (std::is_same_v<T, float>) {
+    int64_t i = 0;
+    for (; i + kVLen <= n; i += kVLen) vstore(gx + i, act_bwd_v<A>(vload(g + i), vload(s + i), a, b));
+    if (i < n) {
+      float bg[kVLen] = {}, bs[kVLen] = {};
+      std::memcpy(bg, g + i, (n - i) * sizeof(float));
+      std::memcpy(bs, s + i, (n - i) * sizeof(float));
+      vstore(bg, act_bwd_v<A>(vload(bg), vload(bs), a, b));
+      std::memcpy(gx + i, bg, (n - i) * sizeof(float));
+    }
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) gx[i] = act_bwd_s<A, T>(g[i], s[i], a, b);
+}
+
+template <int AI>
+void fill_act(ActTable& t) {
+  if constexpr (AI < kNumActs) {
+    constexpr Act A = (Act)AI;
+    t.fwd[AI][0] = &act_fwd_loop<A, float>;
+    t.fwd[AI][1] = &act_fwd_loop<A, double>;
+    t.bwd[AI][0] = &act_bwd_loop<A, float>;
+    t.bwd[AI][1] = &act_bwd_loop<A, double>;
+    fill_act<AI + 1>(t);
+  }
+}
+
+void fill_activation_table(ActTable& t) { fill_act<0>(t); }
+
+}  // namespace dlcore::DLCORE_ISA_NS

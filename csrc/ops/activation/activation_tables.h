@@ -1,0 +1,17 @@
+// Per-ISA tables of the activation inner loops (internal to the activation family).
+#pragma once
+#include "ops/activation/activation.h"
+
+namespace dlcore {
+
+// [act][0 = float32, 1 = float64]; each loop handles n contiguous elements (one thread's chunk).
+struct ActTable {
+  void (*fwd[kNumActs][2])(char* y, const char* x, int64_t n, const ActParams& p) = {};
+  void (*bwd[kNumActs][2])(char* gx, const char* g, const char* s, int64_t n, const ActParams& p) = {};
+};
+
+namespace scalar { void fill_activation_table(ActTable& t); }
+namespace avx2 { void fill_activation_table(ActTable& t); }
+namespace avx512 { void fill_activation_table(ActTable& t); }
+
+}  // namespace dlcore

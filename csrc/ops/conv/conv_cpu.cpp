@@ -1,0 +1,295 @@
+// CPU convolution kernels. The reference algorithm is im2col + GEMM per (sample, group):
+//   forward      y[n,g]  (Kg x PQ)    = w[g] (Kg x CgRS)  @ col (CgRS x PQ)         (+ bias in the GEMM epilogue)
+//   input grad   col     (CgRS x PQ)  = w[g]^T (CgRS x Kg) @ gy[n,g] (Kg x PQ), then col2im (scatter-add) into gx
+//   weight grad  gw[g]   (Kg x CgRS) += gy[n,g] (Kg x PQ) @ col^T (PQ x CgRS)
+// where col = im2col(x[n,g]) holds, for every tap (c,r,s), the input pixels that tap sees at every output position
+// (zeros in the padding). A 1x1 kernel with stride 1 and no padding needs no col: x[n,g] itself is the matrix.
+// Transposes are only strides passed to sgemm/dgemm (ops/gemm/gemm.h).
+//
+// Threads: with N >= threads the batch is split across threads (each with its own col buffer, GEMMs run on the
+// calling thread; the weight gradient is summed from per-thread partials); otherwise the samples run one after the
+// other and each GEMM uses the thread pool.
+// float32 layers with few input channels and stride 1 go to the direct kernels of conv_direct.h when the active ISA
+// has them.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/parallel.h"
+#include "ops/conv/conv.h"
+#include "ops/conv/conv_direct.h"
+#include "ops/gemm/gemm.h"
+
+namespace dlcore {
+
+ConvDirectTables& conv_direct_tables() {
+  static ConvDirectTables t;
+  return t;
+}
+
+namespace {
+
+// A per-thread scratch buffer that keeps its pages between calls (no first-touch cost on every layer call).
+template <class T>
+T* scratch(std::size_t n, int slot) {
+  thread_local std::vector<T> bufs[2];
+  auto& b = bufs[slot];
+  if (b.size() < n) b.resize(n);
+  return b.data();
+}
+
+// The output columns [q_lo, q_hi) whose input column q*sw - pl + s*dw lies inside [0, W).
+inline void valid_q_range(const ConvParams& p, int64_t s, int64_t& q_lo, int64_t& q_hi) {
+  int64_t off = s * p.dw - p.pl;  // iw = q*sw + off
+  // q >= ceil(-off / sw), q <= floor((W - 1 - off) / sw)
+  q_lo = off >= 0 ? 0 : (-off + p.sw - 1) / p.sw;
+  q_hi = (p.W - 1 - off) < 0 ? 0 : (p.W - 1 - off) / p.sw + 1;
+  q_lo = std::min(q_lo, p.Q);
+  q_hi = std::max(q_lo, std::min(q_hi, p.Q));
+}
+
+// col [Cg*R*S, (p1-p0)*Q] from x [Cg, H, W] (one sample, one group): output rows [p0, p1) only (a row tile).
+template <class T>
+void im2col(const T* x, T* col, const ConvParams& p, int64_t p0, int64_t p1) {
+  const int64_t Cg = p.Cg(), ld = (p1 - p0) * p.Q;
+  for (int64_t c = 0; c < Cg; ++c) {
+    const T* xc = x + c * p.H * p.W;
+    for (int64_t r = 0; r < p.R; ++r) {
+      for (int64_t s = 0; s < p.S; ++s) {
+        T* row = col + ((c * p.R + r) * p.S + s) * ld;
+        int64_t q_lo, q_hi;
+        valid_q_range(p, s, q_lo, q_hi);
+        int64_t off = s * p.dw - p.pl;
+        for (int64_t oh = p0; oh < p1; ++oh) {
+          T* dst = row + (oh - p0) * p.Q;
+          int64_t ih = oh * p.sh - p.pt + r * p.dh;
+          if (ih < 0 || ih >= p.H) {
+            std::fill(dst, dst + p.Q, T(0));
+            continue;
+          }
+          const T* src = xc + ih * p.W + off;
+          std::fill(dst, dst + q_lo, T(0));
+          if (p.sw == 1) {
+            std::memcpy(dst + q_lo, src + q_lo, (q_hi - q_lo) * sizeof(T));
+          } else {
+            for (int64_t q = q_lo; q < q_hi; ++q) dst[q] = src[q * p.sw];
+          }
+          std::fill(dst + q_hi, dst + p.Q, T(0));
+        }
+      }
+    }
+  }
+}
+
+// gx [Cg, H, W] += col2im(col) for the row tile [p0, p1) (the adjoint of im2col); gx must be initialised.
+template <class T>
+void col2im_add(const T* col, T* gx, const ConvParams& p, int64_t p0, int64_t p1) {
+  const int64_t Cg = p.Cg(), ld = (p1 - p0) * p.Q;
+  for (int64_t c = 0; c < Cg; ++c) {
+    T* gc = gx + c * p.H * p.W;
+    for (int64_t r = 0; r < p.R; ++r) {
+      for (int64_t s = 0; s < p.S; ++s) {
+        const T* row = col + ((c * p.R + r) * p.S + s) * ld;
+        int64_t q_lo, q_hi;
+        valid_q_range(p, s, q_lo, q_hi);
+        int64_t off = s * p.dw - p.pl;
+        for (int64_t oh = p0; oh < p1; ++oh) {
+          int64_t ih = oh * p.sh - p.pt + r * p.dh;
+          if (ih < 0 || ih >= p.H) continue;
+          const T* src = row + (oh - p0) * p.Q;
+          T* dst = gc + ih * p.W + off;
+          if (p.sw == 1) {
+            for (int64_t q = q_lo; q < q_hi; ++q) dst[q] += src[q];
+          } else {
+            for (int64_t q = q_lo; q < q_hi; ++q) dst[q * p.sw] += src[q];
+          }
+        }
+      }
+    }
+  }
+}
+
+// Output rows per im2col tile: the tile's col (CgRS x rows*Q) should stay in a core's L2 (about 1 MiB here)
+// while the GEMM packs it, but be wide enough (>= ~192 columns) for the GEMM to run at speed.
+template <class T>
+int64_t tile_rows(const ConvParams& p) {
+  const int64_t row_bytes = p.Cg() * p.R * p.S * p.Q * (int64_t)sizeof(T);
+  int64_t rows = std::max<int64_t>(1, (int64_t)(640 * 1024) / std::max<int64_t>(row_bytes, 1));
+  rows = std::max(rows, (192 + p.Q - 1) / p.Q);
+  rows = std::min(rows, p.P);
+  int64_t tiles = (p.P + rows - 1) / rows;  // balance the tiles
+  return (p.P + tiles - 1) / tiles;
+}
+
+inline bool is_pointwise(const ConvParams& p) {
+  return p.R == 1 && p.S == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pb == 0 && p.pl == 0 && p.pr == 0;
+}
+
+// Splits the batch over threads when there are enough samples; otherwise runs them in order (GEMMs threaded).
+template <class F>
+void over_batch(int64_t N, const F& fn) {
+  int nt = get_num_threads();
+  if (nt > 1 && N >= nt && !in_parallel_region()) {
+    parallel_run(nt, [&](int tid, int nthr) {
+      int64_t lo = N * tid / nthr, hi = N * (tid + 1) / nthr;
+      fn(tid, lo, hi);
+    });
+  } else {
+    fn(0, 0, N);
+  }
+}
+
+template <class T>
+void forward_im2col(T* y, const T* x, const T* w, const T* b, const ConvParams& p) {
+  const int64_t Cg = p.Cg(), Kg = p.Kg(), PQ = p.P * p.Q, CRS = Cg * p.R * p.S, HW = p.H * p.W;
+  const bool pw = is_pointwise(p);
+  const int64_t tr = tile_rows<T>(p);
+  over_batch(p.N, [&](int tid, int64_t n0, int64_t n1) {
+    T* col = pw ? nullptr : scratch<T>((std::size_t)CRS * tr * p.Q, 0);
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t g = 0; g < p.G; ++g) {
+        const T* xg = x + (n * p.C + g * Cg) * HW;
+        T* yg = y + (n * p.K + g * Kg) * PQ;
+        GemmEpilogue<T> ep;
+        if (b) {
+          ep.bias = b + g * Kg;
+          ep.bias_kind = BiasKind::PerRow;
+        }
+        if (pw) {
+          gemm<T>(Kg, PQ, CRS, T(1), w + g * Kg * CRS, CRS, 1, xg, PQ, 1, T(0), yg, PQ, 1, ep);
+          continue;
+        }
+        for (int64_t p0 = 0; p0 < p.P; p0 += tr) {
+          int64_t p1 = std::min(p.P, p0 + tr), cols = (p1 - p0) * p.Q;
+          im2col(xg, col, p, p0, p1);
+          gemm<T>(Kg, cols, CRS, T(1), w + g * Kg * CRS, CRS, 1, col, cols, 1, T(0), yg + p0 * p.Q, PQ, 1, ep);
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void backward_input_im2col(T* gx, const T* gy, const T* w, const ConvParams& p) {
+  const int64_t Cg = p.Cg(), Kg = p.Kg(), PQ = p.P * p.Q, CRS = Cg * p.R * p.S, HW = p.H * p.W;
+  const bool pw = is_pointwise(p);
+  const int64_t tr = tile_rows<T>(p);
+  over_batch(p.N, [&](int tid, int64_t n0, int64_t n1) {
+    T* col = pw ? nullptr : scratch<T>((std::size_t)CRS * tr * p.Q, 0);
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t g = 0; g < p.G; ++g) {
+        T* gxg = gx + (n * p.C + g * Cg) * HW;
+        const T* gyg = gy + (n * p.K + g * Kg) * PQ;
+        const T* wg = w + g * Kg * CRS;
+        if (pw) {  // gx[n,g] (Cg x HW) = w[g]^T (Cg x Kg) @ gy[n,g] (Kg x HW)
+          gemm<T>(Cg, PQ, Kg, T(1), wg, 1, CRS, gyg, PQ, 1, T(0), gxg, PQ, 1);
+          continue;
+        }
+        std::fill(gxg, gxg + Cg * HW, T(0));
+        for (int64_t p0 = 0; p0 < p.P; p0 += tr) {
+          int64_t p1 = std::min(p.P, p0 + tr), cols = (p1 - p0) * p.Q;
+          gemm<T>(CRS, cols, Kg, T(1), wg, 1, CRS, gyg + p0 * p.Q, PQ, 1, T(0), col, cols, 1);
+          col2im_add(col, gxg, p, p0, p1);
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void backward_weight_im2col(T* gw, T* gb, const T* gy, const T* x, const ConvParams& p) {
+  const int64_t Cg = p.Cg(), Kg = p.Kg(), PQ = p.P * p.Q, CRS = Cg * p.R * p.S, HW = p.H * p.W;
+  const bool pw = is_pointwise(p);
+  const int64_t tr = tile_rows<T>(p);
+  const int64_t wsize = p.K * CRS;
+  int nt = get_num_threads();
+  const bool split = nt > 1 && p.N >= nt && !in_parallel_region();
+  // Per-thread partial sums (thread 0 writes gw itself); summed at the end.
+  std::vector<T> partial(split ? (std::size_t)(nt - 1) * wsize : 0);
+  over_batch(p.N, [&](int tid, int64_t n0, int64_t n1) {
+    T* acc = tid == 0 ? gw : partial.data() + (std::size_t)(tid - 1) * wsize;
+    T* col = pw ? nullptr : scratch<T>((std::size_t)CRS * tr * p.Q, 0);
+    if (n0 == n1) {
+      std::fill(acc, acc + wsize, T(0));
+      return;
+    }
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t g = 0; g < p.G; ++g) {
+        const T* xg = x + (n * p.C + g * Cg) * HW;
+        const T* gyg = gy + (n * p.K + g * Kg) * PQ;
+        T* accg = acc + g * Kg * CRS;
+        if (pw) {
+          gemm<T>(Kg, CRS, PQ, T(1), gyg, PQ, 1, xg, 1, PQ, n == n0 ? T(0) : T(1), accg, CRS, 1);
+          continue;
+        }
+        for (int64_t p0 = 0; p0 < p.P; p0 += tr) {
+          int64_t p1 = std::min(p.P, p0 + tr), cols = (p1 - p0) * p.Q;
+          im2col(xg, col, p, p0, p1);
+          gemm<T>(Kg, CRS, cols, T(1), gyg + p0 * p.Q, PQ, 1, col, 1, cols, (n == n0 && p0 == 0) ? T(0) : T(1),
+                  accg, CRS, 1);
+        }
+      }
+    }
+  });
+  for (int t = 1; split && t < nt; ++t) {
+    const T* src = partial.data() + (std::size_t)(t - 1) * wsize;
+    for (int64_t i = 0; i < wsize; ++i) gw[i] += src[i];
+  }
+}
+
+template <class T>
+void bias_grad(T* gb, const T* gy, const ConvParams& p) {
+  const int64_t PQ = p.P * p.Q;
+  std::vector<double> acc(p.K, 0.0);
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t k = 0; k < p.K; ++k) {
+      const T* src = gy + (n * p.K + k) * PQ;
+      T s = 0;
+      for (int64_t i = 0; i < PQ; ++i) s += src[i];
+      acc[k] += s;
+    }
+  for (int64_t k = 0; k < p.K; ++k) gb[k] = (T)acc[k];
+}
+
+void forward_cpu(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p) {
+  if (y.dtype() == DType::Float32 && conv_direct_applies(p)) {
+    if (auto* fn = conv_direct_tables().forward.get()) {
+      fn(y.data<float>(), x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, p);
+      return;
+    }
+  }
+  dispatch_float(y.dtype(), "conv2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    forward_im2col<T>(y.data<T>(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, p);
+  });
+}
+
+void backward_input_cpu(const Tensor& gx, const Tensor& gy, const Tensor& w, const ConvParams& p) {
+  dispatch_float(gx.dtype(), "conv2d_backward_input", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    backward_input_im2col<T>(gx.data<T>(), gy.data<T>(), w.data<T>(), p);
+  });
+}
+
+void backward_weight_cpu(const Tensor* gw, const Tensor* gb, const Tensor& gy, const Tensor& x,
+                         const ConvParams& p) {
+  if (gw && gy.dtype() == DType::Float32 && conv_direct_applies(p)) {
+    if (auto* fn = conv_direct_tables().weight.get()) {
+      fn(gw->data<float>(), gb ? gb->data<float>() : nullptr, gy.data<float>(), x.data<float>(), p);
+      return;
+    }
+  }
+  dispatch_float(gy.dtype(), "conv2d_backward_weight", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (gw) backward_weight_im2col<T>(gw->data<T>(), nullptr, gy.data<T>(), x.data<T>(), p);
+    if (gb) bias_grad<T>(gb->data<T>(), gy.data<T>(), p);
+  });
+}
+
+KernelRegistrar reg_fwd(conv2d_forward_op, DeviceType::CPU, &forward_cpu, "cpu");
+KernelRegistrar reg_bwd_in(conv2d_backward_input_op, DeviceType::CPU, &backward_input_cpu, "cpu");
+KernelRegistrar reg_bwd_w(conv2d_backward_weight_op, DeviceType::CPU, &backward_weight_cpu, "cpu");
+
+}  // namespace
+
+}  // namespace dlcore

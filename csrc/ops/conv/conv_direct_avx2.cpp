@@ -1,0 +1,28 @@
+// The direct small-channel convolution kernels (conv_direct_impl.inc) compiled for avx2 and registered in
+// conv_direct_tables() for Isa::AVX2.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/parallel.h"
+#include "ops/conv/conv_direct.h"
+
+#define DLCORE_CONV_FWD_KB 4
+#define DLCORE_CONV_WG_KB 2
+#define DLCORE_CONV_WG_SB 5
+
+namespace dlcore {
+namespace conv_direct_avx2 {
+namespace {
+#include "ops/conv/conv_direct_impl.inc"
+
+const bool registered = [] {
+  conv_direct_tables().forward.fn[(int)Isa::AVX2] = &conv_direct_forward;
+  conv_direct_tables().weight.fn[(int)Isa::AVX2] = &conv_direct_weight;
+  return true;
+}();
+}  // namespace
+}  // namespace conv_direct_avx2
+}  // namespace dlcore

@@ -1,0 +1,9 @@
+// The dropout loop compiled for avx2 (per-file flags in CMakeLists.txt).
+#define DLCORE_ISA_NS avx2
+#define DLCORE_VLEN 8
+#include "ops/dropout/dropout_loops.h"
+#include "ops/dropout/dropout_tables.h"
+
+namespace dlcore::avx2 {
+void dropout_entry(char* y, const char* x, int64_t n, bool f64, const DropoutArgs& a) { dropout_run(y, x, n, f64, a); }
+}  // namespace dlcore::avx2

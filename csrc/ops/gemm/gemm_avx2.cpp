@@ -1,0 +1,23 @@
+// AVX2+FMA GEMM microkernels (compiled with the AVX2 flags; chosen at run time when the active ISA is avx2).
+//
+// Block-size table (16 ymm registers):
+//   float : MR = 6, NR = 16 (2 ymm)  12 accumulators + 2 B vectors + 1 broadcast; KC = 256, MC = 120, NC = 3072
+//   double: MR = 6, NR = 8  (2 ymm)  same register budget;                       KC = 256, MC = 60,  NC = 1536
+#include "ops/gemm/gemm_simd.h"
+
+namespace dlcore {
+namespace gemm_detail {
+namespace {
+using KernS = SimdKernel<V256f, 6, 16, 256, 120, 3072>;
+using KernD = SimdKernel<V256d, 6, 8, 256, 60, 1536>;
+}  // namespace
+
+void sgemm_avx2(const GemmCall<float>& c) { Driver<KernS>::run(c); }
+void dgemm_avx2(const GemmCall<double>& c) { Driver<KernD>::run(c); }
+GemmBlocking gemm_blocking_avx2(bool dbl) {
+  if (dbl) return {KernD::MR, KernD::NR, KernD::KC, KernD::MC, KernD::NC};
+  return {KernS::MR, KernS::NR, KernS::KC, KernS::MC, KernS::NC};
+}
+
+}  // namespace gemm_detail
+}  // namespace dlcore

@@ -1,0 +1,57 @@
+// The tensor-level batched GEMM registered for the CPU (matmul, linear, addmm and the layers go through it):
+// out[b] = alpha * a[b] @ b[b] + beta * out[b] (+ bias, ReLU), batch strides may be 0 (broadcast operands).
+#include "core/parallel.h"
+#include "ops/gemm/gemm.h"
+#include "ops/gemm/gemm_kernel.h"
+
+namespace dlcore {
+
+namespace {
+
+template <class T>
+void batched_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor* bias, const GemmArgs& args) {
+  int64_t B = out.size(0), M = out.size(1), N = out.size(2), K = a.size(2);
+  GemmEpilogue<T> ep;
+  ep.bias_kind = args.bias_kind;
+  ep.relu = args.relu;
+  Tensor bias_c;
+  if (bias && args.bias_kind != BiasKind::None) {
+    bias_c = bias->contiguous();
+    ep.bias = bias_c.data<T>();
+  } else {
+    ep.bias_kind = BiasKind::None;
+  }
+  const T* pa0 = a.data<T>();
+  const T* pb0 = b.data<T>();
+  T* pc0 = out.data<T>();
+  auto one = [&](int64_t i, int threads) {
+    gemm_detail::GemmCall<T> c{M, N, K, (T)args.alpha, pa0 + i * a.stride(0), a.stride(1), a.stride(2),
+                               pb0 + i * b.stride(0), b.stride(1), b.stride(2), (T)args.beta,
+                               pc0 + i * out.stride(0), out.stride(1), out.stride(2), ep, {}};
+    c.opt.threads = threads;
+    gemm_detail::gemm_call<T>(c);
+  };
+  // Many small products: one product per thread (each runs serially); few or large ones: threads inside each.
+  const double macs = (double)M * N * K;
+  const int nt = get_num_threads();
+  if (B >= 2 * nt && macs < 256.0 * 256 * 256 && out.stride(0) != 0) {
+    parallel_for(0, B, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) one(i, 1);
+    });
+  } else {
+    for (int64_t i = 0; i < B; ++i) one(i, 0);
+  }
+}
+
+void batched_gemm_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor* bias, const GemmArgs& args) {
+  dispatch_float(out.dtype(), "matmul", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    batched_cpu<T>(out, a, b, bias, args);
+  });
+}
+
+KernelRegistrar reg_batched(batched_gemm_op, DeviceType::CPU, &batched_gemm_cpu, "cpu");
+
+}  // namespace
+
+}  // namespace dlcore

@@ -1,0 +1,366 @@
+// The BLIS-style GEMM driver, instantiated once per ISA file with that file's microkernel (`Kern`).
+//
+// Everything here lives in an anonymous namespace and is a template over Kern (a type local to each ISA file), so
+// the AVX-512 instantiation can never be merged by the linker with the scalar one (no ODR trap between TUs that are
+// compiled with different -m flags).
+//
+// Kern provides (see gemm_kernel.h for the microkernel contract):
+//   using T;                         element type
+//   MR, NR, VL                        micro-tile rows, columns, SIMD lanes (NR is a multiple of VL)
+//   KC, MC, NC                        cache block sizes (the block-size table of this microkernel)
+//   kMacsPerCycle, kPackCost          planner constants: multiply-adds per cycle, cycles per packed element
+//   tile<M, NV, PA>(...)              the microkernel
+//   pack_lines(src, ls, lines, k, dst, W)   dst[p*W + r] = src[r*ls + p]  (r < lines, p < k; transposing pack)
+//   copy_rows(src, ss, width, k, dst, W)    dst[p*W + j] = src[p*ss + j]  (j < width), zero for width <= j < W
+//
+// The five loops (per thread, on the thread's block of C):
+//   loop 5  jc over N in steps of NC   B block   KC x NC   (packed once per (jc, pc); lives in L2/L3)
+//   loop 4  pc over K in steps of KC   packs B[pc:pc+KC, jc:jc+NC] into NR-wide micro-panels
+//   loop 3  ic over M in steps of MC   packs A[ic:ic+MC, pc:pc+KC] into MR-tall micro-panels (L2)
+//   loop 2  jr over NC in steps of NR  B micro-panel KC x NR  (stays in L1 while loop 1 runs)
+//   loop 1  ir over MC in steps of MR  A micro-panel MR x KC  (streams from L2)
+//           microkernel: MR x NR tile of C in registers, rank-1 updates over KC
+// alpha/beta and the epilogue (bias, ReLU) are applied in the microkernel's store: beta on the first KC block, the
+// epilogue on the last one, so C is read and written once per KC block and never in a separate pass.
+//
+// Threads: the (M, N) plane is cut into tm x tn blocks (tm * tn = threads; aligned to MR / NR) or, when C is small
+// and K long, K is cut into parts whose partial products are summed at the end. Every thread packs its own panels
+// into its own thread-local buffers, so there is no barrier inside a call: the planner picks the cut whose
+// duplicated packing and padded edge tiles cost least (a simple cycle model), and one thread for small problems.
+#pragma once
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "core/parallel.h"
+#include "ops/gemm/gemm_kernel.h"
+
+namespace dlcore {
+namespace gemm_detail {
+namespace {
+
+template <class T>
+struct TileStore {
+  T alpha, beta;
+  const T* bias;  // already offset to the tile's first row (PerRow) or column (PerCol)
+  BiasKind bias_kind;
+  bool relu;
+  bool last;  // last KC block: apply the epilogue
+};
+
+template <class Kern>
+struct Driver {
+  using T = typename Kern::T;
+  static constexpr int MR = Kern::MR, NR = Kern::NR, VL = Kern::VL, NV = NR / VL;
+  static constexpr int KC = Kern::KC, MC = Kern::MC, NC = Kern::NC;
+  static_assert(NR % VL == 0 && MC % MR == 0 && NC % NR == 0, "block sizes must be multiples of the micro-tile");
+
+  using TileFn = void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, int,
+                          const TileStore<T>&);
+
+  template <int M, bool PA, size_t... J>
+  static constexpr std::array<TileFn, NV> row_fns(std::index_sequence<J...>) {
+    return {{&Kern::template tile<M, (int)J + 1, PA>...}};
+  }
+  template <bool PA, size_t... I>
+  static constexpr std::array<std::array<TileFn, NV>, MR> all_fns(std::index_sequence<I...>) {
+    return {{row_fns<(int)I + 1, PA>(std::make_index_sequence<NV>{})...}};
+  }
+  static TileFn tile_fn(int m, int n, bool pa) {
+    static constexpr auto packed = all_fns<true>(std::make_integer_sequence<size_t, MR>{});
+    static constexpr auto strided = all_fns<false>(std::make_integer_sequence<size_t, MR>{});
+    int nv = (n + VL - 1) / VL;
+    return pa ? packed[m - 1][nv - 1] : strided[m - 1][nv - 1];
+  }
+
+  // ---------------------------------------------------------------------------------------------------- packing
+  // A block (mc x kc) -> MR-tall micro-panels, each kc * MR values (k-major); rows past mc are never read.
+  static void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rs, int64_t cs, T* dst) {
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      int mr = (int)std::min<int64_t>(MR, mc - ir);
+      const T* src = a + ir * rs;
+      T* d = dst + ir * kc;
+      if (cs == 1) Kern::pack_lines(src, rs, mr, kc, d, MR);
+      else if (rs == 1) Kern::copy_rows(src, cs, mr, kc, d, MR);
+      else
+        for (int64_t p = 0; p < kc; ++p)
+          for (int i = 0; i < mr; ++i) d[p * MR + i] = src[i * rs + p * cs];
+    }
+  }
+  // B block (kc x nc) -> NR-wide micro-panels, each kc * NR values (k-major), zero-padded past nc.
+  static void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, T* dst) {
+    for (int64_t jr = 0; jr < nc; jr += NR) {
+      int nr = (int)std::min<int64_t>(NR, nc - jr);
+      const T* src = b + jr * cs;
+      T* d = dst + jr * kc;
+      if (cs == 1) {
+        Kern::copy_rows(src, rs, nr, kc, d, NR);
+      } else {
+        if (rs == 1) {
+          Kern::pack_lines(src, cs, nr, kc, d, NR);
+        } else {
+          for (int64_t p = 0; p < kc; ++p)
+            for (int j = 0; j < nr; ++j) d[p * NR + j] = src[p * rs + j * cs];
+        }
+        if (nr < NR)
+          for (int64_t p = 0; p < kc; ++p)
+            for (int j = nr; j < NR; ++j) d[p * NR + j] = T(0);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------- pieces
+  static T apply_epilogue(T v, const GemmEpilogue<T>& ep, int64_t m, int64_t n) {
+    if (ep.bias_kind == BiasKind::PerRow) v += ep.bias[m];
+    else if (ep.bias_kind == BiasKind::PerCol) v += ep.bias[n];
+    if (ep.relu && !(v > T(0))) v = (v != v) ? v : T(0);
+    return v;
+  }
+
+  // K == 0: C = beta * C (+ epilogue), any strides.
+  static void scale_only(const GemmCall<T>& p) {
+    for (int64_t m = 0; m < p.M; ++m)
+      for (int64_t n = 0; n < p.N; ++n) {
+        T& c = p.C[m * p.rs_c + n * p.cs_c];
+        c = apply_epilogue(p.beta == T(0) ? T(0) : p.beta * c, p.ep, m, n);
+      }
+  }
+
+  // One tile through a temporary (C with no unit stride): the kernel computes acc, the merge applies alpha, beta
+  // and the epilogue with C's strides.
+  static void tile_via_temp(TileFn fn, int mr, int nr, int64_t kc, const T* a, int64_t a_rs, int64_t a_cs,
+                            const T* b, int64_t b_rs, T* c, int64_t rs_c, int64_t cs_c, const TileStore<T>& st,
+                            const GemmEpilogue<T>& ep, int64_t m0, int64_t n0) {
+    alignas(64) T tmp[MR * NR];
+    TileStore<T> s0{T(1), T(0), nullptr, BiasKind::None, false, false};
+    fn(kc, a, a_rs, a_cs, b, b_rs, tmp, NR, nr, s0);
+    for (int i = 0; i < mr; ++i)
+      for (int j = 0; j < nr; ++j) {
+        T& cv = c[i * rs_c + j * cs_c];
+        T v = st.alpha * tmp[i * NR + j] + (st.beta == T(0) ? T(0) : st.beta * cv);
+        cv = st.last ? apply_epilogue(v, ep, m0 + i, n0 + j) : v;
+      }
+  }
+
+  // ---------------------------------------------------------------------------------------------------- serial
+  // The five loops on one thread's problem p (C unit-stride along N, or general strides through temp tiles).
+  static void serial(const GemmCall<T>& p, bool pack_a_on, bool pack_b_on) {
+    const int64_t M = p.M, N = p.N, K = p.K;
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+      scale_only(p);
+      return;
+    }
+    const bool direct_c = p.cs_c == 1;
+    // Balanced KC blocks: K = 784 runs as 4 x 196, not 3 x 256 + 16 (a thin last block pays the C traffic of a
+    // full one for little work).
+    const int64_t kblocks = (K + KC - 1) / KC, kc_max = (K + kblocks - 1) / kblocks;
+    T* bufA = pack_a_on ? (T*)workspace(0, sizeof(T) * (size_t)std::min<int64_t>(MC, M + MR) * kc_max) : nullptr;
+    const int64_t nc_max = std::min<int64_t>(NC, (N + NR - 1) / NR * NR);
+    T* bufB = (T*)workspace(pack_b_on ? 1 : 3, sizeof(T) * (size_t)(pack_b_on ? nc_max : NR) * kc_max);
+
+    for (int64_t jc = 0; jc < N; jc += NC) {  // ---- loop 5: NC columns of B and C
+      const int64_t nc = std::min<int64_t>(NC, N - jc);
+      for (int64_t pc = 0; pc < K; pc += kc_max) {  // ---- loop 4: KC-deep rank-kc update
+        const int64_t kc = std::min<int64_t>(kc_max, K - pc);
+        const bool first = pc == 0, last = pc + kc == K;
+        const T* Bblk = p.B + pc * p.rs_b + jc * p.cs_b;
+        if (pack_b_on) {
+          pack_b(kc, nc, Bblk, p.rs_b, p.cs_b, bufB);
+        } else if (nc % NR) {  // unpacked B: only the ragged last strip is packed (the kernel reads full vectors)
+          int64_t j0 = nc / NR * NR;
+          Kern::copy_rows(Bblk + j0, p.rs_b, (int)(nc - j0), kc, bufB, NR);
+        }
+        TileStore<T> st{p.alpha, first ? p.beta : T(1), nullptr, p.ep.bias_kind, p.ep.relu, last};
+        for (int64_t ic = 0; ic < M; ic += MC) {  // ---- loop 3: MC rows of A and C
+          const int64_t mc = std::min<int64_t>(MC, M - ic);
+          const T* Ablk = p.A + ic * p.rs_a + pc * p.cs_a;
+          if (pack_a_on) pack_a(mc, kc, Ablk, p.rs_a, p.cs_a, bufA);
+          for (int64_t jr = 0; jr < nc; jr += NR) {  // ---- loop 2: one B micro-panel (L1)
+            const int nr = (int)std::min<int64_t>(NR, nc - jr);
+            const T* b;
+            int64_t b_rs;
+            if (pack_b_on) {
+              b = bufB + jr * kc;
+              b_rs = NR;
+            } else if (nr == NR) {
+              b = Bblk + jr;
+              b_rs = p.rs_b;
+            } else {
+              b = bufB;
+              b_rs = NR;
+            }
+            for (int64_t ir = 0; ir < mc; ir += MR) {  // ---- loop 1: one A micro-panel; the microkernel
+              const int mr = (int)std::min<int64_t>(MR, mc - ir);
+              const T* a = pack_a_on ? bufA + ir * kc : Ablk + ir * p.rs_a;
+              const int64_t a_rs = pack_a_on ? 1 : p.rs_a, a_cs = pack_a_on ? MR : p.cs_a;
+              const int64_t m0 = ic + ir, n0 = jc + jr;
+              TileFn fn = tile_fn(mr, nr, pack_a_on);
+              if (direct_c) {
+                TileStore<T> s = st;
+                if (last && p.ep.bias_kind != BiasKind::None)
+                  s.bias = p.ep.bias + (p.ep.bias_kind == BiasKind::PerRow ? m0 : n0);
+                else
+                  s.bias_kind = BiasKind::None;
+                if (!last) s.relu = false;
+                fn(kc, a, a_rs, a_cs, b, b_rs, p.C + m0 * p.rs_c + n0, p.rs_c, nr, s);
+              } else {
+                tile_via_temp(fn, mr, nr, kc, a, a_rs, a_cs, b, b_rs, p.C + m0 * p.rs_c + n0 * p.cs_c, p.rs_c,
+                              p.cs_c, st, p.ep, m0, n0);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------- planner
+  static bool want_pack_a(const GemmCall<T>& p, int64_t n) {
+    if (p.opt.pack_a >= 0) return p.opt.pack_a != 0;
+    // The A micro-panel is reused by every B micro-panel of the block: packing pays once there are a few.
+    return n > 2 * NR;
+  }
+  static bool want_pack_b(const GemmCall<T>& p, int64_t m) {
+    if (p.cs_b != 1) return true;  // the microkernel reads B rows as vectors
+    if (p.opt.pack_b >= 0) return p.opt.pack_b != 0;
+    return m > 2 * MR;
+  }
+
+  // Cycle estimate for one thread working on an m x n x k block (padded tiles, packing it does itself).
+  static double cost(int64_t m, int64_t n, int64_t k) {
+    if (m <= 0 || n <= 0) return 0;
+    double mp = (double)((m + MR - 1) / MR * MR), np = (double)((n + VL - 1) / VL * VL);
+    double c = mp * np * (double)k / Kern::kMacsPerCycle;
+    double pk = 0;
+    if (n > 2 * NR) pk += (double)m * k * (double)((n + NC - 1) / NC);
+    if (m > 2 * MR) pk += (double)n * k;
+    return c + pk * Kern::kPackCost;
+  }
+
+  static GemmCall<T> sub(const GemmCall<T>& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    GemmCall<T> s = p;
+    s.M = m1 - m0;
+    s.N = n1 - n0;
+    s.A = p.A + m0 * p.rs_a;
+    s.B = p.B + n0 * p.cs_b;
+    s.C = p.C + m0 * p.rs_c + n0 * p.cs_c;
+    if (p.ep.bias_kind == BiasKind::PerRow) s.ep.bias = p.ep.bias + m0;
+    else if (p.ep.bias_kind == BiasKind::PerCol) s.ep.bias = p.ep.bias + n0;
+    return s;
+  }
+
+  static void run_serial(const GemmCall<T>& p) { serial(p, want_pack_a(p, p.N), want_pack_b(p, p.M)); }
+
+  // The entry point for one GEMM of this ISA (any strides, any orientation).
+  static void run(const GemmCall<T>& call) {
+    GemmCall<T> p = call;
+    if (p.M <= 0 || p.N <= 0) return;
+    // Orientation: the microkernel wants C unit-stride along N. Transpose the problem (C^T = B^T A^T) when C is
+    // unit-stride along M instead; otherwise keep it (general C strides go through temp tiles).
+    if (p.N == 1) p.cs_c = 1;
+    if (p.cs_c != 1 && (p.rs_c == 1 || p.M == 1)) {
+      std::swap(p.M, p.N);
+      std::swap(p.A, p.B);
+      int64_t ra = p.rs_a, ca = p.cs_a;
+      p.rs_a = p.cs_b;
+      p.cs_a = p.rs_b;
+      p.rs_b = ca;
+      p.cs_b = ra;
+      std::swap(p.rs_c, p.cs_c);
+      if (p.M == 1) p.rs_c = p.N;  // unused, keeps sub-block arithmetic finite
+      if (p.ep.bias_kind == BiasKind::PerRow) p.ep.bias_kind = BiasKind::PerCol;
+      else if (p.ep.bias_kind == BiasKind::PerCol) p.ep.bias_kind = BiasKind::PerRow;
+    }
+    if (p.K <= 0) {
+      scale_only(p);
+      return;
+    }
+    const int64_t M = p.M, N = p.N, K = p.K;
+    int nt = p.opt.threads > 0 ? std::min(p.opt.threads, get_num_threads()) : get_num_threads();
+    if (in_parallel_region()) nt = 1;
+    // ---- plan the thread split
+    int split = 0, tm = 1, tn = 1;
+    const double serial_cost = cost(M, N, K);
+    if (nt > 1 && p.opt.split != 0) {
+      double best = serial_cost - 20000.0;  // a parallel call must win more than its wake-up/join cost
+      if (p.opt.split > 0) best = 1e300;
+      for (int a = 1; a <= nt; ++a) {
+        if (nt % a) continue;
+        int b = nt / a;
+        if (p.opt.split == 1 && b != 1) continue;
+        if (p.opt.split == 2 && a != 1) continue;
+        if (p.opt.split == 3) continue;
+        int64_t mt = (M + MR - 1) / MR, ntl = (N + NR - 1) / NR;
+        if (a > mt || b > ntl) continue;
+        double c = cost((mt + a - 1) / a * MR, (ntl + b - 1) / b * NR, K);
+        if (c < best) best = c, split = a == 1 ? 2 : (b == 1 ? 1 : 4), tm = a, tn = b;
+      }
+      if ((p.opt.split < 0 || p.opt.split == 3) && K >= 2 * nt) {
+        double c = cost(M, N, (K + nt - 1) / nt) + 2.0 * (double)M * N;
+        if (c < best) best = c, split = 3;
+      }
+    }
+    if (split == 0) {
+      run_serial(p);
+      return;
+    }
+    if (split == 3) {
+      run_split_k(p, nt);
+      return;
+    }
+    int64_t mt = (M + MR - 1) / MR, ntl = (N + NR - 1) / NR;
+    parallel_run(tm * tn, [&](int tid, int nthreads) {
+      if (nthreads != tm * tn) {  // the pool gave fewer threads: do the whole problem on this one
+        if (tid == 0) run_serial(p);
+        return;
+      }
+      int bi = tid / tn, bj = tid % tn;
+      int64_t m0 = std::min(M, mt * bi / tm * MR), m1 = std::min(M, mt * (bi + 1) / tm * MR);
+      int64_t n0 = std::min(N, ntl * bj / tn * NR), n1 = std::min(N, ntl * (bj + 1) / tn * NR);
+      if (m0 < m1 && n0 < n1) run_serial(sub(p, m0, m1, n0, n1));
+    });
+  }
+
+  // K split: thread t computes P_t = A[:, K_t] B[K_t, :] into its own M x N buffer, then the partial products
+  // are summed into C with alpha, beta and the epilogue (rows split between the threads).
+  static void run_split_k(const GemmCall<T>& p, int nt) {
+    const int64_t M = p.M, N = p.N, K = p.K;
+    T* parts = (T*)workspace(2, sizeof(T) * (size_t)(M * N) * nt);  // the caller's buffer, one slice per part
+    parallel_run(nt, [&](int tid, int nthreads) {
+      // nthreads < nt only if the pool ran the tasks serially (fn(0, 1)): then this one call does every part.
+      for (int part = tid; part < nt; part += nthreads) {
+        int64_t k0 = K * part / nt, k1 = K * (part + 1) / nt;
+        T* buf = parts + (size_t)part * M * N;
+        GemmCall<T> s = p;
+        s.K = k1 - k0;
+        s.A = p.A + k0 * p.cs_a;
+        s.B = p.B + k0 * p.rs_b;
+        s.alpha = T(1);
+        s.beta = T(0);
+        s.C = buf;
+        s.rs_c = N;
+        s.cs_c = 1;
+        s.ep = GemmEpilogue<T>{};
+        if (s.K > 0) run_serial(s);
+        else std::memset(buf, 0, sizeof(T) * (size_t)(M * N));
+      }
+    });
+    parallel_run(nt, [&](int tid, int nthreads) {
+      int64_t r0 = M * tid / nthreads, r1 = M * (tid + 1) / nthreads;
+      for (int64_t m = r0; m < r1; ++m)
+        for (int64_t n = 0; n < N; ++n) {
+          T s = 0;
+          for (int t = 0; t < nt; ++t) s += parts[(size_t)t * M * N + m * N + n];
+          T& c = p.C[m * p.rs_c + n * p.cs_c];
+          c = apply_epilogue(p.alpha * s + (p.beta == T(0) ? T(0) : p.beta * c), p.ep, m, n);
+        }
+    });
+  }
+};
+
+}  // namespace
+}  // namespace gemm_detail
+}  // namespace dlcore

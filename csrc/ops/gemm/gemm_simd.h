@@ -1,0 +1,299 @@
+// SIMD microkernels and packing routines shared by gemm_avx2.cpp and gemm_avx512.cpp, written once over a small
+// vector-traits class V (V256f/V256d for AVX2+FMA, V512f/V512d for AVX-512). Included only by those files, each
+// compiled with its own -m flags; everything is in an anonymous namespace (no cross-ISA ODR merging).
+//
+// The microkernel (contract in gemm_kernel.h): an M x (NV*VL) block of accumulators lives in vector registers; per
+// k step it loads NV vectors of the B micro-panel row and, for each of the M rows, broadcasts one A value and does
+// NV fused multiply-adds (outer-product / rank-1 update). The accumulators are stored once at the end, with
+// alpha, beta, the bias and ReLU applied on the way (masked loads/stores for the last, partial vector).
+#pragma once
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "ops/gemm/gemm_driver.h"
+
+namespace dlcore {
+namespace gemm_detail {
+namespace {
+
+#if defined(__AVX512F__)
+struct V512f {
+  using T = float;
+  using R = __m512;
+  static constexpr int L = 16;
+  static R zero() { return _mm512_setzero_ps(); }
+  static R set1(T x) { return _mm512_set1_ps(x); }
+  static R loadu(const T* p) { return _mm512_loadu_ps(p); }
+  static void storeu(T* p, R v) { _mm512_storeu_ps(p, v); }
+  static R fma(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
+  static R mul(R a, R b) { return _mm512_mul_ps(a, b); }
+  static R add(R a, R b) { return _mm512_add_ps(a, b); }
+  static R max(R a, R b) { return _mm512_max_ps(a, b); }
+  static __mmask16 mask(int n) { return (__mmask16)((1u << n) - 1u); }
+  static R load_n(const T* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  static void store_n(T* p, R v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
+};
+struct V512d {
+  using T = double;
+  using R = __m512d;
+  static constexpr int L = 8;
+  static R zero() { return _mm512_setzero_pd(); }
+  static R set1(T x) { return _mm512_set1_pd(x); }
+  static R loadu(const T* p) { return _mm512_loadu_pd(p); }
+  static void storeu(T* p, R v) { _mm512_storeu_pd(p, v); }
+  static R fma(R a, R b, R c) { return _mm512_fmadd_pd(a, b, c); }
+  static R mul(R a, R b) { return _mm512_mul_pd(a, b); }
+  static R add(R a, R b) { return _mm512_add_pd(a, b); }
+  static R max(R a, R b) { return _mm512_max_pd(a, b); }
+  static __mmask8 mask(int n) { return (__mmask8)((1u << n) - 1u); }
+  static R load_n(const T* p, int n) { return _mm512_maskz_loadu_pd(mask(n), p); }
+  static void store_n(T* p, R v, int n) { _mm512_mask_storeu_pd(p, mask(n), v); }
+};
+#endif
+
+struct V256f {
+  using T = float;
+  using R = __m256;
+  static constexpr int L = 8;
+  static R zero() { return _mm256_setzero_ps(); }
+  static R set1(T x) { return _mm256_set1_ps(x); }
+  static R loadu(const T* p) { return _mm256_loadu_ps(p); }
+  static void storeu(T* p, R v) { _mm256_storeu_ps(p, v); }
+  static R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
+  static R mul(R a, R b) { return _mm256_mul_ps(a, b); }
+  static R add(R a, R b) { return _mm256_add_ps(a, b); }
+  static R max(R a, R b) { return _mm256_max_ps(a, b); }
+  static __m256i mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static R load_n(const T* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
+  static void store_n(T* p, R v, int n) { _mm256_maskstore_ps(p, mask(n), v); }
+};
+struct V256d {
+  using T = double;
+  using R = __m256d;
+  static constexpr int L = 4;
+  static R zero() { return _mm256_setzero_pd(); }
+  static R set1(T x) { return _mm256_set1_pd(x); }
+  static R loadu(const T* p) { return _mm256_loadu_pd(p); }
+  static void storeu(T* p, R v) { _mm256_storeu_pd(p, v); }
+  static R fma(R a, R b, R c) { return _mm256_fmadd_pd(a, b, c); }
+  static R mul(R a, R b) { return _mm256_mul_pd(a, b); }
+  static R add(R a, R b) { return _mm256_add_pd(a, b); }
+  static R max(R a, R b) { return _mm256_max_pd(a, b); }
+  static __m256i mask(int n) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+  static R load_n(const T* p, int n) { return _mm256_maskload_pd(p, mask(n)); }
+  static void store_n(T* p, R v, int n) { _mm256_maskstore_pd(p, mask(n), v); }
+};
+
+// ---------------------------------------------------------------------------------------------------- transposes
+// 8 lines of 8 floats -> 8 rows of 8 floats (in-register 8x8 transpose).
+inline void transpose8x8(__m256& r0, __m256& r1, __m256& r2, __m256& r3, __m256& r4, __m256& r5, __m256& r6,
+                         __m256& r7) {
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r0 = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r1 = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r2 = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r3 = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r4 = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r5 = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r6 = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r7 = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// 4 lines of 4 doubles -> 4 rows of 4 doubles.
+inline void transpose4x4(__m256d& r0, __m256d& r1, __m256d& r2, __m256d& r3) {
+  __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+  __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+  r0 = _mm256_permute2f128_pd(t0, t2, 0x20);
+  r1 = _mm256_permute2f128_pd(t1, t3, 0x20);
+  r2 = _mm256_permute2f128_pd(t0, t2, 0x31);
+  r3 = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
+// Transposing pack: dst[p*W + r] = src[r*ls + p] for r < lines, p < k (lines are contiguous along p).
+inline void pack_lines_f(const float* src, int64_t ls, int lines, int64_t k, float* dst, int W) {
+  for (int r0 = 0; r0 < lines; r0 += 8) {
+    const int nl = std::min(8, lines - r0);
+    const float* s[8];
+    for (int i = 0; i < 8; ++i) s[i] = src + (int64_t)(r0 + std::min(i, nl - 1)) * ls;
+    const __m256i m = V256f::mask(nl);
+    int64_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+      __m256 x0 = _mm256_loadu_ps(s[0] + p), x1 = _mm256_loadu_ps(s[1] + p), x2 = _mm256_loadu_ps(s[2] + p),
+             x3 = _mm256_loadu_ps(s[3] + p), x4 = _mm256_loadu_ps(s[4] + p), x5 = _mm256_loadu_ps(s[5] + p),
+             x6 = _mm256_loadu_ps(s[6] + p), x7 = _mm256_loadu_ps(s[7] + p);
+      transpose8x8(x0, x1, x2, x3, x4, x5, x6, x7);
+      float* d = dst + p * W + r0;
+      if (nl == 8) {
+        _mm256_storeu_ps(d, x0);
+        _mm256_storeu_ps(d + W, x1);
+        _mm256_storeu_ps(d + 2 * W, x2);
+        _mm256_storeu_ps(d + 3 * W, x3);
+        _mm256_storeu_ps(d + 4 * W, x4);
+        _mm256_storeu_ps(d + 5 * W, x5);
+        _mm256_storeu_ps(d + 6 * W, x6);
+        _mm256_storeu_ps(d + 7 * W, x7);
+      } else {
+        _mm256_maskstore_ps(d, m, x0);
+        _mm256_maskstore_ps(d + W, m, x1);
+        _mm256_maskstore_ps(d + 2 * W, m, x2);
+        _mm256_maskstore_ps(d + 3 * W, m, x3);
+        _mm256_maskstore_ps(d + 4 * W, m, x4);
+        _mm256_maskstore_ps(d + 5 * W, m, x5);
+        _mm256_maskstore_ps(d + 6 * W, m, x6);
+        _mm256_maskstore_ps(d + 7 * W, m, x7);
+      }
+    }
+    for (; p < k; ++p)
+      for (int i = 0; i < nl; ++i) dst[p * W + r0 + i] = s[i][p];
+  }
+}
+
+inline void pack_lines_d(const double* src, int64_t ls, int lines, int64_t k, double* dst, int W) {
+  for (int r0 = 0; r0 < lines; r0 += 4) {
+    const int nl = std::min(4, lines - r0);
+    const double* s[4];
+    for (int i = 0; i < 4; ++i) s[i] = src + (int64_t)(r0 + std::min(i, nl - 1)) * ls;
+    const __m256i m = V256d::mask(nl);
+    int64_t p = 0;
+    for (; p + 4 <= k; p += 4) {
+      __m256d x0 = _mm256_loadu_pd(s[0] + p), x1 = _mm256_loadu_pd(s[1] + p), x2 = _mm256_loadu_pd(s[2] + p),
+              x3 = _mm256_loadu_pd(s[3] + p);
+      transpose4x4(x0, x1, x2, x3);
+      double* d = dst + p * W + r0;
+      _mm256_maskstore_pd(d, m, x0);
+      _mm256_maskstore_pd(d + W, m, x1);
+      _mm256_maskstore_pd(d + 2 * W, m, x2);
+      _mm256_maskstore_pd(d + 3 * W, m, x3);
+    }
+    for (; p < k; ++p)
+      for (int i = 0; i < nl; ++i) dst[p * W + r0 + i] = s[i][p];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- kernel
+// MR x NR micro-tile kernel over vector traits V; KC/MC/NC: this kernel's block-size table (the ISA file's).
+template <class V, int MR_, int NR_, int KC_, int MC_, int NC_>
+struct SimdKernel {
+  using T = typename V::T;
+  using R = typename V::R;
+  static constexpr int MR = MR_, NR = NR_, VL = V::L;
+  static constexpr int KC = KC_, MC = MC_, NC = NC_;
+  // planner constants: this core does 2 x 256-bit FMA per cycle (one 512-bit); packing ~0.5 cycle per element
+  static constexpr double kMacsPerCycle = 64.0 / sizeof(T), kPackCost = 0.5;
+
+  template <int M, int NV, bool PA>
+  static void tile(int64_t k, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t b_rs, T* c, int64_t rs_c,
+                   int n, const TileStore<T>& st) {
+    R acc[M][NV];
+#pragma GCC unroll 32
+    for (int i = 0; i < M; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+#pragma GCC unroll 32
+    for (int i = 0; i < M; ++i) {
+      _mm_prefetch((const char*)(c + i * rs_c), _MM_HINT_T0);
+      _mm_prefetch((const char*)(c + i * rs_c + NV * VL - 1), _MM_HINT_T0);
+    }
+    if constexpr (PA) {
+#pragma GCC unroll 2
+      for (int64_t p = 0; p < k; ++p) {
+        R bv[NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) bv[j] = V::loadu(b + j * VL);
+#pragma GCC unroll 32
+        for (int i = 0; i < M; ++i) {
+          R av = V::set1(a[i]);
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+        }
+        a += MR;
+        b += b_rs;
+      }
+    } else {
+      const T* ar[M];
+#pragma GCC unroll 32
+      for (int i = 0; i < M; ++i) ar[i] = a + i * a_rs;
+      for (int64_t p = 0; p < k; ++p) {
+        R bv[NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) bv[j] = V::loadu(b + j * VL);
+        const int64_t off = p * a_cs;
+#pragma GCC unroll 32
+        for (int i = 0; i < M; ++i) {
+          R av = V::set1(ar[i][off]);
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+        }
+        b += b_rs;
+      }
+    }
+    store<M, NV>(acc, c, rs_c, n, st);
+  }
+
+  template <int M, int NV>
+  static void store(R (&acc)[M][NV], T* c, int64_t rs_c, int n, const TileStore<T>& st) {
+    const R valpha = V::set1(st.alpha), vbeta = V::set1(st.beta), z = V::zero();
+    const bool beta0 = st.beta == T(0);
+    const int last_n = n - (NV - 1) * VL;  // valid lanes of the last vector (1..VL)
+#pragma GCC unroll 32
+    for (int i = 0; i < M; ++i) {
+      T* ci = c + i * rs_c;
+      R rb = z;
+      if (st.bias_kind == BiasKind::PerRow) rb = V::set1(st.bias[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) {
+        R v = V::mul(valpha, acc[i][j]);
+        const bool full = j < NV - 1 || last_n == VL;
+        if (full) {
+          if (!beta0) v = V::fma(vbeta, V::loadu(ci + j * VL), v);
+          if (st.bias_kind == BiasKind::PerRow) v = V::add(v, rb);
+          else if (st.bias_kind == BiasKind::PerCol) v = V::add(v, V::loadu(st.bias + j * VL));
+          if (st.relu) v = V::max(z, v);
+          V::storeu(ci + j * VL, v);
+        } else {
+          if (!beta0) v = V::fma(vbeta, V::load_n(ci + j * VL, last_n), v);
+          if (st.bias_kind == BiasKind::PerRow) v = V::add(v, rb);
+          else if (st.bias_kind == BiasKind::PerCol) v = V::add(v, V::load_n(st.bias + j * VL, last_n));
+          if (st.relu) v = V::max(z, v);
+          V::store_n(ci + j * VL, v, last_n);
+        }
+      }
+    }
+  }
+
+  static void pack_lines(const T* src, int64_t ls, int lines, int64_t k, T* dst, int W) {
+    if constexpr (sizeof(T) == 4) pack_lines_f(src, ls, lines, k, dst, W);
+    else pack_lines_d(src, ls, lines, k, dst, W);
+  }
+
+  // dst[p*W + j] = src[p*ss + j] for j < width, zero for width <= j < W (W need not be a multiple of VL).
+  static void copy_rows(const T* src, int64_t ss, int width, int64_t k, T* dst, int W) {
+    for (int64_t p = 0; p < k; ++p) {
+      const T* s = src + p * ss;
+      T* d = dst + p * W;
+      for (int j = 0; j < W; j += VL) {
+        const int w = std::min(VL, W - j), v = std::max(0, std::min(w, width - j));
+        R x = v == VL ? V::loadu(s + j) : (v > 0 ? V::load_n(s + j, v) : V::zero());
+        if (w == VL) V::storeu(d + j, x);
+        else V::store_n(d + j, x, w);
+      }
+    }
+  }
+};
+
+}  // namespace
+}  // namespace gemm_detail
+}  // namespace dlcore

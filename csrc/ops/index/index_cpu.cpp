@@ -1,0 +1,136 @@
+// CPU index kernels (see index.h): offset computation with bounds checks, and the strided gather/scatter loops
+// over the elementwise iterator (gathers split over threads; scatters stay on one thread).
+#include "ops/index/index.h"
+
+#include <cstring>
+#include <limits>
+
+#include "core/dtype.h"
+#include "core/errors.h"
+#include "ops/elementwise/cpu_iter.h"
+
+namespace dlcore {
+
+Tensor index_offsets(const std::vector<Tensor>& idx, const std::vector<int64_t>& sizes,
+                     const std::vector<int64_t>& strides, const char* op) {
+  DLCORE_CHECK(!idx.empty() && idx.size() == sizes.size() && sizes.size() == strides.size(), ValueError, op,
+               "(): internal error: index/size/stride lists differ in length");
+  const IntList& shape = idx[0].shape();
+  Tensor off = Tensor::empty(shape, DType::Int64, idx[0].device());
+  int64_t n = off.numel();
+  int64_t* o = off.data<int64_t>();
+  for (int64_t i = 0; i < n; ++i) o[i] = 0;
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    DLCORE_CHECK(idx[k].dtype() == DType::Int64, TypeError, op, "(): indices must be int64, got ",
+                 dtype_name(idx[k].dtype()));
+    DLCORE_CHECK(idx[k].shape() == shape, ValueError, op, "(): index tensors have different shapes ",
+                 idx[k].shape().str(), " and ", shape.str());
+    Tensor c = idx[k].contiguous();
+    const int64_t* p = c.data<int64_t>();
+    int64_t size = sizes[k], stride = strides[k];
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t v = p[i];
+      if (DLCORE_UNLIKELY(v < -size || v >= size))
+        DLCORE_THROW(IndexError, op, "(): index ", v, " is out of bounds for dimension ", k, " with size ", size);
+      if (v < 0) v += size;
+      o[i] += v * stride;
+    }
+  }
+  return off;
+}
+
+namespace {
+
+template <class U>
+void gather_loop(const CpuLoop& L) {
+  run_cpu_loop(L, [](char** ptrs, const int64_t* s, int64_t n) {
+    char* out = ptrs[0];
+    const char* src = ptrs[1];
+    const char* off = ptrs[2];
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t o = *reinterpret_cast<const int64_t*>(off + i * s[2]);
+      std::memcpy(out + i * s[0], src + i * s[1] + o * (int64_t)sizeof(U), sizeof(U));
+    }
+  });
+}
+
+void gather_by_offset_cpu(const Tensor& out, const Tensor& src, const Tensor& off) {
+  DLCORE_CHECK(out.shape() == src.shape() && out.shape() == off.shape(), ValueError,
+               "gather_by_offset(): shapes differ: ", out.shape().str(), ", ", src.shape().str(), ", ",
+               off.shape().str());
+  DLCORE_CHECK(out.dtype() == src.dtype(), TypeError, "gather_by_offset(): dtypes differ");
+  CpuLoop L = make_cpu_loop({&out, &src, &off});
+  switch (out.itemsize()) {
+    case 1: gather_loop<uint8_t>(L); break;
+    case 2: gather_loop<uint16_t>(L); break;
+    case 4: gather_loop<uint32_t>(L); break;
+    default: gather_loop<uint64_t>(L); break;
+  }
+}
+
+template <class U>
+void scatter_copy_loop(const CpuLoop& L) {
+  run_cpu_loop(
+      L,
+      [](char** ptrs, const int64_t* s, int64_t n) {
+        char* dst = ptrs[0];
+        const char* off = ptrs[1];
+        const char* val = ptrs[2];
+        for (int64_t i = 0; i < n; ++i) {
+          int64_t o = *reinterpret_cast<const int64_t*>(off + i * s[1]);
+          std::memcpy(dst + i * s[0] + o * (int64_t)sizeof(U), val + i * s[2], sizeof(U));
+        }
+      },
+      std::numeric_limits<int64_t>::max());
+}
+
+template <class T>
+void scatter_add_loop(const CpuLoop& L) {
+  using C = typename compute_type<T>::type;
+  run_cpu_loop(
+      L,
+      [](char** ptrs, const int64_t* s, int64_t n) {
+        char* dst = ptrs[0];
+        const char* off = ptrs[1];
+        const char* val = ptrs[2];
+        for (int64_t i = 0; i < n; ++i) {
+          int64_t o = *reinterpret_cast<const int64_t*>(off + i * s[1]);
+          T* d = reinterpret_cast<T*>(dst + i * s[0] + o * (int64_t)sizeof(T));
+          const T* v = reinterpret_cast<const T*>(val + i * s[2]);
+          if constexpr (std::is_same_v<T, bool>) {
+            *d = *d || *v;
+          } else {
+            *d = static_cast<T>(static_cast<C>(*d) + static_cast<C>(*v));
+          }
+        }
+      },
+      std::numeric_limits<int64_t>::max());
+}
+
+void scatter_by_offset_cpu(const Tensor& dst, const Tensor& off, const Tensor& values, bool accumulate) {
+  DLCORE_CHECK(dst.shape() == off.shape() && dst.shape() == values.shape(), ValueError,
+               "scatter_by_offset(): shapes differ: ", dst.shape().str(), ", ", off.shape().str(), ", ",
+               values.shape().str());
+  DLCORE_CHECK(dst.dtype() == values.dtype(), TypeError, "scatter_by_offset(): dtypes differ");
+  CpuLoop L = make_cpu_loop({&dst, &off, &values});
+  if (accumulate) {
+    dispatch_dtype(dst.dtype(), "scatter_add", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      scatter_add_loop<T>(L);
+    });
+    return;
+  }
+  switch (dst.itemsize()) {
+    case 1: scatter_copy_loop<uint8_t>(L); break;
+    case 2: scatter_copy_loop<uint16_t>(L); break;
+    case 4: scatter_copy_loop<uint32_t>(L); break;
+    default: scatter_copy_loop<uint64_t>(L); break;
+  }
+}
+
+}  // namespace
+
+static KernelRegistrar reg_g(gather_by_offset_op, DeviceType::CPU, &gather_by_offset_cpu, "cpu");
+static KernelRegistrar reg_s(scatter_by_offset_op, DeviceType::CPU, &scatter_by_offset_cpu, "cpu");
+
+}  // namespace dlcore

@@ -1,0 +1,69 @@
+// 2-D pooling over NCHW: max_pool2d (with indices), avg_pool2d, adaptive_avg_pool2d; forward and backward.
+// (lp_pool2d is composed from avg_pool2d in the Python layer, as in torch.)
+//
+// Layout: input contiguous, viewed as P = N*C planes of [H, W]; output [P, Ho, Wo]. For window size k, stride s,
+// padding p, dilation d on a side of length L:
+//   Lo = floor((L + 2p - d (k - 1) - 1 + (ceil_mode ? s - 1 : 0)) / s) + 1,
+//   and with ceil_mode the last window must start inside the input or the left padding: if (Lo - 1) s >= L + p,
+//   Lo -= 1 (torch's rule). Requires p <= k / 2 and Lo >= 1.
+// max_pool2d: y = max over the window (padding never wins); NaN wins; ties: the first in row-major window order.
+//   indices hold h * W + w within the plane (torch's convention). The backward recomputes the argmax from the
+//   input with the same scan (no index tensor is needed): gx[argmax] += g.
+// avg_pool2d: y = sum over the valid window / D, with D = divisor_override, or the window size clipped to the
+//   padded input (count_include_pad), or the number of valid elements; backward spreads g / D over the window.
+// adaptive_avg_pool2d: output cell i covers [floor(i L / Lo), ceil((i + 1) L / Lo)); y = mean; backward g / area.
+#pragma once
+#include <cstdint>
+#include <utility>
+
+#include "core/common.h"
+#include "core/registry.h"
+#include "core/tensor.h"
+
+namespace dlcore {
+
+struct Pool2dParams {
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  bool ceil_mode = false;
+  bool count_include_pad = true;
+  int64_t divisor_override = 0;  // 0 = none
+};
+
+// Output length of one side (see the header comment); may be < 1 for invalid input (the frontend raises).
+DLCORE_HOSTDEV int64_t pool_out_size(int64_t L, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+  int64_t num = L + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
+  int64_t o = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
+  if (ceil_mode && o > 0 && (o - 1) * s >= L + p) --o;
+  return o;
+}
+
+DLCORE_HOSTDEV int64_t adaptive_start(int64_t i, int64_t L, int64_t Lo) { return (i * L) / Lo; }
+DLCORE_HOSTDEV int64_t adaptive_end(int64_t i, int64_t L, int64_t Lo) { return ((i + 1) * L + Lo - 1) / Lo; }
+
+// The max-pool scan step: v replaces the running max m when larger or NaN (torch's rule).
+template <class T> DLCORE_HOSTDEV bool max_pool_takes(T v, T m) { return v > m || v != v; }
+
+// Shapes: in [P, H, W], out [P, Ho, Wo] (contiguous); indices int64 [P, Ho, Wo] or undefined.
+using MaxPoolFwdFn = void(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dParams& p);
+using MaxPoolBwdFn = void(const Tensor& grad_in, const Tensor& grad_out, const Tensor& in, const Pool2dParams& p);
+using AvgPoolFwdFn = void(const Tensor& out, const Tensor& in, const Pool2dParams& p);
+using AvgPoolBwdFn = void(const Tensor& grad_in, const Tensor& grad_out, const Pool2dParams& p);
+using AdaptiveAvgFwdFn = void(const Tensor& out, const Tensor& in);
+using AdaptiveAvgBwdFn = void(const Tensor& grad_in, const Tensor& grad_out);
+inline Op<MaxPoolFwdFn> max_pool2d_fwd_op{"max_pool2d"};
+inline Op<MaxPoolBwdFn> max_pool2d_bwd_op{"max_pool2d_backward"};
+inline Op<AvgPoolFwdFn> avg_pool2d_fwd_op{"avg_pool2d"};
+inline Op<AvgPoolBwdFn> avg_pool2d_bwd_op{"avg_pool2d_backward"};
+inline Op<AdaptiveAvgFwdFn> adaptive_avg_pool2d_fwd_op{"adaptive_avg_pool2d"};
+inline Op<AdaptiveAvgBwdFn> adaptive_avg_pool2d_bwd_op{"adaptive_avg_pool2d_backward"};
+
+// ---- frontend: x is [C, H, W] or [N, C, H, W] ----
+// Returns (out, indices); indices only when with_indices.
+std::pair<Tensor, Tensor> max_pool2d(const Tensor& x, const Pool2dParams& p, bool with_indices);
+Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& x, const Pool2dParams& p);
+Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p);
+Tensor avg_pool2d_backward(const Tensor& grad_out, const Tensor& x, const Pool2dParams& p);
+Tensor adaptive_avg_pool2d(const Tensor& x, int64_t oh, int64_t ow);
+Tensor adaptive_avg_pool2d_backward(const Tensor& grad_out, const Tensor& x);
+
+}  // namespace dlcore

@@ -1,0 +1,466 @@
+// CPU recurrent layers: the portable scalar row kernels (the reference, used for float64 and for float32 on the
+// scalar ISA), the per-ISA choice of the float32 kernels, and the sequence drivers (forward over time, backward
+// through time) built on gemm.h. Formulas and the saved-tensor layout: recurrent.h.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/cpu_features.h"
+#include "core/parallel.h"
+#include "ops/gemm/gemm.h"
+#include "ops/recurrent/recurrent.h"
+
+namespace dlcore {
+
+namespace {
+
+// ------------------------------------------------------------------------------------------------ scalar kernels
+
+template <class T>
+using V = View<T>;
+template <class T>
+using CV = View<const T>;
+
+template <class T>
+void lstm_fwd_ref(int64_t rows, int64_t len, V<T> G, CV<T> cp, V<T> c, V<T> h) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < len; ++j) {
+      T i = rnn_sigmoid<T>(G.at(r, 0)[j]), f = rnn_sigmoid<T>(G.at(r, 1)[j]), g = std::tanh(G.at(r, 2)[j]),
+        o = rnn_sigmoid<T>(G.at(r, 3)[j]);
+      T cn = lstm_cell_state<T>(i, f, g, cp.at(r)[j]);
+      G.at(r, 0)[j] = i;
+      G.at(r, 1)[j] = f;
+      G.at(r, 2)[j] = g;
+      G.at(r, 3)[j] = o;
+      c.at(r)[j] = cn;
+      h.at(r)[j] = o * std::tanh(cn);
+    }
+}
+
+template <class T>
+void lstm_bwd_ref(int64_t rows, int64_t len, CV<T> G, CV<T> cp, CV<T> c, CV<T> dhr, CV<T> dy, V<T> dc, V<T> dG) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < len; ++j) {
+      T dh = dhr.at(r)[j] + (dy.p ? dy.at(r)[j] : T(0));
+      T di, df, dg, dout, dcp;
+      lstm_cell_backward<T>(G.at(r, 0)[j], G.at(r, 1)[j], G.at(r, 2)[j], G.at(r, 3)[j], std::tanh(c.at(r)[j]),
+                            cp.at(r)[j], dh, dc.at(r)[j], di, df, dg, dout, dcp);
+      dG.at(r, 0)[j] = di;
+      dG.at(r, 1)[j] = df;
+      dG.at(r, 2)[j] = dg;
+      dG.at(r, 3)[j] = dout;
+      dc.at(r)[j] = dcp;
+    }
+}
+
+template <class T>
+void gru_fwd_ref(int64_t rows, int64_t len, CV<T> gx, CV<T> gh, CV<T> hp, V<T> h, V<T> S) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < len; ++j) {
+      T rg = rnn_sigmoid<T>(gx.at(r, 0)[j] + gh.at(r, 0)[j]);
+      T z = rnn_sigmoid<T>(gx.at(r, 1)[j] + gh.at(r, 1)[j]);
+      T ghn = gh.at(r, 2)[j];
+      T n = std::tanh(gru_n_pre<T>(gx.at(r, 2)[j], rg, ghn));
+      h.at(r)[j] = gru_cell_state<T>(z, n, hp.at(r)[j]);
+      S.at(r, 0)[j] = rg;
+      S.at(r, 1)[j] = z;
+      S.at(r, 2)[j] = n;
+      S.at(r, 3)[j] = ghn;
+    }
+}
+
+template <class T>
+void gru_bwd_ref(int64_t rows, int64_t len, CV<T> S, CV<T> hp, V<T> dhr, CV<T> dy, V<T> dgx, V<T> dgh) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < len; ++j) {
+      T dh = dhr.at(r)[j] + (dy.p ? dy.at(r)[j] : T(0));
+      T dr, dz, dnx, dnh, dhp;
+      gru_cell_backward<T>(S.at(r, 0)[j], S.at(r, 1)[j], S.at(r, 2)[j], S.at(r, 3)[j], hp.at(r)[j], dh, dr, dz, dnx,
+                           dnh, dhp);
+      dgx.at(r, 0)[j] = dr;
+      dgx.at(r, 1)[j] = dz;
+      dgx.at(r, 2)[j] = dnx;
+      dgh.at(r, 0)[j] = dr;
+      dgh.at(r, 1)[j] = dz;
+      dgh.at(r, 2)[j] = dnh;
+      dhr.at(r)[j] = dhp;
+    }
+}
+
+template <class T>
+void rnn_fwd_ref(int64_t rows, int64_t len, int relu, CV<T> G, V<T> h) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < len; ++j) {
+      T x = G.at(r)[j];
+      h.at(r)[j] = relu ? rnn_relu<T>(x) : std::tanh(x);
+    }
+}
+
+template <class T>
+void rnn_bwd_ref(int64_t rows, int64_t len, int relu, CV<T> h, CV<T> dhr, CV<T> dy, V<T> dG) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < len; ++j) {
+      T dh = dhr.at(r)[j] + (dy.p ? dy.at(r)[j] : T(0));
+      T hv = h.at(r)[j];
+      dG.at(r)[j] = relu ? rnn_relu_grad<T>(hv, dh) : rnn_tanh_grad<T>(hv, dh);
+    }
+}
+
+template <class T>
+RecurrentKernels<T> scalar_kernels() {
+  RecurrentKernels<T> k;
+  k.lstm_fwd = &lstm_fwd_ref<T>;
+  k.lstm_bwd = &lstm_bwd_ref<T>;
+  k.gru_fwd = &gru_fwd_ref<T>;
+  k.gru_bwd = &gru_bwd_ref<T>;
+  k.rnn_fwd = &rnn_fwd_ref<T>;
+  k.rnn_bwd = &rnn_bwd_ref<T>;
+  return k;
+}
+
+struct FloatTables {
+  RecurrentKernels<float> isa[kNumIsas];
+  FloatTables() {
+    isa[(int)Isa::Scalar] = scalar_kernels<float>();
+    avx2::fill_recurrent_kernels(isa[(int)Isa::AVX2]);
+    avx512::fill_recurrent_kernels(isa[(int)Isa::AVX512]);
+  }
+};
+
+template <class T>
+const RecurrentKernels<T>& active_kernels() {
+  if constexpr (sizeof(T) == 4) {
+    static const FloatTables t;
+    return t.isa[(int)cpu_isa()];
+  } else {
+    static const RecurrentKernels<double> k = scalar_kernels<double>();
+    return k;
+  }
+}
+
+// Runs fn(r0, r1) over the `rows` rows (hidden units) of a step, split across threads when the step is big enough
+// to pay for it.
+template <class F>
+void for_rows(int64_t rows, int64_t row_elems, const F& fn) {
+  int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, row_elems));
+  parallel_for(0, rows, grain, fn);
+}
+
+// Row sums of an [R, C] matrix with row stride ld into out[R].
+template <class T>
+void row_sums(const T* A, int64_t R, int64_t C, int64_t ld, T* out) {
+  parallel_for(0, R, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* a = A + r * ld;
+      T acc[8] = {};
+      int64_t c = 0;
+      for (; c + 8 <= C; c += 8)
+        for (int k = 0; k < 8; ++k) acc[k] += a[c + k];
+      T s = 0;
+      for (; c < C; ++c) s += a[c];
+      for (int k = 0; k < 8; ++k) s += acc[k];
+      out[r] = s;
+    }
+  });
+}
+
+// dst[c * ldd + r] = src[r * s0 + c * s1] for r < R, c < C (a blocked transpose).
+template <class T>
+void transpose_into(const T* src, int64_t R, int64_t C, int64_t s0, int64_t s1, T* dst, int64_t ldd) {
+  constexpr int64_t B = 32;
+  for (int64_t r0 = 0; r0 < R; r0 += B)
+    for (int64_t c0 = 0; c0 < C; c0 += B)
+      for (int64_t r = r0; r < std::min(R, r0 + B); ++r)
+        for (int64_t c = c0; c < std::min(C, c0 + B); ++c) dst[c * ldd + r] = src[r * s0 + c * s1];
+}
+
+// A leading dimension >= n whose byte size is not a multiple of 1 KiB (rows of a streamed GEMM operand that are
+// 1 KiB apart map to the same L1 sets; the GEMM would pack such an operand at every call).
+template <class T>
+int64_t padded_ld(int64_t n) {
+  int64_t ld = n;
+  if ((ld * (int64_t)sizeof(T)) % 1024 == 0) ld += 64 / (int64_t)sizeof(T);
+  return ld;
+}
+
+// A copy of the [R, C] matrix w (or of its transpose) with a padded leading dimension.
+template <class T>
+Tensor padded_copy(const Tensor& w, bool transpose, int64_t& ld) {
+  const int64_t R = w.size(0), C = w.size(1), s0 = w.stride(0), s1 = w.stride(1);
+  const int64_t rows = transpose ? C : R, cols = transpose ? R : C;
+  ld = padded_ld<T>(cols);
+  Tensor out = Tensor::empty({rows * ld}, w.dtype(), Device());
+  T* dst = out.data<T>();
+  const T* src = w.data<T>();
+  if (transpose) transpose_into<T>(src, R, C, s0, s1, dst, ld);
+  else
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t c = 0; c < C; ++c) dst[r * ld + c] = src[r * s0 + c * s1];
+  return out;
+}
+
+struct Dims {
+  int64_t T, N, I, H, D, G;      // G = gates * H
+  int64_t rs_x, cs_x;            // x as a [T*N, I] matrix
+  int64_t ldy;                   // D*H
+};
+
+// The step index for position s of a direction's walk (the reverse direction walks t = T-1 .. 0).
+inline int64_t step_at(int64_t s, int64_t T, bool rev) { return rev ? T - 1 - s : s; }
+
+template <class T>
+void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, const T* h0, const T* c0, T* y,
+                 T* hn, T* cn, std::vector<Tensor>& ws, bool rev) {
+  const RecurrentKernels<T>& K = active_kernels<T>();
+  const int64_t Tn = d.T, N = d.N, H = d.H, G = d.G, TN = d.T * d.N, HN = d.H * d.N;
+  const bool bias = w.b_ih.defined();
+  DType dt = w.w_ih.dtype();
+  Device cpu;
+  int64_t ldw;
+  Tensor wp_t = padded_copy<T>(w.w_hh, false, ldw);
+  const T* Wp = wp_t.data<T>();
+
+  // Input projection of every step: GX [G, T*N] = W_ih X^T + bias (per row).
+  Tensor GX_t = Tensor::empty({G, TN}, dt, cpu);
+  T* GX = GX_t.data<T>();
+  std::vector<T> bsum;
+  GemmEpilogue<T> ep;
+  if (bias) {
+    ep.bias_kind = BiasKind::PerRow;
+    if (mode == RnnMode::GRU) {
+      ep.bias = w.b_ih.data<T>();
+    } else {
+      bsum.resize(G);
+      const T *bi = w.b_ih.data<T>(), *bh = w.b_hh.data<T>();
+      for (int64_t j = 0; j < G; ++j) bsum[j] = bi[j] + bh[j];
+      ep.bias = bsum.data();
+    }
+  }
+  gemm<T>(G, TN, d.I, T(1), w.w_ih.data<T>(), w.w_ih.stride(0), w.w_ih.stride(1), x, d.cs_x, d.rs_x, T(0), GX, TN,
+          1, ep);
+
+  Tensor HT_t = Tensor::empty({Tn, H, N}, dt, cpu);
+  T* HT = HT_t.data<T>();
+  std::vector<T> h0T(HN), c0T;
+  transpose_into<T>(h0, N, H, H, 1, h0T.data(), N);
+  Tensor CT_t, S_t, GH_t;
+  T *CT = nullptr, *S = nullptr, *GH = nullptr;
+  if (mode == RnnMode::LSTM) {
+    CT_t = Tensor::empty({Tn, H, N}, dt, cpu);
+    CT = CT_t.data<T>();
+    c0T.resize(HN);
+    transpose_into<T>(c0, N, H, H, 1, c0T.data(), N);
+  } else if (mode == RnnMode::GRU) {
+    S_t = Tensor::empty({Tn, 4 * H, N}, dt, cpu);
+    S = S_t.data<T>();
+    GH_t = Tensor::empty({G, N}, dt, cpu);
+    GH = GH_t.data<T>();
+  }
+  GemmEpilogue<T> ep_h;
+  if (bias && mode == RnnMode::GRU) {
+    ep_h.bias = w.b_hh.data<T>();
+    ep_h.bias_kind = BiasKind::PerRow;
+  }
+  const int relu = mode == RnnMode::RNN_RELU;
+  for (int64_t s = 0; s < Tn; ++s) {
+    const int64_t t = step_at(s, Tn, rev), tp = s > 0 ? step_at(s - 1, Tn, rev) : -1;
+    const T* hpT = s == 0 ? h0T.data() : HT + tp * HN;
+    T* Gt = GX + t * N;  // this step's gates: rows of GX, row stride TN
+    V<T> hv{HT + t * HN, N, 0};
+    if (mode == RnnMode::GRU) {
+      gemm<T>(G, N, H, T(1), Wp, ldw, 1, hpT, N, 1, T(0), GH, N, 1, ep_h);
+      for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
+        K.gru_fwd(r1 - r0, N, CV<T>{Gt + r0 * TN, TN, H * TN}, CV<T>{GH + r0 * N, N, HN}, CV<T>{hpT + r0 * N, N, 0},
+                  V<T>{hv.p + r0 * N, N, 0}, V<T>{S + t * 4 * HN + r0 * N, N, HN});
+      });
+    } else {
+      gemm<T>(G, N, H, T(1), Wp, ldw, 1, hpT, N, 1, T(1), Gt, TN, 1);
+      if (mode == RnnMode::LSTM) {
+        const T* cpT = s == 0 ? c0T.data() : CT + tp * HN;
+        for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
+          K.lstm_fwd(r1 - r0, N, V<T>{Gt + r0 * TN, TN, H * TN}, CV<T>{cpT + r0 * N, N, 0},
+                     V<T>{CT + t * HN + r0 * N, N, 0}, V<T>{hv.p + r0 * N, N, 0});
+        });
+      } else {
+        for_rows(H, N, [&](int64_t r0, int64_t r1) {
+          K.rnn_fwd(r1 - r0, N, relu, CV<T>{Gt + r0 * TN, TN, 0}, V<T>{hv.p + r0 * N, N, 0});
+        });
+      }
+    }
+  }
+  // y[t, n, j] = hT[t, j, n]; the final states.
+  parallel_for(0, Tn, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) transpose_into<T>(HT + t * HN, H, N, N, 1, y + t * N * d.ldy, d.ldy);
+  });
+  const int64_t tl = step_at(Tn - 1, Tn, rev);
+  transpose_into<T>(HT + tl * HN, H, N, N, 1, hn, H);
+  if (mode == RnnMode::LSTM) {
+    transpose_into<T>(CT + tl * HN, H, N, N, 1, cn, H);
+    ws = {GX_t, CT_t};
+  } else if (mode == RnnMode::GRU) {
+    ws = {S_t, HT_t};
+  } else {
+    ws = {HT_t};
+  }
+}
+
+template <class T>
+void backward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, const T* h0, const T* c0, const T* y,
+                  const std::vector<Tensor>& ws, const T* dy, const T* dhn, const T* dcn, T* dx, bool dx_accumulate,
+                  T* dh0, T* dc0, const RnnWeights& gw, bool rev) {
+  const RecurrentKernels<T>& K = active_kernels<T>();
+  const int64_t Tn = d.T, N = d.N, H = d.H, G = d.G, TN = d.T * d.N, HN = d.H * d.N, ldy = d.ldy;
+  DType dt = w.w_ih.dtype();
+  Device cpu;
+  int64_t ldwt;
+  Tensor wpt_t = padded_copy<T>(w.w_hh, true, ldwt);  // W_hh^T [H, G]
+  const T* WpT = wpt_t.data<T>();
+
+  // Transposed (feature-major) state gradients and output gradients.
+  std::vector<T> dhT(HN, T(0)), dcT, h0T, c0T;
+  if (dhn) transpose_into<T>(dhn, N, H, H, 1, dhT.data(), N);
+  if (mode == RnnMode::LSTM) {
+    dcT.assign(HN, T(0));
+    if (dcn) transpose_into<T>(dcn, N, H, H, 1, dcT.data(), N);
+    c0T.resize(HN);
+    transpose_into<T>(c0, N, H, H, 1, c0T.data(), N);
+  }
+  if (mode == RnnMode::GRU) {
+    h0T.resize(HN);
+    transpose_into<T>(h0, N, H, H, 1, h0T.data(), N);
+  }
+  Tensor DYT_t;
+  T* DYT = nullptr;
+  if (dy) {
+    DYT_t = Tensor::empty({Tn, H, N}, dt, cpu);
+    DYT = DYT_t.data<T>();
+    parallel_for(0, Tn, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) transpose_into<T>(dy + t * N * ldy, N, H, ldy, 1, DYT + t * HN, N);
+    });
+  }
+  Tensor dGX_t = Tensor::empty({G, TN}, dt, cpu), dGH_t;
+  T* dGX = dGX_t.data<T>();
+  T* dGH = dGX;  // LSTM/RNN: the input and hidden parts have the same gradient
+  if (mode == RnnMode::GRU) {
+    dGH_t = Tensor::empty({G, TN}, dt, cpu);
+    dGH = dGH_t.data<T>();
+  }
+  const int relu = mode == RnnMode::RNN_RELU;
+  for (int64_t s = Tn - 1; s >= 0; --s) {
+    const int64_t t = step_at(s, Tn, rev), tp = s > 0 ? step_at(s - 1, Tn, rev) : -1;
+    const T* dyT = DYT ? DYT + t * HN : nullptr;
+    T* dgx = dGX + t * N;
+    T* dgh = dGH + t * N;
+    auto dyv = [&](int64_t r0) { return CV<T>{dyT ? dyT + r0 * N : nullptr, N, 0}; };
+    if (mode == RnnMode::LSTM) {
+      const T* GXs = ws[0].data<T>() + t * N;
+      const T* CT = ws[1].data<T>();
+      const T* cpT = s == 0 ? c0T.data() : CT + tp * HN;
+      for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
+        K.lstm_bwd(r1 - r0, N, CV<T>{GXs + r0 * TN, TN, H * TN}, CV<T>{cpT + r0 * N, N, 0},
+                   CV<T>{CT + t * HN + r0 * N, N, 0}, CV<T>{dhT.data() + r0 * N, N, 0}, dyv(r0),
+                   V<T>{dcT.data() + r0 * N, N, 0}, V<T>{dgx + r0 * TN, TN, H * TN});
+      });
+    } else if (mode == RnnMode::GRU) {
+      const T* S = ws[0].data<T>() + t * 4 * HN;
+      const T* HT = ws[1].data<T>();
+      const T* hpT = s == 0 ? h0T.data() : HT + tp * HN;
+      for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
+        K.gru_bwd(r1 - r0, N, CV<T>{S + r0 * N, N, HN}, CV<T>{hpT + r0 * N, N, 0}, V<T>{dhT.data() + r0 * N, N, 0},
+                  dyv(r0), V<T>{dgx + r0 * TN, TN, H * TN}, V<T>{dgh + r0 * TN, TN, H * TN});
+      });
+    } else {
+      const T* hT = ws[0].data<T>() + t * HN;
+      for_rows(H, N, [&](int64_t r0, int64_t r1) {
+        K.rnn_bwd(r1 - r0, N, relu, CV<T>{hT + r0 * N, N, 0}, CV<T>{dhT.data() + r0 * N, N, 0}, dyv(r0),
+                  V<T>{dgx + r0 * TN, TN, 0});
+      });
+    }
+    // dh_{t-1}^T = W_hh^T dG_h^T (+ the GRU's direct term already in dhT).
+    gemm<T>(H, N, G, T(1), WpT, ldwt, 1, dgh, TN, 1, mode == RnnMode::GRU ? T(1) : T(0), dhT.data(), N, 1);
+  }
+  transpose_into<T>(dhT.data(), H, N, N, 1, dh0, H);
+  if (mode == RnnMode::LSTM) transpose_into<T>(dcT.data(), H, N, N, 1, dc0, H);
+
+  // Whole-sequence GEMMs.
+  if (dx)
+    gemm<T>(TN, d.I, G, T(1), dGX, 1, TN, w.w_ih.data<T>(), w.w_ih.stride(0), w.w_ih.stride(1),
+            dx_accumulate ? T(1) : T(0), dx, d.I, 1);
+  gemm<T>(G, d.I, TN, T(1), dGX, TN, 1, x, d.rs_x, d.cs_x, T(0), gw.w_ih.data<T>(), d.I, 1);
+  // dW_hh: the steps whose h_prev is a row block of y (all but the first of the walk), then the h0 step.
+  T* dwhh = gw.w_hh.data<T>();
+  const int64_t first = step_at(0, Tn, rev);
+  if (Tn > 1) {
+    const T* A = rev ? dGH : dGH + N;       // columns of steps 1..T-1 (fwd) or 0..T-2 (rev)
+    const T* B = rev ? y + N * ldy : y;     // their h_prev: y[0..T-2] (fwd) or y[1..T-1] (rev)
+    gemm<T>(G, H, (Tn - 1) * N, T(1), A, TN, 1, B, ldy, 1, T(0), dwhh, H, 1);
+  }
+  gemm<T>(G, H, N, T(1), dGH + first * N, TN, 1, h0, H, 1, Tn > 1 ? T(1) : T(0), dwhh, H, 1);
+  if (gw.b_ih.defined()) {
+    row_sums<T>(dGX, G, TN, TN, gw.b_ih.data<T>());
+    if (mode == RnnMode::GRU) row_sums<T>(dGH, G, TN, TN, gw.b_hh.data<T>());
+    else std::memcpy(gw.b_hh.data<T>(), gw.b_ih.data<T>(), G * sizeof(T));
+  }
+}
+
+Dims make_dims(RnnMode mode, const Tensor& x, const std::vector<RnnWeights>& dirs) {
+  Dims d;
+  d.T = x.size(0);
+  d.N = x.size(1);
+  d.I = x.size(2);
+  d.H = dirs[0].w_hh.size(1);
+  d.D = (int64_t)dirs.size();
+  d.G = rnn_num_gates(mode) * d.H;
+  // x as a [T*N, I] matrix: its row stride is stride(1) (N > 1), stride(0) (N == 1), anything when T*N == 1.
+  d.rs_x = d.N > 1 ? x.stride(1) : d.T > 1 ? x.stride(0) : std::max<int64_t>(1, d.I * x.stride(2));
+  d.cs_x = x.stride(2);
+  d.ldy = d.D * d.H;
+  DLCORE_CHECK(d.rs_x > 0 && d.cs_x > 0 && (d.N == 1 || d.T == 1 || x.stride(0) == d.N * x.stride(1)), ValueError,
+               "rnn_layer: x rows must be evenly spaced (x.stride(0) == N * x.stride(1))");
+  return d;
+}
+
+void rnn_layer_forward_cpu(RnnMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
+                           const std::vector<RnnWeights>& dirs, const Tensor& y, const Tensor& hn, const Tensor& cn,
+                           std::vector<std::vector<Tensor>>& ws, bool training) {
+  (void)training;
+  Dims d = make_dims(mode, x, dirs);
+  ws.assign(dirs.size(), {});
+  dispatch_float(x.dtype(), "rnn_layer_forward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (int64_t k = 0; k < d.D; ++k) {
+      forward_dir<T>(mode, d, x.data<T>(), dirs[k], h0.data<T>() + k * d.N * d.H,
+                     c0.defined() ? c0.data<T>() + k * d.N * d.H : nullptr, y.data<T>() + k * d.H,
+                     hn.data<T>() + k * d.N * d.H, cn.defined() ? cn.data<T>() + k * d.N * d.H : nullptr, ws[k],
+                     k == 1);
+    }
+  });
+}
+
+void rnn_layer_backward_cpu(RnnMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
+                            const std::vector<RnnWeights>& dirs, const Tensor& y,
+                            const std::vector<std::vector<Tensor>>& ws, const Tensor& dy, const Tensor& dhn,
+                            const Tensor& dcn, const Tensor& dx, const Tensor& dh0, const Tensor& dc0,
+                            const std::vector<RnnWeights>& grads) {
+  Dims d = make_dims(mode, x, dirs);
+  dispatch_float(x.dtype(), "rnn_layer_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t NH = d.N * d.H;
+    for (int64_t k = 0; k < d.D; ++k) {
+      const T* dyp = dy.defined() ? dy.data<T>() + k * d.H : nullptr;
+      backward_dir<T>(mode, d, x.data<T>(), dirs[k], h0.data<T>() + k * NH,
+                      c0.defined() ? c0.data<T>() + k * NH : nullptr, y.data<T>() + k * d.H, ws[k], dyp,
+                      dhn.defined() ? dhn.data<T>() + k * NH : nullptr,
+                      dcn.defined() ? dcn.data<T>() + k * NH : nullptr, dx.defined() ? dx.data<T>() : nullptr,
+                      k > 0, dh0.data<T>() + k * NH, dc0.defined() ? dc0.data<T>() + k * NH : nullptr, grads[k],
+                      k == 1);
+    }
+  });
+}
+
+KernelRegistrar reg_fwd(rnn_layer_forward_op, DeviceType::CPU, &rnn_layer_forward_cpu, "cpu");
+KernelRegistrar reg_bwd(rnn_layer_backward_op, DeviceType::CPU, &rnn_layer_backward_cpu, "cpu");
+
+}  // namespace
+
+}  // namespace dlcore

@@ -1,0 +1,133 @@
+// The float32 SIMD row kernels of the recurrent family, compiled once per ISA: the including file defines
+// DLCORE_ISA_NS (avx2, avx512) and DLCORE_VLEN (8, 16) and gets fill_recurrent_kernels() in dlcore::DLCORE_ISA_NS.
+// The cell algebra is recurrent.h's shared templates instantiated on the vector type; sigmoid/tanh are vecmath.h's.
+// A row's tail (H not a multiple of the vector length) goes through the same vector code on a zero-padded copy.
+#pragma once
+#include <cstring>
+
+#include "core/common.h"
+#include "ops/recurrent/recurrent.h"
+// after common.h (DLCORE_ALWAYS_INLINE)
+#include "ops/elementwise/vecmath.h"
+
+namespace dlcore::DLCORE_ISA_NS {
+
+namespace {
+
+
+// Loads n <= kVLen floats (the rest zero); stores n.
+DLCORE_ALWAYS_INLINE vf load_n(const float* p, int64_t n) {
+  if (n == kVLen) return vload(p);
+  vf v = vsplat(0.0f);
+  std::memcpy(&v, p, n * sizeof(float));
+  return v;
+}
+DLCORE_ALWAYS_INLINE void store_n(float* p, vf v, int64_t n) {
+  if (n == kVLen) vstore(p, v);
+  else std::memcpy(p, &v, n * sizeof(float));
+}
+
+using V = View<float>;
+using CV = View<const float>;
+
+// Every kernel: body(r, j, n) for each row r and each vector j in [0, len); n = the lanes in use (a row's tail runs
+// zero-padded through the same vector code).
+template <class F>
+DLCORE_ALWAYS_INLINE void for_vectors(int64_t rows, int64_t len, const F& body) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < len; j += kVLen) body(r, j, len - j < kVLen ? len - j : (int64_t)kVLen);
+}
+
+void lstm_fwd(int64_t rows, int64_t len, V G, CV cp, V c, V h) {
+  for_vectors(rows, len, [&](int64_t r, int64_t j, int64_t n) __attribute__((always_inline)) {
+    vf i = vsigmoid(load_n(G.at(r, 0) + j, n));
+    vf f = vsigmoid(load_n(G.at(r, 1) + j, n));
+    vf g = vtanh(load_n(G.at(r, 2) + j, n));
+    vf o = vsigmoid(load_n(G.at(r, 3) + j, n));
+    vf cn = lstm_cell_state<float>(i, f, g, load_n(cp.at(r) + j, n));
+    store_n(G.at(r, 0) + j, i, n);
+    store_n(G.at(r, 1) + j, f, n);
+    store_n(G.at(r, 2) + j, g, n);
+    store_n(G.at(r, 3) + j, o, n);
+    store_n(c.at(r) + j, cn, n);
+    store_n(h.at(r) + j, o * vtanh(cn), n);
+  });
+}
+
+void lstm_bwd(int64_t rows, int64_t len, CV G, CV cp, CV c, CV dhr, CV dy, V dc, V dG) {
+  for_vectors(rows, len, [&](int64_t r, int64_t j, int64_t n) __attribute__((always_inline)) {
+    vf dh = load_n(dhr.at(r) + j, n);
+    if (dy.p) dh = dh + load_n(dy.at(r) + j, n);
+    vf di, df, dg, dout, dcp;
+    lstm_cell_backward<float>(load_n(G.at(r, 0) + j, n), load_n(G.at(r, 1) + j, n), load_n(G.at(r, 2) + j, n),
+                              load_n(G.at(r, 3) + j, n), vtanh(load_n(c.at(r) + j, n)), load_n(cp.at(r) + j, n), dh,
+                              load_n(dc.at(r) + j, n), di, df, dg, dout, dcp);
+    store_n(dG.at(r, 0) + j, di, n);
+    store_n(dG.at(r, 1) + j, df, n);
+    store_n(dG.at(r, 2) + j, dg, n);
+    store_n(dG.at(r, 3) + j, dout, n);
+    store_n(dc.at(r) + j, dcp, n);
+  });
+}
+
+void gru_fwd(int64_t rows, int64_t len, CV gx, CV gh, CV hp, V h, V S) {
+  for_vectors(rows, len, [&](int64_t r, int64_t j, int64_t n) __attribute__((always_inline)) {
+    vf rg = vsigmoid(load_n(gx.at(r, 0) + j, n) + load_n(gh.at(r, 0) + j, n));
+    vf z = vsigmoid(load_n(gx.at(r, 1) + j, n) + load_n(gh.at(r, 1) + j, n));
+    vf ghn = load_n(gh.at(r, 2) + j, n);
+    vf nn = vtanh(gru_n_pre<float>(load_n(gx.at(r, 2) + j, n), rg, ghn));
+    store_n(h.at(r) + j, gru_cell_state<float>(z, nn, load_n(hp.at(r) + j, n)), n);
+    store_n(S.at(r, 0) + j, rg, n);
+    store_n(S.at(r, 1) + j, z, n);
+    store_n(S.at(r, 2) + j, nn, n);
+    store_n(S.at(r, 3) + j, ghn, n);
+  });
+}
+
+void gru_bwd(int64_t rows, int64_t len, CV S, CV hp, V dhr, CV dy, V dgx, V dgh) {
+  for_vectors(rows, len, [&](int64_t r, int64_t j, int64_t n) __attribute__((always_inline)) {
+    vf dh = load_n(dhr.at(r) + j, n);
+    if (dy.p) dh = dh + load_n(dy.at(r) + j, n);
+    vf dr, dz, dnx, dnh, dhp;
+    gru_cell_backward<float>(load_n(S.at(r, 0) + j, n), load_n(S.at(r, 1) + j, n), load_n(S.at(r, 2) + j, n),
+                             load_n(S.at(r, 3) + j, n), load_n(hp.at(r) + j, n), dh, dr, dz, dnx, dnh, dhp);
+    store_n(dgx.at(r, 0) + j, dr, n);
+    store_n(dgx.at(r, 1) + j, dz, n);
+    store_n(dgx.at(r, 2) + j, dnx, n);
+    store_n(dgh.at(r, 0) + j, dr, n);
+    store_n(dgh.at(r, 1) + j, dz, n);
+    store_n(dgh.at(r, 2) + j, dnh, n);
+    store_n(dhr.at(r) + j, dhp, n);
+  });
+}
+
+void rnn_fwd(int64_t rows, int64_t len, int relu, CV G, V h) {
+  for_vectors(rows, len, [&](int64_t r, int64_t j, int64_t n) __attribute__((always_inline)) {
+    vf x = load_n(G.at(r) + j, n);
+    vf v = relu ? vselect(x > 0.0f, x, vselect(x != x, x, vsplat(0.0f))) : vtanh(x);
+    store_n(h.at(r) + j, v, n);
+  });
+}
+
+void rnn_bwd(int64_t rows, int64_t len, int relu, CV h, CV dhr, CV dy, V dG) {
+  for_vectors(rows, len, [&](int64_t r, int64_t j, int64_t n) __attribute__((always_inline)) {
+    vf dh = load_n(dhr.at(r) + j, n);
+    if (dy.p) dh = dh + load_n(dy.at(r) + j, n);
+    vf hv = load_n(h.at(r) + j, n);
+    vf d = relu ? vselect(hv > 0.0f, dh, vsplat(0.0f)) : rnn_tanh_grad<float>(hv, dh);
+    store_n(dG.at(r) + j, d, n);
+  });
+}
+
+}  // namespace
+
+void fill_recurrent_kernels(RecurrentKernels<float>& k) {
+  k.lstm_fwd = &lstm_fwd;
+  k.lstm_bwd = &lstm_bwd;
+  k.gru_fwd = &gru_fwd;
+  k.gru_bwd = &gru_bwd;
+  k.rnn_fwd = &rnn_fwd;
+  k.rnn_bwd = &rnn_bwd;
+}
+
+}  // namespace dlcore::DLCORE_ISA_NS

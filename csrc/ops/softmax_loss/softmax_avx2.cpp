@@ -1,0 +1,4 @@
+// The softmax / cross-entropy loops compiled for avx2 (per-file flags in CMakeLists.txt).
+#define DLCORE_ISA_NS avx2
+#define DLCORE_VLEN 8
+#include "ops/softmax_loss/softmax_loops.h"

@@ -1,0 +1,304 @@
+// The softmax / log_softmax / cross-entropy loops, compiled once per ISA (the including file defines
+// DLCORE_ISA_NS and DLCORE_VLEN). float32 rows use vecmath.h's vector exp/log when DLCORE_VLEN > 1; float64 and
+// the scalar build use libm (the reference).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "core/parallel.h"
+#include "ops/softmax_loss/softmax_tables.h"
+#if DLCORE_VLEN > 1
+#include "ops/elementwise/vecmath.h"
+#endif
+
+namespace dlcore::DLCORE_ISA_NS {
+
+// Columns processed together when the softmax dim is not the last (I > 1).
+constexpr int64_t kColBlock = 256;
+
+#if DLCORE_VLEN > 1
+DLCORE_ALWAYS_INLINE float hsum(vf v) {
+  float s = 0;
+  for (int j = 0; j < kVLen; ++j) s += v[j];
+  return s;
+}
+DLCORE_ALWAYS_INLINE float hmax(vf v) {
+  float m = v[0];
+  for (int j = 1; j < kVLen; ++j) m = std::max(m, v[j]);
+  return m;
+}
+#endif
+
+// max over a contiguous row (NaN-propagating is not needed: a NaN row gives NaN through exp anyway).
+template <class T>
+T row_max(const T* x, int64_t R) {
+#if DLCORE_VLEN > 1
+  if constexpr (std::is_same_v<T, float>) {
+    int64_t r = 0;
+    float m = -std::numeric_limits<float>::infinity();
+    if (R >= kVLen) {
+      vf vm = vload(x);
+      for (r = kVLen; r + kVLen <= R; r += kVLen) vm = vmax(vm, vload(x + r));
+      m = hmax(vm);
+    }
+    for (; r < R; ++r) m = std::max(m, x[r]);
+    return m;
+  }
+#endif
+  T m = -std::numeric_limits<T>::infinity();
+  for (int64_t r = 0; r < R; ++r) m = std::max(m, x[r]);
+  return m;
+}
+
+// sum_r exp(x_r - m); when y is not null also stores exp(x_r - m) into y.
+template <class T>
+T row_sumexp(T* y, const T* x, int64_t R, T m) {
+#if DLCORE_VLEN > 1
+  if constexpr (std::is_same_v<T, float>) {
+    vf s = vsplat(0.0f);
+    vf vm = vsplat(m);
+    int64_t r = 0;
+    for (; r + kVLen <= R; r += kVLen) {
+      vf e = vexp(vload(x + r) - vm);
+      if (y) vstore(y + r, e);
+      s += e;
+    }
+    if (r < R) {
+      float buf[kVLen];
+      for (int j = 0; j < kVLen; ++j) buf[j] = -std::numeric_limits<float>::infinity();
+      std::memcpy(buf, x + r, (R - r) * sizeof(float));
+      vf e = vexp(vload(buf) - vm);
+      e = vselect(vload(buf) == -std::numeric_limits<float>::infinity(), vsplat(0.0f), e);
+      vstore(buf, e);
+      if (y) std::memcpy(y + r, buf, (R - r) * sizeof(float));
+      s += e;
+    }
+    return hsum(s);
+  }
+#endif
+  T s = 0;
+  for (int64_t r = 0; r < R; ++r) {
+    T e = std::exp(x[r] - m);
+    if (y) y[r] = e;
+    s += e;
+  }
+  return s;
+}
+
+// y_r = exp(x_r - shift) * mul - sub_r, sub_r = sub ? sub[r] * sub_mul : sub_mul. Returns nothing.
+template <class T>
+void row_exp_affine(T* y, const T* x, int64_t R, T shift, T mul, const T* sub, T sub_mul) {
+#if DLCORE_VLEN > 1
+  if constexpr (std::is_same_v<T, float>) {
+    int64_t r = 0;
+    vf vs = vsplat(shift);
+    for (; r + kVLen <= R; r += kVLen) {
+      vf e = vexp(vload(x + r) - vs) * mul;
+      vf b = sub ? vload(sub + r) * sub_mul : vsplat(sub_mul);
+      vstore(y + r, e - b);
+    }
+    for (; r < R; ++r) y[r] = std::exp(x[r] - shift) * mul - (sub ? sub[r] * sub_mul : sub_mul);
+    return;
+  }
+#endif
+  for (int64_t r = 0; r < R; ++r) y[r] = std::exp(x[r] - shift) * mul - (sub ? sub[r] * sub_mul : sub_mul);
+}
+
+template <class T>
+void scale_row(T* y, int64_t R, T s) {
+  for (int64_t r = 0; r < R; ++r) y[r] *= s;
+}
+
+// ---------------------------------------------------------------------------------------------- softmax forward
+
+template <class T, bool LOG>
+void softmax_fwd(char* yp, const char* xp, int64_t O, int64_t R, int64_t I) {
+  T* y = reinterpret_cast<T*>(yp);
+  const T* x = reinterpret_cast<const T*>(xp);
+  if (I == 1) {
+    parallel_for(0, O, std::max<int64_t>(1, 8192 / std::max<int64_t>(R, 1)), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) {
+        const T* xr = x + o * R;
+        T* yr = y + o * R;
+        T m = row_max(xr, R);
+        if (LOG) {
+          T lse = m + std::log(row_sumexp<T>(nullptr, xr, R, m));
+          for (int64_t r = 0; r < R; ++r) yr[r] = xr[r] - lse;
+        } else {
+          T s = row_sumexp<T>(yr, xr, R, m);
+          scale_row(yr, R, T(1) / s);
+        }
+      }
+    });
+    return;
+  }
+  int64_t nb = (I + kColBlock - 1) / kColBlock;
+  parallel_for(0, O * nb, std::max<int64_t>(1, 32 / std::max<int64_t>(R, 1)), [&](int64_t b0, int64_t b1) {
+    T m[kColBlock], s[kColBlock];
+    for (int64_t b = b0; b < b1; ++b) {
+      int64_t o = b / nb, i0 = (b % nb) * kColBlock, n = std::min(kColBlock, I - i0);
+      const T* xb = x + o * R * I + i0;
+      T* yb = y + o * R * I + i0;
+      for (int64_t j = 0; j < n; ++j) m[j] = xb[j];
+      for (int64_t r = 1; r < R; ++r)
+        for (int64_t j = 0; j < n; ++j) m[j] = std::max(m[j], xb[r * I + j]);
+      for (int64_t j = 0; j < n; ++j) s[j] = 0;
+      for (int64_t r = 0; r < R; ++r) {
+        const T* xr = xb + r * I;
+        T* yr = yb + r * I;
+        for (int64_t j = 0; j < n; ++j) {
+          T e = std::exp(xr[j] - m[j]);
+          s[j] += e;
+          if (!LOG) yr[j] = e;
+        }
+      }
+      if (LOG) {
+        for (int64_t j = 0; j < n; ++j) m[j] += std::log(s[j]);
+        for (int64_t r = 0; r < R; ++r)
+          for (int64_t j = 0; j < n; ++j) yb[r * I + j] = xb[r * I + j] - m[j];
+      } else {
+        for (int64_t j = 0; j < n; ++j) s[j] = T(1) / s[j];
+        for (int64_t r = 0; r < R; ++r)
+          for (int64_t j = 0; j < n; ++j) yb[r * I + j] *= s[j];
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------- softmax backward
+
+template <class T, bool LOG>
+void softmax_bwd(char* gxp, const char* gp, const char* yp, int64_t O, int64_t R, int64_t I) {
+  T* gx = reinterpret_cast<T*>(gxp);
+  const T* g = reinterpret_cast<const T*>(gp);
+  const T* y = reinterpret_cast<const T*>(yp);
+  if (I == 1) {
+    parallel_for(0, O, std::max<int64_t>(1, 8192 / std::max<int64_t>(R, 1)), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) {
+        const T* gr = g + o * R;
+        const T* yr = y + o * R;
+        T* xr = gx + o * R;
+        if (LOG) {
+          T sg = 0;
+          for (int64_t r = 0; r < R; ++r) sg += gr[r];
+          // gx = g - exp(y) * sum(g)
+          row_exp_affine<T>(xr, yr, R, T(0), -sg, nullptr, T(0));
+          for (int64_t r = 0; r < R; ++r) xr[r] += gr[r];
+        } else {
+          T dot = 0;
+          for (int64_t r = 0; r < R; ++r) dot += gr[r] * yr[r];
+          for (int64_t r = 0; r < R; ++r) xr[r] = yr[r] * (gr[r] - dot);
+        }
+      }
+    });
+    return;
+  }
+  int64_t nb = (I + kColBlock - 1) / kColBlock;
+  parallel_for(0, O * nb, std::max<int64_t>(1, 32 / std::max<int64_t>(R, 1)), [&](int64_t b0, int64_t b1) {
+    T s[kColBlock];
+    for (int64_t b = b0; b < b1; ++b) {
+      int64_t o = b / nb, i0 = (b % nb) * kColBlock, n = std::min(kColBlock, I - i0);
+      int64_t base = o * R * I + i0;
+      for (int64_t j = 0; j < n; ++j) s[j] = 0;
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t j = 0; j < n; ++j) s[j] += LOG ? g[base + r * I + j] : g[base + r * I + j] * y[base + r * I + j];
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t j = 0; j < n; ++j) {
+          int64_t k = base + r * I + j;
+          gx[k] = LOG ? g[k] - std::exp(y[k]) * s[j] : y[k] * (g[k] - s[j]);
+        }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------- cross-entropy
+
+template <class T>
+void ce_fwd(char* lossp, char* wtp, char* lsep, const char* xp, const int64_t* target, const char* wp, int64_t N,
+            int64_t C, const CrossEntropyArgs& a) {
+  T* loss = reinterpret_cast<T*>(lossp);
+  T* wt = reinterpret_cast<T*>(wtp);
+  T* lse_out = reinterpret_cast<T*>(lsep);
+  const T* x = reinterpret_cast<const T*>(xp);
+  const T* w = reinterpret_cast<const T*>(wp);
+  const T eps = (T)a.label_smoothing;
+  parallel_for(0, N, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      const T* xr = x + n * C;
+      T m = row_max(xr, C);
+      T lse = m + std::log(row_sumexp<T>(nullptr, xr, C, m));
+      lse_out[n] = lse;
+      int64_t t = target[n];
+      if (t == a.ignore_index) {
+        loss[n] = 0;
+        wt[n] = 0;
+        continue;
+      }
+      T wtn = w ? w[t] : T(1);
+      T l = (T(1) - eps) * wtn * (lse - xr[t]);
+      if (eps != T(0)) {
+        T sm = 0;
+        if (w) {
+          for (int64_t c = 0; c < C; ++c) sm += w[c] * (lse - xr[c]);
+        } else {
+          for (int64_t c = 0; c < C; ++c) sm += lse - xr[c];
+        }
+        l += eps / (T)C * sm;
+      }
+      loss[n] = l;
+      wt[n] = wtn;
+    }
+  });
+}
+
+template <class T>
+void ce_bwd(char* gxp, const char* gp, int64_t gstride, double scale, const char* xp, const char* lsep,
+            const int64_t* target, const char* wp, int64_t N, int64_t C, const CrossEntropyArgs& a) {
+  T* gx = reinterpret_cast<T*>(gxp);
+  const T* g = reinterpret_cast<const T*>(gp);
+  const T* x = reinterpret_cast<const T*>(xp);
+  const T* lse = reinterpret_cast<const T*>(lsep);
+  const T* w = reinterpret_cast<const T*>(wp);
+  const T eps = (T)a.label_smoothing;
+  T W = (T)C;
+  if (w) {
+    W = 0;
+    for (int64_t c = 0; c < C; ++c) W += w[c];
+  }
+  parallel_for(0, N, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      T* gr = gx + n * C;
+      int64_t t = target[n];
+      if (t == a.ignore_index) {
+        std::memset(gr, 0, C * sizeof(T));
+        continue;
+      }
+      T gn = g[n * gstride] * (T)scale;
+      T wtn = w ? w[t] : T(1);
+      T A = ((T(1) - eps) * wtn + eps * W / (T)C) * gn;
+      // gx_c = gn (p_c A' - (e / C) w_c) - gn (1 - e) w_t [c == t]
+      row_exp_affine<T>(gr, x + n * C, C, lse[n], A, w, eps / (T)C * gn);
+      gr[t] -= (T(1) - eps) * wtn * gn;
+    }
+  });
+}
+
+void fill_softmax_table(SoftmaxTable& t) {
+  t.fwd[0][0] = &softmax_fwd<float, false>;
+  t.fwd[0][1] = &softmax_fwd<double, false>;
+  t.fwd[1][0] = &softmax_fwd<float, true>;
+  t.fwd[1][1] = &softmax_fwd<double, true>;
+  t.bwd[0][0] = &softmax_bwd<float, false>;
+  t.bwd[0][1] = &softmax_bwd<double, false>;
+  t.bwd[1][0] = &softmax_bwd<float, true>;
+  t.bwd[1][1] = &softmax_bwd<double, true>;
+  t.ce_fwd[0] = &ce_fwd<float>;
+  t.ce_fwd[1] = &ce_fwd<double>;
+  t.ce_bwd[0] = &ce_bwd<float>;
+  t.ce_bwd[1] = &ce_bwd<double>;
+}
+
+}  // namespace dlcore::DLCORE_ISA_NS

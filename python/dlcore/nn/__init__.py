@@ -1,0 +1,14 @@
+"""dlcore.nn: modules, parameters, initialisation and the functional API (dlcore.nn.functional is
+dlcore.functional)."""
+import sys as _sys
+
+from .. import functional  # noqa: F401
+from .parameter import Parameter, Buffer  # noqa: F401
+from .module import Module  # noqa: F401
+from .container import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict  # noqa: F401
+from .linear import Identity, Linear, Flatten, Unflatten  # noqa: F401
+from .layers import *  # noqa: F401,F403
+from .rnn import *  # noqa: F401,F403
+from . import init, utils  # noqa: F401
+
+_sys.modules[__name__ + ".functional"] = functional

@@ -1,0 +1,601 @@
+"""Module: the base class of every layer and network (PyTorch's torch.nn.Module API).
+
+Attributes that are Parameters, Modules or registered buffers are tracked in ``_parameters``, ``_modules`` and
+``_buffers`` (ordered dicts, in assignment order). They are also mirrored in the instance ``__dict__`` so that
+``self.weight`` in a ``forward`` is a plain attribute read (no ``__getattr__`` fallback on the hot path).
+"""
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict, namedtuple
+
+from .. import _C
+from .. import autograd as _ag
+from .parameter import Parameter, Buffer
+
+Tensor = _C.Tensor
+
+__all__ = ["Module"]
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+class _RemovableHandle:
+    _next_id = itertools.count()
+
+    def __init__(self, store):
+        self._store = store
+        self.id = next(_RemovableHandle._next_id)
+
+    def remove(self):
+        self._store.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _addindent(s, n):
+    lines = s.split("\n")
+    if len(lines) == 1:
+        return s
+    return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
+
+
+def _to_dlcore_tensor(value, key):
+    """A state-dict value as a dlcore tensor: dlcore tensors as they are; NumPy arrays and torch tensors (through
+    NumPy, without importing torch) converted."""
+    if isinstance(value, Tensor):
+        return value
+    if hasattr(value, "detach") and hasattr(value, "numpy") and hasattr(value, "cpu"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    try:
+        import numpy as np
+        arr = np.asarray(value)
+    except Exception as e:  # noqa: BLE001
+        raise TypeError(f"load_state_dict: value for key '{key}' is a {type(value).__name__}, expected a tensor") \
+            from e
+    if arr.dtype == object:
+        raise TypeError(f"load_state_dict: value for key '{key}' is a {type(value).__name__}, expected a tensor")
+    return _C.from_numpy(np.require(arr, requirements="C"))
+
+
+class Module:
+    """Base class for all neural network modules. Subclasses define ``forward`` and assign submodules and
+    parameters as attributes in ``__init__`` (after calling ``super().__init__()``)."""
+
+    training: bool
+    _version = 1
+    call_super_init = False
+
+    def __init__(self, *args, **kwargs):
+        if args or kwargs:
+            raise TypeError(f"{type(self).__name__}.__init__() got unexpected arguments")
+        d = self.__dict__
+        d["training"] = True
+        d["_parameters"] = OrderedDict()
+        d["_buffers"] = OrderedDict()
+        d["_non_persistent_buffers_set"] = set()
+        d["_modules"] = OrderedDict()
+        d["_forward_hooks"] = OrderedDict()
+        d["_forward_pre_hooks"] = OrderedDict()
+        d["_state_dict_hooks"] = OrderedDict()
+        d["_load_state_dict_pre_hooks"] = OrderedDict()
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+    # --------------------------------------------------------------------------------------------- calling
+
+    def __call__(self, *args, **kwargs):
+        d = self.__dict__
+        if not d["_forward_pre_hooks"] and not d["_forward_hooks"]:
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        for hook in list(self._forward_pre_hooks.values()):
+            r = hook(self, args)
+            if r is not None:
+                args = r if isinstance(r, tuple) else (r,)
+        out = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            r = hook(self, args, out)
+            if r is not None:
+                out = r
+        return out
+
+    def register_forward_pre_hook(self, hook):
+        """hook(module, args) -> None or modified args, run before forward."""
+        h = _RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[h.id] = hook
+        return h
+
+    def register_forward_hook(self, hook):
+        """hook(module, args, output) -> None or modified output, run after forward."""
+        h = _RemovableHandle(self._forward_hooks)
+        self._forward_hooks[h.id] = hook
+        return h
+
+    # --------------------------------------------------------------------------------------------- registration
+
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        params = d.get("_parameters")
+        if isinstance(value, Parameter):
+            if params is None:
+                raise AttributeError("cannot assign parameters before Module.__init__() call")
+            self._remove_from(name, keep="_parameters")
+            self.register_parameter(name, value)
+            return
+        if params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                                "(dlcore.nn.Parameter or None expected)")
+            self.register_parameter(name, None)
+            return
+        if isinstance(value, Module):
+            if params is None:
+                raise AttributeError("cannot assign module before Module.__init__() call")
+            self._remove_from(name, keep="_modules")
+            d["_modules"][name] = value
+            d[name] = value
+            return
+        modules = d.get("_modules")
+        if modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
+                                "(dlcore.nn.Module or None expected)")
+            modules[name] = None
+            d[name] = None
+            return
+        if isinstance(value, Buffer):
+            if params is None:
+                raise AttributeError("cannot assign buffers before Module.__init__() call")
+            self._remove_from(name, keep="_buffers")
+            self.register_buffer(name, value._alias(), persistent=value.persistent)
+            return
+        buffers = d.get("_buffers")
+        if buffers is not None and name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                                "(dlcore.Tensor or None expected)")
+            buffers[name] = value
+            d[name] = value
+            return
+        object.__setattr__(self, name, value)
+
+    def _remove_from(self, name, keep):
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store != keep and name in d[store]:
+                del d[store][name]
+                d["_non_persistent_buffers_set"].discard(name)
+        if keep != "_buffers":
+            d["_non_persistent_buffers_set"].discard(name)
+
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails (registered members are mirrored in __dict__).
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            s = d.get(store)
+            if s is not None and name in s:
+                return s[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        d = self.__dict__
+        found = False
+        for store in ("_parameters", "_buffers", "_modules"):
+            if name in d.get(store, ()):
+                del d[store][name]
+                found = True
+        d.get("_non_persistent_buffers_set", set()).discard(name)
+        if name in d:
+            del d[name]
+            found = True
+        if not found:
+            object.__delattr__(self, name)
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def register_parameter(self, name: str, param):
+        """Adds a parameter (or None) under ``name``."""
+        d = self.__dict__
+        if "_parameters" not in d:
+            raise AttributeError("cannot assign parameter before Module.__init__() call")
+        _check_name(name, "parameter")
+        if name in d and name not in d["_parameters"] and (name in d["_buffers"] or name in d["_modules"]):
+            raise KeyError(f"attribute '{name}' already exists")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                            "(dlcore.nn.Parameter or None required)")
+        if param is not None and param.grad_fn is not None:
+            raise ValueError(f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must be created "
+                             "explicitly; to express '{name}' as a function of another Tensor, compute the value in "
+                             "the forward() method.")
+        d["_parameters"][name] = param
+        d[name] = param
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True):
+        """Adds a buffer (saved in the state dict when persistent; moved by ``to``; not a parameter)."""
+        d = self.__dict__
+        if "_buffers" not in d:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
+        _check_name(name, "buffer")
+        if name in d and name not in d["_buffers"]:
+            raise KeyError(f"attribute '{name}' already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                            "(dlcore.Tensor or None required)")
+        d["_buffers"][name] = tensor
+        d[name] = tensor
+        if persistent:
+            d["_non_persistent_buffers_set"].discard(name)
+        else:
+            d["_non_persistent_buffers_set"].add(name)
+
+    def add_module(self, name: str, module):
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        _check_name(name, "module")
+        d = self.__dict__
+        if name in d and name not in d["_modules"]:
+            raise KeyError(f"attribute '{name}' already exists")
+        d["_modules"][name] = module
+        d[name] = module
+
+    register_module = add_module
+
+    def get_submodule(self, target: str):
+        if target == "":
+            return self
+        mod = self
+        for item in target.split("."):
+            if item not in mod._modules:
+                raise AttributeError(f"{type(mod).__name__} has no attribute `{item}`")
+            mod = mod._modules[item]
+        return mod
+
+    def get_parameter(self, target: str):
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if name not in mod._parameters:
+            raise AttributeError(f"{type(mod).__name__} has no parameter `{name}`")
+        return mod._parameters[name]
+
+    def get_buffer(self, target: str):
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if name not in mod._buffers:
+            raise AttributeError(f"{type(mod).__name__} has no buffer `{name}`")
+        return mod._buffers[name]
+
+    # --------------------------------------------------------------------------------------------- iteration
+
+    def _named_members(self, get_members, prefix="", recurse=True, remove_duplicate=True):
+        memo = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse \
+            else [(prefix, self)]
+        for module_prefix, module in modules:
+            for k, v in get_members(module):
+                if v is None or (remove_duplicate and id(v) in memo):
+                    continue
+                if remove_duplicate:
+                    memo.add(id(v))
+                yield (module_prefix + ("." if module_prefix else "") + k, v)
+
+    def parameters(self, recurse: bool = True):
+        """The parameters (each once, even when shared by several submodules)."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        yield from self._named_members(lambda m: m._parameters.items(), prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        yield from self._named_members(lambda m: m._buffers.items(), prefix, recurse, remove_duplicate)
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_children(self):
+        memo = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in memo:
+                memo.add(id(m))
+                yield name, m
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
+        """(name, module) for this module and every descendant, depth first (iterative: no recursion limit)."""
+        if memo is None:
+            memo = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if remove_duplicate:
+                if id(m) in memo:
+                    continue
+                memo.add(id(m))
+            yield name, m
+            kids = [(name + ("." if name else "") + k, c) for k, c in m._modules.items() if c is not None]
+            stack.extend(reversed(kids))
+
+    # --------------------------------------------------------------------------------------------- modes
+
+    def train(self, mode: bool = True):
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        for m in self.modules():
+            m.__dict__["training"] = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True):
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                g = p.grad
+                if g.grad_fn is not None:
+                    g = g.detach()
+                    p.grad = g
+                _C.fill_(g, 0)
+
+    # --------------------------------------------------------------------------------------------- transforms
+
+    def apply(self, fn):
+        """Calls fn(m) on every submodule (children first) and on self; returns self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def _apply(self, fn):
+        """Replaces the data of every parameter, gradient and buffer by fn(tensor), keeping Parameter identity."""
+        for m in self.modules():
+            for k, p in m._parameters.items():
+                if p is None:
+                    continue
+                with _ag.no_grad():
+                    new = fn(p)
+                if new is not p:
+                    p._set_data(new)
+                if p.grad is not None:
+                    g = fn(p.grad)
+                    if g is not p.grad:
+                        p.grad = None
+                        p.grad = g
+            for k, b in m._buffers.items():
+                if b is not None:
+                    nb = fn(b)
+                    m._buffers[k] = nb
+                    m.__dict__[k] = nb
+        return self
+
+    def to(self, *args, **kwargs):
+        """to(device), to(dtype), to(tensor), to(device, dtype): floating-point parameters and buffers get the
+        dtype, all get the device."""
+        from .._tensor import _parse_to_args
+        dtype, device, _ = _parse_to_args(args, dict(kwargs))
+        if dtype is not None and not dtype.is_floating_point:
+            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype!r}")
+
+        def convert(t):
+            dt = dtype if (dtype is not None and t.dtype.is_floating_point) else None
+            if dt is None and device is None:
+                return t
+            if (dt is None or dt == t.dtype) and (device is None or _C.device(device) == t.device):
+                return t
+            return _C.to(t, dt, device, False)
+
+        return self._apply(convert)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
+
+    def float(self):
+        return self.to(_C.dtype.float32)
+
+    def double(self):
+        return self.to(_C.dtype.float64)
+
+    def half(self):
+        return self.to(_C.dtype.float16)
+
+    def bfloat16(self):
+        return self.to(_C.dtype.bfloat16)
+
+    def type(self, dst_type):
+        return self.to(dst_type)
+
+    def share_memory(self):
+        return self
+
+    # --------------------------------------------------------------------------------------------- state dict
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers_set:
+                destination[prefix + name] = b if keep_vars else b.detach()
+
+    def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
+        """An OrderedDict name -> tensor of the parameters and persistent buffers (detached, sharing storage)."""
+        if args:  # torch's deprecated positional form state_dict(destination, prefix, keep_vars)
+            destination = args[0]
+            if len(args) > 1:
+                prefix = args[1]
+            if len(args) > 2:
+                keep_vars = args[2]
+        if destination is None:
+            destination = OrderedDict()
+        stack = [(prefix, self)]
+        while stack:
+            pre, m = stack.pop()
+            m._save_to_state_dict(destination, pre, keep_vars)
+            for hook in m._state_dict_hooks.values():
+                r = hook(m, destination, pre, {})
+                if r is not None:
+                    destination = r
+            stack.extend(reversed([(pre + k + ".", c) for k, c in m._modules.items() if c is not None]))
+        return destination
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        """Copies this module's own parameters and persistent buffers from state_dict (keys with ``prefix``)."""
+        for hook in self._load_state_dict_pre_hooks.values():
+            hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+        persistent = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
+        local = itertools.chain(self._parameters.items(), persistent.items())
+        for name, param in local:
+            key = prefix + name
+            if param is None:
+                continue
+            if key not in state_dict:
+                if strict:
+                    missing_keys.append(key)
+                continue
+            try:
+                value = _to_dlcore_tensor(state_dict[key], key)
+            except TypeError as e:
+                error_msgs.append(str(e))
+                continue
+            if tuple(value.shape) != tuple(param.shape):
+                error_msgs.append(f"size mismatch for {key}: copying a param with shape {list(value.shape)} from "
+                                  f"checkpoint, the shape in current model is {list(param.shape)}.")
+                continue
+            if value.dtype.is_floating_point != param.dtype.is_floating_point and value.dtype != param.dtype:
+                if param.dtype == _C.dtype.bool or value.dtype == _C.dtype.bool:
+                    error_msgs.append(f"dtype mismatch for {key}: checkpoint has {value.dtype.name}, the model "
+                                      f"has {param.dtype.name}.")
+                    continue
+            try:
+                with _ag.no_grad():
+                    if value.device != param.device or value.dtype != param.dtype:
+                        value = _C.to(value, param.dtype, param.device, False)
+                    _C.copy_(param, value)
+            except Exception as e:  # noqa: BLE001
+                error_msgs.append(f'While copying the parameter named "{key}", whose dimensions in the model are '
+                                  f"{list(param.shape)} and whose dimensions in the checkpoint are "
+                                  f"{list(value.shape)}, an exception occurred : {e}.")
+        if strict:
+            own = set(self._parameters) | set(persistent)
+            for key in state_dict.keys():
+                if not key.startswith(prefix):
+                    continue
+                rest = key[len(prefix):]
+                head = rest.split(".", 1)[0]
+                if "." not in rest:
+                    if rest not in own:
+                        unexpected_keys.append(key)
+                elif head not in self._modules or self._modules[head] is None:
+                    if head not in own:
+                        unexpected_keys.append(key)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Copies parameters and buffers from state_dict into this module (in place).
+
+        strict: every key must match (missing and unexpected keys raise a RuntimeError listing them); shape
+        mismatches always raise. Returns (missing_keys, unexpected_keys)."""
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
+        missing, unexpected, errors = [], [], []
+        stack = [("", self)]
+        while stack:
+            pre, m = stack.pop()
+            m._load_from_state_dict(state_dict, pre, {}, True, missing, unexpected, errors)
+            stack.extend(reversed([(pre + k + ".", c) for k, c in m._modules.items() if c is not None]))
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{k}"' for k in unexpected)))
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing)))
+        if errors:
+            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
+                type(self).__name__, "\n\t".join(errors)))
+        return _IncompatibleKeys(missing, unexpected)
+
+    def register_state_dict_pre_hook(self, hook):
+        raise NotImplementedError("register_state_dict_pre_hook is not supported by dlcore")
+
+    def _register_state_dict_hook(self, hook):
+        h = _RemovableHandle(self._state_dict_hooks)
+        self._state_dict_hooks[h.id] = hook
+        return h
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        h = _RemovableHandle(self._load_state_dict_pre_hooks)
+        self._load_state_dict_pre_hooks[h.id] = (lambda *a: hook(self, *a)) if with_module else hook
+        return h
+
+    # --------------------------------------------------------------------------------------------- repr
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def _get_name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = []
+        for key, module in self._modules.items():
+            mod_str = _addindent(repr(module), 2)
+            child_lines.append("(" + key + "): " + mod_str)
+        lines = extra_lines + child_lines
+        main = self._get_name() + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                main += extra_lines[0]
+            else:
+                main += "\n  " + "\n  ".join(lines) + "\n"
+        return main + ")"
+
+    def __dir__(self):
+        attrs = set(dir(type(self))) | set(self.__dict__)
+        return sorted(a for a in attrs if not a[0].isdigit())
+
+
+def _check_name(name, kind):
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name should be a string. Got {type(name).__name__}")
+    if name == "":
+        raise KeyError(f'{kind} name can\'t be empty string ""')
+    if "." in name:
+        raise KeyError(f'{kind} name can\'t contain "."')

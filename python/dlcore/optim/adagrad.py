@@ -1,0 +1,50 @@
+"""Adagrad (lr_decay, initial_accumulator_value, maximize), one fused native call per group."""
+from __future__ import annotations
+
+from .. import _C
+from .optimizer import Optimizer, _closure_loss
+
+__all__ = ["Adagrad"]
+
+
+class Adagrad(Optimizer):
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= lr_decay:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= initial_accumulator_value:
+            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                st = self.state[p]
+                st["step"] = 0
+                st["sum"] = _C.full(list(p.shape), float(group["initial_accumulator_value"]), p.dtype, p.device)
+
+    def step(self, closure=None):
+        loss = _closure_loss(closure)
+        state = self.state
+        for group in self.param_groups:
+            ps, gs = self._grads(group)
+            if not ps:
+                continue
+            sums, steps = [], []
+            for p in ps:
+                st = state[p]
+                if "sum" not in st:
+                    st["step"] = 0
+                    st["sum"] = _C.full(list(p.shape), float(group["initial_accumulator_value"]), p.dtype, p.device)
+                st["step"] = s = int(st["step"]) + 1
+                steps.append(s)
+                sums.append(st["sum"])
+            _C._adagrad_step(ps, gs, sums, steps, float(group["lr"]), float(group["lr_decay"]),
+                             float(group["weight_decay"]), float(group["eps"]), bool(group["maximize"]))
+        return loss

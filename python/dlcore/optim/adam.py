@@ -1,0 +1,68 @@
+"""Adam and AdamW (amsgrad, maximize), one fused native call per group."""
+from __future__ import annotations
+
+from .. import _C
+from .optimizer import Optimizer, _closure_loss
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        loss = _closure_loss(closure)
+        state = self.state
+        for group in self.param_groups:
+            ps, gs = self._grads(group)
+            if not ps:
+                continue
+            amsgrad = group["amsgrad"]
+            ms, vs, vmaxs, steps = [], [], ([] if amsgrad else None), []
+            for p in ps:
+                st = state[p]
+                if not st:
+                    st["step"] = 0
+                    st["exp_avg"] = self._zeros_state(p)
+                    st["exp_avg_sq"] = self._zeros_state(p)
+                    if amsgrad:
+                        st["max_exp_avg_sq"] = self._zeros_state(p)
+                st["step"] = s = int(st["step"]) + 1
+                steps.append(s)
+                ms.append(st["exp_avg"])
+                vs.append(st["exp_avg_sq"])
+                if amsgrad:
+                    if "max_exp_avg_sq" not in st:
+                        st["max_exp_avg_sq"] = self._zeros_state(p)
+                    vmaxs.append(st["max_exp_avg_sq"])
+            b1, b2 = group["betas"]
+            _C._adam_step(ps, gs, ms, vs, vmaxs, steps, float(group["lr"]), float(b1), float(b2),
+                          float(group["eps"]), float(group["weight_decay"]), bool(amsgrad), bool(group["maximize"]),
+                          self._decoupled)
+        return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p *= 1 - lr*weight_decay before the Adam update."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

@@ -1,0 +1,198 @@
+"""Optimizer: parameter groups, per-parameter state, zero_grad, state_dict/load_state_dict (torch.optim API)."""
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+
+from .. import _C
+
+Tensor = _C.Tensor
+
+__all__ = ["Optimizer", "required"]
+
+
+class _Required:
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+class Optimizer:
+    """Base class: subclasses implement step() over self.param_groups using self.state[param]."""
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                            "but got " + type(params).__name__)
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for g in param_groups:
+            self.add_param_group(g)
+
+    def __getstate__(self):
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def __repr__(self):
+        s = type(self).__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            s += f"\nParameter Group {i}"
+            for key in sorted(group):
+                if key != "params":
+                    s += f"\n    {key}: {group[key]}"
+        return s + "\n)"
+
+    def add_param_group(self, param_group):
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            param_group["params"] = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering of "
+                            "tensors in sets will change between runs. Please use a list instead.")
+        else:
+            param_group["params"] = list(params)
+        for p in param_group["params"]:
+            if not isinstance(p, Tensor):
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
+                                + type(p).__name__)
+            if p.grad_fn is not None:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
+            param_group.setdefault(name, default)
+        params = param_group["params"]
+        if len(params) != len(set(id(p) for p in params)):
+            import warnings
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; in future, this will "
+                          "cause an error", stacklevel=3)
+        seen = set()
+        for g in self.param_groups:
+            seen.update(id(p) for p in g["params"])
+        if any(id(p) in seen for p in param_group["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    def zero_grad(self, set_to_none: bool = True):
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if g.grad_fn is not None:
+                        g = g.detach()
+                        p.grad = g
+                    _C.fill_(g, 0)
+
+    def step(self, closure=None):
+        raise NotImplementedError
+
+    # --------------------------------------------------------------------------------------------- state dict
+
+    def state_dict(self):
+        """{"state": {index: {name: tensor or number}}, "param_groups": [{hyper-parameters, "params": [index]}]};
+        parameters are numbered in group order."""
+        mapping = {}
+        start = 0
+        groups = []
+        for g in self.param_groups:
+            ids = list(range(start, start + len(g["params"])))
+            for p, i in zip(g["params"], ids):
+                mapping.setdefault(id(p), i)
+            start += len(ids)
+            packed = {k: v for k, v in g.items() if k != "params"}
+            packed["params"] = ids
+            groups.append(packed)
+        state = {}
+        for g in self.param_groups:
+            for p in g["params"]:
+                st = self.state.get(p)
+                if st:
+                    state[mapping[id(p)]] = dict(st)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        state_dict = copy.copy(state_dict)
+        groups = self.param_groups
+        saved_groups = state_dict["param_groups"]
+        if len(groups) != len(saved_groups):
+            raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, the optimizer has "
+                             f"{len(groups)}")
+        for i, (g, sg) in enumerate(zip(groups, saved_groups)):
+            if len(g["params"]) != len(sg["params"]):
+                raise ValueError(f"loaded state dict contains a parameter group ({i}) with {len(sg['params'])} "
+                                 f"parameters that doesn't match the size of optimizer's group "
+                                 f"({len(g['params'])})")
+        id_map = {}
+        for g, sg in zip(groups, saved_groups):
+            for old, p in zip(sg["params"], g["params"]):
+                id_map[old] = p
+                id_map[str(old)] = p  # keys may come back as strings from a serialized file
+        new_state = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            key = k if k in id_map else (int(k) if isinstance(k, str) and k.isdigit() else k)
+            if key not in id_map:
+                raise ValueError(f"loaded optimizer state refers to parameter {k!r}, which is not in any group")
+            p = id_map[key]
+            new_state[p] = {name: self._cast_state(p, name, val) for name, val in v.items()}
+        self.state = new_state
+        new_groups = []
+        for g, sg in zip(groups, saved_groups):
+            ng = {k: (tuple(v) if isinstance(v, list) and k in ("betas",) else v) for k, v in sg.items()}
+            ng["params"] = g["params"]
+            new_groups.append(ng)
+        self.param_groups = new_groups
+
+    @staticmethod
+    def _cast_state(p, name, val):
+        if isinstance(val, Tensor):
+            if name == "step":
+                return int(val.item())
+            if val.dtype.is_floating_point:
+                return _C.to(val, p.dtype, p.device, True)
+            return _C.clone(val)
+        if hasattr(val, "detach") and hasattr(val, "numpy"):  # a torch tensor
+            import numpy as np
+            arr = np.ascontiguousarray(val.detach().cpu().numpy())
+            if name == "step":
+                return int(arr.item())
+            return _C.to(_C.from_numpy(arr), p.dtype, p.device, True)
+        return val
+
+    # --------------------------------------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _grads(group):
+        ps, gs = [], []
+        for p in group["params"]:
+            g = p.grad
+            if g is not None:
+                ps.append(p)
+                gs.append(g)
+        return ps, gs
+
+    def _zeros_state(self, p):
+        return _C.zeros(list(p.shape), p.dtype, p.device)
+
+
+def _closure_loss(closure):
+    if closure is None:
+        return None
+    from ..autograd import enable_grad
+    with enable_grad():
+        return closure()

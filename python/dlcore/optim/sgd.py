@@ -1,0 +1,47 @@
+"""SGD with momentum, dampening, Nesterov, weight decay and maximize (one fused native call per group)."""
+from __future__ import annotations
+
+from .. import _C
+from .optimizer import Optimizer, required, _closure_loss
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        if lr is not required and lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        loss = _closure_loss(closure)
+        state = self.state
+        for group in self.param_groups:
+            ps, gs = self._grads(group)
+            if not ps:
+                continue
+            momentum = group["momentum"]
+            bufs = first = None
+            if momentum != 0:
+                bufs, first = [], []
+                for p in ps:
+                    st = state[p]
+                    b = st.get("momentum_buffer")
+                    if b is None:
+                        b = st["momentum_buffer"] = _C.empty(list(p.shape), p.dtype, p.device)
+                        first.append(True)
+                    else:
+                        first.append(False)
+                    bufs.append(b)
+            _C._sgd_step(ps, gs, bufs, first or [], float(group["lr"]), float(momentum), float(group["dampening"]),
+                         float(group["weight_decay"]), bool(group["nesterov"]), bool(group["maximize"]))
+        return loss

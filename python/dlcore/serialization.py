@@ -1,0 +1,269 @@
+"""Checkpoints: dlcore.save(obj, path) / dlcore.load(path) as safetensors files.
+
+A flat ``{name: tensor}`` dict (a module's state_dict) is stored under its own keys, so the file is an ordinary
+safetensors checkpoint that PyTorch/HF tooling reads (``safetensors.torch.load_file``), and a state dict saved by
+PyTorch with ``safetensors.torch.save_file`` loads here. Nested objects (``{"model": ..., "optimizer": ...}``, lists,
+tuples, numbers, strings, None, bools) are stored as their tensors under dotted key paths plus a JSON skeleton of
+the structure in the file's metadata (key ``dlcore``; it also keeps a state dict's key order).
+
+Writes are atomic: the file is written under a temporary name in the same directory, fsynced, then renamed over the
+target (``os.replace``), so an interrupted save leaves the previous checkpoint intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+
+import numpy as np
+
+from . import _C
+
+Tensor = _C.Tensor
+
+__all__ = ["save", "load"]
+
+_META_KEY = "dlcore"
+_FORMAT_VERSION = 1
+
+
+# ------------------------------------------------------------------------------------------------- save
+
+def _flatten(obj, path, tensors, seen):
+    """The JSON skeleton of obj; its tensors go into `tensors` under dotted key paths."""
+    if isinstance(obj, Tensor):
+        key = path or "tensor"
+        if key in tensors:
+            raise ValueError(f"dlcore.save: two entries map to the key '{key}'")
+        tensors[key] = obj
+        return {"__T": key}
+    if isinstance(obj, np.ndarray):
+        from ._creation import as_tensor
+        return _flatten(as_tensor(obj), path, tensors, seen)
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, (np.integer, np.floating, np.bool_)):
+        return obj.item()
+    if isinstance(obj, (_C.dtype,)):
+        return {"__dtype": obj.name}
+    if isinstance(obj, dict):
+        if id(obj) in seen:
+            raise ValueError(f"dlcore.save: the object at '{path}' contains itself")
+        seen.add(id(obj))
+        items = []
+        for k, v in obj.items():
+            if not isinstance(k, (str, int, float, bool)) and k is not None:
+                raise TypeError(f"dlcore.save: dict keys must be str, int, float, bool or None; got "
+                                f"{type(k).__name__} at '{path}'")
+            items.append([k, _flatten(v, f"{path}.{k}" if path else str(k), tensors, seen)])
+        seen.discard(id(obj))
+        return {"__d": items}
+    if isinstance(obj, (list, tuple)):
+        if id(obj) in seen:
+            raise ValueError(f"dlcore.save: the object at '{path}' contains itself")
+        seen.add(id(obj))
+        vals = [_flatten(v, f"{path}.{i}" if path else str(i), tensors, seen) for i, v in enumerate(obj)]
+        seen.discard(id(obj))
+        return {"__t": vals} if isinstance(obj, tuple) else {"__l": vals}
+    raise TypeError(f"dlcore.save: can't store an object of type {type(obj).__name__} (at '{path or '<root>'}'); "
+                    "checkpoints hold tensors, dicts, lists, tuples, numbers, strings, bools and None")
+
+
+def _to_numpy(t, key, dtypes):
+    t = _C.to(t, None, "cpu", False) if t.device.type != "cpu" else t
+    if t.dtype == _C.dtype.bfloat16:
+        # NumPy has no bfloat16: store the raw 16-bit pattern (the top half of the float32 bits) as BF16.
+        f = np.require(_C.to(t, _C.dtype.float32, None, False)._raw_numpy(), requirements="C")
+        dtypes[key] = "BF16"
+        return (f.view(np.uint32) >> 16).astype(np.uint16)
+    return np.require(t._raw_numpy(), requirements="C")
+
+
+def save(obj, f, *, metadata=None, **kwargs):
+    """Saves obj (a state dict, or nested dicts/lists of tensors and simple values) to the safetensors file f.
+
+    metadata: optional {str: str} added to the file header. Extra keyword arguments of torch.save (pickle_module,
+    _use_new_zipfile_serialization, ...) are accepted and ignored."""
+    from safetensors.numpy import save as st_save
+    tensors = {}
+    skeleton = _flatten(obj, "", tensors, set())
+    dtypes = {}
+    arrays = {k: _to_numpy(t, k, dtypes) for k, t in tensors.items()}
+    meta = {"format": "pt"}
+    if metadata:
+        for k, v in metadata.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError("dlcore.save: metadata must be a dict of str to str")
+            meta[k] = v
+    meta[_META_KEY] = json.dumps({"version": _FORMAT_VERSION, "skeleton": skeleton}, allow_nan=True)
+    data = st_save(arrays, metadata=meta)
+    if dtypes:
+        data = _patch_dtypes(data, dtypes)
+    if hasattr(f, "write"):
+        f.write(data)
+        return
+    _atomic_write(os.fspath(f), data)
+
+
+def _patch_dtypes(data, dtypes):
+    """Marks the given tensors as BF16 in the header (they were written as their uint16 bit patterns)."""
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    for k, dt in dtypes.items():
+        header[k]["dtype"] = dt
+    hb = json.dumps(header, separators=(",", ":")).encode()
+    hb += b" " * ((8 - len(hb) % 8) % 8)
+    return struct.pack("<Q", len(hb)) + hb + data[8 + n:]
+
+
+def _atomic_write(path, data):
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename durable
+        dfd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+# ------------------------------------------------------------------------------------------------- load
+
+_ST_DTYPES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "I32": np.int32, "I64": np.int64,
+              "F16": np.float16, "F32": np.float32, "F64": np.float64, "BF16": np.uint16, "U16": np.uint16,
+              "U32": np.uint32, "U64": np.uint64}
+
+
+class CheckpointError(RuntimeError):
+    """A file that is not a readable safetensors checkpoint (corrupt, truncated or of another format)."""
+
+
+def _read_header(data, path):
+    if len(data) < 8:
+        raise CheckpointError(f"dlcore.load: '{path}' is not a safetensors file: it has only {len(data)} bytes "
+                              "(truncated or empty)")
+    n = struct.unpack("<Q", data[:8])[0]
+    if data[:2] == b"PK" or data[:1] == b"\x80":
+        raise CheckpointError(f"dlcore.load: '{path}' looks like a PyTorch pickle/zip file (torch.save); dlcore "
+                              "reads safetensors files: convert it with safetensors.torch.save_file(state_dict, "
+                              "path)")
+    if n > len(data) - 8 or n > 100_000_000:
+        raise CheckpointError(f"dlcore.load: '{path}' is not a valid safetensors file: its header claims "
+                              f"{n} bytes but the file has {len(data)} (truncated or corrupt)")
+    try:
+        header = json.loads(bytes(data[8:8 + n]).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(f"dlcore.load: '{path}' is not a valid safetensors file: the header is not JSON "
+                              f"({e})") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"dlcore.load: '{path}' is not a valid safetensors file: bad header")
+    body = len(data) - 8 - n
+    for k, info in header.items():
+        if k == "__metadata__":
+            continue
+        try:
+            dt = info["dtype"]
+            shape = [int(s) for s in info["shape"]]
+            lo, hi = (int(x) for x in info["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise CheckpointError(f"dlcore.load: '{path}': the header entry for '{k}' is malformed") from None
+        if dt not in _ST_DTYPES:
+            raise CheckpointError(f"dlcore.load: '{path}': tensor '{k}' has dtype {dt}, which dlcore can't read")
+        need = int(np.prod(shape, dtype=np.int64)) * np.dtype(_ST_DTYPES[dt]).itemsize
+        if not (0 <= lo <= hi <= body) or hi - lo != need:
+            raise CheckpointError(f"dlcore.load: '{path}': tensor '{k}' (shape {shape}, {dt}) lies outside the "
+                                  f"file or has the wrong size (truncated or corrupt file)")
+    return n, header
+
+
+def _tensor_from(arr, dt, device):
+    from ._creation import from_numpy
+    if dt == "BF16":
+        f = (arr.astype(np.uint32) << 16).view(np.float32)
+        t = _C.to(from_numpy(np.require(f, requirements="C")), _C.dtype.bfloat16, None, False)
+    elif arr.dtype in (np.int8, np.int16):
+        t = from_numpy(arr.astype(np.int32))
+    elif arr.dtype in (np.uint16, np.uint32, np.uint64):
+        t = from_numpy(arr.astype(np.int64))
+    else:
+        t = from_numpy(np.require(arr, requirements="C"))
+    if device is not None and str(device) != "cpu":
+        t = _C.to(t, None, device, False)
+    return t
+
+
+def _rebuild(node, tensors, path):
+    if isinstance(node, dict):
+        if "__T" in node:
+            key = node["__T"]
+            if key not in tensors:
+                raise CheckpointError(f"dlcore.load: '{path}': the tensor '{key}' named in the metadata is missing")
+            return tensors[key]
+        if "__d" in node:
+            return {k: _rebuild(v, tensors, path) for k, v in node["__d"]}
+        if "__l" in node:
+            return [_rebuild(v, tensors, path) for v in node["__l"]]
+        if "__t" in node:
+            return tuple(_rebuild(v, tensors, path) for v in node["__t"])
+        if "__dtype" in node:
+            return getattr(_C.dtype, node["__dtype"])
+        raise CheckpointError(f"dlcore.load: '{path}': unrecognised metadata node {list(node)}")
+    return node
+
+
+def load(f, map_location=None, *, weights_only=None, **kwargs):
+    """Loads what dlcore.save wrote (the same nested structure), or the {name: tensor} dict of any safetensors
+    file (e.g. one PyTorch wrote with safetensors.torch.save_file). map_location: a device for the tensors."""
+    if hasattr(f, "read"):
+        data = f.read()
+        path = getattr(f, "name", "<file object>")
+    else:
+        path = os.fspath(f)
+        with open(path, "rb") as fh:
+            data = fh.read()
+    n, header = _read_header(data, path)
+    meta = header.get("__metadata__") or {}
+    base = 8 + n
+    buf = memoryview(data)
+    device = map_location if isinstance(map_location, (str, _C.device)) or map_location is None else None
+    keys = sorted((k for k in header if k != "__metadata__"), key=lambda k: header[k]["data_offsets"][0])
+    arrays = None
+    if not any(header[k]["dtype"] == "BF16" for k in keys):
+        from safetensors.numpy import load as st_load
+        try:
+            arrays = st_load(bytes(data))
+        except Exception as e:  # noqa: BLE001  (safetensors raises its own error type)
+            raise CheckpointError(f"dlcore.load: '{path}' is not a valid safetensors file: {e}") from None
+    tensors = {}
+    for k in keys:  # in file order, like safetensors' own loaders
+        info = header[k]
+        if arrays is not None:
+            arr = arrays[k]
+        else:  # NumPy has no bfloat16: read the raw 16-bit patterns
+            lo, hi = info["data_offsets"]
+            arr = np.frombuffer(buf[base + lo:base + hi], dtype=np.dtype(_ST_DTYPES[info["dtype"]]).newbyteorder("<"))
+            arr = arr.reshape(info["shape"]).copy()
+        tensors[k] = _tensor_from(arr, info["dtype"], device)
+    if _META_KEY in meta:
+        try:
+            doc = json.loads(meta[_META_KEY])
+            skeleton = doc["skeleton"]
+        except (ValueError, KeyError, TypeError):
+            raise CheckpointError(f"dlcore.load: '{path}': the dlcore metadata is corrupt") from None
+        return _rebuild(skeleton, tensors, path)
+    return tensors

@@ -1,0 +1,335 @@
+"""conv1d / conv2d: forward and all three gradients against an independent NumPy float64 reference (patch
+extraction + einsum), against PyTorch where installed, float64 gradchecks on tiny sizes, every ISA path, non-contiguous
+operands, PyTorch's padding forms, and the bad-input catalogue."""
+import numpy as np
+import pytest
+
+import dlcore
+import dlcore.functional as F
+from dlcore.testing import assert_close, gradcheck
+
+from conftest import requires_torch
+
+ISAS = [i for i in ("scalar", "avx2", "avx512")
+        if ["scalar", "avx2", "avx512"].index(i) <= ["scalar", "avx2", "avx512"].index(dlcore._C._cpu_isa_supported())]
+
+
+# ------------------------------------------------------------------------------------------------ NumPy reference
+
+def _patches(xp, R, S, P, Q, stride, dil):
+    """[N, C, R, S, P, Q]: the padded input pixel each tap (r, s) sees at each output position (p, q)."""
+    sh, sw = stride
+    dh, dw = dil
+    N, C = xp.shape[:2]
+    out = np.empty((N, C, R, S, P, Q), dtype=np.float64)
+    for r in range(R):
+        for s in range(S):
+            out[:, :, r, s] = xp[:, :, r * dh: r * dh + sh * (P - 1) + 1: sh, s * dw: s * dw + sw * (Q - 1) + 1: sw]
+    return out
+
+
+def ref_conv2d(x, w, b, stride, pad, dil, groups, gy=None):
+    """Forward (and, given gy, the gradients gx, gw, gb) of a grouped 2-D convolution in float64.
+    pad = (top, bottom, left, right)."""
+    x = x.astype(np.float64)
+    w = w.astype(np.float64)
+    N, C, H, W = x.shape
+    K, Cg, R, S = w.shape
+    pt, pb, pl, pr = pad
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    P = (H + pt + pb - dil[0] * (R - 1) - 1) // stride[0] + 1
+    Q = (W + pl + pr - dil[1] * (S - 1) - 1) // stride[1] + 1
+    pat = _patches(xp, R, S, P, Q, stride, dil)
+    Kg = K // groups
+    y = np.zeros((N, K, P, Q))
+    for g in range(groups):
+        y[:, g * Kg:(g + 1) * Kg] = np.einsum("ncrspq,kcrs->nkpq", pat[:, g * Cg:(g + 1) * Cg],
+                                              w[g * Kg:(g + 1) * Kg])
+    if b is not None:
+        y += b.astype(np.float64)[None, :, None, None]
+    if gy is None:
+        return y
+    gy = gy.astype(np.float64)
+    gw = np.zeros_like(w)
+    gpat = np.zeros_like(pat)
+    for g in range(groups):
+        gw[g * Kg:(g + 1) * Kg] = np.einsum("nkpq,ncrspq->kcrs", gy[:, g * Kg:(g + 1) * Kg], pat[:, g * Cg:(g + 1) * Cg])
+        gpat[:, g * Cg:(g + 1) * Cg] = np.einsum("nkpq,kcrs->ncrspq", gy[:, g * Kg:(g + 1) * Kg], w[g * Kg:(g + 1) * Kg])
+    gxp = np.zeros_like(xp)
+    sh, sw = stride
+    for r in range(R):
+        for s in range(S):
+            r0, s0 = r * dil[0], s * dil[1]
+            gxp[:, :, r0: r0 + sh * (P - 1) + 1: sh, s0: s0 + sw * (Q - 1) + 1: sw] += gpat[:, :, r, s]
+    gx = gxp[:, :, pt: pt + H, pl: pl + W]
+    gb = gy.sum((0, 2, 3))
+    return y, gx, gw, gb
+
+
+def _pad4(padding, R, S, dil):
+    if padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "same":
+        th, tw = dil[0] * (R - 1), dil[1] * (S - 1)
+        return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    return (ph, ph, pw, pw)
+
+
+def _t(a, dtype, grad=False):
+    t = dlcore.from_numpy(np.ascontiguousarray(a.astype(dtype)))
+    return t.requires_grad_() if grad else t
+
+
+def _np(t):
+    return np.asarray(t.numpy() if hasattr(t, "numpy") else t)
+
+
+# (N, C, H, W, K, R, S, stride, padding, dilation, groups, bias)
+CASES = [
+    (2, 3, 9, 8, 4, 3, 3, 1, 1, 1, 1, True),          # ResNet-style 3x3 pad 1
+    (2, 3, 9, 8, 4, 3, 3, 2, 1, 1, 1, False),         # stride 2
+    (1, 2, 11, 10, 3, 2, 2, 3, 0, 1, 1, True),        # stride > kernel
+    (2, 4, 10, 9, 6, 3, 3, 1, (2, 1), 2, 2, True),    # dilation + groups + padding pair
+    (2, 6, 7, 7, 6, 3, 3, 1, 1, 1, 6, True),          # depthwise
+    (2, 6, 7, 7, 12, 3, 3, 2, 1, 1, 6, False),        # depthwise multiplier 2, stride 2
+    (3, 5, 6, 7, 4, 1, 1, 1, 0, 1, 1, True),          # 1x1 (plain GEMM)
+    (2, 4, 6, 7, 6, 1, 1, 2, 0, 1, 2, True),          # 1x1 strided, grouped
+    (3, 1, 12, 13, 5, 5, 5, 1, 0, 1, 1, True),        # lecture ConvNet layer in small (direct kernel)
+    (2, 2, 10, 17, 9, 3, 4, 1, "same", 1, 1, True),   # 'same' with an even kernel (asymmetric)
+    (2, 1, 17, 20, 3, 5, 3, 1, 2, 1, 1, False),       # direct kernel with padding, odd sizes
+    (1, 3, 23, 21, 4, 11, 11, 4, 2, 1, 1, True),      # AlexNet conv1-style
+    (2, 3, 5, 6, 2, 3, 2, (2, 1), "valid", (1, 2), 1, True),
+    (1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, True),          # all ones
+    (2, 3, 3, 3, 2, 3, 3, 1, 0, 1, 1, True),          # kernel == input
+    (1, 2, 9, 33, 20, 5, 5, 1, 2, 1, 1, True),        # direct kernel: wide rows, channel remainders
+    (1, 16, 22, 64, 4, 3, 3, 1, 1, 1, 1, True),       # several im2col row tiles
+    (2, 12, 30, 70, 2, 3, 3, 1, 2, 2, 1, True),       # row tiles with dilation
+]
+
+
+def _case_args(case):
+    N, C, H, W, K, R, S, stride, padding, dil, groups, bias = case
+    st = stride if isinstance(stride, tuple) else (stride, stride)
+    dl = dil if isinstance(dil, tuple) else (dil, dil)
+    return N, C, H, W, K, R, S, st, padding, dl, groups, bias
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[:7])) + f"-s{c[7]}-p{c[8]}-d{c[9]}-g{c[10]}")
+def test_conv2d_forward_and_grads_vs_numpy(case, isa, float_dtype, rng):
+    dlcore._C._set_cpu_isa(isa)
+    N, C, H, W, K, R, S, st, padding, dl, groups, bias = _case_args(case)
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((K, C // groups, R, S))
+    b = rng.standard_normal(K) if bias else None
+    pad = _pad4(padding, R, S, dl)
+    xt, wt = _t(x, float_dtype, True), _t(w, float_dtype, True)
+    bt = _t(b, float_dtype, True) if bias else None
+    y = F.conv2d(xt, wt, bt, stride=st, padding=padding, dilation=dl, groups=groups)
+    gy = rng.standard_normal(y.shape)
+    ry, rgx, rgw, rgb = ref_conv2d(x, w, b, st, pad, dl, groups, gy)
+    tol = dict(rtol=1e-4, atol=1e-4) if float_dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
+    assert_close(y, ry, **tol, msg="forward")
+    y.backward(_t(gy, float_dtype))
+    assert_close(xt.grad, rgx, **tol, msg="grad input")
+    assert_close(wt.grad, rgw, **tol, msg="grad weight")
+    if bias:
+        assert_close(bt.grad, rgb, **tol, msg="grad bias")
+
+
+@requires_torch
+@pytest.mark.parametrize("case", CASES[:13], ids=lambda c: "x".join(map(str, c[:7])))
+def test_conv2d_vs_torch(case, rng):
+    import torch
+    N, C, H, W, K, R, S, st, padding, dl, groups, bias = _case_args(case)
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = rng.standard_normal((K, C // groups, R, S)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32) if bias else None
+    xt, wt = _t(x, "float32", True), _t(w, "float32", True)
+    bt = _t(b, "float32", True) if bias else None
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True) if bias else None
+    y = F.conv2d(xt, wt, bt, st, padding, dl, groups)
+    ty = torch.nn.functional.conv2d(tx, tw, tb, st, padding, dl, groups)
+    assert_close(y, ty, rtol=1e-4, atol=1e-4)
+    gy = rng.standard_normal(ty.shape).astype(np.float32)
+    y.backward(_t(gy, "float32"))
+    ty.backward(torch.tensor(gy))
+    assert_close(xt.grad, tx.grad, rtol=1e-4, atol=1e-4)
+    assert_close(wt.grad, tw.grad, rtol=1e-4, atol=2e-4)
+    if bias:
+        assert_close(bt.grad, tb.grad, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(dilation=2, padding=(1, 2)),
+                                dict(groups=2, padding="same"), dict(stride=(1, 2), padding=(0, 1), groups=2)])
+def test_conv2d_gradcheck(kw, rng):
+    g = kw.get("groups", 1)
+    x = _t(rng.standard_normal((2, 2, 4, 5)), "float64", True)
+    w = _t(rng.standard_normal((2, 2 // g, 3, 2)), "float64", True)
+    b = _t(rng.standard_normal(2), "float64", True)
+    gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b])
+
+
+def test_conv1d_gradcheck(rng):
+    x = _t(rng.standard_normal((2, 2, 9)), "float64", True)
+    w = _t(rng.standard_normal((3, 2, 3)), "float64", True)
+    b = _t(rng.standard_normal(3), "float64", True)
+    gradcheck(lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2), [x, w, b])
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=2), dict(padding="same", dilation=2),
+                                dict(groups=3, padding=1), dict(padding="valid", stride=3)])
+def test_conv1d_vs_numpy(kw, float_dtype, rng):
+    groups = kw.get("groups", 1)
+    x = rng.standard_normal((3, 6, 17))
+    w = rng.standard_normal((9, 6 // groups, 4))
+    b = rng.standard_normal(9)
+    xt, wt, bt = _t(x, float_dtype, True), _t(w, float_dtype, True), _t(b, float_dtype, True)
+    y = F.conv1d(xt, wt, bt, **kw)
+    stride, dil, padding = kw.get("stride", 1), kw.get("dilation", 1), kw.get("padding", 0)
+    pad = _pad4(padding, 1, 4, (1, dil))
+    pad = (0, 0, pad[2], pad[3]) if isinstance(padding, str) else (0, 0, padding, padding)
+    gy = rng.standard_normal(y.shape)
+    ry, rgx, rgw, rgb = ref_conv2d(x[:, :, None], w[:, :, None], b, (1, stride), pad, (1, dil), groups, gy[:, :, None])
+    tol = dict(rtol=1e-4, atol=1e-4) if float_dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
+    assert y.shape == ry[:, :, 0].shape
+    assert_close(y, ry[:, :, 0], **tol)
+    y.backward(_t(gy, float_dtype))
+    assert_close(xt.grad, rgx[:, :, 0], **tol)
+    assert_close(wt.grad, rgw[:, :, 0], **tol)
+    assert_close(bt.grad, rgb, **tol)
+
+
+@requires_torch
+def test_conv1d_vs_torch(rng):
+    import torch
+    x = rng.standard_normal((2, 4, 20)).astype(np.float32)
+    w = rng.standard_normal((6, 2, 5)).astype(np.float32)
+    y = F.conv1d(_t(x, "float32"), _t(w, "float32"), None, 2, 3, 1, 2)
+    ty = torch.nn.functional.conv1d(torch.tensor(x), torch.tensor(w), None, 2, 3, 1, 2)
+    assert_close(y, ty, rtol=1e-4, atol=1e-4)
+    y = F.conv1d(_t(x[0], "float32"), _t(w, "float32"), padding="same", groups=2)  # unbatched
+    ty = torch.nn.functional.conv1d(torch.tensor(x[0]), torch.tensor(w), padding="same", groups=2)
+    assert_close(y, ty, rtol=1e-4, atol=1e-4)
+
+
+def test_unbatched_conv2d(rng):
+    x = rng.standard_normal((3, 8, 7))
+    w = rng.standard_normal((2, 3, 3, 3))
+    xt = _t(x, "float64", True)
+    y = F.conv2d(xt, _t(w, "float64"), padding=1)
+    assert y.shape == (2, 8, 7)
+    assert_close(y, ref_conv2d(x[None], w, None, (1, 1), (1, 1, 1, 1), (1, 1), 1)[0], rtol=1e-10, atol=1e-10)
+    gradcheck(lambda x: F.conv2d(x, _t(w, "float64"), padding=1), [_t(x[:, :4, :3], "float64", True)])
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_non_contiguous_operands(isa, rng):
+    dlcore._C._set_cpu_isa(isa)
+    x = rng.standard_normal((2, 9, 3, 14))        # permuted to [2, 3, 9, 14] below
+    w = rng.standard_normal((5, 3, 3, 6))[..., ::2]  # strided last dim: [5, 3, 3, 3]
+    xt = dlcore.from_numpy(x).permute(0, 2, 1, 3)
+    wt = dlcore.from_numpy(np.ascontiguousarray(rng.standard_normal((5, 3, 3, 6))))[..., ::2]
+    w = np.asarray(wt.contiguous().numpy())
+    assert not xt.is_contiguous() and not wt.is_contiguous()
+    xt.requires_grad_()
+    wt.requires_grad_()
+    y = F.conv2d(xt, wt, None, padding=1, stride=(2, 1))
+    xn = x.transpose(0, 2, 1, 3)
+    gy = rng.standard_normal(y.shape)
+    ry, rgx, rgw, _ = ref_conv2d(xn, w, None, (2, 1), (1, 1, 1, 1), (1, 1), 1, gy)
+    assert_close(y, ry, rtol=1e-10, atol=1e-10)
+    # a non-contiguous upstream gradient too
+    gyt = dlcore.from_numpy(np.ascontiguousarray(gy.transpose(0, 1, 3, 2))).transpose(2, 3)
+    y.backward(gyt)
+    assert_close(xt.grad, rgx, rtol=1e-10, atol=1e-10)
+    assert_close(wt.grad, rgw, rtol=1e-10, atol=1e-10)
+
+
+def test_only_needed_grads(rng):
+    # the lecture ConvNet's first layer: the input needs no gradient
+    x = _t(rng.standard_normal((4, 1, 12, 12)), "float32")
+    w = _t(rng.standard_normal((3, 1, 5, 5)), "float32", True)
+    b = _t(rng.standard_normal(3), "float32")
+    y = F.conv2d(x, w, b)
+    y.sum().backward()
+    assert x.grad is None and b.grad is None and w.grad is not None
+    ref = ref_conv2d(np.asarray(x.numpy()), np.asarray(w.detach().numpy()), None, (1, 1), (0, 0, 0, 0), (1, 1), 1,
+                     np.ones(y.shape))[2]
+    assert_close(w.grad, ref, rtol=1e-4, atol=1e-4)
+    with dlcore.no_grad():
+        y2 = F.conv2d(x, w, b)
+    assert not y2.requires_grad
+    assert_close(y2, y.detach())
+
+
+def test_threads_agree(rng):
+    x = _t(rng.standard_normal((5, 3, 10, 11)), "float32", True)
+    w = _t(rng.standard_normal((4, 3, 3, 3)), "float32", True)
+    results = []
+    for n in (1, 2):
+        dlcore.set_num_threads(n)
+        x.grad = w.grad = None
+        y = F.conv2d(x, w, padding=1)
+        y.sum().backward()
+        results.append((np.asarray(y.detach().numpy()), np.asarray(x.grad.numpy()), np.asarray(w.grad.numpy())))
+    for a, b in zip(*results):
+        assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_zero_batch_and_empty(rng):
+    x = _t(np.zeros((0, 3, 5, 5)), "float32")
+    w = _t(rng.standard_normal((2, 3, 3, 3)), "float32")
+    assert F.conv2d(x, w).shape == (0, 2, 3, 3)
+
+
+# ------------------------------------------------------------------------------------------------ bad inputs
+
+def _bad(exc, match, fn):
+    with pytest.raises(exc, match=match):
+        fn()
+
+
+def test_bad_inputs():
+    x = dlcore.from_numpy(np.zeros((2, 3, 8, 8), np.float32))
+    w = dlcore.from_numpy(np.zeros((4, 3, 3, 3), np.float32))
+    _bad(ValueError, r"conv2d.*4-D.*\[2, 3\]", lambda: F.conv2d(dlcore.from_numpy(np.zeros((2, 3), np.float32)), w))
+    _bad(ValueError, r"conv2d.*weight.*\[4, 3, 3\]", lambda: F.conv2d(x, w[:, :, 0]))
+    _bad(ValueError, r"conv2d.*weight shape \[4, 2, 3, 3\] expects 2 input channels.*has 3",
+         lambda: F.conv2d(x, dlcore.from_numpy(np.zeros((4, 2, 3, 3), np.float32))))
+    _bad(ValueError, r"conv2d.*in_channels \(3\) must be divisible by groups \(2\)", lambda: F.conv2d(x, w, groups=2))
+    _bad(ValueError, r"conv2d.*out_channels \(4\) must be divisible by groups \(3\)",
+         lambda: F.conv2d(x, dlcore.from_numpy(np.zeros((4, 1, 3, 3), np.float32)), groups=3))
+    _bad(ValueError, r"conv2d.*kernel size \(9, 9\).*larger than the padded input \(8, 8\)",
+         lambda: F.conv2d(x, dlcore.from_numpy(np.zeros((4, 3, 9, 9), np.float32))))
+    _bad(ValueError, r"conv2d.*padding must be non-negative", lambda: F.conv2d(x, w, padding=-1))
+    _bad(ValueError, r"conv2d.*stride must be positive", lambda: F.conv2d(x, w, stride=0))
+    _bad(ValueError, r"conv2d.*dilation must be positive", lambda: F.conv2d(x, w, dilation=(1, 0)))
+    _bad(ValueError, r"conv2d.*groups must be a positive", lambda: F.conv2d(x, w, groups=0))
+    _bad(ValueError, r"conv2d.*invalid padding string 'full'", lambda: F.conv2d(x, w, padding="full"))
+    _bad(ValueError, r"conv2d.*'same' is not supported for strided", lambda: F.conv2d(x, w, stride=2, padding="same"))
+    _bad(ValueError, r"conv2d.*stride must be an int or a tuple of 2", lambda: F.conv2d(x, w, stride=(1, 2, 3)))
+    _bad(TypeError, r"conv2d.*weight dtype float64 does not match the input dtype float32",
+         lambda: F.conv2d(x, w.double()))
+    _bad(TypeError, r"conv2d.*bias dtype float64",
+         lambda: F.conv2d(x, w, dlcore.from_numpy(np.zeros(4))))
+    _bad(ValueError, r"conv2d.*bias shape \[3\] does not match out_channels \[4\]",
+         lambda: F.conv2d(x, w, dlcore.from_numpy(np.zeros(3, np.float32))))
+    _bad(TypeError, r"conv2d.*float32 or float64", lambda: F.conv2d(x.to(dlcore.int32), w.to(dlcore.int32)))
+    _bad(TypeError, r"conv2d.*'input' must be a Tensor", lambda: F.conv2d(np.zeros((2, 3, 8, 8)), w))
+    _bad(TypeError, r"conv2d.*groups must be an int", lambda: F.conv2d(x, w, groups=1.5))
+    x1 = dlcore.from_numpy(np.zeros((2, 3, 8), np.float32))
+    _bad(ValueError, r"conv1d.*2-D \(unbatched\) or 3-D", lambda: F.conv1d(x, w))
+    _bad(ValueError, r"conv1d.*3-D weight", lambda: F.conv1d(x1, w))
+    _bad(ValueError, r"conv1d.*larger than the padded input",
+         lambda: F.conv1d(x1, dlcore.from_numpy(np.zeros((4, 3, 9), np.float32))))
+
+
+@pytest.mark.skipif(not dlcore.cuda.is_available(), reason="needs a CUDA device (real or emulated)")
+def test_device_mismatch():
+    x = dlcore.from_numpy(np.zeros((2, 3, 8, 8), np.float32))
+    w = dlcore.from_numpy(np.zeros((4, 3, 3, 3), np.float32)).to("cuda")
+    with pytest.raises(RuntimeError, match="conv2d.*device"):
+        F.conv2d(x, w)

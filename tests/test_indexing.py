@@ -1,0 +1,301 @@
+"""Advanced indexing (integer and boolean arrays, get and set) against NumPy, the index/join ops against NumPy
+and torch, and their gradients (float64 central differences)."""
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore.testing import assert_close, gradcheck
+from conftest import requires_torch
+
+A = np.arange(3 * 4 * 5, dtype=np.float64).reshape(3, 4, 5)
+
+GET_KEYS = [
+    ([0, 2],),
+    ([2, 0, 2, 1],),
+    (np.array([-1, 0]),),
+    (slice(None), [1, 3]),
+    (0, slice(None), [1, 2]),
+    ([0, 1], slice(None), [1, 2]),
+    ([0, 1], [3, 2], [1, 4]),
+    (Ellipsis, [4, 0]),
+    (Ellipsis, [[4, 0], [1, 1]]),
+    (None, [1], 2),
+    ([[0], [2]], [1, 3]),
+    (slice(1, 3), [[0, 1], [2, 3]], slice(None, None, 2)),
+    ([1], slice(None), None, 3),
+    (np.array([], dtype=np.int64),),
+]
+MASK_KEYS = [
+    lambda a: (a > 30,),
+    lambda a: (a[:, 0, 0] > 10,),
+    lambda a: (slice(None), a[0, :, 0] % 2 == 0),
+    lambda a: (a[:, :, 0] > 100,),  # empty selection
+    lambda a: (Ellipsis, a[0, 0] > 1),
+]
+
+
+def _keys():
+    return GET_KEYS + [k(A) for k in MASK_KEYS]
+
+
+def _to_dl_key(key):
+    return tuple(dlcore.tensor(k) if isinstance(k, np.ndarray) and k.dtype == np.bool_ and k.ndim else k for k in key)
+
+
+@pytest.mark.parametrize("key", _keys(), ids=lambda k: str(k)[:40])
+def test_getitem_matches_numpy(key):
+    x = dlcore.tensor(A)
+    r = x[_to_dl_key(key)]
+    e = A[key]
+    assert tuple(r.shape) == e.shape
+    np.testing.assert_array_equal(r.numpy(), e)
+
+
+@pytest.mark.parametrize("key", _keys(), ids=lambda k: str(k)[:40])
+def test_setitem_matches_numpy(key, rng):
+    x = dlcore.tensor(A.copy())
+    b = A.copy()
+    shape = A[key].shape
+    v = rng.standard_normal(shape)
+    x[_to_dl_key(key)] = dlcore.tensor(v)
+    b[key] = v
+    np.testing.assert_array_equal(x.numpy(), b)
+    x[_to_dl_key(key)] = -3.0
+    b[key] = -3.0
+    np.testing.assert_array_equal(x.numpy(), b)
+
+
+def test_setitem_broadcast_and_noncontiguous():
+    base = dlcore.tensor(A.copy())
+    x = base.transpose(0, 2)  # a non-contiguous view: writes land in base
+    b = A.copy().transpose(2, 1, 0)
+    x[[0, 4], 1] = dlcore.tensor([10.0, 20.0, 30.0])
+    b[[0, 4], 1] = [10.0, 20.0, 30.0]
+    np.testing.assert_array_equal(x.numpy(), b)
+    np.testing.assert_array_equal(base.numpy(), b.transpose(2, 1, 0))
+
+
+def test_int_dtypes_and_lists_of_indices():
+    x = dlcore.arange(10)
+    assert x[[1, 3]].tolist() == [1, 3]
+    assert x[dlcore.tensor([9, 0], dtype=dlcore.int32)].tolist() == [9, 0]
+    m = dlcore.arange(10) % 3 == 0
+    assert x[m].tolist() == [0, 3, 6, 9]
+    x[m] = 0
+    assert x.tolist() == [0, 1, 2, 0, 4, 5, 0, 7, 8, 0]
+
+
+@pytest.mark.parametrize("key,err", [(([5],), IndexError), (([-4],), IndexError), (([0], [0], [0], [0]), IndexError),
+                                     ((np.ones((2, 2), bool),), IndexError), ((1.5,), IndexError),
+                                     (([[0, 1], [1, 2, 0]],), IndexError)])
+def test_bad_keys(key, err):
+    x = dlcore.zeros(3, 4, 5)
+    with pytest.raises((err, ValueError)):
+        x[key]
+
+
+def test_bad_set_shape():
+    x = dlcore.zeros(3, 4)
+    with pytest.raises(ValueError, match="shape mismatch"):
+        x[[0, 1]] = dlcore.ones(3, 3)
+
+
+# ------------------------------------------------------------------------------------------------- gradients
+
+@pytest.mark.parametrize("key", [([0, 0, 2],), (slice(None), [1, 3, 1]), ([0, 1], slice(None), [1, 1]),
+                                 ([[0], [2]], [1, 3]), (0, [1, 2], slice(1, 4))])
+def test_getitem_grad(key, rng):
+    x = dlcore.tensor(rng.standard_normal((3, 4, 5)), requires_grad=True)
+    gradcheck(lambda t: t[key], [x])
+
+
+def test_getitem_mask_grad(rng):
+    a = rng.standard_normal((3, 4))
+    x = dlcore.tensor(a, requires_grad=True)
+    gradcheck(lambda t: t[dlcore.tensor(a > 0)], [x])
+
+
+def test_setitem_grad(rng):
+    x0 = dlcore.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    v = dlcore.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+
+    def f(x0, v):
+        y = x0 * 1.0
+        y[[3, 1]] = v * 2.0
+        return y
+
+    gradcheck(f, [x0, v])
+
+    def g(x0, v):  # broadcast value: the gradient sums over the broadcast dims
+        y = x0 * 1.0
+        y[[0, 2], 1:] = v[0, :2]
+        return y
+
+    gradcheck(g, [x0, v])
+
+
+def test_index_put_accumulate_and_grad(rng):
+    x = dlcore.zeros(5)
+    x.index_put_((dlcore.tensor([0, 0, 3, 0]),), dlcore.tensor([1.0, 2.0, 3.0, 4.0]), accumulate=True)
+    assert x.tolist() == [7.0, 0.0, 0.0, 3.0, 0.0]
+    a = dlcore.tensor(rng.standard_normal(5), requires_grad=True)
+    v = dlcore.tensor(rng.standard_normal(4), requires_grad=True)
+    gradcheck(lambda a, v: dlcore.index_put(a, (dlcore.tensor([0, 0, 3, 0]),), v, accumulate=True), [a, v])
+
+
+# ------------------------------------------------------------------------------------------------- ops vs NumPy
+
+def test_gather_scatter_vs_numpy(rng):
+    a = rng.standard_normal((3, 4, 5))
+    idx = rng.integers(0, 4, size=(3, 2, 5))
+    g = dlcore.gather(dlcore.tensor(a), 1, dlcore.tensor(idx))
+    np.testing.assert_array_equal(g.numpy(), np.take_along_axis(a, idx, 1))
+    # scatter_add with duplicate indices
+    src = rng.standard_normal((3, 2, 5))
+    out = np.zeros((3, 4, 5))
+    grid = list(np.indices(idx.shape))
+    grid[1] = idx
+    np.add.at(out, tuple(grid), src)
+    r = dlcore.zeros(3, 4, 5, dtype=dlcore.float64).scatter_add(1, dlcore.tensor(idx), dlcore.tensor(src))
+    assert_close(r, out, rtol=1e-12, atol=1e-12)
+    # scatter (unique indices per column, so the result is defined)
+    idx2 = np.stack([rng.permutation(4)[:2] for _ in range(15)]).reshape(3, 5, 2).transpose(0, 2, 1).copy()
+    e = np.zeros((3, 4, 5))
+    grid[1] = idx2
+    e[tuple(grid)] = src
+    r2 = dlcore.zeros(3, 4, 5, dtype=dlcore.float64).scatter(1, dlcore.tensor(idx2), dlcore.tensor(src))
+    np.testing.assert_array_equal(r2.numpy(), e)
+    r3 = dlcore.zeros(2, 3).scatter_(1, dlcore.tensor([[2], [0]]), 5.0)
+    assert r3.tolist() == [[0, 0, 5], [5, 0, 0]]
+
+
+def test_gather_noncontiguous_and_errors(rng):
+    a = rng.standard_normal((5, 4))
+    x = dlcore.tensor(a).t()  # [4, 5] strided
+    idx = rng.integers(-5, 5, size=(4, 3))
+    np.testing.assert_array_equal(dlcore.gather(x, 1, dlcore.tensor(idx)).numpy(),
+                                  np.take_along_axis(a.T, idx % 5, 1))
+    with pytest.raises(IndexError, match="out of bounds"):
+        dlcore.gather(x, 1, dlcore.tensor([[7]]))
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        dlcore.gather(x, 1, dlcore.tensor([1]))
+    with pytest.raises(TypeError, match="int64"):
+        dlcore.gather(x, 1, dlcore.tensor([[1.0]]))
+    with pytest.raises(IndexError, match="dim"):
+        dlcore.gather(x, 2, dlcore.tensor([[1]]))
+
+
+def test_index_select_index_add_vs_numpy(rng):
+    a = rng.standard_normal((3, 4, 5))
+    idx = np.array([4, 0, 4, 2])
+    np.testing.assert_array_equal(dlcore.index_select(dlcore.tensor(a), 2, dlcore.tensor(idx)).numpy(), a[:, :, idx])
+    src = rng.standard_normal((3, 4, 4))
+    e = a.copy()
+    np.add.at(e, (slice(None), slice(None), idx), src)
+    r = dlcore.index_add(dlcore.tensor(a), 2, dlcore.tensor(idx), dlcore.tensor(src))
+    assert_close(r, e, rtol=1e-12, atol=1e-12)
+    r2 = dlcore.tensor(a).index_add_(2, dlcore.tensor(idx), dlcore.tensor(src), alpha=2.0)
+    e2 = a.copy()
+    np.add.at(e2, (slice(None), slice(None), idx), 2 * src)
+    assert_close(r2, e2, rtol=1e-12, atol=1e-12)
+    with pytest.raises(IndexError):
+        dlcore.index_select(dlcore.tensor(a), 0, dlcore.tensor([3]))
+
+
+def test_masked_ops(rng):
+    a = rng.standard_normal((3, 4))
+    m = a > 0
+    x = dlcore.tensor(a)
+    np.testing.assert_array_equal(x.masked_fill(dlcore.tensor(m), 0.5).numpy(), np.where(m, 0.5, a))
+    np.testing.assert_array_equal(dlcore.masked_select(x, dlcore.tensor(m)).numpy(), a[m])
+    row = dlcore.tensor(m[0])  # broadcast mask
+    np.testing.assert_array_equal(x.masked_fill(row, -1.0).numpy(), np.where(m[0], -1.0, a))
+    y = x.clone()
+    y.masked_fill_(dlcore.tensor(m), 0.0)
+    np.testing.assert_array_equal(y.numpy(), np.where(m, 0.0, a))
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cat_stack_split_chunk(dim, rng):
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    x, y = dlcore.tensor(a), dlcore.tensor(b)
+    np.testing.assert_array_equal(dlcore.cat([x, y], dim).numpy(), np.concatenate([a, b], dim))
+    np.testing.assert_array_equal(dlcore.stack([x, y], dim).numpy(), np.stack([a, b], dim))
+    parts = dlcore.split(x, 2, dim)
+    for p, e in zip(parts, np.array_split(a, range(2, a.shape[dim], 2), dim)):
+        np.testing.assert_array_equal(p.numpy(), e)
+    assert [tuple(c.shape)[dim] for c in dlcore.chunk(x, 2, dim)] == [-(-a.shape[dim] // 2),
+                                                                      a.shape[dim] - (-(-a.shape[dim] // 2))]
+    sizes = [1, a.shape[dim] - 1]
+    np.testing.assert_array_equal(x.split(sizes, dim)[1].numpy(), np.split(a, [1], dim)[1])
+
+
+def test_cat_promotes_skips_empty_and_errors():
+    r = dlcore.cat([dlcore.ones(2, dtype=dlcore.int64), dlcore.ones(1), dlcore.zeros(0)])
+    assert r.dtype == dlcore.float32 and r.tolist() == [1, 1, 1]
+    r = dlcore.cat([dlcore.ones(2, 3), dlcore.zeros(0)], 1)
+    assert r.shape == (2, 3)
+    with pytest.raises(ValueError, match="Expected size 3"):
+        dlcore.cat([dlcore.ones(2, 3), dlcore.ones(2, 4)], 0)
+    with pytest.raises(ValueError, match="non-empty"):
+        dlcore.cat([])
+    with pytest.raises(ValueError, match="equal size"):
+        dlcore.stack([dlcore.ones(2), dlcore.ones(3)])
+    with pytest.raises(ValueError, match="sum exactly"):
+        dlcore.split(dlcore.ones(4), [1, 2])
+
+
+def test_join_grads(rng):
+    a = dlcore.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    b = dlcore.tensor(rng.standard_normal((2, 2)), requires_grad=True)
+    gradcheck(lambda a, b: dlcore.cat([a, b, a], 1), [a, b])
+    c = dlcore.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    gradcheck(lambda a, c: dlcore.stack([a, c, a], 1), [a, c])
+    gradcheck(lambda a: a.split([1, 2], 1)[1] * a.chunk(3, 1)[0], [a])
+    gradcheck(lambda a: dlcore.unbind(a, 1)[2], [a])
+
+
+def test_index_op_grads(rng):
+    x = dlcore.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    idx = dlcore.tensor(rng.integers(0, 4, size=(3, 6)))
+    gradcheck(lambda x: dlcore.gather(x, 1, idx), [x])
+    gradcheck(lambda x: dlcore.index_select(x, 1, dlcore.tensor([3, 0, 3])), [x])
+    src = dlcore.tensor(rng.standard_normal((3, 6)), requires_grad=True)
+    gradcheck(lambda x, s: dlcore.scatter_add(x, 1, idx, s), [x, src])
+    sidx = dlcore.tensor(np.stack([rng.permutation(4)[:3] for _ in range(3)]))
+    s3 = dlcore.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    gradcheck(lambda x, s: dlcore.scatter(x, 1, sidx, s), [x, s3])
+    s2 = dlcore.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    gradcheck(lambda x, s: dlcore.index_add(x, 1, dlcore.tensor([1, 1]), s, alpha=1.5), [x, s2])
+    m = dlcore.tensor(rng.standard_normal((3, 4)) > 0)
+    gradcheck(lambda x: x.masked_fill(m, 2.0), [x])
+    gradcheck(lambda x: dlcore.masked_select(x, m), [x])
+
+
+def test_inplace_scatter_records_history(rng):
+    x = dlcore.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    y = x * 2.0
+    y.scatter_(1, dlcore.tensor([[0], [2]]), 0.0)
+    y.sum().backward()
+    assert x.grad.tolist() == [[0.0, 2.0, 2.0], [2.0, 2.0, 0.0]]
+
+
+@requires_torch
+def test_advanced_indexing_grad_matches_torch(rng):
+    import torch
+    a = rng.standard_normal((4, 5, 6))
+    key = (slice(None), [[0, 4], [2, 2]], [1, 5])
+    x = dlcore.tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    g = rng.standard_normal(a[key].shape)
+    x[key].backward(dlcore.tensor(g))
+    t[key].backward(torch.tensor(g))
+    assert_close(x.grad, t.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_isa_independent():
+    # the index kernels have no ISA variants; pinning the ISA must not change results
+    x = dlcore.arange(20.0).reshape(4, 5)
+    r = x[[1, 3]]
+    dlcore._C._set_cpu_isa("scalar")
+    np.testing.assert_array_equal(x[[1, 3]].numpy(), r.numpy())

@@ -1,0 +1,184 @@
+"""Activations (relu, leaky_relu, elu, sigmoid, tanh, gelu, softplus): forward vs NumPy float64 oracles and torch,
+float64 gradchecks, every ISA path, non-contiguous input, in-place variants, bad input."""
+import math
+
+import numpy as np
+import pytest
+
+import dlcore
+import dlcore.functional as F
+from dlcore.testing import assert_close, gradcheck
+from conftest import requires_torch
+
+ISAS = ["scalar", "avx2", "avx512"]
+
+
+def _erf(x):
+    return np.vectorize(math.erf)(x)
+
+
+def _sig(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# (name, dlcore call, NumPy oracle, torch call)
+CASES = [
+    ("relu", lambda x: F.relu(x), lambda x: np.maximum(x, 0), lambda t, x: t.nn.functional.relu(x)),
+    ("leaky_relu", lambda x: F.leaky_relu(x, 0.1), lambda x: np.where(x > 0, x, 0.1 * x),
+     lambda t, x: t.nn.functional.leaky_relu(x, 0.1)),
+    ("elu", lambda x: F.elu(x, 1.3), lambda x: np.where(x > 0, x, 1.3 * np.expm1(x)),
+     lambda t, x: t.nn.functional.elu(x, 1.3)),
+    ("sigmoid", lambda x: F.sigmoid(x), _sig, lambda t, x: t.sigmoid(x)),
+    ("tanh", lambda x: F.tanh(x), np.tanh, lambda t, x: t.tanh(x)),
+    ("gelu", lambda x: F.gelu(x), lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))),
+     lambda t, x: t.nn.functional.gelu(x)),
+    ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"),
+     lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))),
+     lambda t, x: t.nn.functional.gelu(x, approximate="tanh")),
+    ("softplus", lambda x: F.softplus(x, 2.0, 15.0),
+     lambda x: np.where(2 * x > 15, x, np.log1p(np.exp(2 * x)) / 2), lambda t, x: t.nn.functional.softplus(x, 2.0, 15.0)),
+]
+IDS = [c[0] for c in CASES]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("n", [1, 3, 17, 127, 1000])
+def test_forward_vs_numpy(case, isa, n, float_dtype, rng):
+    try:
+        dlcore._C._set_cpu_isa(isa)
+    except ValueError:
+        pytest.skip(f"CPU lacks {isa}")
+    name, fn, ref, _ = case
+    x = rng.standard_normal(n) * 4
+    x[0] = 30.0 if n > 1 else x[0]  # saturation
+    xd = dlcore.tensor(x.astype(float_dtype))
+    out = fn(xd)
+    tol = dict(rtol=2e-6, atol=2e-6) if float_dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+    assert out.dtype == xd.dtype and tuple(out.shape) == (n,)
+    assert_close(out.numpy().astype(np.float64), ref(x.astype(float_dtype).astype(np.float64)), **tol)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_backward_float32_paths_agree_with_float64(case, isa, rng):
+    try:
+        dlcore._C._set_cpu_isa(isa)
+    except ValueError:
+        pytest.skip(f"CPU lacks {isa}")
+    name, fn, _, _ = case
+    x = rng.standard_normal(67) * 3
+    g = rng.standard_normal(67)
+    grads = []
+    for dt in ("float32", "float64"):
+        xd = dlcore.tensor(x.astype(dt), requires_grad=True)
+        fn(xd).backward(dlcore.tensor(g.astype(dt)))
+        grads.append(xd.grad.numpy().astype(np.float64))
+    assert_close(grads[0], grads[1], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_gradcheck(case, rng):
+    name, fn, _, _ = case
+    x = rng.standard_normal((3, 5)) * 2
+    x[np.abs(x) < 0.05] = 0.3  # away from the kinks
+    xd = dlcore.tensor(x, requires_grad=True)
+    gradcheck(fn, [xd])
+
+
+@requires_torch
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_vs_torch(case, rng):
+    import torch
+    name, fn, _, tfn = case
+    x = rng.standard_normal((4, 33)).astype(np.float32) * 3
+    g = rng.standard_normal((4, 33)).astype(np.float32)
+    xd = dlcore.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    yd, yt = fn(xd), tfn(torch, xt)
+    yd.backward(dlcore.tensor(g))
+    yt.backward(torch.tensor(g))
+    assert_close(yd.detach().numpy(), yt.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert_close(xd.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_non_contiguous(case, rng):
+    name, fn, ref, _ = case
+    x = rng.standard_normal((6, 8))
+    xd = dlcore.tensor(x).transpose(0, 1)[::2]
+    assert not xd.is_contiguous()
+    assert_close(fn(xd).numpy(), ref(x.T[::2]), rtol=1e-12, atol=1e-12)
+
+
+def test_nan_propagates():
+    x = dlcore.tensor([float("nan"), -1.0, 2.0])
+    for fn in (F.relu, F.sigmoid, F.tanh, F.gelu, F.elu, F.softplus, lambda v: F.leaky_relu(v, 0.2)):
+        assert np.isnan(fn(x).numpy()[0])
+
+
+def test_inplace(rng):
+    x = rng.standard_normal(50)
+    xd = dlcore.tensor(x)
+    r = F.relu(xd, inplace=True)
+    assert r is xd
+    assert_close(xd.numpy(), np.maximum(x, 0))
+    xd = dlcore.tensor(x)
+    xd.relu_()
+    assert_close(xd.numpy(), np.maximum(x, 0))
+    xd = dlcore.tensor(x)
+    F.leaky_relu_(xd, 0.5)
+    assert_close(xd.numpy(), np.where(x > 0, x, 0.5 * x))
+    xd = dlcore.tensor(x)
+    F.elu(xd, inplace=True)
+    assert_close(xd.numpy(), np.where(x > 0, x, np.expm1(x)))
+    # non-contiguous in place
+    xd = dlcore.tensor(x.reshape(5, 10)).transpose(0, 1)
+    F.relu_(xd)
+    assert_close(xd.numpy(), np.maximum(x.reshape(5, 10).T, 0))
+
+
+def test_inplace_autograd(rng):
+    x = rng.standard_normal((4, 6))
+    w = dlcore.tensor(x, requires_grad=True)
+    h = w * 2.0
+    F.relu_(h)
+    h.sum().backward()
+    assert_close(w.grad.numpy(), 2.0 * (x > 0))
+    with pytest.raises(RuntimeError, match="leaf"):
+        F.relu_(dlcore.tensor(x, requires_grad=True))
+
+
+def test_tensor_methods(rng):
+    x = rng.standard_normal((3, 4))
+    xd = dlcore.tensor(x)
+    assert_close(xd.relu().numpy(), np.maximum(x, 0))
+    assert_close(dlcore.relu(xd).numpy(), np.maximum(x, 0))
+
+
+def test_composed_activations(rng):
+    x = rng.standard_normal(40) * 3
+    xd = dlcore.tensor(x)
+    assert_close(F.silu(xd).numpy(), x * _sig(x), rtol=1e-12, atol=1e-12)
+    assert_close(F.relu6(xd).numpy(), np.clip(x, 0, 6))
+    assert_close(F.hardtanh(xd).numpy(), np.clip(x, -1, 1))
+    assert_close(F.logsigmoid(xd).numpy(), -np.log1p(np.exp(-x)), rtol=1e-10, atol=1e-12)
+    assert_close(F.softsign(xd).numpy(), x / (1 + np.abs(x)))
+    assert_close(F.mish(xd).numpy(), x * np.tanh(np.log1p(np.exp(x))), rtol=1e-10, atol=1e-12)
+
+
+def test_bad_input():
+    with pytest.raises(TypeError, match="relu"):
+        F.relu(dlcore.tensor([1, 2, 3]))
+    with pytest.raises(TypeError, match="relu"):
+        F.relu([1.0, 2.0])
+    with pytest.raises(ValueError, match="approximate"):
+        F.gelu(dlcore.tensor([1.0]), approximate="fast")
+    with pytest.raises(ValueError, match="beta"):
+        F.softplus(dlcore.tensor([1.0]), beta=0)
+    with pytest.raises(ValueError, match="grad_output"):
+        dlcore._C.act_backward(0, dlcore.zeros(3), dlcore.zeros(4), 0.0, 0.0)
+
+
+def test_empty():
+    assert F.relu(dlcore.zeros(0, 3)).shape == (0, 3)

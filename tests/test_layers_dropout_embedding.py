@@ -1,0 +1,201 @@
+"""dropout / dropout2d (statistics, scaling, mask reuse in backward, seed reproducibility, ISA paths agree) and
+embedding (gather, scatter-add backward with repeated indices, padding_idx, scale_grad_by_freq, max_norm)."""
+import numpy as np
+import pytest
+
+import dlcore
+import dlcore.functional as F
+from dlcore.testing import assert_close, gradcheck
+from conftest import requires_torch
+
+ISAS = ["scalar", "avx2", "avx512"]
+
+
+def _pin(isa):
+    try:
+        dlcore._C._set_cpu_isa(isa)
+    except ValueError:
+        pytest.skip(f"CPU lacks {isa}")
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_dropout_statistics(p, float_dtype):
+    dlcore.manual_seed(0)
+    n = 200_000
+    x = dlcore.ones(n, dtype=getattr(dlcore, float_dtype))
+    y = F.dropout(x, p).numpy()
+    kept = y != 0
+    frac = kept.mean()
+    assert abs(frac - (1 - p)) < 5 * np.sqrt(p * (1 - p) / n)
+    assert_close(y[kept], np.full(kept.sum(), 1 / (1 - p)), rtol=1e-6)
+    assert abs(y.mean() - 1.0) < 6 * np.sqrt(p / (1 - p) / n)
+
+
+def test_dropout_seed_reproducible_and_advances():
+    x = dlcore.ones(1000)
+    dlcore.manual_seed(123)
+    a = F.dropout(x, 0.5).numpy()
+    b = F.dropout(x, 0.5).numpy()
+    dlcore.manual_seed(123)
+    a2 = F.dropout(x, 0.5).numpy()
+    assert (a == a2).all()
+    assert not (a == b).all()
+
+
+def test_dropout_isa_paths_and_threads_agree():
+    x = dlcore.tensor(np.arange(1, 10_001, dtype=np.float32))
+    outs = []
+    for isa in ISAS:
+        try:
+            dlcore._C._set_cpu_isa(isa)
+        except ValueError:
+            continue
+        for nt in (1, 2):
+            dlcore.set_num_threads(nt)
+            dlcore.manual_seed(7)
+            outs.append(F.dropout(x, 0.3).numpy())
+    for o in outs[1:]:
+        assert (o == outs[0]).all()
+
+
+def test_dropout_backward_reuses_mask(rng):
+    dlcore.manual_seed(5)
+    x = dlcore.tensor(rng.standard_normal((7, 33)), requires_grad=True)
+    y = F.dropout(x, 0.4)
+    g = rng.standard_normal((7, 33))
+    y.backward(dlcore.tensor(g))
+    mask = (y.detach().numpy() != 0)
+    assert_close(x.grad.numpy(), np.where(mask, g / 0.6, 0.0), rtol=1e-12)
+    # an unrelated draw in between does not change the backward (mask from the forward's seed/offset)
+    dlcore.manual_seed(5)
+    x2 = dlcore.tensor(x.detach().numpy(), requires_grad=True)
+    y2 = F.dropout(x2, 0.4)
+    dlcore.rand(100)
+    y2.backward(dlcore.tensor(g))
+    assert_close(x2.grad.numpy(), x.grad.numpy())
+
+
+def test_dropout_gradcheck(rng):
+    x = dlcore.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+
+    def fn(v):
+        dlcore.manual_seed(11)
+        return F.dropout(v, 0.5)
+    gradcheck(fn, [x])
+
+
+def test_dropout_modes(rng):
+    x = dlcore.tensor(rng.standard_normal(50))
+    assert F.dropout(x, 0.5, training=False) is x
+    assert F.dropout(x, 0.0) is x
+    assert (F.dropout(x, 1.0).numpy() == 0).all()
+    xc = dlcore.tensor(x.numpy())
+    dlcore.manual_seed(3)
+    r = F.dropout(xc, 0.5, inplace=True)
+    dlcore.manual_seed(3)
+    assert r is xc and (xc.numpy() == F.dropout(x, 0.5).numpy()).all()
+    nc = dlcore.tensor(rng.standard_normal((6, 4))).transpose(0, 1)
+    y = F.dropout(nc, 0.5).numpy()
+    assert ((y == 0) | np.isclose(y, 2 * nc.numpy())).all()
+
+
+def test_dropout_inplace_autograd(rng):
+    w = dlcore.tensor(rng.standard_normal(40), requires_grad=True)
+    h = w * 1.0
+    F.dropout(h, 0.5, inplace=True)
+    h.sum().backward()
+    kept = h.detach().numpy() != 0
+    assert_close(w.grad.numpy(), np.where(kept, 2.0, 0.0))
+
+
+def test_dropout2d(rng):
+    dlcore.manual_seed(1)
+    x = dlcore.tensor(rng.standard_normal((8, 16, 3, 5)) + 10, requires_grad=True)
+    y = F.dropout2d(x, 0.5)
+    yn = y.detach().numpy()
+    planes = (yn != 0).reshape(8, 16, -1)
+    assert (planes.all(-1) | ~planes.any(-1)).all()  # whole channels kept or dropped
+    assert 0.2 < planes.all(-1).mean() < 0.8
+    y.sum().backward()
+    assert_close(x.grad.numpy(), np.where(yn != 0, 2.0, 0.0))
+    with pytest.raises(ValueError, match="dropout2d"):
+        F.dropout2d(dlcore.zeros(3, 4), 0.5)
+
+
+def test_dropout_bad_input():
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        F.dropout(dlcore.zeros(3), 1.5)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        F.dropout(dlcore.zeros(3, dtype=dlcore.int64), 0.5)
+
+
+# ------------------------------------------------------------------------------------------------ embedding
+
+def test_embedding_forward_backward(rng):
+    V, D = 7, 5
+    w0 = rng.standard_normal((V, D))
+    idx = np.array([[1, 3, 1], [6, 0, 1]])
+    w = dlcore.tensor(w0, requires_grad=True)
+    out = F.embedding(dlcore.tensor(idx), w)
+    assert tuple(out.shape) == (2, 3, D)
+    assert_close(out.detach().numpy(), w0[idx])
+    g = rng.standard_normal((2, 3, D))
+    out.backward(dlcore.tensor(g))
+    ref = np.zeros((V, D))
+    np.add.at(ref, idx.reshape(-1), g.reshape(-1, D))
+    assert_close(w.grad.numpy(), ref, rtol=1e-12)
+    gradcheck(lambda ww: F.embedding(dlcore.tensor(idx), ww), [dlcore.tensor(w0, requires_grad=True)])
+
+
+@pytest.mark.parametrize("D", [1, 3, 300])
+def test_embedding_padding_and_freq(D, rng):
+    V = 6
+    w0 = rng.standard_normal((V, D)).astype(np.float32)
+    idx = np.array([2, 2, 5, 0, 2, 5])
+    w = dlcore.tensor(w0, requires_grad=True)
+    g = rng.standard_normal((6, D)).astype(np.float32)
+    F.embedding(dlcore.tensor(idx), w, padding_idx=5, scale_grad_by_freq=True).backward(dlcore.tensor(g))
+    ref = np.zeros((V, D))
+    cnt = np.bincount(idx, minlength=V)
+    for i, v in enumerate(idx):
+        if v != 5:
+            ref[v] += g[i] / cnt[v]
+    assert_close(w.grad.numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+@requires_torch
+def test_embedding_vs_torch(rng):
+    import torch
+    w0 = rng.standard_normal((10, 4)).astype(np.float32)
+    idx = rng.integers(0, 10, (5, 3))
+    wd, wt = dlcore.tensor(w0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+    yd = F.embedding(dlcore.tensor(idx), wd, padding_idx=-1)
+    yt = torch.nn.functional.embedding(torch.tensor(idx), wt, padding_idx=-1)
+    g = rng.standard_normal(yt.shape).astype(np.float32)
+    yd.backward(dlcore.tensor(g))
+    yt.backward(torch.tensor(g))
+    assert_close(yd.detach().numpy(), yt.detach().numpy())
+    assert_close(wd.grad.numpy(), wt.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_embedding_max_norm(rng):
+    w0 = rng.standard_normal((4, 3)) * 5
+    w = dlcore.tensor(w0)
+    out = F.embedding(dlcore.tensor([0, 2]), w, max_norm=1.0)
+    n = np.linalg.norm(out.numpy(), axis=1)
+    assert (n <= 1.0 + 1e-6).all()
+    assert_close(w.numpy()[1], w0[1])  # untouched row
+
+
+def test_embedding_bad_input():
+    w = dlcore.zeros(4, 3)
+    with pytest.raises(IndexError, match="embedding.*index 4 is out of range for 4"):
+        F.embedding(dlcore.tensor([0, 4]), w)
+    with pytest.raises(IndexError, match="out of range"):
+        F.embedding(dlcore.tensor([-1]), w)
+    with pytest.raises(TypeError, match="integer"):
+        F.embedding(dlcore.tensor([0.0]), w)
+    with pytest.raises(ValueError, match="2-D weight"):
+        F.embedding(dlcore.tensor([0]), dlcore.zeros(4))
+    with pytest.raises(ValueError, match="padding_idx"):
+        F.embedding(dlcore.tensor([0]), w, padding_idx=9)

@@ -1,0 +1,258 @@
+"""max_pool2d, avg_pool2d, lp_pool2d, adaptive_avg_pool2d: NumPy float64 oracles (written here), torch, float64
+gradchecks (max-pool away from ties), every ISA (the 2x2 AVX path included), non-contiguous input, bad input."""
+import math
+
+import numpy as np
+import pytest
+
+import dlcore
+import dlcore.functional as F
+from dlcore.testing import assert_close, gradcheck
+from conftest import requires_torch
+
+ISAS = ["scalar", "avx2", "avx512"]
+
+
+def _pin(isa):
+    try:
+        dlcore._C._set_cpu_isa(isa)
+    except ValueError:
+        pytest.skip(f"CPU lacks {isa}")
+
+
+def out_size(L, k, s, p, d, ceil):
+    num = L + 2 * p - d * (k - 1) - 1
+    o = (-(-num // s) if ceil else num // s) + 1
+    if ceil and (o - 1) * s >= L + p:
+        o -= 1
+    return o
+
+
+def np_max_pool(x, k, s, p, d, ceil):
+    N, C, H, W = x.shape
+    Ho, Wo = out_size(H, k[0], s[0], p[0], d[0], ceil), out_size(W, k[1], s[1], p[1], d[1], ceil)
+    out = np.full((N, C, Ho, Wo), -np.inf)
+    idx = np.zeros((N, C, Ho, Wo), dtype=np.int64)
+    for oh in range(Ho):
+        for ow in range(Wo):
+            best = None
+            for i in range(k[0]):
+                h = oh * s[0] - p[0] + i * d[0]
+                if not 0 <= h < H:
+                    continue
+                for j in range(k[1]):
+                    w = ow * s[1] - p[1] + j * d[1]
+                    if not 0 <= w < W:
+                        continue
+                    v = x[:, :, h, w]
+                    if best is None:
+                        out[:, :, oh, ow] = v
+                        idx[:, :, oh, ow] = h * W + w
+                        best = True
+                    else:
+                        take = v > out[:, :, oh, ow]
+                        out[:, :, oh, ow] = np.where(take, v, out[:, :, oh, ow])
+                        idx[:, :, oh, ow] = np.where(take, h * W + w, idx[:, :, oh, ow])
+    return out, idx
+
+
+def np_avg_pool(x, k, s, p, ceil, cip, div):
+    N, C, H, W = x.shape
+    Ho, Wo = out_size(H, k[0], s[0], p[0], 1, ceil), out_size(W, k[1], s[1], p[1], 1, ceil)
+    out = np.zeros((N, C, Ho, Wo))
+    for oh in range(Ho):
+        for ow in range(Wo):
+            h0, w0 = oh * s[0] - p[0], ow * s[1] - p[1]
+            h1, w1 = min(h0 + k[0], H + p[0]), min(w0 + k[1], W + p[1])
+            size = (h1 - h0) * (w1 - w0)
+            h0, w0, h1, w1 = max(h0, 0), max(w0, 0), min(h1, H), min(w1, W)
+            if h0 >= h1 or w0 >= w1:
+                continue
+            dv = div if div else (size if cip else (h1 - h0) * (w1 - w0))
+            out[:, :, oh, ow] = x[:, :, h0:h1, w0:w1].sum(axis=(2, 3)) / dv
+    return out
+
+
+MAX_CASES = [  # (shape, kernel, stride, padding, dilation, ceil)
+    ((2, 3, 8, 8), (2, 2), (2, 2), (0, 0), (1, 1), False),
+    ((2, 3, 24, 24), (2, 2), (2, 2), (0, 0), (1, 1), False),     # the AVX fast path, full vectors
+    ((1, 2, 9, 37), (2, 2), (2, 2), (0, 0), (1, 1), False),      # odd sizes: tails and a leftover row/column
+    ((1, 2, 9, 37), (2, 2), (2, 2), (0, 0), (1, 1), True),
+    ((2, 2, 7, 9), (3, 3), (2, 2), (1, 1), (1, 1), False),
+    ((2, 2, 7, 9), (3, 2), (1, 2), (1, 0), (1, 1), True),
+    ((1, 3, 11, 10), (3, 3), (2, 3), (1, 1), (2, 2), False),     # dilation
+    ((1, 1, 5, 5), (2, 2), (3, 3), (0, 0), (1, 1), False),       # stride > kernel
+    ((3, 6, 6), (2, 2), (2, 2), (0, 0), (1, 1), False),          # 3-d input
+]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", MAX_CASES)
+def test_max_pool_forward_indices_backward(isa, case, float_dtype, rng):
+    _pin(isa)
+    shape, k, s, p, d, ceil = case
+    x = rng.standard_normal(shape).astype(float_dtype)
+    x4 = x if x.ndim == 4 else x[None]
+    ref, ridx = np_max_pool(x4.astype(np.float64), k, s, p, d, ceil)
+    if x.ndim == 3:
+        ref, ridx = ref[0], ridx[0]
+    xd = dlcore.tensor(x, requires_grad=True)
+    out, idx = F.max_pool2d(xd, k, s, p, d, ceil, return_indices=True)
+    assert out.dtype == xd.dtype
+    assert_close(out.detach().numpy(), ref, rtol=0, atol=0)
+    assert (idx.numpy() == ridx).all()
+    assert_close(F.max_pool2d(xd.detach(), k, s, p, d, ceil).numpy(), ref, rtol=0, atol=0)
+    g = rng.standard_normal(ref.shape).astype(float_dtype)
+    out.backward(dlcore.tensor(g))
+    gref = np.zeros(x4.shape).reshape(x4.shape[0] * x4.shape[1], -1)
+    gi = g.reshape(gref.shape[0], -1)
+    ii = ridx.reshape(gref.shape[0], -1)
+    for pl in range(gref.shape[0]):
+        np.add.at(gref[pl], ii[pl], gi[pl])
+    assert_close(xd.grad.numpy(), gref.reshape(x.shape), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_max_pool_gradcheck(isa, rng):
+    _pin(isa)
+    x = rng.permutation(2 * 2 * 6 * 7).reshape(2, 2, 6, 7).astype(np.float64) * 0.1  # distinct: no ties
+    gradcheck(lambda v: F.max_pool2d(v, 2), [dlcore.tensor(x, requires_grad=True)], eps=1e-4)
+    gradcheck(lambda v: F.max_pool2d(v, 3, 2, 1, ceil_mode=True), [dlcore.tensor(x, requires_grad=True)], eps=1e-4)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_max_pool_nan_and_ties(isa):
+    _pin(isa)
+    x = np.zeros((1, 1, 2, 32), dtype=np.float32)  # all ties: the first element wins
+    x[0, 0, 1, 5] = np.nan
+    xd = dlcore.tensor(x, requires_grad=True)
+    out, idx = F.max_pool2d(xd, 2, return_indices=True)
+    assert np.isnan(out.detach().numpy()[0, 0, 0, 2])
+    assert idx.numpy()[0, 0, 0, 2] == 32 + 5
+    assert idx.numpy()[0, 0, 0, 0] == 0
+    out.sum().backward()
+    g = xd.grad.numpy()[0, 0]
+    assert g[1, 5] == 1 and g[0, 0] == 1 and g[0, 1] == 0 and g.sum() == 16
+
+
+@requires_torch
+@pytest.mark.parametrize("case", MAX_CASES[:7])
+def test_max_pool_vs_torch(case, rng):
+    import torch
+    shape, k, s, p, d, ceil = case
+    x = rng.standard_normal(shape).astype(np.float32)
+    xd = dlcore.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    yd = F.max_pool2d(xd, k, s, p, d, ceil)
+    yt = torch.nn.functional.max_pool2d(xt, k, s, p, d, ceil)
+    assert_close(yd.detach().numpy(), yt.detach().numpy(), rtol=0, atol=0)
+    g = rng.standard_normal(yt.shape).astype(np.float32)
+    yd.backward(dlcore.tensor(g))
+    yt.backward(torch.tensor(g))
+    assert_close(xd.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+AVG_CASES = [  # (shape, kernel, stride, padding, ceil, count_include_pad, divisor_override)
+    ((2, 3, 8, 8), (2, 2), (2, 2), (0, 0), False, True, None),
+    ((1, 2, 7, 9), (3, 3), (2, 2), (1, 1), False, True, None),
+    ((1, 2, 7, 9), (3, 3), (2, 2), (1, 1), True, False, None),
+    ((1, 2, 7, 9), (3, 2), (2, 1), (1, 1), True, True, None),
+    ((1, 2, 5, 6), (2, 3), (1, 2), (0, 1), False, True, 4),
+    ((2, 5, 5), (2, 2), (3, 3), (0, 0), True, True, None),
+]
+
+
+@pytest.mark.parametrize("case", AVG_CASES)
+def test_avg_pool(case, rng):
+    shape, k, s, p, ceil, cip, div = case
+    x = rng.standard_normal(shape)
+    x4 = x if x.ndim == 4 else x[None]
+    ref = np_avg_pool(x4, k, s, p, ceil, cip, div)
+    ref = ref if x.ndim == 4 else ref[0]
+    xd = dlcore.tensor(x, requires_grad=True)
+    out = F.avg_pool2d(xd, k, s, p, ceil, cip, div)
+    assert_close(out.detach().numpy(), ref, rtol=1e-12, atol=1e-12)
+    gradcheck(lambda v: F.avg_pool2d(v, k, s, p, ceil, cip, div), [xd])
+
+
+@requires_torch
+@pytest.mark.parametrize("case", AVG_CASES[:5])
+def test_avg_pool_vs_torch(case, rng):
+    import torch
+    shape, k, s, p, ceil, cip, div = case
+    x = rng.standard_normal(shape).astype(np.float32)
+    a = F.avg_pool2d(dlcore.tensor(x), k, s, p, ceil, cip, div).numpy()
+    b = torch.nn.functional.avg_pool2d(torch.tensor(x), k, s, p, ceil, cip, div).numpy()
+    assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("p", [2.0, 3.0, 1.5])
+def test_lp_pool(p, rng):
+    x = rng.uniform(0.2, 2.0, (1, 2, 6, 5))
+    xd = dlcore.tensor(x, requires_grad=True)
+    out = F.lp_pool2d(xd, p, 2, 2)
+    ref = np.zeros((1, 2, 3, 2))
+    for i in range(3):
+        for j in range(2):
+            ref[:, :, i, j] = (x[:, :, 2 * i:2 * i + 2, 2 * j:2 * j + 2] ** p).sum(axis=(2, 3)) ** (1 / p)
+    assert_close(out.detach().numpy(), ref, rtol=1e-10)
+    gradcheck(lambda v: F.lp_pool2d(v, p, (2, 2)), [xd])
+
+
+@pytest.mark.parametrize("osz", [1, (1, 1), 3, (2, 4), (5, 7), (None, 2)])
+def test_adaptive_avg_pool(osz, rng):
+    x = rng.standard_normal((2, 3, 5, 7))
+    xd = dlcore.tensor(x, requires_grad=True)
+    out = F.adaptive_avg_pool2d(xd, osz)
+    oh, ow = (osz, osz) if isinstance(osz, int) else (5 if osz[0] is None else osz[0], osz[1])
+    ref = np.zeros((2, 3, oh, ow))
+    for i in range(oh):
+        h0, h1 = (i * 5) // oh, -((-(i + 1) * 5) // oh)
+        for j in range(ow):
+            w0, w1 = (j * 7) // ow, -((-(j + 1) * 7) // ow)
+            ref[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
+    assert_close(out.detach().numpy(), ref, rtol=1e-12, atol=1e-12)
+    gradcheck(lambda v: F.adaptive_avg_pool2d(v, osz), [xd])
+
+
+@requires_torch
+def test_adaptive_vs_torch(rng):
+    import torch
+    x = rng.standard_normal((2, 3, 13, 11)).astype(np.float32)
+    for osz in [(4, 3), 1, (6, 11)]:
+        a = F.adaptive_avg_pool2d(dlcore.tensor(x), osz).numpy()
+        b = torch.nn.functional.adaptive_avg_pool2d(torch.tensor(x), osz).numpy()
+        assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_non_contiguous(rng):
+    x = rng.standard_normal((2, 3, 8, 6))
+    xd = dlcore.tensor(x).transpose(2, 3)
+    assert not xd.is_contiguous()
+    xt = np.ascontiguousarray(x.transpose(0, 1, 3, 2))
+    assert_close(F.max_pool2d(xd, 2).numpy(), np_max_pool(xt, (2, 2), (2, 2), (0, 0), (1, 1), False)[0])
+    assert_close(F.avg_pool2d(xd, 2).numpy(), np_avg_pool(xt, (2, 2), (2, 2), (0, 0), False, True, None))
+
+
+def test_pool_bad_input():
+    x = dlcore.zeros(1, 1, 4, 4)
+    with pytest.raises(ValueError, match="max_pool2d.*3-D.*4-D"):
+        F.max_pool2d(dlcore.zeros(4, 4), 2)
+    with pytest.raises(ValueError, match="padding should be at most half"):
+        F.max_pool2d(x, 2, padding=2)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        F.max_pool2d(x, 5)
+    with pytest.raises(ValueError, match="stride must be positive"):
+        F.avg_pool2d(x, 2, 0)
+    with pytest.raises(ValueError, match="kernel_size must be positive"):
+        F.max_pool2d(x, 0)
+    with pytest.raises(ValueError, match="pair"):
+        F.max_pool2d(x, (2, 2, 2))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        F.max_pool2d(dlcore.zeros(1, 1, 4, 4, dtype=dlcore.int64), 2)
+    with pytest.raises(ValueError, match="divisor_override"):
+        F.avg_pool2d(x, 2, divisor_override=0)
+    with pytest.raises(ValueError, match="output_size must be positive"):
+        F.adaptive_avg_pool2d(x, 0)
+    with pytest.raises(ValueError, match="grad_output"):
+        dlcore._C.max_pool2d_bwd(dlcore.zeros(1, 1, 3, 3), x, (2, 2), (2, 2), (0, 0), (1, 1), False)

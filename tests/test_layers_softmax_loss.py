@@ -1,0 +1,364 @@
+"""softmax/log_softmax over any dim and the losses (cross_entropy, nll_loss, mse/l1/smooth_l1/huber,
+binary_cross_entropy[_with_logits], hinge_embedding_loss, multi_margin_loss): NumPy float64 oracles, torch,
+float64 gradchecks, ISA paths, non-contiguous input, bad-input catalogue."""
+import numpy as np
+import pytest
+
+import dlcore
+import dlcore.functional as F
+from dlcore.testing import assert_close, gradcheck
+from conftest import requires_torch
+
+ISAS = ["scalar", "avx2", "avx512"]
+
+
+def _pin(isa):
+    try:
+        dlcore._C._set_cpu_isa(isa)
+    except ValueError:
+        pytest.skip(f"CPU lacks {isa}")
+
+
+def np_log_softmax(x, d):
+    m = x.max(axis=d, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=d, keepdims=True))
+
+
+# ------------------------------------------------------------------------------------------------ softmax
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("shape,dim", [((7,), 0), ((3, 17), 1), ((3, 17), 0), ((2, 5, 300), 1), ((4, 3, 5), -1),
+                                       ((2, 1, 3), 1), ((5, 129), -1)])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_forward(isa, shape, dim, log, float_dtype, rng):
+    _pin(isa)
+    x = rng.standard_normal(shape) * 5
+    xd = dlcore.tensor(x.astype(float_dtype))
+    ref = np_log_softmax(x.astype(float_dtype).astype(np.float64), dim)
+    out = (F.log_softmax if log else F.softmax)(xd, dim)
+    tol = dict(rtol=1e-5, atol=1e-6) if float_dtype == "float32" else dict(rtol=1e-12, atol=1e-13)
+    assert_close(out.numpy(), ref if log else np.exp(ref), **tol)
+
+
+def test_softmax_stable_large_values():
+    x = dlcore.tensor([[1000.0, 1001.0, 1002.0], [-1e4, 0.0, 1e4]])
+    y = F.softmax(x, 1).numpy()
+    assert np.isfinite(y).all()
+    assert_close(y.sum(1), [1.0, 1.0], rtol=1e-6)
+    assert np.isfinite(F.log_softmax(x, 1).numpy()).all()
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dim", [0, 1, 2])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_gradcheck(isa, dim, log, rng):
+    _pin(isa)
+    x = dlcore.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
+    gradcheck(lambda v: (F.log_softmax if log else F.softmax)(v, dim), [x])
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_backward_float32_paths(isa, log, rng):
+    _pin(isa)
+    x = rng.standard_normal((3, 37))
+    g = rng.standard_normal((3, 37))
+    res = []
+    for dt in ("float32", "float64"):
+        xd = dlcore.tensor(x.astype(dt), requires_grad=True)
+        (F.log_softmax if log else F.softmax)(xd, 1).backward(dlcore.tensor(g.astype(dt)))
+        res.append(xd.grad.numpy().astype(np.float64))
+    assert_close(res[0], res[1], rtol=1e-4, atol=1e-5)
+
+
+def test_softmax_non_contiguous_and_methods(rng):
+    x = rng.standard_normal((5, 6))
+    xd = dlcore.tensor(x).transpose(0, 1)
+    assert_close(F.softmax(xd, 1).numpy(), np.exp(np_log_softmax(x.T, 1)), rtol=1e-12)
+    assert_close(xd.softmax(0).numpy(), np.exp(np_log_softmax(x.T, 0)), rtol=1e-12)
+    assert_close(xd.log_softmax(-1).numpy(), np_log_softmax(x.T, 1), rtol=1e-12)
+    assert_close(dlcore.softmax(xd, 1).numpy(), np.exp(np_log_softmax(x.T, 1)), rtol=1e-12)
+    assert_close(F.softmin(xd, 1).numpy(), np.exp(np_log_softmax(-x.T, 1)), rtol=1e-12)
+    assert_close(F.softmax(xd, 1, dtype=dlcore.float32).numpy(), np.exp(np_log_softmax(x.T, 1)), rtol=1e-5)
+
+
+def test_softmax_bad_input():
+    with pytest.raises(IndexError, match="softmax"):
+        F.softmax(dlcore.zeros(2, 3), 2)
+    with pytest.raises(TypeError, match="softmax"):
+        F.softmax(dlcore.tensor([1, 2]), 0)
+    assert F.softmax(dlcore.zeros(0, 3), 1).shape == (0, 3)
+
+
+# ------------------------------------------------------------------------------------------------ cross entropy
+
+def np_ce(x, t, w=None, ignore=-100, ls=0.0, reduction="mean"):
+    N, C = x.shape
+    lp = np_log_softmax(x, 1)
+    w = np.ones(C) if w is None else w
+    loss = np.zeros(N)
+    wt = np.zeros(N)
+    for n in range(N):
+        if t[n] == ignore:
+            continue
+        wt[n] = w[t[n]]
+        loss[n] = -(1 - ls) * w[t[n]] * lp[n, t[n]] - ls / C * (w * lp[n]).sum()
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / wt.sum()
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("ls", [0.0, 0.1])
+def test_cross_entropy_forward_and_grad(isa, reduction, weighted, ls, rng):
+    _pin(isa)
+    N, C = 7, 5
+    x = rng.standard_normal((N, C)) * 2
+    t = rng.integers(0, C, N)
+    t[2] = -100
+    w = rng.uniform(0.5, 2, C) if weighted else None
+    xd = dlcore.tensor(x, requires_grad=True)
+    wd = dlcore.tensor(w) if weighted else None
+    out = F.cross_entropy(xd, dlcore.tensor(t), weight=wd, reduction=reduction, label_smoothing=ls)
+    assert_close(out.detach().numpy(), np_ce(x, t, w, -100, ls, reduction), rtol=1e-12, atol=1e-12)
+    gradcheck(lambda v: F.cross_entropy(v, dlcore.tensor(t), weight=wd, reduction=reduction, label_smoothing=ls),
+              [xd])
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_cross_entropy_float32(isa, rng):
+    _pin(isa)
+    x = rng.standard_normal((64, 10)).astype(np.float32) * 3
+    t = rng.integers(0, 10, 64)
+    out = F.cross_entropy(dlcore.tensor(x), dlcore.tensor(t))
+    assert out.dtype == dlcore.float32
+    assert_close(out.item(), np_ce(x.astype(np.float64), t), rtol=1e-5)
+
+
+@requires_torch
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_cross_entropy_vs_torch(reduction, rng):
+    import torch
+    x = rng.standard_normal((6, 4, 3)).astype(np.float32)
+    t = rng.integers(0, 4, (6, 3))
+    t[0, 0] = 1
+    w = rng.uniform(0.5, 2, 4).astype(np.float32)
+    xd = dlcore.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    yd = F.cross_entropy(xd, dlcore.tensor(t), dlcore.tensor(w), ignore_index=1, reduction=reduction,
+                         label_smoothing=0.05)
+    yt = torch.nn.functional.cross_entropy(xt, torch.tensor(t), torch.tensor(w), ignore_index=1,
+                                           reduction=reduction, label_smoothing=0.05)
+    assert_close(yd.detach().numpy(), yt.detach().numpy(), rtol=1e-5, atol=1e-6)
+    g = rng.standard_normal(yt.shape).astype(np.float32)
+    yd.backward(dlcore.tensor(g))
+    yt.backward(torch.tensor(g))
+    assert_close(xd.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@requires_torch
+def test_cross_entropy_prob_targets_vs_torch(rng):
+    import torch
+    x = rng.standard_normal((5, 4))
+    p = rng.uniform(size=(5, 4))
+    p /= p.sum(1, keepdims=True)
+    yd = F.cross_entropy(dlcore.tensor(x), dlcore.tensor(p), label_smoothing=0.1)
+    yt = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(p), label_smoothing=0.1)
+    assert_close(yd.item(), yt.item(), rtol=1e-10)
+
+
+def test_cross_entropy_single_sample_and_int32_target(rng):
+    x = rng.standard_normal(6)
+    out = F.cross_entropy(dlcore.tensor(x), dlcore.tensor(np.int64(2)))
+    assert_close(out.item(), -np_log_softmax(x[None], 1)[0, 2], rtol=1e-12)
+    x2 = rng.standard_normal((3, 6))
+    t = np.array([1, 0, 5], dtype=np.int32)
+    assert_close(F.cross_entropy(dlcore.tensor(x2), dlcore.tensor(t)).item(), np_ce(x2, t), rtol=1e-12)
+
+
+def test_cross_entropy_non_contiguous(rng):
+    x = rng.standard_normal((5, 8))
+    t = rng.integers(0, 5, 8)
+    xd = dlcore.tensor(x).transpose(0, 1)
+    assert_close(F.cross_entropy(xd, dlcore.tensor(t)).item(), np_ce(x.T, t), rtol=1e-12)
+
+
+def test_cross_entropy_bad_input():
+    x = dlcore.zeros(4, 3)
+    with pytest.raises(IndexError, match="cross_entropy.*target 3 is out of bounds for 3 classes"):
+        F.cross_entropy(x, dlcore.tensor([0, 1, 2, 3]))
+    with pytest.raises(IndexError, match="out of bounds"):
+        F.cross_entropy(x, dlcore.tensor([0, 1, 2, -1]))
+    with pytest.raises(ValueError, match="target of shape"):
+        F.cross_entropy(x, dlcore.tensor([0, 1]))
+    with pytest.raises(ValueError, match="weight of shape"):
+        F.cross_entropy(x, dlcore.tensor([0, 1, 2, 0]), weight=dlcore.ones(4))
+    with pytest.raises(TypeError, match="int64"):
+        F.cross_entropy(x, dlcore.tensor([True, False, True, True]))
+    with pytest.raises(ValueError, match="reduction"):
+        F.cross_entropy(x, dlcore.tensor([0, 1, 2, 0]), reduction="avg")
+    with pytest.raises(TypeError, match="dtype"):
+        F.cross_entropy(x, dlcore.tensor([0, 1, 2, 0]), weight=dlcore.ones(3, dtype=dlcore.float64))
+
+
+def test_cross_entropy_all_ignored_is_nan():
+    out = F.cross_entropy(dlcore.zeros(2, 3), dlcore.tensor([-100, -100]))
+    assert np.isnan(out.item())
+
+
+# ------------------------------------------------------------------------------------------------ nll
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_nll_loss(reduction, rng):
+    x = np_log_softmax(rng.standard_normal((6, 4)), 1)
+    t = rng.integers(0, 4, 6)
+    t[1] = 2
+    w = rng.uniform(0.5, 2, 4)
+    xd = dlcore.tensor(x, requires_grad=True)
+    out = F.nll_loss(xd, dlcore.tensor(t), dlcore.tensor(w), ignore_index=2, reduction=reduction)
+    wt = np.where(t == 2, 0.0, w[t])
+    loss = -wt * x[np.arange(6), t]
+    ref = loss if reduction == "none" else (loss.sum() if reduction == "sum" else loss.sum() / wt.sum())
+    assert_close(out.detach().numpy(), ref, rtol=1e-12)
+    gradcheck(lambda v: F.nll_loss(v, dlcore.tensor(t), dlcore.tensor(w), ignore_index=2, reduction=reduction), [xd])
+
+
+def test_nll_composes_with_log_softmax(rng):
+    x = rng.standard_normal((5, 7))
+    t = rng.integers(0, 7, 5)
+    a = F.nll_loss(F.log_softmax(dlcore.tensor(x), 1), dlcore.tensor(t)).item()
+    assert_close(a, np_ce(x, t), rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------ pointwise losses
+
+def _sp(x):
+    return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0)
+
+
+PW = [
+    ("mse", lambda x, y, **k: F.mse_loss(x, y, **k), lambda x, y: (x - y) ** 2),
+    ("l1", lambda x, y, **k: F.l1_loss(x, y, **k), lambda x, y: np.abs(x - y)),
+    ("smooth_l1", lambda x, y, **k: F.smooth_l1_loss(x, y, beta=0.7, **k),
+     lambda x, y: np.where(np.abs(x - y) < 0.7, 0.5 * (x - y) ** 2 / 0.7, np.abs(x - y) - 0.35)),
+    ("huber", lambda x, y, **k: F.huber_loss(x, y, delta=0.7, **k),
+     lambda x, y: np.where(np.abs(x - y) <= 0.7, 0.5 * (x - y) ** 2, 0.7 * (np.abs(x - y) - 0.35))),
+    ("bce", lambda x, y, **k: F.binary_cross_entropy(F.sigmoid(x), y, **k),
+     lambda x, y: -(y * np.log(1 / (1 + np.exp(-x))) + (1 - y) * np.log(1 - 1 / (1 + np.exp(-x))))),
+    ("bce_logits", lambda x, y, **k: F.binary_cross_entropy_with_logits(x, y, **k),
+     lambda x, y: (1 - y) * x + _sp(-x)),
+]
+
+
+@pytest.mark.parametrize("case", PW, ids=[c[0] for c in PW])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_pointwise_losses(case, reduction, rng):
+    name, fn, ref = case
+    x = rng.standard_normal((3, 5)) * 2
+    y = rng.uniform(0, 1, (3, 5)) if name.startswith("bce") else rng.standard_normal((3, 5))
+    x[np.abs(x - y) < 0.05] += 0.2
+    xd = dlcore.tensor(x, requires_grad=True)
+    yd = dlcore.tensor(y, requires_grad=True)
+    out = fn(xd, yd, reduction=reduction)
+    r = ref(x, y)
+    r = r if reduction == "none" else (r.sum() if reduction == "sum" else r.mean())
+    assert_close(out.detach().numpy(), r, rtol=1e-10, atol=1e-12)
+    gradcheck(lambda a, b: fn(a, b, reduction=reduction), [xd, yd])
+
+
+def test_bce_weight_and_pos_weight(rng):
+    x = rng.standard_normal((4, 3))
+    y = rng.uniform(0, 1, (4, 3))
+    w = rng.uniform(0.5, 2, (1, 3))
+    pw = rng.uniform(0.5, 3, 3)
+    xd = dlcore.tensor(x, requires_grad=True)
+    out = F.binary_cross_entropy_with_logits(xd, dlcore.tensor(y), dlcore.tensor(w), pos_weight=dlcore.tensor(pw))
+    lw = 1 + (pw - 1) * y
+    ref = (w * ((1 - y) * x + lw * _sp(-x))).mean()
+    assert_close(out.item(), ref, rtol=1e-12)
+    gradcheck(lambda v: F.binary_cross_entropy_with_logits(v, dlcore.tensor(y), dlcore.tensor(w),
+                                                           pos_weight=dlcore.tensor(pw)), [xd])
+    p = 1 / (1 + np.exp(-x))
+    pd = dlcore.tensor(p, requires_grad=True)
+    out = F.binary_cross_entropy(pd, dlcore.tensor(y), dlcore.tensor(w), reduction="sum")
+    assert_close(out.item(), (-w * (y * np.log(p) + (1 - y) * np.log(1 - p))).sum(), rtol=1e-12)
+    gradcheck(lambda v: F.binary_cross_entropy(v, dlcore.tensor(y), dlcore.tensor(w)), [pd])
+
+
+def test_bce_with_logits_stable():
+    x = dlcore.tensor([-200.0, 200.0, 0.0])
+    y = dlcore.tensor([1.0, 0.0, 0.5])
+    out = F.binary_cross_entropy_with_logits(x, y, reduction="none").numpy()
+    assert_close(out, [200.0, 200.0, np.log(2)], rtol=1e-12)
+    # binary_cross_entropy clamps its logs at -100, like torch
+    out = F.binary_cross_entropy(dlcore.tensor([0.0, 1.0]), dlcore.tensor([1.0, 0.0]), reduction="none").numpy()
+    assert_close(out, [100.0, 100.0])
+
+
+def test_hinge_embedding(rng):
+    x = rng.standard_normal(9) * 2
+    y = np.where(rng.uniform(size=9) > 0.5, 1.0, -1.0)
+    x[np.abs(1.5 - x) < 0.05] += 0.2
+    xd = dlcore.tensor(x, requires_grad=True)
+    out = F.hinge_embedding_loss(xd, dlcore.tensor(y), margin=1.5, reduction="none")
+    assert_close(out.detach().numpy(), np.where(y == 1, x, np.maximum(0, 1.5 - x)))
+    gradcheck(lambda v: F.hinge_embedding_loss(v, dlcore.tensor(y), margin=1.5), [xd])
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_multi_margin(p, reduction, rng):
+    N, C = 5, 4
+    x = rng.standard_normal((N, C))
+    t = rng.integers(0, C, N)
+    w = rng.uniform(0.5, 2, C)
+    xd = dlcore.tensor(x, requires_grad=True)
+    out = F.multi_margin_loss(xd, dlcore.tensor(t), p=p, margin=0.8, weight=dlcore.tensor(w), reduction=reduction)
+    ref = np.zeros(N)
+    for n in range(N):
+        for i in range(C):
+            if i != t[n]:
+                ref[n] += w[t[n]] * max(0.0, 0.8 - x[n, t[n]] + x[n, i]) ** p / C
+    r = ref if reduction == "none" else (ref.sum() if reduction == "sum" else ref.mean())
+    assert_close(out.detach().numpy(), r, rtol=1e-12)
+    gradcheck(lambda v: F.multi_margin_loss(v, dlcore.tensor(t), p=p, margin=0.8, weight=dlcore.tensor(w),
+                                            reduction=reduction), [xd])
+
+
+@requires_torch
+def test_losses_vs_torch(rng):
+    import torch
+    tf = torch.nn.functional
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    y = rng.uniform(0, 1, (4, 6)).astype(np.float32)
+    t = rng.integers(0, 6, 4)
+    pairs = [
+        (F.mse_loss(dlcore.tensor(x), dlcore.tensor(y)), tf.mse_loss(torch.tensor(x), torch.tensor(y))),
+        (F.smooth_l1_loss(dlcore.tensor(x), dlcore.tensor(y), beta=0.5),
+         tf.smooth_l1_loss(torch.tensor(x), torch.tensor(y), beta=0.5)),
+        (F.binary_cross_entropy_with_logits(dlcore.tensor(x), dlcore.tensor(y)),
+         tf.binary_cross_entropy_with_logits(torch.tensor(x), torch.tensor(y))),
+        (F.multi_margin_loss(dlcore.tensor(x), dlcore.tensor(t), p=2),
+         tf.multi_margin_loss(torch.tensor(x), torch.tensor(t), p=2)),
+        (F.hinge_embedding_loss(dlcore.tensor(x), dlcore.tensor(np.sign(y - 0.5))),
+         tf.hinge_embedding_loss(torch.tensor(x), torch.tensor(np.sign(y - 0.5)))),
+    ]
+    for a, b in pairs:
+        assert_close(a.item(), b.item(), rtol=1e-5)
+
+
+def test_loss_bad_input():
+    with pytest.raises(ValueError, match="mse_loss"):
+        F.mse_loss(dlcore.zeros(3), dlcore.zeros(4))
+    with pytest.raises(ValueError, match="binary_cross_entropy.*target size"):
+        F.binary_cross_entropy(dlcore.zeros(3), dlcore.zeros(1))
+    with pytest.raises(ValueError, match="p == 1"):
+        F.multi_margin_loss(dlcore.zeros(2, 3), dlcore.tensor([0, 1]), p=3)
+    with pytest.raises(IndexError, match="multi_margin_loss.*out of bounds"):
+        F.multi_margin_loss(dlcore.zeros(2, 3), dlcore.tensor([0, 3]))
+    with pytest.raises(IndexError, match="nll_loss"):
+        F.nll_loss(dlcore.zeros(2, 3), dlcore.tensor([0, 7]))
