@@ -50,6 +50,9 @@ class CachingAllocator : public DeviceAllocator {
       d.cached -= real;
       d.live[p] = real;
       count(d, real);
+#if defined(DLCORE_CUDA_EMULATED)
+      memset(p, 0xff, real);  // the emulator poisons every allocation (NaN / -1), reused blocks included
+#endif
       return p;
     }
     void* p;

@@ -25,6 +25,8 @@ __global__ void warp_ops_kernel(const int* vals, const int* pred, int* out, int 
                                 int width) {
   int i = threadIdx.x;
   unsigned full = 0xffffffffu;
+  // Read first: the emulator's __activemask is the warp's lanes that have not exited (it cannot see convergence).
+  out[7 * n + i] = (int)__activemask();
   int v = vals[i];
   out[0 * n + i] = __shfl_sync(full, v, src, width);
   out[1 * n + i] = __shfl_up_sync(full, v, (unsigned)delta, width);
@@ -33,7 +35,6 @@ __global__ void warp_ops_kernel(const int* vals, const int* pred, int* out, int 
   out[4 * n + i] = (int)__ballot_sync(full, pred[i]);
   out[5 * n + i] = __any_sync(full, pred[i]);
   out[6 * n + i] = __all_sync(full, pred[i]);
-  out[7 * n + i] = (int)__activemask();
 }
 
 // Shuffles of float and double values (the emulator moves 8-byte values in one piece).

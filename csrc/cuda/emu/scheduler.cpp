@@ -191,6 +191,8 @@ struct Scheduler {
   std::size_t smem_size = 0, smem_cap = 0;
   std::string error;
   bool failed = false;
+  int n_exited = 0, n_warp = 0;  // fibers in these states (kept up to date, so a pass need not scan)
+  uint64_t csr = 0;              // MXCSR and x87 control word for new fibers (read once per launch)
   std::mt19937_64 rng;
   Stats local;
 #ifdef DLCORE_EMU_ASAN
@@ -274,6 +276,7 @@ struct Scheduler {
       s->fail("a C++ exception escaped the kernel");
     }
     f.st = St::Exited;
+    ++s->n_exited;
     s->yield_to_main();
     std::abort();  // an exited fiber is never resumed
   }
@@ -301,12 +304,7 @@ struct Scheduler {
     *--sp = 0;
     *--sp = reinterpret_cast<uint64_t>(&Scheduler::fiber_entry);
     for (int i = 0; i < 6; ++i) *--sp = 0;
-    uint32_t csr[2];
-    asm volatile("stmxcsr %0" : "=m"(csr[0]));
-    asm volatile("fnstcw %0" : "=m"(csr[1]));
-    uint64_t packed;
-    std::memcpy(&packed, csr, 8);
-    *--sp = packed;
+    *--sp = csr;
     f.sp = sp;
 #endif
   }
@@ -322,6 +320,7 @@ struct Scheduler {
   [[noreturn]] void fail_in_fiber(const std::string& what) {
     fail(thread_desc(*cur) + ": " + what);
     cur->st = St::Exited;
+    ++n_exited;
     yield_to_main();
     std::abort();
   }
@@ -408,7 +407,10 @@ struct Scheduler {
       }
     }
     for (int l = 0; l < 32; ++l)
-      if (lanes[l]) lanes[l]->st = St::Ready;
+      if (lanes[l]) {
+        lanes[l]->st = St::Ready;
+        --n_warp;
+      }
   }
 
   // Resolves every warp collective that can be; returns true when some lane became ready. Fails on bad masks.
@@ -490,8 +492,9 @@ struct Scheduler {
 
   void run_block(int kind) {
     for (int i = 0; i < nthreads; ++i) init_fiber(fibers[i], i);
+    n_exited = n_warp = 0;
     if (smem_size) std::memset(smem, 0xff, smem_size);
-    build_order(kind);
+    if (kind == 2 || (int)order.size() != nthreads) build_order(kind);
     for (;;) {
       for (int idx : order) {
         Fiber& f = fibers[idx];
@@ -499,11 +502,8 @@ struct Scheduler {
         switch_to(f);
         if (failed) return;
       }
-      bool all_exited = true;
-      for (int i = 0; i < nthreads; ++i)
-        if (fibers[i].st != St::Exited) all_exited = false;
-      if (all_exited) return;
-      if (resolve_warps()) {
+      if (n_exited == nthreads) return;
+      if (n_warp > 0 && resolve_warps()) {
         if (kind == 2) std::shuffle(order.begin(), order.end(), rng);
         continue;
       }
@@ -566,6 +566,7 @@ uint64_t warp_op(WarpOpKind kind, unsigned mask, uint64_t value, int param, int 
   f.param = param;
   f.width = width;
   f.st = St::Warp;
+  ++s.n_warp;
   s.yield_to_main();
   return f.result;
 }
@@ -579,6 +580,7 @@ void warp_collective(unsigned mask, void* data, void (*fn)(void**, unsigned), co
   f.coll_data = data;
   f.coll_fn = fn;
   f.st = St::Warp;
+  ++s.n_warp;
   s.yield_to_main();
 }
 
@@ -648,6 +650,15 @@ void run_grid(const char* kernel, const GridDims& d, std::size_t dynamic_smem, v
   s.failed = false;
   s.error.clear();
   s.local = Stats();
+  s.order.clear();  // rebuilt for this launch's block size and order
+#ifdef DLCORE_EMU_HAVE_ASM
+  {
+    uint32_t csr[2];
+    asm volatile("stmxcsr %0" : "=m"(csr[0]));
+    asm volatile("fnstcw %0" : "=m"(csr[1]));
+    std::memcpy(&s.csr, csr, 8);
+  }
+#endif
   if (dynamic_smem > s.smem_cap) {
     std::free(s.smem);
     s.smem_cap = (dynamic_smem + 255) & ~std::size_t(255);

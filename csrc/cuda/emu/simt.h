@@ -71,7 +71,8 @@ inline double2 make_double2(double x, double y) { return {x, y}; }
 // ------------------------------------------------------------------------------------------------ built-in variables
 // __thread (no dynamic initialisation: no TLS wrapper call). Not initial-exec: a dlopened module has too little
 // static TLS space for it under some Pythons.
-#define DLCORE_EMU_TLS __thread
+// Hidden visibility lets the compiler use the local-dynamic model (one TLS base lookup per function).
+#define DLCORE_EMU_TLS __thread __attribute__((visibility("hidden")))
 extern DLCORE_EMU_TLS uint3 threadIdx;
 extern DLCORE_EMU_TLS uint3 blockIdx;
 extern DLCORE_EMU_TLS uint3 blockDim;

@@ -1,11 +1,14 @@
 // The float64 instantiations of the CUDA elementwise kernels: binary, unary, casts from and to float64, fill and
-// where. In their own file because ptxas's double-usage check (an error for every other .cu) reports per line.
+// where, and float sin/cos (CUDA's sinf/cosf use float64 for huge arguments). In their own file because ptxas's double-usage check (an error for every other .cu) reports per line.
 #include "ops/elementwise/elementwise_kernels.cuh"
 
 namespace dlcore::ew_cuda {
 
 void fill_binary_table_f64(BinaryTable& t) { fill_binary_table<double>(t); }
-void fill_unary_table_f64(UnaryTable& t) { fill_unary_table<double>(t); }
+void fill_unary_table_f64(UnaryTable& t) {
+  fill_unary_table<double, 1>(t);
+  fill_unary_table<float, 1>(t);  // sin, cos
+}
 
 template <class S>
 void add_copy_pair(CopyTable& t) {

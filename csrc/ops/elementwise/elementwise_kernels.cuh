@@ -226,12 +226,20 @@ void unary_launch(const Iter& it, const UnaryParams& p) {
   launch_strided<2>(it, f);
 }
 
-template <class T, int OPI = 0>
+// CUDA's sinf/cosf reduce huge arguments in float64 (and local memory): their float kernels live in the *_f64 file.
+template <UnaryOp OP, class T>
+constexpr bool unary_needs_f64_file() {
+  return std::is_same_v<T, double> || (std::is_same_v<T, float> && (OP == UnaryOp::Sin || OP == UnaryOp::Cos));
+}
+
+// Part: 0 = the ops that need no float64 (main file), 1 = those that do (the *_f64 file).
+template <class T, int Part, int OPI = 0>
 void fill_unary_table(UnaryTable& t) {
   if constexpr (OPI < kNumUnaryOps) {
     constexpr UnaryOp OP = (UnaryOp)OPI;
-    if constexpr (unary_supported<OP, T>()) t.fn[OPI][(int)dtype_of<T>::value] = &unary_launch<OP, T>;
-    fill_unary_table<T, OPI + 1>(t);
+    if constexpr (unary_supported<OP, T>() && unary_needs_f64_file<OP, T>() == (Part == 1))
+      t.fn[OPI][(int)dtype_of<T>::value] = &unary_launch<OP, T>;
+    fill_unary_table<T, Part, OPI + 1>(t);
   }
 }
 

@@ -4,11 +4,11 @@
 namespace dlcore::ew_cuda {
 
 void fill_unary_table_main(UnaryTable& t) {
-  fill_unary_table<bool>(t);
-  fill_unary_table<uint8_t>(t);
-  fill_unary_table<int32_t>(t);
-  fill_unary_table<int64_t>(t);
-  fill_unary_table<float>(t);
+  fill_unary_table<bool, 0>(t);
+  fill_unary_table<uint8_t, 0>(t);
+  fill_unary_table<int32_t, 0>(t);
+  fill_unary_table<int64_t, 0>(t);
+  fill_unary_table<float, 0>(t);
 }
 
 }  // namespace dlcore::ew_cuda

@@ -1,4 +1,5 @@
-// Launchers of the test-only kernels (see selftest.h).
+// Launchers of the test-only kernels (see selftest.h). Named *_f64_cuda.cu: the shuffle test moves doubles, which
+// the double-usage gate would reject in any other file.
 #include "cuda/selftest.h"
 
 #include "cuda/selftest_kernels.cuh"
