@@ -20,7 +20,16 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 def find_data_dir(name="fashion-mnist", root=None) -> str:
-    candidates = [root] if root else []
+    if root:
+        # An explicit root is used alone: silently falling back to another copy would hide a typo.
+        if os.path.isdir(root) and any(f.startswith("train-images") for f in os.listdir(root)):
+            return root
+        raise FileNotFoundError(
+            f"{name}: no IDX files found in {root} (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
+            f"t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]). Install the data with "
+            f"`sudo apt-get install dataset-{name}` (Debian) into {DEFAULT_DIRS[name]}, or pass the directory "
+            f"that holds them.")
+    candidates = []
     if os.environ.get("DLCORE_DATA"):
         candidates.append(os.environ["DLCORE_DATA"])
     candidates.append(DEFAULT_DIRS[name])
