@@ -230,8 +230,8 @@ def fit(cfg: TrainConfig, log=print):
         dlcore.set_num_threads(cfg.threads)
     dlcore.manual_seed(cfg.seed)
     os.makedirs(cfg.out, exist_ok=True)
+    model = models.get_model(cfg.model)  # first: an unknown model name fails before the data are read
     train_loader, val_loader, test_loader = make_loaders(cfg)
-    model = models.get_model(cfg.model)
     if cfg.device != "cpu":
         model = model.to(cfg.device)
     log(f"dlcore {dlcore.__version__}: training {cfg.model} on Fashion-MNIST ({len(train_loader.dataset)} train, "
