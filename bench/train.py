@@ -91,45 +91,30 @@ def check(name):
     return float(dl.item())
 
 
-def epoch_dlcore(name, xtr, ytr, xte, yte, seed=0):
-    import dlcore
-    F = dlcore.nn.functional
-    m = dlcore_model(name)
-    opt = dlcore.optim.SGD(m.parameters(), lr=LR, momentum=MOMENTUM)
+def run_epoch(framework, name, xtr, ytr, xte, yte, seed=0):
+    """One epoch of SGD-momentum over a fixed batch order, then test accuracy; the same code for both peers."""
+    if framework == "dlcore":
+        import dlcore as lib
+        m = dlcore_model(name)
+    else:
+        import torch as lib
+        m = torch_model(name, dlcore_model(name))
+    F = lib.nn.functional
+    opt = lib.optim.SGD(m.parameters(), lr=LR, momentum=MOMENTUM)
     perm = np.random.default_rng(seed).permutation(len(xtr))
     t0 = time.perf_counter()
     for i in range(0, len(perm) - BATCH + 1, BATCH):
         idx = perm[i:i + BATCH]
-        x, y = dlcore.from_numpy(xtr[idx]), dlcore.from_numpy(ytr[idx])
+        x, y = lib.from_numpy(xtr[idx]), lib.from_numpy(ytr[idx])
         loss = F.cross_entropy(m(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
     dt = time.perf_counter() - t0
-    with dlcore.no_grad():
+    with lib.no_grad():
         m.eval()
-        pred = np.concatenate([m(dlcore.from_numpy(xte[i:i + 1000])).argmax(1).numpy() for i in range(0, len(xte), 1000)])
-    return dt, float((pred == yte).mean())
-
-
-def epoch_torch(name, xtr, ytr, xte, yte, seed=0):
-    import torch
-    F = torch.nn.functional
-    m = torch_model(name, dlcore_model(name))
-    opt = torch.optim.SGD(m.parameters(), lr=LR, momentum=MOMENTUM)
-    perm = np.random.default_rng(seed).permutation(len(xtr))
-    t0 = time.perf_counter()
-    for i in range(0, len(perm) - BATCH + 1, BATCH):
-        idx = perm[i:i + BATCH]
-        x, y = torch.from_numpy(xtr[idx]), torch.from_numpy(ytr[idx])
-        loss = F.cross_entropy(m(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    dt = time.perf_counter() - t0
-    with torch.no_grad():
-        m.eval()
-        pred = np.concatenate([m(torch.from_numpy(xte[i:i + 1000])).argmax(1).numpy() for i in range(0, len(xte), 1000)])
+        pred = np.concatenate([m(lib.from_numpy(xte[i:i + 1000])).argmax(1).numpy()
+                               for i in range(0, len(xte), 1000)])
     return dt, float((pred == yte).mean())
 
 
@@ -140,8 +125,7 @@ def worker(a):
     import dlcore
     dlcore.set_num_threads(a.threads)
     xtr, ytr, xte, yte = load_data(a.limit)
-    fn = epoch_dlcore if a.framework == "dlcore" else epoch_torch
-    dt, acc = fn(a.model, xtr, ytr, xte, yte)
+    dt, acc = run_epoch(a.framework, a.model, xtr, ytr, xte, yte)
     print(json.dumps({"seconds": dt, "test_acc": acc, "images": len(xtr)}))
 
 

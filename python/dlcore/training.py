@@ -16,7 +16,7 @@ import numpy as np
 # Per-model defaults: what reaches the accuracy goals of the issue on this CPU in few epochs.
 DEFAULTS = {
     "mlp": dict(optimizer="adam", lr=1e-3, epochs=12, batch_size=64),
-    "convnet": dict(optimizer="momentum", lr=0.02, epochs=5, batch_size=64),
+    "convnet": dict(optimizer="momentum", lr=0.05, epochs=5, batch_size=64, weight_decay=5e-4, schedule="cosine"),
     "vgg_small": dict(optimizer="momentum", lr=0.05, epochs=20, batch_size=128, augment=True, weight_decay=5e-4,
                       schedule="cosine"),
     "resnet_small": dict(optimizer="momentum", lr=0.05, epochs=20, batch_size=128, augment=True, weight_decay=5e-4,
