@@ -55,7 +55,7 @@ def _cfg(synth, tmp_path, **kw):
 @pytest.mark.parametrize("model,epochs,threshold", [("mlp", 2, 0.95), ("convnet", 2, 0.95)])
 def test_short_run_reaches_accuracy(synth, tmp_path, model, epochs, threshold):
     logs = []
-    s = fit(_cfg(synth, tmp_path, model=model, epochs=epochs), log=logs.append)
+    s = fit(_cfg(synth, tmp_path, model=model, epochs=epochs, schedule="none"), log=logs.append)
     assert s["test_acc"] >= threshold, (s["test_acc"], logs)
     h = s["history"]
     assert len(h) == epochs and h[-1]["train_loss"] < h[0]["train_loss"]
@@ -77,12 +77,25 @@ def test_early_stopping_on_plateau(synth, tmp_path):
     assert any("early stopping" in line for line in logs)
 
 
-def test_resume_gives_identical_next_epoch(synth, tmp_path):
-    # Uninterrupted: 2 epochs. Interrupted: 1 epoch, then resume from last.safetensors for epoch 2.
-    full = fit(_cfg(synth, tmp_path / "a", model="mlp", epochs=2, limit=400, patience=0), log=lambda *_: None)
-    fit(_cfg(synth, tmp_path / "b", model="mlp", epochs=1, limit=400, patience=0), log=lambda *_: None)
+@pytest.mark.parametrize("schedule", ["none", "cosine"])
+def test_resume_gives_identical_next_epoch(synth, tmp_path, schedule):
+    # Uninterrupted: 2 epochs. Interrupted after epoch 1, then resumed from last.safetensors for epoch 2.
+    full = fit(_cfg(synth, tmp_path / "a", model="mlp", epochs=2, limit=400, patience=0, schedule=schedule),
+               log=lambda *_: None)
+    # The interrupted run has the same configuration; it is killed during epoch 2, before that epoch's save.
+    class Killed(Exception):
+        pass
+
+    def kill_in_epoch_2(line):
+        if line.startswith("epoch 2:"):
+            raise Killed
+
+    with pytest.raises(Killed):
+        fit(_cfg(synth, tmp_path / "b", model="mlp", epochs=2, limit=400, patience=0, schedule=schedule),
+            log=kill_in_epoch_2)
     last = str(tmp_path / "b" / "run" / "last.safetensors")
-    resumed = fit(_cfg(synth, tmp_path / "c", model="mlp", epochs=2, limit=400, patience=0, resume=last),
+    resumed = fit(_cfg(synth, tmp_path / "c", model="mlp", epochs=2, limit=400, patience=0, resume=last,
+                       schedule=schedule),
                   log=lambda *_: None)
     assert len(resumed["history"]) == 1 and resumed["history"][0]["epoch"] == 2
     np.testing.assert_allclose(resumed["history"][0]["train_loss"], full["history"][1]["train_loss"], rtol=1e-6)
@@ -112,7 +125,7 @@ def _dlcore_cli(*args, cwd=None):
 def test_cli_train_and_eval(synth, tmp_path):
     out = tmp_path / "cli"
     r = _dlcore_cli("train", "mlp", "--epochs", "1", "--data", synth, "--out", str(out), "--no-progress",
-                    "--optimizer", "adam", "--lr", "0.002")
+                    "--optimizer", "adam", "--lr", "0.002", "--schedule", "none")
     assert r.returncode == 0, r.stderr
     assert "test accuracy" in r.stdout
     for f in ("best.safetensors", "metrics.csv", "metrics.json", "curves.png", "filters.png"):

@@ -20,7 +20,8 @@ def _train_args(p):
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=int, help="CPU threads (default: DLCORE_NUM_THREADS or all cores)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--patience", type=int, default=3, help="early stopping: epochs without validation improvement")
+    p.add_argument("--patience", type=int, help="early stopping: epochs without validation improvement (default 3, "
+                                                "mlp 5; 0 = off)")
     p.add_argument("--out", default="runs/{model}", help="directory for checkpoints, metrics and plots")
     p.add_argument("--augment", action="store_true", default=None, help="random flips and translations")
     p.add_argument("--limit", type=int, help="train on the first N images only (smoke runs)")

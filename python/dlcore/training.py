@@ -15,7 +15,7 @@ import numpy as np
 
 # Per-model defaults: what reaches the accuracy goals of the issue on this CPU in few epochs.
 DEFAULTS = {
-    "mlp": dict(optimizer="adam", lr=1e-3, epochs=12, batch_size=64),
+    "mlp": dict(optimizer="adam", lr=1e-3, epochs=12, batch_size=64, schedule="cosine", patience=5),
     "convnet": dict(optimizer="momentum", lr=0.05, epochs=5, batch_size=64, weight_decay=5e-4, schedule="cosine"),
     "vgg_small": dict(optimizer="momentum", lr=0.05, epochs=20, batch_size=128, augment=True, weight_decay=5e-4,
                       schedule="cosine"),
@@ -39,7 +39,7 @@ class TrainConfig:
     device: str = "cpu"
     threads: int | None = None
     seed: int = 0
-    patience: int = 3
+    patience: int | None = None  # default 3 (per-model defaults above may differ); 0 disables early stopping
     out: str = "runs/{model}"
     val_fraction: float = 1 / 12
     augment: bool | None = None
@@ -58,6 +58,7 @@ class TrainConfig:
             if getattr(c, k, None) is None:
                 setattr(c, k, v)
         c.epochs = c.epochs or 5
+        c.patience = 3 if c.patience is None else c.patience
         c.batch_size = c.batch_size or 64
         c.lr = c.lr if c.lr is not None else 1e-3
         c.optimizer = c.optimizer or "adam"
@@ -241,16 +242,19 @@ def fit(cfg: TrainConfig, log=print):
     if cfg.model == "autoencoder" and cfg.pretrain_epochs and not cfg.resume:
         pretrain_autoencoder(model, train_loader, cfg, log)
     opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)
-    start_epoch = 0
-    if cfg.resume:
-        meta = load_checkpoint(cfg.resume, model, opt)
-        start_epoch = int(meta.get("epoch", 0))
-        train_loader.set_epoch(start_epoch)
-        log(f"resumed from {cfg.resume} at epoch {start_epoch}")
     sched = None
     if cfg.schedule == "cosine":
         from .optim import lr_scheduler
         sched = lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * len(train_loader))
+    start_epoch = 0
+    if cfg.resume:
+        meta = load_checkpoint(cfg.resume, model, opt)  # restores the optimizer's state and its current lr
+        start_epoch = int(meta.get("epoch", 0))
+        train_loader.set_epoch(start_epoch)
+        if sched is not None:  # continue the schedule where the checkpoint left it (one step per batch)
+            sched.last_epoch = start_epoch * len(train_loader)
+            sched._step_count = sched.last_epoch + 1
+        log(f"resumed from {cfg.resume} at epoch {start_epoch}")
     history = []
     best_val, best_epoch, bad_epochs = math.inf, -1, 0
     best_path = os.path.join(cfg.out, "best.safetensors")
