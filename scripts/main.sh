@@ -9,5 +9,10 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q .
+# The main job trains on the CPU: compile the CUDA kernels only where a GPU is present (nvcc alone is not enough;
+# building every kernel for sm_80 and sm_90 takes long on a small machine). Override with DLCORE_CUDA=ON|OFF|AUTO.
+if [ -z "${DLCORE_CUDA:-}" ]; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then DLCORE_CUDA=AUTO; else DLCORE_CUDA=OFF; fi
+fi
+.venv/bin/python -m pip install -q . -C cmake.define.DLCORE_CUDA="$DLCORE_CUDA"
 .venv/bin/dlcore train convnet "$@"
