@@ -190,6 +190,14 @@ class Optimizer:
         return _C.zeros(list(p.shape), p.dtype, p.device)
 
 
+def _check_nonnegative(**values):
+    """torch's hyper-parameter checks: each value must be >= 0 (messages as torch words them)."""
+    for name, v in values.items():
+        if not 0.0 <= v:
+            label = {"lr": "learning rate", "eps": "epsilon value"}.get(name, f"{name} value")
+            raise ValueError(f"Invalid {label}: {v}")
+
+
 def _closure_loss(closure):
     if closure is None:
         return None
