@@ -1,6 +1,7 @@
 """Shared fixtures: the devices to test (cpu, plus cuda when this build has one: real or emulated), dtypes,
 and a seeded NumPy generator."""
 import os
+import zlib
 
 import numpy as np
 import pytest
@@ -17,7 +18,9 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture
 def rng(request):
-    seed = abs(hash(request.node.nodeid)) % (2 ** 32)
+    """Seeded from the test's id, so a failure reproduces run after run (str hash() is salted per process, which
+    made every run draw new data). DLCORE_TEST_SEED=n draws another fixed data set, to shake tolerances out."""
+    seed = zlib.crc32(request.node.nodeid.encode()) ^ int(os.environ.get("DLCORE_TEST_SEED", "0"))
     return np.random.default_rng(seed)
 
 
