@@ -52,6 +52,18 @@ struct GemmArgs {
   BiasKind bias_kind = BiasKind::None;
   bool relu = false;
 };
+// The store of one output element, shared by the CUDA kernels (the CPU microkernels apply the same rule inline):
+// v = alpha * acc (+ beta * c_old, read only when beta != 0) (+ bias), then ReLU that keeps NaN (max(v, 0) with a
+// NaN v staying NaN, as the CPU kernels do).
+template <class S>
+DLCORE_HOSTDEV S gemm_epilogue_value(S acc, S alpha, S beta, S c_old, bool has_bias, S bias, bool relu) {
+  S v = alpha * acc;
+  if (beta != S(0)) v += beta * c_old;
+  if (has_bias) v += bias;
+  if (relu && !(v > S(0))) v = (v != v) ? v : S(0);
+  return v;
+}
+
 using BatchedGemmFn = void(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor* bias,
                            const GemmArgs& args);
 inline Op<BatchedGemmFn> batched_gemm_op{"matmul"};
