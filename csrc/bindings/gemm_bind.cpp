@@ -6,10 +6,19 @@
 //       must be 0). isa pins the microkernel ("scalar", "avx2", "avx512"; clamped to what the CPU has); pack_a /
 //       pack_b (0/1), split (0 none, 1 M, 2 N, 3 K) and threads force the planner's choices (-1/0: automatic).
 //   _C._gemm_blocking(isa, dtype) -> {"MR", "NR", "KC", "MC", "NC"}   the block-size table of that microkernel
+//   _C._batched_gemm(out, a, b, bias=None, alpha=1, beta=0, bias_kind="none", relu=False) -> out
+//       the registered batched_gemm_op of the tensors' device (cpu or cuda) on 3-D a [B, M, K], b [B, K, N],
+//       out [B, M, N] (any strides, batch stride 0 broadcasts a or b; out written in place).
+//   CUDA builds: _C._gemm_cuda_set_allow_tf32(bool) / _gemm_cuda_get_allow_tf32()  (dlcore.backends.cuda.matmul.
+//       allow_tf32); _C._gemm_cuda_set_variant(name) / _gemm_cuda_get_variant() force the float32 kernel
+//       ("auto", "simt128", "simt64", "tf32"); _C._gemm_cuda_pick(M, N, K, batch) -> the heuristic's name.
 #include "bindings/binder.h"
 #include "bindings/py_tensor.h"
 #include "core/cpu_features.h"
 #include "ops/gemm/gemm_kernel.h"
+#if defined(DLCORE_WITH_CUDA)
+#include "ops/gemm/gemm_cuda.h"
+#endif
 
 namespace dlcore {
 
@@ -85,7 +94,78 @@ py::object gemm_py(const PyTensor& pa, const PyTensor& pb, py::handle c_h, doubl
   return c_obj;
 }
 
+py::object batched_gemm_py(py::handle out_h, const PyTensor& pa, const PyTensor& pb, py::handle bias_h, double alpha,
+                           double beta, const std::string& bias_kind, bool relu) {
+  const Tensor& out = as_tensor(out_h, "_batched_gemm", "out");
+  const Tensor &a = pa.t, &b = pb.t;
+  DLCORE_CHECK(out.dim() == 3 && a.dim() == 3 && b.dim() == 3, ValueError,
+               "_batched_gemm(): expected 3-D out, a and b, got ", out.describe(), ", ", a.describe(), ", ",
+               b.describe());
+  const int64_t B = out.size(0), M = out.size(1), N = out.size(2), K = a.size(2);
+  DLCORE_CHECK(a.size(0) == B && a.size(1) == M && b.size(0) == B && b.size(1) == K && b.size(2) == N, ValueError,
+               "_batched_gemm(): shapes out ", out.shape().str(), ", a ", a.shape().str(), ", b ", b.shape().str(),
+               " do not match [B, M, N], [B, M, K], [B, K, N]");
+  DLCORE_CHECK(a.dtype() == out.dtype() && b.dtype() == out.dtype() && a.device() == out.device() &&
+                   b.device() == out.device(),
+               TypeError, "_batched_gemm(): out, a and b need one dtype and device, got ", out.describe(), ", ",
+               a.describe(), ", ", b.describe());
+  DLCORE_CHECK((M <= 1 || out.stride(1) != 0) && (N <= 1 || out.stride(2) != 0) && (B <= 1 || out.stride(0) != 0),
+               ValueError, "_batched_gemm(): out must not have zero (broadcast) strides");
+  BiasKind bk = parse_bias_kind(bias_kind);
+  Tensor bias;
+  if (bk != BiasKind::None) {
+    DLCORE_CHECK(!bias_h.is_none(), ValueError, "_batched_gemm(): bias_kind '", bias_kind, "' needs a bias");
+    bias = as_tensor(bias_h, "_batched_gemm", "bias");
+    int64_t want = bk == BiasKind::PerRow ? M : N;
+    DLCORE_CHECK(bias.dim() == 1 && bias.size(0) == want && bias.dtype() == out.dtype() &&
+                     bias.device() == out.device(),
+                 ValueError, "_batched_gemm(): bias must be ", dtype_name(out.dtype()), "[", want, "] on ",
+                 out.device().str(), ", got ", bias.describe());
+  }
+  GemmArgs args;
+  args.alpha = alpha;
+  args.beta = beta;
+  args.bias_kind = bk;
+  args.relu = relu;
+  if (out.numel() > 0) {
+    py::gil_scoped_release nogil;
+    batched_gemm_op.get(out.device().type)(out, a, b, bk != BiasKind::None ? &bias : nullptr, args);
+  }
+  ++out.storage()->version;
+  return py::reinterpret_borrow<py::object>(out_h);
+}
+
+#if defined(DLCORE_WITH_CUDA)
+GemmCudaVariant parse_variant(const std::string& s) {
+  if (s == "auto") return GemmCudaVariant::Auto;
+  if (s == "simt128") return GemmCudaVariant::Simt128;
+  if (s == "simt64") return GemmCudaVariant::Simt64;
+  if (s == "tf32") return GemmCudaVariant::Tf32;
+  DLCORE_THROW(ValueError, "_gemm_cuda_set_variant(): expected 'auto', 'simt128', 'simt64' or 'tf32', got '", s,
+               "'");
+}
+const char* variant_name(GemmCudaVariant v) {
+  switch (v) {
+    case GemmCudaVariant::Simt128: return "simt128";
+    case GemmCudaVariant::Simt64: return "simt64";
+    case GemmCudaVariant::Tf32: return "tf32";
+    default: return "auto";
+  }
+}
+#endif
+
 void bind_gemm(py::module_& m) {
+  m.def("_batched_gemm", &batched_gemm_py, py::arg("out"), py::arg("a"), py::arg("b"), py::arg("bias") = py::none(),
+        py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::arg("bias_kind") = "none", py::arg("relu") = false);
+#if defined(DLCORE_WITH_CUDA)
+  m.def("_gemm_cuda_set_allow_tf32", &gemm_cuda_set_allow_tf32);
+  m.def("_gemm_cuda_get_allow_tf32", &gemm_cuda_allow_tf32);
+  m.def("_gemm_cuda_set_variant", [](const std::string& s) { gemm_cuda_set_variant(parse_variant(s)); });
+  m.def("_gemm_cuda_get_variant", []() { return std::string(variant_name(gemm_cuda_variant())); });
+  m.def("_gemm_cuda_pick", [](int64_t M, int64_t N, int64_t K, int64_t batch) {
+    return std::string(variant_name(gemm_cuda_pick(M, N, K, batch)));
+  });
+#endif
   m.def("_gemm", &gemm_py, py::arg("a"), py::arg("b"), py::arg("c") = py::none(), py::arg("alpha") = 1.0,
         py::arg("beta") = 0.0, py::arg("bias") = py::none(), py::arg("bias_kind") = "none", py::arg("relu") = false,
         py::arg("isa") = py::none(), py::arg("pack_a") = -1, py::arg("pack_b") = -1, py::arg("split") = -1,

@@ -1,8 +1,7 @@
 // The float64 CUDA GEMM (own file: the double-usage gate, see cuda/cuda_kernel.cuh): the SIMT kernel of
 // gemm_kernels.cuh with a 64x64x16 block tile, 4x4 outputs per thread, scalar loads (no 16-byte path: a plain
 // tiled kernel; float64 is for references and gradient checks, not for speed).
-#include "ops/gemm/gemm_cuda.h"
-#include "ops/gemm/gemm_kernels.cuh"
+#include "ops/gemm/gemm_cuda_entry.cuh"
 
 namespace dlcore {
 

@@ -8,8 +8,11 @@ namespace dlcore {
 static void check_operands(const char* op, const Tensor& a, const Tensor& b) {
   DLCORE_CHECK(a.dtype() == b.dtype(), TypeError, op, ": expected both operands to have the same dtype, got ",
                dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
-  DLCORE_CHECK(a.dtype() == DType::Float32 || a.dtype() == DType::Float64, TypeError, op,
-               ": only float32 and float64 are supported, got ", dtype_name(a.dtype()), " (cast with .float())");
+  // float16/bfloat16: the CUDA GEMM only (tensor cores, float32 accumulation); the CPU GEMM has no 16-bit kernel.
+  const bool half_on_cuda = a.device().is_cuda() && (a.dtype() == DType::Float16 || a.dtype() == DType::BFloat16);
+  DLCORE_CHECK(a.dtype() == DType::Float32 || a.dtype() == DType::Float64 || half_on_cuda, TypeError, op,
+               ": only float32 and float64 are supported (float16/bfloat16 on cuda), got ", dtype_name(a.dtype()),
+               " (cast with .float())");
   DLCORE_CHECK(a.device() == b.device(), RuntimeError, op, ": expected both operands on the same device, got ",
                a.device().str(), " and ", b.device().str());
 }
