@@ -55,7 +55,8 @@ def to_dev(x64, dtype):
 def operand(rng, B, rows, cols, dtype, layout, fill=None):
     """[B, rows, cols] cuda operand and its float64 values. layout: 'c' contiguous, 't' a transposed view of a
     contiguous buffer, 's' a strided slice (no unit stride), 'o' contiguous at a 1-element offset (not 16-byte
-    aligned), 'b' batch-broadcast (batch stride 0)."""
+    aligned), 'p' / 'u' row-major / transposed with a padded leading dimension (16-byte aligned rows for any
+    shape), 'b' batch-broadcast (batch stride 0)."""
     gen = (lambda s: rng.standard_normal(s)) if fill is None else (lambda s: np.full(s, fill))
     if layout == "c":
         t, v = to_dev(gen((B, rows, cols)), dtype)
@@ -63,6 +64,12 @@ def operand(rng, B, rows, cols, dtype, layout, fill=None):
     if layout == "t":
         t, v = to_dev(gen((B, cols, rows)), dtype)
         return t.transpose(1, 2), v.transpose(0, 2, 1)
+    if layout in "pu":  # row-major / transposed with a padded (16-byte multiple) leading dimension: odd shapes
+        inner, outer = (cols, rows) if layout == "p" else (rows, cols)  # on the vectorised (cp.async) paths
+        pad = (inner + 7) // 8 * 8 + 8
+        t, v = to_dev(gen((B, outer, pad)), dtype)
+        t, v = t[:, :, :inner], v[:, :, :inner]
+        return (t, v) if layout == "p" else (t.transpose(1, 2), v.transpose(0, 2, 1))
     if layout == "s":
         t, v = to_dev(gen((B, 2 * rows + 1, 2 * cols + 1)), dtype)
         return t[:, 1::2, 1::2], v[:, 1::2, 1::2]
@@ -108,11 +115,11 @@ def run_case(rng, dtype, M, N, K, la="c", lb="c", lc="c", B=1, alpha=1.0, beta=0
 def test_variant_odd_shapes_all_transposes(dtype, name, variant, rng):
     variant(name)
     tf32 = name == "tf32"
-    # tiny, odd and just-over-a-tile shapes; all four transpose combinations on each
+    # tiny, odd and just-over-a-tile shapes; all four transpose combinations on each, dense (c/t: mostly the
+    # element-wise paths at odd sizes) and padded (p/u: the 16-byte / cp.async paths with partial chunks)
     shapes = [(1, 1, 1), (3, 17, 5), (17, 3, 65), (65, 130, 17), (130, 65, 3)]
     for (M, N, K) in shapes:
-        for la in "ct":
-            for lb in "ct":
+        for la, lb in [(x, y) for x in "ct" for y in "ct"] + [(x, y) for x in "pu" for y in "pu"]:
                 run_case(rng, dtype, M, N, K, la, lb, tf32=tf32)
 
 

@@ -146,30 +146,34 @@ def test_large_random_vector_invariant(isa, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matmul_batched_broadcast(dtype, rng):
+def test_matmul_batched_broadcast(dtype, device, rng):
+    def dev(a):
+        return as_dl(a).to(device)
+
     cases = [((2, 3, 5, 7), (7, 4)), ((3, 1, 6, 8), (4, 8, 5)), ((9,), (2, 9, 3)), ((2, 4, 9), (9,)), ((6,), (6,)),
              ((5, 17, 33), (5, 33, 12))]
     for sa, sb in cases:
         a = rng.standard_normal(sa).astype(dtype)
         b = rng.standard_normal(sb).astype(dtype)
-        out = dlcore.matmul(as_dl(a), as_dl(b))
-        assert_close(out.numpy(), np.matmul(a.astype(np.float64), b.astype(np.float64)), **tol(dtype, sa[-1]))
+        out = dlcore.matmul(dev(a), dev(b))
+        assert out.device.type == device
+        assert_close(out.cpu().numpy(), np.matmul(a.astype(np.float64), b.astype(np.float64)), **tol(dtype, sa[-1]))
     # transposed batched operands go through strides
     a = rng.standard_normal((4, 7, 5)).astype(dtype)
     b = rng.standard_normal((4, 7, 6)).astype(dtype)
-    out = dlcore.matmul(as_dl(a).transpose(1, 2), as_dl(b))
-    assert_close(out.numpy(), np.matmul(a.transpose(0, 2, 1).astype(np.float64), b), **tol(dtype, 7))
+    out = dlcore.matmul(dev(a).transpose(1, 2), dev(b))
+    assert_close(out.cpu().numpy(), np.matmul(a.transpose(0, 2, 1).astype(np.float64), b), **tol(dtype, 7))
 
 
 @pytest.mark.parametrize("isa", SUPPORTED)
-def test_linear_fused_bias_relu(isa, rng):
+def test_linear_fused_bias_relu(isa, device, rng):
     dlcore._C._set_cpu_isa(isa)
     x = rng.standard_normal((64, 100)).astype(np.float32)
     w = rng.standard_normal((10, 100)).astype(np.float32)
     bias = rng.standard_normal(10).astype(np.float32)
-    out = dlcore._C.linear(as_dl(x), as_dl(w), as_dl(bias), True)
+    out = dlcore._C.linear(as_dl(x).to(device), as_dl(w).to(device), as_dl(bias).to(device), True)
     ref = np.maximum(x.astype(np.float64) @ w.T.astype(np.float64) + bias, 0)
-    assert_close(out.numpy(), ref, **tol(np.float32, 100))
+    assert_close(out.cpu().numpy(), ref, **tol(np.float32, 100))
 
 
 def test_threads_and_bad_input(rng):
