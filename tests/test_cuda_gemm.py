@@ -37,6 +37,19 @@ VARIANTS = [("float32", "simt128"), ("float32", "simt64"), ("float32", "tf32"), 
             ("float16", "auto"), ("bfloat16", "auto")]
 
 
+@pytest.fixture(params=["forward", "random:7"] if dlcore.cuda.is_emulated() else ["device"])
+def schedule(request):
+    """The kernel tests that matter most run under both emulator thread orders (a missing __syncthreads or
+    cp.async wait shows under one of them), whatever DLCORE_SIMT_SCHEDULE the suite runs with."""
+    if request.param == "device":
+        yield request.param
+        return
+    old = dlcore.cuda.get_emulator_schedule()
+    dlcore.cuda.set_emulator_schedule(request.param)
+    yield request.param
+    dlcore.cuda.set_emulator_schedule(old)
+
+
 @pytest.fixture
 def variant():
     """Restores the kernel choice and the TF32 flag after a test."""
@@ -112,7 +125,7 @@ def run_case(rng, dtype, M, N, K, la="c", lb="c", lc="c", B=1, alpha=1.0, beta=0
 
 
 @pytest.mark.parametrize("dtype,name", VARIANTS)
-def test_variant_odd_shapes_all_transposes(dtype, name, variant, rng):
+def test_variant_odd_shapes_all_transposes(dtype, name, variant, schedule, rng):
     variant(name)
     tf32 = name == "tf32"
     # tiny, odd and just-over-a-tile shapes; all four transpose combinations on each, dense (c/t: mostly the
@@ -121,6 +134,21 @@ def test_variant_odd_shapes_all_transposes(dtype, name, variant, rng):
     for (M, N, K) in shapes:
         for la, lb in [(x, y) for x in "ct" for y in "ct"] + [(x, y) for x in "pu" for y in "pu"]:
                 run_case(rng, dtype, M, N, K, la, lb, tf32=tf32)
+
+
+@pytest.mark.parametrize("dtype,name", VARIANTS)
+def test_variant_random_cases(dtype, name, variant, rng):
+    # random shapes (up to two tiles each way, K up to 5 slices), layouts, batch and epilogue
+    variant(name)
+    for _ in range(10):
+        M, N = (int(x) for x in rng.integers(1, 200, 2))
+        K = int(rng.integers(0, 160))
+        la, lb = (str(x) for x in rng.choice(list("ctpusob"), 2))
+        lc = str(rng.choice(list("ctpso")))
+        beta = float(rng.choice([0.0, 0.0, 1.0, -0.3]))
+        run_case(rng, dtype, M, N, K, la, lb, lc, B=int(rng.integers(1, 3)), alpha=float(rng.choice([1.0, 0.7])),
+                 beta=beta, bias_kind=str(rng.choice(["none", "row", "col"])), relu=bool(rng.integers(0, 2)),
+                 tf32=name == "tf32")
 
 
 @pytest.mark.parametrize("dtype,name", VARIANTS)
@@ -143,14 +171,14 @@ def test_variant_batched_broadcast(dtype, name, variant, rng):
 
 
 @pytest.mark.parametrize("name", ["simt128", "simt64", "tf32"])
-def test_float32_full_tile_vector_paths(name, variant, rng):
+def test_float32_full_tile_vector_paths(name, variant, schedule, rng):
     # 128 x 128 x 64: whole tiles, 16-byte loads and stores on every operand layout
     variant(name)
     for la, lb in [("c", "c"), ("t", "t")]:
         run_case(rng, "float32", 128, 128, 64, la, lb, beta=0.5, tf32=name == "tf32")
 
 
-def test_bf16_full_tile_pipeline(rng):
+def test_bf16_full_tile_pipeline(schedule, rng):
     # K = 96: three pipeline stages in flight, full tiles on both cp.async layouts
     run_case(rng, "bfloat16", 128, 128, 96, "c", "t", bias_kind="row", relu=True)
     run_case(rng, "float16", 128, 128, 96, "t", "c", alpha=0.5, beta=2.0)
