@@ -278,3 +278,25 @@ def test_raw_hook_rejects_bad_input():
         C._batched_gemm(out, a, b)
     with pytest.raises(ValueError, match="needs a bias"):
         C._batched_gemm(out, a, dlcore.zeros(1, 3, 5, device="cuda"), None, 1.0, 0.0, "col")
+
+
+@pytest.mark.parametrize("dtype,name", VARIANTS)
+def test_stores_stay_inside_the_output(dtype, name, variant, rng):
+    # out is an interior window of a sentinel-filled buffer with 16-byte aligned rows (the vector-store path of
+    # the SIMT kernel); every element outside the window must keep the sentinel, every one inside be written
+    variant(name)
+    B, M, N, K = 2, 37, 70, 9
+    W = 88
+    a, a64 = operand(rng, B, M, K, dtype, "p")
+    b, b64 = operand(rng, B, K, N, dtype, "p")
+    buf, _ = to_dev(np.full((B, M + 2, W), 7.0), dtype)
+    out = buf[:, 1:M + 1, 8:8 + N]
+    C._batched_gemm(out, a, b, None, 1.0, 0.0, "none", False)
+    got = buf.cpu().to(dlcore.float64).numpy()
+    inside = np.zeros(got.shape, bool)
+    inside[:, 1:M + 1, 8:8 + N] = True
+    assert (got[~inside] == 7.0).all()
+    ref = np.matmul(a64, b64)
+    kind = "tf32" if name == "tf32" else dtype
+    bound = 8 * U_IN[kind] * np.sqrt(K + 1) * np.matmul(np.abs(a64), np.abs(b64)) + 2 * U_OUT[kind] * np.abs(ref)
+    assert_close(got[:, 1:M + 1, 8:8 + N], ref, rtol=0.0, atol=bound)
