@@ -175,6 +175,18 @@ __device__ __forceinline__ void load_tile(const T* X, int64_t rs, int64_t ks, in
 template <class T, int R, int BK, int NT, int L, int LD>
 __device__ __forceinline__ void store_tile(T* S, int mode, int kfast, const T regs[L]) {
   const int tid = threadIdx.x;
+  if constexpr (std::is_same_v<T, float>) {
+    if (mode == kVecMN) {  // 4 consecutive rows at one k: one 16-byte store (r % 4 == 0, LD % 4 == 0)
+      DLCORE_UNROLL
+      for (int v = 0; v < L / 4; ++v) {
+        int r, k;
+        slot_coords<R, BK, NT>(mode, kfast, tid, 4 * v, r, k);
+        *reinterpret_cast<float4*>(S + k * LD + r) =
+            make_float4(regs[4 * v], regs[4 * v + 1], regs[4 * v + 2], regs[4 * v + 3]);
+      }
+      return;
+    }
+  }
   DLCORE_UNROLL
   for (int i = 0; i < L; ++i) {
     int r, k;
