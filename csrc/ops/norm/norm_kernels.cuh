@@ -1,9 +1,10 @@
 // CUDA kernels of the norm family (contracts and formulas in norm.h; x is contiguous [N, C, S]).
 //
 // batch_norm statistics, per channel c over its n = N S values:
-//   S > 1:  one block of kStatThreads per channel (grid-stride over channels). Each thread walks whole runs of S
-//           contiguous values (coalesced), a block reduction gives the sum; two passes (mean, then the sum of
-//           squared deviations), so no catastrophic cancellation. Sums are in T (float32 for float: no double in
+//   S > 1:  one block of kStatThreads per channel (grid-stride over channels). The block's threads walk the
+//           channel's N x S values in order (neighbouring threads, neighbouring addresses within each run of S), a
+//           block reduction gives the sum; two passes (mean, then the sum of squared deviations), so no
+//           catastrophic cancellation. Sums are in T (float32 for float: no double in
 //           float kernels); each thread's partial sum covers about n / kStatThreads values, then a tree.
 //   S == 1: (N, C) input: one thread per channel walking the rows (neighbouring channels are neighbouring
 //           addresses, so the loads coalesce), the same two passes.
@@ -52,19 +53,14 @@ __global__ void bn_stats_block_kernel(T* __restrict__ save_mean, T* __restrict__
   __shared__ T red[32];
   const int64_t cnt = N * S;
   for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
+    // element e of the channel: sample e / S, position e % S (consecutive threads: consecutive addresses)
     T s = T(0);
-    for (int64_t n = 0; n < N; ++n) {
-      const T* row = x + (n * C + c) * S;
-      for (int64_t j = threadIdx.x; j < S; j += blockDim.x) s += row[j];
-    }
+    for (int64_t e = threadIdx.x; e < cnt; e += blockDim.x) s += x[((e / S) * C + c) * S + e % S];
     T mean = block_sum(s, red) / (T)cnt;
     T q = T(0);
-    for (int64_t n = 0; n < N; ++n) {
-      const T* row = x + (n * C + c) * S;
-      for (int64_t j = threadIdx.x; j < S; j += blockDim.x) {
-        T d = row[j] - mean;
-        q += d * d;
-      }
+    for (int64_t e = threadIdx.x; e < cnt; e += blockDim.x) {
+      T d = x[((e / S) * C + c) * S + e % S] - mean;
+      q += d * d;
     }
     T var = block_sum(q, red) / (T)cnt;
     if (threadIdx.x == 0) bn_store_stats(c, mean, var, cnt, save_mean, save_invstd, rm, rv, eps, momentum);
@@ -129,13 +125,11 @@ __global__ void bn_grad_sums_block_kernel(T* __restrict__ sums, T* gw, T* gb, co
   __shared__ T red[32];
   for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
     T m = mean[c], sg = T(0), sgx = T(0);
-    for (int64_t n = 0; n < N; ++n) {
-      int64_t base = (n * C + c) * S;
-      for (int64_t j = threadIdx.x; j < S; j += blockDim.x) {
-        T gv = g[base + j];
-        sg += gv;
-        sgx += gv * (x[base + j] - m);
-      }
+    for (int64_t e = threadIdx.x; e < N * S; e += blockDim.x) {
+      int64_t k = ((e / S) * C + c) * S + e % S;
+      T gv = g[k];
+      sg += gv;
+      sgx += gv * (x[k] - m);
     }
     sg = block_sum(sg, red);
     sgx = block_sum(sgx, red);
