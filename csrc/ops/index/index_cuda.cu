@@ -40,11 +40,11 @@ void scatter_by_offset_cuda(const Tensor& dst, const Tensor& off, const Tensor& 
     }
     DLCORE_THROW(TypeError, "scatter_add: not supported for dtype ", dtype_name(dst.dtype()), " on cuda");
   }
-  switch (dst.itemsize()) {
-    case 1: ew_cuda::launch_strided<3>(it, ScatterCopyF<uint8_t>{}); break;
-    case 2: ew_cuda::launch_strided<3>(it, ScatterCopyF<uint16_t>{}); break;
-    case 4: ew_cuda::launch_strided<3>(it, ScatterCopyF<uint32_t>{}); break;
-    default: ew_cuda::launch_strided<3>(it, ScatterCopyF<uint64_t>{}); break;
+  switch (dst.itemsize()) {  // last write wins, as on the CPU (see index_kernels.cuh)
+    case 1: scatter_last_launch<uint8_t>(it, dst); break;
+    case 2: scatter_last_launch<uint16_t>(it, dst); break;
+    case 4: scatter_last_launch<uint32_t>(it, dst); break;
+    default: scatter_last_launch<uint64_t>(it, dst); break;
   }
 }
 
