@@ -1,17 +1,16 @@
 // CUDA kernels of the norm family (contracts and formulas in norm.h; x is contiguous [N, C, S]).
 //
 // batch_norm statistics, per channel c over its n = N S values:
-//   S > 1:  one block of kStatThreads per channel (grid-stride over channels). The block's threads walk the
-//           channel's N x S values in order (neighbouring threads, neighbouring addresses within each run of S), a
-//           block reduction gives the sum; two passes (mean, then the sum of squared deviations), so no
-//           catastrophic cancellation. Sums are in T (float32 for float: no double in
-//           float kernels); each thread's partial sum covers about n / kStatThreads values, then a tree.
+//   S > 1:  a deterministic two-level reduction: block (c, q) sums chunk q of channel c's N x S values (P chunks
+//           per channel, bn_chunks: ~kTargetBlocks blocks in all, so a few channels still fill the GPU; neighbouring
+//           threads read neighbouring addresses within each run of S) into partial[c, q]; then one thread per
+//           channel folds its P partials in order. Two passes over x (the mean, then the sum of squared
+//           deviations from it: no catastrophic cancellation). No atomics: the result does not depend on timing.
 //   S == 1: (N, C) input: one thread per channel walking the rows (neighbouring channels are neighbouring
 //           addresses, so the loads coalesce), the same two passes.
-//   Thread 0 of the channel writes save_mean/save_invstd and updates the running stats (ema, unbiased variance).
-//   Each channel is owned by one block or thread: no atomics, the result does not depend on the launch.
+//   The thread that finishes a channel writes save_mean/save_invstd and the running stats (ema, unbiased variance).
 // batch_norm apply (forward y = x sc + sh; backward gx = A g + B x + K): elementwise, channel = (i / S) % C.
-// The backward's per-channel sums (sum g, sum g (x - mean)) use the same two layouts into a [2, C] scratch.
+// The backward's per-channel sums (sum g, sum g (x - mean)) use the same layouts (one pass) into a [2, C] scratch.
 // local_response_norm: forward one thread per element (window of `size` channels); backward stores
 // scale and t = g x scale^(-beta-1) per element first, then one thread per element sums t over its window.
 #pragma once
@@ -47,23 +46,83 @@ __device__ __forceinline__ void bn_store_stats(int64_t c, T mean, T var, int64_t
   if (rv) rv[c] = ema_t<T>(rv[c], bn_unbiased<T>(var, cnt), momentum);
 }
 
+// sums[c] = sum g, sums[C + c] = sum g (x - mean_c); gw/gb written when not null.
 template <class T>
-__global__ void bn_stats_block_kernel(T* __restrict__ save_mean, T* __restrict__ save_invstd, T* rm, T* rv,
-                                      const T* __restrict__ x, int64_t N, int64_t C, int64_t S, T eps, T momentum) {
+__device__ __forceinline__ void bn_store_grad_sums(int64_t c, int64_t C, T sg, T sgx, T* sums, T* gw, T* gb,
+                                                   const T* invstd) {
+  sums[c] = sg;
+  sums[C + c] = sgx;
+  if (gw) gw[c] = sgx * invstd[c];
+  if (gb) gb[c] = sg;
+}
+
+// Element e (0 <= e < N S) of channel c: sample e / S, position e % S.
+__device__ __forceinline__ int64_t bn_index(int64_t e, int64_t c, int64_t C, int64_t S) {
+  return ((e / S) * C + c) * S + e % S;
+}
+
+// Block b = (c, q), c = b / P, q = b % P, reduces chunk q of channel c (elements [q chunk, (q + 1) chunk)):
+//   MODE 0: sum x;  MODE 1: sum (x - mean_c)^2;  MODE 2: sum g and sum g (x - mean_c) (partial has 2 C P entries:
+//   the second half holds the g (x - mean) sums).
+// Consecutive threads take consecutive elements (consecutive addresses within each run of S).
+template <int MODE, class T>
+__global__ void bn_partial_kernel(T* __restrict__ partial, const T* __restrict__ x, const T* __restrict__ g,
+                                  const T* __restrict__ mean, int64_t N, int64_t C, int64_t S, int64_t P) {
   __shared__ T red[32];
-  const int64_t cnt = N * S;
-  for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
-    // element e of the channel: sample e / S, position e % S (consecutive threads: consecutive addresses)
-    T s = T(0);
-    for (int64_t e = threadIdx.x; e < cnt; e += blockDim.x) s += x[((e / S) * C + c) * S + e % S];
-    T mean = block_sum(s, red) / (T)cnt;
-    T q = T(0);
-    for (int64_t e = threadIdx.x; e < cnt; e += blockDim.x) {
-      T d = x[((e / S) * C + c) * S + e % S] - mean;
-      q += d * d;
+  const int64_t cnt = N * S, chunk = (cnt + P - 1) / P;
+  for (int64_t b = blockIdx.x; b < C * P; b += gridDim.x) {
+    int64_t c = b / P, e0 = (b % P) * chunk, e1 = e0 + chunk < cnt ? e0 + chunk : cnt;
+    T m = MODE == 0 ? T(0) : mean[c];
+    T s = T(0), s2 = T(0);
+    for (int64_t e = e0 + threadIdx.x; e < e1; e += blockDim.x) {
+      int64_t k = bn_index(e, c, C, S);
+      if (MODE == 0) {
+        s += x[k];
+      } else if (MODE == 1) {
+        T d = x[k] - m;
+        s += d * d;
+      } else {
+        T gv = g[k];
+        s += gv;
+        s2 += gv * (x[k] - m);
+      }
     }
-    T var = block_sum(q, red) / (T)cnt;
-    if (threadIdx.x == 0) bn_store_stats(c, mean, var, cnt, save_mean, save_invstd, rm, rv, eps, momentum);
+    s = block_sum(s, red);
+    if (MODE == 2) s2 = block_sum(s2, red);
+    if (threadIdx.x == 0) {
+      partial[b] = s;
+      if (MODE == 2) partial[C * P + b] = s2;
+    }
+  }
+}
+
+// Per channel (one thread each), folding its P partials in order (deterministic):
+//   STAGE 0: mean_c -> save_mean;  STAGE 1: the variance -> save_invstd and the running statistics.
+template <int STAGE, class T>
+__global__ void bn_fold_stats_kernel(T* __restrict__ save_mean, T* __restrict__ save_invstd, T* rm, T* rv,
+                                     const T* __restrict__ partial, int64_t cnt, int64_t C, int64_t P, T eps,
+                                     T momentum) {
+  int64_t step = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += step) {
+    T s = T(0);
+    for (int64_t q = 0; q < P; ++q) s += partial[c * P + q];
+    if (STAGE == 0) save_mean[c] = s / (T)cnt;
+    else bn_store_stats(c, save_mean[c], s / (T)cnt, cnt, save_mean, save_invstd, rm, rv, eps, momentum);
+  }
+}
+
+// Per channel: sum g and sum g (x - mean) from the partials -> sums [2, C] (and gw, gb).
+template <class T>
+__global__ void bn_fold_grad_kernel(T* __restrict__ sums, T* gw, T* gb, const T* __restrict__ partial,
+                                    const T* __restrict__ invstd, int64_t C, int64_t P) {
+  int64_t step = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += step) {
+    T sg = T(0), sgx = T(0);
+    for (int64_t q = 0; q < P; ++q) {
+      sg += partial[c * P + q];
+      sgx += partial[C * P + c * P + q];
+    }
+    bn_store_grad_sums(c, C, sg, sgx, sums, gw, gb, invstd);
   }
 }
 
@@ -105,35 +164,6 @@ __global__ void bn_apply_kernel(T* __restrict__ y, const T* __restrict__ x, cons
     T sc = invstd[c] * (w ? w[c] : T(1));
     T sh = (b ? b[c] : T(0)) - mean[c] * sc;
     y[i] = x[i] * sc + sh;
-  }
-}
-
-// sums[c] = sum g, sums[C + c] = sum g (x - mean_c); gw/gb written when not null.
-template <class T>
-__device__ __forceinline__ void bn_store_grad_sums(int64_t c, int64_t C, T sg, T sgx, T* sums, T* gw, T* gb,
-                                                   const T* invstd) {
-  sums[c] = sg;
-  sums[C + c] = sgx;
-  if (gw) gw[c] = sgx * invstd[c];
-  if (gb) gb[c] = sg;
-}
-
-template <class T>
-__global__ void bn_grad_sums_block_kernel(T* __restrict__ sums, T* gw, T* gb, const T* __restrict__ g,
-                                          const T* __restrict__ x, const T* __restrict__ mean,
-                                          const T* __restrict__ invstd, int64_t N, int64_t C, int64_t S) {
-  __shared__ T red[32];
-  for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
-    T m = mean[c], sg = T(0), sgx = T(0);
-    for (int64_t e = threadIdx.x; e < N * S; e += blockDim.x) {
-      int64_t k = ((e / S) * C + c) * S + e % S;
-      T gv = g[k];
-      sg += gv;
-      sgx += gv * (x[k] - m);
-    }
-    sg = block_sum(sg, red);
-    sgx = block_sum(sgx, red);
-    if (threadIdx.x == 0) bn_store_grad_sums(c, C, sg, sgx, sums, gw, gb, invstd);
   }
 }
 
@@ -239,6 +269,15 @@ __global__ void lrn_bwd_kernel(T* __restrict__ gx, const T* __restrict__ g, cons
 
 // ------------------------------------------------------------------------------------------------ host launchers
 
+// Chunks per channel for the S > 1 statistics: about kTargetBlocks blocks in all (to fill a large GPU), at
+// least kMinChunk elements per chunk.
+constexpr int64_t kTargetBlocks = 1024, kMinChunk = 1024;
+inline int64_t bn_chunks(int64_t cnt, int64_t C) {
+  int64_t by_blocks = (kTargetBlocks + C - 1) / C, by_size = (cnt + kMinChunk - 1) / kMinChunk;
+  int64_t p = by_blocks < by_size ? by_blocks : by_size;
+  return p < 1 ? 1 : p;
+}
+
 template <class T>
 inline T* ptr_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
@@ -257,10 +296,21 @@ void bn_fwd_launch(const Tensor& y, const Tensor& sm, const Tensor& si, const Te
                                                                         ptr_or_null<T>(rv), x.data<T>(), N, C,
                                                                         (T)a.eps, (T)a.momentum);
     } else {
-      auto* k = &bn_stats_block_kernel<T>;
-      DLCORE_LAUNCH(k, cuda::blocks_for(C, 1), kStatThreads, 0, st)(sm.data<T>(), si.data<T>(), ptr_or_null<T>(rm),
-                                                                     ptr_or_null<T>(rv), x.data<T>(), N, C, S,
-                                                                     (T)a.eps, (T)a.momentum);
+      // deterministic two-level reduction: partial sums per (channel, chunk), then an ordered fold per channel
+      int64_t P = bn_chunks(N * S, C);
+      Tensor partial = Tensor::empty(IntList{C * P}, x.dtype(), x.device());
+      unsigned gb = cuda::blocks_for(C * P, 1), gc = cuda::blocks_for(C, kThreads);
+      T eps = (T)a.eps, mom = (T)a.momentum;
+      auto* k0 = &bn_partial_kernel<0, T>;
+      DLCORE_LAUNCH(k0, gb, kStatThreads, 0, st)(partial.data<T>(), x.data<T>(), nullptr, nullptr, N, C, S, P);
+      auto* f0 = &bn_fold_stats_kernel<0, T>;
+      DLCORE_LAUNCH(f0, gc, kThreads, 0, st)(sm.data<T>(), si.data<T>(), ptr_or_null<T>(rm), ptr_or_null<T>(rv),
+                                             partial.data<T>(), N * S, C, P, eps, mom);
+      auto* k1 = &bn_partial_kernel<1, T>;
+      DLCORE_LAUNCH(k1, gb, kStatThreads, 0, st)(partial.data<T>(), x.data<T>(), nullptr, sm.data<T>(), N, C, S, P);
+      auto* f1 = &bn_fold_stats_kernel<1, T>;
+      DLCORE_LAUNCH(f1, gc, kThreads, 0, st)(sm.data<T>(), si.data<T>(), ptr_or_null<T>(rm), ptr_or_null<T>(rv),
+                                             partial.data<T>(), N * S, C, P, eps, mom);
     }
   } else {
     auto* k = &bn_eval_stats_kernel<T>;
@@ -287,10 +337,15 @@ void bn_bwd_launch(const Tensor& gx, const Tensor& gw, const Tensor& gb, const T
                                                                       ptr_or_null<T>(gb), g.data<T>(), x.data<T>(),
                                                                       mean.data<T>(), invstd.data<T>(), N, C);
   } else {
-    auto* k = &bn_grad_sums_block_kernel<T>;
-    DLCORE_LAUNCH(k, cuda::blocks_for(C, 1), kStatThreads, 0, st)(sums.data<T>(), ptr_or_null<T>(gw),
-                                                                   ptr_or_null<T>(gb), g.data<T>(), x.data<T>(),
-                                                                   mean.data<T>(), invstd.data<T>(), N, C, S);
+    int64_t P = bn_chunks(N * S, C);
+    Tensor partial = Tensor::empty(IntList{2 * C * P}, x.dtype(), x.device());
+    auto* k = &bn_partial_kernel<2, T>;
+    DLCORE_LAUNCH(k, cuda::blocks_for(C * P, 1), kStatThreads, 0, st)(partial.data<T>(), x.data<T>(), g.data<T>(),
+                                                                       mean.data<T>(), N, C, S, P);
+    auto* f = &bn_fold_grad_kernel<T>;
+    DLCORE_LAUNCH(f, cuda::blocks_for(C, kThreads), kThreads, 0, st)(sums.data<T>(), ptr_or_null<T>(gw),
+                                                                      ptr_or_null<T>(gb), partial.data<T>(),
+                                                                      invstd.data<T>(), C, P);
   }
   if (!gx.defined()) return;
   int64_t total = N * C * S;
