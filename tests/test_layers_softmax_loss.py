@@ -490,3 +490,16 @@ def test_cuda_pointwise_losses_float32_match_cpu(case, rng):
     y = (rng.uniform(0, 1, (5, 67)) if name.startswith("bce") else rng.standard_normal((5, 67))).astype(np.float32)
     res = _both(lambda a, b: fn(a, b, reduction="none"), [x, y])
     _assert_agree(res, 1e-5, 1e-6)
+
+
+@cuda_only
+def test_cuda_cross_entropy_non_contiguous_logits(rng):
+    x = rng.standard_normal((6, 4))
+    t = rng.integers(0, 6, 4)
+    xd = dlcore.tensor(x, device="cuda", requires_grad=True)
+    out = F.cross_entropy(xd.t(), dlcore.tensor(t, device="cuda"), reduction="sum")  # [4, 6] strided view
+    assert_close(out.item(), np_ce(x.T, t, reduction="sum"), rtol=1e-12)
+    out.backward()
+    p = np.exp(np_log_softmax(x.T, 1))
+    p[np.arange(4), t] -= 1
+    assert_close(xd.grad.cpu().numpy(), p.T, rtol=1e-12, atol=1e-14)
