@@ -38,31 +38,32 @@ def _keys():
     return GET_KEYS + [k(A) for k in MASK_KEYS]
 
 
-def _to_dl_key(key):
-    return tuple(dlcore.tensor(k) if isinstance(k, np.ndarray) and k.dtype == np.bool_ and k.ndim else k for k in key)
+def _to_dl_key(key, device="cpu"):
+    return tuple(dlcore.tensor(k, device=device) if isinstance(k, np.ndarray) and k.dtype == np.bool_ and k.ndim else k
+                 for k in key)
 
 
 @pytest.mark.parametrize("key", _keys(), ids=lambda k: str(k)[:40])
-def test_getitem_matches_numpy(key):
-    x = dlcore.tensor(A)
-    r = x[_to_dl_key(key)]
+def test_getitem_matches_numpy(key, device):
+    x = dlcore.tensor(A, device=device)
+    r = x[_to_dl_key(key, device)]
     e = A[key]
-    assert tuple(r.shape) == e.shape
-    np.testing.assert_array_equal(r.numpy(), e)
+    assert tuple(r.shape) == e.shape and r.device.type == device
+    np.testing.assert_array_equal(r.cpu().numpy(), e)
 
 
 @pytest.mark.parametrize("key", _keys(), ids=lambda k: str(k)[:40])
-def test_setitem_matches_numpy(key, rng):
-    x = dlcore.tensor(A.copy())
+def test_setitem_matches_numpy(key, device, rng):
+    x = dlcore.tensor(A.copy(), device=device)
     b = A.copy()
     shape = A[key].shape
     v = rng.standard_normal(shape)
-    x[_to_dl_key(key)] = dlcore.tensor(v)
+    x[_to_dl_key(key, device)] = dlcore.tensor(v, device=device)
     b[key] = v
-    np.testing.assert_array_equal(x.numpy(), b)
-    x[_to_dl_key(key)] = -3.0
+    np.testing.assert_array_equal(x.cpu().numpy(), b)
+    x[_to_dl_key(key, device)] = -3.0
     b[key] = -3.0
-    np.testing.assert_array_equal(x.numpy(), b)
+    np.testing.assert_array_equal(x.cpu().numpy(), b)
 
 
 def test_setitem_broadcast_and_noncontiguous():
@@ -134,38 +135,42 @@ def test_setitem_grad(rng):
     gradcheck(g, [x0, v])
 
 
-def test_index_put_accumulate_and_grad(rng):
-    x = dlcore.zeros(5)
-    x.index_put_((dlcore.tensor([0, 0, 3, 0]),), dlcore.tensor([1.0, 2.0, 3.0, 4.0]), accumulate=True)
+def test_index_put_accumulate_and_grad(device, rng):
+    x = dlcore.zeros(5, device=device)
+    x.index_put_((dlcore.tensor([0, 0, 3, 0], device=device),), dlcore.tensor([1.0, 2.0, 3.0, 4.0], device=device),
+                 accumulate=True)
     assert x.tolist() == [7.0, 0.0, 0.0, 3.0, 0.0]
-    a = dlcore.tensor(rng.standard_normal(5), requires_grad=True)
-    v = dlcore.tensor(rng.standard_normal(4), requires_grad=True)
-    gradcheck(lambda a, v: dlcore.index_put(a, (dlcore.tensor([0, 0, 3, 0]),), v, accumulate=True), [a, v])
+    a = dlcore.tensor(rng.standard_normal(5), device=device, requires_grad=True)
+    v = dlcore.tensor(rng.standard_normal(4), device=device, requires_grad=True)
+    i = dlcore.tensor([0, 0, 3, 0], device=device)
+    gradcheck(lambda a, v: dlcore.index_put(a, (i,), v, accumulate=True), [a, v])
 
 
 # ------------------------------------------------------------------------------------------------- ops vs NumPy
 
-def test_gather_scatter_vs_numpy(rng):
+def test_gather_scatter_vs_numpy(device, rng):
+    T = lambda v: dlcore.tensor(v, device=device)  # noqa: E731
     a = rng.standard_normal((3, 4, 5))
     idx = rng.integers(0, 4, size=(3, 2, 5))
-    g = dlcore.gather(dlcore.tensor(a), 1, dlcore.tensor(idx))
-    np.testing.assert_array_equal(g.numpy(), np.take_along_axis(a, idx, 1))
+    g = dlcore.gather(T(a), 1, T(idx))
+    assert g.device.type == device
+    np.testing.assert_array_equal(g.cpu().numpy(), np.take_along_axis(a, idx, 1))
     # scatter_add with duplicate indices
     src = rng.standard_normal((3, 2, 5))
     out = np.zeros((3, 4, 5))
     grid = list(np.indices(idx.shape))
     grid[1] = idx
     np.add.at(out, tuple(grid), src)
-    r = dlcore.zeros(3, 4, 5, dtype=dlcore.float64).scatter_add(1, dlcore.tensor(idx), dlcore.tensor(src))
+    r = dlcore.zeros(3, 4, 5, dtype=dlcore.float64, device=device).scatter_add(1, T(idx), T(src))
     assert_close(r, out, rtol=1e-12, atol=1e-12)
     # scatter (unique indices per column, so the result is defined)
     idx2 = np.stack([rng.permutation(4)[:2] for _ in range(15)]).reshape(3, 5, 2).transpose(0, 2, 1).copy()
     e = np.zeros((3, 4, 5))
     grid[1] = idx2
     e[tuple(grid)] = src
-    r2 = dlcore.zeros(3, 4, 5, dtype=dlcore.float64).scatter(1, dlcore.tensor(idx2), dlcore.tensor(src))
-    np.testing.assert_array_equal(r2.numpy(), e)
-    r3 = dlcore.zeros(2, 3).scatter_(1, dlcore.tensor([[2], [0]]), 5.0)
+    r2 = dlcore.zeros(3, 4, 5, dtype=dlcore.float64, device=device).scatter(1, T(idx2), T(src))
+    np.testing.assert_array_equal(r2.cpu().numpy(), e)
+    r3 = dlcore.zeros(2, 3, device=device).scatter_(1, T([[2], [0]]), 5.0)
     assert r3.tolist() == [[0, 0, 5], [5, 0, 0]]
 
 
@@ -185,21 +190,22 @@ def test_gather_noncontiguous_and_errors(rng):
         dlcore.gather(x, 2, dlcore.tensor([[1]]))
 
 
-def test_index_select_index_add_vs_numpy(rng):
+def test_index_select_index_add_vs_numpy(device, rng):
+    T = lambda v: dlcore.tensor(v, device=device)  # noqa: E731
     a = rng.standard_normal((3, 4, 5))
     idx = np.array([4, 0, 4, 2])
-    np.testing.assert_array_equal(dlcore.index_select(dlcore.tensor(a), 2, dlcore.tensor(idx)).numpy(), a[:, :, idx])
+    np.testing.assert_array_equal(dlcore.index_select(T(a), 2, T(idx)).cpu().numpy(), a[:, :, idx])
     src = rng.standard_normal((3, 4, 4))
     e = a.copy()
     np.add.at(e, (slice(None), slice(None), idx), src)
-    r = dlcore.index_add(dlcore.tensor(a), 2, dlcore.tensor(idx), dlcore.tensor(src))
+    r = dlcore.index_add(T(a), 2, T(idx), T(src))
     assert_close(r, e, rtol=1e-12, atol=1e-12)
-    r2 = dlcore.tensor(a).index_add_(2, dlcore.tensor(idx), dlcore.tensor(src), alpha=2.0)
+    r2 = T(a).index_add_(2, T(idx), T(src), alpha=2.0)
     e2 = a.copy()
     np.add.at(e2, (slice(None), slice(None), idx), 2 * src)
     assert_close(r2, e2, rtol=1e-12, atol=1e-12)
     with pytest.raises(IndexError):
-        dlcore.index_select(dlcore.tensor(a), 0, dlcore.tensor([3]))
+        dlcore.index_select(T(a), 0, T([3]))
 
 
 def test_masked_ops(rng):
@@ -299,3 +305,38 @@ def test_isa_independent():
     r = x[[1, 3]]
     dlcore._C._set_cpu_isa("scalar")
     np.testing.assert_array_equal(x[[1, 3]].numpy(), r.numpy())
+
+
+# ------------------------------------------------------------------------------------------------- cuda kernels
+cuda_only = pytest.mark.skipif(not dlcore.cuda.is_available(), reason="no cuda device in this build")
+
+
+@cuda_only
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64", "uint8", "float16", "bool"])
+def test_cuda_scatter_add_duplicates_every_dtype(dtype, rng):
+    # many threads add into the same few elements (atomics; 8/16-bit types through a CAS on their 32-bit word)
+    n, m = 600, 7
+    idx = rng.integers(0, m, n)
+    vals = (rng.integers(0, 2, n) if dtype in ("bool", "uint8") else rng.integers(-3, 4, n)).astype(dtype)
+    ref = np.zeros(m, dtype)
+    if dtype == "bool":
+        np.logical_or.at(ref, idx, vals)
+    else:
+        np.add.at(ref, idx, vals)
+    for dev in ("cpu", "cuda"):
+        x = dlcore.tensor(np.zeros(m, dtype), device=dev)
+        x.index_put_((dlcore.tensor(idx, device=dev),), dlcore.tensor(vals, device=dev), accumulate=True)
+        np.testing.assert_array_equal(x.cpu().numpy(), ref)
+
+
+@cuda_only
+def test_cuda_gather_strided_and_errors(rng):
+    a = rng.standard_normal((5, 4))
+    x = dlcore.tensor(a, device="cuda").t()  # [4, 5] strided on the device
+    idx = rng.integers(-5, 5, size=(4, 3))
+    np.testing.assert_array_equal(dlcore.gather(x, 1, dlcore.tensor(idx, device="cuda")).cpu().numpy(),
+                                  np.take_along_axis(a.T, idx % 5, 1))
+    with pytest.raises(IndexError, match="out of bounds"):
+        dlcore.gather(x, 1, dlcore.tensor([[7]], device="cuda"))
+    h = dlcore.tensor(rng.standard_normal((3, 4)).astype(np.float16), device="cuda")
+    np.testing.assert_array_equal(h[[2, 0]].cpu().numpy(), h.cpu().numpy()[[2, 0]])

@@ -78,11 +78,11 @@ def test_backward_float32_paths_agree_with_float64(case, isa, rng):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_gradcheck(case, rng):
+def test_gradcheck(case, device, rng):
     name, fn, _, _ = case
     x = rng.standard_normal((3, 5)) * 2
     x[np.abs(x) < 0.05] = 0.3  # away from the kinks
-    xd = dlcore.tensor(x, requires_grad=True)
+    xd = dlcore.tensor(x, device=device, requires_grad=True)
     gradcheck(fn, [xd])
 
 
@@ -104,18 +104,21 @@ def test_vs_torch(case, rng):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_non_contiguous(case, rng):
+def test_non_contiguous(case, device, rng):
     name, fn, ref, _ = case
     x = rng.standard_normal((6, 8))
-    xd = dlcore.tensor(x).transpose(0, 1)[::2]
+    xd = dlcore.tensor(x, device=device).transpose(0, 1)[::2]
     assert not xd.is_contiguous()
-    assert_close(fn(xd).numpy(), ref(x.T[::2]), rtol=1e-12, atol=1e-12)
+    out = fn(xd)
+    assert out.device.type == device
+    assert_close(out.cpu().numpy(), ref(x.T[::2]), rtol=1e-12, atol=1e-12)
 
 
-def test_nan_propagates():
-    x = dlcore.tensor([float("nan"), -1.0, 2.0])
+def test_nan_propagates(device):
+    x = dlcore.tensor([float("nan"), -1.0, 2.0], device=device)
     for fn in (F.relu, F.sigmoid, F.tanh, F.gelu, F.elu, F.softplus, lambda v: F.leaky_relu(v, 0.2)):
-        assert np.isnan(fn(x).numpy()[0])
+        r = fn(x).cpu().numpy()
+        assert np.isnan(r[0]) and not np.isnan(r[1:]).any()
 
 
 def test_inplace(rng):
@@ -183,3 +186,41 @@ def test_bad_input():
 
 def test_empty():
     assert F.relu(dlcore.zeros(0, 3)).shape == (0, 3)
+
+
+# ---- cuda (emulated in CI): the kernels against the CPU op; fresh device memory is poisoned (NaN), so an element a
+# kernel fails to write shows up as a mismatch.
+cuda_only = pytest.mark.skipif(not dlcore.cuda.is_available(), reason="no cuda device in this build")
+
+
+@cuda_only
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("n", [1, 33, 1000])
+def test_cuda_matches_cpu_forward_backward(case, n, float_dtype, rng):
+    name, fn, _, _ = case
+    x = (rng.standard_normal(n) * 4).astype(float_dtype)
+    g = rng.standard_normal(n).astype(float_dtype)
+    res = {}
+    for dev in ("cpu", "cuda"):
+        xd = dlcore.tensor(x, device=dev, requires_grad=True)
+        y = fn(xd)
+        y.backward(dlcore.tensor(g, device=dev))
+        assert y.device.type == dev and xd.grad.device.type == dev
+        res[dev] = (y.detach().cpu().numpy(), xd.grad.cpu().numpy())
+    tol = dict(rtol=1e-5, atol=3e-6) if float_dtype == "float32" else dict(rtol=1e-12, atol=1e-13)
+    assert not np.isnan(res["cuda"][0]).any() and not np.isnan(res["cuda"][1]).any()
+    assert_close(res["cuda"][0], res["cpu"][0], **tol)
+    assert_close(res["cuda"][1], res["cpu"][1], **tol)
+
+
+@cuda_only
+def test_cuda_inplace_and_grid_stride(rng):
+    # more elements than one grid-stride pass of a single block would cover; in place on the device
+    x = rng.standard_normal(70000).astype(np.float32)
+    xd = dlcore.tensor(x, device="cuda")
+    F.relu_(xd)
+    assert xd.device.type == "cuda"
+    np.testing.assert_array_equal(xd.cpu().numpy(), np.maximum(x, 0))
+    xd = dlcore.tensor(x, device="cuda")
+    F.leaky_relu_(xd, 0.5)
+    np.testing.assert_array_equal(xd.cpu().numpy(), np.where(x > 0, x, np.float32(0.5) * x))

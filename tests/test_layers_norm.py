@@ -115,13 +115,14 @@ def test_batch_norm_vs_torch(training, rng):
         assert_close(a.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
-def test_batch_norm_non_contiguous(rng):
+def test_batch_norm_non_contiguous(device, rng):
     x = rng.standard_normal((3, 4, 5))
-    xd = dlcore.tensor(x).transpose(0, 2)  # (5, 4, 3)
+    xd = dlcore.tensor(x, device=device).transpose(0, 2)  # (5, 4, 3)
     y = F.batch_norm(xd, None, None, training=True)
+    assert y.device.type == device
     xt = x.transpose(2, 1, 0)
     ry, _, _ = np_bn(xt, np.zeros(4), np.ones(4), None, None, True, 0.1, 1e-5)
-    assert_close(y.numpy(), ry, rtol=1e-10, atol=1e-10)
+    assert_close(y.cpu().numpy(), ry, rtol=1e-10, atol=1e-10)
 
 
 def test_batch_norm_bad_input():
@@ -181,3 +182,91 @@ def test_lrn_bad_input():
         F.local_response_norm(dlcore.zeros(3, 4), 2)
     with pytest.raises(ValueError, match="size must be positive"):
         F.local_response_norm(dlcore.zeros(1, 3, 4), 0)
+
+
+# ------------------------------------------------------------------------------------------------ cuda kernels
+# Emulated in CI. Fresh device memory is poisoned (NaN): an element a kernel fails to write shows as a mismatch.
+cuda_only = pytest.mark.skipif(not dlcore.cuda.is_available(), reason="no cuda device in this build")
+
+
+@cuda_only
+# (2, 2, 41, 37): 3034 values per channel, reduced in 3 chunks of 1012, 1012 and 1010 (partials, then a fold)
+@pytest.mark.parametrize("shape", [(5, 3), (4, 7, 9), (3, 2, 5, 7), (2, 3, 17, 1), (2, 1, 300), (2, 2, 41, 37)])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+def test_cuda_batch_norm_matches_cpu(shape, training, affine, float_dtype, rng):
+    C = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 3).astype(float_dtype)
+    g = rng.standard_normal(shape).astype(float_dtype)
+    rm0 = rng.standard_normal(C).astype(float_dtype)
+    rv0 = rng.uniform(0.5, 2, C).astype(float_dtype)
+    w = rng.standard_normal(C).astype(float_dtype)
+    b = rng.standard_normal(C).astype(float_dtype)
+    res = {}
+    for dev in ("cpu", "cuda"):
+        xd = dlcore.tensor(x, device=dev, requires_grad=True)
+        wd = dlcore.tensor(w, device=dev, requires_grad=True) if affine else None
+        bd = dlcore.tensor(b, device=dev, requires_grad=True) if affine else None
+        rm, rv = dlcore.tensor(rm0, device=dev), dlcore.tensor(rv0, device=dev)
+        y = F.batch_norm(xd, rm, rv, wd, bd, training, 0.2, 1e-3)
+        y.backward(dlcore.tensor(g, device=dev))
+        assert y.device.type == dev and xd.grad.device.type == dev
+        res[dev] = [y.detach(), rm, rv, xd.grad] + ([wd.grad, bd.grad] if affine else [])
+    tol = dict(rtol=1e-4, atol=1e-4) if float_dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
+    for a, e in zip(res["cuda"], res["cpu"]):
+        a = a.cpu().numpy()
+        assert not np.isnan(a).any(), "unwritten (poisoned) elements"
+        assert_close(a, e.numpy(), **tol)
+    ry, rrm, rrv = np_bn(x.astype(np.float64), rm0.astype(np.float64), rv0.astype(np.float64),
+                         w.astype(np.float64) if affine else None, b.astype(np.float64) if affine else None,
+                         training, 0.2, 1e-3)
+    assert_close(res["cuda"][0].cpu().numpy(), ry, **tol)
+    assert_close(res["cuda"][1].cpu().numpy(), rrm, **tol)
+    assert_close(res["cuda"][2].cpu().numpy(), rrv, **tol)
+
+
+@cuda_only
+@pytest.mark.parametrize("shape", [(6, 3), (3, 2, 4, 3)])
+@pytest.mark.parametrize("training", [True, False])
+def test_cuda_batch_norm_gradcheck(shape, training, rng):
+    C = shape[1]
+    x = dlcore.tensor(rng.standard_normal(shape), device="cuda", requires_grad=True)
+    w = dlcore.tensor(rng.standard_normal(C), device="cuda", requires_grad=True)
+    b = dlcore.tensor(rng.standard_normal(C), device="cuda", requires_grad=True)
+    rm0, rv0 = rng.standard_normal(C), rng.uniform(0.5, 2, C)
+    gradcheck(lambda a, ww, bb: F.batch_norm(a, dlcore.tensor(rm0, device="cuda"), dlcore.tensor(rv0, device="cuda"),
+                                             ww, bb, training, 0.1, 1e-5), [x, w, b])
+
+
+@cuda_only
+def test_cuda_batch_norm_float32_large_channel_accuracy(rng):
+    # one block reduces a channel of 2 * 4096 values with an offset mean (two-pass variance: no cancellation)
+    x = (rng.standard_normal((2, 2, 64, 64)) * 0.5 + 100).astype(np.float32)
+    y = F.batch_norm(dlcore.tensor(x, device="cuda"), None, None, training=True).cpu().numpy()
+    ry, _, _ = np_bn(x.astype(np.float64), np.zeros(2), np.ones(2), None, None, True, 0.1, 1e-5)
+    assert_close(y, ry, rtol=1e-3, atol=1e-3)
+
+
+@cuda_only
+@pytest.mark.parametrize("size", [1, 2, 5])
+@pytest.mark.parametrize("shape", [(2, 7, 3, 4), (1, 3, 5)])
+def test_cuda_lrn_matches_cpu(size, shape, float_dtype, rng):
+    x = (rng.standard_normal(shape) * 2).astype(float_dtype)
+    g = rng.standard_normal(shape).astype(float_dtype)
+    res = {}
+    for dev in ("cpu", "cuda"):
+        xd = dlcore.tensor(x, device=dev, requires_grad=True)
+        y = F.local_response_norm(xd, size, alpha=0.3, beta=0.75, k=1.5)
+        y.backward(dlcore.tensor(g, device=dev))
+        res[dev] = (y.detach().cpu().numpy(), xd.grad.cpu().numpy())
+    tol = dict(rtol=1e-5, atol=1e-6) if float_dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+    for a, e in zip(res["cuda"], res["cpu"]):
+        assert not np.isnan(a).any()
+        assert_close(a, e, **tol)
+
+
+@cuda_only
+@pytest.mark.parametrize("size", [2, 3])
+def test_cuda_lrn_gradcheck(size, rng):
+    xd = dlcore.tensor(rng.standard_normal((1, 5, 2, 2)) * 2, device="cuda", requires_grad=True)
+    gradcheck(lambda v: F.local_response_norm(v, size, 0.3, 0.75, 1.5), [xd])

@@ -41,12 +41,12 @@ def test_softmax_forward(isa, shape, dim, log, float_dtype, rng):
     assert_close(out.numpy(), ref if log else np.exp(ref), **tol)
 
 
-def test_softmax_stable_large_values():
-    x = dlcore.tensor([[1000.0, 1001.0, 1002.0], [-1e4, 0.0, 1e4]])
-    y = F.softmax(x, 1).numpy()
+def test_softmax_stable_large_values(device):
+    x = dlcore.tensor([[1000.0, 1001.0, 1002.0], [-1e4, 0.0, 1e4]], device=device)
+    y = F.softmax(x, 1).cpu().numpy()
     assert np.isfinite(y).all()
     assert_close(y.sum(1), [1.0, 1.0], rtol=1e-6)
-    assert np.isfinite(F.log_softmax(x, 1).numpy()).all()
+    assert np.isfinite(F.log_softmax(x, 1).cpu().numpy()).all()
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -206,26 +206,26 @@ def test_cross_entropy_bad_input():
         F.cross_entropy(x, dlcore.tensor([0, 1, 2, 0]), weight=dlcore.ones(3, dtype=dlcore.float64))
 
 
-def test_cross_entropy_all_ignored_is_nan():
-    out = F.cross_entropy(dlcore.zeros(2, 3), dlcore.tensor([-100, -100]))
+def test_cross_entropy_all_ignored_is_nan(device):
+    out = F.cross_entropy(dlcore.zeros(2, 3, device=device), dlcore.tensor([-100, -100], device=device))
     assert np.isnan(out.item())
 
 
 # ------------------------------------------------------------------------------------------------ nll
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_nll_loss(reduction, rng):
+def test_nll_loss(reduction, rng, device):
     x = np_log_softmax(rng.standard_normal((6, 4)), 1)
     t = rng.integers(0, 4, 6)
     t[1] = 2
     w = rng.uniform(0.5, 2, 4)
-    xd = dlcore.tensor(x, requires_grad=True)
-    out = F.nll_loss(xd, dlcore.tensor(t), dlcore.tensor(w), ignore_index=2, reduction=reduction)
+    xd = dlcore.tensor(x, device=device, requires_grad=True)
+    out = F.nll_loss(xd, dlcore.tensor(t, device=device), dlcore.tensor(w, device=device), ignore_index=2, reduction=reduction)
     wt = np.where(t == 2, 0.0, w[t])
     loss = -wt * x[np.arange(6), t]
     ref = loss if reduction == "none" else (loss.sum() if reduction == "sum" else loss.sum() / wt.sum())
-    assert_close(out.detach().numpy(), ref, rtol=1e-12)
-    gradcheck(lambda v: F.nll_loss(v, dlcore.tensor(t), dlcore.tensor(w), ignore_index=2, reduction=reduction), [xd])
+    assert_close(out.detach().cpu().numpy(), ref, rtol=1e-12)
+    gradcheck(lambda v: F.nll_loss(v, dlcore.tensor(t, device=device), dlcore.tensor(w, device=device), ignore_index=2, reduction=reduction), [xd])
 
 
 def test_nll_composes_with_log_softmax(rng):
@@ -257,76 +257,76 @@ PW = [
 
 @pytest.mark.parametrize("case", PW, ids=[c[0] for c in PW])
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_pointwise_losses(case, reduction, rng):
+def test_pointwise_losses(case, reduction, rng, device):
     name, fn, ref = case
     x = rng.standard_normal((3, 5)) * 2
     y = rng.uniform(0, 1, (3, 5)) if name.startswith("bce") else rng.standard_normal((3, 5))
     x[np.abs(x - y) < 0.05] += 0.2
-    xd = dlcore.tensor(x, requires_grad=True)
-    yd = dlcore.tensor(y, requires_grad=True)
+    xd = dlcore.tensor(x, device=device, requires_grad=True)
+    yd = dlcore.tensor(y, device=device, requires_grad=True)
     out = fn(xd, yd, reduction=reduction)
     r = ref(x, y)
     r = r if reduction == "none" else (r.sum() if reduction == "sum" else r.mean())
-    assert_close(out.detach().numpy(), r, rtol=1e-10, atol=1e-12)
+    assert_close(out.detach().cpu().numpy(), r, rtol=1e-10, atol=1e-12)
     gradcheck(lambda a, b: fn(a, b, reduction=reduction), [xd, yd])
 
 
-def test_bce_weight_and_pos_weight(rng):
+def test_bce_weight_and_pos_weight(rng, device):
     x = rng.standard_normal((4, 3))
     y = rng.uniform(0, 1, (4, 3))
     w = rng.uniform(0.5, 2, (1, 3))
     pw = rng.uniform(0.5, 3, 3)
-    xd = dlcore.tensor(x, requires_grad=True)
-    out = F.binary_cross_entropy_with_logits(xd, dlcore.tensor(y), dlcore.tensor(w), pos_weight=dlcore.tensor(pw))
+    xd = dlcore.tensor(x, device=device, requires_grad=True)
+    out = F.binary_cross_entropy_with_logits(xd, dlcore.tensor(y, device=device), dlcore.tensor(w, device=device), pos_weight=dlcore.tensor(pw, device=device))
     lw = 1 + (pw - 1) * y
     ref = (w * ((1 - y) * x + lw * _sp(-x))).mean()
     assert_close(out.item(), ref, rtol=1e-12)
-    gradcheck(lambda v: F.binary_cross_entropy_with_logits(v, dlcore.tensor(y), dlcore.tensor(w),
-                                                           pos_weight=dlcore.tensor(pw)), [xd])
+    gradcheck(lambda v: F.binary_cross_entropy_with_logits(v, dlcore.tensor(y, device=device), dlcore.tensor(w, device=device),
+                                                           pos_weight=dlcore.tensor(pw, device=device)), [xd])
     p = 1 / (1 + np.exp(-x))
-    pd = dlcore.tensor(p, requires_grad=True)
-    out = F.binary_cross_entropy(pd, dlcore.tensor(y), dlcore.tensor(w), reduction="sum")
+    pd = dlcore.tensor(p, device=device, requires_grad=True)
+    out = F.binary_cross_entropy(pd, dlcore.tensor(y, device=device), dlcore.tensor(w, device=device), reduction="sum")
     assert_close(out.item(), (-w * (y * np.log(p) + (1 - y) * np.log(1 - p))).sum(), rtol=1e-12)
-    gradcheck(lambda v: F.binary_cross_entropy(v, dlcore.tensor(y), dlcore.tensor(w)), [pd])
+    gradcheck(lambda v: F.binary_cross_entropy(v, dlcore.tensor(y, device=device), dlcore.tensor(w, device=device)), [pd])
 
 
-def test_bce_with_logits_stable():
-    x = dlcore.tensor([-200.0, 200.0, 0.0])
-    y = dlcore.tensor([1.0, 0.0, 0.5])
-    out = F.binary_cross_entropy_with_logits(x, y, reduction="none").numpy()
+def test_bce_with_logits_stable(device):
+    x = dlcore.tensor([-200.0, 200.0, 0.0], device=device)
+    y = dlcore.tensor([1.0, 0.0, 0.5], device=device)
+    out = F.binary_cross_entropy_with_logits(x, y, reduction="none").cpu().numpy()
     assert_close(out, [200.0, 200.0, np.log(2)], rtol=1e-12)
     # binary_cross_entropy clamps its logs at -100, like torch
-    out = F.binary_cross_entropy(dlcore.tensor([0.0, 1.0]), dlcore.tensor([1.0, 0.0]), reduction="none").numpy()
+    out = F.binary_cross_entropy(dlcore.tensor([0.0, 1.0], device=device), dlcore.tensor([1.0, 0.0], device=device), reduction="none").cpu().numpy()
     assert_close(out, [100.0, 100.0])
 
 
-def test_hinge_embedding(rng):
+def test_hinge_embedding(rng, device):
     x = rng.standard_normal(9) * 2
     y = np.where(rng.uniform(size=9) > 0.5, 1.0, -1.0)
     x[np.abs(1.5 - x) < 0.05] += 0.2
-    xd = dlcore.tensor(x, requires_grad=True)
-    out = F.hinge_embedding_loss(xd, dlcore.tensor(y), margin=1.5, reduction="none")
-    assert_close(out.detach().numpy(), np.where(y == 1, x, np.maximum(0, 1.5 - x)))
-    gradcheck(lambda v: F.hinge_embedding_loss(v, dlcore.tensor(y), margin=1.5), [xd])
+    xd = dlcore.tensor(x, device=device, requires_grad=True)
+    out = F.hinge_embedding_loss(xd, dlcore.tensor(y, device=device), margin=1.5, reduction="none")
+    assert_close(out.detach().cpu().numpy(), np.where(y == 1, x, np.maximum(0, 1.5 - x)))
+    gradcheck(lambda v: F.hinge_embedding_loss(v, dlcore.tensor(y, device=device), margin=1.5), [xd])
 
 
 @pytest.mark.parametrize("p", [1, 2])
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_multi_margin(p, reduction, rng):
+def test_multi_margin(p, reduction, rng, device):
     N, C = 5, 4
     x = rng.standard_normal((N, C))
     t = rng.integers(0, C, N)
     w = rng.uniform(0.5, 2, C)
-    xd = dlcore.tensor(x, requires_grad=True)
-    out = F.multi_margin_loss(xd, dlcore.tensor(t), p=p, margin=0.8, weight=dlcore.tensor(w), reduction=reduction)
+    xd = dlcore.tensor(x, device=device, requires_grad=True)
+    out = F.multi_margin_loss(xd, dlcore.tensor(t, device=device), p=p, margin=0.8, weight=dlcore.tensor(w, device=device), reduction=reduction)
     ref = np.zeros(N)
     for n in range(N):
         for i in range(C):
             if i != t[n]:
                 ref[n] += w[t[n]] * max(0.0, 0.8 - x[n, t[n]] + x[n, i]) ** p / C
     r = ref if reduction == "none" else (ref.sum() if reduction == "sum" else ref.mean())
-    assert_close(out.detach().numpy(), r, rtol=1e-12)
-    gradcheck(lambda v: F.multi_margin_loss(v, dlcore.tensor(t), p=p, margin=0.8, weight=dlcore.tensor(w),
+    assert_close(out.detach().cpu().numpy(), r, rtol=1e-12)
+    gradcheck(lambda v: F.multi_margin_loss(v, dlcore.tensor(t, device=device), p=p, margin=0.8, weight=dlcore.tensor(w, device=device),
                                             reduction=reduction), [xd])
 
 
@@ -363,3 +363,143 @@ def test_loss_bad_input():
         F.multi_margin_loss(dlcore.zeros(2, 3), dlcore.tensor([0, 3]))
     with pytest.raises(IndexError, match="nll_loss"):
         F.nll_loss(dlcore.zeros(2, 3), dlcore.tensor([0, 7]))
+
+
+# ------------------------------------------------------------------------------------------------ cuda kernels
+# Emulated in CI. Fresh device memory is poisoned (NaN), so an element a kernel fails to write shows as a mismatch.
+# Row lengths 1, 31, 33 take the warp-per-row kernels, 1025 the block-per-row ones (kWarpRowMax = 1024).
+cuda_only = pytest.mark.skipif(not dlcore.cuda.is_available(), reason="no cuda device in this build")
+
+
+def _both(fn, arrays, grad_shape_fn=None, seed=0):
+    """fn(*tensors) on cpu and on cuda (float64 arrays given; dtype kept); returns {dev: (out, grads)}."""
+    res = {}
+    g = None
+    for dev in ("cpu", "cuda"):
+        ts = [dlcore.tensor(a, device=dev, requires_grad=a.dtype.kind == "f") for a in arrays]
+        out = fn(*ts)
+        if g is None:
+            g = np.random.default_rng(seed).standard_normal(tuple(out.shape)).astype(arrays[0].dtype)
+        out.backward(dlcore.tensor(g, device=dev))
+        assert out.device.type == dev
+        res[dev] = (out.detach().cpu().numpy(), [t.grad.cpu().numpy() for t in ts if t.requires_grad])
+    return res
+
+
+def _assert_agree(res, rtol, atol):
+    c, g = res["cuda"], res["cpu"]
+    assert not np.isnan(c[0]).any(), "unwritten (poisoned) output elements"
+    assert_close(c[0], g[0], rtol=rtol, atol=atol)
+    for a, b in zip(c[1], g[1]):
+        assert not np.isnan(a).any(), "unwritten (poisoned) gradient elements"
+        assert_close(a, b, rtol=rtol, atol=atol)
+
+
+@cuda_only
+@pytest.mark.parametrize("shape,dim", [((3, 1), 1), ((3, 31), 1), ((5, 33), -1), ((2, 1025), 1), ((2, 5, 3), 1),
+                                       ((4, 3), 0), ((1, 2, 1), 2)])
+@pytest.mark.parametrize("log", [False, True])
+def test_cuda_softmax_matches_cpu(shape, dim, log, float_dtype, rng):
+    x = (rng.standard_normal(shape) * 5).astype(float_dtype)
+    res = _both(lambda v: (F.log_softmax if log else F.softmax)(v, dim), [x])
+    tol = (1e-5, 2e-6) if float_dtype == "float32" else (1e-12, 1e-13)
+    _assert_agree(res, *tol)
+    ref = np_log_softmax(x.astype(np.float64), dim)
+    assert_close(res["cuda"][0], ref if log else np.exp(ref), rtol=tol[0], atol=10 * tol[1])
+
+
+@cuda_only
+def test_cuda_softmax_non_contiguous_and_extremes():
+    x = np.array([[1000.0, 1001.0, 1002.0], [-1e4, 0.0, 1e4], [-np.inf, 0.0, 1.0]])
+    xd = dlcore.tensor(x.T.copy(), device="cuda").transpose(0, 1)  # (3, 3) non-contiguous view on the device
+    assert not xd.is_contiguous()
+    y = F.softmax(xd, 1).cpu().numpy()
+    assert_close(y, np.exp(np_log_softmax(x, 1)), rtol=1e-12, atol=1e-300)
+    assert_close(F.log_softmax(xd, 1).cpu().numpy()[:2], np_log_softmax(x, 1)[:2], rtol=1e-12)
+
+
+@cuda_only
+@pytest.mark.parametrize("dim", [1, 2])
+@pytest.mark.parametrize("log", [False, True])
+def test_cuda_softmax_gradcheck(dim, log, rng):
+    x = dlcore.tensor(rng.standard_normal((2, 3, 4)), device="cuda", requires_grad=True)
+    gradcheck(lambda v: (F.log_softmax if log else F.softmax)(v, dim), [x])
+
+
+@cuda_only
+@pytest.mark.parametrize("N,C", [(7, 5), (3, 33), (2, 1025)])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("ls", [0.0, 0.1])
+def test_cuda_cross_entropy_matches_cpu(N, C, weighted, ls, float_dtype, rng):
+    x = (rng.standard_normal((N, C)) * 2).astype(float_dtype)
+    t = rng.integers(0, C, N)
+    t[1] = -100
+    w = rng.uniform(0.5, 2, C).astype(float_dtype) if weighted else None
+    for reduction in ("none", "mean"):
+        def fn(v, tt):
+            wd = None if w is None else dlcore.tensor(w, device=v.device)
+            return F.cross_entropy(v, tt, weight=wd, reduction=reduction, label_smoothing=ls)
+        res = _both(fn, [x, t])
+        tol = (2e-5, 2e-6) if float_dtype == "float32" else (1e-12, 1e-13)
+        _assert_agree(res, *tol)
+        if float_dtype == "float64":
+            assert_close(res["cuda"][0], np_ce(x, t, w, -100, ls, reduction), rtol=1e-12, atol=1e-12)
+
+
+@cuda_only
+def test_cuda_cross_entropy_gradcheck(rng):
+    N, C = 4, 6
+    x = dlcore.tensor(rng.standard_normal((N, C)), device="cuda", requires_grad=True)
+    t = dlcore.tensor(np.array([1, -100, 5, 0]), device="cuda")
+    w = dlcore.tensor(rng.uniform(0.5, 2, C), device="cuda")
+    gradcheck(lambda v: F.cross_entropy(v, t, weight=w, label_smoothing=0.2), [x])
+    gradcheck(lambda v: F.cross_entropy(v, t, reduction="sum"), [x])
+
+
+@cuda_only
+def test_cuda_cross_entropy_bad_target():
+    x = dlcore.zeros(3, 4, device="cuda")
+    with pytest.raises(IndexError, match="cross_entropy.*out of bounds"):
+        F.cross_entropy(x, dlcore.tensor([0, 4, 1], device="cuda"))
+    with pytest.raises(ValueError, match="device"):
+        F.cross_entropy(x, dlcore.tensor([0, 1, 1]))
+
+
+@cuda_only
+@pytest.mark.parametrize("C", [4, 1030])
+def test_cuda_multi_margin_and_nll_match_cpu(C, rng):
+    N = 3
+    x = rng.standard_normal((N, C)) * 0.3
+    t = rng.integers(0, C, N)
+    w = rng.uniform(0.5, 2, C)
+    for p in (1, 2):
+        res = _both(lambda v, tt: F.multi_margin_loss(v, tt, p=p, margin=0.8,
+                                                      weight=dlcore.tensor(w, device=v.device), reduction="none"),
+                    [x, t])
+        _assert_agree(res, 1e-12, 1e-13)
+    res = _both(lambda v, tt: F.nll_loss(v, tt, dlcore.tensor(w, device=v.device), ignore_index=int(t[0]),
+                                         reduction="sum"), [x, t])
+    _assert_agree(res, 1e-12, 1e-13)
+
+
+@cuda_only
+@pytest.mark.parametrize("case", PW, ids=[c[0] for c in PW])
+def test_cuda_pointwise_losses_float32_match_cpu(case, rng):
+    name, fn, _ = case
+    x = (rng.standard_normal((5, 67)) * 2).astype(np.float32)
+    y = (rng.uniform(0, 1, (5, 67)) if name.startswith("bce") else rng.standard_normal((5, 67))).astype(np.float32)
+    res = _both(lambda a, b: fn(a, b, reduction="none"), [x, y])
+    _assert_agree(res, 1e-5, 1e-6)
+
+
+@cuda_only
+def test_cuda_cross_entropy_non_contiguous_logits(rng):
+    x = rng.standard_normal((6, 4))
+    t = rng.integers(0, 6, 4)
+    xd = dlcore.tensor(x, device="cuda", requires_grad=True)
+    out = F.cross_entropy(xd.t(), dlcore.tensor(t, device="cuda"), reduction="sum")  # [4, 6] strided view
+    assert_close(out.item(), np_ce(x.T, t, reduction="sum"), rtol=1e-12)
+    out.backward()
+    p = np.exp(np_log_softmax(x.T, 1))
+    p[np.arange(4), t] -= 1
+    assert_close(xd.grad.cpu().numpy(), p.T, rtol=1e-12, atol=1e-14)

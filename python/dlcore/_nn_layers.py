@@ -907,7 +907,7 @@ def _embedding_renorm_(weight, input, max_norm, norm_type):
     import numpy as _np
     from .autograd import no_grad
     with no_grad():
-        rows = sorted(set(int(i) for i in _np.asarray(input.numpy()).reshape(-1)))
+        rows = sorted(set(int(i) for i in _np.asarray(input.cpu().numpy()).reshape(-1)))
         for r in rows:
             if not 0 <= r < weight.shape[0]:
                 raise IndexError(f"embedding(): index {r} is out of range for {weight.shape[0]} embeddings")

@@ -57,7 +57,8 @@ KernelRegistrar r2(embedding_bwd_op, DeviceType::CPU, &embedding_bwd_cpu, "cpu")
 
 void check_indices(const Tensor& idx, int64_t V, const char* op) {
   layers::check_index_dtype(idx, op, "input");
-  const int64_t* p = idx.data<int64_t>();
+  Tensor host = idx.to(Device());  // the range check reads the indices on the host (a copy when on cuda)
+  const int64_t* p = host.data<int64_t>();
   for (int64_t i = 0; i < idx.numel(); ++i)
     DLCORE_CHECK(p[i] >= 0 && p[i] < V, IndexError, op, "(): index ", p[i], " is out of range for ", V,
                  " embeddings (at flat position ", i, ")");

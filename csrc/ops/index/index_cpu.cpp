@@ -16,7 +16,8 @@ Tensor index_offsets(const std::vector<Tensor>& idx, const std::vector<int64_t>&
   DLCORE_CHECK(!idx.empty() && idx.size() == sizes.size() && sizes.size() == strides.size(), ValueError, op,
                "(): internal error: index/size/stride lists differ in length");
   const IntList& shape = idx[0].shape();
-  Tensor off = Tensor::empty(shape, DType::Int64, idx[0].device());
+  // Computed (and bounds-checked) on the host, then moved to the indices' device.
+  Tensor off = Tensor::empty(shape, DType::Int64, Device());
   int64_t n = off.numel();
   int64_t* o = off.data<int64_t>();
   for (int64_t i = 0; i < n; ++i) o[i] = 0;
@@ -25,7 +26,7 @@ Tensor index_offsets(const std::vector<Tensor>& idx, const std::vector<int64_t>&
                  dtype_name(idx[k].dtype()));
     DLCORE_CHECK(idx[k].shape() == shape, ValueError, op, "(): index tensors have different shapes ",
                  idx[k].shape().str(), " and ", shape.str());
-    Tensor c = idx[k].contiguous();
+    Tensor c = idx[k].to(Device()).contiguous();
     const int64_t* p = c.data<int64_t>();
     int64_t size = sizes[k], stride = strides[k];
     for (int64_t i = 0; i < n; ++i) {
@@ -36,7 +37,7 @@ Tensor index_offsets(const std::vector<Tensor>& idx, const std::vector<int64_t>&
       o[i] += v * stride;
     }
   }
-  return off;
+  return off.to(idx[0].device());
 }
 
 namespace {

@@ -23,11 +23,15 @@
 
 namespace dlcore {
 
-template <class T> DLCORE_HOSTDEV T bn_invstd(T var, double eps) { return T(1) / std::sqrt(var + (T)eps); }
+// The formulas take their parameters in T (float kernels must not touch double); the double-parameter forms are
+// the same formulas with the parameter rounded to T first.
+template <class T> DLCORE_HOSTDEV T bn_invstd_t(T var, T eps) { return T(1) / std::sqrt(var + eps); }
+template <class T> DLCORE_HOSTDEV T bn_invstd(T var, double eps) { return bn_invstd_t<T>(var, (T)eps); }
 template <class T> DLCORE_HOSTDEV T bn_unbiased(T var, int64_t n) { return n > 1 ? var * (T)n / (T)(n - 1) : var; }
-template <class T> DLCORE_HOSTDEV T ema(T old, T value, double momentum) {
-  return (T(1) - (T)momentum) * old + (T)momentum * value;
-}
+template <class T> DLCORE_HOSTDEV T ema_t(T old, T value, T momentum) { return (T(1) - momentum) * old + momentum * value; }
+template <class T> DLCORE_HOSTDEV T ema(T old, T value, double momentum) { return ema_t<T>(old, value, (T)momentum); }
+// local_response_norm: y = x scale^-beta with scale = k + coef * (sum of squares over the window), coef = alpha/size.
+template <class T> DLCORE_HOSTDEV T lrn_scale_of(T sumsq, T k, T coef) { return k + coef * sumsq; }
 
 struct BatchNormArgs {
   bool training = true;

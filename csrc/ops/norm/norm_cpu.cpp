@@ -51,7 +51,7 @@ void lrn_scale(T* sc, const T* x, int64_t C, int64_t S, const LrnArgs& a) {
       const T* xr = x + j * S;
       for (int64_t s = 0; s < S; ++s) o[s] += xr[s] * xr[s];
     }
-    for (int64_t s = 0; s < S; ++s) o[s] = (T)a.k + coef * o[s];
+    for (int64_t s = 0; s < S; ++s) o[s] = lrn_scale_of<T>(o[s], (T)a.k, coef);
   }
 }
 

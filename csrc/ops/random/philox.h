@@ -35,6 +35,11 @@ DLCORE_HOSTDEV Philox4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint
   return Philox4{{c0, c1, c2, c3}};
 }
 
+// Word j (0..3) of b, selected without a dynamic array index (which would put b in local memory on a GPU).
+DLCORE_HOSTDEV uint32_t philox_word(const Philox4& b, int j) {
+  return j == 0 ? b.x[0] : j == 1 ? b.x[1] : j == 2 ? b.x[2] : b.x[3];
+}
+
 // The 4 words for block `counter` (a 64-bit block index) of stream (seed, subsequence).
 DLCORE_HOSTDEV Philox4 philox_block(uint64_t seed, uint64_t subsequence, uint64_t counter) {
   return philox4x32_10((uint32_t)counter, (uint32_t)(counter >> 32), (uint32_t)subsequence,

@@ -7,9 +7,11 @@
 #pragma once
 #include <cstdint>
 #include <mutex>
+#include <type_traits>
 
 #include "core/registry.h"
 #include "core/tensor.h"
+#include "ops/random/philox.h"
 
 namespace dlcore {
 
@@ -41,6 +43,60 @@ struct RandomArgs {
   int64_t low = 0, high = 1;  // Integer: [low, high)
   uint64_t seed = 0, offset = 0;
 };
+
+// a + d * u rounded as two operations: nvcc would contract it into one fused multiply-add and round differently
+// from the CPU build (no FMA), so the device uses the explicitly rounded intrinsics.
+DLCORE_HOSTDEV double affine_no_fma(double a, double d, double u) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(a, __dmul_rn(d, u));
+#else
+  return a + d * u;
+#endif
+}
+
+// Element i of a random tensor with element type T under args (the one definition for the CPU and CUDA kernels).
+// Floating kinds are computed in double and then rounded to T (16-bit floats through float32).
+template <class T>
+DLCORE_HOSTDEV T random_element(const RandomArgs& a, int64_t i) {
+  double v;
+  switch (a.kind) {
+    case RandomKind::Uniform: {
+      if constexpr (std::is_same_v<T, double>) {
+        Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 2);
+        int w = (int)(i % 2) * 2;
+        v = affine_no_fma(a.a, a.b - a.a, uniform_double(philox_word(b, w), philox_word(b, w + 1)));
+      } else {
+        Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 4);
+        v = affine_no_fma(a.a, a.b - a.a, (double)uniform_float(philox_word(b, (int)(i % 4))));
+      }
+      break;
+    }
+    case RandomKind::Bernoulli: {
+      Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 4);
+      v = uniform_float(philox_word(b, (int)(i % 4))) < (float)a.a ? 1.0 : 0.0;
+      break;
+    }
+    case RandomKind::Normal: {
+      // Block i / 2 gives one Box-Muller pair from its 4 words; element parity picks cos or sin.
+      Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 2);
+      double u1 = 1.0 - uniform_double(b.x[0], b.x[1]);  // (0, 1]
+      double u2 = uniform_double(b.x[2], b.x[3]);
+      double z0, z1;
+      box_muller(u1, u2, &z0, &z1);
+      v = affine_no_fma(a.a, a.b, (i % 2) ? z1 : z0);
+      break;
+    }
+    default: {  // Integer in [low, high): 64 random bits reduced by modulo (bias < range / 2^64)
+      Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 2);
+      int w = (int)(i % 2) * 2;
+      uint64_t r = ((uint64_t)philox_word(b, w) << 32) | philox_word(b, w + 1);
+      uint64_t range = (uint64_t)(a.high - a.low);
+      return (T)(a.low + (int64_t)(r % range));
+    }
+  }
+  if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return T((float)v);
+  else return (T)v;
+}
 
 // Fills contiguous `out` from the Philox stream described by args.
 using RandomFn = void(const Tensor& out, const RandomArgs& args);

@@ -22,46 +22,7 @@ namespace {
 template <class T>
 void fill_random(T* out, int64_t n, const RandomArgs& a) {
   parallel_for(0, n, 1 << 15, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      double v;
-      switch (a.kind) {
-        case RandomKind::Uniform: {
-          if constexpr (std::is_same_v<T, double>) {
-            Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 2);
-            int w = (int)(i % 2) * 2;
-            v = a.a + (a.b - a.a) * uniform_double(b.x[w], b.x[w + 1]);
-          } else {
-            Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 4);
-            v = a.a + (a.b - a.a) * (double)uniform_float(b.x[i % 4]);
-          }
-          break;
-        }
-        case RandomKind::Bernoulli: {
-          Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 4);
-          v = uniform_float(b.x[i % 4]) < (float)a.a ? 1.0 : 0.0;
-          break;
-        }
-        case RandomKind::Normal: {
-          // Block i / 2 gives one Box-Muller pair from its 4 words; element parity picks cos or sin.
-          Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 2);
-          double u1 = 1.0 - uniform_double(b.x[0], b.x[1]);  // (0, 1]
-          double u2 = uniform_double(b.x[2], b.x[3]);
-          double z0, z1;
-          box_muller(u1, u2, &z0, &z1);
-          v = a.a + a.b * ((i % 2) ? z1 : z0);
-          break;
-        }
-        default: {  // Integer in [low, high): 64 random bits reduced by modulo (bias < range / 2^64)
-          Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 2);
-          int w = (int)(i % 2) * 2;
-          uint64_t r = ((uint64_t)b.x[w] << 32) | b.x[w + 1];
-          uint64_t range = (uint64_t)(a.high - a.low);
-          out[i] = (T)(a.low + (int64_t)(r % range));
-          continue;
-        }
-      }
-      out[i] = (T)v;
-    }
+    for (int64_t i = i0; i < i1; ++i) out[i] = random_element<T>(a, i);
   });
 }
 

@@ -65,7 +65,8 @@ void check_class_target(const Tensor& input, const Tensor& target, int64_t ignor
   DLCORE_CHECK(target.dim() == 1 && target.size(0) == input.size(0), ValueError, op,
                "(): expected target of shape [", input.size(0), "] (one class index per row of input ",
                input.shape().str(), "), got ", target.shape().str());
-  const int64_t* t = target.data<int64_t>();
+  Tensor host = target.to(Device());  // the range check reads the indices on the host (a copy when on cuda)
+  const int64_t* t = host.data<int64_t>();
   int64_t C = input.size(1);
   for (int64_t n = 0; n < target.numel(); ++n) {
     if (allow_ignore && t[n] == ignore_index) continue;

@@ -1,0 +1,133 @@
+// CUDA index kernels (contract in index.h): gather_by_offset and scatter_by_offset over the elementwise family's
+// strided iteration (ew_cuda::Iter, the CPU's coalesced loop), one thread per element.
+//   gather:  out[p] = src[src_offset(p) + off[p]]                (elements moved as 1/2/4/8-byte words)
+//   scatter: dst[dst_offset(p) + off[p]] = values[p]  (accumulate=false: with repeated offsets the LAST element in
+//            the CPU loop's order wins, as on the CPU and in NumPy. Two passes: every element claims its target
+//            with atomicMax of its iteration index in a [storage elements] int64 scratch, then only the claim's
+//            winner writes. Costs a scratch of the destination storage's size.)
+//            dst[...] += values[p]                    (accumulate=true: atomics, so repeated offsets all add up;
+//            float sums are then not in a fixed order). 32/64-bit types use atomicAdd; bool writes `true` when
+//            the value is true (an OR: racing writers all store the same value); 8/16-bit types (uint8, float16,
+//            bfloat16) add through a compare-and-swap on their aligned 32-bit word.
+#pragma once
+#include <type_traits>
+
+#include "ops/elementwise/elementwise_kernels.cuh"
+#include "ops/index/index.h"
+
+namespace dlcore::index_cuda {
+
+template <class U>
+struct GatherF {
+  __device__ __forceinline__ void operator()(char** p) const {
+    int64_t o = *reinterpret_cast<const int64_t*>(p[2]);
+    *reinterpret_cast<U*>(p[0]) = reinterpret_cast<const U*>(p[1])[o];
+  }
+};
+
+// *d += v for an 8- or 16-bit T, through a CAS loop on the aligned 32-bit word holding it.
+template <class T>
+__device__ __forceinline__ void atomic_add_small(T* d, T v) {
+  static_assert(sizeof(T) == 1 || sizeof(T) == 2);
+  uintptr_t addr = reinterpret_cast<uintptr_t>(d);
+  unsigned* word = reinterpret_cast<unsigned*>(addr & ~(uintptr_t)3);
+  const unsigned shift = (unsigned)(addr & 3) * 8u;
+  const unsigned mask = (sizeof(T) == 1 ? 0xffu : 0xffffu) << shift;
+  unsigned old = *word, assumed;
+  do {
+    assumed = old;
+    T cur;
+    if constexpr (sizeof(T) == 1) {
+      cur = (T)((assumed & mask) >> shift);
+    } else {
+      uint16_t bits = (uint16_t)((assumed & mask) >> shift);
+      cur = *reinterpret_cast<T*>(&bits);
+    }
+    T sum;
+    if constexpr (std::is_same_v<T, uint8_t>) sum = (uint8_t)(cur + v);
+    else sum = T((float)cur + (float)v);
+    unsigned sb;
+    if constexpr (sizeof(T) == 1) sb = (unsigned)sum;
+    else sb = (unsigned)*reinterpret_cast<uint16_t*>(&sum);
+    old = atomicCAS(word, assumed, (assumed & ~mask) | (sb << shift));
+  } while (old != assumed);
+}
+
+// The byte pointers of element i's operands (ew_cuda::strided_kernel's addressing).
+template <int NOPS>
+__device__ __forceinline__ void iter_ptrs(const ew_cuda::Iter& it, int64_t i, char** p) {
+  if (it.contiguous) {
+    DLCORE_UNROLL
+    for (int j = 0; j < NOPS; ++j) p[j] = it.base[j] + i * it.itemsize[j];
+    return;
+  }
+  DLCORE_UNROLL
+  for (int j = 0; j < NOPS; ++j) p[j] = it.base[j];
+  int64_t rem = i;
+  for (int d = 0; d < it.ndim; ++d) {
+    int64_t idx = rem % it.sizes[d];
+    rem /= it.sizes[d];
+    DLCORE_UNROLL
+    for (int j = 0; j < NOPS; ++j) p[j] += idx * it.strides[d][j];
+  }
+}
+
+// Operands: 0 dst (strided view), 1 off (int64), 2 values. storage: the first byte of dst's storage.
+// PASS 0: winner[target] = max over elements i writing target of i;  PASS 1: the winner writes.
+template <int PASS, class U>
+__global__ void scatter_last_kernel(ew_cuda::Iter it, const char* storage, long long* winner) {
+  int64_t step = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < it.numel; i += step) {
+    char* p[3];
+    iter_ptrs<3>(it, i, p);
+    U* d = reinterpret_cast<U*>(p[0]) + *reinterpret_cast<const int64_t*>(p[1]);
+    int64_t target = (reinterpret_cast<const char*>(d) - storage) / (int64_t)sizeof(U);
+    if (PASS == 0) atomicMax(&winner[target], (long long)i);
+    else if (winner[target] == (long long)i) *d = *reinterpret_cast<const U*>(p[2]);
+  }
+}
+
+template <class U>
+void scatter_last_launch(const ew_cuda::Iter& it, const Tensor& dst) {
+  if (it.numel == 0) return;
+  int64_t elems = (int64_t)(dst.storage()->nbytes / sizeof(U));
+  Tensor winner = Tensor::empty(IntList{elems}, DType::Int64, dst.device());
+  winner.fill(-1);
+  const char* storage = static_cast<const char*>(dst.storage()->data);
+  long long* w = reinterpret_cast<long long*>(winner.data<int64_t>());
+  unsigned grid = cuda::blocks_for(it.numel, ew_cuda::kThreads);
+  auto* k0 = &scatter_last_kernel<0, U>;
+  DLCORE_LAUNCH(k0, grid, ew_cuda::kThreads, 0, cuda::current_stream())(it, storage, w);
+  auto* k1 = &scatter_last_kernel<1, U>;
+  DLCORE_LAUNCH(k1, grid, ew_cuda::kThreads, 0, cuda::current_stream())(it, storage, w);
+}
+
+template <class T>
+__device__ __forceinline__ void atomic_accumulate(T* d, T v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (v) *d = true;
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    atomicAdd(reinterpret_cast<unsigned long long*>(d), (unsigned long long)v);  // two's complement wraps alike
+  } else if constexpr (sizeof(T) <= 2) {
+    atomic_add_small<T>(d, v);
+  } else {
+    atomicAdd(d, v);  // int32, float, double
+  }
+}
+
+template <class T>
+struct ScatterAddF {
+  __device__ __forceinline__ void operator()(char** p) const {
+    int64_t o = *reinterpret_cast<const int64_t*>(p[1]);
+    atomic_accumulate<T>(reinterpret_cast<T*>(p[0]) + o, *reinterpret_cast<const T*>(p[2]));
+  }
+};
+
+template <class T>
+void scatter_add_launch(const ew_cuda::Iter& it) {
+  ew_cuda::launch_strided<3>(it, ScatterAddF<T>{});
+}
+
+void scatter_add_launch_f64(const ew_cuda::Iter& it);  // index_f64_cuda.cu
+
+}  // namespace dlcore::index_cuda
