@@ -83,7 +83,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, out_grad=None):
     for x in inputs:
         if isinstance(x, _C.Tensor) and x.requires_grad:
             x.grad = None
-    gouts = [_C.from_numpy(np.array(w, dtype=_to_numpy(o).dtype, order="C")) for o, w in zip(outs, weights)]
+    # upstream gradients and perturbed inputs live on the device of the tensor they stand for (cpu or cuda)
+    gouts = [_C.to(_C.from_numpy(np.array(w, dtype=_to_numpy(o).dtype, order="C")), None, o.device, False)
+             for o, w in zip(outs, weights)]
     autograd.backward([o for o in outs], gouts)
     for k, x in enumerate(inputs):
         if not (isinstance(x, _C.Tensor) and x.requires_grad):
@@ -97,7 +99,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, out_grad=None):
             for sgn in (+1, -1):
                 pert = base.copy().reshape(-1)
                 pert[i] += sgn * eps
-                xp = _C.from_numpy(pert.reshape(base.shape))
+                xp = _C.to(_C.from_numpy(pert.reshape(base.shape)), None, x.device, False)
                 args = list(inputs)
                 args[k] = xp
                 flat[i] += sgn * scalar(*args)

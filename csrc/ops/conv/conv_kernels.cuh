@@ -182,26 +182,30 @@ __global__ void __launch_bounds__(kThreads) conv_bwd_input_kernel(T* __restrict_
       for (int64_t tm_i = blockIdx.x; tm_i < tiles_m; tm_i += gridDim.x) {
         const int64_t m0 = tm_i * kBM, n0 = tn_i * kBN;
         // this thread's input pixel (img, i, j); gyb = gy[img, g*Kg]
+        // (tap arithmetic in int: spatial sizes and R*S are far below 2^31; keeps the float64 build from spilling)
         const T* gyb = nullptr;
-        int64_t hi = 0, wj = 0;
+        int hi = 0, wj = 0;
+        const int iRS = (int)RS, iS = (int)p.S, idh = (int)p.dh, idw = (int)p.dw, ish = (int)p.sh, isw = (int)p.sw;
+        const int iP = (int)p.P, iQ = (int)p.Q;
         {
           int64_t m = m0 + a_m;
           if (m < M) {
             int64_t img = m / HW, ij = m - img * HW;
-            hi = ij / p.W + p.pt;  // i + pt = p*sh + r*dh
-            wj = ij - (ij / p.W) * p.W + p.pl;
+            hi = (int)(ij / p.W + p.pt);  // i + pt = p*sh + r*dh
+            wj = (int)(ij - (ij / p.W) * p.W + p.pl);
             gyb = gy + (img * p.K + g * Kg) * PQ;
           }
         }
         auto load_a = [&](int64_t kk) -> T {
           if (!gyb || kk >= KRS) return T(0);
-          int64_t k = kk / RS, rs = kk - k * RS;
-          int64_t r = rs / p.S, s = rs - r * p.S;
-          int64_t nh = hi - r * p.dh, nw = wj - s * p.dw;
+          int64_t k = kk / iRS;
+          int rs = (int)(kk - k * iRS);
+          int r = rs / iS, s = rs - r * iS;
+          int nh = hi - r * idh, nw = wj - s * idw;
           if (nh < 0 || nw < 0) return T(0);
-          int64_t pp = nh / p.sh, qq = nw / p.sw;
-          if (pp * p.sh != nh || qq * p.sw != nw || pp >= p.P || qq >= p.Q) return T(0);
-          return gyb[k * PQ + pp * p.Q + qq];
+          int pp = nh / ish, qq = nw / isw;
+          if (pp * ish != nh || qq * isw != nw || pp >= iP || qq >= iQ) return T(0);
+          return gyb[k * PQ + pp * iQ + qq];
         };
         const T* wg = w + g * Kg * CRS;
         auto load_b = [&](int64_t kk, int64_t c) -> T {
