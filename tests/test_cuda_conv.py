@@ -59,6 +59,27 @@ def test_conv_cuda_matches_cpu(case, dtype, rng):
         assert_close(a, e, **tol, msg=name)
 
 
+@pytest.mark.parametrize("tile", ["64x64", "128x64", "64x128", "128x128"])
+def test_conv_cuda_every_tile_configuration(tile, monkeypatch, rng):
+    """Each float32 block tile pinned in turn, on a shape with partial tiles of 128 in every GEMM dimension:
+    forward M = 143, Kg = 130; input grad M = 143, Cg = 15; weight grad Kg = 130, CgRS = 135."""
+    monkeypatch.setenv("DLCORE_CONV_CUDA_TILE", tile)
+    x, w, b = rng.standard_normal((1, 15, 13, 11)), rng.standard_normal((130, 15, 3, 3)), rng.standard_normal(130)
+    gy = rng.standard_normal((1, 130, 13, 11))
+    ref = _conv_all("cpu", x, w, b, gy, "float32", padding=1)
+    got = _conv_all("cuda", x, w, b, gy, "float32", padding=1)
+    for name, a, e in zip(("forward", "grad input", "grad weight", "grad bias"), got, ref):
+        assert np.isfinite(a).all(), f"{name}: unwritten (NaN-poisoned) elements"
+        assert_close(a, e, rtol=1e-4, atol=1e-4, msg=f"{tile} {name}")
+
+
+def test_conv_cuda_bad_tile_setting(monkeypatch):
+    monkeypatch.setenv("DLCORE_CONV_CUDA_TILE", "32x32")
+    x = dlcore.zeros(1, 1, 3, 3, device="cuda")
+    with pytest.raises(ValueError, match="DLCORE_CONV_CUDA_TILE"):
+        F.conv2d(x, dlcore.zeros(1, 1, 1, 1, device="cuda"))
+
+
 def test_conv_cuda_deterministic(rng):
     """Forward and both gradients are bit-identical from run to run (the split-K sums run in a fixed order)."""
     x, w, b = rng.standard_normal((2, 3, 20, 20)), rng.standard_normal((5, 3, 3, 3)), rng.standard_normal(5)

@@ -14,8 +14,9 @@
 //                 at the cost of splits * K*CgRS * sizeof(T) of workspace.
 // One group per grid.z (grid-stride), so grouped and depthwise convolutions run as G independent GEMMs.
 //
-// Tiles (all three kernels): a block of 256 threads computes a BM x BN = 64 x 64 tile of C with BK = 8 reduction
-// steps per stage; each thread holds a 4 x 4 register block at rows tm + 16 i and columns tn + 16 j (tm = tid % 16,
+// Tiles (all three kernels): a block of 256 threads computes a BM x BN tile of C (64 or 128 each, chosen per problem
+// size in the launchers) with BK = 8 reduction steps per stage; each thread holds a BM/16 x BN/16 register block
+// (4x4 .. 8x8) at rows tm + 16 i and columns tn + 16 j (tm = tid % 16,
 // tn = tid / 16), so neighbouring threads own neighbouring m and the output stores coalesce. Two shared-memory stages:
 // the next stage's global loads are issued into registers before the current stage's FMAs (one barrier per stage).
 // Edge tiles: loads outside [0, M) x [0, Kred) or [0, Kred) x [0, Nn) read zero, stores outside are skipped, so any
@@ -27,16 +28,26 @@
 // the identity).
 #pragma once
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "cuda/cuda_kernel.cuh"
 #include "ops/conv/conv.h"
 
 namespace dlcore::conv_cuda {
 
-constexpr int kBM = 64, kBN = 64, kBK = 8, kTM = 4, kTN = 4;
-constexpr int kThreads = (kBM / kTM) * (kBN / kTN);  // 256
-constexpr int kRowsPerPass = kThreads / kBM;         // A loads with m fastest: 4 kk rows per pass
-static_assert(kThreads == 256 && kBK * kBM == 2 * kThreads && kBK * kBN == 2 * kThreads, "tile loaders assume this");
+// Block tile BM x BN (template parameters: 64 or 128 each), BK reduction steps per stage, 256 threads as 16 x 16;
+// a thread holds TM x TN = BM/16 x BN/16 accumulators. Each thread loads LA = BM*BK/256 elements of A and
+// LB = BN*BK/256 of B per stage.
+constexpr int kBK = 8;
+constexpr int kThreads = 256;
+template <int BM, int BN>
+struct TileShape {
+  static_assert((BM == 64 || BM == 128) && (BN == 64 || BN == 128), "tile loaders assume 64 or 128");
+  static constexpr int TM = BM / 16, TN = BN / 16;
+  static constexpr int LA = BM * kBK / kThreads, LB = BN * kBK / kThreads;
+  static constexpr int RP = kThreads / BM;  // A loads with m fastest: RP kk rows per pass
+};
 
 // The plain-int copy of ConvParams the kernels take (by value: one struct argument).
 struct ConvGeom {
@@ -46,30 +57,30 @@ inline ConvGeom conv_geom(const ConvParams& p) {
   return {p.N, p.C, p.H, p.W, p.K, p.R, p.S, p.G, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl, p.P, p.Q};
 }
 
-// acc += As[stage] (BK x BM) ^T * Bs[stage] (BK x BN) for this thread's 4 x 4 block.
-template <class T>
-__device__ __forceinline__ void tile_fma(const T (*As)[kBM], const T (*Bs)[kBN], T (&acc)[kTM][kTN], int tm, int tn) {
+// acc += As[stage] (BK x BM) ^T * Bs[stage] (BK x BN) for this thread's TM x TN block.
+template <class T, int BM, int BN, int TM, int TN>
+__device__ __forceinline__ void tile_fma(const T (*As)[BM], const T (*Bs)[BN], T (&acc)[TM][TN], int tm, int tn) {
   DLCORE_UNROLL
   for (int kk = 0; kk < kBK; ++kk) {
-    T a[kTM], b[kTN];
+    T a[TM], b[TN];
     DLCORE_UNROLL
-    for (int i = 0; i < kTM; ++i) a[i] = As[kk][tm + 16 * i];
+    for (int i = 0; i < TM; ++i) a[i] = As[kk][tm + 16 * i];
     DLCORE_UNROLL
-    for (int j = 0; j < kTN; ++j) b[j] = Bs[kk][tn + 16 * j];
+    for (int j = 0; j < TN; ++j) b[j] = Bs[kk][tn + 16 * j];
     DLCORE_UNROLL
-    for (int i = 0; i < kTM; ++i) {
+    for (int i = 0; i < TM; ++i) {
       DLCORE_UNROLL
-      for (int j = 0; j < kTN; ++j) acc[i][j] += a[i] * b[j];
+      for (int j = 0; j < TN; ++j) acc[i][j] += a[i] * b[j];
     }
   }
 }
 
-template <class T>
-__device__ __forceinline__ void zero_acc(T (&acc)[kTM][kTN]) {
+template <class T, int TM, int TN>
+__device__ __forceinline__ void zero_acc(T (&acc)[TM][TN]) {
   DLCORE_UNROLL
-  for (int i = 0; i < kTM; ++i) {
+  for (int i = 0; i < TM; ++i) {
     DLCORE_UNROLL
-    for (int j = 0; j < kTN; ++j) acc[i][j] = T(0);
+    for (int j = 0; j < TN; ++j) acc[i][j] = T(0);
   }
 }
 
@@ -90,21 +101,23 @@ struct FwdALoader {
   }
 };
 
-template <class T>
+template <class T, int BM, int BN>
 __global__ void __launch_bounds__(kThreads) conv_fwd_kernel(T* __restrict__ y, const T* __restrict__ x,
                                                              const T* __restrict__ w, const T* __restrict__ bias,
                                                              ConvGeom p) {
-  __shared__ T As[2][kBK][kBM];
-  __shared__ T Bs[2][kBK][kBN];
+  constexpr int TM = TileShape<BM, BN>::TM, TN = TileShape<BM, BN>::TN, LA = TileShape<BM, BN>::LA,
+                LB = TileShape<BM, BN>::LB, RP = TileShape<BM, BN>::RP;
+  __shared__ T As[2][kBK][BM];
+  __shared__ T Bs[2][kBK][BN];
   const int tid = threadIdx.x, tm = tid % 16, tn = tid / 16;
   const int64_t Cg = p.C / p.G, Kg = p.K / p.G, RS = p.R * p.S, CRS = Cg * RS, PQ = p.P * p.Q, M = p.N * PQ;
-  const int64_t tiles_m = (M + kBM - 1) / kBM, tiles_n = (Kg + kBN - 1) / kBN;
-  const int a_m = tid % kBM, a_k = tid / kBM;  // A loads: m fastest (coalesced along q)
+  const int64_t tiles_m = (M + BM - 1) / BM, tiles_n = (Kg + BN - 1) / BN;
+  const int a_m = tid % BM, a_k = tid / BM;  // A loads: m fastest (coalesced along q)
   const int b_k = tid % kBK, b_n = tid / kBK;  // B loads: kk fastest (w rows are contiguous in kk)
   for (int64_t g = blockIdx.z; g < p.G; g += gridDim.z)
     for (int64_t tn_i = blockIdx.y; tn_i < tiles_n; tn_i += gridDim.y)
       for (int64_t tm_i = blockIdx.x; tm_i < tiles_m; tm_i += gridDim.x) {
-        const int64_t m0 = tm_i * kBM, n0 = tn_i * kBN;
+        const int64_t m0 = tm_i * BM, n0 = tn_i * BN;
         FwdALoader<T> la{nullptr, 0, 0};
         {
           int64_t m = m0 + a_m;
@@ -119,22 +132,20 @@ __global__ void __launch_bounds__(kThreads) conv_fwd_kernel(T* __restrict__ y, c
         auto load_b = [&](int64_t kk, int64_t n) -> T {
           return (kk < CRS && n < Kg) ? wg[n * CRS + kk] : T(0);
         };
-        T ra[2], rb[2];
+        T ra[LA], rb[LB];
         auto fetch = [&](int64_t k0) {
           DLCORE_UNROLL
-          for (int e = 0; e < 2; ++e) {
-            ra[e] = la.load(p, CRS, RS, k0 + a_k + kRowsPerPass * e);
-            rb[e] = load_b(k0 + b_k, n0 + b_n + (kThreads / kBK) * e);
-          }
+          for (int e = 0; e < LA; ++e) ra[e] = la.load(p, CRS, RS, k0 + a_k + RP * e);
+          DLCORE_UNROLL
+          for (int e = 0; e < LB; ++e) rb[e] = load_b(k0 + b_k, n0 + b_n + (kThreads / kBK) * e);
         };
         auto stash = [&](int st) {
           DLCORE_UNROLL
-          for (int e = 0; e < 2; ++e) {
-            As[st][a_k + kRowsPerPass * e][a_m] = ra[e];
-            Bs[st][b_k][b_n + (kThreads / kBK) * e] = rb[e];
-          }
+          for (int e = 0; e < LA; ++e) As[st][a_k + RP * e][a_m] = ra[e];
+          DLCORE_UNROLL
+          for (int e = 0; e < LB; ++e) Bs[st][b_k][b_n + (kThreads / kBK) * e] = rb[e];
         };
-        T acc[kTM][kTN];
+        T acc[TM][TN];
         zero_acc(acc);
         fetch(0);
         stash(0);
@@ -149,12 +160,12 @@ __global__ void __launch_bounds__(kThreads) conv_fwd_kernel(T* __restrict__ y, c
           st ^= 1;
         }
         DLCORE_UNROLL
-        for (int i = 0; i < kTM; ++i) {
+        for (int i = 0; i < TM; ++i) {
           int64_t m = m0 + tm + 16 * i;
           if (m >= M) continue;
           int64_t img = m / PQ, pq = m - img * PQ;
           DLCORE_UNROLL
-          for (int j = 0; j < kTN; ++j) {
+          for (int j = 0; j < TN; ++j) {
             int64_t n = n0 + tn + 16 * j;
             if (n >= Kg) continue;
             int64_t k = g * Kg + n;
@@ -166,21 +177,23 @@ __global__ void __launch_bounds__(kThreads) conv_fwd_kernel(T* __restrict__ y, c
 
 // ------------------------------------------------------------------------------------------------ input gradient
 
-template <class T>
+template <class T, int BM, int BN>
 __global__ void __launch_bounds__(kThreads) conv_bwd_input_kernel(T* __restrict__ gx, const T* __restrict__ gy,
                                                                    const T* __restrict__ w, ConvGeom p) {
-  __shared__ T As[2][kBK][kBM];
-  __shared__ T Bs[2][kBK][kBN];
+  constexpr int TM = TileShape<BM, BN>::TM, TN = TileShape<BM, BN>::TN, LA = TileShape<BM, BN>::LA,
+                LB = TileShape<BM, BN>::LB, RP = TileShape<BM, BN>::RP;
+  __shared__ T As[2][kBK][BM];
+  __shared__ T Bs[2][kBK][BN];
   const int tid = threadIdx.x, tm = tid % 16, tn = tid / 16;
   const int64_t Cg = p.C / p.G, Kg = p.K / p.G, RS = p.R * p.S, CRS = Cg * RS, KRS = Kg * RS;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q, M = p.N * HW;
-  const int64_t tiles_m = (M + kBM - 1) / kBM, tiles_n = (Cg + kBN - 1) / kBN;
-  const int a_m = tid % kBM, a_k = tid / kBM;
+  const int64_t tiles_m = (M + BM - 1) / BM, tiles_n = (Cg + BN - 1) / BN;
+  const int a_m = tid % BM, a_k = tid / BM;
   const int b_k = tid % kBK, b_n = tid / kBK;
   for (int64_t g = blockIdx.z; g < p.G; g += gridDim.z)
     for (int64_t tn_i = blockIdx.y; tn_i < tiles_n; tn_i += gridDim.y)
       for (int64_t tm_i = blockIdx.x; tm_i < tiles_m; tm_i += gridDim.x) {
-        const int64_t m0 = tm_i * kBM, n0 = tn_i * kBN;
+        const int64_t m0 = tm_i * BM, n0 = tn_i * BN;
         // this thread's input pixel (img, i, j); gyb = gy[img, g*Kg]
         // (tap arithmetic in int: spatial sizes and R*S are far below 2^31; keeps the float64 build from spilling)
         const T* gyb = nullptr;
@@ -213,22 +226,20 @@ __global__ void __launch_bounds__(kThreads) conv_bwd_input_kernel(T* __restrict_
           int64_t k = kk / RS, rs = kk - k * RS;
           return wg[k * CRS + c * RS + rs];
         };
-        T ra[2], rb[2];
+        T ra[LA], rb[LB];
         auto fetch = [&](int64_t k0) {
           DLCORE_UNROLL
-          for (int e = 0; e < 2; ++e) {
-            ra[e] = load_a(k0 + a_k + kRowsPerPass * e);
-            rb[e] = load_b(k0 + b_k, n0 + b_n + (kThreads / kBK) * e);
-          }
+          for (int e = 0; e < LA; ++e) ra[e] = load_a(k0 + a_k + RP * e);
+          DLCORE_UNROLL
+          for (int e = 0; e < LB; ++e) rb[e] = load_b(k0 + b_k, n0 + b_n + (kThreads / kBK) * e);
         };
         auto stash = [&](int st) {
           DLCORE_UNROLL
-          for (int e = 0; e < 2; ++e) {
-            As[st][a_k + kRowsPerPass * e][a_m] = ra[e];
-            Bs[st][b_k][b_n + (kThreads / kBK) * e] = rb[e];
-          }
+          for (int e = 0; e < LA; ++e) As[st][a_k + RP * e][a_m] = ra[e];
+          DLCORE_UNROLL
+          for (int e = 0; e < LB; ++e) Bs[st][b_k][b_n + (kThreads / kBK) * e] = rb[e];
         };
-        T acc[kTM][kTN];
+        T acc[TM][TN];
         zero_acc(acc);
         fetch(0);
         stash(0);
@@ -243,12 +254,12 @@ __global__ void __launch_bounds__(kThreads) conv_bwd_input_kernel(T* __restrict_
           st ^= 1;
         }
         DLCORE_UNROLL
-        for (int i = 0; i < kTM; ++i) {
+        for (int i = 0; i < TM; ++i) {
           int64_t m = m0 + tm + 16 * i;
           if (m >= M) continue;
           int64_t img = m / HW, ij = m - img * HW;
           DLCORE_UNROLL
-          for (int j = 0; j < kTN; ++j) {
+          for (int j = 0; j < TN; ++j) {
             int64_t c = n0 + tn + 16 * j;
             if (c < Cg) gx[(img * p.C + g * Cg + c) * HW + ij] = acc[i][j];
           }
@@ -260,27 +271,29 @@ __global__ void __launch_bounds__(kThreads) conv_bwd_input_kernel(T* __restrict_
 
 // out[z * K*CRS + (g*Kg + k) * CRS + kk] = sum over l in split z of gy[img, g*Kg + k, pq] * im2col(x)[l, kk];
 // split z covers l in [z * chunk, min(L, (z + 1) * chunk)) (chunk a multiple of kBK).
-template <class T>
+template <class T, int BM, int BN>
 __global__ void __launch_bounds__(kThreads) conv_bwd_weight_kernel(T* __restrict__ out, const T* __restrict__ gy,
                                                                     const T* __restrict__ x, ConvGeom p,
                                                                     int64_t chunk, int64_t splits) {
-  __shared__ T As[2][kBK][kBM];
-  __shared__ T Bs[2][kBK][kBN];
+  constexpr int TM = TileShape<BM, BN>::TM, TN = TileShape<BM, BN>::TN, LA = TileShape<BM, BN>::LA,
+                LB = TileShape<BM, BN>::LB;
+  __shared__ T As[2][kBK][BM];
+  __shared__ T Bs[2][kBK][BN];
   const int tid = threadIdx.x, tm = tid % 16, tn = tid / 16;
   const int64_t Cg = p.C / p.G, Kg = p.K / p.G, RS = p.R * p.S, CRS = Cg * RS;
   const int64_t HW = p.H * p.W, PQ = p.P * p.Q, L = p.N * PQ;
-  const int64_t tiles_m = (Kg + kBM - 1) / kBM, tiles_n = (CRS + kBN - 1) / kBN, tiles = tiles_m * tiles_n;
+  const int64_t tiles_m = (Kg + BM - 1) / BM, tiles_n = (CRS + BN - 1) / BN, tiles = tiles_m * tiles_n;
   const int ld_l = tid % kBK, ld_r = tid / kBK;  // both loaders: l fastest (8 neighbouring output positions)
   for (int64_t g = blockIdx.z; g < p.G; g += gridDim.z)
     for (int64_t z = blockIdx.y; z < splits; z += gridDim.y)
       for (int64_t t = blockIdx.x; t < tiles; t += gridDim.x) {
-        const int64_t m0 = (t % tiles_m) * kBM, n0 = (t / tiles_m) * kBN;
+        const int64_t m0 = (t % tiles_m) * BM, n0 = (t / tiles_m) * BN;
         const int64_t l_begin = z * chunk, l_end = l_begin + chunk < L ? l_begin + chunk : L;
         // the two kk columns this thread loads: (c, r, s) as an input-channel offset and tap offsets
-        int64_t xoff[2], roff[2], soff[2];
-        bool kk_ok[2];
+        int64_t xoff[LB], roff[LB], soff[LB];
+        bool kk_ok[LB];
         DLCORE_UNROLL
-        for (int e = 0; e < 2; ++e) {
+        for (int e = 0; e < LB; ++e) {
           int64_t kk = n0 + ld_r + (kThreads / kBK) * e;
           kk_ok[e] = kk < CRS;
           int64_t c = kk / RS, rs = kk - c * RS, r = rs / p.S, s = rs - r * p.S;
@@ -288,7 +301,7 @@ __global__ void __launch_bounds__(kThreads) conv_bwd_weight_kernel(T* __restrict
           roff[e] = r * p.dh - p.pt;
           soff[e] = s * p.dw - p.pl;
         }
-        T ra[2], rb[2];
+        T ra[LA], rb[LB];
         auto fetch = [&](int64_t l0) {
           int64_t l = l0 + ld_l;
           bool ok = l < l_end;
@@ -300,9 +313,12 @@ __global__ void __launch_bounds__(kThreads) conv_bwd_weight_kernel(T* __restrict
             qq = pq - pp * p.Q;
           }
           DLCORE_UNROLL
-          for (int e = 0; e < 2; ++e) {
+          for (int e = 0; e < LA; ++e) {
             int64_t k = m0 + ld_r + (kThreads / kBK) * e;
             ra[e] = (ok && k < Kg) ? gy[(img * p.K + g * Kg + k) * PQ + pq] : T(0);
+          }
+          DLCORE_UNROLL
+          for (int e = 0; e < LB; ++e) {
             T v = T(0);
             if (ok && kk_ok[e]) {
               int64_t ih = pp * p.sh + roff[e], iw = qq * p.sw + soff[e];
@@ -313,12 +329,11 @@ __global__ void __launch_bounds__(kThreads) conv_bwd_weight_kernel(T* __restrict
         };
         auto stash = [&](int st) {
           DLCORE_UNROLL
-          for (int e = 0; e < 2; ++e) {
-            As[st][ld_l][ld_r + (kThreads / kBK) * e] = ra[e];
-            Bs[st][ld_l][ld_r + (kThreads / kBK) * e] = rb[e];
-          }
+          for (int e = 0; e < LA; ++e) As[st][ld_l][ld_r + (kThreads / kBK) * e] = ra[e];
+          DLCORE_UNROLL
+          for (int e = 0; e < LB; ++e) Bs[st][ld_l][ld_r + (kThreads / kBK) * e] = rb[e];
         };
-        T acc[kTM][kTN];
+        T acc[TM][TN];
         zero_acc(acc);
         fetch(l_begin);
         stash(0);
@@ -334,11 +349,11 @@ __global__ void __launch_bounds__(kThreads) conv_bwd_weight_kernel(T* __restrict
         }
         T* o = out + z * p.K * CRS + g * Kg * CRS;
         DLCORE_UNROLL
-        for (int i = 0; i < kTM; ++i) {
+        for (int i = 0; i < TM; ++i) {
           int64_t k = m0 + tm + 16 * i;
           if (k >= Kg) continue;
           DLCORE_UNROLL
-          for (int j = 0; j < kTN; ++j) {
+          for (int j = 0; j < TN; ++j) {
             int64_t kk = n0 + tn + 16 * j;
             if (kk < CRS) o[k * CRS + kk] = acc[i][j];
           }
@@ -383,30 +398,79 @@ __global__ void __launch_bounds__(256) conv_bias_grad_kernel(T* __restrict__ gb,
 
 inline unsigned grid_dim(int64_t n, int64_t cap) { return (unsigned)std::max<int64_t>(1, std::min(n, cap)); }
 
+// Tile configurations: 0 = 64x64 (4x4 per thread), 1 = 128x64 (8x4), 2 = 64x128 (4x8), 3 = 128x128 (8x8).
+// float32 picks the largest tile that still gives >= 264 blocks (two per SM on a 132-SM H100) for an M x Nn problem
+// (times `batch` independent problems: groups, splits); float64 always uses 64x64 (an 8x8 double block spills).
+// DLCORE_CONV_CUDA_TILE=64x64|128x64|64x128|128x128 pins a float32 tile (tests cover every configuration with it).
+inline int pinned_tile() {
+  const char* e = std::getenv("DLCORE_CONV_CUDA_TILE");
+  if (!e || !*e) return -1;
+  std::string v(e);
+  if (v == "64x64") return 0;
+  if (v == "128x64") return 1;
+  if (v == "64x128") return 2;
+  if (v == "128x128") return 3;
+  DLCORE_THROW(ValueError, "DLCORE_CONV_CUDA_TILE must be one of 64x64, 128x64, 64x128, 128x128, got '", v, "'");
+}
+
+template <class T>
+int choose_tile(int64_t M, int64_t Nn, int64_t batch) {
+  if (sizeof(T) != 4) return 0;
+  int pin = pinned_tile();
+  if (pin >= 0) return pin;
+  auto blocks = [&](int64_t bm, int64_t bn) { return ((M + bm - 1) / bm) * ((Nn + bn - 1) / bn) * batch; };
+  const int64_t enough = 264;
+  if (M >= 128 && Nn >= 128 && blocks(128, 128) >= enough) return 3;
+  if (M >= 128 && blocks(128, 64) >= enough) return 1;
+  if (Nn >= 128 && blocks(64, 128) >= enough) return 2;
+  return 0;
+}
+
+// Calls fn(TileTag<BM, BN>{}) for configuration cfg (the float64 build instantiates 64x64 only).
+template <int BM, int BN>
+struct TileTag {
+  static constexpr int bm = BM, bn = BN;
+};
+template <class T, class F>
+void with_tile(int cfg, const F& fn) {
+  if constexpr (sizeof(T) == 4) {
+    if (cfg == 1) return fn(TileTag<128, 64>{});
+    if (cfg == 2) return fn(TileTag<64, 128>{});
+    if (cfg == 3) return fn(TileTag<128, 128>{});
+  }
+  fn(TileTag<64, 64>{});
+}
+
 template <class T>
 void forward_launch(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& cp) {
   ConvGeom p = conv_geom(cp);
   const int64_t M = p.N * p.P * p.Q, Kg = p.K / p.G;
-  dim3 grid(grid_dim((M + kBM - 1) / kBM, 1 << 30), grid_dim((Kg + kBN - 1) / kBN, 65535), grid_dim(p.G, 65535));
-  auto* k = &conv_fwd_kernel<T>;
-  DLCORE_LAUNCH(k, grid, kThreads, 0, cuda::current_stream())
-  (y.data<T>(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, p);
+  with_tile<T>(choose_tile<T>(M, Kg, p.G), [&](auto tag) {
+    constexpr int BM = decltype(tag)::bm, BN = decltype(tag)::bn;
+    dim3 grid(grid_dim((M + BM - 1) / BM, 1 << 30), grid_dim((Kg + BN - 1) / BN, 65535), grid_dim(p.G, 65535));
+    auto* k = &conv_fwd_kernel<T, BM, BN>;
+    DLCORE_LAUNCH(k, grid, kThreads, 0, cuda::current_stream())
+    (y.data<T>(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, p);
+  });
 }
 
 template <class T>
 void backward_input_launch(const Tensor& gx, const Tensor& gy, const Tensor& w, const ConvParams& cp) {
   ConvGeom p = conv_geom(cp);
   const int64_t M = p.N * p.H * p.W, Cg = p.C / p.G;
-  dim3 grid(grid_dim((M + kBM - 1) / kBM, 1 << 30), grid_dim((Cg + kBN - 1) / kBN, 65535), grid_dim(p.G, 65535));
-  auto* k = &conv_bwd_input_kernel<T>;
-  DLCORE_LAUNCH(k, grid, kThreads, 0, cuda::current_stream())(gx.data<T>(), gy.data<T>(), w.data<T>(), p);
+  with_tile<T>(choose_tile<T>(M, Cg, p.G), [&](auto tag) {
+    constexpr int BM = decltype(tag)::bm, BN = decltype(tag)::bn;
+    dim3 grid(grid_dim((M + BM - 1) / BM, 1 << 30), grid_dim((Cg + BN - 1) / BN, 65535), grid_dim(p.G, 65535));
+    auto* k = &conv_bwd_input_kernel<T, BM, BN>;
+    DLCORE_LAUNCH(k, grid, kThreads, 0, cuda::current_stream())(gx.data<T>(), gy.data<T>(), w.data<T>(), p);
+  });
 }
 
-// Split-K choice for the weight gradient: enough blocks to fill a large GPU (~1024), at least 256 reduction steps per
-// split, and at most 2^25 workspace elements.
-inline int64_t weight_grad_splits(const ConvGeom& p) {
+// Split-K choice for the weight gradient (tile bm x bn): enough blocks to fill a large GPU (~1024), at least 256
+// reduction steps per split, and at most 2^25 workspace elements.
+inline int64_t weight_grad_splits(const ConvGeom& p, int64_t bm, int64_t bn) {
   const int64_t Kg = p.K / p.G, CRS = (p.C / p.G) * p.R * p.S, L = p.N * p.P * p.Q;
-  const int64_t tiles = ((Kg + kBM - 1) / kBM) * ((CRS + kBN - 1) / kBN) * p.G;
+  const int64_t tiles = ((Kg + bm - 1) / bm) * ((CRS + bn - 1) / bn) * p.G;
   int64_t splits = (1024 + tiles - 1) / tiles;
   splits = std::min(splits, (L + 255) / 256);
   splits = std::min(splits, std::max<int64_t>(1, ((int64_t)1 << 25) / std::max<int64_t>(1, p.K * CRS)));
@@ -421,25 +485,29 @@ void backward_weight_launch(const Tensor* gw, const Tensor* gb, const Tensor& gy
   const int64_t PQ = p.P * p.Q;
   if (gw) {
     const int64_t Kg = p.K / p.G, CRS = (p.C / p.G) * p.R * p.S, L = p.N * PQ;
-    int64_t splits = weight_grad_splits(p);
-    int64_t chunk = (L + splits - 1) / splits;
-    chunk = (chunk + kBK - 1) / kBK * kBK;
-    splits = (L + chunk - 1) / chunk;  // no empty split
-    Tensor ws;
-    T* out = gw->data<T>();
-    if (splits > 1) {
-      ws = Tensor::empty(IntList{splits * p.K * CRS}, gw->dtype(), gw->device());
-      out = ws.data<T>();
-    }
-    const int64_t tiles = ((Kg + kBM - 1) / kBM) * ((CRS + kBN - 1) / kBN);
-    dim3 grid(grid_dim(tiles, 1 << 30), grid_dim(splits, 65535), grid_dim(p.G, 65535));
-    auto* k = &conv_bwd_weight_kernel<T>;
-    DLCORE_LAUNCH(k, grid, kThreads, 0, s)(out, gy.data<T>(), x.data<T>(), p, chunk, splits);
-    if (splits > 1) {
-      auto* r = &sum_splits_kernel<T>;
-      const int64_t n = p.K * CRS;
-      DLCORE_LAUNCH(r, cuda::blocks_for(n, 256), 256, 0, s)(gw->data<T>(), (const T*)ws.data<T>(), n, splits);
-    }
+    // the tile is chosen as if the reduction were split 8 ways (split-K supplies the rest of the parallelism)
+    with_tile<T>(choose_tile<T>(Kg, CRS, p.G * std::min<int64_t>(8, (L + 255) / 256)), [&](auto tag) {
+      constexpr int BM = decltype(tag)::bm, BN = decltype(tag)::bn;
+      int64_t splits = weight_grad_splits(p, BM, BN);
+      int64_t chunk = (L + splits - 1) / splits;
+      chunk = (chunk + kBK - 1) / kBK * kBK;
+      splits = (L + chunk - 1) / chunk;  // no empty split
+      Tensor ws;
+      T* out = gw->data<T>();
+      if (splits > 1) {
+        ws = Tensor::empty(IntList{splits * p.K * CRS}, gw->dtype(), gw->device());
+        out = ws.data<T>();
+      }
+      const int64_t tiles = ((Kg + BM - 1) / BM) * ((CRS + BN - 1) / BN);
+      dim3 grid(grid_dim(tiles, 1 << 30), grid_dim(splits, 65535), grid_dim(p.G, 65535));
+      auto* k = &conv_bwd_weight_kernel<T, BM, BN>;
+      DLCORE_LAUNCH(k, grid, kThreads, 0, s)(out, gy.data<T>(), x.data<T>(), p, chunk, splits);
+      if (splits > 1) {
+        auto* r = &sum_splits_kernel<T>;
+        const int64_t n = p.K * CRS;
+        DLCORE_LAUNCH(r, cuda::blocks_for(n, 256), 256, 0, s)(gw->data<T>(), (const T*)ws.data<T>(), n, splits);
+      }
+    });
   }
   if (gb) {
     auto* k = &conv_bias_grad_kernel<T>;
