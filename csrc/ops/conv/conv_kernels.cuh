@@ -86,25 +86,44 @@ __device__ __forceinline__ void zero_acc(T (&acc)[TM][TN]) {
 
 // ------------------------------------------------------------------------------------------------ forward
 
-// A (im2col of x) loader state of one thread: fixed output position m, two kk rows per stage.
-template <class T>
-struct FwdALoader {
-  const T* base;  // x[img, g*Cg] (null when m is outside [0, M))
-  int64_t ih0, iw0;
-  __device__ __forceinline__ T load(const ConvGeom& p, int64_t CRS, int64_t RS, int64_t kk) const {
-    if (!base || kk >= CRS) return T(0);
-    int64_t c = kk / RS, rs = kk - c * RS;
-    int64_t r = rs / p.S, s = rs - r * p.S;
-    int64_t ih = ih0 + r * p.dh, iw = iw0 + s * p.dw;
-    if (ih < 0 || ih >= p.H || iw < 0 || iw >= p.W) return T(0);
-    return base[(c * p.H + ih) * p.W + iw];
+// The digits (c, r, s) of an index kk = (c*R + r)*S + s in the mixed radix (., R, S), stepped by kBK per stage with
+// carries instead of divisions (the loaders' index arithmetic would otherwise cost two 64-bit divisions per element).
+// Also used for the output position l = (img*P + p)*Q + q of the weight gradient (radix (., P, Q)).
+struct TapStep {
+  int64_t c;
+  int r, s;
+  static TapStep make(int64_t R, int64_t S) {  // kBK in the radix
+    return {kBK / (R * S), (int)((kBK / S) % R), (int)(kBK % S)};
+  }
+};
+struct TapIter {
+  int64_t c;
+  int r, s;
+  __device__ __forceinline__ void init(int64_t kk, int64_t R, int64_t S) {
+    c = kk / (R * S);
+    int rs = (int)(kk - c * R * S);
+    r = rs / (int)S;
+    s = rs - r * (int)S;
+  }
+  __device__ __forceinline__ void advance(const TapStep& d, int R, int S) {
+    s += d.s;
+    if (s >= S) {
+      s -= S;
+      ++r;
+    }
+    r += d.r;  // r <= 2R - 1 here: one subtraction restores it
+    if (r >= R) {
+      r -= R;
+      ++c;
+    }
+    c += d.c;
   }
 };
 
 template <class T, int BM, int BN>
 __global__ void __launch_bounds__(kThreads) conv_fwd_kernel(T* __restrict__ y, const T* __restrict__ x,
                                                              const T* __restrict__ w, const T* __restrict__ bias,
-                                                             ConvGeom p) {
+                                                             ConvGeom p, TapStep step) {
   constexpr int TM = TileShape<BM, BN>::TM, TN = TileShape<BM, BN>::TN, LA = TileShape<BM, BN>::LA,
                 LB = TileShape<BM, BN>::LB, RP = TileShape<BM, BN>::RP;
   __shared__ T As[2][kBK][BM];
@@ -118,16 +137,28 @@ __global__ void __launch_bounds__(kThreads) conv_fwd_kernel(T* __restrict__ y, c
     for (int64_t tn_i = blockIdx.y; tn_i < tiles_n; tn_i += gridDim.y)
       for (int64_t tm_i = blockIdx.x; tm_i < tiles_m; tm_i += gridDim.x) {
         const int64_t m0 = tm_i * BM, n0 = tn_i * BN;
-        FwdALoader<T> la{nullptr, 0, 0};
+        // A (im2col of x): this thread's output position m is fixed; its LA rows kk = a_k + RP*e (+ k0) step by kBK
+        const T* xb = nullptr;  // x[img, g*Cg] (null when m is outside [0, M))
+        int64_t ih0 = 0, iw0 = 0;
         {
           int64_t m = m0 + a_m;
           if (m < M) {
             int64_t img = m / PQ, pq = m - img * PQ, pp = pq / p.Q, qq = pq - pp * p.Q;
-            la.base = x + (img * p.C + g * Cg) * p.H * p.W;
-            la.ih0 = pp * p.sh - p.pt;
-            la.iw0 = qq * p.sw - p.pl;
+            xb = x + (img * p.C + g * Cg) * p.H * p.W;
+            ih0 = pp * p.sh - p.pt;
+            iw0 = qq * p.sw - p.pl;
           }
         }
+        TapIter ta[LA];
+        DLCORE_UNROLL
+        for (int e = 0; e < LA; ++e) ta[e].init(a_k + RP * e, p.R, p.S);
+        const int iR = (int)p.R, iS = (int)p.S;
+        auto load_a = [&](const TapIter& it) -> T {
+          if (!xb || it.c >= Cg) return T(0);
+          int64_t ih = ih0 + it.r * p.dh, iw = iw0 + it.s * p.dw;
+          if (ih < 0 || ih >= p.H || iw < 0 || iw >= p.W) return T(0);
+          return xb[(it.c * p.H + ih) * p.W + iw];
+        };
         const T* wg = w + g * Kg * CRS;
         auto load_b = [&](int64_t kk, int64_t n) -> T {
           return (kk < CRS && n < Kg) ? wg[n * CRS + kk] : T(0);
@@ -135,7 +166,10 @@ __global__ void __launch_bounds__(kThreads) conv_fwd_kernel(T* __restrict__ y, c
         T ra[LA], rb[LB];
         auto fetch = [&](int64_t k0) {
           DLCORE_UNROLL
-          for (int e = 0; e < LA; ++e) ra[e] = la.load(p, CRS, RS, k0 + a_k + RP * e);
+          for (int e = 0; e < LA; ++e) {
+            ra[e] = load_a(ta[e]);
+            ta[e].advance(step, iR, iS);
+          }
           DLCORE_UNROLL
           for (int e = 0; e < LB; ++e) rb[e] = load_b(k0 + b_k, n0 + b_n + (kThreads / kBK) * e);
         };
@@ -179,7 +213,8 @@ __global__ void __launch_bounds__(kThreads) conv_fwd_kernel(T* __restrict__ y, c
 
 template <class T, int BM, int BN>
 __global__ void __launch_bounds__(kThreads) conv_bwd_input_kernel(T* __restrict__ gx, const T* __restrict__ gy,
-                                                                   const T* __restrict__ w, ConvGeom p) {
+                                                                   const T* __restrict__ w, ConvGeom p,
+                                                                   TapStep step) {
   constexpr int TM = TileShape<BM, BN>::TM, TN = TileShape<BM, BN>::TN, LA = TileShape<BM, BN>::LA,
                 LB = TileShape<BM, BN>::LB, RP = TileShape<BM, BN>::RP;
   __shared__ T As[2][kBK][BM];
@@ -198,7 +233,7 @@ __global__ void __launch_bounds__(kThreads) conv_bwd_input_kernel(T* __restrict_
         // (tap arithmetic in int: spatial sizes and R*S are far below 2^31; keeps the float64 build from spilling)
         const T* gyb = nullptr;
         int hi = 0, wj = 0;
-        const int iRS = (int)RS, iS = (int)p.S, idh = (int)p.dh, idw = (int)p.dw, ish = (int)p.sh, isw = (int)p.sw;
+        const int iR = (int)p.R, iS = (int)p.S, idh = (int)p.dh, idw = (int)p.dw, ish = (int)p.sh, isw = (int)p.sw;
         const int iP = (int)p.P, iQ = (int)p.Q;
         {
           int64_t m = m0 + a_m;
@@ -209,29 +244,34 @@ __global__ void __launch_bounds__(kThreads) conv_bwd_input_kernel(T* __restrict_
             gyb = gy + (img * p.K + g * Kg) * PQ;
           }
         }
-        auto load_a = [&](int64_t kk) -> T {
-          if (!gyb || kk >= KRS) return T(0);
-          int64_t k = kk / iRS;
-          int rs = (int)(kk - k * iRS);
-          int r = rs / iS, s = rs - r * iS;
-          int nh = hi - r * idh, nw = wj - s * idw;
+        // kk = (k, r, s) digits: LA rows of A per thread, one row of B (kk = k0 + b_k); each steps by kBK per stage
+        TapIter ta[LA], tb;
+        DLCORE_UNROLL
+        for (int e = 0; e < LA; ++e) ta[e].init(a_k + RP * e, p.R, p.S);
+        tb.init(b_k, p.R, p.S);
+        auto load_a = [&](const TapIter& it) -> T {
+          if (!gyb || it.c >= Kg) return T(0);
+          int nh = hi - it.r * idh, nw = wj - it.s * idw;
           if (nh < 0 || nw < 0) return T(0);
           int pp = nh / ish, qq = nw / isw;
           if (pp * ish != nh || qq * isw != nw || pp >= iP || qq >= iQ) return T(0);
-          return gyb[k * PQ + pp * iQ + qq];
+          return gyb[it.c * PQ + pp * iQ + qq];
         };
         const T* wg = w + g * Kg * CRS;
-        auto load_b = [&](int64_t kk, int64_t c) -> T {
-          if (kk >= KRS || c >= Cg) return T(0);
-          int64_t k = kk / RS, rs = kk - k * RS;
-          return wg[k * CRS + c * RS + rs];
+        auto load_b = [&](int64_t c) -> T {
+          if (tb.c >= Kg || c >= Cg) return T(0);
+          return wg[tb.c * CRS + c * RS + tb.r * iS + tb.s];
         };
         T ra[LA], rb[LB];
-        auto fetch = [&](int64_t k0) {
+        auto fetch = [&](int64_t) {
           DLCORE_UNROLL
-          for (int e = 0; e < LA; ++e) ra[e] = load_a(k0 + a_k + RP * e);
+          for (int e = 0; e < LA; ++e) {
+            ra[e] = load_a(ta[e]);
+            ta[e].advance(step, iR, iS);
+          }
           DLCORE_UNROLL
-          for (int e = 0; e < LB; ++e) rb[e] = load_b(k0 + b_k, n0 + b_n + (kThreads / kBK) * e);
+          for (int e = 0; e < LB; ++e) rb[e] = load_b(n0 + b_n + (kThreads / kBK) * e);
+          tb.advance(step, iR, iS);
         };
         auto stash = [&](int st) {
           DLCORE_UNROLL
@@ -274,7 +314,7 @@ __global__ void __launch_bounds__(kThreads) conv_bwd_input_kernel(T* __restrict_
 template <class T, int BM, int BN>
 __global__ void __launch_bounds__(kThreads) conv_bwd_weight_kernel(T* __restrict__ out, const T* __restrict__ gy,
                                                                     const T* __restrict__ x, ConvGeom p,
-                                                                    int64_t chunk, int64_t splits) {
+                                                                    int64_t chunk, int64_t splits, TapStep step) {
   constexpr int TM = TileShape<BM, BN>::TM, TN = TileShape<BM, BN>::TN, LA = TileShape<BM, BN>::LA,
                 LB = TileShape<BM, BN>::LB;
   __shared__ T As[2][kBK][BM];
@@ -302,16 +342,15 @@ __global__ void __launch_bounds__(kThreads) conv_bwd_weight_kernel(T* __restrict
           soff[e] = s * p.dw - p.pl;
         }
         T ra[LA], rb[LB];
+        // l = (img, p, q) digits of this thread's output position, stepped by kBK per stage (step: radix (P, Q))
+        TapIter tl;
+        tl.init(l_begin + ld_l, p.P, p.Q);
+        const int iP = (int)p.P, iQ = (int)p.Q;
         auto fetch = [&](int64_t l0) {
           int64_t l = l0 + ld_l;
           bool ok = l < l_end;
-          int64_t img = 0, pp = 0, qq = 0, pq = 0;
-          if (ok) {
-            img = l / PQ;
-            pq = l - img * PQ;
-            pp = pq / p.Q;
-            qq = pq - pp * p.Q;
-          }
+          int64_t img = tl.c, pp = tl.r, qq = tl.s, pq = pp * p.Q + qq;
+          tl.advance(step, iP, iQ);
           DLCORE_UNROLL
           for (int e = 0; e < LA; ++e) {
             int64_t k = m0 + ld_r + (kThreads / kBK) * e;
@@ -450,7 +489,7 @@ void forward_launch(const Tensor& y, const Tensor& x, const Tensor& w, const Ten
     dim3 grid(grid_dim((M + BM - 1) / BM, 1 << 30), grid_dim((Kg + BN - 1) / BN, 65535), grid_dim(p.G, 65535));
     auto* k = &conv_fwd_kernel<T, BM, BN>;
     DLCORE_LAUNCH(k, grid, kThreads, 0, cuda::current_stream())
-    (y.data<T>(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, p);
+    (y.data<T>(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, p, TapStep::make(p.R, p.S));
   });
 }
 
@@ -462,7 +501,8 @@ void backward_input_launch(const Tensor& gx, const Tensor& gy, const Tensor& w, 
     constexpr int BM = decltype(tag)::bm, BN = decltype(tag)::bn;
     dim3 grid(grid_dim((M + BM - 1) / BM, 1 << 30), grid_dim((Cg + BN - 1) / BN, 65535), grid_dim(p.G, 65535));
     auto* k = &conv_bwd_input_kernel<T, BM, BN>;
-    DLCORE_LAUNCH(k, grid, kThreads, 0, cuda::current_stream())(gx.data<T>(), gy.data<T>(), w.data<T>(), p);
+    DLCORE_LAUNCH(k, grid, kThreads, 0, cuda::current_stream())
+    (gx.data<T>(), gy.data<T>(), w.data<T>(), p, TapStep::make(p.R, p.S));
   });
 }
 
@@ -501,7 +541,7 @@ void backward_weight_launch(const Tensor* gw, const Tensor* gb, const Tensor& gy
       const int64_t tiles = ((Kg + BM - 1) / BM) * ((CRS + BN - 1) / BN);
       dim3 grid(grid_dim(tiles, 1 << 30), grid_dim(splits, 65535), grid_dim(p.G, 65535));
       auto* k = &conv_bwd_weight_kernel<T, BM, BN>;
-      DLCORE_LAUNCH(k, grid, kThreads, 0, s)(out, gy.data<T>(), x.data<T>(), p, chunk, splits);
+      DLCORE_LAUNCH(k, grid, kThreads, 0, s)(out, gy.data<T>(), x.data<T>(), p, chunk, splits, TapStep::make(p.P, p.Q));
       if (splits > 1) {
         auto* r = &sum_splits_kernel<T>;
         const int64_t n = p.K * CRS;
