@@ -16,12 +16,14 @@
 //
 // Tiles (all three kernels): a block of 256 threads computes a BM x BN tile of C (64 or 128 each, chosen per problem
 // size in the launchers) with BK = 8 reduction steps per stage; each thread holds a BM/16 x BN/16 register block
-// (4x4 .. 8x8) at rows tm + 16 i and columns tn + 16 j (tm = tid % 16,
-// tn = tid / 16), so neighbouring threads own neighbouring m and the output stores coalesce. Two shared-memory stages:
+// (4x4 .. 8x8) at rows tm + 16 i and columns tn + 16 j (tm = tid % 16, tn = tid / 16), so neighbouring threads own
+// neighbouring m and the output stores coalesce. Two shared-memory stages:
 // the next stage's global loads are issued into registers before the current stage's FMAs (one barrier per stage).
 // Edge tiles: loads outside [0, M) x [0, Kred) or [0, Kred) x [0, Nn) read zero, stores outside are skipped, so any
 // size works (including M, Nn, Kred < one tile).
-// Index arithmetic: int64 for global offsets (tensors above 2^31 elements), int for in-tile positions.
+// Index arithmetic: int64 for global offsets (tensors above 2^31 elements), int for in-tile positions; the loaders
+// step their im2col digits with carries (TapIter) instead of dividing per element.
+// Precision: float32 FFMA (no TF32), float64 DFMA; sums in kk order within a thread, so results are deterministic.
 //
 // TODO(cuda-gemm): 1x1 stride-1 unpadded convolutions should call gemm_cuda<T>() (csrc/ops/gemm/gemm_cuda.h, branch
 // cuda-gemm) once it is on main; until then they run through these implicit-GEMM kernels (whose im2col index is then
