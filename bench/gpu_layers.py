@@ -192,7 +192,10 @@ def bench_alexnet(dl, torch, rows, batch=128):
     tnet = torch_alexnet(torch).eval()
     with torch.no_grad():  # the same weights in both
         for pd, pt in zip(net.parameters(), tnet.parameters()):
-            pt.copy_(torch.from_numpy(np.asarray(pd.detach().numpy())))
+            a = np.asarray(pd.detach().numpy())
+            if a.shape != tuple(pt.shape) and a.T.shape == tuple(pt.shape):  # a linear weight stored [in, out]
+                a = np.ascontiguousarray(a.T)
+            pt.copy_(torch.from_numpy(a))
     tnet = tnet.cuda()
     x = np.random.default_rng(2).standard_normal((batch, 3, 224, 224)).astype(np.float32)
     xt = torch.tensor(x, device="cuda")
