@@ -8,10 +8,12 @@ import dlcore
 import dlcore.functional as F
 from dlcore.testing import assert_close, gradcheck
 
-from conftest import requires_torch
+from conftest import DEVICES, requires_torch
 
 ISAS = [i for i in ("scalar", "avx2", "avx512")
         if ["scalar", "avx2", "avx512"].index(i) <= ["scalar", "avx2", "avx512"].index(dlcore._C._cpu_isa_supported())]
+# (device, cpu isa): every ISA on cpu; cuda once (the ISA pin is a CPU setting)
+DEV_ISA = [("cpu", i) for i in ISAS] + [(d, "scalar") for d in DEVICES if d != "cpu"]
 
 
 @pytest.fixture(autouse=True)
@@ -83,8 +85,10 @@ def _pad4(padding, R, S, dil):
     return (ph, ph, pw, pw)
 
 
-def _t(a, dtype, grad=False):
+def _t(a, dtype, grad=False, device="cpu"):
     t = dlcore.from_numpy(np.ascontiguousarray(a.astype(dtype)))
+    if device != "cpu":
+        t = t.to(device)
     return t.requires_grad_() if grad else t
 
 
@@ -125,23 +129,25 @@ def _case_args(case):
     return N, C, H, W, K, R, S, st, padding, dl, groups, bias
 
 
-@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dev_isa", DEV_ISA, ids=lambda d: "-".join(d))
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[:7])) + f"-s{c[7]}-p{c[8]}-d{c[9]}-g{c[10]}")
-def test_conv2d_forward_and_grads_vs_numpy(case, isa, float_dtype, rng):
+def test_conv2d_forward_and_grads_vs_numpy(case, dev_isa, float_dtype, rng):
+    device, isa = dev_isa
     dlcore._C._set_cpu_isa(isa)
     N, C, H, W, K, R, S, st, padding, dl, groups, bias = _case_args(case)
     x = rng.standard_normal((N, C, H, W))
     w = rng.standard_normal((K, C // groups, R, S))
     b = rng.standard_normal(K) if bias else None
     pad = _pad4(padding, R, S, dl)
-    xt, wt = _t(x, float_dtype, True), _t(w, float_dtype, True)
-    bt = _t(b, float_dtype, True) if bias else None
+    xt, wt = _t(x, float_dtype, True, device), _t(w, float_dtype, True, device)
+    bt = _t(b, float_dtype, True, device) if bias else None
     y = F.conv2d(xt, wt, bt, stride=st, padding=padding, dilation=dl, groups=groups)
+    assert y.device.type == device
     gy = rng.standard_normal(y.shape)
     ry, rgx, rgw, rgb = ref_conv2d(x, w, b, st, pad, dl, groups, gy)
     tol = dict(rtol=1e-4, atol=1e-4) if float_dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
     assert_close(y, ry, **tol, msg="forward")
-    y.backward(_t(gy, float_dtype))
+    y.backward(_t(gy, float_dtype, device=device))
     assert_close(xt.grad, rgx, **tol, msg="grad input")
     assert_close(wt.grad, rgw, **tol, msg="grad weight")
     if bias:
@@ -150,21 +156,21 @@ def test_conv2d_forward_and_grads_vs_numpy(case, isa, float_dtype, rng):
 
 @requires_torch
 @pytest.mark.parametrize("case", CASES[:13], ids=lambda c: "x".join(map(str, c[:7])))
-def test_conv2d_vs_torch(case, rng):
+def test_conv2d_vs_torch(case, device, rng):
     import torch
     N, C, H, W, K, R, S, st, padding, dl, groups, bias = _case_args(case)
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
     w = rng.standard_normal((K, C // groups, R, S)).astype(np.float32)
     b = rng.standard_normal(K).astype(np.float32) if bias else None
-    xt, wt = _t(x, "float32", True), _t(w, "float32", True)
-    bt = _t(b, "float32", True) if bias else None
+    xt, wt = _t(x, "float32", True, device), _t(w, "float32", True, device)
+    bt = _t(b, "float32", True, device) if bias else None
     tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     tb = torch.tensor(b, requires_grad=True) if bias else None
     y = F.conv2d(xt, wt, bt, st, padding, dl, groups)
     ty = torch.nn.functional.conv2d(tx, tw, tb, st, padding, dl, groups)
     assert_close(y, ty, rtol=1e-4, atol=1e-4)
     gy = rng.standard_normal(ty.shape).astype(np.float32)
-    y.backward(_t(gy, "float32"))
+    y.backward(_t(gy, "float32", device=device))
     ty.backward(torch.tensor(gy))
     assert_close(xt.grad, tx.grad, rtol=1e-4, atol=1e-4)
     assert_close(wt.grad, tw.grad, rtol=1e-4, atol=2e-4)
@@ -174,11 +180,11 @@ def test_conv2d_vs_torch(case, rng):
 
 @pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(dilation=2, padding=(1, 2)),
                                 dict(groups=2, padding="same"), dict(stride=(1, 2), padding=(0, 1), groups=2)])
-def test_conv2d_gradcheck(kw, rng):
+def test_conv2d_gradcheck(kw, device, rng):
     g = kw.get("groups", 1)
-    x = _t(rng.standard_normal((2, 2, 4, 5)), "float64", True)
-    w = _t(rng.standard_normal((2, 2 // g, 3, 2)), "float64", True)
-    b = _t(rng.standard_normal(2), "float64", True)
+    x = _t(rng.standard_normal((2, 2, 4, 5)), "float64", True, device)
+    w = _t(rng.standard_normal((2, 2 // g, 3, 2)), "float64", True, device)
+    b = _t(rng.standard_normal(2), "float64", True, device)
     gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b])
 
 
@@ -224,21 +230,21 @@ def test_winograd_gradcheck(rng):
     # (the weight gradient is checked against the float64 NumPy reference at 1e-10 in test_winograd_vs_numpy)
 
 
-def test_conv1d_gradcheck(rng):
-    x = _t(rng.standard_normal((2, 2, 9)), "float64", True)
-    w = _t(rng.standard_normal((3, 2, 3)), "float64", True)
-    b = _t(rng.standard_normal(3), "float64", True)
+def test_conv1d_gradcheck(device, rng):
+    x = _t(rng.standard_normal((2, 2, 9)), "float64", True, device)
+    w = _t(rng.standard_normal((3, 2, 3)), "float64", True, device)
+    b = _t(rng.standard_normal(3), "float64", True, device)
     gradcheck(lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2), [x, w, b])
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=2), dict(padding="same", dilation=2),
                                 dict(groups=3, padding=1), dict(padding="valid", stride=3)])
-def test_conv1d_vs_numpy(kw, float_dtype, rng):
+def test_conv1d_vs_numpy(kw, float_dtype, device, rng):
     groups = kw.get("groups", 1)
     x = rng.standard_normal((3, 6, 17))
     w = rng.standard_normal((9, 6 // groups, 4))
     b = rng.standard_normal(9)
-    xt, wt, bt = _t(x, float_dtype, True), _t(w, float_dtype, True), _t(b, float_dtype, True)
+    xt, wt, bt = (_t(a, float_dtype, True, device) for a in (x, w, b))
     y = F.conv1d(xt, wt, bt, **kw)
     stride, dil, padding = kw.get("stride", 1), kw.get("dilation", 1), kw.get("padding", 0)
     pad = _pad4(padding, 1, 4, (1, dil))
@@ -248,7 +254,7 @@ def test_conv1d_vs_numpy(kw, float_dtype, rng):
     tol = dict(rtol=1e-4, atol=1e-4) if float_dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
     assert y.shape == ry[:, :, 0].shape
     assert_close(y, ry[:, :, 0], **tol)
-    y.backward(_t(gy, float_dtype))
+    y.backward(_t(gy, float_dtype, device=device))
     assert_close(xt.grad, rgx[:, :, 0], **tol)
     assert_close(wt.grad, rgw[:, :, 0], **tol)
     assert_close(bt.grad, rgb, **tol)
@@ -277,14 +283,15 @@ def test_unbatched_conv2d(rng):
     gradcheck(lambda x: F.conv2d(x, _t(w, "float64"), padding=1), [_t(x[:, :4, :3], "float64", True)])
 
 
-@pytest.mark.parametrize("isa", ISAS)
-def test_non_contiguous_operands(isa, rng):
+@pytest.mark.parametrize("dev_isa", DEV_ISA, ids=lambda d: "-".join(d))
+def test_non_contiguous_operands(dev_isa, rng):
+    device, isa = dev_isa
     dlcore._C._set_cpu_isa(isa)
     x = rng.standard_normal((2, 9, 3, 14))        # permuted to [2, 3, 9, 14] below
     w = rng.standard_normal((5, 3, 3, 6))[..., ::2]  # strided last dim: [5, 3, 3, 3]
-    xt = dlcore.from_numpy(x).permute(0, 2, 1, 3)
-    wt = dlcore.from_numpy(np.ascontiguousarray(rng.standard_normal((5, 3, 3, 6))))[..., ::2]
-    w = np.asarray(wt.contiguous().numpy())
+    xt = dlcore.from_numpy(x).to(device).permute(0, 2, 1, 3)
+    wt = dlcore.from_numpy(np.ascontiguousarray(rng.standard_normal((5, 3, 3, 6)))).to(device)[..., ::2]
+    w = _np(wt.contiguous().to("cpu"))
     assert not xt.is_contiguous() and not wt.is_contiguous()
     xt.requires_grad_()
     wt.requires_grad_()
@@ -294,21 +301,21 @@ def test_non_contiguous_operands(isa, rng):
     ry, rgx, rgw, _ = ref_conv2d(xn, w, None, (2, 1), (1, 1, 1, 1), (1, 1), 1, gy)
     assert_close(y, ry, rtol=1e-10, atol=1e-10)
     # a non-contiguous upstream gradient too
-    gyt = dlcore.from_numpy(np.ascontiguousarray(gy.transpose(0, 1, 3, 2))).transpose(2, 3)
+    gyt = dlcore.from_numpy(np.ascontiguousarray(gy.transpose(0, 1, 3, 2))).to(device).transpose(2, 3)
     y.backward(gyt)
     assert_close(xt.grad, rgx, rtol=1e-10, atol=1e-10)
     assert_close(wt.grad, rgw, rtol=1e-10, atol=1e-10)
 
 
-def test_only_needed_grads(rng):
+def test_only_needed_grads(device, rng):
     # the lecture ConvNet's first layer: the input needs no gradient
-    x = _t(rng.standard_normal((4, 1, 12, 12)), "float32")
-    w = _t(rng.standard_normal((3, 1, 5, 5)), "float32", True)
-    b = _t(rng.standard_normal(3), "float32")
+    x = _t(rng.standard_normal((4, 1, 12, 12)), "float32", device=device)
+    w = _t(rng.standard_normal((3, 1, 5, 5)), "float32", True, device)
+    b = _t(rng.standard_normal(3), "float32", device=device)
     y = F.conv2d(x, w, b)
     y.sum().backward()
     assert x.grad is None and b.grad is None and w.grad is not None
-    ref = ref_conv2d(np.asarray(x.numpy()), np.asarray(w.detach().numpy()), None, (1, 1), (0, 0, 0, 0), (1, 1), 1,
+    ref = ref_conv2d(_np(x.to("cpu")), _np(w.detach().to("cpu")), None, (1, 1), (0, 0, 0, 0), (1, 1), 1,
                      np.ones(y.shape))[2]
     assert_close(w.grad, ref, rtol=1e-4, atol=1e-4)
     with dlcore.no_grad():
@@ -331,9 +338,9 @@ def test_threads_agree(rng):
         assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
-def test_zero_batch_and_empty(rng):
-    x = _t(np.zeros((0, 3, 5, 5)), "float32")
-    w = _t(rng.standard_normal((2, 3, 3, 3)), "float32")
+def test_zero_batch_and_empty(device, rng):
+    x = _t(np.zeros((0, 3, 5, 5)), "float32", device=device)
+    w = _t(rng.standard_normal((2, 3, 3, 3)), "float32", device=device)
     assert F.conv2d(x, w).shape == (0, 2, 3, 3)
 
 

@@ -8,9 +8,17 @@ import pytest
 import dlcore
 import dlcore.functional as F
 from dlcore.testing import assert_close, gradcheck
-from conftest import requires_torch
+from conftest import DEVICES, requires_torch
 
 ISAS = ["scalar", "avx2", "avx512"]
+# (device, cpu isa): every ISA on cpu; cuda once (the ISA pin is a CPU setting)
+DEV_ISA = [("cpu", i) for i in ISAS] + [(d, "scalar") for d in DEVICES if d != "cpu"]
+DEV_ISA_IDS = ["-".join(d) for d in DEV_ISA]
+
+
+def _host(t):
+    """A tensor's values as a NumPy array, from any device."""
+    return t.detach().to("cpu").numpy()
 
 
 def _pin(isa):
@@ -86,9 +94,10 @@ MAX_CASES = [  # (shape, kernel, stride, padding, dilation, ceil)
 ]
 
 
-@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dev_isa", DEV_ISA, ids=DEV_ISA_IDS)
 @pytest.mark.parametrize("case", MAX_CASES)
-def test_max_pool_forward_indices_backward(isa, case, float_dtype, rng):
+def test_max_pool_forward_indices_backward(dev_isa, case, float_dtype, rng):
+    device, isa = dev_isa
     _pin(isa)
     shape, k, s, p, d, ceil = case
     x = rng.standard_normal(shape).astype(float_dtype)
@@ -96,60 +105,63 @@ def test_max_pool_forward_indices_backward(isa, case, float_dtype, rng):
     ref, ridx = np_max_pool(x4.astype(np.float64), k, s, p, d, ceil)
     if x.ndim == 3:
         ref, ridx = ref[0], ridx[0]
-    xd = dlcore.tensor(x, requires_grad=True)
+    xd = dlcore.tensor(x, device=device, requires_grad=True)
     out, idx = F.max_pool2d(xd, k, s, p, d, ceil, return_indices=True)
-    assert out.dtype == xd.dtype
-    assert_close(out.detach().numpy(), ref, rtol=0, atol=0)
-    assert (idx.numpy() == ridx).all()
-    assert_close(F.max_pool2d(xd.detach(), k, s, p, d, ceil).numpy(), ref, rtol=0, atol=0)
+    assert out.dtype == xd.dtype and out.device.type == device and idx.device.type == device
+    assert_close(_host(out), ref, rtol=0, atol=0)
+    assert (_host(idx) == ridx).all()
+    assert_close(_host(F.max_pool2d(xd.detach(), k, s, p, d, ceil)), ref, rtol=0, atol=0)
     g = rng.standard_normal(ref.shape).astype(float_dtype)
-    out.backward(dlcore.tensor(g))
+    out.backward(dlcore.tensor(g, device=device))
     gref = np.zeros(x4.shape).reshape(x4.shape[0] * x4.shape[1], -1)
     gi = g.reshape(gref.shape[0], -1)
     ii = ridx.reshape(gref.shape[0], -1)
     for pl in range(gref.shape[0]):
         np.add.at(gref[pl], ii[pl], gi[pl])
-    assert_close(xd.grad.numpy(), gref.reshape(x.shape), rtol=1e-6, atol=1e-6)
+    assert_close(_host(xd.grad), gref.reshape(x.shape), rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("isa", ISAS)
-def test_max_pool_gradcheck(isa, rng):
+@pytest.mark.parametrize("dev_isa", DEV_ISA, ids=DEV_ISA_IDS)
+def test_max_pool_gradcheck(dev_isa, rng):
+    device, isa = dev_isa
     _pin(isa)
     x = rng.permutation(2 * 2 * 6 * 7).reshape(2, 2, 6, 7).astype(np.float64) * 0.1  # distinct: no ties
-    gradcheck(lambda v: F.max_pool2d(v, 2), [dlcore.tensor(x, requires_grad=True)], eps=1e-4)
-    gradcheck(lambda v: F.max_pool2d(v, 3, 2, 1, ceil_mode=True), [dlcore.tensor(x, requires_grad=True)], eps=1e-4)
+    gradcheck(lambda v: F.max_pool2d(v, 2), [dlcore.tensor(x, device=device, requires_grad=True)], eps=1e-4)
+    gradcheck(lambda v: F.max_pool2d(v, 3, 2, 1, ceil_mode=True), [dlcore.tensor(x, device=device, requires_grad=True)],
+              eps=1e-4)
 
 
-@pytest.mark.parametrize("isa", ISAS)
-def test_max_pool_nan_and_ties(isa):
+@pytest.mark.parametrize("dev_isa", DEV_ISA, ids=DEV_ISA_IDS)
+def test_max_pool_nan_and_ties(dev_isa):
+    device, isa = dev_isa
     _pin(isa)
     x = np.zeros((1, 1, 2, 32), dtype=np.float32)  # all ties: the first element wins
     x[0, 0, 1, 5] = np.nan
-    xd = dlcore.tensor(x, requires_grad=True)
+    xd = dlcore.tensor(x, device=device, requires_grad=True)
     out, idx = F.max_pool2d(xd, 2, return_indices=True)
-    assert np.isnan(out.detach().numpy()[0, 0, 0, 2])
-    assert idx.numpy()[0, 0, 0, 2] == 32 + 5
-    assert idx.numpy()[0, 0, 0, 0] == 0
+    assert np.isnan(_host(out)[0, 0, 0, 2])
+    assert _host(idx)[0, 0, 0, 2] == 32 + 5
+    assert _host(idx)[0, 0, 0, 0] == 0
     out.sum().backward()
-    g = xd.grad.numpy()[0, 0]
+    g = _host(xd.grad)[0, 0]
     assert g[1, 5] == 1 and g[0, 0] == 1 and g[0, 1] == 0 and g.sum() == 16
 
 
 @requires_torch
 @pytest.mark.parametrize("case", MAX_CASES[:7])
-def test_max_pool_vs_torch(case, rng):
+def test_max_pool_vs_torch(case, device, rng):
     import torch
     shape, k, s, p, d, ceil = case
     x = rng.standard_normal(shape).astype(np.float32)
-    xd = dlcore.tensor(x, requires_grad=True)
+    xd = dlcore.tensor(x, device=device, requires_grad=True)
     xt = torch.tensor(x, requires_grad=True)
     yd = F.max_pool2d(xd, k, s, p, d, ceil)
     yt = torch.nn.functional.max_pool2d(xt, k, s, p, d, ceil)
-    assert_close(yd.detach().numpy(), yt.detach().numpy(), rtol=0, atol=0)
+    assert_close(_host(yd), yt.detach().numpy(), rtol=0, atol=0)
     g = rng.standard_normal(yt.shape).astype(np.float32)
-    yd.backward(dlcore.tensor(g))
+    yd.backward(dlcore.tensor(g, device=device))
     yt.backward(torch.tensor(g))
-    assert_close(xd.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-6)
+    assert_close(_host(xd.grad), xt.grad.numpy(), rtol=1e-6, atol=1e-6)
 
 
 AVG_CASES = [  # (shape, kernel, stride, padding, ceil, count_include_pad, divisor_override)
@@ -163,25 +175,26 @@ AVG_CASES = [  # (shape, kernel, stride, padding, ceil, count_include_pad, divis
 
 
 @pytest.mark.parametrize("case", AVG_CASES)
-def test_avg_pool(case, rng):
+def test_avg_pool(case, device, rng):
     shape, k, s, p, ceil, cip, div = case
     x = rng.standard_normal(shape)
     x4 = x if x.ndim == 4 else x[None]
     ref = np_avg_pool(x4, k, s, p, ceil, cip, div)
     ref = ref if x.ndim == 4 else ref[0]
-    xd = dlcore.tensor(x, requires_grad=True)
+    xd = dlcore.tensor(x, device=device, requires_grad=True)
     out = F.avg_pool2d(xd, k, s, p, ceil, cip, div)
-    assert_close(out.detach().numpy(), ref, rtol=1e-12, atol=1e-12)
+    assert out.device.type == device
+    assert_close(_host(out), ref, rtol=1e-12, atol=1e-12)
     gradcheck(lambda v: F.avg_pool2d(v, k, s, p, ceil, cip, div), [xd])
 
 
 @requires_torch
 @pytest.mark.parametrize("case", AVG_CASES[:5])
-def test_avg_pool_vs_torch(case, rng):
+def test_avg_pool_vs_torch(case, device, rng):
     import torch
     shape, k, s, p, ceil, cip, div = case
     x = rng.standard_normal(shape).astype(np.float32)
-    a = F.avg_pool2d(dlcore.tensor(x), k, s, p, ceil, cip, div).numpy()
+    a = _host(F.avg_pool2d(dlcore.tensor(x, device=device), k, s, p, ceil, cip, div))
     b = torch.nn.functional.avg_pool2d(torch.tensor(x), k, s, p, ceil, cip, div).numpy()
     assert_close(a, b, rtol=1e-6, atol=1e-6)
 
@@ -200,10 +213,11 @@ def test_lp_pool(p, rng):
 
 
 @pytest.mark.parametrize("osz", [1, (1, 1), 3, (2, 4), (5, 7), (None, 2)])
-def test_adaptive_avg_pool(osz, rng):
+def test_adaptive_avg_pool(osz, device, rng):
     x = rng.standard_normal((2, 3, 5, 7))
-    xd = dlcore.tensor(x, requires_grad=True)
+    xd = dlcore.tensor(x, device=device, requires_grad=True)
     out = F.adaptive_avg_pool2d(xd, osz)
+    assert out.device.type == device
     oh, ow = (osz, osz) if isinstance(osz, int) else (5 if osz[0] is None else osz[0], osz[1])
     ref = np.zeros((2, 3, oh, ow))
     for i in range(oh):
@@ -211,27 +225,27 @@ def test_adaptive_avg_pool(osz, rng):
         for j in range(ow):
             w0, w1 = (j * 7) // ow, -((-(j + 1) * 7) // ow)
             ref[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
-    assert_close(out.detach().numpy(), ref, rtol=1e-12, atol=1e-12)
+    assert_close(_host(out), ref, rtol=1e-12, atol=1e-12)
     gradcheck(lambda v: F.adaptive_avg_pool2d(v, osz), [xd])
 
 
 @requires_torch
-def test_adaptive_vs_torch(rng):
+def test_adaptive_vs_torch(device, rng):
     import torch
     x = rng.standard_normal((2, 3, 13, 11)).astype(np.float32)
     for osz in [(4, 3), 1, (6, 11)]:
-        a = F.adaptive_avg_pool2d(dlcore.tensor(x), osz).numpy()
+        a = _host(F.adaptive_avg_pool2d(dlcore.tensor(x, device=device), osz))
         b = torch.nn.functional.adaptive_avg_pool2d(torch.tensor(x), osz).numpy()
         assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_non_contiguous(rng):
+def test_non_contiguous(device, rng):
     x = rng.standard_normal((2, 3, 8, 6))
-    xd = dlcore.tensor(x).transpose(2, 3)
+    xd = dlcore.tensor(x, device=device).transpose(2, 3)
     assert not xd.is_contiguous()
     xt = np.ascontiguousarray(x.transpose(0, 1, 3, 2))
-    assert_close(F.max_pool2d(xd, 2).numpy(), np_max_pool(xt, (2, 2), (2, 2), (0, 0), (1, 1), False)[0])
-    assert_close(F.avg_pool2d(xd, 2).numpy(), np_avg_pool(xt, (2, 2), (2, 2), (0, 0), False, True, None))
+    assert_close(_host(F.max_pool2d(xd, 2)), np_max_pool(xt, (2, 2), (2, 2), (0, 0), (1, 1), False)[0])
+    assert_close(_host(F.avg_pool2d(xd, 2)), np_avg_pool(xt, (2, 2), (2, 2), (0, 0), False, True, None))
 
 
 def test_pool_bad_input():
@@ -259,23 +273,23 @@ def test_pool_bad_input():
 
 
 @requires_torch
-def test_pool1d_and_adaptive_max_vs_torch(rng):
+def test_pool1d_and_adaptive_max_vs_torch(device, rng):
     import torch
     tf = torch.nn.functional
     x = rng.standard_normal((2, 3, 11)).astype(np.float32)
-    xd, xt = dlcore.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    xd, xt = dlcore.tensor(x, device=device, requires_grad=True), torch.tensor(x, requires_grad=True)
     yd, id_ = F.max_pool1d(xd, 3, 2, 1, return_indices=True)
     yt, it = tf.max_pool1d(xt, 3, 2, 1, return_indices=True)
-    assert_close(yd.detach().numpy(), yt.detach().numpy())
-    assert (id_.numpy() == it.numpy()).all()
-    assert_close(F.avg_pool1d(xd, 3, 2, 1, True, False).detach().numpy(),
+    assert_close(_host(yd), yt.detach().numpy())
+    assert (_host(id_) == it.numpy()).all()
+    assert_close(_host(F.avg_pool1d(xd, 3, 2, 1, True, False)),
                  tf.avg_pool1d(xt, 3, 2, 1, True, False).detach().numpy(), rtol=1e-6)
     x4 = rng.standard_normal((2, 3, 8, 7)).astype(np.float32)
     for osz in [(4, 7), (3, 5), 1]:
-        xd = dlcore.tensor(x4, requires_grad=True)
+        xd = dlcore.tensor(x4, device=device, requires_grad=True)
         xt = torch.tensor(x4, requires_grad=True)
         yd, yt = F.adaptive_max_pool2d(xd, osz), tf.adaptive_max_pool2d(xt, osz)
-        assert_close(yd.detach().numpy(), yt.detach().numpy())
+        assert_close(_host(yd), yt.detach().numpy())
         yd.sum().backward()
         yt.sum().backward()
-        assert_close(xd.grad.numpy(), xt.grad.numpy())
+        assert_close(_host(xd.grad), xt.grad.numpy())

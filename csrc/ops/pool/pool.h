@@ -14,6 +14,7 @@
 // adaptive_avg_pool2d: output cell i covers [floor(i L / Lo), ceil((i + 1) L / Lo)); y = mean; backward g / area.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <utility>
 
 #include "core/common.h"
@@ -42,6 +43,50 @@ DLCORE_HOSTDEV int64_t adaptive_end(int64_t i, int64_t L, int64_t Lo) { return (
 
 // The max-pool scan step: v replaces the running max m when larger or NaN (torch's rule).
 template <class T> DLCORE_HOSTDEV bool max_pool_takes(T v, T m) { return v > m || v != v; }
+
+// The max and argmax (h * W + w within the plane) of output (oh, ow)'s window: the torch scan in row-major window
+// order (the first valid element starts it, then max_pool_takes). Returns -1 (and m = -inf) for a window with no
+// valid element (cannot happen for the sizes the frontend accepts). Used by the CPU loops and the CUDA kernels.
+template <class T>
+DLCORE_HOSTDEV int64_t max_pool_window(const T* plane, int64_t H, int64_t W, int64_t oh, int64_t ow,
+                                       const Pool2dParams& p, T* mout) {
+  int64_t h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
+  T m = -std::numeric_limits<T>::infinity();
+  int64_t best = -1;
+  for (int64_t i = 0; i < p.kh; ++i) {
+    int64_t h = h0 + i * p.dh;
+    if (h < 0 || h >= H) continue;
+    const T* row = plane + h * W;
+    for (int64_t j = 0; j < p.kw; ++j) {
+      int64_t w = w0 + j * p.dw;
+      if (w < 0 || w >= W) continue;
+      T v = row[w];
+      if (best < 0 || max_pool_takes(v, m)) {
+        m = v;
+        best = h * W + w;
+      }
+    }
+  }
+  *mout = m;
+  return best;
+}
+
+// avg_pool2d's window of output (oh, ow) clipped to the input, [h0, h1) x [w0, w1), and its divisor (torch's rule:
+// divisor_override, else the window clipped to the padded input when count_include_pad, else the valid count).
+struct AvgPoolWindow {
+  int64_t h0, h1, w0, w1, div;
+};
+DLCORE_HOSTDEV AvgPoolWindow avg_pool_window(int64_t oh, int64_t ow, int64_t H, int64_t W, const Pool2dParams& p) {
+  int64_t h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
+  int64_t h1 = h0 + p.kh < H + p.ph ? h0 + p.kh : H + p.ph, w1 = w0 + p.kw < W + p.pw ? w0 + p.kw : W + p.pw;
+  int64_t pool_size = (h1 - h0) * (w1 - w0);
+  h0 = h0 > 0 ? h0 : 0;
+  w0 = w0 > 0 ? w0 : 0;
+  h1 = h1 < H ? h1 : H;
+  w1 = w1 < W ? w1 : W;
+  int64_t div = p.divisor_override ? p.divisor_override : (p.count_include_pad ? pool_size : (h1 - h0) * (w1 - w0));
+  return {h0, h1, w0, w1, div};
+}
 
 // Shapes: in [P, H, W], out [P, Ho, Wo] (contiguous); indices int64 [P, Ho, Wo] or undefined.
 using MaxPoolFwdFn = void(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dParams& p);

@@ -50,24 +50,8 @@ void max_pool_bwd_cpu(const Tensor& gin, const Tensor& gout, const Tensor& in, c
   parallel_for(0, P, plane_grain(H, W), [&](int64_t p0, int64_t p1) { fn(gi, go, x, p0, p1, H, W, Ho, Wo, p); });
 }
 
-// The clipped window of output (oh, ow) and its divisor (torch's avg_pool2d rule).
-struct AvgWindow {
-  int64_t h0, h1, w0, w1;
-  double div;
-};
-inline AvgWindow avg_window(int64_t oh, int64_t ow, int64_t H, int64_t W, const Pool2dParams& p) {
-  int64_t h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
-  int64_t h1 = std::min(h0 + p.kh, H + p.ph), w1 = std::min(w0 + p.kw, W + p.pw);
-  int64_t pool_size = (h1 - h0) * (w1 - w0);
-  h0 = std::max<int64_t>(h0, 0);
-  w0 = std::max<int64_t>(w0, 0);
-  h1 = std::min(h1, H);
-  w1 = std::min(w1, W);
-  double div;
-  if (p.divisor_override) div = (double)p.divisor_override;
-  else if (p.count_include_pad) div = (double)pool_size;
-  else div = (double)((h1 - h0) * (w1 - w0));
-  return {h0, h1, w0, w1, div};
+inline AvgPoolWindow avg_window(int64_t oh, int64_t ow, int64_t H, int64_t W, const Pool2dParams& p) {
+  return avg_pool_window(oh, ow, H, W, p);
 }
 
 void avg_pool_fwd_cpu(const Tensor& out, const Tensor& in, const Pool2dParams& p) {
@@ -82,7 +66,7 @@ void avg_pool_fwd_cpu(const Tensor& out, const Tensor& in, const Pool2dParams& p
         T* op = y + pl * Ho * Wo;
         for (int64_t oh = 0; oh < Ho; ++oh)
           for (int64_t ow = 0; ow < Wo; ++ow) {
-            AvgWindow wd = avg_window(oh, ow, H, W, p);
+            AvgPoolWindow wd = avg_window(oh, ow, H, W, p);
             if (wd.h0 >= wd.h1 || wd.w0 >= wd.w1) {
               op[oh * Wo + ow] = 0;
               continue;
@@ -110,7 +94,7 @@ void avg_pool_bwd_cpu(const Tensor& gin, const Tensor& gout, const Pool2dParams&
         std::memset(gp, 0, H * W * sizeof(T));
         for (int64_t oh = 0; oh < Ho; ++oh)
           for (int64_t ow = 0; ow < Wo; ++ow) {
-            AvgWindow wd = avg_window(oh, ow, H, W, p);
+            AvgPoolWindow wd = avg_window(oh, ow, H, W, p);
             if (wd.h0 >= wd.h1 || wd.w0 >= wd.w1) continue;
             T v = go[oh * Wo + ow] / (T)wd.div;
             for (int64_t h = wd.h0; h < wd.h1; ++h)

@@ -14,29 +14,11 @@
 
 namespace dlcore::DLCORE_ISA_NS {
 
-// The argmax (h * W + w) and max of one window; m = -inf and the first valid index when all are -inf.
+// The argmax (h * W + w) and max of one window (the shared scan of pool.h).
 template <class T>
 DLCORE_ALWAYS_INLINE int64_t window_argmax(const T* plane, int64_t H, int64_t W, int64_t oh, int64_t ow,
                                            const Pool2dParams& p, T* mout) {
-  int64_t h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
-  T m = -std::numeric_limits<T>::infinity();
-  int64_t best = -1;
-  for (int64_t i = 0; i < p.kh; ++i) {
-    int64_t h = h0 + i * p.dh;
-    if (h < 0 || h >= H) continue;
-    const T* row = plane + h * W;
-    for (int64_t j = 0; j < p.kw; ++j) {
-      int64_t w = w0 + j * p.dw;
-      if (w < 0 || w >= W) continue;
-      T v = row[w];
-      if (best < 0 || max_pool_takes(v, m)) {
-        m = v;
-        best = h * W + w;
-      }
-    }
-  }
-  *mout = m;
-  return best;
+  return max_pool_window(plane, H, W, oh, ow, p, mout);
 }
 
 // (the callers also require every window inside the input: 2 Ho <= H and 2 Wo <= W, i.e. no ceil_mode overhang)
