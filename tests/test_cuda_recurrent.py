@@ -97,8 +97,8 @@ def test_cuda_matches_cpu(mode, cfg, dtype, rng):
 @pytest.mark.parametrize("mode", MODES)
 def test_raw_op_workspace_and_poisoned_outputs(mode, rng):
     # The raw binding on both devices: y, hn, cn and the saved workspace agree; hn/cn/dh0/dc0 are passed pre-filled
-    # with NaN on cuda, so an element the kernels do not write shows. Backward with no output gradient (dy None) and
-    # no grad_hn exercises the kernels' null-gradient paths; need_dx False skips dx.
+    # with NaN, so an element the kernels do not write shows. Backward with no output gradient (dy None) and no
+    # grad_cn exercises the kernels' null-gradient paths; need_dx False skips dx.
     T, N, I, H, D = 3, 5, 4, 6, 2
     dt = "float64"
     x = rng.standard_normal((T, N, I))
@@ -118,7 +118,7 @@ def test_raw_op_workspace_and_poisoned_outputs(mode, rng):
         full = _C.rnn_layer_backward(mode, t(x), t(h0), t(c0) if lstm else None, [t(p) for p in ps], y, ws, t(dy),
                                      t(dhn), t(dcn) if lstm else None, True, t(nan), t(nan) if lstm else None)
         part = _C.rnn_layer_backward(mode, t(x), t(h0), t(c0) if lstm else None, [t(p) for p in ps], y, ws, None,
-                                     None, t(dcn) if lstm else None, False)
+                                     t(dhn), None, False)
         res[dev] = (y, hn, cn, ws, full, part)
     (yc, hnc, cnc, wsc, fc, pc), (yr, hnr, cnr, wsr, fr, pr) = res["cuda"], res["cpu"]
     tol = 1e-11
@@ -147,7 +147,7 @@ def test_raw_op_workspace_and_poisoned_outputs(mode, rng):
 @pytest.mark.parametrize("mode,D", [("lstm", 1), ("gru", 1), ("rnn_tanh", 2)])
 def test_gradcheck_on_cuda(mode, D, rng):
     # float64 central differences through a whole layer run on the device (the inputs live on cpu for gradcheck's
-    # perturbations and move to cuda inside f, so the gradient flows back through the copy).
+    # perturbations and move to cuda inside f, the outputs back to cpu: the gradients flow through both copies).
     T, N, I, H = 3, 2, 3, 4
     xa, h0a, c0a = rng.standard_normal((T, N, I)), rng.standard_normal((D, N, H)), rng.standard_normal((D, N, H))
     x, h0, c0 = (_t(a, "float64", "cpu", True) for a in (xa, h0a, c0a))
@@ -158,7 +158,7 @@ def test_gradcheck_on_cuda(mode, D, rng):
         hx = (cu[1], cu[2]) if mode == "lstm" else cu[1]
         out = FN[mode](cu[0], hx, cu[3:], True, 1, 0.0, True, D == 2, False)
         assert str(out[0].device).startswith("cuda")
-        return out
+        return tuple(o.to("cpu") for o in out)  # gradcheck's output weights are cpu tensors
 
     assert gradcheck(f, [x, h0, c0] + ps, atol=1e-6, rtol=1e-5)
 
