@@ -96,7 +96,12 @@ __global__ void rnn_gemm_kernel(int64_t M, int64_t N, int64_t K, T alpha, const 
   }
 }
 
-// The recurrent family's GEMM entry (see the file comment): raw pointers, general strides, per-row bias or null.
+// The recurrent family's GEMM entry (see the file comment): raw pointers, general strides, per-row bias or null;
+// beta == 0 never reads C. Its contract is gemm_cuda's (csrc/ops/gemm/gemm_cuda.h, branch cuda-gemm, not on main
+// when this was written); once that is merged, the body becomes (plus #include "ops/gemm/gemm_cuda.h"):
+//   GemmEpilogue<T> ep;
+//   if (bias) { ep.bias = bias; ep.bias_kind = BiasKind::PerRow; }
+//   gemm_cuda<T>(M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c, ep, 1, 0, 0, 0, s);
 template <class T>
 void rnn_gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t rs_a, int64_t cs_a, const T* B,
               int64_t rs_b, int64_t cs_b, T beta, T* C, int64_t rs_c, int64_t cs_c, const T* bias, cuda::Stream s) {
