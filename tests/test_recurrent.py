@@ -1,7 +1,8 @@
 """Recurrent layers (LSTM, GRU, RNN tanh/relu; sequence and cell forms): outputs and every gradient against a NumPy
 float64 reference written here (forward and backpropagation through time), against torch.nn with copied weights,
 float64 gradient checks on tiny sizes, every ISA path of the float32 pointwise kernels, non-contiguous inputs,
-dropout between layers, and the bad-input catalogue."""
+dropout between layers, and the bad-input catalogue. Tests taking `device` run on cpu and on cuda (emulated in CI);
+cuda-only checks (cuda vs cpu, gradcheck on the device, poisoned outputs) are in test_cuda_recurrent.py."""
 import numpy as np
 import pytest
 
@@ -145,12 +146,12 @@ def np_stack_bwd(mode, caches, L, D, bias, H, dout, dhn, dcn):
 
 # ------------------------------------------------------------------------------------------ helpers
 
-def _t(a, dtype="float64", grad=False):
-    return dlcore.tensor(np.asarray(a, dtype=dtype), requires_grad=grad)
+def _t(a, dtype="float64", grad=False, device="cpu"):
+    return dlcore.tensor(np.asarray(a, dtype=dtype), device=device, requires_grad=grad)
 
 
 def _np(t):
-    return t.detach().numpy().astype(np.float64)
+    return t.detach().cpu().numpy().astype(np.float64)
 
 
 def _rand_params(rng, mode, I, H, L, D, bias, scale=0.5):
@@ -175,7 +176,7 @@ def _close(a, b, tol, what):
         raise AssertionError(f"{what}: max err {err.max():.3g}; first bad {idx}: {a[idx]} vs {b[idx]}")
 
 
-def _check_vs_numpy(rng, mode, T, N, I, H, L, D, bias, batch_first, with_hx, dtype, tol):
+def _check_vs_numpy(rng, mode, T, N, I, H, L, D, bias, batch_first, with_hx, dtype, tol, device="cpu"):
     x = rng.standard_normal((T, N, I))
     h0 = rng.standard_normal((L * D, N, H)) if with_hx else np.zeros((L * D, N, H))
     c0 = (rng.standard_normal((L * D, N, H)) if with_hx else np.zeros((L * D, N, H))) if mode == "lstm" else None
@@ -186,10 +187,10 @@ def _check_vs_numpy(rng, mode, T, N, I, H, L, D, bias, batch_first, with_hx, dty
     dcn = rng.standard_normal(hn.shape) if mode == "lstm" else None
     rdx, rdh0, rdc0, rpg = np_stack_bwd(mode, caches, L, D, bias, H, dout, dhn, dcn)
 
-    xt = _t(x.transpose(1, 0, 2) if batch_first else x, dtype, True)
-    tps = [_t(p, dtype, True) for p in ps]
-    th0 = _t(h0, dtype, True)
-    tc0 = _t(c0, dtype, True) if c0 is not None else None
+    xt = _t(x.transpose(1, 0, 2) if batch_first else x, dtype, True, device)
+    tps = [_t(p, dtype, True, device) for p in ps]
+    th0 = _t(h0, dtype, True, device)
+    tc0 = _t(c0, dtype, True, device) if c0 is not None else None
     hx = ((th0, tc0) if mode == "lstm" else th0) if with_hx else None
     res = FN[mode](xt, hx, tps, bias, L, 0.0, True, D == 2, batch_first)
     o = _np(res[0])
@@ -198,7 +199,9 @@ def _check_vs_numpy(rng, mode, T, N, I, H, L, D, bias, batch_first, with_hx, dty
     if mode == "lstm":
         _close(_np(res[2]), cn, tol, "lstm c_n")
     gouts = [dout.transpose(1, 0, 2) if batch_first else dout, dhn] + ([dcn] if mode == "lstm" else [])
-    dlcore.autograd.backward(list(res), [_t(g, dtype) for g in gouts])
+    for r in res:
+        assert r.device == xt.device
+    dlcore.autograd.backward(list(res), [_t(g, dtype, device=device) for g in gouts])
     gx = _np(xt.grad)
     _close(gx.transpose(1, 0, 2) if batch_first else gx, rdx, tol, f"{mode} grad input")
     if with_hx:
@@ -219,8 +222,8 @@ def _check_vs_numpy(rng, mode, T, N, I, H, L, D, bias, batch_first, with_hx, dty
     (3, 1, 7, 17, 2, 1, False, False, False),
     (1, 3, 2, 3, 1, 2, True, False, True),   # sequence length 1
 ])
-def test_vs_numpy_float64(mode, cfg, rng):
-    _check_vs_numpy(rng, mode, *cfg, dtype="float64", tol=1e-10)
+def test_vs_numpy_float64(mode, cfg, device, rng):
+    _check_vs_numpy(rng, mode, *cfg, dtype="float64", tol=1e-10, device=device)
 
 
 @pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
@@ -235,7 +238,7 @@ def test_vs_numpy_float32_each_isa(mode, isa, rng):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_cells_vs_numpy(mode, rng):
+def test_cells_vs_numpy(mode, device, rng):
     N, I, H = 3, 5, 7
     x = rng.standard_normal((N, I))
     h = rng.standard_normal((N, H))
@@ -246,17 +249,17 @@ def test_cells_vs_numpy(mode, rng):
     dh = rng.standard_normal((N, H))
     dc = rng.standard_normal((N, H)) if mode == "lstm" else None
     rdx, rdh, rdc, rdwih, rdwhh, rdbih, rdbhh = np_layer_bwd(cache, np.zeros((1, N, H)), dh, dc)
-    tx, th, tc = _t(x, grad=True), _t(h, grad=True), _t(c, grad=True)
-    tw = [_t(a, grad=True) for a in (wih, whh, bih, bhh)]
+    tx, th, tc = (_t(a, grad=True, device=device) for a in (x, h, c))
+    tw = [_t(a, grad=True, device=device) for a in (wih, whh, bih, bhh)]
     out = CELL[mode](tx, (th, tc) if mode == "lstm" else th, *tw)
     if mode == "lstm":
         _close(_np(out[0]), hn, 1e-12, "h'")
         _close(_np(out[1]), cn, 1e-12, "c'")
-        dlcore.autograd.backward(list(out), [_t(dh), _t(dc)])
+        dlcore.autograd.backward(list(out), [_t(dh, device=device), _t(dc, device=device)])
         _close(_np(tc.grad), rdc, 1e-12, "grad c")
     else:
         _close(_np(out), hn, 1e-12, "h'")
-        out.backward(_t(dh))
+        out.backward(_t(dh, device=device))
     _close(_np(tx.grad), rdx[0], 1e-12, "grad input")
     _close(_np(th.grad), rdh, 1e-12, "grad h")
     for p, r in zip(tw, (rdwih, rdwhh, rdbih, rdbhh)):
@@ -307,40 +310,41 @@ def test_gradcheck_cell(mode, rng):
 # ------------------------------------------------------------------------------------------ layouts
 
 @pytest.mark.parametrize("mode", ["lstm", "gru"])
-def test_noncontiguous_inputs(mode, rng):
+def test_noncontiguous_inputs(mode, device, rng):
     T, N, I, H = 4, 3, 5, 6
     big = rng.standard_normal((T, 2 * N, I + 3))
-    x_nc = _t(big)[:, ::2, 1:I + 1]   # strided rows and columns
-    x_c = _t(np.ascontiguousarray(big[:, ::2, 1:I + 1]))
+    x_nc = _t(big, device=device)[:, ::2, 1:I + 1]   # strided rows and columns
+    x_c = _t(np.ascontiguousarray(big[:, ::2, 1:I + 1]), device=device)
     ps = _rand_params(rng, mode, I, H, 1, 1, True)
     wbig = np.ascontiguousarray(ps[0].T)
-    ps_nc = [_t(wbig).t()] + [_t(p) for p in ps[1:]]   # a transposed (column-major) weight
-    ps_c = [_t(p) for p in ps]
+    ps_nc = [_t(wbig, device=device).t()] + [_t(p, device=device) for p in ps[1:]]   # a transposed weight
+    ps_c = [_t(p, device=device) for p in ps]
     a = FN[mode](x_nc, None, ps_nc, True, 1, 0.0, False, False, False)
     b = FN[mode](x_c, None, ps_c, True, 1, 0.0, False, False, False)
     _close(_np(a[0]), _np(b[0]), 1e-12, "output")
     # batch of one, batch_first view
-    x1 = _t(rng.standard_normal((1, T, I)))
+    x1 = _t(rng.standard_normal((1, T, I)), device=device)
     a = FN[mode](x1, None, ps_c, True, 1, 0.0, False, False, True)
-    b = FN[mode](_t(_np(x1).transpose(1, 0, 2).copy()), None, ps_c, True, 1, 0.0, False, False, False)
+    b = FN[mode](_t(_np(x1).transpose(1, 0, 2).copy(), device=device), None, ps_c, True, 1, 0.0, False, False, False)
     _close(_np(a[0]).transpose(1, 0, 2), _np(b[0]), 1e-12, "batch of one")
 
 
-def test_unbatched(rng):
+def test_unbatched(device, rng):
     T, I, H = 4, 3, 5
-    ps = [_t(p) for p in _rand_params(rng, "gru", I, H, 1, 1, True)]
+    ps = [_t(p, device=device) for p in _rand_params(rng, "gru", I, H, 1, 1, True)]
     x = rng.standard_normal((T, I))
-    a = F.gru(_t(x), None, ps, True, 1, 0.0, False, False, False)
-    b = F.gru(_t(x[:, None, :]), None, ps, True, 1, 0.0, False, False, False)
+    a = F.gru(_t(x, device=device), None, ps, True, 1, 0.0, False, False, False)
+    b = F.gru(_t(x[:, None, :], device=device), None, ps, True, 1, 0.0, False, False, False)
     assert list(a[0].shape) == [T, H] and list(a[1].shape) == [1, H]
     _close(_np(a[0]), _np(b[0])[:, 0], 1e-12, "unbatched")
-    hc = F.lstm_cell(_t(rng.standard_normal(I)), None, *[_t(p) for p in _rand_params(rng, "lstm", I, H, 1, 1, True)])
+    hc = F.lstm_cell(_t(rng.standard_normal(I), device=device), None,
+                     *[_t(p, device=device) for p in _rand_params(rng, "lstm", I, H, 1, 1, True)])
     assert list(hc[0].shape) == [H] and list(hc[1].shape) == [H]
 
 
-def test_no_grad_path_matches(rng):
-    ps = [_t(p, grad=True) for p in _rand_params(rng, "lstm", 3, 4, 2, 2, True)]
-    x = _t(rng.standard_normal((5, 2, 3)))
+def test_no_grad_path_matches(device, rng):
+    ps = [_t(p, grad=True, device=device) for p in _rand_params(rng, "lstm", 3, 4, 2, 2, True)]
+    x = _t(rng.standard_normal((5, 2, 3)), device=device)
     a = F.lstm(x, None, ps, True, 2, 0.0, False, True, False)
     with dlcore.no_grad():
         b = F.lstm(x, None, ps, True, 2, 0.0, False, True, False)
@@ -351,13 +355,13 @@ def test_no_grad_path_matches(rng):
 
 # ------------------------------------------------------------------------------------------ dropout
 
-def test_dropout_between_layers(rng):
+def test_dropout_between_layers(device, rng):
     T, N, I, H, L = 4, 3, 2, 5, 2
-    ps = [_t(p, grad=True) for p in _rand_params(rng, "gru", I, H, L, 1, True)]
-    x = _t(rng.standard_normal((T, N, I)), grad=True)
+    ps = [_t(p, grad=True, device=device) for p in _rand_params(rng, "gru", I, H, L, 1, True)]
+    x = _t(rng.standard_normal((T, N, I)), grad=True, device=device)
     # p = 1 drops the whole first-layer output: layer 1 then sees zeros, as if run on a zero input.
     out, hn = F.gru(x, None, ps, True, L, 1.0, True, False, False)
-    ref, _ = F.gru(_t(np.zeros((T, N, H))), None, ps[4:], True, 1, 0.0, False, False, False)
+    ref, _ = F.gru(_t(np.zeros((T, N, H)), device=device), None, ps[4:], True, 1, 0.0, False, False, False)
     _close(_np(out), _np(ref), 1e-12, "dropout p=1")
     (out * 1.0).sum().backward()
     assert np.all(_np(x.grad) == 0) and np.all(_np(ps[0].grad) == 0)
@@ -387,7 +391,7 @@ def _torch_module(torch, mode, I, H, L, bi, bf, bias):
 @requires_torch
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("L,bi,bf,hx", [(1, False, False, False), (2, True, True, True), (3, False, True, True)])
-def test_functional_vs_torch(mode, L, bi, bf, hx, rng):
+def test_functional_vs_torch(mode, L, bi, bf, hx, device, rng):
     import torch
     torch.manual_seed(0)
     T, N, I, H = 5, 3, 4, 7
@@ -399,14 +403,13 @@ def test_functional_vs_torch(mode, L, bi, bf, hx, rng):
     thx = ((h0, c0) if mode == "lstm" else h0) if hx else None
     o, st = tm(x, thx)
     touts = [o] + (list(st) if mode == "lstm" else [st])
-    ps = [_t(p.detach().numpy(), grad=True) for p in tm._flat_weights]
-    dx, dh0, dc0 = _t(x.detach().numpy(), grad=True), _t(h0.detach().numpy(), grad=True), \
-        _t(c0.detach().numpy(), grad=True)
+    ps = [_t(p.detach().numpy(), grad=True, device=device) for p in tm._flat_weights]
+    dx, dh0, dc0 = (_t(a.detach().numpy(), grad=True, device=device) for a in (x, h0, c0))
     dhx = ((dh0, dc0) if mode == "lstm" else dh0) if hx else None
     res = FN[mode](dx, dhx, ps, True, L, 0.0, True, bi, bf)
     gs = [rng.standard_normal(tuple(a.shape)) for a in touts]
     torch.autograd.backward(touts, [torch.tensor(g) for g in gs])
-    dlcore.autograd.backward(list(res), [_t(g) for g in gs])
+    dlcore.autograd.backward(list(res), [_t(g, device=device) for g in gs])
     for a, b in zip(res, touts):
         _close(_np(a), b.detach().numpy(), 1e-10, "output")
     _close(_np(dx.grad), x.grad.numpy(), 1e-10, "grad input")
@@ -420,7 +423,7 @@ def test_functional_vs_torch(mode, L, bi, bf, hx, rng):
 
 @requires_torch
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
-def test_modules_vs_torch_float32(kind, rng):
+def test_modules_vs_torch_float32(kind, device, rng):
     import torch
     import dlcore.nn as nn
     torch.manual_seed(1)
@@ -430,9 +433,10 @@ def test_modules_vs_torch_float32(kind, rng):
     dm = getattr(nn, kind)(I, H, L, batch_first=True, bidirectional=True, **kw)
     assert [n for n, _ in dm.named_parameters()] == [n for n, _ in tm.named_parameters()]
     dm.load_state_dict({k: _t(v.detach().numpy(), "float32") for k, v in tm.state_dict().items()})
+    dm.to(device)
     x = rng.standard_normal((N, T, I)).astype(np.float32)
     to, ts = tm(torch.tensor(x))
-    do, ds = dm(_t(x, "float32"))
+    do, ds = dm(_t(x, "float32", device=device))
     _close(_np(do), to.detach().numpy(), 1e-5, "output")
     if kind == "LSTM":
         _close(_np(ds[0]), ts[0].detach().numpy(), 1e-5, "h_n")
@@ -448,22 +452,27 @@ def test_modules_vs_torch_float32(kind, rng):
 
 @requires_torch
 @pytest.mark.parametrize("kind", ["LSTMCell", "GRUCell", "RNNCell"])
-def test_cell_modules_vs_torch(kind, rng):
+def test_cell_modules_vs_torch(kind, device, rng):
     import torch
     import dlcore.nn as nn
     N, I, H = 3, 5, 6
     tm = getattr(torch.nn, kind)(I, H).double()
     dm = getattr(nn, kind)(I, H).double()
     dm.load_state_dict({k: _t(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    dm.to(device)
     x, h, c = (rng.standard_normal(s) for s in ((N, I), (N, H), (N, H)))
+
+    def d(a):
+        return _t(a, device=device)
+
     if kind == "LSTMCell":
         th, tc = tm(torch.tensor(x), (torch.tensor(h), torch.tensor(c)))
-        dh, dc = dm(_t(x), (_t(h), _t(c)))
+        dh, dc = dm(d(x), (d(h), d(c)))
         _close(_np(dh), th.detach().numpy(), 1e-12, "h'")
         _close(_np(dc), tc.detach().numpy(), 1e-12, "c'")
         out_t, out_d = th + 2 * tc, dh + dc * 2.0
     else:
-        out_t, out_d = tm(torch.tensor(x), torch.tensor(h)), dm(_t(x), _t(h))
+        out_t, out_d = tm(torch.tensor(x), torch.tensor(h)), dm(d(x), d(h))
         _close(_np(out_d), out_t.detach().numpy(), 1e-12, "h'")
     out_t.sum().backward()
     out_d.sum().backward()
@@ -471,8 +480,9 @@ def test_cell_modules_vs_torch(kind, rng):
     for n, p in dm.named_parameters():
         _close(_np(p.grad), tp[n].grad.numpy(), 1e-12, f"grad {n}")
     # default state (None) is zeros
-    z = dm(_t(x))
-    ref = dm(_t(x), (_t(np.zeros((N, H))), _t(np.zeros((N, H))))) if kind == "LSTMCell" else dm(_t(x), _t(np.zeros((N, H))))
+    z = dm(d(x))
+    zeros = d(np.zeros((N, H)))
+    ref = dm(d(x), (zeros, zeros)) if kind == "LSTMCell" else dm(d(x), zeros)
     _close(_np(z[0] if kind == "LSTMCell" else z), _np(ref[0] if kind == "LSTMCell" else ref), 0, "default state")
 
 

@@ -1,6 +1,7 @@
 // Bindings of the recurrent family: one layer (one or two directions) forward and backward. Raw kernels; autograd,
-// layers, dropout and batch_first live in python/dlcore/_nn_rnn.py. Every argument is validated here too, so no
-// input reachable from Python can crash the process (the Python layer gives the friendlier messages first).
+// layers, dropout and batch_first live in python/dlcore/_nn_rnn.py. Dispatch is on the input's device (cpu or cuda);
+// every other tensor must be on that device. Every argument is validated here too, so no input reachable from Python
+// can crash the process (the Python layer gives the friendlier messages first).
 //
 //   rnn_layer_forward(mode, x, h0, c0, params, hn_out=None, cn_out=None) -> (y, hn, cn | None, workspace)
 //   rnn_layer_backward(mode, x, h0, c0, params, y, workspace, dy, dhn, dcn, need_dx, dh0_out=None, dc0_out=None)
@@ -28,9 +29,9 @@ RnnMode parse_mode(const std::string& s) {
 
 std::string shape_str(const Tensor& t) { return t.shape().str(); }
 
-void check_tensor(const Tensor& t, DType dt, const IntList& shape, const char* what) {
-  DLCORE_CHECK(t.device().type == DeviceType::CPU, RuntimeError, "rnn_layer: ", what, " is on ", t.device().str(),
-               "; the recurrent kernels run on cpu");
+void check_tensor(const Tensor& t, DType dt, Device dev, const IntList& shape, const char* what) {
+  DLCORE_CHECK(t.device() == dev, RuntimeError, "rnn_layer: ", what, " is on ", t.device().str(),
+               ", but the input is on ", dev.str());
   DLCORE_CHECK(t.dtype() == dt, TypeError, "rnn_layer: ", what, " has dtype ", dtype_name(t.dtype()), ", expected ",
                dtype_name(dt), " (the dtype of the input)");
   DLCORE_CHECK(t.shape() == shape, ValueError, "rnn_layer: ", what, " has shape ", shape_str(t), ", expected ",
@@ -60,8 +61,6 @@ Layer parse_layer(const std::string& mode_s, py::handle xh, py::handle h0h, py::
   Layer L;
   L.mode = parse_mode(mode_s);
   Tensor x = as_tensor(xh, "rnn_layer", "input");
-  DLCORE_CHECK(x.device().type == DeviceType::CPU, RuntimeError, "rnn_layer: input is on ", x.device().str(),
-               "; the recurrent kernels run on cpu");
   DLCORE_CHECK(x.dtype() == DType::Float32 || x.dtype() == DType::Float64, TypeError,
                "rnn_layer: expected a float32 or float64 input, got ", dtype_name(x.dtype()));
   DLCORE_CHECK(x.dim() == 3, ValueError, "rnn_layer: input must be 3-D [T, N, I], got shape ", shape_str(x));
@@ -82,12 +81,12 @@ Layer parse_layer(const std::string& mode_s, py::handle xh, py::handle h0h, py::
   DLCORE_CHECK(L.D == 1 || L.D == 2, ValueError, "rnn_layer: h0 has ", L.D, " directions (dim 0), expected 1 or 2");
   L.H = h0.size(2);
   DLCORE_CHECK(L.H >= 1, ValueError, "rnn_layer: hidden size must be positive, got h0 shape ", shape_str(h0));
-  check_tensor(h0, x.dtype(), {L.D, L.N, L.H}, "h0");
+  check_tensor(h0, x.dtype(), x.device(), {L.D, L.N, L.H}, "h0");
   L.h0 = h0.contiguous();
   if (L.mode == RnnMode::LSTM) {
     DLCORE_CHECK(!c0h.is_none(), ValueError, "rnn_layer: lstm needs c0");
     Tensor c0 = as_tensor(c0h, "rnn_layer", "c0");
-    check_tensor(c0, x.dtype(), {L.D, L.N, L.H}, "c0");
+    check_tensor(c0, x.dtype(), x.device(), {L.D, L.N, L.H}, "c0");
     L.c0 = c0.contiguous();
   }
   py::list pl = py::reinterpret_borrow<py::list>(params);
@@ -99,15 +98,15 @@ Layer parse_layer(const std::string& mode_s, py::handle xh, py::handle h0h, py::
     RnnWeights w;
     w.w_ih = as_tensor(pl[d * per], "rnn_layer", "weight_ih");
     w.w_hh = as_tensor(pl[d * per + 1], "rnn_layer", "weight_hh");
-    check_tensor(w.w_ih, x.dtype(), {GH, L.I}, "weight_ih");
-    check_tensor(w.w_hh, x.dtype(), {GH, L.H}, "weight_hh");
+    check_tensor(w.w_ih, x.dtype(), x.device(), {GH, L.I}, "weight_ih");
+    check_tensor(w.w_hh, x.dtype(), x.device(), {GH, L.H}, "weight_hh");
     w.w_ih = gemm_ready(w.w_ih);
     w.w_hh = gemm_ready(w.w_hh);
     if (per == 4) {
       w.b_ih = as_tensor(pl[d * per + 2], "rnn_layer", "bias_ih");
       w.b_hh = as_tensor(pl[d * per + 3], "rnn_layer", "bias_hh");
-      check_tensor(w.b_ih, x.dtype(), {GH}, "bias_ih");
-      check_tensor(w.b_hh, x.dtype(), {GH}, "bias_hh");
+      check_tensor(w.b_ih, x.dtype(), x.device(), {GH}, "bias_ih");
+      check_tensor(w.b_hh, x.dtype(), x.device(), {GH}, "bias_hh");
       w.b_ih = w.b_ih.contiguous();
       w.b_hh = w.b_hh.contiguous();
     }
@@ -118,9 +117,9 @@ Layer parse_layer(const std::string& mode_s, py::handle xh, py::handle h0h, py::
 
 Tensor out_or_new(py::handle h, const Layer& L, const char* what) {
   IntList shape{L.D, L.N, L.H};
-  if (h.is_none()) return Tensor::empty(shape, L.x.dtype());
+  if (h.is_none()) return Tensor::empty(shape, L.x.dtype(), L.x.device());
   Tensor t = as_tensor(h, "rnn_layer", what);
-  check_tensor(t, L.x.dtype(), shape, what);
+  check_tensor(t, L.x.dtype(), L.x.device(), shape, what);
   DLCORE_CHECK(t.is_contiguous(), ValueError, "rnn_layer: ", what, " must be contiguous");
   return t;
 }
@@ -128,13 +127,13 @@ Tensor out_or_new(py::handle h, const Layer& L, const char* what) {
 py::tuple layer_forward(const std::string& mode, py::handle x, py::handle h0, py::handle c0, py::handle params,
                         py::handle hn_out, py::handle cn_out) {
   Layer L = parse_layer(mode, x, h0, c0, params);
-  Tensor y = Tensor::empty({L.T, L.N, L.D * L.H}, L.x.dtype());
+  Tensor y = Tensor::empty({L.T, L.N, L.D * L.H}, L.x.dtype(), L.x.device());
   Tensor hn = out_or_new(hn_out, L, "hn_out"), cn;
   if (L.mode == RnnMode::LSTM) cn = out_or_new(cn_out, L, "cn_out");
   std::vector<std::vector<Tensor>> ws;
   {
     py::gil_scoped_release nogil;
-    rnn_layer_forward_op.get(DeviceType::CPU)(L.mode, L.x, L.h0, L.c0, L.dirs, y, hn, cn, ws, true);
+    rnn_layer_forward_op.get(L.x.device().type)(L.mode, L.x, L.h0, L.c0, L.dirs, y, hn, cn, ws, true);
   }
   py::list wl;
   for (auto& v : ws) {
@@ -150,7 +149,7 @@ py::tuple layer_backward(const std::string& mode, py::handle x, py::handle h0, p
                          py::handle dh0_out, py::handle dc0_out) {
   Layer L = parse_layer(mode, x, h0, c0, params);
   Tensor y = as_tensor(yh, "rnn_layer", "output");
-  check_tensor(y, L.x.dtype(), {L.T, L.N, L.D * L.H}, "output");
+  check_tensor(y, L.x.dtype(), L.x.device(), {L.T, L.N, L.D * L.H}, "output");
   DLCORE_CHECK(y.is_contiguous(), ValueError, "rnn_layer: the saved output must be contiguous");
   std::vector<std::vector<Tensor>> ws;
   py::list wl = py::reinterpret_borrow<py::list>(wsh);
@@ -167,45 +166,45 @@ py::tuple layer_backward(const std::string& mode, py::handle x, py::handle h0, p
     else expect = {IntList{L.T, L.H, L.N}};
     DLCORE_CHECK(v.size() == expect.size(), ValueError, "rnn_layer: workspace entry has ", v.size(),
                  " tensors, expected ", expect.size());
-    for (size_t i = 0; i < v.size(); ++i) check_tensor(v[i], L.x.dtype(), expect[i], "workspace");
+    for (size_t i = 0; i < v.size(); ++i) check_tensor(v[i], L.x.dtype(), L.x.device(), expect[i], "workspace");
     for (auto& t : v) DLCORE_CHECK(t.is_contiguous(), ValueError, "rnn_layer: workspace must be contiguous");
     ws.push_back(std::move(v));
   }
   Tensor dy, dhn, dcn;
   if (!dyh.is_none()) {
     dy = as_tensor(dyh, "rnn_layer", "grad_output");
-    check_tensor(dy, L.x.dtype(), {L.T, L.N, L.D * L.H}, "grad_output");
+    check_tensor(dy, L.x.dtype(), L.x.device(), {L.T, L.N, L.D * L.H}, "grad_output");
     dy = dy.contiguous();
   }
   if (!dhnh.is_none()) {
     dhn = as_tensor(dhnh, "rnn_layer", "grad_hn");
-    check_tensor(dhn, L.x.dtype(), {L.D, L.N, L.H}, "grad_hn");
+    check_tensor(dhn, L.x.dtype(), L.x.device(), {L.D, L.N, L.H}, "grad_hn");
     dhn = dhn.contiguous();
   }
   if (!dcnh.is_none() && L.mode == RnnMode::LSTM) {
     dcn = as_tensor(dcnh, "rnn_layer", "grad_cn");
-    check_tensor(dcn, L.x.dtype(), {L.D, L.N, L.H}, "grad_cn");
+    check_tensor(dcn, L.x.dtype(), L.x.device(), {L.D, L.N, L.H}, "grad_cn");
     dcn = dcn.contiguous();
   }
   Tensor dx;
-  if (need_dx) dx = Tensor::empty({L.T, L.N, L.I}, L.x.dtype());
+  if (need_dx) dx = Tensor::empty({L.T, L.N, L.I}, L.x.dtype(), L.x.device());
   Tensor dh0 = out_or_new(dh0_out, L, "dh0_out"), dc0;
   if (L.mode == RnnMode::LSTM) dc0 = out_or_new(dc0_out, L, "dc0_out");
   std::vector<RnnWeights> grads;
   for (auto& w : L.dirs) {
     RnnWeights g;
-    g.w_ih = Tensor::empty(w.w_ih.shape(), L.x.dtype());
-    g.w_hh = Tensor::empty(w.w_hh.shape(), L.x.dtype());
+    g.w_ih = Tensor::empty(w.w_ih.shape(), L.x.dtype(), L.x.device());
+    g.w_hh = Tensor::empty(w.w_hh.shape(), L.x.dtype(), L.x.device());
     if (w.b_ih.defined()) {
-      g.b_ih = Tensor::empty(w.b_ih.shape(), L.x.dtype());
-      g.b_hh = Tensor::empty(w.b_hh.shape(), L.x.dtype());
+      g.b_ih = Tensor::empty(w.b_ih.shape(), L.x.dtype(), L.x.device());
+      g.b_hh = Tensor::empty(w.b_hh.shape(), L.x.dtype(), L.x.device());
     }
     grads.push_back(g);
   }
   {
     py::gil_scoped_release nogil;
-    rnn_layer_backward_op.get(DeviceType::CPU)(L.mode, L.x, L.h0, L.c0, L.dirs, y, ws, dy, dhn, dcn, dx, dh0, dc0,
-                                               grads);
+    rnn_layer_backward_op.get(L.x.device().type)(L.mode, L.x, L.h0, L.c0, L.dirs, y, ws, dy, dhn, dcn, dx, dh0,
+                                                 dc0, grads);
   }
   py::list gl;
   for (auto& g : grads) {

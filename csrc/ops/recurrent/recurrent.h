@@ -37,6 +37,8 @@
 // After the loop, whole-sequence GEMMs: dx = dGx^T W_ih (the two directions accumulate), dW_ih = dGx X (one GEMM
 // over all T), dW_hh = dGh h_prev (one GEMM over the T-1 steps whose h_prev is a row block of y, plus one N-column
 // GEMM for h0), db = row sums of dGx / dGh.
+// CUDA (recurrent_kernels.cuh, recurrent_cuda.cu): the same algorithm, layout and saved workspace, with one fused
+// step kernel per step in each direction and general-strided step views instead of the CPU's transposes.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -58,7 +60,8 @@ inline const char* rnn_mode_name(RnnMode m) {
 // ------------------------------------------------------------------------------------------------ shared math
 // Written once for scalars (float, double) and SIMD vectors (GCC vector types): V is the value type, S its scalar.
 // The activations (sigmoid, tanh) are applied by the caller (libm in the scalar kernels, vecmath.h in the SIMD ones,
-// CUDA intrinsics later); these functions hold the cell algebra.
+// std::exp / std::tanh in the CUDA kernels of recurrent_kernels.cuh); these functions hold the cell algebra, shared by
+// the CPU row kernels and the CUDA step kernels.
 
 template <class S>
 DLCORE_HOSTDEV S rnn_sigmoid(S x) { return S(1) / (S(1) + std::exp(-x)); }
