@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import _C
-from .optimizer import Optimizer, _check_nonnegative, _closure_loss
+from .optimizer import Optimizer, _check_nonnegative, _closure_loss, _refuse_capture
 
 __all__ = ["Adam", "AdamW"]
 
@@ -23,6 +23,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def step(self, closure=None):
+        _refuse_capture(self)
         loss = _closure_loss(closure)
         state = self.state
         for group in self.param_groups:
