@@ -69,6 +69,8 @@ CONFIGS = [
     ("Adam", dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.1, eps=1e-6)),
     ("Adam", dict(lr=0.01, amsgrad=True, maximize=True)),
     ("AdamW", dict(lr=0.02, weight_decay=0.1, amsgrad=True)),
+    ("Adam", dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.1, amsgrad=True, capturable=True)),  # device steps
+    ("AdamW", dict(lr=0.02, weight_decay=0.1, maximize=True, capturable=True)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.2)),
     ("RMSprop", dict(lr=0.01, momentum=0.9)),
     ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, alpha=0.9, weight_decay=0.1)),
@@ -116,6 +118,24 @@ def test_sgd_launch_split_over_blocks(rng):
     optim.SGD(ps, lr=0.5).step()
     np.testing.assert_array_equal(ps[1].detach().cpu().numpy(), p0 - np.float32(0.5) * g)
     np.testing.assert_array_equal(ps[0].detach().cpu().numpy(), small - np.float32(0.5) * small)
+
+
+def test_capturable_adam_state_dict_continues_on_cpu_and_cuda(rng):
+    """The step of a capturable Adam is a device tensor; its state_dict loads into a plain Adam (and back)."""
+    p = nn.Parameter(dlcore.tensor(rng.standard_normal(5).astype(np.float32), device="cuda"))
+    opt = optim.Adam([p], lr=0.1, capturable=True)
+    for _ in range(2):
+        p.grad = dlcore.ones(5, device="cuda")
+        opt.step()
+    assert isinstance(opt.state[p]["step"], dlcore.Tensor) and float(opt.state[p]["step"].item()) == 2.0
+    q = nn.Parameter(p.detach().clone())
+    plain = optim.Adam([q], lr=0.1)
+    plain.load_state_dict(opt.state_dict())
+    assert plain.state[q]["step"] == 2
+    for o, x in ((opt, p), (plain, q)):
+        x.grad = dlcore.full((5,), -0.5, device="cuda")
+        o.step()
+    dlcore.testing.assert_close(p.detach().cpu(), q.detach().cpu(), rtol=1e-6, atol=1e-7)
 
 
 def test_optimizer_state_on_cuda_and_state_dict_roundtrip(rng):
@@ -228,7 +248,9 @@ def _elementwise_model_step(params, opt, xs, ts):
 
 
 @pytest.mark.parametrize("opt_name,kw", [("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.01)),
-                                         ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5))])
+                                         ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
+                                         ("Adam", dict(lr=0.01, amsgrad=True, capturable=True)),
+                                         ("AdamW", dict(lr=0.01, weight_decay=0.1, capturable=True))])
 def test_graph_captured_training_step_equals_eager_steps(opt_name, kw, rng):
     """torch's whole-network recipe: static inputs, warm-up steps, capture, then copy new data in and replay; the
     parameters after N replays equal N eager steps on cuda."""
@@ -334,8 +356,30 @@ def test_convnet_training_with_cuda_graph_and_partial_batch_matches_cpu():
     _check_same(cpu, _train(_tiny_convnet, "cuda", cuda_graph=True, steps_data=(40, 16)))
 
 
-def test_train_cli_rejects_a_missing_device(monkeypatch, capsys):
+@needs_mlp_ops
+def test_fit_on_cuda_with_graph_matches_cpu(tmp_path):
+    """`dlcore train mlp --device cuda --cuda-graph` through fit(): loss per epoch and test loss as on cpu."""
+    from dlcore.training import TrainConfig, fit
+    from test_training import _make_dataset
+    (tmp_path / "data").mkdir()
+    data = _make_dataset(str(tmp_path / "data"), n_train=104, n_test=32)
+    res = {}
+    for dev in ("cpu", "cuda"):
+        cfg = TrainConfig(model="mlp", device=dev, cuda_graph=dev == "cuda", epochs=1, batch_size=16,
+                          optimizer="momentum", lr=0.02, schedule="none", data_root=data, out=str(tmp_path / dev),
+                          progress=False, seed=0, patience=0)
+        res[dev] = fit(cfg, log=lambda *a: None)
+    c, d = res["cpu"], res["cuda"]
+    assert d["history"][0]["train_loss"] == pytest.approx(c["history"][0]["train_loss"], rel=1e-4)
+    assert d["test_loss"] == pytest.approx(c["test_loss"], rel=1e-4)
+    assert d["test_acc"] == c["test_acc"]
+
+
+def test_train_cli_rejects_a_missing_device(monkeypatch):
     from dlcore import train_cli
     monkeypatch.setattr(dlcore.cuda, "device_count", lambda: 1)
     with pytest.raises(ValueError, match="1 CUDA device"):
         train_cli._check_device("cuda:3")
+    with pytest.raises(ValueError, match="unknown optimizer|choose"):
+        from dlcore.training import make_optimizer
+        make_optimizer("lbfgs", [nn.Parameter(dlcore.ones(1))], 0.1)

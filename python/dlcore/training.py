@@ -74,6 +74,9 @@ class TrainConfig:
 def make_optimizer(name, params, lr, momentum=0.9, weight_decay=0.0):
     from . import optim
     params = [p for p in params if p.requires_grad]
+    if name == "adam" and params and params[0].device.type == "cuda":
+        # the step count on the device: the step can be captured in a CUDA graph
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay, capturable=True)
     if name == "sgd":
         return optim.SGD(params, lr=lr, weight_decay=weight_decay)
     if name == "momentum":
@@ -255,13 +258,15 @@ class _GraphStep:
 
 def cuda_graph_supported(model, opt, device):
     """Whether the training step of model/opt can be captured: a real (not emulated) CUDA device, no dropout (its
-    masks would be frozen into the graph) and an optimizer whose update does not depend on the step count."""
+    masks would be frozen into the graph) and SGD, RMSprop or a capturable Adam (Adagrad's lr decay would freeze)."""
     import dlcore
     from . import optim
     if not str(device).startswith("cuda") or not dlcore.cuda.is_available():
         return False
     if any("Dropout" in type(m).__name__ and getattr(m, "p", 0) > 0 for m in model.modules()):
         return False
+    if isinstance(opt, optim.Adam):
+        return all(g.get("capturable") for g in opt.param_groups)
     return isinstance(opt, (optim.SGD, optim.RMSprop))
 
 

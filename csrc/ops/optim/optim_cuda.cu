@@ -26,6 +26,12 @@ void adam_cuda(const TensorList& params, const TensorList& grads, const TensorLi
   adam_launch<float>(params, grads, m, v, vmax, steps, a);
 }
 
+void adam_capturable_cuda(const TensorList& params, const TensorList& grads, const TensorList& m,
+                          const TensorList& v, const TensorList& vmax, const TensorList& steps, const AdamArgs& a) {
+  if (is_f64(params, "adam_step")) return adam_capturable_launch_f64(params, grads, m, v, vmax, steps, a);
+  adam_capturable_launch<float>(params, grads, m, v, vmax, steps, a);
+}
+
 void adagrad_cuda(const TensorList& params, const TensorList& grads, const TensorList& sums,
                   const std::vector<int64_t>& steps, const AdagradArgs& a) {
   if (is_f64(params, "adagrad_step")) return adagrad_launch_f64(params, grads, sums, steps, a);
@@ -40,6 +46,7 @@ void rmsprop_cuda(const TensorList& params, const TensorList& grads, const Tenso
 
 KernelRegistrar reg_sgd(sgd_step_op, DeviceType::CUDA, &sgd_cuda, "cuda");
 KernelRegistrar reg_adam(adam_step_op, DeviceType::CUDA, &adam_cuda, "cuda");
+KernelRegistrar reg_adam_capturable(adam_step_capturable_op, DeviceType::CUDA, &adam_capturable_cuda, "cuda");
 KernelRegistrar reg_adagrad(adagrad_step_op, DeviceType::CUDA, &adagrad_cuda, "cuda");
 KernelRegistrar reg_rmsprop(rmsprop_step_op, DeviceType::CUDA, &rmsprop_cuda, "cuda");
 

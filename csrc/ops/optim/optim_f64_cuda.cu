@@ -15,6 +15,11 @@ void adagrad_launch_f64(const TensorList& params, const TensorList& grads, const
                         const std::vector<int64_t>& steps, const AdagradArgs& a) {
   adagrad_launch<double>(params, grads, sums, steps, a);
 }
+void adam_capturable_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& m,
+                                const TensorList& v, const TensorList& vmax, const TensorList& steps,
+                                const AdamArgs& a) {
+  adam_capturable_launch<double>(params, grads, m, v, vmax, steps, a);
+}
 void rmsprop_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& sq,
                         const TensorList& ga, const TensorList& bufs, const RmspropArgs& a) {
   rmsprop_launch<double>(params, grads, sq, ga, bufs, a);

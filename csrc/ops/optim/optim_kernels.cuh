@@ -23,7 +23,9 @@ constexpr int kThreads = 256;
 constexpr int64_t kChunk = 16384;  // elements per block (64 per thread)
 constexpr int kMaxBlocks = 320;
 // Tensor slots per launch so that the metadata stays under the 4 KiB kernel-parameter limit of older toolkits.
-constexpr int max_tensors(int depth) { return depth <= 2 ? 64 : depth == 3 ? 48 : depth == 4 ? 36 : 30; }
+constexpr int max_tensors(int depth) {
+  return depth <= 2 ? 64 : depth == 3 ? 48 : depth == 4 ? 36 : depth == 5 ? 30 : 24;
+}
 
 template <class T, int Depth>
 struct TensorListMeta {
@@ -34,6 +36,7 @@ struct TensorListMeta {
   int block_chunk[kMaxBlocks];
 };
 static_assert(sizeof(TensorListMeta<double, 5>) <= 3200, "multi-tensor metadata must fit the parameter space");
+static_assert(sizeof(TensorListMeta<double, 6>) <= 3200, "multi-tensor metadata must fit the parameter space");
 static_assert(sizeof(TensorListMeta<double, 3>) <= 3200, "multi-tensor metadata must fit the parameter space");
 
 // Hyper-parameters converted to T on the host (float kernels never touch double).
@@ -46,6 +49,14 @@ template <class T>
 struct AdamK {
   T wd, decay, omb1, b2, omb2, step_size, bc2_sqrt, eps;
   bool maximize, decoupled, amsgrad;
+};
+// Capturable Adam: what the bias corrections 1 - beta^t need on the device. They are computed as
+// -expm1(t * log(beta)) with log(beta) taken in double on the host: 1 - beta2^t in float from a float beta2 = 0.999
+// would lose ~4 digits to cancellation.
+template <class T>
+struct AdamDevK {
+  AdamK<T> k;
+  T lr, log_beta1, log_beta2;
 };
 template <class T>
 struct AdagradK {
@@ -96,6 +107,34 @@ template <class T>
 __global__ void adam_mt_kernel(TensorListMeta<T, 5> m, AdamK<T> a) {
   int64_t lo, hi;
   int t = block_range(m, &lo, &hi);
+  T* __restrict__ p = m.ptr[0][t];
+  const T* __restrict__ g = m.ptr[1][t];
+  T* __restrict__ em = m.ptr[2][t];
+  T* __restrict__ ev = m.ptr[3][t];
+  T* __restrict__ vmax = m.ptr[4][t];
+  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+    T pi = p[i];
+    if (a.decoupled) pi = pi * a.decay;
+    T x = optim_grad<T>(g[i], pi, a.decoupled ? T(0) : a.wd, a.maximize);
+    T mi = em[i], vi = ev[i], vm = a.amsgrad ? vmax[i] : T(0);
+    adam_elem<T>(pi, x, mi, vi, a.amsgrad ? &vm : nullptr, a.omb1, a.b2, a.omb2, a.step_size, a.bc2_sqrt, a.eps);
+    em[i] = mi;
+    ev[i] = vi;
+    if (a.amsgrad) vmax[i] = vm;
+    p[i] = pi;
+  }
+}
+
+// Capturable Adam. Lists: those of adam_mt_kernel, then 5: the parameter's 0-d step tensor (t of this update).
+template <class T>
+__global__ void adam_capturable_mt_kernel(TensorListMeta<T, 6> m, AdamDevK<T> d) {
+  int64_t lo, hi;
+  int t = block_range(m, &lo, &hi);
+  T step = *m.ptr[5][t];
+  AdamK<T> a = d.k;
+  T bc1 = -std::expm1(step * d.log_beta1), bc2 = -std::expm1(step * d.log_beta2);
+  a.step_size = d.lr / bc1;
+  a.bc2_sqrt = std::sqrt(bc2);
   T* __restrict__ p = m.ptr[0][t];
   const T* __restrict__ g = m.ptr[1][t];
   T* __restrict__ em = m.ptr[2][t];
@@ -266,6 +305,26 @@ void adam_launch(const TensorList& params, const TensorList& grads, const Tensor
 }
 
 template <class T>
+void adam_capturable_launch(const TensorList& params, const TensorList& grads, const TensorList& m,
+                            const TensorList& v, const TensorList& vmax, const TensorList& steps, const AdamArgs& a) {
+  bool ams = a.amsgrad && !vmax.empty();
+  bool decoupled = a.decoupled && a.weight_decay != 0;
+  AdamK<T> k{(T)a.weight_decay, (T)(1.0 - a.lr * a.weight_decay), (T)(1.0 - a.beta1), (T)a.beta2,
+             (T)(1.0 - a.beta2), T(0), T(1), (T)a.eps, a.maximize, decoupled, ams};
+  AdamDevK<T> dk{k, (T)a.lr, (T)std::log(a.beta1), (T)std::log(a.beta2)};
+  std::vector<std::array<T*, 6>> ptrs;
+  std::vector<int64_t> numels;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    ptrs.push_back({params[i].data<T>(), const_cast<T*>(grads[i].data<T>()), m[i].data<T>(), v[i].data<T>(),
+                    ams ? list_ptr<T>(vmax, i) : nullptr, const_cast<T*>(steps[i].data<T>())});
+    numels.push_back(params[i].numel());
+  }
+  multi_tensor_apply<T, 6>(ptrs, numels, [&](const TensorListMeta<T, 6>& meta, int nb) {
+    DLCORE_LAUNCH(&adam_capturable_mt_kernel<T>, dim3(nb), dim3(kThreads), 0, cuda::current_stream())(meta, dk);
+  });
+}
+
+template <class T>
 void adagrad_launch(const TensorList& params, const TensorList& grads, const TensorList& sums,
                     const std::vector<int64_t>& steps, const AdagradArgs& a) {
   for_each_key_group(steps, params.size(), [&](int64_t step, const std::vector<std::size_t>& idx) {
@@ -307,6 +366,9 @@ void adam_launch_f64(const TensorList& params, const TensorList& grads, const Te
                      const TensorList& vmax, const std::vector<int64_t>& steps, const AdamArgs& a);
 void adagrad_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& sums,
                         const std::vector<int64_t>& steps, const AdagradArgs& a);
+void adam_capturable_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& m,
+                                const TensorList& v, const TensorList& vmax, const TensorList& steps,
+                                const AdamArgs& a);
 void rmsprop_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& sq,
                         const TensorList& ga, const TensorList& bufs, const RmspropArgs& a);
 

@@ -209,8 +209,8 @@ def _refuse_capture(opt):
     if _capturing():
         raise RuntimeError(f"{type(opt).__name__}.step(): CUDA graph capture of this optimizer's step is not "
                            f"supported (its update depends on the step number, which the graph would freeze); "
-                           f"capture the forward and backward only and call step() after replay(), or use SGD or "
-                           f"RMSprop inside the graph")
+                           f"capture the forward and backward only and call step() after replay(), or use SGD, "
+                           f"RMSprop, or Adam/AdamW with capturable=True inside the graph")
 
 
 def _closure_loss(closure):
