@@ -38,18 +38,18 @@ CONFIGS = [
 ]
 
 
-def _run_pair(name, kw, dtype, rng, steps=5):
+def _run_pair(name, kw, dtype, rng, steps=5, device="cpu"):
     import torch
     np_dt = np.float32 if dtype == "float32" else np.float64
     inits = [rng.standard_normal(s).astype(np_dt) for s in SHAPES]
     grads = [[rng.standard_normal(s).astype(np_dt) for s in SHAPES] for _ in range(steps)]
-    dps = [dlcore.nn.Parameter(dlcore.tensor(a.copy())) for a in inits]
+    dps = [dlcore.nn.Parameter(dlcore.tensor(a.copy(), device=device)) for a in inits]
     tps = [torch.nn.Parameter(torch.tensor(a.copy())) for a in inits]
     dopt = getattr(optim, name)(dps, **kw)
     topt = getattr(torch.optim, name)(tps, **kw)
     for k in range(steps):
         for p, g in zip(dps, grads[k]):
-            p.grad = dlcore.tensor(g)
+            p.grad = dlcore.tensor(g, device=device)
         for p, g in zip(tps, grads[k]):
             p.grad = torch.tensor(g)
         dopt.step()
@@ -60,11 +60,16 @@ def _run_pair(name, kw, dtype, rng, steps=5):
 @requires_torch
 @pytest.mark.parametrize("name,kw", CONFIGS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_optimizer_matches_torch(name, kw, dtype, rng):
-    dps, tps, _, _ = _run_pair(name, kw, dtype, rng)
+def test_optimizer_matches_torch(name, kw, dtype, rng, device):
+    dps, tps, dopt, _ = _run_pair(name, kw, dtype, rng, device=device)
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
     for d, t in zip(dps, tps):
-        dlcore.testing.assert_close(d.detach(), t.detach().numpy(), **tol)
+        assert d.device.type == device
+        dlcore.testing.assert_close(d.detach().cpu(), t.detach().numpy(), **tol)
+    for st in dopt.state.values():  # the state stays on the parameters' device
+        for v in st.values():
+            if isinstance(v, dlcore.Tensor):
+                assert v.device.type == device
 
 
 @requires_torch

@@ -68,6 +68,32 @@ void bind_cuda(py::module_& m) {
   m.def("_cuda_stream_query", [](uintptr_t h) { return cuda::stream_query(cuda::Stream{(void*)h}); });
   m.def("_cuda_current_stream", []() { return (uintptr_t)cuda::current_stream().handle; });
   m.def("_cuda_set_stream", [](uintptr_t h) { cuda::set_current_stream(cuda::Stream{(void*)h}); });
+  // Events and graphs: handles as integers (dlcore.cuda.Event / CUDAGraph own them).
+  m.def("_cuda_event_create", [](bool timing) { return (uintptr_t)cuda::create_event(timing).handle; });
+  m.def("_cuda_event_destroy", [](uintptr_t e) { cuda::destroy_event(cuda::Event{(void*)e}); });
+  m.def("_cuda_event_record", [](uintptr_t e, uintptr_t s) {
+    cuda::record_event(cuda::Event{(void*)e}, cuda::Stream{(void*)s});
+  });
+  m.def("_cuda_event_synchronize", [](uintptr_t e) {
+    py::gil_scoped_release nogil;
+    cuda::event_synchronize(cuda::Event{(void*)e});
+  });
+  m.def("_cuda_event_query", [](uintptr_t e) { return cuda::event_query(cuda::Event{(void*)e}); });
+  m.def("_cuda_event_elapsed_ms", [](uintptr_t a, uintptr_t b) {
+    return cuda::event_elapsed_ms(cuda::Event{(void*)a}, cuda::Event{(void*)b});
+  });
+  m.def("_cuda_stream_wait_event", [](uintptr_t s, uintptr_t e) {
+    cuda::stream_wait_event(cuda::Stream{(void*)s}, cuda::Event{(void*)e});
+  });
+  m.def("_cuda_graph_create", []() { return (uintptr_t)cuda::graph_create(); });
+  m.def("_cuda_graph_destroy", [](uintptr_t g) { cuda::graph_destroy((cuda::Graph*)g); });
+  m.def("_cuda_graph_capture_begin", [](uintptr_t g) { cuda::graph_capture_begin((cuda::Graph*)g); });
+  m.def("_cuda_graph_capture_end", [](uintptr_t g) { cuda::graph_capture_end((cuda::Graph*)g); });
+  m.def("_cuda_graph_replay", [](uintptr_t g) {
+    py::gil_scoped_release nogil;
+    cuda::graph_replay((cuda::Graph*)g);
+  });
+  m.def("_cuda_is_capturing", []() { return cuda::is_capturing(); });
 
 #if defined(DLCORE_CUDA_EMULATED)
   m.def("_emu_set_schedule", &emu::set_schedule);

@@ -95,6 +95,34 @@ void adam_py(py::handle params, py::handle grads, py::handle exp_avgs, py::handl
   bump(owners);
 }
 
+// Capturable Adam (cuda): step_tensors[i] is parameter i's 0-d step tensor (same dtype and device), already
+// incremented for this update.
+void adam_capturable_py(py::handle params, py::handle grads, py::handle exp_avgs, py::handle exp_avg_sqs,
+                        py::handle max_sqs, py::handle step_tensors, double lr, double beta1, double beta2,
+                        double eps, double weight_decay, bool amsgrad, bool maximize, bool decoupled) {
+  std::vector<PyTensor*> owners;
+  TensorList p = to_list(params, "adam_step", "params", nullptr, false, &owners);
+  TensorList g = to_list(grads, "adam_step", "grads", &p, false, nullptr, true);
+  TensorList m = to_list(exp_avgs, "adam_step", "exp_avgs", &p, false, &owners);
+  TensorList v = to_list(exp_avg_sqs, "adam_step", "exp_avg_sqs", &p, false, &owners);
+  TensorList vm = to_list(max_sqs, "adam_step", "max_exp_avg_sqs", &p, true, &owners);
+  TensorList st = to_list(step_tensors, "adam_step", "step_tensors", nullptr, false);
+  DLCORE_CHECK(!amsgrad || vm.size() == p.size(), ValueError, "adam_step(): amsgrad needs max_exp_avg_sqs");
+  DLCORE_CHECK(st.size() == p.size(), ValueError, "adam_step(): 'step_tensors' has ", st.size(),
+               " entries but there are ", p.size(), " parameters");
+  for (std::size_t i = 0; i < st.size(); ++i)
+    DLCORE_CHECK(st[i].numel() == 1 && st[i].dtype() == p[i].dtype() && st[i].device() == p[i].device(), ValueError,
+                 "adam_step(): step_tensors[", i, "] must be a 1-element tensor of the parameter's dtype and device");
+  if (p.empty()) return;
+  DLCORE_CHECK(p[0].device().is_cuda(), ValueError, "adam_step(): capturable=True needs cuda parameters");
+  AdamArgs a{lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled};
+  {
+    py::gil_scoped_release nogil;
+    adam_step_capturable_op.get(p[0].device().type)(p, g, m, v, vm, st, a);
+  }
+  bump(owners);
+}
+
 void adagrad_py(py::handle params, py::handle grads, py::handle sums, std::vector<int64_t> steps, double lr,
                 double lr_decay, double weight_decay, double eps, bool maximize) {
   std::vector<PyTensor*> owners;
@@ -141,6 +169,11 @@ void bind_optim(py::module_& m) {
         py::arg("max_exp_avg_sqs"), py::arg("steps"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"),
         py::arg("eps"), py::arg("weight_decay"), py::arg("amsgrad"), py::arg("maximize"), py::arg("decoupled"),
         "Fused Adam/AdamW step over a group's parameters (in place).");
+  m.def("_adam_step_capturable", &adam_capturable_py, py::arg("params"), py::arg("grads"), py::arg("exp_avgs"),
+        py::arg("exp_avg_sqs"), py::arg("max_exp_avg_sqs"), py::arg("step_tensors"), py::arg("lr"),
+        py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"), py::arg("amsgrad"),
+        py::arg("maximize"), py::arg("decoupled"),
+        "Fused Adam/AdamW step reading each parameter's step number from a device tensor (CUDA graphs).");
   m.def("_adagrad_step", &adagrad_py, py::arg("params"), py::arg("grads"), py::arg("state_sums"), py::arg("steps"),
         py::arg("lr"), py::arg("lr_decay"), py::arg("weight_decay"), py::arg("eps"), py::arg("maximize"),
         "Fused Adagrad step over a group's parameters (in place).");

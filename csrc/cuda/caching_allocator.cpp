@@ -11,8 +11,10 @@
 #if defined(DLCORE_WITH_CUDA)
 #include "cuda/caching_allocator.h"
 
+#include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include "core/allocator.h"
@@ -42,19 +44,12 @@ class CachingAllocator : public DeviceAllocator {
     std::size_t size = round_size(nbytes);
     std::lock_guard<std::mutex> g(m_);
     DevState& d = dev_[device];
-    auto it = d.free.lower_bound(size);
-    if (it != d.free.end() && (size < kSmallLimit ? it->first == size : it->first <= size + size / 8)) {
-      void* p = it->second;
-      std::size_t real = it->first;
-      d.free.erase(it);
-      d.cached -= real;
-      d.live[p] = real;
-      count(d, real);
-#if defined(DLCORE_CUDA_EMULATED)
-      memset(p, 0xff, real);  // the emulator poisons every allocation (NaN / -1), reused blocks included
-#endif
-      return p;
+    int pool = capture_pool_;
+    // a capture takes its pool's free blocks first, then the shared cache's
+    if (pool != 0) {
+      if (void* p = take_free(d, d.pool_free[pool], size, pool)) return p;
     }
+    if (void* p = take_free(d, d.free, size, pool)) return p;
     void* p;
     try {
       p = raw_malloc(size, device);
@@ -67,7 +62,7 @@ class CachingAllocator : public DeviceAllocator {
                      device);
       }
     }
-    d.live[p] = size;
+    d.live[p] = Block{size, pool};
     d.reserved += size;
     count(d, size);
     return p;
@@ -79,11 +74,41 @@ class CachingAllocator : public DeviceAllocator {
     DevState& d = dev_[device];
     auto it = d.live.find(p);
     if (it == d.live.end()) return;  // not ours (cannot happen for allocator-owned storages)
-    std::size_t size = it->second;
+    std::size_t size = it->second.size;
+    int pool = capture_pool_ != 0 ? capture_pool_ : it->second.pool;
     d.live.erase(it);
     d.allocated -= (int64_t)size;
-    d.free.emplace(size, p);
+    if (pool != 0 && live_pools_.count(pool)) d.pool_free[pool].emplace(size, p);
+    else d.free.emplace(size, p);
     d.cached += size;
+  }
+
+  int pool_create() {
+    std::lock_guard<std::mutex> g(m_);
+    int id = ++next_pool_;
+    live_pools_.insert(id);
+    return id;
+  }
+  void pool_begin(int pool) {
+    std::lock_guard<std::mutex> g(m_);
+    DLCORE_CHECK(capture_pool_ == 0, RuntimeError, "cuda graph: another capture is in progress (one at a time)");
+    DLCORE_CHECK(live_pools_.count(pool), RuntimeError, "cuda graph: memory pool ", pool, " was released");
+    capture_pool_ = pool;
+  }
+  void pool_end() {
+    std::lock_guard<std::mutex> g(m_);
+    capture_pool_ = 0;
+  }
+  void pool_release(int pool) {
+    std::lock_guard<std::mutex> g(m_);
+    if (capture_pool_ == pool) capture_pool_ = 0;
+    live_pools_.erase(pool);
+    for (DevState& d : dev_) {
+      auto it = d.pool_free.find(pool);
+      if (it == d.pool_free.end()) continue;
+      for (auto& kv : it->second) d.free.emplace(kv.first, kv.second);
+      d.pool_free.erase(it);
+    }
   }
 
   void empty_cache() {
@@ -104,12 +129,33 @@ class CachingAllocator : public DeviceAllocator {
   }
 
  private:
+  struct Block {
+    std::size_t size;
+    int pool;  // 0: the shared cache; else the graph pool it belongs to
+  };
+  using FreeList = std::multimap<std::size_t, void*>;
   struct DevState {
-    std::multimap<std::size_t, void*> free;
-    std::unordered_map<void*, std::size_t> live;
+    FreeList free;                           // the shared cache
+    std::map<int, FreeList> pool_free;       // free blocks of each live graph pool
+    std::unordered_map<void*, Block> live;
     int64_t allocated = 0, peak = 0, reserved = 0;
     std::size_t cached = 0;
   };
+  // A cached block for a request of `size` from list (same class when small, at most 1/8 larger when large).
+  void* take_free(DevState& d, FreeList& list, std::size_t size, int pool) {
+    auto it = list.lower_bound(size);
+    if (it == list.end() || !(size < kSmallLimit ? it->first == size : it->first <= size + size / 8)) return nullptr;
+    void* p = it->second;
+    std::size_t real = it->first;
+    list.erase(it);
+    d.cached -= real;
+    d.live[p] = Block{real, pool};
+    count(d, real);
+#if defined(DLCORE_CUDA_EMULATED)
+    std::memset(p, 0xff, real);  // the emulator poisons every allocation (NaN / -1), reused blocks too
+#endif
+    return p;
+  }
   void count(DevState& d, std::size_t size) {
     d.allocated += (int64_t)size;
     if (d.allocated > d.peak) d.peak = d.allocated;
@@ -117,13 +163,19 @@ class CachingAllocator : public DeviceAllocator {
   void release_cached(int device, DevState& d) {
     if (d.free.empty()) return;
     device_synchronize();
-    for (auto& kv : d.free) raw_free(kv.second, device);
-    d.reserved -= (int64_t)d.cached;
-    d.cached = 0;
+    std::size_t bytes = 0;
+    for (auto& kv : d.free) {
+      raw_free(kv.second, device);
+      bytes += kv.first;
+    }
+    d.reserved -= (int64_t)bytes;
+    d.cached -= bytes;  // graph pools keep theirs
     d.free.clear();
   }
   std::mutex m_;
   DevState dev_[kMaxDevices];
+  int capture_pool_ = 0, next_pool_ = 0;
+  std::set<int> live_pools_;
 };
 
 CachingAllocator& instance() {
@@ -144,6 +196,10 @@ struct Registrar {
 void empty_cache() { instance().empty_cache(); }
 MemoryStats memory_stats(int device) { return instance().stats(device); }
 void reset_peak_memory_stats(int device) { instance().reset_peak(device); }
+int graph_pool_create() { return instance().pool_create(); }
+void graph_pool_begin(int pool) { instance().pool_begin(pool); }
+void graph_pool_end() { instance().pool_end(); }
+void graph_pool_release(int pool) { instance().pool_release(pool); }
 
 }  // namespace dlcore::cuda
 #endif  // DLCORE_WITH_CUDA

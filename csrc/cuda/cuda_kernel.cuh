@@ -25,6 +25,7 @@
 #error "cuda/cuda_kernel.cuh is for .cu files (nvcc) or the emulated build (DLCORE_CUDA_EMULATED)"
 #endif
 
+#include <memory>
 #include <tuple>
 #include <utility>
 
@@ -65,10 +66,18 @@ struct Launch {
     } ctx{kernel, std::tuple<std::decay_t<Params>...>(std::forward<Args>(args)...)};
     emu::GridDims d{grid.x, grid.y, grid.z, block.x, block.y, block.z};
     // Every thread gets its own copies of the parameters, as on the device.
-    emu::run_grid(name, d, smem, [](void* c) {
+    void (*body)(void*) = [](void* c) {
       Ctx* x = static_cast<Ctx*>(c);
       std::apply(x->k, x->args);
-    }, &ctx);
+    };
+    if (is_capturing()) {  // CUDA graph capture: keep the kernel and a copy of its arguments for replay
+      auto held = std::make_shared<Ctx>(std::move(ctx));
+      const char* nm = name;
+      std::size_t sm = smem;
+      capture_record([held, nm, d, sm, body] { emu::run_grid(nm, d, sm, body, held.get()); });
+      return;
+    }
+    emu::run_grid(name, d, smem, body, &ctx);
 #else
     kernel<<<grid, block, smem, static_cast<cudaStream_t>(stream.handle)>>>(std::forward<Args>(args)...);
     check_launch(name);

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace dlcore::cuda {
@@ -32,6 +33,35 @@ void destroy_stream(Stream s);
 void stream_synchronize(Stream s);
 bool stream_query(Stream s);  // true when all work on s has finished
 void device_synchronize();
+
+// Events (cudaEvent_t; emulated: the host time at record, the emulated streams being synchronous).
+struct Event {
+  void* handle = nullptr;
+};
+Event create_event(bool enable_timing);
+void destroy_event(Event e);
+void record_event(Event e, Stream s);
+void event_synchronize(Event e);
+bool event_query(Event e);  // true when the work recorded before it has finished
+// Milliseconds between two recorded events; raises RuntimeError when one was not recorded.
+float event_elapsed_ms(Event start, Event end);
+void stream_wait_event(Stream s, Event e);
+
+// CUDA graphs. Capture records the work issued on the current stream (real: cudaStreamBeginCapture on that stream,
+// which must not be the legacy default stream; emulated: every kernel launch, device memset and device-to-device
+// copy is recorded with copies of its arguments instead of running) until capture_end; replay runs it again on the
+// current stream. Allocations during capture come from the graph's private pool (caching_allocator.h), which lives
+// until the graph is destroyed. Host<->device copies during capture raise RuntimeError (CUDA forbids synchronous
+// copies while capturing).
+struct Graph;
+Graph* graph_create();
+void graph_destroy(Graph* g);  // also releases the private pool
+void graph_capture_begin(Graph* g);
+void graph_capture_end(Graph* g);
+void graph_replay(Graph* g);
+bool is_capturing();  // a capture is in progress (on this thread's current stream)
+// Emulated builds: the launch macro hands the work of a kernel launch here while capturing.
+void capture_record(std::function<void()> work);
 
 // Raw device memory (the caching allocator sits on top). raw_malloc raises MemoryError with the sizes involved.
 void* raw_malloc(std::size_t nbytes, int device);

@@ -199,3 +199,127 @@ def get_emulator_schedule() -> str:
     if not _has("_emu_get_schedule"):
         raise RuntimeError("cuda.get_emulator_schedule: this build does not use the SIMT emulator")
     return _C._emu_get_schedule()
+
+
+# ---- events and graphs (torch.cuda.Event, torch.cuda.CUDAGraph, torch.cuda.graph) ----
+
+def _handle(s):
+    return (current_stream() if s is None else s).handle
+
+
+class Event:
+    """A CUDA event: a marker in a stream's work. record() it on a stream, then synchronize(), query() or
+    elapsed_time(end) in milliseconds. In the emulator, streams are synchronous, so an event holds the host time at
+    which it was recorded."""
+
+    def __init__(self, enable_timing=False, blocking=False, interprocess=False):
+        _require("cuda.Event")
+        self.enable_timing = bool(enable_timing)
+        self.handle = _C._cuda_event_create(self.enable_timing)
+
+    def record(self, stream=None):
+        _C._cuda_event_record(self.handle, _handle(stream))
+
+    def wait(self, stream=None):
+        """Makes future work on stream (default: the current one) wait for this event."""
+        _C._cuda_stream_wait_event(_handle(stream), self.handle)
+
+    def query(self) -> bool:
+        return bool(_C._cuda_event_query(self.handle))
+
+    def synchronize(self):
+        _C._cuda_event_synchronize(self.handle)
+
+    def elapsed_time(self, end_event) -> float:
+        """Milliseconds from this event to end_event (both recorded, both created with enable_timing=True)."""
+        return float(_C._cuda_event_elapsed_ms(self.handle, end_event.handle))
+
+    def __repr__(self):
+        return f"<dlcore.cuda.Event handle={self.handle:#x}>"
+
+    def __del__(self):
+        if getattr(self, "handle", 0):
+            try:
+                _C._cuda_event_destroy(self.handle)
+            except Exception:  # interpreter shutdown
+                pass
+
+
+def is_current_stream_capturing() -> bool:
+    """True while a CUDA graph capture is in progress (on the current stream)."""
+    return is_available() and bool(_C._cuda_is_capturing())
+
+
+class CUDAGraph:
+    """A captured sequence of device work, replayed with one call (torch.cuda.CUDAGraph).
+
+    The contract is torch's: the captured region must touch only device tensors whose addresses stay fixed (static
+    inputs and outputs: copy new data into them before replay(), read results after it); no host<->device copies
+    (.item(), .numpy(), printing) inside the region; warm up the region eagerly before capture so that lazily
+    created state (optimizer buffers) exists. Tensors allocated inside the captured region come from the graph's
+    private memory pool, which lives until the graph is reset or destroyed. Pools are not shared between graphs."""
+
+    def __init__(self):
+        _require("cuda.CUDAGraph")
+        self._g = _C._cuda_graph_create()
+
+    def capture_begin(self, pool=None, capture_error_mode="global"):
+        if pool is not None:
+            raise NotImplementedError("CUDAGraph.capture_begin: sharing a memory pool between graphs is not supported")
+        _C._cuda_graph_capture_begin(self._g)
+
+    def capture_end(self):
+        _C._cuda_graph_capture_end(self._g)
+
+    def replay(self):
+        _C._cuda_graph_replay(self._g)
+
+    def reset(self):
+        """Drops the captured work and the private memory pool; the graph can be captured again."""
+        _C._cuda_graph_destroy(self._g)
+        self._g = _C._cuda_graph_create()
+
+    def __del__(self):
+        if getattr(self, "_g", 0):
+            try:
+                _C._cuda_graph_destroy(self._g)
+            except Exception:  # interpreter shutdown
+                pass
+
+
+class graph:
+    """Context manager capturing the work of its block into cuda_graph (torch.cuda.graph): synchronizes the device,
+    makes a side stream current (capture cannot use the default stream), captures, and restores the stream."""
+
+    _default_stream = None
+
+    def __init__(self, cuda_graph, pool=None, stream=None, capture_error_mode="global"):
+        if pool is not None:
+            raise NotImplementedError("cuda.graph: sharing a memory pool between graphs is not supported")
+        if stream is None:
+            if graph._default_stream is None:
+                graph._default_stream = Stream()
+            stream = graph._default_stream
+        self.cuda_graph = cuda_graph
+        self.capture_stream = stream
+        self._prev = None
+
+    def __enter__(self):
+        synchronize()
+        self._prev = _C._cuda_current_stream()
+        _C._cuda_set_stream(self.capture_stream.handle)
+        try:
+            self.cuda_graph.capture_begin()
+        except BaseException:
+            _C._cuda_set_stream(self._prev)
+            raise
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.cuda_graph.capture_end()
+        except Exception:
+            if exc_type is None:
+                raise  # else the block's own error is the one to report
+        finally:
+            _C._cuda_set_stream(self._prev)
+        return False

@@ -1,6 +1,7 @@
 """`dlcore train`, `dlcore eval` and `dlcore bench` subcommands (registered into dlcore.cli.COMMANDS)."""
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -17,7 +18,10 @@ def _train_args(p):
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--schedule", choices=["none", "cosine"])
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
+    p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=None,
+                   help="capture the training step as a CUDA graph and replay it (default: on for a real GPU with "
+                        "SGD/momentum/RMSprop and no dropout, off in the CUDA emulator)")
     p.add_argument("--threads", type=int, help="CPU threads (default: DLCORE_NUM_THREADS or all cores)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--patience", type=int, help="early stopping: epochs without validation improvement (default 3, "
@@ -33,10 +37,23 @@ def _train_args(p):
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _check_device(device):
+    """A clear one-line error (ValueError, printed by the cli) for a device this build or machine lacks."""
+    import dlcore
+    d = dlcore.device(device)
+    if d.type == "cuda" and not dlcore.cuda.is_available():
+        raise ValueError(f"--device {device}: " + ("no CUDA device is available" if dlcore.cuda.is_built() else
+                                                   "dlcore was built without CUDA"))
+    if d.type == "cuda" and (d.index or 0) >= dlcore.cuda.device_count():
+        raise ValueError(f"--device {device}: this machine has {dlcore.cuda.device_count()} CUDA device(s)")
+
+
 def _train_run(a):
     from .training import TrainConfig, fit
+    _check_device(a.device)
     cfg = TrainConfig(model=a.model, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, optimizer=a.optimizer,
                       momentum=a.momentum, weight_decay=a.weight_decay, schedule=a.schedule, device=a.device,
+                      cuda_graph=a.cuda_graph,
                       threads=a.threads, seed=a.seed, patience=a.patience, out=a.out, augment=a.augment,
                       limit=a.limit, test_limit=a.test_limit, pretrain_epochs=a.pretrain_epochs,
                       progress=not a.no_progress and sys.stderr.isatty(), data_root=a.data, resume=a.resume)
@@ -62,6 +79,7 @@ def _eval_run(a):
     from .data import DataLoader, FashionMNIST, FASHION_MNIST_CLASSES
     from .data import transforms as T
     from .training import evaluate, load_checkpoint
+    _check_device(a.device)
     model = models.get_model(a.model)
     load_checkpoint(a.checkpoint, model)
     if a.device != "cpu":

@@ -37,6 +37,7 @@ class TrainConfig:
     weight_decay: float | None = None
     schedule: str | None = None  # none | cosine | step
     device: str = "cpu"
+    cuda_graph: bool | None = None  # capture the training step as a CUDA graph (default: on a real GPU, not emulated)
     threads: int | None = None
     seed: int = 0
     patience: int | None = None  # default 3 (per-model defaults above may differ); 0 disables early stopping
@@ -73,6 +74,9 @@ class TrainConfig:
 def make_optimizer(name, params, lr, momentum=0.9, weight_decay=0.0):
     from . import optim
     params = [p for p in params if p.requires_grad]
+    if name == "adam" and params and params[0].device.type == "cuda":
+        # the step count on the device: the step can be captured in a CUDA graph
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay, capturable=True)
     if name == "sgd":
         return optim.SGD(params, lr=lr, weight_decay=weight_decay)
     if name == "momentum":
@@ -139,9 +143,12 @@ def evaluate(model, loader, device="cpu", num_classes=10):
     return loss_sum / max(total, 1), correct / max(total, 1), confusion
 
 
-def train_epoch(model, loader, opt, device="cpu", progress=True, desc="train", scheduler_step=None):
+def train_epoch(model, loader, opt, device="cpu", progress=True, desc="train", scheduler_step=None,
+                cuda_graph=False):
     from .nn import functional as F
     model.train()
+    if str(device) != "cpu":
+        return _train_epoch_device(model, loader, opt, progress, desc, scheduler_step, cuda_graph)
     total, correct, loss_sum = 0, 0, 0.0
     bar = _progress(loader, desc, progress)
     for i, (x, y) in enumerate(bar):
@@ -159,6 +166,108 @@ def train_epoch(model, loader, opt, device="cpu", progress=True, desc="train", s
         if progress and (i % 20 == 0 or i == len(loader) - 1):
             bar.set_postfix(loss=f"{loss_sum / total:.4f}", acc=f"{correct / total:.4f}")
     return loss_sum / max(total, 1), correct / max(total, 1)
+
+
+def _train_epoch_device(model, loader, opt, progress, desc, scheduler_step, cuda_graph):
+    """The epoch on a GPU without a host synchronisation per step: the loss sum and the correct count accumulate
+    in device tensors that are read once, at the end. With cuda_graph, the step is captured once into a CUDA graph
+    over static input tensors and replayed for every batch of the same shape (see _GraphStep)."""
+    from . import no_grad
+    from .nn import functional as F
+    graph = _GraphStep(model, opt, capture_opt=scheduler_step is None) if cuda_graph else None
+    loss_sum = correct = None
+    total = 0
+    for x, y in _progress(loader, desc, progress):
+        n = x.shape[0]
+        if graph is None or not graph.run(x, y):
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with no_grad():
+                lsum = loss.detach() * n
+                csum = (logits.argmax(1) == y).sum()
+                loss_sum = lsum if loss_sum is None else loss_sum + lsum
+                correct = csum if correct is None else correct + csum
+            if graph is not None:
+                graph.warmed_up(x, y)
+        if scheduler_step is not None:
+            scheduler_step()
+        total += n
+    loss_total = 0.0 if loss_sum is None else float(loss_sum.item())
+    correct_total = 0 if correct is None else int(correct.item())
+    if graph is not None:
+        gl, gc = graph.totals()
+        loss_total += gl
+        correct_total += gc
+    return loss_total / max(total, 1), correct_total / max(total, 1)
+
+
+class _GraphStep:
+    """One training step captured as a CUDA graph (torch's whole-network capture recipe): the first batch runs
+    eagerly (warm-up: the optimizer creates its state), its tensors' shapes fix static input tensors; the next batch
+    is copied into them and the step (forward, loss, backward, optimizer step unless an lr schedule changes the lr
+    every step, metric accumulation) is captured; every later batch of the same shape is copied into the static
+    inputs and the graph replayed. Batches of another shape (the last, partial one) run eagerly."""
+
+    def __init__(self, model, opt, capture_opt=True):
+        self.model, self.opt, self.capture_opt = model, opt, capture_opt
+        self.xs = self.ys = self.graph = None
+        self.loss_acc = self.correct_acc = None
+
+    def warmed_up(self, x, y):
+        if self.xs is None:
+            self.xs, self.ys = x.clone(), y.clone()
+
+    def run(self, x, y):
+        import dlcore
+        if self.xs is None or tuple(x.shape) != tuple(self.xs.shape) or tuple(y.shape) != tuple(self.ys.shape):
+            return False
+        self.xs.copy_(x)
+        self.ys.copy_(y)
+        if self.graph is None:
+            self.loss_acc = dlcore.zeros((), dtype=dlcore.float32, device=x.device)
+            self.correct_acc = dlcore.zeros((), dtype=dlcore.int64, device=x.device)
+            self.graph = dlcore.cuda.CUDAGraph()
+            with dlcore.cuda.graph(self.graph):
+                self._body()
+        self.graph.replay()
+        if not self.capture_opt:
+            self.opt.step()
+        return True
+
+    def _body(self):
+        from . import no_grad
+        from .nn import functional as F
+        logits = self.model(self.xs)
+        loss = F.cross_entropy(logits, self.ys)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.capture_opt:
+            self.opt.step()
+        with no_grad():
+            self.loss_acc.add_(loss.detach() * self.xs.shape[0])
+            self.correct_acc.add_((logits.argmax(1) == self.ys).sum())
+
+    def totals(self):
+        if self.loss_acc is None:
+            return 0.0, 0
+        return float(self.loss_acc.item()), int(self.correct_acc.item())
+
+
+def cuda_graph_supported(model, opt, device):
+    """Whether the training step of model/opt can be captured: a real (not emulated) CUDA device, no dropout (its
+    masks would be frozen into the graph) and SGD, RMSprop or a capturable Adam (Adagrad's lr decay would freeze)."""
+    import dlcore
+    from . import optim
+    if not str(device).startswith("cuda") or not dlcore.cuda.is_available():
+        return False
+    if any("Dropout" in type(m).__name__ and getattr(m, "p", 0) > 0 for m in model.modules()):
+        return False
+    if isinstance(opt, optim.Adam):
+        return all(g.get("capturable") for g in opt.param_groups)
+    return isinstance(opt, (optim.SGD, optim.RMSprop))
 
 
 def _progress(it, desc, enabled):
@@ -255,6 +364,12 @@ def fit(cfg: TrainConfig, log=print):
             sched.last_epoch = start_epoch * len(train_loader)
             sched._step_count = sched.last_epoch + 1
         log(f"resumed from {cfg.resume} at epoch {start_epoch}")
+    use_graph = cfg.cuda_graph
+    if use_graph is None:  # default: on for a real GPU when the step can be captured; off in the emulator
+        use_graph = not dlcore.cuda.is_emulated() and cuda_graph_supported(model, opt, cfg.device)
+    elif use_graph and not cuda_graph_supported(model, opt, cfg.device):
+        log("cuda graph: not used (needs a cuda device, no dropout, and SGD or RMSprop)")
+        use_graph = False
     history = []
     best_val, best_epoch, bad_epochs = math.inf, -1, 0
     best_path = os.path.join(cfg.out, "best.safetensors")
@@ -262,7 +377,7 @@ def fit(cfg: TrainConfig, log=print):
         t0 = time.perf_counter()
         tr_loss, tr_acc = train_epoch(model, train_loader, opt, cfg.device, cfg.progress,
                                       desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                                      scheduler_step=sched.step if sched else None)
+                                      scheduler_step=sched.step if sched else None, cuda_graph=use_graph)
         train_time = time.perf_counter() - t0
         if val_loader is not None:
             va_loss, va_acc, _ = evaluate(model, val_loader, cfg.device)

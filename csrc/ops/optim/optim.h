@@ -104,7 +104,15 @@ using AdagradFn = void(const TensorList& params, const TensorList& grads, const 
 using RmspropFn = void(const TensorList& params, const TensorList& grads, const TensorList& square_avgs,
                        const TensorList& grad_avgs, const TensorList& bufs, const RmspropArgs& a);
 
+// Capturable Adam (CUDA only, for CUDA graphs): step_tensors[i] is a 0-d tensor of parameter i's dtype on its
+// device holding the step number t of this update (already incremented); the bias corrections are computed on the
+// device from it, so a captured graph stays right at every replay.
+using AdamDevStepFn = void(const TensorList& params, const TensorList& grads, const TensorList& exp_avgs,
+                           const TensorList& exp_avg_sqs, const TensorList& max_sqs, const TensorList& step_tensors,
+                           const AdamArgs& a);
+
 inline Op<SgdFn> sgd_step_op{"sgd_step"};
+inline Op<AdamDevStepFn> adam_step_capturable_op{"adam_step_capturable"};
 inline Op<AdamFn> adam_step_op{"adam_step"};
 inline Op<AdagradFn> adagrad_step_op{"adagrad_step"};
 inline Op<RmspropFn> rmsprop_step_op{"rmsprop_step"};

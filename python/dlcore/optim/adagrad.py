@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import _C
-from .optimizer import Optimizer, _check_nonnegative, _closure_loss
+from .optimizer import Optimizer, _check_nonnegative, _closure_loss, _refuse_capture
 
 __all__ = ["Adagrad"]
 
@@ -22,6 +22,7 @@ class Adagrad(Optimizer):
                 st["sum"] = _C.full(list(p.shape), float(group["initial_accumulator_value"]), p.dtype, p.device)
 
     def step(self, closure=None):
+        _refuse_capture(self)
         loss = _closure_loss(closure)
         state = self.state
         for group in self.param_groups:

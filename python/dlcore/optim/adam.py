@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from .. import _C
-from .optimizer import Optimizer, _check_nonnegative, _closure_loss
+
+Tensor = _C.Tensor
+from .optimizer import Optimizer, _check_nonnegative, _closure_loss, _refuse_capture
 
 __all__ = ["Adam", "AdamW"]
 
@@ -19,7 +21,7 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
         _check_nonnegative(weight_decay=weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize)
+                        maximize=maximize, capturable=capturable)
         super().__init__(params, defaults)
 
     def step(self, closure=None):
@@ -29,6 +31,10 @@ class Adam(Optimizer):
             ps, gs = self._grads(group)
             if not ps:
                 continue
+            if group.get("capturable") and ps[0].device.type == "cuda":
+                self._step_capturable(group, ps, gs)
+                continue
+            _refuse_capture(self)
             amsgrad = group["amsgrad"]
             ms, vs, vmaxs, steps = [], [], ([] if amsgrad else None), []
             for p in ps:
@@ -53,6 +59,36 @@ class Adam(Optimizer):
                           self._decoupled)
         return loss
 
+    def _step_capturable(self, group, ps, gs):
+        """capturable=True on cuda (torch's flag): each parameter's step is a 0-d device tensor, incremented on the
+        device, and the kernel computes the bias corrections from it, so the step can be captured in a CUDA graph
+        (state_dict() then holds the step as a tensor, as torch's does)."""
+        from .. import no_grad
+        amsgrad = group["amsgrad"]
+        ms, vs, vmaxs, steps = [], [], ([] if amsgrad else None), []
+        for p in ps:
+            st = self.state[p]
+            if not st:
+                st["step"] = 0
+                st["exp_avg"] = self._zeros_state(p)
+                st["exp_avg_sq"] = self._zeros_state(p)
+            s = st["step"]
+            if not isinstance(s, Tensor) or s.dtype != p.dtype or s.device != p.device:
+                s = st["step"] = _C.full([], float(s.item() if isinstance(s, Tensor) else s), p.dtype, p.device)
+            if amsgrad and "max_exp_avg_sq" not in st:
+                st["max_exp_avg_sq"] = self._zeros_state(p)
+            with no_grad():
+                s.add_(1)
+            steps.append(s)
+            ms.append(st["exp_avg"])
+            vs.append(st["exp_avg_sq"])
+            if amsgrad:
+                vmaxs.append(st["max_exp_avg_sq"])
+        b1, b2 = group["betas"]
+        _C._adam_step_capturable(ps, gs, ms, vs, vmaxs, steps, float(group["lr"]), float(b1), float(b2),
+                                 float(group["eps"]), float(group["weight_decay"]), bool(amsgrad),
+                                 bool(group["maximize"]), self._decoupled)
+
 
 class AdamW(Adam):
     """Adam with decoupled weight decay: p *= 1 - lr*weight_decay before the Adam update."""
@@ -61,4 +97,4 @@ class AdamW(Adam):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
                  maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, capturable=capturable)

@@ -198,6 +198,21 @@ def _check_nonnegative(**values):
             raise ValueError(f"Invalid {label}: {v}")
 
 
+def _capturing():
+    f = getattr(_C, "_cuda_is_capturing", None)
+    return f is not None and bool(f())
+
+
+def _refuse_capture(opt):
+    """Optimizers whose update depends on the step count (Adam's bias corrections, Adagrad's lr decay) compute it
+    on the host: a CUDA graph would freeze the step number of the capture, so capturing their step() is refused."""
+    if _capturing():
+        raise RuntimeError(f"{type(opt).__name__}.step(): CUDA graph capture of this optimizer's step is not "
+                           f"supported (its update depends on the step number, which the graph would freeze); "
+                           f"capture the forward and backward only and call step() after replay(), or use SGD, "
+                           f"RMSprop, or Adam/AdamW with capturable=True inside the graph")
+
+
 def _closure_loss(closure):
     if closure is None:
         return None
