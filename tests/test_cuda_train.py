@@ -286,6 +286,75 @@ def test_graph_captured_training_step_equals_eager_steps(opt_name, kw, rng):
     assert len(set(losses)) == n_steps  # the loss was recomputed from each batch
 
 
+def _capture_loss_grad(loss_fn, x_np, t_np, t_dtype):
+    """Capture loss_fn(x, t).backward() once; return (eager loss, eager grad) for the first batch and a replay
+    function taking new data."""
+    x = nn.Parameter(dlcore.tensor(x_np, device="cuda"))
+    t = dlcore.tensor(t_np, device="cuda").to(t_dtype)
+    loss_fn(x, t).backward()  # warm-up (eager)
+    x.grad = None
+    g = dlcore.cuda.CUDAGraph()
+    with dlcore.cuda.graph(g):
+        static_loss = loss_fn(x, t)
+        static_loss.backward()
+
+    def replay(xn, tn):
+        x.grad.zero_()
+        x.detach().copy_(dlcore.tensor(xn, device="cuda"))
+        t.copy_(dlcore.tensor(tn, device="cuda").to(t_dtype))
+        g.replay()
+        return float(static_loss.item()), x.grad.cpu().numpy()
+    return replay
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("kind", ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"])
+def test_losses_capture_without_host_reads(kind, reduction, rng):
+    """The mean/sum losses keep their upstream scalar and their divisor on the device, so forward + backward can
+    be graph-captured; a replay on new data equals the eager loss and gradient on cpu."""
+    fn = getattr(F, kind)
+    classes = kind in ("cross_entropy", "nll_loss")
+    ignore = dict(ignore_index=2) if classes else {}
+    loss_fn = lambda x, t: fn(x, t, reduction=reduction, **ignore)  # noqa: E731
+    shape = (7, 5)
+    make_t = ((lambda: rng.integers(0, 5, 7).astype(np.int64)) if classes
+              else (lambda: rng.random(shape).astype(np.float32)))
+    t_dtype = dlcore.int64 if classes else dlcore.float32
+    replay = _capture_loss_grad(loss_fn, rng.standard_normal(shape).astype(np.float32), make_t(), t_dtype)
+    for _ in range(2):
+        xn, tn = rng.standard_normal(shape).astype(np.float32), make_t()
+        loss, grad = replay(xn, tn)
+        xc = nn.Parameter(dlcore.tensor(xn))
+        lc = loss_fn(xc, dlcore.tensor(tn))
+        lc.backward()
+        assert loss == pytest.approx(float(lc.item()), rel=1e-5, abs=1e-6)
+        dlcore.testing.assert_close(grad, xc.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_cross_entropy_out_of_range_target_under_capture_gives_nan():
+    """Eager: the host range check raises IndexError. Under capture no host read is allowed, so the kernels mark a
+    row with an out-of-range target NaN (loss and gradient) instead of reading past the row."""
+    x = nn.Parameter(dlcore.zeros(3, 4, device="cuda"))
+    t = dlcore.tensor(np.array([0, 1, 2], np.int64), device="cuda")
+    with pytest.raises(IndexError, match="out of bounds"):
+        F.cross_entropy(x, dlcore.tensor(np.array([0, 9, 2], np.int64), device="cuda"))
+    F.cross_entropy(x, t).backward()
+    x.grad = None
+    g = dlcore.cuda.CUDAGraph()
+    with dlcore.cuda.graph(g):
+        loss = F.cross_entropy(x, t)
+        loss.backward()
+    t.copy_(dlcore.tensor(np.array([0, 9, -3], np.int64), device="cuda"))
+    g.replay()
+    assert np.isnan(loss.item())
+    gr = x.grad.cpu().numpy()
+    assert np.isnan(gr).all()  # rows 1, 2 from the kernel; row 0 too: the mean's divisor (summed weights) is NaN
+    t.copy_(dlcore.tensor(np.array([0, 1, 2], np.int64), device="cuda"))
+    x.grad.zero_()
+    g.replay()
+    assert loss.item() == pytest.approx(np.log(4.0), rel=1e-6)
+
+
 # ------------------------------------------------------------------------------------------------ training runs
 
 def _synthetic(n, seed=0):

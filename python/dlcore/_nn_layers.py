@@ -283,9 +283,9 @@ class _CrossEntropy(Function):
         else:
             loss, wt, lse = _C.cross_entropy_fwd(x, target, weight, ignore_index, label_smoothing)
         ctx.args = (ignore_index, label_smoothing, reduction, nll)
-        ctx.denom = 1.0
-        if reduction == "mean":
-            ctx.denom = _C.item(_C.sum(wt))
+        # mean: divided by the summed sample weights on the device (no host read, so it can be graph-captured);
+        # all targets ignored -> 0 / 0 = NaN like PyTorch
+        ctx.denom = _C.sum(wt) if reduction == "mean" else None
         ctx.save_for_backward(x, target, weight, lse)
         if reduction == "none":
             return loss
@@ -296,8 +296,9 @@ class _CrossEntropy(Function):
     def backward(ctx, g):
         x, target, weight, lse = ctx.saved_tensors
         ignore_index, ls, reduction, nll = ctx.args
-        denom = ctx.denom if ctx.denom != 0 else float("nan")
-        g, scale = _grad_and_scale(g, reduction, denom)
+        scale = 1.0
+        if reduction == "mean":
+            g = _C.div(g, ctx.denom)  # a one-element tensor, read by the kernel with stride 0
         if nll:
             gx = _C.nll_loss_bwd(g, scale, x, target, weight, ignore_index)
         else:
@@ -388,7 +389,8 @@ class _PwLoss(Function):
         if reduction == "none":
             grad, scale = g, 1.0
         else:
-            grad, scale = None, _C.item(g) * (1.0 / n if reduction == "mean" else 1.0)
+            # the upstream scalar stays a one-element device tensor (read with stride 0): no host sync
+            grad, scale = g, (1.0 / n if reduction == "mean" else 1.0)
         gx = gy = None
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
             gx = _C.pw_loss_bwd(kind, grad, scale, x, y, w, pw, a)

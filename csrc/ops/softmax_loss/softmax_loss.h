@@ -134,10 +134,11 @@ using NllBwdFn = void(const Tensor& grad_input, const Tensor& grad, int64_t grad
 inline Op<NllFwdFn> nll_fwd_op{"nll_loss"};
 inline Op<NllBwdFn> nll_bwd_op{"nll_loss_backward"};
 
-// Pointwise losses: every tensor contiguous with x's shape (w, pw, grad may be undefined).
+// Pointwise losses: every tensor contiguous with x's shape (w, pw, grad may be undefined); grad is read as
+// grad[i * gstride]: gstride 0 for a one-element grad (reduction mean/sum: the upstream scalar stays on the device).
 using PwLossFwdFn = void(PwLoss k, const Tensor& out, const Tensor& x, const Tensor& y, const Tensor& w,
                          const Tensor& pw, const PwLossParams& p);
-using PwLossBwdFn = void(PwLoss k, const Tensor& grad_x, const Tensor& grad, double scale, const Tensor& x,
+using PwLossBwdFn = void(PwLoss k, const Tensor& grad_x, const Tensor& grad, int64_t gstride, double scale, const Tensor& x,
                          const Tensor& y, const Tensor& w, const Tensor& pw, const PwLossParams& p);
 inline Op<PwLossFwdFn> pw_loss_fwd_op{"pointwise_loss"};
 inline Op<PwLossBwdFn> pw_loss_bwd_op{"pointwise_loss_backward"};

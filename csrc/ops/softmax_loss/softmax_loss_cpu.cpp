@@ -123,7 +123,7 @@ void pw_fwd_cpu(PwLoss k, const Tensor& out, const Tensor& x, const Tensor& y, c
   });
 }
 
-void pw_bwd_cpu(PwLoss k, const Tensor& gx, const Tensor& grad, double scale, const Tensor& x, const Tensor& y,
+void pw_bwd_cpu(PwLoss k, const Tensor& gx, const Tensor& grad, int64_t gs, double scale, const Tensor& x, const Tensor& y,
                 const Tensor& w, const Tensor& pw, const PwLossParams& p) {
   dispatch_float(x.dtype(), pw_loss_name(k), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -137,7 +137,7 @@ void pw_bwd_cpu(PwLoss k, const Tensor& gx, const Tensor& grad, double scale, co
     parallel_for(0, x.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         T d = pw_loss_bwd<T>(k, xp[i], yp[i], wp ? wp[i] : T(1), pwp ? pwp[i] : T(1), a);
-        o[i] = d * s * (g ? g[i] : T(1));
+        o[i] = d * s * (g ? g[i * gs] : T(1));
       }
     });
   });

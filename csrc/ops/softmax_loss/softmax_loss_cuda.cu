@@ -38,9 +38,9 @@ void pw_fwd_cuda(PwLoss k, const Tensor& out, const Tensor& x, const Tensor& y, 
                  const PwLossParams& p) {
   fns(x).pw_fwd(k, out, x, y, w, pw, p);
 }
-void pw_bwd_cuda(PwLoss k, const Tensor& gx, const Tensor& g, double scale, const Tensor& x, const Tensor& y,
+void pw_bwd_cuda(PwLoss k, const Tensor& gx, const Tensor& g, int64_t gs, double scale, const Tensor& x, const Tensor& y,
                  const Tensor& w, const Tensor& pw, const PwLossParams& p) {
-  fns(x).pw_bwd(k, gx, g, scale, x, y, w, pw, p);
+  fns(x).pw_bwd(k, gx, g, gs, scale, x, y, w, pw, p);
 }
 void mm_fwd_cuda(const Tensor& loss, const Tensor& x, const Tensor& target, int p, double margin, const Tensor& w) {
   fns(x).mm_fwd(loss, x, target, p, margin, w);

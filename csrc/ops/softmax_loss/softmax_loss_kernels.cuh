@@ -167,8 +167,9 @@ __global__ void ce_fwd_kernel(T* __restrict__ loss, T* __restrict__ wt, T* __res
     T lse = m + std::log(s);
     int64_t t = target[n];
     bool ignored = t == ignore_index;
+    bool bad = !ignored && (t < 0 || t >= C);  // only reachable under graph capture (the host check is skipped)
     T sm = T(0);
-    if (eps != T(0) && !ignored) {  // the smoothing term: sum_c w_c (lse - x_c)
+    if (eps != T(0) && !ignored && !bad) {  // the smoothing term: sum_c w_c (lse - x_c)
       for (int64_t c = G.tid; c < C; c += G.size) sm += (w ? w[c] : T(1)) * (lse - xr[c]);
       sm = group_allreduce<BLOCK, false>(sm, red);
     }
@@ -177,6 +178,9 @@ __global__ void ce_fwd_kernel(T* __restrict__ loss, T* __restrict__ wt, T* __res
       if (ignored) {
         loss[n] = T(0);
         wt[n] = T(0);
+      } else if (bad) {
+        loss[n] = std::numeric_limits<T>::quiet_NaN();
+        wt[n] = std::numeric_limits<T>::quiet_NaN();
       } else {
         T wtn = w ? w[t] : T(1);
         T l = (T(1) - eps) * wtn * (lse - xr[t]);
@@ -201,6 +205,10 @@ __global__ void ce_bwd_kernel(T* __restrict__ gx, const T* __restrict__ g, int64
     int64_t t = target[n];
     if (t == ignore_index) {  // uniform over the group: no reduction is skipped by part of it
       for (int64_t c = G.tid; c < C; c += G.size) gr[c] = T(0);
+      continue;
+    }
+    if (t < 0 || t >= C) {  // out of range (graph capture skips the host check): NaN, no read past the row
+      for (int64_t c = G.tid; c < C; c += G.size) gr[c] = std::numeric_limits<T>::quiet_NaN();
       continue;
     }
     T W = (T)C;
@@ -236,6 +244,10 @@ __global__ void nll_fwd_kernel(T* __restrict__ loss, T* __restrict__ wt, const T
       wt[n] = T(0);
       continue;
     }
+    if (t < 0 || t >= C) {  // out of range (graph capture skips the host check)
+      loss[n] = wt[n] = std::numeric_limits<T>::quiet_NaN();
+      continue;
+    }
     T wn = w ? w[t] : T(1);
     loss[n] = -wn * x[n * C + t];
     wt[n] = wn;
@@ -251,7 +263,8 @@ __global__ void nll_bwd_kernel(T* __restrict__ gx, const T* __restrict__ g, int6
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * C; i += step) {
     int64_t n = i / C, c = i % C, t = target[n];
     T v = T(0);
-    if (t != ignore_index && c == t) v = -(w ? w[t] : T(1)) * g[n * gstride] * scale;
+    if (t != ignore_index && (t < 0 || t >= C)) v = std::numeric_limits<T>::quiet_NaN();
+    else if (t != ignore_index && c == t) v = -(w ? w[t] : T(1)) * g[n * gstride] * scale;
     gx[i] = v;
   }
 }
@@ -267,13 +280,13 @@ __global__ void pw_fwd_kernel(PwLoss k, T* __restrict__ out, const T* __restrict
 }
 
 template <class T>
-__global__ void pw_bwd_kernel(PwLoss k, T* __restrict__ gx, const T* __restrict__ g, T scale, const T* __restrict__ x,
+__global__ void pw_bwd_kernel(PwLoss k, T* __restrict__ gx, const T* __restrict__ g, int64_t gs, T scale, const T* __restrict__ x,
                               const T* __restrict__ y, const T* __restrict__ w, const T* __restrict__ pw, T a,
                               int64_t n) {
   int64_t step = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
     T d = pw_loss_bwd<T>(k, x[i], y[i], w ? w[i] : T(1), pw ? pw[i] : T(1), a);
-    gx[i] = d * scale * (g ? g[i] : T(1));
+    gx[i] = d * scale * (g ? g[i * gs] : T(1));
   }
 }
 
@@ -427,13 +440,13 @@ void pw_fwd_launch(PwLoss kind, const Tensor& out, const Tensor& x, const Tensor
 }
 
 template <class T>
-void pw_bwd_launch(PwLoss kind, const Tensor& gx, const Tensor& g, double scale, const Tensor& x, const Tensor& y,
+void pw_bwd_launch(PwLoss kind, const Tensor& gx, const Tensor& g, int64_t gs, double scale, const Tensor& x, const Tensor& y,
                    const Tensor& w, const Tensor& pw, const PwLossParams& p) {
   int64_t n = x.numel();
   if (n == 0) return;
   auto* k = &pw_bwd_kernel<T>;
   DLCORE_LAUNCH(k, cuda::blocks_for(n, kThreads), kThreads, 0, cuda::current_stream())(
-      kind, gx.data<T>(), ptr_or_null<T>(g), (T)scale, x.data<T>(), y.data<T>(), ptr_or_null<T>(w),
+      kind, gx.data<T>(), ptr_or_null<T>(g), gs, (T)scale, x.data<T>(), y.data<T>(), ptr_or_null<T>(w),
       ptr_or_null<T>(pw), (T)p.a, n);
 }
 

@@ -2,6 +2,9 @@
 // contiguity, allocation, dispatch on the input's device.
 #include "ops/activation/layer_checks.h"
 #include "ops/softmax_loss/softmax_loss.h"
+#if DLCORE_WITH_CUDA
+#include "cuda/runtime.h"
+#endif
 
 namespace dlcore {
 
@@ -65,6 +68,11 @@ void check_class_target(const Tensor& input, const Tensor& target, int64_t ignor
   DLCORE_CHECK(target.dim() == 1 && target.size(0) == input.size(0), ValueError, op,
                "(): expected target of shape [", input.size(0), "] (one class index per row of input ",
                input.shape().str(), "), got ", target.shape().str());
+#if DLCORE_WITH_CUDA
+  // While a CUDA graph is being captured no device-to-host copy may run: the range check is left to the kernels,
+  // which give NaN (loss and gradient) for a row whose target is out of range instead of reading past the row.
+  if (target.device().type == DeviceType::CUDA && cuda::is_capturing()) return;
+#endif
   Tensor host = target.to(Device());  // the range check reads the indices on the host (a copy when on cuda)
   const int64_t* t = host.data<int64_t>();
   int64_t C = input.size(1);
@@ -198,10 +206,18 @@ Tensor pw_loss(PwLoss k, const Tensor& x, const Tensor& y, const Tensor& w, cons
 Tensor pw_loss_backward(PwLoss k, const Tensor& grad, double scale, const Tensor& x, const Tensor& y,
                         const Tensor& w, const Tensor& pw, const PwLossParams& p) {
   check_pw(k, x, y, w, pw);
-  if (grad.defined()) check_like(x, grad, pw_loss_name(k), "input", "grad");
+  int64_t gs = 1;
+  if (grad.defined() && grad.numel() == 1 && x.numel() != 1) {  // the upstream scalar of reduction mean/sum
+    check_float(grad, pw_loss_name(k), "grad");
+    check_same_device(x, grad, pw_loss_name(k), "input", "grad");
+    check_same_dtype(x, grad, pw_loss_name(k), "input", "grad");
+    gs = 0;
+  } else if (grad.defined()) {
+    check_like(x, grad, pw_loss_name(k), "input", "grad");
+  }
   Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (gx.numel())
-    pw_loss_bwd_op.get(x.device().type)(k, gx, contig_or_undef(grad), scale, x.contiguous(), y.contiguous(),
+    pw_loss_bwd_op.get(x.device().type)(k, gx, contig_or_undef(grad), gs, scale, x.contiguous(), y.contiguous(),
                                         contig_or_undef(w), contig_or_undef(pw), p);
   return gx;
 }
