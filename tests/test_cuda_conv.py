@@ -35,6 +35,9 @@ EDGE_CASES = [
     (2, 2, 9, 9, 70, 3, 3, dict(padding=1)),                      # K = 70: two output-channel tiles, M = 162
     (2, 9, 6, 7, 5, 3, 3, dict(stride=2, padding=1)),             # CgRS = 81: two weight-grad column tiles
     (1, 66, 5, 5, 3, 1, 1, dict()),                               # 1x1, Cg = 66: two input-grad column tiles
+    (3, 6, 7, 9, 8, 1, 1, dict(groups=2)),                        # 1x1 grouped: per-group GEMMs over images
+    (2, 130, 3, 5, 70, 1, 1, dict()),                             # 1x1 through the GEMM, K and C past a tile
+    (2, 4, 7, 9, 6, 1, 1, dict(padding=1)),                       # 1x1 padded: the implicit-GEMM path
     (2, 3, 20, 20, 5, 3, 3, dict(padding=1)),                     # N*P*Q = 800: split-K weight gradient (4 splits)
     (2, 4, 13, 11, 6, 3, 2, dict(stride=(2, 3), padding=(1, 0), dilation=(2, 1), groups=2)),
     (3, 6, 7, 5, 6, 3, 3, dict(padding=1, groups=6)),             # depthwise
@@ -77,7 +80,7 @@ def test_conv_cuda_bad_tile_setting(monkeypatch):
     monkeypatch.setenv("DLCORE_CONV_CUDA_TILE", "32x32")
     x = dlcore.zeros(1, 1, 3, 3, device="cuda")
     with pytest.raises(ValueError, match="DLCORE_CONV_CUDA_TILE"):
-        F.conv2d(x, dlcore.zeros(1, 1, 1, 1, device="cuda"))
+        F.conv2d(x, dlcore.zeros(1, 1, 3, 3, device="cuda"))  # 3x3: the implicit-GEMM path reads the setting
 
 
 def test_conv_cuda_deterministic(rng):

@@ -25,9 +25,10 @@
 // step their im2col digits with carries (TapIter) instead of dividing per element.
 // Precision: float32 FFMA (no TF32), float64 DFMA; sums in kk order within a thread, so results are deterministic.
 //
-// TODO(cuda-gemm): 1x1 stride-1 unpadded convolutions should call gemm_cuda<T>() (csrc/ops/gemm/gemm_cuda.h, branch
-// cuda-gemm) once it is on main; until then they run through these implicit-GEMM kernels (whose im2col index is then
-// the identity).
+// 1x1 stride-1 unpadded convolutions (the bottleneck/projection layers) skip the im2col indexing: forward and input
+// gradient are plain GEMMs per image and group, run by the project's CUDA GEMM (gemm_cuda.h; batched over the
+// images with strides, TF32 when allowed). Their weight gradient keeps the split-K kernel below (a reduction over
+// images that no single strided GEMM expresses).
 #pragma once
 #include <algorithm>
 #include <cstdlib>
@@ -35,6 +36,7 @@
 
 #include "cuda/cuda_kernel.cuh"
 #include "ops/conv/conv.h"
+#include "ops/gemm/gemm_cuda.h"
 
 namespace dlcore::conv_cuda {
 
@@ -482,9 +484,27 @@ void with_tile(int cfg, const F& fn) {
   fn(TileTag<64, 64>{});
 }
 
+// A 1x1 convolution with stride 1 and no padding: y_img = W x_img per group, x_img as a [C, H*W] matrix.
+inline bool pointwise_conv(const ConvGeom& p) {
+  return p.R == 1 && p.S == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 && p.P == p.H && p.Q == p.W;
+}
+
 template <class T>
 void forward_launch(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& cp) {
   ConvGeom p = conv_geom(cp);
+  if (pointwise_conv(p)) {  // per group g: y[:, g Kg:(g+1) Kg] = w_g [Kg, Cg] @ x[:, g Cg:(g+1) Cg] [Cg, HW]
+    const int64_t HW = p.H * p.W, Kg = p.K / p.G, Cg = p.C / p.G;
+    for (int64_t g = 0; g < p.G; ++g) {
+      GemmEpilogue<T> ep;
+      if (b) {
+        ep.bias = b->data<T>() + g * Kg;
+        ep.bias_kind = BiasKind::PerRow;
+      }
+      gemm_cuda<T>(Kg, HW, Cg, 1, w.data<T>() + g * Kg * Cg, Cg, 1, x.data<T>() + g * Cg * HW, HW, 1, 0,
+                   y.data<T>() + g * Kg * HW, HW, 1, ep, p.N, 0, p.C * HW, p.K * HW, cuda::current_stream());
+    }
+    return;
+  }
   const int64_t M = p.N * p.P * p.Q, Kg = p.K / p.G;
   with_tile<T>(choose_tile<T>(M, Kg, p.G), [&](auto tag) {
     constexpr int BM = decltype(tag)::bm, BN = decltype(tag)::bn;
@@ -498,6 +518,13 @@ void forward_launch(const Tensor& y, const Tensor& x, const Tensor& w, const Ten
 template <class T>
 void backward_input_launch(const Tensor& gx, const Tensor& gy, const Tensor& w, const ConvParams& cp) {
   ConvGeom p = conv_geom(cp);
+  if (pointwise_conv(p)) {  // per group g: gx[:, g Cg:(g+1) Cg] = w_g^T [Cg, Kg] @ gy[:, g Kg:(g+1) Kg] [Kg, HW]
+    const int64_t HW = p.H * p.W, Kg = p.K / p.G, Cg = p.C / p.G;
+    for (int64_t g = 0; g < p.G; ++g)
+      gemm_cuda<T>(Cg, HW, Kg, 1, w.data<T>() + g * Kg * Cg, 1, Cg, gy.data<T>() + g * Kg * HW, HW, 1, 0,
+                   gx.data<T>() + g * Cg * HW, HW, 1, {}, p.N, 0, p.K * HW, p.C * HW, cuda::current_stream());
+    return;
+  }
   const int64_t M = p.N * p.H * p.W, Cg = p.C / p.G;
   with_tile<T>(choose_tile<T>(M, Cg, p.G), [&](auto tag) {
     constexpr int BM = decltype(tag)::bm, BN = decltype(tag)::bn;

@@ -14,8 +14,7 @@
 // Step views are general-strided (element (j, n, gate) at p + j*sj + n*sn + gate*sg), so h0/c0/dhn/dcn [N, H] and the
 // y / dy columns [T, N, D*H] are read and written in place: no transposes inside the loop.
 //
-// The GEMM: rnn_gemm() below, a small private shared-memory-tiled SIMT GEMM (16 x 16 tiles, general strides,
-// alpha/beta, per-row bias). It is the one place to swap for the project's tuned CUDA GEMM (gemm_cuda.h).
+// The GEMM: rnn_gemm() below, a thin wrapper of the project's CUDA GEMM (gemm_cuda.h).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -23,12 +22,12 @@
 
 #include "cuda/cuda_kernel.cuh"
 #include "ops/gemm/gemm.h"
+#include "ops/gemm/gemm_cuda.h"
 #include "ops/recurrent/recurrent.h"
 
 namespace dlcore::rnn_cuda {
 
 constexpr int kThreads = 256;
-constexpr int kTile = 16;
 
 // ------------------------------------------------------------------------------------------------ strided views
 
@@ -49,68 +48,19 @@ struct CSView {
 
 // ------------------------------------------------------------------------------------------------ GEMM
 
-// C[m, n] = alpha * sum_k A[m, k] B[k, n] + bias[m] + beta * C[m, n]   (C not read when beta == 0).
-// Block 16 x 16 threads, one output per thread; tiles of A and B staged through shared memory. Each operand tile is
-// loaded with the thread index that walks its unit-stride dimension, so the global loads coalesce whichever of the
-// two strides is 1. Grid-stride over tiles in both directions (any M, N).
-template <class T>
-__global__ void rnn_gemm_kernel(int64_t M, int64_t N, int64_t K, T alpha, const T* __restrict__ A, int64_t rs_a,
-                                int64_t cs_a, const T* __restrict__ B, int64_t rs_b, int64_t cs_b, T beta, T* C,
-                                int64_t rs_c, int64_t cs_c, const T* __restrict__ bias) {
-  __shared__ T As[kTile][kTile + 1];  // As[k][m]
-  __shared__ T Bs[kTile][kTile + 1];  // Bs[k][n]
-  const int tx = threadIdx.x, ty = threadIdx.y;
-  const int64_t tiles_m = (M + kTile - 1) / kTile, tiles_n = (N + kTile - 1) / kTile;
-  // Which thread index walks the tile's k dimension (the unit-stride one, for coalescing).
-  const bool a_k_fast = cs_a == 1;
-  const bool b_n_fast = cs_b == 1;
-  for (int64_t tm = blockIdx.y; tm < tiles_m; tm += gridDim.y) {
-    for (int64_t tn = blockIdx.x; tn < tiles_n; tn += gridDim.x) {
-      const int64_t m0 = tm * kTile, n0 = tn * kTile;
-      T acc = T(0);
-      for (int64_t k0 = 0; k0 < K; k0 += kTile) {
-        {
-          const int mi = a_k_fast ? ty : tx, ki = a_k_fast ? tx : ty;
-          const int64_t m = m0 + mi, k = k0 + ki;
-          As[ki][mi] = (m < M && k < K) ? A[m * rs_a + k * cs_a] : T(0);
-        }
-        {
-          const int ni = b_n_fast ? tx : ty, ki = b_n_fast ? ty : tx;
-          const int64_t n = n0 + ni, k = k0 + ki;
-          Bs[ki][ni] = (n < N && k < K) ? B[k * rs_b + n * cs_b] : T(0);
-        }
-        __syncthreads();
-        DLCORE_UNROLL
-        for (int kk = 0; kk < kTile; ++kk) acc += As[kk][ty] * Bs[kk][tx];
-        __syncthreads();  // the tiles are overwritten by the next k0
-      }
-      const int64_t m = m0 + ty, n = n0 + tx;
-      if (m < M && n < N) {
-        T v = alpha * acc;
-        if (bias) v += bias[m];
-        T* c = C + m * rs_c + n * cs_c;
-        if (beta != T(0)) v += beta * *c;
-        *c = v;
-      }
-    }
-  }
-}
-
-// The recurrent family's GEMM entry (see the file comment): raw pointers, general strides, per-row bias or null;
-// beta == 0 never reads C. Its contract is gemm_cuda's (csrc/ops/gemm/gemm_cuda.h, branch cuda-gemm, not on main
-// when this was written); once that is merged, the body becomes (plus #include "ops/gemm/gemm_cuda.h"):
-//   GemmEpilogue<T> ep;
-//   if (bias) { ep.bias = bias; ep.bias_kind = BiasKind::PerRow; }
-//   gemm_cuda<T>(M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c, ep, 1, 0, 0, 0, s);
+// The recurrent family's GEMM: C[m, n] = alpha * sum_k A[m, k] B[k, n] + beta * C[m, n] + bias[m] (C not read
+// when beta == 0; bias per row or null), through the project's CUDA GEMM (gemm_cuda.h: its kernel choice, TF32
+// when allowed, general strides).
 template <class T>
 void rnn_gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t rs_a, int64_t cs_a, const T* B,
               int64_t rs_b, int64_t cs_b, T beta, T* C, int64_t rs_c, int64_t cs_c, const T* bias, cuda::Stream s) {
   if (M <= 0 || N <= 0) return;
-  const int64_t tiles_m = (M + kTile - 1) / kTile, tiles_n = (N + kTile - 1) / kTile;
-  dim3 grid((unsigned)std::min<int64_t>(tiles_n, 65535), (unsigned)std::min<int64_t>(tiles_m, 65535));
-  auto* k = &rnn_gemm_kernel<T>;
-  DLCORE_LAUNCH(k, grid, dim3(kTile, kTile), 0, s)(M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c,
-                                                   cs_c, bias);
+  GemmEpilogue<T> ep;
+  if (bias) {
+    ep.bias = bias;
+    ep.bias_kind = BiasKind::PerRow;
+  }
+  gemm_cuda<T>(M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c, ep, 1, 0, 0, 0, s);
 }
 
 // ------------------------------------------------------------------------------------------------ small kernels
