@@ -69,19 +69,11 @@ def dlcore_model(name):
 
 
 def torch_model(name, dl_model):
-    import torch
-    from torch import nn
-    if name == "convnet":
-        m = nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(20 * 12 * 12, 100),
-                          nn.ReLU(), nn.Linear(100, 10))
-    elif name == "mlp":
-        m = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                          nn.Linear(128, 10))
-    else:
-        raise ValueError(name)
-    sd = {k: torch.from_numpy(np.array(v.detach().cpu().numpy())) for k, v in dl_model.state_dict().items()}
-    m.load_state_dict(sd)
-    return m.cuda()
+    """The same network in torch on the GPU, with dl_model's weights (bench/train.py's builder)."""
+    import os
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import train
+    return train.torch_model(name, dl_model).cuda()
 
 
 def check(name, xtr, ytr):

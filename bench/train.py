@@ -65,7 +65,7 @@ def torch_model(name, dl_model):
                           nn.Linear(128, 10))
     else:
         raise ValueError(name)
-    sd = {k: torch.from_numpy(np.array(v.detach().numpy())) for k, v in dl_model.state_dict().items()}
+    sd = {k: torch.from_numpy(np.array(v.detach().cpu().numpy())) for k, v in dl_model.state_dict().items()}
     m.load_state_dict(sd)
     return m
 

@@ -90,6 +90,32 @@ constexpr bool act_bwd_uses_output(Act a) { return a == Act::Relu || a == Act::S
 
 // ------------------------------------------------------------------------------------------------ kernels
 
+// One activation by its enum, at compile time (the scalar paths of the CPU loops and the CUDA kernels).
+// s: the saved tensor's element (the output y or the input x, see act_bwd_uses_output).
+template <Act A, class T>
+DLCORE_HOSTDEV T act_fwd_s(T x, T a, T b) {
+  if constexpr (A == Act::Relu) return relu_fwd(x);
+  else if constexpr (A == Act::LeakyRelu) return leaky_relu_fwd(x, a);
+  else if constexpr (A == Act::Elu) return elu_fwd(x, a);
+  else if constexpr (A == Act::Sigmoid) return sigmoid_fwd(x);
+  else if constexpr (A == Act::Tanh) return tanh_fwd(x);
+  else if constexpr (A == Act::Gelu) return gelu_fwd(x);
+  else if constexpr (A == Act::GeluTanh) return gelu_tanh_fwd(x);
+  else return softplus_fwd(x, a, b);
+}
+
+template <Act A, class T>
+DLCORE_HOSTDEV T act_bwd_s(T g, T s, T a, T b) {
+  if constexpr (A == Act::Relu) return relu_bwd(g, s);
+  else if constexpr (A == Act::LeakyRelu) return leaky_relu_bwd(g, s, a);
+  else if constexpr (A == Act::Elu) return elu_bwd(g, s, a);
+  else if constexpr (A == Act::Sigmoid) return sigmoid_bwd(g, s);
+  else if constexpr (A == Act::Tanh) return tanh_bwd(g, s);
+  else if constexpr (A == Act::Gelu) return gelu_bwd(g, s);
+  else if constexpr (A == Act::GeluTanh) return gelu_tanh_bwd(g, s);
+  else return softplus_bwd(g, s, a, b);
+}
+
 // out = act(in); out may alias in (in-place). Contiguous, same shape and dtype.
 using ActFwdFn = void(Act act, const Tensor& out, const Tensor& in, const ActParams& p);
 // grad_in = grad_out * act'(...) where `saved` is the output y (act_bwd_uses_output) or the input x.

@@ -10,36 +10,11 @@ namespace dlcore::act_cuda {
 
 constexpr int kThreads = 256;
 
-template <Act A, class T>
-__device__ __forceinline__ T act_fwd_one(T x, T a, T b) {
-  if constexpr (A == Act::Relu) return relu_fwd(x);
-  else if constexpr (A == Act::LeakyRelu) return leaky_relu_fwd(x, a);
-  else if constexpr (A == Act::Elu) return elu_fwd(x, a);
-  else if constexpr (A == Act::Sigmoid) return sigmoid_fwd(x);
-  else if constexpr (A == Act::Tanh) return tanh_fwd(x);
-  else if constexpr (A == Act::Gelu) return gelu_fwd(x);
-  else if constexpr (A == Act::GeluTanh) return gelu_tanh_fwd(x);
-  else return softplus_fwd(x, a, b);
-}
-
-// s: the saved tensor (the output y or the input x, see act_bwd_uses_output).
-template <Act A, class T>
-__device__ __forceinline__ T act_bwd_one(T g, T s, T a, T b) {
-  if constexpr (A == Act::Relu) return relu_bwd(g, s);
-  else if constexpr (A == Act::LeakyRelu) return leaky_relu_bwd(g, s, a);
-  else if constexpr (A == Act::Elu) return elu_bwd(g, s, a);
-  else if constexpr (A == Act::Sigmoid) return sigmoid_bwd(g, s);
-  else if constexpr (A == Act::Tanh) return tanh_bwd(g, s);
-  else if constexpr (A == Act::Gelu) return gelu_bwd(g, s);
-  else if constexpr (A == Act::GeluTanh) return gelu_tanh_bwd(g, s);
-  else return softplus_bwd(g, s, a, b);
-}
-
 // y may alias x (in-place activation): each element is read before it is written by the same thread.
 template <Act A, class T>
 __global__ void act_fwd_kernel(T* y, const T* x, int64_t n, T a, T b) {
   int64_t step = (int64_t)gridDim.x * blockDim.x;
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) y[i] = act_fwd_one<A, T>(x[i], a, b);
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) y[i] = act_fwd_s<A, T>(x[i], a, b);
 }
 
 template <Act A, class T>
@@ -47,7 +22,7 @@ __global__ void act_bwd_kernel(T* __restrict__ gx, const T* __restrict__ g, cons
                                T b) {
   int64_t step = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step)
-    gx[i] = act_bwd_one<A, T>(g[i], s[i], a, b);
+    gx[i] = act_bwd_s<A, T>(g[i], s[i], a, b);
 }
 
 template <Act A, class T>

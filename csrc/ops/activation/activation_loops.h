@@ -62,30 +62,6 @@ DLCORE_ALWAYS_INLINE vf act_bwd_v(vf g, vf s, float a, float b) {
 #endif
 
 template <Act A, class T>
-DLCORE_ALWAYS_INLINE T act_fwd_s(T x, T a, T b) {
-  if constexpr (A == Act::Relu) return relu_fwd(x);
-  else if constexpr (A == Act::LeakyRelu) return leaky_relu_fwd(x, a);
-  else if constexpr (A == Act::Elu) return elu_fwd(x, a);
-  else if constexpr (A == Act::Sigmoid) return sigmoid_fwd(x);
-  else if constexpr (A == Act::Tanh) return tanh_fwd(x);
-  else if constexpr (A == Act::Gelu) return gelu_fwd(x);
-  else if constexpr (A == Act::GeluTanh) return gelu_tanh_fwd(x);
-  else return softplus_fwd(x, a, b);
-}
-
-template <Act A, class T>
-DLCORE_ALWAYS_INLINE T act_bwd_s(T g, T s, T a, T b) {
-  if constexpr (A == Act::Relu) return relu_bwd(g, s);
-  else if constexpr (A == Act::LeakyRelu) return leaky_relu_bwd(g, s, a);
-  else if constexpr (A == Act::Elu) return elu_bwd(g, s, a);
-  else if constexpr (A == Act::Sigmoid) return sigmoid_bwd(g, s);
-  else if constexpr (A == Act::Tanh) return tanh_bwd(g, s);
-  else if constexpr (A == Act::Gelu) return gelu_bwd(g, s);
-  else if constexpr (A == Act::GeluTanh) return gelu_tanh_bwd(g, s);
-  else return softplus_bwd(g, s, a, b);
-}
-
-template <Act A, class T>
 void act_fwd_loop(char* yp, const char* xp, int64_t n, const ActParams& p) {
   T* y = reinterpret_cast<T*>(yp);
   const T* x = reinterpret_cast<const T*>(xp);

@@ -51,25 +51,31 @@ inline Iter make_iter(std::initializer_list<const Tensor*> ops) {
   return it;
 }
 
+// The byte pointers of element i's operands (strided_kernel's addressing; also the index kernels').
+template <int NOPS>
+__device__ __forceinline__ void iter_ptrs(const Iter& it, int64_t i, char** p) {
+  if (it.contiguous) {
+    DLCORE_UNROLL
+    for (int j = 0; j < NOPS; ++j) p[j] = it.base[j] + i * it.itemsize[j];
+    return;
+  }
+  DLCORE_UNROLL
+  for (int j = 0; j < NOPS; ++j) p[j] = it.base[j];
+  int64_t rem = i;
+  for (int d = 0; d < it.ndim; ++d) {
+    int64_t idx = rem % it.sizes[d];
+    rem /= it.sizes[d];
+    DLCORE_UNROLL
+    for (int j = 0; j < NOPS; ++j) p[j] += idx * it.strides[d][j];
+  }
+}
+
 template <int NOPS, class F>
 __global__ void strided_kernel(Iter it, F f) {
   int64_t step = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < it.numel; i += step) {
     char* p[NOPS];
-    if (it.contiguous) {
-      DLCORE_UNROLL
-      for (int j = 0; j < NOPS; ++j) p[j] = it.base[j] + i * it.itemsize[j];
-    } else {
-      DLCORE_UNROLL
-      for (int j = 0; j < NOPS; ++j) p[j] = it.base[j];
-      int64_t rem = i;
-      for (int d = 0; d < it.ndim; ++d) {
-        int64_t idx = rem % it.sizes[d];
-        rem /= it.sizes[d];
-        DLCORE_UNROLL
-        for (int j = 0; j < NOPS; ++j) p[j] += idx * it.strides[d][j];
-      }
-    }
+    iter_ptrs<NOPS>(it, i, p);
     f(p);
   }
 }

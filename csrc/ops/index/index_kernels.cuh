@@ -53,25 +53,6 @@ __device__ __forceinline__ void atomic_add_small(T* d, T v) {
   } while (old != assumed);
 }
 
-// The byte pointers of element i's operands (ew_cuda::strided_kernel's addressing).
-template <int NOPS>
-__device__ __forceinline__ void iter_ptrs(const ew_cuda::Iter& it, int64_t i, char** p) {
-  if (it.contiguous) {
-    DLCORE_UNROLL
-    for (int j = 0; j < NOPS; ++j) p[j] = it.base[j] + i * it.itemsize[j];
-    return;
-  }
-  DLCORE_UNROLL
-  for (int j = 0; j < NOPS; ++j) p[j] = it.base[j];
-  int64_t rem = i;
-  for (int d = 0; d < it.ndim; ++d) {
-    int64_t idx = rem % it.sizes[d];
-    rem /= it.sizes[d];
-    DLCORE_UNROLL
-    for (int j = 0; j < NOPS; ++j) p[j] += idx * it.strides[d][j];
-  }
-}
-
 // Operands: 0 dst (strided view), 1 off (int64), 2 values. storage: the first byte of dst's storage.
 // PASS 0: winner[target] = max over elements i writing target of i;  PASS 1: the winner writes.
 template <int PASS, class U>
@@ -79,7 +60,7 @@ __global__ void scatter_last_kernel(ew_cuda::Iter it, const char* storage, long 
   int64_t step = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < it.numel; i += step) {
     char* p[3];
-    iter_ptrs<3>(it, i, p);
+    ew_cuda::iter_ptrs<3>(it, i, p);
     U* d = reinterpret_cast<U*>(p[0]) + *reinterpret_cast<const int64_t*>(p[1]);
     int64_t target = (reinterpret_cast<const char*>(d) - storage) / (int64_t)sizeof(U);
     if (PASS == 0) atomicMax(&winner[target], (long long)i);

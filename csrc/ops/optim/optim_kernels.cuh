@@ -102,11 +102,11 @@ __global__ void sgd_mt_kernel(TensorListMeta<T, 3> m, SgdK<T> a) {
   }
 }
 
-// Lists: 0 param, 1 grad, 2 exp_avg, 3 exp_avg_sq, 4 max_exp_avg_sq (null unless amsgrad).
-template <class T>
-__global__ void adam_mt_kernel(TensorListMeta<T, 5> m, AdamK<T> a) {
-  int64_t lo, hi;
-  int t = block_range(m, &lo, &hi);
+// One block's slice [lo, hi) of tensor t. Lists: 0 param, 1 grad, 2 exp_avg, 3 exp_avg_sq, 4 max_exp_avg_sq (null
+// unless amsgrad); further lists (the capturable step) are not touched here.
+template <class T, int L>
+__device__ __forceinline__ void adam_block(const TensorListMeta<T, L>& m, const AdamK<T>& a, int t, int64_t lo,
+                                           int64_t hi) {
   T* __restrict__ p = m.ptr[0][t];
   const T* __restrict__ g = m.ptr[1][t];
   T* __restrict__ em = m.ptr[2][t];
@@ -125,6 +125,13 @@ __global__ void adam_mt_kernel(TensorListMeta<T, 5> m, AdamK<T> a) {
   }
 }
 
+template <class T>
+__global__ void adam_mt_kernel(TensorListMeta<T, 5> m, AdamK<T> a) {
+  int64_t lo, hi;
+  int t = block_range(m, &lo, &hi);
+  adam_block<T, 5>(m, a, t, lo, hi);
+}
+
 // Capturable Adam. Lists: those of adam_mt_kernel, then 5: the parameter's 0-d step tensor (t of this update).
 template <class T>
 __global__ void adam_capturable_mt_kernel(TensorListMeta<T, 6> m, AdamDevK<T> d) {
@@ -135,22 +142,7 @@ __global__ void adam_capturable_mt_kernel(TensorListMeta<T, 6> m, AdamDevK<T> d)
   T bc1 = -std::expm1(step * d.log_beta1), bc2 = -std::expm1(step * d.log_beta2);
   a.step_size = d.lr / bc1;
   a.bc2_sqrt = std::sqrt(bc2);
-  T* __restrict__ p = m.ptr[0][t];
-  const T* __restrict__ g = m.ptr[1][t];
-  T* __restrict__ em = m.ptr[2][t];
-  T* __restrict__ ev = m.ptr[3][t];
-  T* __restrict__ vmax = m.ptr[4][t];
-  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-    T pi = p[i];
-    if (a.decoupled) pi = pi * a.decay;
-    T x = optim_grad<T>(g[i], pi, a.decoupled ? T(0) : a.wd, a.maximize);
-    T mi = em[i], vi = ev[i], vm = a.amsgrad ? vmax[i] : T(0);
-    adam_elem<T>(pi, x, mi, vi, a.amsgrad ? &vm : nullptr, a.omb1, a.b2, a.omb2, a.step_size, a.bc2_sqrt, a.eps);
-    em[i] = mi;
-    ev[i] = vi;
-    if (a.amsgrad) vmax[i] = vm;
-    p[i] = pi;
-  }
+  adam_block<T, 6>(m, a, t, lo, hi);
 }
 
 // Lists: 0 param, 1 grad, 2 state sum.

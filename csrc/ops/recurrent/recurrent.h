@@ -40,6 +40,7 @@
 // CUDA (recurrent_kernels.cuh, recurrent_cuda.cu): the same algorithm, layout and saved workspace, with one fused
 // step kernel per step in each direction and general-strided step views instead of the CPU's transposes.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -173,5 +174,34 @@ using RnnLayerBackwardFn = void(RnnMode mode, const Tensor& x, const Tensor& h0,
 
 inline Op<RnnLayerForwardFn> rnn_layer_forward_op{"rnn_layer_forward"};
 inline Op<RnnLayerBackwardFn> rnn_layer_backward_op{"rnn_layer_backward"};
+
+// The layer geometry shared by the CPU and CUDA implementations.
+namespace rnn {
+struct Dims {
+  int64_t T, N, I, H, D, G;      // G = gates * H
+  int64_t rs_x, cs_x;            // x as a [T*N, I] matrix
+  int64_t ldy;                   // D*H
+};
+
+// The step index for position s of a direction's walk (the reverse direction walks t = T-1 .. 0).
+inline int64_t step_at(int64_t s, int64_t T, bool rev) { return rev ? T - 1 - s : s; }
+
+inline Dims make_dims(RnnMode mode, const Tensor& x, const std::vector<RnnWeights>& dirs) {
+  Dims d;
+  d.T = x.size(0);
+  d.N = x.size(1);
+  d.I = x.size(2);
+  d.H = dirs[0].w_hh.size(1);
+  d.D = (int64_t)dirs.size();
+  d.G = rnn_num_gates(mode) * d.H;
+  // x as a [T*N, I] matrix: its row stride is stride(1) (N > 1), stride(0) (N == 1), anything when T*N == 1.
+  d.rs_x = d.N > 1 ? x.stride(1) : d.T > 1 ? x.stride(0) : std::max<int64_t>(1, d.I * x.stride(2));
+  d.cs_x = x.stride(2);
+  d.ldy = d.D * d.H;
+  DLCORE_CHECK(d.rs_x > 0 && d.cs_x > 0 && (d.N == 1 || d.T == 1 || x.stride(0) == d.N * x.stride(1)), ValueError,
+               "rnn_layer: x rows must be evenly spaced (x.stride(0) == N * x.stride(1))");
+  return d;
+}
+}  // namespace rnn
 
 }  // namespace dlcore

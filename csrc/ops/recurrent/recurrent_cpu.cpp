@@ -215,14 +215,8 @@ Tensor padded_copy(const Tensor& w, bool transpose, int64_t& ld) {
   return out;
 }
 
-struct Dims {
-  int64_t T, N, I, H, D, G;      // G = gates * H
-  int64_t rs_x, cs_x;            // x as a [T*N, I] matrix
-  int64_t ldy;                   // D*H
-};
-
-// The step index for position s of a direction's walk (the reverse direction walks t = T-1 .. 0).
-inline int64_t step_at(int64_t s, int64_t T, bool rev) { return rev ? T - 1 - s : s; }
+using rnn::Dims;
+using rnn::step_at;
 
 template <class T>
 void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, const T* h0, const T* c0, T* y,
@@ -419,28 +413,12 @@ void backward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, 
   }
 }
 
-Dims make_dims(RnnMode mode, const Tensor& x, const std::vector<RnnWeights>& dirs) {
-  Dims d;
-  d.T = x.size(0);
-  d.N = x.size(1);
-  d.I = x.size(2);
-  d.H = dirs[0].w_hh.size(1);
-  d.D = (int64_t)dirs.size();
-  d.G = rnn_num_gates(mode) * d.H;
-  // x as a [T*N, I] matrix: its row stride is stride(1) (N > 1), stride(0) (N == 1), anything when T*N == 1.
-  d.rs_x = d.N > 1 ? x.stride(1) : d.T > 1 ? x.stride(0) : std::max<int64_t>(1, d.I * x.stride(2));
-  d.cs_x = x.stride(2);
-  d.ldy = d.D * d.H;
-  DLCORE_CHECK(d.rs_x > 0 && d.cs_x > 0 && (d.N == 1 || d.T == 1 || x.stride(0) == d.N * x.stride(1)), ValueError,
-               "rnn_layer: x rows must be evenly spaced (x.stride(0) == N * x.stride(1))");
-  return d;
-}
 
 void rnn_layer_forward_cpu(RnnMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
                            const std::vector<RnnWeights>& dirs, const Tensor& y, const Tensor& hn, const Tensor& cn,
                            std::vector<std::vector<Tensor>>& ws, bool training) {
   (void)training;
-  Dims d = make_dims(mode, x, dirs);
+  Dims d = rnn::make_dims(mode, x, dirs);
   ws.assign(dirs.size(), {});
   dispatch_float(x.dtype(), "rnn_layer_forward", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -458,7 +436,7 @@ void rnn_layer_backward_cpu(RnnMode mode, const Tensor& x, const Tensor& h0, con
                             const std::vector<std::vector<Tensor>>& ws, const Tensor& dy, const Tensor& dhn,
                             const Tensor& dcn, const Tensor& dx, const Tensor& dh0, const Tensor& dc0,
                             const std::vector<RnnWeights>& grads) {
-  Dims d = make_dims(mode, x, dirs);
+  Dims d = rnn::make_dims(mode, x, dirs);
   dispatch_float(x.dtype(), "rnn_layer_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const int64_t NH = d.N * d.H;

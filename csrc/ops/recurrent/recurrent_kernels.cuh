@@ -232,30 +232,9 @@ __global__ void rnn_bwd_kernel(int64_t H, int64_t N, int relu, CSView<T> h, CSVi
 
 // ------------------------------------------------------------------------------------------------ drivers
 
-struct Dims {
-  int64_t T, N, I, H, D, G;  // G = gates * H
-  int64_t rs_x, cs_x;        // x as a [T*N, I] matrix
-  int64_t ldy;               // D*H
-};
-
-// Same rules as the CPU op (make_dims in recurrent_cpu.cpp).
-inline Dims make_dims(RnnMode mode, const Tensor& x, const std::vector<RnnWeights>& dirs) {
-  Dims d;
-  d.T = x.size(0);
-  d.N = x.size(1);
-  d.I = x.size(2);
-  d.H = dirs[0].w_hh.size(1);
-  d.D = (int64_t)dirs.size();
-  d.G = rnn_num_gates(mode) * d.H;
-  d.rs_x = d.N > 1 ? x.stride(1) : d.T > 1 ? x.stride(0) : std::max<int64_t>(1, d.I * x.stride(2));
-  d.cs_x = x.stride(2);
-  d.ldy = d.D * d.H;
-  DLCORE_CHECK(d.rs_x > 0 && d.cs_x > 0 && (d.N == 1 || d.T == 1 || x.stride(0) == d.N * x.stride(1)), ValueError,
-               "rnn_layer: x rows must be evenly spaced (x.stride(0) == N * x.stride(1))");
-  return d;
-}
-
-inline int64_t step_at(int64_t s, int64_t T, bool rev) { return rev ? T - 1 - s : s; }
+using rnn::Dims;
+using rnn::make_dims;
+using rnn::step_at;
 
 inline unsigned step_blocks(int64_t n) { return cuda::blocks_for(n, kThreads, 4096); }
 
