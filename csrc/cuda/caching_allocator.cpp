@@ -21,6 +21,18 @@
 #include "core/errors.h"
 #include "cuda/runtime.h"
 
+// AddressSanitizer builds of the emulator (DLCORE_ASAN): device memory is host memory, so the allocator tells ASan
+// what is usable: the bytes a tensor asked for; the rest of its rounded block and every cached (freed) block are
+// poisoned, so a kernel writing one element past a tensor is reported even though the block is larger.
+#if defined(DLCORE_CUDA_EMULATED) && defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define DLCORE_ALLOC_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define DLCORE_ALLOC_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define DLCORE_ALLOC_POISON(p, n) ((void)(p), (void)(n))
+#define DLCORE_ALLOC_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace dlcore::cuda {
 
 namespace {
@@ -39,17 +51,32 @@ std::size_t round_size(std::size_t n) {
 class CachingAllocator : public DeviceAllocator {
  public:
   void* allocate(std::size_t nbytes, int device) override {
+    std::size_t block = 0;
+    void* p = allocate_block(nbytes, device, &block);
+    // the rounding tail, except in a graph capture: a captured block is reused by later captured tensors of other
+    // sizes, and a replay runs all their kernels again in order, so no single tail is right for it. It starts at
+    // the next 4-byte boundary: sub-word atomics (uint8/float16 scatter_add) CAS the aligned 32-bit word around
+    // their element, which on a device always lies inside the (256-byte aligned) allocation.
+    const std::size_t keep = (nbytes + 3) & ~std::size_t(3);
+    if (block > keep) DLCORE_ALLOC_POISON(static_cast<char*>(p) + keep, block - keep);
+    return p;
+  }
+
+  void* allocate_block(std::size_t nbytes, int device, std::size_t* block) {
     DLCORE_CHECK(device >= 0 && device < kMaxDevices && device < device_count(), RuntimeError,
                  "cuda: invalid device cuda:", device, " (", device_count(), " device(s) available)");
     std::size_t size = round_size(nbytes);
+    *block = size;
     std::lock_guard<std::mutex> g(m_);
     DevState& d = dev_[device];
     int pool = capture_pool_;
-    // a capture takes its pool's free blocks first, then the shared cache's
+    // a capture takes its pool's free blocks first, then the shared cache's (and reports no tail: see allocate())
     if (pool != 0) {
-      if (void* p = take_free(d, d.pool_free[pool], size, pool)) return p;
+      *block = 0;
+      block = &no_tail_;
+      if (void* p = take_free(d, d.pool_free[pool], size, pool, block)) return p;
     }
-    if (void* p = take_free(d, d.free, size, pool)) return p;
+    if (void* p = take_free(d, d.free, size, pool, block)) return p;
     void* p;
     try {
       p = raw_malloc(size, device);
@@ -78,8 +105,12 @@ class CachingAllocator : public DeviceAllocator {
     int pool = capture_pool_ != 0 ? capture_pool_ : it->second.pool;
     d.live.erase(it);
     d.allocated -= (int64_t)size;
-    if (pool != 0 && live_pools_.count(pool)) d.pool_free[pool].emplace(size, p);
-    else d.free.emplace(size, p);
+    if (pool != 0 && live_pools_.count(pool)) {
+      d.pool_free[pool].emplace(size, p);  // a captured graph may still use it on replay: not poisoned
+    } else {
+      DLCORE_ALLOC_POISON(p, size);  // cached: no kernel may touch it until it is handed out again
+      d.free.emplace(size, p);
+    }
     d.cached += size;
   }
 
@@ -106,7 +137,10 @@ class CachingAllocator : public DeviceAllocator {
     for (DevState& d : dev_) {
       auto it = d.pool_free.find(pool);
       if (it == d.pool_free.end()) continue;
-      for (auto& kv : it->second) d.free.emplace(kv.first, kv.second);
+      for (auto& kv : it->second) {
+        DLCORE_ALLOC_POISON(kv.second, kv.first);
+        d.free.emplace(kv.first, kv.second);
+      }
       d.pool_free.erase(it);
     }
   }
@@ -142,15 +176,17 @@ class CachingAllocator : public DeviceAllocator {
     std::size_t cached = 0;
   };
   // A cached block for a request of `size` from list (same class when small, at most 1/8 larger when large).
-  void* take_free(DevState& d, FreeList& list, std::size_t size, int pool) {
+  void* take_free(DevState& d, FreeList& list, std::size_t size, int pool, std::size_t* block) {
     auto it = list.lower_bound(size);
     if (it == list.end() || !(size < kSmallLimit ? it->first == size : it->first <= size + size / 8)) return nullptr;
     void* p = it->second;
     std::size_t real = it->first;
+    *block = real;
     list.erase(it);
     d.cached -= real;
     d.live[p] = Block{real, pool};
     count(d, real);
+    DLCORE_ALLOC_UNPOISON(p, real);
 #if defined(DLCORE_CUDA_EMULATED)
     std::memset(p, 0xff, real);  // the emulator poisons every allocation (NaN / -1), reused blocks too
 #endif
@@ -165,6 +201,7 @@ class CachingAllocator : public DeviceAllocator {
     device_synchronize();
     std::size_t bytes = 0;
     for (auto& kv : d.free) {
+      DLCORE_ALLOC_UNPOISON(kv.second, kv.first);
       raw_free(kv.second, device);
       bytes += kv.first;
     }
@@ -175,6 +212,7 @@ class CachingAllocator : public DeviceAllocator {
   std::mutex m_;
   DevState dev_[kMaxDevices];
   int capture_pool_ = 0, next_pool_ = 0;
+  std::size_t no_tail_ = 0;  // a write-only sink for allocate_block's block size during a capture (the caller sees 0)
   std::set<int> live_pools_;
 };
 

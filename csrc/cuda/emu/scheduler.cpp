@@ -42,6 +42,7 @@
 #endif
 #ifdef DLCORE_EMU_ASAN
 #include <sanitizer/common_interface_defs.h>
+#include <sanitizer/asan_interface.h>
 #endif
 
 DLCORE_EMU_TLS uint3 threadIdx;
@@ -288,6 +289,11 @@ struct Scheduler {
     f.st = St::Ready;
     f.cp_pending.clear();
     f.cp_ends.clear();
+#ifdef DLCORE_EMU_ASAN
+    // A reused stack still carries the redzones of the frames its last fiber left without returning (a fiber never
+    // unwinds: it switches away for good); clear them, or the first push below reads as a stack-buffer-overflow.
+    ASAN_UNPOISON_MEMORY_REGION(f.stack, f.stack_size);
+#endif
     if (use_uc) {
       getcontext(&f.uc);
       f.uc.uc_stack.ss_sp = f.stack;
