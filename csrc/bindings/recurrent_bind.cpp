@@ -4,8 +4,9 @@
 // can crash the process (the Python layer gives the friendlier messages first).
 //
 //   rnn_layer_forward(mode, x, h0, c0, params, hn_out=None, cn_out=None) -> (y, hn, cn | None, workspace)
-//   rnn_layer_backward(mode, x, h0, c0, params, y, workspace, dy, dhn, dcn, need_dx, dh0_out=None, dc0_out=None)
-//       -> (dx | None, dh0, dc0 | None, [param grads])
+//   rnn_layer_backward(mode, x, h0, c0, params, y, workspace, dy, dhn, dcn, need_dx, dh0_out=None, dc0_out=None,
+//                      need_dh0=True) -> (dx | None, dh0 | None, dc0 | None, [param grads])
+//       need_dh0=False (CPU, no dh0_out): dh0 is not computed (None), which skips the first step's dh GEMM.
 // mode: "lstm" | "gru" | "rnn_tanh" | "rnn_relu". x [T, N, I]; h0/c0 [D, N, H]; params: per direction
 // w_ih, w_hh (+ b_ih, b_hh), so len(params) is 2*D or 4*D.
 #include <string>
@@ -146,7 +147,7 @@ py::tuple layer_forward(const std::string& mode, py::handle x, py::handle h0, py
 
 py::tuple layer_backward(const std::string& mode, py::handle x, py::handle h0, py::handle c0, py::handle params,
                          py::handle yh, py::handle wsh, py::handle dyh, py::handle dhnh, py::handle dcnh, bool need_dx,
-                         py::handle dh0_out, py::handle dc0_out) {
+                         py::handle dh0_out, py::handle dc0_out, bool need_dh0) {
   Layer L = parse_layer(mode, x, h0, c0, params);
   Tensor y = as_tensor(yh, "rnn_layer", "output");
   check_tensor(y, L.x.dtype(), L.x.device(), {L.T, L.N, L.D * L.H}, "output");
@@ -188,7 +189,9 @@ py::tuple layer_backward(const std::string& mode, py::handle x, py::handle h0, p
   }
   Tensor dx;
   if (need_dx) dx = Tensor::empty({L.T, L.N, L.I}, L.x.dtype(), L.x.device());
-  Tensor dh0 = out_or_new(dh0_out, L, "dh0_out"), dc0;
+  // need_dh0 = False (h0 needs no gradient): the CPU kernel skips the dh0 GEMM and None is returned for it.
+  Tensor dh0, dc0;
+  if (need_dh0 || !dh0_out.is_none() || L.x.device().type != DeviceType::CPU) dh0 = out_or_new(dh0_out, L, "dh0_out");
   if (L.mode == RnnMode::LSTM) dc0 = out_or_new(dc0_out, L, "dc0_out");
   std::vector<RnnWeights> grads;
   for (auto& w : L.dirs) {
@@ -215,7 +218,7 @@ py::tuple layer_backward(const std::string& mode, py::handle x, py::handle h0, p
       gl.append(wrap(g.b_hh));
     }
   }
-  return py::make_tuple(dx.defined() ? wrap(dx) : py::none(), wrap(dh0), dc0.defined() ? wrap(dc0) : py::none(), gl);
+  return py::make_tuple(dx.defined() ? wrap(dx) : py::none(), dh0.defined() ? wrap(dh0) : py::none(), dc0.defined() ? wrap(dc0) : py::none(), gl);
 }
 
 void bind_recurrent(py::module_& m) {
@@ -223,7 +226,8 @@ void bind_recurrent(py::module_& m) {
         py::arg("params"), py::arg("hn_out") = py::none(), py::arg("cn_out") = py::none());
   m.def("rnn_layer_backward", &layer_backward, py::arg("mode"), py::arg("input"), py::arg("h0"), py::arg("c0"),
         py::arg("params"), py::arg("output"), py::arg("workspace"), py::arg("grad_output"), py::arg("grad_hn"),
-        py::arg("grad_cn"), py::arg("need_dx"), py::arg("dh0_out") = py::none(), py::arg("dc0_out") = py::none());
+        py::arg("grad_cn"), py::arg("need_dx"), py::arg("dh0_out") = py::none(), py::arg("dc0_out") = py::none(),
+        py::arg("need_dh0") = true);
 }
 
 BindingRegistrar reg("recurrent", &bind_recurrent);

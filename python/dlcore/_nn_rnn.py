@@ -107,7 +107,9 @@ class _RNNStack(Function):
         inp0, h00 = saved[0][0], saved[0][1]
         N, H = h00.shape[1], h00.shape[2]
         dtype, dev = inp0.dtype, inp0.device
-        dh0 = _C.empty([L * D, N, H], dtype, dev)
+        # dh0 only when h0 needs it: without it the CPU kernel skips the first step's dh GEMM (a cell's third GEMM).
+        need_dh0 = bool(ctx.needs_input_grad[2])
+        dh0 = _C.empty([L * D, N, H], dtype, dev) if need_dh0 else None
         dc0 = _C.empty([L * D, N, H], dtype, dev) if mode == "lstm" else None
         pgrads = [None] * (L * D * per)
         dy = gout
@@ -118,7 +120,7 @@ class _RNNStack(Function):
             dx, _, _, gl = _C.rnn_layer_backward(
                 mode, inp, h0l, c0l, lp, y, ws, dy, _slice0(ghn, layer * D, (layer + 1) * D),
                 _slice0(gcn, layer * D, (layer + 1) * D), need_dx, _slice0(dh0, layer * D, (layer + 1) * D),
-                _slice0(dc0, layer * D, (layer + 1) * D))
+                _slice0(dc0, layer * D, (layer + 1) * D), need_dh0)
             pgrads[layer * D * per:(layer + 1) * D * per] = gl
             if layer > 0:
                 dy = _C.mul(dx, masks[layer - 1]) if masks is not None else dx
@@ -128,9 +130,9 @@ class _RNNStack(Function):
             elif cfg["batch_first"]:
                 dx = _C.transpose(dx, 0, 1)
         if cfg["cell"]:
-            dh0 = _C.squeeze(dh0, 0)
+            dh0 = None if dh0 is None else _C.squeeze(dh0, 0)
             dc0 = None if dc0 is None else _C.squeeze(dc0, 0)
-        return (None, dx, dh0 if ctx.needs_input_grad[2] else None,
+        return (None, dx, dh0 if (dh0 is not None and ctx.needs_input_grad[2]) else None,
                 dc0 if (dc0 is not None and ctx.needs_input_grad[3]) else None, *pgrads)
 
 

@@ -164,7 +164,9 @@ using RnnLayerForwardFn = void(RnnMode mode, const Tensor& x, const Tensor& h0, 
                                const Tensor& cn, std::vector<std::vector<Tensor>>& ws, bool training);
 
 // Backward of one layer. dy [T, N, D*H], dhn/dcn [D, N, H] contiguous or undefined (zero). Outputs (allocated by the
-// caller, contiguous): dx [T, N, I] (undefined: not needed), dh0/dc0 [D, N, H], grads[d] the parameter gradients
+// caller, contiguous): dx [T, N, I] (undefined: not needed), dh0/dc0 [D, N, H] (the CPU kernel also accepts an
+// undefined dh0: the h0 gradient is then not computed, which skips the first step's dh GEMM), grads[d] the parameter
+// gradients
 // (shapes of the parameters; biases undefined when absent).
 using RnnLayerBackwardFn = void(RnnMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
                                 const std::vector<RnnWeights>& dirs, const Tensor& y,

@@ -386,10 +386,12 @@ void backward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, 
                   V<T>{dgx + r0 * TN, TN, 0});
       });
     }
-    // dh_{t-1}^T = W_hh^T dG_h^T (+ the GRU's direct term already in dhT).
+    // dh_{t-1}^T = W_hh^T dG_h^T (+ the GRU's direct term already in dhT). The first step's GEMM only feeds dh0:
+    // skipped when the caller does not want it (dh0 null: h0 needs no gradient; a third of a cell's backward).
+    if (s == 0 && !dh0) break;
     gemm<T>(H, N, G, T(1), WpT, ldwt, 1, dgh, TN, 1, mode == RnnMode::GRU ? T(1) : T(0), dhT.data(), N, 1);
   }
-  transpose_into<T>(dhT.data(), H, N, N, 1, dh0, H);
+  if (dh0) transpose_into<T>(dhT.data(), H, N, N, 1, dh0, H);
   if (mode == RnnMode::LSTM) transpose_into<T>(dcT.data(), H, N, N, 1, dc0, H);
 
   // Whole-sequence GEMMs.
@@ -446,7 +448,7 @@ void rnn_layer_backward_cpu(RnnMode mode, const Tensor& x, const Tensor& h0, con
                       c0.defined() ? c0.data<T>() + k * NH : nullptr, y.data<T>() + k * d.H, ws[k], dyp,
                       dhn.defined() ? dhn.data<T>() + k * NH : nullptr,
                       dcn.defined() ? dcn.data<T>() + k * NH : nullptr, dx.defined() ? dx.data<T>() : nullptr,
-                      k > 0, dh0.data<T>() + k * NH, dc0.defined() ? dc0.data<T>() + k * NH : nullptr, grads[k],
+                      k > 0, dh0.defined() ? dh0.data<T>() + k * NH : nullptr, dc0.defined() ? dc0.data<T>() + k * NH : nullptr, grads[k],
                       k == 1);
     }
   });
