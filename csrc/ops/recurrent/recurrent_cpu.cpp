@@ -218,6 +218,10 @@ Tensor padded_copy(const Tensor& w, bool transpose, int64_t& ld) {
 using rnn::Dims;
 using rnn::step_at;
 
+// From this many steps on, the drivers copy W_hh (or W_hh^T) once per call with a padded leading dimension; below,
+// the copy (a full pass over the weight) costs more than the GEMM's own packing of the caller's tensor.
+constexpr int64_t kCopySteps = 3;
+
 template <class T>
 void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, const T* h0, const T* c0, T* y,
                  T* hn, T* cn, std::vector<Tensor>& ws, bool rev) {
@@ -226,9 +230,16 @@ void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, c
   const bool bias = w.b_ih.defined();
   DType dt = w.w_ih.dtype();
   Device cpu;
-  int64_t ldw;
-  Tensor wp_t = padded_copy<T>(w.w_hh, false, ldw);
-  const T* Wp = wp_t.data<T>();
+  // W_hh as the step GEMMs' A operand: a padded copy when there are enough steps to pay for it (T >= kCopySteps);
+  // for a cell or a two-step sequence the caller's tensor with its own strides (the GEMM packs it if it must).
+  Tensor wp_t;
+  const T* Wp = w.w_hh.data<T>();
+  int64_t rs_w = w.w_hh.stride(0), cs_w = w.w_hh.stride(1);
+  if (Tn >= kCopySteps) {
+    wp_t = padded_copy<T>(w.w_hh, false, rs_w);
+    Wp = wp_t.data<T>();
+    cs_w = 1;
+  }
 
   // Input projection of every step: GX [G, T*N] = W_ih X^T + bias (per row).
   Tensor GX_t = Tensor::empty({G, TN}, dt, cpu);
@@ -278,13 +289,13 @@ void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, c
     T* Gt = GX + t * N;  // this step's gates: rows of GX, row stride TN
     V<T> hv{HT + t * HN, N, 0};
     if (mode == RnnMode::GRU) {
-      gemm<T>(G, N, H, T(1), Wp, ldw, 1, hpT, N, 1, T(0), GH, N, 1, ep_h);
+      gemm<T>(G, N, H, T(1), Wp, rs_w, cs_w, hpT, N, 1, T(0), GH, N, 1, ep_h);
       for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
         K.gru_fwd(r1 - r0, N, CV<T>{Gt + r0 * TN, TN, H * TN}, CV<T>{GH + r0 * N, N, HN}, CV<T>{hpT + r0 * N, N, 0},
                   V<T>{hv.p + r0 * N, N, 0}, V<T>{S + t * 4 * HN + r0 * N, N, HN});
       });
     } else {
-      gemm<T>(G, N, H, T(1), Wp, ldw, 1, hpT, N, 1, T(1), Gt, TN, 1);
+      gemm<T>(G, N, H, T(1), Wp, rs_w, cs_w, hpT, N, 1, T(1), Gt, TN, 1);
       if (mode == RnnMode::LSTM) {
         const T* cpT = s == 0 ? c0T.data() : CT + tp * HN;
         for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
@@ -322,9 +333,16 @@ void backward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, 
   const int64_t Tn = d.T, N = d.N, H = d.H, G = d.G, TN = d.T * d.N, HN = d.H * d.N, ldy = d.ldy;
   DType dt = w.w_ih.dtype();
   Device cpu;
-  int64_t ldwt;
-  Tensor wpt_t = padded_copy<T>(w.w_hh, true, ldwt);  // W_hh^T [H, G]
-  const T* WpT = wpt_t.data<T>();
+  // W_hh^T [H, G], the A operand of the dh GEMMs: none when there is no such GEMM (one step and no dh0 wanted), the
+  // caller's W_hh with swapped strides for fewer than kCopySteps steps, else a padded transposed copy.
+  Tensor wpt_t;
+  const T* WpT = w.w_hh.data<T>();
+  int64_t rs_wt = w.w_hh.stride(1), cs_wt = w.w_hh.stride(0);
+  if (Tn >= kCopySteps) {
+    wpt_t = padded_copy<T>(w.w_hh, true, rs_wt);
+    WpT = wpt_t.data<T>();
+    cs_wt = 1;
+  }
 
   // Transposed (feature-major) state gradients and output gradients.
   std::vector<T> dhT(HN, T(0)), dcT, h0T, c0T;
@@ -389,7 +407,7 @@ void backward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, 
     // dh_{t-1}^T = W_hh^T dG_h^T (+ the GRU's direct term already in dhT). The first step's GEMM only feeds dh0:
     // skipped when the caller does not want it (dh0 null: h0 needs no gradient; a third of a cell's backward).
     if (s == 0 && !dh0) break;
-    gemm<T>(H, N, G, T(1), WpT, ldwt, 1, dgh, TN, 1, mode == RnnMode::GRU ? T(1) : T(0), dhT.data(), N, 1);
+    gemm<T>(H, N, G, T(1), WpT, rs_wt, cs_wt, dgh, TN, 1, mode == RnnMode::GRU ? T(1) : T(0), dhT.data(), N, 1);
   }
   if (dh0) transpose_into<T>(dhT.data(), H, N, N, 1, dh0, H);
   if (mode == RnnMode::LSTM) transpose_into<T>(dcT.data(), H, N, N, 1, dc0, H);
