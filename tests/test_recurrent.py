@@ -226,6 +226,15 @@ def test_vs_numpy_float64(mode, cfg, device, rng):
     _check_vs_numpy(rng, mode, *cfg, dtype="float64", tol=1e-10, device=device)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("T", [1, 2, 3])
+@pytest.mark.parametrize("with_hx", [False, True])
+def test_short_sequences_weight_paths(mode, T, with_hx, rng):
+    # T < 3 uses W_hh in place (H = 128 doubles: rows 1 KiB apart, so the GEMM packs it), T >= 3 padded copies;
+    # without hx no gradient of h0 is wanted and the first step's dh GEMM is skipped (T = 1: no dh GEMM at all).
+    _check_vs_numpy(rng, mode, T, 3, 5, 128, 1, 2, True, False, with_hx, dtype="float64", tol=1e-10)
+
+
 @pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
 @pytest.mark.parametrize("mode", MODES)
 def test_vs_numpy_float32_each_isa(mode, isa, rng):
