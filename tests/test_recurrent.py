@@ -244,6 +244,8 @@ def test_vs_numpy_float32_each_isa(mode, isa, rng):
     _C._set_cpu_isa(isa)
     # H = 19: full vectors plus a tail on both ISAs; bidirectional two layers.
     _check_vs_numpy(rng, mode, 6, 5, 7, 19, 2, 2, True, False, True, dtype="float32", tol=2e-4)
+    # N = 11, H = 21 (and 4H = 84): the SIMD transposes' 8 x 8 blocks plus ragged rows and columns on both sides.
+    _check_vs_numpy(rng, mode, 4, 11, 9, 21, 1, 2, True, True, True, dtype="float32", tol=2e-4)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -12,6 +12,14 @@
 
 namespace dlcore {
 
+// The float32 SIMD transposes of recurrent_loops.h (one per ISA translation unit).
+namespace avx2 {
+void transpose_f32(const float* src, int64_t R, int64_t C, int64_t s0, float* dst, int64_t ldd);
+}
+namespace avx512 {
+void transpose_f32(const float* src, int64_t R, int64_t C, int64_t s0, float* dst, int64_t ldd);
+}
+
 namespace {
 
 // ------------------------------------------------------------------------------------------------ scalar kernels
@@ -164,11 +172,19 @@ void row_sums(const T* A, int64_t R, int64_t C, int64_t ld, T* out) {
   });
 }
 
-// dst[c * ldd + r] = src[r * s0 + c * s1] for r < R, c < C: a transpose in 16 x 16 blocks (both sides stay in L1;
+// dst[c * ldd + r] = src[r * s0 + c * s1] for r < R, c < C. float32 with s1 == 1 on AVX2/AVX-512: the SIMD
+// transpose of recurrent_loops.h; otherwise (the portable path) a transpose in 16 x 16 blocks (both sides stay in L1;
 // the inner loop writes a contiguous row of dst from a strided column of src).
 template <class T>
 void transpose_into(const T* __restrict src, int64_t R, int64_t C, int64_t s0, int64_t s1, T* __restrict dst,
                     int64_t ldd) {
+  if constexpr (sizeof(T) == 4) {
+    if (s1 == 1 && R >= 8 && C >= 8) {
+      const Isa isa = cpu_isa();
+      if (isa == Isa::AVX512) return avx512::transpose_f32(src, R, C, s0, dst, ldd);
+      if (isa == Isa::AVX2) return avx2::transpose_f32(src, R, C, s0, dst, ldd);
+    }
+  }
   constexpr int64_t B = 16;
   for (int64_t c0 = 0; c0 < C; c0 += B) {
     const int64_t c1 = std::min(C, c0 + B);
