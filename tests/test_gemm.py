@@ -96,6 +96,19 @@ def test_edge_shapes(isa, dtype, M, N, K, rng):
 
 
 @pytest.mark.parametrize("isa", SUPPORTED)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_aliasing_strides_auto_plan(isa, dtype, rng):
+    """A with rows (or columns) a multiple of 1 KiB apart and a narrow N: the planner now reads it unpacked (the
+    recurrent cells' and per-step GEMMs' shape); ragged M and N, alpha/beta, bias, one and two threads."""
+    K = 1024 // np.dtype(dtype).itemsize  # the row (or column) stride of a contiguous A: exactly 1 KiB
+    for M, N, la in [(77, 28, "c"), (50, 64, "c"), (37, 31, "t"), (25, 129, "c")]:
+        for threads in (1, 2):
+            Ka = K if la == "c" else 19
+            Ma = M if la == "c" else K  # column-major: M = the column stride
+            run_case(rng, Ma, N, Ka, dtype, isa, la=la, alpha=0.5, beta=1.0, bias_kind="row", threads=threads)
+
+
+@pytest.mark.parametrize("isa", SUPPORTED)
 @pytest.mark.parametrize("pack_a", [0, 1])
 @pytest.mark.parametrize("pack_b", [0, 1])
 @pytest.mark.parametrize("split", [0, 1, 2, 3])
