@@ -154,6 +154,23 @@ void for_rows(int64_t rows, int64_t row_elems, const F& fn) {
   parallel_for(0, rows, grain, fn);
 }
 
+// Prefetches (into L2) `rows` rows of `len` elements, row stride ld: one step's column block of the feature-major
+// gate buffers (GX [G, T*N], dGX), whose rows lie T*N elements apart, so the hardware prefetchers do not fetch the
+// next row and the pointwise pass would otherwise wait on one cache miss per row (~7% of a GRU T50 H512 forward).
+// Issued before the step's GEMM, the lines arrive while it runs. write: the block is about to be written.
+template <class T>
+void prefetch_block(const T* p, int64_t rows, int64_t ld, int64_t len, bool write) {
+  const int64_t bytes = len * (int64_t)sizeof(T);
+  for (int64_t r = 0; r < rows; ++r) {
+    const char* q = (const char*)(p + r * ld);
+    for (int64_t b = 0; b < bytes; b += 64) {
+      if (write) __builtin_prefetch(q + b, 1, 2);
+      else __builtin_prefetch(q + b, 0, 2);
+    }
+    if (bytes % 64) __builtin_prefetch(q + bytes - 1, write ? 1 : 0, 2);
+  }
+}
+
 // Row sums of an [R, C] matrix with row stride ld into out[R].
 template <class T>
 void row_sums(const T* A, int64_t R, int64_t C, int64_t ld, T* out) {
@@ -303,6 +320,7 @@ void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, c
     const int64_t t = step_at(s, Tn, rev), tp = s > 0 ? step_at(s - 1, Tn, rev) : -1;
     const T* hpT = s == 0 ? h0T.data() : HT + tp * HN;
     T* Gt = GX + t * N;  // this step's gates: rows of GX, row stride TN
+    if (Tn > 1) prefetch_block<T>(Gt, G, TN, N, true);
     V<T> hv{HT + t * HN, N, 0};
     if (mode == RnnMode::GRU) {
       gemm<T>(G, N, H, T(1), Wp, rs_w, cs_w, hpT, N, 1, T(0), GH, N, 1, ep_h);
@@ -423,6 +441,12 @@ void backward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, 
     // dh_{t-1}^T = W_hh^T dG_h^T (+ the GRU's direct term already in dhT). The first step's GEMM only feeds dh0:
     // skipped when the caller does not want it (dh0 null: h0 needs no gradient; a third of a cell's backward).
     if (s == 0 && !dh0) break;
+    if (s > 0) {  // the next step's saved gates (LSTM) and gradient columns arrive during this GEMM
+      const int64_t tn = step_at(s - 1, Tn, rev);
+      if (mode == RnnMode::LSTM) prefetch_block<T>(ws[0].data<T>() + tn * N, G, TN, N, false);
+      prefetch_block<T>(dGX + tn * N, G, TN, N, true);
+      if (mode == RnnMode::GRU) prefetch_block<T>(dGH + tn * N, G, TN, N, true);
+    }
     gemm<T>(H, N, G, T(1), WpT, rs_wt, cs_wt, dgh, TN, 1, mode == RnnMode::GRU ? T(1) : T(0), dhT.data(), N, 1);
   }
   if (dh0) transpose_into<T>(dhT.data(), H, N, N, 1, dh0, H);
