@@ -3,7 +3,9 @@
 // every other tensor must be on that device. Every argument is validated here too, so no input reachable from Python
 // can crash the process (the Python layer gives the friendlier messages first).
 //
-//   rnn_layer_forward(mode, x, h0, c0, params, hn_out=None, cn_out=None) -> (y, hn, cn | None, workspace)
+//   rnn_layer_forward(mode, x, h0, c0, params, hn_out=None, cn_out=None, training=True)
+//       -> (y, hn, cn | None, workspace)   training=False (no backward will follow): the CPU kernel may return an
+//       incomplete workspace and skips the stores only the backward needs (GRU gate states, LSTM c of every step)
 //   rnn_layer_backward(mode, x, h0, c0, params, y, workspace, dy, dhn, dcn, need_dx, dh0_out=None, dc0_out=None,
 //                      need_dh0=True) -> (dx | None, dh0 | None, dc0 | None, [param grads])
 //       need_dh0=False (CPU, no dh0_out): dh0 is not computed (None), which skips the first step's dh GEMM.
@@ -126,7 +128,7 @@ Tensor out_or_new(py::handle h, const Layer& L, const char* what) {
 }
 
 py::tuple layer_forward(const std::string& mode, py::handle x, py::handle h0, py::handle c0, py::handle params,
-                        py::handle hn_out, py::handle cn_out) {
+                        py::handle hn_out, py::handle cn_out, bool training) {
   Layer L = parse_layer(mode, x, h0, c0, params);
   Tensor y = Tensor::empty({L.T, L.N, L.D * L.H}, L.x.dtype(), L.x.device());
   Tensor hn = out_or_new(hn_out, L, "hn_out"), cn;
@@ -134,7 +136,7 @@ py::tuple layer_forward(const std::string& mode, py::handle x, py::handle h0, py
   std::vector<std::vector<Tensor>> ws;
   {
     py::gil_scoped_release nogil;
-    rnn_layer_forward_op.get(L.x.device().type)(L.mode, L.x, L.h0, L.c0, L.dirs, y, hn, cn, ws, true);
+    rnn_layer_forward_op.get(L.x.device().type)(L.mode, L.x, L.h0, L.c0, L.dirs, y, hn, cn, ws, training);
   }
   py::list wl;
   for (auto& v : ws) {
@@ -223,7 +225,8 @@ py::tuple layer_backward(const std::string& mode, py::handle x, py::handle h0, p
 
 void bind_recurrent(py::module_& m) {
   m.def("rnn_layer_forward", &layer_forward, py::arg("mode"), py::arg("input"), py::arg("h0"), py::arg("c0"),
-        py::arg("params"), py::arg("hn_out") = py::none(), py::arg("cn_out") = py::none());
+        py::arg("params"), py::arg("hn_out") = py::none(), py::arg("cn_out") = py::none(),
+        py::arg("training") = true);
   m.def("rnn_layer_backward", &layer_backward, py::arg("mode"), py::arg("input"), py::arg("h0"), py::arg("c0"),
         py::arg("params"), py::arg("output"), py::arg("workspace"), py::arg("grad_output"), py::arg("grad_hn"),
         py::arg("grad_cn"), py::arg("need_dx"), py::arg("dh0_out") = py::none(), py::arg("dc0_out") = py::none(),

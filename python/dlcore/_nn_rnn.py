@@ -59,6 +59,7 @@ class _RNNStack(Function):
         ctx.set_materialize_grads(False)
         mode, L, D, per = cfg["mode"], cfg["layers"], cfg["dirs"], cfg["per"]
         masks = cfg["masks"]
+        training = not isinstance(ctx, _NoCtx)  # without autograd nothing is saved for a backward
         if cfg["cell"]:
             xt = _C.unsqueeze(x, 0)
             h0t = _C.unsqueeze(h0, 0)
@@ -76,7 +77,7 @@ class _RNNStack(Function):
             lp = list(params[layer * D * per:(layer + 1) * D * per])
             h0l, c0l = _slice0(h0t, layer * D, (layer + 1) * D), _slice0(c0t, layer * D, (layer + 1) * D)
             y, _, _, ws = _C.rnn_layer_forward(mode, inp, h0l, c0l, lp, _slice0(hn, layer * D, (layer + 1) * D),
-                                               _slice0(cn, layer * D, (layer + 1) * D))
+                                               _slice0(cn, layer * D, (layer + 1) * D), training)
             saved.append((inp, h0l, c0l, lp, y, ws))
             if layer + 1 < L:
                 inp = _C.mul(y, masks[layer]) if masks is not None else y

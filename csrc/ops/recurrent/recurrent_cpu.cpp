@@ -70,6 +70,7 @@ void gru_fwd_ref(int64_t rows, int64_t len, CV<T> gx, CV<T> gh, CV<T> hp, V<T> h
       T ghn = gh.at(r, 2)[j];
       T n = std::tanh(gru_n_pre<T>(gx.at(r, 2)[j], rg, ghn));
       h.at(r)[j] = gru_cell_state<T>(z, n, hp.at(r)[j]);
+      if (!S.p) continue;  // inference: no gate states saved
       S.at(r, 0)[j] = rg;
       S.at(r, 1)[j] = z;
       S.at(r, 2)[j] = n;
@@ -257,7 +258,7 @@ constexpr int64_t kCopySteps = 3;
 
 template <class T>
 void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, const T* h0, const T* c0, T* y,
-                 T* hn, T* cn, std::vector<Tensor>& ws, bool rev) {
+                 T* hn, T* cn, std::vector<Tensor>& ws, bool rev, bool save) {
   const RecurrentKernels<T>& K = active_kernels<T>();
   const int64_t Tn = d.T, N = d.N, H = d.H, G = d.G, TN = d.T * d.N, HN = d.H * d.N;
   const bool bias = w.b_ih.defined();
@@ -299,14 +300,19 @@ void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, c
   transpose_into<T>(h0, N, H, H, 1, h0T.data(), N);
   Tensor CT_t, S_t, GH_t;
   T *CT = nullptr, *S = nullptr, *GH = nullptr;
+  // save == false (no backward follows): c of only the last two steps (ping-pong on the walk position s), no GRU
+  // gate states.
+  auto cslot = [&](int64_t s, int64_t t) { return save ? t : s % 2; };
   if (mode == RnnMode::LSTM) {
-    CT_t = Tensor::empty({Tn, H, N}, dt, cpu);
+    CT_t = Tensor::empty({save ? Tn : std::min<int64_t>(Tn, 2), H, N}, dt, cpu);
     CT = CT_t.data<T>();
     c0T.resize(HN);
     transpose_into<T>(c0, N, H, H, 1, c0T.data(), N);
   } else if (mode == RnnMode::GRU) {
-    S_t = Tensor::empty({Tn, 4 * H, N}, dt, cpu);
-    S = S_t.data<T>();
+    if (save) {
+      S_t = Tensor::empty({Tn, 4 * H, N}, dt, cpu);
+      S = S_t.data<T>();
+    }
     GH_t = Tensor::empty({G, N}, dt, cpu);
     GH = GH_t.data<T>();
   }
@@ -326,15 +332,16 @@ void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, c
       gemm<T>(G, N, H, T(1), Wp, rs_w, cs_w, hpT, N, 1, T(0), GH, N, 1, ep_h);
       for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
         K.gru_fwd(r1 - r0, N, CV<T>{Gt + r0 * TN, TN, H * TN}, CV<T>{GH + r0 * N, N, HN}, CV<T>{hpT + r0 * N, N, 0},
-                  V<T>{hv.p + r0 * N, N, 0}, V<T>{S + t * 4 * HN + r0 * N, N, HN});
+                  V<T>{hv.p + r0 * N, N, 0}, V<T>{S ? S + t * 4 * HN + r0 * N : nullptr, N, HN});
       });
     } else {
       gemm<T>(G, N, H, T(1), Wp, rs_w, cs_w, hpT, N, 1, T(1), Gt, TN, 1);
       if (mode == RnnMode::LSTM) {
-        const T* cpT = s == 0 ? c0T.data() : CT + tp * HN;
+        const T* cpT = s == 0 ? c0T.data() : CT + cslot(s - 1, tp) * HN;
+        T* ctT = CT + cslot(s, t) * HN;
         for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
           K.lstm_fwd(r1 - r0, N, V<T>{Gt + r0 * TN, TN, H * TN}, CV<T>{cpT + r0 * N, N, 0},
-                     V<T>{CT + t * HN + r0 * N, N, 0}, V<T>{hv.p + r0 * N, N, 0});
+                     V<T>{ctT + r0 * N, N, 0}, V<T>{hv.p + r0 * N, N, 0});
         });
       } else {
         for_rows(H, N, [&](int64_t r0, int64_t r1) {
@@ -350,10 +357,10 @@ void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, c
   const int64_t tl = step_at(Tn - 1, Tn, rev);
   transpose_into<T>(HT + tl * HN, H, N, N, 1, hn, H);
   if (mode == RnnMode::LSTM) {
-    transpose_into<T>(CT + tl * HN, H, N, N, 1, cn, H);
-    ws = {GX_t, CT_t};
+    transpose_into<T>(CT + cslot(Tn - 1, tl) * HN, H, N, N, 1, cn, H);
+    if (save) ws = {GX_t, CT_t};
   } else if (mode == RnnMode::GRU) {
-    ws = {S_t, HT_t};
+    if (save) ws = {S_t, HT_t};
   } else {
     ws = {HT_t};
   }
@@ -477,7 +484,6 @@ void backward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, 
 void rnn_layer_forward_cpu(RnnMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
                            const std::vector<RnnWeights>& dirs, const Tensor& y, const Tensor& hn, const Tensor& cn,
                            std::vector<std::vector<Tensor>>& ws, bool training) {
-  (void)training;
   Dims d = rnn::make_dims(mode, x, dirs);
   ws.assign(dirs.size(), {});
   dispatch_float(x.dtype(), "rnn_layer_forward", [&](auto tag) {
@@ -486,7 +492,7 @@ void rnn_layer_forward_cpu(RnnMode mode, const Tensor& x, const Tensor& h0, cons
       forward_dir<T>(mode, d, x.data<T>(), dirs[k], h0.data<T>() + k * d.N * d.H,
                      c0.defined() ? c0.data<T>() + k * d.N * d.H : nullptr, y.data<T>() + k * d.H,
                      hn.data<T>() + k * d.N * d.H, cn.defined() ? cn.data<T>() + k * d.N * d.H : nullptr, ws[k],
-                     k == 1);
+                     k == 1, training);
     }
   });
 }

@@ -144,6 +144,7 @@ void gru_fwd(int64_t rows, int64_t len, CV gx, CV gh, CV hp, V h, V S) {
     vf ghn = load_n(gh.at(r, 2) + j, n);
     vf nn = gate_tanh(gru_n_pre<float>(load_n(gx.at(r, 2) + j, n), rg, ghn));
     store_n(h.at(r) + j, gru_cell_state<float>(z, nn, load_n(hp.at(r) + j, n)), n);
+    if (!S.p) return;  // inference: no gate states saved
     store_n(S.at(r, 0) + j, rg, n);
     store_n(S.at(r, 1) + j, z, n);
     store_n(S.at(r, 2) + j, nn, n);
