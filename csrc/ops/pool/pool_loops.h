@@ -3,12 +3,15 @@
 // padding, dilation 1 (the lecture ConvNet's pool): even/odd columns of two input rows split by shuffles, the
 // same scan rule applied lane-wise, so values and argmax match the general path exactly.
 #pragma once
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <type_traits>
 
 #include "ops/pool/pool_tables.h"
 #if DLCORE_VLEN > 1
+#include <immintrin.h>
+
 #include "ops/elementwise/vecmath.h"
 #endif
 
@@ -64,6 +67,33 @@ DLCORE_ALWAYS_INLINE v8f scan4(v8f a, v8f b, v8f c, v8f d, v8i& k) {
 }
 #endif
 
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+// NaN-propagating max (the scan's value: any NaN in the window gives NaN, else the max).
+DLCORE_ALWAYS_INLINE __m512 nanmax512(__m512 a, __m512 b) {
+  __m512 m = _mm512_max_ps(a, b);  // b when either is NaN
+  return _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), a);
+}
+// One output row of the 2x2 / stride 2 forward (values only), 16 outputs per step from 32 input columns of the two
+// input rows: vertical max, then the even/odd columns gathered by one two-source permute each and maxed. Masked
+// loads and stores cover a row of any width (the lecture net's 12 outputs from 24 inputs in one step) without
+// touching memory outside it.
+DLCORE_ALWAYS_INLINE void pool2x2_row_avx512(float* o, const float* r0, const float* r1, int64_t Wo) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  for (int64_t c = 0; c < Wo; c += 16) {
+    const int64_t k = std::min<int64_t>(16, Wo - c);  // outputs in this step; inputs 2k
+    const __mmask16 mlo = k >= 8 ? (__mmask16)0xffff : (__mmask16)((1u << (2 * k)) - 1);
+    const __mmask16 mhi = k > 8 ? (__mmask16)((1u << (2 * k - 16)) - 1) : (__mmask16)0;
+    const float* a = r0 + 2 * c;
+    const float* b = r1 + 2 * c;
+    __m512 lo = nanmax512(_mm512_maskz_loadu_ps(mlo, a), _mm512_maskz_loadu_ps(mlo, b));
+    __m512 hi = nanmax512(_mm512_maskz_loadu_ps(mhi, a + 16), _mm512_maskz_loadu_ps(mhi, b + 16));
+    __m512 m = nanmax512(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi));
+    _mm512_mask_storeu_ps(o + c, (__mmask16)((1u << k) - 1), m);
+  }
+}
+#endif
+
 template <class T>
 void max_pool_fwd(char* outp, int64_t* idx, const char* inp, int64_t p0, int64_t p1, int64_t H, int64_t W,
                   int64_t Ho, int64_t Wo, const Pool2dParams& p) {
@@ -76,6 +106,13 @@ void max_pool_fwd(char* outp, int64_t* idx, const char* inp, int64_t p0, int64_t
 #if DLCORE_VLEN > 1
     if constexpr (std::is_same_v<T, float>) {
       if (is_2x2_fast(p) && !ip && 2 * Ho <= H && 2 * Wo <= W) {
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+        for (int64_t oh = 0; oh < Ho; ++oh) {
+          const float* r0 = plane + 2 * oh * W;
+          pool2x2_row_avx512(op + oh * Wo, r0, r0 + W, Wo);
+        }
+        continue;
+#endif
         for (int64_t oh = 0; oh < Ho; ++oh) {
           const float* r0 = plane + 2 * oh * W;
           const float* r1 = r0 + W;
