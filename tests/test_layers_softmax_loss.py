@@ -64,6 +64,14 @@ def test_softmax_row_lengths(isa, R, log, rng):
     else:
         assert_close(out, np.exp(ref), rtol=1e-5, atol=1e-7)
         assert_close(out.sum(1), np.ones(37), rtol=1e-5)
+    # backward (the float32 row loop fuses the next row's dot into this row's pass) against float64
+    g = rng.standard_normal(x.shape)
+    grads = []
+    for dt in ("float32", "float64"):
+        xd = dlcore.tensor(x.astype(dt), requires_grad=True)
+        (F.log_softmax if log else F.softmax)(xd, 1).backward(dlcore.tensor(g.astype(dt)))
+        grads.append(xd.grad.numpy().astype(np.float64))
+    assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("isa", ISAS)

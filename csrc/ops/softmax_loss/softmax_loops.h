@@ -196,6 +196,49 @@ void softmax_rows_f32(float* DLCORE_RESTRICT y, const float* DLCORE_RESTRICT x, 
 }
 #endif
 
+#if DLCORE_VLEN > 1
+// The float32 softmax backward over rows [o0, o1) (I == 1, not LOG): gx = y (g - dot), dot = sum g y. The dot of
+// the next row (g and y stream in from L2/L3) is accumulated inside this row's gx pass (its g and y are in L1).
+inline void softmax_bwd_rows_f32(float* DLCORE_RESTRICT gx, const float* DLCORE_RESTRICT g,
+                                 const float* DLCORE_RESTRICT y, int64_t o0, int64_t o1, int64_t R) {
+  auto dot_row = [&](const float* gr, const float* yr) {
+    vf s0 = vsplat(0.0f), s1 = s0;
+    int64_t r = 0;
+    for (; r + 2 * kVLen <= R; r += 2 * kVLen) {
+      s0 += vload(gr + r) * vload(yr + r);
+      s1 += vload(gr + r + kVLen) * vload(yr + r + kVLen);
+    }
+    float t = hsum(s0 + s1);
+    for (; r < R; ++r) t += gr[r] * yr[r];
+    return t;
+  };
+  float dot = dot_row(g + o0 * R, y + o0 * R);
+  for (int64_t o = o0; o < o1; ++o) {
+    const float* gr = g + o * R;
+    const float* yr = y + o * R;
+    float* xr = gx + o * R;
+    const int64_t nx = o + 1 < o1 ? R : 0;  // the next row (this one again on the last row: result unused)
+    const float* gn = gr + nx;
+    const float* yn = yr + nx;
+    const vf vd = vsplat(dot);
+    vf s0 = vsplat(0.0f), s1 = s0;
+    int64_t r = 0;
+    for (; r + 2 * kVLen <= R; r += 2 * kVLen) {
+      vstore(xr + r, vload(yr + r) * (vload(gr + r) - vd));
+      vstore(xr + r + kVLen, vload(yr + r + kVLen) * (vload(gr + r + kVLen) - vd));
+      s0 += vload(gn + r) * vload(yn + r);
+      s1 += vload(gn + r + kVLen) * vload(yn + r + kVLen);
+    }
+    float t = hsum(s0 + s1);
+    for (int64_t k = r; k < R; ++k) {
+      xr[k] = yr[k] * (gr[k] - dot);
+      t += gn[k] * yn[k];
+    }
+    dot = t;
+  }
+}
+#endif
+
 // max over a contiguous row (NaN-propagating is not needed: a NaN row gives NaN through exp anyway).
 template <class T>
 T row_max(const T* x, int64_t R) {
@@ -368,6 +411,12 @@ void softmax_bwd(char* gxp, const char* gp, const char* yp, int64_t O, int64_t R
   const T* y = reinterpret_cast<const T*>(yp);
   if (I == 1) {
     parallel_for(0, O, std::max<int64_t>(1, 8192 / std::max<int64_t>(R, 1)), [&](int64_t o0, int64_t o1) {
+#if DLCORE_VLEN > 1
+      if constexpr (std::is_same_v<T, float> && !LOG) {
+        softmax_bwd_rows_f32(gx, g, y, o0, o1, R);
+        return;
+      }
+#endif
       for (int64_t o = o0; o < o1; ++o) {
         const T* gr = g + o * R;
         const T* yr = y + o * R;
