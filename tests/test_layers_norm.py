@@ -100,6 +100,21 @@ def test_batch_norm_float32_channel_paths(isa, shape, training, rng):
 
 
 @pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("first", [1e4, -3e3, 50.0])
+def test_batch_norm_float32_outlier_first_element(isa, first, rng):
+    # the float32 statistics are shifted by each channel's first element: an outlier there must not cost accuracy
+    _pin(isa)
+    x = rng.standard_normal((16, 3, 9, 11))
+    x[0, :, 0, 0] = first
+    x[0, 2, 0, 0] = x[0, 2, 0, 1]              # channel 2: an ordinary first element
+    x[3:, 1] = 7.0                               # channel 1: constant but for the first rows
+    x = x.astype(np.float32).astype(np.float64)
+    y = F.batch_norm(dlcore.tensor(x.astype(np.float32)), None, None, training=True).numpy()
+    ry, _, _ = np_bn(x, np.zeros(3), np.ones(3), None, None, True, 0.1, 1e-5)
+    assert_close(y, ry, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("shape", [(6, 3), (3, 2, 4, 3)])
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_gradcheck(isa, shape, training, rng):

@@ -24,7 +24,9 @@ namespace dlcore::DLCORE_ISA_NS {
 // the backward) and one write.
 //   forward sums are shifted by K = the channel's first element: s1 = sum (x - K), s2 = sum (x - K)^2, then
 //   mean = K + s1/n, var = s2/n - (s1/n)^2. With K a sample of the data, (mean - K)^2 is of the order of var,
-//   so the subtraction loses no more than a few bits (a constant channel gives exactly 0).
+//   so the subtraction loses no more than a few bits (a constant channel gives exactly 0); when it is not
+//   ((mean - K)^2 > 4 var: an outlier as the first element) the channel's statistics are recomputed exactly in
+//   two float64 passes over its slice, which is in L2.
 constexpr int64_t kBnFlush = 1024;  // elements per float32 partial sum chunk (64 or 128 adds per lane)
 
 DLCORE_ALWAYS_INLINE double bn_hsum_d(vf v) {
@@ -246,7 +248,21 @@ void bn_fwd(char* yp, char* smp, char* sip, const char* xp, const char* wp, cons
             double s1 = 0, s2 = 0;
             bn_shifted_sums_f32(x + c * S, N, S, C * S, K, s1, s2);
             const double d = s1 / (double)cnt;
-            stats(c, (double)K + d, std::max(0.0, s2 / (double)cnt - d * d));
+            double mean = (double)K + d, var = s2 / (double)cnt - d * d;
+            if (!(d * d <= 4.0 * var)) {
+              // The shift was far from the mean (an outlier first element, or a constant-but-for-a-few channel):
+              // the float32 squares lost too much. Exact two-pass float64 statistics instead, from L2. A channel
+              // that is exactly constant has d = var = 0 and stays on the fast path.
+              if (!(d == 0.0 && var == 0.0)) {
+                double t = 0;
+                for (int64_t n = 0; n < N; ++n) t += sum_row(x + (n * C + c) * S, S);
+                mean = t / (double)cnt;
+                double q = 0;
+                for (int64_t n = 0; n < N; ++n) q += sumsq_dev_row(x + (n * C + c) * S, S, mean);
+                var = q / (double)cnt;
+              }
+            }
+            stats(c, mean, std::max(0.0, var));
             const float sc = save_invstd[c] * (w ? w[c] : 1.0f);
             const float sh = b ? b[c] : 0.0f;
             bn_channel_affine(BnAffine{y + c * S, nullptr, x + c * S, C * S, save_mean[c], sc, 0.0f, sh}, N, S);
