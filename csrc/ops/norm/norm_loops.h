@@ -22,10 +22,11 @@ namespace dlcore::DLCORE_ISA_NS {
 // over its N rows accumulating in float32 lanes, flushed into float64 every kBnFlush elements, then the
 // elementwise pass over the same N x S slice while it is still in L2. Memory sees one read (plus one read of g in
 // the backward) and one write.
-//   forward sums are shifted by K = the channel's first element: s1 = sum (x - K), s2 = sum (x - K)^2, then
+//   forward sums are shifted by K = the midrange of the channel's first 16 elements: s1 = sum (x - K),
+//   s2 = sum (x - K)^2, then
 //   mean = K + s1/n, var = s2/n - (s1/n)^2. With K a sample of the data, (mean - K)^2 is of the order of var,
 //   so the subtraction loses no more than a few bits (a constant channel gives exactly 0); when it is not
-//   ((mean - K)^2 > 4 var: an outlier as the first element) the channel's statistics are recomputed exactly in
+//   ((mean - K)^2 > 4 var: an outlier among those elements) the channel's statistics are recomputed exactly in
 //   two float64 passes over its slice, which is in L2.
 constexpr int64_t kBnFlush = 1024;  // elements per float32 partial sum chunk (64 or 128 adds per lane)
 
@@ -244,7 +245,15 @@ void bn_fwd(char* yp, char* smp, char* sip, const char* xp, const char* wp, cons
       if (bn_fast_path(C, S)) {
         parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
           for (int64_t c = c0; c < c1; ++c) {
-            const float K = x[c * S];
+            // the shift: the midrange of the channel's first (up to) 16 elements (exactly the value for a
+            // constant channel; rarely far enough from the mean to need the exact fallback below)
+            const float* x0 = x + c * S;
+            float mn = x0[0], mx = x0[0];
+            for (int64_t j = 1; j < std::min<int64_t>(S, 16); ++j) {
+              mn = std::min(mn, x0[j]);
+              mx = std::max(mx, x0[j]);
+            }
+            const float K = 0.5f * mn + 0.5f * mx;
             double s1 = 0, s2 = 0;
             bn_shifted_sums_f32(x + c * S, N, S, C * S, K, s1, s2);
             const double d = s1 / (double)cnt;
