@@ -66,7 +66,7 @@ def test_batch_norm_forward(isa, shape, training, affine, float_dtype, rng):
                                    (3, 2, 2100), (64, 4, 24, 24), (7, 1, 40)])
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_float32_channel_paths(isa, shape, training, rng):
-    # the float32 per-channel path (float32 lane sums shifted by the channel's first element, flushed into float64;
+    # the float32 per-channel path (float32 lane sums shifted by a sample of the channel, flushed into float64;
     # threads over channels; C = 1 takes the general path): every row-tail length, rows longer than the flush
     # chunk, a constant channel (variance exactly 0), a channel far from 0 relative to its spread, forward and
     # backward against the float64 kernels
@@ -102,7 +102,8 @@ def test_batch_norm_float32_channel_paths(isa, shape, training, rng):
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("first", [1e4, -3e3, 50.0])
 def test_batch_norm_float32_outlier_first_element(isa, first, rng):
-    # the float32 statistics are shifted by each channel's first element: an outlier there must not cost accuracy
+    # the float32 statistics are shifted by the midrange of each channel's first elements: an outlier there must
+    # not cost accuracy (the exact float64 fallback)
     _pin(isa)
     x = rng.standard_normal((16, 3, 9, 11))
     x[0, :, 0, 0] = first
