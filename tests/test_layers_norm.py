@@ -62,6 +62,60 @@ def test_batch_norm_forward(isa, shape, training, affine, float_dtype, rng):
 
 
 @pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("shape", [(3, 4, 2), (5, 3, 7), (2, 3, 16), (4, 2, 17), (3, 5, 33), (2, 3, 1030),
+                                   (3, 2, 2100), (64, 4, 24, 24), (7, 1, 40)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_float32_channel_paths(isa, shape, training, rng):
+    # the float32 per-channel path (float32 lane sums shifted by a sample of the channel, flushed into float64;
+    # threads over channels; C = 1 takes the general path): every row-tail length, rows longer than the flush
+    # chunk, a constant channel (variance exactly 0), a channel far from 0 relative to its spread, forward and
+    # backward against the float64 kernels
+    _pin(isa)
+    C = shape[1]
+    x = rng.standard_normal(shape)
+    x[:, 0] = 2.5                                        # constant channel
+    if C > 1:
+        x[:, 1] = 300 + rng.standard_normal(x[:, 1].shape)   # offset 300 sigma: a naive float32 sum of squares fails
+    x = x.astype(np.float32).astype(np.float64)
+    g = rng.standard_normal(shape)
+    w0, b0 = rng.standard_normal(C), rng.standard_normal(C)
+    rm0, rv0 = rng.standard_normal(C), rng.uniform(0.5, 2, C)
+    res = []
+    for dt in ("float32", "float64"):
+        xd = dlcore.tensor(x.astype(dt), requires_grad=True)
+        wd = dlcore.tensor(w0.astype(dt), requires_grad=True)
+        bd = dlcore.tensor(b0.astype(dt), requires_grad=True)
+        rm, rv = dlcore.tensor(rm0.astype(dt)), dlcore.tensor(rv0.astype(dt))
+        y = F.batch_norm(xd, rm, rv, wd, bd, training, 0.1, 1e-5)
+        y.backward(dlcore.tensor(g.astype(dt)))
+        res.append([v.numpy().astype(np.float64) for v in (y.detach(), rm, rv, xd.grad, wd.grad, bd.grad)])
+    ry, rrm, rrv = np_bn(x, rm0, rv0, w0, b0, training, 0.1, 1e-5)
+    assert_close(res[1][0], ry, rtol=1e-9, atol=1e-9)
+    names = ["y", "running_mean", "running_var", "grad x", "grad w", "grad b"]
+    for name, a, e in zip(names, res[0], res[1]):
+        scale = max(1.0, np.abs(e).max())
+        assert_close(a, e, rtol=1e-4, atol=1e-4 * scale, msg=name)
+    if training:
+        assert (res[0][0][:, 0] == np.float32(b0[0])).all()   # constant channel: y = bias exactly
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("first", [1e4, -3e3, 50.0])
+def test_batch_norm_float32_outlier_first_element(isa, first, rng):
+    # the float32 statistics are shifted by the midrange of each channel's first elements: an outlier there must
+    # not cost accuracy (the exact float64 fallback)
+    _pin(isa)
+    x = rng.standard_normal((16, 3, 9, 11))
+    x[0, :, 0, 0] = first
+    x[0, 2, 0, 0] = x[0, 2, 0, 1]              # channel 2: an ordinary first element
+    x[3:, 1] = 7.0                               # channel 1: constant but for the first rows
+    x = x.astype(np.float32).astype(np.float64)
+    y = F.batch_norm(dlcore.tensor(x.astype(np.float32)), None, None, training=True).numpy()
+    ry, _, _ = np_bn(x, np.zeros(3), np.ones(3), None, None, True, 0.1, 1e-5)
+    assert_close(y, ry, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("shape", [(6, 3), (3, 2, 4, 3)])
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_gradcheck(isa, shape, training, rng):

@@ -147,6 +147,26 @@ def test_max_pool_nan_and_ties(dev_isa):
     assert g[1, 5] == 1 and g[0, 0] == 1 and g[0, 1] == 0 and g.sum() == 16
 
 
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("W", [2, 3, 9, 15, 16, 17, 24, 31, 32, 33, 48, 65, 81])
+def test_max_pool_2x2_values_widths_and_nans(isa, W, rng):
+    # the value-only 2x2 fast paths (8-lane shuffle scan; AVX-512 masked 16-output steps) over row widths that
+    # hit every mask, with NaNs at each window position and an odd leftover row
+    _pin(isa)
+    x = rng.standard_normal((2, 3, 7, W)).astype(np.float32)
+    for pos, (h, w) in enumerate([(0, 0), (0, 1), (1, 0), (3, 3), (4, 6), (5, 1)]):
+        if w < W:
+            x[pos % 2, pos % 3, h, w] = np.nan
+    x[1, 2, 2:4, :4] = 0.0          # ties
+    x[1, 2, 2, 1] = -0.0
+    Ho, Wo = 3, W // 2
+    ref = x[:, :, :2 * Ho, :2 * Wo].reshape(2, 3, Ho, 2, Wo, 2).max(axis=(3, 5))  # NaN anywhere -> NaN
+    out = F.max_pool2d(dlcore.tensor(x), 2).numpy()
+    assert out.shape == ref.shape
+    assert (np.isnan(out) == np.isnan(ref)).all()
+    assert_close(out, ref, rtol=0, atol=0)
+
+
 @requires_torch
 @pytest.mark.parametrize("case", MAX_CASES[:7])
 def test_max_pool_vs_torch(case, device, rng):

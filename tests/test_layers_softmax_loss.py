@@ -50,6 +50,61 @@ def test_softmax_stable_large_values(device):
 
 
 @pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("R", [1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100, 1000, 1003])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_row_lengths(isa, R, log, rng):
+    # float32 rows of every tail length of the 8- and 16-lane paths, several rows per thread chunk (the next row's
+    # max is fused into this row's scale pass), wide logits (exp of x - max down to ~-100: underflow to 0)
+    _pin(isa)
+    x = (rng.standard_normal((37, R)) * 20).astype(np.float32)
+    ref = np_log_softmax(x.astype(np.float64), 1)
+    out = (F.log_softmax if log else F.softmax)(dlcore.tensor(x), 1).numpy()
+    if log:
+        assert_close(out, ref, rtol=1e-5, atol=2e-5)
+    else:
+        assert_close(out, np.exp(ref), rtol=1e-5, atol=1e-7)
+        assert_close(out.sum(1), np.ones(37), rtol=1e-5)
+    # backward (the float32 row loop fuses the next row's dot into this row's pass) against float64
+    g = rng.standard_normal(x.shape)
+    grads = []
+    for dt in ("float32", "float64"):
+        xd = dlcore.tensor(x.astype(dt), requires_grad=True)
+        (F.log_softmax if log else F.softmax)(xd, 1).backward(dlcore.tensor(g.astype(dt)))
+        grads.append(xd.grad.numpy().astype(np.float64))
+    assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_float32_extremes(isa, log):
+    _pin(isa)
+    R = 37
+    x = np.zeros((8, R), np.float32)
+    x[0] = np.linspace(-3e4, 3e4, R)           # huge logits: one hot
+    x[1] = np.linspace(-1e-30, 1e-30, R)       # tiny logits: uniform
+    x[2] = 1e4                                  # constant large row: uniform
+    x[3, ::2] = -np.inf                         # masked entries give exactly 0
+    x[4] = np.linspace(-200, 0, R)              # spans the exp underflow
+    x[5] = -np.inf
+    x[5, 20] = 3.0                              # a single unmasked entry -> 1
+    x[6, 30] = np.nan                           # NaN row stays NaN
+    x[7] = np.linspace(-87, -86, R)             # all near the underflow edge (shift-invariant: a normal row)
+    out = (F.log_softmax if log else F.softmax)(dlcore.tensor(x), 1).numpy()
+    with np.errstate(invalid="ignore"):
+        ref = np_log_softmax(x.astype(np.float64), 1)
+    assert np.isnan(out[6]).all()
+    keep = [0, 1, 2, 3, 4, 5, 7]
+    if log:
+        fin = np.isfinite(ref[keep])
+        # x - lse cancels: the error is absolute, a few ulp of |x| (1e-3 at 1e4)
+        assert_close(out[keep][fin], ref[keep][fin], rtol=1e-5, atol=4e-3)
+        assert (out[keep][~fin] == -np.inf).all()
+    else:
+        assert_close(out[keep], np.exp(ref[keep]), rtol=1e-5, atol=1e-7)
+        assert (out[3, ::2] == 0).all() and (out[5, :20] == 0).all() and out[5, 20] == 1.0
+
+
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dim", [0, 1, 2])
 @pytest.mark.parametrize("log", [False, True])
 def test_softmax_gradcheck(isa, dim, log, rng):

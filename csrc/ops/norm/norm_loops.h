@@ -6,12 +6,142 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/parallel.h"
 #include "ops/norm/norm_tables.h"
+#if DLCORE_VLEN > 1
+#include "ops/elementwise/vecmath.h"
+#endif
 
 namespace dlcore::DLCORE_ISA_NS {
+
+#if DLCORE_VLEN > 1
+// float32 fast path (training, S > 1, C at least the thread count): threads over channels; per channel one pass
+// over its N rows accumulating in float32 lanes, flushed into float64 every kBnFlush elements, then the
+// elementwise pass over the same N x S slice while it is still in L2. Memory sees one read (plus one read of g in
+// the backward) and one write.
+//   forward sums are shifted by K = the midrange of the channel's first 16 elements: s1 = sum (x - K),
+//   s2 = sum (x - K)^2, then
+//   mean = K + s1/n, var = s2/n - (s1/n)^2. With K a sample of the data, (mean - K)^2 is of the order of var,
+//   so the subtraction loses no more than a few bits (a constant channel gives exactly 0); when it is not
+//   ((mean - K)^2 > 4 var: an outlier among those elements) the channel's statistics are recomputed exactly in
+//   two float64 passes over its slice, which is in L2.
+constexpr int64_t kBnFlush = 1024;  // elements per float32 partial sum chunk (64 or 128 adds per lane)
+
+DLCORE_ALWAYS_INLINE double bn_hsum_d(vf v) {
+  double s = 0;
+  for (int j = 0; j < kVLen; ++j) s += (double)v[j];
+  return s;
+}
+
+// y = A g + B (x - M) + K (g null: y = A (x - M) + K) over one channel's rows; vec() does kVLen elements at
+// offset i of row n. x - M before scaling: a channel far from 0 relative to its spread does not cancel.
+struct BnAffine {
+  float* y;
+  const float* g;
+  const float* x;
+  int64_t rs;
+  float M, A, B, K;
+  DLCORE_ALWAYS_INLINE void vec(int64_t n, int64_t i) const {
+    const int64_t o = n * rs + i;
+    const vf d = vload(x + o) - M;
+    vstore(y + o, g ? vsplat(A) * vload(g + o) + vsplat(B) * d + vsplat(K) : d * A + K);
+  }
+  DLCORE_ALWAYS_INLINE void tail(int64_t n, int64_t i) const {
+    const int64_t o = n * rs + i;
+    y[o] = g ? A * g[o] + B * (x[o] - M) + K : (x[o] - M) * A + K;
+  }
+};
+
+inline void bn_channel_affine(const BnAffine& a, int64_t N, int64_t S) {
+  for (int64_t n = 0; n < N; ++n) {
+    int64_t i = 0;
+    for (; i + kVLen <= S; i += kVLen) a.vec(n, i);
+    for (; i < S; ++i) a.tail(n, i);
+  }
+}
+
+// The channel's N rows of S floats (row stride rs) in float32 lanes: per vector f(x, x2) accumulates into one of
+// two pairs of lane sums; f1 does the same for the row tails of < kVLen elements into float64 directly. The lane
+// sums are flushed into float64 after every kBnFlush elements (64 or 128 adds per lane between flushes), not per
+// row: rows of a few hundred floats would otherwise pay a horizontal sum each. The next row is prefetched while
+// this one is summed (rows are C S floats apart: each is a short stream the hardware prefetcher ramps up late).
+template <class F2, class F1>
+DLCORE_ALWAYS_INLINE void bn_channel_sums(const float* x, const float* x2, int64_t N, int64_t S, int64_t rs,
+                                          double& t1, double& t2, F2 f, F1 f1) {
+  vf a0 = vsplat(0.0f), a1 = a0, b0 = a0, b1 = a0;
+  int64_t pending = 0;
+  auto flush = [&] {
+    t1 += bn_hsum_d(a0 + a1);
+    t2 += bn_hsum_d(b0 + b1);
+    a0 = a1 = b0 = b1 = vsplat(0.0f);
+    pending = 0;
+  };
+  for (int64_t n = 0; n < N; ++n) {
+    const float* xr = x + n * rs;
+    const float* yr = x2 ? x2 + n * rs : nullptr;
+    const int64_t nxt = n + 1 < N ? rs : 0;
+    int64_t i = 0;
+    while (i + kVLen <= S) {
+      const int64_t i0 = i, e = std::min(S, i + kBnFlush);
+      for (; i + 2 * kVLen <= e; i += 2 * kVLen) {
+        for (int l = 0; l < 2 * kVLen; l += 16) {
+          __builtin_prefetch(xr + nxt + i + l);
+          if (yr) __builtin_prefetch(yr + nxt + i + l);
+        }
+        f(xr + i, yr ? yr + i : nullptr, a0, b0);
+        f(xr + i + kVLen, yr ? yr + i + kVLen : nullptr, a1, b1);
+      }
+      for (; i + kVLen <= e; i += kVLen) {
+        f(xr + i, yr ? yr + i : nullptr, a0, b0);
+      }
+      pending += i - i0;  // < 2 kBnFlush elements per lane sum between flushes
+      if (pending >= kBnFlush) flush();
+    }
+    for (; i < S; ++i) {
+      f1(xr[i], yr ? yr[i] : 0.0f, t1, t2);
+    }
+  }
+  flush();
+}
+
+inline void bn_shifted_sums_f32(const float* x, int64_t N, int64_t S, int64_t rs, float K, double& s1, double& s2) {
+  const vf vk = vsplat(K);
+  bn_channel_sums(
+      x, nullptr, N, S, rs, s1, s2,
+      [&](const float* p, const float*, vf& a, vf& b) {
+        vf d = vload(p) - vk;
+        a += d;
+        b += d * d;
+      },
+      [&](float v, float, double& u1, double& u2) {
+        double d = (double)(v - K);
+        u1 += d;
+        u2 += d * d;
+      });
+}
+
+// sum g and sum g (x - mean), float32 lanes flushed into float64 like bn_shifted_sums_f32.
+inline void bn_g_gx_sums_f32(const float* g, const float* x, int64_t N, int64_t S, int64_t rs, float mean,
+                             double& sg, double& sgx) {
+  const vf vm = vsplat(mean);
+  bn_channel_sums(
+      g, x, N, S, rs, sg, sgx,
+      [&](const float* pg, const float* px, vf& a, vf& b) {
+        vf gv = vload(pg);
+        a += gv;
+        b += gv * (vload(px) - vm);
+      },
+      [&](float gv, float xv, double& u1, double& u2) {
+        u1 += (double)gv;
+        u2 += (double)gv * (double)(xv - mean);
+      });
+}
+
+inline bool bn_fast_path(int64_t C, int64_t S) { return S > 1 && C >= (int64_t)get_num_threads(); }
+#endif
 
 template <class T>
 double sum_row(const T* DLCORE_RESTRICT x, int64_t n) {
@@ -67,14 +197,14 @@ void sum_g_gx_row(const T* DLCORE_RESTRICT g, const T* DLCORE_RESTRICT x, int64_
 }
 
 template <class T>
-void affine_row(T* DLCORE_RESTRICT y, const T* DLCORE_RESTRICT x, int64_t n, T scale, T shift) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale + shift;
+void affine_row(T* DLCORE_RESTRICT y, const T* DLCORE_RESTRICT x, int64_t n, T mean, T scale, T shift) {
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * scale + shift;
 }
 
 template <class T>
-void affine2_row(T* DLCORE_RESTRICT y, const T* DLCORE_RESTRICT g, const T* DLCORE_RESTRICT x, int64_t n, T a, T b,
-                 T c) {
-  for (int64_t i = 0; i < n; ++i) y[i] = a * g[i] + b * x[i] + c;
+void affine2_row(T* DLCORE_RESTRICT y, const T* DLCORE_RESTRICT g, const T* DLCORE_RESTRICT x, int64_t n, T mean,
+                 T a, T b, T c) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a * g[i] + b * (x[i] - mean) + c;
 }
 
 // Channel statistics -> (mean, invstd), running update, output.
@@ -110,6 +240,47 @@ void bn_fwd(char* yp, char* smp, char* sip, const char* xp, const char* wp, cons
       }
     for (int64_t c = 0; c < C; ++c) stats(c, s[c], q[c] / (double)cnt);
   } else if (a.training) {
+#if DLCORE_VLEN > 1
+    if constexpr (std::is_same_v<T, float>) {
+      if (bn_fast_path(C, S)) {
+        parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+          for (int64_t c = c0; c < c1; ++c) {
+            // the shift: the midrange of the channel's first (up to) 16 elements (exactly the value for a
+            // constant channel; rarely far enough from the mean to need the exact fallback below)
+            const float* x0 = x + c * S;
+            float mn = x0[0], mx = x0[0];
+            for (int64_t j = 1; j < std::min<int64_t>(S, 16); ++j) {
+              mn = std::min(mn, x0[j]);
+              mx = std::max(mx, x0[j]);
+            }
+            const float K = 0.5f * mn + 0.5f * mx;
+            double s1 = 0, s2 = 0;
+            bn_shifted_sums_f32(x + c * S, N, S, C * S, K, s1, s2);
+            const double d = s1 / (double)cnt;
+            double mean = (double)K + d, var = s2 / (double)cnt - d * d;
+            if (!(d * d <= 4.0 * var)) {
+              // The shift was far from the mean (an outlier first element, or a constant-but-for-a-few channel):
+              // the float32 squares lost too much. Exact two-pass float64 statistics instead, from L2. A channel
+              // that is exactly constant has d = var = 0 and stays on the fast path.
+              if (!(d == 0.0 && var == 0.0)) {
+                double t = 0;
+                for (int64_t n = 0; n < N; ++n) t += sum_row(x + (n * C + c) * S, S);
+                mean = t / (double)cnt;
+                double q = 0;
+                for (int64_t n = 0; n < N; ++n) q += sumsq_dev_row(x + (n * C + c) * S, S, mean);
+                var = q / (double)cnt;
+              }
+            }
+            stats(c, mean, std::max(0.0, var));
+            const float sc = save_invstd[c] * (w ? w[c] : 1.0f);
+            const float sh = b ? b[c] : 0.0f;
+            bn_channel_affine(BnAffine{y + c * S, nullptr, x + c * S, C * S, save_mean[c], sc, 0.0f, sh}, N, S);
+          }
+        });
+        return;
+      }
+    }
+#endif
     parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
         double s = 0;
@@ -125,16 +296,16 @@ void bn_fwd(char* yp, char* smp, char* sip, const char* xp, const char* wp, cons
       save_invstd[c] = bn_invstd<T>(rv[c], a.eps);
     }
   }
-  // y = x * scale_c + shift_c
+  // y = (x - mean_c) * scale_c + shift_c (x - mean first: no cancellation for channels far from 0)
   if (S == 1) {
     std::vector<T> sc(C), sh(C);
     for (int64_t c = 0; c < C; ++c) {
       sc[c] = save_invstd[c] * (w ? w[c] : T(1));
-      sh[c] = (b ? b[c] : T(0)) - save_mean[c] * sc[c];
+      sh[c] = b ? b[c] : T(0);
     }
     parallel_for(0, N, std::max<int64_t>(1, 16384 / std::max<int64_t>(C, 1)), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n)
-        for (int64_t c = 0; c < C; ++c) y[n * C + c] = x[n * C + c] * sc[c] + sh[c];
+        for (int64_t c = 0; c < C; ++c) y[n * C + c] = (x[n * C + c] - save_mean[c]) * sc[c] + sh[c];
     });
     return;
   }
@@ -142,8 +313,8 @@ void bn_fwd(char* yp, char* smp, char* sip, const char* xp, const char* wp, cons
     for (int64_t r = r0; r < r1; ++r) {
       int64_t c = r % C;
       T sc = save_invstd[c] * (w ? w[c] : T(1));
-      T sh = (b ? b[c] : T(0)) - save_mean[c] * sc;
-      affine_row(y + r * S, x + r * S, S, sc, sh);
+      T sh = b ? b[c] : T(0);
+      affine_row(y + r * S, x + r * S, S, save_mean[c], sc, sh);
     }
   });
 }
@@ -160,6 +331,31 @@ void bn_bwd(char* gxp, char* gwp, char* gbp, const char* gp, const char* xp, con
   const T* mean = reinterpret_cast<const T*>(mp);
   const T* invstd = reinterpret_cast<const T*>(ip);
   const double cnt = (double)(N * S);
+#if DLCORE_VLEN > 1
+  if constexpr (std::is_same_v<T, float>) {
+    if (bn_fast_path(C, S)) {
+      parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          double sg = 0, sgx = 0;
+          bn_g_gx_sums_f32(g + c * S, x + c * S, N, S, C * S, mean[c], sg, sgx);
+          if (gw) gw[c] = (float)(sgx * (double)invstd[c]);
+          if (gb) gb[c] = (float)sg;
+          if (!gx) continue;
+          double wi = (w ? (double)w[c] : 1.0) * (double)invstd[c];
+          float A = (float)wi, B = 0.0f, K = 0.0f;
+          if (training) {
+            double dw = sgx * (double)invstd[c];
+            double bb = -wi * (double)invstd[c] * dw / cnt;
+            B = (float)bb;
+            K = (float)(-wi * sg / cnt);
+          }
+          bn_channel_affine(BnAffine{gx + c * S, g + c * S, x + c * S, C * S, mean[c], A, B, K}, N, S);
+        }
+      });
+      return;
+    }
+  }
+#endif
   std::vector<double> sg(C, 0.0), sgx(C, 0.0);
   // Per-channel sums of g and g (x - mean).
   if (S == 1) {
@@ -181,7 +377,7 @@ void bn_bwd(char* gxp, char* gwp, char* gbp, const char* gp, const char* xp, con
     if (gb) gb[c] = (T)sg[c];
   }
   if (!gx) return;
-  // gx = A g + B x + K per channel.
+  // gx = A g + B (x - mean) + K per channel.
   std::vector<T> A(C), B(C), K(C);
   for (int64_t c = 0; c < C; ++c) {
     double wi = (w ? (double)w[c] : 1.0) * (double)invstd[c];
@@ -190,7 +386,7 @@ void bn_bwd(char* gxp, char* gwp, char* gbp, const char* gp, const char* xp, con
       double b = -wi * (double)invstd[c] * dw / cnt;
       A[c] = (T)wi;
       B[c] = (T)b;
-      K[c] = (T)(-wi * sg[c] / cnt - b * (double)mean[c]);
+      K[c] = (T)(-wi * sg[c] / cnt);
     } else {
       A[c] = (T)wi;
       B[c] = T(0);
@@ -200,14 +396,14 @@ void bn_bwd(char* gxp, char* gwp, char* gbp, const char* gp, const char* xp, con
   if (S == 1) {
     parallel_for(0, N, std::max<int64_t>(1, 16384 / std::max<int64_t>(C, 1)), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n)
-        for (int64_t c = 0; c < C; ++c) gx[n * C + c] = A[c] * g[n * C + c] + B[c] * x[n * C + c] + K[c];
+        for (int64_t c = 0; c < C; ++c) gx[n * C + c] = A[c] * g[n * C + c] + B[c] * (x[n * C + c] - mean[c]) + K[c];
     });
     return;
   }
   parallel_for(0, N * C, std::max<int64_t>(1, 16384 / S), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       int64_t c = r % C;
-      affine2_row(gx + r * S, g + r * S, x + r * S, S, A[c], B[c], K[c]);
+      affine2_row(gx + r * S, g + r * S, x + r * S, S, mean[c], A[c], B[c], K[c]);
     }
   });
 }

@@ -3,12 +3,15 @@
 // padding, dilation 1 (the lecture ConvNet's pool): even/odd columns of two input rows split by shuffles, the
 // same scan rule applied lane-wise, so values and argmax match the general path exactly.
 #pragma once
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <type_traits>
 
 #include "ops/pool/pool_tables.h"
 #if DLCORE_VLEN > 1
+#include <immintrin.h>
+
 #include "ops/elementwise/vecmath.h"
 #endif
 
@@ -64,6 +67,69 @@ DLCORE_ALWAYS_INLINE v8f scan4(v8f a, v8f b, v8f c, v8f d, v8i& k) {
 }
 #endif
 
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+// NaN-propagating max (the scan's value: any NaN in the window gives NaN, else the max).
+DLCORE_ALWAYS_INLINE __m512 nanmax512(__m512 a, __m512 b) {
+  __m512 m = _mm512_max_ps(a, b);  // b when either is NaN
+  return _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), a);
+}
+// One output row of the 2x2 / stride 2 forward (values only), 16 outputs per step from 32 input columns of the two
+// input rows: vertical max, then the even/odd columns gathered by one two-source permute each and maxed. Masked
+// loads and stores cover a row of any width (the lecture net's 12 outputs from 24 inputs in one step) without
+// touching memory outside it.
+DLCORE_ALWAYS_INLINE void pool2x2_row_avx512(float* o, const float* r0, const float* r1, int64_t Wo) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  for (int64_t c = 0; c < Wo; c += 16) {
+    const int64_t k = std::min<int64_t>(16, Wo - c);  // outputs in this step; inputs 2k
+    const __mmask16 mlo = k >= 8 ? (__mmask16)0xffff : (__mmask16)((1u << (2 * k)) - 1);
+    const __mmask16 mhi = k > 8 ? (__mmask16)((1u << (2 * k - 16)) - 1) : (__mmask16)0;
+    const float* a = r0 + 2 * c;
+    const float* b = r1 + 2 * c;
+    __m512 lo = nanmax512(_mm512_maskz_loadu_ps(mlo, a), _mm512_maskz_loadu_ps(mlo, b));
+    __m512 hi = nanmax512(_mm512_maskz_loadu_ps(mhi, a + 16), _mm512_maskz_loadu_ps(mhi, b + 16));
+    __m512 m = nanmax512(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi));
+    _mm512_mask_storeu_ps(o + c, (__mmask16)((1u << k) - 1), m);
+  }
+}
+// One output row of the 2x2 / stride 2 backward: the window scan recomputed from the two input rows (the four
+// window positions split into even/odd columns by two-source permutes, the scan rule "take if greater or NaN" in
+// row-major order, as the general path), g routed to the winner, the zeros of the other three positions written
+// in the same stores; 16 outputs (32 input columns) per step, masked for any width.
+DLCORE_ALWAYS_INLINE void pool2x2_bwd_row_avx512(float* q0, float* q1, const float* r0, const float* r1,
+                                                 const float* go, int64_t Wo) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  for (int64_t c = 0; c < Wo; c += 16) {
+    const int64_t k = std::min<int64_t>(16, Wo - c);
+    const __mmask16 mlo = k >= 8 ? (__mmask16)0xffff : (__mmask16)((1u << (2 * k)) - 1);
+    const __mmask16 mhi = k > 8 ? (__mmask16)((1u << (2 * k - 16)) - 1) : (__mmask16)0;
+    const __mmask16 mk = (__mmask16)((1u << k) - 1);
+    const __m512 a0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * c), a1 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * c + 16);
+    const __m512 b0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * c), b1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * c + 16);
+    const __m512 wa = _mm512_permutex2var_ps(a0, even, a1), wb = _mm512_permutex2var_ps(a0, odd, a1);
+    const __m512 wc = _mm512_permutex2var_ps(b0, even, b1), wd = _mm512_permutex2var_ps(b0, odd, b1);
+    __m512 m = wa;
+    const __mmask16 tb = _mm512_cmp_ps_mask(wb, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(wb, wb, _CMP_UNORD_Q);
+    m = _mm512_mask_mov_ps(m, tb, wb);
+    const __mmask16 tc = _mm512_cmp_ps_mask(wc, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(wc, wc, _CMP_UNORD_Q);
+    m = _mm512_mask_mov_ps(m, tc, wc);
+    const __mmask16 td = _mm512_cmp_ps_mask(wd, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(wd, wd, _CMP_UNORD_Q);
+    const __m512 g = _mm512_maskz_loadu_ps(mk, go + c);
+    const __m512 ga = _mm512_maskz_mov_ps((__mmask16)(~(tb | tc | td)), g);
+    const __m512 gb = _mm512_maskz_mov_ps((__mmask16)(tb & ~(tc | td)), g);
+    const __m512 gc = _mm512_maskz_mov_ps((__mmask16)(tc & ~td), g);
+    const __m512 gd = _mm512_maskz_mov_ps(td, g);
+    _mm512_mask_storeu_ps(q0 + 2 * c, mlo, _mm512_permutex2var_ps(ga, ilo, gb));
+    _mm512_mask_storeu_ps(q0 + 2 * c + 16, mhi, _mm512_permutex2var_ps(ga, ihi, gb));
+    _mm512_mask_storeu_ps(q1 + 2 * c, mlo, _mm512_permutex2var_ps(gc, ilo, gd));
+    _mm512_mask_storeu_ps(q1 + 2 * c + 16, mhi, _mm512_permutex2var_ps(gc, ihi, gd));
+  }
+}
+#endif
+
 template <class T>
 void max_pool_fwd(char* outp, int64_t* idx, const char* inp, int64_t p0, int64_t p1, int64_t H, int64_t W,
                   int64_t Ho, int64_t Wo, const Pool2dParams& p) {
@@ -76,6 +142,13 @@ void max_pool_fwd(char* outp, int64_t* idx, const char* inp, int64_t p0, int64_t
 #if DLCORE_VLEN > 1
     if constexpr (std::is_same_v<T, float>) {
       if (is_2x2_fast(p) && !ip && 2 * Ho <= H && 2 * Wo <= W) {
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+        for (int64_t oh = 0; oh < Ho; ++oh) {
+          const float* r0 = plane + 2 * oh * W;
+          pool2x2_row_avx512(op + oh * Wo, r0, r0 + W, Wo);
+        }
+        continue;
+#endif
         for (int64_t oh = 0; oh < Ho; ++oh) {
           const float* r0 = plane + 2 * oh * W;
           const float* r1 = r0 + W;
@@ -126,6 +199,16 @@ void max_pool_bwd(char* ginp, const char* goutp, const char* inp, int64_t p0, in
     if constexpr (std::is_same_v<T, float>) {
       if (is_2x2_fast(p) && 2 * Ho <= H && 2 * Wo <= W) {
         // Windows tile the top-left [2 Ho, 2 Wo] block; the rest of the plane (odd H or W) gets zeros.
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+        for (int64_t oh = 0; oh < Ho; ++oh) {
+          const float* r0 = plane + 2 * oh * W;
+          float* q0 = gp + 2 * oh * W;
+          pool2x2_bwd_row_avx512(q0, q0 + W, r0, r0 + W, g + oh * Wo, Wo);
+          for (int64_t w = 2 * Wo; w < W; ++w) q0[w] = q0[W + w] = 0.0f;
+        }
+        if (2 * Ho < H) std::memset(gp + 2 * Ho * W, 0, (H - 2 * Ho) * W * sizeof(float));
+        continue;
+#endif
         for (int64_t oh = 0; oh < Ho; ++oh) {
           const float* r0 = plane + 2 * oh * W;
           const float* r1 = r0 + W;

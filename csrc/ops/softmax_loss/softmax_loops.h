@@ -11,6 +11,8 @@
 #include "core/parallel.h"
 #include "ops/softmax_loss/softmax_tables.h"
 #if DLCORE_VLEN > 1
+#include <immintrin.h>
+
 #include "ops/elementwise/vecmath.h"
 #endif
 
@@ -29,6 +31,211 @@ DLCORE_ALWAYS_INLINE float hmax(vf v) {
   float m = v[0];
   for (int j = 1; j < kVLen; ++j) m = std::max(m, v[j]);
   return m;
+}
+#endif
+
+#if DLCORE_VLEN > 1
+// Lane-wise max without NaN bookkeeping (a NaN in a row makes the whole softmax row NaN through exp either way).
+DLCORE_ALWAYS_INLINE vf vmax_fast(vf a, vf b) {
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  return (vf)_mm512_max_ps((__m512)a, (__m512)b);
+#elif DLCORE_VLEN == 8 && defined(__AVX__)
+  return (vf)_mm256_max_ps((__m256)a, (__m256)b);
+#else
+  return vmax(a, b);
+#endif
+}
+
+// exp(x) for x <= 0 (the shifted logits x - max of softmax) as 2^t, t = x log2(e): t = n + f with n = round(t),
+// |f| <= 1/2, 2^f by a degree-6 polynomial (a Chebyshev fit, 2e-8 relative; about 1 ulp after float32 Horner
+// rounding), 2^n applied exactly. The rounding of t adds a relative error of ~|t| 6e-8: below 1.2e-6 for the
+// outputs above 1e-6 that a relative tolerance sees. Without vexp's overflow/NaN handling that cannot occur here.
+// AVX-512 applies 2^n with vscalefps (gradual underflow; t is clamped at -151 so -inf gives 0); the 8-lane build
+// adds n to the exponent bits and returns 0 for t < -124 (x < -85.9, true value < 5e-38, below every tolerance
+// against a row sum >= 1). NaN in gives NaN out.
+DLCORE_ALWAYS_INLINE vf exp2_poly(vf f) {
+  vf p = vsplat(1.5469732170458883e-4f);
+  p = p * f + 1.3400432653725147e-3f;
+  p = p * f + 9.618025273084640e-3f;
+  p = p * f + 5.550327152013779e-2f;
+  p = p * f + 2.4022650718688965e-1f;
+  p = p * f + 6.931471824645996e-1f;
+  return p * f + 1.0f;
+}
+DLCORE_ALWAYS_INLINE vf vexp_nonpos(vf x) {
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  __m512 t = _mm512_mul_ps((__m512)x, _mm512_set1_ps(1.44269504088896341f));
+  t = _mm512_max_ps(_mm512_set1_ps(-151.0f), t);  // returns t when t is NaN
+  __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  vf y = exp2_poly((vf)_mm512_sub_ps(t, n));
+  return (vf)_mm512_scalef_ps((__m512)y, n);
+#else
+  vf t = x * 1.44269504088896341f;
+  vi under = t < -124.0f;
+  t = vselect(under, vsplat(-124.0f), t);  // NaN compares false and is kept
+  vf n = vround(t);                         // in [-124, 0]: 2^n by an exponent add stays normal
+  vf y = exp2_poly(t - n);
+  vi ni = __builtin_convertvector(n, vi);
+  vf e = as_float(as_int(y) + (ni << 23));
+  return as_float(~under & as_int(e));
+#endif
+}
+
+// The float32 softmax over rows [o0, o1) of length R (I == 1). Per row: a max pass, an exp pass (stores
+// exp(x - m) and sums it in two vector accumulators), a scale pass (y *= 1 / sum; LOG: y = x - (m + log sum), the
+// exp pass then only sums). A row of a few thousand floats stays in L1 between the passes, so memory sees one read
+// and one write; the max pass of the next row (reads from L2/L3) is fused into the scale pass of this row (L1 and
+// stores), so the two overlap instead of running back to back.
+DLCORE_ALWAYS_INLINE vf max_tail(vf vm, const float* x, int64_t R) {
+  return vmax_fast(vm, vload(x + R - kVLen));  // the last whole vector overlaps lanes already seen: harmless for max
+}
+
+template <bool LOG>
+float row_exp_sum_f32(float* DLCORE_RESTRICT y, const float* DLCORE_RESTRICT x, int64_t R, float m) {
+  const vf vmv = vsplat(m);
+  vf s0 = vsplat(0.0f), s1 = vsplat(0.0f);
+  int64_t r = 0;
+  for (; r + 2 * kVLen <= R; r += 2 * kVLen) {
+    vf e0 = vexp_nonpos(vload(x + r) - vmv);
+    vf e1 = vexp_nonpos(vload(x + r + kVLen) - vmv);
+    if (!LOG) {
+      vstore(y + r, e0);
+      vstore(y + r + kVLen, e1);
+    }
+    s0 += e0;
+    s1 += e1;
+  }
+  for (; r + kVLen <= R; r += kVLen) {
+    vf e0 = vexp_nonpos(vload(x + r) - vmv);
+    if (!LOG) vstore(y + r, e0);
+    s0 += e0;
+  }
+  if (r < R) {  // tail: the last whole vector (R >= kVLen), the lanes summed already masked out of the sum
+    const int32_t first_new = (int32_t)(kVLen - (R - r));
+    vf e = vexp_nonpos(vload(x + R - kVLen) - vmv);
+    vi lane;
+    for (int j = 0; j < kVLen; ++j) lane[j] = j;
+    if (!LOG) vstore(y + R - kVLen, e);  // rewrites the overlapped lanes with the same values
+    s1 += as_float((lane >= first_new) & as_int(e));
+  }
+  return hsum(s0 + s1);
+}
+
+template <bool LOG>
+void softmax_rows_f32(float* DLCORE_RESTRICT y, const float* DLCORE_RESTRICT x, int64_t o0, int64_t o1, int64_t R) {
+  if (R < kVLen) {  // short rows: libm like the scalar build
+    for (int64_t o = o0; o < o1; ++o) {
+      const float* xr = x + o * R;
+      float* yr = y + o * R;
+      float m = -std::numeric_limits<float>::infinity();
+      for (int64_t r = 0; r < R; ++r) m = std::max(m, xr[r]);
+      float s = 0;
+      for (int64_t r = 0; r < R; ++r) s += std::exp(xr[r] - m);
+      if (LOG) {
+        float lse = m + std::log(s);
+        for (int64_t r = 0; r < R; ++r) yr[r] = xr[r] - lse;
+      } else {
+        float inv = 1.0f / s;
+        for (int64_t r = 0; r < R; ++r) yr[r] = std::exp(xr[r] - m) * inv;
+      }
+    }
+    return;
+  }
+  // max of the first row
+  vf vm0 = vload(x + o0 * R), vm1 = vm0;
+  {
+    const float* xr = x + o0 * R;
+    int64_t r = kVLen;
+    for (; r + 2 * kVLen <= R; r += 2 * kVLen) {
+      vm0 = vmax_fast(vm0, vload(xr + r));
+      vm1 = vmax_fast(vm1, vload(xr + r + kVLen));
+    }
+    for (; r + kVLen <= R; r += kVLen) vm0 = vmax_fast(vm0, vload(xr + r));
+    vm0 = max_tail(vm0, xr, R);
+  }
+  for (int64_t o = o0; o < o1; ++o) {
+    const float* xr = x + o * R;
+    float* yr = y + o * R;
+    const float m = hmax(vmax_fast(vm0, vm1));
+    const float s = row_exp_sum_f32<LOG>(yr, xr, R, m);
+    // scale this row; max of the next one (or of this one again on the last row: the result is unused)
+    const float* xn = o + 1 < o1 ? xr + R : xr;
+    vm0 = vload(xn);
+    vm1 = vm0;
+    int64_t r = 0;
+    if (LOG) {
+      const vf lse = vsplat(m + std::log(s));
+      for (; r + 2 * kVLen <= R; r += 2 * kVLen) {
+        vstore(yr + r, vload(xr + r) - lse);
+        vstore(yr + r + kVLen, vload(xr + r + kVLen) - lse);
+        vm0 = vmax_fast(vm0, vload(xn + r));
+        vm1 = vmax_fast(vm1, vload(xn + r + kVLen));
+      }
+      for (; r + kVLen <= R; r += kVLen) {
+        vstore(yr + r, vload(xr + r) - lse);
+        vm0 = vmax_fast(vm0, vload(xn + r));
+      }
+      if (r < R) vstore(yr + R - kVLen, vload(xr + R - kVLen) - lse);  // same values on the overlapped lanes
+    } else {
+      const float invs = 1.0f / s;
+      const vf inv = vsplat(invs);
+      for (; r + 2 * kVLen <= R; r += 2 * kVLen) {
+        vstore(yr + r, vload(yr + r) * inv);
+        vstore(yr + r + kVLen, vload(yr + r + kVLen) * inv);
+        vm0 = vmax_fast(vm0, vload(xn + r));
+        vm1 = vmax_fast(vm1, vload(xn + r + kVLen));
+      }
+      for (; r + kVLen <= R; r += kVLen) {
+        vstore(yr + r, vload(yr + r) * inv);
+        vm0 = vmax_fast(vm0, vload(xn + r));
+      }
+      for (int64_t k = r; k < R; ++k) yr[k] *= invs;  // in place: no overlapping vector here
+    }
+    vm0 = max_tail(vm0, xn, R);
+  }
+}
+#endif
+
+#if DLCORE_VLEN > 1
+// The float32 softmax backward over rows [o0, o1) (I == 1, not LOG): gx = y (g - dot), dot = sum g y. The dot of
+// the next row (g and y stream in from L2/L3) is accumulated inside this row's gx pass (its g and y are in L1).
+inline void softmax_bwd_rows_f32(float* DLCORE_RESTRICT gx, const float* DLCORE_RESTRICT g,
+                                 const float* DLCORE_RESTRICT y, int64_t o0, int64_t o1, int64_t R) {
+  auto dot_row = [&](const float* gr, const float* yr) {
+    vf s0 = vsplat(0.0f), s1 = s0;
+    int64_t r = 0;
+    for (; r + 2 * kVLen <= R; r += 2 * kVLen) {
+      s0 += vload(gr + r) * vload(yr + r);
+      s1 += vload(gr + r + kVLen) * vload(yr + r + kVLen);
+    }
+    float t = hsum(s0 + s1);
+    for (; r < R; ++r) t += gr[r] * yr[r];
+    return t;
+  };
+  float dot = dot_row(g + o0 * R, y + o0 * R);
+  for (int64_t o = o0; o < o1; ++o) {
+    const float* gr = g + o * R;
+    const float* yr = y + o * R;
+    float* xr = gx + o * R;
+    const int64_t nx = o + 1 < o1 ? R : 0;  // the next row (this one again on the last row: result unused)
+    const float* gn = gr + nx;
+    const float* yn = yr + nx;
+    const vf vd = vsplat(dot);
+    vf s0 = vsplat(0.0f), s1 = s0;
+    int64_t r = 0;
+    for (; r + 2 * kVLen <= R; r += 2 * kVLen) {
+      vstore(xr + r, vload(yr + r) * (vload(gr + r) - vd));
+      vstore(xr + r + kVLen, vload(yr + r + kVLen) * (vload(gr + r + kVLen) - vd));
+      s0 += vload(gn + r) * vload(yn + r);
+      s1 += vload(gn + r + kVLen) * vload(yn + r + kVLen);
+    }
+    float t = hsum(s0 + s1);
+    for (int64_t k = r; k < R; ++k) {
+      xr[k] = yr[k] * (gr[k] - dot);
+      t += gn[k] * yn[k];
+    }
+    dot = t;
+  }
 }
 #endif
 
@@ -141,6 +348,12 @@ void softmax_fwd(char* yp, const char* xp, int64_t O, int64_t R, int64_t I) {
   const T* x = reinterpret_cast<const T*>(xp);
   if (I == 1) {
     parallel_for(0, O, std::max<int64_t>(1, 8192 / std::max<int64_t>(R, 1)), [&](int64_t o0, int64_t o1) {
+#if DLCORE_VLEN > 1
+      if constexpr (std::is_same_v<T, float>) {
+        softmax_rows_f32<LOG>(y, x, o0, o1, R);
+        return;
+      }
+#endif
       for (int64_t o = o0; o < o1; ++o) {
         const T* xr = x + o * R;
         T* yr = y + o * R;
@@ -198,6 +411,12 @@ void softmax_bwd(char* gxp, const char* gp, const char* yp, int64_t O, int64_t R
   const T* y = reinterpret_cast<const T*>(yp);
   if (I == 1) {
     parallel_for(0, O, std::max<int64_t>(1, 8192 / std::max<int64_t>(R, 1)), [&](int64_t o0, int64_t o1) {
+#if DLCORE_VLEN > 1
+      if constexpr (std::is_same_v<T, float> && !LOG) {
+        softmax_bwd_rows_f32(gx, g, y, o0, o1, R);
+        return;
+      }
+#endif
       for (int64_t o = o0; o < o1; ++o) {
         const T* gr = g + o * R;
         const T* yr = y + o * R;
