@@ -38,13 +38,10 @@ DLCORE_ALWAYS_INLINE vf vround(vf x) { return (x + 12582912.0f) - 12582912.0f; }
 // 2^n for integer n in [-126, 127].
 DLCORE_ALWAYS_INLINE vf vpow2i(vi n) { return as_float((n + 127) << 23); }
 
-// exp(x): x = n ln2 + r, |r| <= ln2/2; exp(r) by a degree-6 polynomial; 2^n applied in two halves so that
-// n up to 254 (overflow to inf) and down to -252 (gradual underflow to 0) work without special cases.
-DLCORE_ALWAYS_INLINE vf vexp(vf x) {
-  vf xc = vmin(vmax(x, vsplat(-104.0f)), vsplat(89.0f));
-  xc = vselect(x != x, x, xc);  // keep NaN
-  vf n = vround(xc * 1.44269504088896341f);
-  vf r = xc - n * 0.693359375f;
+// exp(x - n ln2) for n = round(x / ln2): r = x - n ln2 in two steps (Cody-Waite), |r| <= ln2/2, then exp(r) by a
+// degree-6 polynomial (within 2 ulp). The core of vexp; callers apply 2^n their own way.
+DLCORE_ALWAYS_INLINE vf vexp_reduced(vf x, vf n) {
+  vf r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
   vf r2 = r * r;
   vf p = vsplat(1.9875691500e-4f);
@@ -53,7 +50,16 @@ DLCORE_ALWAYS_INLINE vf vexp(vf x) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  vf y = p * r2 + r + 1.0f;
+  return p * r2 + r + 1.0f;
+}
+
+// exp(x): x = n ln2 + r, |r| <= ln2/2; exp(r) by a degree-6 polynomial; 2^n applied in two halves so that
+// n up to 254 (overflow to inf) and down to -252 (gradual underflow to 0) work without special cases.
+DLCORE_ALWAYS_INLINE vf vexp(vf x) {
+  vf xc = vmin(vmax(x, vsplat(-104.0f)), vsplat(89.0f));
+  xc = vselect(x != x, x, xc);  // keep NaN
+  vf n = vround(xc * 1.44269504088896341f);
+  vf y = vexp_reduced(xc, n);
   vi ni = __builtin_convertvector(n, vi);
   ni = ni & ~(vi)(x != x);  // NaN lanes: scale 1 (y is NaN already)
   vi n1 = ni >> 1;

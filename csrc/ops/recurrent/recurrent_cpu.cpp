@@ -256,6 +256,18 @@ using rnn::step_at;
 // the copy (a full pass over the weight) costs more than the GEMM's own packing of the caller's tensor.
 constexpr int64_t kCopySteps = 3;
 
+// W_hh (or W_hh^T when transposed) as a step GEMM's A operand: a padded copy held in hold when there are enough
+// steps to pay for it (Tn >= kCopySteps), else the caller's tensor with its own (possibly swapped) strides.
+template <class T>
+const T* whh_operand(const Tensor& w_hh, bool transposed, int64_t Tn, Tensor& hold, int64_t& rs, int64_t& cs) {
+  rs = w_hh.stride(transposed ? 1 : 0);
+  cs = w_hh.stride(transposed ? 0 : 1);
+  if (Tn < kCopySteps) return w_hh.data<T>();
+  hold = padded_copy<T>(w_hh, transposed, rs);
+  cs = 1;
+  return hold.data<T>();
+}
+
 template <class T>
 void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, const T* h0, const T* c0, T* y,
                  T* hn, T* cn, std::vector<Tensor>& ws, bool rev, bool save) {
@@ -267,13 +279,8 @@ void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, c
   // W_hh as the step GEMMs' A operand: a padded copy when there are enough steps to pay for it (T >= kCopySteps);
   // for a cell or a two-step sequence the caller's tensor with its own strides (the GEMM packs it if it must).
   Tensor wp_t;
-  const T* Wp = w.w_hh.data<T>();
-  int64_t rs_w = w.w_hh.stride(0), cs_w = w.w_hh.stride(1);
-  if (Tn >= kCopySteps) {
-    wp_t = padded_copy<T>(w.w_hh, false, rs_w);
-    Wp = wp_t.data<T>();
-    cs_w = 1;
-  }
+  int64_t rs_w, cs_w;
+  const T* Wp = whh_operand<T>(w.w_hh, false, Tn, wp_t, rs_w, cs_w);
 
   // Input projection of every step: GX [G, T*N] = W_ih X^T + bias (per row).
   Tensor GX_t = Tensor::empty({G, TN}, dt, cpu);
@@ -377,13 +384,8 @@ void backward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, 
   // W_hh^T [H, G], the A operand of the dh GEMMs: none when there is no such GEMM (one step and no dh0 wanted), the
   // caller's W_hh with swapped strides for fewer than kCopySteps steps, else a padded transposed copy.
   Tensor wpt_t;
-  const T* WpT = w.w_hh.data<T>();
-  int64_t rs_wt = w.w_hh.stride(1), cs_wt = w.w_hh.stride(0);
-  if (Tn >= kCopySteps) {
-    wpt_t = padded_copy<T>(w.w_hh, true, rs_wt);
-    WpT = wpt_t.data<T>();
-    cs_wt = 1;
-  }
+  int64_t rs_wt, cs_wt;
+  const T* WpT = whh_operand<T>(w.w_hh, true, Tn, wpt_t, rs_wt, cs_wt);
 
   // Transposed (feature-major) state gradients and output gradients.
   std::vector<T> dhT(HN, T(0)), dcT, h0T, c0T;

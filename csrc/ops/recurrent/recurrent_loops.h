@@ -48,17 +48,7 @@ DLCORE_ALWAYS_INLINE vf vrecip(vf d) {
 DLCORE_ALWAYS_INLINE vf gate_exp(vf x) {
 #if DLCORE_VLEN == 16
   vf n = (vf)_mm512_roundscale_ps((__m512)(x * 1.44269504088896341f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  vf r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  vf r2 = r * r;
-  vf p = vsplat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  vf y = p * r2 + r + 1.0f;
-  return (vf)_mm512_scalef_ps((__m512)y, (__m512)n);
+  return (vf)_mm512_scalef_ps((__m512)vexp_reduced(x, n), (__m512)n);
 #else
   return vexp(x);
 #endif
