@@ -26,6 +26,16 @@ def np_log_softmax(x, d):
 
 # ------------------------------------------------------------------------------------------------ softmax
 
+def _assert_backward_f32_matches_f64(x, g, log):
+    """(log_)softmax over dim 1: the float32 gradient (its own row loop) against the float64 one."""
+    grads = []
+    for dt in ("float32", "float64"):
+        xd = dlcore.tensor(x.astype(dt), requires_grad=True)
+        (F.log_softmax if log else F.softmax)(xd, 1).backward(dlcore.tensor(g.astype(dt)))
+        grads.append(xd.grad.numpy().astype(np.float64))
+    assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("shape,dim", [((7,), 0), ((3, 17), 1), ((3, 17), 0), ((2, 5, 300), 1), ((4, 3, 5), -1),
                                        ((2, 1, 3), 1), ((5, 129), -1)])
@@ -65,13 +75,7 @@ def test_softmax_row_lengths(isa, R, log, rng):
         assert_close(out, np.exp(ref), rtol=1e-5, atol=1e-7)
         assert_close(out.sum(1), np.ones(37), rtol=1e-5)
     # backward (the float32 row loop fuses the next row's dot into this row's pass) against float64
-    g = rng.standard_normal(x.shape)
-    grads = []
-    for dt in ("float32", "float64"):
-        xd = dlcore.tensor(x.astype(dt), requires_grad=True)
-        (F.log_softmax if log else F.softmax)(xd, 1).backward(dlcore.tensor(g.astype(dt)))
-        grads.append(xd.grad.numpy().astype(np.float64))
-    assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-5)
+    _assert_backward_f32_matches_f64(x, rng.standard_normal(x.shape), log)
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -118,13 +122,7 @@ def test_softmax_gradcheck(isa, dim, log, rng):
 def test_softmax_backward_float32_paths(isa, log, rng):
     _pin(isa)
     x = rng.standard_normal((3, 37))
-    g = rng.standard_normal((3, 37))
-    res = []
-    for dt in ("float32", "float64"):
-        xd = dlcore.tensor(x.astype(dt), requires_grad=True)
-        (F.log_softmax if log else F.softmax)(xd, 1).backward(dlcore.tensor(g.astype(dt)))
-        res.append(xd.grad.numpy().astype(np.float64))
-    assert_close(res[0], res[1], rtol=1e-4, atol=1e-5)
+    _assert_backward_f32_matches_f64(x, rng.standard_normal((3, 37)), log)
 
 
 def test_softmax_non_contiguous_and_methods(rng):
