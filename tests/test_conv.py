@@ -206,10 +206,25 @@ def test_pinned_algorithms(case, algo, rng):
         assert_close(a, e, rtol=1e-4, atol=2e-4)
 
 
+# Winograd-only cases: many tiles per plane (rows of 16+ tiles: full and remainder vectors of the transforms),
+# odd/even output sizes, padding 0, 1, 2 and unequal, several samples per chunk (4x4 planes), K != C.
+WINOGRAD_CASES = [
+    (2, 32, 23, 19, 40, 3, 3, 1, 1, 1, 1, False),
+    (1, 16, 36, 40, 16, 3, 3, 1, (2, 0), 1, 1, False),
+    (5, 24, 4, 4, 16, 3, 3, 1, 1, 1, 1, False),
+    (2, 16, 34, 35, 17, 3, 3, 1, 0, 1, 1, False),
+    (1, 20, 9, 38, 32, 3, 3, 1, 2, 1, 1, False),
+]
+
+
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_winograd_vs_numpy(dtype, rng):
+def test_winograd_vs_numpy(dtype, isa, rng):
+    """The Winograd kernels of every ISA build (the transforms are vectorised per ISA) vs the float64 reference."""
     dlcore._C._conv_set_algorithm("winograd")
-    for case in [c for c in CASES if c[5] == 3 and c[6] == 3 and c[7] == 1 and c[9] == 1 and c[10] == 1]:
+    dlcore._C._set_cpu_isa(isa)
+    for case in [c for c in CASES if c[5] == 3 and c[6] == 3 and c[7] == 1 and c[9] == 1 and c[10] == 1] + \
+            WINOGRAD_CASES:
         N, C, H, W, K, R, S, st, padding, dl, groups, bias = _case_args(case)
         x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((K, C, R, S))
         xt, wt = _t(x, dtype, True), _t(w, dtype, True)

@@ -10,7 +10,13 @@
 // Tiles: ceil(P/2) x ceil(Q/2) per sample; input tile (ty, tx) starts at (2ty - pt, 2tx - pl) (zeros outside);
 // edge tiles write only their rows/columns inside P x Q. Samples are split over threads; each thread transforms a
 // chunk of samples (>= ~256 tiles) and runs the 16 GEMMs on its own.
+//
+// Implementation: conv_winograd_impl.inc, compiled per ISA (baseline, AVX2, AVX-512) and chosen at run time; the
+// transforms are unit-stride loops over whole tile planes that each TU's compiler flags vectorise.
 #pragma once
+#include "core/cpu_features.h"
+#include <cstddef>
+
 #include "ops/conv/conv.h"
 
 namespace dlcore {
@@ -20,12 +26,24 @@ inline bool conv_winograd_applies(const ConvParams& p) {
          p.K >= 16 && p.P >= 2 && p.Q >= 2;
 }
 
-// Auto picks Winograd only where it measured faster than im2col + GEMM on this machine: wide layers on small
-// images ([32,256,14,14]: 94 vs 134 ms forward). On [32,64,56,56] and [32,128,28,28] it lost (short GEMM reductions
-// C = 64/128 and the scalar transforms' 16 strided planes), so those stay on im2col.
+// Auto picks Winograd where it measured faster than im2col + GEMM on this machine (1 thread, fwd and fwd+bwd,
+// bench notes in bench/README.md "Convolution"): 1.2-1.6x on [32,64..512,56..7] layers, 1.2x fwd+bwd at C = 32.
+// It lost at C = 16 (0.9x: the 16 GEMMs have a 16-long reduction) and on 112x112 images (0.88x forward).
 inline bool conv_winograd_preferred(const ConvParams& p) {
-  return conv_winograd_applies(p) && p.C >= 192 && p.K >= 192 && p.P * p.Q <= 400;
+  return conv_winograd_applies(p) && p.C >= 32 && p.K >= 32 && p.P * p.Q <= 4096;
 }
+
+template <class T>
+struct WinogradKernels {
+  void (*forward)(T* y, const T* x, const T* w, const T* b, const ConvParams& p);
+  void (*backward_input)(T* gx, const T* gy, const T* w, const ConvParams& p);
+  void (*backward_weight)(T* gw, const T* gy, const T* x, const ConvParams& p);
+};
+template <class T>
+IsaTable<const WinogradKernels<T>>& winograd_tables();
+// A per-thread buffer of at least n values that keeps its pages between calls (slots 0..4).
+template <class T>
+T* winograd_scratch(std::size_t n, int slot);
 
 template <class T>
 void conv_winograd_forward(T* y, const T* x, const T* w, const T* b, const ConvParams& p);

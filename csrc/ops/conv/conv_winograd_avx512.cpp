@@ -1,0 +1,18 @@
+// Winograd F(2x2, 3x3) (conv_winograd_impl.inc) compiled for avx512 and registered in winograd_tables<T>() for
+// Isa::AVX512.
+#include <algorithm>
+#include <cstring>
+
+#include "core/parallel.h"
+#include "ops/conv/conv_winograd.h"
+#include "ops/gemm/gemm.h"
+
+namespace dlcore {
+namespace conv_winograd_avx512 {
+namespace {
+#include "ops/conv/conv_winograd_impl.inc"
+const bool registered = register_kernels<float>(Isa::AVX512) &&
+                        register_kernels<double>(Isa::AVX512);
+}  // namespace
+}  // namespace conv_winograd_avx512
+}  // namespace dlcore
