@@ -4,6 +4,7 @@
 #include "ops/conv/conv_winograd.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 

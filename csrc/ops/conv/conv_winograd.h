@@ -12,7 +12,9 @@
 // chunk of samples (>= ~256 tiles) and runs the 16 GEMMs on its own.
 //
 // Implementation: conv_winograd_impl.inc, compiled per ISA (baseline, AVX2, AVX-512) and chosen at run time; the
-// transforms are unit-stride loops over whole tile planes that each TU's compiler flags vectorise.
+// transforms are unit-stride loops over whole tile planes that each TU's compiler flags vectorise. Tiles go in
+// chunks of ~256 (several small samples, or a band of tile rows of a large one) so that a chunk's transform planes
+// stay near L2 between the transforms and the 16 GEMMs; DLCORE_WINO_COLS overrides the chunk size (tests, tuning).
 #pragma once
 #include "core/cpu_features.h"
 #include <cstddef>
@@ -26,11 +28,11 @@ inline bool conv_winograd_applies(const ConvParams& p) {
          p.K >= 16 && p.P >= 2 && p.Q >= 2;
 }
 
-// Auto picks Winograd where it measured faster than im2col + GEMM on this machine (1 thread, fwd and fwd+bwd,
-// bench notes in bench/README.md "Convolution"): 1.2-1.6x on [32,64..512,56..7] layers, 1.2x fwd+bwd at C = 32.
-// It lost at C = 16 (0.9x: the 16 GEMMs have a 16-long reduction) and on 112x112 images (0.88x forward).
+// Auto picks Winograd where it measured faster than im2col + GEMM on this machine (1 and 2 threads, fwd and
+// fwd+bwd; bench/README.md "Convolution"): 1.2-1.7x on [32, 64..512, 56..7] and [8,64,112,112] layers, about 1.1x
+// fwd+bwd (0.97x forward) at C = 32. It lost at C = 16 (0.55-0.9x: the 16 GEMMs have a 16-long reduction).
 inline bool conv_winograd_preferred(const ConvParams& p) {
-  return conv_winograd_applies(p) && p.C >= 32 && p.K >= 32 && p.P * p.Q <= 4096;
+  return conv_winograd_applies(p) && p.C >= 32 && p.K >= 32;
 }
 
 template <class T>

@@ -1,6 +1,7 @@
 // Winograd F(2x2, 3x3) (conv_winograd_impl.inc) compiled for avx2 and registered in winograd_tables<T>() for
 // Isa::AVX2.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/parallel.h"
