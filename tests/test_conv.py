@@ -119,6 +119,12 @@ CASES = [
     (2, 16, 7, 9, 16, 3, 3, 1, 1, 1, 1, True),        # Winograd F(2x2,3x3): odd output sizes (edge tiles)
     (1, 16, 6, 5, 20, 3, 3, 1, (0, 2), 1, 1, False),  # Winograd, unequal padding
     (3, 17, 4, 4, 16, 3, 3, 1, "same", 1, 1, True),   # Winograd, 3 samples over 2 threads
+    (2, 3, 23, 37, 5, 5, 7, 2, 1, 1, 1, True),        # strided direct kernel (polyphase image), stride 2
+    (1, 2, 20, 40, 9, 3, 4, 3, 2, 2, 1, True),        # strided direct: stride 3, dilation 2, even kernel width
+    (2, 1, 16, 60, 3, 4, 5, 5, (1, 2), 1, 1, False),  # strided direct: stride 5, padding pair
+    (1, 4, 12, 50, 10, 3, 6, (2, 4), 3, 1, 1, True),  # strided direct: unequal strides, 4 channels
+    (1, 2, 15, 30, 3, 3, 3, 3, 4, (2, 1), 1, True),   # strided direct: padding wider than the kernel, dilation on H
+    (3, 3, 40, 70, 10, 11, 11, 4, 2, 1, 1, True),     # AlexNet conv1-style, wide enough for the direct kernel
 ]
 
 

@@ -11,7 +11,7 @@
 
 #define DLCORE_CONV_FWD_KB 8
 #define DLCORE_CONV_WG_KB 4
-#define DLCORE_CONV_WG_SB 5
+#define DLCORE_CONV_WG_SB 6
 
 namespace dlcore {
 namespace conv_direct_avx512 {
