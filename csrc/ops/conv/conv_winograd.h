@@ -9,16 +9,16 @@
 //   A^T = [1 1 1 0; 0 1 -1 -1]
 // Tiles: ceil(P/2) x ceil(Q/2) per sample; input tile (ty, tx) starts at (2ty - pt, 2tx - pl) (zeros outside);
 // edge tiles write only their rows/columns inside P x Q. Samples are split over threads; each thread transforms a
-// chunk of samples (>= ~256 tiles) and runs the 16 GEMMs on its own.
+// chunk of tiles and runs the 16 GEMMs on its own.
 //
 // Implementation: conv_winograd_impl.inc, compiled per ISA (baseline, AVX2, AVX-512) and chosen at run time; the
 // transforms are unit-stride loops over whole tile planes that each TU's compiler flags vectorise. Tiles go in
 // chunks of ~256 (several small samples, or a band of tile rows of a large one) so that a chunk's transform planes
 // stay near L2 between the transforms and the 16 GEMMs; DLCORE_WINO_COLS overrides the chunk size (tests, tuning).
 #pragma once
-#include "core/cpu_features.h"
 #include <cstddef>
 
+#include "core/cpu_features.h"
 #include "ops/conv/conv.h"
 
 namespace dlcore {
