@@ -123,6 +123,36 @@ def test_forced_paths(isa, pack_a, pack_b, split, rng):
 
 
 @pytest.mark.parametrize("isa", SUPPORTED)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pack_a", [-1, 0, 1])
+def test_small_blocks_many_block_edges(isa, dtype, pack_a, rng):
+    """Block sizes forced small (blocks=(kc, mc, nc)) so moderate shapes cross many KC, MC and NC boundaries:
+    balanced KC/NC blocks, ragged last blocks, beta and the epilogue only on the first / last KC block."""
+    for M, N, K, la, blocks in [(50, 200, 70, "c", (16, 24, 64)), (37, 131, 45, "t", (7, 12, 40)),
+                                (61, 97, 33, "s", (32, 1, 1)), (29, 300, 130, "c", (48, 60, 96))]:
+        run_case(rng, M, N, K, dtype, isa, la=la, alpha=-0.5, beta=1.5, bias_kind="col", relu=True, pack_a=pack_a,
+                 blocks=blocks)
+
+
+@pytest.mark.parametrize("isa", SUPPORTED)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_aliasing_rows_wide_n(isa, dtype, rng):
+    """A row-major A whose rows are 1 KiB or 4 KiB apart with a wide N (read in place or packed, by the L1's
+    ways): the planner's choice and both forced A paths agree with the oracle."""
+    for K in (1024 // np.dtype(dtype).itemsize, 4096 // np.dtype(dtype).itemsize):
+        for pack_a in (-1, 0, 1):
+            run_case(rng, 30, 200, K, dtype, isa, beta=1.0, bias_kind="row", pack_a=pack_a, threads=1)
+
+
+def test_blocks_option_checked():
+    a = dlcore.zeros((3, 4))
+    with pytest.raises(ValueError, match="blocks must be three positive"):
+        dlcore._C._gemm(a, dlcore.zeros((4, 2)), blocks=(0, 4, 4))
+    with pytest.raises(ValueError, match="pack_a/pack_b must be"):
+        dlcore._C._gemm(a, dlcore.zeros((4, 2)), pack_a=2)
+
+
+@pytest.mark.parametrize("isa", SUPPORTED)
 def test_k_zero_scales_c(isa, rng):
     for beta in [0.0, 2.0]:
         c0 = rng.standard_normal((4, 6)).astype(np.float32)
@@ -212,3 +242,5 @@ def test_blocking_tables():
         for dt in ["float32", "float64"]:
             bl = dlcore._C._gemm_blocking(isa, dt)
             assert bl["MC"] % bl["MR"] == 0 and bl["NC"] % bl["NR"] == 0 and bl["KC"] > 0
+    f = dlcore._C._cpu_features()
+    assert 16384 <= f["l1d"] <= 262144 and 262144 <= f["l2"] <= 8388608 and 2 <= f["l1d_ways"] <= 32

@@ -1,11 +1,12 @@
 // Test and benchmark hooks of the GEMM (raw kernel access; user code goes through dlcore.matmul / linear):
 //   _C._gemm(a, b, c=None, alpha=1, beta=0, bias=None, bias_kind="none", relu=False, isa=None,
-//            pack_a=-1, pack_b=-1, split=-1, threads=0) -> c
+//            pack_a=-1, pack_b=-1, split=-1, threads=0, blocks=None) -> c
 //       c = alpha * a @ b + beta * c, then + bias (bias_kind "row": bias[M], "col": bias[N]) and ReLU, on 2-D
 //       strided CPU tensors a [M, K], b [K, N], c [M, N] (written in place; a new tensor when None, then beta
 //       must be 0). isa pins the microkernel ("scalar", "avx2", "avx512"; clamped to what the CPU has); pack_a /
-//       pack_b (0/1), split (0 none, 1 M, 2 N, 3 K) and threads force the planner's choices (-1/0: automatic).
-//   _C._gemm_blocking(isa, dtype) -> {"MR", "NR", "KC", "MC", "NC"}   the block-size table of that microkernel
+//       pack_b (0/1), split (0 none, 1 M, 2 N, 3 K) and threads force the planner's choices (-1/0: automatic);
+//       blocks = (kc, mc, nc) overrides the core's cache block sizes (mc, nc rounded up to MR, NR).
+//   _C._gemm_blocking(isa, dtype) -> {"MR", "NR", "KC", "MC", "NC"}   that microkernel's block sizes on this core
 //   _C._batched_gemm(out, a, b, bias=None, alpha=1, beta=0, bias_kind="none", relu=False) -> out
 //       the registered batched_gemm_op of the tensors' device (cpu or cuda) on 3-D a [B, M, K], b [B, K, N],
 //       out [B, M, N] (any strides, batch stride 0 broadcasts a or b; out written in place).
@@ -33,7 +34,7 @@ BiasKind parse_bias_kind(const std::string& s) {
 
 py::object gemm_py(const PyTensor& pa, const PyTensor& pb, py::handle c_h, double alpha, double beta,
                    py::handle bias_h, const std::string& bias_kind, bool relu, py::handle isa_h, int pack_a,
-                   int pack_b, int split, int threads) {
+                   int pack_b, int split, int threads, py::handle blocks_h) {
   const Tensor &a = pa.t, &b = pb.t;
   DLCORE_CHECK(a.dim() == 2 && b.dim() == 2, ValueError, "_gemm(): expected 2-D a and b, got ", a.describe(),
                " and ", b.describe());
@@ -79,6 +80,14 @@ py::object gemm_py(const PyTensor& pa, const PyTensor& pb, py::handle c_h, doubl
   opt.pack_b = pack_b;
   opt.split = split;
   opt.threads = threads;
+  if (!blocks_h.is_none()) {
+    auto bl = blocks_h.cast<std::vector<int>>();
+    DLCORE_CHECK(bl.size() == 3 && bl[0] > 0 && bl[1] > 0 && bl[2] > 0, ValueError,
+                 "_gemm(): blocks must be three positive sizes (kc, mc, nc)");
+    opt.kc = bl[0];
+    opt.mc = bl[1];
+    opt.nc = bl[2];
+  }
   dispatch_float(a.dtype(), "_gemm", [&](auto tag) {
     using T = typename decltype(tag)::type;
     GemmEpilogue<T> ep;
@@ -169,7 +178,7 @@ void bind_gemm(py::module_& m) {
   m.def("_gemm", &gemm_py, py::arg("a"), py::arg("b"), py::arg("c") = py::none(), py::arg("alpha") = 1.0,
         py::arg("beta") = 0.0, py::arg("bias") = py::none(), py::arg("bias_kind") = "none", py::arg("relu") = false,
         py::arg("isa") = py::none(), py::arg("pack_a") = -1, py::arg("pack_b") = -1, py::arg("split") = -1,
-        py::arg("threads") = 0);
+        py::arg("threads") = 0, py::arg("blocks") = py::none());
   m.def("_gemm_blocking", [](const std::string& isa, py::handle dtype) {
     DType dt = to_dtype(dtype, "_gemm_blocking");
     DLCORE_CHECK(dt == DType::Float32 || dt == DType::Float64, TypeError,

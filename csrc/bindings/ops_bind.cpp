@@ -289,6 +289,9 @@ void bind_ops(py::module_& m) {
     d["avx512bf16"] = f.avx512bf16;
     d["os_avx"] = f.os_avx;
     d["os_avx512"] = f.os_avx512;
+    d["l1d"] = f.l1d;
+    d["l2"] = f.l2;
+    d["l1d_ways"] = f.l1d_ways;
     return d;
   });
   m.def("_cpu_memory_stats", []() {

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <unistd.h>
+
 #include "core/errors.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -61,6 +63,16 @@ CpuFeatures detect() {
     f.brand = brand;
     while (!f.brand.empty() && f.brand.back() == ' ') f.brand.pop_back();
   }
+#endif
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE)
+  // Sanity bounds: a virtual machine may report nonsense (0, or a whole socket's cache).
+  long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE), l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  if (l1 >= 16384 && l1 <= 262144) f.l1d = l1;
+  if (l2 >= 262144 && l2 <= 8388608) f.l2 = l2;
+#endif
+#if defined(_SC_LEVEL1_DCACHE_ASSOC)
+  long ways = sysconf(_SC_LEVEL1_DCACHE_ASSOC);
+  if (ways >= 2 && ways <= 32) f.l1d_ways = ways;
 #endif
   return f;
 }

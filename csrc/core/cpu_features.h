@@ -14,6 +14,9 @@ struct CpuFeatures {
   bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false, avx512bf16 = false;
   bool os_avx = false, os_avx512 = false;  // XSAVE state enabled by the OS
   std::string vendor, brand;
+  // Per-core data cache sizes in bytes and L1D associativity (glibc's reading of cpuid leaf 4 / 0x8000001D);
+  // 32 KiB / 1 MiB / 8-way when the OS does not say. The GEMM block sizes are derived from them (gemm_driver.h).
+  long l1d = 32768, l2 = 1048576, l1d_ways = 8;
 };
 
 const CpuFeatures& cpu_features();

@@ -16,8 +16,7 @@ using KernD = SimdKernel<V256d, 6, 8, 256, 96, 256>;
 void sgemm_avx2(const GemmCall<float>& c) { Driver<KernS>::run(c); }
 void dgemm_avx2(const GemmCall<double>& c) { Driver<KernD>::run(c); }
 GemmBlocking gemm_blocking_avx2(bool dbl) {
-  if (dbl) return {KernD::MR, KernD::NR, KernD::KC, KernD::MC, KernD::NC};
-  return {KernS::MR, KernS::NR, KernS::KC, KernS::MC, KernS::NC};
+  return dbl ? Driver<KernD>::blocking() : Driver<KernS>::blocking();
 }
 
 }  // namespace gemm_detail

@@ -20,8 +20,7 @@ using KernD = SimdKernel<V512d, 12, 16, 192, 192, 256>;
 void sgemm_avx512(const GemmCall<float>& c) { Driver<KernS>::run(c); }
 void dgemm_avx512(const GemmCall<double>& c) { Driver<KernD>::run(c); }
 GemmBlocking gemm_blocking_avx512(bool dbl) {
-  if (dbl) return {KernD::MR, KernD::NR, KernD::KC, KernD::MC, KernD::NC};
-  return {KernS::MR, KernS::NR, KernS::KC, KernS::MC, KernS::NC};
+  return dbl ? Driver<KernD>::blocking() : Driver<KernS>::blocking();
 }
 
 }  // namespace gemm_detail

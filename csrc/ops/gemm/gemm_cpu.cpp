@@ -102,8 +102,7 @@ using ScalarD = ScalarKernel<double, 4, 4>;
 void sgemm_scalar(const GemmCall<float>& c) { Driver<ScalarS>::run(c); }
 void dgemm_scalar(const GemmCall<double>& c) { Driver<ScalarD>::run(c); }
 GemmBlocking gemm_blocking_scalar(bool dbl) {
-  if (dbl) return {ScalarD::MR, ScalarD::NR, ScalarD::KC, ScalarD::MC, ScalarD::NC};
-  return {ScalarS::MR, ScalarS::NR, ScalarS::KC, ScalarS::MC, ScalarS::NC};
+  return dbl ? Driver<ScalarD>::blocking() : Driver<ScalarS>::blocking();
 }
 
 // ------------------------------------------------------------------------------------------------ dispatch

@@ -57,8 +57,39 @@ template <class Kern>
 struct Driver {
   using T = typename Kern::T;
   static constexpr int MR = Kern::MR, NR = Kern::NR, VL = Kern::VL, NV = NR / VL;
-  static constexpr int KC = Kern::KC, MC = Kern::MC, NC = Kern::NC;
-  static_assert(NR % VL == 0 && MC % MR == 0 && NC % NR == 0, "block sizes must be multiples of the micro-tile");
+  static_assert(NR % VL == 0 && Kern::MC % MR == 0 && Kern::NC % NR == 0,
+                "block sizes must be multiples of the micro-tile");
+
+  // ---------------------------------------------------------------------------------------------------- blocks
+  // Kern's KC/MC/NC are the table for a core with a 32 KiB L1D and a 1 MiB L2 (Zen 4, where they were tuned).
+  // On another core they are scaled to its caches (cpu_features(): L1D and L2 per core): KC with L1D, so that the
+  // A micro-panel MR x KC keeps its share of L1 (Sapphire Rapids, 48 KiB: KC 256 -> 384 for float), and NC so
+  // that the B block KC x NC keeps its half of L2 (2 MiB there: 1 MiB, NC 672). Measured there (1 thread,
+  // interleaved): a 1.5 MiB block (NC 1024) was even on 1024^3 and 2048^3 and 5-8% slower on 192 x 1024 x 384 and
+  // 96 x 2048 x 384. GemmOptions' kc/mc/nc override them (tests, tuning).
+  struct Blocks {
+    int64_t kc, mc, nc;
+  };
+  static int64_t round_to(double v, int64_t q) { return std::max<int64_t>(q, (int64_t)(v / (double)q) * q); }
+  static Blocks core_blocks() {
+    const CpuFeatures& f = cpu_features();
+    const double s1 = (double)f.l1d / 32768.0;
+    const double s2 = (double)f.l2 / 1048576.0;
+    const int64_t kc = round_to(Kern::KC * s1, 16);
+    return {kc, Kern::MC, round_to((double)Kern::NC * Kern::KC * s2 / (double)kc, NR)};
+  }
+  static Blocks blocks(const GemmOptions& o) {
+    static const Blocks core = core_blocks();
+    Blocks b = core;
+    if (o.kc > 0) b.kc = o.kc;
+    if (o.mc > 0) b.mc = (o.mc + MR - 1) / MR * MR;
+    if (o.nc > 0) b.nc = (o.nc + NR - 1) / NR * NR;
+    return b;
+  }
+  static GemmBlocking blocking() {
+    const Blocks b = blocks(GemmOptions{});
+    return {MR, NR, (int)b.kc, (int)b.mc, (int)b.nc};
+  }
 
   using TileFn = void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, int,
                           const TileStore<T>&);
@@ -101,23 +132,28 @@ struct Driver {
   }
   // B block (kc x nc) -> NR-wide micro-panels, each kc * NR values (k-major), zero-padded past nc.
   static void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, T* dst) {
+    if (cs == 1) {
+      // Row-major B: one pass along each row of the block (contiguous, prefetched), scattering NR-wide pieces to
+      // the micro-panels. (Panel by panel would read NR columns of every row: a page per row when the row stride
+      // is large, which the hardware prefetcher does not follow.)
+      for (int64_t p = 0; p < kc; ++p)
+        for (int64_t jr = 0; jr < nc; jr += NR)
+          Kern::copy_rows(b + p * rs + jr, rs, (int)std::min<int64_t>(NR, nc - jr), 1, dst + jr * kc + p * NR, NR);
+      return;
+    }
     for (int64_t jr = 0; jr < nc; jr += NR) {
       int nr = (int)std::min<int64_t>(NR, nc - jr);
       const T* src = b + jr * cs;
       T* d = dst + jr * kc;
-      if (cs == 1) {
-        Kern::copy_rows(src, rs, nr, kc, d, NR);
+      if (rs == 1) {
+        Kern::pack_lines(src, cs, nr, kc, d, NR);
       } else {
-        if (rs == 1) {
-          Kern::pack_lines(src, cs, nr, kc, d, NR);
-        } else {
-          for (int64_t p = 0; p < kc; ++p)
-            for (int j = 0; j < nr; ++j) d[p * NR + j] = src[p * rs + j * cs];
-        }
-        if (nr < NR)
-          for (int64_t p = 0; p < kc; ++p)
-            for (int j = nr; j < NR; ++j) d[p * NR + j] = T(0);
+        for (int64_t p = 0; p < kc; ++p)
+          for (int j = 0; j < nr; ++j) d[p * NR + j] = src[p * rs + j * cs];
       }
+      if (nr < NR)
+        for (int64_t p = 0; p < kc; ++p)
+          for (int j = nr; j < NR; ++j) d[p * NR + j] = T(0);
     }
   }
 
@@ -164,9 +200,12 @@ struct Driver {
       return;
     }
     const bool direct_c = p.cs_c == 1;
-    // Balanced KC blocks: K = 784 runs as 4 x 196, not 3 x 256 + 16 (a thin last block pays the C traffic of a
-    // full one for little work).
-    const int64_t kblocks = (K + KC - 1) / KC, kc_max = (K + kblocks - 1) / kblocks;
+    const Blocks bl = blocks(p.opt);
+    const int64_t MC = bl.mc;
+    // Balanced KC blocks: K = 784 runs as 4 x 196 with KC 256, not 3 x 256 + 16 (a thin last block pays the C
+    // traffic of a full one for little work); NC blocks likewise (N = 1024 with NC = 672: 2 x 512, not 672 + 352).
+    const int64_t kc_max = kc_balanced(K, bl.kc);
+    const int64_t nblocks = (N + bl.nc - 1) / bl.nc, NC = ((N + nblocks - 1) / nblocks + NR - 1) / NR * NR;
     T* bufA = pack_a_on ? (T*)workspace(0, sizeof(T) * (size_t)std::min<int64_t>(MC, M + MR) * kc_max) : nullptr;
     const int64_t nc_max = std::min<int64_t>(NC, (N + NR - 1) / NR * NR);
     T* bufB = (T*)workspace(pack_b_on ? 1 : 3, sizeof(T) * (size_t)(pack_b_on ? nc_max : NR) * kc_max);
@@ -194,6 +233,8 @@ struct Driver {
             const T* a = pack_a_on ? bufA + ir * kc : Ablk + ir * p.rs_a;
             const int64_t a_rs = pack_a_on ? 1 : p.rs_a, a_cs = pack_a_on ? MR : p.cs_a;
             const int64_t m0 = ic + ir;
+            TileStore<T> s = st;
+            if (s.bias_kind == BiasKind::PerRow) s.bias = p.ep.bias + m0;
             for (int64_t jr = 0; jr < nc; jr += NR) {  // ---- loop 1: B micro-panels from L2; the microkernel
               const int nr = (int)std::min<int64_t>(NR, nc - jr);
               const T* b;
@@ -211,8 +252,7 @@ struct Driver {
               const int64_t n0 = jc + jr;
               TileFn fn = tile_fn(mr, nr, pack_a_on);
               if (direct_c) {
-                TileStore<T> s = st;
-                if (s.bias_kind != BiasKind::None) s.bias = p.ep.bias + (s.bias_kind == BiasKind::PerRow ? m0 : n0);
+                if (s.bias_kind == BiasKind::PerCol) s.bias = p.ep.bias + n0;
                 fn(kc, a, a_rs, a_cs, b, b_rs, p.C + m0 * p.rs_c + n0, p.rs_c, nr, s);
               } else {
                 tile_via_temp(fn, mr, nr, kc, a, a_rs, a_cs, b, b_rs, p.C + m0 * p.rs_c + n0 * p.cs_c, p.rs_c,
@@ -228,27 +268,58 @@ struct Driver {
   // ---------------------------------------------------------------------------------------------------- planner
   // Strides that map many rows of an unpacked operand to the same L1 sets (multiples of 1 KiB) make packing pay.
   static bool conflict_stride(int64_t s) { return s != 0 && ((s * (int64_t)sizeof(T)) % 1024) == 0; }
+  // Whether the MR rows of an A micro-panel read in place (row stride rs elements) overfill an L1 set: more of
+  // them in one set than the L1D has ways (64 sets of 4 KiB ways: Zen 4 8-way, Sapphire Rapids 12-way).
+  static bool a_rows_alias(int64_t rs) {
+    const int ways = (int)cpu_features().l1d_ways;
+    int count[64] = {};
+    for (int i = 0; i < MR; ++i)
+      if (++count[(int)(((uint64_t)(i * rs) * sizeof(T) / 64) % 64)] > ways) return true;
+    return false;
+  }
   static bool want_pack_a(const GemmCall<T>& p, int64_t n) {
     if (p.opt.pack_a >= 0) return p.opt.pack_a != 0;
-    // The A micro-panel is reused (from L1) by every B micro-panel of the block: packing, a transposition for a
-    // row-major A, pays once there are more than a few; an unpacked A is read with any strides (broadcasts).
-    // A stride that is a multiple of 1 KiB is no reason to pack here: measured on Zen 4 (AVX-512, 1 thread) with
-    // n = 28..128 the unpacked A runs at 107-109 GFLOP/s against 76-106 packed, row-major (1024 x 256 x 64: 312 vs
-    // 335 us; 512 x 1792 x 28: 567 vs 674 us; 2048 x 512 x 32: 628 vs 739 us) and column-major (1024 x 256 x 32:
-    // 157 vs 235 us). (B keeps its conflict rule: its rows are the streamed vector operand.)
-    return std::min<int64_t>(n, NC) > 4 * NR;
+    // The A micro-panel is reused (from L1) by every B micro-panel of the block. The kernel broadcasts A values
+    // with any strides, so a row-major A (unit column stride) is read in place unless its MR rows overfill an L1
+    // set; the transposing pack into MR-tall panels costs more than it saves. Measured on Sapphire Rapids
+    // (AVX-512, 1 thread, GFLOP/s, in place vs panels, interleaved): 1024^3 222 vs 220 (lda 1024: 12 rows in one
+    // set of the 12-way L1); 2048^3 219.5 vs 217; 2880 x 100 x 64 165 vs 156; 64 x 100 x 2880 169 vs 154;
+    // 64 x 256 x 784 195.5 vs 190.6. (On Zen 4's 8-way L1 a 1 KiB-multiple row stride packs.)
+    // A column-major A (the pack is a plain copy) or general strides are packed when there are more than a few
+    // B micro-panels. Small N never packs: measured on Zen 4 with n = 28..128 the unpacked A ran at 107-109
+    // GFLOP/s against 76-106 packed, aliasing strides included (1024 x 256 x 64: 312 vs 335 us; 512 x 1792 x 28:
+    // 567 vs 674 us; 2048 x 512 x 32: 628 vs 739 us; column-major 1024 x 256 x 32: 157 vs 235 us). (B keeps its
+    // conflict rule: its rows are the streamed vector operand.)
+    if (std::min<int64_t>(n, blocks(p.opt).nc) <= 4 * NR) return false;
+    if (p.cs_a == 1) return a_rows_alias(p.rs_a);
+    return true;
   }
   static bool want_pack_b(const GemmCall<T>& p, int64_t m) {
     if (p.cs_b != 1) return true;  // the microkernel reads B rows as vectors
     if (p.opt.pack_b >= 0) return p.opt.pack_b != 0;
-    // Unpacked, the B micro-panels are read from B's rows by every A micro-panel (from L2 after the first): for
-    // up to 6 of them that beats a copy (measured 5-8% on 64 x 256 x 784, 64 x 100 x 2880), unless B's row
-    // stride aliases cache sets.
-    return m > 6 * MR || conflict_stride(p.rs_b);
+    // Unpacked, the B micro-panels are read from B's rows by every A micro-panel (from L2 after the first).
+    // On an 8-way L1 (Zen 4) that beats a copy for up to 6 of them (measured 5-8% on 64 x 256 x 784,
+    // 64 x 100 x 2880) unless B's row stride aliases cache sets. On a wider L1 (Sapphire Rapids, 12-way 48 KiB)
+    // what decides is the number of 4 KiB pages one micro-panel sweep touches (kc rows at B's row stride):
+    // measured (1 thread, GFLOP/s, in place vs packed) 64 x 256 x 784 (98 pages) 216 vs 199, 128 x 256 x 784
+    // 227 vs 210, 200 x 300 x 400 (117) 223 vs 213, 64 x 2880 x 100 (100) 201 vs 175, 20 x 36864 x 25 111 vs 101;
+    // but 32 x 4096 x 128 (128 pages) 122 vs 139, 72 x 1024 x 256 (256) 154 vs 181, 64 x 1000 x 1000 139 vs 170;
+    // and from about 32 A micro-panels the copy pays whatever the stride (2048 x 128 x 512 197 vs 208,
+    // 512 x 300 x 300 228 vs 225: even).
+    if (cpu_features().l1d_ways < 12) return m > 6 * MR || conflict_stride(p.rs_b);
+    const int64_t kc = kc_balanced(p.K, blocks(p.opt).kc);
+    const int64_t row_bytes = p.rs_b * (int64_t)sizeof(T);
+    const int64_t pages = row_bytes >= 4096 ? kc : (kc * row_bytes + 4095) / 4096;
+    return m > 32 * MR || pages > 120;
+  }
+  // The KC blocks of a K-long product: balanced (K = 784 runs as 2 x 392 with KC 384, not 384 + 384 + 16).
+  static int64_t kc_balanced(int64_t K, int64_t kc) {
+    const int64_t kblocks = (K + kc - 1) / kc;
+    return (K + kblocks - 1) / kblocks;
   }
 
   // Cycle estimate for one thread working on an m x n x k block (padded tiles, packing it does itself).
-  static double cost(int64_t m, int64_t n, int64_t k) {
+  static double cost(int64_t m, int64_t n, int64_t k, int64_t NC) {
     if (m <= 0 || n <= 0) return 0;
     double mp = (double)((m + MR - 1) / MR * MR), np = (double)((n + VL - 1) / VL * VL);
     double c = mp * np * (double)k / Kern::kMacsPerCycle;
@@ -301,7 +372,8 @@ struct Driver {
     if (in_parallel_region()) nt = 1;
     // ---- plan the thread split
     int split = 0, tm = 1, tn = 1;
-    const double serial_cost = cost(M, N, K);
+    const int64_t NC = blocks(p.opt).nc;
+    const double serial_cost = cost(M, N, K, NC);
     if (nt > 1 && p.opt.split != 0) {
       double best = serial_cost - 20000.0;  // a parallel call must win more than its wake-up/join cost
       if (p.opt.split > 0) best = 1e300;
@@ -313,11 +385,11 @@ struct Driver {
         if (p.opt.split == 3) continue;
         int64_t mt = (M + MR - 1) / MR, ntl = (N + NR - 1) / NR;
         if (a > mt || b > ntl) continue;
-        double c = cost((mt + a - 1) / a * MR, (ntl + b - 1) / b * NR, K);
+        double c = cost((mt + a - 1) / a * MR, (ntl + b - 1) / b * NR, K, NC);
         if (c < best) best = c, split = a == 1 ? 2 : (b == 1 ? 1 : 4), tm = a, tn = b;
       }
       if ((p.opt.split < 0 || p.opt.split == 3) && K >= 2 * nt) {
-        double c = cost(M, N, (K + nt - 1) / nt) + 2.0 * (double)M * N;
+        double c = cost(M, N, (K + nt - 1) / nt, NC) + 2.0 * (double)M * N;
         if (c < best) best = c, split = 3;
       }
     }

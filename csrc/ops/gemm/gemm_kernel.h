@@ -38,10 +38,11 @@ namespace gemm_detail {
 // Forcing knobs (tests and benchmarks): -1 = let the planner choose.
 struct GemmOptions {
   int isa = -1;         // Isa value; the active ISA otherwise (never above what the CPU supports)
-  int pack_a = -1;      // 0/1: force not packing / packing A (0 is the small-N path)
+  int pack_a = -1;      // 0/1: force A read in place / packed into MR-tall panels
   int pack_b = -1;      // 0/1: force not packing / packing B (0 needs a unit-stride B along N)
   int split = -1;       // thread split: 0 = one thread, 1 = split M, 2 = split N, 3 = split K
   int threads = 0;      // 0 = get_num_threads()
+  int kc = 0, mc = 0, nc = 0;  // block sizes (> 0: override this core's table; mc, nc rounded up to MR, NR)
 };
 
 template <class T>

@@ -237,6 +237,7 @@ struct SimdKernel {
   static constexpr bool kHalfTail = H::L * 2 == V::L;
   // planner constants: this core does 2 x 256-bit FMA per cycle (one 512-bit); packing ~0.5 cycle per element
   static constexpr double kMacsPerCycle = 64.0 / sizeof(T), kPackCost = 0.5;
+  static constexpr int64_t kPrefetchC = 32;
 
   // HT (half tail): the last of the NV vectors holds <= VL/2 valid columns and is computed with half-width
   // vectors, which issue twice as fast on this core (an N edge of 4 floats costs half a 16-wide vector).
@@ -253,34 +254,42 @@ struct SimdKernel {
       for (int j = 0; j < NFA; ++j) acc[i][j] = V::zero();
       acch[i] = H::zero();
     }
-#pragma GCC unroll 32
-    for (int i = 0; i < M; ++i) {
-      _mm_prefetch((const char*)(c + i * rs_c), _MM_HINT_T0);
-      _mm_prefetch((const char*)(c + i * rs_c + n - 1), _MM_HINT_T0);
-    }
-    const T* ar[M];
-    if constexpr (PA) {
-      a_rs = 1;
-      a_cs = MR;
-    }
-#pragma GCC unroll 32
-    for (int i = 0; i < M; ++i) ar[i] = a + i * a_rs;
+    // Unpacked A: row i is read at ar[i / 3] + (i % 3) * a_rs (base + index * scale addressing), from MR/3 row
+    // pointers advanced by a_cs per k step: MR separate row pointers do not fit the general registers beside b,
+    // the strides and the counter, and their spills cost FMA-port uops in the loop.
+    constexpr int NB = (M + 2) / 3;
+    const T* ar[NB];
+#pragma GCC unroll 8
+    for (int q = 0; q < NB; ++q) ar[q] = a + 3 * q * a_rs;
+    // C is prefetched (for writing) kPrefetchC steps before the end: early enough to cover a miss to L3, late
+    // enough that the B micro-panel streaming through L1 does not evict it first.
+    const int64_t kpf = std::max<int64_t>(0, k - kPrefetchC);
 #pragma GCC unroll 2
     for (int64_t p = 0; p < k; ++p) {
+      if (p == kpf) {
+#pragma GCC unroll 32
+        for (int i = 0; i < M; ++i) {
+          _mm_prefetch((const char*)(c + i * rs_c), _MM_HINT_ET0);
+          _mm_prefetch((const char*)(c + i * rs_c + n - 1), _MM_HINT_ET0);
+        }
+      }
       R bv[NFA];
 #pragma GCC unroll 4
       for (int j = 0; j < NF; ++j) bv[j] = V::loadu(b + j * VL);
       HR bh = H::zero();
       if constexpr (HT) bh = H::loadu(b + NF * VL);
-      const int64_t off = PA ? p * MR : p * a_cs;
 #pragma GCC unroll 32
       for (int i = 0; i < M; ++i) {
-        R av = V::set1(PA ? a[off + i] : ar[i][off]);
+        R av = V::set1(PA ? a[p * MR + i] : ar[i / 3][(i % 3) * a_rs]);
 #pragma GCC unroll 4
         for (int j = 0; j < NF; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
         if constexpr (HT) acch[i] = H::fma(V::lo(av), bh, acch[i]);
       }
       b += b_rs;
+      if constexpr (!PA) {
+#pragma GCC unroll 8
+        for (int q = 0; q < NB; ++q) ar[q] += a_cs;
+      }
     }
     store<M, NV, HT>(acc, acch, c, rs_c, n, st);
   }
