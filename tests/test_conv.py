@@ -212,6 +212,37 @@ def test_pinned_algorithms(case, algo, rng):
         assert_close(a, e, rtol=1e-4, atol=2e-4)
 
 
+@pytest.mark.skipif("avx512" not in ISAS,
+                    reason="the CPU has no AVX-512")
+@pytest.mark.parametrize("vl", [8, 16])
+def test_direct_avx512_both_vector_widths(vl, rng):
+    """The AVX-512 build's direct kernels with 256-bit vectors (Zen 4's choice) and 512-bit ones (full-width FMA
+    cores): each runs the direct-kernel cases here, whichever this CPU would pick."""
+    dlcore._C._conv_set_algorithm("direct")
+    dlcore._C._set_cpu_isa("avx512")
+    before = dlcore._C._conv_direct_avx512_vl()
+    dlcore._C._conv_direct_avx512_vl(vl)
+    try:
+        for case in CASES:
+            N, C, H, W, K, R, S, st, padding, dl, groups, bias = _case_args(case)
+            if groups != 1 or C > 4 or case[2] * case[3] >= 3000:
+                continue
+            x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((K, C, R, S))
+            b = rng.standard_normal(K) if bias else None
+            xt, wt = _t(x, "float32", True), _t(w, "float32", True)
+            bt = _t(b, "float32", True) if bias else None
+            y = F.conv2d(xt, wt, bt, st, padding, dl, groups)
+            gy = rng.standard_normal(y.shape)
+            ry, rgx, rgw, rgb = ref_conv2d(x, w, b, st, _pad4(padding, R, S, dl), dl, groups, gy)
+            y.backward(_t(gy, "float32"))
+            for a, e in ((y, ry), (xt.grad, rgx), (wt.grad, rgw)) + (((bt.grad, rgb),) if bias else ()):
+                assert_close(a, e, rtol=1e-4, atol=2e-4, msg=f"vl={vl} case={case}")
+    finally:
+        dlcore._C._conv_direct_avx512_vl(before)
+    with pytest.raises(ValueError, match="vector width must be 8 or 16"):
+        dlcore._C._conv_direct_avx512_vl(4)
+
+
 # Winograd-only cases: many tiles per plane (rows of 16+ tiles: full and remainder vectors of the transforms),
 # odd/even output sizes, padding 0, 1, 2 and unequal, several samples per chunk (4x4 planes), K != C.
 WINOGRAD_CASES = [

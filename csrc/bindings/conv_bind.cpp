@@ -5,6 +5,7 @@
 #include "bindings/binder.h"
 #include "bindings/py_tensor.h"
 #include "ops/conv/conv.h"
+#include "ops/conv/conv_direct.h"
 
 namespace dlcore {
 
@@ -68,6 +69,11 @@ void bind_conv(py::module_& m) {
                       name, "'");
     set_conv_algorithm(a);
   });
+  // Test hook: the AVX-512 direct kernels' vector width (8 or 16 floats); None only reads it.
+  m.def("_conv_direct_avx512_vl", [](py::handle vl) {
+    if (!vl.is_none()) conv_direct_set_avx512_vl(vl.cast<int>());
+    return conv_direct_tables().avx512_vl;
+  }, py::arg("vl") = py::none());
   m.def("_conv_get_algorithm", []() {
     const char* names[] = {"auto", "im2col", "direct", "winograd"};
     return std::string(names[(int)conv_algorithm()]);

@@ -292,6 +292,8 @@ void bind_ops(py::module_& m) {
     d["l1d"] = f.l1d;
     d["l2"] = f.l2;
     d["l1d_ways"] = f.l1d_ways;
+    d["family"] = f.family;
+    d["fma512_full"] = f.fma512_full;
     return d;
   });
   m.def("_cpu_memory_stats", []() {

@@ -40,6 +40,11 @@ CpuFeatures detect() {
     f.os_avx = (lo & 0x6) == 0x6;              // XMM and YMM state
     f.os_avx512 = f.os_avx && (lo & 0xe0) == 0xe0;  // opmask, ZMM_Hi256, Hi16_ZMM
   }
+  {
+    unsigned fam = (a >> 8) & 0xf;
+    if (fam == 0xf) fam += (a >> 20) & 0xff;
+    f.family = (int)fam;
+  }
   if (max_leaf >= 7) {
     __cpuid_count(7, 0, a, b, c, d);
     f.avx2 = b & (1u << 5);
@@ -70,6 +75,7 @@ CpuFeatures detect() {
   if (l1 >= 16384 && l1 <= 262144) f.l1d = l1;
   if (l2 >= 262144 && l2 <= 8388608) f.l2 = l2;
 #endif
+  f.fma512_full = f.avx512f && (f.vendor == "GenuineIntel" || (f.vendor == "AuthenticAMD" && f.family >= 0x1a));
 #if defined(_SC_LEVEL1_DCACHE_ASSOC)
   long ways = sysconf(_SC_LEVEL1_DCACHE_ASSOC);
   if (ways >= 2 && ways <= 32) f.l1d_ways = ways;

@@ -14,9 +14,13 @@ struct CpuFeatures {
   bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false, avx512bf16 = false;
   bool os_avx = false, os_avx512 = false;  // XSAVE state enabled by the OS
   std::string vendor, brand;
+  int family = 0;  // cpuid family (base + extended)
   // Per-core data cache sizes in bytes and L1D associativity (glibc's reading of cpuid leaf 4 / 0x8000001D);
   // 32 KiB / 1 MiB / 8-way when the OS does not say. The GEMM block sizes are derived from them (gemm_driver.h).
   long l1d = 32768, l2 = 1048576, l1d_ways = 8;
+  // Whether a 512-bit FMA issues at the rate of a 256-bit one (full-width units: Intel cores, AMD from Zen 5),
+  // so that zmm kernels have twice the peak of ymm ones; false on Zen 4 (512-bit ops as two 256-bit halves).
+  bool fma512_full = false;
 };
 
 const CpuFeatures& cpu_features();

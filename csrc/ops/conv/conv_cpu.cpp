@@ -35,6 +35,15 @@ ConvDirectTables& conv_direct_tables() {
   return t;
 }
 
+void conv_direct_set_avx512_vl(int vl) {
+  ConvDirectTables& t = conv_direct_tables();
+  DLCORE_CHECK(vl == 8 || vl == 16, ValueError, "conv direct kernels: vector width must be 8 or 16, got ", vl);
+  DLCORE_CHECK(t.forward512[vl / 16] != nullptr, RuntimeError, "conv direct kernels: no AVX-512 build");
+  t.forward.fn[(int)Isa::AVX512] = t.forward512[vl / 16];
+  t.weight.fn[(int)Isa::AVX512] = t.weight512[vl / 16];
+  t.avx512_vl = vl;
+}
+
 namespace {
 
 // A per-thread scratch buffer that keeps its pages between calls (no first-touch cost on every layer call).

@@ -21,8 +21,14 @@ using ConvDirectWeightFn = void(float* gw, float* gb, const float* gy, const flo
 struct ConvDirectTables {
   IsaTable<ConvDirectForwardFn> forward;
   IsaTable<ConvDirectWeightFn> weight;
+  // The AVX-512 build's two vector widths ([0]: 256-bit, [1]: 512-bit); the AVX512 entries above hold one of them.
+  ConvDirectForwardFn* forward512[2] = {};
+  ConvDirectWeightFn* weight512[2] = {};
+  int avx512_vl = 0;  // 8 or 16: which one is installed
 };
 ConvDirectTables& conv_direct_tables();
+// Installs the AVX-512 kernels of vector width vl (8 or 16) (tests: both widths run on any AVX-512 machine).
+void conv_direct_set_avx512_vl(int vl);
 
 // Whether the direct kernels apply to p (and are expected to beat im2col + GEMM).
 // Stride 1: up to 256 taps (the lecture layer); strided: up to 512 taps (AlexNet conv1 has 363; measured 1.3-1.4x

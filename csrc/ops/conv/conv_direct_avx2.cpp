@@ -9,6 +9,7 @@
 #include "core/parallel.h"
 #include "ops/conv/conv_direct.h"
 
+#define DLCORE_CONV_VL 8
 #define DLCORE_CONV_FWD_KB 4
 #define DLCORE_CONV_WG_KB 2
 #define DLCORE_CONV_WG_SB 5
