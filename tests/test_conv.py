@@ -125,6 +125,8 @@ CASES = [
     (1, 4, 12, 50, 10, 3, 6, (2, 4), 3, 1, 1, True),  # strided direct: unequal strides, 4 channels
     (1, 2, 15, 30, 3, 3, 3, 3, 4, (2, 1), 1, True),   # strided direct: padding wider than the kernel, dilation on H
     (3, 3, 40, 70, 10, 11, 11, 4, 2, 1, 1, True),     # AlexNet conv1-style, wide enough for the direct kernel
+    (2, 3, 30, 45, 40, 5, 5, 2, 1, 1, 1, True),       # strided direct, K >= 32: channels-in-lanes weight grad (K % 16)
+    (2, 2, 26, 61, 70, 3, 4, 3, 2, 2, 1, False),      # channels-in-lanes: 64 + 6 channels, dilation, odd taps
 ]
 
 
