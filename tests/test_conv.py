@@ -198,9 +198,8 @@ def test_conv2d_gradcheck(kw, device, rng):
 
 @pytest.mark.parametrize("algo", ["im2col", "direct", "winograd"])
 @pytest.mark.parametrize("case", [c for c in CASES if c[2] * c[3] < 1000], ids=lambda c: "x".join(map(str, c[:7])))
-def test_pinned_algorithms(case, algo, rng):
-    """Every algorithm pinned in turn (a pinned algorithm that does not apply falls back to im2col)."""
-    dlcore._C._conv_set_algorithm(algo)
+def _check_float32_case(case, rng, msg=""):
+    """A float32 forward + backward (input, weight, bias grads) of one CASES entry vs the float64 reference."""
     N, C, H, W, K, R, S, st, padding, dl, groups, bias = _case_args(case)
     x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((K, C // groups, R, S))
     b = rng.standard_normal(K) if bias else None
@@ -211,7 +210,13 @@ def test_pinned_algorithms(case, algo, rng):
     ry, rgx, rgw, rgb = ref_conv2d(x, w, b, st, _pad4(padding, R, S, dl), dl, groups, gy)
     y.backward(_t(gy, "float32"))
     for a, e in ((y, ry), (xt.grad, rgx), (wt.grad, rgw)) + (((bt.grad, rgb),) if bias else ()):
-        assert_close(a, e, rtol=1e-4, atol=2e-4)
+        assert_close(a, e, rtol=1e-4, atol=2e-4, msg=msg)
+
+
+def test_pinned_algorithms(case, algo, rng):
+    """Every algorithm pinned in turn (a pinned algorithm that does not apply falls back to im2col)."""
+    dlcore._C._conv_set_algorithm(algo)
+    _check_float32_case(case, rng)
 
 
 @pytest.mark.skipif("avx512" not in ISAS,
@@ -226,19 +231,8 @@ def test_direct_avx512_both_vector_widths(vl, rng):
     dlcore._C._conv_direct_avx512_vl(vl)
     try:
         for case in CASES:
-            N, C, H, W, K, R, S, st, padding, dl, groups, bias = _case_args(case)
-            if groups != 1 or C > 4 or case[2] * case[3] >= 3000:
-                continue
-            x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((K, C, R, S))
-            b = rng.standard_normal(K) if bias else None
-            xt, wt = _t(x, "float32", True), _t(w, "float32", True)
-            bt = _t(b, "float32", True) if bias else None
-            y = F.conv2d(xt, wt, bt, st, padding, dl, groups)
-            gy = rng.standard_normal(y.shape)
-            ry, rgx, rgw, rgb = ref_conv2d(x, w, b, st, _pad4(padding, R, S, dl), dl, groups, gy)
-            y.backward(_t(gy, "float32"))
-            for a, e in ((y, ry), (xt.grad, rgx), (wt.grad, rgw)) + (((bt.grad, rgb),) if bias else ()):
-                assert_close(a, e, rtol=1e-4, atol=2e-4, msg=f"vl={vl} case={case}")
+            if case[10] == 1 and case[1] <= 4 and case[2] * case[3] < 3000:  # groups 1, few channels: direct
+                _check_float32_case(case, rng, msg=f"vl={vl} case={case}")
     finally:
         dlcore._C._conv_direct_avx512_vl(before)
     with pytest.raises(ValueError, match="vector width must be 8 or 16"):

@@ -12,34 +12,27 @@
 #include "core/parallel.h"
 #include "ops/conv/conv_direct.h"
 
+// The same register blocks for both widths (32 registers: 24 accumulators).
+#define DLCORE_CONV_FWD_KB 8
+#define DLCORE_CONV_WG_KB 4
+#define DLCORE_CONV_WG_SB 6
+
 namespace dlcore {
 namespace conv_direct_avx512 {
 
 namespace v8 {
 namespace {
 #define DLCORE_CONV_VL 8
-#define DLCORE_CONV_FWD_KB 8
-#define DLCORE_CONV_WG_KB 4
-#define DLCORE_CONV_WG_SB 6
 #include "ops/conv/conv_direct_impl.inc"
 #undef DLCORE_CONV_VL
-#undef DLCORE_CONV_FWD_KB
-#undef DLCORE_CONV_WG_KB
-#undef DLCORE_CONV_WG_SB
 }  // namespace
 }  // namespace v8
 
 namespace v16 {
 namespace {
 #define DLCORE_CONV_VL 16
-#define DLCORE_CONV_FWD_KB 8
-#define DLCORE_CONV_WG_KB 4
-#define DLCORE_CONV_WG_SB 6
 #include "ops/conv/conv_direct_impl.inc"
 #undef DLCORE_CONV_VL
-#undef DLCORE_CONV_FWD_KB
-#undef DLCORE_CONV_WG_KB
-#undef DLCORE_CONV_WG_SB
 }  // namespace
 }  // namespace v16
 
