@@ -196,8 +196,6 @@ def test_conv2d_gradcheck(kw, device, rng):
     gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b])
 
 
-@pytest.mark.parametrize("algo", ["im2col", "direct", "winograd"])
-@pytest.mark.parametrize("case", [c for c in CASES if c[2] * c[3] < 1000], ids=lambda c: "x".join(map(str, c[:7])))
 def _check_float32_case(case, rng, msg=""):
     """A float32 forward + backward (input, weight, bias grads) of one CASES entry vs the float64 reference."""
     N, C, H, W, K, R, S, st, padding, dl, groups, bias = _case_args(case)
@@ -213,6 +211,8 @@ def _check_float32_case(case, rng, msg=""):
         assert_close(a, e, rtol=1e-4, atol=2e-4, msg=msg)
 
 
+@pytest.mark.parametrize("algo", ["im2col", "direct", "winograd"])
+@pytest.mark.parametrize("case", [c for c in CASES if c[2] * c[3] < 1000], ids=lambda c: "x".join(map(str, c[:7])))
 def test_pinned_algorithms(case, algo, rng):
     """Every algorithm pinned in turn (a pinned algorithm that does not apply falls back to im2col)."""
     dlcore._C._conv_set_algorithm(algo)
