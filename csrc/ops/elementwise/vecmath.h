@@ -56,6 +56,20 @@ DLCORE_ALWAYS_INLINE vf vexp_reduced(vf x, vf n) {
 // exp(x): x = n ln2 + r, |r| <= ln2/2; exp(r) by a degree-6 polynomial; 2^n applied in two halves so that
 // n up to 254 (overflow to inf) and down to -252 (gradual underflow to 0) work without special cases.
 DLCORE_ALWAYS_INLINE vf vexp(vf x) {
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  // The same reduction and polynomial in about 20 instead of 37 instructions (every 512-bit op issues on ports 0
+  // and 5 only on Intel cores, so the count is the time: 22 -> ~12 cycles per vector on Sapphire Rapids): the
+  // clamp by vmaxps/vminps with x as the second operand (a NaN x comes out as itself), n by vrndscaleps, and 2^n by
+  // vscalefps, which overflows to inf and underflows gradually to 0 by itself (a NaN y stays NaN).
+  // (The maskz forms with a full mask: the plain intrinsics' _mm512_undefined_ps passthrough draws GCC 12's
+  // -Wmaybe-uninitialized wherever this is inlined.)
+  constexpr __mmask16 all = 0xffff;
+  const __m512 xc = _mm512_maskz_min_ps(all, _mm512_set1_ps(89.0f),
+                                        _mm512_maskz_max_ps(all, _mm512_set1_ps(-104.0f), (__m512)x));
+  const __m512 n = _mm512_maskz_roundscale_ps(all, (__m512)((vf)xc * 1.44269504088896341f),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return (vf)_mm512_maskz_scalef_ps(all, (__m512)vexp_reduced((vf)xc, (vf)n), n);
+#else
   vf xc = vmin(vmax(x, vsplat(-104.0f)), vsplat(89.0f));
   xc = vselect(x != x, x, xc);  // keep NaN
   vf n = vround(xc * 1.44269504088896341f);
@@ -65,6 +79,7 @@ DLCORE_ALWAYS_INLINE vf vexp(vf x) {
   vi n1 = ni >> 1;
   vi n2 = ni - n1;
   return y * vpow2i(n1) * vpow2i(n2);
+#endif
 }
 
 // log(x) = e ln2 + log(m), m in [sqrt(1/2), sqrt(2)); log(1+f) by Cephes' degree-8 polynomial.
