@@ -115,8 +115,59 @@ DLCORE_ALWAYS_INLINE vf vlog(vf x) {
   return r;
 }
 
-// tanh: odd polynomial for |x| < 0.625 (Cephes), 1 - 2 / (exp(2|x|) + 1) above, sign restored.
+// 1 / d by the hardware reciprocal estimate refined by Newton steps (rcp14 + 1 step on AVX-512, rcp + 2 steps on
+// AVX2: ~1 ulp) instead of a division. d must be finite and nonzero (callers clamp).
+DLCORE_ALWAYS_INLINE vf vrecip(vf d) {
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  vf r = (vf)_mm512_maskz_rcp14_ps(0xffff, (__m512)d);  // (maskz: see vexp)
+  return r * (2.0f - d * r);
+#elif DLCORE_VLEN == 8 && defined(__AVX__)
+  vf r = (vf)_mm256_rcp_ps((__m256)d);
+  r = r * (2.0f - d * r);
+  return r * (2.0f - d * r);
+#else
+  return 1.0f / d;
+#endif
+}
+
+// tanh(x) by a rational minimax approximation (odd degree-13 numerator over even degree-6 denominator, Eigen's
+// float tanh coefficients) on x clamped to [-7.9053, 7.9053] (beyond it tanh rounds to +-1 within 3e-7).
+// Measured against float64 over [-12, 12] and |x| in [1e-8, 1]: relative error <= 3.5e-7 (~3 ulp), no exp, no
+// branches, one reciprocal (the denominator is >= 4.89e-3). NaN propagates. About 23 instructions on AVX-512
+// against 36 for the exp form of vtanh below.
+DLCORE_ALWAYS_INLINE vf vtanh_rational(vf x) {
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  // x as the second operand of vmaxps/vminps: a NaN x comes out as itself and through the polynomial.
+  const vf xc = (vf)_mm512_maskz_min_ps(0xffff, _mm512_set1_ps(7.90531110763549805f),
+                                        _mm512_maskz_max_ps(0xffff, _mm512_set1_ps(-7.90531110763549805f),
+                                                            (__m512)x));
+#else
+  const vf xc = vselect(x != x, x, vmin(vmax(x, vsplat(-7.90531110763549805f)), vsplat(7.90531110763549805f)));
+#endif
+  vf z = xc * xc;
+  vf p = vsplat(-2.76076847742355e-16f);
+  p = p * z + 2.00018790482477e-13f;
+  p = p * z + -8.60467152213735e-11f;
+  p = p * z + 5.12229709037114e-08f;
+  p = p * z + 1.48572235717979e-05f;
+  p = p * z + 6.37261928875436e-04f;
+  p = p * z + 4.89352455891786e-03f;
+  vf q = vsplat(1.19825839466702e-06f);
+  q = q * z + 1.18534705686654e-04f;
+  q = q * z + 2.26843463243900e-03f;
+  q = q * z + 4.89352518554385e-03f;
+  // Exactly +-1 beyond the clamp (the quotient is 1 - 3e-7 there): 1 - tanh^2 must vanish for large |x|, as in
+  // GELU's tanh form and the tanh gradients.
+  const vf one = as_float(as_int(vsplat(1.0f)) | (as_int(x) & (int32_t)0x80000000));
+  return vselect(vabs(x) >= 7.90531110763549805f, one, xc * p * vrecip(q));
+}
+
+// tanh: on AVX-512 the rational form above (measured on Sapphire Rapids: 28 -> ~14 cycles per vector);
+// elsewhere an odd polynomial for |x| < 0.625 (Cephes), 1 - 2 / (exp(2|x|) + 1) above, sign restored.
 DLCORE_ALWAYS_INLINE vf vtanh(vf x) {
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  return vtanh_rational(x);
+#else
   vf ax = vabs(x);
   vf z = x * x;
   vf p = vsplat(-5.70498872745e-3f);
@@ -125,22 +176,6 @@ DLCORE_ALWAYS_INLINE vf vtanh(vf x) {
   p = p * z + 1.33314422036e-1f;
   p = p * z + -3.33332819422e-1f;
   vf small = x + x * z * p;
-#if DLCORE_VLEN == 16 && defined(__AVX512F__)
-  // The same formulas in fewer instructions: exp(2|x|) with vexp's range reduction and polynomial but without its
-  // range checks (2|x| is clamped to 40 like the generic path; NaN passes through min), 2^n by vscalefps,
-  // 1 / (e + 1) by vrcp14ps and one Newton step (~2^-28 relative) instead of a division, the sign by a bit-or.
-  __m512 a2 = _mm512_add_ps((__m512)ax, (__m512)ax);
-  a2 = _mm512_min_ps(_mm512_set1_ps(40.0f), a2);  // returns a2 when it is NaN
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(a2, _mm512_set1_ps(1.44269504088896341f)),
-                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 e = (__m512)vexp_reduced((vf)a2, (vf)n);
-  __m512 d = _mm512_add_ps(_mm512_scalef_ps(e, n), _mm512_set1_ps(1.0f));
-  __m512 inv = _mm512_rcp14_ps(d);
-  inv = _mm512_mul_ps(inv, _mm512_fnmadd_ps(d, inv, _mm512_set1_ps(2.0f)));
-  vf big = (vf)_mm512_fnmadd_ps(_mm512_set1_ps(2.0f), inv, _mm512_set1_ps(1.0f));
-  big = as_float(as_int(big) | (as_int(x) & (int32_t)0x80000000));
-  return vselect(ax < 0.625f, small, big);
-#else
   vf e = vexp(vmin(ax, vsplat(20.0f)) * 2.0f);
   vf big = 1.0f - 2.0f / (e + 1.0f);
   big = as_float(as_int(big) | (as_int(x) & (int32_t)0x80000000));

@@ -29,19 +29,6 @@ DLCORE_ALWAYS_INLINE void store_n(float* p, vf v, int64_t n) {
   else std::memcpy(p, &v, n * sizeof(float));
 }
 
-// 1 / d by the hardware reciprocal estimate refined by Newton steps (rcp14 + 1 step on AVX-512, rcp + 2 steps on
-// AVX2: ~1 ulp), instead of a vdivps per gate per element. d must be finite and nonzero (callers clamp).
-DLCORE_ALWAYS_INLINE vf vrecip(vf d) {
-#if DLCORE_VLEN == 16
-  vf r = (vf)_mm512_rcp14_ps((__m512)d);
-  return r * (2.0f - d * r);
-#else
-  vf r = (vf)_mm256_rcp_ps((__m256)d);
-  r = r * (2.0f - d * r);
-  return r * (2.0f - d * r);
-#endif
-}
-
 // exp(x) for x in [-88, 88] (callers clamp): x = n ln2 + r, |r| <= ln2/2, exp(r) by vecmath's degree-6 polynomial
 // (within 2 ulp), 2^n applied by one vscalefps on AVX-512 (no integer shifts or split scaling: n never leaves the
 // normal range here). AVX2 uses vecmath's vexp.
@@ -62,27 +49,8 @@ DLCORE_ALWAYS_INLINE vf gate_sigmoid(vf x) {
   return vselect(x != x, x, r);
 }
 
-// tanh(x) by a rational minimax approximation (odd degree-13 numerator over even degree-6 denominator, Eigen's
-// float tanh coefficients) on x clamped to [-7.9053, 7.9053] (beyond it tanh rounds to +-1 within 3e-7).
-// Measured against float64 over [-12, 12] and |x| in [1e-8, 1]: relative error <= 3.5e-7 (~3 ulp), no exp, no
-// branches, one reciprocal (the denominator is >= 4.89e-3). NaN propagates.
-DLCORE_ALWAYS_INLINE vf gate_tanh(vf x) {
-  vf xc = vmin(vmax(x, vsplat(-7.90531110763549805f)), vsplat(7.90531110763549805f));
-  vf z = xc * xc;
-  vf p = vsplat(-2.76076847742355e-16f);
-  p = p * z + 2.00018790482477e-13f;
-  p = p * z + -8.60467152213735e-11f;
-  p = p * z + 5.12229709037114e-08f;
-  p = p * z + 1.48572235717979e-05f;
-  p = p * z + 6.37261928875436e-04f;
-  p = p * z + 4.89352455891786e-03f;
-  vf q = vsplat(1.19825839466702e-06f);
-  q = q * z + 1.18534705686654e-04f;
-  q = q * z + 2.26843463243900e-03f;
-  q = q * z + 4.89352518554385e-03f;
-  vf r = xc * p * vrecip(q);
-  return vselect(x != x, x, r);
-}
+// tanh for the gates: vecmath's rational approximation (Eigen's coefficients; ~3 ulp, no exp, no branches).
+DLCORE_ALWAYS_INLINE vf gate_tanh(vf x) { return vtanh_rational(x); }
 
 using V = View<float>;
 using CV = View<const float>;
