@@ -34,8 +34,9 @@ DLCORE_ALWAYS_INLINE void store_n(float* p, vf v, int64_t n) {
 // normal range here). AVX2 uses vecmath's vexp.
 DLCORE_ALWAYS_INLINE vf gate_exp(vf x) {
 #if DLCORE_VLEN == 16
-  vf n = (vf)_mm512_roundscale_ps((__m512)(x * 1.44269504088896341f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  return (vf)_mm512_scalef_ps((__m512)vexp_reduced(x, n), (__m512)n);
+  vf n = (vf)_mm512_maskz_roundscale_ps(0xffff, (__m512)(x * 1.44269504088896341f),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return (vf)_mm512_maskz_scalef_ps(0xffff, (__m512)vexp_reduced(x, n), (__m512)n);
 #else
   return vexp(x);
 #endif

@@ -38,7 +38,7 @@ DLCORE_ALWAYS_INLINE float hmax(vf v) {
 // Lane-wise max without NaN bookkeeping (a NaN in a row makes the whole softmax row NaN through exp either way).
 DLCORE_ALWAYS_INLINE vf vmax_fast(vf a, vf b) {
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
-  return (vf)_mm512_max_ps((__m512)a, (__m512)b);
+  return (vf)_mm512_maskz_max_ps(0xffff, (__m512)a, (__m512)b);  // (maskz: vecmath.h's vexp says why)
 #elif DLCORE_VLEN == 8 && defined(__AVX__)
   return (vf)_mm256_max_ps((__m256)a, (__m256)b);
 #else
@@ -65,10 +65,10 @@ DLCORE_ALWAYS_INLINE vf exp2_poly(vf f) {
 DLCORE_ALWAYS_INLINE vf vexp_nonpos(vf x) {
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
   __m512 t = _mm512_mul_ps((__m512)x, _mm512_set1_ps(1.44269504088896341f));
-  t = _mm512_max_ps(_mm512_set1_ps(-151.0f), t);  // returns t when t is NaN
-  __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  t = _mm512_maskz_max_ps(0xffff, _mm512_set1_ps(-151.0f), t);  // returns t when t is NaN
+  __m512 n = _mm512_maskz_roundscale_ps(0xffff, t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   vf y = exp2_poly((vf)_mm512_sub_ps(t, n));
-  return (vf)_mm512_scalef_ps((__m512)y, n);
+  return (vf)_mm512_maskz_scalef_ps(0xffff, (__m512)y, n);
 #else
   vf t = x * 1.44269504088896341f;
   vi under = t < -124.0f;
