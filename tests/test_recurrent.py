@@ -248,6 +248,21 @@ def test_vs_numpy_float32_each_isa(mode, isa, rng):
     _check_vs_numpy(rng, mode, 4, 11, 9, 21, 1, 2, True, True, True, dtype="float32", tol=2e-4)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("mode", MODES)
+def test_sequence_threads_own_hidden_slices(mode, threads, rng):
+    """H >= 32 with 2 threads: the forward runs one parallel region per sequence, each thread owning a slice of the
+    hidden units (its rows of every gate block), a barrier per step; H = 40 splits 20 + 20 (a vector and a tail).
+    Float32 and float64, both directions, two layers, vs the NumPy oracle; 1 thread runs the one-GEMM-per-step path."""
+    before = dlcore.get_num_threads()
+    dlcore.set_num_threads(threads)
+    try:
+        _check_vs_numpy(rng, mode, 7, 5, 6, 40, 2, 2, True, False, True, dtype="float32", tol=2e-4)
+        _check_vs_numpy(rng, mode, 5, 3, 4, 33, 1, 1, False, True, False, dtype="float64", tol=1e-10)
+    finally:
+        dlcore.set_num_threads(before)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_cells_vs_numpy(mode, device, rng):
     N, I, H = 3, 5, 7
