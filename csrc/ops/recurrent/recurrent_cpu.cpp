@@ -413,7 +413,9 @@ void forward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, c
   // Several threads and steps: one parallel region for the whole sequence, each thread owning a slice of the hidden
   // units (its rows of every gate block), one spin barrier per step (the next step's GEMM reads all of h). Two
   // fork-joins per step (the split GEMM, then the pointwise pass) cost as much as the second core gave at small H:
-  // lstm_small (T 28, N 64, H 128) ran 2.68 ms at 1 thread and 2.73 ms at 2 on Sapphire Rapids.
+  // lstm_small (T 28, N 64, H 128) ran 2.68 ms at 1 thread and 2.73 ms at 2 on Sapphire Rapids. Measured there with
+  // both forms in one process, paired per round, 2 threads: lstm_small 1.20x, gru_small 1.19x, lstm_big 1.11x,
+  // gru_big 1.04x faster than the fork-joins.
   const int nt = (int)std::min<int64_t>(get_num_threads(), H / 16);
   if (nt > 1 && Tn > 1 && !in_parallel_region()) {
     SpinBarrier bar(nt);
