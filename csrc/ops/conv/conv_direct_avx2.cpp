@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "core/simd_transpose.h"
 #include "ops/conv/conv_direct.h"
 
 #define DLCORE_CONV_VL 8

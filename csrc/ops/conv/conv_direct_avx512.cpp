@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "core/simd_transpose.h"
 #include "ops/conv/conv_direct.h"
 
 // The same register blocks for both widths (32 registers: 24 accumulators).

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "core/simd_transpose.h"
 #include "ops/gemm/gemm_driver.h"
 
 namespace dlcore {
@@ -86,7 +87,7 @@ struct V512f {
   static R fma(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
   static R mul(R a, R b) { return _mm512_mul_ps(a, b); }
   static R add(R a, R b) { return _mm512_add_ps(a, b); }
-  static R max(R a, R b) { return _mm512_max_ps(a, b); }
+  static R max(R a, R b) { return _mm512_maskz_max_ps(0xffff, a, b); }  // (maskz: see vecmath.h's vexp)
   static __mmask16 mask(int n) { return (__mmask16)((1u << n) - 1u); }
   static R load_n(const T* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
   static void store_n(T* p, R v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
@@ -104,7 +105,7 @@ struct V512d {
   static R fma(R a, R b, R c) { return _mm512_fmadd_pd(a, b, c); }
   static R mul(R a, R b) { return _mm512_mul_pd(a, b); }
   static R add(R a, R b) { return _mm512_add_pd(a, b); }
-  static R max(R a, R b) { return _mm512_max_pd(a, b); }
+  static R max(R a, R b) { return _mm512_maskz_max_pd(0xff, a, b); }
   static __mmask8 mask(int n) { return (__mmask8)((1u << n) - 1u); }
   static R load_n(const T* p, int n) { return _mm512_maskz_loadu_pd(mask(n), p); }
   static void store_n(T* p, R v, int n) { _mm512_mask_storeu_pd(p, mask(n), v); }
@@ -112,27 +113,6 @@ struct V512d {
 #endif
 
 // ---------------------------------------------------------------------------------------------------- transposes
-// 8 lines of 8 floats -> 8 rows of 8 floats (in-register 8x8 transpose).
-inline void transpose8x8(__m256& r0, __m256& r1, __m256& r2, __m256& r3, __m256& r4, __m256& r5, __m256& r6,
-                         __m256& r7) {
-  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  r0 = _mm256_permute2f128_ps(s0, s4, 0x20);
-  r1 = _mm256_permute2f128_ps(s1, s5, 0x20);
-  r2 = _mm256_permute2f128_ps(s2, s6, 0x20);
-  r3 = _mm256_permute2f128_ps(s3, s7, 0x20);
-  r4 = _mm256_permute2f128_ps(s0, s4, 0x31);
-  r5 = _mm256_permute2f128_ps(s1, s5, 0x31);
-  r6 = _mm256_permute2f128_ps(s2, s6, 0x31);
-  r7 = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
-
 // 4 lines of 4 doubles -> 4 rows of 4 doubles.
 inline void transpose4x4(__m256d& r0, __m256d& r1, __m256d& r2, __m256d& r3) {
   __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/common.h"
+#include "core/simd_transpose.h"
 #include "ops/recurrent/recurrent.h"
 // after common.h (DLCORE_ALWAYS_INLINE)
 #include "ops/elementwise/vecmath.h"
@@ -149,33 +150,14 @@ void rnn_bwd(int64_t rows, int64_t len, int relu, CV h, CV dhr, CV dy, V dG) {
 }  // namespace
 
 // dst[c * ldd + r] = src[r * s0 + c] for r < R, c < C: the drivers' layout changes (h^T <-> h, dy -> dy^T, W_hh^T)
-// in 8 x 8 blocks transposed in registers (three shuffle stages); ragged edges element by element.
+// in 8 x 8 blocks transposed in registers (core/simd_transpose.h); ragged edges element by element.
 void transpose_f32(const float* __restrict src, int64_t R, int64_t C, int64_t s0, float* __restrict dst,
                    int64_t ldd) {
   int64_t r0 = 0;
   for (; r0 + 8 <= R; r0 += 8) {
     const float* s = src + r0 * s0;
     int64_t c0 = 0;
-    for (; c0 + 8 <= C; c0 += 8) {
-      __m256 x[8];
-      for (int i = 0; i < 8; ++i) x[i] = _mm256_loadu_ps(s + i * s0 + c0);
-      __m256 t[8], u[8];
-      for (int i = 0; i < 4; ++i) {
-        t[2 * i] = _mm256_unpacklo_ps(x[2 * i], x[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(x[2 * i], x[2 * i + 1]);
-      }
-      for (int i = 0; i < 2; ++i) {
-        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-      }
-      float* d = dst + c0 * ldd + r0;
-      for (int j = 0; j < 4; ++j) {
-        _mm256_storeu_ps(d + j * ldd, _mm256_permute2f128_ps(u[j], u[j + 4], 0x20));
-        _mm256_storeu_ps(d + (j + 4) * ldd, _mm256_permute2f128_ps(u[j], u[j + 4], 0x31));
-      }
-    }
+    for (; c0 + 8 <= C; c0 += 8) transpose8x8(s + c0, s0, dst + c0 * ldd + r0, ldd);
     for (; c0 < C; ++c0)
       for (int i = 0; i < 8; ++i) dst[c0 * ldd + r0 + i] = s[i * s0 + c0];
   }

@@ -1,0 +1,51 @@
+// The 8 x 8 float transpose in AVX registers (three shuffle stages), for ISA translation units only (files compiled
+// with AVX2 or AVX-512 flags). In an anonymous namespace: each translation unit keeps its own copy, so code compiled
+// with different -m flags is never merged by the linker. Used by the GEMM's transposing pack (gemm_simd.h), the
+// recurrent layout changes (recurrent_loops.h) and the direct convolution's gy transpose (conv_direct_impl.inc).
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace dlcore {
+namespace {
+
+// 8 lines of 8 floats -> 8 rows of 8 floats, in place in the registers.
+inline void transpose8x8(__m256& r0, __m256& r1, __m256& r2, __m256& r3, __m256& r4, __m256& r5, __m256& r6,
+                         __m256& r7) {
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r0 = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r1 = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r2 = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r3 = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r4 = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r5 = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r6 = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r7 = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// dst[j * ds + i] = src[i * ss + j] for i, j < 8.
+inline void transpose8x8(const float* src, int64_t ss, float* dst, int64_t ds) {
+  __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ss), r2 = _mm256_loadu_ps(src + 2 * ss),
+         r3 = _mm256_loadu_ps(src + 3 * ss), r4 = _mm256_loadu_ps(src + 4 * ss), r5 = _mm256_loadu_ps(src + 5 * ss),
+         r6 = _mm256_loadu_ps(src + 6 * ss), r7 = _mm256_loadu_ps(src + 7 * ss);
+  transpose8x8(r0, r1, r2, r3, r4, r5, r6, r7);
+  _mm256_storeu_ps(dst, r0);
+  _mm256_storeu_ps(dst + ds, r1);
+  _mm256_storeu_ps(dst + 2 * ds, r2);
+  _mm256_storeu_ps(dst + 3 * ds, r3);
+  _mm256_storeu_ps(dst + 4 * ds, r4);
+  _mm256_storeu_ps(dst + 5 * ds, r5);
+  _mm256_storeu_ps(dst + 6 * ds, r6);
+  _mm256_storeu_ps(dst + 7 * ds, r7);
+}
+
+}  // namespace
+}  // namespace dlcore
