@@ -1,6 +1,6 @@
 // Device allocators. Storage::allocate goes through the allocator registered for the device type.
 //
-// CPU: 64-byte aligned. Blocks of 1 MiB and more come from mmap (with transparent huge pages requested) and are
+// CPU: 64-byte aligned. Blocks of 128 KiB and more come from mmap (with transparent huge pages requested) and are
 // cached on free, keyed by size, so a training loop that allocates the same activations every step does not pay
 // first-touch page faults every step (a fresh 64 MiB buffer costs ~25 ms of faults on this machine against ~5 ms
 // of work). The cache is bounded (DLCORE_CPU_CACHE_MB, default 2048) and emptied by empty_cpu_cache().
