@@ -219,7 +219,7 @@ struct Driver {
     const int64_t MC = bl.mc;
     // Balanced KC blocks: K = 784 runs as 4 x 196 with KC 256, not 3 x 256 + 16 (a thin last block pays the C
     // traffic of a full one for little work); NC blocks likewise (N = 1024 with NC = 672: 2 x 512, not 672 + 352).
-    const int64_t kc_max = kc_balanced(K, bl.kc);
+    const int64_t kc_max = kc_balanced(K, kc_for(p, pack_a_on));
     const int64_t nblocks = (N + bl.nc - 1) / bl.nc, NC = ((N + nblocks - 1) / nblocks + NR - 1) / NR * NR;
     T* bufA = pack_a_on ? (T*)workspace(0, sizeof(T) * (size_t)std::min<int64_t>(MC, M + MR) * kc_max) : nullptr;
     const int64_t nc_max = std::min<int64_t>(NC, (N + NR - 1) / NR * NR);
@@ -310,7 +310,7 @@ struct Driver {
     if (p.cs_a == 1) return a_rows_alias(p.rs_a);
     return true;
   }
-  static bool want_pack_b(const GemmCall<T>& p, int64_t m) {
+  static bool want_pack_b(const GemmCall<T>& p, int64_t m, bool pack_a) {
     if (p.cs_b != 1) return true;  // the microkernel reads B rows as vectors
     if (p.opt.pack_b >= 0) return p.opt.pack_b != 0;
     // Unpacked, the B micro-panels are read from B's rows by every A micro-panel (from L2 after the first).
@@ -323,10 +323,24 @@ struct Driver {
     // and from about 32 A micro-panels the copy pays whatever the stride (2048 x 128 x 512 197 vs 208,
     // 512 x 300 x 300 228 vs 225: even).
     if (cpu_features().l1d_ways < 12) return m > 6 * MR || conflict_stride(p.rs_b);
-    const int64_t kc = kc_balanced(p.K, blocks(p.opt).kc);
+    const int64_t kc = kc_balanced(p.K, kc_for(p, pack_a));
     const int64_t row_bytes = p.rs_b * (int64_t)sizeof(T);
     const int64_t pages = row_bytes >= 4096 ? kc : (kc * row_bytes + 4095) / 4096;
     return m > 32 * MR || pages > 120;
+  }
+  // The KC of a call: the table's, or for an A read in place (small N) larger. KC exists to keep the A micro-panel
+  // (MR x KC) in L1 while loop 1 sweeps the B micro-panels; with few of them that reuse is small, and every KC
+  // block costs a read and write of the C tile, which then dominates (an LSTM's recurrent GEMM writes gates at a
+  // row stride of T*N). So: one B micro-panel (the A values are used once) -> 8 x KC; up to 4 -> 2 x KC. Measured
+  // on Sapphire Rapids (1 thread, interleaved, GFLOP/s at KC 384 vs the larger KC): 2048 x 32 x 512 (C row stride
+  // 1600) 162 vs 181, 2048 x 16 x 512 121 vs 144, 512 x 32 x 2048 191 vs 206 (KC 2048), 2048 x 64 x 512 187 vs
+  // 201, 2048 x 128 x 512 183 vs 193, 512 x 96 x 2048 199 vs 206 (KC 1024), 64 x 100 x 2880 140 vs 149 (KC 720);
+  // but with 8 micro-panels a larger KC lost (64 x 256 x 784: 194 vs 183 at KC 784).
+  static int64_t kc_for(const GemmCall<T>& p, bool pack_a) {
+    const Blocks bl = blocks(p.opt);
+    if (pack_a || p.opt.kc > 0) return bl.kc;
+    const int64_t nblocks = (p.N + bl.nc - 1) / bl.nc, panels = ((p.N + nblocks - 1) / nblocks + NR - 1) / NR;
+    return panels == 1 ? 8 * bl.kc : panels <= 4 ? 2 * bl.kc : bl.kc;
   }
   // The KC blocks of a K-long product: balanced (K = 784 runs as 2 x 392 with KC 384, not 384 + 384 + 16).
   static int64_t kc_balanced(int64_t K, int64_t kc) {
@@ -357,7 +371,10 @@ struct Driver {
     return s;
   }
 
-  static void run_serial(const GemmCall<T>& p) { serial(p, want_pack_a(p, p.N), want_pack_b(p, p.M)); }
+  static void run_serial(const GemmCall<T>& p) {
+    const bool pa = want_pack_a(p, p.N);
+    serial(p, pa, want_pack_b(p, p.M, pa));
+  }
 
   // The entry point for one GEMM of this ISA (any strides, any orientation).
   static void run(const GemmCall<T>& call) {
