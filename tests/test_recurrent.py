@@ -252,7 +252,8 @@ def test_vs_numpy_float32_each_isa(mode, isa, rng):
 @pytest.mark.parametrize("mode", MODES)
 def test_sequence_threads_own_hidden_slices(mode, threads, rng):
     """H >= 32 with 2 threads: the forward runs one parallel region per sequence, each thread owning a slice of the
-    hidden units (its rows of every gate block), a barrier per step; H = 40 splits 20 + 20 (a vector and a tail).
+    hidden units (its rows of every gate block), a barrier per step; H = 40 splits 20 + 20 (a vector and a tail). The backward likewise
+    (its pointwise pass, a barrier, its rows of the dh GEMM).
     Float32 and float64, both directions, two layers, vs the NumPy oracle; 1 thread runs the one-GEMM-per-step path."""
     before = dlcore.get_num_threads()
     dlcore.set_num_threads(threads)

@@ -494,46 +494,88 @@ void backward_dir(RnnMode mode, const Dims& d, const T* x, const RnnWeights& w, 
     dGH = dGH_t.data<T>();
   }
   const int relu = mode == RnnMode::RNN_RELU;
-  for (int64_t s = Tn - 1; s >= 0; --s) {
+  // The pointwise backward of step s for the hidden units [u0, u1) (all of them: rows split by for_rows).
+  auto pointwise = [&](int64_t s, int64_t u0, int64_t u1) {
     const int64_t t = step_at(s, Tn, rev), tp = s > 0 ? step_at(s - 1, Tn, rev) : -1;
     const T* dyT = DYT ? DYT + t * HN : nullptr;
     T* dgx = dGX + t * N;
     T* dgh = dGH + t * N;
     auto dyv = [&](int64_t r0) { return CV<T>{dyT ? dyT + r0 * N : nullptr, N, 0}; };
-    if (mode == RnnMode::LSTM) {
-      const T* GXs = ws[0].data<T>() + t * N;
-      const T* CT = ws[1].data<T>();
-      const T* cpT = s == 0 ? c0T.data() : CT + tp * HN;
-      for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
-        K.lstm_bwd(r1 - r0, N, CV<T>{GXs + r0 * TN, TN, H * TN}, CV<T>{cpT + r0 * N, N, 0},
+    // LSTM: saved gates (columns of GX) and cell states; GRU: gate states S and h; RNN: h.
+    const T* saved = mode == RnnMode::LSTM ? ws[0].data<T>() + t * N
+                     : mode == RnnMode::GRU ? ws[0].data<T>() + t * 4 * HN
+                                            : ws[0].data<T>() + t * HN;
+    const T* CT = mode == RnnMode::LSTM ? ws[1].data<T>() : nullptr;
+    const T* prevT = mode == RnnMode::LSTM ? (s == 0 ? c0T.data() : CT + tp * HN)
+                     : mode == RnnMode::GRU ? (s == 0 ? h0T.data() : ws[1].data<T>() + tp * HN)
+                                            : nullptr;
+    auto body = [&](int64_t r0, int64_t r1) {
+      if (mode == RnnMode::LSTM)
+        K.lstm_bwd(r1 - r0, N, CV<T>{saved + r0 * TN, TN, H * TN}, CV<T>{prevT + r0 * N, N, 0},
                    CV<T>{CT + t * HN + r0 * N, N, 0}, CV<T>{dhT.data() + r0 * N, N, 0}, dyv(r0),
                    V<T>{dcT.data() + r0 * N, N, 0}, V<T>{dgx + r0 * TN, TN, H * TN});
-      });
-    } else if (mode == RnnMode::GRU) {
-      const T* S = ws[0].data<T>() + t * 4 * HN;
-      const T* HT = ws[1].data<T>();
-      const T* hpT = s == 0 ? h0T.data() : HT + tp * HN;
-      for_rows(H, 4 * N, [&](int64_t r0, int64_t r1) {
-        K.gru_bwd(r1 - r0, N, CV<T>{S + r0 * N, N, HN}, CV<T>{hpT + r0 * N, N, 0}, V<T>{dhT.data() + r0 * N, N, 0},
-                  dyv(r0), V<T>{dgx + r0 * TN, TN, H * TN}, V<T>{dgh + r0 * TN, TN, H * TN});
-      });
-    } else {
-      const T* hT = ws[0].data<T>() + t * HN;
-      for_rows(H, N, [&](int64_t r0, int64_t r1) {
-        K.rnn_bwd(r1 - r0, N, relu, CV<T>{hT + r0 * N, N, 0}, CV<T>{dhT.data() + r0 * N, N, 0}, dyv(r0),
+      else if (mode == RnnMode::GRU)
+        K.gru_bwd(r1 - r0, N, CV<T>{saved + r0 * N, N, HN}, CV<T>{prevT + r0 * N, N, 0},
+                  V<T>{dhT.data() + r0 * N, N, 0}, dyv(r0), V<T>{dgx + r0 * TN, TN, H * TN},
+                  V<T>{dgh + r0 * TN, TN, H * TN});
+      else
+        K.rnn_bwd(r1 - r0, N, relu, CV<T>{saved + r0 * N, N, 0}, CV<T>{dhT.data() + r0 * N, N, 0}, dyv(r0),
                   V<T>{dgx + r0 * TN, TN, 0});
-      });
+    };
+    const int64_t row_elems = mode == RnnMode::RNN_TANH || mode == RnnMode::RNN_RELU ? N : 4 * N;
+    if (u0 == 0 && u1 == H) for_rows(H, row_elems, body);
+    else body(u0, u1);
+  };
+  // dh_{t-1}^T = W_hh^T dG_h^T (+ the GRU's direct term already in dhT), its rows [u0, u1). The next step's saved
+  // gates (LSTM) and gradient columns of these units arrive during this GEMM.
+  auto dh_gemm = [&](int64_t s, int64_t u0, int64_t u1) {
+    const int64_t t = step_at(s, Tn, rev);
+    if (s > 0) {
+      const int64_t tn = step_at(s - 1, Tn, rev), NG = G / H;
+      for (int64_t g = 0; g < NG; ++g) {
+        const int64_t r = (g * H + u0) * TN + tn * N;
+        if (mode == RnnMode::LSTM) prefetch_block<T>(ws[0].data<T>() + r, u1 - u0, TN, N, false);
+        prefetch_block<T>(dGX + r, u1 - u0, TN, N, true);
+        if (mode == RnnMode::GRU) prefetch_block<T>(dGH + r, u1 - u0, TN, N, true);
+      }
     }
-    // dh_{t-1}^T = W_hh^T dG_h^T (+ the GRU's direct term already in dhT). The first step's GEMM only feeds dh0:
-    // skipped when the caller does not want it (dh0 null: h0 needs no gradient; a third of a cell's backward).
-    if (s == 0 && !dh0) break;
-    if (s > 0) {  // the next step's saved gates (LSTM) and gradient columns arrive during this GEMM
-      const int64_t tn = step_at(s - 1, Tn, rev);
-      if (mode == RnnMode::LSTM) prefetch_block<T>(ws[0].data<T>() + tn * N, G, TN, N, false);
-      prefetch_block<T>(dGX + tn * N, G, TN, N, true);
-      if (mode == RnnMode::GRU) prefetch_block<T>(dGH + tn * N, G, TN, N, true);
+    gemm<T>(u1 - u0, N, G, T(1), WpT + u0 * rs_wt, rs_wt, cs_wt, dGH + t * N, TN, 1,
+            mode == RnnMode::GRU ? T(1) : T(0), dhT.data() + u0 * N, N, 1);
+  };
+  // The first step's GEMM only feeds dh0: skipped when the caller does not want it (dh0 null: h0 needs no gradient;
+  // a third of a cell's backward).
+  const int64_t s_end = dh0 ? 0 : 1;
+  // Several threads and steps: one parallel region for the whole sequence as in forward_dir, each thread owning a
+  // slice of the hidden units: its pointwise pass (which reads only its own rows of dh and dc), one barrier (the
+  // GEMM reads every unit's dG column), then its rows of dh. The next step's pointwise pass writes another column
+  // of dG, so no second barrier is needed. Measured on Sapphire Rapids against the two fork-joins per step (both in
+  // one process, paired per round, 2 threads, forward + backward): lstm_small 1.10x, gru_small 1.12x, lstm_big
+  // 1.04x, gru_big 1.01x.
+  const int nt = (int)std::min<int64_t>(get_num_threads(), H / 16);
+  if (nt > 1 && Tn > 1 && !in_parallel_region()) {
+    SpinBarrier bar(nt);
+    parallel_run(nt, [&](int tid, int nthr) {
+      if (nthr != nt) {  // the pool gave fewer threads: the whole sequence on this one
+        if (tid == 0)
+          for (int64_t s = Tn - 1; s >= 0; --s) {
+            pointwise(s, 0, H);
+            if (s >= s_end) dh_gemm(s, 0, H);
+          }
+        return;
+      }
+      const int64_t u0 = H * tid / nt, u1 = H * (tid + 1) / nt;
+      for (int64_t s = Tn - 1; s >= 0; --s) {
+        pointwise(s, u0, u1);
+        if (s < s_end) break;
+        bar.wait();
+        dh_gemm(s, u0, u1);
+      }
+    });
+  } else {
+    for (int64_t s = Tn - 1; s >= 0; --s) {
+      pointwise(s, 0, H);
+      if (s >= s_end) dh_gemm(s, 0, H);
     }
-    gemm<T>(H, N, G, T(1), WpT, rs_wt, cs_wt, dgh, TN, 1, mode == RnnMode::GRU ? T(1) : T(0), dhT.data(), N, 1);
   }
   if (dh0) transpose_into<T>(dhT.data(), H, N, N, 1, dh0, H);
   if (mode == RnnMode::LSTM) transpose_into<T>(dcT.data(), H, N, N, 1, dc0, H);
