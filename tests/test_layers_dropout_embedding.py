@@ -58,6 +58,33 @@ def test_dropout_isa_paths_and_threads_agree():
         assert (o == outs[0]).all()
 
 
+def _philox4x32_10(blocks, seed):
+    """NumPy Philox4x32-10 (Salmon et al. 2011): the 4 words of each 64-bit block counter under key seed."""
+    m32 = np.uint64(0xFFFFFFFF)
+    c = [blocks & m32, blocks >> np.uint64(32), np.zeros_like(blocks), np.zeros_like(blocks)]
+    k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32)
+    for _ in range(10):
+        p0, p1 = c[0] * np.uint64(0xD2511F53), c[2] * np.uint64(0xCD9E8D57)
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & m32, (p0 >> np.uint64(32)) ^ c[3] ^ k1, p0 & m32]
+        k0, k1 = (k0 + np.uint64(0x9E3779B9)) & m32, (k1 + np.uint64(0xBB67AE85)) & m32
+    return np.stack(c, axis=1)  # [blocks, 4]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_dropout_mask_is_philox_across_the_32_bit_counter_carry(isa):
+    """The mask vs a NumPy Philox oracle: element i keeps iff word i % 4 of block offset + i // 4, as a 24-bit
+    uniform, is >= p. The offset puts the blocks across 2^32 (the counter's low word wraps inside one 16-block
+    vector of the AVX-512 generator), with a ragged end."""
+    _pin(isa)
+    n, p, seed, offset = 4 * 40 + 3, 0.4, 0x123456789ABCDEF0, 2**32 - 21
+    g = np.linspace(1.0, 2.0, n).astype(np.float32)
+    out = dlcore._C.dropout_apply(dlcore.tensor(g), p, 1, seed, offset).numpy()
+    words = _philox4x32_10(np.arange(offset, offset + (n + 3) // 4, dtype=np.uint64), seed).reshape(-1)[:n]
+    keep = (words >> np.uint64(8)).astype(np.float64) / 2.0**24 >= p
+    assert 0 < keep.sum() < n
+    assert_close(out, np.where(keep, g / np.float32(0.6), 0.0), rtol=1e-6, atol=0)
+
+
 def test_dropout_backward_reuses_mask(rng, device):
     dlcore.manual_seed(5)
     x = dlcore.tensor(rng.standard_normal((7, 33)), device=device, requires_grad=True)
