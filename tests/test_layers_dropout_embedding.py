@@ -85,6 +85,33 @@ def test_dropout_mask_is_philox_across_the_32_bit_counter_carry(isa):
     assert_close(out, np.where(keep, g / np.float32(0.6), 0.0), rtol=1e-6, atol=0)
 
 
+def test_random_tensors_are_the_philox_stream():
+    """rand (float32: word i % 4 of block i // 4; float64: words 2(i % 2), 2(i % 2) + 1 of block i // 2) and randn
+    (Box-Muller of block i // 2, cos for even i, sin for odd) vs the NumPy Philox oracle, after a first draw that
+    moves the generator's offset; odd sizes leave partial blocks."""
+    seed = 4242
+    dlcore.manual_seed(seed)
+    a = dlcore.rand(1001).numpy()
+    b = dlcore.rand(7, dtype=dlcore.float64).numpy()
+    c = dlcore.randn(515, dtype=dlcore.float64).numpy()
+    off_b = (1001 + 3) // 4
+    off_c = off_b + (7 + 1) // 2
+    w = _philox4x32_10(np.arange(0, off_b, dtype=np.uint64), seed).reshape(-1)[:1001]
+    np.testing.assert_array_equal(a, ((w >> np.uint64(8)).astype(np.float64) / 2.0**24).astype(np.float32))
+
+    def u53(w0, w1):
+        v = (w0 << np.uint64(21)) ^ (w1 >> np.uint64(11))
+        return (v & np.uint64(2**53 - 1)).astype(np.float64) / 2.0**53
+
+    wb = _philox4x32_10(np.arange(off_b, off_c, dtype=np.uint64), seed).reshape(-1, 2)[:7]
+    np.testing.assert_array_equal(b, u53(wb[:, 0], wb[:, 1]))
+    wc = _philox4x32_10(np.arange(off_c, off_c + 258, dtype=np.uint64), seed)
+    r = np.sqrt(-2.0 * np.log(1.0 - u53(wc[:, 0], wc[:, 1])))
+    t = 2 * np.pi * u53(wc[:, 2], wc[:, 3])
+    z = np.stack([r * np.cos(t), r * np.sin(t)], axis=1).reshape(-1)[:515]
+    assert_close(c, z, rtol=1e-13, atol=1e-13)
+
+
 def test_dropout_backward_reuses_mask(rng, device):
     dlcore.manual_seed(5)
     x = dlcore.tensor(rng.standard_normal((7, 33)), device=device, requires_grad=True)

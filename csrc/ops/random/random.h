@@ -54,48 +54,69 @@ DLCORE_HOSTDEV double affine_no_fma(double a, double d, double u) {
 #endif
 }
 
-// Element i of a random tensor with element type T under args (the one definition for the CPU and CUDA kernels).
-// Floating kinds are computed in double and then rounded to T (16-bit floats through float32).
+// Elements per Philox block of a random tensor with element type T (16-bit floats are drawn as float32): 4 one-word
+// values (float32 uniform, Bernoulli) or 2 two-word ones (float64 uniform, a Box-Muller pair, 64-bit integers).
 template <class T>
-DLCORE_HOSTDEV T random_element(const RandomArgs& a, int64_t i) {
+DLCORE_HOSTDEV int64_t random_per_block(RandomKind kind) {
+  if (kind == RandomKind::Bernoulli) return 4;
+  if (kind == RandomKind::Uniform) return std::is_same_v<T, double> ? 2 : 4;
+  return 2;
+}
+
+// The standard normal pair of block b (Box-Muller on its 4 words); element parity picks z0 or z1.
+DLCORE_HOSTDEV void random_normal_pair(const Philox4& b, double* z0, double* z1) {
+  double u1 = 1.0 - uniform_double(b.x[0], b.x[1]);  // (0, 1]
+  double u2 = uniform_double(b.x[2], b.x[3]);
+  box_muller(u1, u2, z0, z1);
+}
+
+template <class T>
+DLCORE_HOSTDEV T random_round(double v) {
+  if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return T((float)v);
+  else return (T)v;
+}
+
+// Element i of a random tensor with element type T under args, from its Philox block b (block
+// offset + i / random_per_block<T>(kind)): the one definition for the CPU and CUDA kernels. Floating kinds are
+// computed in double and then rounded to T (16-bit floats through float32).
+template <class T>
+DLCORE_HOSTDEV T random_from_block(const RandomArgs& a, const Philox4& b, int64_t i) {
   double v;
   switch (a.kind) {
     case RandomKind::Uniform: {
       if constexpr (std::is_same_v<T, double>) {
-        Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 2);
         int w = (int)(i % 2) * 2;
         v = affine_no_fma(a.a, a.b - a.a, uniform_double(philox_word(b, w), philox_word(b, w + 1)));
       } else {
-        Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 4);
         v = affine_no_fma(a.a, a.b - a.a, (double)uniform_float(philox_word(b, (int)(i % 4))));
       }
       break;
     }
     case RandomKind::Bernoulli: {
-      Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 4);
       v = uniform_float(philox_word(b, (int)(i % 4))) < (float)a.a ? 1.0 : 0.0;
       break;
     }
     case RandomKind::Normal: {
-      // Block i / 2 gives one Box-Muller pair from its 4 words; element parity picks cos or sin.
-      Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 2);
-      double u1 = 1.0 - uniform_double(b.x[0], b.x[1]);  // (0, 1]
-      double u2 = uniform_double(b.x[2], b.x[3]);
       double z0, z1;
-      box_muller(u1, u2, &z0, &z1);
+      random_normal_pair(b, &z0, &z1);
       v = affine_no_fma(a.a, a.b, (i % 2) ? z1 : z0);
       break;
     }
     default: {  // Integer in [low, high): 64 random bits reduced by modulo (bias < range / 2^64)
-      Philox4 b = philox_block(a.seed, 0, a.offset + (uint64_t)i / 2);
       int w = (int)(i % 2) * 2;
       uint64_t r = ((uint64_t)philox_word(b, w) << 32) | philox_word(b, w + 1);
       uint64_t range = (uint64_t)(a.high - a.low);
       return (T)(a.low + (int64_t)(r % range));
     }
   }
-  if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return T((float)v);
-  else return (T)v;
+  return random_round<T>(v);
+}
+
+// Element i alone (one Philox block per element: the CUDA kernels' form, one thread per element).
+template <class T>
+DLCORE_HOSTDEV T random_element(const RandomArgs& a, int64_t i) {
+  const uint64_t blk = (uint64_t)i / (uint64_t)random_per_block<T>(a.kind);
+  return random_from_block<T>(a, philox_block(a.seed, 0, a.offset + blk), i);
 }
 
 // Fills contiguous `out` from the Philox stream described by args.
