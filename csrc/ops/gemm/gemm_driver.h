@@ -334,7 +334,8 @@ struct Driver {
   // row stride of T*N). So: one B micro-panel (the A values are used once) -> 8 x KC; up to 4 -> 2 x KC. Measured
   // on Sapphire Rapids (1 thread, interleaved, GFLOP/s at KC 384 vs the larger KC): 2048 x 32 x 512 (C row stride
   // 1600) 162 vs 181, 2048 x 16 x 512 121 vs 144, 512 x 32 x 2048 191 vs 206 (KC 2048), 2048 x 64 x 512 187 vs
-  // 201, 2048 x 128 x 512 183 vs 193, 512 x 96 x 2048 199 vs 206 (KC 1024), 64 x 100 x 2880 140 vs 149 (KC 720);
+  // 201, 2048 x 128 x 512 183 vs 193, 512 x 96 x 2048 199 vs 206 (KC 1024), 64 x 100 x 2880 140 vs 149 (KC 720;
+  // even in a later run), 12 x 96 x 2880 0.94-1.0x (small M, three panels: the A micro-panel fills L1);
   // but with 8 micro-panels a larger KC lost (64 x 256 x 784: 194 vs 183 at KC 784).
   static int64_t kc_for(const GemmCall<T>& p, bool pack_a) {
     const Blocks bl = blocks(p.opt);
