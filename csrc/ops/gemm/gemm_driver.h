@@ -220,7 +220,7 @@ struct Driver {
     // Balanced KC blocks: K = 784 runs as 4 x 196 with KC 256, not 3 x 256 + 16 (a thin last block pays the C
     // traffic of a full one for little work); NC blocks likewise (N = 1024 with NC = 672: 2 x 512, not 672 + 352).
     const int64_t kc_max = kc_balanced(K, kc_for(p, pack_a_on));
-    const int64_t nblocks = (N + bl.nc - 1) / bl.nc, NC = ((N + nblocks - 1) / nblocks + NR - 1) / NR * NR;
+    const int64_t NC = nc_balanced(N, bl.nc);
     T* bufA = pack_a_on ? (T*)workspace(0, sizeof(T) * (size_t)std::min<int64_t>(MC, M + MR) * kc_max) : nullptr;
     const int64_t nc_max = std::min<int64_t>(NC, (N + NR - 1) / NR * NR);
     T* bufB = (T*)workspace(pack_b_on ? 1 : 3, sizeof(T) * (size_t)(pack_b_on ? nc_max : NR) * kc_max);
@@ -340,8 +340,13 @@ struct Driver {
   static int64_t kc_for(const GemmCall<T>& p, bool pack_a) {
     const Blocks bl = blocks(p.opt);
     if (pack_a || p.opt.kc > 0) return bl.kc;
-    const int64_t nblocks = (p.N + bl.nc - 1) / bl.nc, panels = ((p.N + nblocks - 1) / nblocks + NR - 1) / NR;
+    const int64_t panels = nc_balanced(p.N, bl.nc) / NR;
     return panels == 1 ? 8 * bl.kc : panels <= 4 ? 2 * bl.kc : bl.kc;
+  }
+  // The NC blocks of an N-wide product: balanced, in whole micro-panels (N = 1024 with NC 672: 2 x 512).
+  static int64_t nc_balanced(int64_t N, int64_t nc) {
+    const int64_t nblocks = (N + nc - 1) / nc;
+    return ((N + nblocks - 1) / nblocks + NR - 1) / NR * NR;
   }
   // The KC blocks of a K-long product: balanced (K = 784 runs as 2 x 392 with KC 384, not 384 + 384 + 16).
   static int64_t kc_balanced(int64_t K, int64_t kc) {
