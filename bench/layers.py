@@ -143,11 +143,12 @@ def worker_dlcore(repeat):
             fwd = lambda: C.dropout_fwd(xd, 0.5, 1)  # noqa: E731
             both = lambda: (C.dropout_fwd(xd, 0.5, 1), C.dropout_apply(g, 0.5, 1, 0, 0))  # noqa: E731
             api = lambda v=dlcore.tensor(x, requires_grad=True): F.dropout(v, 0.5).backward(g)  # noqa: E731
-        # the floor: a copy moving the same bytes (read n/2 + write n/2)
-        src_f = dlcore.empty(fb // 8)
-        dst_f = dlcore.empty(fb // 8)
-        src_b = dlcore.empty(fbb // 8)
-        dst_b = dlcore.empty(fbb // 8)
+        # the floor: a copy moving the same bytes (read n/2 + write n/2). The source is written first: a never
+        # written buffer reads the kernel's shared zero page, which stays in L1 and made an unreal floor.
+        src_f = dlcore.tensor(rng.standard_normal(fb // 8).astype(np.float32))
+        dst_f = dlcore.tensor(np.ones(fb // 8, np.float32))
+        src_b = dlcore.tensor(rng.standard_normal(fbb // 8).astype(np.float32))
+        dst_b = dlcore.tensor(np.ones(fbb // 8, np.float32))
         t = interleaved({"fwd": fwd, "both": both, "api": api,
                          "copy_fwd": lambda: C.copy_(dst_f, src_f), "copy_both": lambda: C.copy_(dst_b, src_b)},
                         repeat=repeat, min_time=0.05)

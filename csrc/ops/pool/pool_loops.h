@@ -92,6 +92,46 @@ DLCORE_ALWAYS_INLINE void pool2x2_row_avx512(float* o, const float* r0, const fl
     _mm512_mask_storeu_ps(o + c, (__mmask16)((1u << k) - 1), m);
   }
 }
+// A whole plane of the 2x2 / stride 2 forward (rows 2 oh, 2 oh + 1 -> output row oh), as pool2x2_row_avx512 but
+// with plain maxes (3 per 16 outputs instead of 3 NaN-propagating ones at 3 ops each) and the masks of the ragged
+// step computed once per plane. Any NaN in the plane is caught by one unordered compare per pair of input vectors;
+// such a plane is then redone by the exact row kernel, so the values (NaN included) are those of the scan. For
+// NaN-free input max_ps(a, b) is what nanmax512(a, b) returns, operand order kept: the same bits either way.
+DLCORE_ALWAYS_INLINE void pool2x2_plane_avx512(float* op, const float* plane, int64_t Ho, int64_t Wo, int64_t W) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const int64_t full = Wo / 16 * 16;  // outputs covered by unmasked steps
+  const int64_t k = Wo - full;        // outputs of the ragged last step (0: none)
+  const __mmask16 mlo = k >= 8 ? (__mmask16)0xffff : (__mmask16)((1u << (2 * k)) - 1);
+  const __mmask16 mhi = k > 8 ? (__mmask16)((1u << (2 * k - 16)) - 1) : (__mmask16)0;
+  const __mmask16 mk = (__mmask16)((1u << k) - 1);
+  __mmask16 nan = 0;
+  for (int64_t oh = 0; oh < Ho; ++oh) {
+    const float* a = plane + 2 * oh * W;
+    const float* b = a + W;
+    float* o = op + oh * Wo;
+    for (int64_t c = 0; c < full; c += 16) {
+      const __m512 a0 = _mm512_loadu_ps(a + 2 * c), a1 = _mm512_loadu_ps(a + 2 * c + 16);
+      const __m512 b0 = _mm512_loadu_ps(b + 2 * c), b1 = _mm512_loadu_ps(b + 2 * c + 16);
+      nan |= _mm512_cmp_ps_mask(a0, b0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(a1, b1, _CMP_UNORD_Q);
+      const __m512 lo = _mm512_max_ps(a0, b0), hi = _mm512_max_ps(a1, b1);
+      _mm512_storeu_ps(o + c, _mm512_max_ps(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi)));
+    }
+    if (k) {
+      const __m512 a0 = _mm512_maskz_loadu_ps(mlo, a + 2 * full), a1 = _mm512_maskz_loadu_ps(mhi, a + 2 * full + 16);
+      const __m512 b0 = _mm512_maskz_loadu_ps(mlo, b + 2 * full), b1 = _mm512_maskz_loadu_ps(mhi, b + 2 * full + 16);
+      nan |= _mm512_cmp_ps_mask(a0, b0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(a1, b1, _CMP_UNORD_Q);
+      const __m512 lo = _mm512_max_ps(a0, b0), hi = _mm512_max_ps(a1, b1);
+      _mm512_mask_storeu_ps(o + full, mk,
+                            _mm512_max_ps(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi)));
+    }
+  }
+  if (nan)
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+      const float* r0 = plane + 2 * oh * W;
+      pool2x2_row_avx512(op + oh * Wo, r0, r0 + W, Wo);
+    }
+}
 // One output row of the 2x2 / stride 2 backward: the window scan recomputed from the two input rows (the four
 // window positions split into even/odd columns by two-source permutes, the scan rule "take if greater or NaN" in
 // row-major order, as the general path), g routed to the winner, the zeros of the other three positions written
@@ -143,10 +183,7 @@ void max_pool_fwd(char* outp, int64_t* idx, const char* inp, int64_t p0, int64_t
     if constexpr (std::is_same_v<T, float>) {
       if (is_2x2_fast(p) && !ip && 2 * Ho <= H && 2 * Wo <= W) {
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
-        for (int64_t oh = 0; oh < Ho; ++oh) {
-          const float* r0 = plane + 2 * oh * W;
-          pool2x2_row_avx512(op + oh * Wo, r0, r0 + W, Wo);
-        }
+        pool2x2_plane_avx512(op, plane, Ho, Wo, W);
         continue;
 #endif
         for (int64_t oh = 0; oh < Ho; ++oh) {

@@ -22,15 +22,28 @@ namespace dlcore::DLCORE_ISA_NS {
 constexpr int64_t kColBlock = 256;
 
 #if DLCORE_VLEN > 1
-DLCORE_ALWAYS_INLINE float hsum(vf v) {
-  float s = 0;
-  for (int j = 0; j < kVLen; ++j) s += v[j];
-  return s;
+// Horizontal sum and max by halving trees (log2 kVLen shuffle + op steps): a lane-by-lane scalar chain was 16
+// dependent 4-cycle adds, about 64 cycles on every row's critical path (the next pass waits for the scalar).
+template <class Op>
+DLCORE_ALWAYS_INLINE float hreduce(vf v, Op op) {
+  typedef float v8 __attribute__((vector_size(32)));
+  typedef float v4 __attribute__((vector_size(16)));
+#if DLCORE_VLEN == 16
+  v8 a = op(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7),
+            __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15));
+#else
+  v8 a = v;
+#endif
+  v4 b = op(__builtin_shufflevector(a, a, 0, 1, 2, 3), __builtin_shufflevector(a, a, 4, 5, 6, 7));
+  b = op(b, __builtin_shufflevector(b, b, 2, 3, 0, 1));
+  b = op(b, __builtin_shufflevector(b, b, 1, 0, 3, 2));
+  return b[0];
 }
-DLCORE_ALWAYS_INLINE float hmax(vf v) {
-  float m = v[0];
-  for (int j = 1; j < kVLen; ++j) m = std::max(m, v[j]);
-  return m;
+DLCORE_ALWAYS_INLINE float hsum(vf v) {
+  return hreduce(v, [](auto a, auto b) { return a + b; });
+}
+DLCORE_ALWAYS_INLINE float hmax(vf v) {  // (NaN lanes: softmax rows with a NaN come out NaN through exp anyway)
+  return hreduce(v, [](auto a, auto b) { return a > b ? a : b; });
 }
 #endif
 
@@ -46,14 +59,33 @@ DLCORE_ALWAYS_INLINE vf vmax_fast(vf a, vf b) {
 #endif
 }
 
-// exp(x) for x <= 0 (the shifted logits x - max of softmax) as 2^t, t = x log2(e): t = n + f with n = round(t),
-// |f| <= 1/2, 2^f by a degree-6 polynomial (a Chebyshev fit, 2e-8 relative; about 1 ulp after float32 Horner
-// rounding), 2^n applied exactly. The rounding of t adds a relative error of ~|t| 6e-8: below 1.2e-6 for the
-// outputs above 1e-6 that a relative tolerance sees. Without vexp's overflow/NaN handling that cannot occur here.
-// AVX-512 applies 2^n with vscalefps (gradual underflow; t is clamped at -151 so -inf gives 0); the 8-lane build
-// adds n to the exponent bits and returns 0 for t < -124 (x < -85.9, true value < 5e-38, below every tolerance
-// against a row sum >= 1). NaN in gives NaN out.
-DLCORE_ALWAYS_INLINE vf exp2_poly(vf f) {
+// exp(x) for x <= 0 (the shifted logits x - max of softmax) as 2^t, t = x log2(e), t = n + f, 2^f by a degree-6
+// polynomial (a minimax fit of relative error, 2e-9 before rounding; about 1 ulp after float32 Horner rounding),
+// 2^n applied exactly. The rounding of t adds a relative error of ~|t| 6e-8: below 1.2e-6 for the outputs above
+// 1e-6 that a relative tolerance sees. No overflow or NaN handling is needed here (x <= 0); NaN in gives NaN out.
+// AVX-512: f = t - floor(t) in [0, 1) by one vreduceps and 2^floor(t) by vscalefps on t itself (it floors its
+// scale operand): no rounding instruction, no subtraction and no clamp (reduce gives 0 for -inf and for any t too
+// large to have a fraction, and scalef then underflows gradually to 0). 8 lanes: n = round(t), f in [-1/2, 1/2],
+// n added to the exponent bits, 0 returned for t < -124 (x < -85.9, true value < 5e-38, below every tolerance
+// against a row sum >= 1).
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+DLCORE_ALWAYS_INLINE vf exp2_poly(vf f) {  // 2^f, f in [0, 1)
+  vf p = vsplat(2.1612914861179888e-4f);
+  p = p * f + 1.2467845808714628e-3f;
+  p = p * f + 9.675451554358006e-3f;
+  p = p * f + 5.5485282093286514e-2f;
+  p = p * f + 2.402293086051941e-1f;
+  p = p * f + 6.931470632553101e-1f;
+  return p * f + 1.0f;
+}
+DLCORE_ALWAYS_INLINE vf vexp_nonpos(vf x) {
+  const __m512 t = _mm512_mul_ps((__m512)x, _mm512_set1_ps(1.44269504088896341f));
+  // (maskz forms with a full mask: vecmath.h's vexp says why)
+  const vf f = (vf)_mm512_maskz_reduce_ps(0xffff, t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  return (vf)_mm512_maskz_scalef_ps(0xffff, (__m512)exp2_poly(f), t);
+}
+#else
+DLCORE_ALWAYS_INLINE vf exp2_poly(vf f) {  // 2^f, f in [-1/2, 1/2]
   vf p = vsplat(1.5469732170458883e-4f);
   p = p * f + 1.3400432653725147e-3f;
   p = p * f + 9.618025273084640e-3f;
@@ -63,13 +95,6 @@ DLCORE_ALWAYS_INLINE vf exp2_poly(vf f) {
   return p * f + 1.0f;
 }
 DLCORE_ALWAYS_INLINE vf vexp_nonpos(vf x) {
-#if DLCORE_VLEN == 16 && defined(__AVX512F__)
-  __m512 t = _mm512_mul_ps((__m512)x, _mm512_set1_ps(1.44269504088896341f));
-  t = _mm512_maskz_max_ps(0xffff, _mm512_set1_ps(-151.0f), t);  // returns t when t is NaN
-  __m512 n = _mm512_maskz_roundscale_ps(0xffff, t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  vf y = exp2_poly((vf)_mm512_sub_ps(t, n));
-  return (vf)_mm512_maskz_scalef_ps(0xffff, (__m512)y, n);
-#else
   vf t = x * 1.44269504088896341f;
   vi under = t < -124.0f;
   t = vselect(under, vsplat(-124.0f), t);  // NaN compares false and is kept
@@ -78,14 +103,9 @@ DLCORE_ALWAYS_INLINE vf vexp_nonpos(vf x) {
   vi ni = __builtin_convertvector(n, vi);
   vf e = as_float(as_int(y) + (ni << 23));
   return as_float(~under & as_int(e));
-#endif
 }
+#endif
 
-// The float32 softmax over rows [o0, o1) of length R (I == 1). Per row: a max pass, an exp pass (stores
-// exp(x - m) and sums it in two vector accumulators), a scale pass (y *= 1 / sum; LOG: y = x - (m + log sum), the
-// exp pass then only sums). A row of a few thousand floats stays in L1 between the passes, so memory sees one read
-// and one write; the max pass of the next row (reads from L2/L3) is fused into the scale pass of this row (L1 and
-// stores), so the two overlap instead of running back to back.
 DLCORE_ALWAYS_INLINE vf max_tail(vf vm, const float* x, int64_t R) {
   return vmax_fast(vm, vload(x + R - kVLen));  // the last whole vector overlaps lanes already seen: harmless for max
 }
@@ -194,6 +214,7 @@ void softmax_rows_f32(float* DLCORE_RESTRICT y, const float* DLCORE_RESTRICT x, 
     vm0 = max_tail(vm0, xn, R);
   }
 }
+
 #endif
 
 #if DLCORE_VLEN > 1
