@@ -173,6 +173,24 @@ def test_large_k_several_kc_blocks_small_n(isa, rng):
         run_case(rng, M, N, K, np.float32, isa, beta=1.0, bias_kind="row", relu=True)
 
 
+@pytest.mark.parametrize("pack_b", [0, 1])
+def test_narrow_n_edge_as_dot_products(pack_b, rng):
+    # AVX-512 float: an N edge of 1..8 columns with A read in place along k runs as dot products along k
+    # (gemm_simd.h edge_dot: 4 rows x 4 columns or 2 x 8 per group, a k tail under a mask, a reduction tree, then
+    # the tile's alpha/beta/bias/ReLU store). Every edge width beside 0, 1 and 2 full 32-column panels; M edges of
+    # the row groups; K with and without a tail and over several KC blocks; A strided (s) takes the tile path.
+    for e in range(1, 9):
+        for panels in (0, 1, 2):
+            N = 32 * panels + e
+            M = int(rng.choice([1, 3, 5, 13, 26]))
+            K = int(rng.choice([1, 15, 16, 17, 100, 3000]))
+            run_case(rng, M, N, K, np.float32, "avx512" if "avx512" in SUPPORTED else SUPPORTED[-1],
+                     la=str(rng.choice(["c", "c", "s"])), lc=str(rng.choice(["c", "c", "s"])),
+                     alpha=float(rng.choice([1.0, -2.0])), beta=float(rng.choice([0.0, 1.0, -0.5])),
+                     bias_kind=str(rng.choice(["none", "row", "col"])), relu=bool(rng.integers(2)), pack_a=0,
+                     pack_b=pack_b)
+
+
 def test_large_k_and_relu_nan(rng):
     # ReLU keeps NaN (like torch.relu); beta = 0 with NaN in C does not produce NaN.
     a = as_dl(np.array([[np.nan, 1.0]], np.float32))

@@ -15,8 +15,8 @@ namespace gemm_detail {
 // ------------------------------------------------------------------------------------------------ workspace
 namespace {
 struct Workspace {
-  void* p[4] = {};
-  size_t cap[4] = {};
+  void* p[5] = {};
+  size_t cap[5] = {};
   ~Workspace() {
     for (void* q : p) std::free(q);
   }
@@ -53,6 +53,8 @@ struct ScalarKernel {
   static constexpr int KC = 256, MC = 128, NC = 2048;
   static constexpr double kMacsPerCycle = 4.0, kPackCost = 1.0;
   static constexpr bool kHalfTail = false;
+  static constexpr bool kDotEdge = false;
+  static constexpr int kDotEdgeCols = 0;
 
   template <int M, int NV, bool PA, bool HT = false>
   static void tile(int64_t k, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t b_rs, T* c, int64_t rs_c,

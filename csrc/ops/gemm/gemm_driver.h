@@ -231,11 +231,27 @@ struct Driver {
         const int64_t kc = std::min<int64_t>(kc_max, K - pc);
         const bool first = pc == 0, last = pc + kc == K;
         const T* Bblk = p.B + pc * p.rs_b + jc * p.cs_b;
+        // The ragged last strip (ne <= kDotEdgeCols columns) as dot products along k when A is read in place
+        // along k (Kern::edge_dot): its columns copied to bt, column-major and zero-padded to a whole vector.
+        const int64_t j_edge = nc / NR * NR, ne = nc - j_edge;
+        bool dot_edge = false;
+        const T* bt = nullptr;
+        int64_t ldbt = 0;
+        if constexpr (Kern::kDotEdge) {
+          dot_edge = ne > 0 && ne <= Kern::kDotEdgeCols && !pack_a_on && p.cs_a == 1 && direct_c;
+          if (dot_edge) {
+            ldbt = (kc + VL - 1) / VL * VL;
+            T* w = (T*)workspace(4, sizeof(T) * (size_t)(Kern::kDotEdgeCols * ldbt));
+            std::memset(w, 0, sizeof(T) * (size_t)(Kern::kDotEdgeCols * ldbt));
+            for (int64_t q = 0; q < kc; ++q)
+              for (int64_t j = 0; j < ne; ++j) w[j * ldbt + q] = Bblk[q * p.rs_b + (j_edge + j) * p.cs_b];
+            bt = w;
+          }
+        }
         if (pack_b_on) {
-          pack_b(kc, nc, Bblk, p.rs_b, p.cs_b, bufB);
-        } else if (nc % NR) {  // unpacked B: only the ragged last strip is packed (the kernel reads full vectors)
-          int64_t j0 = nc / NR * NR;
-          Kern::copy_rows(Bblk + j0, p.rs_b, (int)(nc - j0), kc, bufB, NR);
+          pack_b(kc, dot_edge ? j_edge : nc, Bblk, p.rs_b, p.cs_b, bufB);
+        } else if (ne && !dot_edge) {  // unpacked B: only the ragged last strip is copied (full-vector reads)
+          Kern::copy_rows(Bblk + j_edge, p.rs_b, (int)ne, kc, bufB, NR);
         }
         TileStore<T> st{p.alpha, first ? p.beta : T(1), nullptr, p.ep.bias_kind, p.ep.relu, last};
         if (!last) st.bias_kind = BiasKind::None, st.relu = false;
@@ -266,6 +282,13 @@ struct Driver {
                 b_rs = NR;
               }
               const int64_t n0 = jc + jr;
+              if constexpr (Kern::kDotEdge) {
+                if (dot_edge && jr == j_edge) {
+                  if (s.bias_kind == BiasKind::PerCol) s.bias = p.ep.bias + n0;
+                  Kern::edge_dot(mr, kc, a, a_rs, bt, ldbt, p.C + m0 * p.rs_c + n0, p.rs_c, nr, s);
+                  continue;
+                }
+              }
               TileFn fn = tile_fn(mr, nr, pack_a_on);
               if (direct_c) {
                 if (s.bias_kind == BiasKind::PerCol) s.bias = p.ep.bias + n0;

@@ -79,7 +79,7 @@ void dgemm_avx512(const GemmCall<double>&);
 GemmBlocking gemm_blocking_avx512(bool dbl);
 
 // Thread-local, 64-byte aligned scratch memory that only grows (slot 0: packed A, 1: packed B, 2: split-K partial
-// products, 3: edge strip of an unpacked B). Valid until the same thread asks for the same slot again.
+// products, 3: edge strip of an unpacked B, 4: the edge strip's columns for the dot-product edge). Valid until the same thread asks for the same slot again.
 void* workspace(int slot, size_t bytes);
 
 // The front end: runs one GEMM on the active ISA (or c.opt.isa). M or N == 0 is a no-op; K == 0 scales C.

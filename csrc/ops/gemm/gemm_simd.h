@@ -326,6 +326,89 @@ struct SimdKernel {
     }
   }
 
+  // ---- N edge of <= VL/2 columns as dot products along k (AVX-512 float; the driver's contract for it:
+  // A read in place with unit column stride, C unit-stride). The half-tail tile broadcasts MR A values per k for a
+  // few columns of work, so its loads, not its FMAs, set its speed: measured on Sapphire Rapids, the 4-column edge
+  // of N = 100 took 16% of 2880 x 100 x 64 for 4% of the FLOPs. Here rows of A are read as vectors along k and
+  // multiplied with the edge columns of B (bt: column j at bt + j * ldbt, zero past kc, ldbt a multiple of VL):
+  // RG rows x NCOL columns = 16 accumulators of 16 partial sums each, reduced by a 4-level transposing tree
+  // (15 adds) to the 16 dot products, then stored through finish() with the tile's alpha/beta/epilogue. (maskz
+  // forms with a full mask: vecmath.h's vexp says why.)
+#if defined(__AVX512F__)
+  static constexpr bool kDotEdge = sizeof(T) == 4 && VL == 16;
+#else
+  static constexpr bool kDotEdge = false;
+#endif
+  static constexpr int kDotEdgeCols = 8;  // edge widths 1..8; the driver's bt holds 8 columns
+
+#if defined(__AVX512F__)
+  template <int RG, int NCOL>
+  static void edge_dot_g(int m, int64_t kc, const T* a, int64_t a_rs, const T* bt, int64_t ldbt, T* c, int64_t rs_c,
+                         int n, const TileStore<T>& st) {
+    static_assert(RG * NCOL == 16, "16 accumulators");
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i row_idx[RG];
+#pragma GCC unroll 4
+    for (int r = 0; r < RG; ++r)
+      row_idx[r] = _mm512_maskz_permutexvar_epi32(0xffff, _mm512_add_epi32(_mm512_set1_epi32(r * NCOL), iota), order);
+    const int64_t kfull = kc / 16 * 16;
+    const __mmask16 tail = (__mmask16)((1u << (kc - kfull)) - 1u);
+    for (int i0 = 0; i0 < m; i0 += RG) {
+      const T* ap[RG];
+#pragma GCC unroll 4
+      for (int r = 0; r < RG; ++r) ap[r] = a + (int64_t)std::min(i0 + r, m - 1) * a_rs;
+      __m512 acc[16];
+#pragma GCC unroll 16
+      for (int q = 0; q < 16; ++q) acc[q] = _mm512_setzero_ps();
+      auto chunk = [&](int64_t p, __mmask16 mk) __attribute__((always_inline)) {
+        __m512 bv[NCOL];
+#pragma GCC unroll 8
+        for (int j = 0; j < NCOL; ++j) bv[j] = _mm512_load_ps(bt + j * ldbt + p);
+#pragma GCC unroll 4
+        for (int r = 0; r < RG; ++r) {
+          const __m512 av = _mm512_maskz_loadu_ps(mk, ap[r] + p);
+#pragma GCC unroll 8
+          for (int j = 0; j < NCOL; ++j) acc[r * NCOL + j] = _mm512_fmadd_ps(av, bv[j], acc[r * NCOL + j]);
+        }
+      };
+      for (int64_t p = 0; p < kfull; p += 16) chunk(p, (__mmask16)0xffff);
+      if (tail) chunk(kfull, tail);
+      __m512 w[8], z[4], u[2];
+#pragma GCC unroll 8
+      for (int t = 0; t < 8; ++t)
+        w[t] = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(0xffff, acc[2 * t], acc[2 * t + 1], 0x44),
+                             _mm512_maskz_shuffle_f32x4(0xffff, acc[2 * t], acc[2 * t + 1], 0xEE));
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t)
+        z[t] = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(0xffff, w[2 * t], w[2 * t + 1], 0x88),
+                             _mm512_maskz_shuffle_f32x4(0xffff, w[2 * t], w[2 * t + 1], 0xDD));
+#pragma GCC unroll 2
+      for (int t = 0; t < 2; ++t)
+        u[t] = _mm512_add_ps(_mm512_maskz_shuffle_ps(0xffff, z[2 * t], z[2 * t + 1], 0x44),
+                             _mm512_maskz_shuffle_ps(0xffff, z[2 * t], z[2 * t + 1], 0xEE));
+      const __m512 f = _mm512_add_ps(_mm512_maskz_shuffle_ps(0xffff, u[0], u[1], 0x88),
+                                     _mm512_maskz_shuffle_ps(0xffff, u[0], u[1], 0xDD));
+      // dot product q = r * NCOL + j sits in lane order[q] of f; row r's NCOL results gathered by one permute
+      // (through memory they would be 256-bit loads from a 512-bit store: a failed store forwarding per row)
+      const int rows = std::min(RG, m - i0);
+      for (int r = 0; r < rows; ++r) {
+        const T rb = st.bias_kind == BiasKind::PerRow ? st.bias[i0 + r] : T(0);
+        const __m512 v = _mm512_maskz_permutexvar_ps(0xffff, row_idx[r], f);
+        finish<H>(_mm512_maskz_extractf32x8_ps(0xff, v, 0), c + (int64_t)(i0 + r) * rs_c, st.bias, H::set1(rb), n,
+                  st);
+      }
+    }
+  }
+  static void edge_dot(int m, int64_t kc, const T* a, int64_t a_rs, const T* bt, int64_t ldbt, T* c, int64_t rs_c,
+                       int n, const TileStore<T>& st) {
+    if constexpr (kDotEdge) {
+      if (n <= 4) edge_dot_g<4, 4>(m, kc, a, a_rs, bt, ldbt, c, rs_c, n, st);
+      else edge_dot_g<2, 8>(m, kc, a, a_rs, bt, ldbt, c, rs_c, n, st);
+    }
+  }
+#endif
+
   static void pack_lines(const T* src, int64_t ls, int lines, int64_t k, T* dst, int W) {
     if constexpr (sizeof(T) == 4) pack_lines_f(src, ls, lines, k, dst, W);
     else pack_lines_d(src, ls, lines, k, dst, W);
