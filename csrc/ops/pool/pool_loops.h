@@ -106,25 +106,20 @@ DLCORE_ALWAYS_INLINE void pool2x2_plane_avx512(float* op, const float* plane, in
   const __mmask16 mhi = k > 8 ? (__mmask16)((1u << (2 * k - 16)) - 1) : (__mmask16)0;
   const __mmask16 mk = (__mmask16)((1u << k) - 1);
   __mmask16 nan = 0;
+  // 16 outputs (or the ragged step's k) from 32 (2k) columns of the two input rows a, b
+  auto step = [&](const float* a, const float* b, float* o, __mmask16 ml, __mmask16 mh, __mmask16 ms) {
+    const __m512 a0 = _mm512_maskz_loadu_ps(ml, a), a1 = _mm512_maskz_loadu_ps(mh, a + 16);
+    const __m512 b0 = _mm512_maskz_loadu_ps(ml, b), b1 = _mm512_maskz_loadu_ps(mh, b + 16);
+    nan |= _mm512_cmp_ps_mask(a0, b0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(a1, b1, _CMP_UNORD_Q);
+    const __m512 lo = _mm512_max_ps(a0, b0), hi = _mm512_max_ps(a1, b1);
+    const __m512 m = _mm512_max_ps(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi));
+    _mm512_mask_storeu_ps(o, ms, m);
+  };
   for (int64_t oh = 0; oh < Ho; ++oh) {
     const float* a = plane + 2 * oh * W;
-    const float* b = a + W;
     float* o = op + oh * Wo;
-    for (int64_t c = 0; c < full; c += 16) {
-      const __m512 a0 = _mm512_loadu_ps(a + 2 * c), a1 = _mm512_loadu_ps(a + 2 * c + 16);
-      const __m512 b0 = _mm512_loadu_ps(b + 2 * c), b1 = _mm512_loadu_ps(b + 2 * c + 16);
-      nan |= _mm512_cmp_ps_mask(a0, b0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(a1, b1, _CMP_UNORD_Q);
-      const __m512 lo = _mm512_max_ps(a0, b0), hi = _mm512_max_ps(a1, b1);
-      _mm512_storeu_ps(o + c, _mm512_max_ps(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi)));
-    }
-    if (k) {
-      const __m512 a0 = _mm512_maskz_loadu_ps(mlo, a + 2 * full), a1 = _mm512_maskz_loadu_ps(mhi, a + 2 * full + 16);
-      const __m512 b0 = _mm512_maskz_loadu_ps(mlo, b + 2 * full), b1 = _mm512_maskz_loadu_ps(mhi, b + 2 * full + 16);
-      nan |= _mm512_cmp_ps_mask(a0, b0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(a1, b1, _CMP_UNORD_Q);
-      const __m512 lo = _mm512_max_ps(a0, b0), hi = _mm512_max_ps(a1, b1);
-      _mm512_mask_storeu_ps(o + full, mk,
-                            _mm512_max_ps(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi)));
-    }
+    for (int64_t c = 0; c < full; c += 16) step(a + 2 * c, a + W + 2 * c, o + c, 0xffff, 0xffff, 0xffff);
+    if (k) step(a + 2 * full, a + W + 2 * full, o + full, mlo, mhi, mk);
   }
   if (nan)
     for (int64_t oh = 0; oh < Ho; ++oh) {
