@@ -76,6 +76,16 @@ def worker_dlcore(repeat):
         assert_close(yd.detach().numpy(), yt.detach().numpy(), rtol=rtol, atol=atol, msg="forward")
         assert_close(xd.grad.numpy(), xt.grad.numpy(), rtol=rtol, atol=atol, msg="backward")
 
+    def with_fresh_grad(x, step):
+        """The autograd path on a leaf whose .grad is reset before each call, like torch's f+b below (otherwise the
+        timing includes accumulating into the previous call's gradient)."""
+        v = dlcore.tensor(x, requires_grad=True)
+
+        def run():
+            v.grad = None
+            step(v)
+        return run
+
     tf = torch.nn.functional
     for name, (fb, fbb, x) in cases.items():
         if name.startswith("max_pool"):
@@ -86,7 +96,7 @@ def worker_dlcore(repeat):
             fwd = lambda: C.max_pool2d_fwd(xd, k2, s2, p0, d1, False, False)  # noqa: E731
             both = lambda: (C.max_pool2d_fwd(xd, k2, s2, p0, d1, False, False),  # noqa: E731
                             C.max_pool2d_bwd(g, xd, k2, s2, p0, d1, False))
-            api = lambda v=dlcore.tensor(x, requires_grad=True): F.max_pool2d(v, 2).backward(g)  # noqa: E731
+            api = with_fresh_grad(x, lambda v: F.max_pool2d(v, 2).backward(g))
         elif name.startswith(("relu", "tanh")):
             kind = RELU if name.startswith("relu") else TANH
             dfn = F.relu if kind == RELU else F.tanh
@@ -97,7 +107,7 @@ def worker_dlcore(repeat):
             fwd = lambda kind=kind, xd=xd: C.act_forward(kind, xd, 0.0, 0.0)  # noqa: E731
             both = lambda kind=kind, xd=xd, g=g, y=y: (C.act_forward(kind, xd, 0.0, 0.0),  # noqa: E731
                                                       C.act_backward(kind, g, y, 0.0, 0.0))
-            api = lambda dfn=dfn, v=dlcore.tensor(x, requires_grad=True), g=g: dfn(v).backward(g)  # noqa: E731
+            api = with_fresh_grad(x, lambda v, dfn=dfn, g=g: dfn(v).backward(g))
         elif name.startswith("softmax"):
             validate(lambda v: F.softmax(v, 1), lambda v: torch.softmax(v, 1), x, atol=1e-7)
             xd = dlcore.tensor(x)
@@ -105,7 +115,7 @@ def worker_dlcore(repeat):
             y = C.softmax_fwd(xd, 1, False)
             fwd = lambda: C.softmax_fwd(xd, 1, False)  # noqa: E731
             both = lambda: (C.softmax_fwd(xd, 1, False), C.softmax_bwd(g, y, 1, False))  # noqa: E731
-            api = lambda v=dlcore.tensor(x, requires_grad=True): F.softmax(v, 1).backward(g)  # noqa: E731
+            api = with_fresh_grad(x, lambda v: F.softmax(v, 1).backward(g))
         elif name.startswith("batch_norm"):
             validate(lambda v: F.batch_norm(v, None, None, training=True),
                      lambda v: tf.batch_norm(v, None, None, training=True), x, rtol=1e-4, atol=1e-4)
@@ -115,8 +125,7 @@ def worker_dlcore(repeat):
             fwd = lambda: C.batch_norm_fwd(xd, None, None, None, None, True, 0.1, 1e-5)  # noqa: E731
             both = lambda: (C.batch_norm_fwd(xd, None, None, None, None, True, 0.1, 1e-5),  # noqa: E731
                             C.batch_norm_bwd(g, xd, None, mean, invstd, True, True, False, False))
-            api = lambda v=dlcore.tensor(x, requires_grad=True): F.batch_norm(  # noqa: E731
-                v, None, None, training=True).backward(g)
+            api = with_fresh_grad(x, lambda v: F.batch_norm(v, None, None, training=True).backward(g))
         elif name.startswith("cross_entropy"):
             xx, t = x
             td = dlcore.tensor(t)
@@ -133,7 +142,7 @@ def worker_dlcore(repeat):
             fwd = lambda: C.cross_entropy_fwd(xd, td, None, -100, 0.0)  # noqa: E731
             both = lambda: (C.cross_entropy_fwd(xd, td, None, -100, 0.0),  # noqa: E731
                             C.cross_entropy_bwd(one, 1.0 / 64, xd, lse, td, None, -100, 0.0))
-            api = lambda v=dlcore.tensor(xx, requires_grad=True): F.cross_entropy(v, td).backward()  # noqa: E731
+            api = with_fresh_grad(xx, lambda v: F.cross_entropy(v, td).backward())
         else:  # dropout: statistics instead of a torch comparison (different generators)
             xd = dlcore.tensor(x)
             y = F.dropout(xd, 0.5).numpy()
@@ -142,7 +151,7 @@ def worker_dlcore(repeat):
             g = dlcore.tensor(rng.standard_normal(x.shape).astype(np.float32))
             fwd = lambda: C.dropout_fwd(xd, 0.5, 1)  # noqa: E731
             both = lambda: (C.dropout_fwd(xd, 0.5, 1), C.dropout_apply(g, 0.5, 1, 0, 0))  # noqa: E731
-            api = lambda v=dlcore.tensor(x, requires_grad=True): F.dropout(v, 0.5).backward(g)  # noqa: E731
+            api = with_fresh_grad(x, lambda v: F.dropout(v, 0.5).backward(g))
         # the floor: a copy moving the same bytes (read n/2 + write n/2). The source is written first: a never
         # written buffer reads the kernel's shared zero page, which stays in L1 and made an unreal floor.
         src_f = dlcore.tensor(rng.standard_normal(fb // 8).astype(np.float32))
