@@ -141,6 +141,13 @@ float row_exp_sum_f32(float* DLCORE_RESTRICT y, const float* DLCORE_RESTRICT x, 
   return hsum(s0 + s1);
 }
 
+// Prefetches the 2 kVLen floats at p + r (nothing when p is null).
+DLCORE_ALWAYS_INLINE void prefetch_pair(const float* p, int64_t r) {
+  if (!p) return;
+  _mm_prefetch((const char*)(p + r), _MM_HINT_T0);
+  _mm_prefetch((const char*)(p + r + kVLen), _MM_HINT_T0);
+}
+
 template <bool LOG>
 void softmax_rows_f32(float* DLCORE_RESTRICT y, const float* DLCORE_RESTRICT x, int64_t o0, int64_t o1, int64_t R) {
   if (R < kVLen) {  // short rows: libm like the scalar build
@@ -180,12 +187,16 @@ void softmax_rows_f32(float* DLCORE_RESTRICT y, const float* DLCORE_RESTRICT x, 
     const float s = row_exp_sum_f32<LOG>(yr, xr, R, m);
     // scale this row; max of the next one (or of this one again on the last row: the result is unused)
     const float* xn = o + 1 < o1 ? xr + R : xr;
+    // and the row after the next one prefetched into L1 (it streams in from L2/L3 while this row computes: measured
+    // [256,1000] 1.12x faster at 1 thread, 1.08x at 2; prefetching y's next row for writing lost 20%)
+    const float* xp = o + 2 < o1 ? xn + R : nullptr;
     vm0 = vload(xn);
     vm1 = vm0;
     int64_t r = 0;
     if (LOG) {
       const vf lse = vsplat(m + std::log(s));
       for (; r + 2 * kVLen <= R; r += 2 * kVLen) {
+        prefetch_pair(xp, r);
         vstore(yr + r, vload(xr + r) - lse);
         vstore(yr + r + kVLen, vload(xr + r + kVLen) - lse);
         vm0 = vmax_fast(vm0, vload(xn + r));
@@ -200,6 +211,7 @@ void softmax_rows_f32(float* DLCORE_RESTRICT y, const float* DLCORE_RESTRICT x, 
       const float invs = 1.0f / s;
       const vf inv = vsplat(invs);
       for (; r + 2 * kVLen <= R; r += 2 * kVLen) {
+        prefetch_pair(xp, r);
         vstore(yr + r, vload(yr + r) * inv);
         vstore(yr + r + kVLen, vload(yr + r + kVLen) * inv);
         vm0 = vmax_fast(vm0, vload(xn + r));
