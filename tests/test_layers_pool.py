@@ -208,6 +208,41 @@ def test_avg_pool(case, device, rng):
     gradcheck(lambda v: F.avg_pool2d(v, k, s, p, ceil, cip, div), [xd])
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("W", [2, 3, 15, 24, 33, 65])
+@pytest.mark.parametrize("div", [None, 3, 8])
+def test_avg_pool_float32_2x2_and_separable(isa, W, div, rng):
+    # float32 through the per-ISA average loops: the AVX-512 2x2 plane kernels (every mask width, odd leftover row
+    # and column, divisor 4 by a product, 3 by a division) and the separable loops (3x3 / stride 2 / padding 1,
+    # without count_include_pad, and global average pooling), forward and backward against float64 references.
+    _pin(isa)
+    x = rng.standard_normal((2, 3, 7, W)).astype(np.float32)
+    for k, s, p, cip in [((2, 2), (2, 2), (0, 0), True), ((3, 3), (2, 2), (1, 1), False)]:
+        if W < k[1] - 2 * p[1]:
+            continue
+        ref = np_avg_pool(x.astype(np.float64), k, s, p, False, cip, div)
+        xd = dlcore.tensor(x, requires_grad=True)
+        out = F.avg_pool2d(xd, k, s, p, False, cip, div)
+        assert_close(out.detach().numpy(), ref, rtol=1e-6, atol=1e-6)
+        g = rng.standard_normal(ref.shape)
+        out.backward(dlcore.tensor(g.astype(np.float32)))
+        # the adjoint of the average: d/dx sum(g * avg(x)) by the same reference applied to unit inputs
+        gref = np.zeros(x.shape)
+        base = np_avg_pool(np.zeros(x.shape), k, s, p, False, cip, div)
+        eye = np.zeros(x.shape)
+        for h in range(x.shape[2]):
+            for w in range(x.shape[3]):
+                eye[:, :, h, w] = 1.0
+                gref[:, :, h, w] = ((np_avg_pool(eye, k, s, p, False, cip, div) - base) * g).sum(axis=(2, 3))
+                eye[:, :, h, w] = 0.0
+        assert_close(xd.grad.numpy(), gref, rtol=1e-5, atol=1e-6)
+    xd = dlcore.tensor(x, requires_grad=True)
+    out = F.adaptive_avg_pool2d(xd, 1)
+    assert_close(out.detach().numpy(), x.astype(np.float64).mean(axis=(2, 3), keepdims=True), rtol=1e-6, atol=1e-6)
+    out.backward(dlcore.ones(out.shape))
+    assert_close(xd.grad.numpy(), np.full(x.shape, 1.0 / (7 * W)), rtol=1e-6)
+
+
 @requires_torch
 @pytest.mark.parametrize("case", AVG_CASES[:5])
 def test_avg_pool_vs_torch(case, device, rng):

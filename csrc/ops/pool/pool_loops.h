@@ -1,12 +1,15 @@
-// The max-pool loops, compiled once per ISA (the including file defines DLCORE_ISA_NS and DLCORE_VLEN).
-// General path: the torch scan over each window. Fast path (float32, DLCORE_VLEN > 1): 2x2 windows, stride 2, no
-// padding, dilation 1 (the lecture ConvNet's pool): even/odd columns of two input rows split by shuffles, the
-// same scan rule applied lane-wise, so values and argmax match the general path exactly.
+// The pooling loops (max, average, adaptive average), compiled once per ISA (the including file defines
+// DLCORE_ISA_NS and DLCORE_VLEN).
+// Max pooling, general path: the torch scan over each window. Fast path (float32, DLCORE_VLEN > 1): 2x2 windows,
+// stride 2, no padding, dilation 1 (the lecture ConvNet's pool): even/odd columns of two input rows split by
+// shuffles, the same scan rule applied lane-wise, so values and argmax match the general path exactly.
+// Average pooling: see avg_like_fwd below (and the same 2x2 fast path on AVX-512).
 #pragma once
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "ops/pool/pool_tables.h"
 #if DLCORE_VLEN > 1
@@ -126,6 +129,63 @@ DLCORE_ALWAYS_INLINE void pool2x2_plane_avx512(float* op, const float* plane, in
       const float* r0 = plane + 2 * oh * W;
       pool2x2_row_avx512(op + oh * Wo, r0, r0 + W, Wo);
     }
+}
+// A whole plane of the 2x2 / stride 2 average (no padding): the two rows added, the even and odd columns gathered by
+// two-source permutes and added ((x00 + x10) + (x01 + x11), the order of the generic separable loop), then times
+// 1/div when div is a power of two (exact) or divided. 16 outputs per step, the ragged step masked.
+DLCORE_ALWAYS_INLINE void avg2x2_plane_avx512(float* op, const float* plane, int64_t Ho, int64_t Wo, int64_t W,
+                                              int64_t div) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const int64_t full = Wo / 16 * 16, k = Wo - full;
+  const __mmask16 mlo = k >= 8 ? (__mmask16)0xffff : (__mmask16)((1u << (2 * k)) - 1);
+  const __mmask16 mhi = k > 8 ? (__mmask16)((1u << (2 * k - 16)) - 1) : (__mmask16)0;
+  const __mmask16 mk = (__mmask16)((1u << k) - 1);
+  const bool pow2 = (div & (div - 1)) == 0;
+  const __m512 inv = _mm512_set1_ps(1.0f / (float)div), dv = _mm512_set1_ps((float)div);
+  auto step = [&](const float* a, const float* b, float* o, __mmask16 ml, __mmask16 mh, __mmask16 ms) {
+    const __m512 lo = _mm512_add_ps(_mm512_maskz_loadu_ps(ml, a), _mm512_maskz_loadu_ps(ml, b));
+    const __m512 hi = _mm512_add_ps(_mm512_maskz_loadu_ps(mh, a + 16), _mm512_maskz_loadu_ps(mh, b + 16));
+    const __m512 s = _mm512_add_ps(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi));
+    _mm512_mask_storeu_ps(o, ms, pow2 ? _mm512_mul_ps(s, inv) : _mm512_div_ps(s, dv));
+  };
+  for (int64_t oh = 0; oh < Ho; ++oh) {
+    const float* a = plane + 2 * oh * W;
+    float* o = op + oh * Wo;
+    for (int64_t c = 0; c < full; c += 16) step(a + 2 * c, a + W + 2 * c, o + c, 0xffff, 0xffff, 0xffff);
+    if (k) step(a + 2 * full, a + W + 2 * full, o + full, mlo, mhi, mk);
+  }
+}
+// The backward of avg2x2_plane_avx512: each g / div (the forward's rounding: times 1/div for a power of two) written
+// to the four inputs of its window (each value duplicated into two adjacent lanes by one permute per half); the
+// columns and the row past the last window (odd W or H) get zeros.
+DLCORE_ALWAYS_INLINE void avg2x2_bwd_plane_avx512(float* gp, const float* g, int64_t H, int64_t Ho, int64_t Wo,
+                                                  int64_t W, int64_t div) {
+  const __m512i dlo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512i dhi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  const int64_t full = Wo / 16 * 16, k = Wo - full;
+  const __mmask16 mlo = k >= 8 ? (__mmask16)0xffff : (__mmask16)((1u << (2 * k)) - 1);
+  const __mmask16 mhi = k > 8 ? (__mmask16)((1u << (2 * k - 16)) - 1) : (__mmask16)0;
+  const __mmask16 mk = (__mmask16)((1u << k) - 1);
+  const bool pow2 = (div & (div - 1)) == 0;
+  const __m512 inv = _mm512_set1_ps(1.0f / (float)div), dv = _mm512_set1_ps((float)div);
+  auto step = [&](const float* gv, float* a, float* b, __mmask16 ms, __mmask16 ml, __mmask16 mh) {
+    const __m512 x = _mm512_maskz_loadu_ps(ms, gv);
+    const __m512 v = pow2 ? _mm512_mul_ps(x, inv) : _mm512_div_ps(x, dv);
+    const __m512 lo = _mm512_permutexvar_ps(dlo, v), hi = _mm512_permutexvar_ps(dhi, v);
+    _mm512_mask_storeu_ps(a, ml, lo);
+    _mm512_mask_storeu_ps(a + 16, mh, hi);
+    _mm512_mask_storeu_ps(b, ml, lo);
+    _mm512_mask_storeu_ps(b + 16, mh, hi);
+  };
+  for (int64_t oh = 0; oh < Ho; ++oh) {
+    const float* go = g + oh * Wo;
+    float* a = gp + 2 * oh * W;
+    for (int64_t c = 0; c < full; c += 16) step(go + c, a + 2 * c, a + W + 2 * c, 0xffff, 0xffff, 0xffff);
+    if (k) step(go + full, a + 2 * full, a + W + 2 * full, mk, mlo, mhi);
+    for (int64_t w = 2 * Wo; w < W; ++w) a[w] = a[W + w] = 0.0f;
+  }
+  if (2 * Ho < H) std::memset(gp + 2 * Ho * W, 0, (H - 2 * Ho) * W * sizeof(float));
 }
 // One output row of the 2x2 / stride 2 backward: the window scan recomputed from the two input rows (the four
 // window positions split into even/odd columns by two-source permutes, the scan rule "take if greater or NaN" in
@@ -291,11 +351,180 @@ void max_pool_bwd(char* ginp, const char* goutp, const char* inp, int64_t p0, in
   }
 }
 
-void fill_max_pool_table(MaxPoolTable& t) {
+// ---- average pooling (plain and adaptive), separable: per output row, the column sums of its window rows (one
+// vectorised pass per window row over the whole input row), then per output the sum of its window's columns. The
+// backward mirrors it: per output row, the row of per-column contributions (each output's g / count spread over
+// its window's columns), added to each of its window rows. (A window's sum is thus taken over columns of row sums
+// rather than row by row: the same terms in another order, within rounding of the direct loops.)
+// The windows of one side: [lo, hi) clipped to the input, and the padded length for count_include_pad.
+struct PoolSpan {
+  int64_t lo, hi, full;
+};
+inline PoolSpan avg_span(int64_t o, int64_t L, int64_t k, int64_t s, int64_t pad) {
+  const int64_t a = o * s - pad, b = std::min(a + k, L + pad);
+  return {std::max<int64_t>(a, 0), std::min(b, L), b - a};
+}
+inline PoolSpan adaptive_span(int64_t o, int64_t L, int64_t Lo) {
+  const int64_t a = adaptive_start(o, L, Lo), b = adaptive_end(o, L, Lo);
+  return {a, b, b - a};
+}
+template <class T>
+T* pool_scratch(int64_t n, int slot) {
+  thread_local std::vector<T> buf[2];
+  if ((int64_t)buf[slot].size() < n) buf[slot].resize(n);
+  return buf[slot].data();
+}
+
+template <class T, bool Adaptive>
+void avg_like_fwd(char* outp, const char* inp, int64_t p0, int64_t p1, int64_t H, int64_t W, int64_t Ho, int64_t Wo,
+                  const Pool2dParams& p) {
+  T* out = reinterpret_cast<T*>(outp);
+  const T* in = reinterpret_cast<const T*>(inp);
+  auto hspan = [&](int64_t oh) { return Adaptive ? adaptive_span(oh, H, Ho) : avg_span(oh, H, p.kh, p.sh, p.ph); };
+  auto wspan = [&](int64_t ow) { return Adaptive ? adaptive_span(ow, W, Wo) : avg_span(ow, W, p.kw, p.sw, p.pw); };
+  if (Adaptive && Ho == 1 && Wo == 1) {  // global average pooling: 16 independent partial sums per plane
+    for (int64_t pl = p0; pl < p1; ++pl) {
+      const T* x = in + pl * H * W;
+      T acc[16] = {};
+      int64_t i = 0;
+      for (; i + 16 <= H * W; i += 16)
+        for (int j = 0; j < 16; ++j) acc[j] += x[i + j];
+      T s = 0;
+      for (; i < H * W; ++i) s += x[i];
+      for (int j = 0; j < 16; ++j) s += acc[j];
+      out[pl] = s / (T)(H * W);
+    }
+    return;
+  }
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float> && !Adaptive) {
+    if (is_2x2_fast(p) && 2 * Ho <= H && 2 * Wo <= W) {
+      for (int64_t pl = p0; pl < p1; ++pl)
+        avg2x2_plane_avx512(out + pl * Ho * Wo, in + pl * H * W, Ho, Wo, W,
+                            p.divisor_override ? p.divisor_override : 4);
+      return;
+    }
+  }
+#endif
+  T* cs = pool_scratch<T>(W, 0);
+  // 2x2-style windows (kw == sw, no column padding, every window inside the row): a plain loop of kw adds
+  const bool plain_w = !Adaptive && p.kw == p.sw && p.pw == 0 && Wo * p.sw <= W;
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    const T* x = in + pl * H * W;
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+      T* o = out + (pl * Ho + oh) * Wo;
+      const PoolSpan hs = hspan(oh);
+      if (hs.lo >= hs.hi) {
+        std::fill(o, o + Wo, T(0));
+        continue;
+      }
+      const T* r0 = x + hs.lo * W;
+      if (hs.hi - hs.lo == 1) {
+        std::copy(r0, r0 + W, cs);
+      } else {
+        const T* r1 = r0 + W;
+        for (int64_t w = 0; w < W; ++w) cs[w] = r0[w] + r1[w];
+      }
+      for (int64_t h = hs.lo + 2; h < hs.hi; ++h) {
+        const T* r = x + h * W;
+        for (int64_t w = 0; w < W; ++w) cs[w] += r[w];
+      }
+      if (plain_w && (p.divisor_override || p.count_include_pad || hs.hi - hs.lo == hs.full)) {
+        const int64_t div = p.divisor_override ? p.divisor_override : hs.full * p.kw;
+        const int64_t k = p.kw;
+        // a power-of-two count (2x2: 4) divides exactly as a product with its reciprocal; others divide
+        const bool pow2 = (div & (div - 1)) == 0;
+        const T inv = T(1) / (T)div, dv = (T)div;
+        if (k == 2 && pow2) {
+          for (int64_t ow = 0; ow < Wo; ++ow) o[ow] = (cs[2 * ow] + cs[2 * ow + 1]) * inv;
+        } else {
+          for (int64_t ow = 0; ow < Wo; ++ow) {
+            T s = 0;
+            for (int64_t j = 0; j < k; ++j) s += cs[ow * k + j];
+            o[ow] = pow2 ? s * inv : s / dv;
+          }
+        }
+        continue;
+      }
+      for (int64_t ow = 0; ow < Wo; ++ow) {
+        const PoolSpan ws = wspan(ow);
+        if (ws.lo >= ws.hi) {
+          o[ow] = 0;
+          continue;
+        }
+        T s = 0;
+        for (int64_t w = ws.lo; w < ws.hi; ++w) s += cs[w];
+        const int64_t div = Adaptive ? (hs.hi - hs.lo) * (ws.hi - ws.lo)
+                            : p.divisor_override ? p.divisor_override
+                            : p.count_include_pad ? hs.full * ws.full
+                                                  : (hs.hi - hs.lo) * (ws.hi - ws.lo);
+        o[ow] = s / (T)div;
+      }
+    }
+  }
+}
+
+template <class T, bool Adaptive>
+void avg_like_bwd(char* ginp, const char* goutp, int64_t p0, int64_t p1, int64_t H, int64_t W, int64_t Ho,
+                  int64_t Wo, const Pool2dParams& p) {
+  T* gin = reinterpret_cast<T*>(ginp);
+  const T* gout = reinterpret_cast<const T*>(goutp);
+  auto hspan = [&](int64_t oh) { return Adaptive ? adaptive_span(oh, H, Ho) : avg_span(oh, H, p.kh, p.sh, p.ph); };
+  auto wspan = [&](int64_t ow) { return Adaptive ? adaptive_span(ow, W, Wo) : avg_span(ow, W, p.kw, p.sw, p.pw); };
+  if (Adaptive && Ho == 1 && Wo == 1) {
+    for (int64_t pl = p0; pl < p1; ++pl) std::fill(gin + pl * H * W, gin + (pl + 1) * H * W, gout[pl] / (T)(H * W));
+    return;
+  }
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float> && !Adaptive) {
+    if (is_2x2_fast(p) && 2 * Ho <= H && 2 * Wo <= W) {
+      for (int64_t pl = p0; pl < p1; ++pl)
+        avg2x2_bwd_plane_avx512(gin + pl * H * W, gout + pl * Ho * Wo, H, Ho, Wo, W,
+                                p.divisor_override ? p.divisor_override : 4);
+      return;
+    }
+  }
+#endif
+  T* rc = pool_scratch<T>(W, 1);
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    T* gx = gin + pl * H * W;
+    std::fill(gx, gx + H * W, T(0));
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+      const T* g = gout + (pl * Ho + oh) * Wo;
+      const PoolSpan hs = hspan(oh);
+      if (hs.lo >= hs.hi) continue;
+      std::fill(rc, rc + W, T(0));
+      for (int64_t ow = 0; ow < Wo; ++ow) {
+        const PoolSpan ws = wspan(ow);
+        if (ws.lo >= ws.hi) continue;
+        const int64_t div = Adaptive ? (hs.hi - hs.lo) * (ws.hi - ws.lo)
+                            : p.divisor_override ? p.divisor_override
+                            : p.count_include_pad ? hs.full * ws.full
+                                                  : (hs.hi - hs.lo) * (ws.hi - ws.lo);
+        const T v = g[ow] / (T)div;
+        for (int64_t w = ws.lo; w < ws.hi; ++w) rc[w] += v;
+      }
+      for (int64_t h = hs.lo; h < hs.hi; ++h) {
+        T* r = gx + h * W;
+        for (int64_t w = 0; w < W; ++w) r[w] += rc[w];
+      }
+    }
+  }
+}
+
+void fill_pool_table(PoolTable& t) {
   t.fwd[0] = &max_pool_fwd<float>;
   t.fwd[1] = &max_pool_fwd<double>;
   t.bwd[0] = &max_pool_bwd<float>;
   t.bwd[1] = &max_pool_bwd<double>;
+  t.avg_fwd[0] = &avg_like_fwd<float, false>;
+  t.avg_fwd[1] = &avg_like_fwd<double, false>;
+  t.avg_bwd[0] = &avg_like_bwd<float, false>;
+  t.avg_bwd[1] = &avg_like_bwd<double, false>;
+  t.adaptive_fwd[0] = &avg_like_fwd<float, true>;
+  t.adaptive_fwd[1] = &avg_like_fwd<double, true>;
+  t.adaptive_bwd[0] = &avg_like_bwd<float, true>;
+  t.adaptive_bwd[1] = &avg_like_bwd<double, true>;
 }
 
 }  // namespace dlcore::DLCORE_ISA_NS
