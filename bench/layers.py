@@ -1,6 +1,6 @@
-"""Layer kernels (pooling, activations, softmax, batch norm, cross-entropy, dropout): dlcore vs PyTorch CPU,
-forward and forward+backward, at 1 and 2 threads (each peer in its own process), with a plain copy of the same
-bytes as the memory-bandwidth floor.
+"""Layer kernels (max / average / global average pooling, activations, softmax, batch norm, cross-entropy,
+dropout): dlcore vs PyTorch CPU, forward and forward+backward, at 1 and 2 threads (each peer in its own process),
+with a plain copy of the same bytes as the memory-bandwidth floor.
 
     python bench/layers.py             # both thread counts
     python bench/layers.py --quick     # fewer repeats
@@ -23,6 +23,7 @@ from common import fmt_table, interleaved, run_json  # noqa: E402
 POOL = (64, 20, 24, 24)   # the lecture ConvNet's conv output
 ACT = (64, 20, 24, 24)
 BIG = (1 << 22,)          # 16 MiB float32, beyond the caches
+GAP = (64, 512, 7, 7)      # a ResNet's global average pooling input
 SOFTMAX = (256, 1000)
 BN = (64, 20, 24, 24)
 CE = (64, 10)
@@ -37,9 +38,14 @@ def _cases(np, rng, lib):
     x_bn = rng.standard_normal(BN).astype(np.float32)
     x_ce = rng.standard_normal(CE).astype(np.float32)
     t_ce = rng.integers(0, CE[1], CE[0])
+    x_gap = rng.standard_normal(GAP).astype(np.float32)
     n_pool, n_out = x_pool.size, x_pool.size // 4
+    n_gap, n_gap_out = x_gap.size, x_gap.size // (GAP[2] * GAP[3])
     return {
         "max_pool2d 2x2 [64,20,24,24]": (4 * (n_pool + n_out), 4 * (n_pool + n_out + 2 * n_pool + n_out), x_pool),
+        "avg_pool2d 2x2 [64,20,24,24]": (4 * (n_pool + n_out), 4 * (n_pool + n_out + n_out + n_pool), x_pool),
+        "adaptive_avg_pool2d 1 [64,512,7,7]": (4 * (n_gap + n_gap_out), 4 * (n_gap + n_gap_out + n_gap_out + n_gap),
+                                               x_gap),
         "relu [64,20,24,24]": (8 * x_act.size, 8 * x_act.size + 12 * x_act.size, x_act),
         "tanh [64,20,24,24]": (8 * x_act.size, 8 * x_act.size + 12 * x_act.size, x_act),
         "relu [4M]": (8 * x_big.size, 20 * x_big.size, x_big),
@@ -97,6 +103,23 @@ def worker_dlcore(repeat):
             both = lambda: (C.max_pool2d_fwd(xd, k2, s2, p0, d1, False, False),  # noqa: E731
                             C.max_pool2d_bwd(g, xd, k2, s2, p0, d1, False))
             api = with_fresh_grad(x, lambda v: F.max_pool2d(v, 2).backward(g))
+        elif name.startswith("avg_pool"):
+            validate(lambda v: F.avg_pool2d(v, 2), lambda v: tf.avg_pool2d(v, 2), x)
+            xd = dlcore.tensor(x)
+            y = C.avg_pool2d_fwd(xd, k2, s2, p0, False, True, 0)
+            g = dlcore.tensor(rng.standard_normal(tuple(y.shape)).astype(np.float32))
+            fwd = lambda: C.avg_pool2d_fwd(xd, k2, s2, p0, False, True, 0)  # noqa: E731
+            both = lambda: (C.avg_pool2d_fwd(xd, k2, s2, p0, False, True, 0),  # noqa: E731
+                            C.avg_pool2d_bwd(g, xd, k2, s2, p0, False, True, 0))
+            api = with_fresh_grad(x, lambda v: F.avg_pool2d(v, 2).backward(g))
+        elif name.startswith("adaptive"):
+            validate(lambda v: F.adaptive_avg_pool2d(v, 1), lambda v: tf.adaptive_avg_pool2d(v, 1), x)
+            xd = dlcore.tensor(x)
+            y = C.adaptive_avg_pool2d_fwd(xd, 1, 1)
+            g = dlcore.tensor(rng.standard_normal(tuple(y.shape)).astype(np.float32))
+            fwd = lambda: C.adaptive_avg_pool2d_fwd(xd, 1, 1)  # noqa: E731
+            both = lambda: (C.adaptive_avg_pool2d_fwd(xd, 1, 1), C.adaptive_avg_pool2d_bwd(g, xd))  # noqa: E731
+            api = with_fresh_grad(x, lambda v: F.adaptive_avg_pool2d(v, 1).backward(g))
         elif name.startswith(("relu", "tanh")):
             kind = RELU if name.startswith("relu") else TANH
             dfn = F.relu if kind == RELU else F.tanh
@@ -182,6 +205,10 @@ def worker_torch(repeat):
             x = xx
         elif name.startswith("max_pool"):
             op = lambda v: tf.max_pool2d(v, 2)  # noqa: E731
+        elif name.startswith("avg_pool"):
+            op = lambda v: tf.avg_pool2d(v, 2)  # noqa: E731
+        elif name.startswith("adaptive"):
+            op = lambda v: tf.adaptive_avg_pool2d(v, 1)  # noqa: E731
         elif name.startswith("relu"):
             op = torch.relu
         elif name.startswith("tanh"):
