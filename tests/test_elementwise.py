@@ -179,6 +179,32 @@ def test_vector_math_special_values(isa):
             assert_close(out, ref.astype(np.float32), rtol=4e-7, atol=1e-37, msg=f"{name}[{isa}]")
 
 
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_pow_scalar_special_exponents_and_sign(isa, dt, device, rng):
+    # x ** e for torch's special exponents (x*x, x*x*x, 1/x, 1/(x*x), sqrt: their own vectorised loops) and a
+    # general one, on random values and the special ones (signed zeros, infinities, NaN), against NumPy float64;
+    # sign on the same values (NaN stays NaN, -0 -> 0).
+    if isa == "avx512" and _C._cpu_isa_supported() != "avx512" or isa == "avx2" and _C._cpu_isa_supported() == "scalar":
+        pytest.skip(f"this CPU has no {isa}")
+    _C._set_cpu_isa(isa)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30, 1.0, -1.0, 3e10, -3e10])
+    x = np.concatenate([rng.uniform(-4, 4, 1000 + 13), rng.uniform(0.01, 4, 100), special]).astype(dt)
+    tol = 4e-7 if dt == "float32" else 1e-14
+    with np.errstate(all="ignore"):
+        for e in [2.0, 3.0, -1.0, -2.0, 0.5, 1.0, 0.0, 1.7, -0.5]:
+            ref = np.power(x.astype(np.float64), float(np.array(e, dt))).astype(dt)  # (the exponent in x's dtype)
+            out = (_t(x, device) ** e).cpu().numpy()
+            assert (np.isnan(out) == np.isnan(ref)).all(), e
+            fin = np.isfinite(ref)
+            assert (out[~fin & ~np.isnan(ref)] == ref[~fin & ~np.isnan(ref)]).all(), e
+            assert_close(out[fin], ref[fin], rtol=tol, atol=1e-37, msg=f"x ** {e}")  # (atol: float32 denormals)
+        sg = dlcore.sign(_t(x, device))
+        sg = sg.cpu().numpy()
+        ref = np.sign(x)
+        assert (np.isnan(sg) == np.isnan(ref)).all() and (sg[~np.isnan(ref)] == ref[~np.isnan(ref)]).all()
+
+
 def test_erf_accuracy():
     import math
     a = np.linspace(-6, 6, 4001).astype(np.float32)

@@ -141,8 +141,25 @@ template <class T>
 DLCORE_HOSTDEV T sign_of(T x) {
   if constexpr (std::is_same_v<T, bool>) return x;
   else if constexpr (std::is_unsigned_v<T>) return (T)(x > 0);
-  else if constexpr (std::is_floating_point_v<T>) return is_nan_v(x) ? x : (T)((x > T(0)) - (x < T(0)));
+  // (selects only, so that the CPU loops vectorise: NaN fails every comparison and comes out as itself; +-0 -> +0)
+  else if constexpr (std::is_floating_point_v<T>) return x > T(0) ? T(1) : x < T(0) ? T(-1) : x == x ? T(0) : x;
   else return (T)((x > 0) - (x < 0));
+}
+
+// x ** e for a floating-point scalar exponent: torch's special exponents by multiplications, a reciprocal or sqrt
+// (as torch computes them: x * x and 1 / x correctly rounded, x * x * x and 1 / (x * x) within about an ulp like
+// pow itself; zeros, infinities and NaN come out as pow gives them), std::pow otherwise. x ** 0.5 is sqrt(x), as in
+// torch and NumPy: -0 and -inf give -0 and NaN (C's pow gives +0 and +inf).
+template <class T>
+DLCORE_HOSTDEV T pow_scalar(T x, T e) {
+  if (e == T(2)) return x * x;
+  if (e == T(3)) return x * x * x;
+  if (e == T(-2)) return T(1) / (x * x);
+  if (e == T(1)) return x;
+  if (e == T(0)) return T(1);
+  if (e == T(-1)) return T(1) / x;
+  if (e == T(0.5)) return std::sqrt(x);
+  return (T)std::pow(x, e);
 }
 
 // The per-element binary function, for compute type T (out type bool for comparisons/logical ops).
@@ -193,7 +210,7 @@ DLCORE_HOSTDEV auto unary_apply(T x, const UnaryParams& p) {
     if (p.has_b && r > (T)p.b) r = (T)p.b;
     return r;
   } else if constexpr (OP == UnaryOp::PowScalar) {
-    if constexpr (std::is_floating_point_v<T>) return (T)std::pow(x, (T)p.a);
+    if constexpr (std::is_floating_point_v<T>) return pow_scalar(x, (T)p.a);
     else return pow_int(x, (T)p.a);
   } else if constexpr (OP == UnaryOp::Floor) {
     if constexpr (std::is_floating_point_v<T>) return std::floor(x);

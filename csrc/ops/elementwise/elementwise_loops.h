@@ -4,6 +4,7 @@
 // exp/log/tanh/sigmoid/erf use vecmath.h's explicit vector code when DLCORE_VLEN > 1 (the scalar build keeps libm
 // as the reference). Everything here is inside the ISA namespace (one copy per ISA, no ODR clash).
 #pragma once
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
@@ -105,6 +106,26 @@ void unary_loop(char** p, const int64_t* s, int64_t n, const UnaryParams* prm) {
       return;
     }
 #endif
+    if constexpr (OP == UnaryOp::PowScalar && std::is_floating_point_v<T>) {
+      // pow_scalar's special exponents as their own loops (vectorised; the per-element test would not be)
+      const T e = (T)P.a;
+      if (e == T(2)) {
+        for (int64_t i = 0; i < n; ++i) o[i] = x[i] * x[i];
+        return;
+      }
+      if (e == T(0.5)) {
+        for (int64_t i = 0; i < n; ++i) o[i] = std::sqrt(x[i]);
+        return;
+      }
+      if (e == T(-1)) {
+        for (int64_t i = 0; i < n; ++i) o[i] = T(1) / x[i];
+        return;
+      }
+      if (e == T(3)) {
+        for (int64_t i = 0; i < n; ++i) o[i] = x[i] * x[i] * x[i];
+        return;
+      }
+    }
     for (int64_t i = 0; i < n; ++i) o[i] = unary_apply<OP, T>(x[i], P);
   } else {
     for (int64_t i = 0; i < n; ++i)
