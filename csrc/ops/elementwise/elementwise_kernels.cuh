@@ -209,7 +209,7 @@ struct UnaryF {
       *reinterpret_cast<T*>(p[0]) = r;
     } else if constexpr (OP == UnaryOp::PowScalar) {
       T r;
-      if constexpr (std::is_floating_point_v<T>) r = (T)std::pow(x, prm.a);
+      if constexpr (std::is_floating_point_v<T>) r = pow_scalar(x, prm.a);  // (elementwise.h: special exponents)
       else r = pow_int(x, prm.a);
       *reinterpret_cast<T*>(p[0]) = r;
     } else {

@@ -88,6 +88,32 @@ DLCORE_HOSTDEV AvgPoolWindow avg_pool_window(int64_t oh, int64_t ow, int64_t H, 
   return {h0, h1, w0, w1, div};
 }
 
+// The sum of an average-pooling window in the CPU loops' order (so that the CUDA kernels give the same bits): over
+// the window's columns of the column sums of its rows, each column summed from its first row down.
+template <class T>
+DLCORE_HOSTDEV T window_col_sum(const T* plane, int64_t W, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+  T s = T(0);
+  for (int64_t w = w0; w < w1; ++w) {
+    T c = plane[h0 * W + w];
+    for (int64_t h = h0 + 1; h < h1; ++h) c += plane[h * W + w];
+    s += c;
+  }
+  return s;
+}
+// The sum of a whole plane (global average pooling): 16 interleaved partial sums (lane j takes elements j, j + 16,
+// ...; the CPU compiler keeps them in vector registers), the tail, then the partial sums in order.
+template <class T>
+DLCORE_HOSTDEV T plane_sum16(const T* x, int64_t n) {
+  T acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += x[i + j];
+  T s = T(0);
+  for (; i < n; ++i) s += x[i];
+  for (int j = 0; j < 16; ++j) s += acc[j];
+  return s;
+}
+
 // Shapes: in [P, H, W], out [P, Ho, Wo] (contiguous); indices int64 [P, Ho, Wo] or undefined.
 using MaxPoolFwdFn = void(const Tensor& out, const Tensor& indices, const Tensor& in, const Pool2dParams& p);
 using MaxPoolBwdFn = void(const Tensor& grad_in, const Tensor& grad_out, const Tensor& in, const Pool2dParams& p);

@@ -5,7 +5,8 @@
 // (max_pool_window, avg_pool_window, adaptive_start/end in pool.h), so values and argmax equal the CPU's.
 // Backward: a GATHER over the windows that contain each input element (one thread per input element, every gx
 // element written exactly once): deterministic, no atomics, no zero-fill pass. The candidate windows are visited in
-// increasing (oh, ow) order, the order in which the CPU loop adds into gx, so the sums are the CPU's bit for bit.
+// increasing (oh, ow) order, the order in which the CPU loop adds into gx (average pooling: the sums grouped by
+// output row, as the CPU adds a row of contributions per output row), so the sums are the CPU's bit for bit.
 //   max:  two passes: (1) the argmax of every window into an int32 workspace (int64 for planes of 2^31+ elements),
 //         (2) the gather: gx[h, w] = sum of g over the windows whose argmax is (h, w).
 //   avg:  gx[h, w] = sum over the windows containing (h, w) of g / divisor.
@@ -78,11 +79,7 @@ __global__ void avg_pool_fwd_kernel(T* __restrict__ out, const T* __restrict__ i
       out[e] = T(0);
       continue;
     }
-    const T* plane = in + (int64_t)pl * H * W;
-    T s = T(0);
-    for (int64_t h = wd.h0; h < wd.h1; ++h)
-      for (int64_t w = wd.w0; w < wd.w1; ++w) s += plane[h * W + w];
-    out[e] = s / (T)wd.div;
+    out[e] = window_col_sum(in + (int64_t)pl * H * W, W, wd.h0, wd.h1, wd.w0, wd.w1) / (T)wd.div;
   }
 }
 
@@ -106,11 +103,14 @@ __global__ void avg_pool_bwd_kernel(T* __restrict__ gin, const T* __restrict__ g
     avg_window_range<X>(h, (X)p.kh, (X)p.sh, (X)p.ph, (X)Ho, oh0, oh1);
     avg_window_range<X>(w, (X)p.kw, (X)p.sw, (X)p.pw, (X)Wo, ow0, ow1);
     T s = T(0);
-    for (X oh = oh0; oh <= oh1; ++oh)
+    for (X oh = oh0; oh <= oh1; ++oh) {  // grouped by output row, as the CPU adds its rows of contributions
+      T t = T(0);
       for (X ow = ow0; ow <= ow1; ++ow) {
         AvgPoolWindow wd = avg_pool_window(oh, ow, H, W, p);
-        s += g[oh * Wo + ow] / (T)wd.div;
+        t += g[oh * Wo + ow] / (T)wd.div;
       }
+      s += t;
+    }
     gin[e] = s;
   }
 }
@@ -124,9 +124,7 @@ __global__ void adaptive_fwd_kernel(T* __restrict__ out, const T* __restrict__ i
     int64_t h0 = adaptive_start(oh, H, Ho), h1 = adaptive_end(oh, H, Ho);
     int64_t w0 = adaptive_start(ow, W, Wo), w1 = adaptive_end(ow, W, Wo);
     const T* plane = in + (int64_t)pl * H * W;
-    T s = T(0);
-    for (int64_t h = h0; h < h1; ++h)
-      for (int64_t w = w0; w < w1; ++w) s += plane[h * W + w];
+    const T s = Ho == 1 && Wo == 1 ? plane_sum16(plane, H * W) : window_col_sum(plane, W, h0, h1, w0, w1);
     out[e] = s / (T)((h1 - h0) * (w1 - w0));
   }
 }
@@ -151,12 +149,14 @@ __global__ void adaptive_bwd_kernel(T* __restrict__ gin, const T* __restrict__ g
     adaptive_range(h, H, Ho, oh0, oh1);
     adaptive_range(w, W, Wo, ow0, ow1);
     T s = T(0);
-    for (int64_t oh = oh0; oh <= oh1; ++oh) {
+    for (int64_t oh = oh0; oh <= oh1; ++oh) {  // grouped by output row, as the CPU adds its rows of contributions
       int64_t ah = adaptive_end(oh, H, Ho) - adaptive_start(oh, H, Ho);
+      T t = T(0);
       for (int64_t ow = ow0; ow <= ow1; ++ow) {
         int64_t aw = adaptive_end(ow, W, Wo) - adaptive_start(ow, W, Wo);
-        s += g[oh * Wo + ow] / (T)(ah * aw);
+        t += g[oh * Wo + ow] / (T)(ah * aw);
       }
+      s += t;
     }
     gin[e] = s;
   }

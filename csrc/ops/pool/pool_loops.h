@@ -354,8 +354,8 @@ void max_pool_bwd(char* ginp, const char* goutp, const char* inp, int64_t p0, in
 // ---- average pooling (plain and adaptive), separable: per output row, the column sums of its window rows (one
 // vectorised pass per window row over the whole input row), then per output the sum of its window's columns. The
 // backward mirrors it: per output row, the row of per-column contributions (each output's g / count spread over
-// its window's columns), added to each of its window rows. (A window's sum is thus taken over columns of row sums
-// rather than row by row: the same terms in another order, within rounding of the direct loops.)
+// its window's columns), added to each of its window rows. The CUDA kernels sum in the same order (pool.h
+// window_col_sum, plane_sum16; the gather of the backward grouped by output row), so both give the same bits.
 // The windows of one side: [lo, hi) clipped to the input, and the padded length for count_include_pad.
 struct PoolSpan {
   int64_t lo, hi, full;
@@ -383,17 +383,7 @@ void avg_like_fwd(char* outp, const char* inp, int64_t p0, int64_t p1, int64_t H
   auto hspan = [&](int64_t oh) { return Adaptive ? adaptive_span(oh, H, Ho) : avg_span(oh, H, p.kh, p.sh, p.ph); };
   auto wspan = [&](int64_t ow) { return Adaptive ? adaptive_span(ow, W, Wo) : avg_span(ow, W, p.kw, p.sw, p.pw); };
   if (Adaptive && Ho == 1 && Wo == 1) {  // global average pooling: 16 independent partial sums per plane
-    for (int64_t pl = p0; pl < p1; ++pl) {
-      const T* x = in + pl * H * W;
-      T acc[16] = {};
-      int64_t i = 0;
-      for (; i + 16 <= H * W; i += 16)
-        for (int j = 0; j < 16; ++j) acc[j] += x[i + j];
-      T s = 0;
-      for (; i < H * W; ++i) s += x[i];
-      for (int j = 0; j < 16; ++j) s += acc[j];
-      out[pl] = s / (T)(H * W);
-    }
+    for (int64_t pl = p0; pl < p1; ++pl) out[pl] = plane_sum16(in + pl * H * W, H * W) / (T)(H * W);
     return;
   }
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
