@@ -95,6 +95,22 @@ DLCORE_ALWAYS_INLINE void pool2x2_row_avx512(float* o, const float* r0, const fl
     _mm512_mask_storeu_ps(o + c, (__mmask16)((1u << k) - 1), m);
   }
 }
+// Runs step(i, o, ml, mh, ms) over the 2x2 / stride 2 windows of a plane: per output row oh, 16 outputs per step
+// from 32 columns of input rows 2 oh and 2 oh + 1; i: offset of the step's first input (row 2 oh; the second row is
+// i + W), o: of its first output; ml, mh: masks of the two 16-column halves of the input, ms: of the outputs (all
+// set but on the ragged last step of a row).
+template <class Step>
+DLCORE_ALWAYS_INLINE void for_2x2_steps(int64_t Ho, int64_t Wo, int64_t W, const Step& step) {
+  const int64_t full = Wo / 16 * 16;  // outputs covered by unmasked steps
+  const int64_t k = Wo - full;        // outputs of the ragged last step (0: none)
+  const __mmask16 mlo = k >= 8 ? (__mmask16)0xffff : (__mmask16)((1u << (2 * k)) - 1);
+  const __mmask16 mhi = k > 8 ? (__mmask16)((1u << (2 * k - 16)) - 1) : (__mmask16)0;
+  const __mmask16 mk = (__mmask16)((1u << k) - 1);
+  for (int64_t oh = 0; oh < Ho; ++oh) {
+    for (int64_t c = 0; c < full; c += 16) step(2 * oh * W + 2 * c, oh * Wo + c, 0xffff, 0xffff, 0xffff);
+    if (k) step(2 * oh * W + 2 * full, oh * Wo + full, mlo, mhi, mk);
+  }
+}
 // A whole plane of the 2x2 / stride 2 forward (rows 2 oh, 2 oh + 1 -> output row oh), as pool2x2_row_avx512 but
 // with plain maxes (3 per 16 outputs instead of 3 NaN-propagating ones at 3 ops each) and the masks of the ragged
 // step computed once per plane. Any NaN in the plane is caught by one unordered compare per pair of input vectors;
@@ -103,27 +119,16 @@ DLCORE_ALWAYS_INLINE void pool2x2_row_avx512(float* o, const float* r0, const fl
 DLCORE_ALWAYS_INLINE void pool2x2_plane_avx512(float* op, const float* plane, int64_t Ho, int64_t Wo, int64_t W) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  const int64_t full = Wo / 16 * 16;  // outputs covered by unmasked steps
-  const int64_t k = Wo - full;        // outputs of the ragged last step (0: none)
-  const __mmask16 mlo = k >= 8 ? (__mmask16)0xffff : (__mmask16)((1u << (2 * k)) - 1);
-  const __mmask16 mhi = k > 8 ? (__mmask16)((1u << (2 * k - 16)) - 1) : (__mmask16)0;
-  const __mmask16 mk = (__mmask16)((1u << k) - 1);
   __mmask16 nan = 0;
-  // 16 outputs (or the ragged step's k) from 32 (2k) columns of the two input rows a, b
-  auto step = [&](const float* a, const float* b, float* o, __mmask16 ml, __mmask16 mh, __mmask16 ms) {
+  for_2x2_steps(Ho, Wo, W, [&](int64_t i, int64_t o, __mmask16 ml, __mmask16 mh, __mmask16 ms) {
+    const float *a = plane + i, *b = a + W;
     const __m512 a0 = _mm512_maskz_loadu_ps(ml, a), a1 = _mm512_maskz_loadu_ps(mh, a + 16);
     const __m512 b0 = _mm512_maskz_loadu_ps(ml, b), b1 = _mm512_maskz_loadu_ps(mh, b + 16);
     nan |= _mm512_cmp_ps_mask(a0, b0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(a1, b1, _CMP_UNORD_Q);
     const __m512 lo = _mm512_max_ps(a0, b0), hi = _mm512_max_ps(a1, b1);
     const __m512 m = _mm512_max_ps(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi));
-    _mm512_mask_storeu_ps(o, ms, m);
-  };
-  for (int64_t oh = 0; oh < Ho; ++oh) {
-    const float* a = plane + 2 * oh * W;
-    float* o = op + oh * Wo;
-    for (int64_t c = 0; c < full; c += 16) step(a + 2 * c, a + W + 2 * c, o + c, 0xffff, 0xffff, 0xffff);
-    if (k) step(a + 2 * full, a + W + 2 * full, o + full, mlo, mhi, mk);
-  }
+    _mm512_mask_storeu_ps(op + o, ms, m);
+  });
   if (nan)
     for (int64_t oh = 0; oh < Ho; ++oh) {
       const float* r0 = plane + 2 * oh * W;
@@ -137,24 +142,15 @@ DLCORE_ALWAYS_INLINE void avg2x2_plane_avx512(float* op, const float* plane, int
                                               int64_t div) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  const int64_t full = Wo / 16 * 16, k = Wo - full;
-  const __mmask16 mlo = k >= 8 ? (__mmask16)0xffff : (__mmask16)((1u << (2 * k)) - 1);
-  const __mmask16 mhi = k > 8 ? (__mmask16)((1u << (2 * k - 16)) - 1) : (__mmask16)0;
-  const __mmask16 mk = (__mmask16)((1u << k) - 1);
   const bool pow2 = (div & (div - 1)) == 0;
   const __m512 inv = _mm512_set1_ps(1.0f / (float)div), dv = _mm512_set1_ps((float)div);
-  auto step = [&](const float* a, const float* b, float* o, __mmask16 ml, __mmask16 mh, __mmask16 ms) {
+  for_2x2_steps(Ho, Wo, W, [&](int64_t i, int64_t o, __mmask16 ml, __mmask16 mh, __mmask16 ms) {
+    const float *a = plane + i, *b = a + W;
     const __m512 lo = _mm512_add_ps(_mm512_maskz_loadu_ps(ml, a), _mm512_maskz_loadu_ps(ml, b));
     const __m512 hi = _mm512_add_ps(_mm512_maskz_loadu_ps(mh, a + 16), _mm512_maskz_loadu_ps(mh, b + 16));
-    const __m512 s = _mm512_add_ps(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi));
-    _mm512_mask_storeu_ps(o, ms, pow2 ? _mm512_mul_ps(s, inv) : _mm512_div_ps(s, dv));
-  };
-  for (int64_t oh = 0; oh < Ho; ++oh) {
-    const float* a = plane + 2 * oh * W;
-    float* o = op + oh * Wo;
-    for (int64_t c = 0; c < full; c += 16) step(a + 2 * c, a + W + 2 * c, o + c, 0xffff, 0xffff, 0xffff);
-    if (k) step(a + 2 * full, a + W + 2 * full, o + full, mlo, mhi, mk);
-  }
+    const __m512 sum = _mm512_add_ps(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi));
+    _mm512_mask_storeu_ps(op + o, ms, pow2 ? _mm512_mul_ps(sum, inv) : _mm512_div_ps(sum, dv));
+  });
 }
 // The backward of avg2x2_plane_avx512: each g / div (the forward's rounding: times 1/div for a power of two) written
 // to the four inputs of its window (each value duplicated into two adjacent lanes by one permute per half); the
@@ -163,28 +159,20 @@ DLCORE_ALWAYS_INLINE void avg2x2_bwd_plane_avx512(float* gp, const float* g, int
                                                   int64_t W, int64_t div) {
   const __m512i dlo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
   const __m512i dhi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-  const int64_t full = Wo / 16 * 16, k = Wo - full;
-  const __mmask16 mlo = k >= 8 ? (__mmask16)0xffff : (__mmask16)((1u << (2 * k)) - 1);
-  const __mmask16 mhi = k > 8 ? (__mmask16)((1u << (2 * k - 16)) - 1) : (__mmask16)0;
-  const __mmask16 mk = (__mmask16)((1u << k) - 1);
   const bool pow2 = (div & (div - 1)) == 0;
   const __m512 inv = _mm512_set1_ps(1.0f / (float)div), dv = _mm512_set1_ps((float)div);
-  auto step = [&](const float* gv, float* a, float* b, __mmask16 ms, __mmask16 ml, __mmask16 mh) {
-    const __m512 x = _mm512_maskz_loadu_ps(ms, gv);
+  for_2x2_steps(Ho, Wo, W, [&](int64_t i, int64_t o, __mmask16 ml, __mmask16 mh, __mmask16 ms) {
+    const __m512 x = _mm512_maskz_loadu_ps(ms, g + o);
     const __m512 v = pow2 ? _mm512_mul_ps(x, inv) : _mm512_div_ps(x, dv);
     const __m512 lo = _mm512_permutexvar_ps(dlo, v), hi = _mm512_permutexvar_ps(dhi, v);
+    float *a = gp + i, *b = a + W;
     _mm512_mask_storeu_ps(a, ml, lo);
     _mm512_mask_storeu_ps(a + 16, mh, hi);
     _mm512_mask_storeu_ps(b, ml, lo);
     _mm512_mask_storeu_ps(b + 16, mh, hi);
-  };
-  for (int64_t oh = 0; oh < Ho; ++oh) {
-    const float* go = g + oh * Wo;
-    float* a = gp + 2 * oh * W;
-    for (int64_t c = 0; c < full; c += 16) step(go + c, a + 2 * c, a + W + 2 * c, 0xffff, 0xffff, 0xffff);
-    if (k) step(go + full, a + 2 * full, a + W + 2 * full, mk, mlo, mhi);
-    for (int64_t w = 2 * Wo; w < W; ++w) a[w] = a[W + w] = 0.0f;
-  }
+  });
+  for (int64_t oh = 0; oh < Ho; ++oh)
+    for (int64_t w = 2 * Wo; w < W; ++w) gp[2 * oh * W + w] = gp[(2 * oh + 1) * W + w] = 0.0f;
   if (2 * Ho < H) std::memset(gp + 2 * Ho * W, 0, (H - 2 * Ho) * W * sizeof(float));
 }
 // One output row of the 2x2 / stride 2 backward: the window scan recomputed from the two input rows (the four
