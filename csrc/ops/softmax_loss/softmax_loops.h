@@ -106,6 +106,12 @@ DLCORE_ALWAYS_INLINE vf vexp_nonpos(vf x) {
 }
 #endif
 
+// The float32 softmax over rows [o0, o1) of length R (I == 1). Per row: a max pass, an exp pass (stores
+// exp(x - m) and sums it in two vector accumulators), a scale pass (y *= 1 / sum; LOG: y = x - (m + log sum), the
+// exp pass then only sums). A row of a few thousand floats stays in L1 between the passes, so memory sees one read
+// and one write; the max pass of the next row (reads from L2/L3) is fused into the scale pass of this row (L1 and
+// stores), so the two overlap instead of running back to back. (Fusing further, the exp pass of row o with the
+// scale pass of row o - 2 and the max pass of row o + 2 in one loop, measured 20-40% slower.)
 DLCORE_ALWAYS_INLINE vf max_tail(vf vm, const float* x, int64_t R) {
   return vmax_fast(vm, vload(x + R - kVLen));  // the last whole vector overlaps lanes already seen: harmless for max
 }
