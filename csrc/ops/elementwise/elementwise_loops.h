@@ -4,7 +4,6 @@
 // exp/log/tanh/sigmoid/erf use vecmath.h's explicit vector code when DLCORE_VLEN > 1 (the scalar build keeps libm
 // as the reference). Everything here is inside the ISA namespace (one copy per ISA, no ODR clash).
 #pragma once
-#include <cmath>
 #include <cstring>
 #include <type_traits>
 
@@ -107,22 +106,18 @@ void unary_loop(char** p, const int64_t* s, int64_t n, const UnaryParams* prm) {
     }
 #endif
     if constexpr (OP == UnaryOp::PowScalar && std::is_floating_point_v<T>) {
-      // pow_scalar's special exponents as their own loops (vectorised; the per-element test would not be)
+      // pow_scalar's special exponents as loops of their own with the exponent a constant (its tests fold away and
+      // the loop vectorises; with the exponent a variable they stay per element)
       const T e = (T)P.a;
-      if (e == T(2)) {
-        for (int64_t i = 0; i < n; ++i) o[i] = x[i] * x[i];
-        return;
-      }
+      auto run = [&](auto ec) {
+        for (int64_t i = 0; i < n; ++i) o[i] = pow_scalar(x[i], (T)decltype(ec)::value);
+      };
+      if (e == T(2)) return run(std::integral_constant<int, 2>{});
+      if (e == T(3)) return run(std::integral_constant<int, 3>{});
+      if (e == T(-1)) return run(std::integral_constant<int, -1>{});
+      if (e == T(-2)) return run(std::integral_constant<int, -2>{});
       if (e == T(0.5)) {
-        for (int64_t i = 0; i < n; ++i) o[i] = std::sqrt(x[i]);
-        return;
-      }
-      if (e == T(-1)) {
-        for (int64_t i = 0; i < n; ++i) o[i] = T(1) / x[i];
-        return;
-      }
-      if (e == T(3)) {
-        for (int64_t i = 0; i < n; ++i) o[i] = x[i] * x[i] * x[i];
+        for (int64_t i = 0; i < n; ++i) o[i] = pow_scalar(x[i], T(0.5));
         return;
       }
     }
