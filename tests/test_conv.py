@@ -239,6 +239,25 @@ def test_direct_avx512_both_vector_widths(vl, rng):
         dlcore._C._conv_direct_avx512_vl(4)
 
 
+@pytest.mark.parametrize("isa", [i for i in ISAS if i != "scalar"])
+def test_direct_row_layout_for_big_images(isa, rng):
+    """Stride-1 direct kernels keep the row layout where the shifted copies (S per channel) would be too big: a
+    300-row image with a 1x16 kernel (5.5 MB of copies; rows of 288 = 18 whole vectors). Both AVX-512 widths."""
+    dlcore._C._conv_set_algorithm("direct")
+    dlcore._C._set_cpu_isa(isa)
+    widths = [8, 16] if isa == "avx512" else [None]
+    before = dlcore._C._conv_direct_avx512_vl() if isa == "avx512" else None
+    try:
+        for vl in widths:
+            if vl:
+                dlcore._C._conv_direct_avx512_vl(vl)
+            _check_float32_case((1, 1, 300, 303, 3, 1, 16, 1, 0, 1, 1, True), rng, msg=f"isa={isa} vl={vl}")
+            _check_float32_case((1, 1, 300, 301, 2, 1, 16, 1, (0, 1), 1, 1, False), rng, msg=f"isa={isa} vl={vl}")
+    finally:
+        if before:
+            dlcore._C._conv_direct_avx512_vl(before)
+
+
 # Winograd-only cases: many tiles per plane (rows of 16+ tiles: full and remainder vectors of the transforms),
 # odd/even output sizes, padding 0, 1, 2 and unequal, several samples per chunk (4x4 planes), K != C.
 WINOGRAD_CASES = [
