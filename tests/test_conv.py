@@ -114,6 +114,7 @@ CASES = [
     (1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, True),          # all ones
     (2, 3, 3, 3, 2, 3, 3, 1, 0, 1, 1, True),          # kernel == input
     (1, 2, 9, 33, 20, 5, 5, 1, 2, 1, 1, True),        # direct kernel: wide rows, channel remainders
+    (2, 2, 9, 21, 8, 2, 3, 1, 1, 1, 1, True),         # direct: 12 taps = 2 full tap blocks (separate bias-grad pass)
     (1, 16, 22, 64, 4, 3, 3, 1, 1, 1, 1, True),       # several im2col row tiles
     (2, 12, 30, 70, 2, 3, 3, 1, 2, 2, 1, True),       # row tiles with dilation
     (2, 16, 7, 9, 16, 3, 3, 1, 1, 1, 1, True),        # Winograd F(2x2,3x3): odd output sizes (edge tiles)
