@@ -24,6 +24,7 @@ POOL = (64, 20, 24, 24)   # the lecture ConvNet's conv output
 ACT = (64, 20, 24, 24)
 BIG = (1 << 22,)          # 16 MiB float32, beyond the caches
 GAP = (64, 512, 7, 7)      # a ResNet's global average pooling input
+STEM = (8, 64, 112, 112)   # a ResNet's stem max pool (3x3, stride 2, padding 1) input
 SOFTMAX = (256, 1000)
 BN = (64, 20, 24, 24)
 CE = (64, 10)
@@ -39,10 +40,14 @@ def _cases(np, rng, lib):
     x_ce = rng.standard_normal(CE).astype(np.float32)
     t_ce = rng.integers(0, CE[1], CE[0])
     x_gap = rng.standard_normal(GAP).astype(np.float32)
+    x_stem = rng.standard_normal(STEM).astype(np.float32)
     n_pool, n_out = x_pool.size, x_pool.size // 4
+    n_stem, n_stem_out = x_stem.size, x_stem.size // 4
     n_gap, n_gap_out = x_gap.size, x_gap.size // (GAP[2] * GAP[3])
     return {
         "max_pool2d 2x2 [64,20,24,24]": (4 * (n_pool + n_out), 4 * (n_pool + n_out + 2 * n_pool + n_out), x_pool),
+        "max_pool2d 3x3/2 p1 [8,64,112,112]": (4 * (n_stem + n_stem_out),
+                                               4 * (n_stem + n_stem_out + 2 * n_stem + n_stem_out), x_stem),
         "avg_pool2d 2x2 [64,20,24,24]": (4 * (n_pool + n_out), 4 * (n_pool + n_out + n_out + n_pool), x_pool),
         "adaptive_avg_pool2d 1 [64,512,7,7]": (4 * (n_gap + n_gap_out), 4 * (n_gap + n_gap_out + n_gap_out + n_gap),
                                                x_gap),
@@ -95,14 +100,15 @@ def worker_dlcore(repeat):
     tf = torch.nn.functional
     for name, (fb, fbb, x) in cases.items():
         if name.startswith("max_pool"):
-            validate(lambda v: F.max_pool2d(v, 2), lambda v: tf.max_pool2d(v, 2), x)
+            kk, ss, pp = ((3, 3), (2, 2), (1, 1)) if "3x3" in name else (k2, s2, p0)
+            validate(lambda v: F.max_pool2d(v, kk, ss, pp), lambda v: tf.max_pool2d(v, kk, ss, pp), x)
             xd = dlcore.tensor(x)
-            y = C.max_pool2d_fwd(xd, k2, s2, p0, d1, False, False)[0]
+            y = C.max_pool2d_fwd(xd, kk, ss, pp, d1, False, False)[0]
             g = dlcore.tensor(rng.standard_normal(tuple(y.shape)).astype(np.float32))
-            fwd = lambda: C.max_pool2d_fwd(xd, k2, s2, p0, d1, False, False)  # noqa: E731
-            both = lambda: (C.max_pool2d_fwd(xd, k2, s2, p0, d1, False, False),  # noqa: E731
-                            C.max_pool2d_bwd(g, xd, k2, s2, p0, d1, False))
-            api = with_fresh_grad(x, lambda v: F.max_pool2d(v, 2).backward(g))
+            fwd = lambda: C.max_pool2d_fwd(xd, kk, ss, pp, d1, False, False)  # noqa: E731
+            both = lambda: (C.max_pool2d_fwd(xd, kk, ss, pp, d1, False, False),  # noqa: E731
+                            C.max_pool2d_bwd(g, xd, kk, ss, pp, d1, False))
+            api = with_fresh_grad(x, lambda v: F.max_pool2d(v, kk, ss, pp).backward(g))
         elif name.startswith("avg_pool"):
             validate(lambda v: F.avg_pool2d(v, 2), lambda v: tf.avg_pool2d(v, 2), x)
             xd = dlcore.tensor(x)
@@ -204,7 +210,8 @@ def worker_torch(repeat):
             op = lambda v: tf.cross_entropy(v, tt)  # noqa: E731
             x = xx
         elif name.startswith("max_pool"):
-            op = lambda v: tf.max_pool2d(v, 2)  # noqa: E731
+            kk, ss, pp = ((3, 3), (2, 2), (1, 1)) if "3x3" in name else (2, 2, 0)
+            op = lambda v, kk=kk, ss=ss, pp=pp: tf.max_pool2d(v, kk, ss, pp)  # noqa: E731
         elif name.startswith("avg_pool"):
             op = lambda v: tf.avg_pool2d(v, 2)  # noqa: E731
         elif name.startswith("adaptive"):

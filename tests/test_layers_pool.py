@@ -58,7 +58,7 @@ def np_max_pool(x, k, s, p, d, ceil):
                         idx[:, :, oh, ow] = h * W + w
                         best = True
                     else:
-                        take = v > out[:, :, oh, ow]
+                        take = (v > out[:, :, oh, ow]) | np.isnan(v)  # torch's scan rule
                         out[:, :, oh, ow] = np.where(take, v, out[:, :, oh, ow])
                         idx[:, :, oh, ow] = np.where(take, h * W + w, idx[:, :, oh, ow])
     return out, idx
@@ -165,6 +165,47 @@ def test_max_pool_2x2_values_widths_and_nans(isa, W, rng):
     assert out.shape == ref.shape
     assert (np.isnan(out) == np.isnan(ref)).all()
     assert_close(out, ref, rtol=0, atol=0)
+
+
+WIDE_MAX_CASES = [  # rows of several vectors (and a rerun last one) through the float32 vector scan
+    ((2, 3, 13, 70), (3, 3), (2, 2), (1, 1), (1, 1), False),    # ResNet stem pool: stride 2, odd padding
+    ((2, 3, 13, 70), (3, 3), (2, 2), (0, 0), (1, 1), True),     # AlexNet pool: no padding, ceil_mode overhang
+    ((1, 2, 9, 75), (3, 4), (1, 2), (1, 2), (1, 1), False),     # stride 2, even padding
+    ((1, 2, 10, 69), (3, 3), (1, 1), (1, 1), (1, 1), False),    # stride 1 with padding
+    ((1, 2, 12, 80), (2, 5), (3, 3), (1, 2), (2, 2), True),     # stride 3 (generic phase split), dilation
+    ((1, 2, 6, 200), (1, 7), (1, 4), (0, 3), (1, 1), False),    # stride 4, wide window row
+]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", WIDE_MAX_CASES)
+def test_max_pool_vector_scan_values_indices_nans(isa, case, rng):
+    """The float32 row scan (every window shape): values, argmax and gradient vs the NumPy scan, with NaNs, ties and
+    windows whose every valid element is -inf (the argmax must be the first valid element, not the padding)."""
+    _pin(isa)
+    shape, k, s, p, d, ceil = case
+    x = rng.standard_normal(shape).astype(np.float32)
+    H, W = shape[2:]
+    x[0, 0, :3, :9] = -np.inf                   # top-left corner: padded windows over -inf only
+    x[0, 1, 2:4, 20:30] = 0.5                   # ties
+    for j, (h, w) in enumerate([(0, 0), (1, 17), (H - 1, W - 1), (H // 2, 33), (3, 34)]):
+        x[0, (j + 1) % shape[1], h, w] = np.nan
+    ref, ridx = np_max_pool(x.astype(np.float64), k, s, p, d, ceil)
+    xd = dlcore.tensor(x, requires_grad=True)
+    out, idx = F.max_pool2d(xd, k, s, p, d, ceil, return_indices=True)
+    o = _host(out)
+    assert (np.isnan(o) == np.isnan(ref)).all()
+    assert_close(o, ref, rtol=0, atol=0)
+    assert (_host(idx) == ridx).all()
+    o2 = F.max_pool2d(dlcore.tensor(x), k, s, p, d, ceil).numpy()   # the value-only forward
+    assert (np.isnan(o2) == np.isnan(ref)).all()
+    assert_close(o2, ref, rtol=0, atol=0)
+    g = rng.standard_normal(ref.shape).astype(np.float32)
+    out.backward(dlcore.tensor(g))
+    gref = np.zeros((shape[0] * shape[1], H * W))
+    for pl in range(gref.shape[0]):
+        np.add.at(gref[pl], ridx.reshape(gref.shape[0], -1)[pl], g.reshape(gref.shape[0], -1)[pl])
+    assert_close(xd.grad.numpy(), gref.reshape(shape), rtol=1e-6, atol=1e-6)
 
 
 @requires_torch

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -213,11 +214,163 @@ DLCORE_ALWAYS_INLINE void pool2x2_bwd_row_avx512(float* q0, float* q1, const flo
 }
 #endif
 
+#if DLCORE_VLEN > 1
+// Max pooling, float32, any window: one output row at a time, kVLen output columns per vector (a ragged end reruns
+// the last whole vector; a row narrower than a vector runs one vector and keeps its first Wo lanes). Each vector runs
+// the scan of max_pool_window lane-wise, the elements in row-major window order with its rule (v replaces m when
+// v > m or v is NaN), so values and argmax are the scalar path's, over each window row's padded phase copy:
+// ph[f][k] = R[k*sw + f] for the row padded with -inf, R[c] = row[c - pw] (so that element j of kVLen consecutive
+// outputs is one contiguous load, with no bounds checks). Window rows outside the input are skipped (the same for
+// every lane). A -inf padding element may start a lane's scan where the scalar scan starts at the first valid
+// element; it is replaced by the first valid element above -inf or NaN, as the scalar scan's start would be, so the
+// results differ only where every valid element is -inf: those lanes (m == -inf) are redone by the scalar scan when
+// the argmax is wanted. The padded phase copies are cached by input row (slot h % span, span = the rows a window
+// spans, so a window's rows never share a slot): each input row is split once per plane.
+// (Measured, 1 thread: max_pool2d 3x3/2 pad 1 on [32,64,112,112] forward 231 ms with the scalar scan per window.)
+struct MaxPoolRowScratch {
+  int64_t Wp;                 // phase length: ceil(Wpad / sw)
+  int64_t Wpad;               // padded row length: every column a vector of outputs reads
+  int64_t span;               // (kh - 1) * dh + 1
+  std::vector<int32_t> arg;   // [max(Wo, kVLen)]
+  std::vector<float> val;     // [max(Wo, kVLen)]
+  std::vector<float> phases;  // [span][sw][Wp]
+  std::vector<int64_t> tag;   // [span]: the input row a slot holds (-1: none)
+  const float* plane = nullptr;
+  MaxPoolRowScratch(const Pool2dParams& p, int64_t Wo)
+      : span((p.kh - 1) * p.dh + 1),
+        arg((std::size_t)std::max<int64_t>(Wo, kVLen)),
+        val((std::size_t)std::max<int64_t>(Wo, kVLen)) {
+    const int64_t outs = std::max<int64_t>(Wo, kVLen);
+    Wpad = (outs - 1) * p.sw + (p.kw - 1) * p.dw + 1;
+    Wp = (Wpad + p.sw - 1) / p.sw;
+    phases.resize((std::size_t)(span * p.sw * Wp));
+    tag.assign((std::size_t)span, -1);
+  }
+  // Row h of plane pl, padded and split into its sw phases.
+  const float* phase_row(const float* pl, int64_t h, int64_t W, const Pool2dParams& p) {
+    if (pl != plane) {
+      plane = pl;
+      std::fill(tag.begin(), tag.end(), -1);
+    }
+    const int64_t slot = h % span, sw = p.sw;
+    float* d = phases.data() + slot * sw * Wp;
+    if (tag[slot] == h) return d;
+    tag[slot] = h;
+    const float* __restrict row = pl + h * W;
+    const float ninf = -std::numeric_limits<float>::infinity();
+    // padded column c -> phase c % sw, position c / sw; valid columns c in [pw, pw + W)
+    const int64_t c1 = std::min(Wpad, p.pw + W);
+    for (int64_t c = 0; c < std::min(p.pw, Wpad); ++c) d[(c % sw) * Wp + c / sw] = ninf;
+    for (int64_t c = c1; c < sw * Wp; ++c) d[(c % sw) * Wp + c / sw] = ninf;
+    if (sw == 1) {
+      std::memcpy(d + p.pw, row, (c1 - p.pw) * sizeof(float));
+    } else if (sw == 2 && p.pw % 2 == 0) {  // (constant strides: the compiler vectorises the deinterleave)
+      float* __restrict d0 = d + p.pw / 2;
+      float* __restrict d1 = d + Wp + p.pw / 2;
+      const int64_t n = (c1 - p.pw) / 2;
+      for (int64_t k = 0; k < n; ++k) {
+        d0[k] = row[2 * k];
+        d1[k] = row[2 * k + 1];
+      }
+      if ((c1 - p.pw) % 2) d0[n] = row[2 * n];
+    } else if (sw == 2) {  // pw odd: row[w] at padded column w + pw, phase (w + 1) % 2
+      float* __restrict d1 = d + Wp + (p.pw - 1) / 2;  // even w -> phase 1
+      float* __restrict d0 = d + (p.pw + 1) / 2;       // odd w -> phase 0
+      const int64_t n = (c1 - p.pw) / 2;
+      for (int64_t k = 0; k < n; ++k) {
+        d1[k] = row[2 * k];
+        d0[k] = row[2 * k + 1];
+      }
+      if ((c1 - p.pw) % 2) d1[n] = row[2 * n];
+    } else {
+      for (int64_t c = p.pw; c < c1; ++c) d[(c % sw) * Wp + c / sw] = row[c - p.pw];
+    }
+    return d;
+  }
+};
+
+// Max and (Arg) argmax (int32 h*W + w) of every output of row oh into sc.val / sc.arg.
+template <bool Arg>
+void max_pool_row_f32(const float* plane, int64_t H, int64_t W, int64_t oh, int64_t Wo, const Pool2dParams& p,
+                      MaxPoolRowScratch& sc) {
+  const int64_t h0 = oh * p.sh - p.ph, sw = p.sw, Wp = sc.Wp;
+  const float* base[64];
+  int64_t hrow[64];
+  int64_t nrows = 0;
+  for (int64_t i = 0; i < p.kh && nrows < 64; ++i) {
+    const int64_t h = h0 + i * p.dh;
+    if (h < 0 || h >= H) continue;
+    base[nrows] = sc.phase_row(plane, h, W, p);
+    hrow[nrows++] = h;
+  }
+  if (nrows == 0) {  // (no valid row: cannot happen for the sizes the frontend accepts)
+    for (int64_t ow = 0; ow < Wo; ++ow) {
+      float m;
+      sc.arg[ow] = (int32_t)window_argmax(plane, H, W, oh, ow, p, &m);
+      sc.val[ow] = m;
+    }
+    return;
+  }
+  // element j of output ow: padded column ow*sw + j*dw = phase (j*dw) % sw, position ow + (j*dw) / sw
+  int64_t off[64];
+  for (int64_t j = 0; j < p.kw && j < 64; ++j) off[j] = ((j * p.dw) % sw) * Wp + (j * p.dw) / sw;
+  vi lane;
+  for (int l = 0; l < kVLen; ++l) lane[l] = l * (int32_t)sw;
+  const int64_t outs = std::max<int64_t>(Wo, kVLen);
+  for (int64_t o0 = 0; o0 < outs; o0 += kVLen) {
+    const int64_t o = std::min(o0, outs - kVLen);  // the last vector reruns lanes already done (same values)
+    const vi col = lane + (int32_t)(o * sw - p.pw);  // input column of lane l's output for j = 0
+    // Each window row scanned on its own (independent dependency chains), the rows' results then combined in order
+    // by the same rule: the scan of a sequence A B equals (mB replaces mA when takes(mB, mA)) for the scans mA, mB
+    // of A and B - the last NaN if any, else the first element at the maximum - so values and argmax are exact.
+    vf mr[64];
+    vi ar[64];
+    for (int64_t r = 0; r < nrows; ++r) {
+      const float* b = base[r] + o;
+      const int32_t rowoff = (int32_t)(hrow[r] * W);
+      vf m = vload(b + off[0]);
+      vi a = col + rowoff;
+      for (int64_t j = 1; j < p.kw; ++j) {
+        const vf v = vload(b + off[j]);
+        const vi t = (v > m) | (v != v);
+        m = vselect(t, v, m);
+        if constexpr (Arg) a = (t & (col + (rowoff + (int32_t)(j * p.dw)))) | (~t & a);
+      }
+      mr[r] = m;
+      if constexpr (Arg) ar[r] = a;
+    }
+    vf m = mr[0];
+    vi a = ar[0];
+    for (int64_t r = 1; r < nrows; ++r) {
+      const vi t = (mr[r] > m) | (mr[r] != mr[r]);
+      m = vselect(t, mr[r], m);
+      if constexpr (Arg) a = (t & ar[r]) | (~t & a);
+    }
+    vstore(sc.val.data() + o, m);
+    if constexpr (Arg) std::memcpy(sc.arg.data() + o, &a, sizeof a);
+  }
+  if constexpr (Arg)
+    for (int64_t ow = 0; ow < Wo; ++ow)
+      if (sc.val[ow] == -std::numeric_limits<float>::infinity()) {  // every valid element -inf: the scalar scan
+        float m;
+        sc.arg[ow] = (int32_t)window_argmax(plane, H, W, oh, ow, p, &m);
+      }
+}
+
+// Whether the vector scan applies: float32 planes addressable by int32 and windows of at most 64 x 64.
+inline bool max_pool_vec_applies(const Pool2dParams& p, int64_t H, int64_t W) {
+  return H * W < (int64_t(1) << 31) && p.kh <= 64 && p.kw <= 64;
+}
+#endif
+
 template <class T>
 void max_pool_fwd(char* outp, int64_t* idx, const char* inp, int64_t p0, int64_t p1, int64_t H, int64_t W,
                   int64_t Ho, int64_t Wo, const Pool2dParams& p) {
   T* out = reinterpret_cast<T*>(outp);
   const T* in = reinterpret_cast<const T*>(inp);
+#if DLCORE_VLEN > 1
+  std::optional<MaxPoolRowScratch> sc;
+#endif
   for (int64_t pl = p0; pl < p1; ++pl) {
     const T* plane = in + pl * H * W;
     T* op = out + pl * Ho * Wo;
@@ -255,6 +408,21 @@ void max_pool_fwd(char* outp, int64_t* idx, const char* inp, int64_t p0, int64_t
       }
     }
 #endif
+#if DLCORE_VLEN > 1
+    if constexpr (std::is_same_v<T, float>) {
+      if (max_pool_vec_applies(p, H, W)) {
+        if (!sc) sc.emplace(p, Wo);
+        for (int64_t oh = 0; oh < Ho; ++oh) {
+          if (ip) max_pool_row_f32<true>(plane, H, W, oh, Wo, p, *sc);
+          else max_pool_row_f32<false>(plane, H, W, oh, Wo, p, *sc);
+          std::memcpy(op + oh * Wo, sc->val.data(), Wo * sizeof(float));
+          if (ip)
+            for (int64_t ow = 0; ow < Wo; ++ow) ip[oh * Wo + ow] = sc->arg[ow];
+        }
+        continue;
+      }
+    }
+#endif
     for (int64_t oh = 0; oh < Ho; ++oh)
       for (int64_t ow = 0; ow < Wo; ++ow) {
         T m;
@@ -271,6 +439,9 @@ void max_pool_bwd(char* ginp, const char* goutp, const char* inp, int64_t p0, in
   T* gin = reinterpret_cast<T*>(ginp);
   const T* gout = reinterpret_cast<const T*>(goutp);
   const T* in = reinterpret_cast<const T*>(inp);
+#if DLCORE_VLEN > 1
+  std::optional<MaxPoolRowScratch> sc;
+#endif
   for (int64_t pl = p0; pl < p1; ++pl) {
     const T* plane = in + pl * H * W;
     const T* g = gout + pl * Ho * Wo;
@@ -325,6 +496,29 @@ void max_pool_bwd(char* ginp, const char* goutp, const char* inp, int64_t p0, in
           for (int64_t w = 2 * Wo; w < W; ++w) q0[w] = q1[w] = 0.0f;
         }
         if (2 * Ho < H) std::memset(gp + 2 * Ho * W, 0, (H - 2 * Ho) * W * sizeof(float));
+        continue;
+      }
+    }
+#endif
+#if DLCORE_VLEN > 1
+    if constexpr (std::is_same_v<T, float>) {
+      if (max_pool_vec_applies(p, H, W)) {
+        if (!sc) sc.emplace(p, Wo);
+        // gin's rows are zeroed as the windows first reach them (while the scatter below is about to use them:
+        // one pass over gin instead of a memset pass and a scatter pass); the scatter order is the scalar loop's.
+        int64_t zeroed = 0;
+        for (int64_t oh = 0; oh < Ho; ++oh) {
+          const int64_t reach = std::min(H, std::max<int64_t>(0, oh * p.sh - p.ph + (p.kh - 1) * p.dh + 1));
+          if (reach > zeroed) {
+            std::memset(gp + zeroed * W, 0, (reach - zeroed) * W * sizeof(float));
+            zeroed = reach;
+          }
+          max_pool_row_f32<true>(plane, H, W, oh, Wo, p, *sc);
+          const float* go = g + oh * Wo;
+          for (int64_t ow = 0; ow < Wo; ++ow)
+            if (sc->arg[ow] >= 0) gp[sc->arg[ow]] += go[ow];
+        }
+        if (zeroed < H) std::memset(gp + zeroed * W, 0, (H - zeroed) * W * sizeof(float));
         continue;
       }
     }
