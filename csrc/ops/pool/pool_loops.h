@@ -235,6 +235,7 @@ struct MaxPoolRowScratch {
   std::vector<float> val;     // [max(Wo, kVLen)]
   std::vector<float> phases;  // [span][sw][Wp]
   std::vector<int64_t> tag;   // [span]: the input row a slot holds (-1: none)
+  int64_t off[64];            // window element j of output ow: ph + ow + off[j] (phase (j*dw) % sw, (j*dw) / sw)
   const float* plane = nullptr;
   MaxPoolRowScratch(const Pool2dParams& p, int64_t Wo)
       : span((p.kh - 1) * p.dh + 1),
@@ -245,6 +246,7 @@ struct MaxPoolRowScratch {
     Wp = (Wpad + p.sw - 1) / p.sw;
     phases.resize((std::size_t)(span * p.sw * Wp));
     tag.assign((std::size_t)span, -1);
+    for (int64_t j = 0; j < p.kw && j < 64; ++j) off[j] = ((j * p.dw) % p.sw) * Wp + (j * p.dw) / p.sw;
   }
   // Row h of plane pl, padded and split into its sw phases.
   const float* phase_row(const float* pl, int64_t h, int64_t W, const Pool2dParams& p) {
@@ -289,10 +291,12 @@ struct MaxPoolRowScratch {
   }
 };
 
-// Max and (Arg) argmax (int32 h*W + w) of every output of row oh into sc.val / sc.arg.
+// Max and (Arg) argmax (int32 h*W + w) of every output of row oh into sc.val / sc.arg (the maxima straight into
+// out instead when out is given and Wo >= kVLen).
 template <bool Arg>
 void max_pool_row_f32(const float* plane, int64_t H, int64_t W, int64_t oh, int64_t Wo, const Pool2dParams& p,
-                      MaxPoolRowScratch& sc) {
+                      MaxPoolRowScratch& sc, float* out = nullptr) {
+  float* val = out && Wo >= kVLen ? out : sc.val.data();
   const int64_t h0 = oh * p.sh - p.ph, sw = p.sw, Wp = sc.Wp;
   const float* base[64];
   int64_t hrow[64];
@@ -307,13 +311,11 @@ void max_pool_row_f32(const float* plane, int64_t H, int64_t W, int64_t oh, int6
     for (int64_t ow = 0; ow < Wo; ++ow) {
       float m;
       sc.arg[ow] = (int32_t)window_argmax(plane, H, W, oh, ow, p, &m);
-      sc.val[ow] = m;
+      val[ow] = m;
     }
     return;
   }
-  // element j of output ow: padded column ow*sw + j*dw = phase (j*dw) % sw, position ow + (j*dw) / sw
-  int64_t off[64];
-  for (int64_t j = 0; j < p.kw && j < 64; ++j) off[j] = ((j * p.dw) % sw) * Wp + (j * p.dw) / sw;
+  const int64_t* off = sc.off;  // element j of output ow: padded column ow*sw + j*dw
   vi lane;
   for (int l = 0; l < kVLen; ++l) lane[l] = l * (int32_t)sw;
   const int64_t outs = std::max<int64_t>(Wo, kVLen);
@@ -346,12 +348,12 @@ void max_pool_row_f32(const float* plane, int64_t H, int64_t W, int64_t oh, int6
       m = vselect(t, mr[r], m);
       if constexpr (Arg) a = (t & ar[r]) | (~t & a);
     }
-    vstore(sc.val.data() + o, m);
+    vstore(val + o, m);
     if constexpr (Arg) std::memcpy(sc.arg.data() + o, &a, sizeof a);
   }
   if constexpr (Arg)
     for (int64_t ow = 0; ow < Wo; ++ow)
-      if (sc.val[ow] == -std::numeric_limits<float>::infinity()) {  // every valid element -inf: the scalar scan
+      if (val[ow] == -std::numeric_limits<float>::infinity()) {  // every valid element -inf: the scalar scan
         float m;
         sc.arg[ow] = (int32_t)window_argmax(plane, H, W, oh, ow, p, &m);
       }
@@ -413,9 +415,9 @@ void max_pool_fwd(char* outp, int64_t* idx, const char* inp, int64_t p0, int64_t
       if (max_pool_vec_applies(p, H, W)) {
         if (!sc) sc.emplace(p, Wo);
         for (int64_t oh = 0; oh < Ho; ++oh) {
-          if (ip) max_pool_row_f32<true>(plane, H, W, oh, Wo, p, *sc);
-          else max_pool_row_f32<false>(plane, H, W, oh, Wo, p, *sc);
-          std::memcpy(op + oh * Wo, sc->val.data(), Wo * sizeof(float));
+          if (ip) max_pool_row_f32<true>(plane, H, W, oh, Wo, p, *sc, op + oh * Wo);
+          else max_pool_row_f32<false>(plane, H, W, oh, Wo, p, *sc, op + oh * Wo);
+          if (Wo < kVLen) std::memcpy(op + oh * Wo, sc->val.data(), Wo * sizeof(float));
           if (ip)
             for (int64_t ow = 0; ow < Wo; ++ow) ip[oh * Wo + ow] = sc->arg[ow];
         }
