@@ -343,6 +343,54 @@ def test_bce_weight_and_pos_weight(rng, device):
     gradcheck(lambda v: F.binary_cross_entropy(v, dlcore.tensor(y, device=device), dlcore.tensor(w, device=device)), [pd])
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("n", [7, 16, 53, 1000])
+def test_bce_float32_every_isa(isa, n, rng):
+    """The float32 binary cross-entropy loops (vectorised on AVX2/AVX-512, with a padded tail) against float64
+    references: loss and gradient, with weight and pos_weight or without, extreme logits and probabilities."""
+    _pin(isa)
+    x = (rng.standard_normal(n) * 4).astype(np.float32)
+    x[:5] = [-200.0, 200.0, 0.0, 30.0, -3.0]
+    y = rng.uniform(0, 1, n).astype(np.float32)
+    y[:5] = [1.0, 0.0, 1.0, 1.0, 0.0]
+    w = rng.uniform(0.5, 2, n).astype(np.float32)
+    pw = rng.uniform(0.5, 3, n).astype(np.float32)
+    g = rng.standard_normal(n).astype(np.float32)
+    xd64, yd64, wd64, pw64, g64 = (a.astype(np.float64) for a in (x, y, w, pw, g))
+    for weights in (False, True):
+        ww, pp = (wd64, pw64) if weights else (1.0, 1.0)
+        lw = 1 + (pp - 1) * yd64
+        ref = ww * ((1 - yd64) * xd64 + lw * np.logaddexp(0, -xd64))
+        rgrad = g64 * ww * ((1 - yd64) - lw / (1 + np.exp(xd64)))
+        xd = dlcore.tensor(x, requires_grad=True)
+        kw = dict(weight=dlcore.tensor(w), pos_weight=dlcore.tensor(pw)) if weights else {}
+        out = F.binary_cross_entropy_with_logits(xd, dlcore.tensor(y), reduction="none", **kw)
+        assert_close(out.detach().numpy(), ref, rtol=2e-6, atol=1e-6)
+        tiny = np.abs(ref) < 1e-6  # (x = 30, y = 1: log1p(e^-30) = 9e-14, relative accuracy)
+        assert_close(out.detach().numpy()[tiny], ref[tiny], rtol=1e-5, atol=0)
+        out.backward(dlcore.tensor(g))
+        assert_close(xd.grad.numpy(), rgrad, rtol=2e-6, atol=1e-6)
+        xd.grad = None
+        m = F.binary_cross_entropy_with_logits(xd, dlcore.tensor(y), reduction="mean", **kw)
+        m.backward()
+        assert_close(m.item(), ref.mean(), rtol=1e-5)
+        assert_close(xd.grad.numpy(), rgrad / g64 / n, rtol=2e-6, atol=1e-8)
+    # probabilities, including 0 and 1 (logs clamped at -100) and tiny ones (log1p accuracy)
+    p = (1 / (1 + np.exp(-x.astype(np.float64)))).astype(np.float32)
+    p[:5] = [0.0, 1.0, 1e-30, 1e-9, 1e-9]
+    p64 = p.astype(np.float64)
+    with np.errstate(divide="ignore"):
+        ref = -wd64 * (y * np.maximum(np.log(p64), -100) + (1 - yd64) * np.maximum(np.log1p(-p64), -100))
+    rgrad = g64 * wd64 * (p64 - yd64) / np.maximum((1 - p64) * p64, 1e-12)
+    pd = dlcore.tensor(p, requires_grad=True)
+    out = F.binary_cross_entropy(pd, dlcore.tensor(y), dlcore.tensor(w), reduction="none")
+    assert_close(out.detach().numpy(), ref, rtol=2e-6, atol=1e-6)
+    tiny = np.abs(ref) < 1e-6  # (p = 1e-9 with y = 0: -log1p(-1e-9), relative accuracy)
+    assert_close(out.detach().numpy()[tiny], ref[tiny], rtol=1e-5, atol=0)
+    out.backward(dlcore.tensor(g))
+    assert_close(pd.grad.numpy(), rgrad, rtol=2e-5, atol=1e-6)
+
+
 def test_bce_with_logits_stable(device):
     x = dlcore.tensor([-200.0, 200.0, 0.0], device=device)
     y = dlcore.tensor([1.0, 0.0, 0.5], device=device)

@@ -563,7 +563,93 @@ void ce_bwd(char* gxp, const char* gp, int64_t gstride, double scale, const char
   });
 }
 
+#if DLCORE_VLEN > 1
+// ---- binary cross-entropy, float32 (the formulas of softmax_loss.h's pw_loss_fwd / pw_loss_bwd, vectorised)
+// log1p(u) for u > -1: log(1 + u) scaled by u / ((1 + u) - 1), which cancels the rounding of 1 + u (Goldberg's
+// form; within a few ulp), u itself where 1 + u rounds to 1.
+DLCORE_ALWAYS_INLINE vf vlog1p(vf u) {
+  const vf v = 1.0f + u, d = v - 1.0f;
+  return vselect(d == 0.0f, u, vlog(v) * (u / vselect(d == 0.0f, vsplat(1.0f), d)));
+}
+DLCORE_ALWAYS_INLINE vf load_or(const float* p, int64_t i, float one) { return p ? vload(p + i) : vsplat(one); }
+
+template <bool LOGITS>
+DLCORE_ALWAYS_INLINE vf bce_fwd_vec(vf x, vf y, vf w, vf pw) {
+  if constexpr (LOGITS) {  // w ((1 - y) x - lw log_sigmoid(x)), lw = 1 + (pw - 1) y
+    const vf lw = 1.0f + (pw - 1.0f) * y;
+    const vf ls = -(vlog1p(vexp(-vabs(x))) + vmax(-x, vsplat(0.0f)));  // log_sigmoid, stable
+    return w * ((1.0f - y) * x - lw * ls);
+  } else {  // -w (y max(log x, -100) + (1 - y) max(log1p(-x), -100))
+    const vf lx = vmax(vlog(x), vsplat(-100.0f)), l1x = vmax(vlog1p(-x), vsplat(-100.0f));
+    return -w * (y * lx + (1.0f - y) * l1x);
+  }
+}
+template <bool LOGITS>
+DLCORE_ALWAYS_INLINE vf bce_bwd_vec(vf x, vf y, vf w, vf pw) {
+  if constexpr (LOGITS) {  // w ((1 - y) - lw (1 - sigmoid(x))), 1 - sigmoid(x) = e^-x / (1 + e^-x) (stable form)
+    const vf lw = 1.0f + (pw - 1.0f) * y;
+    const vf t = vexp(-vabs(x));
+    const vf one_minus_s = vselect(x >= 0.0f, t, vsplat(1.0f)) / (1.0f + t);
+    return w * ((1.0f - y) - lw * one_minus_s);
+  } else {
+    const vf den = (1.0f - x) * x;
+    return w * (x - y) / vselect(den > 1e-12f, den, vsplat(1e-12f));
+  }
+}
+
+// Elements [i0, i1); the tail through a padded copy (x = 0.5, y = 0: finite in every formula).
+template <bool LOGITS>
+void bce_fwd_f32(float* o, const float* x, const float* y, const float* w, const float* pw, int64_t i0, int64_t i1) {
+  int64_t i = i0;
+  for (; i + kVLen <= i1; i += kVLen)
+    vstore(o + i, bce_fwd_vec<LOGITS>(vload(x + i), vload(y + i), load_or(w, i, 1.0f), load_or(pw, i, 1.0f)));
+  if (i < i1) {
+    alignas(64) float bx[kVLen], by[kVLen], bw[kVLen], bp[kVLen], bo[kVLen];
+    const int64_t n = i1 - i;
+    for (int64_t l = 0; l < kVLen; ++l) {
+      bx[l] = l < n ? x[i + l] : 0.5f;
+      by[l] = l < n ? y[i + l] : 0.0f;
+      bw[l] = l < n && w ? w[i + l] : 1.0f;
+      bp[l] = l < n && pw ? pw[i + l] : 1.0f;
+    }
+    vstore(bo, bce_fwd_vec<LOGITS>(vload(bx), vload(by), vload(bw), vload(bp)));
+    std::memcpy(o + i, bo, n * sizeof(float));
+  }
+}
+
+template <bool LOGITS>
+void bce_bwd_f32(float* o, const float* g, int64_t gs, float scale, const float* x, const float* y, const float* w,
+                 const float* pw, int64_t i0, int64_t i1) {
+  const float g0 = g ? g[0] * scale : scale;
+  int64_t i = i0;
+  for (; i + kVLen <= i1; i += kVLen) {
+    const vf gv = g && gs ? vload(g + i) * scale : vsplat(g0);
+    vstore(o + i,
+           bce_bwd_vec<LOGITS>(vload(x + i), vload(y + i), load_or(w, i, 1.0f), load_or(pw, i, 1.0f)) * gv);
+  }
+  if (i < i1) {
+    alignas(64) float bx[kVLen], by[kVLen], bw[kVLen], bp[kVLen], bg[kVLen], bo[kVLen];
+    const int64_t n = i1 - i;
+    for (int64_t l = 0; l < kVLen; ++l) {
+      bx[l] = l < n ? x[i + l] : 0.5f;
+      by[l] = l < n ? y[i + l] : 0.0f;
+      bw[l] = l < n && w ? w[i + l] : 1.0f;
+      bp[l] = l < n && pw ? pw[i + l] : 1.0f;
+      bg[l] = l < n && g && gs ? g[(i + l) * gs] * scale : g0;
+    }
+    vstore(bo, bce_bwd_vec<LOGITS>(vload(bx), vload(by), vload(bw), vload(bp)) * vload(bg));
+    std::memcpy(o + i, bo, n * sizeof(float));
+  }
+}
+#endif
+
 void fill_softmax_table(SoftmaxTable& t) {
+#if DLCORE_VLEN > 1
+  t.bce_fwd[0] = &bce_fwd_f32<false>;
+  t.bce_fwd[1] = &bce_fwd_f32<true>;
+  t.bce_bwd[0] = &bce_bwd_f32<false>;
+  t.bce_bwd[1] = &bce_bwd_f32<true>;
+#endif
   t.fwd[0][0] = &softmax_fwd<float, false>;
   t.fwd[0][1] = &softmax_fwd<double, false>;
   t.fwd[1][0] = &softmax_fwd<float, true>;

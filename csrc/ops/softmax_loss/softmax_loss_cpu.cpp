@@ -109,7 +109,11 @@ void pw_fwd_cpu(PwLoss k, const Tensor& out, const Tensor& x, const Tensor& y, c
     const T* wp = w.defined() ? w.data<T>() : nullptr;
     const T* pwp = pw.defined() ? pw.data<T>() : nullptr;
     const T a = (T)p.a;
+    const bool bce = k == PwLoss::Bce || k == PwLoss::BceLogits;
+    auto* vec = bce && std::is_same_v<T, float> ? softmax_table().bce_fwd[k == PwLoss::BceLogits] : nullptr;
     parallel_for(0, x.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
+      if constexpr (std::is_same_v<T, float>)
+        if (vec) return vec(o, xp, yp, wp, pwp, i0, i1);
       if (k == PwLoss::Mse && !wp) {  // the common case, vectorised by the compiler
         for (int64_t i = i0; i < i1; ++i) {
           T d = xp[i] - yp[i];
@@ -134,7 +138,11 @@ void pw_bwd_cpu(PwLoss k, const Tensor& gx, const Tensor& grad, int64_t gs, doub
     const T* wp = w.defined() ? w.data<T>() : nullptr;
     const T* pwp = pw.defined() ? pw.data<T>() : nullptr;
     const T a = (T)p.a, s = (T)scale;
+    const bool bce = k == PwLoss::Bce || k == PwLoss::BceLogits;
+    auto* vec = bce && std::is_same_v<T, float> ? softmax_table().bce_bwd[k == PwLoss::BceLogits] : nullptr;
     parallel_for(0, x.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
+      if constexpr (std::is_same_v<T, float>)
+        if (vec) return vec(o, g, gs, s, xp, yp, wp, pwp, i0, i1);
       for (int64_t i = i0; i < i1; ++i) {
         T d = pw_loss_bwd<T>(k, xp[i], yp[i], wp ? wp[i] : T(1), pwp ? pwp[i] : T(1), a);
         o[i] = d * s * (g ? g[i * gs] : T(1));

@@ -13,6 +13,12 @@ struct SoftmaxTable {
                     int64_t N, int64_t C, const CrossEntropyArgs& a) = {};
   void (*ce_bwd[2])(char* gx, const char* g, int64_t gstride, double scale, const char* x, const char* lse,
                     const int64_t* target, const char* w, int64_t N, int64_t C, const CrossEntropyArgs& a) = {};
+  // float32 binary cross-entropy (logits = true: with logits) over elements [i0, i1) (vector ISAs only; null in the
+  // scalar table). fwd: o = loss; bwd: o = dloss/dx * scale * g[i * gs] (g may be null: 1). w, pw may be null.
+  void (*bce_fwd[2])(float* o, const float* x, const float* y, const float* w, const float* pw, int64_t i0,
+                     int64_t i1) = {};
+  void (*bce_bwd[2])(float* o, const float* g, int64_t gs, float scale, const float* x, const float* y,
+                     const float* w, const float* pw, int64_t i0, int64_t i1) = {};
 };
 
 namespace scalar { void fill_softmax_table(SoftmaxTable& t); }
