@@ -109,6 +109,40 @@ def test_softmax_float32_extremes(isa, log):
 
 
 @pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("hw", [(7, 9), (16, 20)])
+def test_softmax_float32_over_channels(isa, log, hw, rng):
+    """float32 (log_)softmax over dim 1 of NCHW (the columns loop: whole vectors of columns, the rest scalar), with
+    masked (-inf) and NaN entries, forward and backward against float64."""
+    _pin(isa)
+    x = (rng.standard_normal((3, 40) + hw) * 8).astype(np.float32)
+    x[0, :, 0, 0] = -np.inf
+    x[0, 5, 0, 0] = 2.0                         # one unmasked channel -> 1
+    x[1, ::3, 1, 2] = -np.inf
+    x[2, 7, 3, 4] = np.nan                      # its column stays NaN
+    with np.errstate(invalid="ignore"):
+        ref = np_log_softmax(x.astype(np.float64), 1)
+    out = (F.log_softmax if log else F.softmax)(dlcore.tensor(x), 1).numpy()
+    nan = np.isnan(ref)
+    assert (np.isnan(out) == nan).all()
+    fin = np.isfinite(ref)
+    if log:
+        assert_close(out[fin], ref[fin], rtol=1e-5, atol=2e-5)
+        assert (out[~fin & ~nan] == -np.inf).all()
+    else:
+        assert_close(out[~nan], np.exp(ref[~nan]), rtol=1e-5, atol=1e-7)
+        assert out[0, 5, 0, 0] == 1.0
+    xc = np.where(np.isfinite(x), x, 0.0)  # the backward on finite inputs, against float64
+    g = rng.standard_normal(x.shape)
+    grads = []
+    for dt in ("float32", "float64"):
+        xd = dlcore.tensor(xc.astype(dt), requires_grad=True)
+        (F.log_softmax if log else F.softmax)(xd, 1).backward(dlcore.tensor(g.astype(dt)))
+        grads.append(xd.grad.numpy().astype(np.float64))
+    assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dim", [0, 1, 2])
 @pytest.mark.parametrize("log", [False, True])
 def test_softmax_gradcheck(isa, dim, log, rng):

@@ -381,6 +381,70 @@ void scale_row(T* y, int64_t R, T s) {
 
 // ---------------------------------------------------------------------------------------------- softmax forward
 
+#if DLCORE_VLEN > 1
+// The float32 softmax over the middle dim when it is not the last (I > 1: e.g. over the channels of NCHW): columns
+// [0, n) of one outer index, xb/yb at (o, 0, i0), rows I apart; returns the columns done (whole vectors; the caller's
+// scalar loop does the rest). Sub-blocks of kColVecs vectors of columns, so that a sub-block's R rows stay in L1
+// across the three passes (R x 256 bytes with 16 lanes), the running max and sum in registers. (It was the scalar
+// loop with std::exp: [32,64,28,28] over dim 1, 1 thread, 6.6 -> 0.67 ms; torch 1.6 ms.)
+constexpr int kColVecs = 4;
+template <bool LOG>
+int64_t softmax_cols_f32(float* yb, const float* xb, int64_t R, int64_t I, int64_t n) {
+  const int64_t nv = n / kVLen * kVLen;
+  for (int64_t j0 = 0; j0 < nv; j0 += kColVecs * kVLen) {
+    const int nvec = (int)std::min<int64_t>(kColVecs, (nv - j0) / kVLen);
+    vf m[kColVecs], s[kColVecs];
+    for (int v = 0; v < nvec; ++v) m[v] = vload(xb + j0 + v * kVLen);
+    for (int64_t r = 1; r < R; ++r)
+      for (int v = 0; v < nvec; ++v) m[v] = vmax_fast(m[v], vload(xb + r * I + j0 + v * kVLen));
+    for (int v = 0; v < nvec; ++v) s[v] = vsplat(0.0f);
+    for (int64_t r = 0; r < R; ++r)
+      for (int v = 0; v < nvec; ++v) {
+        const vf e = vexp_nonpos(vload(xb + r * I + j0 + v * kVLen) - m[v]);
+        s[v] += e;
+        if (!LOG) vstore(yb + r * I + j0 + v * kVLen, e);
+      }
+    if (LOG) {
+      for (int v = 0; v < nvec; ++v) m[v] += vlog(s[v]);
+      for (int64_t r = 0; r < R; ++r)
+        for (int v = 0; v < nvec; ++v)
+          vstore(yb + r * I + j0 + v * kVLen, vload(xb + r * I + j0 + v * kVLen) - m[v]);
+    } else {
+      for (int v = 0; v < nvec; ++v) s[v] = 1.0f / s[v];
+      for (int64_t r = 0; r < R; ++r)
+        for (int v = 0; v < nvec; ++v) {
+          float* p = yb + r * I + j0 + v * kVLen;
+          vstore(p, vload(p) * s[v]);
+        }
+    }
+  }
+  return nv;
+}
+
+// Its backward: gx = y (g - sum_r g y) (LOG: g - exp(y) sum_r g); returns the columns done.
+template <bool LOG>
+int64_t softmax_bwd_cols_f32(float* gx, const float* g, const float* y, int64_t R, int64_t I, int64_t n) {
+  const int64_t nv = n / kVLen * kVLen;
+  for (int64_t j0 = 0; j0 < nv; j0 += kColVecs * kVLen) {
+    const int nvec = (int)std::min<int64_t>(kColVecs, (nv - j0) / kVLen);
+    vf s[kColVecs];
+    for (int v = 0; v < nvec; ++v) s[v] = vsplat(0.0f);
+    for (int64_t r = 0; r < R; ++r)
+      for (int v = 0; v < nvec; ++v) {
+        const int64_t k = r * I + j0 + v * kVLen;
+        s[v] += LOG ? vload(g + k) : vload(g + k) * vload(y + k);
+      }
+    for (int64_t r = 0; r < R; ++r)
+      for (int v = 0; v < nvec; ++v) {
+        const int64_t k = r * I + j0 + v * kVLen;
+        const vf gv = vload(g + k), yv = vload(y + k);
+        vstore(gx + k, LOG ? gv - vexp(yv) * s[v] : yv * (gv - s[v]));
+      }
+  }
+  return nv;
+}
+#endif
+
 template <class T, bool LOG>
 void softmax_fwd(char* yp, const char* xp, int64_t O, int64_t R, int64_t I) {
   T* y = reinterpret_cast<T*>(yp);
@@ -415,6 +479,15 @@ void softmax_fwd(char* yp, const char* xp, int64_t O, int64_t R, int64_t I) {
       int64_t o = b / nb, i0 = (b % nb) * kColBlock, n = std::min(kColBlock, I - i0);
       const T* xb = x + o * R * I + i0;
       T* yb = y + o * R * I + i0;
+#if DLCORE_VLEN > 1
+      if constexpr (std::is_same_v<T, float>) {  // whole vectors of columns; the rest below
+        const int64_t done = softmax_cols_f32<LOG>(yb, xb, R, I, n);
+        xb += done;
+        yb += done;
+        n -= done;
+        if (n == 0) continue;
+      }
+#endif
       for (int64_t j = 0; j < n; ++j) m[j] = xb[j];
       for (int64_t r = 1; r < R; ++r)
         for (int64_t j = 0; j < n; ++j) m[j] = std::max(m[j], xb[r * I + j]);
@@ -479,6 +552,14 @@ void softmax_bwd(char* gxp, const char* gp, const char* yp, int64_t O, int64_t R
     for (int64_t b = b0; b < b1; ++b) {
       int64_t o = b / nb, i0 = (b % nb) * kColBlock, n = std::min(kColBlock, I - i0);
       int64_t base = o * R * I + i0;
+#if DLCORE_VLEN > 1
+      if constexpr (std::is_same_v<T, float>) {  // whole vectors of columns; the rest below
+        const int64_t done = softmax_bwd_cols_f32<LOG>(gx + base, g + base, y + base, R, I, n);
+        base += done;
+        n -= done;
+        if (n == 0) continue;
+      }
+#endif
       for (int64_t j = 0; j < n; ++j) s[j] = 0;
       for (int64_t r = 0; r < R; ++r)
         for (int64_t j = 0; j < n; ++j) s[j] += LOG ? g[base + r * I + j] : g[base + r * I + j] * y[base + r * I + j];
