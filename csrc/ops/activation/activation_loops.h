@@ -27,13 +27,14 @@ DLCORE_ALWAYS_INLINE vf act_fwd_v(vf x, float a, float b) {
   else if constexpr (A == Act::GeluTanh) {
     vf u = (float)kSqrt2_Pi * (x + (float)kGeluC * x * x * x);
     return 0.5f * x * (1.0f + vtanh(u));
-  } else {  // Softplus: log1p(z) = log(u) z / (u - 1) with u = 1 + z (exact where u rounds to 1)
+  } else {  // Softplus: log(1 + e^bx) = max(bx, 0) + log1p(z), z = e^-|bx| in (0, 1] (one exp, one log);
+    // log1p(z) = log(u) z / (u - 1) with u = 1 + z (exact where u rounds to 1), the quotient by a reciprocal
     vf bx = x * a;
-    vf z = vexp(vmin(bx, vsplat(15.0f)));
-    vf u = 1.0f + z;
-    vf l = vselect(u == 1.0f, z, vlog(u) * z / (u - 1.0f));
-    l = vselect(bx > 15.0f, bx + vexp(-bx), l);
-    return vselect(x != x, x, vselect(bx > b, x, l / a));
+    vf z = vexp(-vabs(bx));
+    vf u = 1.0f + z, d = u - 1.0f;
+    vf l = vselect(d == 0.0f, z, vlog(u) * z * vrecip(vselect(d == 0.0f, vsplat(1.0f), d)));
+    l = vmax(bx, vsplat(0.0f)) + l;
+    return vselect(x != x, x, vselect(bx > b, x, a == 1.0f ? l : l / a));
   }
 }
 

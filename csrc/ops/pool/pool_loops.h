@@ -297,7 +297,7 @@ template <bool Arg>
 void max_pool_row_f32(const float* plane, int64_t H, int64_t W, int64_t oh, int64_t Wo, const Pool2dParams& p,
                       MaxPoolRowScratch& sc, float* out = nullptr) {
   float* val = out && Wo >= kVLen ? out : sc.val.data();
-  const int64_t h0 = oh * p.sh - p.ph, sw = p.sw, Wp = sc.Wp;
+  const int64_t h0 = oh * p.sh - p.ph, sw = p.sw;
   const float* base[64];
   int64_t hrow[64];
   int64_t nrows = 0;
