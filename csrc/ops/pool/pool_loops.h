@@ -224,29 +224,32 @@ DLCORE_ALWAYS_INLINE void pool2x2_bwd_row_avx512(float* q0, float* q1, const flo
 // every lane). A -inf padding element may start a lane's scan where the scalar scan starts at the first valid
 // element; it is replaced by the first valid element above -inf or NaN, as the scalar scan's start would be, so the
 // results differ only where every valid element is -inf: those lanes (m == -inf) are redone by the scalar scan when
-// the argmax is wanted. The padded phase copies are cached by input row (slot h % span, span = the rows a window
-// spans, so a window's rows never share a slot): each input row is split once per plane.
+// the argmax is wanted. The padded phase copies are cached by input row (slot h mod a power of two >= the rows a
+// window spans, so a window's rows never share a slot): each input row is split once per plane.
 // (Measured, 1 thread: max_pool2d 3x3/2 pad 1 on [32,64,112,112] forward 231 ms with the scalar scan per window.)
 struct MaxPoolRowScratch {
   int64_t Wp;                 // phase length: ceil(Wpad / sw)
   int64_t Wpad;               // padded row length: every column a vector of outputs reads
-  int64_t span;               // (kh - 1) * dh + 1
+  int64_t slots;              // a power of two >= (kh - 1) * dh + 1, the rows a window spans
   std::vector<int32_t> arg;   // [max(Wo, kVLen)]
   std::vector<float> val;     // [max(Wo, kVLen)]
-  std::vector<float> phases;  // [span][sw][Wp]
-  std::vector<int64_t> tag;   // [span]: the input row a slot holds (-1: none)
+  std::vector<float> phases;  // [slots][sw][Wp]
+  std::vector<int64_t> tag;   // [slots]: the input row a slot holds (-1: none)
+  std::vector<int64_t> pads;  // the -inf cells of a padded phase row (the same for every row; no divisions per row)
   int64_t off[64];            // window element j of output ow: ph + ow + off[j] (phase (j*dw) % sw, (j*dw) / sw)
   const float* plane = nullptr;
-  MaxPoolRowScratch(const Pool2dParams& p, int64_t Wo)
-      : span((p.kh - 1) * p.dh + 1),
-        arg((std::size_t)std::max<int64_t>(Wo, kVLen)),
-        val((std::size_t)std::max<int64_t>(Wo, kVLen)) {
-    const int64_t outs = std::max<int64_t>(Wo, kVLen);
+  MaxPoolRowScratch(const Pool2dParams& p, int64_t W, int64_t Wo)
+      : arg((std::size_t)std::max<int64_t>(Wo, kVLen)), val((std::size_t)std::max<int64_t>(Wo, kVLen)) {
+    const int64_t outs = std::max<int64_t>(Wo, kVLen), span = (p.kh - 1) * p.dh + 1;
+    for (slots = 1; slots < span;) slots *= 2;
     Wpad = (outs - 1) * p.sw + (p.kw - 1) * p.dw + 1;
     Wp = (Wpad + p.sw - 1) / p.sw;
-    phases.resize((std::size_t)(span * p.sw * Wp));
-    tag.assign((std::size_t)span, -1);
+    phases.resize((std::size_t)(slots * p.sw * Wp));
+    tag.assign((std::size_t)slots, -1);
     for (int64_t j = 0; j < p.kw && j < 64; ++j) off[j] = ((j * p.dw) % p.sw) * Wp + (j * p.dw) / p.sw;
+    // padded column c -> phase c % sw, position c / sw; valid columns c in [pw, pw + W)
+    for (int64_t c = 0; c < p.sw * Wp; ++c)
+      if (c < p.pw || c >= std::min(Wpad, p.pw + W)) pads.push_back((c % p.sw) * Wp + c / p.sw);
   }
   // Row h of plane pl, padded and split into its sw phases.
   const float* phase_row(const float* pl, int64_t h, int64_t W, const Pool2dParams& p) {
@@ -254,16 +257,14 @@ struct MaxPoolRowScratch {
       plane = pl;
       std::fill(tag.begin(), tag.end(), -1);
     }
-    const int64_t slot = h % span, sw = p.sw;
+    const int64_t slot = h & (slots - 1), sw = p.sw;
     float* d = phases.data() + slot * sw * Wp;
     if (tag[slot] == h) return d;
     tag[slot] = h;
     const float* __restrict row = pl + h * W;
     const float ninf = -std::numeric_limits<float>::infinity();
-    // padded column c -> phase c % sw, position c / sw; valid columns c in [pw, pw + W)
     const int64_t c1 = std::min(Wpad, p.pw + W);
-    for (int64_t c = 0; c < std::min(p.pw, Wpad); ++c) d[(c % sw) * Wp + c / sw] = ninf;
-    for (int64_t c = c1; c < sw * Wp; ++c) d[(c % sw) * Wp + c / sw] = ninf;
+    for (const int64_t o : pads) d[o] = ninf;
     if (sw == 1) {
       std::memcpy(d + p.pw, row, (c1 - p.pw) * sizeof(float));
     } else if (sw == 2 && p.pw % 2 == 0) {  // (constant strides: the compiler vectorises the deinterleave)
@@ -413,7 +414,7 @@ void max_pool_fwd(char* outp, int64_t* idx, const char* inp, int64_t p0, int64_t
 #if DLCORE_VLEN > 1
     if constexpr (std::is_same_v<T, float>) {
       if (max_pool_vec_applies(p, H, W)) {
-        if (!sc) sc.emplace(p, Wo);
+        if (!sc) sc.emplace(p, W, Wo);
         for (int64_t oh = 0; oh < Ho; ++oh) {
           if (ip) max_pool_row_f32<true>(plane, H, W, oh, Wo, p, *sc, op + oh * Wo);
           else max_pool_row_f32<false>(plane, H, W, oh, Wo, p, *sc, op + oh * Wo);
@@ -505,7 +506,7 @@ void max_pool_bwd(char* ginp, const char* goutp, const char* inp, int64_t p0, in
 #if DLCORE_VLEN > 1
     if constexpr (std::is_same_v<T, float>) {
       if (max_pool_vec_applies(p, H, W)) {
-        if (!sc) sc.emplace(p, Wo);
+        if (!sc) sc.emplace(p, W, Wo);
         // gin's rows are zeroed as the windows first reach them (while the scatter below is about to use them:
         // one pass over gin instead of a memset pass and a scatter pass); the scatter order is the scalar loop's.
         int64_t zeroed = 0;
