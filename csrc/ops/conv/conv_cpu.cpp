@@ -191,21 +191,28 @@ void backward_input_im2col(T* gx, const T* gy, const T* w, const ConvParams& p) 
   const int64_t Cg = p.Cg(), Kg = p.Kg(), PQ = p.P * p.Q, CRS = Cg * p.R * p.S, HW = p.H * p.W;
   const bool pw = is_pointwise(p);
   const int64_t tr = tile_rows<T>(p);
+  // w^T per group ([CRS, Kg] row-major), copied once: every GEMM below reads it as its A operand, which the GEMM
+  // would otherwise pack from a column-major w per call (a transposition of the whole weight per row tile and
+  // sample: AlexNet's 64 -> 192 5x5 layer took 58 ms against torch's 38 for its input gradient).
+  std::vector<T> wT((std::size_t)(p.G * CRS * Kg));
+  for (int64_t g = 0; g < p.G; ++g)
+    for (int64_t k = 0; k < Kg; ++k)
+      for (int64_t j = 0; j < CRS; ++j) wT[(g * CRS + j) * Kg + k] = w[(g * Kg + k) * CRS + j];
   over_batch(p.N, [&](int tid, int64_t n0, int64_t n1) {
     T* col = pw ? nullptr : scratch<T>((std::size_t)CRS * tr * p.Q, 0);
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t g = 0; g < p.G; ++g) {
         T* gxg = gx + (n * p.C + g * Cg) * HW;
         const T* gyg = gy + (n * p.K + g * Kg) * PQ;
-        const T* wg = w + g * Kg * CRS;
+        const T* wg = wT.data() + g * CRS * Kg;
         if (pw) {  // gx[n,g] (Cg x HW) = w[g]^T (Cg x Kg) @ gy[n,g] (Kg x HW)
-          gemm<T>(Cg, PQ, Kg, T(1), wg, 1, CRS, gyg, PQ, 1, T(0), gxg, PQ, 1);
+          gemm<T>(Cg, PQ, Kg, T(1), wg, Kg, 1, gyg, PQ, 1, T(0), gxg, PQ, 1);
           continue;
         }
         std::fill(gxg, gxg + Cg * HW, T(0));
         for (int64_t p0 = 0; p0 < p.P; p0 += tr) {
           int64_t p1 = std::min(p.P, p0 + tr), cols = (p1 - p0) * p.Q;
-          gemm<T>(CRS, cols, Kg, T(1), wg, 1, CRS, gyg + p0 * p.Q, PQ, 1, T(0), col, cols, 1);
+          gemm<T>(CRS, cols, Kg, T(1), wg, Kg, 1, gyg + p0 * p.Q, PQ, 1, T(0), col, cols, 1);
           col2im_add(col, gxg, p, p0, p1);
         }
       }
