@@ -6,6 +6,8 @@
 
 #include "core/cpu_features.h"
 
+#include <type_traits>
+
 namespace dlcore {
 
 namespace {
@@ -99,6 +101,22 @@ void nll_bwd_cpu(const Tensor& gx, const Tensor& grad, int64_t gstride, double s
 }
 
 // ---- pointwise losses ----
+// fn(std::integral_constant<PwLoss, K>) for the runtime kind k: the loops below see a constant kind, so the
+// formula's switch folds away and the compiler vectorises them (a per-element switch did not: mse's backward ran
+// at ~0.3 ns per element less than the memory allowed, 0.67x torch with the autograd sum).
+template <class F>
+void with_pw_kind(PwLoss k, const F& fn) {
+  switch (k) {
+    case PwLoss::Mse: return fn(std::integral_constant<PwLoss, PwLoss::Mse>{});
+    case PwLoss::L1: return fn(std::integral_constant<PwLoss, PwLoss::L1>{});
+    case PwLoss::SmoothL1: return fn(std::integral_constant<PwLoss, PwLoss::SmoothL1>{});
+    case PwLoss::Huber: return fn(std::integral_constant<PwLoss, PwLoss::Huber>{});
+    case PwLoss::Bce: return fn(std::integral_constant<PwLoss, PwLoss::Bce>{});
+    case PwLoss::BceLogits: return fn(std::integral_constant<PwLoss, PwLoss::BceLogits>{});
+    default: return fn(std::integral_constant<PwLoss, PwLoss::HingeEmbedding>{});
+  }
+}
+
 void pw_fwd_cpu(PwLoss k, const Tensor& out, const Tensor& x, const Tensor& y, const Tensor& w, const Tensor& pw,
                 const PwLossParams& p) {
   dispatch_float(x.dtype(), pw_loss_name(k), [&](auto tag) {
@@ -114,15 +132,14 @@ void pw_fwd_cpu(PwLoss k, const Tensor& out, const Tensor& x, const Tensor& y, c
     parallel_for(0, x.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
       if constexpr (std::is_same_v<T, float>)
         if (vec) return vec(o, xp, yp, wp, pwp, i0, i1);
-      if (k == PwLoss::Mse && !wp) {  // the common case, vectorised by the compiler
-        for (int64_t i = i0; i < i1; ++i) {
-          T d = xp[i] - yp[i];
-          o[i] = d * d;
-        }
-        return;
-      }
-      for (int64_t i = i0; i < i1; ++i)
-        o[i] = pw_loss_fwd<T>(k, xp[i], yp[i], wp ? wp[i] : T(1), pwp ? pwp[i] : T(1), a);
+      with_pw_kind(k, [&](auto kind) {
+        constexpr PwLoss K = decltype(kind)::value;
+        if (!wp && !pwp)
+          for (int64_t i = i0; i < i1; ++i) o[i] = pw_loss_fwd<T>(K, xp[i], yp[i], T(1), T(1), a);
+        else
+          for (int64_t i = i0; i < i1; ++i)
+            o[i] = pw_loss_fwd<T>(K, xp[i], yp[i], wp ? wp[i] : T(1), pwp ? pwp[i] : T(1), a);
+      });
     });
   });
 }
@@ -143,10 +160,18 @@ void pw_bwd_cpu(PwLoss k, const Tensor& gx, const Tensor& grad, int64_t gs, doub
     parallel_for(0, x.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
       if constexpr (std::is_same_v<T, float>)
         if (vec) return vec(o, g, gs, s, xp, yp, wp, pwp, i0, i1);
-      for (int64_t i = i0; i < i1; ++i) {
-        T d = pw_loss_bwd<T>(k, xp[i], yp[i], wp ? wp[i] : T(1), pwp ? pwp[i] : T(1), a);
-        o[i] = d * s * (g ? g[i * gs] : T(1));
-      }
+      with_pw_kind(k, [&](auto kind) {
+        constexpr PwLoss K = decltype(kind)::value;
+        if (!wp && !pwp && !(g && gs)) {  // the common case: no weights, a reduced loss's one gradient value
+          const T gsc = s * (g ? g[0] : T(1));
+          for (int64_t i = i0; i < i1; ++i) o[i] = pw_loss_bwd<T>(K, xp[i], yp[i], T(1), T(1), a) * gsc;
+          return;
+        }
+        for (int64_t i = i0; i < i1; ++i) {
+          T d = pw_loss_bwd<T>(K, xp[i], yp[i], wp ? wp[i] : T(1), pwp ? pwp[i] : T(1), a);
+          o[i] = d * s * (g ? g[i * gs] : T(1));
+        }
+      });
     });
   });
 }
