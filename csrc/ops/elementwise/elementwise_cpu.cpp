@@ -82,6 +82,10 @@ void copy_loop(char** p, const int64_t* s, int64_t n) {
     } else {
       for (int64_t i = 0; i < n; ++i) o[i] = convert<D, S>(x[i]);
     }
+  } else if (s[0] == (int64_t)sizeof(D) && s[1] == 0) {  // a broadcast source (e.g. the gradient of a sum): a fill
+    D* o = reinterpret_cast<D*>(p[0]);
+    const D v = convert<D, S>(*reinterpret_cast<const S*>(p[1]));
+    for (int64_t i = 0; i < n; ++i) o[i] = v;
   } else {
     for (int64_t i = 0; i < n; ++i)
       *reinterpret_cast<D*>(p[0] + i * s[0]) = convert<D, S>(*reinterpret_cast<const S*>(p[1] + i * s[1]));
