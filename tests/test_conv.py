@@ -240,6 +240,25 @@ def test_direct_avx512_both_vector_widths(vl, rng):
         dlcore._C._conv_direct_avx512_vl(4)
 
 
+DEPTHWISE_CASES = [  # groups == C, stride 1: the per-plane depthwise kernels (N, C, H, W, K, R, S, st, pad, dil, G, bias)
+    (2, 5, 9, 70, 5, 3, 3, 1, 1, 1, 5, True),          # rows of 70: 4 whole vectors and a masked tail
+    (2, 3, 12, 33, 6, 3, 3, 1, 1, 1, 3, False),        # multiplier 2: input grad summed over two outputs
+    (1, 4, 15, 21, 4, 5, 3, 1, (2, 1), 2, 4, True),    # dilation 2, unequal padding
+    (1, 3, 10, 18, 3, 4, 4, 1, "same", 1, 3, True),    # even kernel, asymmetric 'same' padding
+    (2, 2, 8, 40, 4, 3, 5, 1, 0, 1, 2, True),          # no padding ('valid')
+    (1, 2, 6, 20, 2, 3, 3, 1, 3, 1, 2, False),         # padding beyond the kernel: input grad falls back
+]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", DEPTHWISE_CASES, ids=lambda c: "x".join(map(str, c[:7])))
+def test_depthwise_float32_every_isa(isa, case, rng):
+    """Depthwise layers through the per-plane kernels (AVX2/AVX-512; the scalar ISA takes im2col): output, input,
+    weight and bias gradients against the float64 reference."""
+    dlcore._C._set_cpu_isa(isa)
+    _check_float32_case(case, rng, msg=f"isa={isa} case={case}")
+
+
 @pytest.mark.parametrize("isa", [i for i in ISAS if i != "scalar"])
 def test_direct_row_layout_for_big_images(isa, rng):
     """Stride-1 direct kernels keep the row layout where the shifted copies (S per channel) would be too big: a

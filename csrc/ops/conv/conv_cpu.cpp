@@ -307,7 +307,18 @@ bool use_winograd(const ConvParams& p) {
          (a == ConvAlgorithm::Winograd && conv_winograd_applies(p));
 }
 
+bool use_depthwise(const ConvParams& p) {
+  auto a = conv_algorithm();
+  return (a == ConvAlgorithm::Auto || a == ConvAlgorithm::Direct) && conv_depthwise_applies(p);
+}
+
 void forward_cpu(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor* b, const ConvParams& p) {
+  if (y.dtype() == DType::Float32 && use_depthwise(p)) {
+    if (auto* fn = conv_direct_tables().dw_forward.get()) {
+      fn(y.data<float>(), x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, p);
+      return;
+    }
+  }
   if (y.dtype() == DType::Float32 && use_direct(p)) {
     if (auto* fn = conv_direct_tables().forward.get()) {
       fn(y.data<float>(), x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, p);
@@ -322,6 +333,12 @@ void forward_cpu(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor
 }
 
 void backward_input_cpu(const Tensor& gx, const Tensor& gy, const Tensor& w, const ConvParams& p) {
+  if (gx.dtype() == DType::Float32 && use_depthwise(p) && conv_depthwise_input_applies(p)) {
+    if (auto* fn = conv_direct_tables().dw_input.get()) {
+      fn(gx.data<float>(), gy.data<float>(), w.data<float>(), p);
+      return;
+    }
+  }
   dispatch_float(gx.dtype(), "conv2d_backward_input", [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (use_winograd(p)) return conv_winograd_backward_input<T>(gx.data<T>(), gy.data<T>(), w.data<T>(), p);
@@ -331,6 +348,13 @@ void backward_input_cpu(const Tensor& gx, const Tensor& gy, const Tensor& w, con
 
 void backward_weight_cpu(const Tensor* gw, const Tensor* gb, const Tensor& gy, const Tensor& x,
                          const ConvParams& p) {
+  if (gw && gy.dtype() == DType::Float32 && use_depthwise(p)) {
+    if (auto* fn = conv_direct_tables().dw_weight.get()) {
+      fn(gw->data<float>(), gy.data<float>(), x.data<float>(), p);
+      if (gb) bias_grad<float>(gb->data<float>(), gy.data<float>(), p);
+      return;
+    }
+  }
   if (gw && gy.dtype() == DType::Float32 && use_direct(p)) {
     if (auto* fn = conv_direct_tables().weight.get()) {
       fn(gw->data<float>(), gb ? gb->data<float>() : nullptr, gy.data<float>(), x.data<float>(), p);

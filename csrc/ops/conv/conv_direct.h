@@ -18,9 +18,16 @@ namespace dlcore {
 using ConvDirectForwardFn = void(float* y, const float* x, const float* w, const float* b, const ConvParams& p);
 using ConvDirectWeightFn = void(float* gw, float* gb, const float* gy, const float* x, const ConvParams& p);
 
+using ConvDepthwiseInputFn = void(float* gx, const float* gy, const float* w, const ConvParams& p);
+using ConvDepthwiseWeightFn = void(float* gw, const float* gy, const float* x, const ConvParams& p);
+
 struct ConvDirectTables {
   IsaTable<ConvDirectForwardFn> forward;
   IsaTable<ConvDirectWeightFn> weight;
+  // Depthwise (conv_depthwise_applies; the AVX-512 build's 16-lane kernels on every AVX-512 core).
+  IsaTable<ConvDirectForwardFn> dw_forward;
+  IsaTable<ConvDepthwiseInputFn> dw_input;
+  IsaTable<ConvDepthwiseWeightFn> dw_weight;
   // The AVX-512 build's two vector widths ([0]: 256-bit, [1]: 512-bit); the AVX512 entries above hold one of them.
   ConvDirectForwardFn* forward512[2] = {};
   ConvDirectWeightFn* weight512[2] = {};
@@ -37,6 +44,17 @@ inline bool conv_direct_applies(const ConvParams& p) {
   if (p.G != 1 || p.C > 4 || p.Q < 8 || p.K < 1 || p.S > 16 || p.R > 64) return false;
   if (p.sh == 1 && p.sw == 1) return p.dh == 1 && p.dw == 1 && p.R * p.S * p.C <= 256;
   return p.R * p.S * p.C <= 512;
+}
+
+// Depthwise layers (groups == C, K a multiple of C), stride 1, float32: the per-plane kernels of
+// conv_direct_impl.inc; im2col + GEMM ran one tiny GEMM per channel (0.3-0.4x torch). The input gradient needs the
+// padding within the kernel's extent ((R-1) dh >= pt, (S-1) dw >= pl, as a 'same' or 'valid' layer has).
+inline bool conv_depthwise_applies(const ConvParams& p) {
+  return p.G == p.C && p.G > 1 && p.K % p.C == 0 && p.sh == 1 && p.sw == 1 && p.P >= 1 && p.Q >= 1;
+}
+inline bool conv_depthwise_input_applies(const ConvParams& p) {
+  return conv_depthwise_applies(p) && (p.R - 1) * p.dh >= p.pt && (p.S - 1) * p.dw >= p.pl &&
+         (p.R - 1) * p.dh >= p.pb && (p.S - 1) * p.dw >= p.pr;
 }
 
 }  // namespace dlcore

@@ -23,6 +23,9 @@ namespace {
 const bool registered = [] {
   conv_direct_tables().forward.fn[(int)Isa::AVX2] = &conv_direct_forward;
   conv_direct_tables().weight.fn[(int)Isa::AVX2] = &conv_direct_weight;
+  conv_direct_tables().dw_forward.fn[(int)Isa::AVX2] = &conv_depthwise_forward;
+  conv_direct_tables().dw_input.fn[(int)Isa::AVX2] = &conv_depthwise_backward_input;
+  conv_direct_tables().dw_weight.fn[(int)Isa::AVX2] = &conv_depthwise_backward_weight;
   return true;
 }();
 }  // namespace

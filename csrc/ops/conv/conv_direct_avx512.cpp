@@ -44,6 +44,9 @@ const bool registered = [] {
   t.weight512[0] = &v8::conv_direct_weight;
   t.forward512[1] = &v16::conv_direct_forward;
   t.weight512[1] = &v16::conv_direct_weight;
+  t.dw_forward.fn[(int)Isa::AVX512] = &v16::conv_depthwise_forward;
+  t.dw_input.fn[(int)Isa::AVX512] = &v16::conv_depthwise_backward_input;
+  t.dw_weight.fn[(int)Isa::AVX512] = &v16::conv_depthwise_backward_weight;
   conv_direct_set_avx512_vl(cpu_features().fma512_full ? 16 : 8);
   return true;
 }();
