@@ -678,23 +678,32 @@ DLCORE_ALWAYS_INLINE vf bce_bwd_vec(vf x, vf y, vf w, vf pw) {
   }
 }
 
-// Elements [i0, i1); the tail through a padded copy (x = 0.5, y = 0: finite in every formula).
+// The n < kVLen elements at i as vectors, padded with x = 0.5, y = 0, w = pw = 1 (finite in every formula).
+struct BceTail {
+  vf x, y, w, pw;
+  BceTail(const float* xp, const float* yp, const float* wp, const float* pwp, int64_t i, int64_t n) {
+    alignas(64) float bx[kVLen], by[kVLen], bw[kVLen], bp[kVLen];
+    for (int64_t l = 0; l < kVLen; ++l) {
+      bx[l] = l < n ? xp[i + l] : 0.5f;
+      by[l] = l < n ? yp[i + l] : 0.0f;
+      bw[l] = l < n && wp ? wp[i + l] : 1.0f;
+      bp[l] = l < n && pwp ? pwp[i + l] : 1.0f;
+    }
+    x = vload(bx), y = vload(by), w = vload(bw), pw = vload(bp);
+  }
+};
+
+// Elements [i0, i1); the tail through BceTail.
 template <bool LOGITS>
 void bce_fwd_f32(float* o, const float* x, const float* y, const float* w, const float* pw, int64_t i0, int64_t i1) {
   int64_t i = i0;
   for (; i + kVLen <= i1; i += kVLen)
     vstore(o + i, bce_fwd_vec<LOGITS>(vload(x + i), vload(y + i), load_or(w, i, 1.0f), load_or(pw, i, 1.0f)));
   if (i < i1) {
-    alignas(64) float bx[kVLen], by[kVLen], bw[kVLen], bp[kVLen], bo[kVLen];
-    const int64_t n = i1 - i;
-    for (int64_t l = 0; l < kVLen; ++l) {
-      bx[l] = l < n ? x[i + l] : 0.5f;
-      by[l] = l < n ? y[i + l] : 0.0f;
-      bw[l] = l < n && w ? w[i + l] : 1.0f;
-      bp[l] = l < n && pw ? pw[i + l] : 1.0f;
-    }
-    vstore(bo, bce_fwd_vec<LOGITS>(vload(bx), vload(by), vload(bw), vload(bp)));
-    std::memcpy(o + i, bo, n * sizeof(float));
+    alignas(64) float bo[kVLen];
+    const BceTail t(x, y, w, pw, i, i1 - i);
+    vstore(bo, bce_fwd_vec<LOGITS>(t.x, t.y, t.w, t.pw));
+    std::memcpy(o + i, bo, (i1 - i) * sizeof(float));
   }
 }
 
@@ -709,16 +718,11 @@ void bce_bwd_f32(float* o, const float* g, int64_t gs, float scale, const float*
            bce_bwd_vec<LOGITS>(vload(x + i), vload(y + i), load_or(w, i, 1.0f), load_or(pw, i, 1.0f)) * gv);
   }
   if (i < i1) {
-    alignas(64) float bx[kVLen], by[kVLen], bw[kVLen], bp[kVLen], bg[kVLen], bo[kVLen];
+    alignas(64) float bg[kVLen], bo[kVLen];
     const int64_t n = i1 - i;
-    for (int64_t l = 0; l < kVLen; ++l) {
-      bx[l] = l < n ? x[i + l] : 0.5f;
-      by[l] = l < n ? y[i + l] : 0.0f;
-      bw[l] = l < n && w ? w[i + l] : 1.0f;
-      bp[l] = l < n && pw ? pw[i + l] : 1.0f;
-      bg[l] = l < n && g && gs ? g[(i + l) * gs] * scale : g0;
-    }
-    vstore(bo, bce_bwd_vec<LOGITS>(vload(bx), vload(by), vload(bw), vload(bp)) * vload(bg));
+    for (int64_t l = 0; l < kVLen; ++l) bg[l] = l < n && g && gs ? g[(i + l) * gs] * scale : g0;
+    const BceTail t(x, y, w, pw, i, n);
+    vstore(bo, bce_bwd_vec<LOGITS>(t.x, t.y, t.w, t.pw) * vload(bg));
     std::memcpy(o + i, bo, n * sizeof(float));
   }
 }
