@@ -1,6 +1,7 @@
 """A sweep of layers outside bench/layers.py's cases against PyTorch CPU, 1 thread, one process, the two peers one
-after the other per case: each case is checked against torch first (max abs difference relative to the output's scale), then timed (median of
-5 calls): forward under no_grad, and forward + .sum().backward(). Usage: python bench/layer_sweep.py
+after the other per case: each case is checked against torch first (max abs difference relative to the output's
+scale), then timed (median of 5 calls): forward under no_grad, and forward + .sum().backward().
+Usage: python bench/layer_sweep.py
 """
 import os
 import sys
