@@ -27,13 +27,9 @@ DLCORE_ALWAYS_INLINE vf act_fwd_v(vf x, float a, float b) {
   else if constexpr (A == Act::GeluTanh) {
     vf u = (float)kSqrt2_Pi * (x + (float)kGeluC * x * x * x);
     return 0.5f * x * (1.0f + vtanh(u));
-  } else {  // Softplus: log(1 + e^bx) = max(bx, 0) + log1p(z), z = e^-|bx| in (0, 1] (one exp, one log);
-    // log1p(z) = log(u) z / (u - 1) with u = 1 + z (exact where u rounds to 1), the quotient by a reciprocal
+  } else {  // Softplus: log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|) (one exp, one log)
     vf bx = x * a;
-    vf z = vexp(-vabs(bx));
-    vf u = 1.0f + z, d = u - 1.0f;
-    vf l = vselect(d == 0.0f, z, vlog(u) * z * vrecip(vselect(d == 0.0f, vsplat(1.0f), d)));
-    l = vmax(bx, vsplat(0.0f)) + l;
+    vf l = vmax(bx, vsplat(0.0f)) + vlog1p(vexp(-vabs(bx)));
     return vselect(x != x, x, vselect(bx > b, x, a == 1.0f ? l : l / a));
   }
 }

@@ -115,6 +115,13 @@ DLCORE_ALWAYS_INLINE vf vlog(vf x) {
   return r;
 }
 
+// log1p(u) for u > -1: log(1 + u) scaled by u / ((1 + u) - 1), which cancels the rounding of 1 + u (Goldberg's
+// form; within a few ulp), u itself where 1 + u rounds to 1.
+DLCORE_ALWAYS_INLINE vf vlog1p(vf u) {
+  const vf v = 1.0f + u, d = v - 1.0f;
+  return vselect(d == 0.0f, u, vlog(v) * (u / vselect(d == 0.0f, vsplat(1.0f), d)));
+}
+
 // 1 / d by the hardware reciprocal estimate refined by Newton steps (rcp14 + 1 step on AVX-512, rcp + 2 steps on
 // AVX2: ~1 ulp) instead of a division. d must be finite and nonzero (callers clamp).
 DLCORE_ALWAYS_INLINE vf vrecip(vf d) {

@@ -646,12 +646,6 @@ void ce_bwd(char* gxp, const char* gp, int64_t gstride, double scale, const char
 
 #if DLCORE_VLEN > 1
 // ---- binary cross-entropy, float32 (the formulas of softmax_loss.h's pw_loss_fwd / pw_loss_bwd, vectorised)
-// log1p(u) for u > -1: log(1 + u) scaled by u / ((1 + u) - 1), which cancels the rounding of 1 + u (Goldberg's
-// form; within a few ulp), u itself where 1 + u rounds to 1.
-DLCORE_ALWAYS_INLINE vf vlog1p(vf u) {
-  const vf v = 1.0f + u, d = v - 1.0f;
-  return vselect(d == 0.0f, u, vlog(v) * (u / vselect(d == 0.0f, vsplat(1.0f), d)));
-}
 DLCORE_ALWAYS_INLINE vf load_or(const float* p, int64_t i, float one) { return p ? vload(p + i) : vsplat(one); }
 
 template <bool LOGITS>
