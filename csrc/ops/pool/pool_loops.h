@@ -267,24 +267,16 @@ struct MaxPoolRowScratch {
     for (const int64_t o : pads) d[o] = ninf;
     if (sw == 1) {
       std::memcpy(d + p.pw, row, (c1 - p.pw) * sizeof(float));
-    } else if (sw == 2 && p.pw % 2 == 0) {  // (constant strides: the compiler vectorises the deinterleave)
-      float* __restrict d0 = d + p.pw / 2;
-      float* __restrict d1 = d + Wp + p.pw / 2;
+    } else if (sw == 2) {  // (constant strides: the compiler vectorises the deinterleave)
+      // row[w] is padded column w + pw: even w in phase pw % 2 at w/2 + pw/2, odd w in the other at (w-1)/2 + (pw+1)/2
+      float* __restrict de = d + (p.pw % 2) * Wp + p.pw / 2;
+      float* __restrict dodd = d + ((p.pw + 1) % 2) * Wp + (p.pw + 1) / 2;
       const int64_t n = (c1 - p.pw) / 2;
       for (int64_t k = 0; k < n; ++k) {
-        d0[k] = row[2 * k];
-        d1[k] = row[2 * k + 1];
+        de[k] = row[2 * k];
+        dodd[k] = row[2 * k + 1];
       }
-      if ((c1 - p.pw) % 2) d0[n] = row[2 * n];
-    } else if (sw == 2) {  // pw odd: row[w] at padded column w + pw, phase (w + 1) % 2
-      float* __restrict d1 = d + Wp + (p.pw - 1) / 2;  // even w -> phase 1
-      float* __restrict d0 = d + (p.pw + 1) / 2;       // odd w -> phase 0
-      const int64_t n = (c1 - p.pw) / 2;
-      for (int64_t k = 0; k < n; ++k) {
-        d1[k] = row[2 * k];
-        d0[k] = row[2 * k + 1];
-      }
-      if ((c1 - p.pw) % 2) d1[n] = row[2 * n];
+      if ((c1 - p.pw) % 2) de[n] = row[2 * n];
     } else {
       for (int64_t c = p.pw; c < c1; ++c) d[(c % sw) * Wp + c / sw] = row[c - p.pw];
     }
