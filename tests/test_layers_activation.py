@@ -77,6 +77,28 @@ def test_backward_float32_paths_agree_with_float64(case, isa, rng):
     assert_close(grads[0], grads[1], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_backward_of_reductions(case, isa, rng):
+    """The gradient of sum() / mean() reaches the backward as one value broadcast (all strides 0), which the cpu
+    loops read once; a gradient broadcast along one dim only (sum over dim 0) is made contiguous. Both against
+    float64 with a dense gradient of the same values."""
+    try:
+        dlcore._C._set_cpu_isa(isa)
+    except ValueError:
+        pytest.skip(f"CPU lacks {isa}")
+    name, fn, _, _ = case
+    x = rng.standard_normal((3, 37)) * 3
+    for reduce, dense in ((lambda y: y.sum(), np.ones((3, 37))), (lambda y: y.mean(), np.full((3, 37), 1 / 111)),
+                          (lambda y: (y.sum(0) * dlcore.tensor(np.arange(37.0).astype(y.dtype.name))).sum(),
+                           np.tile(np.arange(37.0), (3, 1)))):
+        xd = dlcore.tensor(x.astype(np.float32), requires_grad=True)
+        reduce(fn(xd)).backward()
+        x64 = dlcore.tensor(x, requires_grad=True)
+        fn(x64).backward(dlcore.tensor(dense))
+        assert_close(xd.grad.numpy().astype(np.float64), x64.grad.numpy(), rtol=1e-5, atol=3e-6 * dense.max())
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_gradcheck(case, device, rng):
     name, fn, _, _ = case
@@ -112,6 +134,34 @@ def test_non_contiguous(case, device, rng):
     out = fn(xd)
     assert out.device.type == device
     assert_close(out.cpu().numpy(), ref(x.T[::2]), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_gelu_relative_accuracy_in_the_tail(isa):
+    """gelu(x) = x Phi(x) for x down to the underflow keeps its relative accuracy: Phi is not (1 + erf)/2, which
+    cancels for x < 0 (a relative error of 1e-1 at x = -5). Oracle: math.erfc in float64; the gradient
+    Phi + x phi as well (absolute near its zero at x = -0.75)."""
+    try:
+        dlcore._C._set_cpu_isa(isa)
+    except ValueError:
+        pytest.skip(f"CPU lacks {isa}")
+    x = np.concatenate([np.linspace(-13.1, 9.0, 4001), [-1e-20, 1e-30, 0.0]]).astype(np.float32)
+    x64 = x.astype(np.float64)
+    cdf = np.array([0.5 * math.erfc(-v / math.sqrt(2)) for v in x64])
+    ref = x64 * cdf
+    dref = cdf + x64 * np.exp(-0.5 * x64 * x64) / math.sqrt(2 * math.pi)
+    xd = dlcore.tensor(x, requires_grad=True)
+    y = F.gelu(xd)
+    y.backward(dlcore.tensor(np.ones_like(x)))
+    yv, gv = y.detach().numpy().astype(np.float64), xd.grad.numpy().astype(np.float64)
+    normal = np.abs(ref) > 1.2e-38
+    # the scalar path's erfc(-x/sqrt2) carries the rounding of x/sqrt2 (relative 2 z^2 eps at z = x/sqrt2)
+    rtol = 3e-5 if isa == "scalar" else 2e-6
+    rel = np.abs(yv - ref)[normal] / np.abs(ref[normal])
+    assert rel.max() < rtol, (rel.max(), x[normal][np.argmax(rel)])
+    assert (yv[~normal] == 0).all() or np.abs(yv[~normal]).max() < 1.2e-38
+    err = np.abs(gv - dref) / np.maximum(np.abs(dref), 0.05)
+    assert err.max() < rtol, (err.max(), x[np.argmax(err)])
 
 
 def test_nan_propagates(device):

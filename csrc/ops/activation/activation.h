@@ -9,7 +9,7 @@
 //   elu(x)         = x > 0 ? x : a (e^x - 1)           d/dx = x > 0 ? 1 : a e^x  (from x)
 //   sigmoid(x)     = 1 / (1 + e^-x)                    d/dx = y (1 - y)          (from y)
 //   tanh(x)                                            d/dx = 1 - y^2            (from y)
-//   gelu(x)        = x Phi(x) = x/2 (1 + erf(x/sqrt2)) d/dx = Phi(x) + x phi(x)  (from x)
+//   gelu(x)        = x Phi(x) = x/2 erfc(-x/sqrt2)  d/dx = Phi(x) + x phi(x)  (from x)
 //   gelu_tanh(x)   = x/2 (1 + tanh(k (x + c x^3))),  k = sqrt(2/pi), c = 0.044715
 //                    d/dx = (1 + t)/2 + x/2 (1 - t^2) k (1 + 3 c x^2)
 //   softplus(x)    = b x > th ? x : log(1 + e^{b x}) / b     d/dx = b x > th ? 1 : sigmoid(b x)  (from x)
@@ -55,9 +55,10 @@ constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1/sqrt(2 pi)
 constexpr double kSqrt2_Pi = 0.79788456080286535588;  // sqrt(2/pi)
 constexpr double kGeluC = 0.044715;
 
-template <class T> DLCORE_HOSTDEV T gelu_fwd(T x) { return T(0.5) * x * (T(1) + std::erf(x * T(kSqrt1_2))); }
+// Phi(x) = erfc(-x/sqrt2)/2: no cancellation for x < 0, where (1 + erf(x/sqrt2))/2 loses the tail.
+template <class T> DLCORE_HOSTDEV T gelu_fwd(T x) { return T(0.5) * x * std::erfc(-x * T(kSqrt1_2)); }
 template <class T> DLCORE_HOSTDEV T gelu_bwd(T g, T x) {
-  T cdf = T(0.5) * (T(1) + std::erf(x * T(kSqrt1_2)));
+  T cdf = T(0.5) * std::erfc(-x * T(kSqrt1_2));
   T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * x * x);
   return g * (cdf + x * pdf);
 }

@@ -45,8 +45,11 @@ void act_bwd_cpu(Act act, const Tensor& grad_in, const Tensor& grad_out, const T
   char* gx = static_cast<char*>(grad_in.raw_data());
   const char* g = static_cast<const char*>(grad_out.raw_data());
   const char* s = static_cast<const char*>(saved.raw_data());
-  parallel_for(0, saved.numel(), kGrain,
-               [&](int64_t i0, int64_t i1) { fn(gx + i0 * isz, g + i0 * isz, s + i0 * isz, i1 - i0, p); });
+  // grad_out is contiguous or one value broadcast (activation_backward passes nothing else to the cpu)
+  const int64_t gstep = grad_out.is_contiguous() ? isz : 0;
+  parallel_for(0, saved.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+    fn(gx + i0 * isz, g + i0 * gstep, gstep == 0, s + i0 * isz, i1 - i0, p);
+  });
 }
 
 KernelRegistrar reg_fwd(act_fwd_op, DeviceType::CPU, &act_fwd_cpu, "cpu");

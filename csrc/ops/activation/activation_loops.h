@@ -23,7 +23,11 @@ DLCORE_ALWAYS_INLINE vf act_fwd_v(vf x, float a, float b) {
   else if constexpr (A == Act::Elu) return vselect(x > 0.0f, x, a * (vexp(x) - 1.0f));
   else if constexpr (A == Act::Sigmoid) return vsigmoid(x);
   else if constexpr (A == Act::Tanh) return vtanh(x);
-  else if constexpr (A == Act::Gelu) return 0.5f * x * (1.0f + verf(x * (float)kSqrt1_2));
+  else if constexpr (A == Act::Gelu) {
+    vf cdf, ez;
+    vnormal_cdf(x, cdf, ez);
+    return x * cdf;
+  }
   else if constexpr (A == Act::GeluTanh) {
     vf u = (float)kSqrt2_Pi * (x + (float)kGeluC * x * x * x);
     return 0.5f * x * (1.0f + vtanh(u));
@@ -43,9 +47,9 @@ DLCORE_ALWAYS_INLINE vf act_bwd_v(vf g, vf s, float a, float b) {
   else if constexpr (A == Act::Sigmoid) return g * s * (1.0f - s);
   else if constexpr (A == Act::Tanh) return g * (1.0f - s * s);
   else if constexpr (A == Act::Gelu) {
-    vf cdf = 0.5f * (1.0f + verf(s * (float)kSqrt1_2));
-    vf pdf = (float)kInvSqrt2Pi * vexp(-0.5f * s * s);
-    return g * (cdf + s * pdf);
+    vf cdf, ez;
+    vnormal_cdf(s, cdf, ez);
+    return g * (cdf + s * ((float)kInvSqrt2Pi * ez));
   } else if constexpr (A == Act::GeluTanh) {
     vf x2 = s * s;
     vf t = vtanh((float)kSqrt2_Pi * (s + (float)kGeluC * x2 * s));
@@ -85,26 +89,37 @@ void act_fwd_loop(char* yp, const char* xp, int64_t n, const ActParams& p) {
 }
 
 template <Act A, class T>
-void act_bwd_loop(char* gxp, const char* gp, const char* sp, int64_t n, const ActParams& p) {
+void act_bwd_loop(char* gxp, const char* gp, bool g_bcast, const char* sp, int64_t n, const ActParams& p) {
   T* gx = reinterpret_cast<T*>(gxp);
   const T* g = reinterpret_cast<const T*>(gp);
   const T* s = reinterpret_cast<const T*>(sp);
   const T a = (T)p.a, b = (T)p.b;
 #if DLCORE_VLEN > 1
   if constexpr (std::is_same_v<T, float>) {
-    int64_t i = 0;
-    for (; i + kVLen <= n; i += kVLen) vstore(gx + i, act_bwd_v<A>(vload(g + i), vload(s + i), a, b));
-    if (i < n) {
-      float bg[kVLen] = {}, bs[kVLen] = {};
-      std::memcpy(bg, g + i, (n - i) * sizeof(float));
-      std::memcpy(bs, s + i, (n - i) * sizeof(float));
-      vstore(bg, act_bwd_v<A>(vload(bg), vload(bs), a, b));
-      std::memcpy(gx + i, bg, (n - i) * sizeof(float));
-    }
+    auto run = [&](auto bcast) {
+      constexpr bool kBcast = decltype(bcast)::value;
+      const vf g0 = vsplat(g[0]);
+      int64_t i = 0;
+      for (; i + kVLen <= n; i += kVLen)
+        vstore(gx + i, act_bwd_v<A>(kBcast ? g0 : vload(g + i), vload(s + i), a, b));
+      if (i < n) {
+        float bg[kVLen] = {}, bs[kVLen] = {};
+        if (!kBcast) std::memcpy(bg, g + i, (n - i) * sizeof(float));
+        std::memcpy(bs, s + i, (n - i) * sizeof(float));
+        vstore(bg, act_bwd_v<A>(kBcast ? g0 : vload(bg), vload(bs), a, b));
+        std::memcpy(gx + i, bg, (n - i) * sizeof(float));
+      }
+    };
+    if (g_bcast) run(std::true_type{});
+    else run(std::false_type{});
     return;
   }
 #endif
-  for (int64_t i = 0; i < n; ++i) gx[i] = act_bwd_s<A, T>(g[i], s[i], a, b);
+  if (g_bcast) {
+    for (int64_t i = 0; i < n; ++i) gx[i] = act_bwd_s<A, T>(g[0], s[i], a, b);
+  } else {
+    for (int64_t i = 0; i < n; ++i) gx[i] = act_bwd_s<A, T>(g[i], s[i], a, b);
+  }
 }
 
 template <int AI>

@@ -46,7 +46,13 @@ Tensor activation_backward(Act act, const Tensor& grad_out, const Tensor& saved,
   const char* op = act_name(act);
   layers::check_float(saved, op, "saved");
   layers::check_like(saved, grad_out, op, "saved", "grad_output");
-  Tensor s = saved.contiguous(), g = grad_out.contiguous();
+  Tensor s = saved.contiguous();
+  // A gradient that is one value broadcast (the backward of sum() or mean()) goes to the CPU loops as it is: they
+  // read the value once instead of a materialised copy. Every other layout (and every other device) is made
+  // contiguous.
+  bool g_bcast = s.device().type == DeviceType::CPU && grad_out.numel() > 1;
+  for (int d = 0; d < grad_out.dim() && g_bcast; ++d) g_bcast = grad_out.stride(d) == 0 || grad_out.shape()[d] == 1;
+  Tensor g = g_bcast ? grad_out : grad_out.contiguous();
   Tensor gx = Tensor::empty(s.shape(), s.dtype(), s.device());
   if (gx.numel()) act_bwd_op.get(s.device().type)(act, gx, g, s, p);
   return gx;

@@ -7,7 +7,8 @@ namespace dlcore {
 // [act][0 = float32, 1 = float64]; each loop handles n contiguous elements (one thread's chunk).
 struct ActTable {
   void (*fwd[kNumActs][2])(char* y, const char* x, int64_t n, const ActParams& p) = {};
-  void (*bwd[kNumActs][2])(char* gx, const char* g, const char* s, int64_t n, const ActParams& p) = {};
+  // g_bcast: g is one value for all n elements
+  void (*bwd[kNumActs][2])(char* gx, const char* g, bool g_bcast, const char* s, int64_t n, const ActParams& p) = {};
 };
 
 namespace scalar { void fill_activation_table(ActTable& t); }
