@@ -240,13 +240,18 @@ def test_direct_avx512_both_vector_widths(vl, rng):
         dlcore._C._conv_direct_avx512_vl(4)
 
 
-DEPTHWISE_CASES = [  # groups == C, stride 1: the per-plane depthwise kernels (N, C, H, W, K, R, S, st, pad, dil, G, bias)
+DEPTHWISE_CASES = [  # groups == C: the per-plane depthwise kernels (N, C, H, W, K, R, S, st, pad, dil, G, bias)
     (2, 5, 9, 70, 5, 3, 3, 1, 1, 1, 5, True),          # rows of 70: 4 whole vectors and a masked tail
     (2, 3, 12, 33, 6, 3, 3, 1, 1, 1, 3, False),        # multiplier 2: input grad summed over two outputs
     (1, 4, 15, 21, 4, 5, 3, 1, (2, 1), 2, 4, True),    # dilation 2, unequal padding
     (1, 3, 10, 18, 3, 4, 4, 1, "same", 1, 3, True),    # even kernel, asymmetric 'same' padding
     (2, 2, 8, 40, 4, 3, 5, 1, 0, 1, 2, True),          # no padding ('valid')
     (1, 2, 6, 20, 2, 3, 3, 1, 3, 1, 2, False),         # padding beyond the kernel: input grad falls back
+    (2, 4, 13, 37, 4, 3, 3, 2, 1, 1, 4, True),          # stride 2 (phase planes), odd sizes
+    (1, 3, 20, 70, 6, 5, 5, 2, 2, 1, 3, False),        # 5x5 stride 2, multiplier 2, rows of 35: 2 vectors + tail
+    (1, 2, 17, 50, 2, 3, 3, 3, 1, 1, 2, True),          # stride 3
+    (1, 2, 19, 90, 2, 3, 4, (2, 5), (1, 2), (2, 1), 2, True),  # unequal strides (5: the generic split), dilation
+    (1, 2, 9, 9, 2, 2, 2, 2, 0, 1, 2, False),           # stride = kernel (no overlap), 'valid'
 ]
 
 
