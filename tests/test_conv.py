@@ -252,6 +252,8 @@ DEPTHWISE_CASES = [  # groups == C: the per-plane depthwise kernels (N, C, H, W,
     (1, 2, 17, 50, 2, 3, 3, 3, 1, 1, 2, True),          # stride 3
     (1, 2, 19, 90, 2, 3, 4, (2, 5), (1, 2), (2, 1), 2, True),  # unequal strides (5: the generic split), dilation
     (1, 2, 9, 9, 2, 2, 2, 2, 0, 1, 2, False),           # stride = kernel (no overlap), 'valid'
+    (2, 3, 7, 3, 3, 1, 2, (1, 4), (2, 0), 1, 3, True),  # stride beyond the width: phases wholly in the padding
+    (1, 2, 11, 12, 4, 3, 3, 2, 3, 1, 2, False),         # stride 2, padding beyond the kernel
 ]
 
 

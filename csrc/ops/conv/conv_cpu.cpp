@@ -329,7 +329,7 @@ void forward_cpu(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor
 }
 
 void backward_input_cpu(const Tensor& gx, const Tensor& gy, const Tensor& w, const ConvParams& p) {
-  if (gx.dtype() == DType::Float32 && use_depthwise(p) && conv_depthwise_input_applies(p)) {
+  if (gx.dtype() == DType::Float32 && use_depthwise(p)) {
     if (auto* fn = conv_direct_tables().dw_input.get()) {
       fn(gx.data<float>(), gy.data<float>(), w.data<float>(), p);
       return;

@@ -46,15 +46,18 @@ inline bool conv_direct_applies(const ConvParams& p) {
   return p.R * p.S * p.C <= 512;
 }
 
-// Depthwise layers (groups == C, K a multiple of C), any stride, float32: the per-plane kernels of
-// conv_direct_impl.inc; im2col + GEMM ran one tiny GEMM per channel (0.2-0.5x torch). The input gradient needs stride
-// 1 and the padding within the kernel's extent ((R-1) dh >= pt, (S-1) dw >= pl, as a 'same' or 'valid' layer has).
+// Depthwise layers (groups == C, K a multiple of C), any stride, padding and dilation, float32: the per-plane
+// kernels of conv_direct_impl.inc (forward, input and weight gradients); im2col + GEMM ran one tiny GEMM per channel
+// (0.2-0.5x torch).
 inline bool conv_depthwise_applies(const ConvParams& p) {
   return p.G == p.C && p.G > 1 && p.K % p.C == 0 && p.P >= 1 && p.Q >= 1;
 }
-inline bool conv_depthwise_input_applies(const ConvParams& p) {
-  return conv_depthwise_applies(p) && p.sh == 1 && p.sw == 1 && (p.R - 1) * p.dh >= p.pt &&
-         (p.S - 1) * p.dw >= p.pl && (p.R - 1) * p.dh >= p.pb && (p.S - 1) * p.dw >= p.pr;
+// The input gradient's direct form (the correlation of padded gy with the flipped kernel, written straight into gx)
+// needs stride 1 and the padding within the kernel's extent ((R-1) dh >= pt, ..., as a 'same' or 'valid' layer
+// has); other layers go through the phase planes.
+inline bool conv_depthwise_input_flipped(const ConvParams& p) {
+  return p.sh == 1 && p.sw == 1 && (p.R - 1) * p.dh >= p.pt && (p.S - 1) * p.dw >= p.pl &&
+         (p.R - 1) * p.dh >= p.pb && (p.S - 1) * p.dw >= p.pr;
 }
 
 }  // namespace dlcore
