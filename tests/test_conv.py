@@ -354,6 +354,40 @@ def test_conv1d_vs_numpy(kw, float_dtype, device, rng):
     assert_close(bt.grad, rgb, **tol)
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_single_output_row_takes_padded_input_rows(isa, threads, rng):
+    """Layers with one output row and unit column stride (conv1d, or a 2-D layer whose kernel covers the padded
+    height) give the GEMM the padded input rows as its B operand (gemm_rows, no im2col copy). Batch 1 at 2 threads:
+    the GEMM splits itself over threads (columns, rows or the reduction), which offsets the rows; top/bottom padding
+    rows point at zeros; dilation and both paddings; float32 and float64."""
+    dlcore._C._set_cpu_isa(isa)
+    before = dlcore.get_num_threads()
+    dlcore.set_num_threads(threads)
+    try:
+        for dtype in ("float32", "float64"):
+            tol = dict(rtol=1e-4, atol=2e-4) if dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
+            for (N, C, H, W, K, R, S, st, pad, dil) in [
+                    (1, 8, 1, 300, 40, 1, 5, 1, (0, 2), (1, 1)),      # conv1d, long row: column split
+                    (1, 1024, 1, 24, 2, 1, 5, 1, (0, 2), (1, 1)),     # K = C S = 5120, tiny M, N: reduction split
+                    (2, 5, 3, 50, 7, 3, 4, (2, 1), (1, 3), (2, 2)),  # 2-D, P = 1, padding rows, dilation
+                    (1, 3, 4, 33, 4, 4, 3, 1, (0, 0), (1, 3))]:       # 2-D valid, P = 1
+                x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((K, C, R, S))
+                b = rng.standard_normal(K)
+                xt, wt, bt = (_t(a, dtype, True) for a in (x, w, b))
+                y = F.conv2d(xt, wt, bt, st, pad, dil)
+                assert y.shape[2] == 1
+                gy = rng.standard_normal(y.shape)
+                pad4 = (pad[0], pad[0], pad[1], pad[1])
+                ry, rgx, rgw, rgb = ref_conv2d(x, w, b, st if isinstance(st, tuple) else (st, st), pad4, dil, 1, gy)
+                assert_close(y, ry, **tol)
+                y.backward(_t(gy, dtype))
+                assert_close(xt.grad, rgx, **tol)
+                assert_close(wt.grad, rgw, **tol)
+    finally:
+        dlcore.set_num_threads(before)
+
+
 @requires_torch
 def test_conv1d_vs_torch(rng):
     import torch

@@ -156,13 +156,41 @@ void over_batch(int64_t N, const F& fn) {
   }
 }
 
+// One output row (conv1d, or any layer with P == 1) and unit column stride: row (c, r, s) of im2col is a stretch of
+// input row r*dh - pt of channel c, zero-padded. Those rows, padded once per sample (Cg R rows of Wp values, and one
+// row of zeros for the taps that fall in the top/bottom padding), go to the GEMM as row pointers (gemm_rows), which
+// packs them in place: no im2col copy of S times the input.
+inline bool rows_b_applies(const ConvParams& p) { return p.P == 1 && p.sw == 1 && !is_pointwise(p); }
+
+template <class T>
+void padded_rows_b(const T* xg, const ConvParams& p, int64_t Wp, T* xpad, const T** rows) {
+  const int64_t Cg = p.Cg();
+  T* zero = xpad + Cg * p.R * Wp;
+  std::fill(zero, zero + Wp, T(0));
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t r = 0; r < p.R; ++r) {
+      const int64_t ih = r * p.dh - p.pt;  // output row 0
+      const T* row = zero;
+      if (ih >= 0 && ih < p.H) {
+        T* d = xpad + (c * p.R + r) * Wp;
+        std::fill(d, d + p.pl, T(0));
+        std::memcpy(d + p.pl, xg + (c * p.H + ih) * p.W, (std::size_t)p.W * sizeof(T));
+        std::fill(d + p.pl + p.W, d + Wp, T(0));
+        row = d;
+      }
+      for (int64_t s = 0; s < p.S; ++s) rows[(c * p.R + r) * p.S + s] = row + s * p.dw;
+    }
+}
+
 template <class T>
 void forward_im2col(T* y, const T* x, const T* w, const T* b, const ConvParams& p) {
   const int64_t Cg = p.Cg(), Kg = p.Kg(), PQ = p.P * p.Q, CRS = Cg * p.R * p.S, HW = p.H * p.W;
-  const bool pw = is_pointwise(p);
+  const bool pw = is_pointwise(p), rows_b = rows_b_applies(p);
   const int64_t tr = tile_rows<T>(p);
+  const int64_t Wp = std::max(p.pl + p.W, p.Q + (p.S - 1) * p.dw);  // a padded input row (rows_b)
   over_batch(p.N, [&](int tid, int64_t n0, int64_t n1) {
-    T* col = pw ? nullptr : scratch<T>((std::size_t)CRS * tr * p.Q, 0);
+    T* col = pw ? nullptr : scratch<T>(rows_b ? (std::size_t)((Cg * p.R + 1) * Wp) : (std::size_t)CRS * tr * p.Q, 0);
+    std::vector<const T*> rows(rows_b ? (std::size_t)CRS : 0);
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t g = 0; g < p.G; ++g) {
         const T* xg = x + (n * p.C + g * Cg) * HW;
@@ -171,6 +199,11 @@ void forward_im2col(T* y, const T* x, const T* w, const T* b, const ConvParams& 
         if (b) {
           ep.bias = b + g * Kg;
           ep.bias_kind = BiasKind::PerRow;
+        }
+        if (rows_b) {
+          padded_rows_b(xg, p, Wp, col, rows.data());
+          gemm_rows<T>(Kg, p.Q, CRS, T(1), w + g * Kg * CRS, CRS, 1, rows.data(), 0, T(0), yg, p.Q, 1, ep);
+          continue;
         }
         if (pw) {
           gemm<T>(Kg, PQ, CRS, T(1), w + g * Kg * CRS, CRS, 1, xg, PQ, 1, T(0), yg, PQ, 1, ep);

@@ -44,6 +44,23 @@ inline void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t r
   else dgemm(M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c, ep);
 }
 
+// The same with B given by rows: B[k, n] = b_rows[k][b_col0 + n] (rows of another array, read in place and packed
+// by the GEMM: a convolution's im2col without the copy). C must be unit-stride along N for speed (any strides work).
+void sgemm_rows(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t rs_a, int64_t cs_a,
+                const float* const* b_rows, int64_t b_col0, float beta, float* C, int64_t rs_c, int64_t cs_c,
+                const GemmEpilogue<float>& ep = {});
+void dgemm_rows(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t rs_a, int64_t cs_a,
+                const double* const* b_rows, int64_t b_col0, double beta, double* C, int64_t rs_c, int64_t cs_c,
+                const GemmEpilogue<double>& ep = {});
+
+template <class T>
+inline void gemm_rows(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t rs_a, int64_t cs_a,
+                      const T* const* b_rows, int64_t b_col0, T beta, T* C, int64_t rs_c, int64_t cs_c,
+                      const GemmEpilogue<T>& ep = {}) {
+  if constexpr (sizeof(T) == 4) sgemm_rows(M, N, K, alpha, A, rs_a, cs_a, b_rows, b_col0, beta, C, rs_c, cs_c, ep);
+  else dgemm_rows(M, N, K, alpha, A, rs_a, cs_a, b_rows, b_col0, beta, C, rs_c, cs_c, ep);
+}
+
 // Tensor-level entry used by matmul and the layers, registered per device:
 // out[b] = alpha * a[b] @ b[b] + beta * out[b] for every batch index b; a is [B, M, K], b is [B, K, N] and out is
 // [B, M, N], any strides (batch stride 0 broadcasts); bias (optional, 1-D) per ep.bias_kind.

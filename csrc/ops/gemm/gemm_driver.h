@@ -145,6 +145,12 @@ struct Driver {
           for (int i = 0; i < mr; ++i) d[p * MR + i] = src[i * rs + p * cs];
     }
   }
+  // The same for B given by rows: row p of the block at rows[p] + col0.
+  static void pack_b_rows(int64_t kc, int64_t nc, const T* const* rows, int64_t col0, T* dst) {
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t jr = 0; jr < nc; jr += NR)
+        Kern::copy_rows(rows[p] + col0 + jr, 0, (int)std::min<int64_t>(NR, nc - jr), 1, dst + jr * kc + p * NR, NR);
+  }
   // B block (kc x nc) -> NR-wide micro-panels, each kc * NR values (k-major), zero-padded past nc.
   static void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, T* dst) {
     if (cs == 1) {
@@ -230,7 +236,7 @@ struct Driver {
       for (int64_t pc = 0; pc < K; pc += kc_max) {  // ---- loop 4: KC-deep rank-kc update
         const int64_t kc = std::min<int64_t>(kc_max, K - pc);
         const bool first = pc == 0, last = pc + kc == K;
-        const T* Bblk = p.B + pc * p.rs_b + jc * p.cs_b;
+        const T* Bblk = p.b_rows ? nullptr : p.B + pc * p.rs_b + jc * p.cs_b;
         // The ragged last strip (ne <= kDotEdgeCols columns) as dot products along k when A is read in place
         // along k (Kern::edge_dot): its columns copied to bt, column-major and zero-padded to a whole vector.
         const int64_t j_edge = nc / NR * NR, ne = nc - j_edge;
@@ -238,7 +244,7 @@ struct Driver {
         const T* bt = nullptr;
         int64_t ldbt = 0;
         if constexpr (Kern::kDotEdge) {
-          dot_edge = ne > 0 && ne <= Kern::kDotEdgeCols && !pack_a_on && p.cs_a == 1 && direct_c;
+          dot_edge = ne > 0 && ne <= Kern::kDotEdgeCols && !pack_a_on && p.cs_a == 1 && direct_c && !p.b_rows;
           if (dot_edge) {
             ldbt = (kc + VL - 1) / VL * VL;
             T* w = (T*)workspace(4, sizeof(T) * (size_t)(Kern::kDotEdgeCols * ldbt));
@@ -248,7 +254,9 @@ struct Driver {
             bt = w;
           }
         }
-        if (pack_b_on) {
+        if (p.b_rows) {
+          pack_b_rows(kc, nc, p.b_rows + pc, p.b_col0 + jc, bufB);
+        } else if (pack_b_on) {
           pack_b(kc, dot_edge ? j_edge : nc, Bblk, p.rs_b, p.cs_b, bufB);
         } else if (ne && !dot_edge) {  // unpacked B: only the ragged last strip is copied (full-vector reads)
           Kern::copy_rows(Bblk + j_edge, p.rs_b, (int)ne, kc, bufB, NR);
@@ -334,7 +342,7 @@ struct Driver {
     return true;
   }
   static bool want_pack_b(const GemmCall<T>& p, int64_t m, bool pack_a) {
-    if (p.cs_b != 1) return true;  // the microkernel reads B rows as vectors
+    if (p.cs_b != 1 || p.b_rows) return true;  // the microkernel reads B rows as vectors
     if (p.opt.pack_b >= 0) return p.opt.pack_b != 0;
     // Unpacked, the B micro-panels are read from B's rows by every A micro-panel (from L2 after the first).
     // On an 8-way L1 (Zen 4) that beats a copy for up to 6 of them (measured 5-8% on 64 x 256 x 784,
@@ -393,7 +401,8 @@ struct Driver {
     s.M = m1 - m0;
     s.N = n1 - n0;
     s.A = p.A + m0 * p.rs_a;
-    s.B = p.B + n0 * p.cs_b;
+    if (p.b_rows) s.b_col0 = p.b_col0 + n0;
+    else s.B = p.B + n0 * p.cs_b;
     s.C = p.C + m0 * p.rs_c + n0 * p.cs_c;
     if (p.ep.bias_kind == BiasKind::PerRow) s.ep.bias = p.ep.bias + m0;
     else if (p.ep.bias_kind == BiasKind::PerCol) s.ep.bias = p.ep.bias + n0;
@@ -412,7 +421,7 @@ struct Driver {
     // Orientation: the microkernel wants C unit-stride along N. Transpose the problem (C^T = B^T A^T) when C is
     // unit-stride along M instead; otherwise keep it (general C strides go through temp tiles).
     if (p.N == 1) p.cs_c = 1;
-    if (p.cs_c != 1 && (p.rs_c == 1 || p.M == 1)) {
+    if (p.cs_c != 1 && (p.rs_c == 1 || p.M == 1) && !p.b_rows) {
       std::swap(p.M, p.N);
       std::swap(p.A, p.B);
       int64_t ra = p.rs_a, ca = p.cs_a;
@@ -492,7 +501,8 @@ struct Driver {
         GemmCall<T> s = p;
         s.K = k1 - k0;
         s.A = p.A + k0 * p.cs_a;
-        s.B = p.B + k0 * p.rs_b;
+        if (p.b_rows) s.b_rows = p.b_rows + k0;
+        else s.B = p.B + k0 * p.rs_b;
         s.alpha = T(1);
         s.beta = T(0);
         s.C = buf;

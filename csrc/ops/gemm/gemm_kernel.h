@@ -58,6 +58,10 @@ struct GemmCall {
   int64_t rs_c, cs_c;
   GemmEpilogue<T> ep;
   GemmOptions opt;
+  // B given by rows (B and rs_b unused, cs_b 1): row k starts at b_rows[k] + b_col0. For operands that are rows of
+  // another array, e.g. a convolution's implicit im2col (sgemm_rows). Always packed; C is not reoriented.
+  const T* const* b_rows = nullptr;
+  int64_t b_col0 = 0;
 };
 
 // What one ISA implementation does per tile and how it blocks (reported to tests and the benchmark).
