@@ -358,7 +358,8 @@ def test_conv1d_vs_numpy(kw, float_dtype, device, rng):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_single_output_row_takes_padded_input_rows(isa, threads, rng):
     """Layers with one output row and unit column stride (conv1d, or a 2-D layer whose kernel covers the padded
-    height) give the GEMM the padded input rows as its B operand (gemm_rows, no im2col copy). Batch 1 at 2 threads:
+    height) give the GEMM the padded input rows as its B operand (gemm_rows, no im2col copy), and conv1d's input
+    gradient the padded gy rows (as a correlation with the regrouped weight). Batch 1 at 2 threads:
     the GEMM splits itself over threads (columns, rows or the reduction), which offsets the rows; top/bottom padding
     rows point at zeros; dilation and both paddings; float32 and float64."""
     dlcore._C._set_cpu_isa(isa)
@@ -371,7 +372,9 @@ def test_single_output_row_takes_padded_input_rows(isa, threads, rng):
                     (1, 8, 1, 300, 40, 1, 5, 1, (0, 2), (1, 1)),      # conv1d, long row: column split
                     (1, 1024, 1, 24, 2, 1, 5, 1, (0, 2), (1, 1)),     # K = C S = 5120, tiny M, N: reduction split
                     (2, 5, 3, 50, 7, 3, 4, (2, 1), (1, 3), (2, 2)),  # 2-D, P = 1, padding rows, dilation
-                    (1, 3, 4, 33, 4, 4, 3, 1, (0, 0), (1, 3))]:       # 2-D valid, P = 1
+                    (1, 3, 4, 33, 4, 4, 3, 1, (0, 0), (1, 3)),       # 2-D valid, P = 1
+                    (2, 3, 1, 30, 4, 1, 3, 1, (0, 4), (1, 1)),       # conv1d, padding beyond the kernel: Q > W
+                    (2, 4, 1, 41, 5, 1, 4, 1, (0, 1), (1, 3))]:       # conv1d, dilation 3, padding < extent
                 x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((K, C, R, S))
                 b = rng.standard_normal(K)
                 xt, wt, bt = (_t(a, dtype, True) for a in (x, w, b))

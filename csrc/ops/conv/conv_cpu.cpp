@@ -219,8 +219,47 @@ void forward_im2col(T* y, const T* x, const T* w, const T* b, const ConvParams& 
   });
 }
 
+// conv1d with unit stride (one input and output row, R = 1): the input gradient is itself a correlation,
+//   gx[c][x] = sum_{k,s} w[k][c][s] gy[k][x + pl - s dw]   (gy zero outside [0, Q)),
+// so it runs as the forward does: the GEMM's B rows (k, s) are stretches of zero-padded gy rows (gemm_rows), A is
+// w regrouped as [Cg][Kg S]; no col buffer and no col2im scatter.
+inline bool rows_gx_applies(const ConvParams& p) {
+  return p.H == 1 && p.P == 1 && p.R == 1 && p.sw == 1 && !is_pointwise(p);
+}
+
+template <class T>
+void backward_input_rows(T* gx, const T* gy, const T* w, const ConvParams& p) {
+  const int64_t Cg = p.Cg(), Kg = p.Kg(), S = p.S, KS = Kg * S;
+  const int64_t off = std::max<int64_t>(0, (S - 1) * p.dw - p.pl);  // zeros left of a gy row
+  const int64_t Lg = off + std::max(p.Q, p.W + p.pl);                // a padded gy row (reads stay inside)
+  std::vector<T> wr((std::size_t)(p.G * Cg * KS));  // wr[g][c][k S + s] = w[g Kg + k][c][s]
+  for (int64_t g = 0; g < p.G; ++g)
+    for (int64_t k = 0; k < Kg; ++k)
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t s = 0; s < S; ++s) wr[(g * Cg + c) * KS + k * S + s] = w[((g * Kg + k) * Cg + c) * S + s];
+  over_batch(p.N, [&](int, int64_t n0, int64_t n1) {
+    T* gyp = scratch<T>((std::size_t)(Kg * Lg), 0);
+    std::vector<const T*> rows((std::size_t)KS);
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t g = 0; g < p.G; ++g) {
+        const T* gyg = gy + (n * p.K + g * Kg) * p.Q;
+        for (int64_t k = 0; k < Kg; ++k) {
+          T* d = gyp + k * Lg;
+          std::fill(d, d + off, T(0));
+          std::memcpy(d + off, gyg + k * p.Q, (std::size_t)p.Q * sizeof(T));
+          std::fill(d + off + p.Q, d + Lg, T(0));
+          // column x of row (k, s): gy[k][x + pl - s dw] = d[off + x + pl - s dw]
+          for (int64_t s = 0; s < S; ++s) rows[k * S + s] = d + off + p.pl - s * p.dw;
+        }
+        gemm_rows<T>(Cg, p.W, KS, T(1), wr.data() + g * Cg * KS, KS, 1, rows.data(), 0, T(0),
+                     gx + (n * p.C + g * Cg) * p.W, p.W, 1);
+      }
+  });
+}
+
 template <class T>
 void backward_input_im2col(T* gx, const T* gy, const T* w, const ConvParams& p) {
+  if (rows_gx_applies(p)) return backward_input_rows(gx, gy, w, p);
   const int64_t Cg = p.Cg(), Kg = p.Kg(), PQ = p.P * p.Q, CRS = Cg * p.R * p.S, HW = p.H * p.W;
   const bool pw = is_pointwise(p);
   const int64_t tr = tile_rows<T>(p);
