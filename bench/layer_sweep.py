@@ -42,6 +42,9 @@ cases = [
  ("mse_loss", x2, lambda m, v: m.mse_loss(v, v * 0.5)),
  ("bce_with_logits", x2, lambda m, v: m.binary_cross_entropy_with_logits(v, v * 0 + 0.3)),
  ("conv depthwise 3x3 [32,64,28,28]", x4, "dw"),
+ ("conv depthwise 3x3/2 [32,128,28,28]", rng.standard_normal((32,128,28,28)).astype(np.float32), "dw2"),
+ ("conv depthwise 5x5/2 [16,32,112,112]", rng.standard_normal((16,32,112,112)).astype(np.float32), "dw5"),
+ ("conv 256->256 3x3 [16,256,13,13]", rng.standard_normal((16,256,13,13)).astype(np.float32), "a3"),
  ("conv1d k5 [32,64,784]", x4.reshape(32,64,784), "c1d"),
  ("embedding [64,50]->128", None, "emb"),
  ("cross_entropy [256,1000]", x2, "ce"),
@@ -50,6 +53,13 @@ for name, x, fn in cases:
     if fn == "dw":
         w = rng.standard_normal((64,1,3,3)).astype(np.float32)
         fd = lambda m, v, w=w: m.conv2d(v, (dlcore.tensor(w) if m is F else torch.tensor(w)), None, 1, 1, 1, 64)
+    elif fn in ("dw2", "dw5"):
+        C, k = x.shape[1], (3 if fn == "dw2" else 5)
+        w = rng.standard_normal((C,1,k,k)).astype(np.float32)
+        fd = lambda m, v, w=w, C=C, k=k: m.conv2d(v, (dlcore.tensor(w) if m is F else torch.tensor(w)), None, 2, k//2, 1, C)
+    elif fn == "a3":
+        w = (rng.standard_normal((256,256,3,3)) * 0.05).astype(np.float32)
+        fd = lambda m, v, w=w: m.conv2d(v, (dlcore.tensor(w) if m is F else torch.tensor(w)), None, 1, 1)
     elif fn == "c1d":
         w = rng.standard_normal((64,64,5)).astype(np.float32)
         fd = lambda m, v, w=w: m.conv1d(v, (dlcore.tensor(w) if m is F else torch.tensor(w)), None, 1, 2)

@@ -40,9 +40,8 @@ DLCORE_ALWAYS_INLINE vf vpow2i(vi n) { return as_float((n + 127) << 23); }
 
 // exp(x - n ln2) for n = round(x / ln2): r = x - n ln2 in two steps (Cody-Waite), |r| <= ln2/2, then exp(r) by a
 // degree-6 polynomial (within 2 ulp). The core of vexp; callers apply 2^n their own way.
-DLCORE_ALWAYS_INLINE vf vexp_reduced(vf x, vf n) {
-  vf r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
+// exp(r) for |r| <= ln2/2 (a little beyond is fine): the polynomial.
+DLCORE_ALWAYS_INLINE vf vexp_poly(vf r) {
   vf r2 = r * r;
   vf p = vsplat(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
@@ -51,6 +50,11 @@ DLCORE_ALWAYS_INLINE vf vexp_reduced(vf x, vf n) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   return p * r2 + r + 1.0f;
+}
+DLCORE_ALWAYS_INLINE vf vexp_reduced(vf x, vf n) {
+  vf r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  return vexp_poly(r);
 }
 
 // exp(x): x = n ln2 + r, |r| <= ln2/2; exp(r) by a degree-6 polynomial; 2^n applied in two halves so that
@@ -279,14 +283,7 @@ DLCORE_ALWAYS_INLINE void vnormal_cdf(vf x, vf& cdf, vf& ez) {
   vf r = xe - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
   r = r - lo * 0.5f;
-  const vf r2 = r * r;
-  vf e = vsplat(1.9875691500e-4f);
-  e = e * r + 1.3981999507e-3f;
-  e = e * r + 8.3334519073e-3f;
-  e = e * r + 4.1665795894e-2f;
-  e = e * r + 1.6666665459e-1f;
-  e = e * r + 5.0000001201e-1f;
-  e = e * r2 + r + 1.0f;
+  const vf e = vexp_poly(r);
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
   ez = (vf)_mm512_maskz_scalef_ps(0xffff, (__m512)e, (__m512)n);
   const vf q = t * ez * p;

@@ -147,22 +147,28 @@ void dgemm(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64
   gemm_detail::gemm_call<double>({M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c, ep, {}});
 }
 
+namespace {
+template <class T>
+void gemm_rows_call(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t rs_a, int64_t cs_a,
+                    const T* const* b_rows, int64_t b_col0, T beta, T* C, int64_t rs_c, int64_t cs_c,
+                    const GemmEpilogue<T>& ep) {
+  gemm_detail::GemmCall<T> c{M, N, K, alpha, A, rs_a, cs_a, nullptr, 0, 1, beta, C, rs_c, cs_c, ep, {}};
+  c.b_rows = b_rows;
+  c.b_col0 = b_col0;
+  gemm_detail::gemm_call<T>(c);
+}
+}  // namespace
+
 void sgemm_rows(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t rs_a, int64_t cs_a,
                 const float* const* b_rows, int64_t b_col0, float beta, float* C, int64_t rs_c, int64_t cs_c,
                 const GemmEpilogue<float>& ep) {
-  gemm_detail::GemmCall<float> c{M, N, K, alpha, A, rs_a, cs_a, nullptr, 0, 1, beta, C, rs_c, cs_c, ep, {}};
-  c.b_rows = b_rows;
-  c.b_col0 = b_col0;
-  gemm_detail::gemm_call<float>(c);
+  gemm_rows_call<float>(M, N, K, alpha, A, rs_a, cs_a, b_rows, b_col0, beta, C, rs_c, cs_c, ep);
 }
 
 void dgemm_rows(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t rs_a, int64_t cs_a,
                 const double* const* b_rows, int64_t b_col0, double beta, double* C, int64_t rs_c, int64_t cs_c,
                 const GemmEpilogue<double>& ep) {
-  gemm_detail::GemmCall<double> c{M, N, K, alpha, A, rs_a, cs_a, nullptr, 0, 1, beta, C, rs_c, cs_c, ep, {}};
-  c.b_rows = b_rows;
-  c.b_col0 = b_col0;
-  gemm_detail::gemm_call<double>(c);
+  gemm_rows_call<double>(M, N, K, alpha, A, rs_a, cs_a, b_rows, b_col0, beta, C, rs_c, cs_c, ep);
 }
 
 }  // namespace dlcore
