@@ -162,6 +162,14 @@ void over_batch(int64_t N, const F& fn) {
 // packs them in place: no im2col copy of S times the input.
 inline bool rows_b_applies(const ConvParams& p) { return p.P == 1 && p.sw == 1 && !is_pointwise(p); }
 
+// d[0, len) = left zeros, then src[0, n), then zeros.
+template <class T>
+void pad_row(T* d, int64_t left, const T* src, int64_t n, int64_t len) {
+  std::fill(d, d + left, T(0));
+  std::memcpy(d + left, src, (std::size_t)n * sizeof(T));
+  std::fill(d + left + n, d + len, T(0));
+}
+
 template <class T>
 void padded_rows_b(const T* xg, const ConvParams& p, int64_t Wp, T* xpad, const T** rows) {
   const int64_t Cg = p.Cg();
@@ -173,9 +181,7 @@ void padded_rows_b(const T* xg, const ConvParams& p, int64_t Wp, T* xpad, const 
       const T* row = zero;
       if (ih >= 0 && ih < p.H) {
         T* d = xpad + (c * p.R + r) * Wp;
-        std::fill(d, d + p.pl, T(0));
-        std::memcpy(d + p.pl, xg + (c * p.H + ih) * p.W, (std::size_t)p.W * sizeof(T));
-        std::fill(d + p.pl + p.W, d + Wp, T(0));
+        pad_row(d, p.pl, xg + (c * p.H + ih) * p.W, p.W, Wp);
         row = d;
       }
       for (int64_t s = 0; s < p.S; ++s) rows[(c * p.R + r) * p.S + s] = row + s * p.dw;
@@ -245,9 +251,7 @@ void backward_input_rows(T* gx, const T* gy, const T* w, const ConvParams& p) {
         const T* gyg = gy + (n * p.K + g * Kg) * p.Q;
         for (int64_t k = 0; k < Kg; ++k) {
           T* d = gyp + k * Lg;
-          std::fill(d, d + off, T(0));
-          std::memcpy(d + off, gyg + k * p.Q, (std::size_t)p.Q * sizeof(T));
-          std::fill(d + off + p.Q, d + Lg, T(0));
+          pad_row(d, off, gyg + k * p.Q, p.Q, Lg);
           // column x of row (k, s): gy[k][x + pl - s dw] = d[off + x + pl - s dw]
           for (int64_t s = 0; s < S; ++s) rows[k * S + s] = d + off + p.pl - s * p.dw;
         }

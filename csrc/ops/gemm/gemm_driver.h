@@ -145,23 +145,20 @@ struct Driver {
           for (int i = 0; i < mr; ++i) d[p * MR + i] = src[i * rs + p * cs];
     }
   }
-  // The same for B given by rows: row p of the block at rows[p] + col0.
-  static void pack_b_rows(int64_t kc, int64_t nc, const T* const* rows, int64_t col0, T* dst) {
-    for (int64_t p = 0; p < kc; ++p)
+  // B block (kc x nc) whose row p starts at row(p) (unit stride along N) -> the micro-panels: one pass along each
+  // row (contiguous, prefetched), scattering NR-wide pieces to the panels. (Panel by panel would read NR columns of
+  // every row: a page per row when the row stride is large, which the hardware prefetcher does not follow.)
+  template <class RowFn>
+  static void pack_b_by_rows(int64_t kc, int64_t nc, const RowFn& row, T* dst) {
+    for (int64_t p = 0; p < kc; ++p) {
+      const T* src = row(p);
       for (int64_t jr = 0; jr < nc; jr += NR)
-        Kern::copy_rows(rows[p] + col0 + jr, 0, (int)std::min<int64_t>(NR, nc - jr), 1, dst + jr * kc + p * NR, NR);
+        Kern::copy_rows(src + jr, 0, (int)std::min<int64_t>(NR, nc - jr), 1, dst + jr * kc + p * NR, NR);
+    }
   }
   // B block (kc x nc) -> NR-wide micro-panels, each kc * NR values (k-major), zero-padded past nc.
   static void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, T* dst) {
-    if (cs == 1) {
-      // Row-major B: one pass along each row of the block (contiguous, prefetched), scattering NR-wide pieces to
-      // the micro-panels. (Panel by panel would read NR columns of every row: a page per row when the row stride
-      // is large, which the hardware prefetcher does not follow.)
-      for (int64_t p = 0; p < kc; ++p)
-        for (int64_t jr = 0; jr < nc; jr += NR)
-          Kern::copy_rows(b + p * rs + jr, rs, (int)std::min<int64_t>(NR, nc - jr), 1, dst + jr * kc + p * NR, NR);
-      return;
-    }
+    if (cs == 1) return pack_b_by_rows(kc, nc, [&](int64_t p) { return b + p * rs; }, dst);
     for (int64_t jr = 0; jr < nc; jr += NR) {
       int nr = (int)std::min<int64_t>(NR, nc - jr);
       const T* src = b + jr * cs;
@@ -255,7 +252,7 @@ struct Driver {
           }
         }
         if (p.b_rows) {
-          pack_b_rows(kc, nc, p.b_rows + pc, p.b_col0 + jc, bufB);
+          pack_b_by_rows(kc, nc, [&](int64_t q) { return p.b_rows[pc + q] + p.b_col0 + jc; }, bufB);
         } else if (pack_b_on) {
           pack_b(kc, dot_edge ? j_edge : nc, Bblk, p.rs_b, p.cs_b, bufB);
         } else if (ne && !dot_edge) {  // unpacked B: only the ragged last strip is copied (full-vector reads)
