@@ -128,6 +128,7 @@ CASES = [
     (3, 3, 40, 70, 10, 11, 11, 4, 2, 1, 1, True),     # AlexNet conv1-style, wide enough for the direct kernel
     (2, 3, 30, 45, 40, 5, 5, 2, 1, 1, 1, True),       # strided direct, K >= 32: channels-in-lanes weight grad (K % 16)
     (2, 2, 26, 61, 70, 3, 4, 3, 2, 2, 1, False),      # channels-in-lanes: 64 + 6 channels, dilation, odd taps
+    (3, 3, 33, 47, 48, 5, 5, 2, 1, 1, 1, True),       # channels-in-lanes: odd chunks (5 rows of 23), last chunk 1 row
 ]
 
 
