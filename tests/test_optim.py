@@ -85,6 +85,19 @@ def test_every_isa(name, kw, isa, rng):
         dlcore.testing.assert_close(d.detach(), t.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_cpu_adam_step_without_a_gpu_driver():
+    """Adam and Adagrad ask whether a CUDA graph capture is running before each step; on a CUDA build with no
+    usable driver (nvcc present at install, no GPU) that question must answer False, not raise."""
+    from dlcore import _C
+    if hasattr(_C, "_cuda_is_capturing"):
+        assert _C._cuda_is_capturing() is False
+    w = dlcore.tensor(np.array([1.0, -2.0], dtype=np.float32), requires_grad=True)
+    opt = optim.Adam([w], lr=0.1)
+    (w * w).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(w.detach().numpy(), [0.9, -1.9], rtol=1e-6)
+
+
 def test_params_without_grad_are_skipped_and_frozen():
     a = dlcore.nn.Parameter(dlcore.ones(3))
     b = dlcore.nn.Parameter(dlcore.ones(3))

@@ -329,6 +329,9 @@ void mem_info(int device, std::size_t* free_bytes, std::size_t* total_bytes) {
   check(cudaMemGetInfo(free_bytes, total_bytes), "cudaMemGetInfo");
 }
 bool is_capturing() {
+  // No device (or no usable driver): nothing can be capturing. CPU-only callers ask too (Adam's step refuses a
+  // capture), and on a CUDA build without a driver the query itself would raise.
+  if (!is_available()) return false;
   cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
   check(cudaStreamIsCapturing(static_cast<cudaStream_t>(current_stream().handle), &st), "cudaStreamIsCapturing");
   return st == cudaStreamCaptureStatusActive;
