@@ -1,8 +1,11 @@
 // The direct small-channel convolution kernels (conv_direct_impl.inc) compiled for avx512 twice, with 256-bit and
-// with 512-bit vectors, and registered in conv_direct_tables() for Isa::AVX512: the 512-bit ones where the core
-// has full-width 512-bit FMA units (cpu_features().fma512_full: Intel; AMD from Zen 5), the 256-bit ones on Zen 4.
-// Measured on Sapphire Rapids, 1 thread (bench/README.md): alexnet1 conv1 and the lecture layer ~1.8x faster with
-// 512-bit vectors.
+// with 512-bit vectors, and registered in conv_direct_tables() for Isa::AVX512; the 512-bit ones are installed on
+// every AVX-512 core. Measured, 1 thread (bench/README.md): on Sapphire Rapids (full-width 512-bit FMAs) alexnet1
+// conv1 and the lecture layer ~1.8x faster with 512-bit vectors; on Zen 4, which splits a 512-bit FMA in two
+// 256-bit halves (same FLOP peak either way), 512-bit vectors still win by halving the loads, broadcasts and loop
+// overhead per FMA and by the channels-in-lanes weight gradient that needs 16 lanes: forward 1.03-1.29x, fwd+bwd
+// 1.05-1.12x on alexnet1, a 7x7/2 stem, VGG's and CIFAR's first layers (A/B in one process, 2026-12-06); only the
+// lecture layer (24-wide rows = three 8-lane vectors exactly) is 5% slower forward, 1% fwd+bwd.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -48,7 +51,7 @@ const bool registered = [] {
   t.dw_forward.fn[(int)Isa::AVX512] = &v16::conv_depthwise_forward;
   t.dw_input.fn[(int)Isa::AVX512] = &v16::conv_depthwise_backward_input;
   t.dw_weight.fn[(int)Isa::AVX512] = &v16::conv_depthwise_backward_weight;
-  conv_direct_set_avx512_vl(cpu_features().fma512_full ? 16 : 8);
+  conv_direct_set_avx512_vl(16);
   return true;
 }();
 }  // namespace
