@@ -325,6 +325,28 @@ def test_adaptive_avg_pool(osz, device, rng):
     gradcheck(lambda v: F.adaptive_avg_pool2d(v, osz), [xd])
 
 
+@pytest.mark.parametrize("shape", [(2, 17, 7, 7), (1, 35, 3, 5), (3, 16, 4, 4), (1, 48, 1, 1), (2, 21, 9, 11),
+                                   (1, 19, 2, 8)], ids=str)
+def test_global_avg_pool_every_isa_same_bits(shape, rng):
+    """Global average pooling (the AVX-512 loop sums 16 planes at once) gives the scalar loop's bits on every ISA,
+    for plane counts that leave remainders and planes shorter, equal to and longer than 16 values; matches float64."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    x.reshape(-1)[::37] = -0.0
+    x[0, 1] = np.float32(3e38)  # a plane whose sum overflows to inf
+    x[0, 2, 0, 0] = np.nan
+    res = {}
+    for isa in ISAS:
+        _pin(isa)
+        res[isa] = _host(F.adaptive_avg_pool2d(dlcore.tensor(x), 1))
+    for isa in ISAS[1:]:
+        np.testing.assert_array_equal(res[isa], res["scalar"], err_msg=isa)
+    ref = x.astype(np.float64).mean(axis=(2, 3), keepdims=True)
+    ok = np.isfinite(ref) & (np.abs(ref) < 1e37)
+    assert_close(res["scalar"][ok], ref[ok], rtol=1e-5, atol=1e-6)
+    assert np.isnan(res["scalar"][0, 2]).all()
+    assert np.isinf(res["scalar"][0, 1]).all() == (shape[2] * shape[3] > 1)
+
+
 @requires_torch
 def test_adaptive_vs_torch(device, rng):
     import torch

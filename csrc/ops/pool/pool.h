@@ -101,17 +101,20 @@ DLCORE_HOSTDEV T window_col_sum(const T* plane, int64_t W, int64_t h0, int64_t h
   return s;
 }
 // The sum of a whole plane (global average pooling): 16 interleaved partial sums (lane j takes elements j, j + 16,
-// ...; the CPU compiler keeps them in vector registers), the tail, then the partial sums in order.
+// ..., the last, partial group of 16 included), then the partial sums pairwise as a tree (j + 8 into j, then + 4,
+// + 2, + 1). The CPU's AVX-512 loop sums 16 planes at once in exactly this order (one vector per plane, the tree as
+// a transposing reduction of the 16 vectors), the CUDA kernels call this function: all give the same bits.
 template <class T>
 DLCORE_HOSTDEV T plane_sum16(const T* x, int64_t n) {
   T acc[16] = {};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
     for (int j = 0; j < 16; ++j) acc[j] += x[i + j];
-  T s = T(0);
-  for (; i < n; ++i) s += x[i];
-  for (int j = 0; j < 16; ++j) s += acc[j];
-  return s;
+  for (int j = 0; j < 16; ++j)  // (constant indices: the CUDA compiler keeps acc in registers)
+    if (i + j < n) acc[j] += x[i + j];
+  for (int h = 8; h >= 1; h /= 2)
+    for (int j = 0; j < h; ++j) acc[j] += acc[j + h];
+  return acc[0];
 }
 
 // Shapes: in [P, H, W], out [P, Ho, Wo] (contiguous); indices int64 [P, Ho, Wo] or undefined.

@@ -528,6 +528,42 @@ void max_pool_bwd(char* ginp, const char* goutp, const char* inp, int64_t p0, in
   }
 }
 
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+// Global average pooling of 16 consecutive planes of n values each: plane l's 16 partial sums in one vector (its
+// last, partial group by a masked load: the other lanes add +0, which leaves a partial sum unchanged, as the
+// partials start at +0 and so are never -0), then plane_sum16's tree for all 16 planes at once: each level adds
+// the two halves of each plane's partials and packs two vectors' results into one (128-bit lane shuffles for the
+// halves of 8 and 4, in-lane shuffles for 2 and 1), so lane 4q + e ends holding plane 4e + q, put in order by one
+// permute. 16 loads per plane row of 16 at most and 15 shuffle pairs per 16 planes, instead of a 16-add scalar
+// chain per plane.
+DLCORE_ALWAYS_INLINE __m512 global_pair(__m512 a, __m512 b, int level) {
+  switch (level) {
+    case 8: return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    case 4: return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xDD));
+    case 2: return _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x44), _mm512_shuffle_ps(a, b, 0xEE));
+    default: return _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x88), _mm512_shuffle_ps(a, b, 0xDD));
+  }
+}
+inline void global_avg16_avx512(float* out, const float* x, int64_t n) {
+  const int64_t full = n / 16 * 16;
+  const __mmask16 tail = (__mmask16)((1u << (n - full)) - 1u);
+  __m512 v[16];
+  for (int l = 0; l < 16; ++l) {
+    const float* p = x + l * n;
+    __m512 a = _mm512_setzero_ps();
+    for (int64_t i = 0; i < full; i += 16) a = _mm512_add_ps(a, _mm512_loadu_ps(p + i));
+    if (tail) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(tail, p + full));
+    v[l] = a;
+  }
+  for (int k = 0; k < 8; ++k) v[k] = global_pair(v[2 * k], v[2 * k + 1], 8);
+  for (int k = 0; k < 4; ++k) v[k] = global_pair(v[2 * k], v[2 * k + 1], 4);
+  for (int k = 0; k < 2; ++k) v[k] = global_pair(v[2 * k], v[2 * k + 1], 2);
+  const __m512 s = global_pair(v[0], v[1], 1);  // lane 4q + e: plane 4e + q
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm512_storeu_ps(out, _mm512_div_ps(_mm512_permutexvar_ps(order, s), _mm512_set1_ps((float)n)));
+}
+#endif
+
 // ---- average pooling (plain and adaptive), separable: per output row, the column sums of its window rows (one
 // vectorised pass per window row over the whole input row), then per output the sum of its window's columns. The
 // backward mirrors it: per output row, the row of per-column contributions (each output's g / count spread over
@@ -559,8 +595,13 @@ void avg_like_fwd(char* outp, const char* inp, int64_t p0, int64_t p1, int64_t H
   const T* in = reinterpret_cast<const T*>(inp);
   auto hspan = [&](int64_t oh) { return Adaptive ? adaptive_span(oh, H, Ho) : avg_span(oh, H, p.kh, p.sh, p.ph); };
   auto wspan = [&](int64_t ow) { return Adaptive ? adaptive_span(ow, W, Wo) : avg_span(ow, W, p.kw, p.sw, p.pw); };
-  if (Adaptive && Ho == 1 && Wo == 1) {  // global average pooling: 16 independent partial sums per plane
-    for (int64_t pl = p0; pl < p1; ++pl) out[pl] = plane_sum16(in + pl * H * W, H * W) / (T)(H * W);
+  if (Adaptive && Ho == 1 && Wo == 1) {  // global average pooling: plane_sum16's order
+    int64_t pl = p0;
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>)
+      for (; pl + 16 <= p1; pl += 16) global_avg16_avx512(out + pl, in + pl * H * W, H * W);
+#endif
+    for (; pl < p1; ++pl) out[pl] = plane_sum16(in + pl * H * W, H * W) / (T)(H * W);
     return;
   }
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
