@@ -190,6 +190,11 @@ def test_max_pool_vector_scan_values_indices_nans(isa, case, rng):
     x[0, 1, 2:4, 20:30] = 0.5                   # ties
     for j, (h, w) in enumerate([(0, 0), (1, 17), (H - 1, W - 1), (H // 2, 33), (3, 34)]):
         x[0, (j + 1) % shape[1], h, w] = np.nan
+    c = shape[1] - 1
+    x[-1, c, H - 5:, 40:48] = -1.0              # windows whose maximum is a zero of either sign (the first wins)
+    x[-1, c, H - 4, 41], x[-1, c, H - 4, 42], x[-1, c, H - 3, 44], x[-1, c, H - 3, 45] = -0.0, 0.0, 0.0, -0.0
+    x[-1, c, H - 2, 60], x[-1, c, H - 2, 61] = np.inf, -np.inf   # inf - inf in a window sum (no NaN in the data)
+    x[-1, c, 1, 66] = np.inf
     ref, ridx = np_max_pool(x.astype(np.float64), k, s, p, d, ceil)
     xd = dlcore.tensor(x, requires_grad=True)
     out, idx = F.max_pool2d(xd, k, s, p, d, ceil, return_indices=True)
@@ -200,6 +205,7 @@ def test_max_pool_vector_scan_values_indices_nans(isa, case, rng):
     o2 = F.max_pool2d(dlcore.tensor(x), k, s, p, d, ceil).numpy()   # the value-only forward
     assert (np.isnan(o2) == np.isnan(ref)).all()
     assert_close(o2, ref, rtol=0, atol=0)
+    assert (np.signbit(o2) == np.signbit(ref)).all() and (np.signbit(o) == np.signbit(ref)).all()
     g = rng.standard_normal(ref.shape).astype(np.float32)
     out.backward(dlcore.tensor(g))
     gref = np.zeros((shape[0] * shape[1], H * W))
