@@ -289,7 +289,7 @@ struct MaxPoolRowScratch {
 // v > m ? v : m (one vmaxps, whose first operand wins only when greater: a NaN in either operand yields m).
 DLCORE_ALWAYS_INLINE vf scan_max(vf v, vf m) {
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
-  return (vf)_mm512_max_ps((__m512)v, (__m512)m);
+  return (vf)_mm512_maskz_max_ps(0xffff, (__m512)v, (__m512)m);  // (maskz: see global_pair)
 #elif DLCORE_VLEN == 8 && defined(__AVX__)
   return (vf)_mm256_max_ps((__m256)v, (__m256)m);
 #else
@@ -576,12 +576,13 @@ void max_pool_bwd(char* ginp, const char* goutp, const char* inp, int64_t p0, in
 // halves of 8 and 4, in-lane shuffles for 2 and 1), so lane 4q + e ends holding plane 4e + q, put in order by one
 // permute. 16 loads per plane row of 16 at most and 15 shuffle pairs per 16 planes, instead of a 16-add scalar
 // chain per plane.
+// (the maskz forms: GCC 12 warns that the plain ones read an uninitialized _mm512_undefined_ps)
 DLCORE_ALWAYS_INLINE __m512 global_pair(__m512 a, __m512 b, int level) {
   switch (level) {
-    case 8: return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
-    case 4: return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xDD));
-    case 2: return _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x44), _mm512_shuffle_ps(a, b, 0xEE));
-    default: return _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x88), _mm512_shuffle_ps(a, b, 0xDD));
+    case 8: return _mm512_add_ps(_mm512_maskz_shuffle_f32x4(0xffff, a, b, 0x44), _mm512_maskz_shuffle_f32x4(0xffff, a, b, 0xEE));
+    case 4: return _mm512_add_ps(_mm512_maskz_shuffle_f32x4(0xffff, a, b, 0x88), _mm512_maskz_shuffle_f32x4(0xffff, a, b, 0xDD));
+    case 2: return _mm512_add_ps(_mm512_maskz_shuffle_ps(0xffff, a, b, 0x44), _mm512_maskz_shuffle_ps(0xffff, a, b, 0xEE));
+    default: return _mm512_add_ps(_mm512_maskz_shuffle_ps(0xffff, a, b, 0x88), _mm512_maskz_shuffle_ps(0xffff, a, b, 0xDD));
   }
 }
 inline void global_avg16_avx512(float* out, const float* x, int64_t n) {
@@ -600,7 +601,7 @@ inline void global_avg16_avx512(float* out, const float* x, int64_t n) {
   for (int k = 0; k < 2; ++k) v[k] = global_pair(v[2 * k], v[2 * k + 1], 2);
   const __m512 s = global_pair(v[0], v[1], 1);  // lane 4q + e: plane 4e + q
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  _mm512_storeu_ps(out, _mm512_div_ps(_mm512_permutexvar_ps(order, s), _mm512_set1_ps((float)n)));
+  _mm512_storeu_ps(out, _mm512_div_ps(_mm512_maskz_permutexvar_ps(0xffff, order, s), _mm512_set1_ps((float)n)));
 }
 #endif
 
