@@ -140,6 +140,24 @@ class _RNNStack(Function):
 # --------------------------------------------------------------------------------------------- validation
 
 def _check_params(op, mode, params, L, D, per, input_size, H, dtype, device):
+    # Fast path (every call of a cell in a Python loop pays it): raw shape tuples, no messages built; any mismatch
+    # goes to the full check below, which raises with the message.
+    G = _GATES[mode]
+    if len(params) == L * D * per:
+        GH, step = G * H, D * per
+        for i, p in enumerate(params):
+            if not isinstance(p, _Tensor):
+                break
+            k = (i % step) % per
+            expect = ((GH, input_size if i < step else H * D), (GH, H), (GH,), (GH,))[k]
+            if p._raw_shape != expect or p.dtype != dtype or p.device != device:
+                break
+        else:
+            return
+    _check_params_full(op, mode, params, L, D, per, input_size, H, dtype, device)
+
+
+def _check_params_full(op, mode, params, L, D, per, input_size, H, dtype, device):
     G = _GATES[mode]
     if len(params) != L * D * per:
         raise RNNShapeError(f"{op}: expected {L * D * per} parameter tensors ({L} layer(s) x {D} direction(s) x "
@@ -163,6 +181,8 @@ def _check_params(op, mode, params, L, D, per, input_size, H, dtype, device):
 
 
 def _check_state(op, name, t, expect, dtype, device):
+    if isinstance(t, _Tensor) and t._raw_shape == tuple(expect) and t.dtype == dtype and t.device == device:
+        return  # (the fast path; the checks below raise with the message)
     if not isinstance(t, _Tensor):
         raise TypeError(f"{op}: {name} must be a Tensor, not {type(t).__name__}")
     if _shape(t) != list(expect):
