@@ -74,7 +74,7 @@ DLCORE_ALWAYS_INLINE v8f scan4(v8f a, v8f b, v8f c, v8f d, v8i& k) {
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
 // NaN-propagating max (the scan's value: any NaN in the window gives NaN, else the max).
 DLCORE_ALWAYS_INLINE __m512 nanmax512(__m512 a, __m512 b) {
-  __m512 m = _mm512_max_ps(a, b);  // b when either is NaN
+  __m512 m = _mm512_maskz_max_ps(0xffff, a, b);  // b when either is NaN (maskz: see global_pair)
   return _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), a);
 }
 // One output row of the 2x2 / stride 2 forward (values only), 16 outputs per step from 32 input columns of the two
@@ -126,8 +126,9 @@ DLCORE_ALWAYS_INLINE void pool2x2_plane_avx512(float* op, const float* plane, in
     const __m512 a0 = _mm512_maskz_loadu_ps(ml, a), a1 = _mm512_maskz_loadu_ps(mh, a + 16);
     const __m512 b0 = _mm512_maskz_loadu_ps(ml, b), b1 = _mm512_maskz_loadu_ps(mh, b + 16);
     nan |= _mm512_cmp_ps_mask(a0, b0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(a1, b1, _CMP_UNORD_Q);
-    const __m512 lo = _mm512_max_ps(a0, b0), hi = _mm512_max_ps(a1, b1);
-    const __m512 m = _mm512_max_ps(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi));
+    const __m512 lo = _mm512_maskz_max_ps(0xffff, a0, b0), hi = _mm512_maskz_max_ps(0xffff, a1, b1);
+    const __m512 m =
+        _mm512_maskz_max_ps(0xffff, _mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi));
     _mm512_mask_storeu_ps(op + o, ms, m);
   });
   if (nan)
@@ -165,7 +166,7 @@ DLCORE_ALWAYS_INLINE void avg2x2_bwd_plane_avx512(float* gp, const float* g, int
   for_2x2_steps(Ho, Wo, W, [&](int64_t i, int64_t o, __mmask16 ml, __mmask16 mh, __mmask16 ms) {
     const __m512 x = _mm512_maskz_loadu_ps(ms, g + o);
     const __m512 v = pow2 ? _mm512_mul_ps(x, inv) : _mm512_div_ps(x, dv);
-    const __m512 lo = _mm512_permutexvar_ps(dlo, v), hi = _mm512_permutexvar_ps(dhi, v);
+    const __m512 lo = _mm512_maskz_permutexvar_ps(0xffff, dlo, v), hi = _mm512_maskz_permutexvar_ps(0xffff, dhi, v);
     float *a = gp + i, *b = a + W;
     _mm512_mask_storeu_ps(a, ml, lo);
     _mm512_mask_storeu_ps(a + 16, mh, hi);
