@@ -27,9 +27,13 @@ namespace conv_direct_avx512 {
 
 namespace v8 {
 namespace {
+// (the 256-bit instance registers no depthwise kernels: the 512-bit ones serve every AVX-512 core)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
 #define DLCORE_CONV_VL 8
 #include "ops/conv/conv_direct_impl.inc"
 #undef DLCORE_CONV_VL
+#pragma GCC diagnostic pop
 }  // namespace
 }  // namespace v8
 
