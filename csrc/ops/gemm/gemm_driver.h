@@ -64,9 +64,10 @@ struct Driver {
   // Kern's KC/MC/NC are the table for a core with a 32 KiB L1D and a 1 MiB L2 (Zen 4, where they were tuned).
   // On another core they are scaled to its caches (cpu_features(): L1D and L2 per core): KC with L1D, so that the
   // A micro-panel MR x KC keeps its share of L1 (Sapphire Rapids, 48 KiB: KC 256 -> 384 for float), and NC so
-  // that the B block KC x NC keeps its half of L2 (2 MiB there: 1 MiB, NC 672). Measured there (1 thread,
-  // interleaved): a 1.5 MiB block (NC 1024) was even on 1024^3 and 2048^3 and 5-8% slower on 192 x 1024 x 384 and
-  // 96 x 2048 x 384. GemmOptions' kc/mc/nc override them (tests, tuning).
+  // that the B block KC x NC keeps the table's size on a smaller L2 scaled down with it, and at most that size on
+  // a larger one (Sapphire Rapids, 2 MiB: a 1 MiB block, NC 672 for float; a 1.5 MiB block (NC 1024) measured even
+  // on 1024^3 and 2048^3 and 5-8% slower on 192 x 1024 x 384 and 96 x 2048 x 384 there, 1 thread, interleaved).
+  // GemmOptions' kc/mc/nc override them (tests, tuning).
   struct Blocks {
     int64_t kc, mc, nc;
   };
@@ -76,7 +77,7 @@ struct Driver {
     const double s1 = (double)f.l1d / 32768.0;
     const double s2 = (double)f.l2 / 1048576.0;
     const int64_t kc = round_to(Kern::KC * s1, 16);
-    return {kc, Kern::MC, round_to((double)Kern::NC * Kern::KC * s2 / (double)kc, NR)};
+    return {kc, Kern::MC, round_to((double)Kern::NC * Kern::KC * std::min(s2, 1.0) / (double)kc, NR)};
   }
   static Blocks blocks(const GemmOptions& o) {
     static const Blocks core = core_blocks();
