@@ -196,13 +196,32 @@ DLCORE_ALWAYS_INLINE void pool2x2_bwd_row_avx512(float* q0, float* q1, const flo
     const __m512 b0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * c), b1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * c + 16);
     const __m512 wa = _mm512_permutex2var_ps(a0, even, a1), wb = _mm512_permutex2var_ps(a0, odd, a1);
     const __m512 wc = _mm512_permutex2var_ps(b0, even, b1), wd = _mm512_permutex2var_ps(b0, odd, b1);
+    const __m512 g = _mm512_maskz_loadu_ps(mk, go + c);
+    if (!(_mm512_cmp_ps_mask(wa, wb, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(wc, wd, _CMP_UNORD_Q))) {
+      // No NaN among the four: the maximum by vmaxps, the winner as the first of the four equal to it (the scan's
+      // first-of-equals), the compares independent of each other rather than a chain.
+      const __mmask16 all = 0xffff;
+      const __m512 m = _mm512_maskz_max_ps(
+          all, wd, _mm512_maskz_max_ps(all, wc, _mm512_maskz_max_ps(all, wb, wa)));
+      const __mmask16 ka = _mm512_cmp_ps_mask(wa, m, _CMP_EQ_OQ);
+      const __mmask16 kb = _kandn_mask16(ka, _mm512_cmp_ps_mask(wb, m, _CMP_EQ_OQ));
+      const __mmask16 kab = _kor_mask16(ka, kb);
+      const __mmask16 kc = _kandn_mask16(kab, _mm512_cmp_ps_mask(wc, m, _CMP_EQ_OQ));
+      const __mmask16 kd = _knot_mask16(_kor_mask16(kab, kc));
+      const __m512 ga = _mm512_maskz_mov_ps(ka, g), gb = _mm512_maskz_mov_ps(kb, g);
+      const __m512 gc = _mm512_maskz_mov_ps(kc, g), gd = _mm512_maskz_mov_ps(kd, g);
+      _mm512_mask_storeu_ps(q0 + 2 * c, mlo, _mm512_permutex2var_ps(ga, ilo, gb));
+      _mm512_mask_storeu_ps(q0 + 2 * c + 16, mhi, _mm512_permutex2var_ps(ga, ihi, gb));
+      _mm512_mask_storeu_ps(q1 + 2 * c, mlo, _mm512_permutex2var_ps(gc, ilo, gd));
+      _mm512_mask_storeu_ps(q1 + 2 * c + 16, mhi, _mm512_permutex2var_ps(gc, ihi, gd));
+      continue;
+    }
     __m512 m = wa;
     const __mmask16 tb = _mm512_cmp_ps_mask(wb, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(wb, wb, _CMP_UNORD_Q);
     m = _mm512_mask_mov_ps(m, tb, wb);
     const __mmask16 tc = _mm512_cmp_ps_mask(wc, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(wc, wc, _CMP_UNORD_Q);
     m = _mm512_mask_mov_ps(m, tc, wc);
     const __mmask16 td = _mm512_cmp_ps_mask(wd, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(wd, wd, _CMP_UNORD_Q);
-    const __m512 g = _mm512_maskz_loadu_ps(mk, go + c);
     const __m512 ga = _mm512_maskz_mov_ps((__mmask16)(~(tb | tc | td)), g);
     const __m512 gb = _mm512_maskz_mov_ps((__mmask16)(tb & ~(tc | td)), g);
     const __m512 gc = _mm512_maskz_mov_ps((__mmask16)(tc & ~td), g);
