@@ -321,10 +321,51 @@ DLCORE_ALWAYS_INLINE vf scan_max(vf v, vf m) {
 // its NaN test: m = scan_max(v, m) keeps the first of equal elements as the scan does, so the values are the scan's
 // wherever a window holds no NaN; the windows' plain sums flag the others (a NaN, or inf - inf), and a row with any
 // is redone exactly. (With the compare, NaN test, mask-or and select per element, 3x3/2 pooling ran at ~7 cycles
-// per output on Zen 4; this is 1.16-1.22x faster. The argmax scan keeps them: two vmaxps-based variants were slower.)
+// per output on Zen 4; this is 1.16-1.22x faster. With the argmax, 3x3 windows inside the input rows take
+// max_pool_argmax_fixed (1.12x on the 3x3/2 backward); two runtime-window vmaxps variants were slower, so other
+// windows keep the exact scan.)
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+// The argmax row for windows of KH x KW elements all inside the input rows (nrows == KH), without a NaN: the
+// window's elements loaded once, the maximum by vmaxps in scan order (the first of equals kept), then the index of
+// the first element equal to it by masked moves in reverse order (the earliest match written last): compares
+// independent of each other instead of the scan's compare/select chain (as in the 2x2 backward). Returns false
+// (nothing to trust) when a vector holds a NaN (or inf - inf); the caller then runs the exact scan.
+template <int KH, int KW>
+bool max_pool_argmax_fixed(const float* const* base, const int64_t* hrow, const int64_t* off, int64_t W,
+                           int64_t outs, int64_t sw, int64_t pw, int64_t dw, float* val, int32_t* arg) {
+  const __mmask16 all = 0xffff;
+  const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32((int32_t)sw));
+  __mmask16 nan = 0;
+  for (int64_t o0 = 0; o0 < outs; o0 += 16) {
+    const int64_t o = std::min<int64_t>(o0, outs - 16);
+    __m512 v[KH][KW];
+    __m512 m = _mm512_setzero_ps(), sum = _mm512_setzero_ps();
+    _Pragma("GCC unroll 8") for (int r = 0; r < KH; ++r)
+      _Pragma("GCC unroll 8") for (int j = 0; j < KW; ++j) {
+        v[r][j] = _mm512_loadu_ps(base[r] + o + off[j]);
+        m = (r | j) ? _mm512_maskz_max_ps(all, v[r][j], m) : v[r][j];
+        sum = (r | j) ? _mm512_add_ps(sum, v[r][j]) : v[r][j];
+      }
+    nan |= _mm512_cmp_ps_mask(sum, sum, _CMP_UNORD_Q);
+    _mm512_storeu_ps(val + o, m);
+    const __m512i col = _mm512_add_epi32(lane, _mm512_set1_epi32((int32_t)(o * sw - pw)));
+    __m512i a = _mm512_setzero_si512();
+    _Pragma("GCC unroll 8") for (int r = KH - 1; r >= 0; --r) {
+      const __m512i rc = _mm512_add_epi32(col, _mm512_set1_epi32((int32_t)(hrow[r] * W)));
+      _Pragma("GCC unroll 8") for (int j = KW - 1; j >= 0; --j)
+        a = _mm512_mask_mov_epi32(a, _mm512_cmp_ps_mask(v[r][j], m, _CMP_EQ_OQ),
+                                  _mm512_add_epi32(rc, _mm512_set1_epi32((int32_t)(j * dw))));
+    }
+    _mm512_storeu_si512(arg + o, a);
+  }
+  return nan == 0;
+}
+#endif
+
 template <bool Arg>
 void max_pool_row_f32(const float* plane, int64_t H, int64_t W, int64_t oh, int64_t Wo, const Pool2dParams& p,
-                      MaxPoolRowScratch& sc, float* out = nullptr, bool exact = Arg) {
+                      MaxPoolRowScratch& sc, float* out = nullptr, bool exact = false) {
   float* val = out && Wo >= kVLen ? out : sc.val.data();
   const int64_t h0 = oh * p.sh - p.ph, sw = p.sw;
   const float* base[64];
@@ -348,6 +389,11 @@ void max_pool_row_f32(const float* plane, int64_t H, int64_t W, int64_t oh, int6
   vi lane;
   for (int l = 0; l < kVLen; ++l) lane[l] = l * (int32_t)sw;
   const int64_t outs = std::max<int64_t>(Wo, kVLen);
+  bool scanned = false;
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  if (Arg && !exact && nrows == p.kh && p.kh == 3 && p.kw == 3)
+    scanned = max_pool_argmax_fixed<3, 3>(base, hrow, off, W, outs, sw, p.pw, p.dw, val, sc.arg.data());
+#endif
   if (!Arg && !exact) {
     vi nan{};
     for (int64_t o0 = 0; o0 < outs; o0 += kVLen) {
@@ -372,7 +418,7 @@ void max_pool_row_f32(const float* plane, int64_t H, int64_t W, int64_t oh, int6
     if (any) max_pool_row_f32<false>(plane, H, W, oh, Wo, p, sc, out, true);
     return;
   }
-  for (int64_t o0 = 0; o0 < outs; o0 += kVLen) {
+  for (int64_t o0 = 0; o0 < outs && !scanned; o0 += kVLen) {
     const int64_t o = std::min(o0, outs - kVLen);  // the last vector reruns lanes already done (same values)
     const vi col = lane + (int32_t)(o * sw - p.pw);  // input column of lane l's output for j = 0
     // Each window row scanned on its own (independent dependency chains), the rows' results then combined in order
