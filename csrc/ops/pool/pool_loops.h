@@ -321,16 +321,17 @@ DLCORE_ALWAYS_INLINE vf scan_max(vf v, vf m) {
 // its NaN test: m = scan_max(v, m) keeps the first of equal elements as the scan does, so the values are the scan's
 // wherever a window holds no NaN; the windows' plain sums flag the others (a NaN, or inf - inf), and a row with any
 // is redone exactly. (With the compare, NaN test, mask-or and select per element, 3x3/2 pooling ran at ~7 cycles
-// per output on Zen 4; this is 1.16-1.22x faster. With the argmax, 3x3 windows inside the input rows take
-// max_pool_argmax_fixed (1.12x on the 3x3/2 backward); two runtime-window vmaxps variants were slower, so other
-// windows keep the exact scan.)
+// per output on Zen 4; this is 1.16-1.22x faster. 3x3 windows inside the input rows take max_pool_argmax_fixed,
+// with or without the index: 1.16x more on the 3x3/2 forward, 1.12x on its backward; two runtime-window vmaxps
+// argmax variants were slower, so other windows keep the exact scan for the argmax.)
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
 // The argmax row for windows of KH x KW elements all inside the input rows (nrows == KH), without a NaN: the
 // window's elements loaded once, the maximum by vmaxps in scan order (the first of equals kept), then the index of
 // the first element equal to it by masked moves in reverse order (the earliest match written last): compares
 // independent of each other instead of the scan's compare/select chain (as in the 2x2 backward). Returns false
-// (nothing to trust) when a vector holds a NaN (or inf - inf); the caller then runs the exact scan.
-template <int KH, int KW>
+// (nothing to trust) when a vector holds a NaN (or inf - inf); the caller then runs the exact scan. Arg false:
+// the maxima only (the value-only forward).
+template <int KH, int KW, bool Arg = true>
 bool max_pool_argmax_fixed(const float* const* base, const int64_t* hrow, const int64_t* off, int64_t W,
                            int64_t outs, int64_t sw, int64_t pw, int64_t dw, float* val, int32_t* arg) {
   const __mmask16 all = 0xffff;
@@ -349,6 +350,7 @@ bool max_pool_argmax_fixed(const float* const* base, const int64_t* hrow, const 
       }
     nan |= _mm512_cmp_ps_mask(sum, sum, _CMP_UNORD_Q);
     _mm512_storeu_ps(val + o, m);
+    if constexpr (!Arg) continue;
     const __m512i col = _mm512_add_epi32(lane, _mm512_set1_epi32((int32_t)(o * sw - pw)));
     __m512i a = _mm512_setzero_si512();
     _Pragma("GCC unroll 8") for (int r = KH - 1; r >= 0; --r) {
@@ -391,10 +393,10 @@ void max_pool_row_f32(const float* plane, int64_t H, int64_t W, int64_t oh, int6
   const int64_t outs = std::max<int64_t>(Wo, kVLen);
   bool scanned = false;
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
-  if (Arg && !exact && nrows == p.kh && p.kh == 3 && p.kw == 3)
-    scanned = max_pool_argmax_fixed<3, 3>(base, hrow, off, W, outs, sw, p.pw, p.dw, val, sc.arg.data());
+  if (!exact && nrows == p.kh && p.kh == 3 && p.kw == 3)
+    scanned = max_pool_argmax_fixed<3, 3, Arg>(base, hrow, off, W, outs, sw, p.pw, p.dw, val, sc.arg.data());
 #endif
-  if (!Arg && !exact) {
+  if (!Arg && !exact && !scanned) {
     vi nan{};
     for (int64_t o0 = 0; o0 < outs; o0 += kVLen) {
       const int64_t o = std::min(o0, outs - kVLen);
