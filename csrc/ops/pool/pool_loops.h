@@ -304,8 +304,6 @@ struct MaxPoolRowScratch {
   }
 };
 
-// Max and (Arg) argmax (int32 h*W + w) of every output of row oh into sc.val / sc.arg (the maxima straight into
-// out instead when out is given and Wo >= kVLen).
 // v > m ? v : m (one vmaxps, whose first operand wins only when greater: a NaN in either operand yields m).
 DLCORE_ALWAYS_INLINE vf scan_max(vf v, vf m) {
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
@@ -317,13 +315,6 @@ DLCORE_ALWAYS_INLINE vf scan_max(vf v, vf m) {
 #endif
 }
 
-// Without the argmax (Arg false: the forward when no indices are wanted) and unless `exact`, the scan runs without
-// its NaN test: m = scan_max(v, m) keeps the first of equal elements as the scan does, so the values are the scan's
-// wherever a window holds no NaN; the windows' plain sums flag the others (a NaN, or inf - inf), and a row with any
-// is redone exactly. (With the compare, NaN test, mask-or and select per element, 3x3/2 pooling ran at ~7 cycles
-// per output on Zen 4; this is 1.16-1.22x faster. 3x3 windows inside the input rows take max_pool_argmax_fixed,
-// with or without the index: 1.16x more on the 3x3/2 forward, 1.12x on its backward; two runtime-window vmaxps
-// argmax variants were slower, so other windows keep the exact scan for the argmax.)
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
 // The argmax row for windows of KH x KW elements all inside the input rows (nrows == KH), without a NaN: the
 // window's elements loaded once, the maximum by vmaxps in scan order (the first of equals kept), then the index of
@@ -365,6 +356,15 @@ bool max_pool_argmax_fixed(const float* const* base, const int64_t* hrow, const 
 }
 #endif
 
+// Max and (Arg) argmax (int32 h*W + w) of every output of row oh into sc.val / sc.arg (the maxima straight into
+// out instead when out is given and Wo >= kVLen).
+// Without the argmax (Arg false: the forward when no indices are wanted) and unless `exact`, the scan runs without
+// its NaN test: m = scan_max(v, m) keeps the first of equal elements as the scan does, so the values are the scan's
+// wherever a window holds no NaN; the windows' plain sums flag the others (a NaN, or inf - inf), and a row with any
+// is redone exactly. (With the compare, NaN test, mask-or and select per element, 3x3/2 pooling ran at ~7 cycles
+// per output on Zen 4; this is 1.16-1.22x faster. 3x3 windows inside the input rows take max_pool_argmax_fixed,
+// with or without the index: 1.16x more on the 3x3/2 forward, 1.12x on its backward; two runtime-window vmaxps
+// argmax variants were slower, so other windows keep the exact scan for the argmax.)
 template <bool Arg>
 void max_pool_row_f32(const float* plane, int64_t H, int64_t W, int64_t oh, int64_t Wo, const Pool2dParams& p,
                       MaxPoolRowScratch& sc, float* out = nullptr, bool exact = false) {
@@ -393,8 +393,10 @@ void max_pool_row_f32(const float* plane, int64_t H, int64_t W, int64_t oh, int6
   const int64_t outs = std::max<int64_t>(Wo, kVLen);
   bool scanned = false;
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
-  if (!exact && nrows == p.kh && p.kh == 3 && p.kw == 3)
+  if (!exact && nrows == p.kh && p.kh == 3 && p.kw == 3) {
     scanned = max_pool_argmax_fixed<3, 3, Arg>(base, hrow, off, W, outs, sw, p.pw, p.dw, val, sc.arg.data());
+    exact = !scanned;  // a NaN in the row: straight to the exact scan
+  }
 #endif
   if (!Arg && !exact && !scanned) {
     vi nan{};
