@@ -55,11 +55,6 @@ struct Layer {
   int64_t T, N, I, H, D;
 };
 
-Tensor opt_tensor(py::handle h, const char* what) {
-  if (h.is_none()) return Tensor();
-  return as_tensor(h, "rnn_layer", what);
-}
-
 Layer parse_layer(const std::string& mode_s, py::handle xh, py::handle h0h, py::handle c0h, py::handle params) {
   Layer L;
   L.mode = parse_mode(mode_s);

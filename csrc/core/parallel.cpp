@@ -13,7 +13,7 @@
 #include "core/errors.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
+#include "core/x86_intrin.h"
 #define DLCORE_CPU_RELAX() _mm_pause()
 #else
 #define DLCORE_CPU_RELAX() std::this_thread::yield()

@@ -3,7 +3,7 @@
 // with different -m flags is never merged by the linker. Used by the GEMM's transposing pack (gemm_simd.h), the
 // recurrent layout changes (recurrent_loops.h) and the direct convolution's gy transpose (conv_direct_impl.inc).
 #pragma once
-#include <immintrin.h>
+#include "core/x86_intrin.h"
 
 #include <cstdint>
 

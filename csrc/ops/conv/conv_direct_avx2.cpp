@@ -1,6 +1,6 @@
 // The direct small-channel convolution kernels (conv_direct_impl.inc) compiled for avx2 and registered in
 // conv_direct_tables() for Isa::AVX2.
-#include <immintrin.h>
+#include "core/x86_intrin.h"
 
 #include <algorithm>
 #include <cstring>

@@ -6,7 +6,7 @@
 // overhead per FMA and by the channels-in-lanes weight gradient that needs 16 lanes: forward 1.03-1.29x, fwd+bwd
 // 1.05-1.12x on alexnet1, a 7x7/2 stem, VGG's and CIFAR's first layers (A/B in one process, 2026-12-06); only the
 // lecture layer (24-wide rows = three 8-lane vectors exactly) is 5% slower forward, 1% fwd+bwd.
-#include <immintrin.h>
+#include "core/x86_intrin.h"
 
 #include <algorithm>
 #include <cstring>

@@ -4,7 +4,7 @@
 // [64,20,24,24] float32): the 16-lane generator took the forward from 3700 to 750 us (the 8-block form's word
 // scatter and 64-bit-lane products cost ~12 cycles per element; now ~2 in the slow spell it was measured in).
 #pragma once
-#include <immintrin.h>
+#include "core/x86_intrin.h"
 
 #include <algorithm>
 

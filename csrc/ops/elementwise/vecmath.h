@@ -9,7 +9,7 @@
 #ifndef DLCORE_ISA_NS
 #error "define DLCORE_ISA_NS and DLCORE_VLEN before including vecmath.h"
 #endif
-#include <immintrin.h>
+#include "core/x86_intrin.h"
 
 #include <cstdint>
 #include <cstring>

@@ -7,7 +7,7 @@
 // NV fused multiply-adds (outer-product / rank-1 update). The accumulators are stored once at the end, with
 // alpha, beta, the bias and ReLU applied on the way (masked loads/stores for the last, partial vector).
 #pragma once
-#include <immintrin.h>
+#include "core/x86_intrin.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -14,7 +14,7 @@
 
 #include "ops/pool/pool_tables.h"
 #if DLCORE_VLEN > 1
-#include <immintrin.h>
+#include "core/x86_intrin.h"
 
 #include "ops/elementwise/vecmath.h"
 #endif

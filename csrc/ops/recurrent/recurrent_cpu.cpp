@@ -13,7 +13,7 @@
 #include "ops/recurrent/recurrent.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
+#include "core/x86_intrin.h"
 #define DLCORE_PAUSE() _mm_pause()
 #else
 #define DLCORE_PAUSE() ((void)0)

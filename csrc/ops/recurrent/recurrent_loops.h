@@ -3,7 +3,7 @@
 // The cell algebra is recurrent.h's shared templates instantiated on the vector type; sigmoid/tanh are vecmath.h's.
 // A row's tail (H not a multiple of the vector length) goes through the same vector code on a zero-padded copy.
 #pragma once
-#include <immintrin.h>
+#include "core/x86_intrin.h"
 
 #include <cstring>
 

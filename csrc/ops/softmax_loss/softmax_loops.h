@@ -11,7 +11,7 @@
 #include "core/parallel.h"
 #include "ops/softmax_loss/softmax_tables.h"
 #if DLCORE_VLEN > 1
-#include <immintrin.h>
+#include "core/x86_intrin.h"
 
 #include "ops/elementwise/vecmath.h"
 #endif
