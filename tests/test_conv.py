@@ -524,3 +524,179 @@ def test_device_mismatch():
     w = dlcore.from_numpy(np.zeros((4, 3, 3, 3), np.float32)).to("cuda")
     with pytest.raises(RuntimeError, match="conv2d.*device"):
         F.conv2d(x, w)
+
+
+# ---------------------------------------------------------------------------------------- transposed convolution
+
+def ref_conv_transpose2d(x, w, b, stride, pad, opad, dil, groups):
+    """float64 scatter form: each input pixel adds its channel's kernels, weighted by it, into the output at
+    stride spacing (then the padding is cropped off)."""
+    x, w = x.astype(np.float64), w.astype(np.float64)
+    N, Ci, H, W = x.shape
+    _, Cog, R, S = w.shape
+    Cig = Ci // groups
+    Hb = (H - 1) * stride[0] + dil[0] * (R - 1) + 1 + opad[0]
+    Wb = (W - 1) * stride[1] + dil[1] * (S - 1) + 1 + opad[1]
+    buf = np.zeros((N, Cog * groups, Hb, Wb))
+    for ci in range(Ci):
+        g = ci // Cig
+        for r in range(R):
+            for q in range(S):
+                r0, q0 = r * dil[0], q * dil[1]
+                buf[:, g * Cog:(g + 1) * Cog, r0: r0 + (H - 1) * stride[0] + 1: stride[0],
+                    q0: q0 + (W - 1) * stride[1] + 1: stride[1]] += x[:, ci, None] * w[ci, :, r, q][None, :, None, None]
+    y = buf[:, :, pad[0]: Hb - pad[0], pad[1]: Wb - pad[1]]
+    if b is not None:
+        y = y + b.astype(np.float64)[None, :, None, None]
+    return y
+
+
+# (N, C_in, H, W, C_out, R, S, stride, padding, output_padding, dilation, groups, bias)
+TCASES = [
+    (2, 3, 4, 5, 4, 3, 3, (2, 2), (1, 1), (1, 1), (1, 1), 1, True),    # x2 upsampling, 3x3 s2 p1 op1
+    (1, 4, 3, 3, 6, 4, 4, (2, 2), (1, 1), (0, 0), (1, 1), 2, False),   # DCGAN's 4x4 s2 p1, grouped
+    (2, 2, 5, 4, 3, 3, 2, (1, 2), (0, 1), (0, 1), (2, 1), 1, True),    # dilation, unequal strides and paddings
+    (1, 3, 1, 1, 2, 5, 5, (1, 1), (0, 0), (0, 0), (1, 1), 1, True),    # a 1x1 input to a 5x5 output (DCGAN's first)
+    (2, 4, 3, 4, 4, 3, 3, (3, 3), (2, 2), (2, 2), (1, 1), 4, True),    # depthwise, stride 3, output padding 2
+    (2, 6, 4, 4, 3, 1, 1, (2, 2), (0, 0), (1, 0), (1, 1), 3, False),   # 1x1 kernel, stride 2, groups
+    (3, 5, 6, 7, 2, 2, 3, (1, 1), (1, 0), (0, 0), (1, 3), 1, True),    # stride 1: a 'full' convolution
+]
+
+
+def _tcase_id(c):
+    return "x".join(map(str, c[:7])) + f"-s{c[7][0]}{c[7][1]}-p{c[8][0]}{c[8][1]}-o{c[9][0]}{c[9][1]}-g{c[11]}"
+
+
+@pytest.mark.parametrize("dev_isa", DEV_ISA, ids=lambda d: "-".join(d))
+@pytest.mark.parametrize("case", TCASES, ids=_tcase_id)
+def test_conv_transpose2d_vs_numpy(case, dev_isa, float_dtype, rng):
+    device, isa = dev_isa
+    dlcore._C._set_cpu_isa(isa)
+    N, Ci, H, W, Co, R, S, st, pad, opad, dl, groups, bias = case
+    x = rng.standard_normal((N, Ci, H, W))
+    w = rng.standard_normal((Ci, Co // groups, R, S))
+    b = rng.standard_normal(Co) if bias else None
+    xt, wt = _t(x, float_dtype, True, device), _t(w, float_dtype, True, device)
+    bt = _t(b, float_dtype, True, device) if bias else None
+    y = F.conv_transpose2d(xt, wt, bt, st, pad, opad, groups, dl)
+    ry = ref_conv_transpose2d(x, w, b, st, pad, opad, dl, groups)
+    assert y.device.type == device and tuple(y.shape) == ry.shape
+    tol = dict(rtol=1e-4, atol=1e-4) if float_dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
+    assert_close(y, ry, **tol, msg="forward")
+    gy = rng.standard_normal(ry.shape)
+    y.backward(_t(gy, float_dtype, device=device))
+    # the transposed convolution's gradients are the convolution's forward (input) and weight gradient (weight)
+    # of gy: the float64 conv2d reference of this file, not dlcore's kernels
+    pad4 = (pad[0], pad[0], pad[1], pad[1])
+    assert_close(xt.grad, ref_conv2d(gy, w, None, st, pad4, dl, groups), **tol, msg="grad input")
+    assert_close(wt.grad, ref_conv2d(gy, w, None, st, pad4, dl, groups, gy=x)[2], **tol, msg="grad weight")
+    if bias:
+        assert_close(bt.grad, gy.sum((0, 2, 3)), **tol, msg="grad bias")
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1, output_padding=1), dict(dilation=2, groups=2),
+                                dict(stride=(1, 2), padding=(1, 0), output_padding=(0, 1))])
+def test_conv_transpose2d_gradcheck(kw, device, rng):
+    g = kw.get("groups", 1)
+    x = _t(rng.standard_normal((2, 2, 3, 4)), "float64", True, device)
+    w = _t(rng.standard_normal((2, 4 // g, 3, 2)), "float64", True, device)
+    b = _t(rng.standard_normal(4), "float64", True, device)
+    gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), [x, w, b])
+
+
+def test_conv_transpose1d_and_unbatched(device, rng):
+    x = rng.standard_normal((2, 3, 7))
+    w = rng.standard_normal((3, 2, 4))
+    b = rng.standard_normal(2)
+    xt, wt, bt = (_t(a, "float64", True, device) for a in (x, w, b))
+    y = F.conv_transpose1d(xt, wt, bt, stride=2, padding=1, output_padding=1, dilation=1)
+    ry = ref_conv_transpose2d(x[:, :, None], w[:, :, None], b, (1, 2), (0, 1), (0, 1), (1, 1), 1)[:, :, 0]
+    assert tuple(y.shape) == ry.shape == (2, 2, 15)
+    assert_close(y, ry, rtol=1e-10, atol=1e-10)
+    gradcheck(lambda x, w, b: F.conv_transpose1d(x, w, b, 2, 1, 1), [xt, wt, bt])
+    # unbatched [C, L] and [C, H, W]: the batched result's first sample
+    assert_close(F.conv_transpose1d(_t(x[0], "float64", device=device), wt.detach(), bt.detach(), 2, 1, 1),
+                 ry[0], rtol=1e-10, atol=1e-10)
+    x2 = rng.standard_normal((3, 4, 5))
+    w2 = rng.standard_normal((3, 2, 3, 3))
+    y2 = F.conv_transpose2d(_t(x2, "float64", device=device), _t(w2, "float64", device=device), stride=2)
+    assert_close(y2, ref_conv_transpose2d(x2[None], w2, None, (2, 2), (0, 0), (0, 0), (1, 1), 1)[0],
+                 rtol=1e-10, atol=1e-10)
+
+
+@requires_torch
+@pytest.mark.parametrize("case", TCASES, ids=_tcase_id)
+def test_conv_transpose2d_vs_torch(case, rng):
+    import torch
+    N, Ci, H, W, Co, R, S, st, pad, opad, dl, groups, bias = case
+    x = rng.standard_normal((N, Ci, H, W)).astype(np.float32)
+    w = rng.standard_normal((Ci, Co // groups, R, S)).astype(np.float32)
+    b = rng.standard_normal(Co).astype(np.float32) if bias else None
+    xt, wt = _t(x, "float32", True), _t(w, "float32", True)
+    bt = _t(b, "float32", True) if bias else None
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True) if bias else None
+    y = F.conv_transpose2d(xt, wt, bt, st, pad, opad, groups, dl)
+    ty = torch.nn.functional.conv_transpose2d(tx, tw, tb, st, pad, opad, groups, dl)
+    assert_close(y, ty, rtol=1e-4, atol=1e-4)
+    gy = rng.standard_normal(ty.shape).astype(np.float32)
+    y.backward(_t(gy, "float32"))
+    ty.backward(torch.tensor(gy))
+    assert_close(xt.grad, tx.grad, rtol=1e-4, atol=1e-4)
+    assert_close(wt.grad, tw.grad, rtol=1e-4, atol=2e-4)
+    if bias:
+        assert_close(bt.grad, tb.grad, rtol=1e-4, atol=1e-4)
+
+
+@requires_torch
+def test_conv_transpose_modules_vs_torch(rng):
+    import torch
+    import dlcore.nn as nn
+    m = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
+    tm = torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
+    assert tuple(m.weight.shape) == tuple(tm.weight.shape) == (4, 3, 3, 3)
+    # PyTorch's init: kaiming_uniform(a=sqrt(5)) over fan_in = weight.size(1) * kernel area -> bound 1/sqrt(27)
+    bound = 1 / np.sqrt(27)
+    assert np.abs(m.weight.detach().numpy()).max() <= bound and np.abs(m.weight.detach().numpy()).max() > 0.8 * bound
+    assert np.abs(m.bias.detach().numpy()).max() <= bound
+    m.load_state_dict({k: dlcore.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    x = rng.standard_normal((2, 4, 5, 6)).astype(np.float32)
+    assert_close(m(dlcore.tensor(x)), tm(torch.tensor(x)), rtol=1e-5, atol=1e-5)
+    # output_size picks the output padding, as in PyTorch
+    for size in ([9, 11], [10, 12], [2, 6, 9, 12]):
+        assert_close(m(dlcore.tensor(x), output_size=size), tm(torch.tensor(x), output_size=size), rtol=1e-5,
+                     atol=1e-5)
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: requested an output size of \[12, 12\].*9 to 10"):
+        m(dlcore.tensor(x), output_size=[12, 12])
+    m1 = nn.ConvTranspose1d(3, 2, 4, stride=2, bias=False)
+    tm1 = torch.nn.ConvTranspose1d(3, 2, 4, stride=2, bias=False)
+    m1.load_state_dict({"weight": dlcore.tensor(tm1.weight.detach().numpy())})
+    x1 = rng.standard_normal((2, 3, 7)).astype(np.float32)
+    assert_close(m1(dlcore.tensor(x1)), tm1(torch.tensor(x1)), rtol=1e-5, atol=1e-5)
+    assert "output_padding=(1, 1)" in repr(m)
+
+
+def test_conv_transpose_bad_inputs():
+    x = dlcore.from_numpy(np.zeros((2, 4, 5, 5), np.float32))
+    w = dlcore.from_numpy(np.zeros((4, 3, 3, 3), np.float32))
+    ct = F.conv_transpose2d
+    _bad(ValueError, r"conv_transpose2d.*has 3 channels.*expects 4 input channels",
+         lambda: ct(dlcore.from_numpy(np.zeros((2, 3, 5, 5), np.float32)), w))
+    _bad(ValueError, r"conv_transpose2d: output padding must be smaller than either stride or dilation",
+         lambda: ct(x, w, stride=2, output_padding=2))
+    _bad(ValueError, r"conv_transpose2d: in_channels \(4.*divisible by groups \(3\)", lambda: ct(x, w, groups=3))
+    _bad(ValueError, r"conv_transpose2d.*output of size \[-1, -1\]: too small", lambda: ct(x, w, padding=4))
+    _bad(ValueError, r"conv_transpose2d: padding must be an int.*'same'", lambda: ct(x, w, padding="same"))
+    _bad(ValueError, r"conv_transpose2d: bias must be a 1-D tensor of 3 elements",
+         lambda: ct(x, w, dlcore.from_numpy(np.zeros(4, np.float32))))
+    _bad(ValueError, r"conv_transpose2d.*4-D weight", lambda: ct(x, w[0]))
+    _bad(ValueError, r"conv_transpose2d.*3-D \(unbatched\) or 4-D", lambda: ct(x[0, 0], w))
+    _bad(TypeError, r"conv_transpose2d: weight dtype float64 does not match the input dtype float32",
+         lambda: ct(x, w.double()))
+    _bad(TypeError, r"conv_transpose2d: expected float32 or float64", lambda: ct(x.to(dlcore.int32), w.to(dlcore.int32)))
+    _bad(ValueError, r"conv_transpose2d: stride and dilation must be positive", lambda: ct(x, w, stride=0))
+    _bad(TypeError, r"conv_transpose1d.*'input' must be a Tensor", lambda: F.conv_transpose1d([1.0], w))
+    import dlcore.nn as nn
+    _bad(ValueError, r"ConvTranspose2d: output_padding .* must be smaller", lambda: nn.ConvTranspose2d(2, 2, 3,
+                                                                                                      output_padding=1))
+    _bad(ValueError, r"ConvTranspose2d: padding must be an int", lambda: nn.ConvTranspose2d(2, 2, 3, padding="same"))

@@ -1,8 +1,14 @@
-"""Convolutions with PyTorch's signatures: conv1d and conv2d (NCHW; conv1d runs as a conv2d with H = 1).
+"""Convolutions with PyTorch's signatures: conv1d and conv2d (NCHW; conv1d runs as a conv2d with H = 1), and the
+transposed convolutions conv_transpose1d / conv_transpose2d.
 
 The kernels live in csrc/ops/conv (im2col + GEMM, 1x1 as plain GEMM, direct AVX2/AVX-512 kernels for few input
 channels); this module parses PyTorch's argument forms (ints, tuples, "same", "valid"), handles unbatched inputs,
 and adds autograd: the backward computes only the gradients that are needed (input, weight, bias).
+
+A transposed convolution is the input gradient of a convolution (PyTorch defines it so): its forward runs the
+conv2d input-gradient kernel with the roles swapped (weight [C_in, C_out/groups, kH, kW] is exactly that
+convolution's weight), its input gradient is a conv2d forward, and its weight gradient is the conv2d
+weight-gradient kernel with the output gradient as the convolution's input.
 """
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from .autograd import Function, _needs_grad
 
 Tensor = _C.Tensor
 
-__all__ = ["conv1d", "conv2d"]
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 
 
 def _pair(v, n, name, op):
@@ -170,3 +176,136 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) over input [N, C, H, W] (or [C, H, W]) with weight [K, C/groups, kH, kW]
     and optional bias [K]; stride/dilation int or pair; padding int, pair, 'valid' or 'same'."""
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+class _ConvTranspose(Function):
+    """x [N, C_in, H, W] (4-D views of the 1-D / unbatched forms), w [C_in, C_out/G, kH, kW], b [C_out] or None;
+    y [N, C_out, Ho, Wo] = the input gradient of conv2d(y-shaped input, w) at output gradient x."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, cfg):
+        x4_shape, w4_shape, y4_shape, out_shape, stride, pad, dil, groups, op = cfg
+        ctx.x_shape, ctx.w_shape = tuple(x.shape), tuple(w.shape)
+        x4 = _C.reshape(x, list(x4_shape)) if tuple(x.shape) != x4_shape else x
+        w4 = _C.reshape(w, list(w4_shape)) if tuple(w.shape) != w4_shape else w
+        y = _C.conv2d_backward_input(x4, w4, list(y4_shape), stride, pad, dil, groups, op)
+        if b is not None:
+            _C.add_(y, _C.reshape(b, [1, y4_shape[1], 1, 1]))
+        ctx.save_for_backward(x4, w4)
+        ctx.cfg = cfg
+        ctx.has_b = b is not None
+        return _C.reshape(y, list(out_shape)) if tuple(out_shape) != tuple(y4_shape) else y
+
+    @staticmethod
+    def backward(ctx, g):
+        x4, w4 = ctx.saved_tensors
+        x4_shape, w4_shape, y4_shape, out_shape, stride, pad, dil, groups, op = ctx.cfg
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        need_b = ctx.has_b and ctx.needs_input_grad[2]
+        g4 = _C.reshape(g, list(y4_shape)) if tuple(g.shape) != tuple(y4_shape) else g
+        gx = gw = gb = None
+        if need_x:
+            gx = _C.conv2d(g4, w4, None, stride, pad, dil, groups, op)
+            if tuple(gx.shape) != ctx.x_shape:
+                gx = _C.reshape(gx, list(ctx.x_shape))
+        if need_w:
+            gw, _ = _C.conv2d_backward_weight(x4, g4, list(w4_shape), stride, pad, dil, groups, True, False, op)
+            if tuple(gw.shape) != ctx.w_shape:
+                gw = _C.reshape(gw, list(ctx.w_shape))
+        if need_b:
+            gb = _C.sum(g4, [0, 2, 3])
+        return gx, gw, gb, None
+
+
+def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, nd, op):
+    _check_tensor(input, "input", op)
+    _check_tensor(weight, "weight", op)
+    if bias is not None:
+        _check_tensor(bias, "bias", op)
+    if isinstance(groups, bool) or not isinstance(groups, int):
+        raise TypeError(f"{op}: groups must be an int, got {groups!r}")
+    if groups <= 0:
+        raise ValueError(f"{op}: groups must be a positive integer, got {groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is None:
+            continue
+        if t.dtype != input.dtype:
+            raise TypeError(f"{op}: {name} dtype {str(t.dtype).replace('dlcore.', '')} does not match the input "
+                            f"dtype {str(input.dtype).replace('dlcore.', '')}")
+        if t.device != input.device:
+            raise ValueError(f"{op}: {name} is on {t.device} but the input is on {input.device}")
+    if str(input.dtype) not in ("dlcore.float32", "dlcore.float64"):
+        raise TypeError(f"{op}: expected float32 or float64 tensors, got {str(input.dtype).replace('dlcore.', '')}")
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{op}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, got input of shape "
+                         f"{list(input.shape)}")
+    if weight.ndim != nd + 2:
+        raise ValueError(f"{op}: expected a {nd + 2}-D weight [in_channels, out_channels/groups, "
+                         f"{'kL' if nd == 1 else 'kH, kW'}], got weight of shape {list(weight.shape)}")
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple of {nd} ints (no 'same'/'valid' strings for "
+                         f"transposed convolutions), got {padding!r}")
+    stride = _pair(stride, nd, "stride", op)
+    pad = _pair(padding, nd, "padding", op)
+    opad = _pair(output_padding, nd, "output_padding", op)
+    dilation = _pair(dilation, nd, "dilation", op)
+    ksize = tuple(weight.shape[2:])
+    if nd == 1:
+        stride, pad, opad, dilation, ksize = (1,) + stride, (0,) + pad, (0,) + opad, (1,) + dilation, (1,) + ksize
+    if any(s <= 0 for s in stride) or any(d <= 0 for d in dilation) or any(p < 0 for p in pad):
+        raise ValueError(f"{op}: stride and dilation must be positive and padding non-negative, got stride="
+                         f"{stride[2 - nd:]}, dilation={dilation[2 - nd:]}, padding={pad[2 - nd:]}")
+    for o, s, d in zip(opad, stride, dilation):
+        if o < 0 or (o >= s and o >= d):
+            raise ValueError(f"{op}: output padding must be smaller than either stride or dilation, got "
+                             f"output_padding={opad[2 - nd:]}, stride={stride[2 - nd:]}, dilation={dilation[2 - nd:]}")
+    batched = input.ndim == nd + 2
+    xs = list(input.shape) if batched else [1] + list(input.shape)
+    if nd == 1:
+        xs = xs[:2] + [1] + xs[2:]
+    ws = list(weight.shape)
+    if nd == 1:
+        ws = ws[:2] + [1] + ws[2:]
+    cin, cout_g = ws[0], ws[1]
+    if xs[1] != cin:
+        raise ValueError(f"{op}: input of shape {list(input.shape)} has {xs[1]} channels, but weight of shape "
+                         f"{list(weight.shape)} expects {cin} input channels (its first dimension)")
+    if cin % groups != 0:
+        raise ValueError(f"{op}: in_channels ({cin}, weight's first dimension) must be divisible by groups "
+                         f"({groups})")
+    cout = cout_g * groups
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != cout):
+        raise ValueError(f"{op}: bias must be a 1-D tensor of {cout} elements (out_channels), got shape "
+                         f"{list(bias.shape)}")
+    ho = (xs[2] - 1) * stride[0] - 2 * pad[0] + dilation[0] * (ksize[0] - 1) + opad[0] + 1
+    wo = (xs[3] - 1) * stride[1] - 2 * pad[1] + dilation[1] * (ksize[1] - 1) + opad[1] + 1
+    if ho <= 0 or wo <= 0:
+        size = [wo] if nd == 1 else [ho, wo]
+        raise ValueError(f"{op}: input of shape {list(input.shape)} with weight {list(weight.shape)}, stride "
+                         f"{stride[2 - nd:]}, padding {pad[2 - nd:]}, output_padding {opad[2 - nd:]} and dilation "
+                         f"{dilation[2 - nd:]} gives an output of size {size}: too small")
+    ys = [xs[0], cout, ho, wo]
+    out = list(ys)
+    if nd == 1:
+        out = out[:2] + out[3:]
+    if not batched:
+        out = out[1:]
+    cfg = (tuple(xs), tuple(ws), tuple(ys), tuple(out), list(stride), [pad[0], pad[0], pad[1], pad[1]],
+           list(dilation), groups, op)
+    return _ConvTranspose.apply(input, weight, bias, cfg)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """1-D transposed convolution over input [N, C_in, L] (or [C_in, L]) with weight [C_in, C_out/groups, kL]:
+    the gradient of conv1d with respect to its input. Output length (L - 1) stride - 2 padding +
+    dilation (kL - 1) + output_padding + 1."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+                           "conv_transpose1d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution ("deconvolution") over input [N, C_in, H, W] (or [C_in, H, W]) with weight
+    [C_in, C_out/groups, kH, kW] and optional bias [C_out]: the gradient of conv2d with respect to its input.
+    Output size (H - 1) stride - 2 padding + dilation (kH - 1) + output_padding + 1 (likewise W)."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                           "conv_transpose2d")

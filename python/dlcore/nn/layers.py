@@ -14,7 +14,7 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "LPPool2d",
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "LPPool2d",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm", "Dropout",
            "Dropout2d", "ReLU", "ReLU6", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "GELU", "Softplus", "Softmax",
            "LogSoftmax", "Embedding", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss",
@@ -127,6 +127,79 @@ class Conv2d(_ConvNd):
     """2-D convolution over [N, C_in, H, W]: weight [C_out, C_in/groups, KH, KW] (PyTorch's default init)."""
     _n = 2
     _fn = "conv2d"
+
+
+class _ConvTransposeNd(_ConvNd):
+    """Transposed convolution: weight [C_in, C_out/groups, *kernel] (PyTorch's layout and default init)."""
+    _fn = "conv_transpose2d"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        who = type(self).__name__
+        if isinstance(padding, str):
+            raise ValueError(f"nn.{who}: padding must be an int or a tuple (no 'same'/'valid' strings for "
+                             "transposed convolutions)")
+        if padding_mode != "zeros":
+            raise ValueError(f"nn.{who}: only 'zeros' padding_mode is supported for transposed convolutions")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
+        n = self._n
+        self.output_padding = _ntuple(output_padding, n, who, "output_padding")
+        for o, st, d in zip(self.output_padding, self.stride, self.dilation):
+            if o < 0 or (o >= st and o >= d):
+                raise ValueError(f"nn.{who}: output_padding {self.output_padding} must be smaller than either "
+                                 f"stride {self.stride} or dilation {self.dilation}")
+        self.transposed = True
+        # PyTorch's layout: [C_in, C_out/groups, *kernel]; re-initialised with the same rule as the convolutions
+        # (fan_in from the weight's dimension 1, as PyTorch does)
+        self.weight = Parameter(_empty((in_channels, out_channels // groups) + self.kernel_size, device, dtype))
+        self.reset_parameters()
+
+    def _output_padding(self, input, output_size):
+        if output_size is None:
+            return self.output_padding
+        who = type(self).__name__
+        n = self._n
+        size = list(output_size)
+        if len(size) == n + 2 or (len(size) == n + 1 and input.ndim == n + 1):
+            size = size[-n:]
+        if len(size) != n:
+            raise ValueError(f"nn.{who}: output_size must have {n} or {n + 2} elements (got {len(size)})")
+        spatial = list(input.shape[-n:])
+        pad = []
+        for i in range(n):
+            lo = ((spatial[i] - 1) * self.stride[i] - 2 * self.padding[i] +
+                  self.dilation[i] * (self.kernel_size[i] - 1) + 1)
+            hi = lo + max(self.stride[i], self.dilation[i]) - 1
+            if not lo <= size[i] <= hi:
+                raise ValueError(f"nn.{who}: requested an output size of {list(output_size)}, but valid sizes "
+                                 f"range from {lo} to {hi} (for an input of {list(input.shape)})")
+            pad.append(size[i] - lo)
+        return tuple(pad)
+
+    def forward(self, input, output_size=None):
+        opad = self._output_padding(input, output_size)
+        return _F(self._fn, type(self).__name__)(input, self.weight, self.bias, self.stride, self.padding, opad,
+                                                  self.groups, self.dilation)
+
+    def extra_repr(self):
+        s = super().extra_repr()
+        if self.output_padding != (0,) * self._n:
+            s += f", output_padding={self.output_padding}"
+        return s
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution over [N, C_in, L]: weight [C_in, C_out/groups, K] (PyTorch's default init)."""
+    _n = 1
+    _fn = "conv_transpose1d"
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution over [N, C_in, H, W]: weight [C_in, C_out/groups, KH, KW] (PyTorch's default
+    init); forward(input, output_size=None) like PyTorch's."""
+    _n = 2
+    _fn = "conv_transpose2d"
 
 
 # ------------------------------------------------------------------------------------------------- pooling
