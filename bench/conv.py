@@ -3,6 +3,8 @@
 Shapes (issue 4): the lecture ConvNet's conv (weight grad only: its input is the data), ResNet-style 3x3 pad-1 layers
 (with input grad), AlexNet conv1 (weight grad only: first layer). fwd+bwd runs the autograd path of each library
 (dlcore.functional.conv2d / torch.nn.functional.conv2d, then .backward) with the gradients reset every call.
+Two DCGAN-style layers outside the issue's goals, on request (--shapes dcgan_down,dcgan_up): a 4x4 stride-2
+convolution and the transposed convolution that undoes it (conv_transpose2d; weight [C_in, C_out, 4, 4]).
 
 At 1 thread both peers run in one process, interleaved; at 2 threads each peer runs in its own process (OpenBLAS/
 OpenMP spin-wait traps, DESIGN.md). Usage:
@@ -25,6 +27,7 @@ import numpy as np  # noqa: E402
 from common import fmt_table, interleaved, run_json  # noqa: E402
 
 # name: (x shape, w shape, stride, padding, bias, input grad, torch 1-thread fwd+bwd ms quoted in the issue)
+# (a ninth element True: a transposed convolution, w [C_in, C_out, R, S])
 SHAPES = {
     "lecture": ((64, 1, 28, 28), (20, 1, 5, 5), 1, 0, True, False, 2.6),
     "resnet56": ((32, 64, 56, 56), (64, 64, 3, 3), 1, 1, False, True, 272),
@@ -32,34 +35,54 @@ SHAPES = {
     "resnet14": ((32, 256, 14, 14), (256, 256, 3, 3), 1, 1, False, True, 209),
     "alexnet1": ((16, 3, 224, 224), (64, 3, 11, 11), 4, 2, True, False, 46),
 }
-GOALS = {"lecture": 2.0}  # speed-up over torch fwd+bwd; 1.0 for the others
+ISSUE_SHAPES = list(SHAPES)
+SHAPES.update({
+    "dcgan_down": ((64, 64, 16, 16), (128, 64, 4, 4), 2, 1, True, True, None),
+    "dcgan_up": ((64, 128, 8, 8), (128, 64, 4, 4), 2, 1, True, True, None, True),
+})
+GOALS = {"lecture": 2.0}  # speed-up over torch fwd+bwd; 1.0 for the others (none for the DCGAN layers)
+
+
+def _transposed(name):
+    return len(SHAPES[name]) > 7 and SHAPES[name][7]
+
+
+def _op(lib, name):
+    """The library's functional op for the shape: conv2d, or conv_transpose2d."""
+    if lib == "dlcore":
+        import dlcore.functional as F
+        return F.conv_transpose2d if _transposed(name) else F.conv2d
+    import torch
+    return torch.nn.functional.conv_transpose2d if _transposed(name) else torch.nn.functional.conv2d
 
 
 def _flops(name):
-    xs, ws, st, pd, _, ig, _ = SHAPES[name]
+    xs, ws, st, pd, _, ig = SHAPES[name][:6]
     N, C, H, W = xs
     K, _, R, S = ws
     P = (H + 2 * pd - R) // st + 1
     Q = (W + 2 * pd - S) // st + 1
     fwd = 2.0 * N * K * P * Q * C * R * S
+    if _transposed(name):  # the convolution it transposes: output [N, C_out, Ho, Wo] -> input [N, C_in, H, W]
+        fwd = 2.0 * N * C * H * W * ws[1] * R * S
     return fwd, fwd * (3 if ig else 2)
 
 
 def _data(name, n=None):
-    xs, ws, st, pd, bias, ig, _ = SHAPES[name]
+    xs, ws, st, pd, bias, ig = SHAPES[name][:6]
     rng = np.random.default_rng(0)
     if n is not None:
         xs = (n,) + tuple(xs[1:])
     x = rng.standard_normal(xs).astype(np.float32)
     w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(np.float32)
-    b = rng.standard_normal(ws[0]).astype(np.float32) if bias else None
+    b = rng.standard_normal(ws[1] if _transposed(name) else ws[0]).astype(np.float32) if bias else None
     return x, w, b
 
 
 def _dlcore_fns(name, n=None):
     import dlcore
-    import dlcore.functional as F
-    xs, ws, st, pd, bias, ig, _ = SHAPES[name]
+    xs, ws, st, pd, bias, ig = SHAPES[name][:6]
+    conv = _op("dlcore", name)
     x, w, b = _data(name, n)
     xt = dlcore.from_numpy(x)
     wt = dlcore.from_numpy(w).requires_grad_()
@@ -67,17 +90,17 @@ def _dlcore_fns(name, n=None):
     if ig:
         xt.requires_grad_()
     with dlcore.no_grad():
-        gy = dlcore.from_numpy(np.ones(tuple(F.conv2d(xt, wt, bt, st, pd).shape), np.float32))
+        gy = dlcore.from_numpy(np.ones(tuple(conv(xt, wt, bt, st, pd).shape), np.float32))
 
     def fwd():
         with dlcore.no_grad():
-            return F.conv2d(xt, wt, bt, st, pd)
+            return conv(xt, wt, bt, st, pd)
 
     def fwdbwd():
         xt.grad = wt.grad = None
         if bt is not None:
             bt.grad = None
-        y = F.conv2d(xt, wt, bt, st, pd)
+        y = conv(xt, wt, bt, st, pd)
         y.backward(gy)
         return y, xt.grad, wt.grad, (bt.grad if bt is not None else None)
     return fwd, fwdbwd
@@ -85,23 +108,24 @@ def _dlcore_fns(name, n=None):
 
 def _torch_fns(name, n=None):
     import torch
-    xs, ws, st, pd, bias, ig, _ = SHAPES[name]
+    xs, ws, st, pd, bias, ig = SHAPES[name][:6]
+    conv = _op("torch", name)
     x, w, b = _data(name, n)
     xt = torch.tensor(x, requires_grad=ig)
     wt = torch.tensor(w, requires_grad=True)
     bt = torch.tensor(b, requires_grad=True) if bias else None
     with torch.no_grad():
-        gy = torch.ones_like(torch.nn.functional.conv2d(xt, wt, bt, st, pd))
+        gy = torch.ones_like(conv(xt, wt, bt, st, pd))
 
     def fwd():
         with torch.no_grad():
-            return torch.nn.functional.conv2d(xt, wt, bt, st, pd)
+            return conv(xt, wt, bt, st, pd)
 
     def fwdbwd():
         xt.grad = wt.grad = None
         if bt is not None:
             bt.grad = None
-        y = torch.nn.functional.conv2d(xt, wt, bt, st, pd)
+        y = conv(xt, wt, bt, st, pd)
         y.backward(gy)
         return y, xt.grad, wt.grad, (bt.grad if bt is not None else None)
     return fwd, fwdbwd
@@ -142,7 +166,7 @@ def worker(lib, names, repeat):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--shapes", default=",".join(SHAPES))
+    ap.add_argument("--shapes", default=",".join(ISSUE_SHAPES))
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--worker", choices=["dlcore", "torch", "both"])
     ap.add_argument("--no-validate", action="store_true")
@@ -166,12 +190,13 @@ def main():
         for n in names:
             r = res[n]
             ffl, bfl = _flops(n)
-            goal = GOALS.get(n, 1.0)
+            goal = GOALS.get(n, 1.0) if n in ISSUE_SHAPES else None
             sp_f = r["torch_fwd"] / r["dlcore_fwd"]
             sp_b = r["torch_fwdbwd"] / r["dlcore_fwdbwd"]
             rows.append([n, nt, f"{r['dlcore_fwd'] * 1e3:.2f}", f"{r['torch_fwd'] * 1e3:.2f}", f"{sp_f:.2f}x",
                          f"{r['dlcore_fwdbwd'] * 1e3:.2f}", f"{r['torch_fwdbwd'] * 1e3:.2f}", f"{sp_b:.2f}x",
-                         f"{bfl / r['dlcore_fwdbwd'] / 1e9:.0f}", f">={goal:g}x " + ("met" if sp_b >= goal else "NOT met")])
+                         f"{bfl / r['dlcore_fwdbwd'] / 1e9:.0f}",
+                         "-" if goal is None else f">={goal:g}x " + ("met" if sp_b >= goal else "NOT met")])
     print(fmt_table(rows, ["shape", "thr", "dl fwd ms", "torch fwd ms", "fwd x", "dl f+b ms", "torch f+b ms",
                            "f+b x", "dl GFLOP/s", "goal (f+b)"]))
 
