@@ -94,7 +94,8 @@ class _Conv(Function):
         return gx, gw, gb, None
 
 
-def _conv(input, weight, bias, stride, padding, dilation, groups, nd, op):
+def _check_args(input, weight, bias, groups, nd, op, weight_dims):
+    """The checks conv and conv_transpose share: tensor types, groups' type, the input's and weight's ranks."""
     _check_tensor(input, "input", op)
     _check_tensor(weight, "weight", op)
     if bias is not None:
@@ -105,8 +106,12 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd, op):
         raise ValueError(f"{op}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, got input of shape "
                          f"{list(input.shape)}")
     if weight.ndim != nd + 2:
-        raise ValueError(f"{op}: expected a {nd + 2}-D weight [out_channels, in_channels/groups, "
-                         f"{'kL' if nd == 1 else 'kH, kW'}], got weight of shape {list(weight.shape)}")
+        raise ValueError(f"{op}: expected a {nd + 2}-D weight [{weight_dims}, {'kL' if nd == 1 else 'kH, kW'}], "
+                         f"got weight of shape {list(weight.shape)}")
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, nd, op):
+    _check_args(input, weight, bias, groups, nd, op, "out_channels, in_channels/groups")
     stride = _pair(stride, nd, "stride", op)
     dilation = _pair(dilation, nd, "dilation", op)
     ksize = tuple(weight.shape[2:])
@@ -218,12 +223,7 @@ class _ConvTranspose(Function):
 
 
 def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, nd, op):
-    _check_tensor(input, "input", op)
-    _check_tensor(weight, "weight", op)
-    if bias is not None:
-        _check_tensor(bias, "bias", op)
-    if isinstance(groups, bool) or not isinstance(groups, int):
-        raise TypeError(f"{op}: groups must be an int, got {groups!r}")
+    _check_args(input, weight, bias, groups, nd, op, "in_channels, out_channels/groups")
     if groups <= 0:
         raise ValueError(f"{op}: groups must be a positive integer, got {groups}")
     for name, t in (("weight", weight), ("bias", bias)):
@@ -236,12 +236,6 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
             raise ValueError(f"{op}: {name} is on {t.device} but the input is on {input.device}")
     if str(input.dtype) not in ("dlcore.float32", "dlcore.float64"):
         raise TypeError(f"{op}: expected float32 or float64 tensors, got {str(input.dtype).replace('dlcore.', '')}")
-    if input.ndim not in (nd + 1, nd + 2):
-        raise ValueError(f"{op}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, got input of shape "
-                         f"{list(input.shape)}")
-    if weight.ndim != nd + 2:
-        raise ValueError(f"{op}: expected a {nd + 2}-D weight [in_channels, out_channels/groups, "
-                         f"{'kL' if nd == 1 else 'kH, kW'}], got weight of shape {list(weight.shape)}")
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a tuple of {nd} ints (no 'same'/'valid' strings for "
                          f"transposed convolutions), got {padding!r}")
