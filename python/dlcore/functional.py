@@ -2,7 +2,7 @@
 
 Each family lives in its own module; this page only gathers them:
   _ops        linear (and the tensor math)
-  _nn_conv    conv1d, conv2d (and their gradients)
+  _nn_conv    conv1d, conv2d, conv_transpose1d, conv_transpose2d (and their gradients)
   _nn_layers  pooling, activations, softmax/log_softmax, losses, batch_norm, local_response_norm, dropout, embedding
   _nn_rnn     the recurrent cells and sequence functions behind nn.LSTM/GRU/RNN
 """

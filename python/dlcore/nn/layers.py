@@ -14,8 +14,8 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "LPPool2d",
-           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm", "Dropout",
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d",
+           "AvgPool2d", "LPPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm", "Dropout",
            "Dropout2d", "ReLU", "ReLU6", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "GELU", "Softplus", "Softmax",
            "LogSoftmax", "Embedding", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss",
            "BCEWithLogitsLoss", "MultiMarginLoss", "HingeEmbeddingLoss"]
@@ -77,12 +77,15 @@ class _ConvNd(Module):
         self.padding_mode = padding_mode
         self.transposed = False
         self.output_padding = (0,) * n
-        self.weight = Parameter(_empty((out_channels, in_channels // groups) + self.kernel_size, device, dtype))
+        self.weight = Parameter(_empty(self._weight_shape(in_channels, out_channels, groups), device, dtype))
         if bias:
             self.bias = Parameter(_empty((out_channels,), device, dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+
+    def _weight_shape(self, in_channels, out_channels, groups):
+        return (out_channels, in_channels // groups) + self.kernel_size
 
     def reset_parameters(self):
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -150,10 +153,10 @@ class _ConvTransposeNd(_ConvNd):
                 raise ValueError(f"nn.{who}: output_padding {self.output_padding} must be smaller than either "
                                  f"stride {self.stride} or dilation {self.dilation}")
         self.transposed = True
-        # PyTorch's layout: [C_in, C_out/groups, *kernel]; re-initialised with the same rule as the convolutions
-        # (fan_in from the weight's dimension 1, as PyTorch does)
-        self.weight = Parameter(_empty((in_channels, out_channels // groups) + self.kernel_size, device, dtype))
-        self.reset_parameters()
+
+    def _weight_shape(self, in_channels, out_channels, groups):
+        # PyTorch's layout; reset_parameters' fan_in (weight dimension 1 x kernel) is then PyTorch's too
+        return (in_channels, out_channels // groups) + self.kernel_size
 
     def _output_padding(self, input, output_size):
         if output_size is None:
