@@ -524,6 +524,11 @@ def test_device_mismatch():
     w = dlcore.from_numpy(np.zeros((4, 3, 3, 3), np.float32)).to("cuda")
     with pytest.raises(RuntimeError, match="conv2d.*device"):
         F.conv2d(x, w)
+    wt = dlcore.from_numpy(np.zeros((3, 4, 3, 3), np.float32)).to("cuda")
+    with pytest.raises(RuntimeError, match="conv_transpose2d: weight is on cuda.*, but the input is on cpu"):
+        F.conv_transpose2d(x, wt)
+    with pytest.raises(RuntimeError, match="conv_transpose2d: bias is on cpu, but the input is on cuda"):
+        F.conv_transpose2d(x.to("cuda"), wt, dlcore.from_numpy(np.zeros(4, np.float32)))
 
 
 # ---------------------------------------------------------------------------------------- transposed convolution

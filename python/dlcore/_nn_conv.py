@@ -233,7 +233,7 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
             raise TypeError(f"{op}: {name} dtype {str(t.dtype).replace('dlcore.', '')} does not match the input "
                             f"dtype {str(input.dtype).replace('dlcore.', '')}")
         if t.device != input.device:
-            raise ValueError(f"{op}: {name} is on {t.device} but the input is on {input.device}")
+            raise RuntimeError(f"{op}: {name} is on {t.device}, but the input is on {input.device}")
     if str(input.dtype) not in ("dlcore.float32", "dlcore.float64"):
         raise TypeError(f"{op}: expected float32 or float64 tensors, got {str(input.dtype).replace('dlcore.', '')}")
     if isinstance(padding, str):
