@@ -129,6 +129,8 @@ CASES = [
     (2, 3, 30, 45, 40, 5, 5, 2, 1, 1, 1, True),       # strided direct, K >= 32: channels-in-lanes weight grad (K % 16)
     (2, 2, 26, 61, 70, 3, 4, 3, 2, 2, 1, False),      # channels-in-lanes: 64 + 6 channels, dilation, odd taps
     (3, 3, 33, 47, 48, 5, 5, 2, 1, 1, 1, True),       # channels-in-lanes: odd chunks (5 rows of 23), last chunk 1 row
+    (2, 32, 6, 6, 5, 4, 4, 2, 1, 1, 1, True),         # C R S = 512 floats (2 KiB rows): w copied with padded rows
+    (2, 64, 6, 7, 8, 4, 4, 2, 1, 1, 2, True),         # the same per group
 ]
 
 
