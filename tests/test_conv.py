@@ -631,6 +631,16 @@ def test_conv_transpose1d_and_unbatched(device, rng):
                  rtol=1e-10, atol=1e-10)
 
 
+def test_conv_transpose_non_contiguous(device, rng):
+    x = rng.standard_normal((2, 5, 3, 6))  # used as its [2, 3, 5, 6] permuted view
+    w = rng.standard_normal((6, 3, 2, 3))  # every other input channel: a strided view
+    xt = _t(x, "float64", device=device).permute(0, 2, 1, 3)
+    wt = _t(w, "float64", device=device)[::2]
+    y = F.conv_transpose2d(xt, wt, stride=(2, 1), padding=(0, 1), dilation=(1, 2))
+    ref = ref_conv_transpose2d(x.transpose(0, 2, 1, 3), w[::2], None, (2, 1), (0, 1), (0, 0), (1, 2), 1)
+    assert_close(y, ref, rtol=1e-10, atol=1e-10)
+
+
 @requires_torch
 @pytest.mark.parametrize("case", TCASES, ids=_tcase_id)
 def test_conv_transpose2d_vs_torch(case, rng):
