@@ -629,3 +629,36 @@ def test_saturated_gates_each_isa(mode, isa, rng):
     for a, b in zip(out32, out64):
         assert np.all(np.isfinite(_np(a)))
         _close(_np(a), _np(b), 1e-5, f"{mode} saturated")
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
+def test_graph_without_backward_frees_its_saved_tensors(mode, rng):
+    # The sequence function's forward saves its output for the backward. Held on ctx directly, the output (whose
+    # grad_fn is that ctx) made a reference cycle through the C++ tensor object, invisible to the garbage
+    # collector: every forward that built a graph and was not backpropagated leaked all its saved tensors.
+    import gc
+    G = {"lstm": 4, "gru": 3, "rnn_tanh": 1}[mode]
+    I, H = 6, 8
+    params = [dlcore.from_numpy(rng.standard_normal(s).astype(np.float32)).requires_grad_()
+              for inp in (I, I, 2 * H, 2 * H)  # 2 layers x 2 directions
+              for s in [(G * H, inp), (G * H, H), (G * H,), (G * H,)]]
+    x = dlcore.from_numpy(rng.standard_normal((5, 3, I)).astype(np.float32))
+    fn = getattr(F, mode)
+
+    def allocated():
+        gc.collect()
+        return _C._cpu_memory_stats()["allocated"]
+
+    def run(backward):
+        out = fn(x, None, params, True, 2, 0.0, True, True, False)[0]
+        if backward:
+            out.sum().backward()
+            for p in params:
+                p.grad = None
+
+    for backward in (False, True):
+        run(backward)  # first call: any lazily created state
+        before = allocated()
+        for _ in range(3):
+            run(backward)
+        assert allocated() == before, f"{mode} (backward={backward}) leaked {allocated() - before} bytes in 3 calls"

@@ -70,7 +70,7 @@ class _RNNStack(Function):
         N, H = h0t.shape[1], h0t.shape[2]
         hn = _C.empty([L * D, N, H], x.dtype, x.device)
         cn = _C.empty([L * D, N, H], x.dtype, x.device) if mode == "lstm" else None
-        saved = []
+        saved, nws = [], []
         inp = xt
         y = None
         for layer in range(L):
@@ -78,10 +78,17 @@ class _RNNStack(Function):
             h0l, c0l = _slice0(h0t, layer * D, (layer + 1) * D), _slice0(c0t, layer * D, (layer + 1) * D)
             y, _, _, ws = _C.rnn_layer_forward(mode, inp, h0l, c0l, lp, _slice0(hn, layer * D, (layer + 1) * D),
                                                _slice0(cn, layer * D, (layer + 1) * D), training)
-            saved.append((inp, h0l, c0l, lp, y, ws))
+            saved += [inp, h0l, c0l, *lp, y] + [t for d in ws for t in d]
+            nws.append([len(d) for d in ws])  # ws: per direction, a list of workspace tensors
             if layer + 1 < L:
                 inp = _C.mul(y, masks[layer]) if masks is not None else y
-        ctx._keep_saved = saved
+        # Through save_for_backward (history-free aliases, version-checked): the last layer's y is the returned
+        # output itself, and holding it on ctx directly made a cycle output -> grad_fn -> ctx -> output through the
+        # C++ tensor object, which the garbage collector cannot see: every call that built a graph leaked its
+        # saved tensors (~20 MB per lstm_big forward).
+        if training:
+            ctx.save_for_backward(*saved)
+            ctx._keep_nws = nws
         ctx._keep_cfg = cfg
         if cfg["cell"]:
             h = _C.select(hn, 0, 0)
@@ -91,8 +98,18 @@ class _RNNStack(Function):
 
     @staticmethod
     def backward(ctx, *grads):
-        cfg, saved = ctx._keep_cfg, ctx._keep_saved
+        cfg = ctx._keep_cfg
         mode, L, D, per = cfg["mode"], cfg["layers"], cfg["dirs"], cfg["per"]
+        # per layer: inp, h0, c0, its D * per parameters, y, then each direction's workspace tensors
+        flat, saved, i = ctx.saved_tensors, [], 0
+        for nw in ctx._keep_nws:
+            j = i + 3 + D * per
+            ws, w0 = [], j + 1
+            for n in nw:
+                ws.append(list(flat[w0:w0 + n]))
+                w0 += n
+            saved.append((flat[i], flat[i + 1], flat[i + 2], list(flat[i + 3:j]), flat[j], ws))
+            i = w0
         masks = cfg["masks"]
         if cfg["cell"]:
             gh = grads[0]
