@@ -70,7 +70,7 @@ class _RNNStack(Function):
         N, H = h0t.shape[1], h0t.shape[2]
         hn = _C.empty([L * D, N, H], x.dtype, x.device)
         cn = _C.empty([L * D, N, H], x.dtype, x.device) if mode == "lstm" else None
-        saved, nws = [], []
+        saved, ys = [], []
         inp = xt
         y = None
         for layer in range(L):
@@ -78,17 +78,18 @@ class _RNNStack(Function):
             h0l, c0l = _slice0(h0t, layer * D, (layer + 1) * D), _slice0(c0t, layer * D, (layer + 1) * D)
             y, _, _, ws = _C.rnn_layer_forward(mode, inp, h0l, c0l, lp, _slice0(hn, layer * D, (layer + 1) * D),
                                                _slice0(cn, layer * D, (layer + 1) * D), training)
-            saved += [inp, h0l, c0l, *lp, y] + [t for d in ws for t in d]
-            nws.append([len(d) for d in ws])  # ws: per direction, a list of workspace tensors
+            saved.append((inp, h0l, c0l, lp, ws))
+            ys.append(y)
             if layer + 1 < L:
                 inp = _C.mul(y, masks[layer]) if masks is not None else y
-        # Through save_for_backward (history-free aliases, version-checked): the last layer's y is the returned
-        # output itself, and holding it on ctx directly made a cycle output -> grad_fn -> ctx -> output through the
-        # C++ tensor object, which the garbage collector cannot see: every call that built a graph leaked its
-        # saved tensors (~20 MB per lstm_big forward).
+        # The layers' outputs through save_for_backward (history-free aliases, version-checked): the last one is the
+        # returned output itself, and holding it on ctx directly made a cycle output -> grad_fn -> ctx -> output
+        # through the C++ tensor object, which the garbage collector cannot see: every call that built a graph
+        # leaked its saved tensors (~20 MB per lstm_big forward). The rest (inputs, parameters, fresh workspaces)
+        # holds no reference back to ctx.
         if training:
-            ctx.save_for_backward(*saved)
-            ctx._keep_nws = nws
+            ctx.save_for_backward(*ys)
+        ctx._keep_saved = saved
         ctx._keep_cfg = cfg
         if cfg["cell"]:
             h = _C.select(hn, 0, 0)
@@ -100,16 +101,7 @@ class _RNNStack(Function):
     def backward(ctx, *grads):
         cfg = ctx._keep_cfg
         mode, L, D, per = cfg["mode"], cfg["layers"], cfg["dirs"], cfg["per"]
-        # per layer: inp, h0, c0, its D * per parameters, y, then each direction's workspace tensors
-        flat, saved, i = ctx.saved_tensors, [], 0
-        for nw in ctx._keep_nws:
-            j = i + 3 + D * per
-            ws, w0 = [], j + 1
-            for n in nw:
-                ws.append(list(flat[w0:w0 + n]))
-                w0 += n
-            saved.append((flat[i], flat[i + 1], flat[i + 2], list(flat[i + 3:j]), flat[j], ws))
-            i = w0
+        saved, ys = ctx._keep_saved, ctx.saved_tensors
         masks = cfg["masks"]
         if cfg["cell"]:
             gh = grads[0]
@@ -133,7 +125,7 @@ class _RNNStack(Function):
         dy = gout
         dx = None
         for layer in range(L - 1, -1, -1):
-            inp, h0l, c0l, lp, y, ws = saved[layer]
+            (inp, h0l, c0l, lp, ws), y = saved[layer], ys[layer]
             need_dx = layer > 0 or ctx.needs_input_grad[1]
             dx, _, _, gl = _C.rnn_layer_backward(
                 mode, inp, h0l, c0l, lp, y, ws, dy, _slice0(ghn, layer * D, (layer + 1) * D),
