@@ -180,6 +180,9 @@ class Function:
     """Base class of differentiable ops: subclass with static forward(ctx, *args) and backward(ctx, *grads).
 
     backward returns one gradient per forward argument (None for non-tensor or non-differentiable ones).
+    Tensors the backward needs go through ctx.save_for_backward. Never hold an output (or a list containing one) on
+    ctx directly: the output's grad_fn is ctx, and that cycle runs through the C++ tensor object, which the garbage
+    collector cannot follow, so a graph that is never backpropagated is never freed (the RNN functions leaked so).
     """
 
     @staticmethod
