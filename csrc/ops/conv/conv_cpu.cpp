@@ -81,25 +81,40 @@ DLCORE_ALWAYS_INLINE void strided_row(T* dst, const T* src, int64_t Q, int64_t s
   }
 }
 
+// d[0, len) = left zeros, then src[0, n), then zeros.
+template <class T>
+void pad_row(T* d, int64_t left, const T* src, int64_t n, int64_t len) {
+  std::fill(d, d + left, T(0));
+  std::memcpy(d + left, src, (std::size_t)n * sizeof(T));
+  std::fill(d + left + n, d + len, T(0));
+}
+
+// The input window a row tile [p0, p1) reads: Hr x Wr pixels from (ih0, iw0) (padding included), of which rows
+// [i_lo, i_hi) and columns [j_lo, j_hi) lie inside the image.
+struct TileWindow {
+  int64_t Hr, Wr, ih0, iw0, i_lo, i_hi, j_lo, j_hi;
+  TileWindow(const ConvParams& p, int64_t p0, int64_t p1)
+      : Hr((p1 - 1 - p0) * p.sh + (p.R - 1) * p.dh + 1), Wr((p.Q - 1) * p.sw + (p.S - 1) * p.dw + 1),
+        ih0(p0 * p.sh - p.pt), iw0(-p.pl) {
+    i_lo = std::min(Hr, std::max<int64_t>(0, -ih0));
+    i_hi = std::max(i_lo, std::min(Hr, p.H - ih0));
+    j_lo = std::min(Wr, std::max<int64_t>(0, -iw0));
+    j_hi = std::max(j_lo, std::min(Wr, p.W - iw0));
+  }
+};
+
 template <class T, int SW>
 void im2col_from_padded(const T* x, T* col, const ConvParams& p, int64_t p0, int64_t p1) {
   const int64_t Cg = p.Cg(), ld = (p1 - p0) * p.Q;
-  const int64_t Hr = (p1 - 1 - p0) * p.sh + (p.R - 1) * p.dh + 1, Wr = (p.Q - 1) * p.sw + (p.S - 1) * p.dw + 1;
-  const int64_t ih0 = p0 * p.sh - p.pt, iw0 = -p.pl;
-  const int64_t j_lo = std::min(Wr, std::max<int64_t>(0, -iw0)), j_hi = std::max(j_lo, std::min(Wr, p.W - iw0));
-  T* xp = scratch<T>((std::size_t)(Hr * Wr), 2);  // (slots 0 and 1 hold the callers' col and accT)
+  const TileWindow tw(p, p0, p1);
+  const int64_t Wr = tw.Wr;
+  T* xp = scratch<T>((std::size_t)(tw.Hr * Wr), 2);  // (slots 0 and 1 hold the callers' col and accT)
   for (int64_t c = 0; c < Cg; ++c) {
     const T* xc = x + c * p.H * p.W;
-    for (int64_t i = 0; i < Hr; ++i) {
+    for (int64_t i = 0; i < tw.Hr; ++i) {
       T* d = xp + i * Wr;
-      const int64_t ih = ih0 + i;
-      if (ih < 0 || ih >= p.H) {
-        std::fill(d, d + Wr, T(0));
-        continue;
-      }
-      std::fill(d, d + j_lo, T(0));
-      std::memcpy(d + j_lo, xc + ih * p.W + iw0 + j_lo, (j_hi - j_lo) * sizeof(T));
-      std::fill(d + j_hi, d + Wr, T(0));
+      if (i < tw.i_lo || i >= tw.i_hi) std::fill(d, d + Wr, T(0));
+      else pad_row(d, tw.j_lo, xc + (tw.ih0 + i) * p.W + tw.iw0 + tw.j_lo, tw.j_hi - tw.j_lo, Wr);
     }
     for (int64_t r = 0; r < p.R; ++r)
       for (int64_t s = 0; s < p.S; ++s) {
@@ -156,11 +171,9 @@ void im2col(const T* x, T* col, const ConvParams& p, int64_t p0, int64_t p1) {
 template <class T>
 void col2im_add_phased(const T* col, T* gx, const ConvParams& p, int64_t p0, int64_t p1) {
   const int64_t Cg = p.Cg(), ld = (p1 - p0) * p.Q, sw = p.sw;
-  const int64_t Hr = (p1 - 1 - p0) * p.sh + (p.R - 1) * p.dh + 1, Wr = (p.Q - 1) * sw + (p.S - 1) * p.dw + 1;
-  const int64_t Wj = (Wr + sw - 1) / sw;  // a phase row
-  const int64_t ih0 = p0 * p.sh - p.pt, iw0 = -p.pl;
-  const int64_t j_lo = std::min(Wr, std::max<int64_t>(0, -iw0)), j_hi = std::max(j_lo, std::min(Wr, p.W - iw0));
-  const int64_t i_lo = std::min(Hr, std::max<int64_t>(0, -ih0)), i_hi = std::max(i_lo, std::min(Hr, p.H - ih0));
+  const TileWindow tw(p, p0, p1);
+  const int64_t Hr = tw.Hr, Wj = (tw.Wr + sw - 1) / sw;  // Wj: a phase row
+  const int64_t ih0 = tw.ih0, iw0 = tw.iw0, i_lo = tw.i_lo, i_hi = tw.i_hi, j_lo = tw.j_lo, j_hi = tw.j_hi;
   T* xp = scratch<T>((std::size_t)(Hr * sw * Wj), 2);
   std::vector<int64_t> j0((std::size_t)sw);  // the first window column >= j_lo in each phase
   for (int64_t b = 0; b < sw; ++b) j0[b] = j_lo + ((b - j_lo) % sw + sw) % sw;
@@ -253,14 +266,6 @@ void over_batch(int64_t N, const F& fn) {
 // packs them in place: no im2col copy of S times the input.
 inline bool rows_b_applies(const ConvParams& p) { return p.P == 1 && p.sw == 1 && !is_pointwise(p); }
 
-// d[0, len) = left zeros, then src[0, n), then zeros.
-template <class T>
-void pad_row(T* d, int64_t left, const T* src, int64_t n, int64_t len) {
-  std::fill(d, d + left, T(0));
-  std::memcpy(d + left, src, (std::size_t)n * sizeof(T));
-  std::fill(d + left + n, d + len, T(0));
-}
-
 template <class T>
 void padded_rows_b(const T* xg, const ConvParams& p, int64_t Wp, T* xpad, const T** rows) {
   const int64_t Cg = p.Cg();
@@ -286,14 +291,12 @@ void forward_im2col(T* y, const T* x, const T* w, const T* b, const ConvParams& 
   const int64_t tr = tile_rows<T>(p);
   const int64_t Wp = std::max(p.pl + p.W, p.Q + (p.S - 1) * p.dw);  // a padded input row (rows_b)
   // w is every GEMM's A operand (one per sample and row tile), read in place; with a row stride that is a multiple
-  // of 2 KiB the rows of its micro-panel share one or two L1 sets and the GEMM packs w on every call instead. A
-  // copy with 64 bytes more per row, made once, avoids it: [64,64,16,16] 4x4/2 -> 128 (C R S = 1024 floats),
-  // GEMM 128x64x1024 101 -> 110 GFLOP/s.
-  int64_t lda = CRS;
+  // of 1 KiB the GEMM packs it on every call instead. A copy with a padded leading dimension, made once, avoids it:
+  // [64,64,16,16] 4x4/2 -> 128 (C R S = 1024 floats), GEMM 128x64x1024 101 -> 110 GFLOP/s.
+  const int64_t lda = p.N * p.G * ((p.P + tr - 1) / tr) > 1 ? padded_ld<T>(CRS) : CRS;
   std::vector<T> wpad;
   const T* wa = w;
-  if ((CRS * (int64_t)sizeof(T)) % 2048 == 0 && p.N * p.G * ((p.P + tr - 1) / tr) > 1) {
-    lda = CRS + 64 / (int64_t)sizeof(T);
+  if (lda != CRS) {
     wpad.resize((std::size_t)(p.K * lda));
     for (int64_t k = 0; k < p.K; ++k) std::memcpy(wpad.data() + k * lda, w + k * CRS, (std::size_t)CRS * sizeof(T));
     wa = wpad.data();

@@ -37,6 +37,16 @@ void dgemm(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64
            const double* B, int64_t rs_b, int64_t cs_b, double beta, double* C, int64_t rs_c, int64_t cs_c,
            const GemmEpilogue<double>& ep = {});
 
+// A leading dimension >= n whose byte size is not a multiple of 1 KiB, for an A operand copied once and then read
+// in place by many GEMM calls (recurrent steps, a convolution's samples): rows 1 KiB apart map to the same L1 sets,
+// and the GEMM would pack such an operand at every call.
+template <class T>
+inline int64_t padded_ld(int64_t n) {
+  int64_t ld = n;
+  if ((ld * (int64_t)sizeof(T)) % 1024 == 0) ld += 64 / (int64_t)sizeof(T);
+  return ld;
+}
+
 template <class T>
 inline void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t rs_a, int64_t cs_a, const T* B,
                  int64_t rs_b, int64_t cs_b, T beta, T* C, int64_t rs_c, int64_t cs_c, const GemmEpilogue<T>& ep = {}) {

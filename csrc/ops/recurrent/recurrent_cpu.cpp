@@ -277,15 +277,6 @@ void transpose_into(const T* __restrict src, int64_t R, int64_t C, int64_t s0, i
   }
 }
 
-// A leading dimension >= n whose byte size is not a multiple of 1 KiB (rows of a streamed GEMM operand that are
-// 1 KiB apart map to the same L1 sets; the GEMM would pack such an operand at every call).
-template <class T>
-int64_t padded_ld(int64_t n) {
-  int64_t ld = n;
-  if ((ld * (int64_t)sizeof(T)) % 1024 == 0) ld += 64 / (int64_t)sizeof(T);
-  return ld;
-}
-
 // A copy of the [R, C] matrix w (or of its transpose) with a padded leading dimension.
 template <class T>
 Tensor padded_copy(const Tensor& w, bool transpose, int64_t& ld) {
