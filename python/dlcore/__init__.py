@@ -50,6 +50,8 @@ from ._creation import (tensor, as_tensor, asarray, from_numpy, from_dlpack, emp
                         randint, rand_like, randn_like, randint_like, randperm, normal, bernoulli, multinomial,
                         manual_seed, seed, initial_seed, get_rng_state, set_rng_state, Generator,
                         set_default_dtype, get_default_dtype)
+from ._rearrange import (repeat_interleave, tile, flip, fliplr, flipud, roll, tril, triu, lerp,  # noqa: E402
+                         addcmul, addcdiv)
 from . import _creation as _creation_mod  # noqa: E402
 from . import cuda  # noqa: E402
 from ._runtime import (get_num_threads, set_num_threads, info, is_tensor, is_floating_point, numel,  # noqa: E402

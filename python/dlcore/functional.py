@@ -5,8 +5,11 @@ Each family lives in its own module; this page only gathers them:
   _nn_conv    conv1d, conv2d, conv_transpose1d, conv_transpose2d (and their gradients)
   _nn_layers  pooling, activations, softmax/log_softmax, losses, batch_norm, local_response_norm, dropout, embedding
   _nn_rnn     the recurrent cells and sequence functions behind nn.LSTM/GRU/RNN
+  _nn_extra   pad, interpolate, pixel_shuffle, layer/group/instance norm, one_hot, normalize, distances, kl_div,
+              hardswish, hardsigmoid, selu, celu, prelu, glu, threshold, softshrink, hardshrink
 """
 from ._ops import linear  # noqa: F401
 from ._nn_conv import *  # noqa: F401,F403
 from ._nn_layers import *  # noqa: F401,F403
 from ._nn_rnn import *  # noqa: F401,F403
+from ._nn_extra import *  # noqa: F401,F403

@@ -8,6 +8,7 @@ from .module import Module  # noqa: F401
 from .container import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict  # noqa: F401
 from .linear import Identity, Linear, Flatten, Unflatten  # noqa: F401
 from .layers import *  # noqa: F401,F403
+from .more_layers import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from . import init, utils  # noqa: F401
 

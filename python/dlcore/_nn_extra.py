@@ -1,0 +1,604 @@
+"""More of torch.nn.functional, composed from dlcore's kernels: padding, resizing, pixel shuffles, layer / group /
+instance normalisation, one_hot, normalize, distances, kl_div and the remaining activations.
+
+- layer_norm, group_norm and instance_norm run the batch_norm kernels (forward and backward) on a view whose
+  "channels" are the groups being normalised: layer_norm's rows of the last dims ([1, rows, D]), group_norm's
+  (sample, group) pairs, instance_norm's (sample, channel) pairs. Their affine parameters are applied after it.
+- pad: constant mode copies into a filled tensor (backward: the slice); reflect, replicate and circular are an
+  index_select per padded dim (backward: a scatter-add, so reflected elements accumulate).
+- interpolate: nearest / nearest-exact are an index_select per spatial dim, linear / bilinear / trilinear a
+  separable two-tap blend per dim, with torch's source-index rules (align_corners, scale_factor vs size).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _C
+from . import _ops
+from .autograd import Function, _needs_grad
+from ._indexing import index_select
+from ._rearrange import _index, _arange
+
+Tensor = _C.Tensor
+_isT = isinstance
+
+__all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
+           "pixel_unshuffle", "layer_norm", "group_norm", "instance_norm", "one_hot", "normalize",
+           "cosine_similarity", "pairwise_distance", "kl_div", "hardswish", "hardsigmoid", "selu", "celu", "prelu",
+           "glu", "threshold", "softshrink", "hardshrink"]
+
+
+def _F():
+    from . import _nn_layers
+    return _nn_layers
+
+
+def _check_tensor(x, op, arg="input"):
+    if not _isT(x, Tensor):
+        raise TypeError(f"{op}(): {arg} must be a dlcore.Tensor, got {type(x).__name__}")
+
+
+# ------------------------------------------------------------------------------------------------- padding
+
+def _pad_constant_raw(x, lo, hi, value):
+    """value everywhere, x copied at offsets lo (every pad >= 0 here)."""
+    shape = [s + a + b for s, a, b in zip(x.shape, lo, hi)]
+    out = _C.full(shape, value, x.dtype, x.device)
+    region = out
+    for d, (a, s) in enumerate(zip(lo, x.shape)):
+        region = _C.slice(region, d, a, a + s, 1)
+    _C.copy_(region, x)
+    return out
+
+
+class _PadConstant(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi, value):
+        ctx.lo, ctx.sizes = lo, list(x.shape)
+        return _pad_constant_raw(x, lo, hi, value)
+
+    @staticmethod
+    def backward(ctx, g):
+        for d, (a, s) in enumerate(zip(ctx.lo, ctx.sizes)):
+            g = _C.slice(g, d, a, a + s, 1)
+        return _C.contiguous(g), None, None, None
+
+
+def _pad_index(n, lo, hi, mode):
+    """Source indices along one dim for the padded range [-lo, n + hi)."""
+    i = np.arange(-lo, n + hi)
+    if mode == "reflect":
+        period = 2 * (n - 1)
+        i = np.abs(i) % period if period else np.zeros_like(i)
+        i = np.where(i >= n, period - i, i)
+    elif mode == "replicate":
+        i = np.clip(i, 0, n - 1)
+    else:  # circular
+        i = np.mod(i, n)
+    return i
+
+
+def pad(input, pad, mode="constant", value=None):
+    """torch.nn.functional.pad: pad = (left_last, right_last, left_second_last, right_second_last, ...); negative
+    pads crop. Modes: 'constant' (any dims, value default 0), 'reflect', 'replicate', 'circular' (the last 1-3 dims
+    of a batched input, like torch)."""
+    _check_tensor(input, "pad")
+    pad = [int(p) for p in pad]
+    if len(pad) % 2:
+        raise ValueError(f"pad(): padding length must be divisible by 2, got {len(pad)}")
+    k = len(pad) // 2
+    if k > input.ndim:
+        raise ValueError(f"pad(): padding length {len(pad)} too large for a {input.ndim}-D input "
+                         f"(shape {list(input.shape)})")
+    nd = input.ndim
+    lo, hi = [0] * nd, [0] * nd
+    for j in range(k):
+        lo[nd - 1 - j], hi[nd - 1 - j] = pad[2 * j], pad[2 * j + 1]
+    for d in range(nd):
+        if input.shape[d] + lo[d] + hi[d] < 0:
+            raise RuntimeError(f"pad(): the padded size of dim {d} would be negative: size {input.shape[d]}, "
+                               f"pads ({lo[d]}, {hi[d]})")
+    if mode == "constant":
+        x = input
+        for d in range(nd):  # negative pads: crop first
+            a, b = min(lo[d], 0), min(hi[d], 0)
+            if a or b:
+                x = _ops.narrow(x, d, -a, x.shape[d] + a + b)
+        plo, phi = [max(a, 0) for a in lo], [max(b, 0) for b in hi]
+        v = 0 if value is None else value
+        if not any(plo) and not any(phi):
+            return _ops.clone(x) if x is input else _ops.contiguous(x)
+        if _needs_grad(x):
+            return _PadConstant.apply(x, plo, phi, v)
+        return _pad_constant_raw(x, plo, phi, v)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"pad(): mode {mode!r} is not supported (constant, reflect, replicate, circular)")
+    if value is not None and value != 0:
+        raise ValueError(f"pad(): padding mode {mode!r} doesn't take in value argument")
+    if not (k + 1 <= nd <= k + 2) or k > 3:
+        raise NotImplementedError(f"pad(): {mode} padding of {k} dims needs a {k + 1}-D or {k + 2}-D input, "
+                                  f"got shape {list(input.shape)}")
+    out = input
+    for d in range(nd - k, nd):
+        n = input.shape[d]
+        if lo[d] == 0 and hi[d] == 0:
+            continue
+        if mode == "reflect" and (lo[d] >= n or hi[d] >= n):
+            raise RuntimeError(f"pad(): padding size should be less than the corresponding input dimension, but "
+                               f"got: padding ({lo[d]}, {hi[d]}) at dimension {d} of input {list(input.shape)}")
+        if mode == "circular" and (lo[d] > n or hi[d] > n):
+            raise RuntimeError(f"pad(): padding value causes wrapping around more than once: padding "
+                               f"({lo[d]}, {hi[d]}) at dimension {d} of input {list(input.shape)}")
+        if n == 0:
+            raise RuntimeError(f"pad(): {mode} padding of an empty dimension {d} (input {list(input.shape)})")
+        out = index_select(out, d, _index(_pad_index(n, lo[d], hi[d], mode), input.device))
+    return out if out is not input else _ops.clone(input)
+
+
+# ------------------------------------------------------------------------------------------------- interpolate
+
+_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def _scale_for(in_size, out_size, scale, align_corners, linear):
+    if linear and align_corners:
+        return (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    if scale is not None and scale > 0:
+        return np.float32(1.0 / scale)
+    return np.float32(in_size) / np.float32(out_size)
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """torch.nn.functional.interpolate for [N, C, *spatial] inputs with 1-3 spatial dims: modes 'nearest',
+    'nearest-exact', 'linear' (1-D), 'bilinear' (2-D), 'trilinear' (3-D), 'area' (adaptive average pooling)."""
+    _check_tensor(input, "interpolate")
+    sp = input.ndim - 2
+    if sp < 1 or sp > 3:
+        raise ValueError(f"interpolate(): expected a 3-D, 4-D or 5-D input [N, C, *spatial], got shape "
+                         f"{list(input.shape)}")
+    if antialias:
+        raise NotImplementedError("interpolate(): antialias=True is not supported")
+    if mode in ("bicubic",):
+        raise NotImplementedError("interpolate(): mode 'bicubic' is not supported (nearest, nearest-exact, linear, "
+                                  "bilinear, trilinear, area)")
+    if mode not in ("nearest", "nearest-exact", "area") and mode not in _LINEAR:
+        raise NotImplementedError(f"interpolate(): unknown mode {mode!r}")
+    linear = mode in _LINEAR
+    if linear and _LINEAR[mode] != sp:
+        raise NotImplementedError(f"interpolate(): mode {mode!r} needs a {_LINEAR[mode] + 2}-D input, got shape "
+                                  f"{list(input.shape)}")
+    if not linear and align_corners is not None:
+        raise ValueError("interpolate(): align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
+    align_corners = bool(align_corners)
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate(): exactly one of size or scale_factor must be given")
+    in_sizes = list(input.shape[2:])
+    if size is not None:
+        sizes = [int(size)] * sp if isinstance(size, (int, np.integer)) else [int(s) for s in size]
+        if len(sizes) != sp:
+            raise ValueError(f"interpolate(): size {size} must have {sp} elements for input {list(input.shape)}")
+        scales = [None] * sp
+    else:
+        scales = [float(scale_factor)] * sp if not isinstance(scale_factor, (tuple, list)) \
+            else [float(s) for s in scale_factor]
+        if len(scales) != sp:
+            raise ValueError(f"interpolate(): scale_factor {scale_factor} must have {sp} elements for input "
+                             f"{list(input.shape)}")
+        sizes = [int(math.floor(n * s)) for n, s in zip(in_sizes, scales)]
+        if recompute_scale_factor:
+            scales = [None] * sp
+    if any(s <= 0 for s in sizes):
+        raise ValueError(f"interpolate(): output size {sizes} must be positive (input {list(input.shape)})")
+    if any(n <= 0 for n in in_sizes):
+        raise ValueError(f"interpolate(): input spatial size {in_sizes} must be positive")
+    if mode == "area":
+        if sp != 2:
+            if sp == 1:
+                x = _ops.unsqueeze(input, 2)
+                return _ops.squeeze(_F().adaptive_avg_pool2d(x, (1, sizes[0])), 2)
+            raise NotImplementedError("interpolate(): mode 'area' supports 1-D and 2-D inputs")
+        return _F().adaptive_avg_pool2d(input, tuple(sizes))
+    out = input
+    dev = input.device
+    for j in range(sp):
+        d = 2 + j
+        n, m = in_sizes[j], sizes[j]
+        if not linear:
+            if m == n:
+                continue
+            scale = _scale_for(n, m, scales[j], False, False)
+            o = np.arange(m, dtype=np.float32)
+            src = np.floor((o + np.float32(0.5)) * scale if mode == "nearest-exact" else o * scale)
+            idx = np.minimum(src.astype(np.int64), n - 1)
+            out = index_select(out, d, _index(idx, dev))
+            continue
+        scale = _scale_for(n, m, scales[j], align_corners, True)
+        o = np.arange(m, dtype=np.float64)
+        src = o * scale if align_corners else np.maximum((o + 0.5) * scale - 0.5, 0.0)
+        i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
+        i1 = np.minimum(i0 + 1, n - 1)
+        l1 = src - i0
+        shape = [1] * input.ndim
+        shape[d] = m
+        w1 = _C.to(_C.reshape(_C.from_numpy(l1.astype(np.float64)), shape), input.dtype, dev, False)
+        w0 = _C.to(_C.reshape(_C.from_numpy((1.0 - l1).astype(np.float64)), shape), input.dtype, dev, False)
+        a = index_select(out, d, _index(i0, dev))
+        b = index_select(out, d, _index(i1, dev))
+        out = _ops.add(_ops.mul(a, w0), _ops.mul(b, w1))
+    return out if out is not input else _ops.clone(input)
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+def pixel_shuffle(input, upscale_factor):
+    """[*, C r^2, H, W] -> [*, C, H r, W r]."""
+    _check_tensor(input, "pixel_shuffle")
+    r = int(upscale_factor)
+    if input.ndim < 3 or r <= 0 or input.shape[-3] % (r * r):
+        raise RuntimeError(f"pixel_shuffle(): expected an input of at least 3 dims whose channel dim (-3) is "
+                           f"divisible by upscale_factor^2 = {r * r}, got shape {list(input.shape)}")
+    *b, c, h, w = input.shape
+    x = _ops.reshape(input, b + [c // (r * r), r, r, h, w])
+    nb = len(b)
+    x = _ops.permute(x, list(range(nb)) + [nb, nb + 3, nb + 1, nb + 4, nb + 2])
+    return _ops.reshape(x, b + [c // (r * r), h * r, w * r])
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """[*, C, H r, W r] -> [*, C r^2, H, W]."""
+    _check_tensor(input, "pixel_unshuffle")
+    r = int(downscale_factor)
+    if input.ndim < 3 or r <= 0 or input.shape[-2] % r or input.shape[-1] % r:
+        raise RuntimeError(f"pixel_unshuffle(): expected an input of at least 3 dims whose height and width are "
+                           f"divisible by downscale_factor = {r}, got shape {list(input.shape)}")
+    *b, c, h, w = input.shape
+    x = _ops.reshape(input, b + [c, h // r, r, w // r, r])
+    nb = len(b)
+    x = _ops.permute(x, list(range(nb)) + [nb, nb + 2, nb + 4, nb + 1, nb + 3])
+    return _ops.reshape(x, b + [c * r * r, h // r, w // r])
+
+
+# ------------------------------------------------------------------------------------------------- normalisation
+
+def _normalize_rows(x2, eps):
+    """x2 [1, R, D] normalised per row (biased variance) by the batch_norm kernels in training mode."""
+    return _F().batch_norm(x2, None, None, None, None, True, 0.0, eps)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last len(normalized_shape) dims."""
+    _check_tensor(input, "layer_norm")
+    ns = [int(normalized_shape)] if isinstance(normalized_shape, (int, np.integer)) else \
+        [int(s) for s in normalized_shape]
+    k = len(ns)
+    if k == 0 or input.ndim < k or list(input.shape[input.ndim - k:]) != ns:
+        raise RuntimeError(f"layer_norm(): given normalized_shape={ns}, expected input with shape [*, "
+                           f"{', '.join(map(str, ns))}], but got input of size {list(input.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and list(p.shape) != ns:
+            raise RuntimeError(f"layer_norm(): expected {name} of shape {ns}, got {list(p.shape)}")
+    d = math.prod(ns)
+    r = input.numel() // d if d else 0
+    if input.numel() == 0:
+        y = _ops.mul(input, 0)
+    elif d == 1:  # one element per row: x - mean = 0
+        y = _ops.mul(_ops.sub(input, input), 1.0)
+    else:
+        y = _ops.reshape(_normalize_rows(_ops.reshape(input, [1, r, d]), eps), list(input.shape))
+    if weight is not None:
+        y = _ops.mul(y, weight)
+    if bias is not None:
+        y = _ops.add(y, bias)
+    return y
+
+
+def _channel_view(p, ndim):
+    return _ops.reshape(p, [p.shape[0]] + [1] * (ndim - 2))
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalisation over each (sample, group of C / num_groups channels) of [N, C, *], then a per-channel
+    affine."""
+    _check_tensor(input, "group_norm")
+    if input.ndim < 2:
+        raise RuntimeError(f"group_norm(): expected at least 2-D input [N, C, *], got shape {list(input.shape)}")
+    n, c = input.shape[0], input.shape[1]
+    g = int(num_groups)
+    if g <= 0 or c % g:
+        raise RuntimeError(f"group_norm(): expected number of channels in input ({c}) to be divisible by "
+                           f"num_groups ({num_groups}); input shape {list(input.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and list(p.shape) != [c]:
+            raise RuntimeError(f"group_norm(): expected {name} of shape [{c}], got {list(p.shape)}")
+    per = input.numel() // max(n * g, 1)
+    if input.numel() == 0:
+        y = _ops.mul(input, 0)
+    elif per == 1:
+        y = _ops.mul(_ops.sub(input, input), 1.0)
+    else:
+        y = _ops.reshape(_normalize_rows(_ops.reshape(input, [1, n * g, per]), eps), list(input.shape))
+    if weight is not None:
+        y = _ops.mul(y, _channel_view(weight, input.ndim))
+    if bias is not None:
+        y = _ops.add(y, _channel_view(bias, input.ndim))
+    return y
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalisation over each (sample, channel) of [N, C, *]; with use_input_stats False the running statistics
+    are used (as batch_norm in evaluation), else they are updated with the batch's mean of the per-instance
+    statistics."""
+    _check_tensor(input, "instance_norm")
+    if input.ndim < 3:
+        raise RuntimeError(f"instance_norm(): expected at least 3-D input [N, C, *], got shape "
+                           f"{list(input.shape)}")
+    n, c = input.shape[0], input.shape[1]
+    for name, p in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        if p is not None and list(p.shape) != [c]:
+            raise RuntimeError(f"instance_norm(): expected {name} of shape [{c}], got {list(p.shape)}")
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("instance_norm(): running_mean and running_var are needed when use_input_stats is "
+                               "False")
+        return _F().batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    per = input.numel() // max(n * c, 1)
+    if per <= 1:
+        raise ValueError(f"instance_norm(): expected more than 1 spatial element when training, got input size "
+                         f"{list(input.shape)}")
+    x2 = _ops.reshape(input, [1, n * c, per])
+    rm = rv = None
+    if running_mean is not None:
+        rm = _C.contiguous(_C.expand(_C.unsqueeze(running_mean, 0), [n, c]))
+        rm = _C.reshape(_C.clone(rm), [n * c])
+    if running_var is not None:
+        rv = _C.reshape(_C.clone(_C.contiguous(_C.expand(_C.unsqueeze(running_var, 0), [n, c]))), [n * c])
+    y = _F().batch_norm(x2, rm, rv, None, None, True, momentum, eps)
+    if rm is not None:
+        _C.copy_(running_mean, _C.mean(_C.reshape(rm, [n, c]), [0], False))
+    if rv is not None:
+        _C.copy_(running_var, _C.mean(_C.reshape(rv, [n, c]), [0], False))
+    y = _ops.reshape(y, list(input.shape))
+    if weight is not None:
+        y = _ops.mul(y, _channel_view(weight, input.ndim))
+    if bias is not None:
+        y = _ops.add(y, _channel_view(bias, input.ndim))
+    return y
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p along dim, eps)."""
+    _check_tensor(input, "normalize")
+    if out is not None:
+        raise NotImplementedError("normalize(): out= is not supported")
+    denom = _ops.clamp(_ops.norm(input, p, dim, True), min=eps)
+    return _ops.div(input, denom)
+
+
+def one_hot(tensor, num_classes=-1):
+    """[*] int64 class indices -> [*, num_classes] int64 with a 1 at each index."""
+    _check_tensor(tensor, "one_hot", "tensor")
+    if tensor.dtype != _C.dtype.int64:
+        raise RuntimeError(f"one_hot(): is only applicable to index tensors of type int64, got "
+                           f"{tensor.dtype.name}")
+    if num_classes == -1:
+        if tensor.numel() == 0:
+            raise RuntimeError("one_hot(): can not infer the total number of classes from an empty tensor")
+        num_classes = int(_C.amax(tensor, [], False).item()) + 1
+    num_classes = int(num_classes)
+    if tensor.numel():
+        lo, hi = int(_C.amin(tensor, [], False).item()), int(_C.amax(tensor, [], False).item())
+        if lo < 0:
+            raise RuntimeError(f"one_hot(): class values must be non-negative, got {lo}")
+        if hi >= num_classes:
+            raise RuntimeError(f"one_hot(): class values must be smaller than num_classes ({num_classes}), "
+                               f"got {hi}")
+    classes = _arange(num_classes, tensor.device)
+    return _C.to(_C.eq(_C.unsqueeze(tensor, -1), classes), _C.dtype.int64, None, False)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2, dim) / (max(||x1||, eps) * max(||x2||, eps))."""
+    _check_tensor(x1, "cosine_similarity", "x1")
+    _check_tensor(x2, "cosine_similarity", "x2")
+    n1 = _ops.clamp(_ops.norm(x1, 2, dim, True), min=eps)
+    n2 = _ops.clamp(_ops.norm(x2, 2, dim, True), min=eps)
+    return _ops.sum(_ops.mul(_ops.div(x1, n1), _ops.div(x2, n2)), dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p along the last dim."""
+    _check_tensor(x1, "pairwise_distance", "x1")
+    _check_tensor(x2, "pairwise_distance", "x2")
+    d = _ops.add(_ops.sub(x1, x2), eps)
+    return _ops.norm(d, p, -1, keepdim)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """Pointwise target * (log target - input) (input holds log-probabilities; target too when log_target), with
+    0 where target is 0; reductions none, sum, mean (over elements) and batchmean (sum / batch size)."""
+    _check_tensor(input, "kl_div")
+    _check_tensor(target, "kl_div", "target")
+    reduction = _F()._reduction(size_average, reduce, reduction, "kl_div") if reduction != "batchmean" \
+        else reduction
+    if log_target:
+        loss = _ops.mul(_ops.exp(target), _ops.sub(target, input))
+    else:
+        # xlogy(t, t) - t * input: 0 * log 0 taken as 0 (and no NaN gradient through log at t = 0)
+        zero = _ops.eq(target, 0)
+        safe = _ops.where(zero, _const(1.0, target), target)
+        loss = _ops.sub(_ops.mul(target, _ops.log(safe)), _ops.mul(target, input))
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return _ops.sum(loss)
+    if reduction == "batchmean":
+        return _ops.div(_ops.sum(loss), input.shape[0] if input.ndim else 1)
+    if reduction == "mean":
+        return _ops.mean(loss)
+    raise ValueError(f"kl_div(): {reduction} is not a valid value for reduction")
+
+
+# ------------------------------------------------------------------------------------------------- activations
+
+def _const(v, like):
+    """A 0-d tensor of like's dtype and device (broadcasts in where; unlike like * 0 + v it is finite for inf)."""
+    return _C.full([], v, like.dtype, like.device)
+
+
+def _mask(cond, like):
+    return _C.to(cond, like.dtype, None, False)
+
+
+class _PiecewiseAct(Function):
+    """y = f(x), dy/dx = g(x) for the piecewise activations whose gradient torch defines at the kinks."""
+
+    @staticmethod
+    def forward(ctx, x, f, g):
+        ctx.save_for_backward(x)
+        ctx.g = g
+        return f(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return _C.mul(grad, ctx.g(x)), None, None
+
+
+def _piecewise(x, f, g):
+    if _needs_grad(x):
+        return _PiecewiseAct.apply(x, f, g)
+    return f(x)
+
+
+def hardswish(input, inplace=False):
+    """x * relu6(x + 3) / 6; gradient 0 up to -3, x / 3 + 1/2 on (-3, 3), 1 from 3 on (torch's)."""
+    _check_tensor(input, "hardswish")
+
+    def f(x):
+        return _C.div(_C.mul(x, _C.clamp(_C.add(x, 3.0), 0.0, 6.0)), 6.0)
+
+    def g(x):
+        mid = _C.add(_C.div(x, 3.0), 0.5)
+        return _C.where(_C.le(x, -3.0), _const(0.0, x), _C.where(_C.lt(x, 3.0), mid, _const(1.0, x)))
+    return _inplace(input, _piecewise(_src(input, inplace), f, g), inplace)
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6; gradient 1/6 on (-3, 3), else 0."""
+    _check_tensor(input, "hardsigmoid")
+
+    def f(x):
+        return _C.div(_C.clamp(_C.add(x, 3.0), 0.0, 6.0), 6.0)
+
+    def g(x):
+        return _C.div(_mask(_C.logical_and(_C.gt(x, -3.0), _C.lt(x, 3.0)), x), 6.0)
+    return _inplace(input, _piecewise(_src(input, inplace), f, g), inplace)
+
+
+def _src(input, inplace):
+    """The operand of an in-place op that records history: a clone, so its saved tensors are not overwritten."""
+    return _ops.clone(input) if inplace and _needs_grad(input) else input
+
+
+def _inplace(x, out, inplace):
+    """out written into x when inplace (x then carries out's history, as the in-place activations do)."""
+    if not inplace:
+        return out
+    if _needs_grad(x) or out.requires_grad:
+        from ._tensor import _check_inplace_autograd
+        _check_inplace_autograd(x)
+        _C.copy_(x, out)
+        x.requires_grad = True
+        x.grad_fn = out.grad_fn
+        x._output_nr = out._output_nr
+        return x
+    _C.copy_(x, out)
+    return x
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha) with the self-normalising constants."""
+    _check_tensor(input, "selu")
+    return _inplace(input, _ops.mul(_F().elu(_src(input, inplace), _SELU_ALPHA), _SELU_SCALE), inplace)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    _check_tensor(input, "celu")
+    if alpha == 0:
+        raise ValueError("celu(): alpha must not be 0")
+    return _inplace(input, _ops.mul(_F().elu(_ops.div(input, alpha), 1.0), alpha), inplace)
+
+
+def prelu(input, weight):
+    """x if x > 0 else weight * x, weight one value or one per channel (dim 1)."""
+    _check_tensor(input, "prelu")
+    _check_tensor(weight, "prelu", "weight")
+    k = weight.numel()
+    if weight.ndim > 1:
+        raise RuntimeError(f"prelu(): weight must be 0-D or 1-D, got shape {list(weight.shape)}")
+    if k != 1:
+        c = input.shape[1] if input.ndim >= 2 else (input.shape[0] if input.ndim == 1 else 1)
+        if k != c:
+            raise RuntimeError(f"prelu(): mismatch in parameter count: weight has {k} elements, the input's "
+                               f"channel dim has {c} (input shape {list(input.shape)})")
+        w = _ops.reshape(weight, [k] + [1] * (input.ndim - 2)) if input.ndim >= 2 else weight
+    else:
+        w = _ops.reshape(weight, [])
+    return _ops.where(_ops.gt(input, 0), input, _ops.mul(w, input))
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b) for a, b the two halves of input along dim."""
+    _check_tensor(input, "glu")
+    if input.ndim == 0:
+        raise RuntimeError("glu(): does not support scalars because halving size must be even")
+    n = input.shape[dim]
+    if n % 2:
+        raise RuntimeError(f"glu(): halving dimension must be even, but dimension {dim} is size {n}")
+    a = _ops.narrow(input, dim, 0, n // 2)
+    b = _ops.narrow(input, dim, n // 2, n // 2)
+    return _ops.mul(a, _ops.sigmoid(b))
+
+
+def threshold(input, threshold, value, inplace=False):
+    """value where x <= threshold, else x."""
+    _check_tensor(input, "threshold")
+    x = _src(input, inplace)
+    return _inplace(input, _ops.where(_ops.le(x, threshold), _const(value, x), x), inplace)
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, else 0."""
+    _check_tensor(input, "softshrink")
+    if lambd < 0:
+        raise RuntimeError(f"softshrink(): lambda must be greater or equal to 0, but found to be {lambd}")
+    return _ops.where(_ops.gt(input, lambd), _ops.sub(input, lambd),
+                      _ops.where(_ops.lt(input, -lambd), _ops.add(input, lambd), _const(0.0, input)))
+
+
+def hardshrink(input, lambd=0.5):
+    """0 on [-lambd, lambd], else x."""
+    _check_tensor(input, "hardshrink")
+    inside = _C.logical_and(_C.ge(input, -lambd), _C.le(input, lambd))
+    return _ops.where(inside, _const(0.0, input), input)

@@ -1,0 +1,257 @@
+"""Rearranging and combining ops built on the differentiable primitives of ``_ops`` and ``_indexing``:
+repeat, tile, flip (fliplr, flipud), roll, tril, triu, repeat_interleave, lerp, addcmul, addcdiv.
+
+Each is a composition of views, expand/reshape copies, index_select, cat and masked_fill, so it runs on every device
+those run on and its gradient is the composition's (index_select's backward is a scatter-add: repeated source
+elements accumulate). Arguments follow torch's signatures and error messages name the op.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _C
+from . import _ops
+from ._indexing import index_select, cat, masked_fill
+
+Tensor = _C.Tensor
+_isT = isinstance
+
+__all__ = ["repeat", "tile", "flip", "fliplr", "flipud", "roll", "tril", "triu", "repeat_interleave", "lerp",
+           "addcmul", "addcdiv"]
+
+
+def _ints(args, op, what):
+    """torch's *sizes convention: f(1, 2) or f((1, 2)) / f([1, 2])."""
+    if len(args) == 1 and not isinstance(args[0], int):
+        args = tuple(args[0])
+    out = []
+    for a in args:
+        if _isT(a, Tensor):
+            a = a.item()
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{op}(): {what} must be ints, got {type(a).__name__}")
+        out.append(int(a))
+    return out
+
+
+def _wrap_dim(d, nd, op):
+    n = max(nd, 1)
+    if not -n <= d < n:
+        raise IndexError(f"{op}(): dimension {d} out of range (expected to be in range of [{-n}, {n - 1}])")
+    return d % n
+
+
+def _arange(n, device, start=0, step=1):
+    return _C.arange_int(start, start + n * step, step, _C.dtype.int64, device) if n else \
+        _C.empty([0], _C.dtype.int64, device)
+
+
+def _index(values, device):
+    """An int64 index tensor on `device` from a host sequence."""
+    t = _C.from_numpy(np.ascontiguousarray(np.asarray(values, dtype=np.int64)))
+    return t if t.device == device else _C.to(t, None, device, False)
+
+
+# ------------------------------------------------------------------------------------------------- repeat, tile
+
+def repeat(input, *sizes):
+    """Tensor.repeat: the tensor tiled sizes[i] times along dim i (leading sizes add new dims)."""
+    sizes = _ints(sizes, "repeat", "repeats")
+    if len(sizes) < input.ndim:
+        raise RuntimeError(f"repeat(): number of dimensions of repeat dims ({len(sizes)}) can not be smaller than "
+                           f"number of dimensions of tensor ({input.ndim}); tensor shape {list(input.shape)}")
+    if any(r < 0 for r in sizes):
+        raise RuntimeError(f"repeat(): repeats cannot be negative, got {sizes}")
+    shape = [1] * (len(sizes) - input.ndim) + list(input.shape)
+    inter, big, final = [], [], []
+    for r, s in zip(sizes, shape):
+        inter += [1, s]
+        big += [r, s]
+        final.append(r * s)
+    x = _ops.reshape(input, inter)
+    return _ops.reshape(_ops.contiguous(_ops.expand(x, big)), final)
+
+
+def tile(input, dims):
+    """torch.tile: repeat with dims padded by leading ones to the tensor's rank."""
+    dims = _ints((dims,) if isinstance(dims, int) else (tuple(dims),), "tile", "dims")
+    if len(dims) < input.ndim:
+        dims = [1] * (input.ndim - len(dims)) + dims
+    return repeat(input, dims)
+
+
+# ------------------------------------------------------------------------------------------------- flip, roll
+
+def flip(input, dims):
+    """The elements in reverse order along each dim of dims (a copy, like torch.flip)."""
+    dims = _ints((dims,) if isinstance(dims, int) else (tuple(dims),), "flip", "dims")
+    wrapped = [_wrap_dim(d, input.ndim, "flip") for d in dims]
+    if len(set(wrapped)) != len(wrapped):
+        raise RuntimeError(f"flip(): dims has duplicates: {dims}")
+    out = input
+    for d in wrapped:
+        n = input.shape[d] if input.ndim else 1
+        if input.ndim == 0 or n <= 1:
+            continue
+        out = index_select(out, d, _arange(n, input.device, n - 1, -1))
+    if out is input:
+        out = _ops.clone(input)
+    return out
+
+
+def fliplr(input):
+    if input.ndim < 2:
+        raise RuntimeError(f"fliplr(): input must be >= 2-d, got shape {list(input.shape)}")
+    return flip(input, [1])
+
+
+def flipud(input):
+    if input.ndim < 1:
+        raise RuntimeError(f"flipud(): input must be >= 1-d, got shape {list(input.shape)}")
+    return flip(input, [0])
+
+
+def roll(input, shifts, dims=None):
+    """Elements shifted along dims (those moved past the end re-enter at the start); dims None: the flattened
+    tensor, shape kept."""
+    shifts = _ints((shifts,) if isinstance(shifts, int) else (tuple(shifts),), "roll", "shifts")
+    if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"roll(): shifts must be a single int when dims is None, got {shifts}")
+        return _ops.reshape(roll(_ops.flatten(input), shifts, [0]), list(input.shape))
+    dims = _ints((dims,) if isinstance(dims, int) else (tuple(dims),), "roll", "dims")
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll(): shifts and dimensions must align. shifts: {len(shifts)}, dims: {len(dims)}")
+    out = input
+    for s, d in zip(shifts, dims):
+        d = _wrap_dim(d, input.ndim, "roll")
+        n = input.shape[d] if input.ndim else 1
+        if n == 0 or input.ndim == 0:
+            continue
+        s %= n
+        if s:
+            out = cat([_ops.narrow(out, d, n - s, s), _ops.narrow(out, d, 0, n - s)], d)
+    if out is input:
+        out = _ops.clone(input)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- tril, triu
+
+def _triangle(input, diagonal, upper, op):
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}(): input tensor must have at least 2 dimensions, got shape {list(input.shape)}")
+    if not isinstance(diagonal, (int, np.integer)) or isinstance(diagonal, bool):
+        raise TypeError(f"{op}(): diagonal must be an int, got {type(diagonal).__name__}")
+    r, c = input.shape[-2], input.shape[-1]
+    dev = input.device
+    rows = _C.reshape(_arange(r, dev), [r, 1])
+    cols = _C.reshape(_arange(c, dev), [1, c])
+    off = _C.sub(cols, rows)
+    # the zeroed part: below the diagonal for triu, above it for tril
+    drop = _C.lt(off, int(diagonal)) if upper else _C.gt(off, int(diagonal))
+    return masked_fill(input, drop, 0)
+
+
+def tril(input, diagonal=0):
+    """The lower triangle (j - i <= diagonal) of the last two dims; the rest zero."""
+    return _triangle(input, diagonal, False, "tril")
+
+
+def triu(input, diagonal=0):
+    """The upper triangle (j - i >= diagonal) of the last two dims; the rest zero."""
+    return _triangle(input, diagonal, True, "triu")
+
+
+# ------------------------------------------------------------------------------------------------- repeat_interleave
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Each element repeated along dim (input flattened when dim is None); repeats an int or a 1-D int tensor
+    (one count per element along dim, or a single one). repeat_interleave(counts) alone gives the indices
+    [0]*counts[0] + [1]*counts[1] + ..."""
+    if repeats is None:
+        counts = input
+        if counts.ndim != 1 or counts.dtype not in (_C.dtype.int64, _C.dtype.int32):
+            raise RuntimeError(f"repeat_interleave(): repeats must be a 1-D integer tensor, got shape "
+                               f"{list(counts.shape)} {counts.dtype.name}")
+        c = counts.numpy().astype(np.int64)
+        if (c < 0).any():
+            raise RuntimeError("repeat_interleave(): repeats can not be negative")
+        out = _index(np.repeat(np.arange(len(c)), c), counts.device)
+        if output_size is not None and out.shape[0] != output_size:
+            raise RuntimeError(f"repeat_interleave(): output_size {output_size} does not match the total "
+                               f"repeats {out.shape[0]}")
+        return out
+    if dim is None:
+        input = _ops.flatten(input)
+        dim = 0
+    d = _wrap_dim(dim, input.ndim, "repeat_interleave")
+    x = input if input.ndim else _ops.reshape(input, [1])
+    n = x.shape[d]
+    if _isT(repeats, Tensor):
+        if repeats.ndim == 0 or repeats.numel() == 1:
+            repeats = int(repeats.item())
+        else:
+            if repeats.ndim != 1 or repeats.shape[0] != n:
+                raise RuntimeError(f"repeat_interleave(): repeats must have the same size as input along dim {d}: "
+                                   f"repeats shape {list(repeats.shape)}, input shape {list(x.shape)}")
+            if repeats.dtype not in (_C.dtype.int64, _C.dtype.int32):
+                raise RuntimeError(f"repeat_interleave(): repeats must be an integer tensor, got "
+                                   f"{repeats.dtype.name}")
+            c = repeats.numpy().astype(np.int64)
+            if (c < 0).any():
+                raise RuntimeError("repeat_interleave(): repeats can not be negative")
+            if output_size is not None and int(c.sum()) != output_size:
+                raise RuntimeError(f"repeat_interleave(): output_size {output_size} does not match the total "
+                                   f"repeats {int(c.sum())}")
+            return index_select(x, d, _index(np.repeat(np.arange(n), c), x.device))
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)):
+        raise TypeError(f"repeat_interleave(): repeats must be an int or a tensor, got {type(repeats).__name__}")
+    r = int(repeats)
+    if r < 0:
+        raise RuntimeError("repeat_interleave(): repeats can not be negative")
+    if output_size is not None and n * r != output_size:
+        raise RuntimeError(f"repeat_interleave(): output_size {output_size} does not match the total repeats {n * r}")
+    shape = list(x.shape)
+    xe = _ops.expand(_ops.unsqueeze(x, d + 1), shape[:d + 1] + [r] + shape[d + 1:])
+    return _ops.reshape(_ops.contiguous(xe), shape[:d] + [n * r] + shape[d + 1:])
+
+
+# ------------------------------------------------------------------------------------------------- lerp, addcmul, addcdiv
+
+def lerp(input, end, weight):
+    """input + weight * (end - input)."""
+    return _ops.add(input, _ops.mul(weight, _ops.sub(end, input)))
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 * tensor2."""
+    p = _ops.mul(tensor1, tensor2)
+    return _ops.add(input, p if value == 1 else _ops.mul(p, value))
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 / tensor2."""
+    q = _ops.div(tensor1, tensor2)
+    return _ops.add(input, q if value == 1 else _ops.mul(q, value))
+
+
+def _attach_tensor_methods():
+    Tensor.repeat = lambda self, *sizes: repeat(self, *sizes)
+    Tensor.tile = lambda self, *dims: tile(self, dims[0] if len(dims) == 1 and not isinstance(dims[0], int)
+                                           else list(dims))
+    Tensor.flip = lambda self, *dims: flip(self, dims[0] if len(dims) == 1 and not isinstance(dims[0], int)
+                                           else list(dims))
+    Tensor.fliplr = fliplr
+    Tensor.flipud = flipud
+    Tensor.roll = lambda self, shifts, dims=None: roll(self, shifts, dims)
+    Tensor.tril = lambda self, diagonal=0: tril(self, diagonal)
+    Tensor.triu = lambda self, diagonal=0: triu(self, diagonal)
+    Tensor.repeat_interleave = lambda self, repeats=None, dim=None, *, output_size=None: repeat_interleave(
+        self, repeats, dim, output_size=output_size)
+    Tensor.lerp = lambda self, end, weight: lerp(self, end, weight)
+    Tensor.addcmul = lambda self, tensor1, tensor2, *, value=1: addcmul(self, tensor1, tensor2, value=value)
+    Tensor.addcdiv = lambda self, tensor1, tensor2, *, value=1: addcdiv(self, tensor1, tensor2, value=value)
+
+
+_attach_tensor_methods()

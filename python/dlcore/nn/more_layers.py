@@ -1,0 +1,407 @@
+"""Modules over the rest of dlcore.functional: layer / group / instance normalisation, padding, upsampling, pixel
+shuffles, the remaining activations, and the losses and distances whose functions exist (torch's constructor
+signatures and defaults)."""
+from __future__ import annotations
+
+from .. import _C
+from .. import functional as F
+from . import init
+from .layers import _empty, _Loss, _softmax_dim
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d",
+           "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
+           "CircularPad1d", "CircularPad2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+           "PixelShuffle", "PixelUnshuffle", "PReLU", "Hardswish", "Hardsigmoid", "SELU", "CELU", "GLU", "SiLU",
+           "Mish", "Hardtanh", "LogSigmoid", "Softsign", "Tanhshrink", "Softmin", "Threshold", "Softshrink",
+           "Hardshrink", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "CosineSimilarity", "PairwiseDistance"]
+
+
+# ------------------------------------------------------------------------------------------------- normalisation
+
+class LayerNorm(Module):
+    """Normalisation over the last dims (normalized_shape) with an elementwise affine (weight 1, bias 0)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(_empty(self.normalized_shape, device, dtype))
+            self.bias = Parameter(_empty(self.normalized_shape, device, dtype)) if bias else None
+            if not bias:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Normalisation over groups of channels of [N, C, *] with a per-channel affine."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(f"nn.GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        if affine:
+            self.weight = Parameter(_empty((num_channels,), device, dtype))
+            self.bias = Parameter(_empty((num_channels,), device, dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _InstanceNorm(Module):
+    _spatial = 1
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None,
+                 dtype=None):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(_empty((num_features,), device, dtype))
+            self.bias = Parameter(_empty((num_features,), device, dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            from .._creation import get_default_dtype
+            dt = dtype or get_default_dtype()
+            self.register_buffer("running_mean", _C.zeros([num_features], dt, device or "cpu"))
+            self.register_buffer("running_var", _C.full([num_features], 1.0, dt, device or "cpu"))
+            self.register_buffer("num_batches_tracked", _C.zeros([], _C.dtype.int64, device or "cpu"))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        if affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        sp = self._spatial
+        who = type(self).__name__
+        if input.ndim not in (sp + 1, sp + 2):
+            raise ValueError(f"nn.{who}: expected {sp + 1}D (unbatched) or {sp + 2}D (batched) input, got shape "
+                             f"{list(input.shape)}")
+        unbatched = input.ndim == sp + 1
+        x = input.unsqueeze(0) if unbatched else input
+        if x.shape[1] != self.num_features and (self.affine or self.track_running_stats):
+            raise ValueError(f"nn.{who}: expected input with {self.num_features} channels (dim "
+                             f"{0 if unbatched else 1}), got shape {list(input.shape)}")
+        use_input_stats = self.training or not self.track_running_stats  # (num_batches_tracked stays 0: torch's)
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
+                            self.momentum if self.momentum is not None else 0.1, self.eps)
+        return y.squeeze(0) if unbatched else y
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    _spatial = 2
+
+
+# ------------------------------------------------------------------------------------------------- padding
+
+class _PadNd(Module):
+    _n = 1
+    _mode = "constant"
+
+    def __init__(self, padding, value=0.0):
+        super().__init__()
+        n = self._n
+        if isinstance(padding, int):
+            padding = (padding,) * (2 * n)
+        padding = tuple(int(p) for p in padding)
+        if len(padding) != 2 * n:
+            raise ValueError(f"nn.{type(self).__name__}: padding must be an int or a {2 * n}-tuple, got {padding}")
+        self.padding = padding
+        self.value = value
+
+    def forward(self, input):
+        if self._mode == "constant":
+            return F.pad(input, self.padding, "constant", self.value)
+        return F.pad(input, self.padding, self._mode)
+
+    def extra_repr(self):
+        return f"{self.padding}" + (f", value={self.value}" if self._mode == "constant" else "")
+
+
+class ConstantPad1d(_PadNd):
+    _n = 1
+
+    def __init__(self, padding, value):
+        super().__init__(padding, value)
+
+
+class ConstantPad2d(_PadNd):
+    _n = 2
+
+    def __init__(self, padding, value):
+        super().__init__(padding, value)
+
+
+class ZeroPad1d(_PadNd):
+    _n = 1
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+
+class ZeroPad2d(_PadNd):
+    _n = 2
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+
+class ReflectionPad1d(_PadNd):
+    _n, _mode = 1, "reflect"
+
+
+class ReflectionPad2d(_PadNd):
+    _n, _mode = 2, "reflect"
+
+
+class ReplicationPad1d(_PadNd):
+    _n, _mode = 1, "replicate"
+
+
+class ReplicationPad2d(_PadNd):
+    _n, _mode = 2, "replicate"
+
+
+class CircularPad1d(_PadNd):
+    _n, _mode = 1, "circular"
+
+
+class CircularPad2d(_PadNd):
+    _n, _mode = 2, "circular"
+
+
+# ------------------------------------------------------------------------------------------------- resizing
+
+class Upsample(Module):
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None):
+        super().__init__()
+        self.size = size
+        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
+        self.mode = mode
+        self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, input):
+        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+                             recompute_scale_factor=self.recompute_scale_factor)
+
+    def extra_repr(self):
+        s = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        return s + f", mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class PixelShuffle(Module):
+    def __init__(self, upscale_factor):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, input):
+        return F.pixel_shuffle(input, self.upscale_factor)
+
+    def extra_repr(self):
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    def __init__(self, downscale_factor):
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, input):
+        return F.pixel_unshuffle(input, self.downscale_factor)
+
+    def extra_repr(self):
+        return f"downscale_factor={self.downscale_factor}"
+
+
+# ------------------------------------------------------------------------------------------------- activations
+
+class PReLU(Module):
+    """max(0, x) + weight * min(0, x) with a learnable weight (one, or one per channel), initialised to init."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(_empty((num_parameters,), device, dtype))
+        _C.fill_(self.weight, float(init))
+
+    def reset_parameters(self):
+        _C.fill_(self.weight, float(self.init))
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+def _simple(name, fn, doc, *params):
+    """A parameter-free activation module calling F.<fn>(input, *its attributes)."""
+    names = [p[0] for p in params]
+    defaults = [p[1] for p in params]
+
+    def __init__(self, *args, **kwargs):
+        Module.__init__(self)
+        vals = dict(zip(names, defaults))
+        for n, a in zip(names, args):
+            vals[n] = a
+        for k, v in kwargs.items():
+            if k not in vals:
+                raise TypeError(f"nn.{name}: unexpected argument {k!r}")
+            vals[k] = v
+        for n in names:
+            if vals[n] is _REQUIRED:
+                raise TypeError(f"nn.{name}: missing argument {n!r}")
+            setattr(self, n, vals[n])
+
+    def forward(self, input):
+        return getattr(F, fn)(input, *[getattr(self, n) for n in names])
+
+    def extra_repr(self):
+        return ", ".join(f"{n}={getattr(self, n)}" for n in names if n != "inplace" or getattr(self, n))
+
+    return type(name, (Module,), {"__init__": __init__, "forward": forward, "extra_repr": extra_repr,
+                                  "__doc__": doc, "__module__": __name__})
+
+
+_REQUIRED = object()
+
+Hardswish = _simple("Hardswish", "hardswish", "x * relu6(x + 3) / 6", ("inplace", False))
+Hardsigmoid = _simple("Hardsigmoid", "hardsigmoid", "relu6(x + 3) / 6", ("inplace", False))
+SELU = _simple("SELU", "selu", "scale * elu(x, alpha) (self-normalising constants)", ("inplace", False))
+CELU = _simple("CELU", "celu", "max(0, x) + min(0, alpha (exp(x / alpha) - 1))", ("alpha", 1.0),
+               ("inplace", False))
+GLU = _simple("GLU", "glu", "a * sigmoid(b), the halves of the input along dim", ("dim", -1))
+SiLU = _simple("SiLU", "silu", "x * sigmoid(x)", ("inplace", False))
+Mish = _simple("Mish", "mish", "x * tanh(softplus(x))", ("inplace", False))
+Hardtanh = _simple("Hardtanh", "hardtanh", "clamp(x, min_val, max_val)", ("min_val", -1.0), ("max_val", 1.0),
+                   ("inplace", False))
+LogSigmoid = _simple("LogSigmoid", "logsigmoid", "log(sigmoid(x))")
+Softsign = _simple("Softsign", "softsign", "x / (1 + |x|)")
+Tanhshrink = _simple("Tanhshrink", "tanhshrink", "x - tanh(x)")
+Threshold = _simple("Threshold", "threshold", "value where x <= threshold, else x", ("threshold", _REQUIRED),
+                    ("value", _REQUIRED), ("inplace", False))
+Softshrink = _simple("Softshrink", "softshrink", "soft thresholding by lambd", ("lambd", 0.5))
+Hardshrink = _simple("Hardshrink", "hardshrink", "0 on [-lambd, lambd], else x", ("lambd", 0.5))
+
+
+class Softmin(Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.softmin(input, self.dim if self.dim is not None else _softmax_dim(input.ndim))
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+# ------------------------------------------------------------------------------------------------- losses, distances
+
+class SmoothL1Loss(_Loss):
+    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(Module):
+    def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
+        super().__init__()
+        if reduction != "batchmean":
+            from .._nn_layers import _reduction
+            reduction = _reduction(size_average, reduce, reduction, "nn.KLDivLoss")
+        self.reduction = reduction
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class CosineSimilarity(Module):
+    def __init__(self, dim=1, eps=1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PairwiseDistance(Module):
+    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
