@@ -90,6 +90,56 @@ def test_load_state_dict_casts_and_keeps_identity():
     assert m.weight.detach().tolist() == [[1, 1], [1, 1]]
 
 
+def test_load_state_dict_assign_takes_the_tensors():
+    # assign=True (torch's semantics): the module's parameters/buffers become the given tensors: their dtype, their
+    # storage; parameters are wrapped as Parameter with the old requires_grad
+    m = Net()
+    m.fc2.weight.requires_grad_(False)
+    sd = {k: v.to(dlcore.float64) if v.dtype.is_floating_point else v + 3 for k, v in m.state_dict().items()}
+    old_w = m.fc1.weight
+    r = m.load_state_dict(sd, assign=True)
+    assert not r.missing_keys and not r.unexpected_keys
+    for name in ("fc1.weight", "fc1.bias", "fc2.weight", "scale"):
+        p = m.get_parameter(name)
+        assert isinstance(p, nn.Parameter) and p.dtype == dlcore.float64, name
+        assert p._is_same_storage(sd[name]), name
+    assert m.fc1.weight is not old_w and m.fc1.weight.requires_grad and not m.fc2.weight.requires_grad
+    assert [n for n, _ in m.named_parameters()] == ["scale", "fc1.weight", "fc1.bias", "fc2.weight"]
+    assert m.steps is sd["steps"] and m.steps.item() == 3  # a buffer is the tensor itself
+    with dlcore.no_grad():
+        sd["fc1.weight"].fill_(5.0)
+    assert m.fc1.weight.detach().numpy()[0].tolist() == [5.0] * 4
+    # still checked: shapes, missing keys
+    with pytest.raises(RuntimeError, match="size mismatch for fc2.weight"):
+        Net().load_state_dict({**sd, "fc2.weight": dlcore.zeros(2, 4)}, assign=True)
+    with pytest.raises(RuntimeError, match='Missing key.*"scale"'):
+        Net().load_state_dict({k: v for k, v in sd.items() if k != "scale"}, assign=True)
+    # a Parameter in the state dict is used as it is (requires_grad set to the old parameter's)
+    lin = nn.Linear(2, 2)
+    p = nn.Parameter(dlcore.ones(2, 2), requires_grad=False)
+    lin.load_state_dict({"weight": p, "bias": dlcore.zeros(2)}, assign=True)
+    assert lin.weight is p and p.requires_grad
+    # without assign the values are still copied into the existing float32 parameters
+    lin2 = nn.Linear(2, 2)
+    w = lin2.weight
+    lin2.load_state_dict({"weight": dlcore.ones(2, 2, dtype=dlcore.float64), "bias": dlcore.zeros(2)})
+    assert lin2.weight is w and w.dtype == dlcore.float32
+
+
+def test_load_state_dict_refuses_non_tensor_values():
+    for bad in (3.0, 2, [[1.0, 2.0], [3.0, 4.0]], "w"):
+        m = nn.Linear(2, 2)
+        with pytest.raises(RuntimeError) as e:
+            m.load_state_dict({"weight": bad, "bias": dlcore.ones(2)})
+        assert ('While copying the parameter named "weight", expected dlcore.Tensor or Tensor-like object from '
+                f"checkpoint but received {type(bad)}") in str(e.value)
+        assert "size mismatch" not in str(e.value)
+    m = Net()  # also for a 0-d buffer, which a number used to fill silently
+    with pytest.raises(RuntimeError, match="received <class 'int'>"):
+        m.load_state_dict({**m.state_dict(), "steps": 7})
+    assert m.steps.item() == 0
+
+
 def test_train_eval_and_mode_propagation():
     m = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Dropout(0.5)))
     assert m.training and m[1][0].training
@@ -203,6 +253,26 @@ def test_containers():
     assert "a" in pd and len(list(pd.parameters())) == 1
     with pytest.raises(IndexError):
         s[10]
+
+
+def test_parameter_containers_repr_get_and_slicing():
+    pd = nn.ParameterDict({"a": nn.Parameter(dlcore.ones(2, 3)), "b": dlcore.zeros(3, dtype=dlcore.float64)})
+    assert repr(pd) == ("ParameterDict(\n"
+                        "  (a): Parameter containing: [dlcore.float32 of size 2x3]\n"
+                        "  (b): Parameter containing: [dlcore.float64 of size 3]\n"
+                        ")")
+    assert repr(nn.ParameterDict({"w": nn.Parameter(dlcore.ones(3))})) == \
+        "ParameterDict((w): Parameter containing: [dlcore.float32 of size 3])"
+    assert repr(nn.ParameterDict()) == "ParameterDict()"
+    assert pd.get("a") is pd["a"] and pd.get("zz") is None and pd.get("zz", 5) == 5
+    pl = nn.ParameterList([dlcore.ones(2), dlcore.ones(3), dlcore.ones(4)])
+    assert repr(pl).splitlines()[1] == "  (0): Parameter containing: [dlcore.float32 of size 2]"
+    for sl in (slice(0, 1), slice(None, None, 2), slice(None, None, -1), slice(5, 9)):
+        sub = pl[sl]
+        assert isinstance(sub, nn.ParameterList)
+        expect = list(pl)[sl]
+        assert len(sub) == len(expect) and all(a is b for a, b in zip(sub, expect))
+        assert [n for n, _ in sub.named_parameters()] == [str(i) for i in range(len(expect))]
 
 
 def test_repr_matches_torch_style():

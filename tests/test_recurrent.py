@@ -662,3 +662,60 @@ def test_graph_without_backward_frees_its_saved_tensors(mode, rng):
         for _ in range(3):
             run(backward)
         assert allocated() == before, f"{mode} (backward={backward}) leaked {allocated() - before} bytes in 3 calls"
+
+
+@requires_torch
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("L,bi,bf,hx", [(1, False, False, False), (2, True, True, True), (3, False, True, False)])
+def test_empty_batch_like_torch(kind, L, bi, bf, hx):
+    # N = 0: empty output and states of torch's shapes (no kernel call); a backward through them works and gives
+    # empty input/state gradients and zero parameter gradients, as torch's does.
+    import torch
+    D = 2 if bi else 1
+    tm = getattr(torch.nn, kind)(3, 4, num_layers=L, bidirectional=bi, batch_first=bf)
+    dm = getattr(dlcore.nn, kind)(3, 4, num_layers=L, bidirectional=bi, batch_first=bf)
+    xs = (0, 5, 3) if bf else (5, 0, 3)
+    tx, dx = torch.zeros(xs, requires_grad=True), dlcore.zeros(*xs, requires_grad=True)
+    targs, dargs = [tx], [dx]
+    if hx:
+        th = [torch.zeros(L * D, 0, 4, requires_grad=True) for _ in range(2 if kind == "LSTM" else 1)]
+        dh = [dlcore.zeros(L * D, 0, 4, requires_grad=True) for _ in th]
+        targs.append(tuple(th) if kind == "LSTM" else th[0])
+        dargs.append(tuple(dh) if kind == "LSTM" else dh[0])
+    to, tst = tm(*targs)
+    do, dst = dm(*dargs)
+    tst = list(tst) if kind == "LSTM" else [tst]
+    dst = list(dst) if kind == "LSTM" else [dst]
+    assert tuple(do.shape) == tuple(to.shape) and do.dtype == dlcore.float32
+    assert [tuple(s.shape) for s in dst] == [tuple(s.shape) for s in tst]
+    assert do.requires_grad == to.requires_grad
+    sum(o.sum() for o in [do] + dst).backward()
+    sum(o.sum() for o in [to] + tst).backward()
+    assert tuple(dx.grad.shape) == tuple(tx.grad.shape)
+    if hx:
+        assert all(tuple(a.grad.shape) == tuple(b.grad.shape) for a, b in zip(dh, th))
+    for (n, p), (tn, tp) in zip(dm.named_parameters(), tm.named_parameters()):
+        assert n == tn and p.grad is not None and tuple(p.grad.shape) == tuple(tp.grad.shape)
+        assert not np.any(_np(p.grad))
+    with dlcore.no_grad():  # and without autograd
+        o = dm(dlcore.zeros(*xs))[0]
+    assert tuple(o.shape) == tuple(to.shape) and not o.requires_grad
+
+
+@pytest.mark.parametrize("kind", ["LSTMCell", "GRUCell", "RNNCell"])
+def test_empty_batch_cells(kind):
+    m = getattr(dlcore.nn, kind)(3, 4)
+    out = m(dlcore.zeros(0, 3))
+    outs = list(out) if kind == "LSTMCell" else [out]
+    assert all(tuple(o.shape) == (0, 4) for o in outs)
+    sum(o.sum() for o in outs).backward()
+    assert tuple(m.weight_hh.grad.shape) == (16 if kind == "LSTMCell" else 12 if kind == "GRUCell" else 4, 4)
+    with pytest.raises(ValueError, match=r"Expected hx(\[0\])? size \(0, 4\), got \[1, 4\]"):
+        m(dlcore.zeros(0, 3), (dlcore.zeros(1, 4),) * 2 if kind == "LSTMCell" else dlcore.zeros(1, 4))
+
+
+def test_empty_batch_still_checks_hidden_and_empty_sequence_still_raises():
+    with pytest.raises(ValueError, match=r"Expected hidden size \(1, 0, 4\), got \[1, 1, 4\]"):
+        dlcore.nn.GRU(3, 4, batch_first=True)(dlcore.zeros(0, 5, 3), dlcore.zeros(1, 1, 4))
+    with pytest.raises(ValueError, match="empty sequence"):
+        dlcore.nn.LSTM(3, 4)(dlcore.zeros(0, 2, 3))

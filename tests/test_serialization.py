@@ -63,6 +63,43 @@ def test_nested_training_state_roundtrip(tmp_path):
     assert opt2.param_groups[0]["lr"] == 0.1 and opt2.param_groups[0]["momentum"] == 0.9
 
 
+def test_zero_dim_bfloat16_roundtrip(tmp_path):
+    # a 0-d bf16 tensor (a scalar buffer of a bf16 model): the bit-pattern conversion must keep it an array
+    p = tmp_path / "s.safetensors"
+    x = dlcore.tensor(2.5).to(dlcore.bfloat16)
+    y = dlcore.tensor([[1.5, -3.0]]).to(dlcore.bfloat16)
+    dlcore.save({"z": x, "n": {"z": x, "y": y}}, p)
+    d = dlcore.load(p)
+    for t in (d["z"], d["n"]["z"]):
+        assert t.dtype == dlcore.bfloat16 and tuple(t.shape) == ()
+        assert t.float().item() == 2.5
+    assert d["n"]["y"].dtype == dlcore.bfloat16 and d["n"]["y"].float().tolist() == [[1.5, -3.0]]
+    dlcore.save({"z": x}, p)  # a flat state dict too
+    assert dlcore.load(p)["z"].float().item() == 2.5
+
+
+@requires_torch
+def test_zero_dim_bfloat16_read_by_torch(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+    p = tmp_path / "s.safetensors"
+    dlcore.save({"z": dlcore.tensor(-0.75).to(dlcore.bfloat16)}, p)
+    t = load_file(str(p))["z"]
+    assert t.dtype == torch.bfloat16 and t.shape == () and t.item() == -0.75
+
+
+def test_reserved_metadata_key_is_refused(tmp_path):
+    p = tmp_path / "r.safetensors"
+    with pytest.raises(ValueError, match="__metadata__.*reserved"):
+        dlcore.save({"__metadata__": dlcore.ones(2), "w": dlcore.zeros(2)}, p)
+    assert not p.exists()
+    with pytest.raises(ValueError, match="__metadata__"):
+        dlcore.save({"__metadata__": dlcore.ones(1)}, io.BytesIO())  # file objects too
+    # nested under another key it is an ordinary name ('m.__metadata__') and round-trips
+    dlcore.save({"m": {"__metadata__": dlcore.ones(2)}}, p)
+    assert dlcore.load(p)["m"]["__metadata__"].tolist() == [1.0, 1.0]
+
+
 def test_file_objects_and_map_location(tmp_path):
     buf = io.BytesIO()
     dlcore.save({"a": dlcore.ones(2)}, buf)

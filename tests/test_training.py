@@ -102,6 +102,31 @@ def test_resume_gives_identical_next_epoch(synth, tmp_path, schedule):
     np.testing.assert_allclose(resumed["history"][0]["val_loss"], full["history"][1]["val_loss"], rtol=1e-6)
 
 
+def test_resume_with_more_epochs_continues_the_cosine_schedule(synth, tmp_path):
+    # A finished 1-epoch cosine run stores lr 0; resuming it with --epochs 3 must train epochs 2 and 3 on the
+    # 3-epoch schedule (the lr an uninterrupted 3-epoch run has), not with the stored 0.
+    kw = dict(model="mlp", limit=400, patience=0, schedule="cosine", optimizer="adam", lr=1e-3)
+    first = fit(_cfg(synth, tmp_path / "a", epochs=1, **kw), log=lambda *_: None)
+    assert first["history"][-1]["lr"] == 0.0  # the end of the 1-epoch schedule
+    last = str(tmp_path / "a" / "run" / "last.safetensors")
+    logs = []
+    resumed = fit(_cfg(synth, tmp_path / "b", epochs=3, resume=last, **kw), log=logs.append)
+    full = fit(_cfg(synth, tmp_path / "c", epochs=3, **kw), log=lambda *_: None)
+    h = resumed["history"]
+    assert [r["epoch"] for r in h] == [2, 3]
+    np.testing.assert_allclose(h[0]["lr"], 1e-3 * (1 + np.cos(2 * np.pi / 3)) / 2, rtol=1e-9)  # 0.25 * lr
+    np.testing.assert_allclose([r["lr"] for r in h], [r["lr"] for r in full["history"][1:]], rtol=1e-9, atol=1e-15)
+    assert h[1]["train_loss"] < h[0]["train_loss"] < first["history"][0]["train_loss"]  # it trains
+    assert any("resumed from" in line for line in logs)
+    # without a schedule the resumed run uses its lr, not the finished schedule's stored 0
+    s = fit(_cfg(synth, tmp_path / "e", epochs=2, resume=last, **dict(kw, schedule="none")), log=lambda *_: None)
+    assert [r["lr"] for r in s["history"]] == [1e-3]
+    # resuming a run that is already at --epochs trains nothing, and says so
+    logs = []
+    s = fit(_cfg(synth, tmp_path / "d", epochs=1, resume=last, **kw), log=logs.append)
+    assert s["history"] == [] and any("nothing to train" in line for line in logs)
+
+
 def test_autoencoder_pretraining_freezes_earlier_layers(synth, tmp_path):
     from dlcore import models
     m = models.autoencoder()
@@ -142,6 +167,79 @@ def test_cli_errors_are_clear(tmp_path):
     assert r.returncode != 0 and "no_such_net" in (r.stderr + r.stdout)
     r = _dlcore_cli("train", "mlp", "--epochs", "1", "--data", str(tmp_path / "missing"), "--no-progress")
     assert r.returncode != 0 and "dataset-fashion-mnist" in (r.stderr + r.stdout)
+
+
+def _cli_main(capsys, *args):
+    from dlcore import cli
+    try:
+        rc = cli.main(list(args))
+    except SystemExit as e:  # argparse errors
+        rc = e.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_cli_checkpoint_errors_are_one_line(synth, tmp_path, capsys):
+    # A checkpoint that does not fit the model, or a corrupt file: `dlcore <cmd>: error: ...` and rc 2, like a
+    # missing file, not a traceback.
+    fit(_cfg(synth, tmp_path, model="mlp", epochs=1, limit=100, schedule="none"), log=lambda *_: None)
+    ckpt = str(tmp_path / "run" / "last.safetensors")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_text("not a checkpoint at all, just text")
+    cases = [
+        ("eval", ["eval", "convnet", "--checkpoint", ckpt], "does not fit the model"),
+        ("eval", ["eval", "mlp", "--checkpoint", str(junk)], "not a valid safetensors file"),
+        ("train", ["train", "lstm_rows", "--epochs", "1", "--limit", "64", "--data", synth, "--out",
+                   str(tmp_path / "x"), "--resume", ckpt, "--no-progress"], "does not fit the model LSTMRows"),
+        ("eval", ["eval", "mlp", "--checkpoint", str(tmp_path / "nope.safetensors")], "No such file"),
+    ]
+    for cmd, args, text in cases:
+        rc, _, err = _cli_main(capsys, *args)
+        assert rc == 2, (args, err)
+        assert err.startswith(f"dlcore {cmd}: error: ") and text in err, err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_cli_does_not_hide_internal_errors(monkeypatch):
+    # only the user-error types are turned into the one-line message: a bug elsewhere still raises
+    from dlcore import cli
+
+    def run(_):
+        raise RuntimeError("an internal bug")
+
+    monkeypatch.setitem(cli.COMMANDS, "boom", ("raises", lambda p: None, run))
+    with pytest.raises(RuntimeError, match="an internal bug"):
+        cli.main(["boom"])
+
+
+@pytest.mark.parametrize("opt,value,text", [("--epochs", "0", "must be a positive integer, got 0"),
+                                            ("--batch-size", "0", "must be a positive integer, got 0"),
+                                            ("--threads", "0", "must be a positive integer, got 0"),
+                                            ("--limit", "0", "must be a positive integer, got 0"),
+                                            ("--test-limit", "-3", "must be a positive integer, got -3"),
+                                            ("--patience", "-1", "must be >= 0, got -1"),
+                                            ("--epochs", "x", "invalid int value: 'x'")])
+def test_cli_rejects_non_positive_values(synth, tmp_path, capsys, opt, value, text):
+    rc, _, err = _cli_main(capsys, "train", "mlp", opt, value, "--data", synth, "--out", str(tmp_path / "o"),
+                           "--no-progress")
+    assert rc == 2 and f"dlcore train: error: argument {opt}: {text}" in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_limit_leaving_no_training_batch_is_an_error(synth, tmp_path, capsys):
+    rc, _, err = _cli_main(capsys, "train", "mlp", "--limit", "1", "--epochs", "1", "--data", synth, "--out",
+                           str(tmp_path / "o"), "--no-progress")
+    assert rc == 2 and err.startswith("dlcore train: error: --limit 1 leaves no training images"), err
+    rc, out, err = _cli_main(capsys, "train", "mlp", "--limit", "2", "--epochs", "1", "--data", synth, "--out",
+                             str(tmp_path / "o2"), "--no-progress")
+    assert rc == 0, err
+
+
+@pytest.mark.parametrize("field", ["epochs", "batch_size", "threads", "limit", "test_limit"])
+def test_train_config_zero_is_not_the_default(field):
+    assert getattr(TrainConfig(model="mlp", **{field: 3}).resolved(), field) == 3
+    with pytest.raises(ValueError, match=f"{field} must be a positive integer, got 0"):
+        TrainConfig(model="mlp", **{field: 0}).resolved()
 
 
 @pytest.mark.skipif(not os.path.isdir(REAL_DATA), reason="Fashion-MNIST files not installed (dataset-fashion-mnist)")

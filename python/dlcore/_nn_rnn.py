@@ -146,6 +146,28 @@ class _RNNStack(Function):
                 dc0 if (dc0 is not None and ctx.needs_input_grad[3]) else None, *pgrads)
 
 
+class _EmptyBatch(Function):
+    """An empty batch (N = 0): empty outputs and states of the right shapes, as torch returns, without calling the
+    kernels. forward(ctx, shapes, x, h0, c0, *params); the backward gives zero gradients (empty ones for the input
+    and the states, zeros for the parameters, like torch)."""
+
+    @staticmethod
+    def forward(ctx, shapes, x, h0, c0, *params):
+        ctx._keep_meta = [None if t is None else (list(t.shape), t.dtype, t.device) for t in (x, h0, c0, *params)]
+        return tuple(_C.zeros(list(s), x.dtype, x.device) for s in shapes)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return (None, *[_C.zeros(*m) if (m is not None and need) else None
+                        for m, need in zip(ctx._keep_meta, ctx.needs_input_grad[1:])])
+
+
+def _empty_batch(shapes, x, h0, c0, params):
+    if _needs_grad(x, h0, c0, *params):
+        return _EmptyBatch.apply(shapes, x, h0, c0, *params)
+    return _EmptyBatch.forward(_NoCtx(), shapes, x, h0, c0, *params)
+
+
 # --------------------------------------------------------------------------------------------- validation
 
 def _check_params(op, mode, params, L, D, per, input_size, H, dtype, device):
@@ -243,8 +265,9 @@ def _sequence(op, mode, input, hx, params, has_biases, num_layers, dropout, trai
         batch_first_eff = bool(batch_first)
     T, N = (input.shape[1], input.shape[0]) if batch_first_eff else (input.shape[0], input.shape[1])
     I = input.shape[2]
-    if T == 0 or N == 0:
-        raise RNNShapeError(f"{op}: input of shape {_shape(input)} has an empty sequence or batch dimension")
+    if T == 0:
+        raise RNNShapeError(f"{op}: input of shape {_shape(input)} has an empty sequence dimension (expected sequence "
+                            "length to be larger than 0)")
     _check_params(op, mode, params, L, D, per, params[0].shape[-1] if params[0].dim() == 2 else I, H,
                   input.dtype, input.device)
     if I != params[0].shape[1]:
@@ -276,6 +299,10 @@ def _sequence(op, mode, input, hx, params, has_biases, num_layers, dropout, trai
         h0 = _C.zeros(state_shape, input.dtype, input.device)
     if mode == "lstm" and c0 is None:
         c0 = _C.zeros(state_shape, input.dtype, input.device)
+    if N == 0:  # an empty batch: empty output and states (torch's behaviour); the kernels are not called
+        out_shape = [N, T, D * H] if batch_first_eff else [T, N, D * H]
+        return _empty_batch([out_shape, state_shape] + ([state_shape] if mode == "lstm" else []), input, h0, c0,
+                            params)
     p = float(dropout)
     masks = _dropout_masks(L, D, T, N, H, p, input.dtype, input.device) if (train and p > 0 and L > 1) else None
     cfg = {"mode": mode, "layers": L, "dirs": D, "per": per, "masks": masks, "batch_first": batch_first_eff,
@@ -356,8 +383,6 @@ def _cell(op, mode, input, hx, w_ih, w_hh, b_ih, b_hh):
     if unbatched:
         x = unsqueeze(x, 0)
     N, I = x.shape
-    if N == 0:
-        raise RNNShapeError(f"{op}: input of shape {_shape(input)} has an empty batch dimension")
     _check_params(op, mode, params, 1, 1, len(params), w_ih.shape[1], H, x.dtype, x.device)
     if I != w_ih.shape[1]:
         raise RNNShapeError(f"{op}: input has inconsistent input_size: got {I} expected {w_ih.shape[1]}")
@@ -384,6 +409,9 @@ def _cell(op, mode, input, hx, w_ih, w_hh, b_ih, b_hh):
                 c0 = unsqueeze(c0, 0)
         else:
             c0 = _C.zeros([N, H], x.dtype, x.device)
+    if N == 0:  # an empty batch: empty states (torch's behaviour); the kernels are not called
+        outs = _empty_batch([[0, H]] * (2 if mode == "lstm" else 1), x, h0, c0, params)
+        return outs if mode == "lstm" else outs[0]
     cfg = {"mode": mode, "layers": 1, "dirs": 1, "per": len(params), "masks": None, "batch_first": False,
            "cell": True}
     if _needs_grad(x, h0, c0, *params):

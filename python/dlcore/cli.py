@@ -58,10 +58,12 @@ def main(argv=None) -> int:
     if not args.command:
         parser.print_help()
         return 1
+    from .serialization import CheckpointError
     try:
         return int(COMMANDS[args.command][2](args) or 0)
-    except (FileNotFoundError, ValueError, KeyError, NotImplementedError) as e:
-        # User errors (missing data, unknown model, bad option values): one clear line, no traceback.
+    except (FileNotFoundError, ValueError, KeyError, NotImplementedError, CheckpointError) as e:
+        # User errors (missing data, unknown model, bad option values, a corrupt checkpoint or one that does not fit
+        # the model: training.load_checkpoint raises CheckpointError for those): one clear line, no traceback.
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"dlcore {args.command}: error: {msg}", file=sys.stderr)
         return 2

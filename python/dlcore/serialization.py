@@ -76,7 +76,8 @@ def _to_numpy(t, key, dtypes):
         # NumPy has no bfloat16: store the raw 16-bit pattern (the top half of the float32 bits) as BF16.
         f = np.require(_C.to(t, _C.dtype.float32, None, False)._raw_numpy(), requirements="C")
         dtypes[key] = "BF16"
-        return (f.view(np.uint32) >> 16).astype(np.uint16)
+        # (np.asarray: for a 0-d tensor the shift gives a NumPy scalar, which safetensors can't write)
+        return np.asarray((f.view(np.uint32) >> 16).astype(np.uint16))
     return np.require(t._raw_numpy(), requirements="C")
 
 
@@ -88,6 +89,9 @@ def save(obj, f, *, metadata=None, **kwargs):
     from safetensors.numpy import save as st_save
     tensors = {}
     skeleton = _flatten(obj, "", tensors, set())
+    if "__metadata__" in tensors:
+        raise ValueError("dlcore.save: the key '__metadata__' is reserved by the safetensors format (it names the "
+                         "file's metadata); rename that entry")
     dtypes = {}
     arrays = {k: _to_numpy(t, k, dtypes) for k, t in tensors.items()}
     meta = {"format": "pt"}

@@ -9,10 +9,33 @@ import sys
 from .cli import COMMANDS
 
 
+def _positive_int(s):
+    """argparse type: an integer >= 1 (0 is an error, not "use the default")."""
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: '{s}'") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
+    return v
+
+
+def _nonnegative_int(s):
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: '{s}'") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
 def _train_args(p):
     p.add_argument("model", help="mlp, convnet, vgg_small, resnet_small, lstm_rows or autoencoder")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=_positive_int,
+                   help="total epochs of the run (with --resume: including the checkpoint's epochs; default: per "
+                        "model)")
+    p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=float)
     p.add_argument("--optimizer", choices=["sgd", "momentum", "adam", "rmsprop", "adagrad"])
     p.add_argument("--momentum", type=float, default=0.9)
@@ -22,16 +45,21 @@ def _train_args(p):
     p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=None,
                    help="capture the training step as a CUDA graph and replay it (default: on for a real GPU with "
                         "SGD/momentum/RMSprop and no dropout, off in the CUDA emulator)")
-    p.add_argument("--threads", type=int, help="CPU threads (default: DLCORE_NUM_THREADS or all cores)")
+    p.add_argument("--threads", type=_positive_int, help="CPU threads (default: DLCORE_NUM_THREADS or all cores)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--patience", type=int, help="early stopping: epochs without validation improvement (default 3, "
-                                                "mlp 5; 0 = off)")
+    p.add_argument("--patience", type=_nonnegative_int,
+                   help="early stopping: epochs without validation improvement (default 3, mlp 5; 0 = off)")
     p.add_argument("--out", default="runs/{model}", help="directory for checkpoints, metrics and plots")
     p.add_argument("--augment", action="store_true", default=None, help="random flips and translations")
-    p.add_argument("--limit", type=int, help="train on the first N images only (smoke runs)")
-    p.add_argument("--test-limit", type=int, help="evaluate on the first N test images only")
-    p.add_argument("--pretrain-epochs", type=int, help="autoencoder: greedy pre-training epochs per layer")
-    p.add_argument("--resume", help="continue from a last.safetensors checkpoint")
+    p.add_argument("--limit", type=_positive_int, help="train on the first N images only (smoke runs; 1/12 of "
+                                                       "them are the validation split)")
+    p.add_argument("--test-limit", type=_positive_int, help="evaluate on the first N test images only")
+    p.add_argument("--pretrain-epochs", type=_nonnegative_int,
+                   help="autoencoder: greedy pre-training epochs per layer")
+    p.add_argument("--resume", help="continue from a last.safetensors checkpoint (model, optimizer state, epoch) "
+                                    "up to --epochs, which may be larger than the checkpointed run's. The lr is "
+                                    "this run's, not the checkpoint's: --lr, or with --schedule cosine the cosine "
+                                    "schedule over this run's --epochs, at the checkpoint's epoch")
     p.add_argument("--data", help="directory with the Fashion-MNIST IDX files (default: $DLCORE_DATA or "
                                   "/usr/share/datasets/fashion-mnist)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -58,16 +58,24 @@ class TrainConfig:
         for k, v in d.items():
             if getattr(c, k, None) is None:
                 setattr(c, k, v)
-        c.epochs = c.epochs or 5
+        # (`is None`, not `or`: an explicit 0 is an error below, not "use the default")
+        c.epochs = 5 if c.epochs is None else c.epochs
         c.patience = 3 if c.patience is None else c.patience
-        c.batch_size = c.batch_size or 64
+        c.batch_size = 64 if c.batch_size is None else c.batch_size
         c.lr = c.lr if c.lr is not None else 1e-3
         c.optimizer = c.optimizer or "adam"
-        c.weight_decay = c.weight_decay or 0.0
+        c.weight_decay = 0.0 if c.weight_decay is None else c.weight_decay
         c.augment = bool(c.augment)
         c.schedule = c.schedule or "none"
         c.pretrain_epochs = c.pretrain_epochs if c.pretrain_epochs is not None else 0
         c.out = c.out.format(model=c.model)
+        for name in ("epochs", "batch_size", "threads", "limit", "test_limit"):
+            v = getattr(c, name)
+            if v is not None and v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v}")
+        for name in ("patience", "pretrain_epochs"):
+            if getattr(c, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(c, name)}")
         return c
 
 
@@ -101,6 +109,9 @@ def make_loaders(cfg: TrainConfig):
     if n < len(train_full):
         train_full = D.Subset(train_full, np.arange(n))
     n_val = max(1, int(round(n * cfg.val_fraction))) if cfg.val_fraction > 0 else 0
+    if n - n_val < 1:
+        raise ValueError(f"--limit {cfg.limit} leaves no training images ({n} image(s), {n_val} of them for "
+                         "validation); use a larger limit")
     train_set, val_set = D.random_split(train_full, [n - n_val, n_val], generator=cfg.seed)
     if cfg.augment:
         aug = T.Compose([T.ToTensor(), T.RandomHorizontalFlip(seed=cfg.seed), T.RandomCrop(28, padding=2,
@@ -322,11 +333,28 @@ def save_checkpoint(path, model, opt=None, epoch=0, extra=None):
 
 
 def load_checkpoint(path, model, opt=None):
+    """Loads the model (and optimizer) state of a checkpoint; returns its meta dict. A checkpoint that does not fit
+    the model or optimizer raises CheckpointError (a corrupt file raises it from dlcore.load)."""
     from . import load
+    from .serialization import CheckpointError
     state = load(path)
-    model.load_state_dict(state["model"] if "model" in state else state)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint '{path}' holds a {type(state).__name__}, not a state dict")
+    try:
+        model.load_state_dict(state["model"] if "model" in state else state)
+    except (RuntimeError, TypeError) as e:
+        # one line (the cli prints it as `dlcore <cmd>: error: ...`): the messages without load_state_dict's header
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        if len(lines) > 1 and lines[0].startswith("Error(s) in loading state_dict"):
+            lines = lines[1:]
+        raise CheckpointError(f"checkpoint '{path}' does not fit the model {type(model).__name__}: "
+                              + " ".join(lines)) from e
     if opt is not None and "optimizer" in state:
-        opt.load_state_dict(state["optimizer"])
+        try:
+            opt.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise CheckpointError(f"checkpoint '{path}': its optimizer state does not fit the "
+                                  f"{type(opt).__name__} optimizer: {e}") from e
     return state.get("meta", {})
 
 
@@ -336,7 +364,7 @@ def fit(cfg: TrainConfig, log=print):
     import dlcore
     from . import models
     cfg = cfg.resolved()
-    if cfg.threads:
+    if cfg.threads is not None:
         dlcore.set_num_threads(cfg.threads)
     dlcore.manual_seed(cfg.seed)
     os.makedirs(cfg.out, exist_ok=True)
@@ -360,10 +388,25 @@ def fit(cfg: TrainConfig, log=print):
         meta = load_checkpoint(cfg.resume, model, opt)  # restores the optimizer's state and its current lr
         start_epoch = int(meta.get("epoch", 0))
         train_loader.set_epoch(start_epoch)
-        if sched is not None:  # continue the schedule where the checkpoint left it (one step per batch)
+        # The lr is this run's, not the checkpoint's (a finished cosine schedule stored lr 0, which the recursive
+        # cosine formula would keep at 0): without a schedule, cfg.lr; with one, the schedule continues at the
+        # checkpoint's step (one step per batch) on this run's schedule, whose T_max covers this run's epochs (which
+        # may be more than the checkpointed run's), and the lr of that step comes from its closed form.
+        if sched is None:
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr
+        else:
             sched.last_epoch = start_epoch * len(train_loader)
             sched._step_count = sched.last_epoch + 1
+            sched.base_lrs = [cfg.lr for _ in opt.param_groups]
+            for group, lr in zip(opt.param_groups, sched._get_closed_form_lr()):
+                group["initial_lr"] = cfg.lr
+                group["lr"] = lr
+            sched._last_lr = [group["lr"] for group in opt.param_groups]
         log(f"resumed from {cfg.resume} at epoch {start_epoch}")
+        if start_epoch >= cfg.epochs:
+            log(f"nothing to train: the checkpoint is at epoch {start_epoch} and epochs is {cfg.epochs} (pass a "
+                "larger --epochs to train on)")
     use_graph = cfg.cuda_graph
     if use_graph is None:  # default: on for a real GPU when the step can be captured; off in the emulator
         use_graph = not dlcore.cuda.is_emulated() and cuda_graph_supported(model, opt, cfg.device)

@@ -229,6 +229,8 @@ class ParameterList(Module):
                 self.append(v)
 
     def __getitem__(self, idx):
+        if isinstance(idx, slice):  # a new ParameterList of the same Parameter objects, like torch
+            return self.__class__(list(self._parameters.values())[idx])
         return self._parameters[str(_norm_index(idx, len(self), "ParameterList"))]
 
     def __setitem__(self, idx, p):
@@ -250,8 +252,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self):
-        return "\n".join(f"({k}): Parameter containing: [{p.dtype!r} of size {'x'.join(map(str, p.shape))}]"
-                         for k, p in self._parameters.items())
+        return _params_repr(self._parameters)
 
 
 class ParameterDict(Module):
@@ -290,6 +291,25 @@ class ParameterDict(Module):
 
     def values(self):
         return self._parameters.values()
+
+    def get(self, key, default=None):
+        return self._parameters.get(key, default)
+
+    def extra_repr(self):
+        return _params_repr(self._parameters)
+
+
+def _params_repr(params):
+    """torch's lines for ParameterList/ParameterDict: "(key): Parameter containing: [dtype of size AxB]" (plus the
+    device when it is not the CPU)."""
+    lines = []
+    for k, p in params.items():
+        if p is None:
+            lines.append(f"({k}): None")
+            continue
+        dev = "" if p.device.type == "cpu" else f" ({p.device})"
+        lines.append(f"({k}): Parameter containing: [{p.dtype!r} of size {'x'.join(map(str, p.shape))}{dev}]")
+    return "\n".join(lines)
 
 
 def _as_param(p):

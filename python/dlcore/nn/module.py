@@ -53,19 +53,16 @@ def _addindent(s, n):
 
 def _to_dlcore_tensor(value, key):
     """A state-dict value as a dlcore tensor: dlcore tensors as they are; NumPy arrays and torch tensors (through
-    NumPy, without importing torch) converted."""
+    NumPy, without importing torch) converted. Anything else (a Python number, a list) is refused like torch does."""
     if isinstance(value, Tensor):
         return value
+    import numpy as np
+    arr = value
     if hasattr(value, "detach") and hasattr(value, "numpy") and hasattr(value, "cpu"):  # a torch tensor
-        value = value.detach().cpu().numpy()
-    try:
-        import numpy as np
-        arr = np.asarray(value)
-    except Exception as e:  # noqa: BLE001
-        raise TypeError(f"load_state_dict: value for key '{key}' is a {type(value).__name__}, expected a tensor") \
-            from e
-    if arr.dtype == object:
-        raise TypeError(f"load_state_dict: value for key '{key}' is a {type(value).__name__}, expected a tensor")
+        arr = value.detach().cpu().numpy()
+    if not isinstance(arr, np.ndarray) or arr.dtype == object:
+        raise TypeError(f'While copying the parameter named "{key}", expected dlcore.Tensor or Tensor-like object '
+                        f"from checkpoint but received {type(value)}")
     return _C.from_numpy(np.require(arr, requirements="C"))
 
 
@@ -476,11 +473,14 @@ class Module:
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs):
-        """Copies this module's own parameters and persistent buffers from state_dict (keys with ``prefix``)."""
+        """Copies this module's own parameters and persistent buffers from state_dict (keys with ``prefix``); with
+        local_metadata["assign_to_params_buffers"] the module takes the state-dict tensors instead (torch's
+        load_state_dict(assign=True))."""
         for hook in self._load_state_dict_pre_hooks.values():
             hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+        assign = bool(local_metadata.get("assign_to_params_buffers", False))
         persistent = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
-        local = itertools.chain(self._parameters.items(), persistent.items())
+        local = list(itertools.chain(self._parameters.items(), persistent.items()))
         for name, param in local:
             key = prefix + name
             if param is None:
@@ -497,6 +497,16 @@ class Module:
             if tuple(value.shape) != tuple(param.shape):
                 error_msgs.append(f"size mismatch for {key}: copying a param with shape {list(value.shape)} from "
                                   f"checkpoint, the shape in current model is {list(param.shape)}.")
+                continue
+            if assign:
+                # the module takes the given tensor (its dtype, device and storage); a parameter stays a Parameter
+                # with the old one's requires_grad
+                if isinstance(param, Parameter):
+                    if isinstance(value, Parameter):
+                        value.requires_grad_(param.requires_grad)
+                    else:
+                        value = Parameter(value, requires_grad=param.requires_grad)
+                setattr(self, name, value)
                 continue
             if value.dtype.is_floating_point != param.dtype.is_floating_point and value.dtype != param.dtype:
                 if param.dtype == _C.dtype.bool or value.dtype == _C.dtype.bool:
@@ -530,14 +540,17 @@ class Module:
         """Copies parameters and buffers from state_dict into this module (in place).
 
         strict: every key must match (missing and unexpected keys raise a RuntimeError listing them); shape
-        mismatches always raise. Returns (missing_keys, unexpected_keys)."""
+        mismatches always raise. assign: instead of copying, the module's parameters and buffers become the
+        state-dict tensors (parameters wrapped as Parameter, keeping the old requires_grad), so their dtype and
+        device are the state dict's and the storage is shared. Returns (missing_keys, unexpected_keys)."""
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
         missing, unexpected, errors = [], [], []
         stack = [("", self)]
         while stack:
             pre, m = stack.pop()
-            m._load_from_state_dict(state_dict, pre, {}, True, missing, unexpected, errors)
+            m._load_from_state_dict(state_dict, pre, {"assign_to_params_buffers": bool(assign)}, True, missing,
+                                    unexpected, errors)
             stack.extend(reversed([(pre + k + ".", c) for k, c in m._modules.items() if c is not None]))
         if strict:
             if unexpected:

@@ -38,6 +38,8 @@ class Adagrad(Optimizer):
                 st["step"] = s = int(st["step"]) + 1
                 steps.append(s)
                 sums.append(st["sum"])
-            _C._adagrad_step(ps, gs, sums, steps, float(group["lr"]), float(group["lr_decay"]),
+            kps, back = self._kernel_params(ps)
+            _C._adagrad_step(kps, gs, sums, steps, float(group["lr"]), float(group["lr_decay"]),
                              float(group["weight_decay"]), float(group["eps"]), bool(group["maximize"]))
+            self._write_back(back)
         return loss

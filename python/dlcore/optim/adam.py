@@ -54,9 +54,11 @@ class Adam(Optimizer):
                         st["max_exp_avg_sq"] = self._zeros_state(p)
                     vmaxs.append(st["max_exp_avg_sq"])
             b1, b2 = group["betas"]
-            _C._adam_step(ps, gs, ms, vs, vmaxs, steps, float(group["lr"]), float(b1), float(b2),
+            kps, back = self._kernel_params(ps)
+            _C._adam_step(kps, gs, ms, vs, vmaxs, steps, float(group["lr"]), float(b1), float(b2),
                           float(group["eps"]), float(group["weight_decay"]), bool(amsgrad), bool(group["maximize"]),
                           self._decoupled)
+            self._write_back(back)
         return loss
 
     def _step_capturable(self, group, ps, gs):
@@ -85,9 +87,11 @@ class Adam(Optimizer):
             if amsgrad:
                 vmaxs.append(st["max_exp_avg_sq"])
         b1, b2 = group["betas"]
-        _C._adam_step_capturable(ps, gs, ms, vs, vmaxs, steps, float(group["lr"]), float(b1), float(b2),
+        kps, back = self._kernel_params(ps)
+        _C._adam_step_capturable(kps, gs, ms, vs, vmaxs, steps, float(group["lr"]), float(b1), float(b2),
                                  float(group["eps"]), float(group["weight_decay"]), bool(amsgrad),
                                  bool(group["maximize"]), self._decoupled)
+        self._write_back(back)
 
 
 class AdamW(Adam):

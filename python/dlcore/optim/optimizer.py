@@ -186,6 +186,31 @@ class Optimizer:
                 gs.append(g)
         return ps, gs
 
+    @staticmethod
+    def _kernel_params(ps):
+        """The parameters as the fused kernels take them (contiguous): a non-contiguous parameter (e.g.
+        Parameter(w.t())) is stepped as a contiguous copy, written back by _write_back after the kernel call. Its
+        state tensors are contiguous in the parameter's logical shape, like every other parameter's."""
+        if all(p.is_contiguous() for p in ps):
+            return ps, None
+        out, back = [], []
+        for p in ps:
+            if p.is_contiguous():
+                out.append(p)
+            else:
+                c = _C.contiguous(p)
+                out.append(c)
+                back.append((p, c))
+        return out, back
+
+    @staticmethod
+    def _write_back(back):
+        if back:
+            from ..autograd import no_grad
+            with no_grad():
+                for p, c in back:
+                    _C.copy_(p, c)
+
     def _zeros_state(self, p):
         return _C.zeros(list(p.shape), p.dtype, p.device)
 

@@ -46,6 +46,8 @@ class RMSprop(Optimizer):
                     if "momentum_buffer" not in st:
                         st["momentum_buffer"] = self._zeros_state(p)
                     bufs.append(st["momentum_buffer"])
-            _C._rmsprop_step(ps, gs, sqs, gas, bufs, float(group["lr"]), float(group["alpha"]), float(group["eps"]),
+            kps, back = self._kernel_params(ps)
+            _C._rmsprop_step(kps, gs, sqs, gas, bufs, float(group["lr"]), float(group["alpha"]), float(group["eps"]),
                              float(group["weight_decay"]), float(momentum), bool(centered), bool(group["maximize"]))
+            self._write_back(back)
         return loss

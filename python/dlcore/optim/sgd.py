@@ -42,6 +42,8 @@ class SGD(Optimizer):
                     else:
                         first.append(False)
                     bufs.append(b)
-            _C._sgd_step(ps, gs, bufs, first or [], float(group["lr"]), float(momentum), float(group["dampening"]),
+            kps, back = self._kernel_params(ps)
+            _C._sgd_step(kps, gs, bufs, first or [], float(group["lr"]), float(momentum), float(group["dampening"]),
                          float(group["weight_decay"]), bool(group["nesterov"]), bool(group["maximize"]))
+            self._write_back(back)
         return loss
