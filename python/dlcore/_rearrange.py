@@ -174,7 +174,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         if counts.ndim != 1 or counts.dtype not in (_C.dtype.int64, _C.dtype.int32):
             raise RuntimeError(f"repeat_interleave(): repeats must be a 1-D integer tensor, got shape "
                                f"{list(counts.shape)} {counts.dtype.name}")
-        c = counts.numpy().astype(np.int64)
+        c = _C.to(counts, None, "cpu", False).numpy().astype(np.int64)
         if (c < 0).any():
             raise RuntimeError("repeat_interleave(): repeats can not be negative")
         out = _index(np.repeat(np.arange(len(c)), c), counts.device)
@@ -198,7 +198,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
             if repeats.dtype not in (_C.dtype.int64, _C.dtype.int32):
                 raise RuntimeError(f"repeat_interleave(): repeats must be an integer tensor, got "
                                    f"{repeats.dtype.name}")
-            c = repeats.numpy().astype(np.int64)
+            c = _C.to(repeats, None, "cpu", False).numpy().astype(np.int64)
             if (c < 0).any():
                 raise RuntimeError("repeat_interleave(): repeats can not be negative")
             if output_size is not None and int(c.sum()) != output_size:

@@ -1,0 +1,47 @@
+// Sorting and scans along one dimension: sort / argsort / topk / kthvalue and cumsum / cumprod.
+//
+// Kernels see contiguous tensors laid out by the frontends:
+//   sort:  x [R, L] -> values [R, L] (x's dtype), indices [R, L] int64; each row ordered by sort_before below:
+//          ascending or descending, NaN above every number (last ascending, first descending, like torch), equal
+//          keys in index order (stable). topk is a sort's first k columns (a partial sort on CPU).
+//   scan:  x [O, L, I] -> out [O, L, I] (same dtype: float32, float64 or int64), out[o, l, i] = x[o, 0, i] (+|*) ...
+//          (+|*) x[o, l, i]; `reverse` scans from l = L-1 down (the gradient of cumsum). The CPU accumulates float32
+//          in double (torch's CPU rule); the CUDA kernels in the element type.
+#pragma once
+#include <cstdint>
+#include <utility>
+
+#include "core/common.h"
+#include "core/registry.h"
+#include "core/tensor.h"
+
+namespace dlcore {
+
+// The sort order of (value a, index ia) against (value b, index ib) within one row of length L: true when a comes
+// first. Classes: numbers, then NaN (first instead when descending); padding (index >= L, the CUDA network's) last.
+// Indices break ties, so every pair of distinct positions is ordered: any correct sort gives the stable result.
+template <class T>
+DLCORE_HOSTDEV bool sort_before(T a, int64_t ia, T b, int64_t ib, int64_t L, bool descending) {
+  const int ca = ia >= L ? 3 : (a != a ? (descending ? 0 : 2) : 1);
+  const int cb = ib >= L ? 3 : (b != b ? (descending ? 0 : 2) : 1);
+  if (ca != cb) return ca < cb;
+  if (ca == 1 && a != b) return descending ? a > b : a < b;
+  return ia < ib;
+}
+
+// values/indices [R, K] with K = L (sort) or K = k <= L (topk: the first k in sort order); x [R, L].
+using SortFn = void(const Tensor& values, const Tensor& indices, const Tensor& x, bool descending);
+// out, x [O, L, I]; prod: cumprod instead of cumsum.
+using ScanFn = void(const Tensor& out, const Tensor& x, bool prod, bool reverse);
+inline Op<SortFn> sort_op{"sort"};
+inline Op<ScanFn> scan_op{"cumsum"};
+
+// ---- frontends (any layout, dim normalised and checked) ----
+// (values, indices) along dim.
+std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending);
+// The k largest (or smallest) along dim, in sort order.
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest);
+// cumsum / cumprod along dim; the result dtype is x's (int64 for integer and bool inputs, like torch).
+Tensor cumulative(const Tensor& x, int64_t dim, bool prod, bool reverse);
+
+}  // namespace dlcore
