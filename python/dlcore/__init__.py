@@ -52,6 +52,7 @@ from ._creation import (tensor, as_tensor, asarray, from_numpy, from_dlpack, emp
                         set_default_dtype, get_default_dtype)
 from ._rearrange import (repeat_interleave, tile, flip, fliplr, flipud, roll, tril, triu, lerp,  # noqa: E402
                          addcmul, addcdiv)
+from ._einsum import einsum  # noqa: E402,F401
 from ._sorting import sort, argsort, msort, topk, kthvalue, cumsum, cumprod  # noqa: E402,F401
 from . import _creation as _creation_mod  # noqa: E402
 from . import cuda  # noqa: E402
