@@ -258,3 +258,94 @@ def test_large_threaded_elementwise(rng):
         dlcore.set_num_threads(n)
         assert_close(dlcore.exp(x[:, ::2]), np.exp(a[:, ::2].astype(np.float64)), rtol=4e-7, atol=0)
         assert_close(x + x.t()[:1001, :1000].t() if False else x * 2 + 1, a.astype(np.float64) * 2 + 1)
+
+
+# ----------------------------------------------------------------------------------------- remainder/fmod grads
+
+def _f64(v, grad=True):
+    return dlcore.tensor(np.asarray(v, dtype=np.float64), requires_grad=grad)
+
+
+def test_remainder_gradients_tensor_tensor():
+    a0, b0 = np.array([5.5, -3.2, 7.0]), np.array([2.0, 2.0, -3.0])
+    w = np.array([1.0, 2.0, 3.0])
+    a, b = _f64(a0), _f64(b0)
+    r = dlcore.remainder(a, b)
+    assert r.requires_grad
+    np.testing.assert_allclose(r.detach().numpy(), np.remainder(a0, b0), rtol=1e-12)
+    (r * dlcore.tensor(w, dtype=dlcore.float64)).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), w)
+    np.testing.assert_array_equal(b.grad.numpy(), -w * np.floor(a0 / b0))
+
+
+def test_remainder_gradients_scalar_operands_and_operator():
+    a0 = np.array([5.5, -3.2, 7.0])
+    a, b = _f64(a0), _f64([2.0, 4.0, -3.0])
+    ((a % 2.0) + (7.0 % b)).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.ones(3))
+    np.testing.assert_array_equal(b.grad.numpy(), -np.floor(7.0 / np.array([2.0, 4.0, -3.0])))
+
+
+def test_fmod_values_and_gradients():
+    a0, b0 = np.array([5.5, -3.2, 7.0, -7.0]), np.array([2.0, 2.0, -3.0, -3.0])
+    a, b = _f64(a0), _f64(b0)
+    r = dlcore.fmod(a, b)
+    np.testing.assert_allclose(r.detach().numpy(), np.fmod(a0, b0), rtol=1e-12)
+    r.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.ones(4))
+    np.testing.assert_array_equal(b.grad.numpy(), -np.trunc(a0 / b0))
+    i = dlcore.fmod(dlcore.tensor([-7, 7, -7, 6]), dlcore.tensor([3, -3, -3, 3]))
+    assert i.dtype == dlcore.int64
+    np.testing.assert_array_equal(i.numpy(), np.fmod([-7, 7, -7, 6], [3, -3, -3, 3]))
+
+
+# ------------------------------------------------------------------------------------------------- zero gradients
+
+@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "trunc", "round"])
+def test_piecewise_constant_backward_is_zeros_not_g_times_zero(name):
+    x = _f64([0.0, 1.5, -2.5])
+    getattr(dlcore, name)(x).backward(dlcore.tensor([np.inf, np.nan, -np.inf], dtype=dlcore.float64))
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(3))
+
+
+def test_clamp_backward_is_zero_outside_with_inf_grad():
+    x = _f64([-2.0, 0.5, 3.0])
+    dlcore.clamp(x, -1.0, 1.0).backward(dlcore.tensor([np.inf, 2.0, np.nan], dtype=dlcore.float64))
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 2.0, 0.0])
+
+
+def test_lp_pool_zero_window_gradient_is_finite():
+    import dlcore.nn.functional as F
+    x = dlcore.tensor(np.array([0.0, 0.0, 1.0, 1.0]).reshape(1, 1, 1, 4), requires_grad=True)
+    F.lp_pool2d(x, 2, (1, 2)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy().ravel(), [0.0, 0.0, 2 ** -0.5, 2 ** -0.5], rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------- int promotion
+
+def test_clamp_int_tensor_with_float_bounds_promotes():
+    a = dlcore.tensor([-7, 1, 7])
+    r = a.clamp(0.5, 3.5)
+    assert r.dtype == dlcore.float32
+    np.testing.assert_array_equal(r.numpy(), [0.5, 1.0, 3.5])
+    r = a.clamp(max=2.5)
+    assert r.dtype == dlcore.float32
+    np.testing.assert_array_equal(r.numpy(), [-7.0, 1.0, 2.5])
+    r = a.clamp(0, 3)
+    assert r.dtype == dlcore.int64
+    np.testing.assert_array_equal(r.numpy(), [0, 1, 3])
+
+
+def test_div_trunc_of_integers_stays_integer():
+    a0, b0 = np.array([-7, 7, -6, 6, 0, -1]), np.array([-2, -2, 4, -4, 3, 5])
+    r = dlcore.div(dlcore.tensor(a0), dlcore.tensor(b0), rounding_mode="trunc")
+    assert r.dtype == dlcore.int64
+    np.testing.assert_array_equal(r.numpy(), np.trunc(a0 / b0).astype(np.int64))
+    r = dlcore.div(dlcore.tensor(a0), 2, rounding_mode="trunc")
+    assert r.dtype == dlcore.int64
+    np.testing.assert_array_equal(r.numpy(), np.trunc(a0 / 2).astype(np.int64))
+    r = dlcore.div(7, dlcore.tensor([-2, 3]), rounding_mode="trunc")
+    np.testing.assert_array_equal(r.numpy(), [-3, 2])
+    f = dlcore.div(dlcore.tensor([-7.0, 7.0]), 2, rounding_mode="trunc")
+    assert f.dtype == dlcore.float32
+    np.testing.assert_array_equal(f.numpy(), [-3.0, 3.0])

@@ -75,3 +75,103 @@ def test_saved_tensor_modified_inplace_is_detected():
     b.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         c.sum().backward()
+
+
+# ------------------------------------------------------------------------------------------------- fuzz findings
+
+_X23 = lambda: dlcore.arange(6.0).reshape(2, 3)  # noqa: E731
+
+FUZZ_CASES = [
+    ("as_strided overflow", lambda: dlcore.as_strided(dlcore.ones(3), (2, 2), (2 ** 62 - 2 ** 30, 2 ** 30)),
+     RuntimeError, r"as_strided: sizes \[2, 2\], strides \[4611686017353646080, 1073741824\] and storage offset 0"),
+    ("expanded add_", lambda: dlcore.zeros(2).unsqueeze(0).expand(3, 2).add_(1), RuntimeError,
+     "more than one element of the written-to tensor"),
+    ("expanded copy_", lambda: dlcore.zeros(2).expand(3, 2).copy_(dlcore.ones(3, 2)), RuntimeError,
+     "copy_: unsupported operation"),
+    ("overlapping as_strided mul_", lambda: dlcore.as_strided(dlcore.zeros(6), (3, 2), (1, 1)).mul_(2), RuntimeError,
+     "single memory location"),
+    ("expanded index_put_", lambda: dlcore.zeros(2).expand(3, 2).index_put_((dlcore.tensor([0, 0]),),
+                                                                            dlcore.ones(2), accumulate=True),
+     RuntimeError, "index_put_: unsupported operation"),
+    ("flatten start 2", lambda: dlcore.ones(2, 3).flatten(2), IndexError, r"flatten: dimension out of range"),
+    ("flatten 5", lambda: dlcore.ones(2, 3).flatten(5), IndexError, r"\[-2, 1\], but got 5"),
+    ("flatten -3", lambda: dlcore.ones(2, 3).flatten(-3), IndexError, "but got -3"),
+    ("outer 2-D", lambda: dlcore.outer(dlcore.ones(2, 2), dlcore.ones(2)), RuntimeError, "outer: expected 1-D"),
+    ("index_select -1", lambda: _X23().index_select(1, dlcore.tensor([-1])), IndexError,
+     r"index_select\(\): index -1 is out of bounds for dimension 1 with size 3"),
+    ("gather -1", lambda: _X23().gather(1, dlcore.tensor([[0, -1]])), IndexError,
+     r"gather\(\): index -1 is out of bounds for dimension 1"),
+    ("gather 3 dim 1", lambda: _X23().gather(1, dlcore.tensor([[0, 3]])), IndexError,
+     r"gather\(\): index 3 is out of bounds for dimension 1 with size 3"),
+    ("scatter -1", lambda: _X23().scatter(0, dlcore.tensor([[-1, 0, 0]]), dlcore.ones(1, 3)), IndexError,
+     r"scatter_\(\): index -1 is out of bounds for dimension 0"),
+    ("index_add -1", lambda: _X23().index_add(0, dlcore.tensor([-1]), dlcore.ones(1, 3)), IndexError,
+     r"index_add_\(\): index -1 is out of bounds for dimension 0"),
+    ("index_fill 7", lambda: _X23().index_fill(1, dlcore.tensor([7]), 1.0), IndexError,
+     r"index_fill\(\): index 7 is out of bounds for dimension 1 with size 3"),
+    ("index_copy -1", lambda: _X23().index_copy(1, dlcore.tensor([-1]), dlcore.ones(2, 1)), IndexError,
+     r"index_copy\(\): index -1 is out of bounds for dimension 1 with size 3"),
+    ("scatter_reduce 5", lambda: _X23().scatter_reduce(0, dlcore.tensor([[5, 0, 0]]), dlcore.ones(1, 3), "sum"),
+     IndexError, r"scatter_reduce\(\): index 5 is out of bounds for dimension 0 with size 2"),
+    ("from_numpy big-endian", lambda: dlcore.from_numpy(np.arange(3, dtype=">f8")), ValueError, "byte order"),
+    ("argmax empty no dim", lambda: dlcore.zeros(0).argmax(), IndexError, "argmax: expected a non-empty"),
+    ("max over zero-size dim", lambda: dlcore.zeros(2, 0).max(1), IndexError, "zero-size dimension 1"),
+]
+
+
+@pytest.mark.parametrize("name,fn,exc,pattern", FUZZ_CASES, ids=[c[0] for c in FUZZ_CASES])
+def test_fuzz_bad_input(name, fn, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        fn()
+
+
+def test_negative_index_still_wraps_where_torch_wraps():
+    x = _X23()
+    np.testing.assert_array_equal(dlcore.take(x, dlcore.tensor([-1, 0])).numpy(), [5.0, 0.0])
+    np.testing.assert_array_equal(x.index_fill(1, dlcore.tensor([-1]), 9.0).numpy(), [[0, 1, 9], [3, 4, 9]])
+    np.testing.assert_array_equal(x[:, dlcore.tensor([-1])].numpy(), [[2.0], [5.0]])
+
+
+def test_inplace_on_expanded_is_not_applied_twice():
+    a = dlcore.zeros(2)
+    with pytest.raises(RuntimeError):
+        a.unsqueeze(0).expand(3, 2).add_(1)
+    np.testing.assert_array_equal(a.numpy(), [0.0, 0.0])
+    a.expand(3, 2).fill_(4.0)     # fill_ writes one value: allowed, as in PyTorch
+    np.testing.assert_array_equal(a.numpy(), [4.0, 4.0])
+
+
+def test_reductions_with_zero_size_other_dims_and_0d():
+    x = dlcore.zeros(2, 0, 3)
+    v, i = dlcore.max(x, 0)
+    assert v.shape == (0, 3) and i.shape == (0, 3) and i.dtype == dlcore.int64
+    assert dlcore.argmax(x, 2).shape == (2, 0)
+    assert dlcore.argmin(x, 0, keepdim=True).shape == (1, 0, 3)
+    r = dlcore.logsumexp(x, 1)
+    assert r.shape == (2, 3) and np.all(r.numpy() == -np.inf)
+    assert dlcore.logsumexp(dlcore.zeros(0), 0).item() == -np.inf
+    t = dlcore.tensor(3.0)
+    v, i = t.max(0)
+    assert v.item() == 3.0 and i.item() == 0 and v.shape == () and i.shape == ()
+    v, i = t.min(-1)
+    assert v.item() == 3.0 and i.item() == 0
+    with pytest.raises(IndexError):
+        t.max(1)
+    assert tuple(dlcore.nonzero(t).shape) == (1, 0)
+    assert tuple(dlcore.nonzero(dlcore.tensor(0.0)).shape) == (0, 0)
+    (nz,) = dlcore.nonzero(t, as_tuple=True)
+    assert nz.tolist() == [0]
+
+
+def test_inplace_on_expanded_with_autograd_names_the_op():
+    a = dlcore.ones(2, requires_grad=True)
+    b = (a * 1).unsqueeze(0).expand(3, 2)
+    with pytest.raises(RuntimeError, match="mul_: unsupported operation"):
+        b.mul_(2)
+
+
+def test_setitem_on_leaf_raises_before_writing():
+    a = dlcore.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        a[0] = 5.0
+    np.testing.assert_array_equal(a.detach().numpy(), [0.0, 0.0, 0.0])

@@ -43,11 +43,24 @@ def _to_dl_key(key, device="cpu"):
                  for k in key)
 
 
+def _np_ref(a, key):
+    """The NumPy view PyTorch's semantics match: leading int indices applied first (as select), so they do not count
+    when NumPy decides where the dims of non-adjacent index arrays go."""
+    if isinstance(key, tuple):
+        n = 0
+        while n < len(key) and isinstance(key[n], int):
+            n += 1
+        if 0 < n < len(key):
+            return a[key[:n]], key[n:]
+    return a, key
+
+
 @pytest.mark.parametrize("key", _keys(), ids=lambda k: str(k)[:40])
 def test_getitem_matches_numpy(key, device):
     x = dlcore.tensor(A, device=device)
     r = x[_to_dl_key(key, device)]
-    e = A[key]
+    base, k = _np_ref(A, key)
+    e = base[k]
     assert tuple(r.shape) == e.shape and r.device.type == device
     np.testing.assert_array_equal(r.cpu().numpy(), e)
 
@@ -56,13 +69,14 @@ def test_getitem_matches_numpy(key, device):
 def test_setitem_matches_numpy(key, device, rng):
     x = dlcore.tensor(A.copy(), device=device)
     b = A.copy()
-    shape = A[key].shape
+    bv, k = _np_ref(b, key)   # bv: a view of b
+    shape = bv[k].shape
     v = rng.standard_normal(shape)
     x[_to_dl_key(key, device)] = dlcore.tensor(v, device=device)
-    b[key] = v
+    bv[k] = v
     np.testing.assert_array_equal(x.cpu().numpy(), b)
     x[_to_dl_key(key, device)] = -3.0
-    b[key] = -3.0
+    bv[k] = -3.0
     np.testing.assert_array_equal(x.cpu().numpy(), b)
 
 
@@ -177,11 +191,13 @@ def test_gather_scatter_vs_numpy(device, rng):
 def test_gather_noncontiguous_and_errors(rng):
     a = rng.standard_normal((5, 4))
     x = dlcore.tensor(a).t()  # [4, 5] strided
-    idx = rng.integers(-5, 5, size=(4, 3))
+    idx = rng.integers(0, 5, size=(4, 3))
     np.testing.assert_array_equal(dlcore.gather(x, 1, dlcore.tensor(idx)).numpy(),
-                                  np.take_along_axis(a.T, idx % 5, 1))
-    with pytest.raises(IndexError, match="out of bounds"):
+                                  np.take_along_axis(a.T, idx, 1))
+    with pytest.raises(IndexError, match="out of bounds for dimension 1"):
         dlcore.gather(x, 1, dlcore.tensor([[7]]))
+    with pytest.raises(IndexError, match="index -1 is out of bounds"):   # no wrapping, as in torch.gather
+        dlcore.gather(x, 1, dlcore.tensor([[-1]]))
     with pytest.raises(ValueError, match="same number of dimensions"):
         dlcore.gather(x, 1, dlcore.tensor([1]))
     with pytest.raises(TypeError, match="int64"):
@@ -340,3 +356,51 @@ def test_cuda_gather_strided_and_errors(rng):
         dlcore.gather(x, 1, dlcore.tensor([[7]], device="cuda"))
     h = dlcore.tensor(rng.standard_normal((3, 4)).astype(np.float16), device="cuda")
     np.testing.assert_array_equal(h[[2, 0]].cpu().numpy(), h.cpu().numpy()[[2, 0]])
+
+
+# ------------------------------------------------------------------------------------------------- int + tensor layout
+# PyTorch applies int indices first (as select), so they do not make tensor indices non-adjacent (NumPy differs).
+
+def test_int_then_nonadjacent_tensor_index_keeps_torch_layout():
+    x0 = np.arange(40.0).reshape(2, 4, 5)
+    idx = [0, 2, 4]
+    x = dlcore.tensor(x0)
+    r = x[1, :, idx]
+    assert r.shape == (4, 3)
+    np.testing.assert_array_equal(r.numpy(), x0[1][:, idx])
+    m = np.array([True, False, True, True, False])
+    np.testing.assert_array_equal(x[0, ..., dlcore.tensor(m)].numpy(), x0[0][..., m])
+    np.testing.assert_array_equal(x[1, None, :, idx].numpy(), x0[1][None][:, :, idx])
+    # unchanged: all-advanced adjacency and the non-adjacent tensor case
+    np.testing.assert_array_equal(x[[1, 0], :, [0, 2]].numpy(), x0[[1, 0], :, [0, 2]])
+    np.testing.assert_array_equal(x[:, 1, idx].numpy(), x0[:, 1, idx])
+
+
+def test_int_then_nonadjacent_tensor_index_set_and_grad():
+    x0 = np.arange(40.0).reshape(2, 4, 5)
+    idx = [0, 2, 4]
+    v0 = np.arange(12.0).reshape(4, 3)
+    x = dlcore.tensor(x0)
+    x[1, :, idx] = dlcore.tensor(v0)
+    expect = x0.copy()
+    expect[1][:, idx] = v0
+    np.testing.assert_array_equal(x.numpy(), expect)
+    xg = dlcore.tensor(x0, requires_grad=True)
+    (xg[1, :, idx] * dlcore.tensor(v0)).sum().backward()
+    g = np.zeros_like(x0)
+    g[1][:, idx] = v0
+    np.testing.assert_array_equal(xg.grad.numpy(), g)
+
+
+@requires_torch
+def test_int_and_tensor_index_layout_against_torch():
+    import torch
+    x0 = np.arange(2 * 4 * 5 * 3, dtype=np.float64).reshape(2, 4, 5, 3)
+    keys = [(1, slice(None), [0, 2, 4]), (0, slice(None), [1, 3], 2), (slice(None), 1, slice(None), [0, 2]),
+            (1, [0, 3], slice(None), 2), ([1, 0], 2, slice(None), [0, 1]), (Ellipsis, 1, [0, 2]),
+            (1, None, slice(None), [0, 2]), ([[0], [1]], slice(None), 3, [0, 2])]
+    for k in keys:
+        a = dlcore.tensor(x0)[k].numpy()
+        b = torch.tensor(x0)[k].numpy()
+        assert a.shape == b.shape, (k, a.shape, b.shape)
+        np.testing.assert_array_equal(a, b)

@@ -113,3 +113,32 @@ def test_empty_reductions():
     with pytest.raises(IndexError, match="zero-size"):
         z.amax(0)
     assert np.isnan(z.mean().item())
+
+
+# ------------------------------------------------------------------------------------------------- norm/std at zero
+
+def test_norm_gradient_at_zero_is_zero():
+    a = dlcore.zeros(3, dtype=dlcore.float64, requires_grad=True)
+    a.norm().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.zeros(3))
+    x0 = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 3.0]])
+    for p in (2, 3, 2.5):
+        c = dlcore.tensor(x0, requires_grad=True)
+        c.norm(p=p, dim=1).sum().backward()
+        n = np.sum(np.abs(x0[1]) ** p) ** (1 / p)
+        expect = np.vstack([np.zeros(3), np.sign(x0[1]) * np.abs(x0[1]) ** (p - 1) / n ** (p - 1)])
+        np.testing.assert_allclose(c.grad.numpy(), expect, rtol=1e-12)
+
+
+def test_std_gradient_of_constant_is_zero():
+    b = dlcore.ones(3, dtype=dlcore.float64, requires_grad=True)
+    b.std().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), np.zeros(3))
+    x0 = np.array([[2.0, 5.0, 7.0]])
+    c = dlcore.tensor(x0, requires_grad=True)
+    c.std(0, correction=0).sum().backward()
+    np.testing.assert_array_equal(c.grad.numpy(), np.zeros((1, 3)))
+    d = dlcore.tensor(x0, requires_grad=True)
+    d.std(1).sum().backward()
+    m, s = x0.mean(), x0.std(ddof=1)
+    np.testing.assert_allclose(d.grad.numpy(), (x0 - m) / (2 * s) * 2 / 2, rtol=1e-12)

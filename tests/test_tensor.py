@@ -202,3 +202,52 @@ def test_huge_tensor_view_and_numel_overflow():
         dlcore.empty(2 ** 40, 2 ** 40)
     with pytest.raises(MemoryError):
         dlcore.empty(2 ** 45)
+
+
+# ------------------------------------------------------------------------------------------------- as_strided bounds
+
+@pytest.mark.parametrize("size,stride,offset", [
+    ((2, 2), (2**62 - 2**30, 2**30), 0),   # 64-bit extent arithmetic wraps to 0
+    ((2,), (2**62,), 0),
+    ((3,), (2**63 - 1,), 0),
+    ((2,), (1,), 2**62),
+    ((2, 2), (2, 1), 0),                    # plain out of bounds: reaches element 3 of 3
+])
+def test_as_strided_out_of_bounds_raises(size, stride, offset):
+    x = dlcore.ones(3)
+    with pytest.raises(RuntimeError, match="as_strided"):
+        dlcore.as_strided(x, size, stride, offset)
+
+
+def test_as_strided_in_bounds_and_empty():
+    x = dlcore.arange(6.0)
+    np.testing.assert_array_equal(dlcore.as_strided(x, (2, 2), (3, 1), 1).numpy(), [[1.0, 2.0], [4.0, 5.0]])
+    assert dlcore.as_strided(x, (0, 5), (2**62, 2**62)).shape == (0, 5)   # empty: nothing is reached
+    np.testing.assert_array_equal(dlcore.as_strided(x, (3,), (0,), 5).numpy(), [5.0, 5.0, 5.0])
+
+
+def test_as_strided_backward_sums_repeated_elements():
+    a = dlcore.arange(6.0, dtype=dlcore.float64).requires_grad_()
+    dlcore.as_strided(a, (3, 2), (1, 1)).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 2.0, 2.0, 1.0, 0.0, 0.0])
+    b = dlcore.arange(4.0, dtype=dlcore.float64).requires_grad_()
+    w = dlcore.arange(1.0, 7.0, dtype=dlcore.float64).reshape(3, 2)
+    (dlcore.as_strided(b, (3, 2), (0, 2), 1) * w).sum().backward()   # rows all read b[1], b[3]
+    np.testing.assert_array_equal(b.grad.numpy(), [0.0, 9.0, 0.0, 12.0])
+
+
+# ------------------------------------------------------------------------------------------------- byte order
+
+@pytest.mark.parametrize("dt", [">f8", ">f4", ">i8", ">i4"])
+def test_tensor_and_as_tensor_convert_byte_swapped_arrays(dt):
+    a = np.arange(6, dtype=dt).reshape(2, 3)
+    for make in (dlcore.tensor, dlcore.as_tensor):
+        t = make(a)
+        np.testing.assert_array_equal(t.numpy(), np.arange(6).reshape(2, 3))
+        assert t.dtype == getattr(dlcore, np.dtype(dt).newbyteorder("=").name)
+
+
+def test_from_numpy_rejects_byte_swapped_arrays():
+    with pytest.raises(ValueError, match="byte order"):
+        dlcore.from_numpy(np.arange(3, dtype=">f8"))
+    np.testing.assert_array_equal(dlcore.from_numpy(np.arange(3, dtype="<f8")).numpy(), [0.0, 1.0, 2.0])

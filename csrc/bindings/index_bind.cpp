@@ -2,6 +2,7 @@
 // index_get/index_put_ (the core of advanced indexing). Raw kernels; autograd is in python/dlcore/_indexing.py.
 #include "bindings/binder.h"
 #include "bindings/py_tensor.h"
+#include "core/overlap.h"
 #include "ops/index/index.h"
 
 namespace dlcore {
@@ -36,7 +37,16 @@ Tensor zero_stride_view(const Tensor& t, const IntList& shape, int dim) {
 }
 
 // Offsets along `dim` for an index tensor shaped like `shape`.
-Tensor offsets_along(const Tensor& idx, int64_t size, int64_t stride, const char* op) {
+// Offsets of idx's entries along dimension dim (of the given size and stride). Unlike x[idx], the index ops
+// (gather, scatter, index_select, index_add) take no negative indices, as in PyTorch.
+Tensor offsets_along(const Tensor& idx, int64_t size, int64_t stride, const char* op, int dim) {
+  if (idx.numel() > 0 && idx.dtype() == DType::Int64) {
+    Tensor c = idx.to(Device()).contiguous();
+    const int64_t* p = c.data<int64_t>();
+    for (int64_t i = 0, n = c.numel(); i < n; ++i)
+      DLCORE_CHECK(p[i] >= 0 && p[i] < size, IndexError, op, "(): index ", p[i], " is out of bounds for dimension ",
+                   dim, " with size ", size);
+  }
   return index_offsets({idx}, {size}, {stride}, op);
 }
 
@@ -57,13 +67,13 @@ py::object gather_py(py::handle x_h, int64_t dim_, py::handle idx_h) {
   check_same_device(x, idx, "gather");
   int dim = norm_dim(dim_, x.dim(), "gather");
   if (x.dim() == 0 && idx.dim() == 0) {
-    Tensor off = offsets_along(idx, 1, 0, "gather");
+    Tensor off = offsets_along(idx, 1, 0, "gather", 0);
     Tensor out = Tensor::empty(idx.shape(), x.dtype(), x.device());
     gather_by_offset_op.get(x.device().type)(out, x, off);
     return wrap(out);
   }
   check_index_shape(idx, x, dim, false, "gather", "input");
-  Tensor off = offsets_along(idx, x.size(dim), x.stride(dim), "gather");
+  Tensor off = offsets_along(idx, x.size(dim), x.stride(dim), "gather", dim);
   Tensor out = Tensor::empty(idx.shape(), x.dtype(), x.device());
   if (out.numel()) gather_by_offset_op.get(x.device().type)(out, zero_stride_view(x, idx.shape(), dim), off);
   return wrap(out);
@@ -73,6 +83,7 @@ py::object gather_py(py::handle x_h, int64_t dim_, py::handle idx_h) {
 py::object scatter_py(py::object out_h, int64_t dim_, py::handle idx_h, py::handle src_h, bool accumulate) {
   const char* op = accumulate ? "scatter_add_" : "scatter_";
   PyTensor& po = as_py_tensor(out_h, op, "self");
+  check_no_internal_overlap(po.t, op);
   const Tensor& out = po.t;
   const Tensor& idx = index_arg(idx_h, op);
   check_same_device(out, idx, op);
@@ -95,7 +106,7 @@ py::object scatter_py(py::object out_h, int64_t dim_, py::handle idx_h, py::hand
     check_index_shape(idx, out, dim, false, op, "self");
   }
   if (idx.numel() == 0) return out_h;
-  Tensor off = offsets_along(idx, out.dim() ? out.size(dim) : 1, out.dim() ? out.stride(dim) : 0, op);
+  Tensor off = offsets_along(idx, out.dim() ? out.size(dim) : 1, out.dim() ? out.stride(dim) : 0, op, dim);
   Tensor vals = src.dim() == 0 ? src.expand(idx.shape()) : src.as_strided(idx.shape(), src.strides(), src.offset());
   scatter_by_offset_op.get(out.device().type)(zero_stride_view(out, idx.shape(), dim), off, vals, accumulate);
   ++out.storage()->version;
@@ -111,7 +122,7 @@ py::object index_select_py(py::handle x_h, int64_t dim_, py::handle idx_h) {
   Tensor i1 = idx.dim() == 0 ? idx.reshape({1}) : idx;
   IntList shape = x.dim() == 0 ? IntList{i1.size(0)} : x.shape();
   if (x.dim()) shape[dim] = i1.size(0);
-  Tensor off = offsets_along(i1, x.dim() ? x.size(dim) : 1, x.dim() ? x.stride(dim) : 0, "index_select");
+  Tensor off = offsets_along(i1, x.dim() ? x.size(dim) : 1, x.dim() ? x.stride(dim) : 0, "index_select", dim);
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
   if (out.numel() == 0) return wrap(x.dim() == 0 ? out.reshape({}) : out);
   IntList ost = IntList::filled(shape.size(), 0);
@@ -124,6 +135,7 @@ py::object index_select_py(py::handle x_h, int64_t dim_, py::handle idx_h) {
 
 py::object index_add_py(py::object out_h, int64_t dim_, py::handle idx_h, py::handle src_h) {
   PyTensor& po = as_py_tensor(out_h, "index_add_", "self");
+  check_no_internal_overlap(po.t, "index_add_");
   const Tensor& out = po.t;
   const Tensor& idx = index_arg(idx_h, "index_add_");
   const Tensor& src = as_tensor(src_h, "index_add_", "source");
@@ -145,7 +157,7 @@ py::object index_add_py(py::object out_h, int64_t dim_, py::handle idx_h, py::ha
                  i1.size(0), " entries)");
   }
   if (s.numel() == 0) return out_h;
-  Tensor off = offsets_along(i1, o.size(dim), o.stride(dim), "index_add_");
+  Tensor off = offsets_along(i1, o.size(dim), o.stride(dim), "index_add_", dim);
   IntList ost = IntList::filled(s.dim(), 0);
   ost[dim] = 1;
   scatter_by_offset_op.get(out.device().type)(zero_stride_view(o, s.shape(), dim), off.as_strided(s.shape(), ost, 0),
@@ -202,6 +214,7 @@ py::object index_get_py(py::handle t_h, py::handle indices_h) {
 
 py::object index_put_py(py::object t_h, py::handle indices_h, py::handle values_h, bool accumulate) {
   PyTensor& pt = as_py_tensor(t_h, "index_put_", "self");
+  check_no_internal_overlap(pt.t, "index_put_");
   const Tensor& t = pt.t;
   const Tensor& v = as_tensor(values_h, "index_put_", "values");
   check_same_device(t, v, "index_put_");

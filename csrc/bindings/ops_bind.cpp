@@ -5,6 +5,7 @@
 
 #include "bindings/binder.h"
 #include "bindings/py_tensor.h"
+#include "core/overlap.h"
 #include "core/allocator.h"
 #include "core/cpu_features.h"
 #include "core/parallel.h"
@@ -64,6 +65,7 @@ py::object binary_inplace_py(BinaryOp op, py::object a, py::handle b) {
   DType out_dt = (binary_is_comparison(op) || binary_is_logical(op)) ? DType::Bool : dt;
   DLCORE_CHECK(can_cast(out_dt, pa.t.dtype()), TypeError, name, "_: result type ", dtype_name(out_dt),
                " can't be cast to the desired output type ", dtype_name(pa.t.dtype()));
+  check_no_internal_overlap(pa.t, (std::string(name) + "_").c_str());
   Tensor tb = materialize(ob, dt);
   if (!ob.is_scalar && tb.storage() == pa.t.storage() && tb.raw_data() != pa.t.raw_data()) tb = tb.clone();
   binary_into(op, pa.t, pa.t, tb, dt);
@@ -74,6 +76,7 @@ py::object binary_inplace_py(BinaryOp op, py::object a, py::handle b) {
 py::object binary_out_py(BinaryOp op, py::object out, py::handle a, py::handle b) {
   const char* name = binary_op_name(op);
   PyTensor& po = as_py_tensor(out, name, "out");
+  check_no_internal_overlap(po.t, name);
   Operand oa = to_operand(a, name, "input"), ob = to_operand(b, name, "other");
   DType dt = binary_compute_dtype(op, oa, ob);
   binary_into(op, po.t, materialize(oa, dt), materialize(ob, dt), dt);
@@ -122,6 +125,7 @@ void bind_ops(py::module_& m) {
       DType out = unary_out_is_bool(op) ? DType::Bool : (unary_is_float_only(op) && !is_floating(p.t.dtype()) ? DType::Float32 : p.t.dtype());
       DLCORE_CHECK(out == p.t.dtype(), TypeError, unary_op_name(op), "_: result type ", dtype_name(out),
                    " can't be cast to the desired output type ", dtype_name(p.t.dtype()));
+      check_no_internal_overlap(p.t, (std::string(unary_op_name(op)) + "_").c_str());
       unary_into(op, p.t, p.t);
       ++p.t.storage()->version;
       return x;
@@ -133,6 +137,7 @@ void bind_ops(py::module_& m) {
   });
   m.def("clamp_", [](py::object x, py::handle lo, py::handle hi) {
     PyTensor& p = as_py_tensor(x, "clamp_", "self");
+    check_no_internal_overlap(p.t, "clamp_");
     unary_into(UnaryOp::Clamp, p.t, p.t, clamp_params(lo, hi));
     ++p.t.storage()->version;
     return x;

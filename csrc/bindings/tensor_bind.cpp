@@ -7,6 +7,7 @@
 #include "bindings/binder.h"
 #include "bindings/dlpack.h"
 #include "bindings/py_tensor.h"
+#include "core/overlap.h"
 #include "core/allocator.h"
 
 namespace dlcore {
@@ -181,6 +182,9 @@ struct ArrayOwner {  // keeps a NumPy array alive while a tensor views its memor
 
 Tensor from_numpy_array(py::array arr) {
   DType dt = from_numpy_dtype(arr.dtype(), "from_numpy");
+  DLCORE_CHECK(arr.dtype().attr("isnative").cast<bool>(), ValueError, "from_numpy: the NumPy array (dtype ",
+               std::string(py::str(arr.dtype().attr("str"))), ") has a byte order different from the native byte "
+               "order; convert it with array.astype(array.dtype.newbyteorder('=')) first, or use dlcore.tensor()");
   int nd = (int)arr.ndim();
   DLCORE_CHECK(nd <= kMaxDims, ValueError, "from_numpy: arrays of more than ", kMaxDims,
                " dimensions are not supported");
@@ -327,10 +331,12 @@ Tensor from_dltensor(const DLTensor& d, std::shared_ptr<void> owner) {
     strides = contiguous_strides(shape);
   }
   int64_t numel = numel_of(shape);
-  int64_t hi = 0;
+  __int128 hi = 0;  // 128-bit: a producer's strides must not wrap the extent around
   for (int i = 0; i < d.ndim; ++i)
-    if (shape[i] > 0) hi += (shape[i] - 1) * strides[i];
+    if (shape[i] > 0) hi += (__int128)(shape[i] - 1) * strides[i];
   std::size_t isz = itemsize(dt);
+  DLCORE_CHECK((hi + 1) * (__int128)isz < ((__int128)1 << 62), ValueError, "from_dlpack: shape ", shape.str(),
+               " and strides ", strides.str(), " span more memory than can be addressed");
   std::size_t nbytes = numel == 0 ? 0 : (std::size_t)(hi + 1) * isz;
   char* base = static_cast<char*>(d.data) + d.byte_offset;
   auto st = Storage::wrap(base, nbytes, dev, std::move(owner));
@@ -521,6 +527,7 @@ void bind_tensor(py::module_& m) {
   cls.def("_bump_version", [](PyTensor& s) { ++s.t.storage()->version; });
   cls.def("_set_data", [](PyTensor& s, py::object other) { s.t = as_tensor(other, "data", "data"); });
   cls.def("_alias", [](const PyTensor& s) { return wrap(s.t); });  // same data, no autograd history
+  cls.def("_has_internal_overlap", [](const PyTensor& s) { return has_internal_overlap(s.t); });
   cls.def("_is_same_storage", [](const PyTensor& s, py::object o) {
     return s.t.storage() == as_tensor(o, "_is_same_storage", "other").storage();
   });
@@ -611,6 +618,7 @@ void bind_tensor(py::module_& m) {
     return wrap(out);
   });
   m.def("copy_", [](PyTensor& dst, const PyTensor& src) {
+    check_no_internal_overlap(dst.t, "copy_");
     Tensor s = src.t;
     if (s.shape() != dst.t.shape()) {
       IntList b = broadcast_shapes(dst.t.shape(), s.shape(), "copy_");

@@ -5,6 +5,7 @@
 
 #include "core/allocator.h"
 #include "core/core_ops.h"
+#include "core/overlap.h"
 
 namespace dlcore {
 
@@ -146,6 +147,53 @@ bool Tensor::is_non_overlapping_and_dense() const {
   return true;
 }
 
+bool has_internal_overlap(const Tensor& t) {
+  const IntList& shape_ = t.shape();
+  const IntList& strides_ = t.strides();
+  const int64_t numel_ = t.numel();
+  if (numel_ < 2) return false;
+  int n = t.dim();
+  for (int i = 0; i < n; ++i)
+    if (shape_[i] > 1 && strides_[i] == 0) return true;
+  if (t.is_non_overlapping_and_dense()) return false;
+  // A sufficient test for distinct elements: with the dims sorted by stride, each stride reaches past the span of
+  // the smaller ones.
+  std::array<int, kMaxDims> perm;
+  int m = 0;
+  for (int i = 0; i < n; ++i)
+    if (shape_[i] > 1) perm[m++] = i;
+  std::sort(perm.begin(), perm.begin() + m, [&](int a, int b) { return strides_[a] < strides_[b]; });
+  int64_t span = 1;
+  bool distinct = true;
+  for (int k = 0; k < m && distinct; ++k) {
+    int i = perm[k];
+    if (strides_[i] < span) distinct = false;
+    else span += strides_[i] * (shape_[i] - 1);
+  }
+  if (distinct) return false;
+  if (numel_ > (int64_t(1) << 20)) return false;  // too costly to decide exactly: allowed, as in PyTorch
+  std::vector<int64_t> offs;
+  offs.reserve(numel_);
+  std::array<int64_t, kMaxDims> idx{};
+  for (int64_t e = 0; e < numel_; ++e) {
+    int64_t o = 0;
+    for (int i = 0; i < n; ++i) o += idx[i] * strides_[i];
+    offs.push_back(o);
+    for (int i = n - 1; i >= 0; --i) {
+      if (++idx[i] < shape_[i]) break;
+      idx[i] = 0;
+    }
+  }
+  std::sort(offs.begin(), offs.end());
+  return std::adjacent_find(offs.begin(), offs.end()) != offs.end();
+}
+
+void check_no_internal_overlap(const Tensor& t, const char* op) {
+  DLCORE_CHECK(!has_internal_overlap(t), RuntimeError, op, ": unsupported operation: more than one element of the "
+               "written-to tensor refers to a single memory location (shape ", t.shape().str(), ", strides ",
+               t.strides().str(), "). Please clone() the tensor before performing the operation.");
+}
+
 std::string Tensor::describe() const {
   return std::string(dtype_name(dtype_)) + shape_.str() + " on " + device().str();
 }
@@ -228,19 +276,27 @@ Tensor Tensor::reshape(const IntList& req) const {
 }
 
 Tensor Tensor::as_strided(const IntList& shape, const IntList& strides, int64_t offset) const {
-  DLCORE_CHECK(shape.size() == strides.size(), ValueError, "as_strided: shape ", shape.str(), " and strides ",
+  DLCORE_CHECK(shape.size() == strides.size(), RuntimeError, "as_strided: sizes ", shape.str(), " and strides ",
                strides.str(), " differ in length");
-  int64_t hi = offset;
-  for (int i = 0; i < shape.size(); ++i) {
-    DLCORE_CHECK(shape[i] >= 0 && strides[i] >= 0, ValueError, "as_strided: negative size or stride (shape ",
+  for (int i = 0; i < shape.size(); ++i)
+    DLCORE_CHECK(shape[i] >= 0 && strides[i] >= 0, RuntimeError, "as_strided: negative size or stride (sizes ",
                  shape.str(), ", strides ", strides.str(), ")");
-    if (shape[i] == 0) hi = -1;
-    if (hi >= 0) hi += (shape[i] - 1) * strides[i];
+  DLCORE_CHECK(offset >= 0, RuntimeError, "as_strided: negative storage offset ", offset, " (sizes ", shape.str(),
+               ", strides ", strides.str(), ")");
+  // The highest element index reached, in 128-bit arithmetic: 64-bit products and sums can wrap around and make a
+  // view far outside the storage look in bounds.
+  bool empty_view = false;
+  for (int i = 0; i < shape.size(); ++i)
+    if (shape[i] == 0) empty_view = true;
+  if (!empty_view) {
+    __int128 hi = offset;
+    for (int i = 0; i < shape.size(); ++i) hi += (__int128)(shape[i] - 1) * (__int128)strides[i];
+    __int128 need = (hi + 1) * (__int128)itemsize();
+    DLCORE_CHECK(need <= (__int128)storage_->nbytes, RuntimeError, "as_strided: sizes ", shape.str(), ", strides ",
+                 strides.str(), " and storage offset ", offset, " reach beyond the storage of ",
+                 storage_->nbytes / itemsize(), " elements (out of bounds for storage of size ",
+                 storage_->nbytes, " bytes)");
   }
-  DLCORE_CHECK(offset >= 0, ValueError, "as_strided: negative offset ", offset);
-  DLCORE_CHECK(hi < 0 || (std::size_t)(hi + 1) * itemsize() <= storage_->nbytes, ValueError, "as_strided: shape ",
-               shape.str(), ", strides ", strides.str(), " and offset ", offset,
-               " reach beyond the storage of ", storage_->nbytes / itemsize(), " elements");
   return Tensor(storage_, shape, strides, offset, dtype_);
 }
 

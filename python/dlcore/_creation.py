@@ -79,7 +79,7 @@ def _infer_array(data):
     if _isT(data, Tensor):
         return None
     if _isT(data, np.ndarray):
-        return data
+        return _native_order(data)
     if _isT(data, (list, tuple)) and builtins.any(_isT(x, Tensor) for x in _flat_iter(data)):
         data = _tensors_to_lists(data)
     arr = np.asarray(data)
@@ -91,6 +91,13 @@ def _infer_array(data):
         arr = arr.astype(np.int64)
     elif arr.dtype.kind not in "biuf":
         raise TypeError(f"tensor(): unsupported data of dtype {arr.dtype}")
+    return arr
+
+
+def _native_order(arr):
+    """arr, or a copy in the machine's byte order when its dtype is byte-swapped (e.g. '>f8' on x86)."""
+    if not arr.dtype.isnative:
+        return arr.astype(arr.dtype.newbyteorder("="))
     return arr
 
 
@@ -128,7 +135,8 @@ def as_tensor(data, dtype=None, device=None):
     if _isT(data, Tensor):
         return _C.to(data, None if dtype is None else _dt(dtype), device, False)
     if _isT(data, np.ndarray):
-        t = from_numpy(data) if data.dtype.kind in "biuf" and all(s >= 0 for s in data.strides) else tensor(data)
+        shareable = data.dtype.kind in "biuf" and data.dtype.isnative and all(s >= 0 for s in data.strides)
+        t = from_numpy(data) if shareable else tensor(data)
         if dtype is not None or device is not None:
             t = _C.to(t, None if dtype is None else _dt(dtype), device, False)
         return t

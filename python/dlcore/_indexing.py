@@ -1,4 +1,4 @@
-"""Advanced indexing (integer and boolean index tensors, NumPy semantics) and the index/join ops with autograd:
+"""Advanced indexing (integer and boolean index tensors, PyTorch semantics) and the index/join ops with autograd:
 gather, scatter, scatter_add, index_select, index_add, index_put, masked_fill, masked_select, cat, stack, split,
 chunk, unbind.
 
@@ -7,8 +7,10 @@ whose backward is another index op (gather <-> scatter_add, index_select <-> ind
 accumulation).
 
 Advanced indexing ``x[key]``: the basic entries (slices, None) become a view ``v``; the indexed dims of ``v`` are
-permuted to the front and indexed at once (``_C.index_get`` with the broadcast index tensors); as in NumPy, the
-result's index dims stay in place when the indexed dims are adjacent, else they go first.
+permuted to the front and indexed at once (``_C.index_get`` with the broadcast index tensors); as in PyTorch, the
+result's index dims stay in place when the tensor-indexed dims are adjacent, else they go first. Unlike NumPy, int
+indices do not count for adjacency (PyTorch applies them first, as select): x[1, :, idx] has shape (4, 3) for x of
+shape (2, 4, 5).
 """
 from __future__ import annotations
 
@@ -158,7 +160,11 @@ def scatter_add(input, dim, index, src):
 
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     if reduce == "sum" and include_self:
-        return scatter_add(input, dim, index, src)
+        try:
+            return scatter_add(input, dim, index, src)
+        except (IndexError, ValueError, TypeError) as e:
+            raise type(e)(str(e).replace("scatter_add_()", "scatter_reduce()").replace(
+                "scatter_add()", "scatter_reduce()")) from None
     raise NotImplementedError(f"scatter_reduce(): reduce={reduce!r} (include_self={include_self}) is not supported")
 
 
@@ -169,7 +175,14 @@ def take_along_dim(input, indices, dim=None):
 
 
 def take(input, index):
-    return _ops.reshape(index_select(_ops.reshape(input, [-1]), 0, _ops.reshape(index, [-1])), list(index.shape))
+    """input viewed as 1-D, at index (negative entries count from the end, as in torch.take)."""
+    index = _check_index(index, "take")
+    n = input.numel()
+    _check_index_bounds(index, n, 0, "take", True)
+    flat = _ops.reshape(index, [-1])
+    if flat.numel():
+        flat = _C.where(_C.lt(flat, 0), _C.add(flat, n), flat)
+    return _ops.reshape(index_select(_ops.reshape(input, [-1]), 0, flat), list(index.shape))
 
 
 # ------------------------------------------------------------------------------------------------- index_select/add
@@ -224,9 +237,24 @@ def index_add(input, dim, index, source, *, alpha=1):
     return _C.index_add_(out, dim, index, source if alpha == 1 else _C.mul(source, alpha))
 
 
+def _check_index_bounds(index, size, dim, op, allow_negative):
+    """Raises IndexError naming op for an index entry outside [0, size) (or [-size, size))."""
+    if index.numel() == 0:
+        return
+    a = _C.to(index, None, "cpu", False)._raw_numpy()
+    lo = -size if allow_negative else 0
+    bad = (a < lo) | (a >= size)
+    if bad.any():
+        v = int(a[bad].flat[0])
+        raise IndexError(f"{op}(): index {v} is out of bounds for dimension {dim} with size {size}")
+
+
 def index_copy(input, dim, index, source):
     index = _check_index(index, "index_copy")
     d = _norm_dim(dim, input.ndim, "index_copy")
+    if index.ndim > 1:
+        raise IndexError(f"index_copy(): index should have dimension 1 or 0 (got {index.ndim})")
+    _check_index_bounds(index, input.shape[d] if input.ndim else 1, d, "index_copy", False)
     key = (slice(None),) * d + (index,)
     out = _ops.clone(input)
     out[key] = source
@@ -236,6 +264,9 @@ def index_copy(input, dim, index, source):
 def index_fill(input, dim, index, value):
     index = _check_index(index, "index_fill")
     d = _norm_dim(dim, input.ndim, "index_fill")
+    if index.ndim > 1:
+        raise IndexError(f"index_fill(): index should have dimension 1 or 0 (got {index.ndim})")
+    _check_index_bounds(index, input.shape[d] if input.ndim else 1, d, "index_fill", True)
     out = _ops.clone(input)
     out[(slice(None),) * d + (index,)] = value
     return out
@@ -312,6 +343,7 @@ class _Plan:
             full.extend([slice(None)] * (x.ndim - consumed))
         # bool tensors -> one int64 tensor per dim they cover; ints -> 0-d tensors (advanced, as in NumPy)
         entries = []
+        int_entries = set()
         d = 0
         for k in full:
             if k is None:
@@ -320,7 +352,11 @@ class _Plan:
                 entries.append(k)
                 d += 1
             elif isinstance(k, int):
+                n = x.shape[d]
+                if not -n <= k < n:
+                    raise IndexError(f"index {k} is out of bounds for dimension {d} with size {n}")
                 entries.append(_C.full_int([], k, _int64, dev))
+                int_entries.add(len(entries) - 1)
                 d += 1
             elif k.dtype == _C.dtype.bool:
                 want = tuple(x.shape[d:d + k.ndim])
@@ -336,22 +372,29 @@ class _Plan:
                 d += 1
         self.entries = entries
         # dims of the basic view v
-        adv_pos, idx, vd = [], [], 0
-        for k in entries:
+        # tpos: the positions of the tensor indices once the int indices have removed their dims (PyTorch applies
+        # ints first, as select; their dims never count when deciding where the indexed dims go)
+        adv_pos, idx, vd, tpos, kept = [], [], 0, [], 0
+        for e, k in enumerate(entries):
             if k is None or isinstance(k, slice):
                 vd += 1
+                kept += 1
             else:
                 adv_pos.append(vd)
                 idx.append(k)
                 vd += 1
+                if e not in int_entries:
+                    tpos.append(kept)
+                    kept += 1
         bshape = _ops.broadcast_shapes(*[i.shape for i in idx])
         self.idx = [i if tuple(i.shape) == tuple(bshape) else _C.contiguous(_C.expand(i, list(bshape))) for i in idx]
         self.adv_pos = adv_pos
         self.bshape = tuple(bshape)
         rest = [p for p in range(vd) if p not in adv_pos]
         self.perm = adv_pos + rest
-        nb, p0 = len(bshape), adv_pos[0]
-        adjacent = adv_pos == list(range(p0, p0 + len(adv_pos)))
+        nb = len(bshape)
+        p0 = tpos[0] if tpos else 0
+        adjacent = tpos == list(range(p0, p0 + len(tpos)))
         if adjacent and p0 > 0:
             nr = vd - len(adv_pos)
             self.out_perm = list(range(nb, nb + p0)) + list(range(nb)) + list(range(nb + p0, nb + nr))
@@ -437,7 +480,7 @@ class _IndexPut(Function):
 
 
 def _put(x, key, value, accumulate):
-    from ._tensor import _check_inplace_autograd
+    from ._tensor import _inplace_group, _rebase_inplace
     plan = _Plan(x, key)
     vp = plan.view(x)
     rest = list(vp.shape[len(plan.idx):])
@@ -462,8 +505,7 @@ def _put(x, key, value, accumulate):
         v = _C.expand(_C.full([], value, x.dtype, x.device) if x.dtype.is_floating_point
                       else _C.full_int([], int(value), x.dtype, x.device), out_shape)
     record = _needs_grad(x, value)
-    if record:
-        _check_inplace_autograd(x)
+    grp = _inplace_group(x) if record else None
     _C.index_put_(vp, plan.idx, plan.from_out(v), accumulate)
     if record:
         alias = x._alias()
@@ -472,9 +514,7 @@ def _put(x, key, value, accumulate):
             alias.grad_fn = x.grad_fn
             alias._output_nr = x._output_nr
         out = _IndexPut.apply(alias, value if _isT(value, Tensor) else None, plan, accumulate, out_shape)
-        x.requires_grad = True
-        x.grad_fn = out.grad_fn
-        x._output_nr = 0
+        _rebase_inplace(x, out, grp)
     return x
 
 
@@ -617,7 +657,15 @@ def split(tensor, split_size_or_sections, dim=0):
     for s in sizes:
         out.append(_ops.narrow(tensor, d, start, s))
         start += s
-    return tuple(out)
+    return _multi_views(out)
+
+
+def _multi_views(views):
+    """Marks the outputs of a function returning several views (in-place ops on them raise under autograd)."""
+    for v in views:
+        if "_view_group" in v.__dict__:
+            v.__dict__["_multi_view"] = True
+    return tuple(views)
 
 
 def chunk(input, chunks, dim=0):
@@ -627,7 +675,7 @@ def chunk(input, chunks, dim=0):
     n = input.shape[d]
     size = -(-n // chunks) if n else 0
     if size == 0:
-        return tuple(_ops.narrow(input, d, 0, 0) for _ in range(builtins.min(chunks, 1)))
+        return _multi_views([_ops.narrow(input, d, 0, 0) for _ in range(builtins.min(chunks, 1))])
     return split(input, size, d)
 
 
@@ -645,9 +693,9 @@ def tensor_split(input, indices_or_sections, dim=0):
     for s in sizes:
         out.append(_ops.narrow(input, d, start, s))
         start += s
-    return tuple(out)
+    return _multi_views(out)
 
 
 def unbind(input, dim=0):
     d = _norm_dim(dim, input.ndim, "unbind")
-    return tuple(_ops.select(input, d, i) for i in range(input.shape[d]))
+    return _multi_views([_ops.select(input, d, i) for i in range(input.shape[d])])

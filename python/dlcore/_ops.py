@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import weakref
 
 from . import _C
 from .autograd import Function, _needs_grad, _mode
@@ -86,7 +87,10 @@ class _Sub(Function):
 class _Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a if _isT(a, Tensor) else None, b if _isT(b, Tensor) else None)
+        # An operand is saved only when the other one is a tensor (whose gradient needs it): x * 2 saves nothing,
+        # so modifying x in place afterwards is fine, as in PyTorch.
+        both = _isT(a, Tensor) and _isT(b, Tensor)
+        ctx.save_for_backward(a if both else None, b if both else None)
         ctx.sa = a if not _isT(a, Tensor) else None
         ctx.sb = b if not _isT(b, Tensor) else None
         ctx.a, ctx.b = _meta(a), _meta(b)
@@ -106,7 +110,8 @@ class _Mul(Function):
 class _Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a if _isT(a, Tensor) else None, b if _isT(b, Tensor) else None)
+        # a is needed only for b's gradient: a / 2 saves nothing of a (PyTorch's rule)
+        ctx.save_for_backward(a if _isT(a, Tensor) and _isT(b, Tensor) else None, b if _isT(b, Tensor) else None)
         ctx.sa = a if not _isT(a, Tensor) else None
         ctx.sb = b if not _isT(b, Tensor) else None
         ctx.a, ctx.b = _meta(a), _meta(b)
@@ -259,6 +264,8 @@ def div(input, other, *, rounding_mode=None, out=None):
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
+        if not _C.result_type(input, other).is_floating_point:
+            return _int_trunc_div(input, other)
         return trunc(div(input, other))
     if rounding_mode is not None:
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
@@ -267,6 +274,17 @@ def div(input, other, *, rounding_mode=None, out=None):
     if _needs_grad(input, other):
         return _Div.apply(input, other)
     return _C.div(input, other)
+
+
+def _int_trunc_div(a, b):
+    """Integer division rounded toward zero (stays integer, like torch): the floored quotient, plus one where the
+    division is inexact and the operands' signs differ."""
+    q = _C.floor_divide(a, b)
+    r = _C.remainder(a, b)
+    neg_a = _C.lt(a, 0) if _isT(a, Tensor) else _C.full([], float(a < 0), _C.dtype.bool, b.device)
+    neg_b = _C.lt(b, 0) if _isT(b, Tensor) else _C.full([], float(b < 0), _C.dtype.bool, a.device)
+    fix = _C.logical_and(_C.ne(r, 0), _C.ne(neg_a, neg_b))
+    return _C.add(q, _C.to(fix, q.dtype, None, False))
 
 
 true_divide = divide = div
@@ -317,11 +335,48 @@ def floor_divide(input, other):
     return _C.floor_divide(input, other)
 
 
+class _Remainder(Function):
+    """remainder(a, b) = a - b * floor(a / b) (fmod: trunc instead of floor): d/da = 1, d/db = -floor(a / b)
+    (-trunc(a / b)), as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, b, fmod):
+        ctx.a, ctx.b = _meta(a), _meta(b)
+        ctx.fmod = fmod
+        ctx.save_for_backward(a if _isT(a, Tensor) else None, b if _isT(b, Tensor) else None)
+        ctx.sa = a if not _isT(a, Tensor) else None
+        return _fmod_raw(a, b) if fmod else _C.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        gb = None
+        if ctx.b is not None and ctx.needs_input_grad[1]:
+            a, b = ctx.saved_tensors
+            q = _C.div(a if a is not None else ctx.sa, b)
+            q = _C.trunc(q) if ctx.fmod else _C.floor(q)
+            gb = _g_for(_C.neg(_C.mul(g, q)), ctx.b)
+        return _g_for(g, ctx.a), gb, None
+
+
+def _fmod_raw(a, b):
+    """C-style remainder (the sign of a) from the floored one."""
+    r = _C.remainder(a, b)
+    sa = _C.lt(a, 0) if _isT(a, Tensor) else (a < 0)
+    fix = _C.logical_and(_C.ne(r, 0), _C.ne(_C.lt(r, 0), sa))
+    return _C.where(fix, _C.sub(r, b), r)
+
+
 def remainder(input, other):
+    if _needs_grad(input, other):
+        return _Remainder.apply(input, other, False)
     return _C.remainder(input, other)
 
 
-fmod_python = remainder
+def fmod(input, other):
+    """The C-style remainder of input / other (the result has the sign of input); PyTorch's torch.fmod."""
+    if _needs_grad(input, other):
+        return _Remainder.apply(input, other, True)
+    return _fmod_raw(input, other)
 
 
 # comparisons and logical ops: no gradient
@@ -447,6 +502,11 @@ def _unary_fn(name, grad):
     return op
 
 
+def _zero_grad(x, o, g):
+    """The gradient of a piecewise-constant op: zeros (not g * 0, which is NaN where g is inf or NaN)."""
+    return _C.zeros(list(x.shape), g.dtype, g.device)
+
+
 neg = _unary_fn("neg", lambda x, o, g: _C.neg(g))
 negative = neg
 exp = _unary_fn("exp", lambda x, o, g: _C.mul(g, o))
@@ -455,7 +515,7 @@ sqrt = _unary_fn("sqrt", lambda x, o, g: _C.div(g, _C.mul(o, 2.0)))
 rsqrt = _unary_fn("rsqrt", lambda x, o, g: _C.mul(g, _C.mul(_C.pow_scalar(o, 3), -0.5)))
 abs = _unary_fn("abs", lambda x, o, g: _C.mul(g, _C.sign(x)))
 absolute = abs
-sign = _unary_fn("sign", lambda x, o, g: _C.mul(g, 0.0))
+sign = _unary_fn("sign", _zero_grad)
 square = _unary_fn("square", lambda x, o, g: _C.mul(g, _C.mul(x, 2.0)))
 reciprocal = _unary_fn("reciprocal", lambda x, o, g: _C.neg(_C.mul(g, _C.mul(o, o))))
 log1p = _unary_fn("log1p", lambda x, o, g: _C.div(g, _C.add(x, 1.0)))
@@ -468,9 +528,9 @@ cos = _unary_fn("cos", lambda x, o, g: _C.neg(_C.mul(g, _C.sin(x))))
 tanh = _unary_fn("tanh", lambda x, o, g: _C.mul(g, _C.sub(1.0, _C.mul(o, o))))
 sigmoid = _unary_fn("sigmoid", lambda x, o, g: _C.mul(g, _C.mul(o, _C.sub(1.0, o))))
 erf = _unary_fn("erf", lambda x, o, g: _C.mul(g, _C.mul(_C.exp(_C.neg(_C.mul(x, x))), 2.0 / math.sqrt(math.pi))))
-floor = _unary_fn("floor", lambda x, o, g: _C.mul(g, 0.0))
-ceil = _unary_fn("ceil", lambda x, o, g: _C.mul(g, 0.0))
-trunc = _unary_fn("trunc", lambda x, o, g: _C.mul(g, 0.0))
+floor = _unary_fn("floor", _zero_grad)
+ceil = _unary_fn("ceil", _zero_grad)
+trunc = _unary_fn("trunc", _zero_grad)
 fix = trunc
 
 
@@ -481,7 +541,7 @@ def round(input, decimals=0):
     return _round0(input)
 
 
-_round0 = _unary_fn("round", lambda x, o, g: _C.mul(g, 0.0))
+_round0 = _unary_fn("round", _zero_grad)
 
 
 class _Clamp(Function):
@@ -500,7 +560,7 @@ class _Clamp(Function):
         if ctx.hi is not None:
             m2 = _C.le(x, ctx.hi)
             mask = m2 if mask is None else _C.logical_and(mask, m2)
-        return _C.mul(g, _C.to(mask, g.dtype, None, False)), None, None
+        return _C.where(mask, g, _C.zeros([], g.dtype, g.device)), None, None
 
 
 def clamp(input, min=None, max=None):
@@ -513,6 +573,11 @@ def clamp(input, min=None, max=None):
         return out
     if min is None and max is None:
         raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+    if not input.dtype.is_floating_point:
+        # an integer tensor with a float bound is promoted like torch (clamp(int, 0.5) is float32)
+        for bound in (min, max):
+            if bound is not None and _C.result_type(input, bound) != input.dtype:
+                input = _C.to(input, _C.result_type(input, bound), None, False)
     if _needs_grad(input):
         return _Clamp.apply(input, min, max)
     return _C.clamp(input, min, max)
@@ -559,8 +624,13 @@ def nonzero(input, *, as_tuple=False):
     """Indices of the non-zero elements (computed on the host)."""
     import numpy as np
     a = _C.to(input, None, "cpu", False)._raw_numpy()
-    idx = np.nonzero(a)
     dev = input.device
+    if a.ndim == 0:  # like torch: one (or no) hit with no coordinates
+        hits = int(a != 0)
+        if as_tuple:
+            return (_C.to(_C.from_numpy(np.zeros(hits, np.int64)), None, dev, False),)
+        return _C.to(_C.from_numpy(np.zeros((hits, 0), np.int64)), None, dev, False)
+    idx = np.nonzero(a)
     if as_tuple:
         return tuple(_C.to(_C.from_numpy(np.ascontiguousarray(i.astype(np.int64))), None, dev, False) for i in idx)
     stacked = np.stack(idx, axis=1).astype(np.int64) if len(idx) else np.zeros((0, 0), np.int64)
@@ -642,8 +712,33 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return _C.var(input, dim, c, keepdim)
 
 
+class _Root(Function):
+    """s ** (1 / p) for s >= 0 (a norm or a standard deviation from its p-th power), whose gradient is 0 where s is
+    0 (PyTorch's subgradient for norm and std there, instead of inf * 0 = NaN)."""
+
+    @staticmethod
+    def forward(ctx, s, p):
+        out = _C.sqrt(s) if p == 2 else _C.pow_scalar(s, 1.0 / p)
+        ctx.save_for_backward(s, out)
+        ctx.p = p
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        s, out = ctx.saved_tensors
+        # d s^(1/p) / ds = out / (p s)
+        d = _C.div(_C.mul(g, out), _C.mul(s, float(ctx.p)))
+        return _C.where(_C.eq(s, 0), _C.zeros([], d.dtype, d.device), d), None
+
+
+def _root(s, p):
+    if _needs_grad(s):
+        return _Root.apply(s, p)
+    return _C.sqrt(s) if p == 2 else _C.pow_scalar(s, 1.0 / p)
+
+
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    return _root(var(input, dim, unbiased, keepdim, correction=correction), 2)
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -754,6 +849,11 @@ def _maxmin_reduce(input, dim, keepdim, other, is_max):
         return maximum(input, other) if is_max else minimum(input, other)
     if dim is None:
         return amax(input) if is_max else amin(input)
+    if input.ndim == 0:
+        if not -1 <= dim <= 0:
+            raise IndexError(f"{'max' if is_max else 'min'}(): dimension out of range (expected to be in range of "
+                             f"[-1, 0], but got {dim})")
+        return _MaxMinOut((clone(input), _C.full_int([], 0, _C.dtype.int64, input.device)))
     idx = _C.argmax(input, dim, keepdim) if is_max else _C.argmin(input, dim, keepdim)
     if _needs_grad(input):
         vals = _IndexReduce.apply(input, dim, keepdim, is_max)
@@ -861,7 +961,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
     if p in ("fro", 2, 2.0):
-        return sqrt(sum(mul(input, input), dim, keepdim))
+        return _root(sum(mul(input, input), dim, keepdim), 2)
     if p in (1, 1.0):
         return sum(abs(input), dim, keepdim)
     if p == float("inf"):
@@ -870,7 +970,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         return amin(abs(input), dim if dim is not None else (), keepdim)
     if p == 0:
         return sum(_C.to(_C.ne(input, 0), input.dtype, None, False), dim, keepdim)
-    return pow(sum(pow(abs(input), p), dim, keepdim), 1.0 / p)
+    return _root(sum(pow(abs(input), p), dim, keepdim), p)
 
 
 def dist(input, other, p=2):
@@ -894,8 +994,7 @@ class _View(Function):
 
 def _view_op(x, fn, *args):
     if _needs_grad(x):
-        out = _View.apply(x, fn, *args)
-        return out
+        return _mark_view(x, _View.apply(x, fn, *args))
     return fn(x, *args)
 
 
@@ -917,6 +1016,11 @@ def view(input, *shape):
 
 def flatten(input, start_dim=0, end_dim=-1):
     nd = input.ndim
+    n = builtins.max(nd, 1)
+    for d in (start_dim, end_dim):
+        if not -n <= d < n:
+            raise IndexError(f"flatten: dimension out of range (expected to be in range of [{-n}, {n - 1}], but got "
+                             f"{d})")
     if nd == 0:
         return reshape(input, [1])
     s = start_dim % nd
@@ -959,7 +1063,7 @@ class _Permute(Function):
 def permute(input, *dims):
     dims = _shape_args(dims)
     if _needs_grad(input):
-        return _Permute.apply(input, dims)
+        return _mark_view(input, _Permute.apply(input, dims))
     return _C.permute(input, dims)
 
 
@@ -976,7 +1080,7 @@ class _Transpose(Function):
 
 def transpose(input, dim0, dim1):
     if _needs_grad(input):
-        return _Transpose.apply(input, dim0, dim1)
+        return _mark_view(input, _Transpose.apply(input, dim0, dim1))
     return _C.transpose(input, dim0, dim1)
 
 
@@ -1019,7 +1123,7 @@ class _Expand(Function):
 def expand(input, *shape):
     shape = _shape_args(shape)
     if _needs_grad(input):
-        return _Expand.apply(input, shape)
+        return _mark_view(input, _Expand.apply(input, shape))
     return _C.expand(input, shape)
 
 
@@ -1066,7 +1170,7 @@ class _Slice(Function):
 
 def _slice_op(x, fn, *args):
     if _needs_grad(x):
-        return _Slice.apply(x, fn, *args)
+        return _mark_view(x, _Slice.apply(x, fn, *args))
     return fn(x, *args)
 
 
@@ -1088,7 +1192,131 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 
 
 def as_strided(input, size, stride, storage_offset=None):
-    return _slice_op(input, _C.as_strided, list(size), list(stride), storage_offset)
+    if _needs_grad(input):
+        if storage_offset is None:
+            storage_offset = input.storage_offset()
+        return _mark_view(input, _AsStrided.apply(input, _geometry(input), (list(size), list(stride),
+                                                                           int(storage_offset))))
+    return _C.as_strided(input, list(size), list(stride), storage_offset)
+
+
+
+# ------------------------------------------------------------------------------------------------- view tracking
+#
+# Views made while autograd records share their input's storage. An in-place op on one alias must change the
+# history of every other alias (PyTorch's view + in-place semantics): the tensors made by recorded view ops are
+# kept in a _ViewGroup with the history of their base (the first non-view tensor), and an in-place op on a member
+# rebases the base's history through _CopySlices and regenerates every live member's history as a strided view of
+# the new base (_tensor._rebase_inplace).
+
+def _geometry(t):
+    return (list(t.shape), list(t.stride()), t.storage_offset())
+
+
+def _last_elem(shape, strides, off):
+    if 0 in shape:
+        return off
+    return off + builtins.sum((n - 1) * st for n, st in zip(shape, strides))
+
+
+def _maybe_overlapping(shape, strides):
+    """False when the elements of (shape, strides) are certainly distinct (a cheap sufficient test)."""
+    dims = sorted((st, sz) for sz, st in zip(shape, strides) if sz > 1)
+    span = 1
+    for st, sz in dims:
+        if st < span:
+            return True
+        span = st * (sz - 1) + span
+    return False
+
+
+def _strided_to_base(g, base_geom, view_geom):
+    """The gradient for a tensor of base_geom from g, the gradient of its strided view view_geom (same storage):
+    g scattered (summed where the view repeats an element) into zeros at the view's place."""
+    bshape, bstrides, boff = base_geom
+    vshape, vstrides, voff = view_geom
+
+    lo = builtins.min(boff, voff)
+    span = builtins.max(_last_elem(bshape, bstrides, boff), _last_elem(vshape, vstrides, voff)) - lo + 1
+    buf = _C.zeros([span], g.dtype, g.device)
+    if g.numel():
+        if _maybe_overlapping(vshape, vstrides):
+            idx = _C.as_strided(_C.arange_int(0, span, 1, "int64", g.device), vshape, vstrides, voff - lo)
+            _C.scatter_add_(buf, 0, _C.reshape(_C.contiguous(idx), [-1]), _C.reshape(_C.contiguous(g), [-1]))
+        else:
+            _C.copy_(_C.as_strided(buf, vshape, vstrides, voff - lo), g)
+    return _C.contiguous(_C.as_strided(buf, bshape, bstrides, boff - lo))
+
+
+class _AsStrided(Function):
+    """A strided view of the input's storage (as_strided, and the regenerated history of a view after an in-place
+    op on another alias); the gradient adds up over repeated elements."""
+
+    @staticmethod
+    def forward(ctx, x, base_geom, view_geom):
+        ctx.base_geom, ctx.view_geom = base_geom, view_geom
+        shape, strides, off = view_geom
+        return _C.as_strided(x, shape, strides, off)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _strided_to_base(g, ctx.base_geom, ctx.view_geom), None, None
+
+
+class _CopySlices(Function):
+    """The base after an in-place op on one of its views: the view's region comes from `src` (the op's result),
+    the rest from the old base."""
+
+    @staticmethod
+    def forward(ctx, base, src, base_geom, view_geom):
+        ctx.base_geom, ctx.view_geom = base_geom, view_geom
+        return base._alias()
+
+    @staticmethod
+    def backward(ctx, g):
+        bshape, bstrides, boff = ctx.base_geom
+        vshape, vstrides, voff = ctx.view_geom
+        lo = builtins.min(boff, voff)
+        hi = builtins.max(_last_elem(bshape, bstrides, boff), _last_elem(vshape, vstrides, voff))
+        buf = _C.zeros([hi - lo + 1], g.dtype, g.device)
+        breg = _C.as_strided(buf, bshape, bstrides, boff - lo)
+        _C.copy_(breg, g)
+        vreg = _C.as_strided(buf, vshape, vstrides, voff - lo)
+        gsrc = _C.clone(vreg)
+        _C.fill_(vreg, 0)
+        return _C.clone(breg), gsrc, None, None
+
+
+class _ViewGroup:
+    __slots__ = ("geom", "fn", "nr", "base", "members", "__weakref__")
+
+    def live_members(self):
+        alive = [r for r in self.members if r() is not None]
+        self.members = alive
+        return [r() for r in alive]
+
+
+def _mark_view(x, out, multi=False):
+    """Records that out (made from x by a recorded view op) aliases x's storage."""
+    if not out._is_same_storage(x):  # reshape copied
+        return out
+    d = x.__dict__
+    grp = d.get("_view_group")
+    if grp is None:
+        grp = _ViewGroup()
+        grp.geom = _geometry(x)
+        grp.fn, grp.nr = x.grad_fn, x._output_nr
+        grp.base = weakref.ref(x)
+        grp.members = [grp.base]
+        d["_view_group"] = grp
+    elif len(grp.members) > 64:
+        grp.live_members()
+    grp.members.append(weakref.ref(out))
+    od = out.__dict__
+    od["_view_group"] = grp
+    if multi:
+        od["_multi_view"] = True
+    return out
 
 
 class _Identity(Function):
@@ -1199,6 +1427,9 @@ inner = dot
 
 
 def outer(input, vec2):
+    for name, v in (("self", input), ("vec2", vec2)):
+        if v.ndim != 1:
+            raise RuntimeError(f"outer: expected 1-D argument {name}, but got {v.ndim}-D (shape {list(v.shape)})")
     return mul(unsqueeze(input, 1), unsqueeze(vec2, 0))
 
 

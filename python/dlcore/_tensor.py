@@ -304,19 +304,20 @@ for _name, _fn in [("eq", _C.eq), ("ne", _C.ne), ("lt", _C.lt), ("le", _C.le), (
 
 def _inplace(raw_inplace, functional):
     """An in-place method: raw when no autograd is involved, else out-of-place + copy + history rebase."""
+    op_name = getattr(functional, "__name__", "")
+    op_name = op_name + "_" if op_name.isidentifier() else "in-place op"
 
     def method(self, *args, **kwargs):
         if _needs_grad(self, *args):
-            _check_inplace_autograd(self)
+            grp = _inplace_group(self)
+            _check_no_internal_overlap(self, op_name)
             prev = _ops.clone(self) if self.requires_grad else self
             out = functional(prev, *args, **kwargs)
             if out.dtype != self.dtype:
                 raise TypeError(f"in-place op: result type {out.dtype.name} can't be cast to the desired output "
                                 f"type {self.dtype.name}")
             _C.copy_(self, out)
-            self.requires_grad = True
-            self.grad_fn = out.grad_fn
-            self._output_nr = out._output_nr
+            _rebase_inplace(self, out, grp)
             return self
         if kwargs:
             out = functional(self, *args, **kwargs)
@@ -327,12 +328,80 @@ def _inplace(raw_inplace, functional):
     return method
 
 
-def _check_inplace_autograd(t):
+def _check_no_internal_overlap(t, op):
+    if t._has_internal_overlap():
+        raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor refers to a "
+                           f"single memory location (shape {list(t.shape)}, strides {list(t.stride())}). Please "
+                           f"clone() the tensor before performing the operation.")
+
+
+def _inplace_group(t):
+    """Checks that t may be modified in place while autograd records; returns t's view group when other live
+    aliases made by recorded view ops must have their history rebased too (else None)."""
     if t.requires_grad and t.grad_fn is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    if t.__dict__.get("_view_of_grad"):
-        raise RuntimeError("in-place modification of a view of a tensor that requires grad is not supported by "
-                           "dlcore's autograd; use the out-of-place op (e.g. x = x + y)")
+    d = t.__dict__
+    grp = d.get("_view_group")
+    if grp is None:
+        return None
+    if grp.fn is None and grp.base is not None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if d.get("_multi_view"):
+        raise RuntimeError("in-place modification of a view created by a function that returns multiple views "
+                           "(unbind, split, chunk) is not allowed while autograd records; clone the output "
+                           "(e.g. y = x.unbind(0)[i].clone()) before modifying it in place")
+    others = [m for m in grp.live_members() if m is not t and m.grad_fn is not None]
+    if not others:
+        # No other live alias depends on the group's history: t simply becomes a tensor of its own.
+        del d["_view_group"]
+        return None
+    return grp
+
+
+def _rebase_inplace(t, out, grp):
+    """t's values were just overwritten by out's (same shape and dtype; out carries the new history): t takes
+    out's history; with a view group, the base's history becomes 'old base with t's region replaced by out'
+    (_CopySlices) and every other live alias's history is regenerated as a strided view of the new base."""
+    t.requires_grad = True
+    t.grad_fn = out.grad_fn
+    t._output_nr = out._output_nr
+    if grp is None:
+        return
+    geom = _ops._geometry(t)
+    base = grp.base()
+    if base is t or (geom == grp.geom and base is None):
+        grp.fn, grp.nr = out.grad_fn, out._output_nr
+    else:
+        old = _C.as_strided(t, *grp.geom)
+        old.requires_grad = True
+        old.grad_fn = grp.fn
+        old._output_nr = grp.nr
+        new = _ops._CopySlices.apply(old, out, grp.geom, geom)
+        grp.fn, grp.nr = new.grad_fn, new._output_nr
+    new_base = None
+    for m in grp.live_members():
+        if m is t:
+            continue
+        if m is base:
+            m.grad_fn, m._output_nr = grp.fn, grp.nr
+            continue
+        if new_base is None:
+            new_base = _C.as_strided(t, *grp.geom)
+            new_base.requires_grad = True
+            new_base.grad_fn = grp.fn
+            new_base._output_nr = grp.nr
+        v = _ops._AsStrided.apply(new_base, grp.geom, _ops._geometry(m))
+        m.grad_fn, m._output_nr = v.grad_fn, v._output_nr
+
+
+def _check_inplace_autograd(t):
+    """The check for in-place ops that rebase only t's own history (their caller sets t.grad_fn): raises when
+    other live views of the same storage recorded by autograd would keep a stale history."""
+    grp = _inplace_group(t)
+    if grp is not None:
+        raise RuntimeError("in-place modification of a tensor that shares its storage with other views recorded by "
+                           "autograd (made by view, transpose, slicing, ...) is not supported by this op: their "
+                           "gradients would be wrong; use the out-of-place op or clone the tensor first")
 
 
 for _name, _raw, _fn in [("add_", _C.add_, _ops.add), ("sub_", _C.sub_, _ops.sub), ("mul_", _C.mul_, _ops.mul),
@@ -430,16 +499,14 @@ Tensor.new_full = lambda self, size, fill_value, dtype=None, device=None, requir
 
 @_method()
 def zero_(self):
-    if self.requires_grad and self.grad_fn is None and _ag.is_grad_enabled():
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    _C.fill_(self, 0)
-    return self
+    return Tensor.fill_(self, 0)
 
 
 @_method()
 def fill_(self, value):
-    if self.requires_grad and self.grad_fn is None and _ag.is_grad_enabled():
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if _needs_grad(self, value):
+        src = value if _isT(value, Tensor) else _C.full([], float(value), self.dtype, self.device)
+        return Tensor.copy_(self, src)
     _C.fill_(self, value)
     return self
 
@@ -449,17 +516,32 @@ def copy_(self, src, non_blocking=False):
     if not _isT(src, Tensor):
         raise TypeError(f"copy_: expected a Tensor source, got {builtins.type(src).__name__}")
     if _needs_grad(self, src):
-        _check_inplace_autograd(self)
+        grp = _inplace_group(self)
         out = _ops._to(_ops.expand(src, list(self.shape)) if src.shape != self.shape else src, self.dtype,
                        self.device)
         _C.copy_(self, out)
-        if out.requires_grad:
-            self.requires_grad = True
-            self.grad_fn = out.grad_fn
-            self._output_nr = out._output_nr
+        if not out.requires_grad:
+            # self now holds constants: no gradient reaches its old history through the overwritten values
+            old = self._alias()
+            old.requires_grad = True
+            old.grad_fn, old._output_nr = self.grad_fn, self._output_nr
+            out = _Overwritten.apply(old, out)
+        _rebase_inplace(self, out, grp)
         return self
     _C.copy_(self, src)
     return self
+
+
+class _Overwritten(Function):
+    """A tensor whose values were replaced by constants: no gradient flows to its old history."""
+
+    @staticmethod
+    def forward(ctx, old, new):
+        return new._alias()
+
+    @staticmethod
+    def backward(ctx, g):
+        return None, None
 
 
 @_method()
@@ -555,9 +637,7 @@ def _all_basic(key):
 def __getitem__(self, key):
     if _all_basic(key):
         if _needs_grad(self):
-            out = _ops._Slice.apply(self, _basic_index, key)
-            out.__dict__["_view_of_grad"] = True
-            return out
+            return _ops._mark_view(self, _ops._Slice.apply(self, _basic_index, key))
         return _basic_index(self, key)
     from . import _indexing
     return _indexing.getitem_advanced(self, key)
@@ -589,6 +669,8 @@ def __setitem__(self, key, value):
         from . import _indexing
         return _indexing.setitem_advanced(self, key, value)
     view = _basic_index(self, key)
+    record = _needs_grad(self, value)
+    grp = _inplace_group(self) if record else None  # raises before anything is written
     if _isT(value, Tensor):
         src = value
         if src.device != self.device:
@@ -598,8 +680,7 @@ def __setitem__(self, key, value):
         _C.copy_(view, src)
     else:
         _C.fill_(view, value)
-    if _needs_grad(self, value):
-        _check_inplace_autograd(self)
+    if record:
         # Rebase: the new history of self is "old history with a region overwritten by value".
         alias = self._alias()
         if self.requires_grad:
@@ -607,9 +688,7 @@ def __setitem__(self, key, value):
             alias.grad_fn = self.grad_fn
             alias._output_nr = self._output_nr
         out = _SetItemBasic.apply(alias, value, key)
-        self.requires_grad = True
-        self.grad_fn = out.grad_fn
-        self._output_nr = 0
+        _rebase_inplace(self, out, grp)
 
 
 # ------------------------------------------------------------------------------------------------- repr

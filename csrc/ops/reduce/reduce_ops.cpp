@@ -122,10 +122,11 @@ Tensor reduce(ReduceOp op, const Tensor& x, const IntList& dims_in, bool keepdim
 
 Tensor arg_reduce(ReduceOp op, const Tensor& x, int64_t dim, bool flatten, bool keepdim) {
   const char* name = reduce_op_name(op);
-  DLCORE_CHECK(x.numel() > 0, IndexError, name, ": expected a non-empty tensor, got shape ", x.shape().str());
   DType kdt = reduce_kernel_dtype(op, x.dtype());
   Tensor xc = x.to(kdt).contiguous();
   if (flatten) {
+    DLCORE_CHECK(x.numel() > 0, IndexError, name, ": expected a non-empty tensor (or a reduction dim) for an input "
+                 "of shape ", x.shape().str());
     Tensor flat = xc.view(IntList{xc.numel()});
     Tensor r = reduce_contiguous(op, flat, IntList{0});
     if (keepdim) return r.view(IntList::filled(x.dim(), 1));
@@ -133,8 +134,9 @@ Tensor arg_reduce(ReduceOp op, const Tensor& x, int64_t dim, bool flatten, bool 
   }
   int d = wrap_dim(dim, x.dim(), name);
   if (x.dim() == 0) return Tensor::zeros(IntList{}, DType::Int64, x.device());
-  DLCORE_CHECK(x.size(d) > 0, IndexError, name, ": cannot reduce over a zero-size dimension ", d, " of shape ",
-               x.shape().str());
+  DLCORE_CHECK(x.size(d) > 0, IndexError, name, ": cannot reduce over the zero-size dimension ", d, " of shape ",
+               x.shape().str(), " (the reduction has no identity)");
+  // An empty result (a zero-size other dim) needs no kernel call: reduce_contiguous skips it.
   Tensor r = reduce_contiguous(op, xc, IntList{d});
   return r.view(reduced_shape(x.shape(), IntList{d}, keepdim));
 }
@@ -176,6 +178,11 @@ Tensor var(const Tensor& x, const IntList& dims_in, double correction, bool keep
 Tensor logsumexp(const Tensor& x, const IntList& dims_in, bool keepdim) {
   IntList dims = normalize_dims(dims_in, x.dim(), "logsumexp");
   Tensor xf = is_floating(x.dtype()) ? x : x.to(DType::Float32);
+  if (reduced_count(x, dims) == 0 || x.numel() == 0) {  // log(sum of no terms) = -inf, as in PyTorch
+    Tensor r = Tensor::empty(reduced_shape(x.shape(), dims, keepdim), xf.dtype(), x.device());
+    r.fill(-std::numeric_limits<double>::infinity());
+    return r;
+  }
   Tensor m = reduce(ReduceOp::Max, xf, dims, true);
   // Rows that are all -inf keep max = 0 so that exp(x - m) is 0 rather than NaN.
   Tensor finite = unary(UnaryOp::IsFinite, m);
