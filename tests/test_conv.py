@@ -717,3 +717,58 @@ def test_conv_transpose_bad_inputs():
     _bad(ValueError, r"ConvTranspose2d: output_padding .* must be smaller", lambda: nn.ConvTranspose2d(2, 2, 3,
                                                                                                       output_padding=1))
     _bad(ValueError, r"ConvTranspose2d: padding must be an int", lambda: nn.ConvTranspose2d(2, 2, 3, padding="same"))
+
+
+# (N, C_in, H, W, C_out, R, S, stride, padding, output_padding, dilation, groups, bias): output_padding >= stride but
+# < dilation (torch accepts it; the rows past the last one any input reaches are 0, plus the bias)
+OPAD_CASES = [
+    (1, 1, 1, 5, 1, 1, 2, (1, 1), (0, 0), (0, 1), (1, 2), 1, False),   # the fuzz repro (1-D shape as 2-D)
+    (2, 2, 3, 4, 3, 2, 3, (1, 1), (1, 1), (1, 1), (2, 2), 1, True),    # padding absorbs the output padding
+    (1, 2, 3, 3, 2, 2, 2, (2, 1), (0, 1), (2, 2), (3, 3), 1, True),    # zero rows appended past the reach
+    (2, 4, 2, 3, 4, 3, 2, (1, 2), (1, 0), (2, 3), (3, 4), 2, True),    # part padding, part zero rows; groups
+]
+
+
+@pytest.mark.parametrize("case", OPAD_CASES, ids=_tcase_id)
+def test_conv_transpose_output_padding_at_least_stride(case, rng):
+    N, Ci, H, W, Co, R, S, st, pad, opad, dl, groups, bias = case
+    x = rng.standard_normal((N, Ci, H, W))
+    w = rng.standard_normal((Ci, Co // groups, R, S))
+    b = rng.standard_normal(Co) if bias else None
+    y = F.conv_transpose2d(dlcore.tensor(x), dlcore.tensor(w), dlcore.tensor(b) if bias else None, st, pad, opad,
+                           groups, dl)
+    ry = ref_conv_transpose2d(x, w, b, st, pad, opad, dl, groups)
+    assert tuple(y.shape) == ry.shape
+    assert_close(y, ry, rtol=1e-12, atol=1e-12)
+    xt, wt = dlcore.tensor(x, requires_grad=True), dlcore.tensor(w, requires_grad=True)
+    bt = dlcore.tensor(b, requires_grad=True) if bias else None
+    gradcheck(lambda *a: F.conv_transpose2d(a[0], a[1], a[2] if bias else None, st, pad, opad, groups, dl),
+              [xt, wt] + ([bt] if bias else []))
+    if H == 1:  # the same through conv_transpose1d
+        y1 = F.conv_transpose1d(dlcore.tensor(x[:, :, 0]), dlcore.tensor(w[:, :, 0]), None, st[1], pad[1], opad[1],
+                                groups, dl[1])
+        assert_close(y1, ry[:, :, 0], rtol=1e-12, atol=1e-12)
+
+
+@requires_torch
+@pytest.mark.parametrize("case", OPAD_CASES, ids=_tcase_id)
+def test_conv_transpose_output_padding_at_least_stride_vs_torch(case, rng):
+    import torch
+    N, Ci, H, W, Co, R, S, st, pad, opad, dl, groups, bias = case
+    x = rng.standard_normal((N, Ci, H, W))
+    w = rng.standard_normal((Ci, Co // groups, R, S))
+    b = rng.standard_normal(Co) if bias else None
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True) if bias else None
+    ty = torch.nn.functional.conv_transpose2d(tx, tw, tb, st, pad, opad, groups, dl)
+    gy = rng.standard_normal(tuple(ty.shape))
+    ty.backward(torch.tensor(gy))
+    xt, wt = dlcore.tensor(x, requires_grad=True), dlcore.tensor(w, requires_grad=True)
+    bt = dlcore.tensor(b, requires_grad=True) if bias else None
+    y = F.conv_transpose2d(xt, wt, bt, st, pad, opad, groups, dl)
+    y.backward(dlcore.tensor(gy))
+    assert_close(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert_close(xt.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert_close(wt.grad, tw.grad.numpy(), rtol=1e-12, atol=1e-12)
+    if bias:
+        assert_close(bt.grad, tb.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -1,5 +1,5 @@
-"""Activations (relu, leaky_relu, elu, sigmoid, tanh, gelu, softplus): forward vs NumPy float64 oracles and torch,
-float64 gradchecks, every ISA path, non-contiguous input, in-place variants, bad input."""
+"""Activations (relu, leaky_relu, elu, sigmoid, tanh, gelu, softplus, hardtanh/relu6): forward vs NumPy float64
+oracles and torch, float64 gradchecks, every ISA path, non-contiguous input, in-place variants, bad input."""
 import math
 
 import numpy as np
@@ -274,3 +274,67 @@ def test_cuda_inplace_and_grid_stride(rng):
     xd = dlcore.tensor(x, device="cuda")
     F.leaky_relu_(xd, 0.5)
     np.testing.assert_array_equal(xd.cpu().numpy(), np.where(x > 0, x, np.float32(0.5) * x))
+
+
+# ------------------------------------------------------------------------------------------------ in place, composed
+
+def _d_silu(x):
+    s = _sig(x)
+    return s * (1 + x * (1 - s))
+
+
+def _d_mish(x):
+    sp = np.log1p(np.exp(x))
+    t = np.tanh(sp)
+    return t + x * (1 - t * t) * _sig(x)
+
+
+@pytest.mark.parametrize("name,fn,deriv", [
+    ("silu", lambda h: F.silu(h, inplace=True), _d_silu),
+    ("relu6", lambda h: F.relu6(h, inplace=True), lambda x: ((x > 0) & (x < 6)).astype(float)),
+    ("hardtanh", lambda h: F.hardtanh(h, -1.0, 2.0, inplace=True), lambda x: ((x > -1) & (x < 2)).astype(float)),
+    ("mish", lambda h: F.mish(h, inplace=True), _d_mish),
+    ("nn.ReLU6", lambda h: dlcore.nn.ReLU6(inplace=True)(h), lambda x: ((x > 0) & (x < 6)).astype(float)),
+])
+def test_inplace_composed_autograd(name, fn, deriv):
+    """The in-place forms of silu/relu6/hardtanh/mish are recorded by autograd (their gradient was the identity's)."""
+    x = np.array([-2.0, -0.5, 0.5, 1.3, 3.0, 7.0])
+    w = dlcore.tensor(x, requires_grad=True)
+    h = w * 2.0
+    r = fn(h)
+    assert r is h
+    h.sum().backward()
+    assert_close(w.grad.numpy(), 2.0 * deriv(2.0 * x), rtol=1e-10, atol=1e-12)
+    with pytest.raises(RuntimeError, match="leaf"):
+        fn(dlcore.tensor(x, requires_grad=True))
+    # without autograd: the input itself is overwritten
+    z = dlcore.tensor(2.0 * x)
+    assert fn(z) is z
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("n", [5, 17, 40])
+def test_hardtanh_limits_and_clipped_gradient(isa, n, float_dtype):
+    """relu6/hardtanh: gradient 0 at the limits (like relu'(0) = 0 and torch), and an inf/NaN upstream gradient at a
+    clipped element gives 0 (a select, not a multiply); NaN input stays NaN. Every ISA, vector tails."""
+    try:
+        dlcore._C._set_cpu_isa(isa)
+    except ValueError:
+        pytest.skip(f"CPU lacks {isa}")
+    base = np.array([-2.0, 0.0, 3.0, 6.0, 8.0, -0.0, 5.999, 1e-7, np.nan, -np.inf, np.inf])
+    x = np.resize(base, n).astype(float_dtype)
+    g = np.resize(np.array([1.0, 2.0, 3.0, np.nan, np.inf, -np.inf, 1.0, 1.0, 1.0, np.nan, 5.0]), n).astype(float_dtype)
+    xd = dlcore.tensor(x, requires_grad=True)
+    y = F.relu6(xd)
+    inside = (x > 0) & (x < 6)
+    ref = np.clip(x, 0, 6)
+    np.testing.assert_array_equal(y.detach().numpy(), ref.astype(float_dtype))
+    y.backward(dlcore.tensor(g))
+    expect = np.where(inside | np.isnan(x), g, 0).astype(float_dtype)
+    np.testing.assert_array_equal(xd.grad.numpy(), expect)
+    xd = dlcore.tensor(x, requires_grad=True)
+    F.hardtanh(xd, -1.0, 3.0).backward(dlcore.tensor(g))
+    expect = np.where(((x > -1) & (x < 3)) | np.isnan(x), g, 0).astype(float_dtype)
+    np.testing.assert_array_equal(xd.grad.numpy(), expect)
+    with pytest.raises(ValueError, match="hardtanh"):
+        F.hardtanh(xd, 2.0, 1.0)

@@ -445,3 +445,84 @@ def test_pool1d_and_adaptive_max_vs_torch(device, rng):
         yd.sum().backward()
         yt.sum().backward()
         assert_close(_host(xd.grad), xt.grad.numpy())
+
+
+# ------------------------------------------------------------------------------------------------ fuzz findings
+
+def test_adaptive_max_pool_non_dividing_ties_nan_indices():
+    """Output sizes that do not divide the input: a tie sends the whole gradient to the first maximum (not shared),
+    a NaN takes its window's gradient (not the whole window NaN), and return_indices works (flat h * W + w)."""
+    x = np.array([1.0, 1.0, 1.0, 0.0, 2.0]).reshape(1, 1, 1, 5)  # windows [0, 3) and [2, 5)
+    xd = dlcore.tensor(x, requires_grad=True)
+    y, idx = F.adaptive_max_pool2d(xd, (1, 2), return_indices=True)
+    y.sum().backward()
+    assert_close(y.detach().numpy().ravel(), [1.0, 2.0])
+    assert idx.numpy().ravel().tolist() == [0, 4]
+    assert xd.grad.numpy().ravel().tolist() == [1.0, 0.0, 0.0, 0.0, 1.0]
+    x = np.array([1.0, np.nan, 3.0, 2.0]).reshape(1, 1, 1, 4)  # windows [0, 2), [1, 3), [2, 4)
+    xd = dlcore.tensor(x, requires_grad=True)
+    y, idx = F.adaptive_max_pool2d(xd, (1, 3), return_indices=True)
+    y.sum().backward()
+    assert idx.numpy().ravel().tolist() == [1, 1, 2]
+    assert xd.grad.numpy().ravel().tolist() == [0.0, 2.0, 1.0, 0.0]
+    # 2-D windows: indices are positions in the H x W plane
+    x = np.arange(35.0)[::-1].reshape(1, 1, 5, 7).copy()
+    y, idx = F.adaptive_max_pool2d(dlcore.tensor(x), (3, 2), return_indices=True)
+    hs = [(0, 2), (1, 4), (3, 5)]
+    ws = [(0, 4), (3, 7)]
+    ref_i = [[h0 * 7 + w0 for (w0, _) in ws] for (h0, _) in hs]
+    assert idx.numpy()[0, 0].tolist() == ref_i
+    assert_close(y.numpy()[0, 0], x.ravel()[np.array(ref_i)])
+
+
+def test_adaptive_max_pool_output_size_error_names_op():
+    x = dlcore.tensor(np.zeros((1, 1, 4, 4)))
+    with pytest.raises(ValueError, match="adaptive_max_pool2d"):
+        F.adaptive_max_pool2d(x, (2, 2, 2))
+
+
+@requires_torch
+@pytest.mark.parametrize("osz", [(3, 5), (5, 3), (4, 4)])
+def test_adaptive_max_pool_non_dividing_vs_torch(osz, rng):
+    import torch
+    tf = torch.nn.functional
+    x = rng.integers(0, 3, (2, 3, 7, 6)).astype(np.float64)  # many ties
+    x[0, 0, 1, 2] = np.nan
+    x[1, 2, 5, 5] = np.nan
+    xd, xt = dlcore.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    yd, id_ = F.adaptive_max_pool2d(xd, osz, return_indices=True)
+    yt, it = tf.adaptive_max_pool2d(xt, osz, return_indices=True)
+    np.testing.assert_array_equal(yd.detach().numpy(), yt.detach().numpy())
+    np.testing.assert_array_equal(id_.numpy(), it.numpy())
+    g = rng.standard_normal(tuple(yt.shape))
+    yd.backward(dlcore.tensor(g))
+    yt.backward(torch.tensor(g))
+    assert_close(xd.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_lp_pool_inf_norms_and_zero_windows():
+    """norm_type inf is max-abs pooling, -inf min-abs pooling (they returned all 1s); an all-zero window has
+    gradient 0 (it was NaN)."""
+    x = (np.arange(16.0) - 5).reshape(1, 1, 4, 4)
+    assert F.lp_pool2d(dlcore.tensor(x), float("inf"), 2).numpy().ravel().tolist() == [5.0, 3.0, 8.0, 10.0]
+    assert F.lp_pool2d(dlcore.tensor(x), float("-inf"), 2).numpy().ravel().tolist() == [0.0, 1.0, 3.0, 5.0]
+    xd = dlcore.tensor(np.array([0.0, 0.0, 1.0, 1.0]).reshape(1, 1, 1, 4), requires_grad=True)
+    y = F.lp_pool2d(xd, 2.0, (1, 2))
+    y.sum().backward()
+    assert_close(y.detach().numpy().ravel(), [0.0, math.sqrt(2)])
+    assert_close(xd.grad.numpy().ravel(), [0.0, 0.0, 1 / math.sqrt(2), 1 / math.sqrt(2)])
+
+
+@requires_torch
+@pytest.mark.parametrize("p", [float("inf"), float("-inf")])
+def test_lp_pool_inf_vs_torch(p, rng):
+    import torch
+    x = rng.standard_normal((2, 3, 6, 5))
+    xd, xt = dlcore.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    yd = F.lp_pool2d(xd, p, (2, 3), stride=(2, 1))
+    yt = torch.nn.functional.lp_pool2d(xt, p, (2, 3), stride=(2, 1))
+    assert_close(yd.detach().numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(tuple(yt.shape))
+    yd.backward(dlcore.tensor(g))
+    yt.backward(torch.tensor(g))
+    assert_close(xd.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -1,6 +1,8 @@
 """softmax/log_softmax over any dim and the losses (cross_entropy, nll_loss, mse/l1/smooth_l1/huber,
 binary_cross_entropy[_with_logits], hinge_embedding_loss, multi_margin_loss): NumPy float64 oracles, torch,
 float64 gradchecks, ISA paths, non-contiguous input, bad-input catalogue."""
+import math
+
 import numpy as np
 import pytest
 
@@ -632,3 +634,143 @@ def test_cuda_cross_entropy_non_contiguous_logits(rng):
     p = np.exp(np_log_softmax(x.T, 1))
     p[np.arange(4), t] -= 1
     assert_close(xd.grad.cpu().numpy(), p.T, rtol=1e-12, atol=1e-14)
+
+
+# ------------------------------------------------------------------------------------------------ fuzz findings
+
+def _ref_log_softmax64(x, d):
+    """float64 log_softmax with the shift first (exact enough for float32 data of any magnitude)."""
+    x = x.astype(np.float64)
+    m = x.max(axis=d, keepdims=True)
+    return (x - m) - np.log(np.exp(x - m).sum(axis=d, keepdims=True))
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("R", [3, 20, 37])
+def test_log_softmax_large_logits_keep_precision(isa, R, rng):
+    """(x - max) - log sum exp, not x - (max + log sum exp): the latter loses log 2 in the rounding of max + log sum
+    at |max| ~ 1e4 (-0.69336) and all of it at 1e30. Rows (I == 1, short and vector rows) and columns (I > 1)."""
+    _pin(isa)
+    for c in (1e4, 1e6, 1e30):
+        x = (rng.standard_normal((5, R)) * 3).astype(np.float32)
+        x[:, 0] = c
+        x[:, 1] = c  # two equal top logits: log_softmax -log 2 for both
+        x[:, 2] = -c
+        ref = _ref_log_softmax64(x, 1)
+        out = F.log_softmax(dlcore.tensor(x), 1).numpy()
+        assert_close(out, ref, rtol=1e-6, atol=2e-6, msg=f"rows c={c}")
+        outc = F.log_softmax(dlcore.tensor(np.ascontiguousarray(x.T)), 0).numpy().T
+        assert_close(outc, ref, rtol=1e-6, atol=2e-6, msg=f"columns c={c}")
+        x3 = np.ascontiguousarray(np.broadcast_to(x.T[None, :, :, None], (2, R, 5, 20)))  # over dim 1, I = 100
+        out3 = F.log_softmax(dlcore.tensor(x3), 1).numpy()
+        assert_close(out3, _ref_log_softmax64(x3, 1), rtol=1e-6, atol=2e-6, msg=f"I > 1 c={c}")
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("C", [3, 40])
+def test_cross_entropy_large_logits(isa, C, rng):
+    """cross_entropy's loss and gradient at logits up to 1e30 in float32 against float64: softmax [c, c, -c] is
+    [1/2, 1/2, 0] whatever c (the gradient was [1, 1, -1] at 1e30)."""
+    _pin(isa)
+    for c in (1e4, 1e30):
+        x = (rng.standard_normal((4, C)) * 3).astype(np.float32)
+        x[:, 0] = c
+        x[:, 1] = c
+        x[:, 2] = -c
+        t = np.array([0, 1, 2, 1])
+        xd = dlcore.tensor(x, requires_grad=True)
+        loss = F.cross_entropy(xd, dlcore.tensor(t), reduction="sum")
+        loss.backward()
+        lp = _ref_log_softmax64(x, 1)
+        ref_loss = -lp[np.arange(4), t].sum()
+        assert_close(loss.item(), ref_loss, rtol=1e-6, atol=1e-5)
+        gref = np.exp(lp)
+        gref[np.arange(4), t] -= 1
+        assert_close(xd.grad.numpy(), gref, rtol=1e-5, atol=1e-6)
+        # probability targets go through log_softmax
+        p = np.zeros_like(x)
+        p[:, :2] = 0.5
+        assert_close(F.cross_entropy(dlcore.tensor(x), dlcore.tensor(p)).item(), math.log(2), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+                                  "binary_cross_entropy_with_logits", "hinge_embedding_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("shape", [(1, 1), (1,)])
+def test_pointwise_loss_one_element_backward(name, reduction, shape, device):
+    """A one-element input ([1, 1] or [1]) with a reduced loss: the 0-d upstream gradient is the scalar (it raised
+    'expected grad of shape [1, 1]')."""
+    x = np.full(shape, 0.3)
+    y = np.full(shape, 1.0 if name == "hinge_embedding_loss" else 0.8)
+    xd = dlcore.tensor(x, device=device, requires_grad=True)
+    out = getattr(F, name)(xd, dlcore.tensor(y, device=device), reduction=reduction)
+    out.backward()
+    d = {"mse_loss": 2 * (0.3 - 0.8), "l1_loss": -1.0, "smooth_l1_loss": 0.3 - 0.8, "huber_loss": 0.3 - 0.8,
+         "binary_cross_entropy": (0.3 - 0.8) / (0.3 * 0.7),
+         "binary_cross_entropy_with_logits": 1 / (1 + math.exp(-0.3)) - 0.8, "hinge_embedding_loss": 1.0}[name]
+    assert xd.grad.shape == shape
+    assert_close(xd.grad.cpu().numpy(), np.full(shape, d), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 5), (2, 3, 4)])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_loss_weights_like_torch_2_13(shape, reduction, rng):
+    """mse_loss/l1_loss: weight of the input's shape, 'mean' = sum(w l) / sum(w); huber_loss: weight applied (it was
+    ignored), 'mean' = mean(w l). Gradients to input and weight by float64 gradcheck."""
+    x, y, w = rng.standard_normal(shape), rng.standard_normal(shape) * 2, rng.uniform(0.1, 3, shape)
+    d = x - y
+    per = {"mse_loss": d * d, "l1_loss": np.abs(d),
+           "huber_loss": np.where(np.abs(d) <= 0.7, 0.5 * d * d, 0.7 * (np.abs(d) - 0.35))}
+    for name, lo in per.items():
+        kw = {"delta": 0.7} if name == "huber_loss" else {}
+        out = getattr(F, name)(dlcore.tensor(x), dlcore.tensor(y), reduction=reduction, weight=dlcore.tensor(w), **kw)
+        wl = w * lo
+        ref = {"none": wl, "sum": wl.sum(),
+               "mean": wl.mean() if name == "huber_loss" else wl.sum() / w.sum()}[reduction]
+        assert_close(out.numpy(), ref, rtol=1e-12, atol=1e-12, msg=name)
+        gradcheck(lambda a, b: getattr(F, name)(a, dlcore.tensor(y), reduction=reduction, weight=b, **kw),
+                  [dlcore.tensor(x, requires_grad=True), dlcore.tensor(w, requires_grad=True)])
+        with pytest.raises(ValueError, match=name):
+            getattr(F, name)(dlcore.tensor(x), dlcore.tensor(y), weight=dlcore.tensor(w.reshape(-1)[:1]), **kw)
+
+
+@requires_torch
+def test_loss_weights_vs_torch(rng):
+    import torch
+    x, y, w = rng.standard_normal((4, 3)), rng.standard_normal((4, 3)), rng.uniform(0.1, 3, (4, 3))
+    for name in ("mse_loss", "l1_loss", "huber_loss"):
+        for reduction in ("none", "mean", "sum"):
+            ref = getattr(torch.nn.functional, name)(torch.tensor(x), torch.tensor(y), weight=torch.tensor(w),
+                                                     reduction=reduction).numpy()
+            out = getattr(F, name)(dlcore.tensor(x), dlcore.tensor(y), weight=dlcore.tensor(w), reduction=reduction)
+            assert_close(out.numpy(), ref, rtol=1e-12, atol=1e-12, msg=f"{name} {reduction}")
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.5, float("nan"), -1e-30, 1.0000001])
+def test_bce_input_outside_0_1_raises(bad, float_dtype):
+    x = np.array([0.2, bad, 0.7]).astype(float_dtype)
+    with pytest.raises(RuntimeError, match="binary_cross_entropy.*between 0 and 1"):
+        F.binary_cross_entropy(dlcore.tensor(x), dlcore.tensor(np.array([0.0, 1.0, 1.0]).astype(float_dtype)))
+    # the limits themselves are fine
+    ok = np.array([0.0, 1.0, 0.5]).astype(float_dtype)
+    assert np.isfinite(F.binary_cross_entropy(dlcore.tensor(ok), dlcore.tensor(ok)).item())
+
+
+def test_unbatched_class_loss_with_one_element_target(rng):
+    """[C] input with a 0-d or [1] target (torch accepts both; the loss is 0-d for every reduction)."""
+    x = rng.standard_normal(5)
+    ref = -_ref_log_softmax64(x, 0)[3]
+    for t in (np.array(3), np.array([3])):
+        for reduction in ("none", "mean", "sum"):
+            out = F.cross_entropy(dlcore.tensor(x), dlcore.tensor(t), reduction=reduction)
+            assert out.shape == ()
+            assert_close(out.item(), ref, rtol=1e-12)
+            out = F.nll_loss(dlcore.tensor(x), dlcore.tensor(t), reduction=reduction)
+            assert out.shape == () and out.item() == -x[3]
+    xd = dlcore.tensor(x, requires_grad=True)
+    F.cross_entropy(xd, dlcore.tensor(np.array([3]))).backward()
+    g = np.exp(_ref_log_softmax64(x, 0))
+    g[3] -= 1
+    assert_close(xd.grad.numpy(), g, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="nll_loss"):
+        F.nll_loss(dlcore.tensor(x), dlcore.tensor(np.array([3, 1])))

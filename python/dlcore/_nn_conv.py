@@ -185,15 +185,22 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 class _ConvTranspose(Function):
     """x [N, C_in, H, W] (4-D views of the 1-D / unbatched forms), w [C_in, C_out/G, kH, kW], b [C_out] or None;
-    y [N, C_out, Ho, Wo] = the input gradient of conv2d(y-shaped input, w) at output gradient x."""
+    y [N, C_out, Ho, Wo] = the input gradient of conv2d(y-shaped input, w) at output gradient x.
+    With output_padding >= stride (allowed while < dilation) the kernels compute the leading [He, We] block of y
+    (yeff_hw, with a smaller bottom/right padding), and the rows/columns after it, which no input reaches, are 0."""
 
     @staticmethod
     def forward(ctx, x, w, b, cfg):
-        x4_shape, w4_shape, y4_shape, out_shape, stride, pad, dil, groups, op = cfg
+        x4_shape, w4_shape, y4_shape, out_shape, stride, pad, dil, groups, op, yeff_hw = cfg
         ctx.x_shape, ctx.w_shape = tuple(x.shape), tuple(w.shape)
         x4 = _C.reshape(x, list(x4_shape)) if tuple(x.shape) != x4_shape else x
         w4 = _C.reshape(w, list(w4_shape)) if tuple(w.shape) != w4_shape else w
-        y = _C.conv2d_backward_input(x4, w4, list(y4_shape), stride, pad, dil, groups, op)
+        if tuple(yeff_hw) != tuple(y4_shape[2:]):
+            ye = _C.conv2d_backward_input(x4, w4, list(y4_shape[:2]) + list(yeff_hw), stride, pad, dil, groups, op)
+            y = _C.zeros(list(y4_shape), ye.dtype, ye.device)
+            _C.copy_(_C.slice(_C.slice(y, 2, 0, yeff_hw[0], 1), 3, 0, yeff_hw[1], 1), ye)
+        else:
+            y = _C.conv2d_backward_input(x4, w4, list(y4_shape), stride, pad, dil, groups, op)
         if b is not None:
             _C.add_(y, _C.reshape(b, [1, y4_shape[1], 1, 1]))
         ctx.save_for_backward(x4, w4)
@@ -204,10 +211,13 @@ class _ConvTranspose(Function):
     @staticmethod
     def backward(ctx, g):
         x4, w4 = ctx.saved_tensors
-        x4_shape, w4_shape, y4_shape, out_shape, stride, pad, dil, groups, op = ctx.cfg
+        x4_shape, w4_shape, y4_shape, out_shape, stride, pad, dil, groups, op, yeff_hw = ctx.cfg
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         need_b = ctx.has_b and ctx.needs_input_grad[2]
         g4 = _C.reshape(g, list(y4_shape)) if tuple(g.shape) != tuple(y4_shape) else g
+        g4b = g4
+        if tuple(yeff_hw) != tuple(y4_shape[2:]):  # the zero block of y depends on nothing (but the bias)
+            g4 = _C.slice(_C.slice(g4, 2, 0, yeff_hw[0], 1), 3, 0, yeff_hw[1], 1)
         gx = gw = gb = None
         if need_x:
             gx = _C.conv2d(g4, w4, None, stride, pad, dil, groups, op)
@@ -218,7 +228,7 @@ class _ConvTranspose(Function):
             if tuple(gw.shape) != ctx.w_shape:
                 gw = _C.reshape(gw, list(ctx.w_shape))
         if need_b:
-            gb = _C.sum(g4, [0, 2, 3])
+            gb = _C.sum(g4b, [0, 2, 3])
         return gx, gw, gb, None
 
 
@@ -279,13 +289,26 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
                          f"{stride[2 - nd:]}, padding {pad[2 - nd:]}, output_padding {opad[2 - nd:]} and dilation "
                          f"{dilation[2 - nd:]} gives an output of size {size}: too small")
     ys = [xs[0], cout, ho, wo]
+    # Padding [top, bottom, left, right] of the kernels' view and the size of y they compute. output_padding < stride
+    # is the kernels' own case (o extra rows at the end). Otherwise (o < dilation) the bottom padding shrinks by up
+    # to o, at most stride - 1 rows are left to the kernels, and the rest of the o rows are reached by no input: 0.
+    pads, yeff = [], []
+    for i, full in enumerate((ho, wo)):
+        p, o, s = pad[i], opad[i], stride[i]
+        if o < s:
+            pads += [p, p]
+            yeff.append(full)
+        else:
+            r = min(p, o)
+            e = min(o - r, s - 1)
+            pads += [p, p - r]
+            yeff.append(full - (o - r - e))
     out = list(ys)
     if nd == 1:
         out = out[:2] + out[3:]
     if not batched:
         out = out[1:]
-    cfg = (tuple(xs), tuple(ws), tuple(ys), tuple(out), list(stride), [pad[0], pad[0], pad[1], pad[1]],
-           list(dilation), groups, op)
+    cfg = (tuple(xs), tuple(ws), tuple(ys), tuple(out), list(stride), pads, list(dilation), groups, op, tuple(yeff))
     return _ConvTranspose.apply(input, weight, bias, cfg)
 
 

@@ -35,8 +35,8 @@ __all__ = [
 ]
 
 # Kinds, in the order of the C++ enums (csrc/ops/activation/activation.h, csrc/ops/softmax_loss/softmax_loss.h).
-_RELU, _LEAKY, _ELU, _SIGMOID, _TANH, _GELU, _GELU_TANH, _SOFTPLUS = range(8)
-_USES_OUTPUT = (_RELU, _SIGMOID, _TANH)
+_RELU, _LEAKY, _ELU, _SIGMOID, _TANH, _GELU, _GELU_TANH, _SOFTPLUS, _HARDTANH = range(9)
+_USES_OUTPUT = (_RELU, _SIGMOID, _TANH, _HARDTANH)
 _MSE, _L1, _SMOOTH_L1, _HUBER, _BCE, _BCE_LOGITS, _HINGE = range(7)
 
 
@@ -83,6 +83,24 @@ def _act_inplace(x, kind, a=0.0, b=0.0, op="activation"):
     if x.is_contiguous():
         return _C.act_forward_(kind, x, float(a), float(b))
     _C.copy_(x, _C.act_forward(kind, x, float(a), float(b)))
+    return x
+
+
+def _composite_inplace(x, fn, op):
+    """In place for an activation composed of other ops (silu, mish): like _act_inplace, the result of fn on a
+    clone is copied into x and x's history rebased onto it, so autograd sees the activation (and a leaf that
+    requires grad raises, like torch)."""
+    _check_tensor(x, op)
+    if _needs_grad(x):
+        from ._tensor import _check_inplace_autograd
+        _check_inplace_autograd(x)
+        out = fn(_ops.clone(x))
+        _C.copy_(x, out)
+        x.requires_grad = True
+        x.grad_fn = out.grad_fn
+        x._output_nr = out._output_nr
+        return x
+    _C.copy_(x, fn(x))
     return x
 
 
@@ -136,12 +154,15 @@ def softplus(input, beta=1.0, threshold=20.0):
     return _act(input, _SOFTPLUS, beta, threshold, op="softplus")
 
 
+def _silu(x):
+    return _ops.mul(x, sigmoid(x))
+
+
 def silu(input, inplace=False):
-    out = _ops.mul(input, sigmoid(input))
     if inplace:
-        _C.copy_(input, out)
-        return input
-    return out
+        return _composite_inplace(input, _silu, "silu_")
+    _check_tensor(input, "silu")
+    return _silu(input)
 
 
 def relu6(input, inplace=False):
@@ -149,11 +170,14 @@ def relu6(input, inplace=False):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    out = _ops.clamp(input, min_val, max_val)
+    # the activation kernel: gradient 0 at and beyond the limits, selected (an inf/NaN upstream gradient at a
+    # clipped element gives 0), like torch's hardtanh_backward
+    if min_val > max_val:
+        raise ValueError(f"hardtanh(): min_val cannot be greater than max_val, got min_val {min_val} and max_val "
+                         f"{max_val}")
     if inplace:
-        _C.copy_(input, out)
-        return input
-    return out
+        return _act_inplace(input, _HARDTANH, min_val, max_val, op="hardtanh_")
+    return _act(input, _HARDTANH, min_val, max_val, op="hardtanh")
 
 
 def logsigmoid(input):
@@ -164,12 +188,15 @@ def softsign(input):
     return _ops.div(input, _ops.add(_ops.abs(input), 1.0))
 
 
+def _mish(x):
+    return _ops.mul(x, tanh(softplus(x)))
+
+
 def mish(input, inplace=False):
-    out = _ops.mul(input, tanh(softplus(input)))
     if inplace:
-        _C.copy_(input, out)
-        return input
-    return out
+        return _composite_inplace(input, _mish, "mish_")
+    _check_tensor(input, "mish")
+    return _mish(input)
 
 
 def tanhshrink(input):
@@ -257,9 +284,10 @@ def _index_target(target, op):
 def _flatten_classes(input, target, op):
     """(N, C, d1..) input and (N, d1..) target -> [M, C] and [M]; returns also the per-sample shape."""
     if input.ndim == 1:
-        if target.ndim != 0:
-            raise ValueError(f"{op}(): for an input of shape {list(input.shape)} (one sample) expected a 0-d target, "
-                             f"got shape {list(target.shape)}")
+        # one unbatched sample: a 0-d target, or (as torch accepts) a 1-D target of one element; the loss is 0-d
+        if not (target.ndim == 0 or (target.ndim == 1 and target.shape[0] == 1)):
+            raise ValueError(f"{op}(): for an input of shape {list(input.shape)} (one sample) expected a 0-d target "
+                             f"or one of shape [1], got shape {list(target.shape)}")
         return _ops.unsqueeze(input, 0), _ops.reshape(target, [1]), ()
     if input.ndim == 2:
         return input, target, tuple(target.shape)
@@ -456,17 +484,34 @@ def _pw_loss(input, target, kind, a, reduction, op, weight=None, pos_weight=None
     return _PwLoss.forward(_Ctx(), *args)
 
 
+def _weighted(per, input, weight, reduction, mean_over_weight, op):
+    """torch 2.13's weighted pointwise losses: weight of the input's shape multiplies the per-element loss; 'mean'
+    divides by sum(weight) (mse_loss, l1_loss) or by the number of elements (huber_loss)."""
+    _check_tensor(weight, op, "weight")
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"{op}(): weight must have the input's shape {list(input.shape)}, got "
+                         f"{list(weight.shape)}")
+    out = _ops.mul(per, weight)
+    if reduction == "none":
+        return out
+    if reduction == "sum":
+        return _ops.sum(out)
+    return _ops.div(_ops.sum(out), _ops.sum(weight)) if mean_over_weight else _ops.mean(out)
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _reduction(size_average, reduce, reduction, "mse_loss")
-    out = _pw_loss(input, target, _MSE, 1.0, "none" if weight is not None else reduction, "mse_loss")
     if weight is not None:
-        out = _ops.mul(out, weight)
-        out = out if reduction == "none" else (_ops.sum(out) if reduction == "sum" else _ops.mean(out))
-    return out
+        per = _pw_loss(input, target, _MSE, 1.0, "none", "mse_loss")
+        return _weighted(per, input, weight, reduction, True, "mse_loss")
+    return _pw_loss(input, target, _MSE, 1.0, reduction, "mse_loss")
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _reduction(size_average, reduce, reduction, "l1_loss")
+    if weight is not None:
+        per = _pw_loss(input, target, _L1, 1.0, "none", "l1_loss")
+        return _weighted(per, input, weight, reduction, True, "l1_loss")
     return _pw_loss(input, target, _L1, 1.0, reduction, "l1_loss")
 
 
@@ -483,11 +528,28 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     reduction = _reduction(None, None, reduction, "huber_loss")
     if delta <= 0:
         raise ValueError(f"huber_loss(): delta must be positive, got {delta}")
+    if weight is not None:  # torch 2.13: 'mean' is the mean of the weighted losses (not divided by sum(weight))
+        per = _pw_loss(input, target, _HUBER, delta, "none", "huber_loss")
+        return _weighted(per, input, weight, reduction, False, "huber_loss")
     return _pw_loss(input, target, _HUBER, delta, reduction, "huber_loss")
+
+
+def _check_probabilities(x, op):
+    """torch's check that every input of binary_cross_entropy is in [0, 1] (NaN fails it), with one reduction:
+    max(-x, x - 1) <= 0 exactly when 0 <= x <= 1 (both differences are exact or round away from 0 across it)."""
+    if x.numel() == 0:
+        return
+    worst = _C.item(_C.amax(_C.maximum(_C.neg(x), _C.sub(x, 1.0))))
+    if not worst <= 0:
+        raise RuntimeError(f"{op}(): all elements of input should be between 0 and 1 (input of shape "
+                           f"{list(x.shape)} has {'NaN' if worst != worst else 'a value outside'})")
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     reduction = _reduction(size_average, reduce, reduction, "binary_cross_entropy")
+    _check_tensor(input, "binary_cross_entropy")
+    if input.dtype.is_floating_point:
+        _check_probabilities(input, "binary_cross_entropy")
     return _pw_loss(input, target, _BCE, 1.0, reduction, "binary_cross_entropy", weight=weight)
 
 
@@ -626,16 +688,25 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
-    """(sum over the window of x^p)^(1/p), as torch: avg_pool2d(x^p) * kh * kw, then ^(1/p) of its relu * sign."""
+    """(sum over the window of x^p)^(1/p), as torch: avg_pool2d(x^p) * kh * kw, then ^(1/p). norm_type inf is
+    max-abs pooling and -inf min-abs pooling (torch's max_pool2d of |x| and -max_pool2d(-|x|))."""
     op = "lp_pool2d"
     _check_tensor(input, op)
     kh, kw = _pair(kernel_size, op, "kernel_size")
     p = float(norm_type)
     if p == 0:
         raise ValueError("lp_pool2d(): norm_type must be nonzero")
+    if math.isinf(p):
+        a = _ops.abs(input)
+        if p > 0:
+            return max_pool2d(a, (kh, kw), stride, 0, 1, ceil_mode)
+        return _ops.neg(max_pool2d(_ops.neg(a), (kh, kw), stride, 0, 1, ceil_mode))
     xp = _ops.pow(input, p) if p != 2 else _ops.mul(input, input)
     out = avg_pool2d(xp, (kh, kw), stride, 0, ceil_mode)
-    out = _ops.mul(_ops.mul(_ops.sign(out), relu(_ops.abs(out))), float(kh * kw))
+    # torch's sign(out) * relu(|out|) is out itself, with gradient 1 where out != 0 and 0 where out == 0; written as
+    # relu(out) - relu(-out), whose backward selects (relu's), so the infinite derivative of ^(1/p) at an all-zero
+    # window gives gradient 0 there (as torch) instead of 0 * inf = NaN
+    out = _ops.mul(_ops.sub(relu(out), relu(_ops.neg(out))), float(kh * kw))
     return _ops.pow(out, 1.0 / p)
 
 
@@ -710,7 +781,9 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Adaptive max pooling: windows [floor(i L / Lo), ceil((i + 1) L / Lo)). When the output divides the input
-    this is max_pool2d with kernel = stride = L / Lo (the kernels); otherwise it is composed cell by cell (slow)."""
+    this is max_pool2d with kernel = stride = L / Lo (the kernels); otherwise each output cell is a max_pool2d over
+    its window (slow, but the kernel's rules: the first maximum takes the gradient and gives the index, a NaN wins),
+    and the indices are flat positions h * W + w in the input plane, like torch."""
     op = "adaptive_max_pool2d"
     _check_tensor(input, op)
     if input.ndim not in (3, 4):
@@ -719,25 +792,43 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     if isinstance(output_size, numbers.Integral):
         oh = ow = int(output_size)
     else:
-        oh, ow = tuple(output_size)
+        try:
+            sz = tuple(output_size)
+        except TypeError:
+            raise TypeError(f"{op}(): output_size must be an int or a pair, got {type(output_size).__name__}") \
+                from None
+        if len(sz) != 2:
+            raise ValueError(f"{op}(): output_size must be an int or a pair (H, W) for input of shape "
+                             f"{list(input.shape)}, got {output_size!r}")
+        oh, ow = sz
         oh = H if oh is None else int(oh)
         ow = W if ow is None else int(ow)
     if oh <= 0 or ow <= 0:
         raise ValueError(f"{op}(): output_size must be positive, got ({oh}, {ow})")
     if H % oh == 0 and W % ow == 0:
         return max_pool2d(input, (H // oh, W // ow), (H // oh, W // ow), 0, 1, False, return_indices)
-    if return_indices:
-        raise NotImplementedError(f"{op}(): return_indices needs the output size to divide the input size")
     from ._indexing import stack
-    rows = []
+    rows, irows = [], []
     for i in range(oh):
         h0, h1 = (i * H) // oh, -((-(i + 1) * H) // oh)
-        cells = []
+        cells, icells = [], []
         for j in range(ow):
             w0, w1 = (j * W) // ow, -((-(j + 1) * W) // ow)
-            cells.append(_ops.amax(input[..., h0:h1, w0:w1], (-2, -1)))
+            kw = w1 - w0
+            r = max_pool2d(input[..., h0:h1, w0:w1], (h1 - h0, kw), (h1 - h0, kw), 0, 1, False, return_indices)
+            if return_indices:
+                v, ix = r
+                # window-local h * kw + w -> (h0 + h) * W + (w0 + w)
+                ix = _ops.add(_ops.add(_ops.mul(_ops.floor_divide(ix, kw), W), _ops.remainder(ix, kw)), h0 * W + w0)
+                icells.append(_ops.squeeze(_ops.squeeze(ix, -1), -1))
+            else:
+                v = r
+            cells.append(_ops.squeeze(_ops.squeeze(v, -1), -1))
         rows.append(stack(cells, -1))
-    return stack(rows, -2)
+        if return_indices:
+            irows.append(stack(icells, -1))
+    out = stack(rows, -2)
+    return (out, stack(irows, -2)) if return_indices else out
 
 
 # ================================================================================================ normalisation

@@ -1,4 +1,5 @@
-// Activations: relu, leaky_relu, elu, sigmoid, tanh, gelu (erf and tanh forms), softplus; forward and backward.
+// Activations: relu, leaky_relu, elu, sigmoid, tanh, gelu (erf and tanh forms), softplus, hardtanh (relu6); forward
+// and backward.
 //
 // Shapes: any; out/grad_in have the input's shape. The kernels see contiguous tensors (the frontend copies
 // non-contiguous input) of float32 or float64, flattened to n elements.
@@ -13,6 +14,8 @@
 //   gelu_tanh(x)   = x/2 (1 + tanh(k (x + c x^3))),  k = sqrt(2/pi), c = 0.044715
 //                    d/dx = (1 + t)/2 + x/2 (1 - t^2) k (1 + 3 c x^2)
 //   softplus(x)    = b x > th ? x : log(1 + e^{b x}) / b     d/dx = b x > th ? 1 : sigmoid(b x)  (from x)
+//   hardtanh(x)    = min(max(x, a), b)  (relu6: a = 0, b = 6)  d/dx = a < y < b ? 1 : 0  (from the output y; a
+//                    select, so an inf/NaN upstream gradient at a clipped element gives 0, like torch)
 // NaN propagates through every forward (relu(NaN) = NaN, like torch).
 #pragma once
 #include <cmath>
@@ -24,11 +27,11 @@
 
 namespace dlcore {
 
-enum class Act : int8_t { Relu, LeakyRelu, Elu, Sigmoid, Tanh, Gelu, GeluTanh, Softplus, Count };
+enum class Act : int8_t { Relu, LeakyRelu, Elu, Sigmoid, Tanh, Gelu, GeluTanh, Softplus, Hardtanh, Count };
 constexpr int kNumActs = (int)Act::Count;
 const char* act_name(Act a);
 
-// a: leaky_relu negative slope, elu alpha, softplus beta; b: softplus threshold.
+// a: leaky_relu negative slope, elu alpha, softplus beta, hardtanh min_val; b: softplus threshold, hardtanh max_val.
 struct ActParams {
   double a = 0, b = 0;
 };
@@ -86,8 +89,15 @@ template <class T> DLCORE_HOSTDEV T softplus_bwd(T g, T x, T beta, T threshold) 
   return g * z / (z + T(1));
 }
 
+// NaN stays NaN (both comparisons are false). y = clamp(x) gives y <= lo iff x <= lo and y >= hi iff x >= hi, so
+// the backward reads the output; at the limits themselves the gradient is 0 (torch's hardtanh_backward).
+template <class T> DLCORE_HOSTDEV T hardtanh_fwd(T x, T lo, T hi) { return x < lo ? lo : (x > hi ? hi : x); }
+template <class T> DLCORE_HOSTDEV T hardtanh_bwd(T g, T y, T lo, T hi) { return (y <= lo || y >= hi) ? T(0) : g; }
+
 // Whether the backward of a reads the forward's output (true) or its input (false).
-constexpr bool act_bwd_uses_output(Act a) { return a == Act::Relu || a == Act::Sigmoid || a == Act::Tanh; }
+constexpr bool act_bwd_uses_output(Act a) {
+  return a == Act::Relu || a == Act::Sigmoid || a == Act::Tanh || a == Act::Hardtanh;
+}
 
 // ------------------------------------------------------------------------------------------------ kernels
 
@@ -102,7 +112,8 @@ DLCORE_HOSTDEV T act_fwd_s(T x, T a, T b) {
   else if constexpr (A == Act::Tanh) return tanh_fwd(x);
   else if constexpr (A == Act::Gelu) return gelu_fwd(x);
   else if constexpr (A == Act::GeluTanh) return gelu_tanh_fwd(x);
-  else return softplus_fwd(x, a, b);
+  else if constexpr (A == Act::Softplus) return softplus_fwd(x, a, b);
+  else return hardtanh_fwd(x, a, b);
 }
 
 template <Act A, class T>
@@ -114,7 +125,8 @@ DLCORE_HOSTDEV T act_bwd_s(T g, T s, T a, T b) {
   else if constexpr (A == Act::Tanh) return tanh_bwd(g, s);
   else if constexpr (A == Act::Gelu) return gelu_bwd(g, s);
   else if constexpr (A == Act::GeluTanh) return gelu_tanh_bwd(g, s);
-  else return softplus_bwd(g, s, a, b);
+  else if constexpr (A == Act::Softplus) return softplus_bwd(g, s, a, b);
+  else return hardtanh_bwd(g, s, a, b);
 }
 
 // out = act(in); out may alias in (in-place). Contiguous, same shape and dtype.

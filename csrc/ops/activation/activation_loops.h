@@ -31,6 +31,8 @@ DLCORE_ALWAYS_INLINE vf act_fwd_v(vf x, float a, float b) {
   else if constexpr (A == Act::GeluTanh) {
     vf u = (float)kSqrt2_Pi * (x + (float)kGeluC * x * x * x);
     return 0.5f * x * (1.0f + vtanh(u));
+  } else if constexpr (A == Act::Hardtanh) {  // selects, so NaN is kept (both compares false)
+    return vselect(x < a, vsplat(a), vselect(x > b, vsplat(b), x));
   } else {  // Softplus: log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|) (one exp, one log)
     vf bx = x * a;
     vf l = vmax(bx, vsplat(0.0f)) + vlog1p(vexp(-vabs(bx)));
@@ -55,6 +57,8 @@ DLCORE_ALWAYS_INLINE vf act_bwd_v(vf g, vf s, float a, float b) {
     vf t = vtanh((float)kSqrt2_Pi * (s + (float)kGeluC * x2 * s));
     vf du = (float)kSqrt2_Pi * (1.0f + (float)(3 * kGeluC) * x2);
     return g * (0.5f * (1.0f + t) + 0.5f * s * (1.0f - t * t) * du);
+  } else if constexpr (A == Act::Hardtanh) {  // s = y; a select: an inf/NaN g at a clipped element gives 0
+    return vselect((s <= a) | (s >= b), vsplat(0.0f), g);  // NaN y: both compares false, g passes (as scalar)
   } else {
     vf bx = s * a;
     return vselect(bx > b, g, g * vsigmoid(bx));

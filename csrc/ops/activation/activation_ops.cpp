@@ -14,6 +14,7 @@ const char* act_name(Act a) {
     case Act::Gelu: return "gelu";
     case Act::GeluTanh: return "gelu";
     case Act::Softplus: return "softplus";
+    case Act::Hardtanh: return "hardtanh";
     default: return "activation";
   }
 }
@@ -21,6 +22,9 @@ const char* act_name(Act a) {
 namespace {
 void check_params(Act act, const ActParams& p) {
   if (act == Act::Softplus) DLCORE_CHECK(p.a != 0, ValueError, "softplus(): beta must be nonzero");
+  if (act == Act::Hardtanh)
+    DLCORE_CHECK(p.a <= p.b, ValueError, "hardtanh(): min_val cannot be greater than max_val, got min_val ", p.a,
+                 " and max_val ", p.b);
 }
 }  // namespace
 

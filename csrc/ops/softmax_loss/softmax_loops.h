@@ -107,7 +107,7 @@ DLCORE_ALWAYS_INLINE vf vexp_nonpos(vf x) {
 #endif
 
 // The float32 softmax over rows [o0, o1) of length R (I == 1). Per row: a max pass, an exp pass (stores
-// exp(x - m) and sums it in two vector accumulators), a scale pass (y *= 1 / sum; LOG: y = x - (m + log sum), the
+// exp(x - m) and sums it in two vector accumulators), a scale pass (y *= 1 / sum; LOG: y = (x - m) - log sum, the
 // exp pass then only sums). A row of a few thousand floats stays in L1 between the passes, so memory sees one read
 // and one write; the max pass of the next row (reads from L2/L3) is fused into the scale pass of this row (L1 and
 // stores), so the two overlap instead of running back to back. (Fusing further, the exp pass of row o with the
@@ -165,8 +165,8 @@ void softmax_rows_f32(float* DLCORE_RESTRICT y, const float* DLCORE_RESTRICT x, 
       float s = 0;
       for (int64_t r = 0; r < R; ++r) s += std::exp(xr[r] - m);
       if (LOG) {
-        float lse = m + std::log(s);
-        for (int64_t r = 0; r < R; ++r) yr[r] = xr[r] - lse;
+        const float ls = std::log(s);
+        for (int64_t r = 0; r < R; ++r) yr[r] = log_softmax_of(xr[r], m, ls);
       } else {
         float inv = 1.0f / s;
         for (int64_t r = 0; r < R; ++r) yr[r] = std::exp(xr[r] - m) * inv;
@@ -200,19 +200,19 @@ void softmax_rows_f32(float* DLCORE_RESTRICT y, const float* DLCORE_RESTRICT x, 
     vm1 = vm0;
     int64_t r = 0;
     if (LOG) {
-      const vf lse = vsplat(m + std::log(s));
+      const vf vmx = vsplat(m), ls = vsplat(std::log(s));  // y = (x - m) - log s: log_softmax_of
       for (; r + 2 * kVLen <= R; r += 2 * kVLen) {
         prefetch_pair(xp, r);
-        vstore(yr + r, vload(xr + r) - lse);
-        vstore(yr + r + kVLen, vload(xr + r + kVLen) - lse);
+        vstore(yr + r, (vload(xr + r) - vmx) - ls);
+        vstore(yr + r + kVLen, (vload(xr + r + kVLen) - vmx) - ls);
         vm0 = vmax_fast(vm0, vload(xn + r));
         vm1 = vmax_fast(vm1, vload(xn + r + kVLen));
       }
       for (; r + kVLen <= R; r += kVLen) {
-        vstore(yr + r, vload(xr + r) - lse);
+        vstore(yr + r, (vload(xr + r) - vmx) - ls);
         vm0 = vmax_fast(vm0, vload(xn + r));
       }
-      if (r < R) vstore(yr + R - kVLen, vload(xr + R - kVLen) - lse);  // same values on the overlapped lanes
+      if (r < R) vstore(yr + R - kVLen, (vload(xr + R - kVLen) - vmx) - ls);  // same values on the overlapped lanes
     } else {
       const float invs = 1.0f / s;
       const vf inv = vsplat(invs);
@@ -404,11 +404,11 @@ int64_t softmax_cols_f32(float* yb, const float* xb, int64_t R, int64_t I, int64
         s[v] += e;
         if (!LOG) vstore(yb + r * I + j0 + v * kVLen, e);
       }
-    if (LOG) {
-      for (int v = 0; v < nvec; ++v) m[v] += vlog(s[v]);
+    if (LOG) {  // y = (x - m) - log s: log_softmax_of
+      for (int v = 0; v < nvec; ++v) s[v] = vlog(s[v]);
       for (int64_t r = 0; r < R; ++r)
         for (int v = 0; v < nvec; ++v)
-          vstore(yb + r * I + j0 + v * kVLen, vload(xb + r * I + j0 + v * kVLen) - m[v]);
+          vstore(yb + r * I + j0 + v * kVLen, (vload(xb + r * I + j0 + v * kVLen) - m[v]) - s[v]);
     } else {
       for (int v = 0; v < nvec; ++v) s[v] = 1.0f / s[v];
       for (int64_t r = 0; r < R; ++r)
@@ -462,8 +462,8 @@ void softmax_fwd(char* yp, const char* xp, int64_t O, int64_t R, int64_t I) {
         T* yr = y + o * R;
         T m = row_max(xr, R);
         if (LOG) {
-          T lse = m + std::log(row_sumexp<T>(nullptr, xr, R, m));
-          for (int64_t r = 0; r < R; ++r) yr[r] = xr[r] - lse;
+          T ls = std::log(row_sumexp<T>(nullptr, xr, R, m));
+          for (int64_t r = 0; r < R; ++r) yr[r] = log_softmax_of(xr[r], m, ls);
         } else {
           T s = row_sumexp<T>(yr, xr, R, m);
           scale_row(yr, R, T(1) / s);
@@ -502,9 +502,9 @@ void softmax_fwd(char* yp, const char* xp, int64_t O, int64_t R, int64_t I) {
         }
       }
       if (LOG) {
-        for (int64_t j = 0; j < n; ++j) m[j] += std::log(s[j]);
+        for (int64_t j = 0; j < n; ++j) s[j] = std::log(s[j]);
         for (int64_t r = 0; r < R; ++r)
-          for (int64_t j = 0; j < n; ++j) yb[r * I + j] = xb[r * I + j] - m[j];
+          for (int64_t j = 0; j < n; ++j) yb[r * I + j] = log_softmax_of(xb[r * I + j], m[j], s[j]);
       } else {
         for (int64_t j = 0; j < n; ++j) s[j] = T(1) / s[j];
         for (int64_t r = 0; r < R; ++r)
@@ -587,8 +587,9 @@ void ce_fwd(char* lossp, char* wtp, char* lsep, const char* xp, const int64_t* t
     for (int64_t n = n0; n < n1; ++n) {
       const T* xr = x + n * C;
       T m = row_max(xr, C);
-      T lse = m + std::log(row_sumexp<T>(nullptr, xr, C, m));
-      lse_out[n] = lse;
+      T ls = std::log(row_sumexp<T>(nullptr, xr, C, m));
+      lse_out[2 * n] = m;
+      lse_out[2 * n + 1] = ls;
       int64_t t = target[n];
       if (t == a.ignore_index) {
         loss[n] = 0;
@@ -596,13 +597,13 @@ void ce_fwd(char* lossp, char* wtp, char* lsep, const char* xp, const int64_t* t
         continue;
       }
       T wtn = w ? w[t] : T(1);
-      T l = (T(1) - eps) * wtn * (lse - xr[t]);
+      T l = (T(1) - eps) * wtn * nll_of_logit(xr[t], m, ls);
       if (eps != T(0)) {
         T sm = 0;
         if (w) {
-          for (int64_t c = 0; c < C; ++c) sm += w[c] * (lse - xr[c]);
+          for (int64_t c = 0; c < C; ++c) sm += w[c] * nll_of_logit(xr[c], m, ls);
         } else {
-          for (int64_t c = 0; c < C; ++c) sm += lse - xr[c];
+          for (int64_t c = 0; c < C; ++c) sm += nll_of_logit(xr[c], m, ls);
         }
         l += eps / (T)C * sm;
       }
@@ -638,7 +639,8 @@ void ce_bwd(char* gxp, const char* gp, int64_t gstride, double scale, const char
       T wtn = w ? w[t] : T(1);
       T A = ((T(1) - eps) * wtn + eps * W / (T)C) * gn;
       // gx_c = gn (p_c A' - (e / C) w_c) - gn (1 - e) w_t [c == t]
-      row_exp_affine<T>(gr, x + n * C, C, lse[n], A, w, eps / (T)C * gn);
+      // p_c A = exp(x_c - m) (A / s), 1 / s = exp(-ls): no m + ls (it would lose the precision again)
+      row_exp_affine<T>(gr, x + n * C, C, lse[2 * n], A * std::exp(-lse[2 * n + 1]), w, eps / (T)C * gn);
       gr[t] -= (T(1) - eps) * wtn * gn;
     }
   });

@@ -4,10 +4,12 @@
 //
 // softmax over dim d: the input (contiguous) is viewed as [O, R, I] with R = size(d);
 //   softmax:     y = exp(x - m) / sum_r exp(x - m),   m = max_r x           (stable)
-//   log_softmax: y = x - m - log sum_r exp(x - m)
+//   log_softmax: y = (x - m) - log sum_r exp(x - m)   (shift first: x - (m + log sum) loses log sum in the rounding
+//                of m + log sum when |m| is large, e.g. -0.6934 for log(1/2) at m = 1e4 in float32)
 //   backward:    softmax gx = y (g - sum_r g y);  log_softmax gx = g - exp(y) sum_r g
 // cross_entropy: logits [N, C], target [N] (int64 class indices), weight [C] (optional), ignore_index,
-//   label smoothing e. With lse_n = log sum_c exp(x_nc), w_t = weight[t_n] (1 without weight), W = sum_c w_c:
+//   label smoothing e. With lse_n = log sum_c exp(x_nc), w_t = weight[t_n] (1 without weight), W = sum_c w_c
+//   (lse_n is kept as the pair (m_n, log sum_c exp(x_nc - m_n)) and lse_n - x_nc computed as nll_of_logit below):
 //   loss_n = (1 - e) w_t (lse_n - x_nt) + (e / C) sum_c w_c (lse_n - x_nc)        (0 where t_n == ignore_index)
 //   d loss_n / d x_nc = p_nc ((1 - e) w_t + e W / C) - (1 - e) w_t [c == t_n] - (e / C) w_c,  p = softmax(x_n)
 //   The kernel returns loss_n and w_n (w_t, 0 if ignored); reduction="mean" divides sum loss_n by sum w_n.
@@ -103,6 +105,16 @@ DLCORE_HOSTDEV T pw_loss_bwd(PwLoss k, T x, T y, T w, T pw, T a) {
   }
 }
 
+// ------------------------------------------------------------------------------------------------ log-softmax
+
+// log_softmax of one element from its row's max m and ls = log sum_r exp(x_r - m): the shift is applied first, so
+// the result keeps its precision whatever |m| (and softmax is shift-invariant in floating point too).
+template <class T> DLCORE_HOSTDEV T log_softmax_of(T x, T m, T ls) { return (x - m) - ls; }
+// -log softmax(x)_c = lse - x_c, as ls - (x_c - m).
+template <class T> DLCORE_HOSTDEV T nll_of_logit(T x, T m, T ls) { return ls - (x - m); }
+// (The backward's softmax(x)_c is exp(x_c - m) / s, with 1 / s = exp(-ls) folded into its factor, as the softmax
+// forward; exp(x_c - (m + ls)) would lose the precision again.)
+
 // ------------------------------------------------------------------------------------------------ kernels
 
 // softmax / log_softmax: in, out contiguous, viewed as [O, R, I].
@@ -116,7 +128,8 @@ struct CrossEntropyArgs {
   int64_t ignore_index = -100;
   double label_smoothing = 0.0;
 };
-// logits [N, C], target int64 [N], weight [C] or undefined -> loss [N], wt [N], lse [N] (all preallocated).
+// logits [N, C], target int64 [N], weight [C] or undefined -> loss [N], wt [N], lse [N, 2] (all preallocated);
+// lse row n = (m_n, log sum_c exp(x_nc - m_n)), the log-sum-exp split so that the backward keeps the precision.
 using CrossEntropyFwdFn = void(const Tensor& loss, const Tensor& wt, const Tensor& lse, const Tensor& logits,
                                const Tensor& target, const Tensor& weight, const CrossEntropyArgs& a);
 // grad_logits [N, C] = d/dx of sum_n g_n loss_n, g_n = grad[n * grad_stride] * scale.
@@ -154,7 +167,7 @@ inline Op<MultiMarginBwdFn> multi_margin_bwd_op{"multi_margin_loss_backward"};
 Tensor softmax(const Tensor& x, int64_t dim, bool log);
 Tensor softmax_backward(const Tensor& grad_out, const Tensor& out, int64_t dim, bool log);
 
-// Returns (loss [N], wt [N], lse [N]); checks shapes, dtypes and target range.
+// Returns (loss [N], wt [N], lse [N, 2]); checks shapes, dtypes and target range.
 struct CrossEntropyResult {
   Tensor loss, wt, lse;
 };

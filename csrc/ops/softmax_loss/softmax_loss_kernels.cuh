@@ -85,8 +85,8 @@ __global__ void softmax_rows_fwd_kernel(T* __restrict__ y, const T* __restrict__
     for (int64_t r = G.tid; r < R; r += G.size) s += std::exp(xr[r] - m);
     s = group_allreduce<BLOCK, false>(s, red);
     if (LOG) {
-      T lse = m + std::log(s);
-      for (int64_t r = G.tid; r < R; r += G.size) yr[r] = xr[r] - lse;
+      T ls = std::log(s);
+      for (int64_t r = G.tid; r < R; r += G.size) yr[r] = log_softmax_of(xr[r], m, ls);
     } else {
       T inv = T(1) / s;
       for (int64_t r = G.tid; r < R; r += G.size) yr[r] = std::exp(xr[r] - m) * inv;
@@ -123,8 +123,8 @@ __global__ void softmax_cols_fwd_kernel(T* __restrict__ y, const T* __restrict__
     T s = T(0);
     for (int64_t r = 0; r < R; ++r) s += std::exp(xc[r * I] - m);
     if (LOG) {
-      T lse = m + std::log(s);
-      for (int64_t r = 0; r < R; ++r) yc[r * I] = xc[r * I] - lse;
+      T ls = std::log(s);
+      for (int64_t r = 0; r < R; ++r) yc[r * I] = log_softmax_of(xc[r * I], m, ls);
     } else {
       T inv = T(1) / s;
       for (int64_t r = 0; r < R; ++r) yc[r * I] = std::exp(xc[r * I] - m) * inv;
@@ -149,7 +149,7 @@ __global__ void softmax_cols_bwd_kernel(T* __restrict__ gx, const T* __restrict_
 
 // ------------------------------------------------------------------------------------------------ cross-entropy
 
-// Per row: lse, and loss/wt as ce_fwd of softmax_loops.h. w: class weights or null.
+// Per row: lse (as the pair m, log sum exp(x - m)), and loss/wt as ce_fwd of softmax_loops.h. w: class weights or null.
 template <class T, bool BLOCK>
 __global__ void ce_fwd_kernel(T* __restrict__ loss, T* __restrict__ wt, T* __restrict__ lse_out,
                               const T* __restrict__ x, const int64_t* __restrict__ target, const T* __restrict__ w,
@@ -164,17 +164,18 @@ __global__ void ce_fwd_kernel(T* __restrict__ loss, T* __restrict__ wt, T* __res
     T s = T(0);
     for (int64_t c = G.tid; c < C; c += G.size) s += std::exp(xr[c] - m);
     s = group_allreduce<BLOCK, false>(s, red);
-    T lse = m + std::log(s);
+    T ls = std::log(s);
     int64_t t = target[n];
     bool ignored = t == ignore_index;
     bool bad = !ignored && (t < 0 || t >= C);  // only reachable under graph capture (the host check is skipped)
     T sm = T(0);
     if (eps != T(0) && !ignored && !bad) {  // the smoothing term: sum_c w_c (lse - x_c)
-      for (int64_t c = G.tid; c < C; c += G.size) sm += (w ? w[c] : T(1)) * (lse - xr[c]);
+      for (int64_t c = G.tid; c < C; c += G.size) sm += (w ? w[c] : T(1)) * nll_of_logit(xr[c], m, ls);
       sm = group_allreduce<BLOCK, false>(sm, red);
     }
     if (G.tid == 0) {
-      lse_out[n] = lse;
+      lse_out[2 * n] = m;
+      lse_out[2 * n + 1] = ls;
       if (ignored) {
         loss[n] = T(0);
         wt[n] = T(0);
@@ -183,7 +184,7 @@ __global__ void ce_fwd_kernel(T* __restrict__ loss, T* __restrict__ wt, T* __res
         wt[n] = std::numeric_limits<T>::quiet_NaN();
       } else {
         T wtn = w ? w[t] : T(1);
-        T l = (T(1) - eps) * wtn * (lse - xr[t]);
+        T l = (T(1) - eps) * wtn * nll_of_logit(xr[t], m, ls);
         if (eps != T(0)) l += eps / (T)C * sm;
         loss[n] = l;
         wt[n] = wtn;
@@ -192,7 +193,7 @@ __global__ void ce_fwd_kernel(T* __restrict__ loss, T* __restrict__ wt, T* __res
   }
 }
 
-// gx_c = exp(x_c - lse) A - (e / C) gn w_c - [c == t] (1 - e) w_t gn, A = ((1 - e) w_t + e W / C) gn.
+// gx_c = p_c A - (e / C) gn w_c - [c == t] (1 - e) w_t gn, A = ((1 - e) w_t + e W / C) gn.
 template <class T, bool BLOCK>
 __global__ void ce_bwd_kernel(T* __restrict__ gx, const T* __restrict__ g, int64_t gstride, T scale,
                               const T* __restrict__ x, const T* __restrict__ lse, const int64_t* __restrict__ target,
@@ -221,9 +222,10 @@ __global__ void ce_bwd_kernel(T* __restrict__ gx, const T* __restrict__ g, int64
     T wtn = w ? w[t] : T(1);
     T A = ((T(1) - eps) * wtn + eps * W / (T)C) * gn;
     T sub = eps / (T)C * gn;
-    T ln = lse[n];
+    T mn = lse[2 * n];
+    A *= std::exp(-lse[2 * n + 1]);  // p_c A = exp(x_c - m) (A / s), 1 / s = exp(-ls)
     for (int64_t c = G.tid; c < C; c += G.size) {
-      T v = std::exp(xr[c] - ln) * A - (w ? w[c] * sub : sub);
+      T v = std::exp(xr[c] - mn) * A - (w ? w[c] * sub : sub);
       if (c == t) v -= (T(1) - eps) * wtn * gn;
       gr[c] = v;
     }

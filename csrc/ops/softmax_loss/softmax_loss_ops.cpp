@@ -126,7 +126,7 @@ CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& target, con
   CrossEntropyResult r;
   r.loss = Tensor::empty(IntList{N}, logits.dtype(), logits.device());
   r.wt = Tensor::empty(IntList{N}, logits.dtype(), logits.device());
-  r.lse = Tensor::empty(IntList{N}, logits.dtype(), logits.device());
+  r.lse = Tensor::empty(IntList{N, 2}, logits.dtype(), logits.device());  // (max, log sum exp(x - max)) per row
   if (N) cross_entropy_fwd_op.get(logits.device().type)(r.loss, r.wt, r.lse, logits.contiguous(), tc,
                                                         contig_or_undef(weight), a);
   return r;
@@ -141,8 +141,8 @@ Tensor cross_entropy_backward(const Tensor& grad, double scale, const Tensor& lo
   int64_t N = logits.size(0), C = logits.size(1);
   check_class_weight(weight, logits, C, op);
   check_float(lse, op, "lse");
-  DLCORE_CHECK(lse.dim() == 1 && lse.size(0) == N, ValueError, op, "(): expected lse of shape [", N, "], got ",
-               lse.shape().str());
+  DLCORE_CHECK(lse.dim() == 2 && lse.size(0) == N && lse.size(1) == 2, ValueError, op, "(): expected lse of shape [",
+               N, ", 2] (the forward's), got ", lse.shape().str());
   int64_t gs = grad_stride_of(grad, N, logits, op);
   Tensor gx = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
   if (N && C)
@@ -207,7 +207,9 @@ Tensor pw_loss_backward(PwLoss k, const Tensor& grad, double scale, const Tensor
                         const Tensor& w, const Tensor& pw, const PwLossParams& p) {
   check_pw(k, x, y, w, pw);
   int64_t gs = 1;
-  if (grad.defined() && grad.numel() == 1 && x.numel() != 1) {  // the upstream scalar of reduction mean/sum
+  // the upstream scalar of reduction mean/sum: one element, read with stride 0 (also when x has one element, as
+  // [1, 1] against a 0-d grad)
+  if (grad.defined() && grad.numel() == 1 && grad.shape() != x.shape()) {
     check_float(grad, pw_loss_name(k), "grad");
     check_same_device(x, grad, pw_loss_name(k), "input", "grad");
     check_same_dtype(x, grad, pw_loss_name(k), "input", "grad");
