@@ -609,3 +609,19 @@ def test_simple_modules_vs_torch(rng):
         assert_close(got, ref.numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="missing argument"):
         nn.Threshold(0.5)
+
+
+@pytest.mark.parametrize("with_w,with_b", [(True, False), (False, True)])
+def test_layer_norm_kernel_partial_affine(with_w, with_b, float_dtype, rng):
+    """The cpu kernel's weight-only / bias-only branches and their gradients (float64 finite differences)."""
+    a = (rng.standard_normal((6, 37)) * 2 + 3).astype(float_dtype)
+    w = rng.standard_normal(37).astype(float_dtype)
+    b = rng.standard_normal(37).astype(float_dtype)
+    ref = np_norm_groups(a, (-1, 37), 1e-5) * (w if with_w else 1.0) + (b if with_b else 0.0)
+    got = F.layer_norm(T(a), (37,), T(w) if with_w else None, T(b) if with_b else None)
+    assert_close(got, ref, rtol=1e-4 if float_dtype == "float32" else 1e-10, atol=1e-5)
+    if float_dtype == "float64":
+        p = [T(w, grad=True)] if with_w else [T(b, grad=True)]
+        fn = (lambda x, ww: F.layer_norm(x, (37,), ww, None)) if with_w else \
+            (lambda x, bb: F.layer_norm(x, (37,), None, bb))
+        gradcheck(fn, [T(a, grad=True)] + p)

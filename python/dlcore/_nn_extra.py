@@ -279,8 +279,35 @@ def _normalize_rows(x2, eps):
     return _F().batch_norm(x2, None, None, None, None, True, 0.0, eps)
 
 
+class _LayerNormCpu(Function):
+    """The cpu layer_norm kernels (one pass for the statistics, one for the output; the backward in one pass plus
+    the weight/bias column sums)."""
+
+    @staticmethod
+    def forward(ctx, x, d, w, b, eps):
+        y, mean, rstd = _C.layer_norm_fwd(x, d, w, b, eps)
+        ctx.d, ctx.has_w, ctx.has_b = d, w is not None, b is not None
+        ctx.save_for_backward(x, w, mean, rstd)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w, mean, rstd = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx, gw, gb = _C.layer_norm_bwd(g, x, ctx.d, w, mean, rstd, bool(need[0]), bool(ctx.has_w and need[2]),
+                                       bool(ctx.has_b and need[3]))
+        return gx, None, gw, gb, None
+
+
+def _ln_kernel_ok(x, params):
+    if x.device.type != "cpu" or x.dtype not in (_C.dtype.float32, _C.dtype.float64):
+        return False
+    return all(p is None or (p.device.type == "cpu" and p.dtype == x.dtype) for p in params)
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """(x - mean) / sqrt(var + eps) * weight + bias over the last len(normalized_shape) dims."""
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last len(normalized_shape) dims: the cpu layer_norm
+    kernels for float32/float64, elsewhere the batch_norm kernels on a [1, rows, D] view and the affine after."""
     _check_tensor(input, "layer_norm")
     ns = [int(normalized_shape)] if isinstance(normalized_shape, (int, np.integer)) else \
         [int(s) for s in normalized_shape]
@@ -293,6 +320,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             raise RuntimeError(f"layer_norm(): expected {name} of shape {ns}, got {list(p.shape)}")
     d = math.prod(ns)
     r = input.numel() // d if d else 0
+    if r and d and _ln_kernel_ok(input, (weight, bias)):
+        if _needs_grad(input, weight, bias):
+            return _LayerNormCpu.apply(input, d, weight, bias, float(eps))
+        return _C.layer_norm_fwd(input, d, weight, bias, float(eps))[0]
     if input.numel() == 0:
         y = _ops.mul(input, 0)
     elif d == 1:  # one element per row: x - mean = 0

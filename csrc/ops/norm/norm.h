@@ -73,6 +73,19 @@ BatchNormGrads batch_norm_backward(const Tensor& g, const Tensor& x, const Tenso
                                    const Tensor& save_invstd, bool training, bool need_gx, bool need_gw,
                                    bool need_gb);
 Tensor local_response_norm(const Tensor& x, const LrnArgs& a);
+
+// layer_norm on the cpu over the last D elements of x (viewed as [R, D]): y, mean [R], rstd [R] (in x's dtype);
+// weight/bias [D] or undefined. The backward returns (gx, gw, gb), each undefined when not wanted.
+// y = (x - mean) rstd w + b, rstd = 1 / sqrt(var + eps) (biased var); dx = rstd (g w - mean(g w) - xhat mean(g w xhat)).
+using LayerNormFwdFn = void(const Tensor& y, const Tensor& mean, const Tensor& rstd, const Tensor& x,
+                            const Tensor& weight, const Tensor& bias, double eps);
+using LayerNormBwdFn = void(const Tensor& gx, const Tensor& gw, const Tensor& gb, const Tensor& g, const Tensor& x,
+                            const Tensor& weight, const Tensor& mean, const Tensor& rstd);
+inline Op<LayerNormFwdFn> layer_norm_fwd_op{"layer_norm"};
+inline Op<LayerNormBwdFn> layer_norm_bwd_op{"layer_norm_backward"};
+BatchNormResult layer_norm(const Tensor& x, int64_t D, const Tensor& weight, const Tensor& bias, double eps);
+BatchNormGrads layer_norm_backward(const Tensor& g, const Tensor& x, int64_t D, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd, bool need_gx, bool need_gw, bool need_gb);
 Tensor local_response_norm_backward(const Tensor& g, const Tensor& x, const LrnArgs& a);
 
 }  // namespace dlcore

@@ -106,7 +106,21 @@ void lrn_bwd_cpu(const Tensor& gx, const Tensor& g, const Tensor& x, const LrnAr
   });
 }
 
+void ln_fwd_cpu(const Tensor& y, const Tensor& mean, const Tensor& rstd, const Tensor& x, const Tensor& w,
+                const Tensor& b, double eps) {
+  bn_table().ln_fwd[dt_index(x)](ptr(y), ptr(mean), ptr(rstd), ptr(x), ptr(w), ptr(b), mean.size(0),
+                                 x.numel() / std::max<int64_t>(mean.size(0), 1), eps);
+}
+
+void ln_bwd_cpu(const Tensor& gx, const Tensor& gw, const Tensor& gb, const Tensor& g, const Tensor& x,
+                const Tensor& w, const Tensor& mean, const Tensor& rstd) {
+  bn_table().ln_bwd[dt_index(x)](ptr(gx), ptr(gw), ptr(gb), ptr(g), ptr(x), ptr(w), ptr(mean), ptr(rstd),
+                                 mean.size(0), x.numel() / std::max<int64_t>(mean.size(0), 1));
+}
+
 KernelRegistrar r1(batch_norm_fwd_op, DeviceType::CPU, &bn_fwd_cpu, "cpu");
+KernelRegistrar r5(layer_norm_fwd_op, DeviceType::CPU, &ln_fwd_cpu, "cpu");
+KernelRegistrar r6(layer_norm_bwd_op, DeviceType::CPU, &ln_bwd_cpu, "cpu");
 KernelRegistrar r2(batch_norm_bwd_op, DeviceType::CPU, &bn_bwd_cpu, "cpu");
 KernelRegistrar r3(lrn_fwd_op, DeviceType::CPU, &lrn_fwd_cpu, "cpu");
 KernelRegistrar r4(lrn_bwd_op, DeviceType::CPU, &lrn_bwd_cpu, "cpu");

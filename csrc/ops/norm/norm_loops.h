@@ -408,7 +408,93 @@ void bn_bwd(char* gxp, char* gwp, char* gbp, const char* gp, const char* xp, con
   });
 }
 
+// layer_norm: a row of D elements per normalisation (rows are read once from memory; the second and third passes
+// hit L1/L2). Statistics in float64 (sum, then the sum of squared deviations: two passes, no cancellation).
+template <class T>
+void ln_fwd(char* yp, char* mp, char* rp, const char* xp, const char* wp, const char* bp, int64_t R, int64_t D,
+            double eps) {
+  T* y = reinterpret_cast<T*>(yp);
+  T* mean = reinterpret_cast<T*>(mp);
+  T* rstd = reinterpret_cast<T*>(rp);
+  const T* x = reinterpret_cast<const T*>(xp);
+  const T* w = reinterpret_cast<const T*>(wp);
+  const T* b = reinterpret_cast<const T*>(bp);
+  parallel_for(0, R, std::max<int64_t>(1, 16384 / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * D;
+      T* yr = y + r * D;
+      const double m = sum_row(xr, D) / (double)D;
+      const double is = 1.0 / std::sqrt(sumsq_dev_row(xr, D, m) / (double)D + eps);
+      mean[r] = (T)m;
+      rstd[r] = (T)is;
+      const T mt = (T)m, st = (T)is;
+      if (w && b)
+        for (int64_t i = 0; i < D; ++i) yr[i] = (xr[i] - mt) * st * w[i] + b[i];
+      else if (w)
+        for (int64_t i = 0; i < D; ++i) yr[i] = (xr[i] - mt) * st * w[i];
+      else if (b)
+        for (int64_t i = 0; i < D; ++i) yr[i] = (xr[i] - mt) * st + b[i];
+      else
+        for (int64_t i = 0; i < D; ++i) yr[i] = (xr[i] - mt) * st;
+    }
+  });
+}
+
+// dx = rstd (g w - mean(g w) - xhat mean(g w xhat)); dw = sum over rows of g xhat, db = sum of g (per-thread
+// partial rows, added in thread order: deterministic for a given thread count).
+template <class T>
+void ln_bwd(char* gxp, char* gwp, char* gbp, const char* gp, const char* xp, const char* wp, const char* mp,
+            const char* rp, int64_t R, int64_t D) {
+  T* gx = reinterpret_cast<T*>(gxp);
+  T* gw = reinterpret_cast<T*>(gwp);
+  T* gb = reinterpret_cast<T*>(gbp);
+  const T* g = reinterpret_cast<const T*>(gp);
+  const T* x = reinterpret_cast<const T*>(xp);
+  const T* w = reinterpret_cast<const T*>(wp);
+  const T* mean = reinterpret_cast<const T*>(mp);
+  const T* rstd = reinterpret_cast<const T*>(rp);
+  const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), R));
+  const bool partial = gw || gb;
+  std::vector<T> part(partial ? (size_t)(nt * 2 * D) : 0, T(0));
+  parallel_for(0, nt, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<T> gwr(D);
+    for (int64_t t = t0; t < t1; ++t) {
+      T* pw = partial ? part.data() + t * 2 * D : nullptr;
+      T* pb = partial ? pw + D : nullptr;
+      for (int64_t r = R * t / nt; r < R * (t + 1) / nt; ++r) {
+        const T* xr = x + r * D;
+        const T* g_r = g + r * D;
+        const T m = mean[r], is = rstd[r];
+        if (w)
+          for (int64_t i = 0; i < D; ++i) gwr[i] = g_r[i] * w[i];
+        else
+          std::copy(g_r, g_r + D, gwr.begin());
+        double s1 = 0, s2 = 0;
+        sum_g_gx_row(gwr.data(), xr, D, (double)m, s1, s2);
+        const T c1 = (T)(s1 / (double)D), c2 = (T)(s2 * (double)is * (double)is / (double)D);
+        if (gx) {
+          T* o = gx + r * D;
+          for (int64_t i = 0; i < D; ++i) o[i] = is * (gwr[i] - c1 - (xr[i] - m) * c2);
+        }
+        if (pw)
+          for (int64_t i = 0; i < D; ++i) pw[i] += g_r[i] * ((xr[i] - m) * is);
+        if (pb)
+          for (int64_t i = 0; i < D; ++i) pb[i] += g_r[i];
+      }
+    }
+  });
+  for (int64_t t = 0; t < nt && partial; ++t)
+    for (int64_t i = 0; i < D; ++i) {
+      if (gw) gw[i] = (t ? gw[i] : T(0)) + part[t * 2 * D + i];
+      if (gb) gb[i] = (t ? gb[i] : T(0)) + part[t * 2 * D + D + i];
+    }
+}
+
 void fill_batch_norm_table(BatchNormTable& t) {
+  t.ln_fwd[0] = &ln_fwd<float>;
+  t.ln_fwd[1] = &ln_fwd<double>;
+  t.ln_bwd[0] = &ln_bwd<float>;
+  t.ln_bwd[1] = &ln_bwd<double>;
   t.fwd[0] = &bn_fwd<float>;
   t.fwd[1] = &bn_fwd<double>;
   t.bwd[0] = &bn_bwd<float>;

@@ -123,4 +123,50 @@ Tensor local_response_norm_backward(const Tensor& g, const Tensor& x, const LrnA
   return gx;
 }
 
+namespace {
+
+void check_ln(const Tensor& x, int64_t D, const Tensor& w, const Tensor& b, const char* op) {
+  DLCORE_CHECK(is_floating(x.dtype()) && (x.dtype() == DType::Float32 || x.dtype() == DType::Float64), TypeError,
+               op, "(): expected a float32 or float64 input, got ", dtype_name(x.dtype()));
+  DLCORE_CHECK(D > 0 && x.numel() % D == 0 && x.dim() >= 1 && x.size(x.dim() - 1) > 0, ValueError, op,
+               "(): cannot normalise the last ", D, " elements of an input of shape ", x.shape().str());
+  for (const Tensor* p : {&w, &b}) {
+    if (!p->defined()) continue;
+    DLCORE_CHECK(p->numel() == D && p->dtype() == x.dtype() && p->device() == x.device(), ValueError, op,
+                 "(): weight/bias must have ", D, " elements of the input's dtype and device, got ", p->shape().str(),
+                 " ", dtype_name(p->dtype()), " on ", p->device().str());
+  }
+}
+
+}  // namespace
+
+BatchNormResult layer_norm(const Tensor& x, int64_t D, const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "layer_norm";
+  check_ln(x, D, weight, bias, op);
+  Tensor xc = x.contiguous();
+  const int64_t R = x.numel() / D;
+  BatchNormResult r;
+  r.y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  r.save_mean = Tensor::empty(IntList{R}, x.dtype(), x.device());
+  r.save_invstd = Tensor::empty(IntList{R}, x.dtype(), x.device());
+  layer_norm_fwd_op.get(x.device().type)(r.y, r.save_mean, r.save_invstd, xc, contig_or_undef(weight),
+                                         contig_or_undef(bias), eps);
+  return r;
+}
+
+BatchNormGrads layer_norm_backward(const Tensor& g, const Tensor& x, int64_t D, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd, bool need_gx, bool need_gw, bool need_gb) {
+  const char* op = "layer_norm_backward";
+  check_ln(x, D, weight, Tensor(), op);
+  DLCORE_CHECK(g.shape() == x.shape() && g.dtype() == x.dtype(), ValueError, op, "(): grad ", g.shape().str(),
+               " does not match the input ", x.shape().str());
+  BatchNormGrads r;
+  if (need_gx) r.gx = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (need_gw && weight.defined()) r.gw = Tensor::empty(IntList{D}, x.dtype(), x.device());
+  if (need_gb) r.gb = Tensor::empty(IntList{D}, x.dtype(), x.device());
+  layer_norm_bwd_op.get(x.device().type)(r.gx, r.gw, r.gb, g.contiguous(), x.contiguous(), contig_or_undef(weight),
+                                         mean, rstd);
+  return r;
+}
+
 }  // namespace dlcore

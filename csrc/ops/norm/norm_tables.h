@@ -10,6 +10,12 @@ struct BatchNormTable {
                  char* running_mean, char* running_var, int64_t N, int64_t C, int64_t S, const BatchNormArgs& a) = {};
   void (*bwd[2])(char* gx, char* gw, char* gb, const char* g, const char* x, const char* w, const char* mean,
                  const char* invstd, int64_t N, int64_t C, int64_t S, bool training) = {};
+  // layer_norm over rows: x, y [R, D]; w, b [D] or null; mean, rstd [R] (written by the forward).
+  void (*ln_fwd[2])(char* y, char* mean, char* rstd, const char* x, const char* w, const char* b, int64_t R,
+                    int64_t D, double eps) = {};
+  // gx [R, D]; gw, gb [D] or null (not wanted).
+  void (*ln_bwd[2])(char* gx, char* gw, char* gb, const char* g, const char* x, const char* w, const char* mean,
+                    const char* rstd, int64_t R, int64_t D) = {};
 };
 
 namespace scalar { void fill_batch_norm_table(BatchNormTable& t); }
