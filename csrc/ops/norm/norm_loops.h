@@ -408,8 +408,74 @@ void bn_bwd(char* gxp, char* gwp, char* gbp, const char* gp, const char* xp, con
   });
 }
 
+// Row sums for layer_norm in kLn independent lanes of T (vectorised by the compiler for the file's ISA), flushed
+// into float64 every kLnFlush elements: sum(a), and sum((a o w) (x - m)) with w optional (then sum(a o w)).
+constexpr int kLn = 16;
+constexpr int64_t kLnFlush = 1024;
+
+template <class T>
+double ln_sum(const T* DLCORE_RESTRICT x, int64_t n) {
+  double total = 0;
+  for (int64_t c0 = 0; c0 < n; c0 += kLnFlush) {
+    const int64_t c1 = std::min(n, c0 + kLnFlush);
+    T a[kLn] = {};
+    int64_t i = c0;
+    for (; i + kLn <= c1; i += kLn)
+      for (int j = 0; j < kLn; ++j) a[j] += x[i + j];
+    for (; i < c1; ++i) a[0] += x[i];
+    for (int j = 0; j < kLn; ++j) total += (double)a[j];
+  }
+  return total;
+}
+
+template <class T>
+double ln_sumsq_dev(const T* DLCORE_RESTRICT x, int64_t n, T m) {
+  double total = 0;
+  for (int64_t c0 = 0; c0 < n; c0 += kLnFlush) {
+    const int64_t c1 = std::min(n, c0 + kLnFlush);
+    T a[kLn] = {};
+    int64_t i = c0;
+    for (; i + kLn <= c1; i += kLn)
+      for (int j = 0; j < kLn; ++j) {
+        const T d = x[i + j] - m;
+        a[j] += d * d;
+      }
+    for (; i < c1; ++i) a[0] += (x[i] - m) * (x[i] - m);
+    for (int j = 0; j < kLn; ++j) total += (double)a[j];
+  }
+  return total;
+}
+
+// s1 = sum(g w), s2 = sum(g w (x - m)) (w null: 1).
+template <class T>
+void ln_sum_gw(const T* DLCORE_RESTRICT g, const T* DLCORE_RESTRICT w, const T* DLCORE_RESTRICT x, int64_t n, T m,
+               double& s1, double& s2) {
+  s1 = s2 = 0;
+  for (int64_t c0 = 0; c0 < n; c0 += kLnFlush) {
+    const int64_t c1 = std::min(n, c0 + kLnFlush);
+    T a[kLn] = {}, b[kLn] = {};
+    int64_t i = c0;
+    for (; i + kLn <= c1; i += kLn)
+      for (int j = 0; j < kLn; ++j) {
+        const T gw = w ? g[i + j] * w[i + j] : g[i + j];
+        a[j] += gw;
+        b[j] += gw * (x[i + j] - m);
+      }
+    for (; i < c1; ++i) {
+      const T gw = w ? g[i] * w[i] : g[i];
+      a[0] += gw;
+      b[0] += gw * (x[i] - m);
+    }
+    for (int j = 0; j < kLn; ++j) {
+      s1 += (double)a[j];
+      s2 += (double)b[j];
+    }
+  }
+}
+
 // layer_norm: a row of D elements per normalisation (rows are read once from memory; the second and third passes
-// hit L1/L2). Statistics in float64 (sum, then the sum of squared deviations: two passes, no cancellation).
+// hit L1/L2). Statistics in two passes (the mean, then the squared deviations: no cancellation), summed in T lanes
+// flushed into float64 every kLnFlush elements.
 template <class T>
 void ln_fwd(char* yp, char* mp, char* rp, const char* xp, const char* wp, const char* bp, int64_t R, int64_t D,
             double eps) {
@@ -423,8 +489,8 @@ void ln_fwd(char* yp, char* mp, char* rp, const char* xp, const char* wp, const 
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * D;
       T* yr = y + r * D;
-      const double m = sum_row(xr, D) / (double)D;
-      const double is = 1.0 / std::sqrt(sumsq_dev_row(xr, D, m) / (double)D + eps);
+      const double m = ln_sum(xr, D) / (double)D;
+      const double is = 1.0 / std::sqrt(ln_sumsq_dev(xr, D, (T)m) / (double)D + eps);
       mean[r] = (T)m;
       rstd[r] = (T)is;
       const T mt = (T)m, st = (T)is;
@@ -457,7 +523,6 @@ void ln_bwd(char* gxp, char* gwp, char* gbp, const char* gp, const char* xp, con
   const bool partial = gw || gb;
   std::vector<T> part(partial ? (size_t)(nt * 2 * D) : 0, T(0));
   parallel_for(0, nt, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<T> gwr(D);
     for (int64_t t = t0; t < t1; ++t) {
       T* pw = partial ? part.data() + t * 2 * D : nullptr;
       T* pb = partial ? pw + D : nullptr;
@@ -465,20 +530,24 @@ void ln_bwd(char* gxp, char* gwp, char* gbp, const char* gp, const char* xp, con
         const T* xr = x + r * D;
         const T* g_r = g + r * D;
         const T m = mean[r], is = rstd[r];
-        if (w)
-          for (int64_t i = 0; i < D; ++i) gwr[i] = g_r[i] * w[i];
-        else
-          std::copy(g_r, g_r + D, gwr.begin());
-        double s1 = 0, s2 = 0;
-        sum_g_gx_row(gwr.data(), xr, D, (double)m, s1, s2);
+        double s1, s2;
+        ln_sum_gw(g_r, w, xr, D, m, s1, s2);
         const T c1 = (T)(s1 / (double)D), c2 = (T)(s2 * (double)is * (double)is / (double)D);
         if (gx) {
           T* o = gx + r * D;
-          for (int64_t i = 0; i < D; ++i) o[i] = is * (gwr[i] - c1 - (xr[i] - m) * c2);
+          if (w)
+            for (int64_t i = 0; i < D; ++i) o[i] = is * (g_r[i] * w[i] - c1 - (xr[i] - m) * c2);
+          else
+            for (int64_t i = 0; i < D; ++i) o[i] = is * (g_r[i] - c1 - (xr[i] - m) * c2);
         }
-        if (pw)
+        if (pw && pb)
+          for (int64_t i = 0; i < D; ++i) {
+            pw[i] += g_r[i] * ((xr[i] - m) * is);
+            pb[i] += g_r[i];
+          }
+        else if (pw)
           for (int64_t i = 0; i < D; ++i) pw[i] += g_r[i] * ((xr[i] - m) * is);
-        if (pb)
+        else if (pb)
           for (int64_t i = 0; i < D; ++i) pb[i] += g_r[i];
       }
     }
