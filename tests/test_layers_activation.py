@@ -338,3 +338,41 @@ def test_hardtanh_limits_and_clipped_gradient(isa, n, float_dtype):
     np.testing.assert_array_equal(xd.grad.numpy(), expect)
     with pytest.raises(ValueError, match="hardtanh"):
         F.hardtanh(xd, 2.0, 1.0)
+
+
+_VIEW_INPLACE = [
+    ("relu_view", lambda F_, lib, h: F_.relu(h.view(6), inplace=True), "h"),
+    ("ReLU_t", lambda F_, lib, h: lib.nn.ReLU(inplace=True)(h.t()), "v"),
+    ("leaky_relu_slice", lambda F_, lib, h: F_.leaky_relu(h[:, 1:], 0.1, inplace=True), "h"),
+    ("hardtanh_view", lambda F_, lib, h: F_.hardtanh(h.view(6), -0.5, 2.5, inplace=True), "h"),
+    ("relu6_narrow", lambda F_, lib, h: F_.relu6(h.narrow(1, 0, 2), inplace=True), "h"),
+    ("elu_select", lambda F_, lib, h: F_.elu(h[1], 0.7, inplace=True), "h"),
+    ("silu_t", lambda F_, lib, h: F_.silu(h.t(), inplace=True), "h"),
+    ("mish_view", lambda F_, lib, h: F_.mish(h.view(3, 2), inplace=True), "v"),
+    ("selu_slice", lambda F_, lib, h: F_.selu(h[:, ::2], inplace=True), "h"),
+    ("celu_view", lambda F_, lib, h: F_.celu(h.view(6)[1:], 1.5, inplace=True), "h"),
+    ("hardswish_t", lambda F_, lib, h: F_.hardswish(h.t(), inplace=True), "h"),
+    ("relu_method", lambda F_, lib, h: h.view(6).relu_(), "h"),
+    ("dropout_p0", lambda F_, lib, h: F_.dropout(h.view(6), 0.0, training=True, inplace=True), "h"),
+    ("dropout_p1", lambda F_, lib, h: F_.dropout(h[0], 1.0, training=True, inplace=True), "h"),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("name,fn,loss_on", _VIEW_INPLACE, ids=[c[0] for c in _VIEW_INPLACE])
+def test_inplace_activation_on_view_with_live_base(name, fn, loss_on):
+    """In-place activations/dropout on a view of a tensor with history whose base stays alive: the base and the other
+    views see the op in their gradients (the generic view + in-place rebase), as in torch."""
+    import torch
+    x0 = np.array([[-1.0, 2.0, -3.0], [4.0, -5.0, 0.6]])
+    res = []
+    for lib, F_ in ((torch, torch.nn.functional), (dlcore, F)):
+        x = lib.tensor(x0, dtype=lib.float64, requires_grad=True)
+        h = x * 1.5
+        other = h.t()[1]            # another live view of h made before the op
+        r = fn(F_, lib, h)
+        loss = (h * h).sum() if loss_on == "h" else (r * r).sum()
+        (loss + (other * other).sum() * 3).backward()
+        res.append((h.detach().numpy().copy(), x.grad.numpy().copy()))
+    np.testing.assert_allclose(res[1][0], res[0][0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(res[1][1], res[0][1], rtol=1e-12, atol=1e-12)

@@ -480,7 +480,7 @@ class _IndexPut(Function):
 
 
 def _put(x, key, value, accumulate):
-    from ._tensor import _inplace_group, _rebase_inplace
+    from ._tensor import _inplace_group, _rebase_inplace, _check_nograd_view
     plan = _Plan(x, key)
     vp = plan.view(x)
     rest = list(vp.shape[len(plan.idx):])
@@ -505,7 +505,10 @@ def _put(x, key, value, accumulate):
         v = _C.expand(_C.full([], value, x.dtype, x.device) if x.dtype.is_floating_point
                       else _C.full_int([], int(value), x.dtype, x.device), out_shape)
     record = _needs_grad(x, value)
-    grp = _inplace_group(x) if record else None
+    if record:
+        grp = _inplace_group(x)
+    else:
+        _check_nograd_view(x)
     _C.index_put_(vp, plan.idx, plan.from_out(v), accumulate)
     if record:
         alias = x._alias()
@@ -653,19 +656,18 @@ def split(tensor, split_size_or_sections, dim=0):
         if s <= 0 and not (s == 0 and n == 0):
             raise ValueError(f"split(): split_size must be positive, got {s}")
         sizes = [builtins.min(s, n - i) for i in range(0, n, s)] if n else [0]
-    out, start = [], 0
-    for s in sizes:
-        out.append(_ops.narrow(tensor, d, start, s))
-        start += s
-    return _multi_views(out)
+    return _narrow_pieces(tensor, d, sizes)
 
 
-def _multi_views(views):
-    """Marks the outputs of a function returning several views (in-place ops on them raise under autograd)."""
-    for v in views:
-        if "_view_group" in v.__dict__:
-            v.__dict__["_multi_view"] = True
-    return tuple(views)
+def _narrow_pieces(x, d, sizes=None, bounds=None):
+    """The consecutive pieces of the given sizes along dim d (or x[a:b] along d for the consecutive (a, b) of
+    bounds), as views (split, chunk, tensor_split)."""
+    if bounds is None:
+        bounds = [0]
+        for s in sizes:
+            bounds.append(bounds[-1] + s)
+    argss = [(d, a, builtins.max(a, b), 1) for a, b in zip(bounds[:-1], bounds[1:])]
+    return tuple(_ops._slices_multi(x, _C.slice, argss))
 
 
 def chunk(input, chunks, dim=0):
@@ -675,7 +677,7 @@ def chunk(input, chunks, dim=0):
     n = input.shape[d]
     size = -(-n // chunks) if n else 0
     if size == 0:
-        return _multi_views([_ops.narrow(input, d, 0, 0) for _ in range(builtins.min(chunks, 1))])
+        return _narrow_pieces(input, d, [0] * builtins.min(chunks, 1))
     return split(input, size, d)
 
 
@@ -688,14 +690,10 @@ def tensor_split(input, indices_or_sections, dim=0):
         sizes = [q + 1] * r + [q] * (k - r)
     else:
         bounds = [0] + [builtins.min(builtins.max(int(i), 0), n) for i in indices_or_sections] + [n]
-        sizes = [builtins.max(b - a, 0) for a, b in zip(bounds[:-1], bounds[1:])]
-    out, start = [], 0
-    for s in sizes:
-        out.append(_ops.narrow(input, d, start, s))
-        start += s
-    return _multi_views(out)
+        return _narrow_pieces(input, d, bounds=bounds)
+    return _narrow_pieces(input, d, sizes)
 
 
 def unbind(input, dim=0):
     d = _norm_dim(dim, input.ndim, "unbind")
-    return _multi_views([_ops.select(input, d, i) for i in range(input.shape[d])])
+    return tuple(_ops._slices_multi(input, _C.select, [(d, i) for i in range(input.shape[d])]))

@@ -551,14 +551,11 @@ def _inplace(x, out, inplace):
     """out written into x when inplace (x then carries out's history, as the in-place activations do)."""
     if not inplace:
         return out
+    from ._tensor import _inplace_with_history, _check_nograd_view
     if _needs_grad(x) or out.requires_grad:
-        from ._tensor import _check_inplace_autograd
-        _check_inplace_autograd(x)
-        _C.copy_(x, out)
-        x.requires_grad = True
-        x.grad_fn = out.grad_fn
-        x._output_nr = out._output_nr
-        return x
+        # out was computed from a clone of x (_src): x's history is rebased onto it, through x's view group
+        return _inplace_with_history(x, lambda src: out, "in-place activation", clone=False)
+    _check_nograd_view(x)
     _C.copy_(x, out)
     return x
 

@@ -68,18 +68,21 @@ def _act(x, kind, a=0.0, b=0.0, op="activation"):
     return _C.act_forward(kind, x, float(a), float(b))
 
 
+def _check_nograd_view(x):
+    """In place without recording: raises for a view made in no_grad mode of a tensor that requires grad when grad
+    mode is on (as torch; _tensor._check_nograd_view)."""
+    if "_nograd_view" in x.__dict__:
+        from ._tensor import _check_nograd_view
+        _check_nograd_view(x)
+
+
 def _act_inplace(x, kind, a=0.0, b=0.0, op="activation"):
     """In place: raw kernel without autograd; with autograd, out-of-place then copy + history rebase."""
     _check_tensor(x, op)
     if _needs_grad(x):
-        from ._tensor import _check_inplace_autograd
-        _check_inplace_autograd(x)
-        out = _Act.apply(_ops.clone(x), kind, float(a), float(b))
-        _C.copy_(x, out)
-        x.requires_grad = True
-        x.grad_fn = out.grad_fn
-        x._output_nr = out._output_nr
-        return x
+        from ._tensor import _inplace_with_history
+        return _inplace_with_history(x, lambda src: _Act.apply(src, kind, float(a), float(b)), op)
+    _check_nograd_view(x)
     if x.is_contiguous():
         return _C.act_forward_(kind, x, float(a), float(b))
     _C.copy_(x, _C.act_forward(kind, x, float(a), float(b)))
@@ -92,14 +95,9 @@ def _composite_inplace(x, fn, op):
     requires grad raises, like torch)."""
     _check_tensor(x, op)
     if _needs_grad(x):
-        from ._tensor import _check_inplace_autograd
-        _check_inplace_autograd(x)
-        out = fn(_ops.clone(x))
-        _C.copy_(x, out)
-        x.requires_grad = True
-        x.grad_fn = out.grad_fn
-        x._output_nr = out._output_nr
-        return x
+        from ._tensor import _inplace_with_history
+        return _inplace_with_history(x, fn, op)
+    _check_nograd_view(x)
     _C.copy_(x, fn(x))
     return x
 
@@ -915,14 +913,9 @@ def _dropout_impl(input, p, training, inplace, group_of, op):
     group = group_of(input)
     if inplace:
         if _needs_grad(input):
-            from ._tensor import _check_inplace_autograd
-            _check_inplace_autograd(input)
-            out = _Dropout.apply(_ops.clone(input), float(p), group)
-            _C.copy_(input, out)
-            input.requires_grad = True
-            input.grad_fn = out.grad_fn
-            input._output_nr = out._output_nr
-            return input
+            from ._tensor import _inplace_with_history
+            return _inplace_with_history(input, lambda src: _Dropout.apply(src, float(p), group), op + "_")
+        _check_nograd_view(input)
         if input.is_contiguous():
             return _C.dropout_fwd_(input, float(p), group)[0]
         _C.copy_(input, _C.dropout_fwd(input, float(p), group)[0])

@@ -87,10 +87,11 @@ class _Sub(Function):
 class _Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        # An operand is saved only when the other one is a tensor (whose gradient needs it): x * 2 saves nothing,
-        # so modifying x in place afterwards is fine, as in PyTorch.
-        both = _isT(a, Tensor) and _isT(b, Tensor)
-        ctx.save_for_backward(a if both else None, b if both else None)
+        # An operand is saved only when the other one is a tensor that requires grad (whose gradient needs it):
+        # x * 2 and x * mask save nothing of x, so modifying x in place afterwards is fine, as in PyTorch.
+        ta, tb = _isT(a, Tensor), _isT(b, Tensor)
+        ctx.save_for_backward(a if ta and tb and b.requires_grad else None,
+                              b if ta and tb and a.requires_grad else None)
         ctx.sa = a if not _isT(a, Tensor) else None
         ctx.sb = b if not _isT(b, Tensor) else None
         ctx.a, ctx.b = _meta(a), _meta(b)
@@ -110,8 +111,10 @@ class _Mul(Function):
 class _Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        # a is needed only for b's gradient: a / 2 saves nothing of a (PyTorch's rule)
-        ctx.save_for_backward(a if _isT(a, Tensor) and _isT(b, Tensor) else None, b if _isT(b, Tensor) else None)
+        # a is needed only for b's gradient: a / 2 and a / const_tensor save nothing of a (PyTorch's rule); b is
+        # needed by both gradients
+        tb = _isT(b, Tensor)
+        ctx.save_for_backward(a if _isT(a, Tensor) and tb and b.requires_grad else None, b if tb else None)
         ctx.sa = a if not _isT(a, Tensor) else None
         ctx.sb = b if not _isT(b, Tensor) else None
         ctx.a, ctx.b = _meta(a), _meta(b)
@@ -995,7 +998,7 @@ class _View(Function):
 def _view_op(x, fn, *args):
     if _needs_grad(x):
         return _mark_view(x, _View.apply(x, fn, *args))
-    return fn(x, *args)
+    return _plain_view(x, fn(x, *args))
 
 
 def _shape_args(shape):
@@ -1064,7 +1067,7 @@ def permute(input, *dims):
     dims = _shape_args(dims)
     if _needs_grad(input):
         return _mark_view(input, _Permute.apply(input, dims))
-    return _C.permute(input, dims)
+    return _plain_view(input, _C.permute(input, dims))
 
 
 class _Transpose(Function):
@@ -1081,7 +1084,7 @@ class _Transpose(Function):
 def transpose(input, dim0, dim1):
     if _needs_grad(input):
         return _mark_view(input, _Transpose.apply(input, dim0, dim1))
-    return _C.transpose(input, dim0, dim1)
+    return _plain_view(input, _C.transpose(input, dim0, dim1))
 
 
 swapaxes = swapdims = transpose
@@ -1124,7 +1127,7 @@ def expand(input, *shape):
     shape = _shape_args(shape)
     if _needs_grad(input):
         return _mark_view(input, _Expand.apply(input, shape))
-    return _C.expand(input, shape)
+    return _plain_view(input, _C.expand(input, shape))
 
 
 def broadcast_to(input, shape):
@@ -1171,7 +1174,7 @@ class _Slice(Function):
 def _slice_op(x, fn, *args):
     if _needs_grad(x):
         return _mark_view(x, _Slice.apply(x, fn, *args))
-    return fn(x, *args)
+    return _plain_view(x, fn(x, *args))
 
 
 def select(input, dim, index):
@@ -1197,7 +1200,7 @@ def as_strided(input, size, stride, storage_offset=None):
             storage_offset = input.storage_offset()
         return _mark_view(input, _AsStrided.apply(input, _geometry(input), (list(size), list(stride),
                                                                            int(storage_offset))))
-    return _C.as_strided(input, list(size), list(stride), storage_offset)
+    return _plain_view(input, _C.as_strided(input, list(size), list(stride), storage_offset))
 
 
 
@@ -1288,18 +1291,25 @@ class _CopySlices(Function):
 
 
 class _ViewGroup:
-    __slots__ = ("geom", "fn", "nr", "base", "members", "__weakref__")
+    __slots__ = ("geom", "fn", "nr", "base", "members", "compact_at", "__weakref__")
 
     def live_members(self):
-        alive = [r for r in self.members if r() is not None]
-        self.members = alive
-        return [r() for r in alive]
+        """The live aliases; the weak references to dead ones are dropped."""
+        live, refs = [], []
+        for r in self.members:
+            m = r()
+            if m is not None:
+                live.append(m)
+                refs.append(r)
+        self.members = refs
+        # the next compaction in _mark_view once the list has doubled: amortised O(1) per view made, even with many
+        # views alive at once (a list of rows b[i])
+        self.compact_at = builtins.max(64, 2 * len(refs))
+        return live
 
 
-def _mark_view(x, out, multi=False):
-    """Records that out (made from x by a recorded view op) aliases x's storage."""
-    if not out._is_same_storage(x):  # reshape copied
-        return out
+def _group_of(x):
+    """x's view group (made, with x as its base, when x has none yet)."""
     d = x.__dict__
     grp = d.get("_view_group")
     if grp is None:
@@ -1308,9 +1318,48 @@ def _mark_view(x, out, multi=False):
         grp.fn, grp.nr = x.grad_fn, x._output_nr
         grp.base = weakref.ref(x)
         grp.members = [grp.base]
+        grp.compact_at = 64
         d["_view_group"] = grp
-    elif len(grp.members) > 64:
+    elif len(grp.members) >= grp.compact_at:
         grp.live_members()
+    return grp
+
+
+def _slices_multi(x, fn, argss):
+    """The views fn(x, *args) for each args in argss, as the outputs of one function returning several views
+    (unbind, split, chunk): recorded like _slice_op's, registered in x's view group at once and marked so that an
+    in-place op on one of them raises under autograd (their history is still regenerated after an in-place op on
+    x or another alias)."""
+    if not _needs_grad(x):
+        return [_plain_view(x, fn(x, *args)) for args in argss]
+    apply = _Slice.apply
+    outs = [apply(x, fn, *args) for args in argss]
+    grp = _group_of(x)
+    ref = weakref.ref
+    grp.members.extend([ref(o) for o in outs])
+    for o in outs:
+        od = o.__dict__
+        od["_view_group"] = grp
+        od["_multi_view"] = True
+    if len(grp.members) >= grp.compact_at:
+        grp.live_members()
+    return outs
+
+
+def _plain_view(x, out):
+    """out, a view of x made without recording; when x requires grad (grad mode is off) or is itself such a view,
+    out is marked: an in-place op on it with grad mode on raises, as in torch ("A view was created in no_grad
+    mode ..."), since its base's history would not see the op."""
+    if (x.requires_grad or "_nograd_view" in x.__dict__) and out._is_same_storage(x):
+        out.__dict__["_nograd_view"] = True
+    return out
+
+
+def _mark_view(x, out, multi=False):
+    """Records that out (made from x by a recorded view op) aliases x's storage."""
+    if not out._is_same_storage(x):  # reshape copied
+        return out
+    grp = _group_of(x)
     grp.members.append(weakref.ref(out))
     od = out.__dict__
     od["_view_group"] = grp

@@ -195,6 +195,11 @@ def detach(self):
 
 @_method()
 def detach_(self):
+    d = self.__dict__
+    grp = d.get("_view_group")
+    if (grp is not None and grp.base() is not self) or "_nograd_view" in d:
+        # as torch: a view's history is tied to its base's (an in-place op on an alias would re-attach it)
+        raise RuntimeError("Can't detach views in-place. Use detach() instead.")
     self.grad_fn = None
     self.requires_grad = False
     return self
@@ -319,6 +324,8 @@ def _inplace(raw_inplace, functional):
             _C.copy_(self, out)
             _rebase_inplace(self, out, grp)
             return self
+        if "_nograd_view" in self.__dict__:
+            _check_nograd_view(self)
         if kwargs:
             out = functional(self, *args, **kwargs)
             _C.copy_(self, out)
@@ -335,6 +342,26 @@ def _check_no_internal_overlap(t, op):
                            f"clone() the tensor before performing the operation.")
 
 
+_NOGRAD_VIEW_MSG = (
+    "A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given that this use "
+    "case is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the "
+    "inplace either both inside the no_grad block (if you don't want the inplace to be tracked) or both outside (if "
+    "you want the inplace to be tracked).")
+
+_UNTRACKED_VIEW_MSG = (
+    "in-place operation recorded by autograd on a view of a larger tensor that does not require grad (e.g. "
+    "buf[:, 0].copy_(h) or buf[1:].add_(h) with buf = zeros(...) and h requiring grad): dlcore does not track views "
+    "of tensors that do not require grad, so the base would silently miss the gradient history. Write through the "
+    "base instead (buf[:, 0] = h records the history on buf) or build the result out of place (stack / cat).")
+
+
+def _check_nograd_view(t):
+    """Raises (as torch) for an in-place op with grad mode on targeting a view made with grad mode off of a tensor
+    that requires grad (dlcore._ops._plain_view marks them)."""
+    if "_nograd_view" in t.__dict__ and _ag.is_grad_enabled():
+        raise RuntimeError(_NOGRAD_VIEW_MSG)
+
+
 def _inplace_group(t):
     """Checks that t may be modified in place while autograd records; returns t's view group when other live
     aliases made by recorded view ops must have their history rebased too (else None)."""
@@ -343,6 +370,9 @@ def _inplace_group(t):
     d = t.__dict__
     grp = d.get("_view_group")
     if grp is None:
+        _check_nograd_view(t)
+        if not t.requires_grad and (t.storage_offset() != 0 or t.nbytes < t._storage_nbytes()):
+            raise RuntimeError(_UNTRACKED_VIEW_MSG)
         return None
     if grp.fn is None and grp.base is not None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
@@ -394,14 +424,21 @@ def _rebase_inplace(t, out, grp):
         m.grad_fn, m._output_nr = v.grad_fn, v._output_nr
 
 
-def _check_inplace_autograd(t):
-    """The check for in-place ops that rebase only t's own history (their caller sets t.grad_fn): raises when
-    other live views of the same storage recorded by autograd would keep a stale history."""
+def _inplace_with_history(t, compute, op="in-place op", clone=True):
+    """An in-place op on t recorded by autograd, for ops computed out of place: compute(src) gives the result
+    (with its history) from src, a clone of t when t records history (so what compute saves is not overwritten),
+    else t itself (clone=False: compute ignores its argument); the result is written into t and t's history (and, through its view group, its base's and the
+    other live aliases') rebased onto it. Raises before anything is written when the op is not allowed."""
     grp = _inplace_group(t)
-    if grp is not None:
-        raise RuntimeError("in-place modification of a tensor that shares its storage with other views recorded by "
-                           "autograd (made by view, transpose, slicing, ...) is not supported by this op: their "
-                           "gradients would be wrong; use the out-of-place op or clone the tensor first")
+    _check_no_internal_overlap(t, op)
+    out = compute(_ops.clone(t) if clone and t.requires_grad else t)
+    if out.dtype != t.dtype:
+        raise TypeError(f"{op}: result type {out.dtype.name} can't be cast to the desired output type {t.dtype.name}")
+    _C.copy_(t, out)
+    if not out.requires_grad:
+        return t
+    _rebase_inplace(t, out, grp)
+    return t
 
 
 for _name, _raw, _fn in [("add_", _C.add_, _ops.add), ("sub_", _C.sub_, _ops.sub), ("mul_", _C.mul_, _ops.mul),
@@ -507,6 +544,7 @@ def fill_(self, value):
     if _needs_grad(self, value):
         src = value if _isT(value, Tensor) else _C.full([], float(value), self.dtype, self.device)
         return Tensor.copy_(self, src)
+    _check_nograd_view(self)
     _C.fill_(self, value)
     return self
 
@@ -519,6 +557,9 @@ def copy_(self, src, non_blocking=False):
         grp = _inplace_group(self)
         out = _ops._to(_ops.expand(src, list(self.shape)) if src.shape != self.shape else src, self.dtype,
                        self.device)
+        if out is src and src.requires_grad:
+            # same shape, dtype and device: self gets a node of its own whose gradient passes to src (CopyBackwards)
+            out = _ops._Identity.apply(src, _alias_of)
         _C.copy_(self, out)
         if not out.requires_grad:
             # self now holds constants: no gradient reaches its old history through the overwritten values
@@ -528,8 +569,13 @@ def copy_(self, src, non_blocking=False):
             out = _Overwritten.apply(old, out)
         _rebase_inplace(self, out, grp)
         return self
+    _check_nograd_view(self)
     _C.copy_(self, src)
     return self
+
+
+def _alias_of(t):
+    return t._alias()
 
 
 class _Overwritten(Function):
@@ -638,7 +684,7 @@ def __getitem__(self, key):
     if _all_basic(key):
         if _needs_grad(self):
             return _ops._mark_view(self, _ops._Slice.apply(self, _basic_index, key))
-        return _basic_index(self, key)
+        return _ops._plain_view(self, _basic_index(self, key))
     from . import _indexing
     return _indexing.getitem_advanced(self, key)
 
@@ -669,8 +715,12 @@ def __setitem__(self, key, value):
         from . import _indexing
         return _indexing.setitem_advanced(self, key, value)
     view = _basic_index(self, key)
+    _check_no_internal_overlap(view, "__setitem__")  # e.g. x.expand(3, 2)[0] = v (torch raises, grad or not)
     record = _needs_grad(self, value)
-    grp = _inplace_group(self) if record else None  # raises before anything is written
+    if record:
+        grp = _inplace_group(self)  # raises before anything is written
+    else:
+        _check_nograd_view(self)
     if _isT(value, Tensor):
         src = value
         if src.device != self.device:
