@@ -600,3 +600,23 @@ def test_detach_inplace_on_view_raises_like_torch():
         assert not b.requires_grad and b.grad_fn is None
         c = v.detach()               # out of place: fine
         assert not c.requires_grad
+
+
+@pytest.mark.parametrize("name", ["exp", "tanh", "sigmoid", "sqrt", "rsqrt", "reciprocal", "expm1", "exp2"])
+def test_unary_ops_save_their_output_not_their_input(name):
+    """Like torch: the derivative of exp/tanh/... reads the output, so changing the input in place afterwards
+    leaves the gradient valid, while changing the output in place invalidates it."""
+    a = np.array([0.3, 0.7, 1.9])
+    expect = {"exp": np.exp(a), "tanh": 1 - np.tanh(a) ** 2, "sigmoid": np.exp(-a) / (1 + np.exp(-a)) ** 2,
+              "sqrt": 0.5 / np.sqrt(a), "rsqrt": -0.5 * a ** -1.5, "reciprocal": -1 / a ** 2, "expm1": np.exp(a),
+              "exp2": np.log(2) * 2 ** a}[name]
+    src = dlcore.tensor(a, requires_grad=True)
+    b = src * 1.0
+    y = getattr(b, name)()
+    b.add_(1.0)  # the input changes after the op: its node kept the output
+    y.sum().backward()
+    np.testing.assert_allclose(src.grad.numpy(), expect, rtol=1e-12)
+    w = getattr(dlcore.tensor(a, requires_grad=True) * 1.0, name)()
+    w.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        w.sum().backward()

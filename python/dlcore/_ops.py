@@ -478,20 +478,28 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 # ------------------------------------------------------------------------------------------------- unary
 
-def _unary_fn(name, grad):
-    """A Function for a unary op whose derivative grad(x, out, g) is written with raw ops."""
+def _unary_fn(name, grad, saves="x"):
+    """A Function for a unary op whose derivative grad(x, out, g) is written with raw ops. saves: what the
+    derivative reads and the node keeps, as torch does ("x" the input, "o" the output, "" neither: the derivative
+    then reads only g); an in-place change to anything else (e.g. the input of exp) does not invalidate the node."""
 
     class _U(Function):
         @staticmethod
         def forward(ctx, x):
             out = getattr(_C, name)(x)
-            ctx.save_for_backward(x, out)
+            if saves == "o":
+                ctx.save_for_backward(out)
+            elif saves == "x":
+                ctx.save_for_backward(x)
             return out
 
         @staticmethod
         def backward(ctx, g):
-            x, out = ctx.saved_tensors
-            return grad(x, out, g)
+            if saves == "o":
+                return grad(None, ctx.saved_tensors[0], g)
+            if saves == "x":
+                return grad(ctx.saved_tensors[0], None, g)
+            return grad(None, None, g)
 
     _U.__name__ = name.capitalize() + "Backward"
     raw = getattr(_C, name)
@@ -507,33 +515,33 @@ def _unary_fn(name, grad):
 
 def _zero_grad(x, o, g):
     """The gradient of a piecewise-constant op: zeros (not g * 0, which is NaN where g is inf or NaN)."""
-    return _C.zeros(list(x.shape), g.dtype, g.device)
+    return _C.zeros(list(g.shape), g.dtype, g.device)
 
 
-neg = _unary_fn("neg", lambda x, o, g: _C.neg(g))
+neg = _unary_fn("neg", lambda x, o, g: _C.neg(g), "")
 negative = neg
-exp = _unary_fn("exp", lambda x, o, g: _C.mul(g, o))
+exp = _unary_fn("exp", lambda x, o, g: _C.mul(g, o), "o")
 log = _unary_fn("log", lambda x, o, g: _C.div(g, x))
-sqrt = _unary_fn("sqrt", lambda x, o, g: _C.div(g, _C.mul(o, 2.0)))
-rsqrt = _unary_fn("rsqrt", lambda x, o, g: _C.mul(g, _C.mul(_C.pow_scalar(o, 3), -0.5)))
+sqrt = _unary_fn("sqrt", lambda x, o, g: _C.div(g, _C.mul(o, 2.0)), "o")
+rsqrt = _unary_fn("rsqrt", lambda x, o, g: _C.mul(g, _C.mul(_C.pow_scalar(o, 3), -0.5)), "o")
 abs = _unary_fn("abs", lambda x, o, g: _C.mul(g, _C.sign(x)))
 absolute = abs
-sign = _unary_fn("sign", _zero_grad)
+sign = _unary_fn("sign", _zero_grad, "")
 square = _unary_fn("square", lambda x, o, g: _C.mul(g, _C.mul(x, 2.0)))
-reciprocal = _unary_fn("reciprocal", lambda x, o, g: _C.neg(_C.mul(g, _C.mul(o, o))))
+reciprocal = _unary_fn("reciprocal", lambda x, o, g: _C.neg(_C.mul(g, _C.mul(o, o))), "o")
 log1p = _unary_fn("log1p", lambda x, o, g: _C.div(g, _C.add(x, 1.0)))
-expm1 = _unary_fn("expm1", lambda x, o, g: _C.mul(g, _C.add(o, 1.0)))
+expm1 = _unary_fn("expm1", lambda x, o, g: _C.mul(g, _C.add(o, 1.0)), "o")
 log2 = _unary_fn("log2", lambda x, o, g: _C.div(g, _C.mul(x, math.log(2.0))))
 log10 = _unary_fn("log10", lambda x, o, g: _C.div(g, _C.mul(x, math.log(10.0))))
-exp2 = _unary_fn("exp2", lambda x, o, g: _C.mul(g, _C.mul(o, math.log(2.0))))
+exp2 = _unary_fn("exp2", lambda x, o, g: _C.mul(g, _C.mul(o, math.log(2.0))), "o")
 sin = _unary_fn("sin", lambda x, o, g: _C.mul(g, _C.cos(x)))
 cos = _unary_fn("cos", lambda x, o, g: _C.neg(_C.mul(g, _C.sin(x))))
-tanh = _unary_fn("tanh", lambda x, o, g: _C.mul(g, _C.sub(1.0, _C.mul(o, o))))
-sigmoid = _unary_fn("sigmoid", lambda x, o, g: _C.mul(g, _C.mul(o, _C.sub(1.0, o))))
+tanh = _unary_fn("tanh", lambda x, o, g: _C.mul(g, _C.sub(1.0, _C.mul(o, o))), "o")
+sigmoid = _unary_fn("sigmoid", lambda x, o, g: _C.mul(g, _C.mul(o, _C.sub(1.0, o))), "o")
 erf = _unary_fn("erf", lambda x, o, g: _C.mul(g, _C.mul(_C.exp(_C.neg(_C.mul(x, x))), 2.0 / math.sqrt(math.pi))))
-floor = _unary_fn("floor", _zero_grad)
-ceil = _unary_fn("ceil", _zero_grad)
-trunc = _unary_fn("trunc", _zero_grad)
+floor = _unary_fn("floor", _zero_grad, "")
+ceil = _unary_fn("ceil", _zero_grad, "")
+trunc = _unary_fn("trunc", _zero_grad, "")
 fix = trunc
 
 
@@ -544,7 +552,7 @@ def round(input, decimals=0):
     return _round0(input)
 
 
-_round0 = _unary_fn("round", _zero_grad)
+_round0 = _unary_fn("round", _zero_grad, "")
 
 
 class _Clamp(Function):
