@@ -13,3 +13,4 @@ from ._nn_conv import *  # noqa: F401,F403
 from ._nn_layers import *  # noqa: F401,F403
 from ._nn_rnn import *  # noqa: F401,F403
 from ._nn_extra import *  # noqa: F401,F403
+from ._attention import scaled_dot_product_attention  # noqa: F401

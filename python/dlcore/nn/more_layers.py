@@ -15,7 +15,8 @@ __all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "ZeroPa
            "CircularPad1d", "CircularPad2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
            "PixelShuffle", "PixelUnshuffle", "PReLU", "Hardswish", "Hardsigmoid", "SELU", "CELU", "GLU", "SiLU",
            "Mish", "Hardtanh", "LogSigmoid", "Softsign", "Tanhshrink", "Softmin", "Threshold", "Softshrink",
-           "Hardshrink", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "CosineSimilarity", "PairwiseDistance"]
+           "Hardshrink", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "CosineSimilarity", "PairwiseDistance",
+           "MultiheadAttention"]
 
 
 # ------------------------------------------------------------------------------------------------- normalisation
@@ -405,3 +406,89 @@ class PairwiseDistance(Module):
 
     def forward(self, x1, x2):
         return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
+# ------------------------------------------------------------------------------------------------- attention
+
+class MultiheadAttention(Module):
+    """torch.nn.MultiheadAttention: parameters in_proj_weight [3E, E] / in_proj_bias (or q/k/v_proj_weight when
+    kdim/vdim differ from embed_dim) and out_proj; forward(query, key, value, key_padding_mask, need_weights,
+    attn_mask, average_attn_weights, is_causal) -> (output, weights averaged over heads or per head, or None)."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
+                 kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
+        super().__init__()
+        if embed_dim <= 0 or num_heads <= 0 or embed_dim % num_heads:
+            raise ValueError(f"nn.MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "
+                             f"({num_heads})")
+        if add_bias_kv or add_zero_attn:
+            raise NotImplementedError("nn.MultiheadAttention: add_bias_kv and add_zero_attn are not supported")
+        from .linear import Linear
+        self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, dropout, batch_first
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self.head_dim = embed_dim // num_heads
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = Parameter(_empty((3 * embed_dim, embed_dim), device, dtype))
+            self.register_parameter("q_proj_weight", None)
+            self.register_parameter("k_proj_weight", None)
+            self.register_parameter("v_proj_weight", None)
+        else:
+            self.q_proj_weight = Parameter(_empty((embed_dim, embed_dim), device, dtype))
+            self.k_proj_weight = Parameter(_empty((embed_dim, self.kdim), device, dtype))
+            self.v_proj_weight = Parameter(_empty((embed_dim, self.vdim), device, dtype))
+            self.register_parameter("in_proj_weight", None)
+        if bias:
+            self.in_proj_bias = Parameter(_empty((3 * embed_dim,), device, dtype))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            init.xavier_uniform_(self.q_proj_weight)
+            init.xavier_uniform_(self.k_proj_weight)
+            init.xavier_uniform_(self.v_proj_weight)
+        if self.in_proj_bias is not None:
+            init.zeros_(self.in_proj_bias)
+            init.zeros_(self.out_proj.bias)
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                average_attn_weights=True, is_causal=False):
+        from .._attention import multi_head_attention
+        E = self.embed_dim
+        unbatched = query.ndim == 2
+        if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
+            raise ValueError(f"nn.MultiheadAttention: expected 2-D (unbatched) or 3-D query/key/value of one rank, "
+                             f"got {list(query.shape)}, {list(key.shape)}, {list(value.shape)}")
+        if query.shape[-1] != E or key.shape[-1] != self.kdim or value.shape[-1] != self.vdim:
+            raise ValueError(f"nn.MultiheadAttention: expected feature sizes {E}, {self.kdim}, {self.vdim} for "
+                             f"query/key/value, got {list(query.shape)}, {list(key.shape)}, {list(value.shape)}")
+        if unbatched:
+            query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask.unsqueeze(0)
+        elif not self.batch_first:
+            query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
+        if self._qkv_same_embed_dim:
+            w_q, w_k, w_v = self.in_proj_weight[:E], self.in_proj_weight[E:2 * E], self.in_proj_weight[2 * E:]
+        else:
+            w_q, w_k, w_v = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
+        b = self.in_proj_bias
+        b_q, b_k, b_v = (b[:E], b[E:2 * E], b[2 * E:]) if b is not None else (None, None, None)
+        out, w = multi_head_attention(query, key, value, self.num_heads, w_q, w_k, w_v, b_q, b_k, b_v,
+                                      self.out_proj.weight, self.out_proj.bias, self.dropout, self.training,
+                                      key_padding_mask, need_weights, attn_mask, average_attn_weights, is_causal)
+        if unbatched:
+            out = out.squeeze(0)
+            w = w.squeeze(0) if w is not None else None
+        elif not self.batch_first:
+            out = out.transpose(0, 1)
+        return out, w
+
+    def extra_repr(self):
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}"
