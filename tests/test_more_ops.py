@@ -513,7 +513,7 @@ ACTS = [
      lambda a: np.where(a > 0, 1.0, np.exp(a / 0.7))),
     ("threshold", lambda x: F.threshold(x, 0.5, -2.0), lambda a: np.where(a <= 0.5, -2.0, a),
      lambda a: np.where(a <= 0.5, 0.0, 1.0)),
-    ("softshrink", lambda x: F.softshrink(x, 0.5), lambda a: np.where(a > 0.5, a - 0.5, np.where(a < -0.5, a + 0.5, 0)),
+    ("softshrink", lambda x: F.softshrink(x, 0.5), lambda a: np.where(np.abs(a) <= 0.5, 0.0, a - 0.5 * np.sign(a)),
      lambda a: np.where(np.abs(a) <= 0.5, 0.0, 1.0)),
     ("hardshrink", lambda x: F.hardshrink(x, 0.5), lambda a: np.where(np.abs(a) <= 0.5, 0.0, a),
      lambda a: np.where(np.abs(a) <= 0.5, 0.0, 1.0)),
@@ -625,3 +625,30 @@ def test_layer_norm_kernel_partial_affine(with_w, with_b, float_dtype, rng):
         fn = (lambda x, ww: F.layer_norm(x, (37,), ww, None)) if with_w else \
             (lambda x, bb: F.layer_norm(x, (37,), None, bb))
         gradcheck(fn, [T(a, grad=True)] + p)
+
+
+def test_fuzz_regressions(rng):
+    """Cases a fuzzing pass against torch found: cosine_similarity of a size-1 (broadcast) operand; circular pad
+    with mixed negative and positive pads; float64 linear interpolation precision; nearest with a non-integer
+    scale that keeps the size; softshrink of NaN."""
+    a = rng.standard_normal((2, 4))
+    b = rng.standard_normal((2, 1))
+    bb = np.broadcast_to(b, a.shape)
+    ref = (a * bb).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(bb, axis=1))
+    assert_close(F.cosine_similarity(T(a), T(b)), ref, rtol=1e-12, atol=1e-12)
+    x = T(np.arange(5.0).reshape(1, 1, 5))
+    for pad, ref in [((-2, 1), [2, 3, 4, 2]), ((1, -2), [2, 0, 1, 2]), ((2, -1), [2, 3, 0, 1, 2, 3])]:
+        assert_close(F.pad(x, pad, "circular")[0, 0], np.array(ref, float), rtol=0, atol=0)
+    v = np.array([[[0.1, 0.7, -0.4, 2.0]]])
+    got = F.interpolate(T(v), size=7, mode="linear")
+    assert_close(got, np_resize(v, [7], "linear"), rtol=1e-14, atol=1e-15)
+    assert_close(F.interpolate(T(np.arange(3.0).reshape(1, 1, 3)), scale_factor=1.3, mode="nearest")[0, 0],
+                 [0.0, 0.0, 1.0], rtol=0, atol=0)
+    assert_close(F.interpolate(T(v), scale_factor=1.1, mode="linear"), v, rtol=0, atol=0)  # size kept: a copy
+    assert np.isnan(F.softshrink(T([np.nan, 1.0])).numpy()[0])
+    with pytest.raises(IndexError, match="kthvalue"):
+        dlcore.kthvalue(dlcore.ones(2, 3), 1, 4)
+    with pytest.raises(TypeError, match="topk"):
+        dlcore.topk(dlcore.ones(5), 1.5)
+    with pytest.raises(RuntimeError, match="einsum"):
+        dlcore.einsum("i->j->k", dlcore.ones(3))

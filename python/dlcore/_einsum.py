@@ -25,6 +25,8 @@ def _err(msg):
 
 def _parse(equation, shapes):
     eq = equation.replace(" ", "")
+    if eq.count("->") > 1:
+        raise _err(f"more than one '->' in {equation!r}")
     if "->" in eq:
         lhs, out = eq.split("->")
         explicit = True

@@ -121,8 +121,14 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(f"pad(): {mode} padding of {k} dims needs a {k + 1}-D or {k + 2}-D input, "
                                   f"got shape {list(input.shape)}")
     out = input
+    for d in range(nd - k, nd):  # negative pads crop first; the positive ones then pad the cropped tensor (torch)
+        a, b = min(lo[d], 0), min(hi[d], 0)
+        if a or b:
+            out = _ops.narrow(out, d, -a, out.shape[d] + a + b)
+            lo[d], hi[d] = lo[d] - a, hi[d] - b
+    cropped = out
     for d in range(nd - k, nd):
-        n = input.shape[d]
+        n = cropped.shape[d]
         if lo[d] == 0 and hi[d] == 0:
             continue
         if mode == "reflect" and (lo[d] >= n or hi[d] >= n):
@@ -134,7 +140,7 @@ def pad(input, pad, mode="constant", value=None):
         if n == 0:
             raise RuntimeError(f"pad(): {mode} padding of an empty dimension {d} (input {list(input.shape)})")
         out = index_select(out, d, _index(_pad_index(n, lo[d], hi[d], mode), input.device))
-    return out if out is not input else _ops.clone(input)
+    return out if out is not input and out is not cropped else _ops.clone(out)
 
 
 # ------------------------------------------------------------------------------------------------- interpolate
@@ -142,12 +148,14 @@ def pad(input, pad, mode="constant", value=None):
 _LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
 
-def _scale_for(in_size, out_size, scale, align_corners, linear):
+def _scale_for(in_size, out_size, scale, align_corners, linear, ft=np.float32):
+    """torch's source-index scale, in its accumulation type (float32 for nearest and float32 data, float64 for
+    float64 data)."""
     if linear and align_corners:
         return (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
     if scale is not None and scale > 0:
-        return np.float32(1.0 / scale)
-    return np.float32(in_size) / np.float32(out_size)
+        return ft(1.0 / scale)
+    return ft(in_size) / ft(out_size)
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -207,16 +215,17 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     for j in range(sp):
         d = 2 + j
         n, m = in_sizes[j], sizes[j]
-        if not linear:
-            if m == n:
-                continue
+        if not linear:  # (no shortcut for m == n: a given scale_factor still maps the indices, as in torch)
             scale = _scale_for(n, m, scales[j], False, False)
             o = np.arange(m, dtype=np.float32)
             src = np.floor((o + np.float32(0.5)) * scale if mode == "nearest-exact" else o * scale)
             idx = np.minimum(src.astype(np.int64), n - 1)
             out = index_select(out, d, _index(idx, dev))
             continue
-        scale = _scale_for(n, m, scales[j], align_corners, True)
+        if m == n:  # torch copies a linear dim whose size does not change, whatever the scale
+            continue
+        ft = np.float64 if input.dtype == _C.dtype.float64 else np.float32
+        scale = _scale_for(n, m, scales[j], align_corners, True, ft)
         o = np.arange(m, dtype=np.float64)
         src = o * scale if align_corners else np.maximum((o + 0.5) * scale - 0.5, 0.0)
         i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
@@ -447,6 +456,11 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2, dim) / (max(||x1||, eps) * max(||x2||, eps))."""
     _check_tensor(x1, "cosine_similarity", "x1")
     _check_tensor(x2, "cosine_similarity", "x2")
+    try:
+        x1, x2 = _ops.broadcast_tensors(x1, x2)  # norms of the broadcast operands (a size-1 dim counts n times)
+    except Exception:
+        raise RuntimeError(f"cosine_similarity(): x1 {list(x1.shape)} and x2 {list(x2.shape)} do not broadcast") \
+            from None
     n1 = _ops.clamp(_ops.norm(x1, 2, dim, True), min=eps)
     n2 = _ops.clamp(_ops.norm(x2, 2, dim, True), min=eps)
     return _ops.sum(_ops.mul(_ops.div(x1, n1), _ops.div(x2, n2)), dim)
@@ -465,6 +479,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     0 where target is 0; reductions none, sum, mean (over elements) and batchmean (sum / batch size)."""
     _check_tensor(input, "kl_div")
     _check_tensor(target, "kl_div", "target")
+    if reduction not in ("none", "mean", "sum", "batchmean") and size_average is None and reduce is None:
+        raise ValueError(f"kl_div(): reduction must be 'none', 'batchmean', 'sum' or 'mean', got {reduction!r}")
     reduction = _F()._reduction(size_average, reduce, reduction, "kl_div") if reduction != "batchmean" \
         else reduction
     if log_target:
@@ -621,8 +637,8 @@ def softshrink(input, lambd=0.5):
     _check_tensor(input, "softshrink")
     if lambd < 0:
         raise RuntimeError(f"softshrink(): lambda must be greater or equal to 0, but found to be {lambd}")
-    return _ops.where(_ops.gt(input, lambd), _ops.sub(input, lambd),
-                      _ops.where(_ops.lt(input, -lambd), _ops.add(input, lambd), _const(0.0, input)))
+    inside = _C.logical_and(_C.ge(input, -lambd), _C.le(input, lambd))  # false for NaN: it passes through
+    return _ops.where(inside, _const(0.0, input), _ops.sub(input, _ops.mul(_ops.sign(input), lambd)))
 
 
 def hardshrink(input, lambd=0.5):

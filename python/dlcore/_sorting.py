@@ -58,13 +58,18 @@ def msort(input):
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The k largest (smallest) elements along dim and their indices, in sort order."""
     _check(input, "topk")
-    v, i = _C.topk(input, int(k), dim, bool(largest))
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"topk(): k must be an int, got {type(k).__name__}")
+    v, i = _C.topk(input, k, dim, bool(largest))
     return TopkResult(_values(input, dim, i, v), i)
 
 
 def kthvalue(input, k, dim=-1, keepdim=False):
     """The k-th smallest element (k from 1) along dim and its index."""
     _check(input, "kthvalue")
+    nd = max(input.ndim, 1)
+    if not -nd <= dim < nd:
+        raise IndexError(f"kthvalue(): dim {dim} is out of range for a tensor of {input.ndim} dimensions")
     n = input.shape[dim] if input.ndim else 1
     if not 1 <= int(k) <= n:
         raise RuntimeError(f"kthvalue(): k ({k}) is out of range for dimension {dim} of size {n} "
