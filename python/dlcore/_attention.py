@@ -25,6 +25,17 @@ def _neg_inf_mask(mask, like):
     return _C.where(mask, zero, ninf)
 
 
+def _attend(q, k, v, mask, scale, dropout_p):
+    """softmax(q k^T scale + mask) (dropout) v: the core of both entry points; returns (output, weights before
+    dropout)."""
+    scores = _ops.mul(_ops.matmul(q, _ops.transpose(k, -2, -1)), scale)
+    if mask is not None:
+        scores = _ops.add(scores, mask)
+    w = _F().softmax(scores, -1)
+    wd = _F().dropout(w, dropout_p, True) if dropout_p > 0.0 else w
+    return _ops.matmul(wd, v), w
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """softmax(q k^T * scale + mask) v over [..., L, E] x [..., S, E] x [..., S, Ev]; a boolean attn_mask marks the
@@ -44,19 +55,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise RuntimeError("scaled_dot_product_attention(): attn_mask and is_causal cannot both be set")
     L, S = query.shape[-2], key.shape[-2]
     s = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
-    scores = _ops.mul(_ops.matmul(query, _ops.transpose(key, -2, -1)), s)
     if is_causal:
         rows = _C.reshape(_C.arange_int(0, L, 1, _C.dtype.int64, query.device), [L, 1])
         cols = _C.reshape(_C.arange_int(0, S, 1, _C.dtype.int64, query.device), [1, S])
         attn_mask = _C.le(cols, rows)
-    if attn_mask is not None:
-        if attn_mask.dtype == _C.dtype.bool:
-            attn_mask = _neg_inf_mask(attn_mask, scores)
-        scores = _ops.add(scores, attn_mask)
-    w = _F().softmax(scores, -1)
-    if dropout_p > 0.0:
-        w = _F().dropout(w, dropout_p, True)
-    return _ops.matmul(w, value)
+    if attn_mask is not None and attn_mask.dtype == _C.dtype.bool:
+        attn_mask = _neg_inf_mask(attn_mask, query)
+    return _attend(query, key, value, attn_mask, s, dropout_p)[0]
 
 
 def multi_head_attention(query, key, value, num_heads, w_q, w_k, w_v, b_q, b_k, b_v, out_w, out_b, dropout_p,
@@ -99,12 +104,7 @@ def multi_head_attention(query, key, value, num_heads, w_q, w_k, w_v, b_q, b_k, 
         kp = _neg_inf_mask(_C.logical_not(kp), q) if kp.dtype == _C.dtype.bool else kp
         kp = _ops.reshape(kp, [N, 1, 1, S])
         mask = kp if mask is None else _ops.add(mask, kp)
-    scores = _ops.mul(_ops.matmul(q, _ops.transpose(k, -2, -1)), 1.0 / math.sqrt(hd))
-    if mask is not None:
-        scores = _ops.add(scores, mask)
-    w = _F().softmax(scores, -1)
-    wd = _F().dropout(w, dropout_p, True) if (training and dropout_p > 0.0) else w
-    o = _ops.matmul(wd, v)                                   # [N, H, L, hd]
+    o, w = _attend(q, k, v, mask, 1.0 / math.sqrt(hd), dropout_p if training else 0.0)  # o: [N, H, L, hd]
     o = _ops.reshape(_ops.transpose(o, 1, 2), [N, L, E])
     out = _ops.linear(o, out_w, out_b)
     if not need_weights:

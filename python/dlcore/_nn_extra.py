@@ -283,9 +283,15 @@ def pixel_unshuffle(input, downscale_factor):
 
 # ------------------------------------------------------------------------------------------------- normalisation
 
-def _normalize_rows(x2, eps):
-    """x2 [1, R, D] normalised per row (biased variance) by the batch_norm kernels in training mode."""
-    return _F().batch_norm(x2, None, None, None, None, True, 0.0, eps)
+def _normalize_rows(x, rows, per, eps):
+    """x normalised over consecutive groups of `per` elements (rows of them; biased variance) by the batch_norm
+    kernels in training mode on a [1, rows, per] view; a group of one element gives 0."""
+    if x.numel() == 0:
+        return _ops.mul(x, 0)
+    if per == 1:  # x - mean = 0
+        return _ops.mul(_ops.sub(x, x), 1.0)
+    y = _F().batch_norm(_ops.reshape(x, [1, rows, per]), None, None, None, None, True, 0.0, eps)
+    return _ops.reshape(y, list(x.shape))
 
 
 class _LayerNormCpu(Function):
@@ -333,12 +339,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         if _needs_grad(input, weight, bias):
             return _LayerNormCpu.apply(input, d, weight, bias, float(eps))
         return _C.layer_norm_fwd(input, d, weight, bias, float(eps))[0]
-    if input.numel() == 0:
-        y = _ops.mul(input, 0)
-    elif d == 1:  # one element per row: x - mean = 0
-        y = _ops.mul(_ops.sub(input, input), 1.0)
-    else:
-        y = _ops.reshape(_normalize_rows(_ops.reshape(input, [1, r, d]), eps), list(input.shape))
+    y = _normalize_rows(input, r, d, eps)
     if weight is not None:
         y = _ops.mul(y, weight)
     if bias is not None:
@@ -365,12 +366,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         if p is not None and list(p.shape) != [c]:
             raise RuntimeError(f"group_norm(): expected {name} of shape [{c}], got {list(p.shape)}")
     per = input.numel() // max(n * g, 1)
-    if input.numel() == 0:
-        y = _ops.mul(input, 0)
-    elif per == 1:
-        y = _ops.mul(_ops.sub(input, input), 1.0)
-    else:
-        y = _ops.reshape(_normalize_rows(_ops.reshape(input, [1, n * g, per]), eps), list(input.shape))
+    y = _normalize_rows(input, n * g, per, eps)
     if weight is not None:
         y = _ops.mul(y, _channel_view(weight, input.ndim))
     if bias is not None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _C
 from . import _ops
-from ._indexing import index_select, cat, masked_fill
+from ._indexing import index_select, cat, masked_fill, _norm_dim
 
 Tensor = _C.Tensor
 _isT = isinstance
@@ -32,13 +32,6 @@ def _ints(args, op, what):
             raise TypeError(f"{op}(): {what} must be ints, got {type(a).__name__}")
         out.append(int(a))
     return out
-
-
-def _wrap_dim(d, nd, op):
-    n = max(nd, 1)
-    if not -n <= d < n:
-        raise IndexError(f"{op}(): dimension {d} out of range (expected to be in range of [{-n}, {n - 1}])")
-    return d % n
 
 
 def _arange(n, device, start=0, step=1):
@@ -85,7 +78,7 @@ def tile(input, dims):
 def flip(input, dims):
     """The elements in reverse order along each dim of dims (a copy, like torch.flip)."""
     dims = _ints((dims,) if isinstance(dims, int) else (tuple(dims),), "flip", "dims")
-    wrapped = [_wrap_dim(d, input.ndim, "flip") for d in dims]
+    wrapped = [_norm_dim(d, input.ndim, "flip") for d in dims]
     if len(set(wrapped)) != len(wrapped):
         raise RuntimeError(f"flip(): dims has duplicates: {dims}")
     out = input
@@ -124,7 +117,7 @@ def roll(input, shifts, dims=None):
         raise RuntimeError(f"roll(): shifts and dimensions must align. shifts: {len(shifts)}, dims: {len(dims)}")
     out = input
     for s, d in zip(shifts, dims):
-        d = _wrap_dim(d, input.ndim, "roll")
+        d = _norm_dim(d, input.ndim, "roll")
         n = input.shape[d] if input.ndim else 1
         if n == 0 or input.ndim == 0:
             continue
@@ -185,7 +178,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if dim is None:
         input = _ops.flatten(input)
         dim = 0
-    d = _wrap_dim(dim, input.ndim, "repeat_interleave")
+    d = _norm_dim(dim, input.ndim, "repeat_interleave")
     x = input if input.ndim else _ops.reshape(input, [1])
     n = x.shape[d]
     if _isT(repeats, Tensor):

@@ -13,7 +13,7 @@ from collections import namedtuple
 from . import _C
 from . import _ops
 from .autograd import Function, _needs_grad
-from ._indexing import gather
+from ._indexing import gather, _norm_dim
 
 Tensor = _C.Tensor
 _isT = isinstance
@@ -67,9 +67,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 def kthvalue(input, k, dim=-1, keepdim=False):
     """The k-th smallest element (k from 1) along dim and its index."""
     _check(input, "kthvalue")
-    nd = max(input.ndim, 1)
-    if not -nd <= dim < nd:
-        raise IndexError(f"kthvalue(): dim {dim} is out of range for a tensor of {input.ndim} dimensions")
+    _norm_dim(dim, input.ndim, "kthvalue")
     n = input.shape[dim] if input.ndim else 1
     if not 1 <= int(k) <= n:
         raise RuntimeError(f"kthvalue(): k ({k}) is out of range for dimension {dim} of size {n} "
@@ -127,11 +125,9 @@ def _scan(input, dim, dtype, fn, raw, op):
     _check(input, op)
     if dtype is not None:
         input = _ops._to(input, dtype, None)
-    n = max(input.ndim, 1)
-    if not -n <= dim < n:
-        raise IndexError(f"{op}(): dim {dim} is out of range for a tensor of {input.ndim} dimensions")
+    d = _norm_dim(dim, input.ndim, op)
     if _needs_grad(input) and input.dtype.is_floating_point:
-        return fn.apply(input, dim % n)
+        return fn.apply(input, d)
     return raw(input, dim, False)
 
 
