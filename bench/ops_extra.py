@@ -3,6 +3,7 @@ PyTorch CPU, forward (and forward+backward for the norms), each peer in its own 
 
     python bench/ops_extra.py                  # 1 thread, 3 rounds
     python bench/ops_extra.py --threads 1,2 --rounds 5
+    python bench/ops_extra.py --cases pad,conv3d     # only the cases whose names contain one of these
 
 Validation first (in this process): every case's dlcore result is compared with torch's (values; indices for
 sort/topk) and a case that disagrees stops the run. Each worker times its cases interleaved (median of 7), the
@@ -22,6 +23,8 @@ LN = (8192, 512)
 IMG = (16, 64, 32, 32)
 SORT = (256, 1000)
 ATT = (8, 8, 128, 64)
+VOL = (2, 16, 16, 16, 16)
+POOL3 = (4, 16, 16, 32, 32)
 
 
 def cases(lib, np):
@@ -46,6 +49,37 @@ def cases(lib, np):
     def gn_fb():
         F.group_norm(Ig, 8).sum().backward()
 
+    def pad_fb():
+        F.pad(Ig, (2, 2, 2, 2), mode="reflect").sum().backward()
+
+    v3 = t(rng.standard_normal(VOL).astype(np.float32)).requires_grad_(True)
+    w3 = t((rng.standard_normal((32, VOL[1], 3, 3, 3)) * 0.1).astype(np.float32)).requires_grad_(True)
+    p3 = t(rng.standard_normal(POOL3).astype(np.float32)).requires_grad_(True)
+    a_sq = rng.standard_normal((256, 256)).astype(np.float32) + 16 * np.eye(256, dtype=np.float32)
+    A, Bsq = t(a_sq), t(rng.standard_normal((256, 64)).astype(np.float32))
+
+    m1 = t(rng.uniform(-0.99, 0.99, 1 << 20).astype(np.float32))
+    m2 = t(rng.standard_normal(1 << 20).astype(np.float32))
+    c_a = t(rng.standard_normal((1024, 64)).astype(np.float32))
+    c_b = t(rng.standard_normal((1024, 64)).astype(np.float32))
+    ctc_lp = t(rng.standard_normal((50, 16, 20)).astype(np.float32)).requires_grad_(True)
+    ctc_tg = t(rng.integers(1, 20, (16, 30)).astype(np.int64))
+    ctc_il = t(np.full(16, 50, np.int64))
+    ctc_tl = t(rng.integers(10, 30, 16).astype(np.int64))
+    ps = [t(rng.standard_normal(1 << 18).astype(np.float32)).requires_grad_(True) for _ in range(8)]
+    for p_ in ps:
+        p_.grad = t(rng.standard_normal(1 << 18).astype(np.float32))
+    nadam = lib.optim.NAdam(ps, lr=1e-3, weight_decay=1e-2)
+
+    def ctc_fb():
+        F.ctc_loss(F.log_softmax(ctc_lp, 2), ctc_tg, ctc_il, ctc_tl).backward()
+
+    def conv3d_fb():
+        F.conv3d(v3, w3, padding=1).sum().backward()
+
+    def maxpool3d_fb():
+        F.max_pool3d(p3, 2).sum().backward()
+
     return {
         "layer_norm [8192,512] fwd": lambda: F.layer_norm(X, LN[-1:], W, B),
         "layer_norm [8192,512] f+b": ln_fb,
@@ -58,18 +92,31 @@ def cases(lib, np):
         "interpolate bilinear x2 [16,64,32,32]": lambda: F.interpolate(I, scale_factor=2, mode="bilinear"),
         "interpolate nearest x2 [16,64,32,32]": lambda: F.interpolate(I, scale_factor=2, mode="nearest"),
         "pad reflect 2 [16,64,32,32]": lambda: F.pad(I, (2, 2, 2, 2), mode="reflect"),
+        "pad reflect 2 [16,64,32,32] f+b": pad_fb,
+        "pad replicate 2 [16,64,32,32]": lambda: F.pad(I, (2, 2, 2, 2), mode="replicate"),
+        "pad circular 2 [16,64,32,32]": lambda: F.pad(I, (2, 2, 2, 2), mode="circular"),
+        "conv3d 3^3 p1 [2,16,16^3]->32 fwd": lambda: F.conv3d(v3.detach(), w3.detach(), padding=1),
+        "conv3d 3^3 p1 [2,16,16^3]->32 f+b": conv3d_fb,
+        "max_pool3d 2 [4,16,16,32,32] f+b": maxpool3d_fb,
+        "linalg.solve [256,256] x [256,64]": lambda: lib.linalg.solve(A, Bsq),
+        "asin 1M": lambda: lib.asin(m1),
+        "atan2 1M": lambda: lib.atan2(m1, m2),
+        "median dim 1 [256,1000]": lambda: lib.median(S, 1)[0],
+        "cdist [1024,64] x [1024,64]": lambda: lib.cdist(c_a, c_b),
+        "ctc_loss T50 N16 C20 f+b": ctc_fb,
+        "NAdam step 8 x 256K": nadam.step,
         "einsum bhqd,bhkd->bhqk [8,8,128,64]": lambda: lib.einsum("bhqd,bhkd->bhqk", Q, K),
         "repeat (1,2,1,2) [16,64,32,32]": lambda: I.repeat(1, 2, 1, 2),
     }
 
 
-def validate():
+def validate(only):
     import numpy as np
     import torch
     import dlcore
     dc, tc = cases(dlcore, np), cases(torch, np)
     for name in dc:
-        if "f+b" in name:
+        if "f+b" in name or " step " in name or (only and not any(o in name for o in only)):
             continue
         a, b = dc[name](), tc[name]()
         if isinstance(b, tuple):  # (values, indices): same values; indices pointing at them (ties may differ:
@@ -85,7 +132,7 @@ def validate():
     print("validated: every case matches torch", flush=True)
 
 
-def worker(framework, threads):
+def worker(framework, threads, only):
     import numpy as np
     if framework == "torch":
         import torch as lib
@@ -93,7 +140,10 @@ def worker(framework, threads):
     else:
         import dlcore as lib
         lib.set_num_threads(threads)
-    times = interleaved(cases(lib, np), repeat=7, min_time=0.05)
+    cs = cases(lib, np)
+    if only:
+        cs = {k: v for k, v in cs.items() if any(o in k for o in only)}
+    times = interleaved(cs, repeat=7, min_time=0.05)
     print(json.dumps({k: v * 1e6 for k, v in times.items()}))
 
 
@@ -102,17 +152,19 @@ def main():
     p.add_argument("--threads", default="1")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--worker", choices=["dlcore", "torch"])
+    p.add_argument("--cases", default="", help="comma-separated substrings of the case names to run (default all)")
     a = p.parse_args()
+    only = [c for c in a.cases.split(",") if c]
     threads = [int(x) for x in a.threads.split(",")]
     if a.worker:
-        return worker(a.worker, threads[0])
-    validate()
+        return worker(a.worker, threads[0], only)
+    validate(only)
     rows = []
     for th in threads:
         best = {"dlcore": {}, "torch": {}}
         for _ in range(a.rounds):
             for fw in ("dlcore", "torch"):
-                r = run_json(__file__, ["--worker", fw, "--threads", str(th)], th)
+                r = run_json(__file__, ["--worker", fw, "--threads", str(th), "--cases", a.cases], th)
                 for k, v in r.items():
                     best[fw][k] = min(best[fw].get(k, float("inf")), v)
         for k in best["dlcore"]:

@@ -620,3 +620,25 @@ def test_unary_ops_save_their_output_not_their_input(name):
     w.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         w.sum().backward()
+
+
+def test_backward_with_several_roots_from_one_node(device):
+    # out, h_n and c_n come from the one LSTM node: its edges must be counted once, or the input (behind a
+    # reshape) never becomes ready and silently gets no gradient.
+    dlcore.manual_seed(0)
+    m = dlcore.nn.LSTM(3, 4).to(device).double()
+    rng = np.random.default_rng(0)
+    x0 = rng.standard_normal((5, 2, 3))
+    gs = [rng.standard_normal(s) for s in ((5, 2, 4), (1, 2, 4), (1, 2, 4))]
+    grads = []
+    for several in (True, False):
+        x = dlcore.tensor(x0.reshape(10, 3), device=device, requires_grad=True)
+        out, (h, c) = m(x.reshape(5, 2, 3))
+        g = [dlcore.tensor(a, device=device) for a in gs]
+        if several:
+            dlcore.autograd.backward([out, h, c], g)
+        else:
+            ((out * g[0]).sum() + (h * g[1]).sum() + (c * g[2]).sum()).backward()
+        assert x.grad is not None
+        grads.append(x.grad.cpu().numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-12)

@@ -161,6 +161,12 @@ PADS = [
     ("replicate", (1, 2, 3, 4), (1, 2, 3, 3)),
     ("circular", (2, 3), (2, 2, 5)),
     ("circular", (1, 1, 2, 0), (2, 1, 3, 4)),
+    ("reflect", (1, 1, 2, 1, 1, 2), (2, 3, 4, 5, 4)),
+    ("replicate", (2, 1, 1, 0, 0, 2), (1, 3, 2, 4)),
+    ("circular", (1, 2, 0, 1, 2, 1), (2, 3, 3, 4)),
+    ("reflect", (-1, 2, 3, -2), (2, 3, 6, 5)),
+    ("reflect", (3, 3, 3, 3), (4, 8, 20, 20)),  # enough rows to split over threads
+    ("replicate", (0, 0, 2, 2), (2, 3, 4, 5)),  # the last dim unpadded: one block per row
 ]
 
 
@@ -652,3 +658,29 @@ def test_fuzz_regressions(rng):
         dlcore.topk(dlcore.ones(5), 1.5)
     with pytest.raises(RuntimeError, match="einsum"):
         dlcore.einsum("i->j->k", dlcore.ones(3))
+
+
+@requires_torch
+def test_instance_norm_momentum_none_like_torch(rng):
+    import torch
+    a = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    m = dlcore.nn.InstanceNorm1d(3, momentum=None, track_running_stats=True)
+    t = torch.nn.InstanceNorm1d(3, momentum=None, track_running_stats=True)
+    m(dlcore.tensor(a))
+    t(torch.from_numpy(a))
+    np.testing.assert_allclose(m.running_mean.numpy(), t.running_mean.numpy(), atol=1e-7)
+    np.testing.assert_allclose(m.running_var.numpy(), t.running_var.numpy(), atol=1e-7)
+
+
+def test_hstack_of_scalars_is_atleast_1d(device):
+    xs = [dlcore.tensor(float(v), device=device) for v in (1, 2, 3)]
+    np.testing.assert_array_equal(dlcore.hstack(xs).cpu().numpy(), [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(dlcore.vstack(xs).cpu().numpy(), [[1.0], [2.0], [3.0]])
+
+
+@requires_torch
+def test_pad_module_reprs_like_torch():
+    import torch
+    for name, args in (("ZeroPad2d", (1,)), ("ConstantPad2d", (1, 0.5)), ("ReflectionPad1d", ((1, 2),)),
+                       ("ZeroPad1d", ((1, 2),)), ("ConstantPad3d", (2, 1.0))):
+        assert repr(getattr(nn, name)(*args)) == repr(getattr(torch.nn, name)(*args))

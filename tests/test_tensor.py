@@ -251,3 +251,11 @@ def test_from_numpy_rejects_byte_swapped_arrays():
     with pytest.raises(ValueError, match="byte order"):
         dlcore.from_numpy(np.arange(3, dtype=">f8"))
     np.testing.assert_array_equal(dlcore.from_numpy(np.arange(3, dtype="<f8")).numpy(), [0.0, 1.0, 2.0])
+
+
+def test_tensor_from_python_floats_keeps_float64(device):
+    # Python floats bound for float64 are not rounded through the float32 default dtype (torch keeps them exact).
+    for data in (1 / 3, [1 / 3, 0.1], [[1e-300, 2 / 7]]):
+        t = dlcore.tensor(data, dtype=dlcore.float64, device=device)
+        np.testing.assert_array_equal(t.cpu().numpy(), np.asarray(data, dtype=np.float64))
+    assert dlcore.tensor([1 / 3]).dtype == dlcore.float32

@@ -236,6 +236,95 @@ py::object index_put_py(py::object t_h, py::handle indices_h, py::handle values_
   return t_h;
 }
 
+// F.pad's reflect / replicate / circular modes (python/dlcore/_nn_extra.py builds the maps): out[..., i1..ik] =
+// x[..., maps[0][i1], ..]. The CPU has its own row kernels; other devices gather through combined offsets.
+struct PadMaps {
+  IntList out_shape;
+  std::vector<std::vector<int64_t>> maps;
+};
+
+PadMaps check_pad_maps(const IntList& in_shape, std::vector<std::vector<int64_t>> maps, const char* what) {
+  int k = (int)maps.size(), nd = in_shape.size();
+  DLCORE_CHECK(k >= 1 && k <= 3 && k <= nd, ValueError, "pad(): ", what, " takes 1 to 3 index maps for the last dims "
+               "of the input, got ", k, " for shape ", in_shape.str());
+  PadMaps r;
+  r.out_shape = in_shape;
+  for (int j = 0; j < k; ++j) {
+    int64_t n = in_shape[nd - k + j];
+    for (int64_t v : maps[j])
+      DLCORE_CHECK(v >= 0 && v < n, IndexError, "pad(): ", what, " index ", v, " out of range for dim ", nd - k + j,
+                   " of size ", n);
+    r.out_shape[nd - k + j] = (int64_t)maps[j].size();
+  }
+  r.maps = std::move(maps);
+  return r;
+}
+
+// Element offsets [O1..Ok] of the maps in a contiguous tensor of shape `shape`, broadcast (stride 0) over the
+// leading dims of out_shape, on `dev`.
+Tensor pad_offsets(const IntList& shape, const PadMaps& pm, Device dev) {
+  int k = (int)pm.maps.size(), nd = shape.size();
+  IntList osz = IntList::filled(k, 0);
+  for (int j = 0; j < k; ++j) osz[j] = (int64_t)pm.maps[j].size();
+  Tensor off = Tensor::zeros(osz, DType::Int64, Device());
+  int64_t* o = off.data<int64_t>();
+  int64_t n = off.numel();
+  std::vector<int64_t> idx(k, 0);
+  for (int64_t e = 0; e < n; ++e) {
+    int64_t v = 0, stride = 1;
+    for (int j = k - 1; j >= 0; --j) {
+      v += pm.maps[j][idx[j]] * stride;
+      stride *= shape[nd - k + j];
+    }
+    o[e] = v;
+    for (int j = k - 1; j >= 0 && ++idx[j] == osz[j]; --j) idx[j] = 0;
+  }
+  off = off.to(dev);
+  IntList st = IntList::filled(nd, 0);
+  for (int j = 0; j < k; ++j) st[nd - k + j] = off.stride(j);
+  return off.as_strided(pm.out_shape, st, 0);
+}
+
+// The view of contiguous t (shape `shape`) with out_shape and stride 0 along the padded dims.
+Tensor pad_base_view(const Tensor& t, const PadMaps& pm) {
+  int k = (int)pm.maps.size(), nd = t.dim();
+  IntList st = t.strides();
+  for (int j = nd - k; j < nd; ++j) st[j] = 0;
+  return t.as_strided(pm.out_shape, st, t.offset());
+}
+
+py::object pad_index_py(py::handle x_h, std::vector<std::vector<int64_t>> maps) {
+  Tensor x = as_tensor(x_h, "pad", "input").contiguous();
+  PadMaps pm = check_pad_maps(x.shape(), std::move(maps), "index");
+  Tensor out = Tensor::empty(pm.out_shape, x.dtype(), x.device());
+  if (out.numel() == 0) return wrap(out);
+  if (x.device().type == DeviceType::CPU) {
+    pad_index_op.get(DeviceType::CPU)(out, x, pm.maps);
+  } else {
+    gather_by_offset_op.get(x.device().type)(out, pad_base_view(x, pm), pad_offsets(x.shape(), pm, x.device()));
+  }
+  return wrap(out);
+}
+
+py::object pad_index_backward_py(py::handle g_h, std::vector<std::vector<int64_t>> maps, std::vector<int64_t> in_shape) {
+  Tensor g = as_tensor(g_h, "pad", "grad_output").contiguous();
+  PadMaps pm = check_pad_maps(IntList(in_shape), std::move(maps), "backward");
+  DLCORE_CHECK(g.shape() == pm.out_shape, ValueError, "pad(): backward got a gradient of shape ", g.shape().str(),
+               ", expected ", pm.out_shape.str());
+  DLCORE_CHECK(g.dtype() == DType::Float32 || g.dtype() == DType::Float64, TypeError,
+               "pad(): the backward of reflect/replicate/circular padding takes float32 or float64, got ",
+               dtype_name(g.dtype()));
+  if (g.device().type == DeviceType::CPU) {
+    Tensor gin = Tensor::empty(IntList(in_shape), g.dtype(), g.device());
+    pad_index_backward_op.get(DeviceType::CPU)(gin, g, pm.maps);
+    return wrap(gin);
+  }
+  Tensor gin = Tensor::zeros(IntList(in_shape), g.dtype(), g.device());
+  if (g.numel() == 0) return wrap(gin);
+  scatter_by_offset_op.get(g.device().type)(pad_base_view(gin, pm), pad_offsets(gin.shape(), pm, g.device()), g, true);
+  return wrap(gin);
+}
+
 void bind_index(py::module_& m) {
   m.def("gather", &gather_py, py::arg("input"), py::arg("dim"), py::arg("index"),
         "out[p] = input[p with p[dim] = index[p]] (index int64, same ndim).");
@@ -249,6 +338,8 @@ void bind_index(py::module_& m) {
         "input[indices[0], ..., indices[K-1]] over the leading K dims (indices: int64, one shape).");
   m.def("index_put_", &index_put_py, py::arg("self"), py::arg("indices"), py::arg("values"),
         py::arg("accumulate") = false);
+  m.def("pad_index", &pad_index_py, py::arg("input"), py::arg("maps"));
+  m.def("pad_index_backward", &pad_index_backward_py, py::arg("grad_output"), py::arg("maps"), py::arg("input_shape"));
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ Operand to_operand(py::handle h, const char* op, const char* arg) {
 
 DType binary_compute_dtype(BinaryOp op, const Operand& a, const Operand& b) {
   DType dt = result_type(a.t, a.is_scalar ? &a.s : nullptr, b.t, b.is_scalar ? &b.s : nullptr);
-  if (op == BinaryOp::Div && !is_floating(dt)) dt = DType::Float32;  // true division
+  if (binary_promotes_int_to_float(op) && !is_floating(dt)) dt = DType::Float32;  // true division, atan2, ...
   return dt;
 }
 
@@ -117,7 +117,8 @@ void bind_ops(py::module_& m) {
   // ---- unary ----
   for (int i = 0; i < kNumUnaryOps; ++i) {
     UnaryOp op = (UnaryOp)i;
-    if (op == UnaryOp::Clamp || op == UnaryOp::PowScalar) continue;
+    if (op == UnaryOp::Clamp || op == UnaryOp::PowScalar || op == UnaryOp::Logit || op == UnaryOp::NanToNum)
+      continue;  // (parameterised: bound below)
     std::string name = unary_op_name(op);
     m.def(name.c_str(), [op](const PyTensor& x) { return wrap(unary(op, x.t)); });
     m.def((name + "_").c_str(), [op](py::object x) {
@@ -141,6 +142,45 @@ void bind_ops(py::module_& m) {
     unary_into(UnaryOp::Clamp, p.t, p.t, clamp_params(lo, hi));
     ++p.t.storage()->version;
     return x;
+  });
+  // logit(x, eps): eps None (or negative, as torch) is no clamp. nan_to_num(x, nan, posinf, neginf): the Python
+  // layer resolves the defaults (0, the dtype's largest and lowest finite values).
+  auto logit_params = [](py::handle eps) {
+    UnaryParams p;
+    if (!eps.is_none()) {
+      p.a = eps.cast<double>();
+      p.has_a = p.a >= 0;
+    }
+    return p;
+  };
+  auto nan_params = [](double nan, double posinf, double neginf) {
+    UnaryParams p;
+    p.a = nan;
+    p.b = posinf;
+    p.c = neginf;
+    return p;
+  };
+  auto unary_inplace = [](py::object x, UnaryOp op, const UnaryParams& prm) {
+    const char* name = unary_op_name(op);
+    PyTensor& p = as_py_tensor(x, name, "self");
+    DLCORE_CHECK(is_floating(p.t.dtype()) || op == UnaryOp::NanToNum, TypeError, name, "_: result type Float",
+                 " can't be cast to the desired output type ", dtype_name(p.t.dtype()));
+    check_no_internal_overlap(p.t, (std::string(name) + "_").c_str());
+    unary_into(op, p.t, p.t, prm);
+    ++p.t.storage()->version;
+    return x;
+  };
+  m.def("logit", [logit_params](const PyTensor& x, py::handle eps) {
+    return wrap(unary(UnaryOp::Logit, x.t, logit_params(eps)));
+  }, py::arg("x"), py::arg("eps") = py::none());
+  m.def("logit_", [logit_params, unary_inplace](py::object x, py::handle eps) {
+    return unary_inplace(x, UnaryOp::Logit, logit_params(eps));
+  }, py::arg("x"), py::arg("eps") = py::none());
+  m.def("nan_to_num", [nan_params](const PyTensor& x, double nan, double posinf, double neginf) {
+    return wrap(unary(UnaryOp::NanToNum, x.t, nan_params(nan, posinf, neginf)));
+  });
+  m.def("nan_to_num_", [nan_params, unary_inplace](py::object x, double nan, double posinf, double neginf) {
+    return unary_inplace(x, UnaryOp::NanToNum, nan_params(nan, posinf, neginf));
   });
   m.def("pow_scalar", [](const PyTensor& x, py::handle e) {
     ScalarArg s;

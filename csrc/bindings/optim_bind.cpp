@@ -1,4 +1,5 @@
-// Bindings of the fused optimizer steps (csrc/ops/optim): _C._sgd_step, _adam_step, _adagrad_step, _rmsprop_step.
+// Bindings of the fused optimizer steps (csrc/ops/optim): _C._sgd_step, _adam_step, _adagrad_step, _rmsprop_step,
+// _adamax_step, _nadam_step, _radam_step, _adadelta_step, _rprop_step, _asgd_step.
 // Each takes Python lists with one entry per parameter of a group and updates all of them in one call (the
 // Python optimizers in python/dlcore/optim/ own the state and the hyper-parameters).
 #include "bindings/binder.h"
@@ -161,6 +162,121 @@ void rmsprop_py(py::handle params, py::handle grads, py::handle square_avgs, py:
   bump(owners);
 }
 
+void check_steps(const std::vector<int64_t>& steps, const TensorList& p, const char* op) {
+  DLCORE_CHECK(steps.size() == p.size(), ValueError, op, "(): 'steps' has ", steps.size(), " entries but there are ",
+               p.size(), " parameters");
+  for (int64_t s : steps) DLCORE_CHECK(s >= 1, ValueError, op, "(): step numbers start at 1, got ", s);
+}
+
+void check_scalars(const std::vector<double>& v, const TensorList& p, const char* op, const char* arg) {
+  DLCORE_CHECK(v.size() == p.size(), ValueError, op, "(): '", arg, "' has ", v.size(), " entries but there are ",
+               p.size(), " parameters");
+}
+
+void adamax_py(py::handle params, py::handle grads, py::handle exp_avgs, py::handle exp_infs,
+               std::vector<int64_t> steps, double lr, double beta1, double beta2, double eps, double weight_decay,
+               bool maximize) {
+  std::vector<PyTensor*> owners;
+  TensorList p = to_list(params, "adamax_step", "params", nullptr, false, &owners);
+  TensorList g = to_list(grads, "adamax_step", "grads", &p, false, nullptr, true);
+  TensorList m = to_list(exp_avgs, "adamax_step", "exp_avgs", &p, false, &owners);
+  TensorList u = to_list(exp_infs, "adamax_step", "exp_infs", &p, false, &owners);
+  check_steps(steps, p, "adamax_step");
+  if (p.empty()) return;
+  AdamaxArgs a{lr, beta1, beta2, eps, weight_decay, maximize};
+  {
+    py::gil_scoped_release nogil;
+    adamax_step_op.get(p[0].device().type)(p, g, m, u, steps, a);
+  }
+  bump(owners);
+}
+
+void nadam_py(py::handle params, py::handle grads, py::handle exp_avgs, py::handle exp_avg_sqs,
+              std::vector<int64_t> steps, std::vector<double> mu_products, double lr, double beta1, double beta2,
+              double eps, double weight_decay, double momentum_decay, bool decoupled_weight_decay, bool maximize) {
+  std::vector<PyTensor*> owners;
+  TensorList p = to_list(params, "nadam_step", "params", nullptr, false, &owners);
+  TensorList g = to_list(grads, "nadam_step", "grads", &p, false, nullptr, true);
+  TensorList m = to_list(exp_avgs, "nadam_step", "exp_avgs", &p, false, &owners);
+  TensorList v = to_list(exp_avg_sqs, "nadam_step", "exp_avg_sqs", &p, false, &owners);
+  check_steps(steps, p, "nadam_step");
+  check_scalars(mu_products, p, "nadam_step", "mu_products");
+  if (p.empty()) return;
+  NadamArgs a{lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled_weight_decay, maximize};
+  {
+    py::gil_scoped_release nogil;
+    nadam_step_op.get(p[0].device().type)(p, g, m, v, steps, mu_products, a);
+  }
+  bump(owners);
+}
+
+void radam_py(py::handle params, py::handle grads, py::handle exp_avgs, py::handle exp_avg_sqs,
+              std::vector<int64_t> steps, double lr, double beta1, double beta2, double eps, double weight_decay,
+              bool decoupled_weight_decay, bool maximize) {
+  std::vector<PyTensor*> owners;
+  TensorList p = to_list(params, "radam_step", "params", nullptr, false, &owners);
+  TensorList g = to_list(grads, "radam_step", "grads", &p, false, nullptr, true);
+  TensorList m = to_list(exp_avgs, "radam_step", "exp_avgs", &p, false, &owners);
+  TensorList v = to_list(exp_avg_sqs, "radam_step", "exp_avg_sqs", &p, false, &owners);
+  check_steps(steps, p, "radam_step");
+  if (p.empty()) return;
+  RadamArgs a{lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, maximize};
+  {
+    py::gil_scoped_release nogil;
+    radam_step_op.get(p[0].device().type)(p, g, m, v, steps, a);
+  }
+  bump(owners);
+}
+
+void adadelta_py(py::handle params, py::handle grads, py::handle square_avgs, py::handle acc_deltas, double lr,
+                 double rho, double eps, double weight_decay, bool maximize) {
+  std::vector<PyTensor*> owners;
+  TensorList p = to_list(params, "adadelta_step", "params", nullptr, false, &owners);
+  TensorList g = to_list(grads, "adadelta_step", "grads", &p, false, nullptr, true);
+  TensorList s = to_list(square_avgs, "adadelta_step", "square_avgs", &p, false, &owners);
+  TensorList acc = to_list(acc_deltas, "adadelta_step", "acc_deltas", &p, false, &owners);
+  if (p.empty()) return;
+  AdadeltaArgs a{lr, rho, eps, weight_decay, maximize};
+  {
+    py::gil_scoped_release nogil;
+    adadelta_step_op.get(p[0].device().type)(p, g, s, acc, a);
+  }
+  bump(owners);
+}
+
+void rprop_py(py::handle params, py::handle grads, py::handle prevs, py::handle step_sizes, double eta_minus,
+              double eta_plus, double step_size_min, double step_size_max, bool maximize) {
+  std::vector<PyTensor*> owners;
+  TensorList p = to_list(params, "rprop_step", "params", nullptr, false, &owners);
+  TensorList g = to_list(grads, "rprop_step", "grads", &p, false, nullptr, true);
+  TensorList pr = to_list(prevs, "rprop_step", "prevs", &p, false, &owners);
+  TensorList st = to_list(step_sizes, "rprop_step", "step_sizes", &p, false, &owners);
+  if (p.empty()) return;
+  RpropArgs a{eta_minus, eta_plus, step_size_min, step_size_max, maximize};
+  {
+    py::gil_scoped_release nogil;
+    rprop_step_op.get(p[0].device().type)(p, g, pr, st, a);
+  }
+  bump(owners);
+}
+
+void asgd_py(py::handle params, py::handle grads, py::handle axs, std::vector<double> etas, std::vector<double> mus,
+             double lambd, double weight_decay, bool maximize) {
+  std::vector<PyTensor*> owners;
+  TensorList p = to_list(params, "asgd_step", "params", nullptr, false, &owners);
+  TensorList g = to_list(grads, "asgd_step", "grads", &p, false, nullptr, true);
+  TensorList ax = to_list(axs, "asgd_step", "axs", &p, false, &owners);
+  check_scalars(etas, p, "asgd_step", "etas");
+  check_scalars(mus, p, "asgd_step", "mus");
+  if (p.empty()) return;
+  AsgdArgs a{lambd, weight_decay, maximize};
+  {
+    py::gil_scoped_release nogil;
+    asgd_step_op.get(p[0].device().type)(p, g, ax, etas, mus, a);
+  }
+  bump(owners);
+}
+
 void bind_optim(py::module_& m) {
   m.def("_sgd_step", &sgd_py, py::arg("params"), py::arg("grads"), py::arg("momentum_buffers"), py::arg("first"),
         py::arg("lr"), py::arg("momentum"), py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"),
@@ -181,6 +297,26 @@ void bind_optim(py::module_& m) {
         py::arg("grad_avgs"), py::arg("momentum_buffers"), py::arg("lr"), py::arg("alpha"), py::arg("eps"),
         py::arg("weight_decay"), py::arg("momentum"), py::arg("centered"), py::arg("maximize"),
         "Fused RMSprop step over a group's parameters (in place).");
+  m.def("_adamax_step", &adamax_py, py::arg("params"), py::arg("grads"), py::arg("exp_avgs"), py::arg("exp_infs"),
+        py::arg("steps"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),
+        py::arg("maximize"), "Fused Adamax step over a group's parameters (in place).");
+  m.def("_nadam_step", &nadam_py, py::arg("params"), py::arg("grads"), py::arg("exp_avgs"), py::arg("exp_avg_sqs"),
+        py::arg("steps"), py::arg("mu_products"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"),
+        py::arg("weight_decay"), py::arg("momentum_decay"), py::arg("decoupled_weight_decay"), py::arg("maximize"),
+        "Fused NAdam step over a group's parameters (in place); mu_products include this step's mu.");
+  m.def("_radam_step", &radam_py, py::arg("params"), py::arg("grads"), py::arg("exp_avgs"), py::arg("exp_avg_sqs"),
+        py::arg("steps"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),
+        py::arg("decoupled_weight_decay"), py::arg("maximize"),
+        "Fused RAdam step over a group's parameters (in place).");
+  m.def("_adadelta_step", &adadelta_py, py::arg("params"), py::arg("grads"), py::arg("square_avgs"),
+        py::arg("acc_deltas"), py::arg("lr"), py::arg("rho"), py::arg("eps"), py::arg("weight_decay"),
+        py::arg("maximize"), "Fused Adadelta step over a group's parameters (in place).");
+  m.def("_rprop_step", &rprop_py, py::arg("params"), py::arg("grads"), py::arg("prevs"), py::arg("step_sizes"),
+        py::arg("eta_minus"), py::arg("eta_plus"), py::arg("step_size_min"), py::arg("step_size_max"),
+        py::arg("maximize"), "Fused Rprop step over a group's parameters (in place).");
+  m.def("_asgd_step", &asgd_py, py::arg("params"), py::arg("grads"), py::arg("axs"), py::arg("etas"), py::arg("mus"),
+        py::arg("lambd"), py::arg("weight_decay"), py::arg("maximize"),
+        "Fused ASGD step over a group's parameters (in place); etas/mus are each parameter's values before it.");
 }
 
 }  // namespace

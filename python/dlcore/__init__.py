@@ -54,6 +54,10 @@ from ._rearrange import (repeat_interleave, tile, flip, fliplr, flipud, roll, tr
                          addcmul, addcdiv)
 from ._einsum import einsum  # noqa: E402,F401
 from ._sorting import sort, argsort, msort, topk, kthvalue, cumsum, cumprod  # noqa: E402,F401
+from ._math_extra import *  # noqa: E402,F401,F403  (asin ... nan_to_num, atan2 ... nextafter; Tensor methods)
+from ._tensor_extra import *  # noqa: E402,F401,F403  (nansum, median, quantile, unique, cdist, ... + Tensor methods)
+from ._tensor_extra import tril_indices, triu_indices, unique  # noqa: E402,F401
+from . import linalg  # noqa: E402,F401  (dlcore.linalg + top-level det, inverse, svd, ... and Tensor methods)
 from . import _creation as _creation_mod  # noqa: E402
 from . import cuda  # noqa: E402
 from ._runtime import (get_num_threads, set_num_threads, info, is_tensor, is_floating_point, numel,  # noqa: E402

@@ -74,8 +74,10 @@ def _finish(t, requires_grad):
 
 # ------------------------------------------------------------------------------------------------- from data
 
-def _infer_array(data):
-    """A NumPy array for nested Python data, with torch's dtype inference (floats -> default dtype)."""
+def _infer_array(data, want=None):
+    """A NumPy array for nested Python data, with torch's dtype inference (floats -> default dtype). want: the
+    dtype the caller converts to next; Python floats bound for float64 stay float64 (not rounded through
+    float32)."""
     if _isT(data, Tensor):
         return None
     if _isT(data, np.ndarray):
@@ -86,7 +88,8 @@ def _infer_array(data):
     if arr.dtype == object:
         raise TypeError(f"tensor(): could not infer a dtype for data of type {type(data).__name__}")
     if arr.dtype.kind == "f" and not _isT(data, np.generic):
-        arr = arr.astype(np.float32 if _default_dtype[0] == float32 else np.float64)
+        keep64 = want == float64 or _default_dtype[0] != float32
+        arr = arr.astype(np.float64 if keep64 else np.float32)
     elif arr.dtype.kind in "iu" and arr.dtype != np.uint8 and not _isT(data, np.generic):
         arr = arr.astype(np.int64)
     elif arr.dtype.kind not in "biuf":
@@ -123,7 +126,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         t = _C.to(data, dtype if dtype is None else _dt(dtype), device, True)
         t = t._alias()
         return _finish(t, requires_grad)
-    arr = _infer_array(data)
+    arr = _infer_array(data, None if dtype is None else _dt(dtype))
     t = _C.from_numpy(np.array(arr, copy=True, order="C"))
     if dtype is not None or device is not None:
         t = _C.to(t, None if dtype is None else _dt(dtype), device, False)

@@ -633,7 +633,9 @@ def stack(tensors, dim=0, *, out=None):
 
 
 def hstack(tensors):
-    tensors = list(tensors)
+    tensors = [t if t.ndim else _ops.reshape(t, [1]) for t in tensors]  # atleast_1d, like torch
+    if not tensors:
+        raise ValueError("hstack(): expects a non-empty list of tensors")
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 

@@ -4,8 +4,9 @@ instance normalisation, one_hot, normalize, distances, kl_div and the remaining 
 - layer_norm, group_norm and instance_norm run the batch_norm kernels (forward and backward) on a view whose
   "channels" are the groups being normalised: layer_norm's rows of the last dims ([1, rows, D]), group_norm's
   (sample, group) pairs, instance_norm's (sample, channel) pairs. Their affine parameters are applied after it.
-- pad: constant mode copies into a filled tensor (backward: the slice); reflect, replicate and circular are an
-  index_select per padded dim (backward: a scatter-add, so reflected elements accumulate).
+- pad: constant mode copies into a filled tensor (backward: the slice); reflect, replicate and circular are one
+  pass of _C.pad_index over per-dim source-index maps (the CPU kernel copies each row's interior as a block; the
+  backward sums the borders back onto the elements they were read from).
 - interpolate: nearest / nearest-exact are an index_select per spatial dim, linear / bilinear / trilinear a
   separable two-tap blend per dim, with torch's source-index rules (align_corners, scale_factor vs size).
 """
@@ -127,9 +128,11 @@ def pad(input, pad, mode="constant", value=None):
             out = _ops.narrow(out, d, -a, out.shape[d] + a + b)
             lo[d], hi[d] = lo[d] - a, hi[d] - b
     cropped = out
+    maps = []
     for d in range(nd - k, nd):
         n = cropped.shape[d]
         if lo[d] == 0 and hi[d] == 0:
+            maps.append(list(range(n)))
             continue
         if mode == "reflect" and (lo[d] >= n or hi[d] >= n):
             raise RuntimeError(f"pad(): padding size should be less than the corresponding input dimension, but "
@@ -139,8 +142,23 @@ def pad(input, pad, mode="constant", value=None):
                                f"({lo[d]}, {hi[d]}) at dimension {d} of input {list(input.shape)}")
         if n == 0:
             raise RuntimeError(f"pad(): {mode} padding of an empty dimension {d} (input {list(input.shape)})")
-        out = index_select(out, d, _index(_pad_index(n, lo[d], hi[d], mode), input.device))
-    return out if out is not input and out is not cropped else _ops.clone(out)
+        maps.append(_pad_index(n, lo[d], hi[d], mode).tolist())
+    if _needs_grad(cropped):
+        return _PadIndex.apply(cropped, maps)
+    return _C.pad_index(cropped, maps)
+
+
+class _PadIndex(Function):
+    """out[..., i, j] = x[..., maps[0][i], maps[1][j]] (one pass; the backward sums the reflected borders back)."""
+
+    @staticmethod
+    def forward(ctx, x, maps):
+        ctx.maps, ctx.shape = maps, list(x.shape)
+        return _C.pad_index(x, maps)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C.pad_index_backward(g, ctx.maps, ctx.shape), None
 
 
 # ------------------------------------------------------------------------------------------------- interpolate

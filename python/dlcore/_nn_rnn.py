@@ -1,7 +1,8 @@
 """Recurrent layers (LSTM, GRU, Elman RNN with tanh/relu) as differentiable functions: the sequence functions
 ``lstm``, ``gru``, ``rnn_tanh``, ``rnn_relu`` and the single-step cells ``lstm_cell``, ``gru_cell``,
 ``rnn_tanh_cell``, ``rnn_relu_cell``, with the signatures of PyTorch's ``torch.lstm`` / ``torch.lstm_cell`` family.
-They are what ``dlcore.nn.LSTM/GRU/RNN`` and the ``*Cell`` modules call.
+They are what ``dlcore.nn.LSTM/GRU/RNN`` and the ``*Cell`` modules call; ``packed_sequence`` is their form for a
+PackedSequence (one kernel call per run of equal batch size, per layer and direction).
 
 The kernels (csrc/ops/recurrent) run one layer (both directions) per call: the input projection of all steps in
 one GEMM, per step one recurrent GEMM plus one fused pointwise pass, and backpropagation through time with the
@@ -357,6 +358,208 @@ def rnn_relu(input, hx, params, has_biases=True, num_layers=1, dropout=0.0, trai
     """Elman RNN with relu over a sequence (torch.rnn_relu's signature). Returns (output, h_n)."""
     return _sequence("rnn_relu", "rnn_relu", input, hx, params, has_biases, num_layers, dropout, train,
                      bidirectional, batch_first)
+
+
+# --------------------------------------------------------------------------------------------- packed sequences
+
+def _segments(bs):
+    """Runs of equal batch size in batch_sizes: [(t0, t1, b)], and the packed row offset of every step."""
+    segs, offsets, o, t0 = [], [], 0, 0
+    for t, b in enumerate(bs):
+        offsets.append(o)
+        o += b
+        if t + 1 == len(bs) or bs[t + 1] != b:
+            segs.append((t0, t + 1, b))
+            t0 = t + 1
+    offsets.append(o)
+    return segs, offsets
+
+
+def _reverse_rows(segs, offsets):
+    """The packed-row permutation that reverses time inside every segment (an involution)."""
+    import numpy as np
+    rows = np.arange(offsets[-1], dtype=np.int64)
+    for t0, t1, b in segs:
+        blk = rows[offsets[t0]:offsets[t1]].reshape(t1 - t0, b)
+        rows[offsets[t0]:offsets[t1]] = blk[::-1].reshape(-1).copy()
+    return _C.from_numpy(rows)
+
+
+def _one_direction(mode, x, h0, c0, lp):
+    """One layer, one direction, over x [T, b, I] from h0 (c0) [1, b, H]: the fused kernel through _RNNStack, so
+    gradients reach x, h0, c0 and the parameters. Returns (y [T, b, H], h_n, c_n | None)."""
+    cfg = {"mode": mode, "layers": 1, "dirs": 1, "per": len(lp), "masks": None, "batch_first": False,
+           "cell": False}
+    if _needs_grad(x, h0, c0, *lp):
+        outs = _RNNStack.apply(cfg, x, h0, c0, *lp)
+    else:
+        outs = _RNNStack.forward(_NoCtx(), cfg, x, h0, c0, *lp)
+    return outs[0], outs[1], (outs[2] if mode == "lstm" else None)
+
+
+def _packed_layer(mode, X, h0, c0, lp, segs, offsets, reverse, rev_rows):
+    """One direction of one layer over packed rows X [S, I] (batch sorted by length, descending): one kernel call
+    per run of equal batch size. Forward: segments in time order, the state carried over and cut to the sequences
+    still active (the rows that end at a boundary keep their state for h_n). Reverse: segments from the last one,
+    time reversed inside each (rev_rows), sequences joining at a boundary start from their rows of h0.
+    Returns (Y [S, H] in packed order, h_n [1, B, H], c_n | None)."""
+    from ._indexing import cat, index_select
+    from ._ops import narrow, reshape
+    I = X.shape[1]
+    H = h0.shape[2]
+    lstm = mode == "lstm"
+    Xs = index_select(X, 0, rev_rows) if reverse else X
+    ys = [None] * len(segs)
+    if not reverse:
+        h, c = h0, c0
+        done_h, done_c = [], []
+        for k, (t0, t1, b) in enumerate(segs):
+            n = h.shape[1]
+            if n > b:  # sequences n-1 .. b ended with the previous segment
+                done_h.append(narrow(h, 1, b, n - b))
+                h = narrow(h, 1, 0, b)
+                if lstm:
+                    done_c.append(narrow(c, 1, b, n - b))
+                    c = narrow(c, 1, 0, b)
+            xs = reshape(narrow(Xs, 0, offsets[t0], offsets[t1] - offsets[t0]), [t1 - t0, b, I])
+            y, h, c = _one_direction(mode, xs, h, c, lp)
+            ys[k] = reshape(y, [(t1 - t0) * b, H])
+        hn = cat([h] + done_h[::-1], 1) if done_h else h
+        cn = (cat([c] + done_c[::-1], 1) if done_c else c) if lstm else None
+    else:
+        h = c = None
+        for k in range(len(segs) - 1, -1, -1):
+            t0, t1, b = segs[k]
+            n = 0 if h is None else h.shape[1]
+            if n < b:  # sequences n .. b-1 start here (at their last step) from their initial state
+                h = narrow(h0, 1, 0, b) if h is None else cat([h, narrow(h0, 1, n, b - n)], 1)
+                if lstm:
+                    c = narrow(c0, 1, 0, b) if c is None else cat([c, narrow(c0, 1, n, b - n)], 1)
+            xs = reshape(narrow(Xs, 0, offsets[t0], offsets[t1] - offsets[t0]), [t1 - t0, b, I])
+            y, h, c = _one_direction(mode, xs, h, c, lp)
+            ys[k] = reshape(y, [(t1 - t0) * b, H])
+        hn, cn = h, c
+    Y = cat(ys, 0) if len(ys) > 1 else ys[0]
+    if reverse:
+        Y = index_select(Y, 0, rev_rows)
+    return Y, hn, cn
+
+
+def _batch_sizes_list(op, batch_sizes, S):
+    import numpy as np
+    if isinstance(batch_sizes, _Tensor):
+        if batch_sizes.dim() != 1:
+            raise RNNShapeError(f"{op}: batch_sizes must be 1-D, got shape {_shape(batch_sizes)}")
+        bs = np.asarray(_C.to(batch_sizes, None, "cpu", False)._raw_numpy()).astype(np.int64)
+    else:
+        bs = np.asarray(batch_sizes, dtype=np.int64).reshape(-1)
+    if bs.size == 0 or (bs <= 0).any() or (np.diff(bs) > 0).any():
+        raise RNNShapeError(f"{op}: batch_sizes {bs.tolist()} must be positive and non-increasing (a PackedSequence "
+                            "from pack_padded_sequence or pack_sequence)")
+    if int(bs.sum()) != S:
+        raise RNNShapeError(f"{op}: batch_sizes sum to {int(bs.sum())}, but the packed data has {S} rows")
+    return [int(b) for b in bs]
+
+
+def packed_sequence(mode, data, batch_sizes, hx, params, has_biases=True, num_layers=1, dropout=0.0, train=False,
+                    bidirectional=False, sorted_indices=None, unsorted_indices=None):
+    """A recurrent stack over a packed batch (what torch.lstm(data, batch_sizes, ...) computes, plus torch.nn's
+    hidden-state permutation). mode: lstm | gru | rnn_tanh | rnn_relu. data [S, I] rows of a PackedSequence,
+    batch_sizes its CPU int64 batch sizes; hx (h_0, c_0) for lstm, h_0 otherwise, [L*D, B, H] in the caller's
+    batch order (permuted here by sorted_indices), or None for zeros. Returns (output data [S, D*H], h_n[, c_n]) with
+    h_n/c_n taken at each sequence's own last step (first step for the reverse direction) and permuted back by
+    unsorted_indices. Kernel calls per layer and direction: the number of distinct lengths."""
+    op = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN", "rnn_relu": "RNN"}[mode]
+    from ._indexing import cat, index_select
+    from ._ops import narrow, reshape
+    if not isinstance(data, _Tensor):
+        raise TypeError(f"{op}: packed data must be a Tensor, not {type(data).__name__}")
+    if str(data.dtype) not in ("dlcore.float32", "dlcore.float64"):
+        raise TypeError(f"{op}: expected a float32 or float64 input, got {_dtname(data)}")
+    if data.dim() != 2:
+        raise RNNShapeError(f"{op}: packed input data must have 2 dimensions [sum(lengths), input_size], got shape "
+                            f"{_shape(data)}")
+    bs = _batch_sizes_list(op, batch_sizes, data.shape[0])
+    L, D = int(num_layers), 2 if bidirectional else 1
+    per = 4 if has_biases else 2
+    params = list(params)
+    if len(params) < 2:
+        raise RNNShapeError(f"{op}: expected at least the two weights of layer 0, got {len(params)} parameters")
+    H = params[1].shape[-1] if isinstance(params[1], _Tensor) and params[1].dim() == 2 else -1
+    I = data.shape[1]
+    _check_params(op, mode, params, L, D, per, params[0].shape[-1] if params[0].dim() == 2 else I, H, data.dtype,
+                  data.device)
+    if I != params[0].shape[1]:
+        raise RNNShapeError(f"{op}: input.size(-1) must be equal to input_size. Expected {params[0].shape[1]}, "
+                            f"got {I}")
+    B = bs[0]
+    state_shape = [L * D, B, H]
+    if mode == "lstm":
+        if hx is None:
+            h0 = c0 = None
+        else:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError(f"{op}: hx must be a tuple (h_0, c_0)")
+            h0, c0 = hx
+    else:
+        h0, c0 = hx, None
+    if h0 is not None:
+        _check_state(op, "hidden[0]" if mode == "lstm" else "hidden", h0, state_shape, data.dtype, data.device)
+    if c0 is not None:
+        _check_state(op, "hidden[1]", c0, state_shape, data.dtype, data.device)
+    if sorted_indices is not None:  # the caller's batch order -> the packed (sorted) order
+        h0 = None if h0 is None else index_select(h0, 1, sorted_indices)
+        c0 = None if c0 is None else index_select(c0, 1, sorted_indices)
+    if h0 is None:
+        h0 = _C.zeros(state_shape, data.dtype, data.device)
+    if mode == "lstm" and c0 is None:
+        c0 = _C.zeros(state_shape, data.dtype, data.device)
+    p = float(dropout)
+    if not (0.0 <= p <= 1.0):
+        raise ValueError(f"{op}: dropout must be in [0, 1], got {dropout}")
+    drop = train and p > 0 and L > 1
+    segs, offsets = _segments(bs)
+    T = len(bs)
+    if len(segs) == 1:
+        # every sequence has the same length: the packed rows are the [T, B, I] batch, one call for the stack
+        masks = _dropout_masks(L, D, T, B, H, p, data.dtype, data.device) if drop else None
+        cfg = {"mode": mode, "layers": L, "dirs": D, "per": per, "masks": masks, "batch_first": False,
+               "cell": False}
+        x3 = reshape(data, [T, B, I])
+        if _needs_grad(data, h0, c0, *params):
+            outs = _RNNStack.apply(cfg, x3, h0, c0, *params)
+        else:
+            outs = _RNNStack.forward(_NoCtx(), cfg, x3, h0, c0, *params)
+        out, hn = reshape(outs[0], [T * B, D * H]), outs[1]
+        cn = outs[2] if mode == "lstm" else None
+    else:
+        rev_rows = _reverse_rows(segs, offsets) if D == 2 else None
+        if rev_rows is not None and data.device.type != "cpu":
+            rev_rows = _C.to(rev_rows, None, data.device, False)
+        X = data
+        hns, cns = [], []
+        for layer in range(L):
+            outs_l = []
+            for d in range(D):
+                k = layer * D + d
+                lp = params[k * per:(k + 1) * per]
+                Y, hn_k, cn_k = _packed_layer(mode, X, narrow(h0, 0, k, 1),
+                                              narrow(c0, 0, k, 1) if mode == "lstm" else None, lp, segs, offsets,
+                                              d == 1, rev_rows)
+                outs_l.append(Y)
+                hns.append(hn_k)
+                cns.append(cn_k)
+            X = cat(outs_l, 1) if D == 2 else outs_l[0]
+            if drop and layer + 1 < L:
+                mask = _dropout_masks(2, D, X.shape[0], 1, H, p, data.dtype, data.device)[0]
+                X = X * reshape(mask, [X.shape[0], D * H])
+        out = X
+        hn = cat(hns, 0) if len(hns) > 1 else hns[0]
+        cn = (cat(cns, 0) if len(cns) > 1 else cns[0]) if mode == "lstm" else None
+    if unsorted_indices is not None:  # back to the caller's batch order
+        hn = index_select(hn, 1, unsorted_indices)
+        cn = None if cn is None else index_select(cn, 1, unsorted_indices)
+    return (out, hn, cn) if mode == "lstm" else (out, hn)
 
 
 # --------------------------------------------------------------------------------------------- cells

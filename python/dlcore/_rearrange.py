@@ -213,8 +213,17 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 # ------------------------------------------------------------------------------------------------- lerp, addcmul, addcdiv
 
 def lerp(input, end, weight):
-    """input + weight * (end - input)."""
-    return _ops.add(input, _ops.mul(weight, _ops.sub(end, input)))
+    """input + weight * (end - input) where |weight| < 0.5, else end - (end - input) * (1 - weight): torch's
+    two-sided form, exact at weight 0 and 1."""
+    diff = _ops.sub(end, input)
+    if not _isT(weight, Tensor):
+        w = float(weight)
+        if abs(w) < 0.5:
+            return _ops.add(input, _ops.mul(diff, w))
+        return _ops.sub(end, _ops.mul(diff, 1.0 - w))
+    lo = _ops.add(input, _ops.mul(weight, diff))
+    hi = _ops.sub(end, _ops.mul(diff, _ops.rsub(weight, 1.0)))
+    return _ops.where(_ops.lt(_ops.abs(weight), 0.5), lo, hi)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):

@@ -264,6 +264,7 @@ def _run_backward_impl(roots, root_grads, retain_graph, capture, accumulate_leav
     # Count, for each node, how many edges from nodes of this graph lead to it.
     deps = {}
     seen = set()
+    start = list(dict.fromkeys(start))  # two roots from one node (an LSTM's output and h_n): walk its edges once
     stack = list(start)
     for n in start:
         seen.add(n)
@@ -279,7 +280,7 @@ def _run_backward_impl(roots, root_grads, retain_graph, capture, accumulate_leav
             if child not in seen:
                 seen.add(child)
                 stack.append(child)
-    ready = [n for n in dict.fromkeys(start) if deps.get(n, 0) == 0]
+    ready = [n for n in start if deps.get(n, 0) == 0]
     captured = {} if capture is not None else None
     while ready:
         node = ready.pop()

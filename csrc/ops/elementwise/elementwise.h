@@ -25,6 +25,10 @@ enum class BinaryOp : int8_t {
   Eq, Ne, Lt, Le, Gt, Ge,                                            // comparisons: out bool
   LogicalAnd, LogicalOr, LogicalXor,                                 // inputs cast to bool, out bool
   BitwiseAnd, BitwiseOr, BitwiseXor,                                 // integer and bool types
+  // more arithmetic (appended, so that the earlier ops keep their numbers and their kernels' mangled names):
+  Atan2, Copysign, Xlogy,                                            // integer operands computed in float32
+  Hypot, LogAddExp, LogAddExp2, NextAfter,                           // floating only
+  Fmax, Fmin, Heaviside,                                             // any dtype
   Count
 };
 constexpr int kNumBinaryOps = (int)BinaryOp::Count;
@@ -32,25 +36,41 @@ const char* binary_op_name(BinaryOp op);
 constexpr bool binary_is_comparison(BinaryOp op) { return op >= BinaryOp::Eq && op <= BinaryOp::Ge; }
 constexpr bool binary_is_logical(BinaryOp op) { return op >= BinaryOp::LogicalAnd && op <= BinaryOp::LogicalXor; }
 constexpr bool binary_is_bitwise(BinaryOp op) { return op >= BinaryOp::BitwiseAnd && op <= BinaryOp::BitwiseXor; }
+// Ops whose integer/bool operands are computed in float32 (as div): atan2, copysign, xlogy.
+constexpr bool binary_promotes_int_to_float(BinaryOp op) {
+  return op == BinaryOp::Div || (op >= BinaryOp::Atan2 && op <= BinaryOp::Xlogy);
+}
+// Ops with kernels for floating dtypes only (integer operands are an error, as in torch).
+constexpr bool binary_is_float_only(BinaryOp op) { return op >= BinaryOp::Atan2 && op <= BinaryOp::NextAfter; }
 
 enum class UnaryOp : int8_t {
   Neg, Abs, Sign, Square, Clamp, PowScalar,                 // any numeric dtype
   Floor, Ceil, Round, Trunc,                                // identity on integers
   Exp, Log, Sqrt, Rsqrt, Reciprocal, Log1p, Expm1, Log2, Log10, Exp2,
-  Sin, Cos, Tanh, Sigmoid, Erf,                             // floating only
+  Sin, Cos, Tanh, Sigmoid, Erf,                             // floating only (integers computed in float32)
   IsNan, IsInf, IsFinite,                                   // out bool
   LogicalNot,                                               // input cast to bool, out bool
   BitwiseNot,                                               // integer and bool
+  // appended (the earlier ops keep their numbers and their kernels' mangled names):
+  NanToNum,                                                 // floating kernels (integer tensors: a copy, in Python)
+  Asin, Acos, Atan, Sinh, Cosh, Tan, Asinh, Acosh, Atanh,   // floating only (integers computed in float32) ...
+  Erfc, Erfinv, Lgamma, Digamma, Trigamma, Frac, Deg2Rad, Rad2Deg, Sinc, Logit,  // ... to here
+  SignBit,                                                  // out bool
   Count
 };
 constexpr int kNumUnaryOps = (int)UnaryOp::Count;
 const char* unary_op_name(UnaryOp op);
-constexpr bool unary_is_float_only(UnaryOp op) { return op >= UnaryOp::Exp && op <= UnaryOp::Erf; }
-constexpr bool unary_out_is_bool(UnaryOp op) { return op >= UnaryOp::IsNan && op <= UnaryOp::LogicalNot; }
+constexpr bool unary_is_float_only(UnaryOp op) {
+  return (op >= UnaryOp::Exp && op <= UnaryOp::Erf) || (op >= UnaryOp::Asin && op <= UnaryOp::Logit);
+}
+constexpr bool unary_out_is_bool(UnaryOp op) {
+  return (op >= UnaryOp::IsNan && op <= UnaryOp::LogicalNot) || op == UnaryOp::SignBit;
+}
 
-// Parameters of the parameterised unary ops: Clamp (lo, hi; has_lo/has_hi), PowScalar (exponent in a).
+// Parameters of the parameterised unary ops: Clamp (lo, hi; has_lo/has_hi), PowScalar (exponent in a), Logit
+// (eps in a when has_a: x clamped to [eps, 1 - eps]), NanToNum (nan -> a, +inf -> b, -inf -> c).
 struct UnaryParams {
-  double a = 0, b = 0;
+  double a = 0, b = 0, c = 0;
   bool has_a = false, has_b = false;
 };
 
@@ -141,8 +161,8 @@ template <class T>
 DLCORE_HOSTDEV T sign_of(T x) {
   if constexpr (std::is_same_v<T, bool>) return x;
   else if constexpr (std::is_unsigned_v<T>) return (T)(x > 0);
-  // (selects only, so that the CPU loops vectorise: NaN fails every comparison and comes out as itself; +-0 -> +0)
-  else if constexpr (std::is_floating_point_v<T>) return x > T(0) ? T(1) : x < T(0) ? T(-1) : x == x ? T(0) : x;
+  // (selects only, so that the CPU loops vectorise: NaN fails both comparisons and gives 0, like torch; +-0 -> +0)
+  else if constexpr (std::is_floating_point_v<T>) return x > T(0) ? T(1) : x < T(0) ? T(-1) : T(0);
   else return (T)((x > 0) - (x < 0));
 }
 
@@ -160,6 +180,183 @@ DLCORE_HOSTDEV T pow_scalar(T x, T e) {
   if (e == T(-1)) return T(1) / x;
   if (e == T(0.5)) return std::sqrt(x);
   return (T)std::pow(x, e);
+}
+
+// ------------------------------------------------------------------------------------------ special functions
+// Written for T = float or double with T arithmetic only (the CUDA float kernels must not touch double).
+
+// fmax/fmin (NumPy's, torch.fmax): NaN only when both are NaN; otherwise the larger/smaller of the non-NaN ones.
+template <class T>
+DLCORE_HOSTDEV T fmax_of(T a, T b) {
+  if (is_nan_v(a)) return b;
+  if (is_nan_v(b)) return a;
+  return a > b ? a : b;
+}
+template <class T>
+DLCORE_HOSTDEV T fmin_of(T a, T b) {
+  if (is_nan_v(a)) return b;
+  if (is_nan_v(b)) return a;
+  return a < b ? a : b;
+}
+
+// xlogy(x, y) = x * log(y), 0 where x == 0 (unless y is NaN), as torch.xlogy.
+template <class T>
+DLCORE_HOSTDEV T xlogy_of(T x, T y) {
+  if (y != y) return y;
+  if (x == T(0)) return T(0);
+  return x * std::log(y);
+}
+
+// log(exp(a) + exp(b)) = max + log1p(exp(-|a - b|)); equal infinities give themselves (inf - inf is NaN).
+template <class T>
+DLCORE_HOSTDEV T logaddexp_of(T a, T b) {
+  if (std::isinf(a) && a == b) return a;
+  T m = max_propagate_nan(a, b);
+  return m + std::log1p(std::exp(-std::fabs(a - b)));
+}
+// log2(2^a + 2^b) = max + log1p(2^-|a - b|) / ln 2.
+template <class T>
+DLCORE_HOSTDEV T logaddexp2_of(T a, T b) {
+  if (std::isinf(a) && a == b) return a;
+  T m = max_propagate_nan(a, b);
+  return m + std::log1p(std::exp2(-std::fabs(a - b))) * T(1.4426950408889634);
+}
+
+// heaviside(x, v): 0 for x < 0, v at x == 0, 1 for x > 0 (NaN x gives 0, as torch).
+template <class T>
+DLCORE_HOSTDEV T heaviside_of(T x, T v) {
+  if constexpr (std::is_same_v<T, bool>) return x ? true : v;
+  else return x == T(0) ? v : (T)(x > T(0));
+}
+
+// erfinv: Giles' single-precision approximation ("Approximating the erfinv function", GPU Gems 4) as the start,
+// then two Newton steps on erf(a) - y (as torch's calc_erfinv); +-1 give +-inf, |y| > 1 NaN.
+template <class T>
+DLCORE_HOSTDEV T erfinv_of(T y) {
+  if (y != y) return y;
+  T ay = std::fabs(y);
+  if (ay > T(1)) return T(NAN);
+  if (ay == T(1)) return std::copysign(T(INFINITY), y);
+  T w = -std::log((T(1) - y) * (T(1) + y));
+  T p;
+  if (w < T(5)) {
+    w = w - T(2.5);
+    p = T(2.81022636e-08);
+    p = T(3.43273939e-07) + p * w;
+    p = T(-3.5233877e-06) + p * w;
+    p = T(-4.39150654e-06) + p * w;
+    p = T(0.00021858087) + p * w;
+    p = T(-0.00125372503) + p * w;
+    p = T(-0.00417768164) + p * w;
+    p = T(0.246640727) + p * w;
+    p = T(1.50140941) + p * w;
+  } else {
+    w = std::sqrt(w) - T(3);
+    p = T(-0.000200214257);
+    p = T(0.000100950558) + p * w;
+    p = T(0.00134934322) + p * w;
+    p = T(-0.00367342844) + p * w;
+    p = T(0.00573950773) + p * w;
+    p = T(-0.0076224613) + p * w;
+    p = T(0.00943887047) + p * w;
+    p = T(1.00167406) + p * w;
+    p = T(2.83297682) + p * w;
+  }
+  T a = p * y;
+  const T k = T(1.1283791670955126);  // 2 / sqrt(pi)
+  a = a - (std::erf(a) - y) / (k * std::exp(-a * a));
+  a = a - (std::erf(a) - y) / (k * std::exp(-a * a));
+  return a;
+}
+
+// digamma (psi), Cephes' psi as in torch's calc_digamma: 0 gives -inf with the sign flipped (copysign(inf, -x)),
+// negative integers NaN; x < 0 by the reflection psi(1 - x) - pi / tan(pi * frac(x)); up to 10 by the recurrence
+// psi(x) = psi(x + 1) - 1 / x; then the asymptotic series log(x) - 1 / 2x - sum B_2k / (2k x^2k).
+template <class T>
+DLCORE_HOSTDEV T digamma_of(T x) {
+  const T kPi = T(3.14159265358979323846);
+  if (x == T(0)) return std::copysign(T(INFINITY), -x);
+  T result = T(0);
+  if (x < T(0)) {
+    if (x == std::trunc(x)) return T(NAN);
+    T r = x - std::trunc(x);
+    result = -kPi / std::tan(kPi * r);
+    x = T(1) - x;
+  }
+  while (x < T(10)) {
+    result -= T(1) / x;
+    x += T(1);
+  }
+  if (x == T(10)) return result + T(2.25175258906672110764);
+  T y = T(0);
+  if (x < T(1.0e17)) {
+    T z = T(1) / (x * x);
+    T p = T(8.33333333333333333333E-2);
+    p = p * z + T(-2.10927960927960927961E-2);
+    p = p * z + T(7.57575757575757575758E-3);
+    p = p * z + T(-4.16666666666666666667E-3);
+    p = p * z + T(3.96825396825396825397E-3);
+    p = p * z + T(-8.33333333333333333333E-3);
+    p = p * z + T(8.33333333333333333333E-2);
+    y = z * p;
+  }
+  return result + std::log(x) - T(0.5) / x - y;
+}
+
+// trigamma (psi'), as torch's calc_trigamma: reflection below 1/2, six recurrence steps, asymptotic series.
+template <class T>
+DLCORE_HOSTDEV T trigamma_of(T x) {
+  const T kPi = T(3.14159265358979323846);
+  T sign = T(1), result = T(0);
+  if (x < T(0.5)) {
+    sign = T(-1);
+    T s = std::sin(kPi * x);
+    result -= (kPi * kPi) / (s * s);
+    x = T(1) - x;
+  }
+  for (int i = 0; i < 6; ++i) {
+    result += T(1) / (x * x);
+    x += T(1);
+  }
+  const T ixx = T(1) / (x * x);
+  result += (T(1) + T(1) / (T(2) * x) + ixx * (T(1) / T(6) - ixx * (T(1) / T(30) - ixx * (T(1) / T(42))))) / x;
+  return sign * result;
+}
+
+// sinc(x) = sin(pi x) / (pi x), 1 at 0.
+template <class T>
+DLCORE_HOSTDEV T sinc_of(T x) {
+  if (x == T(0)) return T(1);
+  T px = T(3.14159265358979323846) * x;
+  return std::sin(px) / px;
+}
+
+// logit(x) = log(x / (1 - x)), x clamped to [eps, 1 - eps] first when an eps is given.
+template <class T>
+DLCORE_HOSTDEV T logit_of(T x, bool has_eps, T eps) {
+  if (has_eps && x == x) {
+    T hi = T(1) - eps;
+    x = x < eps ? eps : (x > hi ? hi : x);
+  }
+  return std::log(x / (T(1) - x));
+}
+
+// nan_to_num: NaN -> nan, +inf -> posinf, -inf -> neginf.
+template <class T>
+DLCORE_HOSTDEV T nan_to_num_of(T x, T nan, T posinf, T neginf) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (x != x) return nan;
+    if (x == T(INFINITY)) return posinf;
+    if (x == -T(INFINITY)) return neginf;
+  }
+  return x;
+}
+
+template <class T>
+DLCORE_HOSTDEV bool signbit_of(T x) {
+  if constexpr (std::is_floating_point_v<T>) return std::signbit(x);
+  else if constexpr (std::is_signed_v<T>) return x < T(0);
+  else return false;
 }
 
 // The per-element binary function, for compute type T (out type bool for comparisons/logical ops).
@@ -180,7 +377,17 @@ DLCORE_HOSTDEV auto binary_apply(T a, T b) {
   } else if constexpr (OP == BinaryOp::Remainder) {
     if constexpr (std::is_floating_point_v<T>) return remainder_float(a, b);
     else return remainder_int(a, b);
-  } else if constexpr (OP == BinaryOp::Eq) return a == b;
+  } else if constexpr (OP == BinaryOp::Atan2) return (T)std::atan2(a, b);
+  else if constexpr (OP == BinaryOp::Copysign) return (T)std::copysign(a, b);
+  else if constexpr (OP == BinaryOp::Xlogy) return xlogy_of(a, b);
+  else if constexpr (OP == BinaryOp::Hypot) return (T)std::hypot(a, b);
+  else if constexpr (OP == BinaryOp::LogAddExp) return logaddexp_of(a, b);
+  else if constexpr (OP == BinaryOp::LogAddExp2) return logaddexp2_of(a, b);
+  else if constexpr (OP == BinaryOp::NextAfter) return (T)std::nextafter(a, b);
+  else if constexpr (OP == BinaryOp::Fmax) return fmax_of(a, b);
+  else if constexpr (OP == BinaryOp::Fmin) return fmin_of(a, b);
+  else if constexpr (OP == BinaryOp::Heaviside) return heaviside_of(a, b);
+  else if constexpr (OP == BinaryOp::Eq) return a == b;
   else if constexpr (OP == BinaryOp::Ne) return a != b;
   else if constexpr (OP == BinaryOp::Lt) return a < b;
   else if constexpr (OP == BinaryOp::Le) return a <= b;
@@ -212,6 +419,8 @@ DLCORE_HOSTDEV auto unary_apply(T x, const UnaryParams& p) {
   } else if constexpr (OP == UnaryOp::PowScalar) {
     if constexpr (std::is_floating_point_v<T>) return pow_scalar(x, (T)p.a);
     else return pow_int(x, (T)p.a);
+  } else if constexpr (OP == UnaryOp::NanToNum) {
+    return nan_to_num_of(x, (T)p.a, (T)p.b, (T)p.c);
   } else if constexpr (OP == UnaryOp::Floor) {
     if constexpr (std::is_floating_point_v<T>) return std::floor(x);
     else return x;
@@ -239,6 +448,25 @@ DLCORE_HOSTDEV auto unary_apply(T x, const UnaryParams& p) {
   else if constexpr (OP == UnaryOp::Tanh) return std::tanh(x);
   else if constexpr (OP == UnaryOp::Sigmoid) return sigmoid_scalar(x);
   else if constexpr (OP == UnaryOp::Erf) return std::erf(x);
+  else if constexpr (OP == UnaryOp::Asin) return std::asin(x);
+  else if constexpr (OP == UnaryOp::Acos) return std::acos(x);
+  else if constexpr (OP == UnaryOp::Atan) return std::atan(x);
+  else if constexpr (OP == UnaryOp::Sinh) return std::sinh(x);
+  else if constexpr (OP == UnaryOp::Cosh) return std::cosh(x);
+  else if constexpr (OP == UnaryOp::Tan) return std::tan(x);
+  else if constexpr (OP == UnaryOp::Asinh) return std::asinh(x);
+  else if constexpr (OP == UnaryOp::Acosh) return std::acosh(x);
+  else if constexpr (OP == UnaryOp::Atanh) return std::atanh(x);
+  else if constexpr (OP == UnaryOp::Erfc) return std::erfc(x);
+  else if constexpr (OP == UnaryOp::Erfinv) return erfinv_of(x);
+  else if constexpr (OP == UnaryOp::Lgamma) return std::lgamma(x);
+  else if constexpr (OP == UnaryOp::Digamma) return digamma_of(x);
+  else if constexpr (OP == UnaryOp::Trigamma) return trigamma_of(x);
+  else if constexpr (OP == UnaryOp::Frac) return x - std::trunc(x);
+  else if constexpr (OP == UnaryOp::Deg2Rad) return x * T(0.017453292519943295);
+  else if constexpr (OP == UnaryOp::Rad2Deg) return x * T(57.295779513082320876798154814105);
+  else if constexpr (OP == UnaryOp::Sinc) return sinc_of(x);
+  else if constexpr (OP == UnaryOp::Logit) return logit_of(x, p.has_a, (T)p.a);
   else if constexpr (OP == UnaryOp::IsNan) return is_nan_v(x);
   else if constexpr (OP == UnaryOp::IsInf) {
     if constexpr (std::is_floating_point_v<T>) return std::isinf(x);
@@ -246,7 +474,8 @@ DLCORE_HOSTDEV auto unary_apply(T x, const UnaryParams& p) {
   } else if constexpr (OP == UnaryOp::IsFinite) {
     if constexpr (std::is_floating_point_v<T>) return std::isfinite(x);
     else return true;
-  } else if constexpr (OP == UnaryOp::LogicalNot) return !(bool)x;
+  } else if constexpr (OP == UnaryOp::SignBit) return signbit_of(x);
+  else if constexpr (OP == UnaryOp::LogicalNot) return !(bool)x;
   else {
     if constexpr (std::is_same_v<T, bool>) return !x;
     else return (T)~x;

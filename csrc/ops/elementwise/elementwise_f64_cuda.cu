@@ -1,5 +1,6 @@
 // The float64 instantiations of the CUDA elementwise kernels: binary, unary, casts from and to float64, fill and
-// where, and float sin/cos (CUDA's sinf/cosf use float64 for huge arguments). In their own file because ptxas's double-usage check (an error for every other .cu) reports per line.
+// where, and float sin/cos/tan and the formulas calling them (CUDA's sinf/cosf use float64 for huge arguments). In
+// their own file because ptxas's double-usage check (an error for every other .cu) reports per line.
 #include "ops/elementwise/elementwise_kernels.cuh"
 
 namespace dlcore::ew_cuda {
@@ -7,7 +8,7 @@ namespace dlcore::ew_cuda {
 void fill_binary_table_f64(BinaryTable& t) { fill_binary_table<double>(t); }
 void fill_unary_table_f64(UnaryTable& t) {
   fill_unary_table<double, 1>(t);
-  fill_unary_table<float, 1>(t);  // sin, cos
+  fill_unary_table<float, 1>(t);  // sin, cos, tan, sinc, digamma, trigamma (unary_float_calls_trig)
 }
 
 template <class S>

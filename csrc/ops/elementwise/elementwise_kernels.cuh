@@ -130,7 +130,7 @@ struct WhereF {
 template <BinaryOp OP, class T>
 constexpr bool binary_supported() {
   if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return false;
-  else if constexpr (OP == BinaryOp::Div) return std::is_floating_point_v<T>;
+  else if constexpr (OP == BinaryOp::Div || binary_is_float_only(OP)) return std::is_floating_point_v<T>;
   else if constexpr (OP == BinaryOp::Sub || OP == BinaryOp::Pow || OP == BinaryOp::FloorDiv ||
                      OP == BinaryOp::Remainder)
     return !std::is_same_v<T, bool>;
@@ -181,7 +181,10 @@ template <UnaryOp OP, class T>
 constexpr bool unary_supported() {
   if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return false;
   else if constexpr (unary_is_float_only(OP)) return std::is_floating_point_v<T>;
-  else if constexpr (OP == UnaryOp::IsNan || OP == UnaryOp::IsInf || OP == UnaryOp::IsFinite) return true;
+  else if constexpr (OP == UnaryOp::IsNan || OP == UnaryOp::IsInf || OP == UnaryOp::IsFinite ||
+                     OP == UnaryOp::SignBit)
+    return true;
+  else if constexpr (OP == UnaryOp::NanToNum) return std::is_floating_point_v<T>;  // (integers: the caller copies)
   else if constexpr (OP == UnaryOp::LogicalNot) return std::is_same_v<T, bool>;
   else if constexpr (OP == UnaryOp::BitwiseNot) return !std::is_floating_point_v<T>;
   else return !std::is_same_v<T, bool>;
@@ -190,7 +193,7 @@ constexpr bool unary_supported() {
 // The parameters of Clamp/PowScalar converted to T on the host (no double arithmetic in float kernels).
 template <class T>
 struct TypedParams {
-  T a, b;
+  T a, b, c;
   bool has_a, has_b;
 };
 
@@ -212,6 +215,10 @@ struct UnaryF {
       if constexpr (std::is_floating_point_v<T>) r = pow_scalar(x, prm.a);  // (elementwise.h: special exponents)
       else r = pow_int(x, prm.a);
       *reinterpret_cast<T*>(p[0]) = r;
+    } else if constexpr (OP == UnaryOp::NanToNum) {
+      *reinterpret_cast<T*>(p[0]) = nan_to_num_of(x, prm.a, prm.b, prm.c);
+    } else if constexpr (OP == UnaryOp::Logit) {
+      *reinterpret_cast<T*>(p[0]) = logit_of(x, prm.has_a, prm.a);
     } else {
       const UnaryParams none{};
       using Out = decltype(unary_apply<OP, T>(x, none));
@@ -227,15 +234,21 @@ struct UnaryTable {
 
 template <UnaryOp OP, class T>
 void unary_launch(const Iter& it, const UnaryParams& p) {
-  TypedParams<T> tp{(T)p.a, (T)p.b, p.has_a, p.has_b};
+  TypedParams<T> tp{(T)p.a, (T)p.b, (T)p.c, p.has_a, p.has_b};
   UnaryF<OP, T> f{tp};
   launch_strided<2>(it, f);
 }
 
-// CUDA's sinf/cosf reduce huge arguments in float64 (and local memory): their float kernels live in the *_f64 file.
+// CUDA's sinf/cosf/tanf reduce huge arguments in float64 (and local memory): their float kernels (and those of the
+// formulas that call them: sinc, digamma's and trigamma's reflections) live in the *_f64 file.
+template <UnaryOp OP>
+constexpr bool unary_float_calls_trig() {
+  return OP == UnaryOp::Sin || OP == UnaryOp::Cos || OP == UnaryOp::Tan || OP == UnaryOp::Sinc ||
+         OP == UnaryOp::Digamma || OP == UnaryOp::Trigamma;
+}
 template <UnaryOp OP, class T>
 constexpr bool unary_needs_f64_file() {
-  return std::is_same_v<T, double> || (std::is_same_v<T, float> && (OP == UnaryOp::Sin || OP == UnaryOp::Cos));
+  return std::is_same_v<T, double> || (std::is_same_v<T, float> && unary_float_calls_trig<OP>());
 }
 
 // Part: 0 = the ops that need no float64 (main file), 1 = those that do (the *_f64 file).

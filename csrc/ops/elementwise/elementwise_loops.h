@@ -1,8 +1,9 @@
 // The CPU inner loops of the elementwise family, compiled once per ISA: the including translation unit defines
 // DLCORE_ISA_NS (scalar, avx2, avx512) and DLCORE_VLEN (1, 8, 16) and gets fill_elementwise_tables() in
 // dlcore::DLCORE_ISA_NS. Contiguous rows use plain loops the compiler vectorises for the file's ISA; float32
-// exp/log/tanh/sigmoid/erf use vecmath.h's explicit vector code when DLCORE_VLEN > 1 (the scalar build keeps libm
-// as the reference). Everything here is inside the ISA namespace (one copy per ISA, no ODR clash).
+// exp/log/tanh/sigmoid/erf/atan/sinh/cosh/asin/acos, logaddexp(2) and atan2 use vecmath.h's explicit vector code when
+// DLCORE_VLEN > 1 (the scalar build keeps libm as the reference). Everything here is inside the ISA namespace (one
+// copy per ISA, no ODR clash).
 #pragma once
 #include <cstring>
 #include <type_traits>
@@ -17,7 +18,7 @@ namespace dlcore::DLCORE_ISA_NS {
 template <BinaryOp OP, class T>
 constexpr bool binary_supported() {
   if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return false;
-  else if constexpr (OP == BinaryOp::Div) return std::is_floating_point_v<T>;
+  else if constexpr (OP == BinaryOp::Div || binary_is_float_only(OP)) return std::is_floating_point_v<T>;
   else if constexpr (OP == BinaryOp::Sub || OP == BinaryOp::Pow || OP == BinaryOp::FloorDiv ||
                      OP == BinaryOp::Remainder)
     return !std::is_same_v<T, bool>;
@@ -27,6 +28,18 @@ constexpr bool binary_supported() {
   else return true;
 }
 
+#if DLCORE_VLEN > 1
+template <BinaryOp OP>
+constexpr bool binary_has_vec() {
+  return OP == BinaryOp::LogAddExp || OP == BinaryOp::LogAddExp2 || OP == BinaryOp::Atan2;
+}
+template <BinaryOp OP>
+DLCORE_ALWAYS_INLINE vf binary_vec(vf a, vf b) {
+  if constexpr (OP == BinaryOp::Atan2) return vatan2(a, b);
+  else return vlogaddexp<OP == BinaryOp::LogAddExp2>(a, b);
+}
+#endif
+
 template <BinaryOp OP, class T>
 void binary_loop(char** p, const int64_t* s, int64_t n, const UnaryParams*) {
   using Out = decltype(binary_apply<OP, T>(T(), T()));
@@ -34,6 +47,27 @@ void binary_loop(char** p, const int64_t* s, int64_t n, const UnaryParams*) {
   Out* o = reinterpret_cast<Out*>(p[0]);
   const T* a = reinterpret_cast<const T*>(p[1]);
   const T* b = reinterpret_cast<const T*>(p[2]);
+#if DLCORE_VLEN > 1
+  if constexpr (std::is_same_v<T, float> && binary_has_vec<OP>()) {
+    // contiguous rows with either operand possibly a broadcast scalar (stride 0)
+    if (s[0] == so && (s[1] == st || s[1] == 0) && (s[2] == st || s[2] == 0)) {
+      const bool ca = s[1] != 0, cb = s[2] != 0;
+      int64_t i = 0;
+      for (; i + kVLen <= n; i += kVLen)
+        vstore(o + i, binary_vec<OP>(ca ? vload(a + i) : vsplat(*a), cb ? vload(b + i) : vsplat(*b)));
+      if (i < n) {  // tail through padded vectors (every element gets the same formula)
+        float ba[kVLen] = {}, bb[kVLen] = {};
+        for (int64_t j = i; j < n; ++j) {
+          ba[j - i] = ca ? a[j] : *a;
+          bb[j - i] = cb ? b[j] : *b;
+        }
+        vstore(ba, binary_vec<OP>(vload(ba), vload(bb)));
+        std::memcpy(o + i, ba, (n - i) * sizeof(float));
+      }
+      return;
+    }
+  }
+#endif
   if constexpr ((OP == BinaryOp::FloorDiv || OP == BinaryOp::Remainder) && !std::is_floating_point_v<T>) {
     // Integer division: detect zero divisors (the result is 0 there and the op raises afterwards).
     for (int64_t i = 0; i < n; ++i) {
@@ -63,7 +97,10 @@ template <UnaryOp OP, class T>
 constexpr bool unary_supported() {
   if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return false;
   else if constexpr (unary_is_float_only(OP)) return std::is_floating_point_v<T>;
-  else if constexpr (OP == UnaryOp::IsNan || OP == UnaryOp::IsInf || OP == UnaryOp::IsFinite) return true;
+  else if constexpr (OP == UnaryOp::IsNan || OP == UnaryOp::IsInf || OP == UnaryOp::IsFinite ||
+                     OP == UnaryOp::SignBit)
+    return true;
+  else if constexpr (OP == UnaryOp::NanToNum) return std::is_floating_point_v<T>;  // (integers: the caller copies)
   else if constexpr (OP == UnaryOp::LogicalNot) return std::is_same_v<T, bool>;
   else if constexpr (OP == UnaryOp::BitwiseNot) return !std::is_floating_point_v<T>;
   else return !std::is_same_v<T, bool>;
@@ -73,7 +110,8 @@ constexpr bool unary_supported() {
 template <UnaryOp OP>
 constexpr bool unary_has_vec() {
   return OP == UnaryOp::Exp || OP == UnaryOp::Log || OP == UnaryOp::Tanh || OP == UnaryOp::Sigmoid ||
-         OP == UnaryOp::Erf;
+         OP == UnaryOp::Erf || OP == UnaryOp::Atan || OP == UnaryOp::Sinh || OP == UnaryOp::Cosh ||
+         OP == UnaryOp::Asin || OP == UnaryOp::Acos;
 }
 template <UnaryOp OP>
 DLCORE_ALWAYS_INLINE vf unary_vec(vf x) {
@@ -81,6 +119,11 @@ DLCORE_ALWAYS_INLINE vf unary_vec(vf x) {
   else if constexpr (OP == UnaryOp::Log) return vlog(x);
   else if constexpr (OP == UnaryOp::Tanh) return vtanh(x);
   else if constexpr (OP == UnaryOp::Sigmoid) return vsigmoid(x);
+  else if constexpr (OP == UnaryOp::Atan) return vatan(x);
+  else if constexpr (OP == UnaryOp::Sinh) return vsinh(x);
+  else if constexpr (OP == UnaryOp::Cosh) return vcosh(x);
+  else if constexpr (OP == UnaryOp::Asin) return vasin(x);
+  else if constexpr (OP == UnaryOp::Acos) return vacos(x);
   else return verf(x);
 }
 #endif

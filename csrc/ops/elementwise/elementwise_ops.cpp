@@ -9,7 +9,9 @@ namespace dlcore {
 const char* binary_op_name(BinaryOp op) {
   static const char* names[] = {"add", "sub", "mul", "div", "maximum", "minimum", "pow", "floor_divide",
                                 "remainder", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
-                                "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor"};
+                                "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "atan2", "copysign",
+                                "xlogy", "hypot", "logaddexp", "logaddexp2", "nextafter", "fmax", "fmin",
+                                "heaviside"};
   static_assert(sizeof(names) / sizeof(names[0]) == kNumBinaryOps);
   return names[(int)op];
 }
@@ -18,7 +20,9 @@ const char* unary_op_name(UnaryOp op) {
   static const char* names[] = {"neg", "abs", "sign", "square", "clamp", "pow", "floor", "ceil", "round", "trunc",
                                 "exp", "log", "sqrt", "rsqrt", "reciprocal", "log1p", "expm1", "log2", "log10",
                                 "exp2", "sin", "cos", "tanh", "sigmoid", "erf", "isnan", "isinf", "isfinite",
-                                "logical_not", "bitwise_not"};
+                                "logical_not", "bitwise_not", "nan_to_num", "asin", "acos", "atan", "sinh", "cosh",
+                                "tan", "asinh", "acosh", "atanh", "erfc", "erfinv", "lgamma", "digamma", "trigamma",
+                                "frac", "deg2rad", "rad2deg", "sinc", "logit", "signbit"};
   static_assert(sizeof(names) / sizeof(names[0]) == kNumUnaryOps);
   return names[(int)op];
 }
@@ -183,6 +187,8 @@ void unary_into(UnaryOp op, const Tensor& out, const Tensor& x, const UnaryParam
   if ((op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Sign || op == UnaryOp::Square) &&
       cdt == DType::Bool)
     DLCORE_THROW(TypeError, name, ": not supported for bool tensors");
+  if (op == UnaryOp::Frac && !is_floating(x.dtype()))
+    DLCORE_THROW(TypeError, "frac: not supported for dtype ", dtype_name(x.dtype()), " (floating point only)");
   if (op == UnaryOp::PowScalar && !is_floating(cdt) && p.a < 0)
     DLCORE_THROW(RuntimeError, "pow: integers to negative integer powers are not allowed");
   Tensor px = x.dtype() == cdt ? x : x.to(cdt);

@@ -26,4 +26,14 @@ using ScatterByOffsetFn = void(const Tensor& dst, const Tensor& off, const Tenso
 inline Op<GatherByOffsetFn> gather_by_offset_op{"gather_by_offset"};
 inline Op<ScatterByOffsetFn> scatter_by_offset_op{"scatter_by_offset"};
 
+// Index-map padding (F.pad's reflect / replicate / circular modes): src is a contiguous [..., D1..Dk] tensor
+// (k = maps.size() in 1..3), out the contiguous [..., O1..Ok] result with Oj = maps[j].size() and
+//   out[p, i1..ik] = src[p, maps[0][i1], .., maps[k-1][ik]]      (every map value in [0, Dj)).
+// The backward sums: gin[p, maps[0][i1], ..] += g[p, i1, ..] (gin contiguous, overwritten). CPU kernels here;
+// other devices go through gather_by_offset / scatter_by_offset (csrc/bindings/index_bind.cpp).
+using PadIndexFn = void(const Tensor& out, const Tensor& src, const std::vector<std::vector<int64_t>>& maps);
+using PadIndexBackwardFn = void(const Tensor& gin, const Tensor& g, const std::vector<std::vector<int64_t>>& maps);
+inline Op<PadIndexFn> pad_index_op{"pad_index"};
+inline Op<PadIndexBackwardFn> pad_index_backward_op{"pad_index_backward"};
+
 }  // namespace dlcore

@@ -102,11 +102,89 @@ void rmsprop_cpu(const TensorList& params, const TensorList& grads, const Tensor
   });
 }
 
+void adamax_cpu(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& u,
+                const std::vector<int64_t>& steps, const AdamaxArgs& a) {
+  const OptimTable& tab = optim_table();
+  for_each_range(params, [&](std::size_t i, int64_t lo, int64_t hi) {
+    dispatch_float(params[i].dtype(), "adamax_step", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      kernels_for<T>(tab).adamax(ptr<T>(params, i, lo), ptr<T>(grads, i, lo), ptr<T>(m, i, lo), ptr<T>(u, i, lo),
+                                 hi - lo, steps[i], a);
+    });
+  });
+}
+
+void nadam_cpu(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& v,
+               const std::vector<int64_t>& steps, const std::vector<double>& mu_products, const NadamArgs& a) {
+  const OptimTable& tab = optim_table();
+  for_each_range(params, [&](std::size_t i, int64_t lo, int64_t hi) {
+    dispatch_float(params[i].dtype(), "nadam_step", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      kernels_for<T>(tab).nadam(ptr<T>(params, i, lo), ptr<T>(grads, i, lo), ptr<T>(m, i, lo), ptr<T>(v, i, lo),
+                                hi - lo, steps[i], mu_products[i], a);
+    });
+  });
+}
+
+void radam_cpu(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& v,
+               const std::vector<int64_t>& steps, const RadamArgs& a) {
+  const OptimTable& tab = optim_table();
+  for_each_range(params, [&](std::size_t i, int64_t lo, int64_t hi) {
+    dispatch_float(params[i].dtype(), "radam_step", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      kernels_for<T>(tab).radam(ptr<T>(params, i, lo), ptr<T>(grads, i, lo), ptr<T>(m, i, lo), ptr<T>(v, i, lo),
+                                hi - lo, steps[i], a);
+    });
+  });
+}
+
+void adadelta_cpu(const TensorList& params, const TensorList& grads, const TensorList& sq, const TensorList& acc,
+                  const AdadeltaArgs& a) {
+  const OptimTable& tab = optim_table();
+  for_each_range(params, [&](std::size_t i, int64_t lo, int64_t hi) {
+    dispatch_float(params[i].dtype(), "adadelta_step", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      kernels_for<T>(tab).adadelta(ptr<T>(params, i, lo), ptr<T>(grads, i, lo), ptr<T>(sq, i, lo),
+                                   ptr<T>(acc, i, lo), hi - lo, a);
+    });
+  });
+}
+
+void rprop_cpu(const TensorList& params, const TensorList& grads, const TensorList& prevs,
+               const TensorList& step_sizes, const RpropArgs& a) {
+  const OptimTable& tab = optim_table();
+  for_each_range(params, [&](std::size_t i, int64_t lo, int64_t hi) {
+    dispatch_float(params[i].dtype(), "rprop_step", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      kernels_for<T>(tab).rprop(ptr<T>(params, i, lo), ptr<T>(grads, i, lo), ptr<T>(prevs, i, lo),
+                                ptr<T>(step_sizes, i, lo), hi - lo, a);
+    });
+  });
+}
+
+void asgd_cpu(const TensorList& params, const TensorList& grads, const TensorList& axs,
+              const std::vector<double>& etas, const std::vector<double>& mus, const AsgdArgs& a) {
+  const OptimTable& tab = optim_table();
+  for_each_range(params, [&](std::size_t i, int64_t lo, int64_t hi) {
+    dispatch_float(params[i].dtype(), "asgd_step", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      kernels_for<T>(tab).asgd(ptr<T>(params, i, lo), ptr<T>(grads, i, lo), ptr<T>(axs, i, lo), hi - lo, etas[i],
+                               mus[i], a);
+    });
+  });
+}
+
 }  // namespace
 
 static KernelRegistrar reg_sgd(sgd_step_op, DeviceType::CPU, &sgd_cpu, "cpu");
 static KernelRegistrar reg_adam(adam_step_op, DeviceType::CPU, &adam_cpu, "cpu");
 static KernelRegistrar reg_adagrad(adagrad_step_op, DeviceType::CPU, &adagrad_cpu, "cpu");
 static KernelRegistrar reg_rmsprop(rmsprop_step_op, DeviceType::CPU, &rmsprop_cpu, "cpu");
+static KernelRegistrar reg_adamax(adamax_step_op, DeviceType::CPU, &adamax_cpu, "cpu");
+static KernelRegistrar reg_nadam(nadam_step_op, DeviceType::CPU, &nadam_cpu, "cpu");
+static KernelRegistrar reg_radam(radam_step_op, DeviceType::CPU, &radam_cpu, "cpu");
+static KernelRegistrar reg_adadelta(adadelta_step_op, DeviceType::CPU, &adadelta_cpu, "cpu");
+static KernelRegistrar reg_rprop(rprop_step_op, DeviceType::CPU, &rprop_cpu, "cpu");
+static KernelRegistrar reg_asgd(asgd_step_op, DeviceType::CPU, &asgd_cpu, "cpu");
 
 }  // namespace dlcore

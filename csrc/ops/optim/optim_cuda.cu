@@ -44,11 +44,53 @@ void rmsprop_cuda(const TensorList& params, const TensorList& grads, const Tenso
   rmsprop_launch<float>(params, grads, sq, ga, bufs, a);
 }
 
+void adamax_cuda(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& u,
+                 const std::vector<int64_t>& steps, const AdamaxArgs& a) {
+  if (is_f64(params, "adamax_step")) return adamax_launch_f64(params, grads, m, u, steps, a);
+  adamax_launch<float>(params, grads, m, u, steps, a);
+}
+
+void nadam_cuda(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& v,
+                const std::vector<int64_t>& steps, const std::vector<double>& mu_products, const NadamArgs& a) {
+  if (is_f64(params, "nadam_step")) return nadam_launch_f64(params, grads, m, v, steps, mu_products, a);
+  nadam_launch<float>(params, grads, m, v, steps, mu_products, a);
+}
+
+void radam_cuda(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& v,
+                const std::vector<int64_t>& steps, const RadamArgs& a) {
+  if (is_f64(params, "radam_step")) return radam_launch_f64(params, grads, m, v, steps, a);
+  radam_launch<float>(params, grads, m, v, steps, a);
+}
+
+void adadelta_cuda(const TensorList& params, const TensorList& grads, const TensorList& sq, const TensorList& acc,
+                   const AdadeltaArgs& a) {
+  if (is_f64(params, "adadelta_step")) return adadelta_launch_f64(params, grads, sq, acc, a);
+  adadelta_launch<float>(params, grads, sq, acc, a);
+}
+
+void rprop_cuda(const TensorList& params, const TensorList& grads, const TensorList& prevs,
+                const TensorList& step_sizes, const RpropArgs& a) {
+  if (is_f64(params, "rprop_step")) return rprop_launch_f64(params, grads, prevs, step_sizes, a);
+  rprop_launch<float>(params, grads, prevs, step_sizes, a);
+}
+
+void asgd_cuda(const TensorList& params, const TensorList& grads, const TensorList& axs,
+               const std::vector<double>& etas, const std::vector<double>& mus, const AsgdArgs& a) {
+  if (is_f64(params, "asgd_step")) return asgd_launch_f64(params, grads, axs, etas, mus, a);
+  asgd_launch<float>(params, grads, axs, etas, mus, a);
+}
+
 KernelRegistrar reg_sgd(sgd_step_op, DeviceType::CUDA, &sgd_cuda, "cuda");
 KernelRegistrar reg_adam(adam_step_op, DeviceType::CUDA, &adam_cuda, "cuda");
 KernelRegistrar reg_adam_capturable(adam_step_capturable_op, DeviceType::CUDA, &adam_capturable_cuda, "cuda");
 KernelRegistrar reg_adagrad(adagrad_step_op, DeviceType::CUDA, &adagrad_cuda, "cuda");
 KernelRegistrar reg_rmsprop(rmsprop_step_op, DeviceType::CUDA, &rmsprop_cuda, "cuda");
+KernelRegistrar reg_adamax(adamax_step_op, DeviceType::CUDA, &adamax_cuda, "cuda");
+KernelRegistrar reg_nadam(nadam_step_op, DeviceType::CUDA, &nadam_cuda, "cuda");
+KernelRegistrar reg_radam(radam_step_op, DeviceType::CUDA, &radam_cuda, "cuda");
+KernelRegistrar reg_adadelta(adadelta_step_op, DeviceType::CUDA, &adadelta_cuda, "cuda");
+KernelRegistrar reg_rprop(rprop_step_op, DeviceType::CUDA, &rprop_cuda, "cuda");
+KernelRegistrar reg_asgd(asgd_step_op, DeviceType::CUDA, &asgd_cuda, "cuda");
 
 }  // namespace
 

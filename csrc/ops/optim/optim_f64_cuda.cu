@@ -25,4 +25,29 @@ void rmsprop_launch_f64(const TensorList& params, const TensorList& grads, const
   rmsprop_launch<double>(params, grads, sq, ga, bufs, a);
 }
 
+void adamax_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& u,
+                       const std::vector<int64_t>& steps, const AdamaxArgs& a) {
+  adamax_launch<double>(params, grads, m, u, steps, a);
+}
+void nadam_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& v,
+                      const std::vector<int64_t>& steps, const std::vector<double>& mu_products, const NadamArgs& a) {
+  nadam_launch<double>(params, grads, m, v, steps, mu_products, a);
+}
+void radam_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& v,
+                      const std::vector<int64_t>& steps, const RadamArgs& a) {
+  radam_launch<double>(params, grads, m, v, steps, a);
+}
+void adadelta_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& sq,
+                         const TensorList& acc, const AdadeltaArgs& a) {
+  adadelta_launch<double>(params, grads, sq, acc, a);
+}
+void rprop_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& prevs,
+                      const TensorList& step_sizes, const RpropArgs& a) {
+  rprop_launch<double>(params, grads, prevs, step_sizes, a);
+}
+void asgd_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& axs,
+                     const std::vector<double>& etas, const std::vector<double>& mus, const AsgdArgs& a) {
+  asgd_launch<double>(params, grads, axs, etas, mus, a);
+}
+
 }  // namespace dlcore::optim_cuda

@@ -38,6 +38,7 @@ struct TensorListMeta {
 static_assert(sizeof(TensorListMeta<double, 5>) <= 3200, "multi-tensor metadata must fit the parameter space");
 static_assert(sizeof(TensorListMeta<double, 6>) <= 3200, "multi-tensor metadata must fit the parameter space");
 static_assert(sizeof(TensorListMeta<double, 3>) <= 3200, "multi-tensor metadata must fit the parameter space");
+static_assert(sizeof(TensorListMeta<double, 4>) <= 3200, "multi-tensor metadata must fit the parameter space");
 
 // Hyper-parameters converted to T on the host (float kernels never touch double).
 template <class T>
@@ -67,6 +68,37 @@ template <class T>
 struct RmspropK {
   T wd, lr, alpha, oma, eps, momentum;
   bool maximize, centered, has_mom;
+};
+
+template <class T>
+struct AdamaxK {
+  T wd, omb1, b2, eps, neg_clr;
+  bool maximize;
+};
+template <class T>
+struct NadamK {
+  T wd, decay, omb1, b2, omb2, bc2, eps, c_grad, c_avg;
+  bool maximize, decoupled;
+};
+template <class T>
+struct RadamK {
+  T wd, decay, omb1, b2, omb2, bc1, lr, bc2_sqrt, eps, rect;
+  bool maximize, decoupled, rectified;
+};
+template <class T>
+struct AdadeltaK {
+  T wd, rho, omr, eps, neg_lr;
+  bool maximize;
+};
+template <class T>
+struct RpropK {
+  T eta_minus, eta_plus, step_min, step_max;
+  bool maximize;
+};
+template <class T>
+struct AsgdK {
+  T wd, decay, neg_eta, mu;
+  bool maximize, copy_ax;
 };
 
 // This block's element range [*lo, *hi) of its tensor slot; returns the slot.
@@ -185,6 +217,120 @@ __global__ void rmsprop_mt_kernel(TensorListMeta<T, 5> m, RmspropK<T> a) {
     } else {
       pi = pi - a.lr * (x / d);
     }
+    p[i] = pi;
+  }
+}
+
+// Lists: 0 param, 1 grad, 2 exp_avg, 3 exp_inf.
+template <class T>
+__global__ void adamax_mt_kernel(TensorListMeta<T, 4> m, AdamaxK<T> a) {
+  int64_t lo, hi;
+  int t = block_range(m, &lo, &hi);
+  T* __restrict__ p = m.ptr[0][t];
+  const T* __restrict__ g = m.ptr[1][t];
+  T* __restrict__ em = m.ptr[2][t];
+  T* __restrict__ eu = m.ptr[3][t];
+  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+    T pi = p[i], mi = em[i], ui = eu[i];
+    T x = optim_grad<T>(g[i], pi, a.wd, a.maximize);
+    adamax_elem<T>(pi, x, mi, ui, a.omb1, a.b2, a.eps, a.neg_clr);
+    em[i] = mi;
+    eu[i] = ui;
+    p[i] = pi;
+  }
+}
+
+// Lists: 0 param, 1 grad, 2 exp_avg, 3 exp_avg_sq.
+template <class T>
+__global__ void nadam_mt_kernel(TensorListMeta<T, 4> m, NadamK<T> a) {
+  int64_t lo, hi;
+  int t = block_range(m, &lo, &hi);
+  T* __restrict__ p = m.ptr[0][t];
+  const T* __restrict__ g = m.ptr[1][t];
+  T* __restrict__ em = m.ptr[2][t];
+  T* __restrict__ ev = m.ptr[3][t];
+  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+    T pi = p[i], mi = em[i], vi = ev[i];
+    if (a.decoupled) pi = pi * a.decay;
+    T x = optim_grad<T>(g[i], pi, a.decoupled ? T(0) : a.wd, a.maximize);
+    nadam_elem<T>(pi, x, mi, vi, a.omb1, a.b2, a.omb2, a.bc2, a.eps, a.c_grad, a.c_avg);
+    em[i] = mi;
+    ev[i] = vi;
+    p[i] = pi;
+  }
+}
+
+// Lists: 0 param, 1 grad, 2 exp_avg, 3 exp_avg_sq.
+template <class T>
+__global__ void radam_mt_kernel(TensorListMeta<T, 4> m, RadamK<T> a) {
+  int64_t lo, hi;
+  int t = block_range(m, &lo, &hi);
+  T* __restrict__ p = m.ptr[0][t];
+  const T* __restrict__ g = m.ptr[1][t];
+  T* __restrict__ em = m.ptr[2][t];
+  T* __restrict__ ev = m.ptr[3][t];
+  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+    T pi = p[i], mi = em[i], vi = ev[i];
+    if (a.decoupled) pi = pi * a.decay;
+    T x = optim_grad<T>(g[i], pi, a.decoupled ? T(0) : a.wd, a.maximize);
+    radam_elem<T>(pi, x, mi, vi, a.omb1, a.b2, a.omb2, a.bc1, a.lr, a.bc2_sqrt, a.eps, a.rect, a.rectified);
+    em[i] = mi;
+    ev[i] = vi;
+    p[i] = pi;
+  }
+}
+
+// Lists: 0 param, 1 grad, 2 square_avg, 3 acc_delta.
+template <class T>
+__global__ void adadelta_mt_kernel(TensorListMeta<T, 4> m, AdadeltaK<T> a) {
+  int64_t lo, hi;
+  int t = block_range(m, &lo, &hi);
+  T* __restrict__ p = m.ptr[0][t];
+  const T* __restrict__ g = m.ptr[1][t];
+  T* __restrict__ sq = m.ptr[2][t];
+  T* __restrict__ acc = m.ptr[3][t];
+  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+    T pi = p[i], si = sq[i], ai = acc[i];
+    T x = optim_grad<T>(g[i], pi, a.wd, a.maximize);
+    adadelta_elem<T>(pi, x, si, ai, a.rho, a.omr, a.eps, a.neg_lr);
+    sq[i] = si;
+    acc[i] = ai;
+    p[i] = pi;
+  }
+}
+
+// Lists: 0 param, 1 grad, 2 prev, 3 step_size.
+template <class T>
+__global__ void rprop_mt_kernel(TensorListMeta<T, 4> m, RpropK<T> a) {
+  int64_t lo, hi;
+  int t = block_range(m, &lo, &hi);
+  T* __restrict__ p = m.ptr[0][t];
+  const T* __restrict__ g = m.ptr[1][t];
+  T* __restrict__ prev = m.ptr[2][t];
+  T* __restrict__ st = m.ptr[3][t];
+  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+    T pi = p[i], pr = prev[i], si = st[i];
+    T x = optim_grad<T>(g[i], pi, T(0), a.maximize);
+    rprop_elem<T>(pi, x, pr, si, a.eta_minus, a.eta_plus, a.step_min, a.step_max);
+    prev[i] = pr;
+    st[i] = si;
+    p[i] = pi;
+  }
+}
+
+// Lists: 0 param, 1 grad, 2 ax.
+template <class T>
+__global__ void asgd_mt_kernel(TensorListMeta<T, 3> m, AsgdK<T> a) {
+  int64_t lo, hi;
+  int t = block_range(m, &lo, &hi);
+  T* __restrict__ p = m.ptr[0][t];
+  const T* __restrict__ g = m.ptr[1][t];
+  T* __restrict__ ax = m.ptr[2][t];
+  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+    T pi = p[i], ai = ax[i];
+    T x = optim_grad<T>(g[i], pi, a.wd, a.maximize);
+    asgd_elem<T>(pi, x, ai, a.decay, a.neg_eta, a.mu, a.copy_ax);
+    ax[i] = ai;
     p[i] = pi;
   }
 }
@@ -351,6 +497,100 @@ void rmsprop_launch(const TensorList& params, const TensorList& grads, const Ten
   });
 }
 
+// Packs the parameters idx (lists: param, grad, then the state lists) and launches kernel over them.
+template <class T, int Depth, class K>
+void launch_lists(void (*kernel)(TensorListMeta<T, Depth>, K), const K& k, const std::vector<std::size_t>& idx,
+                  const TensorList& params, const TensorList& grads,
+                  const std::array<const TensorList*, Depth - 2>& states) {
+  std::vector<std::array<T*, Depth>> ptrs;
+  std::vector<int64_t> numels;
+  for (std::size_t i : idx) {
+    std::array<T*, Depth> a{};
+    a[0] = params[i].data<T>();
+    a[1] = const_cast<T*>(grads[i].data<T>());
+    for (int d = 0; d < Depth - 2; ++d) {
+      const Tensor& st = (*states[d])[i];
+      a[d + 2] = st.data<T>();
+    }
+    ptrs.push_back(a);
+    numels.push_back(params[i].numel());
+  }
+  multi_tensor_apply<T, Depth>(ptrs, numels, [&](const TensorListMeta<T, Depth>& meta, int nb) {
+    DLCORE_LAUNCH(kernel, dim3(nb), dim3(kThreads), 0, cuda::current_stream())(meta, k);
+  });
+}
+
+template <class T>
+void adamax_launch(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& u,
+                   const std::vector<int64_t>& steps, const AdamaxArgs& a) {
+  for_each_key_group(steps, params.size(), [&](int64_t step, const std::vector<std::size_t>& idx) {
+    AdamaxK<T> k{(T)a.weight_decay, (T)(1.0 - a.beta1), (T)a.beta2, (T)a.eps,
+                 (T)(-(a.lr / (1.0 - std::pow(a.beta1, (double)step)))), a.maximize};
+    launch_lists<T, 4>(&adamax_mt_kernel<T>, k, idx, params, grads, {&m, &u});
+  });
+}
+
+template <class T>
+void nadam_launch(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& v,
+                  const std::vector<int64_t>& steps, const std::vector<double>& mu_products, const NadamArgs& a) {
+  std::vector<std::pair<int64_t, double>> keys;
+  for (std::size_t i = 0; i < params.size(); ++i) keys.emplace_back(steps[i], mu_products[i]);
+  bool dec = a.decoupled && a.weight_decay != 0;
+  for_each_key_group(keys, params.size(), [&](const std::pair<int64_t, double>& key,
+                                              const std::vector<std::size_t>& idx) {
+    NadamScalars s = nadam_scalars(a, key.first, key.second);
+    NadamK<T> k{(T)a.weight_decay, (T)(1.0 - a.lr * a.weight_decay), (T)(1.0 - a.beta1), (T)a.beta2,
+                (T)(1.0 - a.beta2), (T)s.bc2, (T)a.eps, (T)s.c_grad, (T)s.c_avg, a.maximize, dec};
+    launch_lists<T, 4>(&nadam_mt_kernel<T>, k, idx, params, grads, {&m, &v});
+  });
+}
+
+template <class T>
+void radam_launch(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& v,
+                  const std::vector<int64_t>& steps, const RadamArgs& a) {
+  bool dec = a.decoupled && a.weight_decay != 0;
+  for_each_key_group(steps, params.size(), [&](int64_t step, const std::vector<std::size_t>& idx) {
+    RadamScalars s = radam_scalars(a, step);
+    RadamK<T> k{(T)a.weight_decay, (T)(1.0 - a.lr * a.weight_decay), (T)(1.0 - a.beta1), (T)a.beta2,
+                (T)(1.0 - a.beta2), (T)s.bc1, (T)a.lr, (T)s.bc2_sqrt, (T)a.eps, (T)s.rect, a.maximize, dec,
+                s.rectified};
+    launch_lists<T, 4>(&radam_mt_kernel<T>, k, idx, params, grads, {&m, &v});
+  });
+}
+
+inline std::vector<std::size_t> all_indices(std::size_t n) {
+  std::vector<std::size_t> idx(n);
+  for (std::size_t i = 0; i < n; ++i) idx[i] = i;
+  return idx;
+}
+
+template <class T>
+void adadelta_launch(const TensorList& params, const TensorList& grads, const TensorList& sq, const TensorList& acc,
+                     const AdadeltaArgs& a) {
+  AdadeltaK<T> k{(T)a.weight_decay, (T)a.rho, (T)(1.0 - a.rho), (T)a.eps, (T)(-a.lr), a.maximize};
+  launch_lists<T, 4>(&adadelta_mt_kernel<T>, k, all_indices(params.size()), params, grads, {&sq, &acc});
+}
+
+template <class T>
+void rprop_launch(const TensorList& params, const TensorList& grads, const TensorList& prevs,
+                  const TensorList& step_sizes, const RpropArgs& a) {
+  RpropK<T> k{(T)a.eta_minus, (T)a.eta_plus, (T)a.step_min, (T)a.step_max, a.maximize};
+  launch_lists<T, 4>(&rprop_mt_kernel<T>, k, all_indices(params.size()), params, grads, {&prevs, &step_sizes});
+}
+
+template <class T>
+void asgd_launch(const TensorList& params, const TensorList& grads, const TensorList& axs,
+                 const std::vector<double>& etas, const std::vector<double>& mus, const AsgdArgs& a) {
+  std::vector<std::pair<double, double>> keys;
+  for (std::size_t i = 0; i < params.size(); ++i) keys.emplace_back(etas[i], mus[i]);
+  for_each_key_group(keys, params.size(), [&](const std::pair<double, double>& key,
+                                              const std::vector<std::size_t>& idx) {
+    AsgdK<T> k{(T)a.weight_decay, (T)(1.0 - a.lambd * key.first), (T)(-key.first), (T)key.second, a.maximize,
+               key.second == 1.0};
+    launch_lists<T, 3>(&asgd_mt_kernel<T>, k, idx, params, grads, {&axs});
+  });
+}
+
 // float64 instantiations (optim_f64_cuda.cu).
 void sgd_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& bufs,
                     const std::vector<uint8_t>& first, const SgdArgs& a);
@@ -363,5 +603,18 @@ void adam_capturable_launch_f64(const TensorList& params, const TensorList& grad
                                 const AdamArgs& a);
 void rmsprop_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& sq,
                         const TensorList& ga, const TensorList& bufs, const RmspropArgs& a);
+
+void adamax_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& u,
+                       const std::vector<int64_t>& steps, const AdamaxArgs& a);
+void nadam_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& v,
+                      const std::vector<int64_t>& steps, const std::vector<double>& mu_products, const NadamArgs& a);
+void radam_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& m, const TensorList& v,
+                      const std::vector<int64_t>& steps, const RadamArgs& a);
+void adadelta_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& sq,
+                         const TensorList& acc, const AdadeltaArgs& a);
+void rprop_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& prevs,
+                      const TensorList& step_sizes, const RpropArgs& a);
+void asgd_launch_f64(const TensorList& params, const TensorList& grads, const TensorList& axs,
+                     const std::vector<double>& etas, const std::vector<double>& mus, const AsgdArgs& a);
 
 }  // namespace dlcore::optim_cuda

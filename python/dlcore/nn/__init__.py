@@ -9,7 +9,14 @@ from .container import Sequential, ModuleList, ModuleDict, ParameterList, Parame
 from .linear import Identity, Linear, Flatten, Unflatten  # noqa: F401
 from .layers import *  # noqa: F401,F403
 from .more_layers import *  # noqa: F401,F403
+from .more_layers2 import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
+from .transformer import *  # noqa: F401,F403
+from .layers3d import *  # noqa: F401,F403
+from .lazy import (UninitializedParameter, UninitializedBuffer, LazyLinear, LazyConv1d, LazyConv2d,  # noqa: F401
+                   LazyConvTranspose1d, LazyConvTranspose2d, LazyBatchNorm1d, LazyBatchNorm2d, LazyInstanceNorm1d,
+                   LazyInstanceNorm2d)
+from .lazy import LazyConv3d, LazyConvTranspose3d, LazyBatchNorm3d, LazyInstanceNorm3d  # noqa: F401
 from . import init, utils  # noqa: F401
 
 _sys.modules[__name__ + ".functional"] = functional

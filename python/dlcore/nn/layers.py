@@ -271,8 +271,8 @@ class AvgPool2d(_AvgPoolNd):
     _fn = "avg_pool2d"
 
 
-class LPPool2d(Module):
-    """Power-average pooling: (sum over the window of x^p)^(1/p)."""
+class _LPPoolNd(Module):
+    """Power-average pooling: (sum over the window of x^p)^(1/p), by functional._fn."""
 
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
         super().__init__()
@@ -282,37 +282,50 @@ class LPPool2d(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, input):
-        return _F("lp_pool2d", "LPPool2d")(input, float(self.norm_type), self.kernel_size, self.stride,
-                                           self.ceil_mode)
+        return _F(self._fn, type(self).__name__)(input, float(self.norm_type), self.kernel_size, self.stride,
+                                                 self.ceil_mode)
 
     def extra_repr(self):
         return "norm_type={norm_type}, kernel_size={kernel_size}, stride={stride}, ceil_mode={ceil_mode}".format(
             **self.__dict__)
 
 
-class AdaptiveAvgPool2d(Module):
+class LPPool2d(_LPPoolNd):
+    """Power-average pooling: (sum over the window of x^p)^(1/p)."""
+    _fn = "lp_pool2d"
+
+
+class _AdaptiveAvgPoolNd(Module):
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
     def forward(self, input):
-        return _F("adaptive_avg_pool2d", "AdaptiveAvgPool2d")(input, self.output_size)
+        return _F(self._fn, type(self).__name__)(input, self.output_size)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
 
 
-class AdaptiveMaxPool2d(Module):
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    _fn = "adaptive_avg_pool2d"
+
+
+class _AdaptiveMaxPoolNd(Module):
     def __init__(self, output_size, return_indices=False):
         super().__init__()
         self.output_size = output_size
         self.return_indices = return_indices
 
     def forward(self, input):
-        return _F("adaptive_max_pool2d", "AdaptiveMaxPool2d")(input, self.output_size, self.return_indices)
+        return _F(self._fn, type(self).__name__)(input, self.output_size, self.return_indices)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    _fn = "adaptive_max_pool2d"
 
 
 # ------------------------------------------------------------------------------------------------- normalisation

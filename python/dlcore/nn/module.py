@@ -214,6 +214,8 @@ class Module:
         _check_name(name, "parameter")
         if name in d and name not in d["_parameters"] and (name in d["_buffers"] or name in d["_modules"]):
             raise KeyError(f"attribute '{name}' already exists")
+        if isinstance(getattr(type(self), name, None), property):  # e.g. a parametrized tensor (nn.utils.parametrize)
+            raise KeyError(f"attribute '{name}' already exists")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
                             "(dlcore.nn.Parameter or None required)")
@@ -230,7 +232,7 @@ class Module:
         if "_buffers" not in d:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
         _check_name(name, "buffer")
-        if name in d and name not in d["_buffers"]:
+        if (name in d and name not in d["_buffers"]) or isinstance(getattr(type(self), name, None), property):
             raise KeyError(f"attribute '{name}' already exists")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
@@ -394,6 +396,9 @@ class Module:
             for k, b in m._buffers.items():
                 if b is not None:
                     nb = fn(b)
+                    if nb is not b and getattr(b, "_lazy_placeholder", False):  # a lazy module's placeholder buffer
+                        b._set_data(nb)  # stays the (uninitialised) same object, on the new device / dtype
+                        nb = b
                     m._buffers[k] = nb
                     m.__dict__[k] = nb
         return self
@@ -545,6 +550,7 @@ class Module:
         device are the state dict's and the storage is shared. Returns (missing_keys, unexpected_keys)."""
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
+        state_dict = OrderedDict((k, state_dict[k]) for k in state_dict.keys())  # load pre-hooks may edit their copy
         missing, unexpected, errors = [], [], []
         stack = [("", self)]
         while stack:

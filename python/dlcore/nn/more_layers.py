@@ -124,7 +124,7 @@ class _InstanceNorm(Module):
                              f"{0 if unbatched else 1}), got shape {list(input.shape)}")
         use_input_stats = self.training or not self.track_running_stats  # (num_batches_tracked stays 0: torch's)
         y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
-                            self.momentum if self.momentum is not None else 0.1, self.eps)
+                            self.momentum if self.momentum is not None else 0.0, self.eps)
         return y.squeeze(0) if unbatched else y
 
     def extra_repr(self):
@@ -163,59 +163,34 @@ class _PadNd(Module):
         return F.pad(input, self.padding, self._mode)
 
     def extra_repr(self):
-        return f"{self.padding}" + (f", value={self.value}" if self._mode == "constant" else "")
+        if self._mode == "constant" and not type(self).__name__.startswith("ZeroPad"):  # torch's reprs
+            return f"padding={self.padding}, value={self.value}"
+        return f"{self.padding}"
 
 
-class ConstantPad1d(_PadNd):
-    _n = 1
-
+class _ConstantPadNd(_PadNd):
     def __init__(self, padding, value):
         super().__init__(padding, value)
 
 
-class ConstantPad2d(_PadNd):
-    _n = 2
-
-    def __init__(self, padding, value):
-        super().__init__(padding, value)
-
-
-class ZeroPad1d(_PadNd):
-    _n = 1
-
+class _ZeroPadNd(_PadNd):
     def __init__(self, padding):
         super().__init__(padding, 0.0)
 
 
-class ZeroPad2d(_PadNd):
-    _n = 2
-
-    def __init__(self, padding):
-        super().__init__(padding, 0.0)
-
-
-class ReflectionPad1d(_PadNd):
-    _n, _mode = 1, "reflect"
-
-
-class ReflectionPad2d(_PadNd):
-    _n, _mode = 2, "reflect"
+def _pad_classes(n, module):
+    """ConstantPad{n}d, ZeroPad{n}d, ReflectionPad{n}d, ReplicationPad{n}d and CircularPad{n}d (torch's padding
+    modules of n spatial dims), defined as classes of `module`."""
+    kinds = (("ConstantPad", _ConstantPadNd, "constant"), ("ZeroPad", _ZeroPadNd, "constant"),
+             ("ReflectionPad", _PadNd, "reflect"), ("ReplicationPad", _PadNd, "replicate"),
+             ("CircularPad", _PadNd, "circular"))
+    return tuple(type(f"{kind}{n}d", (base,), {"__module__": module, "__qualname__": f"{kind}{n}d", "_n": n,
+                                               "_mode": mode})
+                 for kind, base, mode in kinds)
 
 
-class ReplicationPad1d(_PadNd):
-    _n, _mode = 1, "replicate"
-
-
-class ReplicationPad2d(_PadNd):
-    _n, _mode = 2, "replicate"
-
-
-class CircularPad1d(_PadNd):
-    _n, _mode = 1, "circular"
-
-
-class CircularPad2d(_PadNd):
-    _n, _mode = 2, "circular"
+ConstantPad1d, ZeroPad1d, ReflectionPad1d, ReplicationPad1d, CircularPad1d = _pad_classes(1, __name__)
+ConstantPad2d, ZeroPad2d, ReflectionPad2d, ReplicationPad2d, CircularPad2d = _pad_classes(2, __name__)
 
 
 # ------------------------------------------------------------------------------------------------- resizing

@@ -6,6 +6,8 @@ Parameters are named like torch's (``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bia
 shapes and gate order, so ``state_dict``s move between the two. Initialisation is torch's:
 uniform(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) for every parameter.
 The computation is dlcore.functional's lstm/gru/rnn_tanh/rnn_relu and the *_cell functions (csrc/ops/recurrent).
+RNN, LSTM and GRU also take a PackedSequence (dlcore.nn.utils.rnn) and return one, with h_n/c_n taken at each
+sequence's own last step and in the caller's batch order, like torch (_nn_rnn.packed_sequence).
 """
 from __future__ import annotations
 
@@ -95,6 +97,15 @@ class RNNBase(Module):
         return {"LSTM": _F.lstm, "GRU": _F.gru, "RNN_TANH": _F.rnn_tanh, "RNN_RELU": _F.rnn_relu}[self.mode]
 
     def forward(self, input, hx=None):
+        from .utils.rnn import PackedSequence
+        if isinstance(input, PackedSequence):
+            # a packed batch: a PackedSequence out; h_n/c_n at each sequence's own last step, in the caller's order
+            data, batch_sizes, sorted_indices, unsorted_indices = input
+            out = _F.packed_sequence(self.mode.lower(), data, batch_sizes, hx, self._flat_weights, self.bias,
+                                     self.num_layers, self.dropout, self.training, self.bidirectional,
+                                     sorted_indices, unsorted_indices)
+            packed = PackedSequence(out[0], batch_sizes, sorted_indices, unsorted_indices)
+            return (packed, (out[1], out[2])) if self.mode == "LSTM" else (packed, out[1])
         out = self._fn()(input, hx, self._flat_weights, self.bias, self.num_layers, self.dropout, self.training,
                          self.bidirectional, self.batch_first)
         if self.mode == "LSTM":

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import _C
-from .optimizer import Optimizer, _check_nonnegative, _closure_loss, _refuse_capture
+from .optimizer import Optimizer, _check_nonnegative, _refuse_capture
 
 __all__ = ["Adagrad"]
 
@@ -15,31 +15,20 @@ class Adagrad(Optimizer):
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
         super().__init__(params, defaults)
-        for group in self.param_groups:
-            for p in group["params"]:
-                st = self.state[p]
-                st["step"] = 0
-                st["sum"] = _C.full(list(p.shape), float(group["initial_accumulator_value"]), p.dtype, p.device)
+        for group in self.param_groups:  # torch creates Adagrad's state at construction
+            self._states(group, group["params"], count=False)
+
+    def _states(self, group, ps, count=True):
+        value = float(group["initial_accumulator_value"])
+        return self._param_states(ps, lambda p: {"sum": _C.full(list(p.shape), value, p.dtype, p.device)},
+                                  count=count, needs="sum")
 
     def step(self, closure=None):
         _refuse_capture(self)
-        loss = _closure_loss(closure)
-        state = self.state
-        for group in self.param_groups:
-            ps, gs = self._grads(group)
-            if not ps:
-                continue
-            sums, steps = [], []
-            for p in ps:
-                st = state[p]
-                if "sum" not in st:
-                    st["step"] = 0
-                    st["sum"] = _C.full(list(p.shape), float(group["initial_accumulator_value"]), p.dtype, p.device)
-                st["step"] = s = int(st["step"]) + 1
-                steps.append(s)
-                sums.append(st["sum"])
-            kps, back = self._kernel_params(ps)
-            _C._adagrad_step(kps, gs, sums, steps, float(group["lr"]), float(group["lr_decay"]),
-                             float(group["weight_decay"]), float(group["eps"]), bool(group["maximize"]))
-            self._write_back(back)
-        return loss
+        return super().step(closure)
+
+    def _step_group(self, group, ps, gs):
+        sts, steps = self._states(group, ps)
+        (sums,) = self._gather(sts, "sum")
+        self._fused_step(_C._adagrad_step, ps, gs, sums, steps, float(group["lr"]), float(group["lr_decay"]),
+                         float(group["weight_decay"]), float(group["eps"]), bool(group["maximize"]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import _C
 
 Tensor = _C.Tensor
-from .optimizer import Optimizer, _check_nonnegative, _closure_loss, _refuse_capture
+from .optimizer import Optimizer, _check_nonnegative, _refuse_capture
 
 __all__ = ["Adam", "AdamW"]
 
@@ -24,42 +24,26 @@ class Adam(Optimizer):
                         maximize=maximize, capturable=capturable)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        loss = _closure_loss(closure)
-        state = self.state
-        for group in self.param_groups:
-            ps, gs = self._grads(group)
-            if not ps:
-                continue
-            if group.get("capturable") and ps[0].device.type == "cuda":
-                self._step_capturable(group, ps, gs)
-                continue
-            _refuse_capture(self)
-            amsgrad = group["amsgrad"]
-            ms, vs, vmaxs, steps = [], [], ([] if amsgrad else None), []
-            for p in ps:
-                st = state[p]
-                if not st:
-                    st["step"] = 0
-                    st["exp_avg"] = self._zeros_state(p)
-                    st["exp_avg_sq"] = self._zeros_state(p)
-                    if amsgrad:
-                        st["max_exp_avg_sq"] = self._zeros_state(p)
-                st["step"] = s = int(st["step"]) + 1
-                steps.append(s)
-                ms.append(st["exp_avg"])
-                vs.append(st["exp_avg_sq"])
-                if amsgrad:
-                    if "max_exp_avg_sq" not in st:
-                        st["max_exp_avg_sq"] = self._zeros_state(p)
-                    vmaxs.append(st["max_exp_avg_sq"])
-            b1, b2 = group["betas"]
-            kps, back = self._kernel_params(ps)
-            _C._adam_step(kps, gs, ms, vs, vmaxs, steps, float(group["lr"]), float(b1), float(b2),
-                          float(group["eps"]), float(group["weight_decay"]), bool(amsgrad), bool(group["maximize"]),
-                          self._decoupled)
-            self._write_back(back)
-        return loss
+    def _step_group(self, group, ps, gs):
+        if group.get("capturable") and ps[0].device.type == "cuda":
+            self._step_capturable(group, ps, gs)
+            return
+        _refuse_capture(self)
+        amsgrad = group["amsgrad"]
+        sts, steps = self._param_states(ps, lambda p: self._zeros_states(p, "exp_avg", "exp_avg_sq"))
+        vmaxs = self._amsgrad_buffers(ps, sts) if amsgrad else None
+        ms, vs = self._gather(sts, "exp_avg", "exp_avg_sq")
+        b1, b2 = group["betas"]
+        self._fused_step(_C._adam_step, ps, gs, ms, vs, vmaxs, steps, float(group["lr"]), float(b1), float(b2),
+                         float(group["eps"]), float(group["weight_decay"]), bool(amsgrad),
+                         bool(group["maximize"]), self._decoupled)
+
+    def _amsgrad_buffers(self, ps, sts):
+        """Each parameter's max_exp_avg_sq (zeros when the state has none yet)."""
+        for p, st in zip(ps, sts):
+            if "max_exp_avg_sq" not in st:
+                st["max_exp_avg_sq"] = self._zeros_state(p)
+        return [st["max_exp_avg_sq"] for st in sts]
 
     def _step_capturable(self, group, ps, gs):
         """capturable=True on cuda (torch's flag): each parameter's step is a 0-d device tensor, incremented on the
@@ -67,31 +51,21 @@ class Adam(Optimizer):
         (state_dict() then holds the step as a tensor, as torch's does)."""
         from .. import no_grad
         amsgrad = group["amsgrad"]
-        ms, vs, vmaxs, steps = [], [], ([] if amsgrad else None), []
-        for p in ps:
-            st = self.state[p]
-            if not st:
-                st["step"] = 0
-                st["exp_avg"] = self._zeros_state(p)
-                st["exp_avg_sq"] = self._zeros_state(p)
+        sts, _ = self._param_states(ps, lambda p: self._zeros_states(p, "exp_avg", "exp_avg_sq"), count=False)
+        steps = []
+        for p, st in zip(ps, sts):
             s = st["step"]
             if not isinstance(s, Tensor) or s.dtype != p.dtype or s.device != p.device:
                 s = st["step"] = _C.full([], float(s.item() if isinstance(s, Tensor) else s), p.dtype, p.device)
-            if amsgrad and "max_exp_avg_sq" not in st:
-                st["max_exp_avg_sq"] = self._zeros_state(p)
             with no_grad():
                 s.add_(1)
             steps.append(s)
-            ms.append(st["exp_avg"])
-            vs.append(st["exp_avg_sq"])
-            if amsgrad:
-                vmaxs.append(st["max_exp_avg_sq"])
+        vmaxs = self._amsgrad_buffers(ps, sts) if amsgrad else None
+        ms, vs = self._gather(sts, "exp_avg", "exp_avg_sq")
         b1, b2 = group["betas"]
-        kps, back = self._kernel_params(ps)
-        _C._adam_step_capturable(kps, gs, ms, vs, vmaxs, steps, float(group["lr"]), float(b1), float(b2),
-                                 float(group["eps"]), float(group["weight_decay"]), bool(amsgrad),
-                                 bool(group["maximize"]), self._decoupled)
-        self._write_back(back)
+        self._fused_step(_C._adam_step_capturable, ps, gs, ms, vs, vmaxs, steps, float(group["lr"]), float(b1),
+                         float(b2), float(group["eps"]), float(group["weight_decay"]), bool(amsgrad),
+                         bool(group["maximize"]), self._decoupled)
 
 
 class AdamW(Adam):

@@ -100,7 +100,16 @@ class Optimizer:
                     _C.fill_(g, 0)
 
     def step(self, closure=None):
-        raise NotImplementedError
+        """Subclasses override step(), or define _step_group(group, params, grads): step() then evaluates the
+        closure (under enable_grad) and calls it for each parameter group with at least one gradient (the
+        parameters without one are left out), and returns the closure's loss."""
+        step_group = getattr(self, "_step_group", None)
+        if step_group is None:
+            raise NotImplementedError
+        loss = _closure_loss(closure)
+        for group, ps, gs in self._each_group():
+            step_group(group, ps, gs)
+        return loss
 
     # --------------------------------------------------------------------------------------------- state dict
 
@@ -175,6 +184,50 @@ class Optimizer:
         return val
 
     # --------------------------------------------------------------------------------------------- helpers
+    # A fused optimizer's _step_group(group, ps, gs) is: sts, steps = self._param_states(ps, init); gather the
+    # state tensors (_gather); self._fused_step(_C._xxx_step, ps, gs, ...).
+
+    def _each_group(self):
+        """(group, params, grads) for each parameter group with at least one gradient (parameters without one are
+        left out)."""
+        for group in self.param_groups:
+            ps, gs = self._grads(group)
+            if ps:
+                yield group, ps, gs
+
+    def _param_states(self, ps, init, *, count=True, needs=None):
+        """(states, steps): self.state[p] for each p in ps, and its "step" as it stood after p was counted. A
+        parameter without state (or, with `needs`, without that entry) is given {"step": 0} and then the entries of
+        init(p) (a dict, in the order the state dict keeps them); with count, its "step" (an int) is then
+        incremented."""
+        states, steps = [], []
+        for p in ps:
+            st = self.state[p]
+            fresh = not st if needs is None else needs not in st
+            if fresh:
+                st["step"] = 0
+                st.update(init(p))
+            if count:
+                st["step"] = int(st["step"]) + 1
+            states.append(st)
+            steps.append(st["step"])
+        return states, steps
+
+    @staticmethod
+    def _gather(states, *names):
+        """One list per name: [st[name] for st in states]."""
+        return tuple([st[name] for st in states] for name in names)
+
+    def _zeros_states(self, p, *names):
+        """{name: zeros like p} for each name (an init for _param_states)."""
+        return {name: self._zeros_state(p) for name in names}
+
+    def _fused_step(self, kernel, ps, gs, *args):
+        """kernel(params, grads, *args) on the parameters as the fused kernels take them (_kernel_params), the
+        non-contiguous ones written back afterwards."""
+        kps, back = self._kernel_params(ps)
+        kernel(kps, gs, *args)
+        self._write_back(back)
 
     @staticmethod
     def _grads(group):

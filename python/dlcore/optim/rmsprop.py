@@ -1,7 +1,7 @@
 """RMSprop (momentum, centered, maximize), one fused native call per group."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, _check_nonnegative, _closure_loss
+from .optimizer import Optimizer, _check_nonnegative
 from .. import _C
 
 __all__ = ["RMSprop"]
@@ -15,39 +15,19 @@ class RMSprop(Optimizer):
                         maximize=maximize)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        loss = _closure_loss(closure)
-        state = self.state
-        for group in self.param_groups:
-            ps, gs = self._grads(group)
-            if not ps:
-                continue
-            centered = group["centered"]
-            momentum = group["momentum"]
-            sqs = []
-            gas = [] if centered else None
-            bufs = [] if momentum > 0 else None
-            for p in ps:
-                st = state[p]
-                if not st:
-                    st["step"] = 0
-                    st["square_avg"] = self._zeros_state(p)
-                    if momentum > 0:
-                        st["momentum_buffer"] = self._zeros_state(p)
-                    if centered:
-                        st["grad_avg"] = self._zeros_state(p)
-                st["step"] = int(st["step"]) + 1
-                sqs.append(st["square_avg"])
-                if centered:
-                    if "grad_avg" not in st:
-                        st["grad_avg"] = self._zeros_state(p)
-                    gas.append(st["grad_avg"])
-                if momentum > 0:
-                    if "momentum_buffer" not in st:
-                        st["momentum_buffer"] = self._zeros_state(p)
-                    bufs.append(st["momentum_buffer"])
-            kps, back = self._kernel_params(ps)
-            _C._rmsprop_step(kps, gs, sqs, gas, bufs, float(group["lr"]), float(group["alpha"]), float(group["eps"]),
-                             float(group["weight_decay"]), float(momentum), bool(centered), bool(group["maximize"]))
-            self._write_back(back)
-        return loss
+    def _step_group(self, group, ps, gs):
+        centered = group["centered"]
+        momentum = group["momentum"]
+        # the optional buffers: created with the state (in this order), or later if the group's flags changed
+        optional = (["momentum_buffer"] if momentum > 0 else []) + (["grad_avg"] if centered else [])
+        sts, _ = self._param_states(ps, lambda p: self._zeros_states(p, "square_avg", *optional))
+        for p, st in zip(ps, sts):
+            for name in reversed(optional):
+                if name not in st:
+                    st[name] = self._zeros_state(p)
+        (sqs,) = self._gather(sts, "square_avg")
+        gas = self._gather(sts, "grad_avg")[0] if centered else None
+        bufs = self._gather(sts, "momentum_buffer")[0] if momentum > 0 else None
+        self._fused_step(_C._rmsprop_step, ps, gs, sqs, gas, bufs, float(group["lr"]), float(group["alpha"]),
+                         float(group["eps"]), float(group["weight_decay"]), float(momentum), bool(centered),
+                         bool(group["maximize"]))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import _C
-from .optimizer import Optimizer, required, _closure_loss
+from .optimizer import Optimizer, required
 
 __all__ = ["SGD"]
 
@@ -22,28 +22,17 @@ class SGD(Optimizer):
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        loss = _closure_loss(closure)
-        state = self.state
-        for group in self.param_groups:
-            ps, gs = self._grads(group)
-            if not ps:
-                continue
-            momentum = group["momentum"]
-            bufs = first = None
-            if momentum != 0:
-                bufs, first = [], []
-                for p in ps:
-                    st = state[p]
-                    b = st.get("momentum_buffer")
-                    if b is None:
-                        b = st["momentum_buffer"] = _C.empty(list(p.shape), p.dtype, p.device)
-                        first.append(True)
-                    else:
-                        first.append(False)
-                    bufs.append(b)
-            kps, back = self._kernel_params(ps)
-            _C._sgd_step(kps, gs, bufs, first or [], float(group["lr"]), float(momentum), float(group["dampening"]),
-                         float(group["weight_decay"]), bool(group["nesterov"]), bool(group["maximize"]))
-            self._write_back(back)
-        return loss
+    def _step_group(self, group, ps, gs):
+        momentum = group["momentum"]
+        bufs = first = None
+        if momentum != 0:  # SGD keeps no step count: a missing buffer is filled by the kernel from the gradient
+            bufs, first = [], []
+            for p in ps:
+                st = self.state[p]
+                first.append(st.get("momentum_buffer") is None)
+                if first[-1]:
+                    st["momentum_buffer"] = _C.empty(list(p.shape), p.dtype, p.device)
+                bufs.append(st["momentum_buffer"])
+        self._fused_step(_C._sgd_step, ps, gs, bufs, first or [], float(group["lr"]), float(momentum),
+                         float(group["dampening"]), float(group["weight_decay"]), bool(group["nesterov"]),
+                         bool(group["maximize"]))

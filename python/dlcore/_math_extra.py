@@ -1,0 +1,480 @@
+"""Elementwise math beyond the foundation's: inverse trigonometric and hyperbolic functions, erfc/erfinv,
+lgamma/digamma, frac, deg2rad/rad2deg, sinc, logit, signbit, nan_to_num, and the binary atan2, hypot, copysign,
+fmax/fmin, xlogy, logaddexp/logaddexp2, heaviside, nextafter, with their autograd Functions, Tensor methods and
+in-place variants (plus the in-place variants of the foundation's elementwise ops that torch.Tensor has).
+
+The kernels are the elementwise family's (csrc/ops/elementwise: UnaryOp/BinaryOp, formulas in elementwise.h);
+the derivatives follow PyTorch's derivatives.yaml and save only what they read.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+from . import _C, _ops
+from .autograd import Function, _needs_grad
+from ._ops import _unary_fn, _meta, _g_for
+
+Tensor = _C.Tensor
+_isT = isinstance
+
+__all__ = ["asin", "acos", "atan", "sinh", "cosh", "tan", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan",
+           "arcsinh", "arccosh", "arctanh", "erfc", "erfinv", "lgamma", "digamma", "frac", "deg2rad", "rad2deg",
+           "sinc", "logit", "signbit", "nan_to_num", "atan2", "arctan2", "hypot", "copysign", "fmax", "fmin", "xlogy",
+           "logaddexp", "logaddexp2", "heaviside", "nextafter", "sgn", "positive", "isposinf", "isneginf", "isreal",
+           "float_power", "ldexp"]
+
+_SQRT_PI = math.sqrt(math.pi)
+
+
+# ------------------------------------------------------------------------------------------------- unary
+
+def _rsqrt_of(t):
+    return _C.rsqrt(t)
+
+
+def _sq(x):
+    return _C.mul(x, x)
+
+
+asin = _unary_fn("asin", lambda x, o, g: _C.mul(g, _rsqrt_of(_C.sub(1.0, _sq(x)))))
+acos = _unary_fn("acos", lambda x, o, g: _C.neg(_C.mul(g, _rsqrt_of(_C.sub(1.0, _sq(x))))))
+atan = _unary_fn("atan", lambda x, o, g: _C.div(g, _C.add(_sq(x), 1.0)))
+sinh = _unary_fn("sinh", lambda x, o, g: _C.mul(g, _C.cosh(x)))
+cosh = _unary_fn("cosh", lambda x, o, g: _C.mul(g, _C.sinh(x)))
+tan = _unary_fn("tan", lambda x, o, g: _C.mul(g, _C.add(_sq(o), 1.0)), "o")
+asinh = _unary_fn("asinh", lambda x, o, g: _C.mul(g, _rsqrt_of(_C.add(_sq(x), 1.0))))
+acosh = _unary_fn("acosh", lambda x, o, g: _C.mul(g, _rsqrt_of(_C.sub(_sq(x), 1.0))))
+atanh = _unary_fn("atanh", lambda x, o, g: _C.div(g, _C.sub(1.0, _sq(x))))
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+# erfc' = -2/sqrt(pi) exp(-x^2); erfinv' = sqrt(pi)/2 exp(erfinv(x)^2) (reads the output)
+erfc = _unary_fn("erfc", lambda x, o, g: _C.mul(g, _C.mul(_C.exp(_C.neg(_sq(x))), -2.0 / _SQRT_PI)))
+erfinv = _unary_fn("erfinv", lambda x, o, g: _C.mul(g, _C.mul(_C.exp(_sq(o)), 0.5 * _SQRT_PI)), "o")
+lgamma = _unary_fn("lgamma", lambda x, o, g: _C.mul(g, _C.digamma(x)))
+digamma = _unary_fn("digamma", lambda x, o, g: _C.mul(g, _C.trigamma(x)))
+frac = _unary_fn("frac", lambda x, o, g: g, "")
+deg2rad = _unary_fn("deg2rad", lambda x, o, g: _C.mul(g, math.pi / 180.0), "")
+rad2deg = _unary_fn("rad2deg", lambda x, o, g: _C.mul(g, 180.0 / math.pi), "")
+
+
+def _sinc_grad(x, o, g):
+    # (pi x cos(pi x) - sin(pi x)) / (pi x^2), 0 at x == 0
+    px = _C.mul(x, math.pi)
+    d = _C.div(_C.sub(_C.mul(px, _C.cos(px)), _C.sin(px)), _C.mul(px, x))
+    return _C.mul(g, _C.where(_C.eq(x, 0), 0.0, d))
+
+
+sinc = _unary_fn("sinc", _sinc_grad)
+
+
+def signbit(input):
+    """True where the sign bit is set (-0.0 and NaNs with the sign bit included), as torch.signbit."""
+    return _C.signbit(input)
+
+
+class _Logit(Function):
+    @staticmethod
+    def forward(ctx, x, eps):
+        ctx.save_for_backward(x)
+        ctx.eps = eps
+        return _C.logit(x, eps)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        eps = ctx.eps
+        d = _C.div(g, _C.mul(x, _C.sub(1.0, x)))
+        if eps is None or eps < 0:
+            # torch: NaN outside [0, 1]
+            out = _C.logical_or(_C.lt(x, 0), _C.gt(x, 1))
+            return _C.where(out, float("nan"), d), None
+        out = _C.logical_or(_C.lt(x, eps), _C.gt(x, 1.0 - eps))
+        return _C.where(out, 0.0, d), None
+
+
+def logit(input, eps=None):
+    """log(p / (1 - p)), with p clamped to [eps, 1 - eps] when eps is given (torch.logit)."""
+    if eps is not None and (isinstance(eps, bool) or not isinstance(eps, numbers.Real)):
+        raise TypeError(f"logit: eps must be a number or None, not {type(eps).__name__}")
+    if _needs_grad(input):
+        return _Logit.apply(input, eps)
+    return _C.logit(input, eps)
+
+
+_FLOAT_LIMITS = {
+    _C.dtype.float16: 65504.0,
+    _C.dtype.bfloat16: 3.3895313892515355e38,
+    _C.dtype.float32: 3.4028234663852886e38,
+    _C.dtype.float64: 1.7976931348623157e308,
+}
+
+
+def _nan_to_num_args(dtype, nan, posinf, neginf):
+    for arg, v in (("nan", nan), ("posinf", posinf), ("neginf", neginf)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+            raise TypeError(f"nan_to_num(): argument '{arg}' must be a number or None, not {type(v).__name__}")
+    big = _FLOAT_LIMITS[dtype]
+    nan = 0.0 if nan is None else float(nan)
+    posinf = big if posinf is None else float(posinf)
+    neginf = -big if neginf is None else float(neginf)
+    return nan, posinf, neginf
+
+
+class _NanToNum(Function):
+    @staticmethod
+    def forward(ctx, x, nan, posinf, neginf):
+        ctx.save_for_backward(x)
+        return _C.nan_to_num(x, nan, posinf, neginf)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _C.where(_C.isfinite(x), g, 0.0), None, None, None
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """Replaces NaN by nan, +inf by posinf and -inf by neginf (default: the dtype's largest/lowest finite value);
+    integer and bool tensors come back unchanged (a copy), as in torch."""
+    if not input.dtype.is_floating_point:
+        return _ops.clone(input)
+    args = _nan_to_num_args(input.dtype, nan, posinf, neginf)
+    if _needs_grad(input):
+        return _NanToNum.apply(input, *args)
+    return _C.nan_to_num(input, *args)
+
+
+def sgn(input):
+    """sign for real tensors (torch.sgn); a bool tensor is its own sign (torch returns a copy)."""
+    if _isT(input, Tensor) and input.dtype == _C.dtype.bool:
+        return _C.clone(input)
+    return _ops.sign(input)
+
+
+def positive(input):
+    if input.dtype == _C.dtype.bool:
+        raise TypeError("positive: the `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+def isposinf(input):
+    if not input.dtype.is_floating_point:
+        return _C.zeros(list(input.shape), _C.dtype.bool, input.device)
+    return _C.eq(input, float("inf"))
+
+
+def isneginf(input):
+    if not input.dtype.is_floating_point:
+        return _C.zeros(list(input.shape), _C.dtype.bool, input.device)
+    return _C.eq(input, float("-inf"))
+
+
+def isreal(input):
+    """Every element of a real tensor is real (dlcore has no complex dtypes)."""
+    return _C.full(list(input.shape), 1.0, _C.dtype.bool, input.device)
+
+
+# ------------------------------------------------------------------------------------------------- binary
+
+def _as_operand(v, g, saved):
+    """A binary operand for a derivative formula: the saved tensor, or the Python number as a 0-d CPU tensor of the
+    gradient's dtype (a scalar operand for every device's kernel)."""
+    if saved is not None:
+        return saved
+    if _isT(v, Tensor):
+        return v
+    return _C.full([], float(v), g.dtype, None)
+
+
+def _binary_fn(name, grad, saves):
+    """A Function for a binary op whose derivatives grad(a, b, out, g, need_a, need_b) -> (ga, gb) are written with
+    raw ops; saves: which of 'a', 'b', 'o' (the output) the derivatives read and the node keeps."""
+    raw = getattr(_C, name)
+    raw_out = getattr(_C, name + "_out")
+
+    class _B(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            out = raw(a, b)
+            ctx.a, ctx.b = _meta(a), _meta(b)
+            ctx.sa = None if _isT(a, Tensor) else a
+            ctx.sb = None if _isT(b, Tensor) else b
+            ctx.save_for_backward(a if "a" in saves and _isT(a, Tensor) else None,
+                                  b if "b" in saves and _isT(b, Tensor) else None,
+                                  out if "o" in saves else None)
+            return out
+
+        @staticmethod
+        def backward(ctx, g):
+            a, b, o = ctx.saved_tensors
+            av = _as_operand(ctx.sa, g, a) if "a" in saves else None
+            bv = _as_operand(ctx.sb, g, b) if "b" in saves else None
+            need_a = ctx.a is not None and ctx.needs_input_grad[0]
+            need_b = ctx.b is not None and ctx.needs_input_grad[1]
+            ga, gb = grad(av, bv, o, g, need_a, need_b)
+            return (_g_for(ga, ctx.a) if need_a and ga is not None else None,
+                    _g_for(gb, ctx.b) if need_b and gb is not None else None)
+
+    _B.__name__ = name.capitalize() + "Backward"
+
+    def op(input, other, *, out=None):
+        if out is not None:
+            return raw_out(out, input, other)
+        if _needs_grad(input, other):
+            return _B.apply(input, other)
+        return raw(input, other)
+
+    op.__name__ = name
+    return op
+
+
+def _atan2_grad(a, b, o, g, need_a, need_b):
+    # torch: 1 / (a^2 + b^2) with its infinity at a = b = 0 replaced by 0, so the origin gets a zero gradient
+    d = _C.add(_sq(a), _sq(b))
+    r = _C.mul(g, _C.where(_C.eq(d, 0), 0.0, _C.reciprocal(d)))
+    return (_C.mul(r, b) if need_a else None), (_C.neg(_C.mul(r, a)) if need_b else None)
+
+
+def _hypot_grad(a, b, o, g, need_a, need_b):
+    r = _C.div(g, o)
+    return (_C.mul(r, a) if need_a else None), (_C.mul(r, b) if need_b else None)
+
+
+def _copysign_grad(a, b, o, g, need_a, need_b):
+    # d/da = out / a (+-1), 0 where a == 0; nothing flows to the sign operand
+    ga = _C.mul(g, _C.where(_C.eq(a, 0), 0.0, _C.div(o, a))) if need_a else None
+    gb = _C.zeros(list(g.shape), g.dtype, g.device) if need_b else None
+    return ga, gb
+
+
+def _fmaxmin_grad(is_max):
+    def grad(a, b, o, g, need_a, need_b):
+        # torch: the gradient goes to a where a wins (ties included) or b is NaN, else to b
+        to_a = _C.logical_or(_C.ge(a, b) if is_max else _C.le(a, b), _C.isnan(b))
+        ga = _C.where(to_a, g, 0.0) if need_a else None
+        gb = _C.where(to_a, 0.0, g) if need_b else None
+        return ga, gb
+    return grad
+
+
+def _xlogy_grad(a, b, o, g, need_a, need_b):
+    ga = gb = None
+    if need_a:
+        ga = _C.where(_C.logical_and(_C.eq(a, 0), _C.le(b, 0)), 0.0, _C.xlogy(g, b))
+    if need_b:
+        gb = _C.div(_C.mul(g, a), b)
+    return ga, gb
+
+
+def _logaddexp_grad(base2):
+    ex = _C.exp2 if base2 else _C.exp
+
+    def grad(a, b, o, g, need_a, need_b):
+        ga = _C.div(g, _C.add(ex(_C.sub(b, a)), 1.0)) if need_a else None
+        gb = _C.div(g, _C.add(ex(_C.sub(a, b)), 1.0)) if need_b else None
+        return ga, gb
+    return grad
+
+
+atan2 = _binary_fn("atan2", _atan2_grad, "ab")
+arctan2 = atan2
+hypot = _binary_fn("hypot", _hypot_grad, "abo")
+copysign = _binary_fn("copysign", _copysign_grad, "ao")
+fmax = _binary_fn("fmax", _fmaxmin_grad(True), "ab")
+fmin = _binary_fn("fmin", _fmaxmin_grad(False), "ab")
+xlogy = _binary_fn("xlogy", _xlogy_grad, "ab")
+logaddexp = _binary_fn("logaddexp", _logaddexp_grad(False), "ab")
+logaddexp2 = _binary_fn("logaddexp2", _logaddexp_grad(True), "ab")
+
+
+def _check_heaviside(input, values):
+    if _isT(input, Tensor) and _isT(values, Tensor) and input.dtype != values.dtype:
+        raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes "
+                           f"({input.dtype.name} and {values.dtype.name})")
+
+
+def _no_derivative(name, fn):
+    """fn for an in-place op recorded by autograd: torch has no derivative for heaviside/nextafter."""
+    def f(self, other):
+        if _needs_grad(self, other):
+            raise RuntimeError(f"{name}_: the derivative for '{name}' is not implemented")
+        return fn(self, other)
+    f.__name__ = name
+    return f
+
+
+def heaviside(input, values, *, out=None):
+    """0 where input < 0, values where input == 0, 1 where input > 0 (no gradient, as torch)."""
+    _check_heaviside(input, values)
+    if out is not None:
+        return _C.heaviside_out(out, input, values)
+    return _C.heaviside(input, values)
+
+
+def nextafter(input, other, *, out=None):
+    """The next floating-point value after input towards other (no gradient, as torch)."""
+    if out is not None:
+        return _C.nextafter_out(out, input, other)
+    return _C.nextafter(input, other)
+
+
+def float_power(input, exponent):
+    """input ** exponent computed in float64 (torch.float_power)."""
+    f64 = _C.dtype.float64
+    if _isT(input, Tensor) and input.dtype != f64:
+        input = input.double()
+    if _isT(exponent, Tensor) and exponent.dtype != f64:
+        exponent = exponent.double()
+    if not _isT(input, Tensor):
+        input = _C.full([], float(input), f64, exponent.device)
+    return _ops.pow(input, exponent)
+
+
+def ldexp(input, other):
+    """input * 2 ** other, in torch's dtype: result_type(input, other) (0-d operands promote as for any binary op),
+    the default float dtype when that is integral."""
+    if not _isT(other, Tensor):
+        return _ops.mul(input, 2.0 ** other)
+    dt = _C.result_type(input, other)
+    if not dt.is_floating_point:
+        from ._creation import get_default_dtype
+        dt = get_default_dtype()
+    if input.dtype != dt:
+        input = _ops._to(input, dt, None)
+    if other.dtype != dt:
+        other = _ops._to(other, dt, None)
+    return _ops.mul(input, _ops.exp2(other))
+
+
+# ------------------------------------------------------------------------------------------------- Tensor methods
+
+def _attach():
+    from ._tensor import _inplace
+
+    def method(fn):
+        return lambda self, *args, **kwargs: fn(self, *args, **kwargs)
+
+    def raw_unary(name):
+        f = getattr(_C, name + "_")
+        return lambda self: f(self)
+
+    unary = {"asin": asin, "acos": acos, "atan": atan, "sinh": sinh, "cosh": cosh, "tan": tan, "asinh": asinh,
+             "acosh": acosh, "atanh": atanh, "erfc": erfc, "erfinv": erfinv, "lgamma": lgamma, "digamma": digamma,
+             "frac": frac, "deg2rad": deg2rad, "rad2deg": rad2deg, "sinc": sinc}
+    for name, fn in unary.items():
+        setattr(Tensor, name, method(fn))
+        setattr(Tensor, name + "_", _inplace(raw_unary(name), fn))
+    for alias, name in [("arcsin", "asin"), ("arccos", "acos"), ("arctan", "atan"), ("arcsinh", "asinh"),
+                        ("arccosh", "acosh"), ("arctanh", "atanh")]:
+        setattr(Tensor, alias, getattr(Tensor, name))
+        setattr(Tensor, alias + "_", getattr(Tensor, name + "_"))
+    Tensor.signbit = method(signbit)
+    Tensor.logit = lambda self, eps=None: logit(self, eps)
+    Tensor.logit_ = _inplace(lambda self, eps=None: _C.logit_(self, eps), logit)
+
+    def nan_to_num_raw(self, nan=0.0, posinf=None, neginf=None):
+        if not self.dtype.is_floating_point:
+            return self
+        return _C.nan_to_num_(self, *_nan_to_num_args(self.dtype, nan, posinf, neginf))
+
+    Tensor.nan_to_num = lambda self, nan=0.0, posinf=None, neginf=None: nan_to_num(self, nan, posinf, neginf)
+    Tensor.nan_to_num_ = _inplace(nan_to_num_raw, nan_to_num)
+
+    binary = {"atan2": atan2, "hypot": hypot, "copysign": copysign, "xlogy": xlogy, "heaviside": heaviside,
+              "nextafter": nextafter}
+    for name, fn in binary.items():
+        setattr(Tensor, name, method(fn))
+        raw = getattr(_C, name + "_")
+        if name == "heaviside":
+            def raw(self, values, _r=raw):
+                _check_heaviside(self, values)
+                return _r(self, values)
+        if name in ("heaviside", "nextafter"):
+            fn = _no_derivative(name, fn)
+        setattr(Tensor, name + "_", _inplace(raw, fn))
+    Tensor.arctan2 = Tensor.atan2
+    Tensor.arctan2_ = Tensor.atan2_
+    for name, fn in {"fmax": fmax, "fmin": fmin, "logaddexp": logaddexp, "logaddexp2": logaddexp2}.items():
+        setattr(Tensor, name, method(fn))  # (no in-place form in torch)
+
+    # the foundation's ops: methods and in-place forms torch.Tensor has
+    Tensor.absolute_ = Tensor.abs_
+    Tensor.negative_ = Tensor.neg_
+    Tensor.fix = Tensor.trunc
+    Tensor.fix_ = Tensor.trunc_
+    Tensor.sgn = method(sgn)
+    sign_ = Tensor.sign_
+
+    def sgn_(self):
+        return self if self.dtype == _C.dtype.bool else sign_(self)  # a bool tensor is its own sign
+    Tensor.sgn_ = sgn_
+    Tensor.positive = method(positive)
+    Tensor.isposinf = method(isposinf)
+    Tensor.isneginf = method(isneginf)
+    Tensor.isreal = method(isreal)
+    Tensor.fmod = method(_ops.fmod)
+    Tensor.fmod_ = _inplace(lambda self, other: _copy_back(self, _ops.fmod(self, other)), _ops.fmod)
+    Tensor.divide_ = Tensor.div_
+    Tensor.true_divide_ = Tensor.div_
+    Tensor.multiply_ = Tensor.mul_
+    Tensor.subtract_ = Tensor.sub_
+    Tensor.float_power = method(float_power)
+
+    def float_power_(self, exponent):
+        if self.dtype != _C.dtype.float64:
+            raise RuntimeError(f"float_power_: the base given to float_power_ has dtype {self.dtype.name} but the "
+                               f"operation's result requires dtype float64")
+        return Tensor.pow_(self, exponent.double() if _isT(exponent, Tensor) else exponent)
+
+    Tensor.float_power_ = float_power_
+    Tensor.ldexp = method(ldexp)
+    Tensor.ldexp_ = _inplace(lambda self, other: _copy_back(self, ldexp(self, other)), ldexp)
+
+    # comparisons, logical and bitwise ops in place: the result cast to self's dtype; with autograd recording, the
+    # new values carry a zero gradient (torch's EqBackward etc.)
+    # (logical_and_ ... logical_not_, clamp_min_/clamp_max_, lerp_/addcmul_/addcdiv_: _tensor_extra.py)
+    for name in ["eq", "ne", "lt", "le", "gt", "ge", "bitwise_and", "bitwise_or", "bitwise_xor"]:
+        setattr(Tensor, name + "_", _inplace(getattr(_C, name + "_"), _nondiff_cast(getattr(_C, name))))
+    Tensor.bitwise_not_ = _inplace(_C.bitwise_not_, _C.bitwise_not)  # (integer and bool tensors: no autograd)
+    for alias, name in [("greater_", "gt_"), ("greater_equal_", "ge_"), ("less_", "lt_"), ("less_equal_", "le_"),
+                        ("not_equal_", "ne_")]:
+        setattr(Tensor, alias, getattr(Tensor, name))
+
+
+def _copy_back(self, value):
+    """self = value for an in-place op computed out of place; the result dtype must be castable to self's."""
+    from ._runtime import can_cast
+    if value.dtype != self.dtype and not can_cast(value.dtype, self.dtype):
+        raise TypeError(f"in-place op: result type {value.dtype.name} can't be cast to the desired output type "
+                        f"{self.dtype.name}")
+    _C.copy_(self, value)
+    return self
+
+
+class _NonDiffCast(Function):
+    """A non-differentiable op's result cast to its first operand's dtype, recorded with a zero gradient."""
+
+    @staticmethod
+    def forward(ctx, x, other, fn):
+        ctx.x = _meta(x)
+        ctx.o = _meta(other)
+        r = fn(x) if other is None else fn(x, other)
+        return _C.to(r, x.dtype, None, False)
+
+    @staticmethod
+    def backward(ctx, g):
+        zx = _C.zeros(list(ctx.x[0]), ctx.x[1], g.device)
+        zo = None if ctx.o is None else _C.zeros(list(ctx.o[0]), ctx.o[1], g.device)
+        return zx, zo, None
+
+
+def _nondiff_cast(fn):
+    def f(self, other=None):
+        if _needs_grad(self, other):
+            return _NonDiffCast.apply(self, other, fn)
+        r = fn(self) if other is None else fn(self, other)
+        return _C.to(r, self.dtype, None, False)
+    f.__name__ = getattr(fn, "__name__", "op")
+    return f
+
+
+_attach()

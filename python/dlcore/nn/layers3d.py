@@ -1,0 +1,107 @@
+"""The volumetric (NCDHW) modules over dlcore.functional's 3-D ops (python/dlcore/_nn_3d.py): Conv3d (with
+padding_mode zeros / reflect / replicate / circular), ConvTranspose3d, MaxPool3d, AvgPool3d, LPPool3d,
+AdaptiveAvgPool3d, AdaptiveMaxPool3d, BatchNorm3d, InstanceNorm3d and the 3-D padding layers."""
+from __future__ import annotations
+
+from .. import functional as F
+from .layers import (_AvgPoolNd, _BatchNorm, _ConvNd, _ConvTransposeNd, _MaxPoolNd, AdaptiveAvgPool2d,
+                     AdaptiveMaxPool2d, LPPool2d)
+from .more_layers import _InstanceNorm, _pad_classes
+
+__all__ = ["Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "LPPool3d", "AdaptiveAvgPool3d",
+           "AdaptiveMaxPool3d", "BatchNorm3d", "InstanceNorm3d", "ConstantPad3d", "ZeroPad3d", "ReflectionPad3d",
+           "ReplicationPad3d", "CircularPad3d"]
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution over [N, C_in, D, H, W] (or [C_in, D, H, W]): weight [C_out, C_in/groups, kD, kH, kW]
+    (PyTorch's default init); padding int, triple, 'same' or 'valid'; padding_mode 'zeros', 'reflect',
+    'replicate' or 'circular'."""
+    _n = 3
+    _fn = "conv3d"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"nn.{type(self).__name__}: padding_mode must be one of {list(_PADDING_MODES)}, got "
+                             f"{padding_mode!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, "zeros",
+                         device, dtype)
+        self.padding_mode = padding_mode
+
+    def _reversed_padding_repeated_twice(self):
+        """F.pad's (w_lo, w_hi, h_lo, h_hi, d_lo, d_hi) for padding_mode != 'zeros' (torch's; 'same' puts the odd
+        one at the end)."""
+        if self.padding == "valid":
+            return [0] * 6
+        if self.padding == "same":
+            out = []
+            for d, k in zip(reversed(self.dilation), reversed(self.kernel_size)):
+                total = d * (k - 1)
+                out += [total // 2, total - total // 2]
+            return out
+        out = []
+        for p in reversed(self.padding):
+            out += [p, p]
+        return out
+
+    def forward(self, input):
+        if self.padding_mode != "zeros":
+            x = F.pad(input, self._reversed_padding_repeated_twice(), mode=self.padding_mode)
+            return F.conv3d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return F.conv3d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self):
+        s = super().extra_repr()
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution over [N, C_in, D, H, W]: weight [C_in, C_out/groups, kD, kH, kW] (PyTorch's
+    default init); forward(input, output_size=None) like PyTorch's."""
+    _n = 3
+    _fn = "conv_transpose3d"
+
+
+class MaxPool3d(_MaxPoolNd):
+    """Max pooling over [N, C, D, H, W]; return_indices gives torch's flat D*H*W indices (for MaxUnpool3d)."""
+    _fn = "max_pool3d"
+
+
+class AvgPool3d(_AvgPoolNd):
+    """Average pooling over [N, C, D, H, W] (count_include_pad, divisor_override, ceil_mode like torch)."""
+    _fn = "avg_pool3d"
+
+
+class LPPool3d(LPPool2d):
+    """Power-average pooling over [N, C, D, H, W]: (sum over the window of x^p)^(1/p)."""
+
+    def forward(self, input):
+        return F.lp_pool3d(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+    def forward(self, input):
+        return F.adaptive_avg_pool3d(input, self.output_size)
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+    def forward(self, input):
+        return F.adaptive_max_pool3d(input, self.output_size, self.return_indices)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over [N, C, D, H, W] (statistics per channel C)."""
+    _expected_dims = (5,)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalisation over [N, C, D, H, W] (or [C, D, H, W])."""
+    _spatial = 3
+
+
+ConstantPad3d, ZeroPad3d, ReflectionPad3d, ReplicationPad3d, CircularPad3d = _pad_classes(3, __name__)
