@@ -267,6 +267,7 @@ def test_composed_network_and_sgd_steps_match_torch(rng):
                                               ("Conv1d", (4, 60, 5), 20)])
 def test_default_init_matches_torch(name, args, fan_in):
     """PyTorch's default: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform a=sqrt(5))."""
+    dlcore.manual_seed(0)  # (a fixed draw: the 64-element bias's std test fails ~1% of unseeded draws)
     d = getattr(nn, name)(*args)
     t = getattr(torch.nn, name)(*args)
     bound = 1 / math.sqrt(fan_in)

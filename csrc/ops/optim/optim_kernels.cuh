@@ -71,34 +71,56 @@ struct RmspropK {
 };
 
 template <class T>
-struct AdamaxK {
+struct AdamaxK {  // state: exp_avg, exp_inf
   T wd, omb1, b2, eps, neg_clr;
   bool maximize;
+  __device__ __forceinline__ void operator()(T& p, T g, T* s) const {
+    adamax_elem<T>(p, optim_grad<T>(g, p, wd, maximize), s[0], s[1], omb1, b2, eps, neg_clr);
+  }
 };
 template <class T>
-struct NadamK {
+struct NadamK {  // state: exp_avg, exp_avg_sq
   T wd, decay, omb1, b2, omb2, bc2, eps, c_grad, c_avg;
   bool maximize, decoupled;
+  __device__ __forceinline__ void operator()(T& p, T g, T* s) const {
+    if (decoupled) p = p * decay;
+    T x = optim_grad<T>(g, p, decoupled ? T(0) : wd, maximize);
+    nadam_elem<T>(p, x, s[0], s[1], omb1, b2, omb2, bc2, eps, c_grad, c_avg);
+  }
 };
 template <class T>
-struct RadamK {
+struct RadamK {  // state: exp_avg, exp_avg_sq
   T wd, decay, omb1, b2, omb2, bc1, lr, bc2_sqrt, eps, rect;
   bool maximize, decoupled, rectified;
+  __device__ __forceinline__ void operator()(T& p, T g, T* s) const {
+    if (decoupled) p = p * decay;
+    T x = optim_grad<T>(g, p, decoupled ? T(0) : wd, maximize);
+    radam_elem<T>(p, x, s[0], s[1], omb1, b2, omb2, bc1, lr, bc2_sqrt, eps, rect, rectified);
+  }
 };
 template <class T>
-struct AdadeltaK {
+struct AdadeltaK {  // state: square_avg, acc_delta
   T wd, rho, omr, eps, neg_lr;
   bool maximize;
+  __device__ __forceinline__ void operator()(T& p, T g, T* s) const {
+    adadelta_elem<T>(p, optim_grad<T>(g, p, wd, maximize), s[0], s[1], rho, omr, eps, neg_lr);
+  }
 };
 template <class T>
-struct RpropK {
+struct RpropK {  // state: prev, step_size
   T eta_minus, eta_plus, step_min, step_max;
   bool maximize;
+  __device__ __forceinline__ void operator()(T& p, T g, T* s) const {
+    rprop_elem<T>(p, optim_grad<T>(g, p, T(0), maximize), s[0], s[1], eta_minus, eta_plus, step_min, step_max);
+  }
 };
 template <class T>
-struct AsgdK {
+struct AsgdK {  // state: ax
   T wd, decay, neg_eta, mu;
   bool maximize, copy_ax;
+  __device__ __forceinline__ void operator()(T& p, T g, T* s) const {
+    asgd_elem<T>(p, optim_grad<T>(g, p, wd, maximize), s[0], decay, neg_eta, mu, copy_ax);
+  }
 };
 
 // This block's element range [*lo, *hi) of its tensor slot; returns the slot.
@@ -221,116 +243,21 @@ __global__ void rmsprop_mt_kernel(TensorListMeta<T, 5> m, RmspropK<T> a) {
   }
 }
 
-// Lists: 0 param, 1 grad, 2 exp_avg, 3 exp_inf.
-template <class T>
-__global__ void adamax_mt_kernel(TensorListMeta<T, 4> m, AdamaxK<T> a) {
+// The optimizers whose update is k(param, grad, state...) per element with Depth - 2 state lists (Adamax, NAdam,
+// RAdam, Adadelta, Rprop, ASGD: see each K's operator() for its lists). Lists: 0 param, 1 grad, 2.. the state.
+template <class T, int Depth, class K>
+__global__ void lists_mt_kernel(TensorListMeta<T, Depth> m, K k) {
   int64_t lo, hi;
   int t = block_range(m, &lo, &hi);
   T* __restrict__ p = m.ptr[0][t];
   const T* __restrict__ g = m.ptr[1][t];
-  T* __restrict__ em = m.ptr[2][t];
-  T* __restrict__ eu = m.ptr[3][t];
   for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-    T pi = p[i], mi = em[i], ui = eu[i];
-    T x = optim_grad<T>(g[i], pi, a.wd, a.maximize);
-    adamax_elem<T>(pi, x, mi, ui, a.omb1, a.b2, a.eps, a.neg_clr);
-    em[i] = mi;
-    eu[i] = ui;
-    p[i] = pi;
-  }
-}
-
-// Lists: 0 param, 1 grad, 2 exp_avg, 3 exp_avg_sq.
-template <class T>
-__global__ void nadam_mt_kernel(TensorListMeta<T, 4> m, NadamK<T> a) {
-  int64_t lo, hi;
-  int t = block_range(m, &lo, &hi);
-  T* __restrict__ p = m.ptr[0][t];
-  const T* __restrict__ g = m.ptr[1][t];
-  T* __restrict__ em = m.ptr[2][t];
-  T* __restrict__ ev = m.ptr[3][t];
-  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-    T pi = p[i], mi = em[i], vi = ev[i];
-    if (a.decoupled) pi = pi * a.decay;
-    T x = optim_grad<T>(g[i], pi, a.decoupled ? T(0) : a.wd, a.maximize);
-    nadam_elem<T>(pi, x, mi, vi, a.omb1, a.b2, a.omb2, a.bc2, a.eps, a.c_grad, a.c_avg);
-    em[i] = mi;
-    ev[i] = vi;
-    p[i] = pi;
-  }
-}
-
-// Lists: 0 param, 1 grad, 2 exp_avg, 3 exp_avg_sq.
-template <class T>
-__global__ void radam_mt_kernel(TensorListMeta<T, 4> m, RadamK<T> a) {
-  int64_t lo, hi;
-  int t = block_range(m, &lo, &hi);
-  T* __restrict__ p = m.ptr[0][t];
-  const T* __restrict__ g = m.ptr[1][t];
-  T* __restrict__ em = m.ptr[2][t];
-  T* __restrict__ ev = m.ptr[3][t];
-  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-    T pi = p[i], mi = em[i], vi = ev[i];
-    if (a.decoupled) pi = pi * a.decay;
-    T x = optim_grad<T>(g[i], pi, a.decoupled ? T(0) : a.wd, a.maximize);
-    radam_elem<T>(pi, x, mi, vi, a.omb1, a.b2, a.omb2, a.bc1, a.lr, a.bc2_sqrt, a.eps, a.rect, a.rectified);
-    em[i] = mi;
-    ev[i] = vi;
-    p[i] = pi;
-  }
-}
-
-// Lists: 0 param, 1 grad, 2 square_avg, 3 acc_delta.
-template <class T>
-__global__ void adadelta_mt_kernel(TensorListMeta<T, 4> m, AdadeltaK<T> a) {
-  int64_t lo, hi;
-  int t = block_range(m, &lo, &hi);
-  T* __restrict__ p = m.ptr[0][t];
-  const T* __restrict__ g = m.ptr[1][t];
-  T* __restrict__ sq = m.ptr[2][t];
-  T* __restrict__ acc = m.ptr[3][t];
-  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-    T pi = p[i], si = sq[i], ai = acc[i];
-    T x = optim_grad<T>(g[i], pi, a.wd, a.maximize);
-    adadelta_elem<T>(pi, x, si, ai, a.rho, a.omr, a.eps, a.neg_lr);
-    sq[i] = si;
-    acc[i] = ai;
-    p[i] = pi;
-  }
-}
-
-// Lists: 0 param, 1 grad, 2 prev, 3 step_size.
-template <class T>
-__global__ void rprop_mt_kernel(TensorListMeta<T, 4> m, RpropK<T> a) {
-  int64_t lo, hi;
-  int t = block_range(m, &lo, &hi);
-  T* __restrict__ p = m.ptr[0][t];
-  const T* __restrict__ g = m.ptr[1][t];
-  T* __restrict__ prev = m.ptr[2][t];
-  T* __restrict__ st = m.ptr[3][t];
-  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-    T pi = p[i], pr = prev[i], si = st[i];
-    T x = optim_grad<T>(g[i], pi, T(0), a.maximize);
-    rprop_elem<T>(pi, x, pr, si, a.eta_minus, a.eta_plus, a.step_min, a.step_max);
-    prev[i] = pr;
-    st[i] = si;
-    p[i] = pi;
-  }
-}
-
-// Lists: 0 param, 1 grad, 2 ax.
-template <class T>
-__global__ void asgd_mt_kernel(TensorListMeta<T, 3> m, AsgdK<T> a) {
-  int64_t lo, hi;
-  int t = block_range(m, &lo, &hi);
-  T* __restrict__ p = m.ptr[0][t];
-  const T* __restrict__ g = m.ptr[1][t];
-  T* __restrict__ ax = m.ptr[2][t];
-  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-    T pi = p[i], ai = ax[i];
-    T x = optim_grad<T>(g[i], pi, a.wd, a.maximize);
-    asgd_elem<T>(pi, x, ai, a.decay, a.neg_eta, a.mu, a.copy_ax);
-    ax[i] = ai;
+    T pi = p[i], st[Depth - 2];
+#pragma unroll
+    for (int d = 0; d < Depth - 2; ++d) st[d] = m.ptr[d + 2][t][i];
+    k(pi, g[i], st);
+#pragma unroll
+    for (int d = 0; d < Depth - 2; ++d) m.ptr[d + 2][t][i] = st[d];
     p[i] = pi;
   }
 }
@@ -499,7 +426,7 @@ void rmsprop_launch(const TensorList& params, const TensorList& grads, const Ten
 
 // Packs the parameters idx (lists: param, grad, then the state lists) and launches kernel over them.
 template <class T, int Depth, class K>
-void launch_lists(void (*kernel)(TensorListMeta<T, Depth>, K), const K& k, const std::vector<std::size_t>& idx,
+void launch_lists(const K& k, const std::vector<std::size_t>& idx,
                   const TensorList& params, const TensorList& grads,
                   const std::array<const TensorList*, Depth - 2>& states) {
   std::vector<std::array<T*, Depth>> ptrs;
@@ -516,6 +443,7 @@ void launch_lists(void (*kernel)(TensorListMeta<T, Depth>, K), const K& k, const
     numels.push_back(params[i].numel());
   }
   multi_tensor_apply<T, Depth>(ptrs, numels, [&](const TensorListMeta<T, Depth>& meta, int nb) {
+    void (*kernel)(TensorListMeta<T, Depth>, K) = &lists_mt_kernel<T, Depth, K>;
     DLCORE_LAUNCH(kernel, dim3(nb), dim3(kThreads), 0, cuda::current_stream())(meta, k);
   });
 }
@@ -526,7 +454,7 @@ void adamax_launch(const TensorList& params, const TensorList& grads, const Tens
   for_each_key_group(steps, params.size(), [&](int64_t step, const std::vector<std::size_t>& idx) {
     AdamaxK<T> k{(T)a.weight_decay, (T)(1.0 - a.beta1), (T)a.beta2, (T)a.eps,
                  (T)(-(a.lr / (1.0 - std::pow(a.beta1, (double)step)))), a.maximize};
-    launch_lists<T, 4>(&adamax_mt_kernel<T>, k, idx, params, grads, {&m, &u});
+    launch_lists<T, 4>(k, idx, params, grads, {&m, &u});
   });
 }
 
@@ -541,7 +469,7 @@ void nadam_launch(const TensorList& params, const TensorList& grads, const Tenso
     NadamScalars s = nadam_scalars(a, key.first, key.second);
     NadamK<T> k{(T)a.weight_decay, (T)(1.0 - a.lr * a.weight_decay), (T)(1.0 - a.beta1), (T)a.beta2,
                 (T)(1.0 - a.beta2), (T)s.bc2, (T)a.eps, (T)s.c_grad, (T)s.c_avg, a.maximize, dec};
-    launch_lists<T, 4>(&nadam_mt_kernel<T>, k, idx, params, grads, {&m, &v});
+    launch_lists<T, 4>(k, idx, params, grads, {&m, &v});
   });
 }
 
@@ -554,7 +482,7 @@ void radam_launch(const TensorList& params, const TensorList& grads, const Tenso
     RadamK<T> k{(T)a.weight_decay, (T)(1.0 - a.lr * a.weight_decay), (T)(1.0 - a.beta1), (T)a.beta2,
                 (T)(1.0 - a.beta2), (T)s.bc1, (T)a.lr, (T)s.bc2_sqrt, (T)a.eps, (T)s.rect, a.maximize, dec,
                 s.rectified};
-    launch_lists<T, 4>(&radam_mt_kernel<T>, k, idx, params, grads, {&m, &v});
+    launch_lists<T, 4>(k, idx, params, grads, {&m, &v});
   });
 }
 
@@ -568,14 +496,14 @@ template <class T>
 void adadelta_launch(const TensorList& params, const TensorList& grads, const TensorList& sq, const TensorList& acc,
                      const AdadeltaArgs& a) {
   AdadeltaK<T> k{(T)a.weight_decay, (T)a.rho, (T)(1.0 - a.rho), (T)a.eps, (T)(-a.lr), a.maximize};
-  launch_lists<T, 4>(&adadelta_mt_kernel<T>, k, all_indices(params.size()), params, grads, {&sq, &acc});
+  launch_lists<T, 4>(k, all_indices(params.size()), params, grads, {&sq, &acc});
 }
 
 template <class T>
 void rprop_launch(const TensorList& params, const TensorList& grads, const TensorList& prevs,
                   const TensorList& step_sizes, const RpropArgs& a) {
   RpropK<T> k{(T)a.eta_minus, (T)a.eta_plus, (T)a.step_min, (T)a.step_max, a.maximize};
-  launch_lists<T, 4>(&rprop_mt_kernel<T>, k, all_indices(params.size()), params, grads, {&prevs, &step_sizes});
+  launch_lists<T, 4>(k, all_indices(params.size()), params, grads, {&prevs, &step_sizes});
 }
 
 template <class T>
@@ -587,7 +515,7 @@ void asgd_launch(const TensorList& params, const TensorList& grads, const Tensor
                                               const std::vector<std::size_t>& idx) {
     AsgdK<T> k{(T)a.weight_decay, (T)(1.0 - a.lambd * key.first), (T)(-key.first), (T)key.second, a.maximize,
                key.second == 1.0};
-    launch_lists<T, 3>(&asgd_mt_kernel<T>, k, idx, params, grads, {&axs});
+    launch_lists<T, 3>(k, idx, params, grads, {&axs});
   });
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .. import functional as F
 from .layers import (_AvgPoolNd, _BatchNorm, _ConvNd, _ConvTransposeNd, _MaxPoolNd, AdaptiveAvgPool2d,
                      AdaptiveMaxPool2d, LPPool2d)
-from .more_layers import _InstanceNorm, _pad_classes
+from .more_layers import _InstanceNorm, _PadNd, _ConstantPadNd, _ZeroPadNd
 
 __all__ = ["Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "LPPool3d", "AdaptiveAvgPool3d",
            "AdaptiveMaxPool3d", "BatchNorm3d", "InstanceNorm3d", "ConstantPad3d", "ZeroPad3d", "ReflectionPad3d",
@@ -104,4 +104,21 @@ class InstanceNorm3d(_InstanceNorm):
     _spatial = 3
 
 
-ConstantPad3d, ZeroPad3d, ReflectionPad3d, ReplicationPad3d, CircularPad3d = _pad_classes(3, __name__)
+class ConstantPad3d(_ConstantPadNd):
+    _n = 3
+
+
+class ZeroPad3d(_ZeroPadNd):
+    _n = 3
+
+
+class ReflectionPad3d(_PadNd):
+    _n, _mode = 3, "reflect"
+
+
+class ReplicationPad3d(_PadNd):
+    _n, _mode = 3, "replicate"
+
+
+class CircularPad3d(_PadNd):
+    _n, _mode = 3, "circular"

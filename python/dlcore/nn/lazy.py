@@ -206,16 +206,6 @@ def _first_input(who, args, kwargs):
     return x
 
 
-def _lazy_class(mixin, base, inferred, **attrs):
-    """The class Lazy<base>: mixin over base, turning into base at the first call."""
-    name = base.__name__
-    article = "an" if name[0] in "AEIOU" else "a"
-    doc = f"{name} with {inferred} at the first call (then {article} {name})."
-    return type("Lazy" + name, (mixin, base),
-                {"__doc__": doc, "__module__": __name__, "__qualname__": "Lazy" + name, "cls_to_become": base,
-                 **attrs})
-
-
 class LazyLinear(LazyModuleMixin, Linear):
     """Linear with in_features inferred from input.shape[-1] at the first call (then a Linear)."""
 
@@ -310,12 +300,46 @@ class _LazyConvTransposeNd(_LazyConvXdMixin):
         self._lazy_init(out_channels, bias, device, dtype)
 
 
-LazyConv1d = _lazy_class(_LazyConvNd, Conv1d, "in_channels inferred from the input", _n=1)
-LazyConv2d = _lazy_class(_LazyConvNd, Conv2d, "in_channels inferred from the input", _n=2)
-LazyConvTranspose1d = _lazy_class(_LazyConvTransposeNd, ConvTranspose1d, "in_channels inferred from the input", _n=1)
-LazyConvTranspose2d = _lazy_class(_LazyConvTransposeNd, ConvTranspose2d, "in_channels inferred from the input", _n=2)
-LazyConv3d = _lazy_class(_LazyConvNd, Conv3d, "in_channels inferred from the input", _n=3)
-LazyConvTranspose3d = _lazy_class(_LazyConvTransposeNd, ConvTranspose3d, "in_channels inferred from the input", _n=3)
+class LazyConv1d(_LazyConvNd, Conv1d):
+    """Conv1d with in_channels inferred from the input at the first call (then a Conv1d)."""
+
+    cls_to_become = Conv1d
+    _n = 1
+
+
+class LazyConv2d(_LazyConvNd, Conv2d):
+    """Conv2d with in_channels inferred from the input at the first call (then a Conv2d)."""
+
+    cls_to_become = Conv2d
+    _n = 2
+
+
+class LazyConvTranspose1d(_LazyConvTransposeNd, ConvTranspose1d):
+    """ConvTranspose1d with in_channels inferred from the input at the first call (then a ConvTranspose1d)."""
+
+    cls_to_become = ConvTranspose1d
+    _n = 1
+
+
+class LazyConvTranspose2d(_LazyConvTransposeNd, ConvTranspose2d):
+    """ConvTranspose2d with in_channels inferred from the input at the first call (then a ConvTranspose2d)."""
+
+    cls_to_become = ConvTranspose2d
+    _n = 2
+
+
+class LazyConv3d(_LazyConvNd, Conv3d):
+    """Conv3d with in_channels inferred from the input at the first call (then a Conv3d)."""
+
+    cls_to_become = Conv3d
+    _n = 3
+
+
+class LazyConvTranspose3d(_LazyConvTransposeNd, ConvTranspose3d):
+    """ConvTranspose3d with in_channels inferred from the input at the first call (then a ConvTranspose3d)."""
+
+    cls_to_become = ConvTranspose3d
+    _n = 3
 
 
 class _LazyNormBase(LazyModuleMixin):
@@ -374,8 +398,16 @@ class _LazyBatchNorm(_LazyNormBase):
         self._check_input_dim(input)
 
 
-LazyBatchNorm1d = _lazy_class(_LazyBatchNorm, BatchNorm1d, "num_features inferred from input.shape[1]")
-LazyBatchNorm2d = _lazy_class(_LazyBatchNorm, BatchNorm2d, "num_features inferred from input.shape[1]")
+class LazyBatchNorm1d(_LazyBatchNorm, BatchNorm1d):
+    """BatchNorm1d with num_features inferred from input.shape[1] at the first call (then a BatchNorm1d)."""
+
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyBatchNorm, BatchNorm2d):
+    """BatchNorm2d with num_features inferred from input.shape[1] at the first call (then a BatchNorm2d)."""
+
+    cls_to_become = BatchNorm2d
 
 
 class _LazyInstanceNorm(_LazyNormBase):
@@ -407,7 +439,27 @@ class _LazyInstanceNorm(_LazyNormBase):
         return input.shape[1] if input.ndim == self._spatial + 2 else input.shape[0]
 
 
-LazyInstanceNorm1d = _lazy_class(_LazyInstanceNorm, InstanceNorm1d, "num_features inferred from the input")
-LazyInstanceNorm2d = _lazy_class(_LazyInstanceNorm, InstanceNorm2d, "num_features inferred from the input")
-LazyBatchNorm3d = _lazy_class(_LazyBatchNorm, BatchNorm3d, "num_features inferred from input.shape[1]")
-LazyInstanceNorm3d = _lazy_class(_LazyInstanceNorm, InstanceNorm3d, "num_features inferred from the input")
+class LazyInstanceNorm1d(_LazyInstanceNorm, InstanceNorm1d):
+    """InstanceNorm1d with num_features inferred from the input at the first call (then an InstanceNorm1d)."""
+
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyInstanceNorm, InstanceNorm2d):
+    """InstanceNorm2d with num_features inferred from the input at the first call (then an InstanceNorm2d)."""
+
+    cls_to_become = InstanceNorm2d
+
+
+class LazyBatchNorm3d(_LazyBatchNorm, BatchNorm3d):
+    """BatchNorm3d with num_features inferred from input.shape[1] at the first call (then a BatchNorm3d)."""
+
+    cls_to_become = BatchNorm3d
+
+
+class LazyInstanceNorm3d(_LazyInstanceNorm, InstanceNorm3d):
+    """InstanceNorm3d with num_features inferred from the input at the first call (then an InstanceNorm3d)."""
+
+    cls_to_become = InstanceNorm3d
+
+

@@ -163,7 +163,7 @@ class _PadNd(Module):
         return F.pad(input, self.padding, self._mode)
 
     def extra_repr(self):
-        if self._mode == "constant" and not type(self).__name__.startswith("ZeroPad"):  # torch's reprs
+        if self._mode == "constant":  # torch's reprs
             return f"padding={self.padding}, value={self.value}"
         return f"{self.padding}"
 
@@ -177,20 +177,48 @@ class _ZeroPadNd(_PadNd):
     def __init__(self, padding):
         super().__init__(padding, 0.0)
 
-
-def _pad_classes(n, module):
-    """ConstantPad{n}d, ZeroPad{n}d, ReflectionPad{n}d, ReplicationPad{n}d and CircularPad{n}d (torch's padding
-    modules of n spatial dims), defined as classes of `module`."""
-    kinds = (("ConstantPad", _ConstantPadNd, "constant"), ("ZeroPad", _ZeroPadNd, "constant"),
-             ("ReflectionPad", _PadNd, "reflect"), ("ReplicationPad", _PadNd, "replicate"),
-             ("CircularPad", _PadNd, "circular"))
-    return tuple(type(f"{kind}{n}d", (base,), {"__module__": module, "__qualname__": f"{kind}{n}d", "_n": n,
-                                               "_mode": mode})
-                 for kind, base, mode in kinds)
+    def extra_repr(self):
+        return f"{self.padding}"
 
 
-ConstantPad1d, ZeroPad1d, ReflectionPad1d, ReplicationPad1d, CircularPad1d = _pad_classes(1, __name__)
-ConstantPad2d, ZeroPad2d, ReflectionPad2d, ReplicationPad2d, CircularPad2d = _pad_classes(2, __name__)
+class ConstantPad1d(_ConstantPadNd):
+    _n = 1
+
+
+class ZeroPad1d(_ZeroPadNd):
+    _n = 1
+
+
+class ReflectionPad1d(_PadNd):
+    _n, _mode = 1, "reflect"
+
+
+class ReplicationPad1d(_PadNd):
+    _n, _mode = 1, "replicate"
+
+
+class CircularPad1d(_PadNd):
+    _n, _mode = 1, "circular"
+
+
+class ConstantPad2d(_ConstantPadNd):
+    _n = 2
+
+
+class ZeroPad2d(_ZeroPadNd):
+    _n = 2
+
+
+class ReflectionPad2d(_PadNd):
+    _n, _mode = 2, "reflect"
+
+
+class ReplicationPad2d(_PadNd):
+    _n, _mode = 2, "replicate"
+
+
+class CircularPad2d(_PadNd):
+    _n, _mode = 2, "circular"
 
 
 # ------------------------------------------------------------------------------------------------- resizing
