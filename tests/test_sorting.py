@@ -208,3 +208,20 @@ def test_topk_heap_and_select_paths(k, device, rng):
         rv, ri = ref_sort(a, 1, largest)
         assert_close(v, rv[:, :k], rtol=0, atol=0, equal_nan=True)
         assert_close(i, ri[:, :k], rtol=0, atol=0)
+
+
+def test_kthvalue_selection_with_nans_and_ties(device, rng):
+    # kthvalue selects (no sort) on CPU: the k-th in (value, index) order with NaNs last, so past the numbers it
+    # is the (k - numbers)-th NaN; the values against a NumPy sort, the indices pointing at them
+    for _ in range(40):
+        a = rng.integers(-3, 3, (4, 9)).astype(np.float64)
+        a[rng.random(a.shape) < 0.3] = np.nan
+        for k in (1, 3, 5, 9):
+            v, i = dlcore.kthvalue(T(a, device), k, 1)
+            ref = np.sort(a, 1)[:, k - 1]
+            np.testing.assert_array_equal(v.cpu().numpy(), ref)
+            np.testing.assert_array_equal(np.take_along_axis(a, i.cpu().numpy()[:, None], 1)[:, 0], ref)
+            nums = (~np.isnan(a)).sum(1)
+            for r in range(4):  # ties: the smallest index among equal values (the stable order)
+                if k <= nums[r]:
+                    assert i[r].item() == np.argsort(a[r], kind="stable")[k - 1]

@@ -15,6 +15,9 @@ void bind_sort(py::module_& m) {
     return pair(sort(as_tensor(x, "sort", "input"), dim, descending));
   }, py::arg("input"), py::arg("dim") = -1, py::arg("descending") = false,
         "(values, indices) along dim: stable, NaN above every number.");
+  m.def("kthvalue", [](py::handle x, int64_t k, int64_t dim) {
+    return pair(kthvalue(as_tensor(x, "kthvalue", "input"), k, dim));
+  });
   m.def("topk", [](py::handle x, int64_t k, int64_t dim, bool largest) {
     return pair(topk(as_tensor(x, "topk", "input"), k, dim, largest));
   }, py::arg("input"), py::arg("k"), py::arg("dim") = -1, py::arg("largest") = true,

@@ -239,6 +239,18 @@ def _dropout_masks(L, D, T, N, H, p, dtype, device):
     return masks
 
 
+
+def _split_hx(op, mode, hx):
+    """(h0, c0) from the hx argument: LSTM takes a (h_0, c_0) pair, the others one tensor (c0 None)."""
+    if mode != "lstm":
+        return hx, None
+    if hx is None:
+        return None, None
+    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+        raise TypeError(f"{op}: hx must be a tuple (h_0, c_0)")
+    return hx[0], hx[1]
+
+
 def _sequence(op, mode, input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
     if not isinstance(input, _Tensor):
         raise TypeError(f"{op}: input must be a Tensor, not {type(input).__name__}")
@@ -275,15 +287,7 @@ def _sequence(op, mode, input, hx, params, has_biases, num_layers, dropout, trai
         raise RNNShapeError(f"{op}: input.size(-1) must be equal to input_size. Expected {params[0].shape[1]}, "
                             f"got {I}")
     state_shape = [L * D, N, H]
-    if mode == "lstm":
-        if hx is None:
-            h0 = c0 = None
-        else:
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError(f"{op}: hx must be a tuple (h_0, c_0)")
-            h0, c0 = hx
-    else:
-        h0, c0 = hx, None
+    h0, c0 = _split_hx(op, mode, hx)
     if unbatched:
         if h0 is not None:
             _check_state(op, "hidden[0]" if mode == "lstm" else "hidden", h0, [L * D, H], input.dtype, input.device)
@@ -494,15 +498,7 @@ def packed_sequence(mode, data, batch_sizes, hx, params, has_biases=True, num_la
                             f"got {I}")
     B = bs[0]
     state_shape = [L * D, B, H]
-    if mode == "lstm":
-        if hx is None:
-            h0 = c0 = None
-        else:
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError(f"{op}: hx must be a tuple (h_0, c_0)")
-            h0, c0 = hx
-    else:
-        h0, c0 = hx, None
+    h0, c0 = _split_hx(op, mode, hx)
     if h0 is not None:
         _check_state(op, "hidden[0]" if mode == "lstm" else "hidden", h0, state_shape, data.dtype, data.device)
     if c0 is not None:

@@ -72,12 +72,11 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     if not 1 <= int(k) <= n:
         raise RuntimeError(f"kthvalue(): k ({k}) is out of range for dimension {dim} of size {n} "
                            f"(input {list(input.shape)})")
-    v, i = _C.topk(input, int(k), dim, False)
+    v, i = _C.kthvalue(input, int(k), dim)  # (a selection per line on CPU; dim kept, size 1)
     if input.ndim == 0:
         return KthvalueResult(_values(input, dim, i, v), i)
     d = dim % input.ndim
-    i = _C.slice(i, d, int(k) - 1, int(k), 1)
-    v = _values(input, d, i, _C.slice(v, d, int(k) - 1, int(k), 1))
+    v = _values(input, d, i, v)
     if not keepdim:
         i = _C.squeeze(i, d)
         v = _ops.squeeze(v, d)

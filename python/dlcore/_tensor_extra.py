@@ -194,6 +194,11 @@ def _median_impl(input, dim, keepdim, ignore_nan, op, result):
     n = input.shape[d]
     if n == 0:
         raise IndexError(f"{op}(): expected a non-empty dim {dim} of input {list(input.shape)}")
+    if not ignore_nan and not (input.dtype.is_floating_point and _ops.any(_C.isnan(input)).item()):
+        # no NaN: the lower median is the ((n - 1) // 2 + 1)-th smallest, a selection (not a sort) per line
+        from ._sorting import kthvalue
+        vals, idx = kthvalue(input, (n - 1) // 2 + 1, d, keepdim)
+        return result(vals, idx)
     if input.dtype.is_floating_point:
         nnan = _C.sum(_C.to(_C.isnan(input), _int64, None, False), [d], True)
     else:
@@ -1183,6 +1188,12 @@ def _unique_flat(x, do_sort, return_inverse, return_counts, op):
     start = _cat_raw2(_C.full_int([1], 1, _bool, dev), change, 0)
     starts = _ops.nonzero(start, as_tuple=True)[0]       # the host reads the number of groups here
     vals = _C.index_select(s, 0, starts)
+    return (vals,) + _group_inverse_counts(start, starts, order, n, return_inverse, return_counts, dev)
+
+
+def _group_inverse_counts(start, starts, order, n, return_inverse, return_counts, dev):
+    """(inverse, counts) of sorted values grouped where `start` is True (starts: its positions); order maps the
+    sorted positions back to the input's (None: already in input order)."""
     inv = counts = None
     if return_inverse:
         gid = _C.sub(_C.cumsum(_C.to(start, _int64, None, False), 0, False), 1)
@@ -1194,7 +1205,7 @@ def _unique_flat(x, do_sort, return_inverse, return_counts, op):
     if return_counts:
         ends = _cat_raw2(_C.slice(starts, 0, 1, starts.shape[0], 1), _C.full_int([1], n, _int64, dev), 0)
         counts = _C.sub(ends, starts)
-    return vals, inv, counts
+    return inv, counts
 
 
 def _unique_rows(x, d, do_sort, return_inverse, return_counts, op):
@@ -1226,18 +1237,7 @@ def _unique_rows(x, d, do_sort, return_inverse, return_counts, op):
     vals = _C.reshape(vals_rows, [starts.shape[0]] + list(xm.shape[1:]))
     if d:
         vals = _C.contiguous(_ops.movedim(vals, 0, d))
-    inv = counts = None
-    if return_inverse:
-        gid = _C.sub(_C.cumsum(_C.to(start, _int64, None, False), 0, False), 1)
-        if order is not None:
-            inv = _C.zeros([n], _int64, dev)
-            _C.scatter_(inv, 0, order, gid)
-        else:
-            inv = gid
-    if return_counts:
-        ends = _cat_raw2(_C.slice(starts, 0, 1, starts.shape[0], 1), _C.full_int([1], n, _int64, dev), 0)
-        counts = _C.sub(ends, starts)
-    return vals, inv, counts
+    return (vals,) + _group_inverse_counts(start, starts, order, n, return_inverse, return_counts, dev)
 
 
 def _unique_impl(input, do_sort, return_inverse, return_counts, dim, op):

@@ -34,6 +34,10 @@ using SortFn = void(const Tensor& values, const Tensor& indices, const Tensor& x
 // out, x [O, L, I]; prod: cumprod instead of cumsum.
 using ScanFn = void(const Tensor& out, const Tensor& x, bool prod, bool reverse);
 inline Op<SortFn> sort_op{"sort"};
+// value/index [R, 1]: the k-th (1-based) element of each row of x [R, L] in ascending sort order (NaN last, ties by
+// index), found by selection (no sort). CPU only; other devices take topk's first k columns.
+using SelectFn = void(const Tensor& value, const Tensor& index, const Tensor& x, int64_t k);
+inline Op<SelectFn> select_op{"kthvalue"};
 inline Op<ScanFn> scan_op{"cumsum"};
 
 // ---- frontends (any layout, dim normalised and checked) ----
@@ -41,6 +45,8 @@ inline Op<ScanFn> scan_op{"cumsum"};
 std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending);
 // The k largest (or smallest) along dim, in sort order.
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest);
+// The k-th smallest (1-based) along dim and its index, dim kept with size 1.
+std::pair<Tensor, Tensor> kthvalue(const Tensor& x, int64_t k, int64_t dim);
 // cumsum / cumprod along dim; the result dtype is x's (int64 for integer and bool inputs, like torch).
 Tensor cumulative(const Tensor& x, int64_t dim, bool prod, bool reverse);
 

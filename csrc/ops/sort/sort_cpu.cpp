@@ -63,6 +63,52 @@ void sort_rows(const Tensor& values, const Tensor& indices, const Tensor& x, boo
   });
 }
 
+// One row's k-th in ascending (value, index) order, NaNs last: std::nth_element over the numbers (O(L)).
+template <class T>
+void select_rows(const Tensor& value, const Tensor& index, const Tensor& x, int64_t k) {
+  const int64_t R = x.size(0), L = x.size(1);
+  const T* xp = x.data<T>();
+  T* vp = value.data<T>();
+  int64_t* ip = index.data<int64_t>();
+  struct Item {
+    T v;
+    int64_t i;
+  };
+  parallel_for(0, R, std::max<int64_t>(1, 4096 / std::max<int64_t>(L, 1)), [&](int64_t r0, int64_t r1) {
+    std::vector<Item> items(L);
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* row = xp + r * L;
+      int64_t n = 0, nan_at = 0;
+      for (int64_t j = 0; j < L; ++j)
+        if (row[j] == row[j]) items[n++] = {row[j], j};
+      if (k - 1 < n) {
+        auto asc = [](const Item& a, const Item& b) { return a.v < b.v || (a.v == b.v && a.i < b.i); };
+        std::nth_element(items.begin(), items.begin() + (k - 1), items.begin() + n, asc);
+        vp[r] = items[k - 1].v, ip[r] = items[k - 1].i;
+      } else {  // the (k - n)-th NaN in index order
+        int64_t want = k - 1 - n, seen = 0;
+        for (int64_t j = 0; j < L; ++j)
+          if (row[j] != row[j] && seen++ == want) {
+            nan_at = j;
+            break;
+          }
+        vp[r] = row[nan_at], ip[r] = nan_at;
+      }
+    }
+  });
+}
+
+void select_cpu(const Tensor& value, const Tensor& index, const Tensor& x, int64_t k) {
+  switch (x.dtype()) {
+    case DType::Float32: return select_rows<float>(value, index, x, k);
+    case DType::Float64: return select_rows<double>(value, index, x, k);
+    case DType::Int32: return select_rows<int32_t>(value, index, x, k);
+    case DType::Int64: return select_rows<int64_t>(value, index, x, k);
+    case DType::UInt8: return select_rows<uint8_t>(value, index, x, k);
+    default: DLCORE_THROW(TypeError, "kthvalue(): unsupported dtype ", dtype_name(x.dtype()));
+  }
+}
+
 void sort_cpu(const Tensor& values, const Tensor& indices, const Tensor& x, bool desc) {
   switch (x.dtype()) {
     case DType::Float32: return sort_rows<float>(values, indices, x, desc);
@@ -120,6 +166,7 @@ void scan_cpu(const Tensor& out, const Tensor& x, bool prod, bool reverse) {
 
 KernelRegistrar r1(sort_op, DeviceType::CPU, &sort_cpu, "cpu");
 KernelRegistrar r2(scan_op, DeviceType::CPU, &scan_cpu, "cpu");
+KernelRegistrar r3(select_op, DeviceType::CPU, &select_cpu, "cpu");
 
 int norm_dim(int64_t dim, int nd, const char* op) {
   const int n = nd == 0 ? 1 : nd;
@@ -178,6 +225,26 @@ std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool lar
   DLCORE_CHECK(k >= 0 && k <= L, RuntimeError, "topk(): k (", k, ") is out of range for dimension ", d,
                " of size ", L, " (input ", x.shape().str(), ")");
   return sort_impl(x, d, k, largest);
+}
+
+std::pair<Tensor, Tensor> kthvalue(const Tensor& x, int64_t k, int64_t dim) {
+  const int d = norm_dim(dim, x.dim(), "kthvalue");
+  const int64_t L = x.dim() ? x.size(d) : 1;
+  DLCORE_CHECK(k >= 1 && k <= L, RuntimeError, "kthvalue(): k (", k, ") is out of range for dimension ", d,
+               " of size ", L, " (input ", x.shape().str(), ")");
+  if (!select_op.has(x.device().type)) {
+    auto [v, i] = sort_impl(x, d, k, false);
+    const int dd = x.dim() ? d : 0;
+    return {v.dim() ? v.slice(dd, k - 1, k, 1) : v, i.dim() ? i.slice(dd, k - 1, k, 1).contiguous() : i};
+  }
+  int64_t L2 = 0;
+  Tensor rows = rows_for_sort(x, d, L2);
+  const int64_t R = rows.size(0);
+  Tensor v = Tensor::empty(IntList{R, 1}, rows.dtype(), x.device());
+  Tensor i = Tensor::empty(IntList{R, 1}, DType::Int64, x.device());
+  if (R > 0) select_op.get(x.device().type)(v, i, rows, k);
+  if (v.dtype() != x.dtype()) v = v.to(x.dtype());
+  return {from_rows(v, x, d, 1), from_rows(i, x, d, 1)};
 }
 
 Tensor cumulative(const Tensor& x, int64_t dim, bool prod, bool reverse) {
