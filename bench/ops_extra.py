@@ -101,6 +101,7 @@ def cases(lib, np):
         "linalg.solve [256,256] x [256,64]": lambda: lib.linalg.solve(A, Bsq),
         "asin 1M": lambda: lib.asin(m1),
         "atan2 1M": lambda: lib.atan2(m1, m2),
+        "erfinv 1M": lambda: lib.erfinv(m1),
         "median dim 1 [256,1000]": lambda: lib.median(S, 1)[0],
         "cdist [1024,64] x [1024,64]": lambda: lib.cdist(c_a, c_b),
         "ctc_loss T50 N16 C20 f+b": ctc_fb,

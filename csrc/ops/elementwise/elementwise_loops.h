@@ -1,7 +1,7 @@
 // The CPU inner loops of the elementwise family, compiled once per ISA: the including translation unit defines
 // DLCORE_ISA_NS (scalar, avx2, avx512) and DLCORE_VLEN (1, 8, 16) and gets fill_elementwise_tables() in
 // dlcore::DLCORE_ISA_NS. Contiguous rows use plain loops the compiler vectorises for the file's ISA; float32
-// exp/log/tanh/sigmoid/erf/atan/sinh/cosh/asin/acos, logaddexp(2) and atan2 use vecmath.h's explicit vector code when
+// exp/log/tanh/sigmoid/erf/erfinv/atan/sinh/cosh/asin/acos, logaddexp(2) and atan2 use vecmath.h's explicit vector code when
 // DLCORE_VLEN > 1 (the scalar build keeps libm as the reference). Everything here is inside the ISA namespace (one
 // copy per ISA, no ODR clash).
 #pragma once
@@ -111,7 +111,7 @@ template <UnaryOp OP>
 constexpr bool unary_has_vec() {
   return OP == UnaryOp::Exp || OP == UnaryOp::Log || OP == UnaryOp::Tanh || OP == UnaryOp::Sigmoid ||
          OP == UnaryOp::Erf || OP == UnaryOp::Atan || OP == UnaryOp::Sinh || OP == UnaryOp::Cosh ||
-         OP == UnaryOp::Asin || OP == UnaryOp::Acos;
+         OP == UnaryOp::Asin || OP == UnaryOp::Acos || OP == UnaryOp::Erfinv;
 }
 template <UnaryOp OP>
 DLCORE_ALWAYS_INLINE vf unary_vec(vf x) {
@@ -124,6 +124,7 @@ DLCORE_ALWAYS_INLINE vf unary_vec(vf x) {
   else if constexpr (OP == UnaryOp::Cosh) return vcosh(x);
   else if constexpr (OP == UnaryOp::Asin) return vasin(x);
   else if constexpr (OP == UnaryOp::Acos) return vacos(x);
+  else if constexpr (OP == UnaryOp::Erfinv) return verfinv(x);
   else return verf(x);
 }
 #endif
