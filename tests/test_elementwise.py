@@ -349,3 +349,10 @@ def test_div_trunc_of_integers_stays_integer():
     f = dlcore.div(dlcore.tensor([-7.0, 7.0]), 2, rounding_mode="trunc")
     assert f.dtype == dlcore.float32
     np.testing.assert_array_equal(f.numpy(), [-3.0, 3.0])
+
+
+def test_sign_of_bool_is_a_copy_like_torch(device):
+    b = dlcore.tensor([True, False, True], device=device)
+    for out in (dlcore.sign(b), b.sign()):
+        assert out.dtype == dlcore.bool and out.cpu().numpy().tolist() == [True, False, True]
+        assert out.data_ptr() != b.data_ptr()

@@ -526,7 +526,16 @@ sqrt = _unary_fn("sqrt", lambda x, o, g: _C.div(g, _C.mul(o, 2.0)), "o")
 rsqrt = _unary_fn("rsqrt", lambda x, o, g: _C.mul(g, _C.mul(_C.pow_scalar(o, 3), -0.5)), "o")
 abs = _unary_fn("abs", lambda x, o, g: _C.mul(g, _C.sign(x)))
 absolute = abs
-sign = _unary_fn("sign", _zero_grad, "")
+_sign = _unary_fn("sign", _zero_grad, "")
+
+
+def sign(input):
+    """-1, 0 or 1 (NaN -> 0, like torch); a bool tensor is its own sign (a copy, like torch)."""
+    if _isT(input, Tensor) and input.dtype == _C.dtype.bool:
+        return _C.clone(input)
+    return _sign(input)
+
+
 square = _unary_fn("square", lambda x, o, g: _C.mul(g, _C.mul(x, 2.0)))
 reciprocal = _unary_fn("reciprocal", lambda x, o, g: _C.neg(_C.mul(g, _C.mul(o, o))), "o")
 log1p = _unary_fn("log1p", lambda x, o, g: _C.div(g, _C.add(x, 1.0)))
