@@ -42,7 +42,7 @@ from ._ops import *  # noqa: E402,F401,F403
 from ._ops import (add, sub, mul, div, pow, matmul, sum, mean, max, min, abs, round, all, any,  # noqa: E402,F401
                    clamp, where, exp, log, sqrt, tanh, sigmoid, reshape, transpose, permute, squeeze, unsqueeze,
                    flatten, linear)
-from ._indexing import (gather, scatter, scatter_add, scatter_reduce, index_select, index_add,  # noqa: E402,F401
+from ._indexing import (gather, scatter, scatter_add, index_select, index_add,  # noqa: E402,F401
                         index_copy, index_put, index_fill, masked_fill, masked_select, take_along_dim, take, cat,
                         concat, concatenate, stack, hstack, vstack, split, chunk, unbind, tensor_split)
 from ._creation import (tensor, as_tensor, asarray, from_numpy, from_dlpack, empty, zeros, ones, full,  # noqa: E402

@@ -27,7 +27,7 @@ Tensor = _C.Tensor
 _isT = isinstance
 _int64 = _C.dtype.int64
 
-__all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_copy",
+__all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "index_copy",
            "index_put", "index_fill", "masked_fill", "masked_select", "take_along_dim", "take", "cat", "concat",
            "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "tensor_split"]
 
@@ -158,14 +158,14 @@ def scatter_add(input, dim, index, src):
     return _C.scatter_add_(out, dim, index, src)
 
 
-def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
-    if reduce == "sum" and include_self:
-        try:
-            return scatter_add(input, dim, index, src)
-        except (IndexError, ValueError, TypeError) as e:
-            raise type(e)(str(e).replace("scatter_add_()", "scatter_reduce()").replace(
-                "scatter_add()", "scatter_reduce()")) from None
-    raise NotImplementedError(f"scatter_reduce(): reduce={reduce!r} (include_self={include_self}) is not supported")
+def _scatter_reduce_sum(input, dim, index, src):
+    """scatter_reduce(reduce="sum", include_self=True): scatter_add with scatter_reduce's name in its errors (the
+    other reductions: _tensor_extra.scatter_reduce)."""
+    try:
+        return scatter_add(input, dim, index, src)
+    except (IndexError, ValueError, TypeError) as e:
+        raise type(e)(str(e).replace("scatter_add_()", "scatter_reduce()").replace(
+            "scatter_add()", "scatter_reduce()")) from None
 
 
 def take_along_dim(input, indices, dim=None):

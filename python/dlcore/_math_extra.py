@@ -144,9 +144,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 
 
 def sgn(input):
-    """sign for real tensors (torch.sgn); a bool tensor is its own sign (torch returns a copy)."""
-    if _isT(input, Tensor) and input.dtype == _C.dtype.bool:
-        return _C.clone(input)
+    """sign for real tensors (torch.sgn; a bool tensor's sign is a copy, as dlcore.sign)."""
     return _ops.sign(input)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _C
 from . import _ops
+from .autograd import Function, _needs_grad
 from ._indexing import index_select, cat, masked_fill, _norm_dim
 
 Tensor = _C.Tensor
@@ -212,18 +213,43 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 # ------------------------------------------------------------------------------------------------- lerp, addcmul, addcdiv
 
+def _lerp_raw(a, b, w):
+    diff = _C.sub(b, a)
+    if not _isT(w, Tensor):
+        w = float(w)
+        return _C.add(a, _C.mul(diff, w)) if abs(w) < 0.5 else _C.sub(b, _C.mul(diff, 1.0 - w))
+    return _C.where(_C.lt(_C.abs(w), 0.5), _C.add(a, _C.mul(diff, w)), _C.sub(b, _C.mul(diff, _C.sub(1.0, w))))
+
+
+class _Lerp(Function):
+    """d/da = 1 - w, d/db = w, d/dw = b - a, written directly: the composed form (both branches and a where)
+    turns an infinite b - a in the unselected branch into NaN gradients."""
+
+    @staticmethod
+    def forward(ctx, a, b, w):
+        ctx.metas = (_ops._meta(a), _ops._meta(b), _ops._meta(w))
+        ctx.save_for_backward(a, b, w if _isT(w, Tensor) else None)
+        ctx.w = None if _isT(w, Tensor) else float(w)
+        return _lerp_raw(a, b, w)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, wt = ctx.saved_tensors
+        w = wt if wt is not None else ctx.w
+        ma, mb, mw = ctx.metas
+        omw = _C.sub(1.0, w) if wt is not None else 1.0 - w
+        ga = _ops._g_for(_C.mul(g, omw), ma) if ctx.needs_input_grad[0] else None
+        gb = _ops._g_for(_C.mul(g, w), mb) if ctx.needs_input_grad[1] else None
+        gw = (_ops._g_for(_C.mul(g, _C.sub(b, a)), mw) if wt is not None and ctx.needs_input_grad[2] else None)
+        return ga, gb, gw
+
+
 def lerp(input, end, weight):
     """input + weight * (end - input) where |weight| < 0.5, else end - (end - input) * (1 - weight): torch's
     two-sided form, exact at weight 0 and 1."""
-    diff = _ops.sub(end, input)
-    if not _isT(weight, Tensor):
-        w = float(weight)
-        if abs(w) < 0.5:
-            return _ops.add(input, _ops.mul(diff, w))
-        return _ops.sub(end, _ops.mul(diff, 1.0 - w))
-    lo = _ops.add(input, _ops.mul(weight, diff))
-    hi = _ops.sub(end, _ops.mul(diff, _ops.rsub(weight, 1.0)))
-    return _ops.where(_ops.lt(_ops.abs(weight), 0.5), lo, hi)
+    if _needs_grad(input, end, weight):
+        return _Lerp.apply(input, end, weight)
+    return _lerp_raw(input, end, weight)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):

@@ -879,7 +879,7 @@ def _deepcopy(self, memo):
 def _attach_index_methods():
     from . import _indexing as _ix
 
-    for name in ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_copy",
+    for name in ["gather", "scatter", "scatter_add", "index_select", "index_add", "index_copy",
                  "index_fill", "index_put", "masked_fill", "masked_select", "take_along_dim", "take", "split",
                  "chunk", "unbind", "tensor_split"]:
         setattr(Tensor, name, getattr(_ix, name))

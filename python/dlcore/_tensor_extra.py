@@ -8,7 +8,7 @@
   dsplit, split_with_sizes, Tensor.unfold, narrow_copy, select_scatter, slice_scatter, diagonal_scatter,
   masked_scatter, put, fill_diagonal_, isin, bucketize, searchsorted, unique, unique_consecutive, bincount, histc,
   argwhere, cdist, tensordot, inner, vdot, addmv, addr, baddbmm, addbmm, chain_matmul, is_* predicates,
-  Tensor.new / new_empty_strided / resize_ / resize_as_ / sum_to_size / positive;
+  Tensor.new / new_empty_strided / resize_ / resize_as_ / sum_to_size;
 - in-place variants (tril_, clamp_min_, cumsum_, t_, transpose_, squeeze_, lerp_, eq_, logical_and_, ...), recorded
   through the in-place autograd machinery of ``_tensor`` (leaf checks, version counters, view-group rebasing).
 
@@ -45,10 +45,8 @@ __all__ = ["nansum", "nanmean", "median", "nanmedian", "mode", "count_nonzero", 
            "diagonal_scatter", "masked_scatter", "put", "isin", "bucketize", "searchsorted", "unique",
            "unique_consecutive", "bincount", "histc", "argwhere", "cdist", "tensordot", "inner", "vdot", "addmv",
            "addr", "baddbmm", "addbmm", "chain_matmul", "is_nonzero", "is_same_size", "is_signed", "is_complex",
-           "positive", "index_put_", "clamp_min_", "clamp_max_", "resize_as_", "scatter_reduce"]
+           "index_put_", "clamp_min_", "clamp_max_", "resize_as_", "scatter_reduce"]
 
-if hasattr(Tensor, "positive"):  # _math_extra (the elementwise ops) already provides positive: keep its version
-    __all__.remove("positive")
 
 MedianResult = namedtuple("median", ["values", "indices"])
 NanmedianResult = namedtuple("nanmedian", ["values", "indices"])
@@ -348,7 +346,7 @@ def _quantile_impl(input, q, dim, keepdim, interpolation, ignore_nan, op):
             frac = _ops.sub(rank_q, _C.floor(rank))
         else:
             frac = _C.sub(rank, _C.floor(rank))
-        out = _lerp(below, above, frac)
+        out = lerp(below, above, frac)
     out = _ops.squeeze(out, -1)                   # (nq, ...)
     if keepdim:
         if dim is None:
@@ -358,37 +356,6 @@ def _quantile_impl(input, q, dim, keepdim, interpolation, ignore_nan, op):
     if scalar_q:
         out = _ops.squeeze(out, 0)
     return out
-
-
-def _lerp_raw(a, b, w):
-    diff = _C.sub(b, a)
-    return _C.where(_C.lt(_C.abs(w), 0.5), _C.add(a, _C.mul(diff, w)), _C.sub(b, _C.mul(diff, _C.sub(1.0, w))))
-
-
-class _QuantileLerp(Function):
-    """torch's lerp, a + w (b - a) for |w| < 0.5 and b - (b - a)(1 - w) otherwise (so quantile matches torch where
-    an infinity makes b - a infinite or NaN); d/da = 1 - w, d/db = w, d/dw = b - a."""
-
-    @staticmethod
-    def forward(ctx, a, b, w):
-        ctx.metas = (_ops._meta(a), _ops._meta(b), _ops._meta(w))
-        ctx.save_for_backward(a, b, w)
-        return _lerp_raw(a, b, w)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b, w = ctx.saved_tensors
-        ma, mb, mw = ctx.metas
-        ga = _ops._g_for(_C.mul(g, _C.sub(1.0, w)), ma) if ctx.needs_input_grad[0] else None
-        gb = _ops._g_for(_C.mul(g, w), mb) if ctx.needs_input_grad[1] else None
-        gw = _ops._g_for(_C.mul(g, _C.sub(b, a)), mw) if ctx.needs_input_grad[2] else None
-        return ga, gb, gw
-
-
-def _lerp(a, b, w):
-    if _needs_grad(a, b, w):
-        return _QuantileLerp.apply(a, b, w)
-    return _lerp_raw(a, b, w)
 
 
 def _np_dtype(dt):
@@ -1542,13 +1509,6 @@ def is_complex(input):
     return False
 
 
-def positive(input):
-    _check_tensor(input, "positive")
-    if input.dtype == _bool:
-        raise TypeError("positive(): the + operator, on a bool tensor is not supported.")
-    return input
-
-
 def _sum_to_size(self, *size):
     size = list(size[0]) if len(size) == 1 and not isinstance(size[0], int) else list(size)
     shape = list(self.shape)
@@ -1882,9 +1842,9 @@ class _ScatterReduce(Function):
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     """input with the src values at index (along dim, as scatter) reduced into it: sum, prod, mean (integer:
     floored), amax or amin; include_self=False leaves the old values of the scattered positions out."""
-    from ._indexing import scatter_reduce as _sum_impl, _check_index_bounds
+    from ._indexing import _scatter_reduce_sum, _check_index_bounds
     if reduce == "sum" and include_self:
-        return _sum_impl(input, dim, index, src, reduce, include_self=include_self)
+        return _scatter_reduce_sum(input, dim, index, src)
     if reduce not in _REDUCES:
         raise ValueError(f"scatter_reduce(): reduce argument must be one of {', '.join(_REDUCES)}, got "
                          f"{reduce!r}")
@@ -1929,7 +1889,7 @@ def _attach():
         "unique": unique, "unique_consecutive": unique_consecutive, "bincount": bincount,
         "histc": histc, "argwhere": argwhere, "inner": inner, "vdot": vdot, "addmv": addmv,
         "addr": addr, "baddbmm": baddbmm, "addbmm": addbmm, "is_nonzero": is_nonzero, "is_same_size": is_same_size,
-        "is_signed": is_signed, "is_complex": is_complex, "positive": positive, "fill_diagonal_": fill_diagonal_,
+        "is_signed": is_signed, "is_complex": is_complex, "fill_diagonal_": fill_diagonal_,
     }
     for name, fn in simple.items():
         if not hasattr(T, name) or name in ("inner",):

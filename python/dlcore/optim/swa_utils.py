@@ -7,6 +7,7 @@ import math
 from copy import deepcopy
 
 from .. import _C
+from .._rearrange import lerp
 from ..autograd import no_grad
 from ..nn.module import Module
 from .lr_scheduler import LRScheduler, _format_param
@@ -18,9 +19,8 @@ __all__ = ["AveragedModel", "update_bn", "SWALR", "get_ema_multi_avg_fn", "get_s
 
 
 def _lerp_(a, b, w):
-    """a <- lerp(a, b, w) in place with torch's formula (a + w*(b-a) for |w| < 0.5, else b - (b-a)*(1-w))."""
-    d = b - a
-    a.copy_(a + d * w if abs(w) < 0.5 else b - d * (1 - w))
+    """a <- lerp(a, b, w) in place (dlcore.lerp: torch's two-sided formula)."""
+    a.copy_(lerp(a, b, w))
 
 
 def _is_float(t):
