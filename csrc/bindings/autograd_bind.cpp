@@ -36,6 +36,8 @@ py::object out_meta(PyTensor& o) {
   return py::make_tuple(to_tuple(o.t.shape()), dtype_object(o.t.dtype()), py::cast(o.t.device()));
 }
 
+void settle_saved_sources(py::handle ctx, py::handle out);
+
 py::object function_apply(py::handle cls, py::handle node_cls, py::tuple args, py::object kwargs) {
   py::object ctx = node_cls();
   py::object forward = cls.attr("forward");
@@ -113,6 +115,7 @@ py::object function_apply(py::handle cls, py::handle node_cls, py::tuple args, p
       pt.output_nr = 0;
     }
   }
+  settle_saved_sources(ctx, out);
   return out;
 }
 
@@ -132,6 +135,40 @@ void save_for_backward(py::handle ctx, py::tuple tensors) {
   }
   ctx.attr("_saved") = saved;
   ctx.attr("_saved_versions") = versions;
+  // The saved tensors themselves, for a double backward (Node.saved_tensors under create_graph): function_apply
+  // turns each into its history once the outputs are linked (see settle_saved_sources).
+  ctx.attr("_saved_src") = tensors;
+}
+
+// ctx._saved_src after the outputs are linked: an output of this node becomes its output number (the history is
+// rebuilt on use: holding the output would make a cycle through the C++ tensor that the GC cannot see), an input
+// that requires grad stays (its grad_fn or leaf identity is its history), anything else becomes None.
+void settle_saved_sources(py::handle ctx, py::handle out) {
+  PyObject* src = PyObject_GetAttrString(ctx.ptr(), "_saved_src");
+  if (!src) {
+    PyErr_Clear();
+    return;
+  }
+  py::object srco = py::reinterpret_steal<py::object>(src);
+  if (!PyTuple_Check(src) || PyTuple_GET_SIZE(src) == 0) return;
+  Py_ssize_t n = PyTuple_GET_SIZE(src);
+  py::tuple settled(n);
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    py::handle t = PyTuple_GET_ITEM(src, i);
+    py::object v = py::none();
+    if (!t.is_none()) {
+      if (PyTuple_Check(out.ptr())) {
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(out.ptr()); ++j)
+          if (PyTuple_GET_ITEM(out.ptr(), j) == t.ptr()) v = py::int_(j);
+      } else if (out.ptr() == t.ptr()) {
+        v = py::int_(0);
+      }
+      if (v.is_none() && requires_grad_of(t) && !(t.cast<PyTensor&>().grad_fn.ptr() == ctx.ptr()))
+        v = py::reinterpret_borrow<py::object>(t);
+    }
+    settled[i] = v;
+  }
+  ctx.attr("_saved_src") = settled;
 }
 
 void bind_autograd(py::module_& m) {

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _C
 from . import _ops
-from .autograd import Function, _needs_grad
+from .autograd import Function, _needs_grad, _linear_backward
 
 Tensor = _C.Tensor
 _isT = isinstance
@@ -84,6 +84,12 @@ class _Gather(Function):
         out = _C.zeros(list(ctx.shape), g.dtype, g.device)
         _C.scatter_add_(out, ctx.dim, idx, _C.contiguous(g))
         return out, None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        (idx,) = ctx.saved_tensors
+        shape, dim = ctx.shape, ctx.dim
+        return _linear_backward(g, lambda t: _Gather.backward(ctx, t)[0], lambda t: gather(t, dim, idx)), None, None
 
 
 def gather(input, dim, index, *, sparse_grad=False):
@@ -201,6 +207,13 @@ class _IndexSelect(Function):
         _C.index_add_(out, ctx.dim, idx, g)
         return out, None, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        (idx,) = ctx.saved_tensors
+        dim = ctx.dim
+        return (_linear_backward(g, lambda t: _IndexSelect.backward(ctx, t)[0], lambda t: index_select(t, dim, idx)),
+                None, None)
+
 
 def index_select(input, dim, index):
     index = _check_index(index, "index_select")
@@ -226,6 +239,16 @@ class _IndexAdd(Function):
             gs = _C.index_select(g, ctx.dim, idx)
             if ctx.alpha != 1:
                 gs = _C.mul(gs, ctx.alpha)
+        return (g if ctx.needs_input_grad[0] else None), None, None, gs, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        (idx,) = ctx.saved_tensors
+        gs = None
+        if ctx.needs_input_grad[3]:
+            gs = index_select(g, ctx.dim, idx)
+            if ctx.alpha != 1:
+                gs = _ops.mul(gs, ctx.alpha)
         return (g if ctx.needs_input_grad[0] else None), None, None, gs, None
 
 
@@ -445,6 +468,13 @@ class _IndexGet(Function):
         _C.index_put_(plan.view(out), plan.idx, plan.from_out(g), True)
         return out, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        plan = ctx.plan
+        return _linear_backward(g, lambda t: _IndexGet.backward(ctx, t)[0],
+                                lambda t: _IndexGet.apply(t, plan) if _needs_grad(t) else
+                                plan.to_out(_C.index_get(plan.view(t), plan.idx))), None
+
 
 def getitem_advanced(x, key):
     plan = _Plan(x, key)
@@ -552,6 +582,18 @@ class _Cat(Function):
             piece = _C.slice(g, ctx.dim, start, start + n, 1)
             if piece.dtype != m[1]:
                 piece = _C.to(piece, m[1], None, False)
+            grads.append(piece)
+            start += n
+        return tuple(grads)
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        grads = [None, None, None]
+        start = 0
+        for n, m in zip(ctx.sizes, ctx.metas):
+            piece = _ops.narrow(g, ctx.dim, start, n)
+            if piece.dtype != m[1]:
+                piece = _ops._to(piece, m[1], None)
             grads.append(piece)
             start += n
         return tuple(grads)

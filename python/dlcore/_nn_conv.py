@@ -13,6 +13,7 @@ weight-gradient kernel with the output gradient as the convolution's input.
 from __future__ import annotations
 
 from . import _C
+from . import _ops
 from .autograd import Function, _needs_grad
 
 Tensor = _C.Tensor
@@ -69,15 +70,17 @@ class _Conv(Function):
         x4 = _C.reshape(x, list(x4_shape))
         w4 = _C.reshape(w, list(w4_shape))
         y = _C.conv2d(x4, w4, b, stride, pad, dil, groups, op)
-        ctx.save_for_backward(x4, w4)
+        ctx.save_for_backward(x, w)  # (the inputs themselves: their history serves a double backward)
         ctx.cfg = cfg
         ctx.has_b = b is not None
         return _C.reshape(y, list(out_shape)) if out_shape is not None else y
 
     @staticmethod
     def backward(ctx, g):
-        x4, w4 = ctx.saved_tensors
+        x, w = ctx.saved_tensors
         x4_shape, w4_shape, out_shape, stride, pad, dil, groups, op = ctx.cfg
+        x4 = _C.reshape(x, list(x4_shape)) if tuple(x.shape) != tuple(x4_shape) else x
+        w4 = _C.reshape(w, list(w4_shape)) if tuple(w.shape) != tuple(w4_shape) else w
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         need_b = ctx.has_b and ctx.needs_input_grad[2]
         if out_shape is not None:
@@ -92,6 +95,106 @@ class _Conv(Function):
             if gw is not None and list(gw.shape) != list(ctx.w_shape):
                 gw = _C.reshape(gw, list(ctx.w_shape))
         return gx, gw, gb, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """The backward through recording ops (create_graph): the input and weight gradients are the bilinear
+        ops _ConvGradInput / _ConvGradWeight, which with conv itself form a family closed under differentiation."""
+        x, w = ctx.saved_tensors
+        x4_shape, w4_shape, out_shape, stride, pad, dil, groups, op = ctx.cfg
+        cfg = (list(stride), list(pad), list(dil), groups, op)
+        x4 = _ops.reshape(x, list(x4_shape)) if tuple(x.shape) != tuple(x4_shape) else x
+        w4 = _ops.reshape(w, list(w4_shape)) if tuple(w.shape) != tuple(w4_shape) else w
+        if out_shape is not None:
+            g = _ops.reshape(g, [x4_shape[0], w4_shape[0], -1, g.shape[-1]])
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = _conv_grad_input(g, w4, tuple(x4_shape), cfg)
+            if tuple(gx.shape) != tuple(ctx.x_shape):
+                gx = _ops.reshape(gx, list(ctx.x_shape))
+        if ctx.needs_input_grad[1]:
+            gw = _conv_grad_weight(g, x4, tuple(w4_shape), cfg)
+            if tuple(gw.shape) != tuple(ctx.w_shape):
+                gw = _ops.reshape(gw, list(ctx.w_shape))
+        if ctx.has_b and ctx.needs_input_grad[2]:
+            gb = _ops.sum(g, [0, 2, 3])
+        return gx, gw, gb, None
+
+
+# The conv family for double backward: y = conv(x, w), GI(g, w) = d<g, y>/dx, GW(g, x) = d<g, y>/dw. From
+# <gz, GI(g, w)> = <conv(gz, w), g> and <gv, GW(g, x)> = <conv(x, gv), g>, each one's gradients are members of
+# the family again (to any order). 4-D tensors; cfg = (stride, pad, dil, groups, op).
+
+def _conv_core(x4, w4, cfg):
+    if _needs_grad(x4, w4):
+        return _ConvCore.apply(x4, w4, cfg)
+    stride, pad, dil, groups, op = cfg
+    return _C.conv2d(x4, w4, None, stride, pad, dil, groups, op)
+
+
+def _conv_grad_input(g, w4, x_shape, cfg):
+    if _needs_grad(g, w4):
+        return _ConvGradInput.apply(g, w4, x_shape, cfg)
+    stride, pad, dil, groups, op = cfg
+    return _C.conv2d_backward_input(g, w4, list(x_shape), stride, pad, dil, groups, op)
+
+
+def _conv_grad_weight(g, x4, w_shape, cfg):
+    if _needs_grad(g, x4):
+        return _ConvGradWeight.apply(g, x4, w_shape, cfg)
+    stride, pad, dil, groups, op = cfg
+    return _C.conv2d_backward_weight(g, x4, list(w_shape), stride, pad, dil, groups, True, False, op)[0]
+
+
+class _ConvCore(Function):
+    _double_backward = True
+
+    @staticmethod
+    def forward(ctx, x4, w4, cfg):
+        ctx.save_for_backward(x4, w4)
+        ctx.cfg = cfg
+        return _conv_core(x4, w4, cfg)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x4, w4 = ctx.saved_tensors
+        gx = _conv_grad_input(gy, w4, tuple(x4.shape), ctx.cfg) if ctx.needs_input_grad[0] else None
+        gw = _conv_grad_weight(gy, x4, tuple(w4.shape), ctx.cfg) if ctx.needs_input_grad[1] else None
+        return gx, gw, None
+
+
+class _ConvGradInput(Function):
+    _double_backward = True
+
+    @staticmethod
+    def forward(ctx, g, w4, x_shape, cfg):
+        ctx.save_for_backward(g, w4)
+        ctx.cfg = cfg
+        return _conv_grad_input(g, w4, x_shape, cfg)
+
+    @staticmethod
+    def backward(ctx, gz):
+        g, w4 = ctx.saved_tensors
+        gg = _conv_core(gz, w4, ctx.cfg) if ctx.needs_input_grad[0] else None
+        gw = _conv_grad_weight(g, gz, tuple(w4.shape), ctx.cfg) if ctx.needs_input_grad[1] else None
+        return gg, gw, None, None
+
+
+class _ConvGradWeight(Function):
+    _double_backward = True
+
+    @staticmethod
+    def forward(ctx, g, x4, w_shape, cfg):
+        ctx.save_for_backward(g, x4)
+        ctx.cfg = cfg
+        return _conv_grad_weight(g, x4, w_shape, cfg)
+
+    @staticmethod
+    def backward(ctx, gv):
+        g, x4 = ctx.saved_tensors
+        gg = _conv_core(x4, gv, ctx.cfg) if ctx.needs_input_grad[0] else None
+        gx = _conv_grad_input(g, gv, tuple(x4.shape), ctx.cfg) if ctx.needs_input_grad[1] else None
+        return gg, gx, None, None
 
 
 def _check_args(input, weight, bias, groups, nd, op, weight_dims):

@@ -66,6 +66,17 @@ class _PadConstant(Function):
             g = _C.slice(g, d, a, a + s, 1)
         return _C.contiguous(g), None, None, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        from .autograd import _linear_backward
+        lo, sizes = ctx.lo, ctx.sizes
+        hi = [n - a - s for n, a, s in zip(g.shape, lo, sizes)]
+
+        def pad0(t):  # the adjoint of the crop: zero padding again
+            return _PadConstant.apply(t, lo, hi, 0.0) if _needs_grad(t) else _pad_constant_raw(t, lo, hi, 0.0)
+
+        return _linear_backward(g, lambda t: _PadConstant.backward(ctx, t)[0], pad0), None, None, None
+
 
 def _pad_index(n, lo, hi, mode):
     """Source indices along one dim for the padded range [-lo, n + hi)."""
@@ -159,6 +170,13 @@ class _PadIndex(Function):
     @staticmethod
     def backward(ctx, g):
         return _C.pad_index_backward(g, ctx.maps, ctx.shape), None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        from .autograd import _linear_backward
+        maps = ctx.maps
+        return _linear_backward(g, lambda t: _PadIndex.backward(ctx, t)[0],
+                                lambda t: _PadIndex.apply(t, maps) if _needs_grad(t) else _C.pad_index(t, maps)), None
 
 
 # ------------------------------------------------------------------------------------------------- interpolate
@@ -319,7 +337,8 @@ class _LayerNormCpu(Function):
     @staticmethod
     def forward(ctx, x, d, w, b, eps):
         y, mean, rstd = _C.layer_norm_fwd(x, d, w, b, eps)
-        ctx.d, ctx.has_w, ctx.has_b = d, w is not None, b is not None
+        ctx.d, ctx.has_w, ctx.has_b, ctx.eps = d, w is not None, b is not None, eps
+        ctx.pshape = list((w if w is not None else b).shape) if (w is not None or b is not None) else None
         ctx.save_for_backward(x, w, mean, rstd)
         return y
 
@@ -329,6 +348,31 @@ class _LayerNormCpu(Function):
         need = ctx.needs_input_grad
         gx, gw, gb = _C.layer_norm_bwd(g, x, ctx.d, w, mean, rstd, bool(need[0]), bool(ctx.has_w and need[2]),
                                        bool(ctx.has_b and need[3]))
+        # (the kernel's parameter gradients are flat [d]: the parameters' own shape, so that they add up with
+        # gradients from other uses of the parameters)
+        if gw is not None and list(gw.shape) != ctx.pshape:
+            gw = _C.reshape(gw, ctx.pshape)
+        if gb is not None and list(gb.shape) != ctx.pshape:
+            gb = _C.reshape(gb, ctx.pshape)
+        return gx, None, gw, gb, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        from .autograd import _recompute_vjp
+        x, w, _, _ = ctx.saved_tensors
+        d, eps = ctx.d, ctx.eps
+
+        def composite(x, w):  # the statistics recomputed with recording ops, over rows of d elements
+            x2 = _ops.reshape(x, [-1, d])
+            xc = _ops.sub(x2, _ops.mean(x2, [1], True))
+            y = _ops.mul(xc, _ops.rsqrt(_ops.add(_ops.mean(_ops.mul(xc, xc), [1], True), eps)))
+            y = _ops.reshape(y, list(x.shape))
+            return y if w is None else _ops.mul(y, w)
+
+        gx, gw = _recompute_vjp(composite, (x, w), (g,))
+        gb = None
+        if ctx.has_b and ctx.needs_input_grad[3]:
+            gb = _ops.reshape(_ops.sum(_ops.reshape(g, [-1, d]), [0]), ctx.pshape)
         return gx, None, gw, gb, None
 
 

@@ -13,7 +13,7 @@ import numbers
 
 from . import _C
 from . import _ops
-from .autograd import Function, _needs_grad
+from .autograd import Function, _needs_grad, _linear_backward, _recompute_vjp
 
 Tensor = _C.Tensor
 _isT = isinstance
@@ -59,6 +59,43 @@ class _Act(Function):
     def backward(ctx, g):
         (s,) = ctx.saved_tensors
         return _C.act_backward(ctx.kind, g, s, ctx.a, ctx.b), None, None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """The backward with recording ops (create_graph): g * f'(s), f' written from the saved input or output."""
+        (s,) = ctx.saved_tensors
+        return _ops.mul(g, _act_derivative(ctx.kind, s, ctx.a, ctx.b)), None, None, None
+
+
+def _act_derivative(kind, s, a, b):
+    """f'(x) of the activation kind as recording ops of its saved tensor s (the output for _USES_OUTPUT kinds)."""
+    o = _ops
+    if kind == _RELU:
+        return _C.to(_C.gt(s, 0), s.dtype, None, False)
+    if kind == _LEAKY:
+        return _C.add(_C.mul(_C.to(_C.le(s, 0), s.dtype, None, False), float(a) - 1.0), 1.0)
+    if kind == _HARDTANH:
+        return _C.to(_C.logical_and(_C.gt(s, a), _C.lt(s, b)), s.dtype, None, False)
+    if kind == _SIGMOID:
+        return o.mul(s, o.sub(1.0, s))
+    if kind == _TANH:
+        return o.sub(1.0, o.mul(s, s))
+    if kind == _ELU:
+        return o.where(_C.gt(s, 0), 1.0, o.mul(o.exp(s), float(a)))
+    if kind == _GELU:  # Phi(x) + x phi(x)
+        cdf = o.mul(o.add(o.erf(o.mul(s, 1.0 / math.sqrt(2.0))), 1.0), 0.5)
+        pdf = o.mul(o.exp(o.mul(o.mul(s, s), -0.5)), 1.0 / math.sqrt(2.0 * math.pi))
+        return o.add(cdf, o.mul(s, pdf))
+    if kind == _GELU_TANH:
+        k0, k1 = math.sqrt(2.0 / math.pi), 0.044715
+        x2 = o.mul(s, s)
+        t = o.tanh(o.mul(o.mul(s, o.add(o.mul(x2, k1), 1.0)), k0))
+        dinner = o.mul(o.add(o.mul(x2, 3.0 * k1), 1.0), k0)
+        return o.add(o.mul(o.add(t, 1.0), 0.5), o.mul(o.mul(o.mul(s, 0.5), o.sub(1.0, o.mul(t, t))), dinner))
+    if kind == _SOFTPLUS:  # beta a, threshold b: sigmoid(beta x), 1 where beta x > threshold
+        bx = o.mul(s, float(a))
+        return o.where(_C.gt(bx, float(b)), 1.0, o.sigmoid(bx))
+    raise RuntimeError(f"activation kind {kind}: no double backward")
 
 
 def _act(x, kind, a=0.0, b=0.0, op="activation"):
@@ -216,6 +253,14 @@ class _Softmax(Function):
         (y,) = ctx.saved_tensors
         return _C.softmax_bwd(g, y, ctx.dim, ctx.log), None, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        (y,) = ctx.saved_tensors  # the output, with this node as its history
+        o = _ops
+        if ctx.log:  # g - softmax(x) * sum(g)
+            return o.sub(g, o.mul(o.exp(y), o.sum(g, ctx.dim, True))), None, None
+        return o.mul(y, o.sub(g, o.sum(o.mul(g, y), ctx.dim, True))), None, None
+
 
 def _softmax_dim(x, dim, op):
     if dim is None:
@@ -331,6 +376,34 @@ class _CrossEntropy(Function):
             gx = _C.cross_entropy_bwd(g, scale, x, lse, target, weight, ignore_index, ls)
         return gx, None, None, None, None, None, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        x, target, weight, _ = ctx.saved_tensors
+        ignore_index, ls, reduction, nll = ctx.args
+        denom = ctx.denom
+
+        def composite(x):
+            M, C = x.shape
+            logp = x if nll else log_softmax(x, 1)
+            valid = _C.ne(target, ignore_index)
+            tc = _C.where(valid, target, 0)
+            onehot = _C.to(_C.logical_and(_C.eq(_C.unsqueeze(_C.arange_int(0, C, 1, "int64", x.device), 0),
+                                                _C.unsqueeze(tc, 1)), _C.unsqueeze(valid, 1)), x.dtype, None, False)
+            wt = _C.to(valid, x.dtype, None, False)
+            if weight is not None:
+                wt = _C.mul(wt, _C.index_select(weight, 0, tc))
+            per = _ops.mul(_ops.neg(_ops.sum(_ops.mul(logp, onehot), 1)), wt)
+            if ls > 0:
+                lw = logp if weight is None else _ops.mul(logp, _C.unsqueeze(weight, 0))
+                smooth = _ops.mul(_ops.sum(lw, 1), _C.mul(_C.to(valid, x.dtype, None, False), -1.0 / C))
+                per = _ops.add(_ops.mul(per, 1.0 - ls), _ops.mul(smooth, ls))
+            if reduction == "none":
+                return per
+            tot = _ops.sum(per)
+            return _ops.div(tot, denom) if reduction == "mean" else tot
+
+        return (_recompute_vjp(composite, (x,), (g,))[0],) + (None,) * 6
+
 
 def _class_loss(input, target, weight, ignore_index, label_smoothing, reduction, nll, op):
     _check_tensor(input, op)
@@ -423,6 +496,47 @@ class _PwLoss(Function):
         if ctx.needs_input_grad[1]:
             gy = _target_grad(kind, gx, grad, scale, x, y, w, pw)
         return (gx if ctx.needs_input_grad[0] else None), gy, None, None, None, None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        x, y, w, pw = ctx.saved_tensors
+        kind, a, reduction, n = ctx.args
+        gx, gy = _recompute_vjp(lambda x, y: _pw_composite(kind, x, y, w, pw, a, reduction, n), (x, y), (g,))
+        return gx, gy, None, None, None, None, None
+
+
+def _pw_composite(kind, x, y, w, pw, a, reduction, n):
+    """The pointwise losses as recording ops (the kernel's formulas, softmax_loss.h pw_loss_fwd)."""
+    o = _ops
+    if kind in (_MSE, _L1, _SMOOTH_L1, _HUBER):
+        d = o.sub(x, y)
+        ad = o.abs(d)
+        if kind == _MSE:
+            per = o.mul(d, d)
+        elif kind == _L1:
+            per = ad
+        elif kind == _SMOOTH_L1:
+            per = o.where(_C.lt(ad, a), o.mul(o.mul(d, d), 0.5 / a), o.sub(ad, 0.5 * a))
+        else:
+            per = o.where(_C.le(ad, a), o.mul(o.mul(d, d), 0.5), o.mul(o.sub(ad, 0.5 * a), a))
+    elif kind == _BCE:
+        lx = o.clamp(o.log(x), min=-100.0)
+        l1x = o.clamp(o.log1p(o.neg(x)), min=-100.0)
+        per = o.neg(o.add(o.mul(y, lx), o.mul(o.sub(1.0, y), l1x)))
+        if w is not None:
+            per = o.mul(per, w)
+    elif kind == _BCE_LOGITS:
+        lw = 1.0 if pw is None else o.add(o.mul(o.sub(pw, 1.0), y), 1.0)
+        per = o.add(o.mul(o.sub(1.0, y), x), o.mul(softplus(o.neg(x)), lw))
+        if w is not None:
+            per = o.mul(per, w)
+    else:  # hinge embedding: (y != 1) max(a - x, 0) + (y != -1) x
+        per = o.add(o.mul(relu(o.sub(a, x)), _C.to(_C.ne(y, 1), x.dtype, None, False)),
+                    o.mul(x, _C.to(_C.ne(y, -1), x.dtype, None, False)))
+    if reduction == "none":
+        return per
+    tot = o.sum(per)
+    return o.div(tot, float(n)) if reduction == "mean" else tot
 
 
 def _target_grad(kind, gx, grad, scale, x, y, w, pw):
@@ -634,6 +748,22 @@ class _MaxPool2d(Function):
         (x,) = ctx.saved_tensors
         return _C.max_pool2d_bwd(g, x, *ctx.args), None, None, None, None, None, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g, *rest):
+        # linear in g (the windows' winners do not move with x): its adjoint gathers at the winners
+        x = ctx._saved[0]
+        args = ctx.args
+        _, idx = _C.max_pool2d_fwd(x, *args, True)
+        N, C = (x.shape[0], x.shape[1]) if x.ndim == 4 else (1, x.shape[0])
+        flat_idx = _C.reshape(idx, [N, C, -1])
+
+        def gather_winners(t):
+            from ._indexing import gather
+            v = gather(_ops.reshape(t, [N, C, -1]), 2, flat_idx)
+            return _ops.reshape(v, list(idx.shape))
+
+        return (_linear_backward(g, lambda t: _C.max_pool2d_bwd(t, x, *args), gather_winners),) + (None,) * 6
+
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     op = "max_pool2d"
@@ -666,6 +796,13 @@ class _AvgPool2d(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return _C.avg_pool2d_bwd(g, x, *ctx.args), None, None, None, None, None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        x, args = ctx._saved[0], ctx.args
+        gx = _linear_backward(g, lambda t: _C.avg_pool2d_bwd(t, x, *args),
+                              lambda t: _AvgPool2d.apply(t, *args) if _needs_grad(t) else _C.avg_pool2d_fwd(t, *args))
+        return (gx,) + (None,) * 6
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -718,6 +855,14 @@ class _AdaptiveAvg(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return _C.adaptive_avg_pool2d_bwd(g, x), None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        x = ctx._saved[0]
+        oh, ow = g.shape[-2], g.shape[-1]
+        gx = _linear_backward(g, lambda t: _C.adaptive_avg_pool2d_bwd(t, x),
+                              lambda t: adaptive_avg_pool2d(t, (oh, ow)))
+        return gx, None, None
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -835,7 +980,7 @@ class _BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
         y, mean, invstd = _C.batch_norm_fwd(x, weight, bias, running_mean, running_var, training, momentum, eps)
-        ctx.training = training
+        ctx.training, ctx.eps = training, eps
         ctx.save_for_backward(x, weight, mean, invstd)
         return y
 
@@ -844,6 +989,25 @@ class _BatchNorm(Function):
         x, weight, mean, invstd = ctx.saved_tensors
         need = ctx.needs_input_grad
         gx, gw, gb = _C.batch_norm_bwd(g, x, weight, mean, invstd, ctx.training, need[0], need[1], need[2])
+        return gx, gw, gb, None, None, None, None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        x, weight, mean, invstd = ctx.saved_tensors
+        dims = [0] + list(range(2, x.ndim))
+        view = [1, x.shape[1]] + [1] * (x.ndim - 2)
+        training, eps = ctx.training, ctx.eps
+
+        def composite(x, w):
+            if training:  # the batch statistics, recomputed with recording ops
+                xc = _ops.sub(x, _ops.mean(x, dims, True))
+                y = _ops.mul(xc, _ops.rsqrt(_ops.add(_ops.mean(_ops.mul(xc, xc), dims, True), eps)))
+            else:
+                y = _ops.mul(_ops.sub(x, _C.reshape(mean, view)), _C.reshape(invstd, view))
+            return y if w is None else _ops.mul(y, _ops.reshape(w, view))
+
+        gx, gw = _recompute_vjp(composite, (x, weight), (g,))
+        gb = _ops.sum(g, dims) if ctx.needs_input_grad[2] else None
         return gx, gw, gb, None, None, None, None, None
 
 
@@ -903,6 +1067,15 @@ class _Dropout(Function):
     def backward(ctx, g):
         return _C.dropout_apply(g, *ctx.args), None, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        args = ctx.args
+
+        def mask(t):  # the same mask again: the op is its own adjoint
+            return _linear_backward(t, lambda u: _C.dropout_apply(u, *args), mask)
+
+        return mask(g), None, None
+
 
 def _dropout_impl(input, p, training, inplace, group_of, op):
     _check_tensor(input, op)
@@ -954,6 +1127,15 @@ class _Embedding(Function):
     def backward(ctx, g):
         (idx,) = ctx.saved_tensors
         return None, _C.embedding_bwd(g, idx, *ctx.args), None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        (idx,) = ctx.saved_tensors
+        args = ctx.args
+        if args[1] >= 0 or args[2]:
+            return NotImplemented  # padding_idx / scale_grad_by_freq: differentiating this gradient again raises
+        gw = _linear_backward(g, lambda t: _C.embedding_bwd(t, idx, *args), lambda t: embedding(idx, t))
+        return None, gw, None, None
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,

@@ -49,6 +49,7 @@ def _slice0(t, a, b):
 # --------------------------------------------------------------------------------------------- the autograd node
 
 class _RNNStack(Function):
+    _keeps_refs = True  # ctx._keep_* entries, dropped with the saved tensors (Node._release)
     """forward(ctx, cfg, x, h0, c0, *params) -> (output, h_n, c_n)  (c_n None unless LSTM).
 
     cfg: dict(mode, layers, dirs, per (params per direction), masks (dropout masks between layers or None),
@@ -148,6 +149,7 @@ class _RNNStack(Function):
 
 
 class _EmptyBatch(Function):
+    _keeps_refs = True  # ctx._keep_* entries, dropped with the saved tensors (Node._release)
     """An empty batch (N = 0): empty outputs and states of the right shapes, as torch returns, without calling the
     kernels. forward(ctx, shapes, x, h0, c0, *params); the backward gives zero gradients (empty ones for the input
     and the states, zeros for the parameters, like torch)."""

@@ -11,7 +11,7 @@ import math
 import weakref
 
 from . import _C
-from .autograd import Function, _needs_grad, _mode
+from .autograd import Function, _needs_grad, _mode, _linear_backward
 
 Tensor = _C.Tensor
 _isT = isinstance
@@ -34,11 +34,11 @@ def _unbroadcast(g, shape):
         if s == 1 and g.shape[lead + i] != 1:
             dims.append(lead + i)
     if dims:
-        g = _C.sum(g, dims, True)
+        g = _D.sum(g, dims, True)
     if lead:
-        g = _C.reshape(g, list(shape))
+        g = _D.reshape(g, list(shape))
     elif g.shape != shape:
-        g = _C.reshape(g, list(shape))
+        g = _D.reshape(g, list(shape))
     return g
 
 
@@ -47,7 +47,7 @@ def _grad_dtype(g, x):
     if not _isT(x, Tensor):
         return None
     if g.dtype != x.dtype:
-        g = _C.to(g, x.dtype, None, False)
+        g = _D.to(g, x.dtype, None, False)
     return _unbroadcast(g, x.shape)
 
 
@@ -62,6 +62,7 @@ def _dims_list(dim):
 # ------------------------------------------------------------------------------------------------- binary
 
 class _Add(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, a, b):
         ctx.a, ctx.b = _meta(a), _meta(b)
@@ -73,6 +74,7 @@ class _Add(Function):
 
 
 class _Sub(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, a, b):
         ctx.a, ctx.b = _meta(a), _meta(b)
@@ -81,10 +83,11 @@ class _Sub(Function):
     @staticmethod
     def backward(ctx, g):
         gb = _g_for(g, ctx.b)
-        return _g_for(g, ctx.a), (None if gb is None else _C.neg(gb))
+        return _g_for(g, ctx.a), (None if gb is None else _D.neg(gb))
 
 
 class _Mul(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, a, b):
         # An operand is saved only when the other one is a tensor that requires grad (whose gradient needs it):
@@ -102,13 +105,14 @@ class _Mul(Function):
         a, b = ctx.saved_tensors
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = _g_for(_C.mul(g, b if b is not None else ctx.sb), ctx.a)
+            ga = _g_for(_D.mul(g, b if b is not None else ctx.sb), ctx.a)
         if ctx.needs_input_grad[1]:
-            gb = _g_for(_C.mul(g, a if a is not None else ctx.sa), ctx.b)
+            gb = _g_for(_D.mul(g, a if a is not None else ctx.sa), ctx.b)
         return ga, gb
 
 
 class _Div(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, a, b):
         # a is needed only for b's gradient: a / 2 and a / const_tensor save nothing of a (PyTorch's rule); b is
@@ -127,14 +131,15 @@ class _Div(Function):
         av = a if a is not None else ctx.sa
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = _g_for(_C.div(g, bv), ctx.a)
+            ga = _g_for(_D.div(g, bv), ctx.a)
         if ctx.needs_input_grad[1]:
             # d(a/b)/db = -a / b^2
-            gb = _g_for(_C.neg(_C.div(_C.mul(g, av), _C.mul(bv, bv))), ctx.b)
+            gb = _g_for(_D.neg(_D.div(_D.mul(g, av), _D.mul(bv, bv))), ctx.b)
         return ga, gb
 
 
 class _Pow(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, a, b):
         out = _C.pow(a, b)
@@ -152,23 +157,24 @@ class _Pow(Function):
         ga = gb = None
         if ctx.needs_input_grad[0]:
             # b * a^(b-1), with 0 where b == 0 (torch's convention)
-            d = _C.mul(bv, _C.pow(av, _C.sub(bv, 1)))
+            d = _D.mul(bv, _D.pow(av, _D.sub(bv, 1)))
             if _isT(bv, Tensor):
-                d = _C.where(_C.eq(bv, 0), 0.0, d)
+                d = _D.where(_D.eq(bv, 0), 0.0, d)
             elif bv == 0:
-                d = _C.mul(d, 0.0)
-            ga = _g_for(_C.mul(g, d), ctx.a)
+                d = _D.mul(d, 0.0)
+            ga = _g_for(_D.mul(g, d), ctx.a)
         if ctx.needs_input_grad[1]:
             # a^b * log(a), 0 where a == 0 and b >= 0
-            la = _C.log(av) if _isT(av, Tensor) else math.log(av) if av > 0 else float("nan")
-            d = _C.mul(out, la)
+            la = _D.log(av) if _isT(av, Tensor) else math.log(av) if av > 0 else float("nan")
+            d = _D.mul(out, la)
             if _isT(av, Tensor):
-                d = _C.where(_C.logical_and(_C.eq(av, 0), _C.ge(bv, 0)), 0.0, d)
-            gb = _g_for(_C.mul(g, d), ctx.b)
+                d = _D.where(_D.logical_and(_D.eq(av, 0), _D.ge(bv, 0)), 0.0, d)
+            gb = _g_for(_D.mul(g, d), ctx.b)
         return ga, gb
 
 
 class _PowScalar(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, a, e):
         ctx.save_for_backward(a)
@@ -180,15 +186,16 @@ class _PowScalar(Function):
         (a,) = ctx.saved_tensors
         e = ctx.e
         if e == 0:
-            return _C.mul(g, 0.0), None
+            return _D.mul(g, 0.0), None
         if e == 1:
             return g, None
         if e == 2:
-            return _C.mul(g, _C.mul(a, 2.0)), None
-        return _C.mul(g, _C.mul(_C.pow_scalar(a, e - 1), float(e))), None
+            return _D.mul(g, _D.mul(a, 2.0)), None
+        return _D.mul(g, _D.mul(_D.pow_scalar(a, e - 1), float(e))), None
 
 
 class _MaxMin(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     """maximum/minimum: the gradient goes to the selected operand; ties split it evenly (like torch)."""
 
     @staticmethod
@@ -205,11 +212,11 @@ class _MaxMin(Function):
         av = a if a is not None else ctx.sa
         bv = b if b is not None else ctx.sb
         is_max = ctx._fn_is_max
-        first = _C.gt(av, bv) if is_max else _C.lt(av, bv)
-        tie = _C.eq(av, bv)
-        wa = _C.add(_C.to(first, g.dtype, None, False), _C.mul(_C.to(tie, g.dtype, None, False), 0.5))
-        ga = _g_for(_C.mul(g, wa), ctx.a) if ctx.needs_input_grad[0] else None
-        gb = _g_for(_C.mul(g, _C.sub(1.0, wa)), ctx.b) if ctx.needs_input_grad[1] else None
+        first = _D.gt(av, bv) if is_max else _D.lt(av, bv)
+        tie = _D.eq(av, bv)
+        wa = _D.add(_D.to(first, g.dtype, None, False), _D.mul(_D.to(tie, g.dtype, None, False), 0.5))
+        ga = _g_for(_D.mul(g, wa), ctx.a) if ctx.needs_input_grad[0] else None
+        gb = _g_for(_D.mul(g, _D.sub(1.0, wa)), ctx.b) if ctx.needs_input_grad[1] else None
         return ga, gb, None
 
 
@@ -223,7 +230,7 @@ def _g_for(g, meta):
         return None
     shape, dtype = meta
     if g.dtype != dtype:
-        g = _C.to(g, dtype, None, False)
+        g = _D.to(g, dtype, None, False)
     return _unbroadcast(g, shape)
 
 
@@ -339,6 +346,7 @@ def floor_divide(input, other):
 
 
 class _Remainder(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     """remainder(a, b) = a - b * floor(a / b) (fmod: trunc instead of floor): d/da = 1, d/db = -floor(a / b)
     (-trunc(a / b)), as in PyTorch."""
 
@@ -355,9 +363,9 @@ class _Remainder(Function):
         gb = None
         if ctx.b is not None and ctx.needs_input_grad[1]:
             a, b = ctx.saved_tensors
-            q = _C.div(a if a is not None else ctx.sa, b)
-            q = _C.trunc(q) if ctx.fmod else _C.floor(q)
-            gb = _g_for(_C.neg(_C.mul(g, q)), ctx.b)
+            q = _D.div(a if a is not None else ctx.sa, b)
+            q = _D.trunc(q) if ctx.fmod else _D.floor(q)
+            gb = _g_for(_D.neg(_D.mul(g, q)), ctx.b)
         return _g_for(g, ctx.a), gb, None
 
 
@@ -484,6 +492,8 @@ def _unary_fn(name, grad, saves="x"):
     then reads only g); an in-place change to anything else (e.g. the input of exp) does not invalidate the node."""
 
     class _U(Function):
+        _double_backward = True
+
         @staticmethod
         def forward(ctx, x):
             out = getattr(_C, name)(x)
@@ -518,13 +528,13 @@ def _zero_grad(x, o, g):
     return _C.zeros(list(g.shape), g.dtype, g.device)
 
 
-neg = _unary_fn("neg", lambda x, o, g: _C.neg(g), "")
+neg = _unary_fn("neg", lambda x, o, g: _D.neg(g), "")
 negative = neg
-exp = _unary_fn("exp", lambda x, o, g: _C.mul(g, o), "o")
-log = _unary_fn("log", lambda x, o, g: _C.div(g, x))
-sqrt = _unary_fn("sqrt", lambda x, o, g: _C.div(g, _C.mul(o, 2.0)), "o")
-rsqrt = _unary_fn("rsqrt", lambda x, o, g: _C.mul(g, _C.mul(_C.pow_scalar(o, 3), -0.5)), "o")
-abs = _unary_fn("abs", lambda x, o, g: _C.mul(g, _C.sign(x)))
+exp = _unary_fn("exp", lambda x, o, g: _D.mul(g, o), "o")
+log = _unary_fn("log", lambda x, o, g: _D.div(g, x))
+sqrt = _unary_fn("sqrt", lambda x, o, g: _D.div(g, _D.mul(o, 2.0)), "o")
+rsqrt = _unary_fn("rsqrt", lambda x, o, g: _D.mul(g, _D.mul(_D.pow_scalar(o, 3), -0.5)), "o")
+abs = _unary_fn("abs", lambda x, o, g: _D.mul(g, _D.sign(x)))
 absolute = abs
 _sign = _unary_fn("sign", _zero_grad, "")
 
@@ -536,18 +546,18 @@ def sign(input):
     return _sign(input)
 
 
-square = _unary_fn("square", lambda x, o, g: _C.mul(g, _C.mul(x, 2.0)))
-reciprocal = _unary_fn("reciprocal", lambda x, o, g: _C.neg(_C.mul(g, _C.mul(o, o))), "o")
-log1p = _unary_fn("log1p", lambda x, o, g: _C.div(g, _C.add(x, 1.0)))
-expm1 = _unary_fn("expm1", lambda x, o, g: _C.mul(g, _C.add(o, 1.0)), "o")
-log2 = _unary_fn("log2", lambda x, o, g: _C.div(g, _C.mul(x, math.log(2.0))))
-log10 = _unary_fn("log10", lambda x, o, g: _C.div(g, _C.mul(x, math.log(10.0))))
-exp2 = _unary_fn("exp2", lambda x, o, g: _C.mul(g, _C.mul(o, math.log(2.0))), "o")
-sin = _unary_fn("sin", lambda x, o, g: _C.mul(g, _C.cos(x)))
-cos = _unary_fn("cos", lambda x, o, g: _C.neg(_C.mul(g, _C.sin(x))))
-tanh = _unary_fn("tanh", lambda x, o, g: _C.mul(g, _C.sub(1.0, _C.mul(o, o))), "o")
-sigmoid = _unary_fn("sigmoid", lambda x, o, g: _C.mul(g, _C.mul(o, _C.sub(1.0, o))), "o")
-erf = _unary_fn("erf", lambda x, o, g: _C.mul(g, _C.mul(_C.exp(_C.neg(_C.mul(x, x))), 2.0 / math.sqrt(math.pi))))
+square = _unary_fn("square", lambda x, o, g: _D.mul(g, _D.mul(x, 2.0)))
+reciprocal = _unary_fn("reciprocal", lambda x, o, g: _D.neg(_D.mul(g, _D.mul(o, o))), "o")
+log1p = _unary_fn("log1p", lambda x, o, g: _D.div(g, _D.add(x, 1.0)))
+expm1 = _unary_fn("expm1", lambda x, o, g: _D.mul(g, _D.add(o, 1.0)), "o")
+log2 = _unary_fn("log2", lambda x, o, g: _D.div(g, _D.mul(x, math.log(2.0))))
+log10 = _unary_fn("log10", lambda x, o, g: _D.div(g, _D.mul(x, math.log(10.0))))
+exp2 = _unary_fn("exp2", lambda x, o, g: _D.mul(g, _D.mul(o, math.log(2.0))), "o")
+sin = _unary_fn("sin", lambda x, o, g: _D.mul(g, _D.cos(x)))
+cos = _unary_fn("cos", lambda x, o, g: _D.neg(_D.mul(g, _D.sin(x))))
+tanh = _unary_fn("tanh", lambda x, o, g: _D.mul(g, _D.sub(1.0, _D.mul(o, o))), "o")
+sigmoid = _unary_fn("sigmoid", lambda x, o, g: _D.mul(g, _D.mul(o, _D.sub(1.0, o))), "o")
+erf = _unary_fn("erf", lambda x, o, g: _D.mul(g, _D.mul(_D.exp(_D.neg(_D.mul(x, x))), 2.0 / math.sqrt(math.pi))))
 floor = _unary_fn("floor", _zero_grad, "")
 ceil = _unary_fn("ceil", _zero_grad, "")
 trunc = _unary_fn("trunc", _zero_grad, "")
@@ -565,6 +575,7 @@ _round0 = _unary_fn("round", _zero_grad, "")
 
 
 class _Clamp(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, x, lo, hi):
         ctx.save_for_backward(x)
@@ -576,11 +587,11 @@ class _Clamp(Function):
         (x,) = ctx.saved_tensors
         mask = None
         if ctx.lo is not None:
-            mask = _C.ge(x, ctx.lo)
+            mask = _D.ge(x, ctx.lo)
         if ctx.hi is not None:
-            m2 = _C.le(x, ctx.hi)
-            mask = m2 if mask is None else _C.logical_and(mask, m2)
-        return _C.where(mask, g, _C.zeros([], g.dtype, g.device)), None, None
+            m2 = _D.le(x, ctx.hi)
+            mask = m2 if mask is None else _D.logical_and(mask, m2)
+        return _D.where(mask, g, _D.zeros([], g.dtype, g.device)), None, None
 
 
 def clamp(input, min=None, max=None):
@@ -615,6 +626,7 @@ def clamp_max(input, max):
 
 
 class _Where(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, cond, a, b):
         ctx.save_for_backward(cond)
@@ -625,8 +637,8 @@ class _Where(Function):
     def backward(ctx, g):
         (cond,) = ctx.saved_tensors
         zero = 0.0
-        ga = _g_for(_C.where(cond, g, zero), ctx.a) if ctx.needs_input_grad[1] else None
-        gb = _g_for(_C.where(cond, zero, g), ctx.b) if ctx.needs_input_grad[2] else None
+        ga = _g_for(_D.where(cond, g, zero), ctx.a) if ctx.needs_input_grad[1] else None
+        gb = _g_for(_D.where(cond, zero, g), ctx.b) if ctx.needs_input_grad[2] else None
         return None, ga, gb
 
 
@@ -665,11 +677,12 @@ def _reduced_grad(g, shape, dims, keepdim):
     if not keepdim and nd > 0:
         dl = list(range(nd)) if dims is None else sorted(d % nd for d in dims)
         for d in dl:
-            g = _C.unsqueeze(g, d)
-    return _C.expand(g, list(shape))
+            g = _D.unsqueeze(g, d)
+    return _D.expand(g, list(shape))
 
 
 class _Sum(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, x, dim, keepdim):
         ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
@@ -681,6 +694,7 @@ class _Sum(Function):
 
 
 class _Mean(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, x, dim, keepdim):
         ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
@@ -690,7 +704,7 @@ class _Mean(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _C.div(_reduced_grad(g, ctx.shape, ctx.dim, ctx.keepdim), float(ctx.count)), None, None
+        return _D.div(_reduced_grad(g, ctx.shape, ctx.dim, ctx.keepdim), float(ctx.count)), None, None
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
@@ -733,6 +747,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 class _Root(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     """s ** (1 / p) for s >= 0 (a norm or a standard deviation from its p-th power), whose gradient is 0 where s is
     0 (PyTorch's subgradient for norm and std there, instead of inf * 0 = NaN)."""
 
@@ -747,8 +762,8 @@ class _Root(Function):
     def backward(ctx, g):
         s, out = ctx.saved_tensors
         # d s^(1/p) / ds = out / (p s)
-        d = _C.div(_C.mul(g, out), _C.mul(s, float(ctx.p)))
-        return _C.where(_C.eq(s, 0), _C.zeros([], d.dtype, d.device), d), None
+        d = _D.div(_D.mul(g, out), _D.mul(s, float(ctx.p)))
+        return _D.where(_D.eq(s, 0), _D.zeros([], d.dtype, d.device), d), None
 
 
 def _root(s, p):
@@ -770,6 +785,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 class _AMaxMin(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     """amax/amin: the gradient is split evenly among the elements equal to the extreme value (like torch)."""
 
     @staticmethod
@@ -783,10 +799,10 @@ class _AMaxMin(Function):
     def backward(ctx, g):
         x, out = ctx.saved_tensors
         o = _reduced_grad(out, x.shape, ctx.dim, ctx.keepdim)
-        mask = _C.to(_C.eq(x, o), g.dtype, None, False)
-        count = _C.sum(mask, ctx.dim, True)
+        mask = _D.to(_D.eq(x, o), g.dtype, None, False)
+        count = _D.sum(mask, ctx.dim, True)
         gg = _reduced_grad(g, x.shape, ctx.dim, ctx.keepdim)
-        return _C.div(_C.mul(gg, mask), count), None, None, None
+        return _D.div(_D.mul(gg, mask), count), None, None, None
 
 
 def amax(input, dim=(), keepdim=False):
@@ -824,6 +840,18 @@ class _IndexReduce(Function):
         out = _C.zeros(list(ctx.shape), g.dtype, g.device)
         _scatter_add_raw(out, ctx.dim, idx, g)
         return out, None, None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        (idx,) = ctx.saved_tensors
+        dim, keepdim = ctx.dim, ctx.keepdim
+
+        def pick(t):
+            from ._indexing import gather
+            v = gather(t, dim, idx)
+            return v if keepdim else squeeze(v, dim)
+
+        return _linear_backward(g, lambda t: _IndexReduce.backward(ctx, t)[0], pick), None, None, None
 
 
 def _gather_raw(x, dim, idx):
@@ -955,6 +983,7 @@ def all(input, dim=None, keepdim=False):
 
 
 class _LogSumExp(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, x, dim, keepdim):
         out = _C.logsumexp(x, dim, keepdim)
@@ -967,7 +996,7 @@ class _LogSumExp(Function):
         x, out = ctx.saved_tensors
         o = _reduced_grad(out, x.shape, ctx.dim, ctx.keepdim)
         gg = _reduced_grad(g, x.shape, ctx.dim, ctx.keepdim)
-        return _C.mul(gg, _C.exp(_C.sub(x, o))), None, None
+        return _D.mul(gg, _D.exp(_D.sub(x, o))), None, None
 
 
 def logsumexp(input, dim=None, keepdim=False):
@@ -1000,6 +1029,7 @@ def dist(input, other, p=2):
 # ------------------------------------------------------------------------------------------------- views
 
 class _View(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     """reshape/view/flatten/squeeze/unsqueeze: the gradient is reshaped back."""
 
     @staticmethod
@@ -1009,7 +1039,7 @@ class _View(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return (_C.reshape(g, list(ctx.shape)), None) + (None,) * 8
+        return (_D.reshape(g, list(ctx.shape)), None) + (None,) * 8
 
 
 def _view_op(x, fn, *args):
@@ -1067,6 +1097,7 @@ def unsqueeze(input, dim):
 
 
 class _Permute(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, x, dims):
         nd = x.ndim
@@ -1077,7 +1108,7 @@ class _Permute(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _C.permute(g, ctx.inv), None
+        return _D.permute(g, ctx.inv), None
 
 
 def permute(input, *dims):
@@ -1088,6 +1119,7 @@ def permute(input, *dims):
 
 
 class _Transpose(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, x, a, b):
         ctx.a, ctx.b = a, b
@@ -1095,7 +1127,7 @@ class _Transpose(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _C.transpose(g, ctx.a, ctx.b), None, None
+        return _D.transpose(g, ctx.a, ctx.b), None, None
 
 
 def transpose(input, dim0, dim1):
@@ -1130,6 +1162,7 @@ def movedim(input, source, destination):
 
 
 class _Expand(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
@@ -1186,6 +1219,12 @@ class _Slice(Function):
         out = _C.zeros(list(ctx.shape), g.dtype, g.device)
         _C.copy_(ctx.fn(out, *ctx.args), g)
         return (out, None) + (None,) * len(ctx.args)
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        fn, args = ctx.fn, ctx.args
+        gx = _linear_backward(g, lambda t: _Slice.backward(ctx, t)[0], lambda t: _slice_op(t, fn, *args))
+        return (gx, None) + (None,) * len(args)
 
 
 def _slice_op(x, fn, *args):
@@ -1386,6 +1425,7 @@ def _mark_view(x, out, multi=False):
 
 
 class _Identity(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     """contiguous/clone: same values, gradient passes through."""
 
     @staticmethod
@@ -1412,6 +1452,7 @@ def clone(input, *, memory_format=None):
 
 
 class _To(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, x, dtype, device):
         ctx.dtype, ctx.device = x.dtype, x.device
@@ -1419,7 +1460,7 @@ class _To(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _C.to(g, ctx.dtype, ctx.device, False), None, None
+        return _D.to(g, ctx.dtype, ctx.device, False), None, None
 
 
 def _to(input, dtype, device, copy=False):
@@ -1433,6 +1474,7 @@ def _to(input, dtype, device, copy=False):
 # ------------------------------------------------------------------------------------------------- linear algebra
 
 class _Matmul(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -1442,19 +1484,19 @@ class _Matmul(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         ga = gb = None
-        a2 = _C.unsqueeze(a, 0) if a.ndim == 1 else a
-        b2 = _C.unsqueeze(b, 1) if b.ndim == 1 else b
+        a2 = _D.unsqueeze(a, 0) if a.ndim == 1 else a
+        b2 = _D.unsqueeze(b, 1) if b.ndim == 1 else b
         batch = broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-        g2 = _C.reshape(g, list(batch) + [a2.shape[-2], b2.shape[-1]])
+        g2 = _D.reshape(g, list(batch) + [a2.shape[-2], b2.shape[-1]])
         if ctx.needs_input_grad[0]:
-            ga = _C.matmul(g2, _C.transpose(b2, -1, -2))
+            ga = _D.matmul(g2, _D.transpose(b2, -1, -2))
             if a.ndim == 1:
-                ga = _C.squeeze(ga, -2)
+                ga = _D.squeeze(ga, -2)
             ga = _unbroadcast(ga, a.shape)
         if ctx.needs_input_grad[1]:
-            gb = _C.matmul(_C.transpose(a2, -1, -2), g2)
+            gb = _D.matmul(_D.transpose(a2, -1, -2), g2)
             if b.ndim == 1:
-                gb = _C.squeeze(gb, -1)
+                gb = _D.squeeze(gb, -1)
             gb = _unbroadcast(gb, b.shape)
         return ga, gb
 
@@ -1503,6 +1545,7 @@ ger = outer
 
 
 class _Linear(Function):
+    _double_backward = True  # the backward records (_D ops): differentiable again
     @staticmethod
     def forward(ctx, x, w, b):
         ctx.save_for_backward(x, w)
@@ -1513,14 +1556,14 @@ class _Linear(Function):
     def backward(ctx, g):
         x, w = ctx.saved_tensors
         gx = gw = gb = None
-        g2 = _C.reshape(g, [-1, g.shape[-1]])
+        g2 = _D.reshape(g, [-1, g.shape[-1]])
         if ctx.needs_input_grad[0]:
-            gx = _C.reshape(_C.matmul(g2, w), list(x.shape))
+            gx = _D.reshape(_D.matmul(g2, w), list(x.shape))
         if ctx.needs_input_grad[1]:
-            x2 = _C.reshape(x, [-1, x.shape[-1]])
-            gw = _C.matmul(_C.transpose(g2, 0, 1), x2)
+            x2 = _D.reshape(x, [-1, x.shape[-1]])
+            gw = _D.matmul(_D.transpose(g2, 0, 1), x2)
         if ctx.has_b and ctx.needs_input_grad[2]:
-            gb = _C.sum(g2, [0], False)
+            gb = _D.sum(g2, [0], False)
         return gx, gw, gb
 
 
@@ -1535,3 +1578,37 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
         return add(mul(input, beta) if beta != 1 else input, mul(matmul(mat1, mat2), alpha) if alpha != 1
                    else matmul(mat1, mat2))
     return _C.addmm(input, mat1, mat2, float(beta), float(alpha))
+
+
+# ------------------------------------------------------------------------------------------------- double backward
+
+def _dispatch(raw, rec):
+    """raw (the kernel) unless grad mode is on and an argument requires grad, then rec (the recording op with the
+    same signature): a plain backward pays one native check per op."""
+    def op(*args):
+        if _needs_grad(*args):
+            return rec(*args)
+        return raw(*args)
+    op.__name__ = getattr(raw, "__name__", "op")
+    return op
+
+
+class _DiffOps:
+    """dlcore._C's kernel signatures for the ops the backward functions above are written with, recorded when grad
+    mode is on and an operand requires grad: with ``create_graph=True`` (grad mode on during backward) their
+    gradients are then themselves differentiable. In a plain backward (grad mode off) each is its raw kernel after
+    one check. Any other name (comparisons, zeros, ...: no gradient) is the raw kernel."""
+
+    def __getattr__(self, name):
+        return getattr(_C, name)
+
+
+_D = _DiffOps()
+for _name, _rec in {"add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "neg": neg, "exp": exp, "log": log,
+                    "sin": sin, "cos": cos, "sqrt": sqrt, "tanh": tanh, "sigmoid": sigmoid, "sum": sum, "mean": mean,
+                    "expand": expand, "reshape": reshape, "unsqueeze": unsqueeze, "squeeze": squeeze,
+                    "permute": permute, "transpose": transpose, "matmul": matmul, "clone": clone,
+                    "contiguous": contiguous, "where": where}.items():
+    setattr(_DiffOps, _name, staticmethod(_dispatch(getattr(_C, _name), _rec)))
+_DiffOps.pow_scalar = staticmethod(_dispatch(_C.pow_scalar, pow))
+_DiffOps.to = staticmethod(_dispatch(_C.to, _to))

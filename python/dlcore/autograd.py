@@ -8,6 +8,16 @@ tensors that require grad, at the tensors themselves, which accumulate into ``.g
 ``backward`` walks the graph from the roots in dependency order (Kahn's algorithm over an explicit stack, so a
 100k-op chain needs no recursion), sums the gradients that reach a node from several uses, and frees the saved
 tensors unless ``retain_graph=True``.
+
+Higher-order gradients (``create_graph=True``): the backward functions then run with grad mode on, so the
+gradient computation is itself recorded. A Function's backward qualifies when it is written with recording ops
+(``_double_backward = True``: the elementwise/reduction/view ops, whose backwards use ``_ops._D``), when it has a
+``_double_backward_fn`` (a differentiable form of a fused kernel's backward: a formula, the op's adjoint for ops
+linear in their input (``_linear_backward``), or a recomputation of the forward from recording ops
+(``_recompute_vjp``)), or when it is a user's Function. Any other dlcore op gives its gradient tied to a
+``_NoDoubleBackward`` node, which raises (naming the op) only if that gradient is differentiated again. Saved
+tensors keep their history for this (``Node._saved_src``, settled by the native ``_function_apply``: inputs as
+themselves, the node's own outputs by number, to avoid a reference cycle).
 """
 from __future__ import annotations
 
@@ -130,6 +140,7 @@ class Node:
     needs_input_grad = ()
     _saved = ()
     _saved_versions = ()
+    _saved_src = ()
     _freed = False
     _out_meta = ()
     _retained = None
@@ -149,7 +160,27 @@ class Node:
                     f"one of the variables needed for gradient computation has been modified by an inplace "
                     f"operation: a tensor of shape {list(t.shape)} saved by {self.name()} is at version "
                     f"{t._version}; expected version {v} instead.")
+        if _is_enabled() and self._saved_src:
+            return self._saved_with_history()
         return self._saved
+
+    def _saved_with_history(self):
+        """The saved tensors with their autograd history (grad mode on: a backward with create_graph, whose ops
+        record): an input that required grad is the input itself; an output of this node is rebuilt as an alias
+        whose grad_fn is this node (kept as its number: holding it would make a reference cycle)."""
+        out = []
+        for t, src in zip(self._saved, self._saved_src):
+            if src is None or t is None:
+                out.append(t)
+            elif isinstance(src, int):
+                a = t._alias()
+                a.requires_grad = True
+                a.grad_fn = self
+                a._output_nr = src
+                out.append(a)
+            else:
+                out.append(src)
+        return tuple(out)
 
     def set_materialize_grads(self, value: bool):
         self.materialize_grads = bool(value)
@@ -165,10 +196,12 @@ class Node:
 
     def _release(self):
         self._saved = ()
+        self._saved_src = ()
         self._freed = True
-        for k in list(self.__dict__):
-            if k.startswith("_keep_"):
-                del self.__dict__[k]
+        if getattr(self._fn, "_keeps_refs", False):  # a Function that holds more on ctx under _keep_* names
+            d = self.__dict__
+            for k in [k for k in d if k.startswith("_keep_")]:
+                del d[k]
 
     def register_hook(self, hook):
         hooks = self.__dict__.setdefault("_hooks", [])
@@ -228,21 +261,135 @@ def _accumulate(a, b):
         return b
     if b is None:
         return a
+    if _is_enabled() and (a.requires_grad or b.requires_grad):  # create_graph: the sum is part of the new graph
+        from . import _ops
+        return _ops.add(a, b)
     return _C.add(a, b)
 
 
-def _run_backward(roots, root_grads, retain_graph, capture=None, accumulate_leaves=True):
+def _run_backward(roots, root_grads, retain_graph, capture=None, accumulate_leaves=True, create_graph=False,
+                  stop=None):
     """Runs the graph from (tensor, grad) pairs. capture: {key: None} keys (node, nr) or ('leaf', id) to collect
     instead of (or besides) accumulating into leaves. Returns the captured dict. Backward functions and hooks run
-    with grad mode off (no graph of the gradient computation is recorded)."""
-    prev = _set_enabled(False)
+    with grad mode off (no graph of the gradient computation is recorded), or, with create_graph, on: the
+    gradients are then functions of the graph's tensors that can be differentiated again (see _call_backward).
+    stop: nodes the walk does not enter (their incoming gradients are captured, not propagated)."""
+    prev = _set_enabled(bool(create_graph))
     try:
-        return _run_backward_impl(roots, root_grads, retain_graph, capture, accumulate_leaves)
+        return _run_backward_impl(roots, root_grads, retain_graph, capture, accumulate_leaves, bool(create_graph),
+                                  stop)
     finally:
         _set_enabled(prev)
 
 
-def _run_backward_impl(roots, root_grads, retain_graph, capture, accumulate_leaves):
+class _NoDoubleBackward(Function):
+    """Stands for a gradient computed by a backward that is not itself differentiable (create_graph=True through an
+    op without a double backward): the value is right; differentiating it again raises, naming the op."""
+
+    @staticmethod
+    def forward(ctx, name, value, *deps):
+        ctx.op = name
+        return value._alias()
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(f"{ctx.op}: double backward (a gradient of a gradient, create_graph=True) is not "
+                           f"implemented for this op in dlcore")
+
+
+class _LinearBackward(Function):
+    """z = raw(g): the backward of an op that is linear in its input (pooling, dropout's mask, embedding's gather),
+    recorded under create_graph. Its own gradient is the op's forward (``adjoint``, a recording op) applied to
+    the incoming gradient, so it can be differentiated again to any order."""
+
+    _double_backward = True
+
+    @staticmethod
+    def forward(ctx, g, raw, adjoint):
+        ctx.adjoint = adjoint
+        return raw(g)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return ctx.adjoint(gg), None, None
+
+
+def _linear_backward(g, raw, adjoint):
+    """raw(g), recorded as a _LinearBackward with the given adjoint when grad mode is on and g requires grad."""
+    if _needs_grad(g):
+        return _LinearBackward.apply(g, raw, adjoint)
+    return raw(g)
+
+
+def _recompute_vjp(fwd, inputs, grad_outputs):
+    """The gradients of fwd(*inputs) (recomputed with recording ops) with respect to inputs at grad_outputs, as
+    recorded tensors: the double backward of a fused kernel through a composite of differentiable ops. The walk
+    stops at the inputs' own histories (partial derivatives of this op only). None for an input that does not
+    require grad."""
+    prev = _set_enabled(True)
+    try:
+        outs = fwd(*inputs)
+    finally:
+        _set_enabled(prev)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    roots = [(o, g) for o, g in zip(outs, grad_outputs) if g is not None and o.requires_grad]
+    keys, need, stop = [], [], set()
+    for i, t in enumerate(inputs):
+        if isinstance(t, _Tensor) and t.requires_grad:
+            need.append(i)
+            if t.grad_fn is None:
+                keys.append(("leaf", id(t)))
+            else:
+                keys.append((t.grad_fn, t._output_nr))
+                stop.add(t.grad_fn)
+    res = [None] * len(inputs)
+    if not roots or not need:
+        return res
+    got = _run_backward([o for o, _ in roots], [g for _, g in roots], True, capture=dict.fromkeys(keys),
+                        accumulate_leaves=False, create_graph=True, stop=stop)
+    for i, k in zip(need, keys):
+        res[i] = got.get(k)
+    return res
+
+
+def _is_internal(fn_cls):
+    return fn_cls.__module__.startswith("dlcore.")
+
+
+def _call_backward(node, grads, create_graph):
+    """node's backward on grads. With create_graph (grad mode on), three kinds of function:
+    - a user Function, or a dlcore one whose backward is written with recording ops (``_double_backward = True``):
+      called as is, its gradient ops are recorded;
+    - a dlcore Function with a ``_double_backward_fn(ctx, *grads)``: that differentiable form is called instead;
+    - any other dlcore Function (a fused backward kernel): the backward runs unrecorded, and each gradient that
+      depends on a tensor requiring grad is tied to them through _NoDoubleBackward (differentiating it raises)."""
+    fn = node._fn
+    if not create_graph or not _is_internal(fn) or getattr(fn, "_double_backward", False):
+        return fn.backward(node, *grads)
+    dbl = getattr(fn, "_double_backward_fn", None)
+    if dbl is not None:
+        out = dbl(node, *grads)
+        if out is not NotImplemented:
+            return out
+    deps = [g for g in grads if g is not None and g.requires_grad]
+    if node._saved_src and not node._freed:
+        deps += [t for t in node._saved_with_history() if t is not None and t.requires_grad]
+    prev = _set_enabled(False)
+    try:
+        out = fn.backward(node, *grads)
+    finally:
+        _set_enabled(prev)
+    if not deps:
+        return out
+    single = not isinstance(out, tuple)
+    outs = (out,) if single else out
+    name = node.name()
+    wrapped = tuple(_NoDoubleBackward.apply(name, g, *deps) if isinstance(g, _Tensor) and
+                    g.dtype.is_floating_point else g for g in outs)
+    return wrapped[0] if single else wrapped
+
+
+def _run_backward_impl(roots, root_grads, retain_graph, capture, accumulate_leaves, create_graph=False, stop=None):
     # Seed the gradient buffers.
     buffers = {}
     leaf_grads = {}
@@ -276,6 +423,8 @@ def _run_backward_impl(roots, root_grads, retain_graph, capture, accumulate_leav
             child = e[0]
             if e[1] is None:
                 continue  # leaf tensor
+            if stop is not None and child in stop:
+                continue  # not entered: its incoming gradient is captured where the edge is followed
             deps[child] = deps.get(child, 0) + 1
             if child not in seen:
                 seen.add(child)
@@ -308,7 +457,7 @@ def _run_backward_impl(roots, root_grads, retain_graph, capture, accumulate_leav
         if node.materialize_grads and (grads[0] is None or len(grads) > 1):
             grads = [g if g is not None else (_zeros_like_meta(m) if m is not None else None)
                      for g, m in zip(grads, node._out_meta)]
-        in_grads = node._fn.backward(node, *grads)
+        in_grads = _call_backward(node, grads, True) if create_graph else node._fn.backward(node, *grads)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         if hooks:
@@ -330,6 +479,10 @@ def _run_backward_impl(roots, root_grads, retain_graph, capture, accumulate_leav
                     key = id(child)
                     leaf_grads[key] = _accumulate(leaf_grads.get(key), g)
                     leaf_tensors[key] = child
+                continue
+            if stop is not None and child in stop:
+                if g is not None:
+                    captured[(child, nr)] = _accumulate(captured.get((child, nr)), g)
                 continue
             if g is not None:
                 buf = buffers.get(child)
@@ -355,6 +508,16 @@ def _accumulate_into_leaf(t, g):
             r = h(g)
             if r is not None:
                 g = r
+    if g.requires_grad or (t.grad is not None and t.grad.requires_grad):
+        # create_graph: .grad keeps the gradient's graph (ops that record)
+        from . import _ops
+        if tuple(g.shape) != tuple(t.shape):
+            g = _ops.reshape(g, list(t.shape)) if g.numel() == t.numel() else _ops.expand(g, list(t.shape))
+        if g.dtype != t.dtype:
+            g = _ops._to(g, t.dtype, None)
+        cur = t.grad
+        t.grad = _ops.clone(g) if cur is None else _ops.add(cur, g)
+        return
     if tuple(g.shape) != tuple(t.shape):
         g = _C.reshape(g, list(t.shape)) if g.numel() == t.numel() else _C.contiguous(_C.expand(g, list(t.shape)))
     if g.dtype != t.dtype:
@@ -386,9 +549,11 @@ def _check_and_default_grads(tensors, grads, who):
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Computes the gradients of tensors w.r.t. graph leaves and accumulates them into the leaves' .grad."""
-    if create_graph:
-        raise NotImplementedError("backward: create_graph=True (higher-order gradients) is not supported by dlcore")
+    """Computes the gradients of tensors w.r.t. graph leaves and accumulates them into the leaves' .grad.
+    create_graph=True records the gradient computation, so .grad can be differentiated again (retain_graph then
+    defaults to True)."""
+    if retain_graph is None:
+        retain_graph = create_graph
     if isinstance(tensors, _Tensor):
         tensors = [tensors]
     tensors = list(tensors)
@@ -403,21 +568,24 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if inputs is not None:
         inputs = [inputs] if isinstance(inputs, _Tensor) else list(inputs)
         cap = {("leaf", id(t)) if t.grad_fn is None else (t.grad_fn, t._output_nr): None for t in inputs}
-        got = _run_backward(tensors, grads, bool(retain_graph), capture=cap, accumulate_leaves=False)
+        got = _run_backward(tensors, grads, bool(retain_graph), capture=cap, accumulate_leaves=False,
+                            create_graph=create_graph)
         for t in inputs:
             key = ("leaf", id(t)) if t.grad_fn is None else (t.grad_fn, t._output_nr)
             g = got.get(key)
             if g is not None:
                 _accumulate_into_leaf(t, g)
         return
-    _run_backward(tensors, grads, bool(retain_graph))
+    _run_backward(tensors, grads, bool(retain_graph), create_graph=create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
          materialize_grads=False):
-    """Returns the gradients of outputs w.r.t. inputs (a tuple), without touching any .grad."""
-    if create_graph:
-        raise NotImplementedError("autograd.grad: create_graph=True (higher-order gradients) is not supported")
+    """Returns the gradients of outputs w.r.t. inputs (a tuple), without touching any .grad. create_graph=True
+    records the gradient computation, so the results can be differentiated again (retain_graph then defaults to
+    True)."""
+    if retain_graph is None:
+        retain_graph = create_graph
     single = isinstance(outputs, _Tensor)
     outputs = [outputs] if single else list(outputs)
     inputs = [inputs] if isinstance(inputs, _Tensor) else list(inputs)
@@ -434,7 +602,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     grads = _check_and_default_grads(outputs, grad_outputs, "autograd.grad")
     keys = [("leaf", id(t)) if t.grad_fn is None else (t.grad_fn, t._output_nr) for t in inputs]
     # An input that is also an output gets that output's seed gradient directly.
-    got = _run_backward(outputs, grads, bool(retain_graph), capture=dict.fromkeys(keys), accumulate_leaves=False)
+    got = _run_backward(outputs, grads, bool(retain_graph), capture=dict.fromkeys(keys), accumulate_leaves=False,
+                        create_graph=create_graph)
     result = []
     for t, k in zip(inputs, keys):
         g = got.get(k)
@@ -461,3 +630,10 @@ def _retain_grad(t):
         fn._retained = {}
     fn._retained[t._output_nr] = weakref.ref(t)
     t._retains_grad = True
+
+
+# dlcore.autograd.functional (jacobian, hessian, vjp, jvp, vhp, hvp); importable as a submodule too
+from . import _autograd_functional as functional  # noqa: E402
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__ + ".functional"] = functional

@@ -109,3 +109,37 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, out_grad=None):
         except AssertionError as e:
             raise AssertionError(f"{e}\nanalytic:\n{analytic}\nnumeric:\n{numeric}") from None
     return True
+
+
+def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4):
+    """Checks second derivatives: the gradient of <w, fn(*inputs)> (w random, fixed), taken with create_graph=True,
+    is itself gradchecked against central differences, for the inputs with requires_grad=True (float64)."""
+    from . import autograd
+    inputs = list(inputs)
+    want = [isinstance(x, _C.Tensor) and x.requires_grad for x in inputs]
+    with autograd.no_grad():
+        out = fn(*inputs)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    rng = np.random.default_rng(4321)
+    weights = [_C.to(_C.from_numpy(np.array(rng.standard_normal(o.shape), dtype=_to_numpy(o).dtype, order="C")),
+                     None, o.device, False) for o in outs]
+
+    def first(*args):
+        with autograd.enable_grad():
+            xs = []
+            for a, w in zip(args, want):
+                if w and not a.requires_grad:  # a perturbed copy made by gradcheck: a fresh leaf
+                    a = a.detach()
+                    a.requires_grad_(True)
+                xs.append(a)
+            r = fn(*xs)
+            rs = r if isinstance(r, (tuple, list)) else (r,)
+            from . import _ops
+            s = None
+            for o, w in zip(rs, weights):
+                t = _ops.sum(_ops.mul(o, w))
+                s = t if s is None else _ops.add(s, t)
+            req = [x for x, w in zip(xs, want) if w]
+            return autograd.grad(s, req, create_graph=True, allow_unused=True, materialize_grads=True)
+
+    return gradcheck(first, inputs, eps=eps, atol=atol, rtol=rtol)
