@@ -3,7 +3,8 @@
 // Kernels see contiguous tensors laid out by the frontends:
 //   sort:  x [R, L] -> values [R, L] (x's dtype), indices [R, L] int64; each row ordered by sort_before below:
 //          ascending or descending, NaN above every number (last ascending, first descending, like torch), equal
-//          keys in index order (stable). topk is a sort's first k columns (a partial sort on CPU).
+//          keys in index order (stable). topk is a sort's first k columns (on CPU: a threshold scan for k <= 32,
+//          sort_topk.h; a partial sort or select-then-sort for larger k).
 //   scan:  x [O, L, I] -> out [O, L, I] (same dtype: float32, float64 or int64), out[o, l, i] = x[o, 0, i] (+|*) ...
 //          (+|*) x[o, l, i]; `reverse` scans from l = L-1 down (the gradient of cumsum). The CPU accumulates float32
 //          in double (torch's CPU rule); the CUDA kernels in the element type.
@@ -34,6 +35,11 @@ using SortFn = void(const Tensor& values, const Tensor& indices, const Tensor& x
 // out, x [O, L, I]; prod: cumprod instead of cumsum.
 using ScanFn = void(const Tensor& out, const Tensor& x, bool prod, bool reverse);
 inline Op<SortFn> sort_op{"sort"};
+// values/indices [O, K, I] (x's dtype / int64): the first K in sort order of each line x[o, :, i] of x [O, L, I]
+// (descending when largest); 1 <= K <= kTopkScanMaxK (sort_tables.h). CPU only (the threshold scan); other devices
+// and larger k take sort_op's partial sort.
+using TopkFn = void(const Tensor& values, const Tensor& indices, const Tensor& x, bool largest);
+inline Op<TopkFn> topk_op{"topk"};
 // value/index [R, 1]: the k-th (1-based) element of each row of x [R, L] in ascending sort order (NaN last, ties by
 // index), found by selection (no sort). CPU only; other devices take topk's first k columns.
 using SelectFn = void(const Tensor& value, const Tensor& index, const Tensor& x, int64_t k);

@@ -1,0 +1,368 @@
+// topk for small k by a threshold scan, compiled once per ISA (the including file defines DLCORE_ISA_NS and
+// DLCORE_VLEN: 1 scalar, 8 avx2, 16 avx512).
+//
+// Each line keeps its best k so far in a small buffer in sort order (the k-th is the threshold). The line is scanned
+// in vector blocks: one compare of a block against the threshold gives the lanes that may beat it (usually none);
+// only those are checked exactly and inserted (insertion sort, k <= kTopkScanMaxK). The order is the sort's
+// (sort_before): descending (largest) or ascending, NaN above every number, equal keys in index order. A later
+// element never wins a tie, so "beats the k-th" is a strict compare; NaN by the unordered compare predicates:
+//   largest:  candidate = !(x <= t)  (x > t, or x NaN);  t = +inf while the k-th is NaN (nothing beats it then,
+//             the NaN lanes are refused by the exact check)
+//   smallest: candidate = !(x >= t)  (x < t, or x or t NaN: while the k-th is NaN every number beats it)
+// The candidate test is a superset of the exact one (better() below), so masks computed with a threshold that an
+// insertion has since raised stay correct.
+//
+// Lines: x [O, L, I]. I == 1: rows (contiguous lines, vector blocks along the line). I > 1: the lines are strided,
+// so the scan runs across lanes = lines: block l of lines c0..c1 is x[o, l, c0:c1] (contiguous), compared against
+// the per-line thresholds in an array; each line has its own buffer. Outputs [O, K, I] (x's layout, k along dim).
+// A line that keeps inserting (an ascending line when largest: every element enters, K shifts each) is given up
+// after insert_budget insertions and handed back to the caller, which sorts it (partial sort, O(L log K)).
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "core/common.h"
+#include "ops/sort/sort_tables.h"
+#if DLCORE_VLEN > 1
+#include "core/x86_intrin.h"
+#endif
+
+namespace dlcore::DLCORE_ISA_NS {
+
+namespace topk_detail {
+
+template <class T>
+DLCORE_ALWAYS_INLINE bool is_nan(T v) {
+  return v != v;
+}
+
+// a (at a later index) comes before b in the sort order.
+template <class T, bool Largest>
+DLCORE_ALWAYS_INLINE bool better(T a, T b) {
+  if constexpr (Largest) return a > b || (is_nan(a) && !is_nan(b));
+  else return a < b || (!is_nan(a) && is_nan(b));
+}
+
+// The threshold the candidate test compares against, from the current k-th.
+template <class T, bool Largest>
+DLCORE_ALWAYS_INLINE T cmp_form(T kth) {
+  if constexpr (Largest && std::is_floating_point_v<T>) {
+    if (is_nan(kth)) return std::numeric_limits<T>::infinity();
+  }
+  return kth;
+}
+
+// One lane's candidate test (the scalar build's, and the vector builds' tails).
+template <class T, bool Largest>
+DLCORE_ALWAYS_INLINE bool may_beat(T x, T t) {
+  if constexpr (Largest) return !(x <= t);
+  else return !(x >= t);
+}
+
+// Vector candidate tests: W elements at p against the threshold vector; bit j set = lane j may beat.
+// The generic one (W = 1) serves the scalar build and the types without a vector version.
+template <class T>
+struct Simd {
+  static constexpr int W = 1;
+  using V = T;
+  static V set1(T t) { return t; }
+  static V load(const T* p) { return *p; }
+  template <bool Largest>
+  static uint64_t cand(const T* p, V t) {
+    return may_beat<T, Largest>(*p, t) ? 1u : 0u;
+  }
+};
+
+#if DLCORE_VLEN == 16
+template <>
+struct Simd<float> {
+  static constexpr int W = 16;
+  using V = __m512;
+  static V set1(float t) { return _mm512_set1_ps(t); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  template <bool Largest>
+  static uint64_t cand(const float* p, V t) {
+    return _mm512_cmp_ps_mask(_mm512_loadu_ps(p), t, Largest ? _CMP_NLE_UQ : _CMP_NGE_UQ);
+  }
+};
+template <>
+struct Simd<double> {
+  static constexpr int W = 8;
+  using V = __m512d;
+  static V set1(double t) { return _mm512_set1_pd(t); }
+  static V load(const double* p) { return _mm512_loadu_pd(p); }
+  template <bool Largest>
+  static uint64_t cand(const double* p, V t) {
+    return _mm512_cmp_pd_mask(_mm512_loadu_pd(p), t, Largest ? _CMP_NLE_UQ : _CMP_NGE_UQ);
+  }
+};
+template <>
+struct Simd<int32_t> {
+  static constexpr int W = 16;
+  using V = __m512i;
+  static V set1(int32_t t) { return _mm512_set1_epi32(t); }
+  static V load(const int32_t* p) { return _mm512_loadu_si512(p); }
+  template <bool Largest>
+  static uint64_t cand(const int32_t* p, V t) {
+    const __m512i x = _mm512_loadu_si512(p);
+    return Largest ? _mm512_cmpgt_epi32_mask(x, t) : _mm512_cmplt_epi32_mask(x, t);
+  }
+};
+template <>
+struct Simd<int64_t> {
+  static constexpr int W = 8;
+  using V = __m512i;
+  static V set1(int64_t t) { return _mm512_set1_epi64(t); }
+  static V load(const int64_t* p) { return _mm512_loadu_si512(p); }
+  template <bool Largest>
+  static uint64_t cand(const int64_t* p, V t) {
+    const __m512i x = _mm512_loadu_si512(p);
+    return Largest ? _mm512_cmpgt_epi64_mask(x, t) : _mm512_cmplt_epi64_mask(x, t);
+  }
+};
+template <>
+struct Simd<uint8_t> {
+  static constexpr int W = 64;
+  using V = __m512i;
+  static V set1(uint8_t t) { return _mm512_set1_epi8((char)t); }
+  static V load(const uint8_t* p) { return _mm512_loadu_si512(p); }
+  template <bool Largest>
+  static uint64_t cand(const uint8_t* p, V t) {
+    const __m512i x = _mm512_loadu_si512(p);
+    return Largest ? _mm512_cmpgt_epu8_mask(x, t) : _mm512_cmplt_epu8_mask(x, t);
+  }
+};
+#elif DLCORE_VLEN == 8
+template <>
+struct Simd<float> {
+  static constexpr int W = 8;
+  using V = __m256;
+  static V set1(float t) { return _mm256_set1_ps(t); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  template <bool Largest>
+  static uint64_t cand(const float* p, V t) {
+    return (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), t, Largest ? _CMP_NLE_UQ : _CMP_NGE_UQ));
+  }
+};
+template <>
+struct Simd<double> {
+  static constexpr int W = 4;
+  using V = __m256d;
+  static V set1(double t) { return _mm256_set1_pd(t); }
+  static V load(const double* p) { return _mm256_loadu_pd(p); }
+  template <bool Largest>
+  static uint64_t cand(const double* p, V t) {
+    return (uint32_t)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(p), t, Largest ? _CMP_NLE_UQ : _CMP_NGE_UQ));
+  }
+};
+template <>
+struct Simd<int32_t> {
+  static constexpr int W = 8;
+  using V = __m256i;
+  static V set1(int32_t t) { return _mm256_set1_epi32(t); }
+  static V load(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  template <bool Largest>
+  static uint64_t cand(const int32_t* p, V t) {
+    const __m256i x = load(p);
+    const __m256i m = Largest ? _mm256_cmpgt_epi32(x, t) : _mm256_cmpgt_epi32(t, x);
+    return (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(m));
+  }
+};
+template <>
+struct Simd<int64_t> {
+  static constexpr int W = 4;
+  using V = __m256i;
+  static V set1(int64_t t) { return _mm256_set1_epi64x(t); }
+  static V load(const int64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  template <bool Largest>
+  static uint64_t cand(const int64_t* p, V t) {
+    const __m256i x = load(p);
+    const __m256i m = Largest ? _mm256_cmpgt_epi64(x, t) : _mm256_cmpgt_epi64(t, x);
+    return (uint32_t)_mm256_movemask_pd(_mm256_castsi256_pd(m));
+  }
+};
+template <>
+struct Simd<uint8_t> {  // unsigned compare as signed after flipping the top bits
+  static constexpr int W = 32;
+  using V = __m256i;
+  static V set1(uint8_t t) { return _mm256_set1_epi8((char)(t ^ 0x80)); }
+  static V load(const uint8_t* p) {
+    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), _mm256_set1_epi8((char)0x80));
+  }
+  template <bool Largest>
+  static uint64_t cand(const uint8_t* p, V t) {
+    const __m256i x = load(p);
+    const __m256i m = Largest ? _mm256_cmpgt_epi8(x, t) : _mm256_cmpgt_epi8(t, x);
+    return (uint32_t)_mm256_movemask_epi8(m);
+  }
+};
+#endif
+
+// Inserts x (index j, later than every buffered index) into the sorted buffer bv/bi of n entries (n < K: grows;
+// n == K: the last one drops out; the caller checked better(x, bv[K-1]) in that case).
+template <class T, bool Largest>
+DLCORE_ALWAYS_INLINE void insert(T* bv, int64_t* bi, int64_t n, int64_t K, T x, int64_t j) {
+  int64_t p = n < K ? n : K - 1;
+  while (p > 0 && better<T, Largest>(x, bv[p - 1])) {
+    bv[p] = bv[p - 1];
+    bi[p] = bi[p - 1];
+    --p;
+  }
+  bv[p] = x;
+  bi[p] = j;
+}
+
+// Insertions a line may make before the scan gives it up (returned to the caller, which sorts it instead): random
+// order makes about K ln(L / K) (L = 1000: 26 for K = 5, 110 for K = 32), an ascending line (largest) L - K, each
+// shifting K entries.
+inline int64_t insert_budget(int64_t L, int64_t K) { return L / 16 + 4 * K; }
+
+// The threshold that no number passes (a given-up lane's; its NaNs still reach visit, which skips the lane).
+template <class T, bool Largest>
+DLCORE_ALWAYS_INLINE T never_beaten() {
+  if constexpr (std::is_floating_point_v<T>)
+    return Largest ? std::numeric_limits<T>::infinity() : -std::numeric_limits<T>::infinity();
+  else
+    return Largest ? std::numeric_limits<T>::max() : std::numeric_limits<T>::lowest();
+}
+
+// Rows o0..o1 of x [O, L] (contiguous lines), outputs [O, K]. Returns the number of rows given up (written to redo).
+template <class T, bool Largest>
+int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
+  using S = Simd<T>;
+  constexpr int W = S::W;
+  constexpr int U = W > 1 ? 4 : 8;  // blocks per step: one branch on the OR of their masks
+  const int64_t L = a.L, K = a.K;
+  const int64_t budget = insert_budget(L, K);
+  int64_t nredo = 0;
+  T bv[kTopkScanMaxK];
+  int64_t bi[kTopkScanMaxK];
+  for (int64_t o = o0; o < o1; ++o) {
+    const T* x = static_cast<const T*>(a.x) + o * L;
+    for (int64_t j = 0; j < K; ++j) insert<T, Largest>(bv, bi, j, K, x[j], j);
+    T t = cmp_form<T, Largest>(bv[K - 1]);
+    typename S::V tv = S::set1(t);
+    int64_t inserted = 0;
+    auto visit = [&](uint64_t m, int64_t base) {
+      while (m) {
+        const int64_t j = base + __builtin_ctzll(m);
+        m &= m - 1;
+        if (better<T, Largest>(x[j], bv[K - 1])) {
+          insert<T, Largest>(bv, bi, K, K, x[j], j);
+          t = cmp_form<T, Largest>(bv[K - 1]);
+          tv = S::set1(t);
+          ++inserted;
+        }
+      }
+    };
+    int64_t j = K;
+    for (; j + U * W <= L; j += U * W) {
+      uint64_t m[U], any = 0;
+      for (int u = 0; u < U; ++u) any |= m[u] = S::template cand<Largest>(x + j + u * W, tv);
+      if (DLCORE_UNLIKELY(any != 0)) {
+        for (int u = 0; u < U; ++u) visit(m[u], j + u * W);
+        if (DLCORE_UNLIKELY(inserted > budget)) break;
+      }
+    }
+    if (inserted > budget) {
+      redo[nredo++] = o;
+      continue;
+    }
+    for (; j + W <= L; j += W) visit(S::template cand<Largest>(x + j, tv), j);
+    for (; j < L; ++j)
+      if (may_beat<T, Largest>(x[j], t)) visit(1, j);
+    T* vo = static_cast<T*>(a.values) + o * K;
+    int64_t* io = a.indices + o * K;
+    std::memcpy(vo, bv, K * sizeof(T));
+    std::memcpy(io, bi, K * sizeof(int64_t));
+  }
+  return nredo;
+}
+
+// Lines c0..c1 of slice o of x [O, L, I] (strided lines, scanned across lanes), outputs [O, K, I]. scratch: see
+// TopkTable (per-line insertion counts, buffers and thresholds). Returns the number of lines given up (their c in
+// redo); their outputs are left to the caller.
+template <class T, bool Largest>
+int64_t topk_lanes(const TopkArgs& a, int64_t o, int64_t c0, int64_t c1, void* scratch, int64_t* redo) {
+  using S = Simd<T>;
+  constexpr int W = S::W;
+  const int64_t L = a.L, K = a.K, I = a.I, n = c1 - c0, budget = insert_budget(L, K);
+  int64_t* cnt = static_cast<int64_t*>(scratch);  // [n] insertions; > budget: given up
+  int64_t* bi = cnt + n;                          // [n, K]
+  T* bv = reinterpret_cast<T*>(bi + n * K);       // [n, K]
+  T* thr = bv + n * K;                            // [n]
+  for (int64_t c = 0; c < n; ++c) cnt[c] = 0;
+  const T* xo = static_cast<const T*>(a.x) + o * L * I + c0;
+  for (int64_t l = 0; l < K; ++l) {
+    const T* row = xo + l * I;
+    for (int64_t c = 0; c < n; ++c) insert<T, Largest>(bv + c * K, bi + c * K, l, K, row[c], l);
+  }
+  for (int64_t c = 0; c < n; ++c) thr[c] = cmp_form<T, Largest>(bv[c * K + K - 1]);
+  auto visit = [&](uint64_t m, const T* row, int64_t base, int64_t l) {
+    while (m) {
+      const int64_t c = base + __builtin_ctzll(m);
+      m &= m - 1;
+      T* b = bv + c * K;
+      if (better<T, Largest>(row[c], b[K - 1]) && cnt[c] <= budget) {
+        insert<T, Largest>(b, bi + c * K, K, K, row[c], l);
+        thr[c] = ++cnt[c] > budget ? never_beaten<T, Largest>() : cmp_form<T, Largest>(b[K - 1]);
+      }
+    }
+  };
+  for (int64_t l = K; l < L; ++l) {
+    const T* row = xo + l * I;
+    int64_t c = 0;
+    for (; c + W <= n; c += W) {
+      const uint64_t m = S::template cand<Largest>(row + c, S::load(thr + c));
+      if (DLCORE_UNLIKELY(m != 0)) visit(m, row, c, l);
+    }
+    for (; c < n; ++c)
+      if (may_beat<T, Largest>(row[c], thr[c])) visit(1, row, c, l);
+  }
+  T* vo = static_cast<T*>(a.values) + o * K * I + c0;
+  int64_t* io = a.indices + o * K * I + c0;
+  for (int64_t j = 0; j < K; ++j)
+    for (int64_t c = 0; c < n; ++c) {
+      vo[j * I + c] = bv[c * K + j];
+      io[j * I + c] = bi[c * K + j];
+    }
+  int64_t nredo = 0;
+  for (int64_t c = 0; c < n; ++c)
+    if (cnt[c] > budget) redo[nredo++] = c0 + c;
+  return nredo;
+}
+
+template <class T>
+int64_t topk_rows_any(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
+  return a.largest ? topk_rows<T, true>(a, o0, o1, redo) : topk_rows<T, false>(a, o0, o1, redo);
+}
+template <class T>
+int64_t topk_lanes_any(const TopkArgs& a, int64_t o, int64_t c0, int64_t c1, void* scratch, int64_t* redo) {
+  return a.largest ? topk_lanes<T, true>(a, o, c0, c1, scratch, redo)
+                   : topk_lanes<T, false>(a, o, c0, c1, scratch, redo);
+}
+
+}  // namespace topk_detail
+
+void fill_topk_table(TopkTable& t) {
+  using namespace topk_detail;
+  t.rows[0] = &topk_rows_any<float>;
+  t.rows[1] = &topk_rows_any<double>;
+  t.rows[2] = &topk_rows_any<int32_t>;
+  t.rows[3] = &topk_rows_any<int64_t>;
+  t.rows[4] = &topk_rows_any<uint8_t>;
+  t.lanes[0] = &topk_lanes_any<float>;
+  t.lanes[1] = &topk_lanes_any<double>;
+  t.lanes[2] = &topk_lanes_any<int32_t>;
+  t.lanes[3] = &topk_lanes_any<int64_t>;
+  t.lanes[4] = &topk_lanes_any<uint8_t>;
+  t.lane_width[0] = Simd<float>::W;
+  t.lane_width[1] = Simd<double>::W;
+  t.lane_width[2] = Simd<int32_t>::W;
+  t.lane_width[3] = Simd<int64_t>::W;
+  t.lane_width[4] = Simd<uint8_t>::W;
+}
+
+}  // namespace dlcore::DLCORE_ISA_NS
