@@ -489,3 +489,24 @@ def test_layer_norm_parameter_gradients_keep_their_shape():
         res.append([_np(t.grad) for t in (xx, ww, bb)])
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["asin", "acos", "atan", "sinh", "cosh", "tan", "asinh", "acosh", "atanh", "erfc",
+                                  "erfinv", "lgamma", "sinc", "deg2rad", "expm1", "log2", "reciprocal", "rsqrt"])
+def test_unary_math_second_order(name):
+    x = R.uniform(0.1, 0.8, (3, 4))
+    if name == "acosh":
+        x = x + 1.2
+    if name in ("lgamma", "reciprocal", "rsqrt"):
+        x = x + 0.5
+    _second_order(lambda x: (getattr(x, name)() ** 2).sum(), lambda x: (getattr(x, name)() ** 2).sum(), [x],
+                  rtol=1e-8)
+
+
+def test_binary_math_op_second_order_raises_clearly():
+    """ops whose backward is not written for double backward (here atan2, digamma) raise on the second order."""
+    x = dl.tensor(_r(3) + 2, dtype=dl.float64, requires_grad=True)
+    for f in (lambda x: dl.atan2(x, x * 2 + 1), lambda x: x.digamma()):
+        (g,) = dl.autograd.grad(f(x).sum(), x, create_graph=True)
+        with pytest.raises(RuntimeError, match="double backward"):
+            dl.autograd.grad(g.sum(), x)

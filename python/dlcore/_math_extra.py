@@ -13,7 +13,7 @@ import numbers
 
 from . import _C, _ops
 from .autograd import Function, _needs_grad
-from ._ops import _unary_fn, _meta, _g_for
+from ._ops import _unary_fn, _meta, _g_for, _D, _DiffOps, _dispatch
 
 Tensor = _C.Tensor
 _isT = isinstance
@@ -30,41 +30,45 @@ _SQRT_PI = math.sqrt(math.pi)
 # ------------------------------------------------------------------------------------------------- unary
 
 def _rsqrt_of(t):
-    return _C.rsqrt(t)
+    return _D.rsqrt(t)
 
 
 def _sq(x):
-    return _C.mul(x, x)
+    return _D.mul(x, x)
 
 
-asin = _unary_fn("asin", lambda x, o, g: _C.mul(g, _rsqrt_of(_C.sub(1.0, _sq(x)))))
-acos = _unary_fn("acos", lambda x, o, g: _C.neg(_C.mul(g, _rsqrt_of(_C.sub(1.0, _sq(x))))))
-atan = _unary_fn("atan", lambda x, o, g: _C.div(g, _C.add(_sq(x), 1.0)))
-sinh = _unary_fn("sinh", lambda x, o, g: _C.mul(g, _C.cosh(x)))
-cosh = _unary_fn("cosh", lambda x, o, g: _C.mul(g, _C.sinh(x)))
-tan = _unary_fn("tan", lambda x, o, g: _C.mul(g, _C.add(_sq(o), 1.0)), "o")
-asinh = _unary_fn("asinh", lambda x, o, g: _C.mul(g, _rsqrt_of(_C.add(_sq(x), 1.0))))
-acosh = _unary_fn("acosh", lambda x, o, g: _C.mul(g, _rsqrt_of(_C.sub(_sq(x), 1.0))))
-atanh = _unary_fn("atanh", lambda x, o, g: _C.div(g, _C.sub(1.0, _sq(x))))
+asin = _unary_fn("asin", lambda x, o, g: _D.mul(g, _rsqrt_of(_D.sub(1.0, _sq(x)))), double=True)
+acos = _unary_fn("acos", lambda x, o, g: _D.neg(_D.mul(g, _rsqrt_of(_D.sub(1.0, _sq(x))))), double=True)
+atan = _unary_fn("atan", lambda x, o, g: _D.div(g, _D.add(_sq(x), 1.0)), double=True)
+sinh = _unary_fn("sinh", lambda x, o, g: _D.mul(g, _D.cosh(x)), double=True)
+cosh = _unary_fn("cosh", lambda x, o, g: _D.mul(g, _D.sinh(x)), double=True)
+tan = _unary_fn("tan", lambda x, o, g: _D.mul(g, _D.add(_sq(o), 1.0)), "o", double=True)
+asinh = _unary_fn("asinh", lambda x, o, g: _D.mul(g, _rsqrt_of(_D.add(_sq(x), 1.0))), double=True)
+acosh = _unary_fn("acosh", lambda x, o, g: _D.mul(g, _rsqrt_of(_D.sub(_sq(x), 1.0))), double=True)
+atanh = _unary_fn("atanh", lambda x, o, g: _D.div(g, _D.sub(1.0, _sq(x))), double=True)
 arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
 # erfc' = -2/sqrt(pi) exp(-x^2); erfinv' = sqrt(pi)/2 exp(erfinv(x)^2) (reads the output)
-erfc = _unary_fn("erfc", lambda x, o, g: _C.mul(g, _C.mul(_C.exp(_C.neg(_sq(x))), -2.0 / _SQRT_PI)))
-erfinv = _unary_fn("erfinv", lambda x, o, g: _C.mul(g, _C.mul(_C.exp(_sq(o)), 0.5 * _SQRT_PI)), "o")
-lgamma = _unary_fn("lgamma", lambda x, o, g: _C.mul(g, _C.digamma(x)))
+erfc = _unary_fn("erfc", lambda x, o, g: _D.mul(g, _D.mul(_D.exp(_D.neg(_sq(x))), -2.0 / _SQRT_PI)), double=True)
+erfinv = _unary_fn("erfinv", lambda x, o, g: _D.mul(g, _D.mul(_D.exp(_sq(o)), 0.5 * _SQRT_PI)), "o", double=True)
+lgamma = _unary_fn("lgamma", lambda x, o, g: _D.mul(g, _D.digamma(x)), double=True)
 digamma = _unary_fn("digamma", lambda x, o, g: _C.mul(g, _C.trigamma(x)))
-frac = _unary_fn("frac", lambda x, o, g: g, "")
-deg2rad = _unary_fn("deg2rad", lambda x, o, g: _C.mul(g, math.pi / 180.0), "")
-rad2deg = _unary_fn("rad2deg", lambda x, o, g: _C.mul(g, 180.0 / math.pi), "")
+frac = _unary_fn("frac", lambda x, o, g: g, "", double=True)
+deg2rad = _unary_fn("deg2rad", lambda x, o, g: _D.mul(g, math.pi / 180.0), "", double=True)
+rad2deg = _unary_fn("rad2deg", lambda x, o, g: _D.mul(g, 180.0 / math.pi), "", double=True)
 
 
 def _sinc_grad(x, o, g):
     # (pi x cos(pi x) - sin(pi x)) / (pi x^2), 0 at x == 0
-    px = _C.mul(x, math.pi)
-    d = _C.div(_C.sub(_C.mul(px, _C.cos(px)), _C.sin(px)), _C.mul(px, x))
-    return _C.mul(g, _C.where(_C.eq(x, 0), 0.0, d))
+    px = _D.mul(x, math.pi)
+    d = _D.div(_D.sub(_D.mul(px, _D.cos(px)), _D.sin(px)), _D.mul(px, x))
+    return _D.mul(g, _D.where(_D.eq(x, 0), 0.0, d))
 
 
-sinc = _unary_fn("sinc", _sinc_grad)
+sinc = _unary_fn("sinc", _sinc_grad, double=True)
+
+# recording forms of this module's kernels for the double-backward formulas (_ops._D)
+for _name, _rec in {"cosh": cosh, "sinh": sinh, "digamma": digamma}.items():
+    setattr(_DiffOps, _name, staticmethod(_dispatch(getattr(_C, _name), _rec)))
 
 
 def signbit(input):

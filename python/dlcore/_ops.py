@@ -486,13 +486,15 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 # ------------------------------------------------------------------------------------------------- unary
 
-def _unary_fn(name, grad, saves="x"):
+def _unary_fn(name, grad, saves="x", double=False):
     """A Function for a unary op whose derivative grad(x, out, g) is written with raw ops. saves: what the
     derivative reads and the node keeps, as torch does ("x" the input, "o" the output, "" neither: the derivative
-    then reads only g); an in-place change to anything else (e.g. the input of exp) does not invalidate the node."""
+    then reads only g); an in-place change to anything else (e.g. the input of exp) does not invalidate the node.
+    double: grad is written with _D ops, so create_graph records it (double backward); otherwise a second
+    derivative through this op raises."""
 
     class _U(Function):
-        _double_backward = True
+        _double_backward = double  # grad written with _D ops (recording under create_graph)
 
         @staticmethod
         def forward(ctx, x):
@@ -528,15 +530,15 @@ def _zero_grad(x, o, g):
     return _C.zeros(list(g.shape), g.dtype, g.device)
 
 
-neg = _unary_fn("neg", lambda x, o, g: _D.neg(g), "")
+neg = _unary_fn("neg", lambda x, o, g: _D.neg(g), "", double=True)
 negative = neg
-exp = _unary_fn("exp", lambda x, o, g: _D.mul(g, o), "o")
-log = _unary_fn("log", lambda x, o, g: _D.div(g, x))
-sqrt = _unary_fn("sqrt", lambda x, o, g: _D.div(g, _D.mul(o, 2.0)), "o")
-rsqrt = _unary_fn("rsqrt", lambda x, o, g: _D.mul(g, _D.mul(_D.pow_scalar(o, 3), -0.5)), "o")
-abs = _unary_fn("abs", lambda x, o, g: _D.mul(g, _D.sign(x)))
+exp = _unary_fn("exp", lambda x, o, g: _D.mul(g, o), "o", double=True)
+log = _unary_fn("log", lambda x, o, g: _D.div(g, x), double=True)
+sqrt = _unary_fn("sqrt", lambda x, o, g: _D.div(g, _D.mul(o, 2.0)), "o", double=True)
+rsqrt = _unary_fn("rsqrt", lambda x, o, g: _D.mul(g, _D.mul(_D.pow_scalar(o, 3), -0.5)), "o", double=True)
+abs = _unary_fn("abs", lambda x, o, g: _D.mul(g, _D.sign(x)), double=True)
 absolute = abs
-_sign = _unary_fn("sign", _zero_grad, "")
+_sign = _unary_fn("sign", _zero_grad, "", double=True)
 
 
 def sign(input):
@@ -546,21 +548,21 @@ def sign(input):
     return _sign(input)
 
 
-square = _unary_fn("square", lambda x, o, g: _D.mul(g, _D.mul(x, 2.0)))
-reciprocal = _unary_fn("reciprocal", lambda x, o, g: _D.neg(_D.mul(g, _D.mul(o, o))), "o")
-log1p = _unary_fn("log1p", lambda x, o, g: _D.div(g, _D.add(x, 1.0)))
-expm1 = _unary_fn("expm1", lambda x, o, g: _D.mul(g, _D.add(o, 1.0)), "o")
-log2 = _unary_fn("log2", lambda x, o, g: _D.div(g, _D.mul(x, math.log(2.0))))
-log10 = _unary_fn("log10", lambda x, o, g: _D.div(g, _D.mul(x, math.log(10.0))))
-exp2 = _unary_fn("exp2", lambda x, o, g: _D.mul(g, _D.mul(o, math.log(2.0))), "o")
-sin = _unary_fn("sin", lambda x, o, g: _D.mul(g, _D.cos(x)))
-cos = _unary_fn("cos", lambda x, o, g: _D.neg(_D.mul(g, _D.sin(x))))
-tanh = _unary_fn("tanh", lambda x, o, g: _D.mul(g, _D.sub(1.0, _D.mul(o, o))), "o")
-sigmoid = _unary_fn("sigmoid", lambda x, o, g: _D.mul(g, _D.mul(o, _D.sub(1.0, o))), "o")
-erf = _unary_fn("erf", lambda x, o, g: _D.mul(g, _D.mul(_D.exp(_D.neg(_D.mul(x, x))), 2.0 / math.sqrt(math.pi))))
-floor = _unary_fn("floor", _zero_grad, "")
-ceil = _unary_fn("ceil", _zero_grad, "")
-trunc = _unary_fn("trunc", _zero_grad, "")
+square = _unary_fn("square", lambda x, o, g: _D.mul(g, _D.mul(x, 2.0)), double=True)
+reciprocal = _unary_fn("reciprocal", lambda x, o, g: _D.neg(_D.mul(g, _D.mul(o, o))), "o", double=True)
+log1p = _unary_fn("log1p", lambda x, o, g: _D.div(g, _D.add(x, 1.0)), double=True)
+expm1 = _unary_fn("expm1", lambda x, o, g: _D.mul(g, _D.add(o, 1.0)), "o", double=True)
+log2 = _unary_fn("log2", lambda x, o, g: _D.div(g, _D.mul(x, math.log(2.0))), double=True)
+log10 = _unary_fn("log10", lambda x, o, g: _D.div(g, _D.mul(x, math.log(10.0))), double=True)
+exp2 = _unary_fn("exp2", lambda x, o, g: _D.mul(g, _D.mul(o, math.log(2.0))), "o", double=True)
+sin = _unary_fn("sin", lambda x, o, g: _D.mul(g, _D.cos(x)), double=True)
+cos = _unary_fn("cos", lambda x, o, g: _D.neg(_D.mul(g, _D.sin(x))), double=True)
+tanh = _unary_fn("tanh", lambda x, o, g: _D.mul(g, _D.sub(1.0, _D.mul(o, o))), "o", double=True)
+sigmoid = _unary_fn("sigmoid", lambda x, o, g: _D.mul(g, _D.mul(o, _D.sub(1.0, o))), "o", double=True)
+erf = _unary_fn("erf", lambda x, o, g: _D.mul(g, _D.mul(_D.exp(_D.neg(_D.mul(x, x))), 2.0 / math.sqrt(math.pi))), double=True)
+floor = _unary_fn("floor", _zero_grad, "", double=True)
+ceil = _unary_fn("ceil", _zero_grad, "", double=True)
+trunc = _unary_fn("trunc", _zero_grad, "", double=True)
 fix = trunc
 
 
@@ -571,7 +573,7 @@ def round(input, decimals=0):
     return _round0(input)
 
 
-_round0 = _unary_fn("round", _zero_grad, "")
+_round0 = _unary_fn("round", _zero_grad, "", double=True)
 
 
 class _Clamp(Function):
@@ -1597,15 +1599,23 @@ class _DiffOps:
     """dlcore._C's kernel signatures for the ops the backward functions above are written with, recorded when grad
     mode is on and an operand requires grad: with ``create_graph=True`` (grad mode on during backward) their
     gradients are then themselves differentiable. In a plain backward (grad mode off) each is its raw kernel after
-    one check. Any other name (comparisons, zeros, ...: no gradient) is the raw kernel."""
+    one check. The ops without a gradient (comparisons, masks, constants, rounding) are the raw kernels; any other
+    name is an error, so that a backward cannot silently use an unrecorded differentiable kernel."""
+
+    _NO_GRAD = frozenset(["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "isnan",
+                          "isfinite", "isinf", "zeros", "full", "empty", "sign", "floor", "ceil", "trunc", "round",
+                          "item", "any", "all", "arange_int"])
 
     def __getattr__(self, name):
-        return getattr(_C, name)
+        if name in _DiffOps._NO_GRAD:
+            return getattr(_C, name)
+        raise AttributeError(f"_ops._D.{name}: no recording form of this kernel (add one to _DiffOps)")
 
 
 _D = _DiffOps()
 for _name, _rec in {"add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "neg": neg, "exp": exp, "log": log,
-                    "sin": sin, "cos": cos, "sqrt": sqrt, "tanh": tanh, "sigmoid": sigmoid, "sum": sum, "mean": mean,
+                    "sin": sin, "cos": cos, "sqrt": sqrt, "rsqrt": rsqrt, "reciprocal": reciprocal, "tanh": tanh,
+                    "sigmoid": sigmoid, "erf": erf, "sum": sum, "mean": mean,
                     "expand": expand, "reshape": reshape, "unsqueeze": unsqueeze, "squeeze": squeeze,
                     "permute": permute, "transpose": transpose, "matmul": matmul, "clone": clone,
                     "contiguous": contiguous, "where": where}.items():
