@@ -85,6 +85,28 @@ def _call(func, inputs, fn):
     return outs, is_tuple
 
 
+def _second(gs, vs, targets, create_graph, strict, fn, what):
+    """The gradients of <gs, vs> (gs recorded first gradients) with respect to targets: zeros (or an error in
+    strict mode) where independent, detached unless create_graph."""
+    pairs = [(g, vv) for g, vv in zip(gs, vs) if g is not None and g.requires_grad]
+    if pairs:
+        got = _grad([g for g, _ in pairs], list(targets), [vv for _, vv in pairs], create_graph=create_graph,
+                    retain_graph=True, allow_unused=True)
+    else:
+        got = (None,) * len(targets)
+    res = []
+    for i, (r, t) in enumerate(zip(got, targets)):
+        if r is None:
+            if strict:
+                raise RuntimeError(f"{fn}: {what} {i} is independent of the inputs' gradients; this is not allowed "
+                                   f"in strict mode")
+            r = _C.zeros(list(t.shape), t.dtype, t.device)
+        elif not create_graph:
+            r = r.detach()
+        res.append(r)
+    return res
+
+
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): the vector-Jacobian product at inputs."""
     inputs, in_tuple = _as_tuple(inputs, "inputs", "vjp")
@@ -110,23 +132,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         us.append(u)
     with _enable_grad():
         gs = _grads(outs, xs, us, True, strict, "jvp", zeros_for_unused=False)
-        pairs = [(g, vv) for g, vv in zip(gs, v) if g is not None and g.requires_grad]
-        if pairs:
-            jv = _grad([g for g, _ in pairs], us, [vv for _, vv in pairs], create_graph=create_graph,
-                       retain_graph=True, allow_unused=True)
-        else:
-            jv = (None,) * len(us)
-    res = []
-    for j, (o, u) in enumerate(zip(outs, us)):
-        r = jv[j]
-        if r is None:
-            if strict:
-                raise RuntimeError(f"jvp: output {j} of the user-provided function is independent of the inputs; "
-                                   f"this is not allowed in strict mode")
-            r = _C.zeros(list(o.shape), o.dtype, o.device)
-        elif not create_graph:
-            r = r.detach()
-        res.append(r)
+        res = _second(gs, v, us, create_graph, strict, "jvp", "output")
     outs = _fix_outputs(outs, create_graph)
     return (outs if out_tuple else outs[0]), (tuple(res) if out_tuple else res[0])
 
@@ -214,22 +220,7 @@ def _hv(func, inputs, v, create_graph, strict, fn, transpose):
         out = f(*xs)
         gs = _grads((out,), xs, (_C.full(list(out.shape), 1.0, out.dtype, out.device),), True, strict, fn,
                     zeros_for_unused=False)
-        pairs = [(g, vv) for g, vv in zip(gs, v) if g is not None and g.requires_grad]
-        if pairs:
-            hv = _grad([g for g, _ in pairs], list(xs), [vv for _, vv in pairs], create_graph=create_graph,
-                       retain_graph=True, allow_unused=True)
-        else:
-            hv = (None,) * len(xs)
-    res = []
-    for i, (h, x) in enumerate(zip(hv, xs)):
-        if h is None:
-            if strict:
-                raise RuntimeError(f"{fn}: the gradient of the function is independent of input {i}; this is not "
-                                   f"allowed in strict mode")
-            h = _C.zeros(list(x.shape), x.dtype, x.device)
-        elif not create_graph:
-            h = h.detach()
-        res.append(h)
+        res = _second(gs, v, xs, create_graph, strict, fn, "input")
     out = out if create_graph else out.detach()
     return out, (tuple(res) if in_tuple else res[0])
 
