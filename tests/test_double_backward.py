@@ -190,6 +190,15 @@ def test_conv2d_second_order(cfg):
                   lambda x, w, b: (TF.conv2d(x, w, b, **cfg) ** 2).sum(), [x, w, b])
 
 
+@pytest.mark.parametrize("cfg", [dict(stride=1, padding=1), dict(stride=2, padding=1, output_padding=1),
+                                 dict(stride=2, padding=0, dilation=2, output_padding=1, groups=2)])
+def test_conv_transpose2d_second_order(cfg):
+    groups = cfg.get("groups", 1)
+    x, w, b = _r(2, 4, 5, 4), _r(4, 3, 3, 3) * 0.5, _r(3 * groups)
+    _second_order(lambda x, w, b: (F.conv_transpose2d(x, w, b, **cfg) ** 2).sum(),
+                  lambda x, w, b: (TF.conv_transpose2d(x, w, b, **cfg) ** 2).sum(), [x, w, b])
+
+
 def test_conv1d_second_order():
     _second_order(lambda x, w: (F.conv1d(x, w, padding=1).tanh() ** 2).sum(),
                   lambda x, w: (TF.conv1d(x, w, padding=1).tanh() ** 2).sum(), [_r(2, 3, 9), _r(4, 3, 3)])

@@ -306,15 +306,17 @@ class _ConvTranspose(Function):
             y = _C.conv2d_backward_input(x4, w4, list(y4_shape), stride, pad, dil, groups, op)
         if b is not None:
             _C.add_(y, _C.reshape(b, [1, y4_shape[1], 1, 1]))
-        ctx.save_for_backward(x4, w4)
+        ctx.save_for_backward(x, w)  # (the inputs themselves: their history serves a double backward)
         ctx.cfg = cfg
         ctx.has_b = b is not None
         return _C.reshape(y, list(out_shape)) if tuple(out_shape) != tuple(y4_shape) else y
 
     @staticmethod
     def backward(ctx, g):
-        x4, w4 = ctx.saved_tensors
+        x, w = ctx.saved_tensors
         x4_shape, w4_shape, y4_shape, out_shape, stride, pad, dil, groups, op, yeff_hw = ctx.cfg
+        x4 = _C.reshape(x, list(x4_shape)) if tuple(x.shape) != tuple(x4_shape) else x
+        w4 = _C.reshape(w, list(w4_shape)) if tuple(w.shape) != tuple(w4_shape) else w
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         need_b = ctx.has_b and ctx.needs_input_grad[2]
         g4 = _C.reshape(g, list(y4_shape)) if tuple(g.shape) != tuple(y4_shape) else g
@@ -332,6 +334,32 @@ class _ConvTranspose(Function):
                 gw = _C.reshape(gw, list(ctx.w_shape))
         if need_b:
             gb = _C.sum(g4b, [0, 2, 3])
+        return gx, gw, gb, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """The backward through recording ops (create_graph): conv for the input, the weight-gradient op for the
+        weight (the conv family below, closed under differentiation)."""
+        x, w = ctx.saved_tensors
+        x4_shape, w4_shape, y4_shape, out_shape, stride, pad, dil, groups, op, yeff_hw = ctx.cfg
+        cfg = (list(stride), list(pad), list(dil), groups, op)
+        x4 = _ops.reshape(x, list(x4_shape)) if tuple(x.shape) != tuple(x4_shape) else x
+        w4 = _ops.reshape(w, list(w4_shape)) if tuple(w.shape) != tuple(w4_shape) else w
+        g4 = _ops.reshape(g, list(y4_shape)) if tuple(g.shape) != tuple(y4_shape) else g
+        g4b = g4
+        if tuple(yeff_hw) != tuple(y4_shape[2:]):
+            g4 = _ops.narrow(_ops.narrow(g4, 2, 0, yeff_hw[0]), 3, 0, yeff_hw[1])
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = _conv_core(g4, w4, cfg)
+            if tuple(gx.shape) != ctx.x_shape:
+                gx = _ops.reshape(gx, list(ctx.x_shape))
+        if ctx.needs_input_grad[1]:
+            gw = _conv_grad_weight(x4, g4, tuple(w4_shape), cfg)
+            if tuple(gw.shape) != ctx.w_shape:
+                gw = _ops.reshape(gw, list(ctx.w_shape))
+        if ctx.has_b and ctx.needs_input_grad[2]:
+            gb = _ops.sum(g4b, [0, 2, 3])
         return gx, gw, gb, None
 
 
