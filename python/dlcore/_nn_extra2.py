@@ -2,8 +2,8 @@
 
 - losses: margin_ranking_loss, triplet_margin_loss, triplet_margin_with_distance_loss, cosine_embedding_loss,
   soft_margin_loss, multilabel_soft_margin_loss, multilabel_margin_loss, poisson_nll_loss, gaussian_nll_loss and
-  ctc_loss (a Function: the alpha recursion forward, the beta recursion backward, both in log space, vectorized over
-  the batch and the extended label positions with a Python loop over time only);
+  ctc_loss (a Function over the native CTC kernel of csrc/ops/softmax_loss/ctc_cpu.cpp: the alpha recursion
+  forward, the beta recursion and torch's gradient backward);
 - unfold / fold (im2col / col2im as an index_select / index_add of the padded planes with precomputed offsets);
 - bilinear, pdist, channel_shuffle, rms_norm;
 - dropout1d, dropout3d, alpha_dropout, feature_alpha_dropout and rrelu (masks and slopes from the default Philox
@@ -334,148 +334,23 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
 # ------------------------------------------------------------------------------------------------- ctc_loss
 
-def _lengths(v, n, op, name):
-    """Host int64 array of n lengths from a Tensor, a sequence or an int."""
-    if _isT(v, Tensor):
-        if v.dtype.is_floating_point or v.dtype == _C.dtype.bool:
-            raise RuntimeError(f"{op}(): {name} must be integral, got dtype {v.dtype.name}")
-        a = _host(v).astype(np.int64).reshape(-1)
-    elif isinstance(v, numbers.Integral):
-        a = np.array([int(v)], np.int64)
-    else:
-        try:
-            a = np.array([int(e) if isinstance(e, numbers.Integral) else _bad_len(e, op, name) for e in v], np.int64)
-        except TypeError:
-            raise TypeError(f"{op}(): {name} must be a Tensor, a sequence of ints or an int, got "
-                            f"{type(v).__name__}") from None
-    if a.size != n:
-        raise RuntimeError(f"{op}(): {name} must be of size batch_size ({n}), got {a.size} value(s)")
-    return a
-
-
-def _bad_len(e, op, name):
-    raise RuntimeError(f"{op}(): {name} must be integral, got {e!r}")
-
-
-def _lse3(a, b, c):
-    """log(exp a + exp b + exp c) elementwise, -inf where all three are -inf (raw ops)."""
-    m = _C.maximum(_C.maximum(a, b), c)
-    ms = _C.where(_C.eq(m, _NEG_INF), 0.0, m)
-    s = _C.add(_C.add(_C.exp(_C.sub(a, ms)), _C.exp(_C.sub(b, ms))), _C.exp(_C.sub(c, ms)))
-    return _C.add(_C.log(s), ms)
-
-
-class _CtcPlan:
-    """The extended label sequences l' = (blank, l1, blank, l2, ..., blank) of the batch, padded to S' = 2 Smax + 1
-    positions, and the masks the recursions need (device tensors of shape [N, S'])."""
-
-    def __init__(self, labels, in_lens, tgt_lens, blank, T, dev):
-        N = len(labels)
-        smax = max([len(lb) for lb in labels] + [0])
-        S = 2 * smax + 1
-        ext = np.full((N, S), blank, np.int64)
-        for n, lb in enumerate(labels):
-            ext[n, 1:2 * len(lb):2] = lb
-        pos = np.arange(S)[None, :]
-        L = tgt_lens[:, None]
-        valid = pos <= 2 * L
-        # the skip s-2 -> s: l'_s is a label and differs from l'_{s-2}
-        skip = np.zeros((N, S), bool)
-        skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
-        skip &= valid
-        skip_next = np.zeros((N, S), bool)  # s -> s+2 (the beta recursion)
-        skip_next[:, :-2] = skip[:, 2:]
-        start = valid & (pos <= 1)
-        end = valid & ((pos == 2 * L) | (pos == 2 * L - 1))
-
-        def dt(a):
-            return _C.to(_C.from_numpy(np.ascontiguousarray(a)), None, dev, False)
-        self.N, self.S, self.T = N, S, T
-        self.ext = dt(ext)
-        self.ext_t = dt(np.broadcast_to(ext[None], (T, N, S)))  # the gather/scatter index over [T, N, S']
-        self.valid, self.skip, self.skip_next, self.start, self.end = (dt(a) for a in (valid, skip, skip_next,
-                                                                                       start, end))
-        self.last_t = dt((in_lens - 1)[:, None])  # [N, 1]
-        self.rows = dt(np.maximum(in_lens - 1, 0) * N + np.arange(N))  # row (T_n - 1, n) of a [T * N, .] view
-        self.empty_input = dt(in_lens == 0)
-        self.empty_target = tgt_lens == 0
-        self.time_mask = dt((np.arange(T)[:, None] < in_lens[None, :])[:, :, None])  # [T, N, 1]
-
-
-def _ctc_alpha(lp, plan):
-    """The emissions E [T, N, S'] (log_probs at the extended labels), the log alphas A [T, N, S' + 2] (two leading
-    -inf columns so that s-1 and s-2 are views) and the per-sample negative log-likelihood [N]."""
-    T, N, S = plan.T, plan.N, plan.S
-    E = _C.gather(lp, 2, plan.ext_t)
-    A = _C.full([T, N, S + 2], _NEG_INF, lp.dtype, lp.device)
-    if T:
-        _C.copy_(_C.slice(_C.select(A, 0, 0), 1, 2, S + 2, 1), _C.where(plan.start, _C.select(E, 0, 0), _NEG_INF))
-    for t in range(1, T):
-        prev = _C.select(A, 0, t - 1)
-        a0 = _C.slice(prev, 1, 2, S + 2, 1)
-        a1 = _C.slice(prev, 1, 1, S + 1, 1)
-        a2 = _C.where(plan.skip, _C.slice(prev, 1, 0, S, 1), _NEG_INF)
-        r = _C.add(_lse3(a0, a1, a2), _C.select(E, 0, t))
-        _C.copy_(_C.slice(_C.select(A, 0, t), 1, 2, S + 2, 1), _C.where(plan.valid, r, _NEG_INF))
-    if T:
-        last = _C.index_select(_C.reshape(_C.slice(A, 2, 2, S + 2, 1), [T * N, S]), 0, plan.rows)  # alpha_{T_n-1}
-        fin = _C.where(plan.end, last, _NEG_INF)
-        m = _C.amax(fin, [1], False)
-        ms = _C.where(_C.eq(m, _NEG_INF), 0.0, m)
-        ll = _C.add(_C.log(_C.sum(_C.exp(_C.sub(fin, _C.unsqueeze(ms, 1))), [1], False)), ms)
-        nll = _C.neg(ll)
-    else:
-        nll = _C.zeros([N], lp.dtype, lp.device)
-    # an empty input: likelihood 1 for an empty target, else 0
-    fix = _C.from_numpy(np.where(plan.empty_target, 0.0, np.inf))
-    fix = _C.to(fix, lp.dtype, lp.device, False)
-    nll = _C.where(plan.empty_input, fix, nll)
-    return E, A, nll
-
-
-def _ctc_grad(lp, E, A, nll, g, plan, zero_infinity):
-    """torch's gradient: exp(lp) - sum over the positions s with l'_s = c of exp(alpha + beta - lp + nll), times
-    the sample's upstream gradient, 0 for t >= input_length (torch's formula assumes log_softmax inputs: it is the
-    gradient with respect to the logits under it)."""
-    T, N, S = plan.T, plan.N, plan.S
-    B = _C.full([T, N, S + 2], _NEG_INF, lp.dtype, lp.device)  # two trailing -inf columns
-    for t in range(T - 1, -1, -1):
-        e = _C.select(E, 0, t)
-        init = _C.logical_and(_C.eq(plan.last_t, t), plan.end)
-        if t == T - 1:
-            r = _C.where(init, e, _NEG_INF)
-        else:
-            nxt = _C.select(B, 0, t + 1)
-            b0 = _C.slice(nxt, 1, 0, S, 1)
-            b1 = _C.slice(nxt, 1, 1, S + 1, 1)
-            b2 = _C.where(plan.skip_next, _C.slice(nxt, 1, 2, S + 2, 1), _NEG_INF)
-            r = _C.add(_C.where(init, 0.0, _lse3(b0, b1, b2)), e)
-        _C.copy_(_C.slice(_C.select(B, 0, t), 1, 0, S, 1), _C.where(plan.valid, r, _NEG_INF))
-    ab = _C.add(_C.slice(A, 2, 2, S + 2, 1), _C.slice(B, 2, 0, S, 1))
-    nll_b = _C.reshape(nll, [1, N, 1])
-    q = _C.where(_C.eq(ab, _NEG_INF), 0.0, _C.exp(_C.add(_C.sub(ab, E), nll_b)))
-    Q = _C.zeros(list(lp.shape), lp.dtype, lp.device)
-    _C.scatter_add_(Q, 2, plan.ext_t, q)
-    grad = _C.mul(_C.sub(_C.exp(lp), Q), _C.reshape(g, [1, N, 1]))
-    inf = _C.reshape(_C.isinf(nll), [1, N, 1])  # an infinite loss: NaN gradients (as torch), or 0 (zero_infinity)
-    grad = _C.where(inf, 0.0 if zero_infinity else float("nan"), grad)
-    return _C.where(plan.time_mask, grad, 0.0)
+_CTC_REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
+_CTC_SAVE_ALPHA = True  # keep the forward's alphas for the backward (False: the backward recomputes them)
 
 
 class _CtcLoss(Function):
+    """The native kernel (csrc/ops/softmax_loss/ctc_cpu.cpp): loss and reduction forward, torch's gradient of
+    log_probs backward (exp(lp) - posterior / exp(lp), times the upstream gradient)."""
+
     @staticmethod
-    def forward(ctx, lp, plan, zero_infinity):
-        E, A, nll = _ctc_alpha(lp, plan)
-        ctx.plan, ctx.zero_infinity = plan, zero_infinity
-        ctx.save_for_backward(lp, E, A, nll)
-        if zero_infinity:
-            return _C.where(_C.isinf(nll), 0.0, nll)
-        return nll
+    def forward(ctx, lp, targets, input_lengths, target_lengths, blank, reduction, zero_infinity):
+        out, ctx.state = _C.ctc_loss(lp, targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
+                                     True, _CTC_SAVE_ALPHA)
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        lp, E, A, nll = ctx.saved_tensors
-        return _ctc_grad(lp, E, A, nll, _C.contiguous(g), ctx.plan, ctx.zero_infinity), None, None
+        return _C.ctc_loss_backward(ctx.state, g), None, None, None, None, None, None
 
 
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
@@ -484,75 +359,28 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     targets are padded [N, S] or concatenated [sum(target_lengths)] class indices; input_lengths and target_lengths
     are N lengths (tensors or sequences; ints or 0-d tensors when unbatched). 'mean' divides each loss by its target
     length (at least 1) and averages over the batch; zero_infinity replaces infinite losses (targets that cannot be
-    aligned) and their gradients by 0. The gradient is torch's, which assumes log_softmax inputs."""
-    op = "ctc_loss"
+    aligned, e.g. longer than their input) and their gradients by 0. The gradient is torch's, which assumes
+    log_softmax inputs. Native CPU kernel (a cuda tensor is computed on a host copy)."""
+    op = "ctc_loss()"
     _check_tensor(log_probs, op, "log_probs")
     _check_tensor(targets, op, "targets")
-    if reduction not in ("none", "mean", "sum"):
-        raise ValueError(f"{op}(): reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    red = _CTC_REDUCTIONS.get(reduction) if isinstance(reduction, str) else None
+    if red is None:
+        raise ValueError(f"{op}: {reduction} is not a valid value for reduction (expected 'none', 'mean' or 'sum')")
     if log_probs.dtype not in (_C.dtype.float32, _C.dtype.float64):
-        raise TypeError(f"{op}(): expected log_probs of dtype float32 or float64, got {log_probs.dtype.name}")
+        raise TypeError(f"{op}: expected log_probs of dtype float32 or float64, got {log_probs.dtype.name}")
     unbatched = log_probs.ndim == 2
-    if log_probs.ndim not in (2, 3):
-        raise RuntimeError(f"{op}(): expected log_probs of shape [T, N, C] or [T, C], got {list(log_probs.shape)}")
-    lp = _ops.unsqueeze(log_probs, 1) if unbatched else log_probs
-    T, N, C = lp.shape
-    blank = int(blank)
-    if not 0 <= blank < C:
-        raise RuntimeError(f"{op}(): blank must be in label range [0, {C}), got {blank}")
-    if targets.dtype == _C.dtype.bool:
-        raise TypeError(f"{op}(): expected integer targets, got dtype bool")
-    in_lens = _lengths(input_lengths, N, op, "input_lengths")
-    tgt_lens = _lengths(target_lengths, N, op, "target_lengths")
-    if (in_lens < 0).any():
-        raise RuntimeError(f"{op}(): expected input_lengths to have value at least 0, but got value "
-                           f"{in_lens[in_lens < 0][0]}")
-    if (in_lens > T).any():
-        raise RuntimeError(f"{op}(): expected input_lengths to have value at most {T} (the length of log_probs), "
-                           f"but got value {in_lens[in_lens > T][0]}")
-    if (tgt_lens < 0).any():
-        raise RuntimeError(f"{op}(): expected target_lengths to have value at least 0, but got value "
-                           f"{tgt_lens[tgt_lens < 0][0]}")
-    tg = _host(targets)
-    if tg.dtype.kind == "f":
-        tg = tg.astype(np.int64)
-    labels = []
-    if tg.ndim == 2:
-        if tg.shape[0] != N:
-            raise RuntimeError(f"{op}(): padded targets of shape {list(targets.shape)} need one row per batch "
-                               f"element ({N})")
-        for n in range(N):
-            if tgt_lens[n] > tg.shape[1]:
-                raise RuntimeError(f"{op}(): target_lengths[{n}] = {tgt_lens[n]} is larger than the padded targets' "
-                                   f"size {tg.shape[1]} (targets of shape {list(targets.shape)})")
-            labels.append(tg[n, :tgt_lens[n]])
-    elif tg.ndim == 1:
-        if tg.shape[0] != tgt_lens.sum():
-            raise RuntimeError(f"{op}(): concatenated targets of size {tg.shape[0]} must have sum(target_lengths) = "
-                               f"{tgt_lens.sum()} elements")
-        offs = np.concatenate([[0], np.cumsum(tgt_lens)])
-        labels = [tg[offs[n]:offs[n + 1]] for n in range(N)]
+    if unbatched:  # 1-D targets stay concatenated (of exactly target_length labels), as in torch
+        log_probs = _ops.unsqueeze(log_probs, 1)
+    if isinstance(blank, bool) or not isinstance(blank, numbers.Integral):
+        raise TypeError(f"{op}: blank must be an int, got {type(blank).__name__}")
+    zero_infinity = bool(zero_infinity)
+    if _needs_grad(log_probs):  # (the kernel takes a contiguous host copy of any layout)
+        out = _CtcLoss.apply(log_probs, targets, input_lengths, target_lengths, int(blank), red, zero_infinity)
     else:
-        raise RuntimeError(f"{op}(): targets must be [N, S] (padded) or [sum(target_lengths)] (concatenated), got "
-                           f"shape {list(targets.shape)}")
-    for n, lb in enumerate(labels):
-        if lb.size and (lb.min() < 0 or lb.max() >= C):
-            bad = lb[(lb < 0) | (lb >= C)][0]
-            raise IndexError(f"{op}(): target {bad} of batch element {n} is out of range for {C} classes")
-    plan = _CtcPlan(labels, in_lens, tgt_lens, blank, T, lp.device)
-    lpc = lp if lp.is_contiguous() else _ops.contiguous(lp)
-    if _needs_grad(lpc):
-        nll = _CtcLoss.apply(lpc, plan, bool(zero_infinity))
-    else:
-        nll = _CtcLoss.forward(_L._Ctx(), lpc, plan, bool(zero_infinity))
-    if reduction == "sum":
-        out = _ops.sum(nll)
-    elif reduction == "mean":
-        denom = _C.to(_C.from_numpy(np.maximum(tgt_lens, 1).astype(np.float64)), nll.dtype, nll.device, False)
-        out = _ops.mean(_ops.div(nll, denom))
-    else:
-        out = nll
-    if unbatched and reduction == "none":
+        out = _C.ctc_loss(log_probs, targets, input_lengths, target_lengths, int(blank), red, zero_infinity,
+                          False)[0]
+    if unbatched and red == 0:
         out = _ops.reshape(out, [])
     return out
 
