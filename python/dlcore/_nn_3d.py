@@ -1,19 +1,23 @@
 """The volumetric (NCDHW) layer family with PyTorch's signatures: conv3d, conv_transpose3d, max_pool3d (with
 torch's flat D*H*W indices), avg_pool3d, lp_pool3d, adaptive_avg_pool3d, adaptive_max_pool3d.
 
-Everything here runs on the existing 2-D kernels; no 3-D kernel exists.
+Convolution on the CPU runs the 3-D kernels of csrc/ops/conv/conv3d_cpu.cpp (_C.conv3d_cpu and its two gradients:
+direct float32 kernels over a zero-padded copy of each sample, vol2col + GEMM for float64 and the shapes the
+direct kernels do not suit; no copy of the input per depth tap); conv_transpose3d on the CPU is the input gradient
+of that conv3d (while output_padding < stride). The cuda device, and the CPU with an older _C, use the folded form
+below, built on the 2-D kernels.
 
-Convolution: the kernel depth is folded into the channels. With x depth-padded and laid out as xd [N, Dp, C, H, W],
-the depth-unfolded input U [N*Do, G, kD, C/G, H, W] (U[n, od, g, kd] = xd[n, od*sD + kd*dD, g]) is one strided
-gather copy, and conv3d(x, w) = conv2d(U as [N*Do, kD*C, H, W], w as [K, kD*C/G, kH, kW]) (the weight permuted to
-[K, kD, C/G, kH, kW]; groups pass through). The backward is the conv2d backward kernels plus the transpose of the
-gather (kD strided add_ of depth slabs). A transposed convolution is the same pair the other way round: one
-conv2d input-gradient kernel over [N*Din, C_in, H, W] gives kD output slabs per input depth, scattered (added)
-to output depths id*sD + kd*dD; its input gradient is the gather followed by one conv2d.
-Measured by hand against the per-tap form (kD conv2d calls, one per depth tap, summed; autograd through them), one
+Convolution (folded form): the kernel depth is folded into the channels. With x depth-padded and laid out as
+xd [N, Dp, C, H, W], the depth-unfolded input U [N*Do, G, kD, C/G, H, W] (U[n, od, g, kd] = xd[n, od*sD + kd*dD,
+g]) is one strided gather copy, and conv3d(x, w) = conv2d(U as [N*Do, kD*C, H, W], w as [K, kD*C/G, kH, kW]) (the
+weight permuted to [K, kD, C/G, kH, kW]; groups pass through). The backward is the conv2d backward kernels plus the
+transpose of the gather (kD strided add_ of depth slabs). A transposed convolution is the same pair the other way
+round: one conv2d input-gradient kernel over [N*Din, C_in, H, W] gives kD output slabs per input depth, scattered
+(added) to output depths id*sD + kd*dD; its input gradient is the gather followed by one conv2d.
+(Measured by hand against the per-tap form (kD conv2d calls, one per depth tap, summed; autograd through them), one
 thread on this shared 2-core machine, k=3 pad=1, fwd+bwd: [2,16,16^3]->32 ch 14 ms vs 19-20 ms, [1,32,12^3]->32
 6-9 ms vs 9 ms, [2,4,16^3]->16 2.2 ms both (forward alone within noise, the per-tap form slightly ahead for 4
-input channels); the folded form is kept.
+input channels); the folded form is kept.)
 
 Pooling is separable: a 2-D pool over (H, W) with the existing kernels on an [N, C*D, H, W] view, then a
 reduction over depth windows. For max pooling the depth stage scans the taps in order and a later tap wins only
@@ -146,6 +150,13 @@ class _Conv3d(Function):
     @staticmethod
     def forward(ctx, x, w, b, cfg):
         (pdl, pdh), pad2, st, dil, groups, do = cfg
+        if _cpu_kernels(x):
+            y = _C.conv3d_cpu(x, w, b, list(st), [pdl, pdh, *pad2], list(dil), groups, "conv3d")
+            ctx.save_for_backward(x, w)
+            ctx.cfg = cfg
+            ctx.cpu = True
+            ctx.has_b = b is not None
+            return y
         n, c, d, h, wd = x.shape
         k, cg, kd, kh, kw = w.shape
         dp = d + pdl + pdh
@@ -161,12 +172,15 @@ class _Conv3d(Function):
         ho, wo = y2.shape[2], y2.shape[3]
         ctx.save_for_backward(u, w2)
         ctx.cfg = cfg
+        ctx.cpu = False
         ctx.dims = (n, c, d, h, wd, k, cg, kd, kh, kw, ho, wo)
         ctx.has_b = b is not None
         return _c(_C.permute(_C.reshape(y2, [n, do, k, ho, wo]), [0, 2, 1, 3, 4]))
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.cpu:
+            return _Conv3d._backward_cpu(ctx, g)
         u, w2 = ctx.saved_tensors
         (pdl, pdh), pad2, st, dil, groups, do = ctx.cfg
         n, c, d, h, wd, k, cg, kd, kh, kw, ho, wo = ctx.dims
@@ -186,6 +200,26 @@ class _Conv3d(Function):
             if gw2 is not None:
                 gw = _c(_C.permute(_C.reshape(gw2, [k, kd, cg, kh, kw]), [0, 2, 1, 3, 4]))
         return gx, gw, gb, None
+
+    @staticmethod
+    def _backward_cpu(ctx, g):
+        x, w = ctx.saved_tensors
+        (pdl, pdh), pad2, st, dil, groups, do = ctx.cfg
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        need_b = ctx.has_b and ctx.needs_input_grad[2]
+        args = (list(st), [pdl, pdh, *pad2], list(dil), groups, "conv3d")
+        g = _c(g)  # (once for both kernels: a sum's gradient arrives expanded)
+        gx = gw = gb = None
+        if need_x:
+            gx = _C.conv3d_backward_input_cpu(g, w, list(x.shape), *args)
+        if need_w or need_b:
+            gw, gb = _C.conv3d_backward_weight_cpu(g, x, list(w.shape), *args[:4], need_w, need_b, "conv3d")
+        return gx, gw, gb, None
+
+
+def _cpu_kernels(x):
+    """Whether the CPU conv3d kernels (csrc/ops/conv/conv3d_cpu.cpp: no copy of the input per depth tap) run x."""
+    return x.device.type == "cpu" and hasattr(_C, "conv3d_cpu")
 
 
 def _conv_common_checks(op, input, weight, bias, groups):
@@ -291,7 +325,17 @@ class _ConvTranspose3d(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, cfg):
-        pd, pad2, st, dil, groups, (dy, hy, wy), (he, we), dbuf = cfg
+        pd, pad2, st, dil, groups, (dy, hy, wy), (he, we), dbuf, _ = cfg
+        ctx.cpu = cfg[-1] is not None
+        if ctx.cpu:  # the input gradient of the conv3d whose output has x's shape (CPU kernels)
+            args = cfg[-1]
+            y = _C.conv3d_backward_input_cpu(x, w, [x.shape[0], w.shape[1] * groups, dy, hy, wy], *args)
+            if b is not None:
+                _C.add_(y, _C.reshape(b, [1, w.shape[1] * groups, 1, 1, 1]))
+            ctx.save_for_backward(x, w)
+            ctx.cfg = cfg
+            ctx.has_b = b is not None
+            return y
         n, cin, din, h, wd = x.shape
         _, cog, kd, kh, kw = w.shape
         cout = cog * groups
@@ -313,8 +357,19 @@ class _ConvTranspose3d(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.cpu:
+            x, w = ctx.saved_tensors
+            args = ctx.cfg[-1]
+            gx = gw = gb = None
+            if ctx.needs_input_grad[0]:
+                gx = _C.conv3d_cpu(_c(g), w, None, *args)
+            if ctx.needs_input_grad[1]:
+                gw, _ = _C.conv3d_backward_weight_cpu(x, _c(g), list(w.shape), *args[:4], True, False, args[4])
+            if ctx.has_b and ctx.needs_input_grad[2]:
+                gb = _C.sum(g, [0, 2, 3, 4])
+            return gx, gw, gb, None
         x2, w2 = ctx.saved_tensors
-        pd, pad2, st, dil, groups, (dy, hy, wy), (he, we), dbuf = ctx.cfg
+        pd, pad2, st, dil, groups, (dy, hy, wy), (he, we), dbuf, _ = ctx.cfg
         n, cin, din, h, wd, cog, kd, kh, kw = ctx.dims
         cout = cog * groups
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
@@ -391,7 +446,10 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     (ph0, ph1), he = _tpad(pad[1], opad[1], st[1], out[1])
     (pw0, pw1), we = _tpad(pad[2], opad[2], st[2], out[2])
     dbuf = max(full[0], pad[0] + out[0])
-    cfg = (pad[0], (ph0, ph1, pw0, pw1), st, dil, groups, tuple(out), (he, we), dbuf)
+    cpu_args = None  # (stride, padding, dilation, groups, op) of the conv3d whose input gradient this is
+    if _cpu_kernels(x) and all(o < s for o, s in zip(opad, st)):
+        cpu_args = (list(st), [pad[0], pad[0], pad[1], pad[1], pad[2], pad[2]], list(dil), groups, op)
+    cfg = (pad[0], (ph0, ph1, pw0, pw1), st, dil, groups, tuple(out), (he, we), dbuf, cpu_args)
     if _needs_grad(x, weight, bias):
         y = _ConvTranspose3d.apply(x, weight, bias, cfg)
     else:

@@ -1,0 +1,29 @@
+// The direct float32 conv3d kernels (conv3d_direct_impl.inc: forward, weight gradient) compiled for avx2: VL 8
+// floats, forward channel blocks of 4 (12 accumulators); registered in conv3d_direct_table() for Isa::AVX2.
+#include "core/x86_intrin.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/parallel.h"
+#include "core/simd_transpose.h"
+#include "ops/conv/conv3d.h"
+
+#define DLCORE_CONV3D_VL 8
+#define DLCORE_CONV3D_KB 4
+
+namespace dlcore {
+namespace conv3d_direct_avx2 {
+namespace {
+#include "ops/conv/conv3d_direct_impl.inc"
+
+const bool registered = [] {
+  conv3d_direct_table().forward.fn[(int)Isa::AVX2] = &conv3d_direct_forward;
+  conv3d_direct_table().weight.fn[(int)Isa::AVX2] = &conv3d_direct_weight;
+  conv3d_direct_table().vl[(int)Isa::AVX2] = VL;
+  return true;
+}();
+}  // namespace
+}  // namespace conv3d_direct_avx2
+}  // namespace dlcore
