@@ -259,3 +259,14 @@ def test_tensor_from_python_floats_keeps_float64(device):
         t = dlcore.tensor(data, dtype=dlcore.float64, device=device)
         np.testing.assert_array_equal(t.cpu().numpy(), np.asarray(data, dtype=np.float64))
     assert dlcore.tensor([1 / 3]).dtype == dlcore.float32
+
+
+def test_numpy_array_as_shape_many_times():
+    """A NumPy array (a sequence whose items are new objects) as a shape: its items were read through dangling
+    handles and the heap broke after a few hundred calls (a segfault)."""
+    x = dlcore.arange(6.0)
+    for _ in range(2000):
+        y = x.reshape(np.array([2, 3]))
+        z = dlcore.zeros(np.array([3, 2], dtype=np.int32))
+    assert tuple(y.shape) == (2, 3) and tuple(z.shape) == (3, 2)
+    np.testing.assert_array_equal(y.numpy(), np.arange(6.0).reshape(2, 3))

@@ -74,7 +74,10 @@ IntList to_intlist(py::handle h, const char* op, const char* what) {
   py::sequence seq = py::reinterpret_borrow<py::sequence>(h);
   DLCORE_CHECK((int)seq.size() <= kMaxDims, ValueError, op, ": ", what, " has ", seq.size(),
                " entries; dlcore supports at most ", kMaxDims, " dimensions");
-  for (py::handle item : seq) {
+  // Each item held by an object: a sequence like a NumPy array makes a new object per item, which a bare handle
+  // taken from the iterator's temporary would leave dangling (a use-after-free with np.array shapes).
+  for (size_t i = 0, n = seq.size(); i < n; ++i) {
+    py::object item = seq[i];
     if (PyLong_Check(item.ptr()) && !PyBool_Check(item.ptr())) {
       out.push_back(PyLong_AsLongLong(item.ptr()));
     } else if (py::hasattr(item, "__index__") && !PyFloat_Check(item.ptr())) {
