@@ -40,6 +40,9 @@ def cases(lib, np):
     q = rng.standard_normal(ATT).astype(np.float32)
     k = rng.standard_normal(ATT).astype(np.float32)
     X, W, B, I, S, Q, K = t(x_ln), t(w_ln), t(b_ln), t(img), t(srt), t(q), t(k)
+    ST = t(np.ascontiguousarray(srt.T))  # [1000, 256]: topk along dim 0 (strided lines)
+    srt_l = rng.standard_normal((64, 100000)).astype(np.float32)
+    SL = t(srt_l)
     Xg, Wg = t(x_ln.copy()).requires_grad_(True), t(w_ln.copy()).requires_grad_(True)
     Ig = t(img.copy()).requires_grad_(True)
 
@@ -74,8 +77,33 @@ def cases(lib, np):
     def ctc_fb():
         F.ctc_loss(F.log_softmax(ctc_lp, 2), ctc_tg, ctc_il, ctc_tl).backward()
 
+    ctc_lpd = F.log_softmax(ctc_lp, 2).detach()
+    r2 = np.random.default_rng(1)  # its own stream: the later cases' data stay as they were
+    ctc2_x = t(r2.standard_normal((200, 32, 40)).astype(np.float32)).requires_grad_(True)
+    ctc2_lp = F.log_softmax(ctc2_x, 2).detach()
+    ctc2_tg = t(r2.integers(1, 40, (32, 50)).astype(np.int64))
+    ctc2_il = t(r2.integers(150, 201, 32).astype(np.int64))
+    ctc2_tl = t(r2.integers(30, 51, 32).astype(np.int64))
+
+    def ctc2_fb():
+        F.ctc_loss(F.log_softmax(ctc2_x, 2), ctc2_tg, ctc2_il, ctc2_tl).backward()
+
     def conv3d_fb():
         F.conv3d(v3, w3, padding=1).sum().backward()
+
+    # more conv3d shapes: a video stem (3 channels), a deeper layer (and strided, grouped, dilated, 1x1x1 forms)
+    vs = t(rng.standard_normal((1, 3, 16, 64, 64)).astype(np.float32)).requires_grad_(True)
+    ws = t((rng.standard_normal((16, 3, 3, 3, 3)) * 0.1).astype(np.float32)).requires_grad_(True)
+    vb = t(rng.standard_normal((4, 32, 8, 16, 16)).astype(np.float32)).requires_grad_(True)
+    wb = t((rng.standard_normal((32, 32, 3, 3, 3)) * 0.1).astype(np.float32)).requires_grad_(True)
+    wg = t((rng.standard_normal((32, 8, 3, 3, 3)) * 0.1).astype(np.float32)).requires_grad_(True)
+    w1 = t((rng.standard_normal((32, 32, 1, 1, 1)) * 0.1).astype(np.float32)).requires_grad_(True)
+
+    def c3(x, w, **kw):
+        return lambda: F.conv3d(x.detach(), w.detach(), **kw)
+
+    def c3fb(x, w, **kw):
+        return lambda: F.conv3d(x, w, **kw).sum().backward()
 
     def maxpool3d_fb():
         F.max_pool3d(p3, 2).sum().backward()
@@ -87,6 +115,14 @@ def cases(lib, np):
         "group_norm 8 [16,64,32,32] f+b": gn_fb,
         "sort [256,1000] dim 1": lambda: (*lib.sort(S, 1), srt),
         "topk 5 [256,1000] dim 1": lambda: (*lib.topk(S, 5, 1), srt),
+        "topk 1 [256,1000] dim 1": lambda: (*lib.topk(S, 1, 1), srt),
+        "topk 10 [256,1000] dim 1": lambda: (*lib.topk(S, 10, 1), srt),
+        "topk 10 smallest [256,1000] dim 1": lambda: (*lib.topk(S, 10, 1, largest=False), srt),
+        "topk 50 [256,1000] dim 1": lambda: (*lib.topk(S, 50, 1), srt),
+        "topk 500 [256,1000] dim 1": lambda: (*lib.topk(S, 500, 1), srt),
+        "topk 5 [1000,256] dim 0": lambda: (*lib.topk(ST, 5, 0), srt.T, 0),
+        "topk 10 [64,100000] dim 1": lambda: (*lib.topk(SL, 10, 1), srt_l),
+        "kthvalue 500 [256,1000] dim 1": lambda: lib.kthvalue(S, 500, 1)[0],
         "cumsum [256,1000] dim 1": lambda: lib.cumsum(S, 1),
         "cumsum [256,1000] dim 0": lambda: lib.cumsum(S, 0),
         "interpolate bilinear x2 [16,64,32,32]": lambda: F.interpolate(I, scale_factor=2, mode="bilinear"),
@@ -97,6 +133,14 @@ def cases(lib, np):
         "pad circular 2 [16,64,32,32]": lambda: F.pad(I, (2, 2, 2, 2), mode="circular"),
         "conv3d 3^3 p1 [2,16,16^3]->32 fwd": lambda: F.conv3d(v3.detach(), w3.detach(), padding=1),
         "conv3d 3^3 p1 [2,16,16^3]->32 f+b": conv3d_fb,
+        "conv3d 3^3 p1 [1,3,16,64^2]->16 fwd": c3(vs, ws, padding=1),
+        "conv3d 3^3 p1 [1,3,16,64^2]->16 f+b": c3fb(vs, ws, padding=1),
+        "conv3d 3^3 p1 [4,32,8,16^2]->32 fwd": c3(vb, wb, padding=1),
+        "conv3d 3^3 p1 [4,32,8,16^2]->32 f+b": c3fb(vb, wb, padding=1),
+        "conv3d 3^3 s2 p1 [4,32,8,16^2]->32 f+b": c3fb(vb, wb, stride=2, padding=1),
+        "conv3d 3^3 g4 p1 [4,32,8,16^2]->32 f+b": c3fb(vb, wg, padding=1, groups=4),
+        "conv3d 3^3 d2 p2 [4,32,8,16^2]->32 f+b": c3fb(vb, wb, padding=2, dilation=2),
+        "conv3d 1^3 [4,32,8,16^2]->32 f+b": c3fb(vb, w1),
         "max_pool3d 2 [4,16,16,32,32] f+b": maxpool3d_fb,
         "linalg.solve [256,256] x [256,64]": lambda: lib.linalg.solve(A, Bsq),
         "asin 1M": lambda: lib.asin(m1),
@@ -104,7 +148,10 @@ def cases(lib, np):
         "erfinv 1M": lambda: lib.erfinv(m1),
         "median dim 1 [256,1000]": lambda: lib.median(S, 1)[0],
         "cdist [1024,64] x [1024,64]": lambda: lib.cdist(c_a, c_b),
+        "ctc_loss T50 N16 C20 fwd": lambda: F.ctc_loss(ctc_lpd, ctc_tg, ctc_il, ctc_tl),
         "ctc_loss T50 N16 C20 f+b": ctc_fb,
+        "ctc_loss T200 N32 C40 S50 fwd": lambda: F.ctc_loss(ctc2_lp, ctc2_tg, ctc2_il, ctc2_tl),
+        "ctc_loss T200 N32 C40 S50 f+b": ctc2_fb,
         "NAdam step 8 x 256K": nadam.step,
         "einsum bhqd,bhkd->bhqk [8,8,128,64]": lambda: lib.einsum("bhqd,bhkd->bhqk", Q, K),
         "repeat (1,2,1,2) [16,64,32,32]": lambda: I.repeat(1, 2, 1, 2),
@@ -124,7 +171,8 @@ def validate(only):
             # dlcore's order is the stable one, torch's sort is not)
             av, ai = a[0].numpy(), a[1].numpy()
             assert np.array_equal(av, b[0].numpy()), f"{name}: values differ from torch's"
-            assert np.array_equal(np.take_along_axis(a[2], ai, 1), av), f"{name}: indices do not give the values"
+            ax = a[3] if len(a) > 3 else 1  # (values, indices, source, axis)
+            assert np.array_equal(np.take_along_axis(a[2], ai, ax), av), f"{name}: indices do not give the values"
             a, b = a[0], b[0]
         a, b = a.numpy(), b.detach().numpy()
         assert a.shape == b.shape, f"{name}: shape {a.shape} vs torch {b.shape}"
