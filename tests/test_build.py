@@ -23,6 +23,13 @@ def test_info_is_consistent_with_build():
             dlcore.ones(2, device="cuda")
     if b["cuda_emulated"]:
         assert dlcore.cuda.is_available() and dlcore.cuda.is_emulated()
+    # the build description (a generated header, CMakeLists.txt): compiler and build type always; the revision
+    # when built from a git checkout (a clone, as CI builds it)
+    assert b["compiler"].strip() and b["build_type"].strip()
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.path.isdir(os.path.join(root, ".git")) and os.path.dirname(os.path.abspath(dlcore.__file__)).startswith(root):
+        assert b.get("git_revision"), "built from a git checkout but no git_revision in the build info"
 
 
 def test_cli_version_and_info():
