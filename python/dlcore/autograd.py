@@ -149,11 +149,16 @@ class Node:
     # --- ctx API used by Function.forward/backward ---
     def save_for_backward(self, *tensors):
         _C._save_for_backward(self, tensors)
+        rec = _ckpt.rec
+        if rec is not None:  # inside dlcore.utils.checkpoint: these saved tensors are dropped, then recomputed
+            rec.append(self)
 
     @property
     def saved_tensors(self):
         if self._freed:
             raise RuntimeError(_FREED_MSG)
+        if self._saved is _RECOMPUTE:
+            self._ckpt_group.recompute()
         for t, v in zip(self._saved, self._saved_versions):
             if t is not None and t._version != v:
                 raise RuntimeError(
@@ -207,6 +212,80 @@ class Node:
         hooks = self.__dict__.setdefault("_hooks", [])
         hooks.append(hook)
         return hook
+
+
+# ------------------------------------------------------------------------------------------------- checkpointing
+
+import threading  # noqa: E402
+
+class _CkptState(threading.local):
+    rec = None  # the list the current checkpoint call records its nodes into (per thread)
+
+
+_ckpt = _CkptState()
+_RECOMPUTE = ("<saved tensors dropped by checkpoint: recomputed on use>",)
+
+
+class _CheckpointGroup:
+    """The nodes recorded inside one dlcore.utils.checkpoint call, whose saved tensors were dropped after the
+    forward. The first backward that needs one reruns the function (grad mode on, the RNG state of the first run)
+    and hands each node the saved tensors of its counterpart in the rerun, matched by order (a deterministic
+    function records the same ops in the same order: checked)."""
+
+    def __init__(self, fn, args, kwargs, rng, nodes):
+        import weakref
+        self.fn, self.args, self.kwargs, self.rng = fn, args, kwargs, rng
+        self.nodes = [weakref.ref(n) for n in nodes]
+        self.shapes = [tuple(None if t is None else tuple(t.shape) for t in n._saved) for n in nodes]
+
+    def recompute(self):
+        from . import _creation
+        rec = []
+        prev_rec = _ckpt.rec
+        prev_rng = None
+        if self.rng is not None:
+            prev_rng = _creation.get_rng_state()
+            _creation.set_rng_state(self.rng)
+        _ckpt.rec = rec
+        prev_mode = _set_enabled(True)
+        try:
+            self.fn(*self.args, **self.kwargs)
+        finally:
+            _set_enabled(prev_mode)
+            _ckpt.rec = prev_rec
+            if prev_rng is not None:
+                _creation.set_rng_state(prev_rng)
+        shapes = [tuple(None if t is None else tuple(t.shape) for t in n._saved) for n in rec]
+        if shapes != self.shapes:
+            raise RuntimeError(f"checkpoint: the recomputation of {getattr(self.fn, '__name__', self.fn)!r} saved "
+                               f"different tensors than the forward ({len(shapes)} ops vs {len(self.shapes)}, or "
+                               f"other shapes): the checkpointed function must be deterministic in what it computes")
+        for ref, new in zip(self.nodes, rec):
+            old = ref()
+            if old is not None and old._saved is _RECOMPUTE:
+                old._saved, old._saved_versions, old._saved_src = new._saved, new._saved_versions, new._saved_src
+        self.args = self.kwargs = None  # one recomputation serves every node of the group
+
+
+def _checkpoint_run(fn, args, kwargs, preserve_rng_state):
+    """fn(*args, **kwargs), recorded as usual but with the saved tensors of every op inside dropped (memory:
+    the activations); they are recomputed when the backward first needs them (dlcore.utils.checkpoint)."""
+    from . import _creation
+    rng = _creation.get_rng_state() if preserve_rng_state else None
+    rec = []
+    prev = _ckpt.rec
+    _ckpt.rec = rec
+    try:
+        out = fn(*args, **kwargs)
+    finally:
+        _ckpt.rec = prev
+    if rec:
+        group = _CheckpointGroup(fn, args, kwargs, rng, rec)
+        for n in rec:
+            n._saved = _RECOMPUTE
+            n._saved_src = ()
+            n._ckpt_group = group
+    return out
 
 
 class Function:
@@ -372,6 +451,8 @@ def _call_backward(node, grads, create_graph):
         if out is not NotImplemented:
             return out
     deps = [g for g in grads if g is not None and g.requires_grad]
+    if node._saved is _RECOMPUTE:
+        node._ckpt_group.recompute()
     if node._saved_src and not node._freed:
         deps += [t for t in node._saved_with_history() if t is not None and t.requires_grad]
     prev = _set_enabled(False)
