@@ -62,6 +62,7 @@ from . import _creation as _creation_mod  # noqa: E402
 from . import cuda  # noqa: E402
 from ._runtime import (get_num_threads, set_num_threads, info, is_tensor, is_floating_point, numel,  # noqa: E402
                        result_type, promote_types, can_cast)
+from ._torch_extra import *  # noqa: E402,F401,F403  (finfo, iinfo, range, cov, histogram, in-place forms, ...)
 
 default_generator = _creation_mod._default_generator_obj()
 
@@ -74,7 +75,9 @@ del _mod
 def __getattr__(name):
     # Subpackages that import heavier dependencies load on first use.
     import importlib
-    if name in ("nn", "optim", "data", "models", "utils", "backends", "testing", "cli"):
+    # (special, func, distributions: torch.special / torch.func / torch.distributions, ~40 ms of imports)
+    if name in ("nn", "optim", "data", "models", "utils", "backends", "testing", "cli", "special", "func",
+                "distributions"):
         return importlib.import_module(f".{name}", __name__)
     if name in ("save", "load"):
         mod = importlib.import_module(".serialization", __name__)
