@@ -48,3 +48,14 @@ def _restore_global_state():
     if dlcore.get_num_threads() != threads:
         dlcore.set_num_threads(threads)
     dlcore.set_grad_enabled(grad)
+
+
+def D(a, device="cpu", dtype=None, grad=False):
+    """A dlcore tensor from array-like a (floating data cast to dtype) on device, optionally requiring grad."""
+    a = np.asarray(a)
+    if dtype is not None and a.dtype.kind == "f":
+        a = a.astype(dtype)
+    t = dlcore.tensor(a, device=device)
+    if grad:
+        t.requires_grad_(True)
+    return t

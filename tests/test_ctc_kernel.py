@@ -13,22 +13,13 @@ import dlcore.nn as nn
 import dlcore.nn.functional as F
 from dlcore import _nn_extra2
 from dlcore.testing import assert_close, gradcheck
+from conftest import D  # noqa: E402
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 TOL = {"float32": dict(rtol=2e-4, atol=2e-5), "float64": dict(rtol=1e-10, atol=1e-11)}
 ISAS = ["scalar", "avx2", "avx512"]
-
-
-def D(a, device="cpu", dtype=None, grad=False):
-    a = np.asarray(a)
-    if dtype is not None and a.dtype.kind == "f":
-        a = a.astype(dtype)
-    t = dlcore.tensor(a, device=device)
-    if grad:
-        t.requires_grad_(True)
-    return t
 
 
 def host(t):

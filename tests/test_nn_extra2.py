@@ -13,22 +13,13 @@ import dlcore.nn as nn
 import dlcore.nn.functional as F
 from dlcore.testing import assert_close, gradcheck
 from conftest import requires_torch, HAVE_TORCH
+from conftest import D  # noqa: E402
 
 if HAVE_TORCH:
     import torch
     import torch.nn.functional as TF
 
 TOL = {"float32": dict(rtol=2e-4, atol=2e-5), "float64": dict(rtol=1e-9, atol=1e-10)}
-
-
-def D(a, device="cpu", dtype=None, grad=False):
-    a = np.asarray(a)
-    if dtype is not None and a.dtype.kind == "f":
-        a = a.astype(dtype)
-    t = dlcore.tensor(a, device=device)
-    if grad:
-        t.requires_grad_(True)
-    return t
 
 
 def run_both(fd, ft, args, grad_idx, device, dtype, rng, tol=None):

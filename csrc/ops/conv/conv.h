@@ -80,4 +80,9 @@ Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const IntList& x
 void conv2d_backward_weight(const Tensor& gy, const Tensor& x, const IntList& w_shape, const ConvArgs& a, bool want_w,
                             bool want_b, Tensor& gw, Tensor& gb, const char* op = "conv2d");
 
+// Argument checks shared by the conv entry points (conv_ops.cpp, conv3d_cpu.cpp): t has ref's dtype and device;
+// t is float32 or float64. The messages name the op and both tensors.
+void conv_check_same(const char* op, const char* what, const Tensor& ref, const char* ref_name, const Tensor& t);
+void conv_check_float(const char* op, const Tensor& t, const char* what);
+
 }  // namespace dlcore

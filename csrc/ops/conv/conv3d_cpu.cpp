@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "ops/conv/conv.h"
 #include "ops/conv/conv3d.h"
 #include "ops/gemm/gemm.h"
 
@@ -476,17 +477,8 @@ void backward_input_dispatch(const Tensor& gx, const Tensor& gy, const Tensor& w
   });
 }
 
-void check_same3(const char* op, const char* what, const Tensor& ref, const char* ref_name, const Tensor& t) {
-  DLCORE_CHECK(t.dtype() == ref.dtype(), TypeError, op, ": ", what, " dtype ", dtype_name(t.dtype()),
-               " does not match the ", ref_name, " dtype ", dtype_name(ref.dtype()), " (", what, " ", t.describe(),
-               ", ", ref_name, " ", ref.describe(), ")");
-  DLCORE_CHECK(t.device() == ref.device(), RuntimeError, op, ": expected the ", what, " on the ", ref_name,
-               "'s device (", ref.describe(), "), got ", t.describe());
-}
-
 void check_cpu_float(const char* op, const Tensor& t, const char* what) {
-  DLCORE_CHECK(t.dtype() == DType::Float32 || t.dtype() == DType::Float64, TypeError, op, ": ", what,
-               " must be float32 or float64, got ", t.describe());
+  conv_check_float(op, t, what);
   DLCORE_CHECK(t.device().type == DeviceType::CPU, RuntimeError, op, ": this kernel runs on the cpu device, got ",
                what, " ", t.describe());
 }
@@ -540,10 +532,10 @@ Conv3dParams conv3d_params(const char* op, const IntList& xs, const IntList& ws,
 
 Tensor conv3d_cpu(const Tensor& x, const Tensor& w, const Tensor* b, const Conv3dArgs& a, const char* op) {
   check_cpu_float(op, x, "input");
-  check_same3(op, "weight", x, "input", w);
+  conv_check_same(op, "weight", x, "input", w);
   Conv3dParams p = conv3d_params(op, x.shape(), w.shape(), a);
   if (b) {
-    check_same3(op, "bias", x, "input", *b);
+    conv_check_same(op, "bias", x, "input", *b);
     DLCORE_CHECK(b->dim() == 1 && b->size(0) == p.K, ValueError, op, ": bias shape ", b->shape().str(),
                  " does not match out_channels [", p.K, "]");
   }
@@ -563,7 +555,7 @@ Tensor conv3d_cpu(const Tensor& x, const Tensor& w, const Tensor* b, const Conv3
 Tensor conv3d_backward_input_cpu(const Tensor& gy, const Tensor& w, const IntList& x_shape, const Conv3dArgs& a,
                                  const char* op) {
   check_cpu_float(op, gy, "grad_output");
-  check_same3(op, "weight", gy, "grad_output", w);
+  conv_check_same(op, "weight", gy, "grad_output", w);
   Conv3dParams p = conv3d_params(op, x_shape, w.shape(), a);
   DLCORE_CHECK(gy.shape() == out_shape(p), ValueError, op, ": grad_output shape ", gy.shape().str(),
                " does not match the output shape ", out_shape(p).str());
@@ -580,7 +572,7 @@ Tensor conv3d_backward_input_cpu(const Tensor& gy, const Tensor& w, const IntLis
 void conv3d_backward_weight_cpu(const Tensor& gy, const Tensor& x, const IntList& w_shape, const Conv3dArgs& a,
                                 bool want_w, bool want_b, Tensor& gw, Tensor& gb, const char* op) {
   check_cpu_float(op, gy, "grad_output");
-  check_same3(op, "input", gy, "grad_output", x);
+  conv_check_same(op, "input", gy, "grad_output", x);
   Conv3dParams p = conv3d_params(op, x.shape(), w_shape, a);
   DLCORE_CHECK(gy.shape() == out_shape(p), ValueError, op, ": grad_output shape ", gy.shape().str(),
                " does not match the output shape ", out_shape(p).str());

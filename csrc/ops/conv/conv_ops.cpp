@@ -43,9 +43,7 @@ ConvParams conv_params(const char* op, const IntList& xs, const IntList& ws, con
   return p;
 }
 
-namespace {
-
-void check_same(const char* op, const char* what, const Tensor& ref, const char* ref_name, const Tensor& t) {
+void conv_check_same(const char* op, const char* what, const Tensor& ref, const char* ref_name, const Tensor& t) {
   DLCORE_CHECK(t.dtype() == ref.dtype(), TypeError, op, ": ", what, " dtype ", dtype_name(t.dtype()),
                " does not match the ", ref_name, " dtype ", dtype_name(ref.dtype()), " (", what, " ", t.describe(),
                ", ", ref_name, " ", ref.describe(), ")");
@@ -53,19 +51,17 @@ void check_same(const char* op, const char* what, const Tensor& ref, const char*
                "'s device (", ref.describe(), "), got ", t.describe());
 }
 
-void check_float(const char* op, const Tensor& t, const char* what) {
+void conv_check_float(const char* op, const Tensor& t, const char* what) {
   DLCORE_CHECK(t.dtype() == DType::Float32 || t.dtype() == DType::Float64, TypeError, op, ": ", what,
                " must be float32 or float64, got ", t.describe());
 }
 
-}  // namespace
-
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const ConvArgs& a, const char* op) {
-  check_float(op, x, "input");
-  check_same(op, "weight", x, "input", w);
+  conv_check_float(op, x, "input");
+  conv_check_same(op, "weight", x, "input", w);
   ConvParams p = conv_params(op, x.shape(), w.shape(), a);
   if (b) {
-    check_same(op, "bias", x, "input", *b);
+    conv_check_same(op, "bias", x, "input", *b);
     DLCORE_CHECK(b->dim() == 1 && b->size(0) == p.K, ValueError, op, ": bias shape ", b->shape().str(),
                  " does not match out_channels [", p.K, "]");
   }
@@ -84,8 +80,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const ConvArgs&
 
 Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const IntList& x_shape, const ConvArgs& a,
                              const char* op) {
-  check_float(op, gy, "grad_output");
-  check_same(op, "weight", gy, "grad_output", w);
+  conv_check_float(op, gy, "grad_output");
+  conv_check_same(op, "weight", gy, "grad_output", w);
   ConvParams p = conv_params(op, x_shape, w.shape(), a);
   DLCORE_CHECK(gy.shape() == (IntList{p.N, p.K, p.P, p.Q}), ValueError, op, ": grad_output shape ", gy.shape().str(),
                " does not match the output shape [", p.N, ", ", p.K, ", ", p.P, ", ", p.Q, "]");
@@ -97,8 +93,8 @@ Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const IntList& x
 
 void conv2d_backward_weight(const Tensor& gy, const Tensor& x, const IntList& w_shape, const ConvArgs& a, bool want_w,
                             bool want_b, Tensor& gw, Tensor& gb, const char* op) {
-  check_float(op, gy, "grad_output");
-  check_same(op, "input", gy, "grad_output", x);
+  conv_check_float(op, gy, "grad_output");
+  conv_check_same(op, "input", gy, "grad_output", x);
   ConvParams p = conv_params(op, x.shape(), w_shape, a);
   DLCORE_CHECK(gy.shape() == (IntList{p.N, p.K, p.P, p.Q}), ValueError, op, ": grad_output shape ", gy.shape().str(),
                " does not match the output shape [", p.N, ", ", p.K, ", ", p.P, ", ", p.Q, "]");
