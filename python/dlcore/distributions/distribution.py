@@ -1,11 +1,12 @@
 """Distribution: the base class (torch.distributions.Distribution)."""
 from __future__ import annotations
 
+import numbers
 import warnings
 
 from .. import _C
 from . import constraints
-from .utils import lazy_property
+from .utils import broadcast_all, lazy_property
 
 __all__ = ["Distribution"]
 
@@ -168,12 +169,62 @@ class Distribution:
                                       "__init__ method must also define a custom .expand() method.")
         return self.__new__(type(self)) if _instance is None else _instance
 
+    def _broadcast_params(self, **params):
+        """Broadcast the named parameters (tensors or numbers) with broadcast_all and set them as attributes, in
+        order; returns the batch shape: () when all are numbers, else the broadcast shape."""
+        values = broadcast_all(*params.values())
+        for name, value in zip(params, values):
+            setattr(self, name, value)
+        return () if all(isinstance(v, numbers.Number) for v in params.values()) else values[0].shape
+
+    def _broadcast_probs_or_logits(self, probs, logits, **others):
+        """_broadcast_params(**others, probs=probs) or (..., logits=logits), exactly one of probs / logits given;
+        returns (that parameter's tensor, batch shape)."""
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        name, value = ("probs", probs) if probs is not None else ("logits", logits)
+        batch_shape = self._broadcast_params(**others, **{name: value})
+        return getattr(self, name), batch_shape
+
+    def _expand_params(self, cls, batch_shape, _instance=None, params=(), param_tail=(), copy=(), dists=()):
+        """The body of a parameterised distribution's expand(): a checked new instance of cls with each attribute in
+        params expanded to batch_shape + param_tail (a lazy probs / logits only where computed), an `_param` alias
+        re-pointed at the expanded logits (else probs) where self has one, the attributes in copy shared, the
+        sub-distributions in dists expanded to batch_shape, and self's event shape and validation flag."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = _size(batch_shape)
+        shape = tuple(batch_shape) + tuple(param_tail)
+        for name in params:
+            if name in self.__dict__ or not isinstance(getattr(type(self), name, None), lazy_property):
+                setattr(new, name, getattr(self, name).expand(shape))
+        if "_param" in self.__dict__:
+            new._param = new.logits if "logits" in new.__dict__ else new.probs
+        for name in copy:
+            setattr(new, name, getattr(self, name))
+        for name in dists:
+            setattr(new, name, getattr(self, name).expand(batch_shape))
+        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     def __repr__(self):
         param_names = [k for k, _ in self.arg_constraints.items() if k in self.__dict__]
         args_string = ", ".join(
             f"{p}: {self.__dict__[p] if self.__dict__[p].numel() == 1 else self.__dict__[p].shape}"
             for p in param_names)
         return self.__class__.__name__ + "(" + args_string + ")"
+
+
+class _LocMeanMode:
+    """Mixin: mean and mode are the location parameter (self.loc)."""
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def mode(self):
+        return self.loc
 
 
 class ExponentialFamily(Distribution):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from . import constraints
-from .distribution import Distribution, _size
+from .distribution import Distribution, _LocMeanMode, _size
 from .multivariate_normal import _batch_mahalanobis, _batch_mv
 from .utils import lazy_property, _standard_normal
 
@@ -37,7 +37,7 @@ def _batch_lowrank_mahalanobis(W, D, x, capacitance_tril):
     return mahalanobis_term1 - mahalanobis_term2
 
 
-class LowRankMultivariateNormal(Distribution):
+class LowRankMultivariateNormal(_LocMeanMode, Distribution):
     """LowRankMultivariateNormal(loc, cov_factor, cov_diag)."""
     arg_constraints = {"loc": constraints.real_vector, "cov_factor": constraints.independent(constraints.real, 2),
                        "cov_diag": constraints.independent(constraints.positive, 1)}
@@ -83,14 +83,6 @@ class LowRankMultivariateNormal(Distribution):
         Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @lazy_property
     def variance(self):

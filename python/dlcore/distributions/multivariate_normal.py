@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from . import constraints
-from .distribution import Distribution, _size
+from .distribution import Distribution, _LocMeanMode, _size
 from .utils import lazy_property, _standard_normal
 
 __all__ = ["MultivariateNormal"]
@@ -40,7 +40,7 @@ def _precision_to_scale_tril(P):
     return L
 
 
-class MultivariateNormal(Distribution):
+class MultivariateNormal(_LocMeanMode, Distribution):
     """MultivariateNormal(loc, covariance_matrix=None, precision_matrix=None, scale_tril=None)."""
     arg_constraints = {"loc": constraints.real_vector, "covariance_matrix": constraints.positive_definite,
                        "precision_matrix": constraints.positive_definite, "scale_tril": constraints.lower_cholesky}
@@ -115,14 +115,6 @@ class MultivariateNormal(Distribution):
         Id = d.eye(L.shape[-1], dtype=L.dtype, device=L.device).expand(tuple(L.shape))
         L_inv = d.linalg.solve_triangular(L, Id, upper=False)
         return (L_inv.transpose(-2, -1) @ L_inv).expand(tuple(self._batch_shape) + tuple(self._event_shape) * 2)
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def variance(self):

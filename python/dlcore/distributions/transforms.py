@@ -46,24 +46,21 @@ class Transform:
         return inv
 
     def __call__(self, x):
-        if self._cache_size == 0:
-            return self._call(x)
-        x_old, y_old = self._cached_x_y
-        if x is x_old:
-            return y_old
-        y = self._call(x)
-        self._cached_x_y = x, y
-        return y
+        return self._cached_apply(x, self._call, inverse=False)
 
     def _inv_call(self, y):
+        return self._cached_apply(y, self._inverse, inverse=True)
+
+    def _cached_apply(self, value, fn, inverse):
+        """fn(value), reusing / updating the one-pair (x, y) cache when cache_size is 1; value is x (y if inverse)."""
         if self._cache_size == 0:
-            return self._inverse(y)
-        x_old, y_old = self._cached_x_y
-        if y is y_old:
-            return x_old
-        x = self._inverse(y)
-        self._cached_x_y = x, y
-        return x
+            return fn(value)
+        cached = self._cached_x_y[::-1] if inverse else self._cached_x_y
+        if value is cached[0]:
+            return cached[1]
+        out = fn(value)
+        self._cached_x_y = (out, value) if inverse else (value, out)
+        return out
 
     def _call(self, x):
         raise NotImplementedError
@@ -196,16 +193,16 @@ identity_transform = ComposeTransform([])
 
 
 class ExpTransform(Transform):
-    def __eq__(self, other):
-        return isinstance(other, ExpTransform)
-
-    __hash__ = Transform.__hash__
-
     """y = exp(x)."""
     domain = constraints.real
     codomain = constraints.positive
     bijective = True
     sign = 1
+
+    def __eq__(self, other):
+        return isinstance(other, ExpTransform)
+
+    __hash__ = Transform.__hash__
 
     def _call(self, x):
         return x.exp()
@@ -261,16 +258,16 @@ class PowerTransform(Transform):
 
 
 class SigmoidTransform(Transform):
-    def __eq__(self, other):
-        return isinstance(other, SigmoidTransform)
-
-    __hash__ = Transform.__hash__
-
     """y = sigmoid(x), clipped to [tiny, 1 - eps] as torch does."""
     domain = constraints.real
     codomain = constraints.unit_interval
     bijective = True
     sign = 1
+
+    def __eq__(self, other):
+        return isinstance(other, SigmoidTransform)
+
+    __hash__ = Transform.__hash__
 
     def _call(self, x):
         fi = finfo(x.dtype)
@@ -287,16 +284,16 @@ class SigmoidTransform(Transform):
 
 
 class TanhTransform(Transform):
-    def __eq__(self, other):
-        return isinstance(other, TanhTransform)
-
-    __hash__ = Transform.__hash__
-
     """y = tanh(x)."""
     domain = constraints.real
     codomain = constraints.interval(-1.0, 1.0)
     bijective = True
     sign = 1
+
+    def __eq__(self, other):
+        return isinstance(other, TanhTransform)
+
+    __hash__ = Transform.__hash__
 
     def _call(self, x):
         return x.tanh()

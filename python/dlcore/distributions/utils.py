@@ -101,3 +101,39 @@ def _uniform01(shape, dtype, device, generator=None):
     from .. import rand, no_grad
     with no_grad():
         return rand(tuple(shape), generator=generator, dtype=dtype, device=device)
+
+
+class _BinaryProbsLogits:
+    """Mixin: probs and logits of a binary (sigmoid) parameterisation, each derived lazily from the other."""
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+
+class _BinaryParams(_BinaryProbsLogits):
+    """_BinaryProbsLogits with param_shape, the shape of the given parameter (self._param)."""
+
+    @property
+    def param_shape(self):
+        return self._param.shape
+
+
+class _CategoricalParams:
+    """Mixin: probs, logits and param_shape of a distribution built on a Categorical (self._categorical)."""
+
+    @property
+    def probs(self):
+        return self._categorical.probs
+
+    @property
+    def logits(self):
+        return self._categorical.logits
+
+    @property
+    def param_shape(self):
+        return self._categorical.param_shape
