@@ -419,3 +419,17 @@ def test_apply_map_vs_torch(rng):
 def test_apply_cpu_only():
     with pytest.raises(TypeError, match="CPU"):
         dlcore.ones(3, device="cuda").apply_(lambda v: v)
+
+
+def test_inplace_bitwise_operators_modify_in_place():
+    x = dlcore.tensor([6, 5, 3], dtype=dlcore.int64)
+    alias = x
+    x &= 3
+    assert x is alias and x.tolist() == [2, 1, 3]
+    x |= 8
+    assert x is alias and x.tolist() == [10, 9, 11]
+    x ^= 1
+    assert x is alias and x.tolist() == [11, 8, 10]
+    b = dlcore.tensor([True, False])
+    b &= dlcore.tensor([True, True])
+    assert b.tolist() == [True, False]

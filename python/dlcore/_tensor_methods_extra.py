@@ -470,6 +470,10 @@ def _attach():
         T.__ilshift__ = T.bitwise_left_shift_
     if not hasattr(T, "__irshift__"):
         T.__irshift__ = T.bitwise_right_shift_
+    # x &= y, |=, ^= in place (without these Python rebinds x to a new tensor and aliases do not see the change)
+    for dunder, meth in (("__iand__", "bitwise_and_"), ("__ior__", "bitwise_or_"), ("__ixor__", "bitwise_xor_")):
+        if not hasattr(T, dunder):
+            setattr(T, dunder, getattr(T, meth))
 
 
 def _checked_inplace(fn, op):
