@@ -515,3 +515,15 @@ def test_binary_math_op_second_order_raises_clearly():
         (g,) = dl.autograd.grad(f(x).sum(), x, create_graph=True)
         with pytest.raises(RuntimeError, match="double backward"):
             dl.autograd.grad(g.sum(), x)
+
+
+@pytest.mark.parametrize("out_f,in_f", [(0, 8), (5, 0)])
+def test_linear_with_zero_features_backward(out_f, in_f):
+    """(first order) F.linear with out_features or in_features 0: the backward's reshape used -1 with a 0 size"""
+    x = dl.tensor(_r(3, 2, in_f), dtype=dl.float64, requires_grad=True)
+    w = dl.tensor(_r(out_f, in_f), dtype=dl.float64, requires_grad=True)
+    b = dl.tensor(_r(out_f), dtype=dl.float64, requires_grad=True)
+    (F.linear(x, w, b).sum() + x.sum()).backward()
+    assert tuple(x.grad.shape) == (3, 2, in_f) and tuple(w.grad.shape) == (out_f, in_f)
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((3, 2, in_f)))  # only x.sum() reaches x
+    np.testing.assert_array_equal(b.grad.numpy(), np.full(out_f, 6.0))

@@ -1558,11 +1558,12 @@ class _Linear(Function):
     def backward(ctx, g):
         x, w = ctx.saved_tensors
         gx = gw = gb = None
-        g2 = _D.reshape(g, [-1, g.shape[-1]])
+        # (the leading size spelled out: -1 is ambiguous when out_features or in_features is 0)
+        g2 = _D.reshape(g, [math.prod(g.shape[:-1]), g.shape[-1]])
         if ctx.needs_input_grad[0]:
             gx = _D.reshape(_D.matmul(g2, w), list(x.shape))
         if ctx.needs_input_grad[1]:
-            x2 = _D.reshape(x, [-1, x.shape[-1]])
+            x2 = _D.reshape(x, [math.prod(x.shape[:-1]), x.shape[-1]])
             gw = _D.matmul(_D.transpose(g2, 0, 1), x2)
         if ctx.has_b and ctx.needs_input_grad[2]:
             gb = _D.sum(g2, [0], False)

@@ -9,4 +9,5 @@ from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval
 from .init import skip_init  # noqa: F401
 from . import parametrize, parametrizations, fusion  # noqa: F401
 from . import rnn  # noqa: F401
+from . import prune  # noqa: F401
 from .rnn import PackedSequence  # noqa: F401
