@@ -138,6 +138,45 @@ def test_topk_sorted_lines(dev, isa, rng):
             check(np.ascontiguousarray(a.T), k, 1, largest, device)
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64", "uint8"])
+def test_topk_rows_sorted_and_rising(isa, dtype, rng):
+    """Contiguous rows (cpu): a row sorted from its k-th element on is finished by a merge with the first k (which
+    win ties: earlier indices); a noisy rising row keeps inserting and is finished by the buffered selection
+    (cuts of a candidate buffer in index order: the tie-break), with NaN (the pair-selection branch) and with many
+    ties. Each row kind in both directions, k around the buffer's limits."""
+    dlcore._C._set_cpu_isa(isa)
+    L = 1000 if dtype != "uint8" else 250
+    rows = []
+    base = np.sort(rng.standard_normal((1, L)) * 30, axis=1)[0]
+    rows.append(base)                                    # strictly rising
+    rows.append(base + rng.standard_normal(L) * 5)       # noisy rising: the buffered selection
+    tied = np.round(base + rng.standard_normal(L) * 3)   # rising with many equal values
+    rows.append(tied)
+    r = base.copy()
+    r[:40] = r[-40:][::-1]                               # the first k hold values equal to the sorted rest's best
+    rows.append(r)
+    r = base.copy()
+    r[:3] = r[-1]
+    rows.append(r)                                       # a tie between the buffer and the rest's best
+    if dtype.startswith("float"):
+        r = base + rng.standard_normal(L) * 5
+        r[rng.random(L) < 0.02] = np.nan                 # NaN inside a rising row
+        rows.append(r)
+        r = base.copy()
+        r[-1] = np.nan                                   # a NaN breaks the sorted run
+        rows.append(r)
+    a = np.stack(rows)
+    if dtype == "uint8":
+        a = np.clip(a - a.min() if np.isfinite(a).all() else np.nan_to_num(a), 0, 255).astype(np.uint8)
+    else:
+        a = a.astype(dtype)
+    for k in (1, 5, 16, 31, 32):
+        for largest in (True, False):
+            for m in (a, np.ascontiguousarray(a[:, ::-1])):
+                check(m, k, 1, largest, "cpu")
+
+
 @pytest.mark.parametrize("dev,isa", DEV_ISA)
 def test_topk_all_nan_and_all_equal(dev, isa):
     dlcore._C._set_cpu_isa(isa)

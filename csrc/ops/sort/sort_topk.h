@@ -15,9 +15,13 @@
 // Lines: x [O, L, I]. I == 1: rows (contiguous lines, vector blocks along the line). I > 1: the lines are strided,
 // so the scan runs across lanes = lines: block l of lines c0..c1 is x[o, l, c0:c1] (contiguous), compared against
 // the per-line thresholds in an array; each line has its own buffer. Outputs [O, K, I] (x's layout, k along dim).
-// A line that keeps inserting (an ascending line when largest: every element enters, K shifts each) is given up
-// after insert_budget insertions and handed back to the caller, which sorts it (partial sort, O(L log K)).
+// Rows (I == 1): a row that runs sorted from its K-th element on (every element would enter, K shifts each) is
+// found by one compare per element right after the first K and finished by a merge; a row that keeps inserting
+// anyway (noisy, rising) is finished past insert_budget insertions by the buffered selection (topk_row_buffered).
+// Strided lines (I > 1): a line that keeps inserting is given up after insert_budget insertions and handed back to
+// the caller, which sorts it (partial sort, O(L log K)).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -214,7 +218,8 @@ DLCORE_ALWAYS_INLINE void insert(T* bv, int64_t* bi, int64_t n, int64_t K, T x, 
   bi[p] = j;
 }
 
-// Insertions a line may make before the scan gives it up (returned to the caller, which sorts it instead): random
+// Insertions a line may make before the scan gives it up (rows: finished by topk_row_buffered; strided lines:
+// returned to the caller, which sorts them): random
 // order makes about K ln(L / K) (L = 1000: 26 for K = 5, 110 for K = 32), an ascending line (largest) L - K, each
 // shifting K entries.
 inline int64_t insert_budget(int64_t L, int64_t K) { return L / 16 + 4 * K; }
@@ -228,7 +233,135 @@ DLCORE_ALWAYS_INLINE T never_beaten() {
     return Largest ? std::numeric_limits<T>::max() : std::numeric_limits<T>::lowest();
 }
 
-// Rows o0..o1 of x [O, L] (contiguous lines), outputs [O, K]. Returns the number of rows given up (written to redo).
+// The rest of a row whose insertions ran past the budget (a rising row when largest, noisy or not), in linear time:
+// the K best so far (bv/bi) and every later candidate go to a buffer of kTopkBuf entries kept in index order
+// (appended); a full buffer is cut back to its K best, whose K-th becomes the threshold. A rising row of L costs
+// about L / (kTopkBuf - K) cuts of kTopkBuf entries, O(L) in all (the insertion sort shifts K entries per element,
+// the partial sort of the sort path pays a heap step of log K). A cut selects the K-th value with nth_element on
+// a copy of the plain values, then keeps, in order, the entries better than it and the first of those equal to it
+// (the buffer is in index order, so these are the earliest: the sort's tie-break). A NaN in the buffer (floats)
+// switches the cut to nth_element on (value, index) pairs in the full sort order. The K best are sorted at the end.
+constexpr int64_t kTopkBuf = 4 * kTopkScanMaxK;
+
+template <class T, bool Largest>
+void topk_row_buffered(const T* x, int64_t j, int64_t L, int64_t K, const T* bv, const int64_t* bi, T* vo,
+                       int64_t* io) {
+  using S = Simd<T>;
+  constexpr int W = S::W;
+  struct Item {
+    T v;
+    int64_t i;
+  };
+  auto before = [](const Item& p, const Item& q) {
+    if (better<T, Largest>(p.v, q.v)) return true;
+    if (better<T, Largest>(q.v, p.v)) return false;
+    return p.i < q.i;
+  };
+  T val[kTopkBuf];
+  int64_t idx[kTopkBuf];
+  Item it[kTopkBuf];
+  bool nan = false;
+  {  // the K best so far, in index order
+    for (int64_t q = 0; q < K; ++q) it[q] = {bv[q], bi[q]};
+    std::sort(it, it + K, [](const Item& p, const Item& q) { return p.i < q.i; });
+    for (int64_t q = 0; q < K; ++q) {
+      val[q] = it[q].v, idx[q] = it[q].i;
+      nan |= is_nan(val[q]);
+    }
+  }
+  int64_t n = K;
+  T kth = bv[K - 1];
+  typename S::V tv = S::set1(cmp_form<T, Largest>(kth));
+  // cut the buffer back to its K best (kept in index order); the K-th of them becomes kth
+  auto cut = [&] {
+    if (!nan) {
+      T tmp[kTopkBuf];
+      std::memcpy(tmp, val, n * sizeof(T));
+      if constexpr (Largest) std::nth_element(tmp, tmp + K - 1, tmp + n, [](T p, T q) { return p > q; });
+      else std::nth_element(tmp, tmp + K - 1, tmp + n, [](T p, T q) { return p < q; });
+      const T v = tmp[K - 1];
+      int64_t eq = K;  // how many equal to v may stay: K minus those better than v
+      for (int64_t q = 0; q < n; ++q) eq -= better<T, Largest>(val[q], v);
+      int64_t m = 0;
+      for (int64_t q = 0; q < n; ++q) {
+        const bool keep = better<T, Largest>(val[q], v) || (val[q] == v && eq-- > 0);
+        val[m] = val[q], idx[m] = idx[q];
+        m += keep;
+      }
+      kth = v;
+    } else {
+      for (int64_t q = 0; q < n; ++q) it[q] = {val[q], idx[q]};
+      std::nth_element(it, it + K - 1, it + n, before);
+      kth = it[K - 1].v;
+      std::sort(it, it + K, [](const Item& p, const Item& q) { return p.i < q.i; });
+      for (int64_t q = 0; q < K; ++q) val[q] = it[q].v, idx[q] = it[q].i;
+    }
+    n = K;
+    tv = S::set1(cmp_form<T, Largest>(kth));
+  };
+  auto visit = [&](uint64_t m, int64_t base) {
+    while (m) {
+      const int64_t q = base + __builtin_ctzll(m);
+      m &= m - 1;
+      if (better<T, Largest>(x[q], kth)) {
+        val[n] = x[q], idx[n] = q;
+        nan |= is_nan(x[q]);
+        if (++n == kTopkBuf) cut();
+      }
+    }
+  };
+  for (; j + W <= L; j += W) {
+    const uint64_t m = S::template cand<Largest>(x + j, tv);
+    if (m) visit(m, j);
+  }
+  for (; j < L; ++j)
+    if (may_beat<T, Largest>(x[j], cmp_form<T, Largest>(kth))) visit(1, j);
+  if (n > K) cut();
+  for (int64_t q = 0; q < K; ++q) it[q] = {val[q], idx[q]};
+  std::sort(it, it + K, before);
+  for (int64_t q = 0; q < K; ++q) vo[q] = it[q].v, io[q] = it[q].i;
+}
+
+// The first K elements of a row, sorted (in sort order, ties by index) into bv/bi.
+template <class T, bool Largest>
+DLCORE_ALWAYS_INLINE void first_sorted(const T* x, int64_t K, T* bv, int64_t* bi) {
+  if (K <= 8) {  // a few insertions
+    for (int64_t j = 0; j < K; ++j) insert<T, Largest>(bv, bi, j, K, x[j], j);
+    return;
+  }
+  int64_t ord[kTopkScanMaxK];
+  for (int64_t j = 0; j < K; ++j) ord[j] = j;
+  std::sort(ord, ord + K, [x](int64_t p, int64_t q) {
+    if (better<T, Largest>(x[p], x[q])) return true;
+    if (better<T, Largest>(x[q], x[p])) return false;
+    return p < q;
+  });
+  for (int64_t j = 0; j < K; ++j) bv[j] = x[ord[j]], bi[j] = ord[j];
+}
+
+// If x[j..L) rises strictly (largest; falls strictly for smallest, no NaN), its best are its last elements: the K
+// best of the row are merged from them and the buffer (bv/bi, sorted; its indices are all earlier, so it wins ties)
+// into vo/io, and true is returned. Otherwise (found at the first step that breaks the run) false.
+template <class T, bool Largest>
+bool topk_row_monotone_rest(const T* x, int64_t j, int64_t L, int64_t K, const T* bv, const int64_t* bi, T* vo,
+                            int64_t* io) {
+  for (int64_t q = j; q + 1 < L; ++q)
+    if (!(Largest ? x[q] < x[q + 1] : x[q] > x[q + 1])) return false;
+  int64_t b = 0, r = L - 1;  // next of the buffer, next of the rest (best first: from the end)
+  for (int64_t o = 0; o < K; ++o) {
+    if (r >= j && (b >= K || better<T, Largest>(x[r], bv[b]))) {
+      vo[o] = x[r];
+      io[o] = r--;
+    } else {
+      vo[o] = bv[b];
+      io[o] = bi[b++];
+    }
+  }
+  return true;
+}
+
+// Rows o0..o1 of x [O, L] (contiguous lines), outputs [O, K]. Returns the number of rows given up (written to redo):
+// none now (a row past its insertion budget is finished by topk_row_buffered).
 template <class T, bool Largest>
 int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
   using S = Simd<T>;
@@ -241,7 +374,11 @@ int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
   int64_t bi[kTopkScanMaxK];
   for (int64_t o = o0; o < o1; ++o) {
     const T* x = static_cast<const T*>(a.x) + o * L;
-    for (int64_t j = 0; j < K; ++j) insert<T, Largest>(bv, bi, j, K, x[j], j);
+    first_sorted<T, Largest>(x, K, bv, bi);
+    T* vo = static_cast<T*>(a.values) + o * K;
+    int64_t* io = a.indices + o * K;
+    // a sorted row (every element would enter, shifting K): the merge, at the cost of one compare per element
+    if (topk_row_monotone_rest<T, Largest>(x, K, L, K, bv, bi, vo, io)) continue;
     T t = cmp_form<T, Largest>(bv[K - 1]);
     typename S::V tv = S::set1(t);
     int64_t inserted = 0;
@@ -263,18 +400,19 @@ int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
       for (int u = 0; u < U; ++u) any |= m[u] = S::template cand<Largest>(x + j + u * W, tv);
       if (DLCORE_UNLIKELY(any != 0)) {
         for (int u = 0; u < U; ++u) visit(m[u], j + u * W);
-        if (DLCORE_UNLIKELY(inserted > budget)) break;
+        if (DLCORE_UNLIKELY(inserted > budget)) {
+          j += U * W;
+          break;
+        }
       }
     }
     if (inserted > budget) {
-      redo[nredo++] = o;
+      topk_row_buffered<T, Largest>(x, j, L, K, bv, bi, vo, io);
       continue;
     }
     for (; j + W <= L; j += W) visit(S::template cand<Largest>(x + j, tv), j);
     for (; j < L; ++j)
       if (may_beat<T, Largest>(x[j], t)) visit(1, j);
-    T* vo = static_cast<T*>(a.values) + o * K;
-    int64_t* io = a.indices + o * K;
     std::memcpy(vo, bv, K * sizeof(T));
     std::memcpy(io, bi, K * sizeof(int64_t));
   }
