@@ -207,7 +207,7 @@ struct Simd<uint8_t> {  // unsigned compare as signed after flipping the top bit
 // Inserts x (index j, later than every buffered index) into the sorted buffer bv/bi of n entries (n < K: grows;
 // n == K: the last one drops out; the caller checked better(x, bv[K-1]) in that case).
 template <class T, bool Largest>
-DLCORE_ALWAYS_INLINE void insert(T* bv, int64_t* bi, int64_t n, int64_t K, T x, int64_t j) {
+DLCORE_ALWAYS_INLINE int64_t insert(T* bv, int64_t* bi, int64_t n, int64_t K, T x, int64_t j) {
   int64_t p = n < K ? n : K - 1;
   while (p > 0 && better<T, Largest>(x, bv[p - 1])) {
     bv[p] = bv[p - 1];
@@ -216,6 +216,7 @@ DLCORE_ALWAYS_INLINE void insert(T* bv, int64_t* bi, int64_t n, int64_t K, T x, 
   }
   bv[p] = x;
   bi[p] = j;
+  return p;  // the position it took
 }
 
 // Insertions a line may make before the scan gives it up (rows: finished by topk_row_buffered; strided lines:
@@ -242,6 +243,48 @@ DLCORE_ALWAYS_INLINE T never_beaten() {
 // (the buffer is in index order, so these are the earliest: the sort's tie-break). A NaN in the buffer (floats)
 // switches the cut to nth_element on (value, index) pairs in the full sort order. The K best are sorted at the end.
 constexpr int64_t kTopkBuf = 4 * kTopkScanMaxK;
+
+// The value of rank r (0-based, in sort order) of a[0, n) (numbers, no NaN; a is reordered): quickselect whose
+// partition is branchless (Lomuto: every element is written, the boundary moves by the compare's result), so that
+// unpredictable compares cost no mispredictions (std::nth_element's partition branches on each: ~1.5 us per cut of
+// 128 noisy values); the pivot the median of three. A range that does not shrink (many values equal to the pivot)
+// or is short is finished by std::nth_element.
+template <class T, bool Largest>
+T select_value(T* a, int64_t n, int64_t r) {
+  auto bef = [](T p, T q) { return Largest ? p > q : p < q; };
+  int64_t lo = 0, hi = n;
+  while (hi - lo > 16) {
+    const T p0 = a[lo], p1 = a[lo + (hi - lo) / 2], p2 = a[hi - 1];
+    const T piv = bef(p0, p1) ? (bef(p1, p2) ? p1 : (bef(p0, p2) ? p2 : p0)) : (bef(p0, p2) ? p0 : (bef(p1, p2) ? p2 : p1));
+    int64_t m = lo;  // [lo, m): before the pivot
+    for (int64_t i = lo; i < hi; ++i) {
+      const T x = a[i];
+      const bool b = bef(x, piv);
+      a[i] = a[m];
+      a[m] = x;
+      m += b;
+    }
+    if (r < m) {
+      if (m == hi) break;  // (cannot happen: the pivot itself is not before itself)
+      hi = m;
+    } else {
+      // [m, hi) starts with values equal to the pivot or after it; the pivot's rank is at least m
+      int64_t e = m;  // move the values equal to the pivot to the front of [m, hi)
+      for (int64_t i = m; i < hi; ++i) {
+        const T x = a[i];
+        const bool b = !bef(piv, x);  // not after the pivot (and not before it): equal
+        a[i] = a[e];
+        a[e] = x;
+        e += b;
+      }
+      if (r < e) return piv;
+      if (e == m) break;  // (cannot happen: the pivot is in the range)
+      lo = e;
+    }
+  }
+  std::nth_element(a + lo, a + r, a + hi, bef);
+  return a[r];
+}
 
 template <class T, bool Largest>
 void topk_row_buffered(const T* x, int64_t j, int64_t L, int64_t K, const T* bv, const int64_t* bi, T* vo,
@@ -277,16 +320,18 @@ void topk_row_buffered(const T* x, int64_t j, int64_t L, int64_t K, const T* bv,
     if (!nan) {
       T tmp[kTopkBuf];
       std::memcpy(tmp, val, n * sizeof(T));
-      if constexpr (Largest) std::nth_element(tmp, tmp + K - 1, tmp + n, [](T p, T q) { return p > q; });
-      else std::nth_element(tmp, tmp + K - 1, tmp + n, [](T p, T q) { return p < q; });
-      const T v = tmp[K - 1];
+      const T v = select_value<T, Largest>(tmp, n, K - 1);
+      // (no NaN: plain compares, branchless passes)
+      auto bef = [](T p, T q) { return Largest ? p > q : p < q; };
       int64_t eq = K;  // how many equal to v may stay: K minus those better than v
-      for (int64_t q = 0; q < n; ++q) eq -= better<T, Largest>(val[q], v);
+      for (int64_t q = 0; q < n; ++q) eq -= bef(val[q], v);
       int64_t m = 0;
       for (int64_t q = 0; q < n; ++q) {
-        const bool keep = better<T, Largest>(val[q], v) || (val[q] == v && eq-- > 0);
-        val[m] = val[q], idx[m] = idx[q];
-        m += keep;
+        const T x = val[q];
+        const bool tie = (x == v) & (eq > 0);
+        eq -= tie;
+        val[m] = x, idx[m] = idx[q];
+        m += bef(x, v) | tie;
       }
       kth = v;
     } else {
@@ -299,15 +344,20 @@ void topk_row_buffered(const T* x, int64_t j, int64_t L, int64_t K, const T* bv,
     n = K;
     tv = S::set1(cmp_form<T, Largest>(kth));
   };
+  // The candidate lanes of one vector, appended (room made first). Largest with kth a number: the candidate test
+  // is the exact one (a NaN beats a number), so the appends are branchless; otherwise better() decides (smallest:
+  // a NaN lane is a candidate but not better).
   auto visit = [&](uint64_t m, int64_t base) {
+    if (n + W > kTopkBuf) cut();
+    const bool exact = Largest && !is_nan(kth);
     while (m) {
       const int64_t q = base + __builtin_ctzll(m);
       m &= m - 1;
-      if (better<T, Largest>(x[q], kth)) {
-        val[n] = x[q], idx[n] = q;
-        nan |= is_nan(x[q]);
-        if (++n == kTopkBuf) cut();
-      }
+      const T xv = x[q];
+      const bool in = exact || better<T, Largest>(xv, kth);
+      val[n] = xv, idx[n] = q;
+      nan |= in & is_nan(xv);
+      n += in;
     }
   };
   for (; j + W <= L; j += W) {
@@ -368,7 +418,7 @@ int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
   constexpr int W = S::W;
   constexpr int U = W > 1 ? 4 : 8;  // blocks per step: one branch on the OR of their masks
   const int64_t L = a.L, K = a.K;
-  const int64_t budget = insert_budget(L, K);
+  const int64_t budget = insert_budget(L, K) * (K / 2 + 1);  // in entries moved (random rows: K / 2 each)
   int64_t nredo = 0;
   T bv[kTopkScanMaxK];
   int64_t bi[kTopkScanMaxK];
@@ -387,10 +437,9 @@ int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
         const int64_t j = base + __builtin_ctzll(m);
         m &= m - 1;
         if (better<T, Largest>(x[j], bv[K - 1])) {
-          insert<T, Largest>(bv, bi, K, K, x[j], j);
+          inserted += K - insert<T, Largest>(bv, bi, K, K, x[j], j);  // 1 + the entries it shifted
           t = cmp_form<T, Largest>(bv[K - 1]);
           tv = S::set1(t);
-          ++inserted;
         }
       }
     };
