@@ -1,7 +1,9 @@
-"""Datasets: the map-style Dataset protocol (len + getitem), TensorDataset, Subset, ConcatDataset, random_split.
+"""Datasets, as torch.utils.data: the map-style Dataset protocol (getitem, usually len), IterableDataset (iter),
+TensorDataset, Subset, ConcatDataset, ChainDataset, StackDataset, random_split.
 
-A dataset may also offer get_batch(indices) -> tuple of arrays/tensors for a whole batch at once; the loader uses
-it when present (one fancy-indexing call instead of one Python call per sample)."""
+A map-style dataset may offer __getitems__(indices) -> list of samples (torch's batched read), and, a dlcore
+extension, get_batch(indices) -> tuple of arrays/tensors for a whole batch at once; the loader uses get_batch
+with the default collate_fn (one fancy-indexing call instead of one Python call per sample)."""
 from __future__ import annotations
 
 import bisect
@@ -11,14 +13,28 @@ import numpy as np
 
 
 class Dataset:
-    def __getitem__(self, index):
-        raise NotImplementedError
+    """A map-style dataset: subclasses define __getitem__ and usually __len__ (like torch, there is no default
+    __len__: len() of a dataset without one raises TypeError). d1 + d2 is ConcatDataset([d1, d2])."""
 
-    def __len__(self):
-        raise NotImplementedError
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__}: subclasses of Dataset should implement __getitem__.")
 
     def __add__(self, other):
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A dataset that is a stream of samples: subclasses define __iter__. With DataLoader(num_workers > 0) each
+    worker process iterates its own copy of the dataset; shard the stream with get_worker_info() (id,
+    num_workers) inside __iter__ or in worker_init_fn, or every worker yields every sample.
+    d1 + d2 is ChainDataset([d1, d2])."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__}: subclasses of IterableDataset should implement "
+                                  "__iter__.")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
 
 
 def _as_array(x):
@@ -29,7 +45,9 @@ def _as_array(x):
 
 
 class TensorDataset(Dataset):
-    """Samples are the i-th rows of the given tensors/arrays (all with the same first dimension)."""
+    """Samples are the i-th rows of the given tensors/arrays (all with the same first dimension): tensor rows for
+    tensors (like torch), NumPy rows for arrays. transform (a dlcore.data.transforms callable, NumPy in and out)
+    applies to the first field's rows."""
 
     def __init__(self, *tensors, transform=None):
         if not tensors:
@@ -46,9 +64,10 @@ class TensorDataset(Dataset):
         return len(self.arrays[0])
 
     def __getitem__(self, index):
-        items = tuple(a[index] for a in self.arrays)
+        from .. import _C
+        items = tuple(t[index] if isinstance(t, _C.Tensor) else a[index] for t, a in zip(self.tensors, self.arrays))
         if self.transform is not None:
-            items = (self.transform(items[0]),) + items[1:]
+            items = (self.transform(self.arrays[0][index]),) + items[1:]
         return items
 
     def get_batch(self, indices):
@@ -61,6 +80,8 @@ class TensorDataset(Dataset):
 
 
 class Subset(Dataset):
+    """The samples of dataset at the given indices."""
+
     def __init__(self, dataset, indices):
         self.dataset = dataset
         self.indices = np.asarray(indices, dtype=np.int64)
@@ -69,20 +90,42 @@ class Subset(Dataset):
         return len(self.indices)
 
     def __getitem__(self, index):
+        if isinstance(index, list):
+            return self.dataset[[int(self.indices[i]) for i in index]]
         return self.dataset[int(self.indices[index])]
 
-    def get_batch(self, indices):
-        idx = self.indices[np.asarray(indices)]
-        if hasattr(self.dataset, "get_batch"):
-            return self.dataset.get_batch(idx)
-        from .loader import default_collate
-        return default_collate([self.dataset[int(i)] for i in idx], as_numpy=True)
+    def __getitems__(self, indices):
+        idx = [int(self.indices[i]) for i in indices]
+        if callable(getattr(self.dataset, "__getitems__", None)):
+            return self.dataset.__getitems__(idx)
+        return [self.dataset[i] for i in idx]
+
+    @property
+    def get_batch(self):
+        """The wrapped dataset's get_batch on the mapped indices; absent (hasattr is False) when the wrapped
+        dataset has none, so that the loader falls back to per-sample reads and the collate_fn."""
+        inner = getattr(self.dataset, "get_batch", None)
+        if inner is None:
+            raise AttributeError(f"Subset of {type(self.dataset).__name__} has no get_batch")
+        return lambda indices: inner(self.indices[np.asarray(indices, dtype=np.int64)])
 
 
 class ConcatDataset(Dataset):
+    """The concatenation of map-style datasets (index i of the result is index i - cumulative_sizes[k-1] of
+    dataset k)."""
+
     def __init__(self, datasets):
         self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset (use ChainDataset)")
         self.cumulative = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    @property
+    def cumulative_sizes(self):
+        return self.cumulative
 
     def __len__(self):
         return self.cumulative[-1] if self.cumulative else 0
@@ -95,6 +138,75 @@ class ConcatDataset(Dataset):
         d = bisect.bisect_right(self.cumulative, index)
         start = self.cumulative[d - 1] if d else 0
         return self.datasets[d][index - start]
+
+
+class ChainDataset(IterableDataset):
+    """Iterates the given IterableDatasets one after another (on the fly); len is the sum of their lengths."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def _check(self, d):
+        if not isinstance(d, IterableDataset):
+            raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+
+    def __iter__(self):
+        for d in self.datasets:
+            self._check(d)
+            yield from d
+
+    def __len__(self):
+        total = 0
+        for d in self.datasets:
+            self._check(d)
+            total += len(d)
+        return total
+
+
+class StackDataset(Dataset):
+    """Samples of several same-length datasets side by side: StackDataset(a, b)[i] == (a[i], b[i]) and
+    StackDataset(x=a, y=b)[i] == {"x": a[i], "y": b[i]}."""
+
+    def __init__(self, *args, **kwargs):
+        if args:
+            if kwargs:
+                raise ValueError("StackDataset: supported either tuple- (via args) or dict- (via kwargs) like "
+                                 "input/output, but both types are given.")
+            datasets = args
+        elif kwargs:
+            datasets = kwargs
+        else:
+            raise ValueError("StackDataset: at least one dataset should be passed")
+        values = list(datasets.values()) if isinstance(datasets, dict) else list(datasets)
+        lengths = [len(d) for d in values]
+        if any(n != lengths[0] for n in lengths):
+            raise ValueError(f"StackDataset: size mismatch between datasets ({lengths})")
+        self._length = lengths[0]
+        self.datasets = datasets
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def _column(self, dataset, indices):
+        if callable(getattr(dataset, "__getitems__", None)):
+            items = dataset.__getitems__(indices)
+            if len(items) != len(indices):
+                raise ValueError(f"StackDataset: nested dataset's output size mismatch. Expected {len(indices)}, "
+                                 f"got {len(items)}")
+            return items
+        return [dataset[i] for i in indices]
+
+    def __getitems__(self, indices):
+        if isinstance(self.datasets, dict):
+            cols = {k: self._column(d, indices) for k, d in self.datasets.items()}
+            return [{k: cols[k][j] for k in cols} for j in range(len(indices))]
+        cols = [self._column(d, indices) for d in self.datasets]
+        return [tuple(c[j] for c in cols) for j in range(len(indices))]
+
+    def __len__(self):
+        return self._length
 
 
 def random_split(dataset, lengths, generator=None):
