@@ -2,7 +2,7 @@
 against torch.nn.functional.ctc_loss (every reduction, padded and concatenated targets, repeated labels, blank not
 0, zero_infinity with impossible alignments, -inf log-probabilities), a NumPy float64 alpha-recursion oracle,
 float64 finite differences, every ISA build and thread count, the recomputing backward, and torch's error
-catalogue for bad input. Devices: cpu and cuda (a host copy)."""
+catalogue for bad input. Devices: cpu and cuda (its own kernels, ctc_kernels.cuh)."""
 import math
 
 import numpy as np
@@ -13,7 +13,7 @@ import dlcore.nn as nn
 import dlcore.nn.functional as F
 from dlcore import _nn_extra2
 from dlcore.testing import assert_close, gradcheck
-from conftest import D  # noqa: E402
+from conftest import D, DEVICES  # noqa: E402
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -346,3 +346,38 @@ def test_lengths_as_numpy_arrays_and_scalars(rng):
         out2 = F.ctc_loss(lpd, tgd, list(il), (int(tl[0]), np.int32(tl[1]), tl[2]), reduction="none")
     assert_close(out, ref.numpy(), **TOL["float64"])
     assert_close(out2, ref.numpy(), **TOL["float64"])
+
+
+@pytest.mark.parametrize("float_dtype", ["float32", "float64"])
+def test_cuda_kernel_matches_cpu_reference(float_dtype, rng, monkeypatch):
+    """The CUDA kernels (csrc/ops/softmax_loss/ctc_kernels.cuh: one block per sample, threads over the positions):
+    targets long enough that 2L + 1 exceeds the block (a stride loop over s), a class repeated many times (the
+    per-class sums without atomics), saved and recomputed alphas, against the scalar CPU reference and torch."""
+    if "cuda" not in DEVICES:
+        pytest.skip("no cuda device in this build")
+    T, N, C = 170, 3, 5
+    x = rng.standard_normal((T, N, C))
+    lp = x - np.log(np.exp(x).sum(2, keepdims=True))
+    tg = np.zeros((N, 140), np.int64)
+    for n in range(N):  # no label repeated back to back except a few (each needs a blank between: one more step)
+        for i in range(140):
+            prev = tg[n, i - 1] if i else 0
+            tg[n, i] = rng.choice([c for c in range(1, C) if c != prev])
+    tg[1, ::2] = 3  # class 3 at every other label
+    tg[1, 1::2] = rng.choice([1, 2, 4], 70)
+    tg[0, 10:13] = 2  # back-to-back repeats
+    il = np.array([170, 160, 90])
+    tl = np.array([140, 130, 40])  # 2L + 1 = 281 and 261 positions: more than 256 threads
+    g = rng.standard_normal(N).astype(float_dtype)
+    tol = dict(rtol=1e-4, atol=1e-5) if float_dtype == "float32" else dict(rtol=1e-10, atol=1e-12)
+    dlcore._C._set_cpu_isa("scalar")
+    ref_out, ref_grad = ours_both(lp, tg, il, tl, 0, "none", False, float_dtype, "cpu", g)
+    t_out, t_grad = torch_both(lp, tg, il, tl, 0, "none", False, float_dtype, g)
+    assert np.isfinite(ref_out).all()
+    for save in (True, False):
+        monkeypatch.setattr(_nn_extra2, "_CTC_SAVE_ALPHA", save)
+        out, grad = ours_both(lp, tg, il, tl, 0, "none", False, float_dtype, "cuda", g)
+        assert_close(out, ref_out, msg=f"save={save}", **tol)
+        assert_close(grad, ref_grad, msg=f"save={save}", **tol)
+        assert_close(out, t_out, msg=f"torch save={save}", **tol)
+        assert_close(grad, t_grad, msg=f"torch save={save}", **tol)

@@ -1,6 +1,7 @@
-// Binding of the CTC loss kernel (csrc/ops/softmax_loss/ctc.h): argument checks with torch's messages, the
-// reduction, and the state the backward needs. The kernel runs on the CPU: a cuda tensor is copied to the host and
-// the results copied back (there is no CUDA CTC kernel). Autograd is in python/dlcore/_nn_extra2.py (ctc_loss).
+// Binding of the CTC loss kernels (csrc/ops/softmax_loss/ctc.h): argument checks with torch's messages, the
+// reduction, and the state the backward needs. The kernel runs on log_probs' device (CPU: ctc_cpu.cpp, CUDA:
+// ctc_cuda.cu); a device without a CTC kernel gets a host copy and the results copied back. The per-sample losses
+// are reduced on the host (N values). Autograd is in python/dlcore/_nn_extra2.py (ctc_loss).
 //
 //   _C.ctc_loss(log_probs [T, N, C], targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
 //               need_state, save_alpha=True) -> (loss, state or None)
@@ -24,9 +25,9 @@ namespace {
 constexpr const char* kOp = "ctc_loss()";
 
 struct CtcState {
-  Tensor lp;     // host, contiguous [T, N, C]
-  Tensor nll;    // host [N], before zero_infinity
-  Tensor alpha;  // host, or undefined (recomputed by the backward)
+  Tensor lp;     // contiguous [T, N, C] on the kernel's device
+  Tensor nll;    // [N] on the kernel's device, before zero_infinity
+  Tensor alpha;  // on the kernel's device, or undefined (recomputed by the backward)
   CtcProblem p;
   int reduction = 1;
   bool zero_infinity = false;
@@ -161,16 +162,17 @@ py::tuple ctc_loss_py(py::handle lp_h, py::handle tg_h, py::handle il, py::handl
   DLCORE_CHECK(reduction >= 0 && reduction <= 2, ValueError, kOp, ": reduction code ", reduction, " is not valid");
   CtcState st;
   st.p = make_problem(lp, targets, il, tl, blank);
-  st.lp = lp.to(Device()).contiguous();
+  st.lp = ctc_fwd_op.has(lp.device().type) ? lp.contiguous() : lp.to(Device()).contiguous();
   st.reduction = reduction;
   st.zero_infinity = zero_infinity;
   st.device = lp.device();
   {
     py::gil_scoped_release nogil;
-    st.nll = ctc_forward(st.lp, st.p, need_state && save_alpha ? &st.alpha : nullptr);
+    st.nll = ctc_fwd_op.get(st.lp.device().type)(st.lp, st.p, need_state && save_alpha ? &st.alpha : nullptr);
   }
-  Tensor out = lp.dtype() == DType::Float32 ? reduce_loss<float>(st.nll, st.p, reduction, zero_infinity)
-                                            : reduce_loss<double>(st.nll, st.p, reduction, zero_infinity);
+  const Tensor nll_host = st.nll.to(Device());
+  Tensor out = lp.dtype() == DType::Float32 ? reduce_loss<float>(nll_host, st.p, reduction, zero_infinity)
+                                            : reduce_loss<double>(nll_host, st.p, reduction, zero_infinity);
   py::object state = need_state ? py::cast(std::move(st)) : py::none();
   return py::make_tuple(wrap(out.to(lp.device())), state);
 }
@@ -191,17 +193,17 @@ py::object ctc_loss_backward_py(CtcState& st, py::handle g_h) {
   }
   Tensor gn = Tensor::empty(IntList{p.N}, DType::Float64);
   std::copy(per.begin(), per.end(), gn.data<double>());
-  gn = gn.to(st.lp.dtype());
+  gn = gn.to(st.lp.dtype()).to(st.lp.device());
   Tensor grad;
   {
     py::gil_scoped_release nogil;
-    grad = ctc_backward(st.lp, p, st.nll, st.alpha, gn, st.zero_infinity);
+    grad = ctc_bwd_op.get(st.lp.device().type)(st.lp, p, st.nll, st.alpha, gn, st.zero_infinity);
   }
   return wrap(grad.to(st.device));
 }
 
 void bind_ctc(py::module_& m) {
-  py::class_<CtcState>(m, "_CtcState", "What the CTC backward needs (host copies of log_probs, nll, alphas).");
+  py::class_<CtcState>(m, "_CtcState", "What the CTC backward needs (log_probs, nll, alphas on the kernel's device).");
   m.def("ctc_loss", &ctc_loss_py, py::arg("log_probs"), py::arg("targets"), py::arg("input_lengths"),
         py::arg("target_lengths"), py::arg("blank") = 0, py::arg("reduction") = 1, py::arg("zero_infinity") = false,
         py::arg("need_state") = false, py::arg("save_alpha") = true,

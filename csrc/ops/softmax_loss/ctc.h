@@ -15,14 +15,41 @@
 //   lp = -inf gives NaN there (torch's exp(-inf + nll + inf)).
 // Everything is computed in the input dtype, like torch (lse in log space; the vectorised builds use polynomial
 // exp/log accurate to a few ulp). The batch is split over the thread pool.
+// CUDA (ctc_cuda.cu, kernels in ctc_kernels.cuh): one block per sample, its threads over the positions s; the
+// same recursions and the per-element formulas below (shared with the scalar CPU reference).
 #pragma once
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
+#include "core/common.h"
 #include "core/cpu_features.h"
+#include "core/registry.h"
 #include "core/tensor.h"
 
 namespace dlcore {
+
+// The per-element formulas (T float or double), written once for the scalar CPU rows and the CUDA kernels:
+//   lse3:      lse(a, b, c) + e  (-inf when all three are -inf)
+//   posterior: exp(ab - e + nll), 0 where ab = a + b = -inf (unless e is -inf too: torch's NaN)
+//   grad:      (exp(lp) - Q) gr, NaN where lp = -inf
+template <class T>
+DLCORE_HOSTDEV T ctc_lse3(T a, T b, T c, T e) {
+  T m = a < b ? b : a;
+  m = m < c ? c : m;
+  if (m == -std::numeric_limits<T>::infinity()) return m;
+  return m + std::log(std::exp(a - m) + std::exp(b - m) + std::exp(c - m)) + e;
+}
+template <class T>
+DLCORE_HOSTDEV T ctc_posterior(T ab, T e, T nll) {
+  const T ninf = -std::numeric_limits<T>::infinity();
+  return ab == ninf && e != ninf ? T(0) : std::exp(ab - e + nll);
+}
+template <class T>
+DLCORE_HOSTDEV T ctc_grad(T lp, T Q, T gr) {
+  return lp == -std::numeric_limits<T>::infinity() ? std::numeric_limits<T>::quiet_NaN() : (std::exp(lp) - Q) * gr;
+}
 
 struct CtcProblem {
   int64_t T = 0, N = 0, C = 0, blank = 0;
@@ -45,6 +72,14 @@ struct CtcRowTable {
 namespace scalar { void fill_ctc_table(CtcRowTable& t); }
 namespace avx2 { void fill_ctc_table(CtcRowTable& t); }
 namespace avx512 { void fill_ctc_table(CtcRowTable& t); }
+
+// The kernels by device (CPU: ctc_forward / ctc_backward below; CUDA: ctc_cuda.cu). lp contiguous [T, N, C] on the
+// kernel's device; the problem (lengths, labels) on the host; results on lp's device.
+using CtcFwdFn = Tensor(const Tensor& lp, const CtcProblem& p, Tensor* alpha);
+using CtcBwdFn = Tensor(const Tensor& lp, const CtcProblem& p, const Tensor& nll, const Tensor& alpha,
+                        const Tensor& g, bool zero_infinity);
+inline Op<CtcFwdFn> ctc_fwd_op{"ctc_loss"};
+inline Op<CtcBwdFn> ctc_bwd_op{"ctc_loss_backward"};
 
 // nll [N] (lp's dtype) of host contiguous lp [T, N, C]. With alpha non-null, *alpha becomes the log alphas
 // [N, T, max_sp + 2] (two leading -inf columns; rows t >= T_n unset) for ctc_backward.

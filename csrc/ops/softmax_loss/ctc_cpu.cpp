@@ -201,3 +201,10 @@ Tensor ctc_backward(const Tensor& lp, const CtcProblem& p, const Tensor& nll, co
 }
 
 }  // namespace dlcore
+
+namespace dlcore {
+namespace {
+KernelRegistrar ctc_r1(ctc_fwd_op, DeviceType::CPU, &ctc_forward, "cpu");
+KernelRegistrar ctc_r2(ctc_bwd_op, DeviceType::CPU, &ctc_backward, "cpu");
+}  // namespace
+}  // namespace dlcore

@@ -30,13 +30,7 @@ void lse3_row(const void* xv, const void* yv, const void* zv, const void* kv, co
   const T *x = (const T*)xv, *y = (const T*)yv, *z = (const T*)zv, *k = (const T*)kv, *e = (const T*)ev;
   T* out = (T*)outv;
   for (int64_t s = 0; s < n; ++s) {
-    T a = x[s], b = y[s], c = z[s] + k[s];
-    T m = std::max(a, std::max(b, c));
-    if (m == kNegInf<T>) {
-      out[s] = kNegInf<T>;
-    } else {
-      out[s] = m + std::log(std::exp(a - m) + std::exp(b - m) + std::exp(c - m)) + e[s];
-    }
+    out[s] = ctc_lse3<T>(x[s], y[s], z[s] + k[s], e[s]);
   }
 }
 
@@ -45,10 +39,7 @@ void posterior_row(const void* av, const void* bv, const void* ev, double nll, v
   const T *a = (const T*)av, *b = (const T*)bv, *e = (const T*)ev;
   T* q = (T*)qv;
   const T tn = (T)nll;
-  for (int64_t s = 0; s < n; ++s) {
-    T ab = a[s] + b[s];
-    q[s] = ab == kNegInf<T> && e[s] != kNegInf<T> ? T(0) : std::exp(ab - e[s] + tn);
-  }
+  for (int64_t s = 0; s < n; ++s) q[s] = ctc_posterior<T>(a[s] + b[s], e[s], tn);
 }
 
 template <class T>
@@ -56,8 +47,7 @@ void grad_row(const void* lpv, const void* Qv, double gr, void* gv, int64_t n) {
   const T *lp = (const T*)lpv, *Q = (const T*)Qv;
   T* g = (T*)gv;
   const T tg = (T)gr;
-  for (int64_t c = 0; c < n; ++c)
-    g[c] = lp[c] == kNegInf<T> ? std::numeric_limits<T>::quiet_NaN() : (std::exp(lp[c]) - Q[c]) * tg;
+  for (int64_t c = 0; c < n; ++c) g[c] = ctc_grad<T>(lp[c], Q[c], tg);
 }
 
 #else  // DLCORE_VLEN > 1
