@@ -12,7 +12,11 @@ is the composition's):
   results for shift amounts outside [0, bit width);
 - index_reduce / index_reduce_ (prod, mean, amax, amin; include_self) from scatter_reduce;
 - hardshrink, prelu, adjoint, as_strided_, unsafe_chunk / unsafe_split / unsafe_split_with_sizes;
-- apply_ / map_ / map2_: Python callables applied element by element (CPU tensors only, as torch).
+- apply_ / map_ / map2_: Python callables applied element by element (CPU tensors only, as torch);
+- register_post_accumulate_grad_hook, resize_/resize_as_ with torch's storage semantics, untyped_storage/storage,
+  dim_order, as_subclass, the complex-number methods of a real-only library (conj, real, imag, angle, mH, ...) and
+  memory-placement queries (pin_memory, is_pinned, share_memory_, is_shared: dlcore has neither pinned nor shared
+  host memory).
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ import numpy as np
 
 from . import _C
 from . import _ops
-from .autograd import _needs_grad
+from .autograd import _needs_grad, Function
 from . import _math_extra
 from ._indexing import index_select as _index_select
 from ._creation import zeros_like as _zeros_like, ones_like as _ones_like
@@ -33,7 +37,8 @@ _int64 = _C.dtype.int64
 _float64 = _C.dtype.float64
 
 __all__ = ["i0", "polygamma", "mvlgamma", "igamma", "igammac", "bitwise_left_shift", "bitwise_right_shift",
-           "index_reduce", "unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes"]
+           "index_reduce", "unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes", "angle", "conj",
+           "conj_physical", "resolve_conj", "resolve_neg", "is_conj", "is_neg", "real", "imag", "resize_as_"]
 
 
 # ------------------------------------------------------------------------------------------------- special functions
@@ -488,3 +493,309 @@ def _checked_inplace(fn, op):
 
 
 _attach()
+
+
+# ------------------------------------------------------------------------------------------------- torch.Tensor odds and ends
+# (register_post_accumulate_grad_hook, resize_ with torch's storage semantics, storage access, the complex-number
+# methods of a real-only library, memory-placement queries)
+
+class _RemovableHandle:
+    """What register_*_hook returns: remove() unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self._hooks = hooks
+        self.id = _RemovableHandle._next_id
+        _RemovableHandle._next_id += 1
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+_post_acc_installed = [False]
+
+
+def _install_post_accumulate():
+    """Wraps the engine's leaf accumulation (dlcore.autograd._accumulate_into_leaf) once, on first use, so that
+    a leaf's post-accumulate-grad hooks run after its .grad was updated."""
+    if _post_acc_installed[0]:
+        return
+    from . import autograd
+    inner = autograd._accumulate_into_leaf
+
+    def accumulate(t, g):
+        inner(t, g)
+        hooks = t.__dict__.get("_post_acc_hooks")
+        if hooks:
+            for h in list(hooks.values()):
+                h(t)
+
+    autograd._accumulate_into_leaf = accumulate
+    _post_acc_installed[0] = True
+
+
+def _register_post_accumulate_grad_hook(self, hook):
+    """hook(tensor) runs after the gradient of this leaf tensor has been accumulated into .grad by a backward
+    (torch.Tensor.register_post_accumulate_grad_hook); returns a handle whose remove() unregisters it."""
+    if not self.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    _install_post_accumulate()
+    hooks = self.__dict__.setdefault("_post_acc_hooks", {})
+    handle = _RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
+def _resize_(self, *sizes):
+    """Tensor.resize_ with torch's semantics: the same shape leaves self unchanged (strides included); another shape
+    makes self a contiguous tensor over its storage from its storage offset (the storage's elements in memory
+    order, shared with other views while they fit); a larger size gets new storage holding the old elements first
+    (the rest zeros: torch leaves them uninitialized)."""
+    size = list(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], numbers.Integral) else list(sizes)
+    if any(not isinstance(s, numbers.Integral) for s in size):
+        raise TypeError(f"resize_(): sizes must be integers, got {size}")
+    size = [int(s) for s in size]
+    if any(s < 0 for s in size):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: {size}")
+    if self.requires_grad:
+        raise RuntimeError("resize_(): cannot resize variables that require grad")
+    if size == list(self.shape):
+        return self
+    n = int(np.prod(size, dtype=np.int64)) if size else 1
+    strides = [1] * len(size)
+    for i in range(len(size) - 2, -1, -1):
+        strides[i] = strides[i + 1] * max(size[i + 1], 1)
+    item = self.element_size()
+    off = self.storage_offset()
+    avail = self._storage_nbytes() // item - off
+    if n <= avail:
+        self._set_data(_C.as_strided(self, size, strides, off))
+        return self
+    new = _C.zeros(size, self.dtype, self.device)
+    if avail > 0:
+        old = _C.as_strided(self, [avail], [1], off)
+        _C.copy_(_C.slice(_C.reshape(new, [-1]), 0, 0, avail, 1), old)
+    self._set_data(new)
+    return self
+
+
+def _resize_as_(self, the_template, *, memory_format=None):
+    return _resize_(self, list(the_template.shape))
+
+
+def resize_as_(input, the_template, *, memory_format=None):
+    """torch.resize_as_: input.resize_(the_template.shape)."""
+    _check_tensor(input, "resize_as_")
+    _check_tensor(the_template, "resize_as_", "the_template")
+    return _resize_(input, list(the_template.shape))
+
+
+class _Storage:
+    """The storage a tensor views (torch.UntypedStorage / TypedStorage, read-only queries): data_ptr() (the address
+    of the storage's first byte, shared by all views of it), nbytes(), size() (bytes untyped, elements typed),
+    element_size(), dtype (typed), device."""
+
+    def __init__(self, t, typed):
+        self._t = t
+        self._typed = typed
+        self.device = t.device
+        if typed:
+            self.dtype = t.dtype
+
+    def data_ptr(self):
+        return self._t._storage_ptr()
+
+    def nbytes(self):
+        return self._t._storage_nbytes()
+
+    def element_size(self):
+        return self._t.element_size() if self._typed else 1
+
+    def size(self):
+        return self.nbytes() // self.element_size()
+
+    def __len__(self):
+        return self.size()
+
+    def __repr__(self):
+        kind = f"TypedStorage(dtype={self._t.dtype!r}" if self._typed else "UntypedStorage("
+        return f"{kind}, size={self.size()}, device={self.device})"
+
+
+def _pin_memory(self, device=None):
+    """torch raises without an accelerator; with one, dlcore returns a contiguous CPU copy (dlcore has no
+    page-locked host memory: is_pinned() stays False and host-device copies are synchronous)."""
+    from . import cuda
+    if not cuda.is_available():
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+    if self.device.type != "cpu":
+        raise RuntimeError(f"cannot pin '{self.device}' memory: only dense CPU tensors can be pinned")
+    return _C.contiguous(_C.clone(self))
+
+
+def _imag(self):
+    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+
+class _Angle(Function):
+    """The argument of a real number: 0 for x >= 0 (and +inf), pi for x < 0, nan for nan; its gradient is zero
+    (torch's rule for real inputs)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.meta = (list(x.shape), x.dtype, x.device)
+        xf = x if x.dtype.is_floating_point else _C.to(x, _C.dtype.float32, None, False)
+        zero = _C.zeros([], xf.dtype, xf.device)
+        pi = _C.full([], float(np.pi), xf.dtype, xf.device)
+        out = _C.where(_C.lt(xf, zero), pi, zero)
+        return _C.where(_C.isnan(xf), xf, out)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, dtype, device = ctx.meta
+        return _C.zeros(shape, dtype, device)
+
+
+def angle(input, *, out=None):
+    """The elementwise argument (torch.angle) of a real tensor: pi where negative, 0 elsewhere, nan for nan;
+    integer inputs give float32 (the default dtype); gradient zero."""
+    _check_tensor(input, "angle")
+    if input.dtype == _C.dtype.bool:
+        raise RuntimeError("angle is not implemented for bool tensors")
+    res = _Angle.apply(input)
+    if not input.dtype.is_floating_point:
+        from ._creation import get_default_dtype
+        res = _C.to(res, get_default_dtype(), None, False)
+    return _finish_out(res, out, "angle")
+
+
+def _dim_order(self, *, ambiguity_check=False):
+    """The dimensions from outermost to innermost in memory (torch.Tensor.dim_order): sorted by stride, largest
+    first, ties in dimension order."""
+    st = self.stride()
+    order = sorted(range(self.ndim), key=lambda i: -st[i])
+    if ambiguity_check:
+        seen = {}
+        for i in range(self.ndim):
+            if self.shape[i] == 1 or st[i] in seen:
+                raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one of the "
+                                   "given memory formats.")
+            seen[st[i]] = i
+    return tuple(order)
+
+
+def _as_subclass(self, cls):
+    """A tensor of the Tensor subclass cls sharing self's data (torch.Tensor.as_subclass); no autograd link."""
+    if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+        raise TypeError(f"as_subclass(): cls must be a subclass of dlcore.Tensor, got {cls!r}")
+    return cls(self._alias())
+
+
+def _nonzero_static(self, *, size, fill_value=-1):
+    from ._torch_extra2 import nonzero_static
+    return nonzero_static(self, size=size, fill_value=fill_value)
+
+
+def _get_device(self):
+    return -1 if self.device.type == "cpu" else (self.device.index or 0)
+
+
+def _attach_torch_odds():
+    T = Tensor
+    T.resize_ = _resize_  # replaces _tensor_extra's version: torch's storage semantics (see _resize_)
+    T.resize_as_ = _resize_as_
+    methods = {
+        "register_post_accumulate_grad_hook": _register_post_accumulate_grad_hook,
+        "is_inference": lambda self: False,
+        "get_device": _get_device,
+        "nonzero_static": _nonzero_static,
+        "pin_memory": _pin_memory,
+        "is_pinned": lambda self, device=None: False,
+        "share_memory_": lambda self: self,
+        "is_shared": lambda self: False,
+        "untyped_storage": lambda self: _Storage(self, False),
+        "storage": lambda self: _Storage(self, True),
+        "as_subclass": _as_subclass,
+        "is_conj": lambda self: False,
+        "is_neg": lambda self: False,
+        "resolve_conj": lambda self: self,
+        "resolve_neg": lambda self: self,
+        "conj": lambda self: self,
+        "conj_physical": lambda self: self,
+        "angle": lambda self: angle(self),
+        "dim_order": _dim_order,
+        "const_data_ptr": lambda self: self.data_ptr(),
+    }
+    for name, fn in methods.items():
+        if not hasattr(T, name):
+            if getattr(fn, "__name__", "") == "<lambda>":
+                fn.__name__ = name
+            setattr(T, name, fn)
+    props = {
+        "output_nr": lambda self: self._output_nr if self.grad_fn is not None else 0,
+        "mH": lambda self: self.mT,
+        "H": lambda self: self.mT if self.ndim == 2 else _bad_H(self),
+        "real": lambda self: self,
+        "imag": _imag,
+    }
+    for name, fn in props.items():
+        if not hasattr(T, name):
+            setattr(T, name, property(fn))
+
+
+def _bad_H(self):
+    raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self.ndim}-D tensor.")
+
+
+def conj(input):
+    """input itself (dlcore tensors are real)."""
+    _check_tensor(input, "conj")
+    return input
+
+
+def conj_physical(input, *, out=None):
+    _check_tensor(input, "conj_physical")
+    return input if out is None else _finish_out(input, out, "conj_physical")
+
+
+def resolve_conj(input):
+    _check_tensor(input, "resolve_conj")
+    return input
+
+
+def resolve_neg(input):
+    _check_tensor(input, "resolve_neg")
+    return input
+
+
+def is_conj(input):
+    _check_tensor(input, "is_conj")
+    return False
+
+
+def is_neg(input):
+    _check_tensor(input, "is_neg")
+    return False
+
+
+def real(input):
+    """input itself for a real tensor (torch.real)."""
+    _check_tensor(input, "real")
+    return input
+
+
+def imag(input):
+    _check_tensor(input, "imag")
+    return _imag(input)
+
+
+_attach_torch_odds()

@@ -149,6 +149,8 @@ class Node:
     # --- ctx API used by Function.forward/backward ---
     def save_for_backward(self, *tensors):
         _C._save_for_backward(self, tensors)
+        if _saved_hooks_pack is not None:  # autograd.graph.saved_tensors_hooks (dlcore/_anomaly.py): pack
+            _saved_hooks_pack(self, tensors)
         rec = _ckpt.rec
         if rec is not None:  # inside dlcore.utils.checkpoint: these saved tensors are dropped, then recomputed
             rec.append(self)
@@ -165,6 +167,9 @@ class Node:
                     f"one of the variables needed for gradient computation has been modified by an inplace "
                     f"operation: a tensor of shape {list(t.shape)} saved by {self.name()} is at version "
                     f"{t._version}; expected version {v} instead.")
+        packed = self.__dict__.get("_packed")
+        if packed is not None:  # saved_tensors_hooks: the backward gets unpack_hook(pack_hook(tensor))
+            return tuple(None if p is None else p[1](p[0]) for p in packed)
         if _is_enabled() and self._saved_src:
             return self._saved_with_history()
         return self._saved
@@ -177,6 +182,8 @@ class Node:
         for t, src in zip(self._saved, self._saved_src):
             if src is None or t is None:
                 out.append(t)
+            elif isinstance(src, int) and not t.dtype.is_floating_point:
+                out.append(t)  # a non-differentiable output (max_pool3d's indices): no history
             elif isinstance(src, int):
                 a = t._alias()
                 a.requires_grad = True
@@ -326,6 +333,8 @@ class Function:
 
 
 _function_apply = _C._function_apply
+_anomaly_run = None  # set by anomaly mode (dlcore/_anomaly.py)
+_saved_hooks_pack = None  # set while saved_tensors_hooks are active (dlcore/_anomaly.py)
 
 
 # ------------------------------------------------------------------------------------------------- the engine
@@ -400,6 +409,41 @@ def _linear_backward(g, raw, adjoint):
     return raw(g)
 
 
+def _linear_pair(raw, raw_adjoint):
+    """The recording forms (fwd, adj) of a linear map raw and its adjoint raw_adjoint (both unrecorded kernels of
+    one tensor): each is recorded as a _LinearBackward whose gradient is the other, so a backward written with them
+    (scatter's, as_strided's) can be differentiated to any order. A self-adjoint map passes raw twice."""
+    def fwd(t):
+        return _linear_backward(t, raw, adj)
+
+    def adj(u):
+        return _linear_backward(u, raw_adjoint, fwd)
+
+    return fwd, adj
+
+
+def _inputs_with_history(node, values):
+    """The forward arguments of node as tensors carrying their autograd history, for a double backward that
+    recomputes the op (_recompute_vjp) when the forward did not save them: values[i] is argument i's value (or
+    None); where node's edge i leads to a leaf, the leaf itself; to a non-leaf, an alias of values[i] whose
+    grad_fn is that node; with no edge, values[i] as is."""
+    out = []
+    edges = node.next_functions
+    for i, v in enumerate(values):
+        e = edges[i] if i < len(edges) else None
+        if v is None or e is None:
+            out.append(v)
+        elif e[1] is None:
+            out.append(e[0])
+        else:
+            a = v._alias()
+            a.requires_grad = True
+            a.grad_fn = e[0]
+            a._output_nr = e[1]
+            out.append(a)
+    return tuple(out)
+
+
 def _recompute_vjp(fwd, inputs, grad_outputs):
     """The gradients of fwd(*inputs) (recomputed with recording ops) with respect to inputs at grad_outputs, as
     recorded tensors: the double backward of a fused kernel through a composite of differentiable ops. The walk
@@ -415,11 +459,12 @@ def _recompute_vjp(fwd, inputs, grad_outputs):
     keys, need, stop = [], [], set()
     for i, t in enumerate(inputs):
         if isinstance(t, _Tensor) and t.requires_grad:
+            k = ("leaf", id(t)) if t.grad_fn is None else (t.grad_fn, t._output_nr)
+            if k in keys:  # one tensor passed twice (an LSTM's h0 as c0): its whole gradient goes to the first
+                continue
             need.append(i)
-            if t.grad_fn is None:
-                keys.append(("leaf", id(t)))
-            else:
-                keys.append((t.grad_fn, t._output_nr))
+            keys.append(k)
+            if t.grad_fn is not None:
                 stop.add(t.grad_fn)
     res = [None] * len(inputs)
     if not roots or not need:
@@ -538,7 +583,10 @@ def _run_backward_impl(roots, root_grads, retain_graph, capture, accumulate_leav
         if node.materialize_grads and (grads[0] is None or len(grads) > 1):
             grads = [g if g is not None else (_zeros_like_meta(m) if m is not None else None)
                      for g, m in zip(grads, node._out_meta)]
-        in_grads = _call_backward(node, grads, True) if create_graph else node._fn.backward(node, *grads)
+        if _anomaly_run is not None:  # anomaly mode (dlcore/_anomaly.py): forward traceback on error, NaN check
+            in_grads = _anomaly_run(node, grads, create_graph)
+        else:
+            in_grads = _call_backward(node, grads, True) if create_graph else node._fn.backward(node, *grads)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         if hooks:

@@ -6,6 +6,12 @@ PyTorch with ``safetensors.torch.save_file`` loads here. Nested objects (``{"mod
 tuples, numbers, strings, None, bools) are stored as their tensors under dotted key paths plus a JSON skeleton of
 the structure in the file's metadata (key ``dlcore``; it also keeps a state dict's key order).
 
+torch.save/torch.load semantics kept: a tensor stored in several places loads as one object, requires_grad and
+nn.Parameter come back, tensors return to the device they were saved from unless map_location (a device, a
+{saved: new} dict or a callable) says otherwise; f is a path or a binary file object. Arbitrary Python objects are
+not stored (no pickle: a checkpoint never runs code when loaded). The safetensors package is used when installed;
+without it the same file format is written and read here.
+
 Writes are atomic: the file is written under a temporary name in the same directory, fsynced, then renamed over the
 target (``os.replace``), so an interrupted save leaves the previous checkpoint intact.
 """
@@ -30,17 +36,30 @@ _FORMAT_VERSION = 1
 
 # ------------------------------------------------------------------------------------------------- save
 
-def _flatten(obj, path, tensors, seen):
-    """The JSON skeleton of obj; its tensors go into `tensors` under dotted key paths."""
+def _flatten(obj, path, tensors, seen, first=None):
+    """The JSON skeleton of obj; its tensors go into `tensors` under dotted key paths. first: {id(tensor): key}
+    of the tensors met so far: a tensor met again is still stored under its own key (plain safetensors readers see
+    every name) but its node names the first key, so that loading gives one object for both (torch.load keeps
+    such identity). A tensor's node also records a non-CPU device ("dev"), requires_grad ("rg") and whether it was
+    an nn.Parameter ("param"), which load restores like torch.load."""
+    if first is None:
+        first = {}
     if isinstance(obj, Tensor):
         key = path or "tensor"
         if key in tensors:
             raise ValueError(f"dlcore.save: two entries map to the key '{key}'")
         tensors[key] = obj
-        return {"__T": key}
+        node = {"__T": first.setdefault(id(obj), key)}
+        if obj.device.type != "cpu":
+            node["dev"] = str(obj.device)
+        if obj.requires_grad:
+            node["rg"] = True
+        if getattr(type(obj), "_is_param", False):
+            node["param"] = True
+        return node
     if isinstance(obj, np.ndarray):
         from ._creation import as_tensor
-        return _flatten(as_tensor(obj), path, tensors, seen)
+        return _flatten(as_tensor(obj), path, tensors, seen, first)
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if isinstance(obj, (np.integer, np.floating, np.bool_)):
@@ -56,14 +75,14 @@ def _flatten(obj, path, tensors, seen):
             if not isinstance(k, (str, int, float, bool)) and k is not None:
                 raise TypeError(f"dlcore.save: dict keys must be str, int, float, bool or None; got "
                                 f"{type(k).__name__} at '{path}'")
-            items.append([k, _flatten(v, f"{path}.{k}" if path else str(k), tensors, seen)])
+            items.append([k, _flatten(v, f"{path}.{k}" if path else str(k), tensors, seen, first)])
         seen.discard(id(obj))
         return {"__d": items}
     if isinstance(obj, (list, tuple)):
         if id(obj) in seen:
             raise ValueError(f"dlcore.save: the object at '{path}' contains itself")
         seen.add(id(obj))
-        vals = [_flatten(v, f"{path}.{i}" if path else str(i), tensors, seen) for i, v in enumerate(obj)]
+        vals = [_flatten(v, f"{path}.{i}" if path else str(i), tensors, seen, first) for i, v in enumerate(obj)]
         seen.discard(id(obj))
         return {"__t": vals} if isinstance(obj, tuple) else {"__l": vals}
     raise TypeError(f"dlcore.save: can't store an object of type {type(obj).__name__} (at '{path or '<root>'}'); "
@@ -81,14 +100,47 @@ def _to_numpy(t, key, dtypes):
     return np.require(t._raw_numpy(), requirements="C")
 
 
+_NP_TO_ST = {np.dtype(np.bool_): "BOOL", np.dtype(np.uint8): "U8", np.dtype(np.int8): "I8", np.dtype(np.int16): "I16",
+             np.dtype(np.int32): "I32", np.dtype(np.int64): "I64", np.dtype(np.float16): "F16",
+             np.dtype(np.float32): "F32", np.dtype(np.float64): "F64", np.dtype(np.uint16): "U16",
+             np.dtype(np.uint32): "U32", np.dtype(np.uint64): "U64"}
+
+
+def _st_save(arrays, meta):
+    """The bytes of a safetensors file holding arrays (name -> C-contiguous array) and the str metadata: the
+    safetensors package's writer when it is installed, else the format written here (an 8-byte little-endian
+    header size, the JSON header padded with spaces to a multiple of 8, then the little-endian data of each tensor
+    in turn; tensors ordered by decreasing alignment, then name, as safetensors does)."""
+    try:
+        from safetensors.numpy import save as st_save
+    except ImportError:
+        st_save = None
+    if st_save is not None:
+        return st_save(arrays, metadata=meta)
+    order = sorted(arrays, key=lambda k: (-arrays[k].dtype.itemsize, k))
+    header = {"__metadata__": dict(meta)} if meta else {}
+    offset = 0
+    chunks = []
+    for k in order:
+        a = np.require(arrays[k], requirements="C")  # (not ascontiguousarray: it makes 0-d arrays 1-d)
+        a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+        b = a.tobytes()
+        header[k] = {"dtype": _NP_TO_ST[np.dtype(a.dtype.newbyteorder("="))], "shape": list(a.shape),
+                     "data_offsets": [offset, offset + len(b)]}
+        offset += len(b)
+        chunks.append(b)
+    hb = json.dumps(header, separators=(",", ":")).encode()
+    hb += b" " * ((8 - len(hb) % 8) % 8)
+    return struct.pack("<Q", len(hb)) + hb + b"".join(chunks)
+
+
 def save(obj, f, *, metadata=None, **kwargs):
     """Saves obj (a state dict, or nested dicts/lists of tensors and simple values) to the safetensors file f.
 
     metadata: optional {str: str} added to the file header. Extra keyword arguments of torch.save (pickle_module,
     _use_new_zipfile_serialization, ...) are accepted and ignored."""
-    from safetensors.numpy import save as st_save
     tensors = {}
-    skeleton = _flatten(obj, "", tensors, set())
+    skeleton = _flatten(obj, "", tensors, set(), {})
     if "__metadata__" in tensors:
         raise ValueError("dlcore.save: the key '__metadata__' is reserved by the safetensors format (it names the "
                          "file's metadata); rename that entry")
@@ -101,7 +153,7 @@ def save(obj, f, *, metadata=None, **kwargs):
                 raise TypeError("dlcore.save: metadata must be a dict of str to str")
             meta[k] = v
     meta[_META_KEY] = json.dumps({"version": _FORMAT_VERSION, "skeleton": skeleton}, allow_nan=True)
-    data = st_save(arrays, metadata=meta)
+    data = _st_save(arrays, meta)
     if dtypes:
         data = _patch_dtypes(data, dtypes)
     if hasattr(f, "write"):
@@ -198,7 +250,7 @@ def _read_header(data, path):
 def _tensor_from(arr, dt, device):
     from ._creation import from_numpy
     if dt == "BF16":
-        f = (arr.astype(np.uint32) << 16).view(np.float32)
+        f = np.asarray(np.asarray(arr).astype(np.uint32) << 16).view(np.float32)  # (asarray: 0-d stays 0-d)
         t = _C.to(from_numpy(np.require(f, requirements="C")), _C.dtype.bfloat16, None, False)
     elif arr.dtype in (np.int8, np.int16):
         t = from_numpy(arr.astype(np.int32))
@@ -206,24 +258,60 @@ def _tensor_from(arr, dt, device):
         t = from_numpy(arr.astype(np.int64))
     else:
         t = from_numpy(np.require(arr, requirements="C"))
-    if device is not None and str(device) != "cpu":
-        t = _C.to(t, None, device, False)
     return t
 
 
-def _rebuild(node, tensors, path):
+def _place(t, location, map_location):
+    """The tensor t (read on the CPU) moved as torch.load would: map_location None keeps the saved location; a
+    device or string sends every tensor there; a dict maps saved location strings to new ones (others keep
+    theirs); a callable(tensor, location) returns the tensor to use (None: the saved location)."""
+    if callable(map_location) and not isinstance(map_location, (str, _C.device)):
+        r = map_location(t, location)
+        if r is not None:
+            return r
+        target = location
+    elif isinstance(map_location, dict):
+        target = map_location.get(location, location)
+    elif map_location is None:
+        target = location
+    else:
+        target = map_location
+    target = str(target)
+    if target.startswith("cuda"):
+        from . import cuda
+        if not cuda.is_available():
+            raise RuntimeError("Attempting to deserialize object on a CUDA device but dlcore.cuda.is_available() is "
+                               "False. If you are running on a CPU-only machine, please use dlcore.load with "
+                               "map_location='cpu' to map your storages to the CPU.")
+    if target != "cpu":
+        t = _C.to(t, None, target, False)
+    return t
+
+
+def _rebuild(node, tensors, path, map_location=None, made=None):
+    if made is None:
+        made = {}
     if isinstance(node, dict):
         if "__T" in node:
             key = node["__T"]
             if key not in tensors:
                 raise CheckpointError(f"dlcore.load: '{path}': the tensor '{key}' named in the metadata is missing")
-            return tensors[key]
+            if key in made:  # the same tensor saved in several places: one object, as torch.load gives
+                return made[key]
+            t = _place(tensors[key], node.get("dev", "cpu"), map_location)
+            if node.get("param"):
+                from .nn import Parameter
+                t = Parameter(t, requires_grad=bool(node.get("rg", False)))
+            elif node.get("rg"):
+                t.requires_grad_(True)
+            made[key] = t
+            return t
         if "__d" in node:
-            return {k: _rebuild(v, tensors, path) for k, v in node["__d"]}
+            return {k: _rebuild(v, tensors, path, map_location, made) for k, v in node["__d"]}
         if "__l" in node:
-            return [_rebuild(v, tensors, path) for v in node["__l"]]
+            return [_rebuild(v, tensors, path, map_location, made) for v in node["__l"]]
         if "__t" in node:
-            return tuple(_rebuild(v, tensors, path) for v in node["__t"])
+            return tuple(_rebuild(v, tensors, path, map_location, made) for v in node["__t"])
         if "__dtype" in node:
             return getattr(_C.dtype, node["__dtype"])
         raise CheckpointError(f"dlcore.load: '{path}': unrecognised metadata node {list(node)}")
@@ -231,8 +319,12 @@ def _rebuild(node, tensors, path):
 
 
 def load(f, map_location=None, *, weights_only=None, **kwargs):
-    """Loads what dlcore.save wrote (the same nested structure), or the {name: tensor} dict of any safetensors
-    file (e.g. one PyTorch wrote with safetensors.torch.save_file). map_location: a device for the tensors."""
+    """Loads what dlcore.save wrote (the same nested structure, a tensor saved in several places as one object,
+    requires_grad and nn.Parameter restored), or the {name: tensor} dict of any safetensors file (e.g. one PyTorch
+    wrote with safetensors.torch.save_file). f: a path or a readable binary file object. map_location (torch.load's):
+    None puts each tensor on the device it was saved from (an error if that is CUDA and none is available); a
+    device or string puts every tensor there; a dict maps saved locations to new ones ({'cuda:0': 'cpu'}); a
+    callable(tensor, location) returns the tensor to use."""
     if hasattr(f, "read"):
         data = f.read()
         path = getattr(f, "name", "<file object>")
@@ -244,11 +336,16 @@ def load(f, map_location=None, *, weights_only=None, **kwargs):
     meta = header.get("__metadata__") or {}
     base = 8 + n
     buf = memoryview(data)
-    device = map_location if isinstance(map_location, (str, _C.device)) or map_location is None else None
+    if not (map_location is None or isinstance(map_location, (str, _C.device, dict)) or callable(map_location)):
+        raise TypeError(f"dlcore.load: map_location must be None, a device, a string, a dict or a callable, got "
+                        f"{type(map_location).__name__}")
     keys = sorted((k for k in header if k != "__metadata__"), key=lambda k: header[k]["data_offsets"][0])
     arrays = None
-    if not any(header[k]["dtype"] == "BF16" for k in keys):
+    try:
         from safetensors.numpy import load as st_load
+    except ImportError:  # the header was validated above: read the tensors from it (the path BF16 takes too)
+        st_load = None
+    if st_load is not None and not any(header[k]["dtype"] == "BF16" for k in keys):
         try:
             arrays = st_load(bytes(data))
         except Exception as e:  # noqa: BLE001  (safetensors raises its own error type)
@@ -262,12 +359,12 @@ def load(f, map_location=None, *, weights_only=None, **kwargs):
             lo, hi = info["data_offsets"]
             arr = np.frombuffer(buf[base + lo:base + hi], dtype=np.dtype(_ST_DTYPES[info["dtype"]]).newbyteorder("<"))
             arr = arr.reshape(info["shape"]).copy()
-        tensors[k] = _tensor_from(arr, info["dtype"], device)
+        tensors[k] = _tensor_from(arr, info["dtype"], None)
     if _META_KEY in meta:
         try:
             doc = json.loads(meta[_META_KEY])
             skeleton = doc["skeleton"]
         except (ValueError, KeyError, TypeError):
             raise CheckpointError(f"dlcore.load: '{path}': the dlcore metadata is corrupt") from None
-        return _rebuild(skeleton, tensors, path)
-    return tensors
+        return _rebuild(skeleton, tensors, path, map_location)
+    return {k: _place(t, "cpu", map_location) for k, t in tensors.items()}
