@@ -368,13 +368,14 @@ def test_layer_norm_second_order():
 
 
 def test_op_without_double_backward_raises_on_second_order_only():
-    x = dl.tensor(np.abs(_r(2, 5, 3, 3)), dtype=dl.float64, requires_grad=True)
-    y = F.local_response_norm(x, 3)
+    x = dl.tensor(_r(4, 5), dtype=dl.float64, requires_grad=True)
+    t = np.array([1, 0, 4, 2])
+    y = F.multi_margin_loss(x * x, dl.tensor(t), reduction="none")
     (g,) = dl.autograd.grad((y ** 2).sum(), x, create_graph=True)
     xt = torch.tensor(x.detach().numpy(), requires_grad=True)
-    (gt,) = torch.autograd.grad((TF.local_response_norm(xt, 3) ** 2).sum(), xt)
+    (gt,) = torch.autograd.grad((TF.multi_margin_loss(xt * xt, torch.tensor(t), reduction="none") ** 2).sum(), xt)
     np.testing.assert_allclose(g.detach().numpy(), gt.numpy(), rtol=1e-9, atol=1e-12)  # first order is right
-    with pytest.raises(RuntimeError, match="LrnBackward: double backward.*not implemented"):
+    with pytest.raises(RuntimeError, match="MultiMarginBackward: double backward.*not implemented"):
         dl.autograd.grad(g.sum(), x)
 
 
@@ -509,9 +510,12 @@ def test_unary_math_second_order(name):
 
 
 def test_binary_math_op_second_order_raises_clearly():
-    """ops whose backward is not written for double backward (here atan2, digamma) raise on the second order."""
+    """ops whose backward is not written for double backward (here scatter_reduce's prod and amax) raise on the
+    second order (atan2, digamma, ...: test_double_backward2.py)."""
     x = dl.tensor(_r(3) + 2, dtype=dl.float64, requires_grad=True)
-    for f in (lambda x: dl.atan2(x, x * 2 + 1), lambda x: x.digamma()):
+    idx = dl.tensor([0, 1, 0])
+    for f in (lambda x: (x * 2).scatter_reduce(0, idx, x * x, "prod"),
+              lambda x: (x * 2).scatter_reduce(0, idx, x * x, "amax")):
         (g,) = dl.autograd.grad(f(x).sum(), x, create_graph=True)
         with pytest.raises(RuntimeError, match="double backward"):
             dl.autograd.grad(g.sum(), x)

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _C
 from . import _ops
-from .autograd import Function, _needs_grad, _linear_backward
+from .autograd import Function, _needs_grad, _linear_backward, _linear_pair
 
 Tensor = _C.Tensor
 _isT = isinstance
@@ -123,6 +123,41 @@ class _Scatter(Function):
                 _C.copy_(_C.as_strided(full, list(gs.shape), list(full.stride()), 0), gs)
                 gs = full
         return gx, None, None, gs, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """The backward as recorded linear maps of g (it reads nothing else): x's part (g with the written places
+        zeroed) is its own adjoint; src's (g gathered at idx) has scatter_add into zeros as its adjoint."""
+        (idx,) = ctx.saved_tensors
+        dim, gshape = ctx.dim, list(g.shape)
+        gx = gs = None
+        if ctx.needs_input_grad[0]:
+            if ctx.add:
+                gx = g
+            else:
+                mask_raw = lambda t: _C.scatter_(_C.clone(t), dim, idx, 0.0)  # noqa: E731
+                gx = _linear_pair(mask_raw, mask_raw)[0](g)
+        if ctx.src_meta is not None and ctx.needs_input_grad[3]:
+            def gather_raw(t):
+                return _Scatter.backward(_ScatterSrcCtx(ctx, idx), t)[3]
+
+            def scatter_raw(u):  # the adjoint: u's index-shaped part added into zeros at idx
+                for d in range(u.ndim):
+                    u = _C.slice(u, d, 0, idx.shape[d], 1)
+                out = _C.zeros(gshape, u.dtype, u.device)
+                _C.scatter_add_(out, dim, idx, _C.contiguous(u))
+                return out
+            gs = _linear_pair(gather_raw, scatter_raw)[0](g)
+        return gx, None, None, gs, None
+
+
+class _ScatterSrcCtx:
+    """A stand-in ctx for _Scatter.backward that asks for src's gradient only."""
+
+    def __init__(self, ctx, idx):
+        self.saved_tensors = (idx,)
+        self.dim, self.add, self.src_meta = ctx.dim, ctx.add, ctx.src_meta
+        self.needs_input_grad = (False, False, False, True, False)
 
 
 def _src_arg(src, value, x, op):
@@ -505,6 +540,26 @@ class _IndexPut(Function):
         gv = None
         if ctx.v_meta is not None and ctx.needs_input_grad[1]:
             region = plan.to_out(_C.index_get(plan.view(g), plan.idx))
+            gv = _ops._g_for(region, ctx.v_meta)
+        return gx, gv, None, None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """The backward with recording ops: x's part (g zeroed at the written places, self-adjoint) and v's (the
+        indexed region of g: advanced indexing, which records)."""
+        plan = ctx.plan
+        gx = g
+        if not ctx.acc:
+            def zero_raw(t):
+                t = _C.clone(t)
+                vp = plan.view(t)
+                zshape = list(plan.bshape) + list(vp.shape[len(plan.idx):])
+                _C.index_put_(vp, plan.idx, _C.expand(_C.zeros([], t.dtype, t.device), zshape), False)
+                return t
+            gx = _linear_pair(zero_raw, zero_raw)[0](g)
+        gv = None
+        if ctx.v_meta is not None and ctx.needs_input_grad[1]:
+            region = _IndexGet.apply(g, plan) if _needs_grad(g) else plan.to_out(_C.index_get(plan.view(g), plan.idx))
             gv = _ops._g_for(region, ctx.v_meta)
         return gx, gv, None, None, None
 

@@ -51,7 +51,7 @@ arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, aco
 erfc = _unary_fn("erfc", lambda x, o, g: _D.mul(g, _D.mul(_D.exp(_D.neg(_sq(x))), -2.0 / _SQRT_PI)), double=True)
 erfinv = _unary_fn("erfinv", lambda x, o, g: _D.mul(g, _D.mul(_D.exp(_sq(o)), 0.5 * _SQRT_PI)), "o", double=True)
 lgamma = _unary_fn("lgamma", lambda x, o, g: _D.mul(g, _D.digamma(x)), double=True)
-digamma = _unary_fn("digamma", lambda x, o, g: _C.mul(g, _C.trigamma(x)))
+digamma = _unary_fn("digamma", lambda x, o, g: _D.mul(g, _D.trigamma(x)), double=True)
 frac = _unary_fn("frac", lambda x, o, g: g, "", double=True)
 deg2rad = _unary_fn("deg2rad", lambda x, o, g: _D.mul(g, math.pi / 180.0), "", double=True)
 rad2deg = _unary_fn("rad2deg", lambda x, o, g: _D.mul(g, 180.0 / math.pi), "", double=True)
@@ -66,8 +66,13 @@ def _sinc_grad(x, o, g):
 
 sinc = _unary_fn("sinc", _sinc_grad, double=True)
 
+def _trigamma_rec(x):
+    from .special import _Trigamma  # (special imports this module)
+    return _Trigamma.apply(x)
+
+
 # recording forms of this module's kernels for the double-backward formulas (_ops._D)
-for _name, _rec in {"cosh": cosh, "sinh": sinh, "digamma": digamma}.items():
+for _name, _rec in {"cosh": cosh, "sinh": sinh, "digamma": digamma, "trigamma": _trigamma_rec}.items():
     setattr(_DiffOps, _name, staticmethod(_dispatch(getattr(_C, _name), _rec)))
 
 
@@ -94,6 +99,16 @@ class _Logit(Function):
             return _C.where(out, float("nan"), d), None
         out = _C.logical_or(_C.lt(x, eps), _C.gt(x, 1.0 - eps))
         return _C.where(out, 0.0, d), None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """The backward with recording ops (create_graph)."""
+        (x,) = ctx.saved_tensors
+        eps = ctx.eps
+        d = _ops.div(g, _ops.mul(x, _ops.sub(1.0, x)))
+        if eps is None or eps < 0:
+            return _ops.where(_C.logical_or(_C.lt(x, 0), _C.gt(x, 1)), float("nan"), d), None
+        return _ops.where(_C.logical_or(_C.lt(x, eps), _C.gt(x, 1.0 - eps)), 0.0, d), None
 
 
 def logit(input, eps=None):
@@ -134,6 +149,11 @@ class _NanToNum(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return _C.where(_C.isfinite(x), g, 0.0), None, None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _ops.where(_C.isfinite(x), g, 0.0), None, None, None
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
@@ -187,9 +207,10 @@ def _as_operand(v, g, saved):
     return _C.full([], float(v), g.dtype, None)
 
 
-def _binary_fn(name, grad, saves):
+def _binary_fn(name, grad, saves, dgrad=None):
     """A Function for a binary op whose derivatives grad(a, b, out, g, need_a, need_b) -> (ga, gb) are written with
-    raw ops; saves: which of 'a', 'b', 'o' (the output) the derivatives read and the node keeps."""
+    raw ops; saves: which of 'a', 'b', 'o' (the output) the derivatives read and the node keeps. dgrad: the same
+    derivatives written with recording ops (dlcore._ops), used under create_graph (double backward)."""
     raw = getattr(_C, name)
     raw_out = getattr(_C, name + "_out")
 
@@ -213,6 +234,19 @@ def _binary_fn(name, grad, saves):
             need_a = ctx.a is not None and ctx.needs_input_grad[0]
             need_b = ctx.b is not None and ctx.needs_input_grad[1]
             ga, gb = grad(av, bv, o, g, need_a, need_b)
+            return (_g_for(ga, ctx.a) if need_a and ga is not None else None,
+                    _g_for(gb, ctx.b) if need_b and gb is not None else None)
+
+        @staticmethod
+        def _double_backward_fn(ctx, g):
+            if dgrad is None:
+                return NotImplemented
+            a, b, o = ctx.saved_tensors  # (with their history: grad mode is on)
+            av = _as_operand(ctx.sa, g, a) if "a" in saves else None
+            bv = _as_operand(ctx.sb, g, b) if "b" in saves else None
+            need_a = ctx.a is not None and ctx.needs_input_grad[0]
+            need_b = ctx.b is not None and ctx.needs_input_grad[1]
+            ga, gb = dgrad(av, bv, o, g, need_a, need_b)
             return (_g_for(ga, ctx.a) if need_a and ga is not None else None,
                     _g_for(gb, ctx.b) if need_b and gb is not None else None)
 
@@ -277,15 +311,63 @@ def _logaddexp_grad(base2):
     return grad
 
 
-atan2 = _binary_fn("atan2", _atan2_grad, "ab")
+# The same derivatives with recording ops (dlcore._ops), for create_graph (double backward). Masks and
+# piecewise-constant factors stay raw (their derivative is 0 away from the kinks).
+
+def _atan2_dgrad(a, b, o, g, need_a, need_b):
+    o_ = _ops
+    d = o_.add(o_.mul(a, a), o_.mul(b, b))
+    r = o_.mul(g, o_.where(_C.eq(d, 0), 0.0, o_.reciprocal(d)))
+    return (o_.mul(r, b) if need_a else None), (o_.neg(o_.mul(r, a)) if need_b else None)
+
+
+def _hypot_dgrad(a, b, o, g, need_a, need_b):
+    r = _ops.div(g, o)
+    return (_ops.mul(r, a) if need_a else None), (_ops.mul(r, b) if need_b else None)
+
+
+def _copysign_dgrad(a, b, o, g, need_a, need_b):
+    ga = _ops.mul(g, _C.where(_C.eq(a, 0), 0.0, _C.div(o, a))) if need_a else None  # +-1: a constant factor
+    gb = _C.zeros(list(g.shape), g.dtype, g.device) if need_b else None
+    return ga, gb
+
+
+def _fmaxmin_dgrad(is_max):
+    def grad(a, b, o, g, need_a, need_b):
+        to_a = _C.logical_or(_C.ge(a, b) if is_max else _C.le(a, b), _C.isnan(b))
+        ga = _ops.where(to_a, g, 0.0) if need_a else None
+        gb = _ops.where(to_a, 0.0, g) if need_b else None
+        return ga, gb
+    return grad
+
+
+def _xlogy_dgrad(a, b, o, g, need_a, need_b):
+    ga = gb = None
+    if need_a:
+        ga = _ops.where(_C.logical_and(_C.eq(a, 0), _C.le(b, 0)), 0.0, xlogy(g, b))
+    if need_b:
+        gb = _ops.div(_ops.mul(g, a), b)
+    return ga, gb
+
+
+def _logaddexp_dgrad(base2):
+    def grad(a, b, o, g, need_a, need_b):
+        ex = _ops.exp2 if base2 else _ops.exp
+        ga = _ops.div(g, _ops.add(ex(_ops.sub(b, a)), 1.0)) if need_a else None
+        gb = _ops.div(g, _ops.add(ex(_ops.sub(a, b)), 1.0)) if need_b else None
+        return ga, gb
+    return grad
+
+
+atan2 = _binary_fn("atan2", _atan2_grad, "ab", _atan2_dgrad)
 arctan2 = atan2
-hypot = _binary_fn("hypot", _hypot_grad, "abo")
-copysign = _binary_fn("copysign", _copysign_grad, "ao")
-fmax = _binary_fn("fmax", _fmaxmin_grad(True), "ab")
-fmin = _binary_fn("fmin", _fmaxmin_grad(False), "ab")
-xlogy = _binary_fn("xlogy", _xlogy_grad, "ab")
-logaddexp = _binary_fn("logaddexp", _logaddexp_grad(False), "ab")
-logaddexp2 = _binary_fn("logaddexp2", _logaddexp_grad(True), "ab")
+hypot = _binary_fn("hypot", _hypot_grad, "abo", _hypot_dgrad)
+copysign = _binary_fn("copysign", _copysign_grad, "ao", _copysign_dgrad)
+fmax = _binary_fn("fmax", _fmaxmin_grad(True), "ab", _fmaxmin_dgrad(True))
+fmin = _binary_fn("fmin", _fmaxmin_grad(False), "ab", _fmaxmin_dgrad(False))
+xlogy = _binary_fn("xlogy", _xlogy_grad, "ab", _xlogy_dgrad)
+logaddexp = _binary_fn("logaddexp", _logaddexp_grad(False), "ab", _logaddexp_dgrad(False))
+logaddexp2 = _binary_fn("logaddexp2", _logaddexp_grad(True), "ab", _logaddexp_dgrad(True))
 
 
 def _check_heaviside(input, values):
@@ -454,6 +536,8 @@ def _copy_back(self, value):
 
 class _NonDiffCast(Function):
     """A non-differentiable op's result cast to its first operand's dtype, recorded with a zero gradient."""
+
+    _double_backward = True  # (constant zero gradients)
 
     @staticmethod
     def forward(ctx, x, other, fn):

@@ -216,6 +216,41 @@ class _Conv3d(Function):
             gw, gb = _C.conv3d_backward_weight_cpu(g, x, list(w.shape), *args[:4], need_w, need_b, "conv3d")
         return gx, gw, gb, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """create_graph (CPU kernels, which save the inputs): conv3d recomputed as a sum of recorded conv2d calls
+        (_conv3d_composite) and differentiated."""
+        if not ctx.cpu:
+            return NotImplemented
+        from .autograd import _recompute_vjp
+        x, w = ctx.saved_tensors
+        (pdl, pdh), pad2, st, dil, groups, _ = ctx.cfg
+        pads6 = [pdl, pdh, *pad2]
+        gx, gw = _recompute_vjp(lambda x, w: _conv3d_composite(x, w, pads6, st, dil, groups), (x, w), (g,))
+        gb = _ops.sum(g, [0, 2, 3, 4]) if ctx.has_b and ctx.needs_input_grad[2] else None
+        return gx, gw, gb, None
+
+
+def _conv3d_composite(x, w, pads6, st, dil, groups):
+    """conv3d(x, w) (no bias) with recording ops, for double backward: the padded input's depth taps (strided
+    slices) folded into the batch, one recorded conv2d per depth tap kd with w[:, :, kd], summed.
+    pads6 = (front, back, top, bottom, left, right)."""
+    from ._nn_extra import pad as _pad
+    from ._nn_conv import conv2d
+    pdl, pdh, pt, pb, pl, pr = pads6
+    xp = _pad(x, (pl, pr, pt, pb, pdl, pdh)) if any(pads6) else x
+    n, c = x.shape[0], x.shape[1]
+    kdn = w.shape[2]
+    do = (xp.shape[2] - (dil[0] * (kdn - 1) + 1)) // st[0] + 1
+    y = None
+    for kd in range(kdn):
+        a = kd * dil[0]
+        xs = _ops._slice_op(xp, _C.slice, 2, a, a + (do - 1) * st[0] + 1, st[0])
+        xs = _ops.reshape(_ops.permute(xs, [0, 2, 1, 3, 4]), [n * do, c, xs.shape[3], xs.shape[4]])
+        yk = conv2d(xs, _ops.select(w, 2, kd), None, tuple(st[1:]), 0, tuple(dil[1:]), groups)
+        y = yk if y is None else _ops.add(y, yk)
+    return _ops.permute(_ops.reshape(y, [n, do] + list(y.shape[1:])), [0, 2, 1, 3, 4])
+
 
 def _cpu_kernels(x):
     """Whether the CPU conv3d kernels (csrc/ops/conv/conv3d_cpu.cpp: no copy of the input per depth tap) run x."""
@@ -394,6 +429,41 @@ class _ConvTranspose3d(Function):
             gb = _C.sum(g, [0, 2, 3, 4])
         return gx, gw, gb, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """create_graph: conv_transpose3d(x, w) is the input gradient of the conv3d (same stride, padding,
+        dilation, groups) whose output, cropped to x's size, has x's shape; recomputed as the recorded
+        vector-Jacobian product of _conv3d_composite at x, and differentiated."""
+        from .autograd import _inputs_with_history, _recompute_vjp
+        cfg = ctx.cfg
+        pd, pad2, st, dil, groups, out = cfg[:6]
+        if ctx.cpu:
+            x, w = ctx.saved_tensors
+        else:  # the saved x2, w2 are reshaped copies of the inputs: their values, with the inputs' histories
+            x2, w2 = ctx.saved_tensors
+            n, cin, din, h, wd, cog, kd, kh, kw = ctx.dims
+            xv = _C.permute(_C.reshape(x2, [n, din, cin, h, wd]), [0, 2, 1, 3, 4])
+            wv = _C.permute(_C.reshape(w2, [cin, kd, cog, kh, kw]), [0, 2, 1, 3, 4])
+            x, w = _inputs_with_history(ctx, (xv, wv))
+        pads6 = [pd, pd, pad2[0], pad2[0], pad2[2], pad2[2]]  # (_tpad keeps the low padding as given)
+        y_shape = [x.shape[0], w.shape[1] * groups] + list(out)
+
+        def conv_cropped(z, w):
+            c = _conv3d_composite(z, w, pads6, st, dil, groups)
+            for d in (2, 3, 4):  # output_padding >= stride: conv3d of z has more positions than x
+                if c.shape[d] != x.shape[d]:
+                    c = _ops.narrow(c, d, 0, x.shape[d])
+            return c
+
+        def composite(x, w):
+            z = _C.zeros(y_shape, x.dtype, x.device)
+            z.requires_grad = True
+            return _recompute_vjp(conv_cropped, (z, w), (x,))[0]
+
+        gx, gw = _recompute_vjp(composite, (x, w), (g,))
+        gb = _ops.sum(g, [0, 2, 3, 4]) if ctx.has_b and ctx.needs_input_grad[2] else None
+        return gx, gw, gb, None
+
 
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """3-D transposed convolution over input [N, C_in, D, H, W] (or [C_in, D, H, W]) with weight
@@ -565,6 +635,24 @@ class _MaxPool3dFn(Function):
         g = _C.where(miss, _C.zeros([], g.dtype, g.device), g)
         _C.scatter_add_(gx, 1, _c(idx), _c(g))
         return _C.reshape(gx, list(ctx.shape)), None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g, gi=None):
+        """The backward as a recorded linear map of g; its adjoint gathers a tensor of x's shape at the indices."""
+        from .autograd import _linear_pair
+        (idx,) = ctx.saved_tensors
+        shape = ctx.shape
+        nc = shape[0] * shape[1]
+
+        def gather_raw(u):
+            i2 = _C.reshape(idx, [nc, math.prod(idx.shape[2:])])
+            miss = _C.lt(i2, 0)
+            i2 = _C.where(miss, _C.zeros([], i2.dtype, i2.device), i2)
+            v = _C.gather(_C.reshape(_c(u), [nc, math.prod(shape[2:])]), 1, _c(i2))
+            return _C.reshape(_C.where(miss, _C.zeros([], v.dtype, v.device), v), list(idx.shape))
+
+        fwd, _ = _linear_pair(lambda t: _MaxPool3dFn.backward(ctx, t)[0], gather_raw)
+        return fwd(g), None
 
 
 def _run_max(x, fwd, return_indices, batched):

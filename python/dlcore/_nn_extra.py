@@ -574,20 +574,28 @@ class _PiecewiseAct(Function):
     """y = f(x), dy/dx = g(x) for the piecewise activations whose gradient torch defines at the kinks."""
 
     @staticmethod
-    def forward(ctx, x, f, g):
+    def forward(ctx, x, f, g, gd):
         ctx.save_for_backward(x)
-        ctx.g = g
+        ctx.g, ctx.gd = g, gd
         return f(x)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return _C.mul(grad, ctx.g(x)), None, None
+        return _C.mul(grad, ctx.g(x)), None, None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, grad):
+        """grad * g(x) recorded (create_graph): g written with recording ops (gd) where it varies with x, else
+        g(x) as a constant (a piecewise-constant derivative: its own derivative is 0 away from the kinks)."""
+        (x,) = ctx.saved_tensors
+        d = ctx.gd(x) if ctx.gd is not None else ctx.g(x.detach())
+        return _ops.mul(grad, d), None, None, None
 
 
-def _piecewise(x, f, g):
+def _piecewise(x, f, g, gd=None):
     if _needs_grad(x):
-        return _PiecewiseAct.apply(x, f, g)
+        return _PiecewiseAct.apply(x, f, g, gd)
     return f(x)
 
 
@@ -601,7 +609,11 @@ def hardswish(input, inplace=False):
     def g(x):
         mid = _C.add(_C.div(x, 3.0), 0.5)
         return _C.where(_C.le(x, -3.0), _const(0.0, x), _C.where(_C.lt(x, 3.0), mid, _const(1.0, x)))
-    return _inplace(input, _piecewise(_src(input, inplace), f, g), inplace)
+
+    def gd(x):  # g with recording ops (double backward): 1/3 inside (-3, 3)
+        mid = _ops.add(_ops.div(x, 3.0), 0.5)
+        return _ops.where(_C.le(x, -3.0), _const(0.0, x), _ops.where(_C.lt(x, 3.0), mid, _const(1.0, x)))
+    return _inplace(input, _piecewise(_src(input, inplace), f, g, gd), inplace)
 
 
 def hardsigmoid(input, inplace=False):

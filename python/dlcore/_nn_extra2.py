@@ -360,7 +360,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     are N lengths (tensors or sequences; ints or 0-d tensors when unbatched). 'mean' divides each loss by its target
     length (at least 1) and averages over the batch; zero_infinity replaces infinite losses (targets that cannot be
     aligned, e.g. longer than their input) and their gradients by 0. The gradient is torch's, which assumes
-    log_softmax inputs. Native CPU kernel (a cuda tensor is computed on a host copy)."""
+    log_softmax inputs. Native kernels on both devices (csrc/ops/softmax_loss: ctc_cpu.cpp, ctc_kernels.cuh)."""
     op = "ctc_loss()"
     _check_tensor(log_probs, op, "log_probs")
     _check_tensor(targets, op, "targets")
@@ -375,7 +375,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if isinstance(blank, bool) or not isinstance(blank, numbers.Integral):
         raise TypeError(f"{op}: blank must be an int, got {type(blank).__name__}")
     zero_infinity = bool(zero_infinity)
-    if _needs_grad(log_probs):  # (the kernel takes a contiguous host copy of any layout)
+    if _needs_grad(log_probs):  # (the kernel takes a contiguous copy of any layout)
         out = _CtcLoss.apply(log_probs, targets, input_lengths, target_lengths, int(blank), red, zero_infinity)
     else:
         out = _C.ctc_loss(log_probs, targets, input_lengths, target_lengths, int(blank), red, zero_infinity,

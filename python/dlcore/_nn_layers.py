@@ -13,7 +13,7 @@ import numbers
 
 from . import _C
 from . import _ops
-from .autograd import Function, _needs_grad, _linear_backward, _recompute_vjp
+from .autograd import Function, _needs_grad, _linear_backward, _linear_pair, _recompute_vjp
 
 Tensor = _C.Tensor
 _isT = isinstance
@@ -1043,6 +1043,32 @@ class _Lrn(Function):
         (x,) = ctx.saved_tensors
         return _C.lrn_bwd(g, x, *ctx.args), None, None, None, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        (x,) = ctx.saved_tensors
+        args = ctx.args
+        return (_recompute_vjp(lambda t: _lrn_composite(t, *args), (x,), (g,))[0],) + (None,) * 4
+
+
+def _lrn_composite(x, size, alpha, beta, k):
+    """local_response_norm with recording ops (its double backward): the window sums of x^2 over channels
+    [c - size//2, c + (size-1)//2] as shifted slices of the zero-padded squares."""
+    from ._indexing import cat
+    sq = _ops.mul(x, x)
+    c = x.shape[1]
+    parts = []
+    for n in (size // 2, None, (size - 1) // 2):
+        if n is None:
+            parts.append(sq)
+        elif n:
+            parts.append(_C.zeros([x.shape[0], n] + list(x.shape[2:]), x.dtype, x.device))
+    padded = cat(parts, 1)
+    s = None
+    for j in range(size):
+        piece = _ops.narrow(padded, 1, j, c)
+        s = piece if s is None else _ops.add(s, piece)
+    return _ops.div(x, _ops.pow(_ops.add(_ops.mul(s, alpha / size), k), beta))
+
 
 def local_response_norm(input, size, alpha=0.0001, beta=0.75, k=1.0):
     """Normalisation across channels (AlexNet): x / (k + alpha/size * sum of x^2 over `size` neighbouring
@@ -1132,10 +1158,21 @@ class _Embedding(Function):
     def _double_backward_fn(ctx, g):
         (idx,) = ctx.saved_tensors
         args = ctx.args
-        if args[1] >= 0 or args[2]:
-            return NotImplemented  # padding_idx / scale_grad_by_freq: differentiating this gradient again raises
-        gw = _linear_backward(g, lambda t: _C.embedding_bwd(t, idx, *args), lambda t: embedding(idx, t))
-        return None, gw, None, None
+        if args[1] < 0 and not args[2]:
+            gw = _linear_backward(g, lambda t: _C.embedding_bwd(t, idx, *args), lambda t: embedding(idx, t))
+            return None, gw, None, None
+        # padding_idx / scale_grad_by_freq: the gradient of this gradient gathers the rows at idx, 0 at padding_idx;
+        # like torch (embedding_dense_double_backward), without the 1 / count of scale_grad_by_freq: the embedding's
+        # own backward applies that scale again on the way to the weight
+        pad = args[1]
+        flat = _C.reshape(_C.contiguous(idx), [-1])
+        f = _C.full([flat.shape[0]], 1.0, g.dtype, g.device)
+        if pad >= 0:
+            f = _C.where(_C.eq(flat, pad), _C.zeros([], g.dtype, g.device), f)
+        f = _C.reshape(f, list(idx.shape) + [1])
+        fwd, _ = _linear_pair(lambda t: _C.embedding_bwd(t, idx, *args),
+                              lambda u: _C.mul(_C.embedding_fwd(u, idx), f))
+        return None, fwd(g), None, None
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,

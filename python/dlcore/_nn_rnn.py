@@ -93,6 +93,7 @@ class _RNNStack(Function):
             ctx.save_for_backward(*ys)
         ctx._keep_saved = saved
         ctx._keep_cfg = cfg
+        ctx._keep_args = (x, h0, c0) + params  # the arguments' values, for a double backward (_double_backward_fn)
         if cfg["cell"]:
             h = _C.select(hn, 0, 0)
             return (h, _C.select(cn, 0, 0)) if mode == "lstm" else (h,)
@@ -148,8 +149,84 @@ class _RNNStack(Function):
                 dc0 if (dc0 is not None and ctx.needs_input_grad[3]) else None, *pgrads)
 
 
+    @staticmethod
+    def _double_backward_fn(ctx, *grads):
+        """create_graph: the stack recomputed step by step with recording ops (_stack_composite) and
+        differentiated, so its gradients can be differentiated again (correctness over speed: one recorded op per
+        gate and step)."""
+        from .autograd import _inputs_with_history, _recompute_vjp
+        cfg = ctx._keep_cfg
+        args = _inputs_with_history(ctx, (None,) + ctx._keep_args)[1:]
+        res = _recompute_vjp(lambda *a: _stack_composite(cfg, *a), args, grads)
+        return (None, *res)
+
+
+def _stack_composite(cfg, x, h0, c0, *params):
+    """What _RNNStack.forward computes, written with recording ops (dlcore._ops): per layer and direction, the
+    input projection of all steps at once, then per step the recurrent projection and the gates (PyTorch's
+    formulas and gate order)."""
+    from . import _ops as o
+    from ._indexing import cat, stack
+    mode, L, D, per = cfg["mode"], cfg["layers"], cfg["dirs"], cfg["per"]
+    masks = cfg["masks"]
+    if cfg["cell"]:
+        xt, h0t = o.unsqueeze(x, 0), o.unsqueeze(h0, 0)
+        c0t = None if c0 is None else o.unsqueeze(c0, 0)
+    else:
+        xt = o.transpose(x, 0, 1) if cfg["batch_first"] else x
+        h0t, c0t = h0, c0
+    T, H = xt.shape[0], h0t.shape[2]
+    inp, y = xt, None
+    hns, cns = [], []
+    for layer in range(L):
+        ys_dir = []
+        for d in range(D):
+            k = layer * D + d
+            p = params[k * per:(k + 1) * per]
+            w_ih, w_hh = p[0], p[1]
+            b_ih, b_hh = (p[2], p[3]) if per == 4 else (None, None)
+            h = o.select(h0t, 0, k)
+            c = o.select(c0t, 0, k) if mode == "lstm" else None
+            xp = o.linear(inp, w_ih, b_ih)  # [T, N, G*H]
+            ys = [None] * T
+            for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
+                xg = o.select(xp, 0, t)
+                hg = o.linear(h, w_hh, b_hh)
+                if mode == "lstm":
+                    gates = o.add(xg, hg)
+                    i = o.sigmoid(o.narrow(gates, 1, 0, H))
+                    f = o.sigmoid(o.narrow(gates, 1, H, H))
+                    g = o.tanh(o.narrow(gates, 1, 2 * H, H))
+                    og = o.sigmoid(o.narrow(gates, 1, 3 * H, H))
+                    c = o.add(o.mul(f, c), o.mul(i, g))
+                    h = o.mul(og, o.tanh(c))
+                elif mode == "gru":
+                    r = o.sigmoid(o.add(o.narrow(xg, 1, 0, H), o.narrow(hg, 1, 0, H)))
+                    z = o.sigmoid(o.add(o.narrow(xg, 1, H, H), o.narrow(hg, 1, H, H)))
+                    n = o.tanh(o.add(o.narrow(xg, 1, 2 * H, H), o.mul(r, o.narrow(hg, 1, 2 * H, H))))
+                    h = o.add(n, o.mul(z, o.sub(h, n)))  # (1 - z) n + z h
+                else:
+                    a = o.add(xg, hg)
+                    h = o.tanh(a) if mode == "rnn_tanh" else o.where(_C.gt(a, 0), a, 0.0)
+                ys[t] = h
+            ys_dir.append(stack(ys, 0))
+            hns.append(h)
+            cns.append(c)
+        y = ys_dir[0] if D == 1 else cat(ys_dir, 2)
+        if layer + 1 < L and masks is not None:
+            inp = o.mul(y, masks[layer])
+        else:
+            inp = y
+    if cfg["cell"]:
+        return (hns[0], cns[0]) if mode == "lstm" else (hns[0],)
+    hn = stack(hns, 0)
+    out = o.transpose(y, 0, 1) if cfg["batch_first"] else y
+    return (out, hn, stack(cns, 0)) if mode == "lstm" else (out, hn)
+
+
 class _EmptyBatch(Function):
     _keeps_refs = True  # ctx._keep_* entries, dropped with the saved tensors (Node._release)
+    _double_backward = True  # (constant zero gradients)
     """An empty batch (N = 0): empty outputs and states of the right shapes, as torch returns, without calling the
     kernels. forward(ctx, shapes, x, h0, c0, *params); the backward gives zero gradients (empty ones for the input
     and the states, zeros for the parameters, like torch)."""

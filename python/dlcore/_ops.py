@@ -11,7 +11,7 @@ import math
 import weakref
 
 from . import _C
-from .autograd import Function, _needs_grad, _mode, _linear_backward
+from .autograd import Function, _needs_grad, _mode, _linear_backward, _linear_pair
 
 Tensor = _C.Tensor
 _isT = isinstance
@@ -966,6 +966,43 @@ class _Prod(Function):
         r = _C.to(_C.from_numpy(res), x.dtype, x.device, False)
         return _C.mul(gg, r), None, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """create_graph: the product recomputed as a tree of recorded multiplications (log2(n) levels, any zeros
+        included) and differentiated."""
+        from .autograd import _recompute_vjp
+        (x,) = ctx.saved_tensors[:1]
+        dims, keepdim = ctx.dim, ctx.keepdim
+        return (_recompute_vjp(lambda t: _prod_composite(t, dims, keepdim), (x,), (g,))[0], None, None)
+
+
+def _prod_composite(x, dims, keepdim):
+    """prod(x, dims, keepdim) with recording ops: the reduced dims moved last and flattened, then halved by
+    pairwise products (an odd element carried over)."""
+    nd = x.ndim
+    red = list(range(nd)) if dims is None else sorted(d % builtins.max(nd, 1) for d in dims)
+    red = [d for d in red if d < nd]
+    kept = [d for d in range(nd) if d not in red]
+    t = permute(x, kept + red) if nd else x
+    kshape = [x.shape[d] for d in kept]
+    t = reshape(t, kshape + [math.prod(x.shape[d] for d in red)])
+    while t.shape[-1] > 1:
+        n = t.shape[-1]
+        h = n // 2
+        p = mul(narrow(t, -1, 0, h), narrow(t, -1, h, h))
+        t = _cat_last(p, narrow(t, -1, n - 1, 1)) if n % 2 else p
+    if t.shape[-1] == 0:  # an empty product: 1
+        t = add(sum(t, [-1], True), 1.0)
+    out = reshape(t, kshape)
+    if keepdim:
+        out = reshape(out, [1 if d in red else x.shape[d] for d in range(nd)])
+    return out
+
+
+def _cat_last(a, b):
+    from ._indexing import cat
+    return cat([a, b], -1)
+
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
@@ -1323,6 +1360,26 @@ class _AsStrided(Function):
     def backward(ctx, g):
         return _strided_to_base(g, ctx.base_geom, ctx.view_geom), None, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """The backward as a recorded linear map of g; its adjoint reads the view out of a base-shaped tensor."""
+        base_geom, view_geom = ctx.base_geom, ctx.view_geom
+        fwd, _ = _linear_pair(lambda t: _strided_to_base(t, base_geom, view_geom),
+                              lambda u: _base_to_strided(u, base_geom, view_geom))
+        return fwd(g), None, None
+
+
+def _base_to_strided(u, base_geom, view_geom):
+    """The adjoint of _strided_to_base: u (a tensor of the base's shape) laid out with the base's geometry in a
+    buffer covering both, read back with the view's geometry (places outside the base read 0)."""
+    bshape, bstrides, boff = base_geom
+    vshape, vstrides, voff = view_geom
+    lo = builtins.min(boff, voff)
+    span = builtins.max(_last_elem(bshape, bstrides, boff), _last_elem(vshape, vstrides, voff)) - lo + 1
+    buf = _C.zeros([span], u.dtype, u.device)
+    _C.copy_(_C.as_strided(buf, bshape, bstrides, boff - lo), u)
+    return _C.contiguous(_C.as_strided(buf, vshape, vstrides, voff - lo))
+
 
 class _CopySlices(Function):
     """The base after an in-place op on one of its views: the view's region comes from `src` (the op's result),
@@ -1346,6 +1403,17 @@ class _CopySlices(Function):
         gsrc = _C.clone(vreg)
         _C.fill_(vreg, 0)
         return _C.clone(breg), gsrc, None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """The backward as recorded linear maps of g: the base's part (g with the view's region zeroed) is its own
+        adjoint; the source's (the region read out) has the region written into zeros as its adjoint."""
+        base_geom, view_geom = ctx.base_geom, ctx.view_geom
+        zero_region = lambda t: _CopySlices.backward(ctx, t)[0]  # noqa: E731
+        gbase = _linear_pair(zero_region, zero_region)[0](g)
+        gsrc = _linear_pair(lambda t: _base_to_strided(t, base_geom, view_geom),
+                            lambda u: _strided_to_base(u, base_geom, view_geom))[0](g)
+        return gbase, gsrc, None, None
 
 
 class _ViewGroup:

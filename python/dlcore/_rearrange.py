@@ -243,6 +243,17 @@ class _Lerp(Function):
         gw = (_ops._g_for(_C.mul(g, _C.sub(b, a)), mw) if wt is not None and ctx.needs_input_grad[2] else None)
         return ga, gb, gw
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):  # create_graph: the same derivatives with recording ops
+        a, b, wt = ctx.saved_tensors
+        w = wt if wt is not None else ctx.w
+        ma, mb, mw = ctx.metas
+        omw = _ops.sub(1.0, w) if wt is not None else 1.0 - w
+        ga = _ops._g_for(_ops.mul(g, omw), ma) if ctx.needs_input_grad[0] else None
+        gb = _ops._g_for(_ops.mul(g, w), mb) if ctx.needs_input_grad[1] else None
+        gw = (_ops._g_for(_ops.mul(g, _ops.sub(b, a)), mw) if wt is not None and ctx.needs_input_grad[2] else None)
+        return ga, gb, gw
+
 
 def lerp(input, end, weight):
     """input + weight * (end - input) where |weight| < 0.5, else end - (end - input) * (1 - weight): torch's

@@ -93,6 +93,12 @@ class _CumSum(Function):
     def backward(ctx, g):
         return _C.cumsum(g, ctx.dim, True), None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):  # create_graph: the reverse cumsum recorded, its adjoint the cumsum
+        from .autograd import _linear_pair
+        d = ctx.dim
+        return _linear_pair(lambda t: _C.cumsum(t, d, True), lambda u: _C.cumsum(u, d, False))[0](g), None
+
 
 class _CumProd(Function):
     @staticmethod
@@ -118,6 +124,24 @@ class _CumProd(Function):
         t2 = _C.cumsum(_C.mul(g, yz), d, True)
         zero_s = _C.full([], 0.0, x.dtype, x.device)
         return _C.where(before, t1, _C.where(first, t2, zero_s)), None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """create_graph: the scan recomputed with recorded products (Hillis-Steele: log2(n) steps, each
+        multiplying position i by i - k where i >= k; zeros need no special case) and differentiated."""
+        from .autograd import _recompute_vjp
+        from ._indexing import cat
+        (x,) = ctx.saved_tensors[:1]
+        d = ctx.dim
+
+        def composite(t):
+            n, k = (t.shape[d] if t.ndim else 1), 1
+            while k < n:
+                nxt = _ops.mul(_ops.narrow(t, d, k, n - k), _ops.narrow(t, d, 0, n - k))
+                t = cat([_ops.narrow(t, d, 0, k), nxt], d)
+                k *= 2
+            return t
+        return _recompute_vjp(composite, (x,), (g,))[0], None
 
 
 def _scan(input, dim, dtype, fn, raw, op):

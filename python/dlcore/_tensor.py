@@ -708,6 +708,22 @@ class _SetItemBasic(Function):
         _C.fill_(region, 0)
         return gx, gv, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """The backward with recording ops (create_graph): x's part (g with the region zeroed, self-adjoint) and
+        v's (the region of g: basic indexing, which records)."""
+        key = ctx.key
+
+        def zero_raw(t):
+            t = _C.clone(t)
+            _C.fill_(_basic_index(t, key), 0)
+            return t
+        gx = _ag._linear_pair(zero_raw, zero_raw)[0](g)
+        gv = None
+        if ctx.v_meta is not None:
+            gv = _ops._g_for(_ops.clone(_ops._slice_op(g, _basic_index, key)), ctx.v_meta)
+        return gx, gv, None
+
 
 @_method()
 def __setitem__(self, key, value):

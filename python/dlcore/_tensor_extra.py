@@ -174,6 +174,13 @@ class _EvenlyDistribute(Function):
         m = _C.to(mask, g.dtype, None, False)
         return _C.mul(m, _C.div(g, _C.sum(m, None, False))), None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):  # create_graph: the same with g recorded (the mask is piecewise constant)
+        x, v = ctx.saved_tensors
+        mask = _C.isnan(x) if bool(_C.item(_C.isnan(v))) else _C.eq(x, v)
+        m = _C.to(mask, g.dtype, None, False)
+        return _ops.mul(m, _ops.div(g, _C.sum(m, None, False))), None
+
 
 def _median_impl(input, dim, keepdim, ignore_nan, op, result):
     _check_tensor(input, op)
@@ -479,6 +486,24 @@ class _LogCumSumExp(Function):
         gn = _C.where(_C.lt(g, 0), _C.sub(_C.log(_C.abs(g)), out), ninf)
         return _C.sub(_C.exp(_C.add(x, rev_lcse(gp))), _C.exp(_C.add(x, rev_lcse(gn)))), None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """create_graph: the scan recomputed with recorded logaddexp (Hillis-Steele: log2(n) steps, each
+        combining position i with i - k where i >= k) and differentiated."""
+        from .autograd import _recompute_vjp
+        from ._math_extra import logaddexp
+        (x,) = ctx.saved_tensors[:1]
+        d = ctx.d
+
+        def composite(t):
+            n, k = t.shape[d], 1
+            while k < n:
+                nxt = logaddexp(_ops.narrow(t, d, k, n - k), _ops.narrow(t, d, 0, n - k))
+                t = cat([_ops.narrow(t, d, 0, k), nxt], d)
+                k *= 2
+            return t
+        return _recompute_vjp(composite, (x,), (g,))[0], None
+
 
 def _rev(t, d):
     n = t.shape[d]
@@ -561,6 +586,23 @@ class _ViewScatter(Function):
         if ctx.needs_input_grad[0]:
             gx = _C.clone(g)
             _C.fill_(ctx.view(gx, *ctx.args), 0)
+        return gx, gs, None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """create_graph: src's part is the view of g (a recorded view op); input's (g with the region zeroed) a
+        recorded self-adjoint linear map."""
+        from .autograd import _linear_pair
+        view, args = ctx.view, ctx.args
+        gx = gs = None
+        if ctx.needs_input_grad[1]:
+            gs = _ops._to(_ops.clone(_ops._slice_op(g, view, *args)), ctx.src_dtype, None)
+        if ctx.needs_input_grad[0]:
+            def zero_raw(t):
+                t = _C.clone(t)
+                _C.fill_(view(t, *args), 0)
+                return t
+            gx = _linear_pair(zero_raw, zero_raw)[0](g)
         return gx, gs, None, None
 
 

@@ -292,6 +292,17 @@ class _LUSolve(Function):
                                       "(differentiate through linalg.solve instead)")
         return None, None, _C._linalg_lu_solve(LU, piv, g, not ctx.adjoint), None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):  # create_graph: B's gradient as a recorded linear map of g
+        if ctx.needs_input_grad[0]:
+            return _LUSolve.backward(ctx, g)  # (raises)
+        from .autograd import _linear_pair
+        LU, piv = ctx.saved_tensors
+        adj = ctx.adjoint
+        fwd, _ = _linear_pair(lambda t: _C._linalg_lu_solve(LU, piv, t, not adj),
+                              lambda u: _C._linalg_lu_solve(LU, piv, u, adj))
+        return None, None, fwd(g), None
+
 
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     """X with A X = B (left=False: X A = B; adjoint: A^T) from lu_factor's output; batch dims broadcast."""
@@ -335,6 +346,18 @@ class _Solve(Function):
     def backward(ctx, g):
         LU, piv, X = ctx.saved_tensors
         gB = _C._linalg_lu_solve(LU, piv, g, True)
+        gA = -(gB @ _mT(X)) if ctx.needs_input_grad[0] else None
+        return gA, gB, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """create_graph: the same with a recorded solve against A^T (A rebuilt as P L U from the saved factors,
+        with the input's history) and X's history."""
+        from .autograd import _inputs_with_history
+        LU, piv, X = ctx.saved_tensors
+        P, L, U = _unpack(LU, piv)
+        (A,) = _inputs_with_history(ctx, (P @ L @ U,))
+        gB = _Solve.apply(_mT(A), g, "linalg.solve")
         gA = -(gB @ _mT(X)) if ctx.needs_input_grad[0] else None
         return gA, gB, None
 
@@ -482,6 +505,17 @@ class _Det(Function):
             return (g * det).unsqueeze(-1).unsqueeze(-1) * invT
         return g.unsqueeze(-1).unsqueeze(-1) * _adjugate_T(A)
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """create_graph: g det(A) A^{-T} with a recorded inverse (a singular A, whose gradient is the adjugate's,
+        has no double backward)."""
+        A, det = ctx.saved_tensors
+        if _first_bad(_C._linalg_lu_factor(A)[2]) is not None:
+            return NotImplemented
+        n = A.shape[-1]
+        invT = _mT(_solve(A, _eye_like(n, A, list(A.shape[:-2])), "linalg.det"))
+        return (g * det).unsqueeze(-1).unsqueeze(-1) * invT
+
 
 def det(A, *, out=None):
     """The determinant (LU with partial pivoting)."""
@@ -507,6 +541,13 @@ class _Slogdet(Function):
         n = A.shape[-1]
         LU, piv, _ = _C._linalg_lu_factor(A)
         invT = _mT(_C._linalg_lu_solve(LU, piv, _eye_like(n, A, list(A.shape[:-2])), False))
+        return gl.unsqueeze(-1).unsqueeze(-1) * invT
+
+    @staticmethod
+    def _double_backward_fn(ctx, gs, gl):  # create_graph: with a recorded inverse
+        (A,) = ctx.saved_tensors
+        n = A.shape[-1]
+        invT = _mT(_solve(A, _eye_like(n, A, list(A.shape[:-2])), "linalg.slogdet"))
         return gl.unsqueeze(-1).unsqueeze(-1) * invT
 
 
@@ -553,6 +594,17 @@ class _Cholesky(Function):
         gA = 0.5 * (gA + _mT(_tril(gA, -1)))
         gA = _C._linalg_trsm(_mT(L), gA, True, False)  # L^{-T} gA
         gA = _mT(_C._linalg_trsm(_mT(L), _mT(gA), True, False))  # gA L^{-1} = (L^{-T} gA^T)^T
+        return gA, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, gL, gi=None):  # create_graph: the same with recorded triangular solves
+        (L,) = ctx.saved_tensors
+        if ctx.upper:
+            L, gL = _mT(L), _mT(gL)
+        gA = _tril(_mT(L) @ gL)
+        gA = 0.5 * (gA + _mT(_tril(gA, -1)))
+        gA = _SolveTriangular.apply(_mT(L), gA, True, False)
+        gA = _mT(_SolveTriangular.apply(_mT(L), _mT(gA), True, False))
         return gA, None
 
 
@@ -606,6 +658,16 @@ class _SolveTriangular(Function):
             gA = _triu(gA, int(ctx.unit)) if ctx.upper else _tril(gA, -int(ctx.unit))
         return gA, gB, None, None
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):  # create_graph: the same with a recorded solve (A and X with history)
+        A, X = ctx.saved_tensors
+        gB = _SolveTriangular.apply(_mT(A), g, not ctx.upper, ctx.unit)
+        gA = None
+        if ctx.needs_input_grad[0]:
+            gA = -(gB @ _mT(X))
+            gA = _triu(gA, int(ctx.unit)) if ctx.upper else _tril(gA, -int(ctx.unit))
+        return gA, gB, None, None
+
 
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     """X with A X = B (left=False: X A = B) for triangular A; only A's upper (or lower) triangle is read, and its
@@ -651,6 +713,8 @@ def _qr_backward_tall(gQ, gR, Q, R):
 
 
 class _QR(Function):
+    _double_backward = True  # (the backward is written with recording ops)
+
     @staticmethod
     def forward(ctx, A, mode):
         Q, R = _C._linalg_qr(A, mode)
@@ -743,6 +807,8 @@ def _check_uplo(UPLO):
 class _Eigh(Function):
     """torch's hermitian eigen backward: gA = V (skew(V^T gV)/2 / E + diag(gL)) V^T, E_ij = L_j - L_i."""
 
+    _double_backward = True  # (the backward is written with recording ops)
+
     @staticmethod
     def forward(ctx, A, upper):
         L, V = _C._linalg_eigh(A, upper, True)
@@ -831,6 +897,8 @@ def _svd_backward(gU, gS, gVh, U, S, Vh):
 
 
 class _SVD(Function):
+    _double_backward = True  # (the backward is written with recording ops)
+
     @staticmethod
     def forward(ctx, A, full_matrices):
         U, S, Vh = _C._linalg_svd(A, full_matrices, True)
@@ -861,6 +929,15 @@ class _SVDVals(Function):
     def backward(ctx, gS):
         U, S, Vh = ctx.saved_tensors
         return _svd_backward(None, gS, None, U, S, Vh)
+
+    @staticmethod
+    def _double_backward_fn(ctx, gS):
+        """create_graph: the singular values recomputed through the recorded svd (A rebuilt as U S Vh, with the
+        input's history) and differentiated."""
+        from .autograd import _inputs_with_history, _recompute_vjp
+        U, S, Vh = ctx.saved_tensors
+        (A,) = _inputs_with_history(ctx, ((U * S.unsqueeze(-2)) @ Vh,))
+        return _recompute_vjp(lambda a: _SVD.apply(a, False)[1], (A,), (gS,))[0]
 
 
 def svd(A, full_matrices=True, *, driver=None, out=None):
@@ -897,6 +974,8 @@ def _tol(S, atol, rtol, m, n, op):
 
 
 class _Pinv(Function):
+    _double_backward = True  # (the backward is written with recording ops)
+
     @staticmethod
     def forward(ctx, A, atol, rtol, hermitian):
         P = _pinv_raw(A, atol, rtol, hermitian)
@@ -1083,6 +1162,15 @@ class _MatrixExp(Function):
         M = cat([cat([At, g], -1), cat([Z, At], -1)], -2)
         return _matrix_exp_raw(M).narrow(-2, 0, n).narrow(-1, n, n)
 
+    @staticmethod
+    def _double_backward_fn(ctx, g):  # create_graph: the same block identity through the recorded matrix_exp
+        (A,) = ctx.saved_tensors
+        n = A.shape[-1]
+        At = _mT(A)
+        Z = _C.zeros(list(A.shape), A.dtype, A.device)
+        M = cat([cat([At, g], -1), cat([Z, At], -1)], -2)
+        return _MatrixExp.apply(M).narrow(-2, 0, n).narrow(-1, n, n)
+
 
 def matrix_exp(A):
     """The matrix exponential (scaling and squaring with Pade 13)."""
@@ -1162,6 +1250,17 @@ class _VectorNorm(Function):
             xs = x * x.abs() ** (p - 2)
         sv = _ops.where(nk == 0, zero, g / (nk if p == 2 else nk ** (p - 1)))
         return xs * sv, None, None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        """create_graph: the norm recomputed with recording ops (dlcore._ops.norm: the same subgradients) and
+        differentiated."""
+        from .autograd import _recompute_vjp
+        x = ctx.saved_tensors[0]
+        p, dims, keepdim = ctx.ord, list(ctx.dims), ctx.keepdim
+        if p == 0:
+            return _C.zeros(list(x.shape), x.dtype, x.device), None, None, None
+        return _recompute_vjp(lambda t: _ops.norm(t, p, dims, keepdim), (x,), (g,))[0], None, None, None
 
 
 def _squeeze_dims(t, dims):
