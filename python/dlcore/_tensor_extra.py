@@ -8,7 +8,7 @@
   dsplit, split_with_sizes, Tensor.unfold, narrow_copy, select_scatter, slice_scatter, diagonal_scatter,
   masked_scatter, put, fill_diagonal_, isin, bucketize, searchsorted, unique, unique_consecutive, bincount, histc,
   argwhere, cdist, tensordot, inner, vdot, addmv, addr, baddbmm, addbmm, chain_matmul, is_* predicates,
-  Tensor.new / new_empty_strided / resize_ / resize_as_ / sum_to_size;
+  Tensor.new / new_empty_strided / sum_to_size;
 - in-place variants (tril_, clamp_min_, cumsum_, t_, transpose_, squeeze_, lerp_, eq_, logical_and_, ...), recorded
   through the in-place autograd machinery of ``_tensor`` (leaf checks, version counters, view-group rebasing).
 
@@ -45,7 +45,7 @@ __all__ = ["nansum", "nanmean", "median", "nanmedian", "mode", "count_nonzero", 
            "diagonal_scatter", "masked_scatter", "put", "isin", "bucketize", "searchsorted", "unique",
            "unique_consecutive", "bincount", "histc", "argwhere", "cdist", "tensordot", "inner", "vdot", "addmv",
            "addr", "baddbmm", "addbmm", "chain_matmul", "is_nonzero", "is_same_size", "is_signed", "is_complex",
-           "index_put_", "clamp_min_", "clamp_max_", "resize_as_", "scatter_reduce"]
+           "index_put_", "clamp_min_", "clamp_max_", "scatter_reduce"]
 
 
 MedianResult = namedtuple("median", ["values", "indices"])
@@ -1570,10 +1570,6 @@ def index_put_(input, indices, values, accumulate=False):
     return _ip(input, indices, values, accumulate)
 
 
-def resize_as_(input, the_template):
-    return _resize_(input, list(the_template.shape))
-
-
 def clamp_min_(input, min):
     return Tensor.clamp_min_(input, min)
 
@@ -1616,27 +1612,6 @@ def _new_empty_strided(self, size, stride, *, dtype=None, device=None, requires_
     if requires_grad:
         t.requires_grad = True
     return t
-
-
-def _resize_(self, *sizes):
-    """Tensor.resize_: self takes the given shape (contiguous); the first min(old, new) elements in row-major
-    order keep their values, new elements are uninitialized (zeros here). Same numel: a view of the same data."""
-    size = list(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else list(sizes)
-    if builtins.any(s < 0 for s in size):
-        raise RuntimeError(f"resize_(): Trying to create tensor with negative dimension: {size}")
-    if self.requires_grad:
-        raise RuntimeError("resize_(): cannot resize variables that require grad")
-    n = math.prod(size)
-    if n == self.numel() and self.is_contiguous():
-        self._set_data(_C.reshape(self, size))
-        return self
-    new = _C.zeros(size, self.dtype, self.device)
-    k = builtins.min(n, self.numel())
-    if k:
-        _C.copy_(_C.slice(_C.reshape(new, [-1]), 0, 0, k, 1),
-                 _C.slice(_C.reshape(_C.contiguous(self), [-1]), 0, 0, k, 1))
-    self._set_data(new)
-    return self
 
 
 def _cast_out(out, self, op):
@@ -1942,8 +1917,7 @@ def _attach():
     T.unfold = _unfold
     T.new = _new
     T.new_empty_strided = _new_empty_strided
-    T.resize_ = _resize_
-    T.resize_as_ = lambda self, other: _resize_(self, list(other.shape))
+    # (resize_ / resize_as_: _tensor_methods_extra.py, torch's storage semantics)
     T.sum_to_size = _sum_to_size
 
     # in-place variants of out-of-place ops

@@ -253,10 +253,10 @@ __global__ void lists_mt_kernel(TensorListMeta<T, Depth> m, K k) {
   const T* __restrict__ g = m.ptr[1][t];
   for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
     T pi = p[i], st[Depth - 2];
-#pragma unroll
+    DLCORE_UNROLL
     for (int d = 0; d < Depth - 2; ++d) st[d] = m.ptr[d + 2][t][i];
     k(pi, g[i], st);
-#pragma unroll
+    DLCORE_UNROLL
     for (int d = 0; d < Depth - 2; ++d) m.ptr[d + 2][t][i] = st[d];
     p[i] = pi;
   }
