@@ -200,3 +200,42 @@ def test_custom_function():
     assert y.grad_fn.name() == "CubeBackward"
     y.backward()
     assert x.grad.tolist() == [12.0]
+
+
+def test_random_fills_refuse_leaf_requiring_grad():
+    """uniform_/normal_/bernoulli_/random_ on a leaf that requires grad raise like torch (outside no_grad); under
+    no_grad they fill; on a non-leaf they record (the old history gets a zero gradient, as in torch)."""
+    import dlcore
+    for m in ("uniform_", "normal_", "bernoulli_", "random_"):
+        w = dlcore.zeros(4, requires_grad=True)
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            getattr(w, m)()
+        with dlcore.no_grad():
+            getattr(w, m)()
+        assert w.requires_grad and w.grad_fn is None
+    w = dlcore.zeros(1000, requires_grad=True)
+    with dlcore.no_grad():
+        w.uniform_(2.0, 3.0)
+    assert 2.0 <= float(w.min()) and float(w.max()) < 3.0
+    x = dlcore.ones(3, requires_grad=True)
+    y = x * 2
+    y.normal_()
+    assert y.grad_fn is not None
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(3, np.float32))
+
+
+def test_backward_create_graph_warns_once():
+    import warnings
+    import dlcore
+    from dlcore import autograd
+    autograd._create_graph_warned = False
+    with warnings.catch_warnings(record=True) as ws:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            w = dlcore.ones(3, requires_grad=True)
+            (w * w).sum().backward(create_graph=True)
+        w = dlcore.ones(3, requires_grad=True)
+        dlcore.autograd.grad((w * w).sum(), w, create_graph=True)
+    msgs = [str(x.message) for x in ws if "reference cycle" in str(x.message)]
+    assert len(msgs) == 1 and "create_graph=True" in msgs[0]

@@ -590,25 +590,36 @@ class _Overwritten(Function):
         return None, None
 
 
+def _fill_sampled(self, values):
+    """Writes sampled values into self in place. While autograd records and self requires grad this is a recorded
+    copy_ (a leaf raises like torch: 'a leaf Variable that requires grad is being used in an in-place operation';
+    a non-leaf's old history gets no gradient); otherwise a plain copy."""
+    if _needs_grad(self):
+        return Tensor.copy_(self, values)
+    _check_nograd_view(self)
+    _C.copy_(self, values)
+    return self
+
+
 @_method()
 def uniform_(self, a=0.0, b=1.0, *, generator=None):
     from . import _creation
-    _C.copy_(self, _creation._random(list(self.shape), self.dtype, self.device, "uniform", a, b, generator))
-    return self
+    return _fill_sampled(self, _creation._random(list(self.shape), self.dtype, self.device, "uniform", a, b,
+                                                 generator))
 
 
 @_method()
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
     from . import _creation
-    _C.copy_(self, _creation._random(list(self.shape), self.dtype, self.device, "normal", mean, std, generator))
-    return self
+    return _fill_sampled(self, _creation._random(list(self.shape), self.dtype, self.device, "normal", mean, std,
+                                                 generator))
 
 
 @_method()
 def bernoulli_(self, p=0.5, *, generator=None):
     from . import _creation
-    _C.copy_(self, _creation._random(list(self.shape), self.dtype, self.device, "bernoulli", p, 0.0, generator))
-    return self
+    return _fill_sampled(self, _creation._random(list(self.shape), self.dtype, self.device, "bernoulli", p, 0.0,
+                                                 generator))
 
 
 @_method()
@@ -616,9 +627,8 @@ def random_(self, low=0, high=None, *, generator=None):
     from . import _creation
     if high is None:
         low, high = 0, low if low else 2 ** 24
-    _C.copy_(self, _creation.randint(low, high, list(self.shape), dtype=self.dtype, device=self.device,
-                                     generator=generator))
-    return self
+    return _fill_sampled(self, _creation.randint(low, high, list(self.shape), dtype=self.dtype, device=self.device,
+                                                 generator=generator))
 
 
 # ------------------------------------------------------------------------------------------------- indexing

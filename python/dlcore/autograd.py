@@ -677,12 +677,31 @@ def _check_and_default_grads(tensors, grads, who):
     return out
 
 
+_create_graph_warned = False
+
+
+def _warn_create_graph_cycle():
+    """torch's warning (once per process) for backward(create_graph=True): .grad then holds a graph that refers back
+    to the parameter."""
+    global _create_graph_warned
+    if not _create_graph_warned:
+        _create_graph_warned = True
+        import warnings
+        warnings.warn("Using backward() with create_graph=True will create a reference cycle between the parameter "
+                      "and its gradient which can cause a memory leak. We recommend using autograd.grad when "
+                      "creating the graph to avoid this. If you have to use this function, make sure to reset the "
+                      ".grad fields of your parameters to None after use to break the cycle and avoid the leak.",
+                      UserWarning, stacklevel=3)
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Computes the gradients of tensors w.r.t. graph leaves and accumulates them into the leaves' .grad.
     create_graph=True records the gradient computation, so .grad can be differentiated again (retain_graph then
     defaults to True)."""
     if retain_graph is None:
         retain_graph = create_graph
+    if create_graph:
+        _warn_create_graph_cycle()
     if isinstance(tensors, _Tensor):
         tensors = [tensors]
     tensors = list(tensors)
