@@ -43,6 +43,9 @@ def cases(lib, np):
     ST = t(np.ascontiguousarray(srt.T))  # [1000, 256]: topk along dim 0 (strided lines)
     srt_l = rng.standard_normal((64, 100000)).astype(np.float32)
     SL = t(srt_l)
+    srt_a = np.sort(srt, 1)  # ascending rows: every element enters a largest-k buffer
+    srt_n = srt_a + 0.05 * rng.standard_normal(SORT).astype(np.float32)  # noisy rising rows
+    SA, SN = t(srt_a), t(srt_n)
     Xg, Wg = t(x_ln.copy()).requires_grad_(True), t(w_ln.copy()).requires_grad_(True)
     Ig = t(img.copy()).requires_grad_(True)
 
@@ -122,6 +125,10 @@ def cases(lib, np):
         "topk 500 [256,1000] dim 1": lambda: (*lib.topk(S, 500, 1), srt),
         "topk 5 [1000,256] dim 0": lambda: (*lib.topk(ST, 5, 0), srt.T, 0),
         "topk 10 [64,100000] dim 1": lambda: (*lib.topk(SL, 10, 1), srt_l),
+        "topk 32 ascending rows [256,1000]": lambda: (*lib.topk(SA, 32, 1), srt_a),
+        "topk 16 ascending rows [256,1000]": lambda: (*lib.topk(SA, 16, 1), srt_a),
+        "topk 32 noisy rising rows [256,1000]": lambda: (*lib.topk(SN, 32, 1), srt_n),
+        "topk 5 noisy rising rows [256,1000]": lambda: (*lib.topk(SN, 5, 1), srt_n),
         "kthvalue 500 [256,1000] dim 1": lambda: lib.kthvalue(S, 500, 1)[0],
         "cumsum [256,1000] dim 1": lambda: lib.cumsum(S, 1),
         "cumsum [256,1000] dim 0": lambda: lib.cumsum(S, 0),
