@@ -263,111 +263,84 @@ def _binary_fn(name, grad, saves, dgrad=None):
     return op
 
 
-def _atan2_grad(a, b, o, g, need_a, need_b):
-    # torch: 1 / (a^2 + b^2) with its infinity at a = b = 0 replaced by 0, so the origin gets a zero gradient
-    d = _C.add(_sq(a), _sq(b))
-    r = _C.mul(g, _C.where(_C.eq(d, 0), 0.0, _C.reciprocal(d)))
-    return (_C.mul(r, b) if need_a else None), (_C.neg(_C.mul(r, a)) if need_b else None)
+# The derivatives, each written once over an op namespace m: _C (raw kernels: the backward) or _Rec (recording
+# ops: the same formula differentiable again, for create_graph). Masks and piecewise-constant factors stay raw
+# (their derivative is 0 away from the kinks).
+
+class _Rec:
+    """The recording ops the derivatives use (dlcore._ops, and xlogy defined below)."""
+    add, mul, where, reciprocal, neg, div, sub, exp, exp2 = (_ops.add, _ops.mul, _ops.where, _ops.reciprocal,
+                                                             _ops.neg, _ops.div, _ops.sub, _ops.exp, _ops.exp2)
+
+    @staticmethod
+    def xlogy(a, b):
+        return xlogy(a, b)
 
 
-def _hypot_grad(a, b, o, g, need_a, need_b):
-    r = _C.div(g, o)
-    return (_C.mul(r, a) if need_a else None), (_C.mul(r, b) if need_b else None)
+def _atan2_grad(m):
+    def grad(a, b, o, g, need_a, need_b):
+        # torch: 1 / (a^2 + b^2) with its infinity at a = b = 0 replaced by 0, so the origin gets a zero gradient
+        d = m.add(m.mul(a, a), m.mul(b, b))
+        r = m.mul(g, m.where(_C.eq(d, 0), 0.0, m.reciprocal(d)))
+        return (m.mul(r, b) if need_a else None), (m.neg(m.mul(r, a)) if need_b else None)
+    return grad
 
 
-def _copysign_grad(a, b, o, g, need_a, need_b):
-    # d/da = out / a (+-1), 0 where a == 0; nothing flows to the sign operand
-    ga = _C.mul(g, _C.where(_C.eq(a, 0), 0.0, _C.div(o, a))) if need_a else None
-    gb = _C.zeros(list(g.shape), g.dtype, g.device) if need_b else None
-    return ga, gb
+def _hypot_grad(m):
+    def grad(a, b, o, g, need_a, need_b):
+        r = m.div(g, o)
+        return (m.mul(r, a) if need_a else None), (m.mul(r, b) if need_b else None)
+    return grad
 
 
-def _fmaxmin_grad(is_max):
+def _copysign_grad(m):
+    def grad(a, b, o, g, need_a, need_b):
+        # d/da = out / a (+-1: a constant factor), 0 where a == 0; nothing flows to the sign operand
+        ga = m.mul(g, _C.where(_C.eq(a, 0), 0.0, _C.div(o, a))) if need_a else None
+        gb = _C.zeros(list(g.shape), g.dtype, g.device) if need_b else None
+        return ga, gb
+    return grad
+
+
+def _fmaxmin_grad(m, is_max):
     def grad(a, b, o, g, need_a, need_b):
         # torch: the gradient goes to a where a wins (ties included) or b is NaN, else to b
         to_a = _C.logical_or(_C.ge(a, b) if is_max else _C.le(a, b), _C.isnan(b))
-        ga = _C.where(to_a, g, 0.0) if need_a else None
-        gb = _C.where(to_a, 0.0, g) if need_b else None
+        ga = m.where(to_a, g, 0.0) if need_a else None
+        gb = m.where(to_a, 0.0, g) if need_b else None
         return ga, gb
     return grad
 
 
-def _xlogy_grad(a, b, o, g, need_a, need_b):
-    ga = gb = None
-    if need_a:
-        ga = _C.where(_C.logical_and(_C.eq(a, 0), _C.le(b, 0)), 0.0, _C.xlogy(g, b))
-    if need_b:
-        gb = _C.div(_C.mul(g, a), b)
-    return ga, gb
-
-
-def _logaddexp_grad(base2):
-    ex = _C.exp2 if base2 else _C.exp
-
+def _xlogy_grad(m):
     def grad(a, b, o, g, need_a, need_b):
-        ga = _C.div(g, _C.add(ex(_C.sub(b, a)), 1.0)) if need_a else None
-        gb = _C.div(g, _C.add(ex(_C.sub(a, b)), 1.0)) if need_b else None
+        ga = gb = None
+        if need_a:
+            ga = m.where(_C.logical_and(_C.eq(a, 0), _C.le(b, 0)), 0.0, m.xlogy(g, b))
+        if need_b:
+            gb = m.div(m.mul(g, a), b)
         return ga, gb
     return grad
 
 
-# The same derivatives with recording ops (dlcore._ops), for create_graph (double backward). Masks and
-# piecewise-constant factors stay raw (their derivative is 0 away from the kinks).
-
-def _atan2_dgrad(a, b, o, g, need_a, need_b):
-    o_ = _ops
-    d = o_.add(o_.mul(a, a), o_.mul(b, b))
-    r = o_.mul(g, o_.where(_C.eq(d, 0), 0.0, o_.reciprocal(d)))
-    return (o_.mul(r, b) if need_a else None), (o_.neg(o_.mul(r, a)) if need_b else None)
-
-
-def _hypot_dgrad(a, b, o, g, need_a, need_b):
-    r = _ops.div(g, o)
-    return (_ops.mul(r, a) if need_a else None), (_ops.mul(r, b) if need_b else None)
-
-
-def _copysign_dgrad(a, b, o, g, need_a, need_b):
-    ga = _ops.mul(g, _C.where(_C.eq(a, 0), 0.0, _C.div(o, a))) if need_a else None  # +-1: a constant factor
-    gb = _C.zeros(list(g.shape), g.dtype, g.device) if need_b else None
-    return ga, gb
-
-
-def _fmaxmin_dgrad(is_max):
+def _logaddexp_grad(m, base2):
     def grad(a, b, o, g, need_a, need_b):
-        to_a = _C.logical_or(_C.ge(a, b) if is_max else _C.le(a, b), _C.isnan(b))
-        ga = _ops.where(to_a, g, 0.0) if need_a else None
-        gb = _ops.where(to_a, 0.0, g) if need_b else None
+        ex = m.exp2 if base2 else m.exp
+        ga = m.div(g, m.add(ex(m.sub(b, a)), 1.0)) if need_a else None
+        gb = m.div(g, m.add(ex(m.sub(a, b)), 1.0)) if need_b else None
         return ga, gb
     return grad
 
 
-def _xlogy_dgrad(a, b, o, g, need_a, need_b):
-    ga = gb = None
-    if need_a:
-        ga = _ops.where(_C.logical_and(_C.eq(a, 0), _C.le(b, 0)), 0.0, xlogy(g, b))
-    if need_b:
-        gb = _ops.div(_ops.mul(g, a), b)
-    return ga, gb
-
-
-def _logaddexp_dgrad(base2):
-    def grad(a, b, o, g, need_a, need_b):
-        ex = _ops.exp2 if base2 else _ops.exp
-        ga = _ops.div(g, _ops.add(ex(_ops.sub(b, a)), 1.0)) if need_a else None
-        gb = _ops.div(g, _ops.add(ex(_ops.sub(a, b)), 1.0)) if need_b else None
-        return ga, gb
-    return grad
-
-
-atan2 = _binary_fn("atan2", _atan2_grad, "ab", _atan2_dgrad)
+atan2 = _binary_fn("atan2", _atan2_grad(_C), "ab", _atan2_grad(_Rec))
 arctan2 = atan2
-hypot = _binary_fn("hypot", _hypot_grad, "abo", _hypot_dgrad)
-copysign = _binary_fn("copysign", _copysign_grad, "ao", _copysign_dgrad)
-fmax = _binary_fn("fmax", _fmaxmin_grad(True), "ab", _fmaxmin_dgrad(True))
-fmin = _binary_fn("fmin", _fmaxmin_grad(False), "ab", _fmaxmin_dgrad(False))
-xlogy = _binary_fn("xlogy", _xlogy_grad, "ab", _xlogy_dgrad)
-logaddexp = _binary_fn("logaddexp", _logaddexp_grad(False), "ab", _logaddexp_dgrad(False))
-logaddexp2 = _binary_fn("logaddexp2", _logaddexp_grad(True), "ab", _logaddexp_dgrad(True))
+hypot = _binary_fn("hypot", _hypot_grad(_C), "abo", _hypot_grad(_Rec))
+copysign = _binary_fn("copysign", _copysign_grad(_C), "ao", _copysign_grad(_Rec))
+fmax = _binary_fn("fmax", _fmaxmin_grad(_C, True), "ab", _fmaxmin_grad(_Rec, True))
+fmin = _binary_fn("fmin", _fmaxmin_grad(_C, False), "ab", _fmaxmin_grad(_Rec, False))
+xlogy = _binary_fn("xlogy", _xlogy_grad(_C), "ab", _xlogy_grad(_Rec))
+logaddexp = _binary_fn("logaddexp", _logaddexp_grad(_C, False), "ab", _logaddexp_grad(_Rec, False))
+logaddexp2 = _binary_fn("logaddexp2", _logaddexp_grad(_C, True), "ab", _logaddexp_grad(_Rec, True))
 
 
 def _check_heaviside(input, values):

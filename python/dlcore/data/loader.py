@@ -293,6 +293,23 @@ class DataLoader:
         return self._get_iterator()
 
 
+def _timed_get(q, timeout, check):
+    """q.get() in slices of MP_STATUS_CHECK_INTERVAL: check() (raises when the producer died) after each empty
+    slice; a RuntimeError once timeout (> 0) seconds have passed."""
+    start = time.monotonic()
+    while True:
+        wait = _worker.MP_STATUS_CHECK_INTERVAL
+        if timeout > 0:
+            left = timeout - (time.monotonic() - start)
+            if left <= 0:
+                raise RuntimeError(f"DataLoader timed out after {timeout} seconds")
+            wait = min(wait, left)
+        try:
+            return q.get(timeout=wait)
+        except queue.Empty:
+            check()
+
+
 class _BaseIter:
     def __init__(self, loader):
         self._dataset = loader.dataset
@@ -390,19 +407,10 @@ class _SingleProcessIter(_BaseIter):
         self._outstanding += 1
 
     def _get(self):
-        start = time.monotonic()
-        while True:
-            wait = _worker.MP_STATUS_CHECK_INTERVAL
-            if self._timeout > 0:
-                left = self._timeout - (time.monotonic() - start)
-                if left <= 0:
-                    raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
-                wait = min(wait, left)
-            try:
-                return self._out_q.get(timeout=wait)
-            except queue.Empty:
-                if not self._thread.is_alive():
-                    raise RuntimeError("DataLoader: the prefetch thread exited unexpectedly") from None
+        def check():
+            if not self._thread.is_alive():
+                raise RuntimeError("DataLoader: the prefetch thread exited unexpectedly") from None
+        return _timed_get(self._out_q, self._timeout, check)
 
     def _next_data(self):
         if self._thread is None:
@@ -546,24 +554,15 @@ class _MultiProcessingIter(_BaseIter):
     def _get_data(self):
         """The next (idx, payload) from any worker; checks that the workers are alive while waiting and
         enforces the timeout."""
-        start = time.monotonic()
-        while True:
-            wait = _worker.MP_STATUS_CHECK_INTERVAL
-            if self._timeout > 0:
-                left = self._timeout - (time.monotonic() - start)
-                if left <= 0:
-                    raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
-                wait = min(wait, left)
-            try:
-                return self._worker_result_queue.get(timeout=wait)
-            except queue.Empty:
-                failed = [w for w in self._workers if not w.is_alive()]
-                if failed:
-                    pids = ", ".join(str(w.pid) for w in failed)
-                    codes = ", ".join(str(w.exitcode) for w in failed)
-                    self._shutdown_workers()
-                    raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly (exit code(s) "
-                                       f"{codes})") from None
+        def check():
+            failed = [w for w in self._workers if not w.is_alive()]
+            if failed:
+                pids = ", ".join(str(w.pid) for w in failed)
+                codes = ", ".join(str(w.exitcode) for w in failed)
+                self._shutdown_workers()
+                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly (exit code(s) "
+                                   f"{codes})") from None
+        return _timed_get(self._worker_result_queue, self._timeout, check)
 
     def _next_data(self):
         while True:
