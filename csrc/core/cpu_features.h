@@ -30,6 +30,21 @@ void set_cpu_isa(Isa);   // raises ValueError when the CPU does not support it
 const char* isa_name(Isa);
 Isa parse_isa(const std::string& s);  // "scalar" | "avx2" | "avx512"; raises ValueError
 
+// Fills a per-ISA array of tables: the scalar entry always; the AVX2 and AVX-512 entries only on a CPU that runs
+// that ISA. Each fill function lives in a file compiled with its ISA's flags and may itself use that ISA's
+// instructions (GCC merged eight function-pointer stores of an AVX-512 fill into one 512-bit vinserti64x4: a
+// SIGILL on an AVX2-only CPU, seen under valgrind, which has no AVX-512), so it must not run where the ISA is
+// missing. An entry the CPU cannot run is a copy of the entry below it (never selected: cpu_isa() <= supported).
+template <class Table>
+void fill_isa_tables(Table (&isa)[kNumIsas], void (*scalar)(Table&), void (*avx2)(Table&), void (*avx512)(Table&)) {
+  scalar(isa[(int)Isa::Scalar]);
+  const int s = (int)cpu_isa_supported();
+  if (s >= (int)Isa::AVX2) avx2(isa[(int)Isa::AVX2]);
+  else isa[(int)Isa::AVX2] = isa[(int)Isa::Scalar];
+  if (s >= (int)Isa::AVX512) avx512(isa[(int)Isa::AVX512]);
+  else isa[(int)Isa::AVX512] = isa[(int)Isa::AVX2];
+}
+
 // A per-ISA table of kernel function pointers: get() returns the active ISA's entry, or the best lower one.
 template <class Fn>
 struct IsaTable {

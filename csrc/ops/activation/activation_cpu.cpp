@@ -14,9 +14,7 @@ namespace {
 struct AllActTables {
   ActTable isa[kNumIsas];
   AllActTables() {
-    scalar::fill_activation_table(isa[0]);
-    avx2::fill_activation_table(isa[1]);
-    avx512::fill_activation_table(isa[2]);
+    fill_isa_tables(isa, &scalar::fill_activation_table, &avx2::fill_activation_table, &avx512::fill_activation_table);
   }
 };
 

@@ -60,7 +60,11 @@ struct Conv3dDirectTable {
   IsaTable<Conv3dDirectWeightFn> weight;
   int vl[kNumIsas] = {};  // vector lanes of each ISA's kernel (its row efficiency decides whether it applies)
 };
+// The table, filled on first use with the ISA builds this CPU runs (an ISA file's code must not run on a CPU without
+// its ISA: see fill_isa_tables in core/cpu_features.h).
 Conv3dDirectTable& conv3d_direct_table();
+namespace conv3d_direct_avx2 { void register_kernels(Conv3dDirectTable& t); }
+namespace conv3d_direct_avx512 { void register_kernels(Conv3dDirectTable& t); }
 
 // Algorithm choice for tests ("auto", "gemm": never the direct kernel).
 void conv3d_set_algorithm(int a);  // 0 auto, 1 gemm

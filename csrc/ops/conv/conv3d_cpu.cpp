@@ -27,7 +27,13 @@
 namespace dlcore {
 
 Conv3dDirectTable& conv3d_direct_table() {
-  static Conv3dDirectTable t;
+  static Conv3dDirectTable t = [] {
+    Conv3dDirectTable r;
+    const int s = (int)cpu_isa_supported();
+    if (s >= (int)Isa::AVX2) conv3d_direct_avx2::register_kernels(r);
+    if (s >= (int)Isa::AVX512) conv3d_direct_avx512::register_kernels(r);
+    return r;
+  }();
   return t;
 }
 

@@ -18,12 +18,13 @@ namespace conv3d_direct_avx2 {
 namespace {
 #include "ops/conv/conv3d_direct_impl.inc"
 
-const bool registered = [] {
-  conv3d_direct_table().forward.fn[(int)Isa::AVX2] = &conv3d_direct_forward;
-  conv3d_direct_table().weight.fn[(int)Isa::AVX2] = &conv3d_direct_weight;
-  conv3d_direct_table().vl[(int)Isa::AVX2] = VL;
-  return true;
-}();
 }  // namespace
+
+// Called by conv3d_direct_table() (generic code) only on a CPU that runs avx2.
+void register_kernels(Conv3dDirectTable& t) {
+  t.forward.fn[(int)Isa::AVX2] = &conv3d_direct_forward;
+  t.weight.fn[(int)Isa::AVX2] = &conv3d_direct_weight;
+  t.vl[(int)Isa::AVX2] = VL;
+}
 }  // namespace conv3d_direct_avx2
 }  // namespace dlcore

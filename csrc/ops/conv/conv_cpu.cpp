@@ -30,19 +30,32 @@ std::atomic<int> g_algorithm{(int)ConvAlgorithm::Auto};
 void set_conv_algorithm(ConvAlgorithm a) { g_algorithm.store((int)a, std::memory_order_relaxed); }
 ConvAlgorithm conv_algorithm() { return (ConvAlgorithm)g_algorithm.load(std::memory_order_relaxed); }
 
-ConvDirectTables& conv_direct_tables() {
-  static ConvDirectTables t;
-  return t;
-}
-
-void conv_direct_set_avx512_vl(int vl) {
-  ConvDirectTables& t = conv_direct_tables();
+namespace {
+void install_avx512_vl(ConvDirectTables& t, int vl) {
   DLCORE_CHECK(vl == 8 || vl == 16, ValueError, "conv direct kernels: vector width must be 8 or 16, got ", vl);
-  DLCORE_CHECK(t.forward512[vl / 16] != nullptr, RuntimeError, "conv direct kernels: no AVX-512 build");
+  DLCORE_CHECK(t.forward512[vl / 16] != nullptr, RuntimeError, "conv direct kernels: no AVX-512 build (or this CPU "
+               "does not run AVX-512)");
   t.forward.fn[(int)Isa::AVX512] = t.forward512[vl / 16];
   t.weight.fn[(int)Isa::AVX512] = t.weight512[vl / 16];
   t.avx512_vl = vl;
 }
+}  // namespace
+
+ConvDirectTables& conv_direct_tables() {
+  static ConvDirectTables t = [] {
+    ConvDirectTables r;
+    const int s = (int)cpu_isa_supported();
+    if (s >= (int)Isa::AVX2) conv_direct_avx2::register_kernels(r);
+    if (s >= (int)Isa::AVX512) {
+      conv_direct_avx512::register_kernels(r);
+      install_avx512_vl(r, 16);
+    }
+    return r;
+  }();
+  return t;
+}
+
+void conv_direct_set_avx512_vl(int vl) { install_avx512_vl(conv_direct_tables(), vl); }
 
 namespace {
 

@@ -33,7 +33,11 @@ struct ConvDirectTables {
   ConvDirectWeightFn* weight512[2] = {};
   int avx512_vl = 0;  // 8 or 16: which one is installed
 };
+// The tables, filled on first use with the ISA builds this CPU runs (an ISA file's code must not run on a CPU
+// without its ISA: see fill_isa_tables in core/cpu_features.h); AVX-512 with the 512-bit kernels installed.
 ConvDirectTables& conv_direct_tables();
+namespace conv_direct_avx2 { void register_kernels(ConvDirectTables& t); }
+namespace conv_direct_avx512 { void register_kernels(ConvDirectTables& t); }
 // Installs the AVX-512 kernels of vector width vl (8 or 16) (tests: both widths run on any AVX-512 machine).
 void conv_direct_set_avx512_vl(int vl);
 

@@ -21,14 +21,15 @@ namespace conv_direct_avx2 {
 namespace {
 #include "ops/conv/conv_direct_impl.inc"
 
-const bool registered = [] {
-  conv_direct_tables().forward.fn[(int)Isa::AVX2] = &conv_direct_forward;
-  conv_direct_tables().weight.fn[(int)Isa::AVX2] = &conv_direct_weight;
-  conv_direct_tables().dw_forward.fn[(int)Isa::AVX2] = &conv_depthwise_forward;
-  conv_direct_tables().dw_input.fn[(int)Isa::AVX2] = &conv_depthwise_backward_input;
-  conv_direct_tables().dw_weight.fn[(int)Isa::AVX2] = &conv_depthwise_backward_weight;
-  return true;
-}();
 }  // namespace
+
+// Called by conv_direct_tables() (generic code) only on a CPU that runs avx2.
+void register_kernels(ConvDirectTables& t) {
+  t.forward.fn[(int)Isa::AVX2] = &conv_direct_forward;
+  t.weight.fn[(int)Isa::AVX2] = &conv_direct_weight;
+  t.dw_forward.fn[(int)Isa::AVX2] = &conv_depthwise_forward;
+  t.dw_input.fn[(int)Isa::AVX2] = &conv_depthwise_backward_input;
+  t.dw_weight.fn[(int)Isa::AVX2] = &conv_depthwise_backward_weight;
+}
 }  // namespace conv_direct_avx2
 }  // namespace dlcore

@@ -45,9 +45,8 @@ namespace {
 }  // namespace
 }  // namespace v16
 
-namespace {
-const bool registered = [] {
-  ConvDirectTables& t = conv_direct_tables();
+// Called by conv_direct_tables() (generic code) only on a CPU that runs avx512; the caller installs a width.
+void register_kernels(ConvDirectTables& t) {
   t.forward512[0] = &v8::conv_direct_forward;
   t.weight512[0] = &v8::conv_direct_weight;
   t.forward512[1] = &v16::conv_direct_forward;
@@ -55,10 +54,7 @@ const bool registered = [] {
   t.dw_forward.fn[(int)Isa::AVX512] = &v16::conv_depthwise_forward;
   t.dw_input.fn[(int)Isa::AVX512] = &v16::conv_depthwise_backward_input;
   t.dw_weight.fn[(int)Isa::AVX512] = &v16::conv_depthwise_backward_weight;
-  conv_direct_set_avx512_vl(16);
-  return true;
-}();
-}  // namespace
+}
 
 }  // namespace conv_direct_avx512
 }  // namespace dlcore

@@ -8,15 +8,38 @@
 #include <cstring>
 #include <vector>
 
+#include <type_traits>
+
 #include "core/parallel.h"
 #include "ops/gemm/gemm.h"
 
 namespace dlcore {
 
+namespace conv_winograd_scalar {
+void register_kernels(IsaTable<const WinogradKernels<float>>& f, IsaTable<const WinogradKernels<double>>& d);
+}
+
+namespace {
+struct WinogradTables {
+  IsaTable<const WinogradKernels<float>> f;
+  IsaTable<const WinogradKernels<double>> d;
+  WinogradTables() {
+    conv_winograd_scalar::register_kernels(f, d);
+    const int s = (int)cpu_isa_supported();
+    if (s >= (int)Isa::AVX2) conv_winograd_avx2::register_kernels(f, d);
+    if (s >= (int)Isa::AVX512) conv_winograd_avx512::register_kernels(f, d);
+  }
+};
+WinogradTables& all_winograd_tables() {
+  static WinogradTables t;
+  return t;
+}
+}  // namespace
+
 template <class T>
 IsaTable<const WinogradKernels<T>>& winograd_tables() {
-  static IsaTable<const WinogradKernels<T>> t;
-  return t;
+  if constexpr (std::is_same_v<T, float>) return all_winograd_tables().f;
+  else return all_winograd_tables().d;
 }
 template IsaTable<const WinogradKernels<float>>& winograd_tables<float>();
 template IsaTable<const WinogradKernels<double>>& winograd_tables<double>();
@@ -34,8 +57,11 @@ template double* winograd_scratch<double>(std::size_t, int);
 namespace conv_winograd_scalar {
 namespace {
 #include "ops/conv/conv_winograd_impl.inc"
-const bool registered = register_kernels<float>(Isa::Scalar) && register_kernels<double>(Isa::Scalar);
 }  // namespace
+void register_kernels(IsaTable<const WinogradKernels<float>>& f, IsaTable<const WinogradKernels<double>>& d) {
+  f.fn[(int)Isa::Scalar] = &kernels<float>;
+  d.fn[(int)Isa::Scalar] = &kernels<double>;
+}
 }  // namespace conv_winograd_scalar
 
 template <class T>

@@ -41,8 +41,16 @@ struct WinogradKernels {
   void (*backward_input)(T* gx, const T* gy, const T* w, const ConvParams& p);
   void (*backward_weight)(T* gw, const T* gy, const T* x, const ConvParams& p);
 };
+// The tables, filled on first use with the ISA builds this CPU runs (an ISA file's code must not run on a CPU
+// without its ISA: see fill_isa_tables in core/cpu_features.h).
 template <class T>
 IsaTable<const WinogradKernels<T>>& winograd_tables();
+namespace conv_winograd_avx2 {
+void register_kernels(IsaTable<const WinogradKernels<float>>& f, IsaTable<const WinogradKernels<double>>& d);
+}
+namespace conv_winograd_avx512 {
+void register_kernels(IsaTable<const WinogradKernels<float>>& f, IsaTable<const WinogradKernels<double>>& d);
+}
 // A per-thread buffer of at least n values that keeps its pages between calls (slots 0..4).
 template <class T>
 T* winograd_scratch(std::size_t n, int slot);

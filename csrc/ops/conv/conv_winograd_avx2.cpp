@@ -12,8 +12,12 @@ namespace dlcore {
 namespace conv_winograd_avx2 {
 namespace {
 #include "ops/conv/conv_winograd_impl.inc"
-const bool registered = register_kernels<float>(Isa::AVX2) &&
-                        register_kernels<double>(Isa::AVX2);
 }  // namespace
+
+// Called by winograd_tables<T>() (generic code) only on a CPU that runs avx2.
+void register_kernels(IsaTable<const WinogradKernels<float>>& f, IsaTable<const WinogradKernels<double>>& d) {
+  f.fn[(int)Isa::AVX2] = &kernels<float>;
+  d.fn[(int)Isa::AVX2] = &kernels<double>;
+}
 }  // namespace conv_winograd_avx2
 }  // namespace dlcore

@@ -12,8 +12,12 @@ namespace dlcore {
 namespace conv_winograd_avx512 {
 namespace {
 #include "ops/conv/conv_winograd_impl.inc"
-const bool registered = register_kernels<float>(Isa::AVX512) &&
-                        register_kernels<double>(Isa::AVX512);
 }  // namespace
+
+// Called by winograd_tables<T>() (generic code) only on a CPU that runs avx512.
+void register_kernels(IsaTable<const WinogradKernels<float>>& f, IsaTable<const WinogradKernels<double>>& d) {
+  f.fn[(int)Isa::AVX512] = &kernels<float>;
+  d.fn[(int)Isa::AVX512] = &kernels<double>;
+}
 }  // namespace conv_winograd_avx512
 }  // namespace dlcore

@@ -21,9 +21,7 @@ std::atomic<bool> g_int_div_by_zero{false};
 struct AllTables {
   ElementwiseTables isa[kNumIsas];
   AllTables() {
-    scalar::fill_elementwise_tables(isa[(int)Isa::Scalar]);
-    avx2::fill_elementwise_tables(isa[(int)Isa::AVX2]);
-    avx512::fill_elementwise_tables(isa[(int)Isa::AVX512]);
+    fill_isa_tables(isa, &scalar::fill_elementwise_tables, &avx2::fill_elementwise_tables, &avx512::fill_elementwise_tables);
   }
 };
 const AllTables& tables() {

@@ -13,9 +13,7 @@ namespace {
 struct AllBnTables {
   BatchNormTable isa[kNumIsas];
   AllBnTables() {
-    scalar::fill_batch_norm_table(isa[0]);
-    avx2::fill_batch_norm_table(isa[1]);
-    avx512::fill_batch_norm_table(isa[2]);
+    fill_isa_tables(isa, &scalar::fill_batch_norm_table, &avx2::fill_batch_norm_table, &avx512::fill_batch_norm_table);
   }
 };
 

@@ -15,9 +15,7 @@ namespace {
 struct AllOptimTables {
   OptimTable isa[kNumIsas];
   AllOptimTables() {
-    scalar::fill_optim_table(isa[0]);
-    avx2::fill_optim_table(isa[1]);
-    avx512::fill_optim_table(isa[2]);
+    fill_isa_tables(isa, &scalar::fill_optim_table, &avx2::fill_optim_table, &avx512::fill_optim_table);
   }
 };
 

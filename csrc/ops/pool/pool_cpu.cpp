@@ -16,9 +16,7 @@ namespace {
 struct AllPoolTables {
   PoolTable isa[kNumIsas];
   AllPoolTables() {
-    scalar::fill_pool_table(isa[0]);
-    avx2::fill_pool_table(isa[1]);
-    avx512::fill_pool_table(isa[2]);
+    fill_isa_tables(isa, &scalar::fill_pool_table, &avx2::fill_pool_table, &avx512::fill_pool_table);
   }
 };
 

@@ -185,9 +185,8 @@ RecurrentKernels<T> scalar_kernels() {
 struct FloatTables {
   RecurrentKernels<float> isa[kNumIsas];
   FloatTables() {
-    isa[(int)Isa::Scalar] = scalar_kernels<float>();
-    avx2::fill_recurrent_kernels(isa[(int)Isa::AVX2]);
-    avx512::fill_recurrent_kernels(isa[(int)Isa::AVX512]);
+    fill_isa_tables(isa, +[](RecurrentKernels<float>& k) { k = scalar_kernels<float>(); }, &avx2::fill_recurrent_kernels,
+                    &avx512::fill_recurrent_kernels);
   }
 };
 

@@ -13,9 +13,7 @@ namespace {
 struct AllReduceTables {
   ReduceTable isa[kNumIsas];
   AllReduceTables() {
-    scalar::fill_reduce_table(isa[0]);
-    avx2::fill_reduce_table(isa[1]);
-    avx512::fill_reduce_table(isa[2]);
+    fill_isa_tables(isa, &scalar::fill_reduce_table, &avx2::fill_reduce_table, &avx512::fill_reduce_table);
   }
 };
 

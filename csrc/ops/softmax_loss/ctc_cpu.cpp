@@ -25,9 +25,7 @@ namespace {
 struct AllCtcTables {
   CtcRowTable isa[kNumIsas];
   AllCtcTables() {
-    scalar::fill_ctc_table(isa[0]);
-    avx2::fill_ctc_table(isa[1]);
-    avx512::fill_ctc_table(isa[2]);
+    fill_isa_tables(isa, &scalar::fill_ctc_table, &avx2::fill_ctc_table, &avx512::fill_ctc_table);
   }
 };
 

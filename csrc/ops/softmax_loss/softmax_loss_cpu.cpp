@@ -14,9 +14,7 @@ namespace {
 struct AllSoftmaxTables {
   SoftmaxTable isa[kNumIsas];
   AllSoftmaxTables() {
-    scalar::fill_softmax_table(isa[0]);
-    avx2::fill_softmax_table(isa[1]);
-    avx512::fill_softmax_table(isa[2]);
+    fill_isa_tables(isa, &scalar::fill_softmax_table, &avx2::fill_softmax_table, &avx512::fill_softmax_table);
   }
 };
 }  // namespace

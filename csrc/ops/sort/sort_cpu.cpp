@@ -190,9 +190,7 @@ void sort_cpu(const Tensor& values, const Tensor& indices, const Tensor& x, bool
 struct AllTopkTables {
   TopkTable isa[kNumIsas];
   AllTopkTables() {
-    scalar::fill_topk_table(isa[0]);
-    avx2::fill_topk_table(isa[1]);
-    avx512::fill_topk_table(isa[2]);
+    fill_isa_tables(isa, &scalar::fill_topk_table, &avx2::fill_topk_table, &avx512::fill_topk_table);
   }
 };
 
