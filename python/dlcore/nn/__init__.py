@@ -14,6 +14,7 @@ from .rnn import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 from .layers3d import *  # noqa: F401,F403
 from .embedding_bag import EmbeddingBag  # noqa: F401
+from .extra4 import *  # noqa: F401,F403  (FractionalMaxPool2d/3d, CrossMapLRN2d, SyncBatchNorm, NLLLoss2d, Container)
 from .adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: F401
 from .lazy import (UninitializedParameter, UninitializedBuffer, LazyLinear, LazyConv1d, LazyConv2d,  # noqa: F401
                    LazyConvTranspose1d, LazyConvTranspose2d, LazyBatchNorm1d, LazyBatchNorm2d, LazyInstanceNorm1d,
