@@ -655,10 +655,18 @@ def where(condition, input=None, other=None):
 
 
 def nonzero(input, *, as_tuple=False):
-    """Indices of the non-zero elements (computed on the host)."""
+    """Indices of the non-zero elements (on the CPU by NumPy; on other devices by their kernel, which returns only
+    the count to the host)."""
     import numpy as np
-    a = _C.to(input, None, "cpu", False)._raw_numpy()
     dev = input.device
+    if dev.type != "cpu" and hasattr(_C, "_nonzero_device"):
+        idx = _C._nonzero_device(input)  # int64 [count, ndim], row-major order
+        if not as_tuple:
+            return idx
+        if input.ndim == 0:
+            return (_C.zeros([idx.shape[0]], _C.dtype.int64, dev),)
+        return tuple(_C.contiguous(_C.select(idx, 1, d)) for d in range(input.ndim))
+    a = _C.to(input, None, "cpu", False)._raw_numpy()
     if a.ndim == 0:  # like torch: one (or no) hit with no coordinates
         hits = int(a != 0)
         if as_tuple:
@@ -1048,6 +1056,8 @@ def logsumexp(input, dim=None, keepdim=False):
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
+    if input.dtype in (_C.dtype.bfloat16, _C.dtype.float16):  # torch: float32 arithmetic, one rounding at the end
+        return _to(norm(_to(input, _C.dtype.float32, None), p, dim, keepdim), input.dtype, None)
     if p in ("fro", 2, 2.0):
         return _root(sum(mul(input, input), dim, keepdim), 2)
     if p in (1, 1.0):

@@ -1199,6 +1199,8 @@ def _dims(dim, nd, op):
 
 
 def _vnorm_raw(x, ord, dims):
+    if x.dtype in (_C.dtype.bfloat16, _C.dtype.float16):  # torch: float32 arithmetic, one rounding at the end
+        return _vnorm_raw(x.float(), ord, dims).to(x.dtype)
     a = x.abs()
     if ord == math.inf:
         return a.amax(dims, keepdim=True)
