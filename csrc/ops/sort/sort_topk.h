@@ -17,7 +17,8 @@
 // the per-line thresholds in an array; each line has its own buffer. Outputs [O, K, I] (x's layout, k along dim).
 // Rows (I == 1): a row that runs sorted from its K-th element on (every element would enter, K shifts each) is
 // found by one compare per element right after the first K and finished by a merge; a row that keeps inserting
-// anyway (noisy, rising) is finished past insert_budget insertions by the buffered selection (topk_row_buffered).
+// anyway (noisy, rising) is finished past insert_budget insertions by one linear-time selection over the row
+// (topk_row_select).
 // Strided lines (I > 1): a line that keeps inserting is given up after insert_budget insertions and handed back to
 // the caller, which sorts it (partial sort, O(L log K)).
 #pragma once
@@ -26,6 +27,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "core/common.h"
 #include "ops/sort/sort_tables.h"
@@ -219,7 +221,7 @@ DLCORE_ALWAYS_INLINE int64_t insert(T* bv, int64_t* bi, int64_t n, int64_t K, T 
   return p;  // the position it took
 }
 
-// Insertions a line may make before the scan gives it up (rows: finished by topk_row_buffered; strided lines:
+// Insertions a line may make before the scan gives it up (rows: finished by topk_row_select; strided lines:
 // returned to the caller, which sorts them): random
 // order makes about K ln(L / K) (L = 1000: 26 for K = 5, 110 for K = 32), an ascending line (largest) L - K, each
 // shifting K entries.
@@ -233,16 +235,6 @@ DLCORE_ALWAYS_INLINE T never_beaten() {
   else
     return Largest ? std::numeric_limits<T>::max() : std::numeric_limits<T>::lowest();
 }
-
-// The rest of a row whose insertions ran past the budget (a rising row when largest, noisy or not), in linear time:
-// the K best so far (bv/bi) and every later candidate go to a buffer of kTopkBuf entries kept in index order
-// (appended); a full buffer is cut back to its K best, whose K-th becomes the threshold. A rising row of L costs
-// about L / (kTopkBuf - K) cuts of kTopkBuf entries, O(L) in all (the insertion sort shifts K entries per element,
-// the partial sort of the sort path pays a heap step of log K). A cut selects the K-th value with nth_element on
-// a copy of the plain values, then keeps, in order, the entries better than it and the first of those equal to it
-// (the buffer is in index order, so these are the earliest: the sort's tie-break). A NaN in the buffer (floats)
-// switches the cut to nth_element on (value, index) pairs in the full sort order. The K best are sorted at the end.
-constexpr int64_t kTopkBuf = 4 * kTopkScanMaxK;
 
 // The value of rank r (0-based, in sort order) of a[0, n) (numbers, no NaN; a is reordered): quickselect whose
 // partition is branchless (Lomuto: every element is written, the boundary moves by the compare's result), so that
@@ -286,90 +278,39 @@ T select_value(T* a, int64_t n, int64_t r) {
   return a[r];
 }
 
+// A row whose insertions ran past the budget (noisy, rising data: nearly every element enters), finished by one
+// selection over the whole row in linear time: the K-th value v by select_value on a copy of the values (its
+// branchless partitions cost no mispredictions on such data), then one pass keeps, in index order, the elements
+// better than v and the first of those equal to it (the sort's tie-break), and the K are sorted. A row with a NaN
+// (floats) returns false: the caller sorts it (the sort path orders NaN). buf: room for L values.
 template <class T, bool Largest>
-void topk_row_buffered(const T* x, int64_t j, int64_t L, int64_t K, const T* bv, const int64_t* bi, T* vo,
-                       int64_t* io) {
-  using S = Simd<T>;
-  constexpr int W = S::W;
-  struct Item {
-    T v;
-    int64_t i;
-  };
-  auto before = [](const Item& p, const Item& q) {
-    if (better<T, Largest>(p.v, q.v)) return true;
-    if (better<T, Largest>(q.v, p.v)) return false;
-    return p.i < q.i;
-  };
-  T val[kTopkBuf];
-  int64_t idx[kTopkBuf];
-  Item it[kTopkBuf];
+bool topk_row_select(const T* x, int64_t L, int64_t K, T* buf, T* vo, int64_t* io) {
   bool nan = false;
-  {  // the K best so far, in index order
-    for (int64_t q = 0; q < K; ++q) it[q] = {bv[q], bi[q]};
-    std::sort(it, it + K, [](const Item& p, const Item& q) { return p.i < q.i; });
-    for (int64_t q = 0; q < K; ++q) {
-      val[q] = it[q].v, idx[q] = it[q].i;
-      nan |= is_nan(val[q]);
-    }
+  for (int64_t j = 0; j < L; ++j) {
+    buf[j] = x[j];
+    nan |= is_nan(x[j]);
   }
-  int64_t n = K;
-  T kth = bv[K - 1];
-  typename S::V tv = S::set1(cmp_form<T, Largest>(kth));
-  // cut the buffer back to its K best (kept in index order); the K-th of them becomes kth
-  auto cut = [&] {
-    if (!nan) {
-      T tmp[kTopkBuf];
-      std::memcpy(tmp, val, n * sizeof(T));
-      const T v = select_value<T, Largest>(tmp, n, K - 1);
-      // (no NaN: plain compares, branchless passes)
-      auto bef = [](T p, T q) { return Largest ? p > q : p < q; };
-      int64_t eq = K;  // how many equal to v may stay: K minus those better than v
-      for (int64_t q = 0; q < n; ++q) eq -= bef(val[q], v);
-      int64_t m = 0;
-      for (int64_t q = 0; q < n; ++q) {
-        const T x = val[q];
-        const bool tie = (x == v) & (eq > 0);
-        eq -= tie;
-        val[m] = x, idx[m] = idx[q];
-        m += bef(x, v) | tie;
-      }
-      kth = v;
-    } else {
-      for (int64_t q = 0; q < n; ++q) it[q] = {val[q], idx[q]};
-      std::nth_element(it, it + K - 1, it + n, before);
-      kth = it[K - 1].v;
-      std::sort(it, it + K, [](const Item& p, const Item& q) { return p.i < q.i; });
-      for (int64_t q = 0; q < K; ++q) val[q] = it[q].v, idx[q] = it[q].i;
-    }
-    n = K;
-    tv = S::set1(cmp_form<T, Largest>(kth));
-  };
-  // The candidate lanes of one vector, appended (room made first). Largest with kth a number: the candidate test
-  // is the exact one (a NaN beats a number), so the appends are branchless; otherwise better() decides (smallest:
-  // a NaN lane is a candidate but not better).
-  auto visit = [&](uint64_t m, int64_t base) {
-    if (n + W > kTopkBuf) cut();
-    const bool exact = Largest && !is_nan(kth);
-    while (m) {
-      const int64_t q = base + __builtin_ctzll(m);
-      m &= m - 1;
-      const T xv = x[q];
-      const bool in = exact || better<T, Largest>(xv, kth);
-      val[n] = xv, idx[n] = q;
-      nan |= in & is_nan(xv);
-      n += in;
-    }
-  };
-  for (; j + W <= L; j += W) {
-    const uint64_t m = S::template cand<Largest>(x + j, tv);
-    if (m) visit(m, j);
+  if (nan) return false;
+  const T v = select_value<T, Largest>(buf, L, K - 1);
+  auto bef = [](T p, T q) { return Largest ? p > q : p < q; };
+  int64_t eq = K;  // how many equal to v are kept: K minus those better than v
+  for (int64_t j = 0; j < L; ++j) eq -= bef(x[j], v);
+  int64_t m = 0;
+  for (int64_t j = 0; j < L && m < K; ++j) {
+    const T xv = x[j];
+    const bool tie = (xv == v) & (eq > 0);
+    eq -= tie;
+    if (bef(xv, v) | tie) vo[m] = xv, io[m++] = j;
   }
-  for (; j < L; ++j)
-    if (may_beat<T, Largest>(x[j], cmp_form<T, Largest>(kth))) visit(1, j);
-  if (n > K) cut();
-  for (int64_t q = 0; q < K; ++q) it[q] = {val[q], idx[q]};
-  std::sort(it, it + K, before);
-  for (int64_t q = 0; q < K; ++q) vo[q] = it[q].v, io[q] = it[q].i;
+  // sort the K by value, ties by index (they are in index order already: a stable sort)
+  int64_t ord[kTopkScanMaxK];
+  for (int64_t q = 0; q < K; ++q) ord[q] = q;
+  std::stable_sort(ord, ord + K, [&](int64_t p, int64_t q) { return bef(vo[p], vo[q]); });
+  T sv[kTopkScanMaxK];
+  int64_t si[kTopkScanMaxK];
+  for (int64_t q = 0; q < K; ++q) sv[q] = vo[ord[q]], si[q] = io[ord[q]];
+  for (int64_t q = 0; q < K; ++q) vo[q] = sv[q], io[q] = si[q];
+  return true;
 }
 
 // The first K elements of a row, sorted (in sort order, ties by index) into bv/bi.
@@ -411,7 +352,7 @@ bool topk_row_monotone_rest(const T* x, int64_t j, int64_t L, int64_t K, const T
 }
 
 // Rows o0..o1 of x [O, L] (contiguous lines), outputs [O, K]. Returns the number of rows given up (written to redo):
-// none now (a row past its insertion budget is finished by topk_row_buffered).
+// rows past their insertion budget that hold a NaN (the others are finished by topk_row_select).
 template <class T, bool Largest>
 int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
   using S = Simd<T>;
@@ -422,6 +363,7 @@ int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
   int64_t nredo = 0;
   T bv[kTopkScanMaxK];
   int64_t bi[kTopkScanMaxK];
+  std::vector<T> sel;  // topk_row_select's copy of a row
   for (int64_t o = o0; o < o1; ++o) {
     const T* x = static_cast<const T*>(a.x) + o * L;
     first_sorted<T, Largest>(x, K, bv, bi);
@@ -456,7 +398,8 @@ int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
       }
     }
     if (inserted > budget) {
-      topk_row_buffered<T, Largest>(x, j, L, K, bv, bi, vo, io);
+      if (sel.size() < (std::size_t)L) sel.resize(L);
+      if (!topk_row_select<T, Largest>(x, L, K, sel.data(), vo, io)) redo[nredo++] = o;
       continue;
     }
     for (; j + W <= L; j += W) visit(S::template cand<Largest>(x + j, tv), j);
