@@ -40,14 +40,8 @@ Tensor zero_stride_view(const Tensor& t, const IntList& shape, int dim) {
 // Offsets of idx's entries along dimension dim (of the given size and stride). Unlike x[idx], the index ops
 // (gather, scatter, index_select, index_add) take no negative indices, as in PyTorch.
 Tensor offsets_along(const Tensor& idx, int64_t size, int64_t stride, const char* op, int dim) {
-  if (idx.numel() > 0 && idx.dtype() == DType::Int64) {
-    Tensor c = idx.to(Device()).contiguous();
-    const int64_t* p = c.data<int64_t>();
-    for (int64_t i = 0, n = c.numel(); i < n; ++i)
-      DLCORE_CHECK(p[i] >= 0 && p[i] < size, IndexError, op, "(): index ", p[i], " is out of bounds for dimension ",
-                   dim, " with size ", size);
-  }
-  return index_offsets({idx}, {size}, {stride}, op);
+  // no negative indices; the check runs where the offsets are computed (on the indices' device for cuda)
+  return index_offsets({idx}, {size}, {stride}, op, /*allow_negative=*/false, /*dim_label=*/dim);
 }
 
 void check_index_shape(const Tensor& idx, const Tensor& t, int dim, bool include_dim, const char* op,
@@ -340,6 +334,10 @@ void bind_index(py::module_& m) {
         py::arg("accumulate") = false);
   m.def("pad_index", &pad_index_py, py::arg("input"), py::arg("maps"));
   m.def("pad_index_backward", &pad_index_backward_py, py::arg("grad_output"), py::arg("maps"), py::arg("input_shape"));
+  m.def("_nonzero_device", [](py::handle x) {  // the device kernel of nonzero (index.h); no CPU one (NumPy's)
+    Tensor t = as_tensor(x, "nonzero", "input");
+    return wrap(nonzero_op.get(t.device().type)(t));
+  }, py::arg("input"));
 }
 
 }  // namespace

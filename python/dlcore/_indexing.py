@@ -299,8 +299,11 @@ def _check_index_bounds(index, size, dim, op, allow_negative):
     """Raises IndexError naming op for an index entry outside [0, size) (or [-size, size))."""
     if index.numel() == 0:
         return
-    a = _C.to(index, None, "cpu", False)._raw_numpy()
     lo = -size if allow_negative else 0
+    if index.device.type != "cpu":  # the range on the device (two numbers cross); the host copy only on a fault
+        if _C.item(_C.amin(index, None, False)) >= lo and _C.item(_C.amax(index, None, False)) < size:
+            return
+    a = _C.to(index, None, "cpu", False)._raw_numpy()
     bad = (a < lo) | (a >= size)
     if bad.any():
         v = int(a[bad].flat[0])

@@ -170,7 +170,7 @@ class _Conv3d(Function):
         w2 = _C.reshape(_c(_C.permute(w, [0, 2, 1, 3, 4])), [k, kd * cg, kh, kw])
         y2 = _C.conv2d(u, w2, b, list(st[1:]), list(pad2), list(dil[1:]), groups, "conv3d")
         ho, wo = y2.shape[2], y2.shape[3]
-        ctx.save_for_backward(u, w2)
+        ctx.save_for_backward(u, w2, x, w)  # x, w (references, no copies): for the double backward
         ctx.cfg = cfg
         ctx.cpu = False
         ctx.dims = (n, c, d, h, wd, k, cg, kd, kh, kw, ho, wo)
@@ -181,7 +181,7 @@ class _Conv3d(Function):
     def backward(ctx, g):
         if ctx.cpu:
             return _Conv3d._backward_cpu(ctx, g)
-        u, w2 = ctx.saved_tensors
+        u, w2 = ctx.saved_tensors[:2]
         (pdl, pdh), pad2, st, dil, groups, do = ctx.cfg
         n, c, d, h, wd, k, cg, kd, kh, kw, ho, wo = ctx.dims
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
@@ -218,12 +218,10 @@ class _Conv3d(Function):
 
     @staticmethod
     def _double_backward_fn(ctx, g):
-        """create_graph (CPU kernels, which save the inputs): conv3d recomputed as a sum of recorded conv2d calls
-        (_conv3d_composite) and differentiated."""
-        if not ctx.cpu:
-            return NotImplemented
+        """create_graph: conv3d recomputed as a sum of recorded conv2d calls (_conv3d_composite) at the saved
+        inputs (the CPU path saves x, w; the folded path saves them after its u, w2) and differentiated."""
         from .autograd import _recompute_vjp
-        x, w = ctx.saved_tensors
+        x, w = ctx.saved_tensors[-2:]
         (pdl, pdh), pad2, st, dil, groups, _ = ctx.cfg
         pads6 = [pdl, pdh, *pad2]
         gx, gw = _recompute_vjp(lambda x, w: _conv3d_composite(x, w, pads6, st, dil, groups), (x, w), (g,))

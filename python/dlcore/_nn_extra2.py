@@ -247,20 +247,20 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     one = input.ndim < 2
     x = _ops.reshape(input, [1, -1]) if one else input
     N, C = x.shape
-    t = _host(target).reshape(N, C)
-    if t.size and (t.min() < -1 or t.max() >= C):
-        bad = t[(t < -1) | (t >= C)][0]
+    t = _C.reshape(_C.contiguous(target), [N, C])
+    if N * C and (_C.item(_C.amin(t, [], False)) < -1 or _C.item(_C.amax(t, [], False)) >= C):
+        th = _host(t)  # (the error path only)
+        bad = th[(th < -1) | (th >= C)][0]
         raise IndexError(f"{op}(): target value {bad} is out of range for {C} classes (expected -1 to end the "
                          f"list, or a class in [0, {C}))")
-    counts = np.zeros((N, C), np.float64)
-    for n in range(N):
-        row = t[n]
-        stop = np.nonzero(row < 0)[0]
-        labels = row[:stop[0]] if stop.size else row
-        np.add.at(counts[n], labels, 1.0)
-    other = (counts == 0).astype(np.float64)
-    dev = x.device
-    w = _C.to(_C.from_numpy(counts[:, :, None] * other[:, None, :]), x.dtype, dev, False)  # [N, j, i]
+    # On the input's device: the labels of row n are its entries before the first -1 (valid = a running product
+    # of t >= 0); counts[n, c] = how often c is a label of row n (small integers: exact in any float dtype).
+    valid = _C.cumprod(_C.to(_C.ge(t, 0), x.dtype, None, False), 1)
+    counts = _C.zeros([N, C], x.dtype, x.device)
+    if N * C:
+        _C.scatter_add_(counts, 1, _C.clamp(t, 0, C - 1), valid)
+    other = _C.to(_C.eq(counts, 0), x.dtype, None, False)
+    w = _C.mul(_C.unsqueeze(counts, 2), _C.unsqueeze(other, 1))  # [N, j, i]
     # z[n, j, i] = 1 - x[n, j] + x[n, i]
     z = _ops.add(_ops.sub(1.0, _ops.unsqueeze(x, 2)),
                  _ops.unsqueeze(x, 1))

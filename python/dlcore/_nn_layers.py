@@ -1209,17 +1209,24 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 def _embedding_renorm_(weight, input, max_norm, norm_type):
     """Rescales (in place, without recording) the rows of weight referenced by input whose norm exceeds max_norm
     to norm max_norm (torch's embedding_renorm_)."""
-    import numpy as _np
     from .autograd import no_grad
     with no_grad():
-        rows = sorted(set(int(i) for i in _np.asarray(input.cpu().numpy()).reshape(-1)))
-        for r in rows:
-            if not 0 <= r < weight.shape[0]:
-                raise IndexError(f"embedding(): index {r} is out of range for {weight.shape[0]} embeddings")
-            row = weight[r]
-            n = _C.item(_ops.norm(row, norm_type))
-            if n > max_norm:
-                _C.copy_(row, _C.mul(row, max_norm / (n + 1e-7)))
+        # On the weight's device, all rows at once (only the index range crosses to the host). A row referenced
+        # twice is gathered twice and written back twice with the same value.
+        idx = _C.reshape(_C.contiguous(input), [-1])
+        if idx.dtype != _C.dtype.int64:
+            idx = _C.to(idx, _C.dtype.int64, None, False)
+        if idx.shape[0] == 0:
+            return
+        lo, hi = int(_C.item(_C.amin(idx, [], False))), int(_C.item(_C.amax(idx, [], False)))
+        if lo < 0 or hi >= weight.shape[0]:
+            raise IndexError(f"embedding(): index {lo if lo < 0 else hi} is out of range for {weight.shape[0]} "
+                             "embeddings")
+        rows = _C.index_select(weight, 0, idx)  # [M, D] copies
+        n = _ops.norm(rows, norm_type, 1, True)  # [M, 1]
+        scale = _C.where(_C.gt(n, max_norm), _C.mul(_C.reciprocal(_C.add(n, 1e-7)), max_norm),
+                         _C.add(_C.zeros([], n.dtype, n.device), 1.0))
+        _C.index_put_(weight, [idx], _C.mul(rows, scale), False)
 
 def _attach_tensor_methods():
     """Tensor methods torch has for these ops (sigmoid/tanh are the foundation's)."""

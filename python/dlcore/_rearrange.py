@@ -159,6 +159,27 @@ def triu(input, diagonal=0):
 
 # ------------------------------------------------------------------------------------------------- repeat_interleave
 
+def _repeat_index_device(counts, op_size):
+    """[0]*c[0] + [1]*c[1] + ... for a 1-D int tensor c on a non-CPU device, built there: the positions 0..total-1
+    looked up in the running sums (searchsorted, right). Only the smallest count and the total cross to the host.
+    op_size: output_size to check, or None."""
+    from ._creation import arange
+    from ._tensor_extra import searchsorted
+    c = counts if counts.dtype == _C.dtype.int64 else _C.to(counts, _C.dtype.int64, None, False)
+    if c.shape[0] == 0:
+        total = 0
+    else:
+        if _C.item(_C.amin(c, None, False)) < 0:
+            raise RuntimeError("repeat_interleave(): repeats can not be negative")
+        cum = _C.cumsum(c, 0)
+        total = int(_C.item(_C.select(cum, 0, c.shape[0] - 1)))
+    if op_size is not None and total != op_size:
+        raise RuntimeError(f"repeat_interleave(): output_size {op_size} does not match the total repeats {total}")
+    if total == 0:
+        return _C.zeros([0], _C.dtype.int64, counts.device)
+    return searchsorted(cum, arange(total, dtype=_C.dtype.int64, device=counts.device), right=True)
+
+
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Each element repeated along dim (input flattened when dim is None); repeats an int or a 1-D int tensor
     (one count per element along dim, or a single one). repeat_interleave(counts) alone gives the indices
@@ -168,6 +189,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         if counts.ndim != 1 or counts.dtype not in (_C.dtype.int64, _C.dtype.int32):
             raise RuntimeError(f"repeat_interleave(): repeats must be a 1-D integer tensor, got shape "
                                f"{list(counts.shape)} {counts.dtype.name}")
+        if counts.device.type != "cpu":
+            return _repeat_index_device(counts, output_size)
         c = _C.to(counts, None, "cpu", False).numpy().astype(np.int64)
         if (c < 0).any():
             raise RuntimeError("repeat_interleave(): repeats can not be negative")
@@ -192,6 +215,9 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
             if repeats.dtype not in (_C.dtype.int64, _C.dtype.int32):
                 raise RuntimeError(f"repeat_interleave(): repeats must be an integer tensor, got "
                                    f"{repeats.dtype.name}")
+            if x.device.type != "cpu":
+                return index_select(x, d, _repeat_index_device(_C.to(repeats, None, x.device, False),
+                                                               output_size))
             c = _C.to(repeats, None, "cpu", False).numpy().astype(np.int64)
             if (c < 0).any():
                 raise RuntimeError("repeat_interleave(): repeats can not be negative")

@@ -16,9 +16,25 @@
 
 namespace dlcore {
 
-// off[i] = sum_k wrap(idx[k][i], sizes[k]) * strides[k]; all idx[k] int64 of one shape. Result contiguous int64.
+// off[i] = sum_k wrap(idx[k][i], sizes[k]) * strides[k]; all idx[k] int64 of one shape. Result contiguous int64, on
+// the indices' device. allow_negative = false: negative entries raise instead of wrapping (gather, scatter,
+// index_select, index_add, as in PyTorch). The IndexError names the first bad entry (index k, then position) and
+// dimension dim_label (k when dim_label < 0). On a device with an index_offsets_op kernel (cuda) the offsets are
+// computed there and only the first fault (if any) crosses to the host; otherwise on the host.
 Tensor index_offsets(const std::vector<Tensor>& idx, const std::vector<int64_t>& sizes,
-                     const std::vector<int64_t>& strides, const char* op);
+                     const std::vector<int64_t>& strides, const char* op, bool allow_negative = true,
+                     int dim_label = -1);
+
+// The device side of index_offsets: writes off (contiguous int64, idx[0]'s shape and device; every idx[k] int64 of
+// that shape, any strides) and returns the first out-of-range entry (smallest k, then smallest flat position i),
+// k = -1 when there is none.
+struct IndexFault {
+  int64_t k = -1, i = 0, value = 0;
+};
+using IndexOffsetsFn = IndexFault(const Tensor& off, const std::vector<Tensor>& idx,
+                                  const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides,
+                                  bool allow_negative);
+inline Op<IndexOffsetsFn> index_offsets_op{"index_offsets"};
 
 using GatherByOffsetFn = void(const Tensor& out, const Tensor& src, const Tensor& off);
 using ScatterByOffsetFn = void(const Tensor& dst, const Tensor& off, const Tensor& values, bool accumulate);
@@ -35,5 +51,11 @@ using PadIndexFn = void(const Tensor& out, const Tensor& src, const std::vector<
 using PadIndexBackwardFn = void(const Tensor& gin, const Tensor& g, const std::vector<std::vector<int64_t>>& maps);
 inline Op<PadIndexFn> pad_index_op{"pad_index"};
 inline Op<PadIndexBackwardFn> pad_index_backward_op{"pad_index_backward"};
+
+// nonzero(x): the coordinates of x's non-zero elements (x != 0; NaN counts as non-zero, as in NumPy and PyTorch) in
+// row-major order, as a new contiguous int64 [count, x.dim()] tensor on x's device. Only the count crosses to the
+// host (the output's size). A CUDA kernel here (index_cuda.cu); the CPU path is NumPy's (python/dlcore/_ops.py).
+using NonzeroFn = Tensor(const Tensor& x);
+inline Op<NonzeroFn> nonzero_op{"nonzero"};
 
 }  // namespace dlcore

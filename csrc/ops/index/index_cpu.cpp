@@ -12,32 +12,48 @@
 namespace dlcore {
 
 Tensor index_offsets(const std::vector<Tensor>& idx, const std::vector<int64_t>& sizes,
-                     const std::vector<int64_t>& strides, const char* op) {
+                     const std::vector<int64_t>& strides, const char* op, bool allow_negative, int dim_label) {
   DLCORE_CHECK(!idx.empty() && idx.size() == sizes.size() && sizes.size() == strides.size(), ValueError, op,
                "(): internal error: index/size/stride lists differ in length");
   const IntList& shape = idx[0].shape();
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    DLCORE_CHECK(idx[k].dtype() == DType::Int64, TypeError, op, "(): indices must be int64, got ",
+                 dtype_name(idx[k].dtype()));
+    DLCORE_CHECK(idx[k].shape() == shape, ValueError, op, "(): index tensors have different shapes ",
+                 idx[k].shape().str(), " and ", shape.str());
+  }
+  auto fail = [&](int64_t k, int64_t v) {
+    DLCORE_THROW(IndexError, op, "(): index ", v, " is out of bounds for dimension ", dim_label < 0 ? k : dim_label,
+                 " with size ", sizes[k]);
+  };
+  const Device dev = idx[0].device();
+  bool one_device = true;
+  for (const Tensor& t : idx) one_device = one_device && t.device() == dev;
+  if (dev.type != DeviceType::CPU && one_device && index_offsets_op.has(dev.type)) {  // only a fault comes back
+    Tensor off = Tensor::empty(shape, DType::Int64, dev);
+    if (off.numel() == 0) return off;
+    IndexFault f = index_offsets_op.get(dev.type)(off, idx, sizes, strides, allow_negative);
+    if (f.k >= 0) fail(f.k, f.value);
+    return off;
+  }
   // Computed (and bounds-checked) on the host, then moved to the indices' device.
   Tensor off = Tensor::empty(shape, DType::Int64, Device());
   int64_t n = off.numel();
   int64_t* o = off.data<int64_t>();
   for (int64_t i = 0; i < n; ++i) o[i] = 0;
   for (std::size_t k = 0; k < idx.size(); ++k) {
-    DLCORE_CHECK(idx[k].dtype() == DType::Int64, TypeError, op, "(): indices must be int64, got ",
-                 dtype_name(idx[k].dtype()));
-    DLCORE_CHECK(idx[k].shape() == shape, ValueError, op, "(): index tensors have different shapes ",
-                 idx[k].shape().str(), " and ", shape.str());
     Tensor c = idx[k].to(Device()).contiguous();
     const int64_t* p = c.data<int64_t>();
     int64_t size = sizes[k], stride = strides[k];
+    const int64_t lo = allow_negative ? -size : 0;
     for (int64_t i = 0; i < n; ++i) {
       int64_t v = p[i];
-      if (DLCORE_UNLIKELY(v < -size || v >= size))
-        DLCORE_THROW(IndexError, op, "(): index ", v, " is out of bounds for dimension ", k, " with size ", size);
+      if (DLCORE_UNLIKELY(v < lo || v >= size)) fail((int64_t)k, v);
       if (v < 0) v += size;
       o[i] += v * stride;
     }
   }
-  return off.to(idx[0].device());
+  return off.to(dev);
 }
 
 namespace {

@@ -111,4 +111,115 @@ void scatter_add_launch(const ew_cuda::Iter& it) {
 
 void scatter_add_launch_f64(const ew_cuda::Iter& it);  // index_f64_cuda.cu
 
+// ------------------------------------------------------------------------------------------------- index_offsets
+// off[i] = sum_k wrap(idx_k[i]) * stride_k over K contiguous int64 index arrays (index.h). An entry outside
+// [lo_k, size_k) (lo_k = -size_k when negatives wrap, else 0) writes no offset and lowers *fault to k * n + i
+// (atomicMin: the smallest k, then the smallest i, is the entry the host loop would report first).
+struct IdxOffArgs {
+  int K;
+  const int64_t* p[kMaxDims];
+  int64_t size[kMaxDims], stride[kMaxDims];
+};
+
+template <bool AllowNeg>
+__global__ void index_offsets_kernel(IdxOffArgs a, int64_t n, int64_t* off, unsigned long long* fault) {
+  int64_t step = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
+    int64_t o = 0;
+    for (int k = 0; k < a.K; ++k) {
+      int64_t v = a.p[k][i], sz = a.size[k];
+      if (v >= sz || v < (AllowNeg ? -sz : 0)) {
+        atomicMin(fault, (unsigned long long)((int64_t)k * n + i));
+        break;
+      }
+      o += (v < 0 ? v + sz : v) * a.stride[k];
+    }
+    off[i] = o;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------- nonzero
+// Three launches over the flags f[i] = (x[i] != 0) of the contiguous input, cut into nb chunks of `chunk` elements
+// (block b owns [b*chunk, (b+1)*chunk)):
+//   count:  cnt[b] = the number of set flags in chunk b;
+//   scan:   one thread turns cnt into exclusive offsets in place and writes the total to cnt[nb];
+//   write:  block b walks its chunk in tiles of blockDim.x flags; a block-wide prefix sum of the tile's flags
+//           places each hit at cnt[b] + (hits before the tile) + (hits before it in the tile): row-major order.
+// The coordinates of flat index i are unravelled through the input's sizes (NzShape).
+constexpr int kNonzeroThreads = 256;
+constexpr int kNonzeroMaxBlocks = 1024;
+constexpr int kNonzeroTiles = 4;
+
+struct NzShape {
+  int nd;
+  int64_t size[kMaxDims];
+};
+
+// Inclusive block-wide prefix sum of v over threadIdx.x (Hillis-Steele in s[0, blockDim.x)); every thread gets its
+// own inclusive sum, and *total the block's sum. Leaves s free for reuse (ends with a barrier).
+__device__ __forceinline__ int nz_block_scan(int v, int* s, int* total) {
+  const int t = threadIdx.x, n = blockDim.x;
+  s[t] = v;
+  __syncthreads();
+  for (int d = 1; d < n; d <<= 1) {
+    int add = t >= d ? s[t - d] : 0;
+    __syncthreads();
+    s[t] += add;
+    __syncthreads();
+  }
+  int r = s[t];
+  *total = s[n - 1];
+  __syncthreads();
+  return r;
+}
+
+template <int Threads>  // (templates: the header is included by two files)
+__global__ void nonzero_count_kernel(const uint8_t* f, int64_t n, int64_t chunk, long long* cnt) {
+  __shared__ int s[Threads];
+  const int64_t lo = (int64_t)blockIdx.x * chunk;
+  const int64_t hi = lo + chunk < n ? lo + chunk : n;
+  int c = 0;
+  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) c += f[i] != 0;
+  int total;
+  nz_block_scan(c, s, &total);
+  if (threadIdx.x == 0) cnt[blockIdx.x] = total;
+}
+
+template <int Threads>
+__global__ void nonzero_scan_kernel(long long* cnt, int nb) {
+  if (threadIdx.x != 0 || blockIdx.x != 0) return;
+  long long run = 0;
+  for (int b = 0; b < nb; ++b) {
+    long long c = cnt[b];
+    cnt[b] = run;
+    run += c;
+  }
+  cnt[nb] = run;
+}
+
+template <int Threads>
+__global__ void nonzero_write_kernel(const uint8_t* f, int64_t n, int64_t chunk, const long long* offs, NzShape sh,
+                                     int64_t* out) {
+  __shared__ int s[Threads];
+  const int64_t lo = (int64_t)blockIdx.x * chunk;
+  const int64_t hi = lo + chunk < n ? lo + chunk : n;
+  int64_t pos = (int64_t)offs[blockIdx.x];
+  for (int64_t base = lo; base < hi; base += blockDim.x) {  // uniform trip count over the block
+    const int64_t i = base + threadIdx.x;
+    const int hit = (i < hi && f[i] != 0) ? 1 : 0;
+    int total;
+    const int incl = nz_block_scan(hit, s, &total);
+    if (hit) {
+      int64_t* row = out + (pos + incl - 1) * sh.nd;
+      int64_t r = i;
+      for (int d = sh.nd - 1; d >= 0; --d) {
+        int64_t sz = sh.size[d];
+        row[d] = r % sz;
+        r /= sz;
+      }
+    }
+    pos += total;
+  }
+}
+
 }  // namespace dlcore::index_cuda
