@@ -162,7 +162,8 @@ def from_dlpack(obj):
 
 
 def _from_pickle(arr, dtype_name, device, requires_grad):
-    t = _C.to(_C.from_numpy(np.ascontiguousarray(arr)), getattr(_C.dtype, dtype_name), device, True)
+    # (np.require, not np.ascontiguousarray, which makes a 0-d array 1-d)
+    t = _C.to(_C.from_numpy(np.require(arr, requirements="C")), getattr(_C.dtype, dtype_name), device, True)
     return _finish(t, requires_grad)
 
 

@@ -78,7 +78,12 @@ def item(self):
 
 @_method()
 def tolist(self):
-    return _C.to(self, None, "cpu", False).numpy().tolist() if self.ndim else self.item()
+    # (like torch: works on tensors that require grad, and on bfloat16, which NumPy lacks: its values are exact in
+    # float32)
+    if not self.ndim:
+        return self.item()
+    dt = _C.dtype.float32 if self.dtype == _C.dtype.bfloat16 else None
+    return _C.Tensor._raw_numpy(_C.to(self, dt, "cpu", False)).tolist()
 
 
 @_method()
@@ -772,7 +777,8 @@ def __setitem__(self, key, value):
 
 def _reduce_ex(self, protocol):
     from . import _creation
-    return (_creation._from_pickle, (_C.Tensor._raw_numpy(_C.to(self, None, "cpu", False)).copy(), self.dtype.name,
+    dt = _C.dtype.float32 if self.dtype == _C.dtype.bfloat16 else None  # (NumPy has no bfloat16; float32 is exact)
+    return (_creation._from_pickle, (_C.Tensor._raw_numpy(_C.to(self, dt, "cpu", False)).copy(), self.dtype.name,
                                      str(self.device), self.requires_grad))
 
 

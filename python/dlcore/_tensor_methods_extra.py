@@ -102,7 +102,8 @@ def _shift_operands(op, a, b):
         if isinstance(v, Tensor):
             return v if v.dtype == rt else _C.to(v, rt, None, False)
         wrapped = np.array(int(v) & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64).astype(rt.to_numpy())
-        return _C.to(_C.from_numpy(np.ascontiguousarray(wrapped.reshape(()))), None, ref.device, False)
+        # (np.require, not np.ascontiguousarray, which makes a 0-d array 1-d)
+        return _C.to(_C.from_numpy(np.require(wrapped.reshape(()), requirements="C")), None, ref.device, False)
 
     return as_t(a), as_t(b), rt
 
@@ -295,7 +296,7 @@ def _host_values(t, op):
 
 def _write_back(self, values, op):
     from . import _tensor as _tm
-    new = _C.from_numpy(np.ascontiguousarray(values.astype(self.dtype.to_numpy())))
+    new = _C.from_numpy(np.require(values.astype(self.dtype.to_numpy()), requirements="C"))  # (0-d stays 0-d)
     _tm._check_nograd_view(self)
     _C.copy_(self, new)
     return self

@@ -728,8 +728,9 @@ def embedding_bag(weight, input, offsets, scale_grad_by_freq=False, mode=0, spar
     if m == "sum":
         # torch's fast path (float32/16/bf16 weight, no padding_idx) leaves offset2bag empty
         fast = weight.dtype in (_C.dtype.float32, _C.dtype.float16, _C.dtype.bfloat16) and padding_idx is None
-        return (out, T(np.zeros(0, np.int64) if fast else off2bag), T(np.zeros(B, np.int64)),
-                T(np.zeros(B, np.int64)))
+        nb = B + 1 if input.ndim == 1 and include_last_offset else B  # (torch: one per offset given)
+        return (out, T(np.zeros(0, np.int64) if fast else off2bag), T(np.zeros(nb, np.int64)),
+                T(np.zeros(nb, np.int64)))
     if m == "mean":
         return out, T(off2bag), T(size), T(size.copy())
     w = np.asarray(_C.Tensor._raw_numpy(_C.to(_C.contiguous(_C.to(weight, _C.dtype.float64, None, False)), None,

@@ -214,19 +214,26 @@ def _read_header(data, path):
         raise CheckpointError(f"dlcore.load: '{path}' is not a safetensors file: it has only {len(data)} bytes "
                               "(truncated or empty)")
     n = struct.unpack("<Q", data[:8])[0]
-    if data[:2] == b"PK" or data[:1] == b"\x80":
-        raise CheckpointError(f"dlcore.load: '{path}' looks like a PyTorch pickle/zip file (torch.save); dlcore "
-                              "reads safetensors files: convert it with safetensors.torch.save_file(state_dict, "
-                              "path)")
+    # (a torch.save file starts with "PK" (zip) or 0x80 (pickle); so may a valid safetensors file, whose first
+    # bytes are its header size: the format is named only when the file does not read as safetensors)
+    torch_file = data[:2] == b"PK" or data[:1] == b"\x80"
+    torch_msg = (f"dlcore.load: '{path}' looks like a PyTorch pickle/zip file (torch.save); dlcore reads "
+                 "safetensors files: convert it with safetensors.torch.save_file(state_dict, path)")
     if n > len(data) - 8 or n > 100_000_000:
+        if torch_file:
+            raise CheckpointError(torch_msg)
         raise CheckpointError(f"dlcore.load: '{path}' is not a valid safetensors file: its header claims "
                               f"{n} bytes but the file has {len(data)} (truncated or corrupt)")
     try:
         header = json.loads(bytes(data[8:8 + n]).decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
+        if torch_file:
+            raise CheckpointError(torch_msg) from None
         raise CheckpointError(f"dlcore.load: '{path}' is not a valid safetensors file: the header is not JSON "
                               f"({e})") from None
     if not isinstance(header, dict):
+        if torch_file:
+            raise CheckpointError(torch_msg)
         raise CheckpointError(f"dlcore.load: '{path}' is not a valid safetensors file: bad header")
     body = len(data) - 8 - n
     for k, info in header.items():

@@ -40,6 +40,8 @@ class IterableDataset(Dataset):
 def _as_array(x):
     from .. import _C
     if isinstance(x, _C.Tensor):
+        if x.dtype == _C.dtype.bfloat16:  # NumPy has no bfloat16 (the field's batches index the tensor itself)
+            return None
         return x._raw_numpy() if x.device.type == "cpu" else _C.to(x, None, "cpu", False)._raw_numpy()
     return np.asarray(x)
 
@@ -61,7 +63,7 @@ class TensorDataset(Dataset):
         self.transform = transform
 
     def __len__(self):
-        return len(self.arrays[0])
+        return len(self.tensors[0])
 
     def __getitem__(self, index):
         from .. import _C
@@ -71,8 +73,20 @@ class TensorDataset(Dataset):
         return items
 
     def get_batch(self, indices):
-        items = tuple(a[indices] for a in self.arrays)
+        # tensor fields are indexed as tensors (like the stacked rows torch's collate gives: the tensor's current
+        # data, device and dtype, recorded by autograd when it requires grad); array fields as arrays
+        from .. import _C
+        idx = np.ascontiguousarray(indices, dtype=np.int64)
+        items = []
+        for t, a in zip(self.tensors, self.arrays):
+            if isinstance(t, _C.Tensor):
+                it = _C.from_numpy(idx)
+                items.append(t[it if t.device.type == "cpu" else _C.to(it, None, t.device, False)])
+            else:
+                items.append(a[idx])
+        items = tuple(items)
         if self.transform is not None:
+            items = (self.arrays[0][idx],) + items[1:]
             t = self.transform
             x = t.batch(items[0]) if hasattr(t, "batch") else np.stack([t(v) for v in items[0]])
             items = (x,) + items[1:]

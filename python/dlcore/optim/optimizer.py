@@ -177,7 +177,7 @@ class Optimizer:
             return _C.clone(val)
         if hasattr(val, "detach") and hasattr(val, "numpy"):  # a torch tensor
             import numpy as np
-            arr = np.ascontiguousarray(val.detach().cpu().numpy())
+            arr = np.require(val.detach().cpu().numpy(), requirements="C")  # (ascontiguousarray makes 0-d 1-d)
             if name == "step":
                 return int(arr.item())
             return _C.to(_C.from_numpy(arr), p.dtype, p.device, True)
