@@ -339,6 +339,9 @@ def masked_fill(input, mask, value):
     if not _isT(mask, Tensor) or mask.dtype != _C.dtype.bool:
         raise TypeError("masked_fill(): expected a bool mask tensor, got "
                         + (mask.dtype.name if _isT(mask, Tensor) else type(mask).__name__))
+    if mask.device != input.device:
+        raise RuntimeError(f"masked_fill(): expected 'mask' on {input.device} (the device of 'input'), got "
+                           f"{mask.device}")
     if _isT(value, Tensor):
         if value.ndim != 0:
             raise ValueError(f"masked_fill(): only supports a 0-dimensional value tensor, got {value.ndim} dims")

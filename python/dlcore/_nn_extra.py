@@ -382,6 +382,13 @@ def _ln_kernel_ok(x, params):
     return all(p is None or (p.device.type == "cpu" and p.dtype == x.dtype) for p in params)
 
 
+def _check_same_device(op, input, **params):
+    """A parameter on another device than input raises naming the op (the arithmetic inside would name mul/add)."""
+    for name, p in params.items():
+        if p is not None and p.device != input.device:
+            raise RuntimeError(f"{op}(): expected '{name}' on {input.device} (the device of 'input'), got {p.device}")
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """(x - mean) / sqrt(var + eps) * weight + bias over the last len(normalized_shape) dims: the cpu layer_norm
     kernels for float32/float64, elsewhere the batch_norm kernels on a [1, rows, D] view and the affine after."""
@@ -395,6 +402,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and list(p.shape) != ns:
             raise RuntimeError(f"layer_norm(): expected {name} of shape {ns}, got {list(p.shape)}")
+    _check_same_device("layer_norm", input, weight=weight, bias=bias)
     d = math.prod(ns)
     r = input.numel() // d if d else 0
     if r and d and _ln_kernel_ok(input, (weight, bias)):
@@ -427,6 +435,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and list(p.shape) != [c]:
             raise RuntimeError(f"group_norm(): expected {name} of shape [{c}], got {list(p.shape)}")
+    _check_same_device("group_norm", input, weight=weight, bias=bias)
     per = input.numel() // max(n * g, 1)
     y = _normalize_rows(input, n * g, per, eps)
     if weight is not None:
