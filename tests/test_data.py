@@ -165,3 +165,25 @@ def test_real_fashion_mnist_files():
     assert len(ds) == 10000 and ds.images.shape == (10000, 28, 28)
     counts = np.bincount(ds.targets, minlength=10)
     assert counts.tolist() == [1000] * 10
+
+
+def test_default_loader_keeps_random_draws_in_program_order():
+    """num_workers=0 (default prefetch 0) reads in the caller's thread like torch: a dataset drawing from dlcore's
+    global generator and a training loop drawing between batches give the same values in every run."""
+    class Noisy(D.Dataset):
+        def __len__(self):
+            return 40
+
+        def __getitem__(self, i):
+            return dlcore.rand(3)
+
+    def run():
+        dlcore.manual_seed(7)
+        out = []
+        for b in D.DataLoader(Noisy(), batch_size=4):
+            out.append(b.sum().item())
+            out.append(dlcore.rand(1).item())  # e.g. dropout in the model
+        return out
+
+    assert run() == run()
+    assert D.DataLoader(Noisy()).prefetch == 0

@@ -8,8 +8,11 @@ in_order), plus three dlcore keywords:
             reproducible and independent of how many batches earlier epochs consumed. Without a seed (and
             without a generator), the seed is drawn once from the default generator (dlcore.manual_seed makes
             that reproducible too). With a generator and no seed, shuffling draws from the generator like torch.
-  prefetch: with num_workers=0, the number of batches one background thread prepares ahead (0: read in the
-            caller's thread, like torch's num_workers=0). The sampler is always iterated in the caller's thread.
+  prefetch: with num_workers=0, the number of batches one background thread prepares ahead (default 0: read in
+            the caller's thread, like torch's num_workers=0). Opt-in: the dataset's code then runs in that thread,
+            so random draws it makes (dlcore's, NumPy's or Python's global generators: random augmentation)
+            interleave with the main thread's (dropout, init) in timing order, not program order - a run is no
+            longer reproducible from manual_seed alone. The sampler is always iterated in the caller's thread.
   device:   move every batch there (e.g. "cuda").
 
 num_workers > 0 starts that many worker processes (multiprocessing, the default start method unless
@@ -105,7 +108,7 @@ class DataLoader:
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
                  collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
                  multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
-                 pin_memory_device="", in_order=True, seed=None, prefetch=2, device=None):
+                 pin_memory_device="", in_order=True, seed=None, prefetch=0, device=None):
         if not isinstance(num_workers, numbers.Integral) or num_workers < 0:
             raise ValueError("DataLoader: num_workers option should be non-negative; use num_workers=0 to disable "
                              f"multiprocessing. (got num_workers={num_workers})")
@@ -122,9 +125,8 @@ class DataLoader:
             raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
         if int(prefetch) < 0:
             raise ValueError(f"DataLoader: prefetch must be >= 0 batches, got {prefetch}")
-        if timeout > 0 and num_workers == 0 and int(prefetch) == 0:
-            raise ValueError("DataLoader: timeout > 0 needs num_workers > 0 or prefetch > 0 (the calling thread "
-                             "cannot time out its own reads)")
+        # (timeout with neither workers nor a prefetch thread is accepted and unused, as in torch: the calling
+        # thread cannot time out its own reads)
 
         self.dataset = dataset
         self.num_workers = int(num_workers)
