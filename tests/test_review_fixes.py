@@ -265,3 +265,30 @@ def test_parameter_on_another_device_names_the_op():
     with pytest.raises(RuntimeError, match=r"masked_fill\(\): expected 'mask' on cuda:0"):
         x.masked_fill(dlcore.zeros(2, 4, dtype=dlcore.bool), 1.0)
     assert F.layer_norm(x, (4,), w.cuda()).device == x.device
+
+
+def test_default_device_is_per_thread_and_survives_another_threads_reset():
+    import threading
+    from conftest import DEVICES
+    if "cuda" not in DEVICES:
+        pytest.skip("no cuda device in this build")
+    ready, reset, out = threading.Event(), threading.Event(), []
+
+    def worker():
+        dlcore.set_default_device("cuda")
+        ready.set()
+        reset.wait(10)
+        out.append(dlcore.zeros(2).device.type)
+        dlcore.set_default_device(None)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    ready.wait(10)
+    assert dlcore.zeros(2).device.type == "cpu"  # this thread's default is still the cpu
+    dlcore.set_default_device("cpu")  # a reset here must not drop the worker's default
+    reset.set()
+    t.join(10)
+    assert out == ["cuda"]
+    assert dlcore.zeros(2).device.type == "cpu"
+    from dlcore import _torch_extra2
+    _torch_extra2._install_factories(False)  # (test hygiene: the plain factories again)

@@ -148,6 +148,7 @@ def test_default_device_factory_wrappers():
     # the wrapping machinery itself, exercised with the CPU device forced in (a CUDA-less build can't set cuda)
     from dlcore import _torch_extra2 as X
     from dlcore import _creation
+    X._install_factories(False)  # (wrappers stay once a non-cpu default was set, e.g. by another test)
     assert not hasattr(dlcore.zeros, "__wrapped__")
     X._default_device.device = dlcore.device("cpu")
     X._install_factories(True)

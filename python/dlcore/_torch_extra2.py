@@ -316,7 +316,8 @@ def _install_factories(on):
 def set_default_device(device):
     """Sets the device the factory functions (zeros, ones, empty, full, rand, randn, arange, tensor, ...) use when
     no device is given (torch.set_default_device); None or 'cpu' restores the CPU. Per thread, like torch. The
-    factories are wrapped only while a non-CPU default is set (no cost otherwise)."""
+    factories are wrapped from the first non-CPU default on (before it: no cost), and stay wrapped: a reset in one
+    thread must not drop another thread's default (the wrappers read the calling thread's device)."""
     if device is None:
         dev = None
     else:
@@ -327,7 +328,8 @@ def set_default_device(device):
         else:
             _C.zeros([0], _C.dtype.float32, dev)  # raises now, naming the device, if dlcore can't place tensors there
     _default_device.device = dev
-    _install_factories(dev is not None)
+    if dev is not None:
+        _install_factories(True)
 
 
 def get_default_device():
