@@ -231,10 +231,9 @@ def _numpy64(t):
 
 
 def _from_numpy_like(arr, like):
-    # (np.require, not np.ascontiguousarray, which makes a 0-d array 1-d)
-    t = _C.from_numpy(np.require(arr.astype(_C.Tensor._raw_numpy(
-        _C.to(_C.zeros([1], like.dtype, like.device), None, "cpu", False)).dtype), requirements="C"))
-    return _C.to(t, None, like.device, False) if like.device.type != "cpu" else t
+    """arr (float64) as a tensor of like's dtype on like's device. (np.require, not np.ascontiguousarray, which
+    makes a 0-d array 1-d.)"""
+    return _C.to(_C.from_numpy(np.require(arr, np.float64, "C")), like.dtype, like.device, False)
 
 
 def _diff_outputs(out):

@@ -82,6 +82,8 @@ def signbit(input):
 
 
 class _Logit(Function):
+    _double_backward = True  # the backward is written with _D ops: recorded under create_graph
+
     @staticmethod
     def forward(ctx, x, eps):
         ctx.save_for_backward(x)
@@ -92,23 +94,13 @@ class _Logit(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         eps = ctx.eps
-        d = _C.div(g, _C.mul(x, _C.sub(1.0, x)))
+        d = _D.div(g, _D.mul(x, _D.sub(1.0, x)))
         if eps is None or eps < 0:
             # torch: NaN outside [0, 1]
             out = _C.logical_or(_C.lt(x, 0), _C.gt(x, 1))
-            return _C.where(out, float("nan"), d), None
+            return _D.where(out, float("nan"), d), None
         out = _C.logical_or(_C.lt(x, eps), _C.gt(x, 1.0 - eps))
-        return _C.where(out, 0.0, d), None
-
-    @staticmethod
-    def _double_backward_fn(ctx, g):
-        """The backward with recording ops (create_graph)."""
-        (x,) = ctx.saved_tensors
-        eps = ctx.eps
-        d = _ops.div(g, _ops.mul(x, _ops.sub(1.0, x)))
-        if eps is None or eps < 0:
-            return _ops.where(_C.logical_or(_C.lt(x, 0), _C.gt(x, 1)), float("nan"), d), None
-        return _ops.where(_C.logical_or(_C.lt(x, eps), _C.gt(x, 1.0 - eps)), 0.0, d), None
+        return _D.where(out, 0.0, d), None
 
 
 def logit(input, eps=None):
@@ -140,6 +132,8 @@ def _nan_to_num_args(dtype, nan, posinf, neginf):
 
 
 class _NanToNum(Function):
+    _double_backward = True  # (a _D op: recorded under create_graph)
+
     @staticmethod
     def forward(ctx, x, nan, posinf, neginf):
         ctx.save_for_backward(x)
@@ -148,12 +142,7 @@ class _NanToNum(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return _C.where(_C.isfinite(x), g, 0.0), None, None, None
-
-    @staticmethod
-    def _double_backward_fn(ctx, g):
-        (x,) = ctx.saved_tensors
-        return _ops.where(_C.isfinite(x), g, 0.0), None, None, None
+        return _D.where(_C.isfinite(x), g, 0.0), None, None, None
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):

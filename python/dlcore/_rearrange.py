@@ -249,7 +249,10 @@ def _lerp_raw(a, b, w):
 
 class _Lerp(Function):
     """d/da = 1 - w, d/db = w, d/dw = b - a, written directly: the composed form (both branches and a where)
-    turns an infinite b - a in the unselected branch into NaN gradients."""
+    turns an infinite b - a in the unselected branch into NaN gradients. The backward's _D ops are recorded under
+    create_graph (double backward)."""
+
+    _double_backward = True
 
     @staticmethod
     def forward(ctx, a, b, w):
@@ -263,21 +266,11 @@ class _Lerp(Function):
         a, b, wt = ctx.saved_tensors
         w = wt if wt is not None else ctx.w
         ma, mb, mw = ctx.metas
-        omw = _C.sub(1.0, w) if wt is not None else 1.0 - w
-        ga = _ops._g_for(_C.mul(g, omw), ma) if ctx.needs_input_grad[0] else None
-        gb = _ops._g_for(_C.mul(g, w), mb) if ctx.needs_input_grad[1] else None
-        gw = (_ops._g_for(_C.mul(g, _C.sub(b, a)), mw) if wt is not None and ctx.needs_input_grad[2] else None)
-        return ga, gb, gw
-
-    @staticmethod
-    def _double_backward_fn(ctx, g):  # create_graph: the same derivatives with recording ops
-        a, b, wt = ctx.saved_tensors
-        w = wt if wt is not None else ctx.w
-        ma, mb, mw = ctx.metas
-        omw = _ops.sub(1.0, w) if wt is not None else 1.0 - w
-        ga = _ops._g_for(_ops.mul(g, omw), ma) if ctx.needs_input_grad[0] else None
-        gb = _ops._g_for(_ops.mul(g, w), mb) if ctx.needs_input_grad[1] else None
-        gw = (_ops._g_for(_ops.mul(g, _ops.sub(b, a)), mw) if wt is not None and ctx.needs_input_grad[2] else None)
+        D = _ops._D
+        omw = D.sub(1.0, w) if wt is not None else 1.0 - w
+        ga = _ops._g_for(D.mul(g, omw), ma) if ctx.needs_input_grad[0] else None
+        gb = _ops._g_for(D.mul(g, w), mb) if ctx.needs_input_grad[1] else None
+        gw = (_ops._g_for(D.mul(g, D.sub(b, a)), mw) if wt is not None and ctx.needs_input_grad[2] else None)
         return ga, gb, gw
 
 

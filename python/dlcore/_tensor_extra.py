@@ -162,6 +162,8 @@ class _EvenlyDistribute(Function):
     """A full reduction that selects a value (median(), nanmedian()): the gradient is shared evenly by every element
     equal to it (every NaN when it is NaN), as torch's evenly_distribute_backward."""
 
+    _double_backward = True  # g enters through _D ops (the mask is piecewise constant): recorded under create_graph
+
     @staticmethod
     def forward(ctx, input, value):
         ctx.save_for_backward(input, value)
@@ -172,14 +174,7 @@ class _EvenlyDistribute(Function):
         x, v = ctx.saved_tensors
         mask = _C.isnan(x) if bool(_C.item(_C.isnan(v))) else _C.eq(x, v)
         m = _C.to(mask, g.dtype, None, False)
-        return _C.mul(m, _C.div(g, _C.sum(m, None, False))), None
-
-    @staticmethod
-    def _double_backward_fn(ctx, g):  # create_graph: the same with g recorded (the mask is piecewise constant)
-        x, v = ctx.saved_tensors
-        mask = _C.isnan(x) if bool(_C.item(_C.isnan(v))) else _C.eq(x, v)
-        m = _C.to(mask, g.dtype, None, False)
-        return _ops.mul(m, _ops.div(g, _C.sum(m, None, False))), None
+        return _ops._D.mul(m, _ops._D.div(g, _C.sum(m, None, False))), None
 
 
 def _median_impl(input, dim, keepdim, ignore_nan, op, result):
