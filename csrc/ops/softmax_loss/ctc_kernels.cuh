@@ -12,7 +12,7 @@
 //          each class (s = 0 for the blank, the first odd s with that label) adds the class's q[s] in ascending s,
 //          the order of the CPU's loop, so the sums are deterministic - into a [C] row that is zero elsewhere
 //          (the same threads clear their entries after use), then the threads over c write the gradient row.
-// The scratch per sample: 2 ld (beta) + ld (q) + C (Q), lp's dtype, global memory (the emulator poisons dynamic
+// The scratch per sample: 2 ld (beta) + ld (q) + ld (class-owner flags) + C (Q), lp's dtype, global memory (the emulator poisons dynamic
 // shared memory; at these sizes the rows stay in L1/L2 on a GPU).
 #pragma once
 #include <limits>
@@ -111,10 +111,12 @@ __global__ void ctc_grad_kernel(DevProblem p, const T* __restrict__ lp, const T*
       for (int64_t i = tid; i < Tn * C; i += nt) grad[((i / C) * N + n) * C + i % C] = std::numeric_limits<T>::quiet_NaN();
     }
   } else if (Tn > 0) {
-    T* B = scratch + n * (3 * ld + C);  // two beta rows, then q, then Q
+    T* B = scratch + n * (4 * ld + C);  // two beta rows, then q, the owner flags, then Q
     T* q = B + 2 * ld;
-    T* Q = q + ld;
+    T* own = q + ld;  // 1 where s is the first position of its class (first_of_class, O(L): once, not per step)
+    T* Q = own + ld;
     for (int64_t c = tid; c < C; c += nt) Q[c] = T(0);
+    for (int64_t s = tid; s < Sp; s += nt) own[s] = first_of_class(p, lab, s) ? T(1) : T(0);
     const T* An = alpha + n * p.T * ld;
     for (int64_t t = Tn - 1; t >= 0; --t) {
       T* cb = B + (t & 1) * ld;
@@ -135,7 +137,7 @@ __global__ void ctc_grad_kernel(DevProblem p, const T* __restrict__ lp, const T*
       if (tid < 2) cb[Sp + tid] = ninf;
       __syncthreads();
       for (int64_t s = tid; s < Sp; s += nt) {
-        if (!first_of_class(p, lab, s)) continue;
+        if (own[s] == T(0)) continue;
         const int64_t c = ext_label(p, lab, s);
         T acc = T(0);
         for (int64_t u = s; u < Sp; u += 2)
@@ -146,7 +148,7 @@ __global__ void ctc_grad_kernel(DevProblem p, const T* __restrict__ lp, const T*
       for (int64_t c = tid; c < C; c += nt) grad[(t * N + n) * C + c] = ctc_grad<T>(row[c], Q[c], gr);
       __syncthreads();
       for (int64_t s = tid; s < Sp; s += nt)
-        if (first_of_class(p, lab, s)) Q[ext_label(p, lab, s)] = T(0);
+        if (own[s] != T(0)) Q[ext_label(p, lab, s)] = T(0);
       __syncthreads();
     }
   }
@@ -205,7 +207,7 @@ Tensor backward_launch(const Tensor& lp, const CtcProblem& p, const Tensor& nll,
   const int64_t ld = p.max_sp() + 2;
   Tensor alpha = alpha_in;
   if (!alpha.defined()) forward_launch<T>(lp, p, &alpha);
-  Tensor scratch = Tensor::empty(IntList{p.N, 3 * ld + p.C}, lp.dtype(), dev);
+  Tensor scratch = Tensor::empty(IntList{p.N, 4 * ld + p.C}, lp.dtype(), dev);
   const DevArrays arr = dev_arrays(p, dev);
   auto* k = &ctc_grad_kernel<T>;
   DLCORE_LAUNCH(k, (unsigned)p.N, block_threads(p.max_sp()), 0, cuda::current_stream())(
