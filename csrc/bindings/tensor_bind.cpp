@@ -100,6 +100,8 @@ py::dtype numpy_dtype(DType d, const char* op) {
   switch (d) {
     case DType::Bool: return py::dtype("bool");
     case DType::UInt8: return py::dtype("uint8");
+    case DType::Int8: return py::dtype("int8");
+    case DType::Int16: return py::dtype("int16");
     case DType::Int32: return py::dtype("int32");
     case DType::Int64: return py::dtype("int64");
     case DType::Float16: return py::dtype("float16");
@@ -115,13 +117,15 @@ DType from_numpy_dtype(const py::dtype& dt, const char* op) {
   int size = (int)dt.itemsize();
   if (kind == 'b') return DType::Bool;
   if (kind == 'u' && size == 1) return DType::UInt8;
+  if (kind == 'i' && size == 1) return DType::Int8;
+  if (kind == 'i' && size == 2) return DType::Int16;
   if (kind == 'i' && size == 4) return DType::Int32;
   if (kind == 'i' && size == 8) return DType::Int64;
   if (kind == 'f' && size == 2) return DType::Float16;
   if (kind == 'f' && size == 4) return DType::Float32;
   if (kind == 'f' && size == 8) return DType::Float64;
   DLCORE_THROW(TypeError, op, ": NumPy dtype ", std::string(py::str(dt)),
-               " is not supported (dlcore has bool, uint8, int32, int64, float16, bfloat16, float32, float64)");
+               " is not supported (dlcore has bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)");
 }
 
 DType to_dtype(py::handle h, const char* op) {
@@ -224,6 +228,8 @@ DLDataType dl_dtype(DType d) {
   switch (d) {
     case DType::Bool: return {kDLBool, 8, 1};
     case DType::UInt8: return {kDLUInt, 8, 1};
+    case DType::Int8: return {kDLInt, 8, 1};
+    case DType::Int16: return {kDLInt, 16, 1};
     case DType::Int32: return {kDLInt, 32, 1};
     case DType::Int64: return {kDLInt, 64, 1};
     case DType::Float16: return {kDLFloat, 16, 1};
@@ -238,6 +244,8 @@ DType from_dl_dtype(DLDataType d) {
   DLCORE_CHECK(d.lanes == 1, TypeError, "from_dlpack: vector dtypes (lanes=", d.lanes, ") are not supported");
   if (d.code == kDLBool && d.bits == 8) return DType::Bool;
   if (d.code == kDLUInt && d.bits == 8) return DType::UInt8;
+  if (d.code == kDLInt && d.bits == 8) return DType::Int8;
+  if (d.code == kDLInt && d.bits == 16) return DType::Int16;
   if (d.code == kDLInt && d.bits == 32) return DType::Int32;
   if (d.code == kDLInt && d.bits == 64) return DType::Int64;
   if (d.code == kDLFloat && d.bits == 16) return DType::Float16;
@@ -388,6 +396,8 @@ void bind_tensor(py::module_& m) {
   py::enum_<DType>(m, "dtype")
       .value("bool", DType::Bool)
       .value("uint8", DType::UInt8)
+      .value("int8", DType::Int8)
+      .value("int16", DType::Int16)
       .value("int32", DType::Int32)
       .value("int64", DType::Int64)
       .value("float16", DType::Float16)
@@ -451,6 +461,8 @@ void bind_tensor(py::module_& m) {
     switch (t.dtype()) {
       case DType::Bool: fmt = "?"; break;
       case DType::UInt8: fmt = "B"; break;
+      case DType::Int8: fmt = "b"; break;
+      case DType::Int16: fmt = "h"; break;
       case DType::Int32: fmt = "i"; break;
       case DType::Int64: fmt = "q"; break;
       case DType::Float16: fmt = "e"; break;
@@ -560,12 +572,14 @@ void bind_tensor(py::module_& m) {
   });
   m.def("full", [](py::handle shape, double value, py::handle dtype, py::handle device) {
     Tensor t = Tensor::empty(to_intlist(shape, "full", "size"), to_dtype(dtype, "full"), to_device(device, "full"));
+    check_fill_range(ScalarArg{ScalarArg::Float, value, 0}, t.dtype());
     t.fill(value);
     return wrap(t);
   });
   m.def("full_int", [](py::handle shape, int64_t value, py::handle dtype, py::handle device) {
     DType dt = to_dtype(dtype, "full");
     Tensor t = Tensor::empty(to_intlist(shape, "full", "size"), dt, to_device(device, "full"));
+    check_fill_range(ScalarArg{ScalarArg::Int, (double)value, value}, dt);
     if (t.numel() > 0) t.copy_from(scalar_tensor(ScalarArg{ScalarArg::Int, (double)value, value}, dt));
     return wrap(t);
   });
@@ -635,6 +649,7 @@ void bind_tensor(py::module_& m) {
   m.def("fill_", [](PyTensor& dst, py::handle value) {
     ScalarArg sv;
     if (to_scalar(value, sv)) {
+      check_fill_range(sv, dst.t.dtype());
       if (sv.kind != ScalarArg::Float && dst.t.dtype() == DType::Int64 && dst.t.numel() > 0)
         dst.t.copy_from(scalar_tensor(sv, DType::Int64));
       else

@@ -10,8 +10,16 @@ DType promote_types(DType a, DType b) {
     DType hi = ca > cb ? a : b;
     return hi;  // bool < integer < floating: the higher category's type wins
   }
-  if (ca == 1) {  // integers: uint8 with a signed type gives the signed type (int32/int64 both hold uint8)
-    auto rank = [](DType d) { return d == DType::UInt8 ? 0 : d == DType::Int32 ? 1 : 2; };
+  if (ca == 1) {  // integers: the wider; uint8 with int8 gives int16 (the smallest type holding both)
+    if ((a == DType::UInt8 && b == DType::Int8) || (a == DType::Int8 && b == DType::UInt8)) return DType::Int16;
+    auto rank = [](DType d) {
+      switch (d) {
+        case DType::UInt8: case DType::Int8: return 0;
+        case DType::Int16: return 1;
+        case DType::Int32: return 2;
+        default: return 3;
+      }
+    };
     return rank(a) >= rank(b) ? a : b;
   }
   // floating: float16 with bfloat16 -> float32, otherwise the wider

@@ -10,8 +10,10 @@
 
 namespace dlcore {
 
-enum class DType : int8_t { Bool = 0, UInt8, Int32, Int64, Float16, BFloat16, Float32, Float64 };
-constexpr int kNumDTypes = 8;
+// Int8 and Int16 came later: they take the next codes so the earlier ones (serialized, and in the Python layer's
+// tables) keep their values.
+enum class DType : int8_t { Bool = 0, UInt8, Int32, Int64, Float16, BFloat16, Float32, Float64, Int8, Int16 };
+constexpr int kNumDTypes = 10;
 
 // 16-bit float storage types with conversions through float32 (round to nearest even).
 struct Half {
@@ -85,8 +87,8 @@ struct BFloat16 {
 
 inline std::size_t itemsize(DType d) {
   switch (d) {
-    case DType::Bool: case DType::UInt8: return 1;
-    case DType::Float16: case DType::BFloat16: return 2;
+    case DType::Bool: case DType::UInt8: case DType::Int8: return 1;
+    case DType::Int16: case DType::Float16: case DType::BFloat16: return 2;
     case DType::Int32: case DType::Float32: return 4;
     case DType::Int64: case DType::Float64: return 8;
   }
@@ -97,6 +99,8 @@ inline const char* dtype_name(DType d) {
   switch (d) {
     case DType::Bool: return "bool";
     case DType::UInt8: return "uint8";
+    case DType::Int8: return "int8";
+    case DType::Int16: return "int16";
     case DType::Int32: return "int32";
     case DType::Int64: return "int64";
     case DType::Float16: return "float16";
@@ -111,7 +115,8 @@ inline bool is_floating(DType d) {
   return d == DType::Float16 || d == DType::BFloat16 || d == DType::Float32 || d == DType::Float64;
 }
 inline bool is_integral(DType d, bool include_bool = false) {
-  return d == DType::UInt8 || d == DType::Int32 || d == DType::Int64 || (include_bool && d == DType::Bool);
+  return d == DType::UInt8 || d == DType::Int8 || d == DType::Int16 || d == DType::Int32 || d == DType::Int64 ||
+         (include_bool && d == DType::Bool);
 }
 // 0 bool, 1 integer, 2 floating: the type-promotion category.
 inline int dtype_category(DType d) { return d == DType::Bool ? 0 : (is_floating(d) ? 2 : 1); }
@@ -122,6 +127,8 @@ DType promote_types(DType a, DType b);
 template <class T> struct dtype_of;
 template <> struct dtype_of<bool> { static constexpr DType value = DType::Bool; };
 template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::UInt8; };
+template <> struct dtype_of<int8_t> { static constexpr DType value = DType::Int8; };
+template <> struct dtype_of<int16_t> { static constexpr DType value = DType::Int16; };
 template <> struct dtype_of<int32_t> { static constexpr DType value = DType::Int32; };
 template <> struct dtype_of<int64_t> { static constexpr DType value = DType::Int64; };
 template <> struct dtype_of<Half> { static constexpr DType value = DType::Float16; };
@@ -142,6 +149,8 @@ decltype(auto) dispatch_dtype(DType d, const char* op, Fn&& fn) {
   switch (d) {
     case DType::Bool: return fn(TypeTag<bool>{});
     case DType::UInt8: return fn(TypeTag<uint8_t>{});
+    case DType::Int8: return fn(TypeTag<int8_t>{});
+    case DType::Int16: return fn(TypeTag<int16_t>{});
     case DType::Int32: return fn(TypeTag<int32_t>{});
     case DType::Int64: return fn(TypeTag<int64_t>{});
     case DType::Float16: return fn(TypeTag<Half>{});

@@ -16,10 +16,14 @@ __version__ = _C._build_info.get("version") or "0.1.0"
 Tensor = _C.Tensor
 dtype = _C.dtype
 dtype.__repr__ = dtype.__str__ = lambda self: f"dlcore.{self.name}"
+dtype.is_signed = property(lambda self: self not in (_C.dtype.bool, _C.dtype.uint8))
+dtype.is_complex = property(lambda self: False)  # dlcore has no complex dtypes
 device = _C.device
 
 bool = _C.dtype.bool  # noqa: A001  (torch.bool)
 uint8 = _C.dtype.uint8
+int8 = _C.dtype.int8
+int16 = _C.dtype.int16
 int32 = _C.dtype.int32
 int64 = _C.dtype.int64
 float16 = _C.dtype.float16
@@ -31,7 +35,7 @@ float = float32  # noqa: A001
 double = float64
 long = int64
 int = int32  # noqa: A001
-short = int32
+short = int16
 
 from . import autograd  # noqa: E402
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode  # noqa: E402

@@ -47,6 +47,7 @@ def _to_dtype(d):
 def _from_np_dtype(nd):
     m = {np.dtype(np.float32): float32, np.dtype(np.float64): float64, np.dtype(np.int64): int64,
          np.dtype(np.int32): int32, np.dtype(np.uint8): uint8, np.dtype(np.bool_): bool_,
+         np.dtype(np.int8): _C.dtype.int8, np.dtype(np.int16): _C.dtype.int16,
          np.dtype(np.float16): _C.dtype.float16}
     if nd in m:
         return m[nd]
@@ -88,7 +89,8 @@ def _infer_array(data, want=None):
     if arr.dtype == object:
         raise TypeError(f"tensor(): could not infer a dtype for data of type {type(data).__name__}")
     if arr.dtype.kind == "f" and not _isT(data, np.generic):
-        keep64 = want == float64 or _default_dtype[0] != float32
+        # float64 kept when bound for float64 or an integer type (16777217.0 -> int32 must not round via float32)
+        keep64 = want == float64 or _default_dtype[0] != float32 or (want is not None and not want.is_floating_point)
         arr = arr.astype(np.float64 if keep64 else np.float32)
     elif arr.dtype.kind in "iu" and arr.dtype != np.uint8 and not _isT(data, np.generic):
         arr = arr.astype(np.int64)
@@ -127,10 +129,26 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         t = t._alias()
         return _finish(t, requires_grad)
     arr = _infer_array(data, None if dtype is None else _dt(dtype))
+    if dtype is not None and not _isT(data, np.ndarray) and arr.size and arr.dtype.kind in "iuf":
+        _check_int_range(arr, _dt(dtype))
     t = _C.from_numpy(np.array(arr, copy=True, order="C"))
     if dtype is not None or device is not None:
         t = _C.to(t, None if dtype is None else _dt(dtype), device, False)
     return _finish(t, requires_grad)
+
+
+_INT_RANGE = {"uint8": np.uint8, "int8": np.int8, "int16": np.int16, "int32": np.int32}
+
+
+def _check_int_range(arr, dt):
+    """Python numbers bound for a narrower integer type must fit it (torch: tensor([300], dtype=torch.int8) raises;
+    NumPy arrays are cast, wrapping, as in torch)."""
+    if dt.name not in _INT_RANGE:
+        return
+    info = np.iinfo(_INT_RANGE[dt.name])
+    lo, hi = float(arr.min()), float(arr.max())  # (in float64: exact for these types' bounds)
+    if not (lo >= info.min and hi <= info.max):  # as torch: 127.5 overflows int8; NaN and inf too
+        raise RuntimeError(f"value cannot be converted to type {dt.name} without overflow")
 
 
 def as_tensor(data, dtype=None, device=None):

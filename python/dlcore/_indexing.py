@@ -54,6 +54,8 @@ def _as_index(i, device, op="index"):
         i = _C.from_numpy(np.require(arr, requirements="C"))
     if i.dtype in (_C.dtype.int32, _C.dtype.uint8) and i.dtype != _C.dtype.bool:
         i = _C.to(i, _int64, None, False)
+    elif i.dtype in (_C.dtype.int8, _C.dtype.int16):
+        raise IndexError(f"{op}: tensors used as indices must be long, int, byte or bool tensors (got {i.dtype.name})")
     if i.device != device:
         i = _C.to(i, None, device, False)
     return i

@@ -723,7 +723,11 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     dim = _dims_list(dim)
     if _needs_grad(input):
         return _Sum.apply(input, dim, keepdim)
-    return _C.sum(input, dim, keepdim)
+    out = _C.sum(input, dim, keepdim)
+    if dtype is not None and out.dtype != input.dtype:
+        # an integer dtype asked for: torch accumulates in it (wrapping); the int64 sum cast to it is the same value
+        out = _C.to(out, input.dtype, None, False)
+    return out
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):

@@ -51,6 +51,13 @@ Tensor.shape = property(lambda self: Size(Tensor._raw_shape.__get__(self)))
 def type(self, dtype=None):
     if dtype is None:
         return f"dlcore.{self.dtype.name}"
+    if isinstance(dtype, str) and dtype.endswith("Tensor"):  # torch's legacy names: 'torch.ShortTensor'
+        from ._torch_extra2 import _TYPE_NAMES
+        names = {v: k for k, v in _TYPE_NAMES.items()}
+        short = dtype.rsplit(".", 1)[-1]
+        if short not in names:
+            raise TypeError(f"type(): invalid type {dtype!r}")
+        dtype = getattr(_C.dtype, names[short])
     return self.to(dtype)
 
 
@@ -183,6 +190,8 @@ Tensor.long = lambda self: _ops._to(self, _C.dtype.int64, None)
 Tensor.int = lambda self: _ops._to(self, _C.dtype.int32, None)
 Tensor.bool = lambda self: _ops._to(self, _C.dtype.bool, None)
 Tensor.byte = lambda self: _ops._to(self, _C.dtype.uint8, None)
+Tensor.char = lambda self: _ops._to(self, _C.dtype.int8, None)
+Tensor.short = lambda self: _ops._to(self, _C.dtype.int16, None)
 Tensor.type_as = lambda self, other: _ops._to(self, other.dtype, None)
 
 

@@ -75,7 +75,7 @@ def igammac(input, other, *, out=None):
 
 # ------------------------------------------------------------------------------------------------- bit shifts
 
-_INT_DTYPES = (_C.dtype.uint8, _C.dtype.int32, _C.dtype.int64)
+_INT_DTYPES = (_C.dtype.uint8, _C.dtype.int8, _C.dtype.int16, _C.dtype.int32, _C.dtype.int64)
 
 
 def _shift_operands(op, a, b):
@@ -88,7 +88,7 @@ def _shift_operands(op, a, b):
         if isinstance(v, Tensor):
             if v.dtype not in _INT_DTYPES:
                 raise NotImplementedError(f"{op}(): not implemented for dtype {v.dtype.name} (argument '{name}'); "
-                                          f"expected an integer tensor (uint8, int32, int64)")
+                                          f"expected an integer tensor (uint8, int8, int16, int32, int64)")
         elif isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise TypeError(f"{op}(): argument '{name}' must be an integer tensor or int, got {type(v).__name__}")
     if isinstance(a, Tensor) and isinstance(b, Tensor):

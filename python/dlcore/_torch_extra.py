@@ -99,7 +99,8 @@ class iinfo:
         if type.is_floating_point:
             raise TypeError(f"iinfo() requires an integer input type, got dlcore.{type.name}. "
                             "Use dlcore.finfo to handle floating types")
-        ni = np.iinfo({_C.dtype.uint8: np.uint8, _C.dtype.int32: np.int32, _C.dtype.int64: np.int64}[type])
+        ni = np.iinfo({_C.dtype.uint8: np.uint8, _C.dtype.int8: np.int8, _C.dtype.int16: np.int16,
+                       _C.dtype.int32: np.int32, _C.dtype.int64: np.int64}[type])
         self.bits = int(ni.bits)
         self.max = int(ni.max)
         self.min = int(ni.min)

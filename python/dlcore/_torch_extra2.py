@@ -387,6 +387,7 @@ def set_num_interop_threads(num):
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
                "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor", "uint8": "ByteTensor",
+               "int16": "ShortTensor", "int8": "CharTensor",
                "bool": "BoolTensor"}
 
 
@@ -1278,7 +1279,7 @@ def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=Non
 
 
 _NP_OF = {"float32": np.float32, "float64": np.float64, "float16": np.float16, "int64": np.int64,
-          "int32": np.int32, "uint8": np.uint8, "bool": np.bool_}
+          "int32": np.int32, "uint8": np.uint8, "bool": np.bool_, "int16": np.int16, "int8": np.int8}
 
 
 def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):

@@ -40,7 +40,8 @@ class LinAlgError(RuntimeError):
 
 
 _TORCH_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-                      "int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool"}
+                      "int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool",
+                      "int16": "Short", "int8": "Char"}
 
 SlogdetResult = namedtuple("slogdet", ["sign", "logabsdet"])
 CholeskyExResult = namedtuple("cholesky_ex", ["L", "info"])

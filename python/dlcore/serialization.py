@@ -259,8 +259,6 @@ def _tensor_from(arr, dt, device):
     if dt == "BF16":
         f = np.asarray(np.asarray(arr).astype(np.uint32) << 16).view(np.float32)  # (asarray: 0-d stays 0-d)
         t = _C.to(from_numpy(np.require(f, requirements="C")), _C.dtype.bfloat16, None, False)
-    elif arr.dtype in (np.int8, np.int16):
-        t = from_numpy(arr.astype(np.int32))
     elif arr.dtype in (np.uint16, np.uint32, np.uint64):
         t = from_numpy(arr.astype(np.int64))
     else:

@@ -514,6 +514,9 @@ struct ScalarArg {  // a Python number operand
 DType result_type(const Tensor* a, const ScalarArg* sa, const Tensor* b, const ScalarArg* sb);
 // A 0-d CPU tensor of dtype holding the number.
 Tensor scalar_tensor(const ScalarArg& s, DType dtype);
+// Filling or creating an integer tensor from a number outside the type's range (int8 with 300) is an error, as in
+// torch ("value cannot be converted to type int8 without overflow"); arithmetic with such a scalar wraps instead.
+void check_fill_range(const ScalarArg& s, DType dtype);
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, DType compute);
 // out = op(a, b) into an existing tensor (in-place ops and out=): out's shape must equal the broadcast shape.

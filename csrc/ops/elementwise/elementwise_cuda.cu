@@ -22,7 +22,7 @@ void add_copy_all(CopyTable& t) {
 
 }  // namespace
 
-void fill_copy_table_main(CopyTable& t) { add_copy_all<bool, uint8_t, int32_t, int64_t, Half, BFloat16, float>(t); }
+void fill_copy_table_main(CopyTable& t) { add_copy_all<bool, uint8_t, int8_t, int16_t, int32_t, int64_t, Half, BFloat16, float>(t); }
 
 namespace {
 

@@ -20,6 +20,8 @@ void add_copy_pair(CopyTable& t) {
 void fill_copy_table_f64(CopyTable& t) {
   add_copy_pair<bool>(t);
   add_copy_pair<uint8_t>(t);
+  add_copy_pair<int8_t>(t);
+  add_copy_pair<int16_t>(t);
   add_copy_pair<int32_t>(t);
   add_copy_pair<int64_t>(t);
   add_copy_pair<Half>(t);

@@ -199,6 +199,12 @@ void fill_for_type(ElementwiseTables& t) {
 void fill_elementwise_tables(ElementwiseTables& t) {
   fill_for_type<bool>(t);
   fill_for_type<uint8_t>(t);
+#if DLCORE_VLEN == 1
+  // int8/int16: the portable loops only (the compiler's SSE2 vectorization); the AVX2/AVX-512 tables fall back to
+  // these entries. They are rare dtypes here, and each ISA copy of every op's loop costs build time.
+  fill_for_type<int8_t>(t);
+  fill_for_type<int16_t>(t);
+#endif
   fill_for_type<int32_t>(t);
   fill_for_type<int64_t>(t);
   fill_for_type<float>(t);

@@ -1,6 +1,7 @@
 // Frontend of the elementwise family: type promotion, broadcasting, input casts, output allocation, and the call
 // through the registry to the device's kernel.
 #include <algorithm>
+#include <limits>
 
 #include "ops/elementwise/elementwise.h"
 
@@ -98,15 +99,34 @@ DType result_type(const Tensor* a, const ScalarArg* sa, const Tensor* b, const S
 Tensor scalar_tensor(const ScalarArg& s, DType dtype) {
   Tensor t = Tensor::empty(IntList{}, dtype, Device());
   double v = s.kind == ScalarArg::Float ? s.d : (double)s.i;
-  if (s.kind != ScalarArg::Float && (dtype == DType::Int64 || dtype == DType::Int32 || dtype == DType::UInt8)) {
-    // integers exactly (an int64 beyond 2^53 must not round through double)
-    if (dtype == DType::Int64) *t.data<int64_t>() = s.i;
-    else if (dtype == DType::Int32) *t.data<int32_t>() = (int32_t)s.i;
-    else *t.data<uint8_t>() = (uint8_t)s.i;
+  if (s.kind != ScalarArg::Float && is_integral(dtype)) {
+    // integers exactly (an int64 beyond 2^53 must not round through double), wrapped to the type like torch's
+    // (int8 tensor + 300 adds 44)
+    dispatch_dtype(dtype, "scalar", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) *t.data<T>() = (T)(uint64_t)s.i;
+    });
     return t;
   }
   t.fill(v);
   return t;
+}
+
+void check_fill_range(const ScalarArg& s, DType dtype) {
+  if (!is_integral(dtype) || s.kind == ScalarArg::Bool) return;
+  dispatch_dtype(dtype, "fill", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      constexpr double lo = (double)std::numeric_limits<T>::min(), hi = (double)std::numeric_limits<T>::max();
+      bool ok;
+      if (s.kind == ScalarArg::Int)
+        ok = std::is_same_v<T, int64_t> ||
+             (s.i >= (int64_t)std::numeric_limits<T>::min() && s.i <= (int64_t)std::numeric_limits<T>::max());
+      else
+        ok = s.d >= lo && s.d <= hi;  // as torch: 127.5 overflows int8 (NaN and inf too)
+      DLCORE_CHECK(ok, RuntimeError, "value cannot be converted to type ", dtype_name(dtype), " without overflow");
+    }
+  });
 }
 
 static void check_binary_dtypes(BinaryOp op, DType compute) {

@@ -6,6 +6,8 @@ namespace dlcore::ew_cuda {
 void fill_unary_table_main(UnaryTable& t) {
   fill_unary_table<bool, 0>(t);
   fill_unary_table<uint8_t, 0>(t);
+  fill_unary_table<int8_t, 0>(t);
+  fill_unary_table<int16_t, 0>(t);
   fill_unary_table<int32_t, 0>(t);
   fill_unary_table<int64_t, 0>(t);
   fill_unary_table<float, 0>(t);

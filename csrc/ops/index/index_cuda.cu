@@ -30,6 +30,8 @@ void scatter_by_offset_cuda(const Tensor& dst, const Tensor& off, const Tensor& 
     switch (dst.dtype()) {
       case DType::Bool: return scatter_add_launch<bool>(it);
       case DType::UInt8: return scatter_add_launch<uint8_t>(it);
+      case DType::Int8: return scatter_add_launch<int8_t>(it);
+      case DType::Int16: return scatter_add_launch<int16_t>(it);
       case DType::Int32: return scatter_add_launch<int32_t>(it);
       case DType::Int64: return scatter_add_launch<int64_t>(it);
       case DType::Float16: return scatter_add_launch<Half>(it);

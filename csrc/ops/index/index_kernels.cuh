@@ -8,8 +8,9 @@
 //            dst[...] += values[p]                    (accumulate=true: atomics, so repeated offsets all add up;
 //            float sums are then not in a fixed order). 32/64-bit types use atomicAdd; bool writes `true` when
 //            the value is true (an OR: racing writers all store the same value); 8/16-bit types (uint8, float16,
-//            bfloat16) add through a compare-and-swap on their aligned 32-bit word.
+//            bfloat16, int8, int16) add through a compare-and-swap on their aligned 32-bit word.
 #pragma once
+#include <cstring>
 #include <type_traits>
 
 #include "ops/elementwise/elementwise_kernels.cuh"
@@ -25,31 +26,33 @@ struct GatherF {
   }
 };
 
-// *d += v for an 8- or 16-bit T, through a CAS loop on the aligned 32-bit word holding it.
+// *d += v for an 8- or 16-bit T, through a CAS loop on the aligned 32-bit word holding it. Integers wrap (the sum
+// of their bit patterns as unsigned); Half/BFloat16 add in float. The new bits are masked to T's width before they
+// are shifted into the word (a sign-extended int8 would overwrite its neighbours).
 template <class T>
 __device__ __forceinline__ void atomic_add_small(T* d, T v) {
   static_assert(sizeof(T) == 1 || sizeof(T) == 2);
+  using U = std::conditional_t<sizeof(T) == 1, uint8_t, uint16_t>;
   uintptr_t addr = reinterpret_cast<uintptr_t>(d);
   unsigned* word = reinterpret_cast<unsigned*>(addr & ~(uintptr_t)3);
   const unsigned shift = (unsigned)(addr & 3) * 8u;
-  const unsigned mask = (sizeof(T) == 1 ? 0xffu : 0xffffu) << shift;
+  const unsigned mask = (unsigned)(U)~U(0) << shift;
+  U vb;
+  memcpy(&vb, &v, sizeof(T));
   unsigned old = *word, assumed;
   do {
     assumed = old;
-    T cur;
-    if constexpr (sizeof(T) == 1) {
-      cur = (T)((assumed & mask) >> shift);
+    const U cb = (U)((assumed & mask) >> shift);
+    U sb;
+    if constexpr (std::is_integral_v<T>) {
+      sb = (U)(cb + vb);
     } else {
-      uint16_t bits = (uint16_t)((assumed & mask) >> shift);
-      cur = *reinterpret_cast<T*>(&bits);
+      T cur;
+      memcpy(&cur, &cb, sizeof(T));
+      const T sum = T((float)cur + (float)v);
+      memcpy(&sb, &sum, sizeof(T));
     }
-    T sum;
-    if constexpr (std::is_same_v<T, uint8_t>) sum = (uint8_t)(cur + v);
-    else sum = T((float)cur + (float)v);
-    unsigned sb;
-    if constexpr (sizeof(T) == 1) sb = (unsigned)sum;
-    else sb = (unsigned)*reinterpret_cast<uint16_t*>(&sum);
-    old = atomicCAS(word, assumed, (assumed & ~mask) | (sb << shift));
+    old = atomicCAS(word, assumed, (assumed & ~mask) | ((unsigned)sb << shift));
   } while (old != assumed);
 }
 

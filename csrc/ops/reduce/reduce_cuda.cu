@@ -11,6 +11,8 @@ void reduce_cuda(ReduceOp op, const Tensor& out, const Tensor& in, int64_t O, in
   switch (in.dtype()) {
     case DType::Bool: return reduce_launch<bool>(op, out, in, O, R, I);
     case DType::UInt8: return reduce_launch<uint8_t>(op, out, in, O, R, I);
+    case DType::Int8: return reduce_launch<int8_t>(op, out, in, O, R, I);
+    case DType::Int16: return reduce_launch<int16_t>(op, out, in, O, R, I);
     case DType::Int32: return reduce_launch<int32_t>(op, out, in, O, R, I);
     case DType::Int64: return reduce_launch<int64_t>(op, out, in, O, R, I);
     case DType::Float32: return reduce_launch<float>(op, out, in, O, R, I);

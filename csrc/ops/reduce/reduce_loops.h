@@ -161,6 +161,10 @@ void fill_for_type(ReduceTable& t) {
 void fill_reduce_table(ReduceTable& t) {
   fill_for_type<bool>(t);
   fill_for_type<uint8_t>(t);
+#if DLCORE_VLEN == 1
+  fill_for_type<int8_t>(t);  // int8/int16: the portable loops only (elementwise_loops.h says why)
+  fill_for_type<int16_t>(t);
+#endif
   fill_for_type<int32_t>(t);
   fill_for_type<int64_t>(t);
   fill_for_type<float>(t);

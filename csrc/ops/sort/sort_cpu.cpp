@@ -172,6 +172,8 @@ void select_cpu(const Tensor& value, const Tensor& index, const Tensor& x, int64
     case DType::Int32: return select_rows<int32_t>(value, index, x, k);
     case DType::Int64: return select_rows<int64_t>(value, index, x, k);
     case DType::UInt8: return select_rows<uint8_t>(value, index, x, k);
+    case DType::Int8: return select_rows<int8_t>(value, index, x, k);
+    case DType::Int16: return select_rows<int16_t>(value, index, x, k);
     default: DLCORE_THROW(TypeError, "kthvalue(): unsupported dtype ", dtype_name(x.dtype()));
   }
 }
@@ -183,6 +185,8 @@ void sort_cpu(const Tensor& values, const Tensor& indices, const Tensor& x, bool
     case DType::Int32: return sort_rows<int32_t>(values, indices, x, desc);
     case DType::Int64: return sort_rows<int64_t>(values, indices, x, desc);
     case DType::UInt8: return sort_rows<uint8_t>(values, indices, x, desc);
+    case DType::Int8: return sort_rows<int8_t>(values, indices, x, desc);
+    case DType::Int16: return sort_rows<int16_t>(values, indices, x, desc);
     default: DLCORE_THROW(TypeError, "sort(): unsupported dtype ", dtype_name(x.dtype()));
   }
 }
@@ -254,6 +258,8 @@ void topk_cpu(const Tensor& values, const Tensor& indices, const Tensor& x, bool
     case DType::Int32: return topk_run<int32_t>(a, 2, es);
     case DType::Int64: return topk_run<int64_t>(a, 3, es);
     case DType::UInt8: return topk_run<uint8_t>(a, 4, es);
+    case DType::Int8: return topk_run<int8_t>(a, 5, es);
+    case DType::Int16: return topk_run<int16_t>(a, 6, es);
     default: DLCORE_THROW(TypeError, "topk(): unsupported dtype ", dtype_name(x.dtype()));
   }
 }

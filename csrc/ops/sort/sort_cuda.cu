@@ -16,6 +16,8 @@ void sort_cuda(const Tensor& values, const Tensor& indices, const Tensor& x, boo
     case DType::Int32: return sort_launch<int32_t>(values, indices, x, descending);
     case DType::Int64: return sort_launch<int64_t>(values, indices, x, descending);
     case DType::UInt8: return sort_launch<uint8_t>(values, indices, x, descending);
+    case DType::Int8: return sort_launch<int8_t>(values, indices, x, descending);
+    case DType::Int16: return sort_launch<int16_t>(values, indices, x, descending);
     default: DLCORE_THROW(TypeError, "sort(): unsupported dtype ", dtype_name(x.dtype()), " on cuda");
   }
 }

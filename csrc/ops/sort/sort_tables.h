@@ -22,11 +22,11 @@ struct TopkArgs {
 // caller computes those lines' outputs another way.
 struct TopkTable {
   // rows o0..o1 (I == 1); redo gets row numbers o
-  int64_t (*rows[5])(const TopkArgs&, int64_t o0, int64_t o1, int64_t* redo) = {};
+  int64_t (*rows[7])(const TopkArgs&, int64_t o0, int64_t o1, int64_t* redo) = {};
   // lines c0..c1 of slice o (I > 1); redo gets line numbers c; scratch holds (c1 - c0) * (K * (8 + sizeof(T)) +
   // sizeof(T) + 8) bytes, 8-aligned
-  int64_t (*lanes[5])(const TopkArgs&, int64_t o, int64_t c0, int64_t c1, void* scratch, int64_t* redo) = {};
-  int lane_width[5] = {};  // elements per vector block (1: scalar)
+  int64_t (*lanes[7])(const TopkArgs&, int64_t o, int64_t c0, int64_t c1, void* scratch, int64_t* redo) = {};
+  int lane_width[7] = {};  // elements per vector block (1: scalar)
 };
 
 namespace scalar { void fill_topk_table(TopkTable&); }

@@ -483,16 +483,22 @@ void fill_topk_table(TopkTable& t) {
   t.rows[2] = &topk_rows_any<int32_t>;
   t.rows[3] = &topk_rows_any<int64_t>;
   t.rows[4] = &topk_rows_any<uint8_t>;
+  t.rows[5] = &topk_rows_any<int8_t>;
+  t.rows[6] = &topk_rows_any<int16_t>;
   t.lanes[0] = &topk_lanes_any<float>;
   t.lanes[1] = &topk_lanes_any<double>;
   t.lanes[2] = &topk_lanes_any<int32_t>;
   t.lanes[3] = &topk_lanes_any<int64_t>;
   t.lanes[4] = &topk_lanes_any<uint8_t>;
+  t.lanes[5] = &topk_lanes_any<int8_t>;
+  t.lanes[6] = &topk_lanes_any<int16_t>;
   t.lane_width[0] = Simd<float>::W;
   t.lane_width[1] = Simd<double>::W;
   t.lane_width[2] = Simd<int32_t>::W;
   t.lane_width[3] = Simd<int64_t>::W;
   t.lane_width[4] = Simd<uint8_t>::W;
+  t.lane_width[5] = Simd<int8_t>::W;
+  t.lane_width[6] = Simd<int16_t>::W;
 }
 
 }  // namespace dlcore::DLCORE_ISA_NS

@@ -6,7 +6,7 @@ Type mapping (the same as torch's):
   float -> float64 Tensor; int -> int64 Tensor; bool -> bool Tensor; str/bytes -> list, unchanged;
   Mapping -> same mapping of collated values; namedtuple -> namedtuple of collated fields;
   tuple -> *list* of collated columns (torch's backward-compatible choice); other sequences -> same type.
-dlcore has no int8/int16/uint16/uint32 tensors: integer arrays of those dtypes become int64 tensors."""
+dlcore has no uint16/uint32/uint64 tensors: integer arrays of those dtypes become int64 tensors."""
 from __future__ import annotations
 
 import collections.abc
@@ -23,8 +23,8 @@ default_collate_err_msg_format = (
     "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
 )
 
-_DLCORE_NP_DTYPES = {np.dtype(t) for t in (np.bool_, np.uint8, np.int32, np.int64, np.float16, np.float32,
-                                            np.float64)}
+_DLCORE_NP_DTYPES = {np.dtype(t) for t in (np.bool_, np.uint8, np.int8, np.int16, np.int32, np.int64, np.float16,
+                                            np.float32, np.float64)}
 
 
 def _array_to_tensor(a, who="default_collate"):
@@ -37,7 +37,7 @@ def _array_to_tensor(a, who="default_collate"):
             raise TypeError(default_collate_err_msg_format.format(a.dtype))
         else:
             raise TypeError(f"{who}: NumPy dtype {a.dtype} has no dlcore tensor dtype (dlcore has bool, uint8, "
-                            "int32, int64, float16, float32, float64)")
+                            "int8, int16, int32, int64, float16, float32, float64)")
     if not a.flags.c_contiguous:  # (np.ascontiguousarray would turn a 0-d array into 1-d)
         a = a.copy(order="C")
     return _C.from_numpy(a)
