@@ -380,3 +380,40 @@ def test_out_of_range_fill_is_an_error_like_torch(dt):
 def test_python_floats_to_int_types_do_not_round_through_float32():
     same(lambda L: L.tensor([16777217.0, -16777219.0], dtype=L.int32))
     same(lambda L: L.tensor([[2.0**40 + 1.0]], dtype=L.int64))
+
+
+@pytest.mark.parametrize("dt", SMALL_INTS + ["uint8", "int32", "int64"])
+def test_integer_matmul_and_relu_like_torch(dt, device):
+    """torch computes integer matmul (wrapping in the dtype) and relu on integer tensors; so does dlcore."""
+    def mk(L, shape, seed):
+        return data(L, dt, shape, seed=seed, lo=0 if dt == "uint8" else -60, hi=60,
+                    device=device if L is dlcore else "cpu")
+
+    same(lambda L: (mk(L, (3, 5), 0) @ mk(L, (5, 4), 1)).cpu())
+    same(lambda L: L.matmul(mk(L, (2, 1, 3, 5), 2), mk(L, (4, 5, 2), 3)).cpu())  # batch broadcast
+    same(lambda L: L.matmul(mk(L, (5,), 4), mk(L, (5, 3), 5)).cpu())
+    same(lambda L: L.mv(mk(L, (3, 5), 6), mk(L, (5,), 7)).cpu())
+    same(lambda L: L.dot(mk(L, (5,), 8), mk(L, (5,), 9)).cpu())
+    same(lambda L: L.bmm(mk(L, (2, 3, 5), 10), mk(L, (2, 5, 2), 11)).cpu())
+    same(lambda L: L.tensordot(mk(L, (3, 4, 5), 12), mk(L, (4, 5, 2), 13), dims=2).cpu())
+    same(lambda L: L.nn.functional.relu(mk(L, (4, 6), 14)).cpu())
+    same(lambda L: L.relu(mk(L, (4, 6), 15)).cpu())
+
+    def inplace(L):
+        x = mk(L, (4, 6), 16)
+        y = L.relu_(x)
+        assert y is x
+        return x.cpu()
+
+    same(inplace)
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        mk(dlcore, (3, 5), 0) @ mk(dlcore, (4, 5), 1)
+    other = "int64" if dt != "int64" else "int32"
+    with pytest.raises(RuntimeError, match="same dtype"):
+        mk(dlcore, (3, 5), 0) @ data(dlcore, other, (5, 2), device=device)
+
+
+def test_uint8_all_any_and_histogram_default_bins():
+    same(lambda L: L.all(L.tensor([[1, 2], [0, 3]], dtype=L.uint8)))
+    same(lambda L: L.any(L.tensor([[1, 2], [0, 3]], dtype=L.uint8), 1))
+    same(lambda L: L.histogram(L.tensor([0.5, 1.0, 3.0, 2.5, -1.0]))[0])

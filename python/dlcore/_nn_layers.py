@@ -139,13 +139,28 @@ def _composite_inplace(x, fn, op):
     return x
 
 
+def _int_relu(input, inplace):
+    """relu of an integer tensor (torch allows it): max(x, 0) in the input's dtype."""
+    if input.dtype == _C.dtype.uint8:
+        return input if inplace else _C.clone(input)
+    r = _ops.clamp(input, min=0)
+    if inplace:
+        _C.copy_(input, r)
+        return input
+    return r
+
+
 def relu(input, inplace=False):
+    if isinstance(input, _C.Tensor) and input.dtype != _C.dtype.bool and not input.dtype.is_floating_point:
+        return _int_relu(input, inplace)
     if inplace:
         return _act_inplace(input, _RELU, op="relu_")
     return _act(input, _RELU, op="relu")
 
 
 def relu_(input):
+    if isinstance(input, _C.Tensor) and input.dtype != _C.dtype.bool and not input.dtype.is_floating_point:
+        return _int_relu(input, True)
     return _act_inplace(input, _RELU, op="relu_")
 
 

@@ -10,6 +10,8 @@ import builtins
 import math
 import weakref
 
+import numpy as np
+
 from . import _C
 from .autograd import Function, _needs_grad, _mode, _linear_backward, _linear_pair
 
@@ -1026,11 +1028,13 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
 
 
 def any(input, dim=None, keepdim=False):
-    return _C.any(input, _dims_list(dim), keepdim)
+    r = _C.any(input, _dims_list(dim), keepdim)
+    return _C.to(r, _C.dtype.uint8, None, False) if input.dtype == _C.dtype.uint8 else r  # torch: uint8 stays uint8
 
 
 def all(input, dim=None, keepdim=False):
-    return _C.all(input, _dims_list(dim), keepdim)
+    r = _C.all(input, _dims_list(dim), keepdim)
+    return _C.to(r, _C.dtype.uint8, None, False) if input.dtype == _C.dtype.uint8 else r
 
 
 class _LogSumExp(Function):
@@ -1585,7 +1589,31 @@ class _Matmul(Function):
         return ga, gb
 
 
+def _int_matmul(input, other, op):
+    """matmul of two integer tensors (torch computes these on the CPU): exact int64 products and sums on the host,
+    wrapped to the operands' dtype like torch's integer GEMM (int8 @ int8 is int8, modulo 256)."""
+    if input.dtype != other.dtype:
+        raise RuntimeError(f"{op}: expected both operands to have the same dtype, but got {input.dtype.name} and "
+                           f"{other.dtype.name}")
+    a = _C.to(input, _C.dtype.int64, _C.device("cpu"), False).numpy()
+    b = _C.to(other, _C.dtype.int64, _C.device("cpu"), False).numpy()
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"{op}: both arguments need at least 1 dimension, got {a.ndim}-D and {b.ndim}-D")
+    try:
+        r = np.matmul(a, b)
+    except ValueError:
+        raise RuntimeError(f"{op}: shapes {list(input.shape)} and {list(other.shape)} cannot be multiplied") from None
+    r = _C.from_numpy(np.array(r, order="C"))  # (ascontiguousarray would make a 0-d result 1-d)
+    return _C.to(r, input.dtype, input.device, False)
+
+
+def _is_int(t):
+    return isinstance(t, Tensor) and t.dtype != _C.dtype.bool and not t.dtype.is_floating_point
+
+
 def matmul(input, other):
+    if _is_int(input) and _is_int(other):
+        return _int_matmul(input, other, "matmul")
     if _needs_grad(input, other):
         return _Matmul.apply(input, other)
     return _C.matmul(input, other)

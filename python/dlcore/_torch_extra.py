@@ -715,7 +715,7 @@ def corrcoef(input):
 HistogramResult = namedtuple("histogram", ["hist", "bin_edges"])
 
 
-def histogram(input, bins, *, range=None, weight=None, density=False, out=None):  # noqa: A002
+def histogram(input, bins=100, *, range=None, weight=None, density=False, out=None):  # noqa: A002
     """Histogram of input (torch.histogram): bins an int (equal-width bins over `range`, default the data's min and
     max) or a 1-D tensor of increasing edges. Returns (hist, bin_edges); the last bin includes its right edge."""
     op = "histogram"
