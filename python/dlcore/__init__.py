@@ -69,6 +69,7 @@ from ._runtime import (get_num_threads, set_num_threads, info, is_tensor, is_flo
 from ._torch_extra import *  # noqa: E402,F401,F403  (finfo, iinfo, range, cov, histogram, in-place forms, ...)
 from ._tensor_methods_extra import *  # noqa: E402,F401,F403  (i0, polygamma, shifts, index_reduce + Tensor methods)
 from ._torch_extra2 import *  # noqa: E402,F401,F403  (printoptions, default device, windows, torch's F.* forms, ...)
+from ._compat import *  # noqa: E402,F401,F403  (compile, float32 matmul precision, amp, autocast, accelerator)
 
 default_generator = _creation_mod._default_generator_obj()
 

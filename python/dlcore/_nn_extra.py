@@ -181,7 +181,21 @@ class _PadIndex(Function):
 
 # ------------------------------------------------------------------------------------------------- interpolate
 
-_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}
+
+
+def _cubic_weights(t):
+    """torch's get_cubic_upsample_coefficients (Keys' cubic convolution, A = -0.75): the weights of the taps at
+    floor(src) - 1 .. floor(src) + 2 for the fractional offsets t (float64 arrays)."""
+    A = -0.75
+
+    def near(x):  # |x| <= 1
+        return ((A + 2) * x - (A + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+
+    return [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)]
 
 
 def _scale_for(in_size, out_size, scale, align_corners, linear, ft=np.float32):
@@ -197,7 +211,8 @@ def _scale_for(in_size, out_size, scale, align_corners, linear, ft=np.float32):
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """torch.nn.functional.interpolate for [N, C, *spatial] inputs with 1-3 spatial dims: modes 'nearest',
-    'nearest-exact', 'linear' (1-D), 'bilinear' (2-D), 'trilinear' (3-D), 'area' (adaptive average pooling)."""
+    'nearest-exact', 'linear' (1-D), 'bilinear' (2-D), 'bicubic' (2-D; 4 taps per dim, clamped at the borders, as
+    torch), 'trilinear' (3-D), 'area' (adaptive average pooling)."""
     _check_tensor(input, "interpolate")
     sp = input.ndim - 2
     if sp < 1 or sp > 3:
@@ -205,12 +220,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                          f"{list(input.shape)}")
     if antialias:
         raise NotImplementedError("interpolate(): antialias=True is not supported")
-    if mode in ("bicubic",):
-        raise NotImplementedError("interpolate(): mode 'bicubic' is not supported (nearest, nearest-exact, linear, "
-                                  "bilinear, trilinear, area)")
     if mode not in ("nearest", "nearest-exact", "area") and mode not in _LINEAR:
         raise NotImplementedError(f"interpolate(): unknown mode {mode!r}")
     linear = mode in _LINEAR
+    if linear and not input.dtype.is_floating_point:  # (the weights would be cast to the integer dtype: zeros)
+        raise NotImplementedError(f"interpolate(): mode {mode!r} needs a floating-point input, got "
+                                  f"{input.dtype.name} (convert with .float() and round back)")
     if linear and _LINEAR[mode] != sp:
         raise NotImplementedError(f"interpolate(): mode {mode!r} needs a {_LINEAR[mode] + 2}-D input, got shape "
                                   f"{list(input.shape)}")
@@ -258,19 +273,34 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             idx = np.minimum(src.astype(np.int64), n - 1)
             out = index_select(out, d, _index(idx, dev))
             continue
+        ft = np.float64 if input.dtype == _C.dtype.float64 else np.float32
+        shape = [1] * input.ndim
+        shape[d] = m
+
+        def weight(w):
+            return _C.to(_C.reshape(_C.from_numpy(np.asarray(w, dtype=np.float64)), shape), input.dtype, dev, False)
+
+        if mode == "bicubic":  # (no shortcut for m == n either: the source indices still use the scale)
+            scale = ft(_scale_for(n, m, scales[j], align_corners, True, ft))
+            o = np.arange(m, dtype=ft)
+            src = o * scale if align_corners else (o + ft(0.5)) * scale - ft(0.5)  # not clamped at 0 (cubic)
+            i0 = np.floor(src).astype(np.int64)
+            acc = None
+            for k, w in enumerate(_cubic_weights((src - i0).astype(np.float64))):
+                tap = index_select(out, d, _index(np.clip(i0 - 1 + k, 0, n - 1), dev))
+                acc = _ops.mul(tap, weight(w)) if acc is None else _ops.add(acc, _ops.mul(tap, weight(w)))
+            out = acc
+            continue
         if m == n:  # torch copies a linear dim whose size does not change, whatever the scale
             continue
-        ft = np.float64 if input.dtype == _C.dtype.float64 else np.float32
         scale = _scale_for(n, m, scales[j], align_corners, True, ft)
         o = np.arange(m, dtype=np.float64)
         src = o * scale if align_corners else np.maximum((o + 0.5) * scale - 0.5, 0.0)
         i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
         i1 = np.minimum(i0 + 1, n - 1)
         l1 = src - i0
-        shape = [1] * input.ndim
-        shape[d] = m
-        w1 = _C.to(_C.reshape(_C.from_numpy(l1.astype(np.float64)), shape), input.dtype, dev, False)
-        w0 = _C.to(_C.reshape(_C.from_numpy((1.0 - l1).astype(np.float64)), shape), input.dtype, dev, False)
+        w1 = weight(l1)
+        w0 = weight(1.0 - l1)
         a = index_select(out, d, _index(i0, dev))
         b = index_select(out, d, _index(i1, dev))
         out = _ops.add(_ops.mul(a, w0), _ops.mul(b, w1))

@@ -727,13 +727,22 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     _run_backward(tensors, grads, bool(retain_graph), create_graph=create_graph)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
-         materialize_grads=False):
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Returns the gradients of outputs w.r.t. inputs (a tuple), without touching any .grad. create_graph=True
     records the gradient computation, so the results can be differentiated again (retain_graph then defaults to
-    True)."""
+    True). only_inputs is accepted and ignored (deprecated in torch too). is_grads_batched: the first dimension of
+    every grad_output is a batch of seeds; each result gets that batch dimension (one backward per seed here,
+    where torch vectorises with vmap)."""
+    if not only_inputs:
+        import warnings
+        warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to True). To accumulate "
+                      "gradient for other parts of the graph, please use torch.autograd.backward.", stacklevel=2)
     if retain_graph is None:
         retain_graph = create_graph
+    if is_grads_batched:
+        return _grad_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                             materialize_grads)
     single = isinstance(outputs, _Tensor)
     outputs = [outputs] if single else list(outputs)
     inputs = [inputs] if isinstance(inputs, _Tensor) else list(inputs)
@@ -766,6 +775,33 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             if materialize_grads:
                 g = _C.zeros(list(t.shape), t.dtype, t.device)
         result.append(g)
+    return tuple(result)
+
+
+def _grad_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads):
+    single_in = isinstance(inputs, _Tensor)
+    outs = [outputs] if isinstance(outputs, _Tensor) else list(outputs)
+    gos = [grad_outputs] if isinstance(grad_outputs, _Tensor) else list(grad_outputs or [])
+    if len(gos) != len(outs) or any(not isinstance(g, _Tensor) for g in gos):
+        raise RuntimeError("autograd.grad: is_grads_batched=True needs one grad_output tensor per output")
+    n = None
+    for o, g in zip(outs, gos):
+        if g.dim() != o.dim() + 1 or tuple(g.shape[1:]) != tuple(o.shape):
+            raise RuntimeError(f"autograd.grad: with is_grads_batched=True each grad_output must have shape "
+                               f"(B, *output.shape); got {tuple(g.shape)} for an output of shape {tuple(o.shape)}")
+        if n is None:
+            n = g.shape[0]
+        elif g.shape[0] != n:
+            raise RuntimeError(f"autograd.grad: is_grads_batched=True with batch sizes {n} and {g.shape[0]}")
+    per = [grad(outs, inputs, [g[i] for g in gos], retain_graph=True if i + 1 < n else retain_graph,
+                create_graph=create_graph, allow_unused=allow_unused, materialize_grads=materialize_grads)
+           for i in range(n)]
+    from ._indexing import stack
+    n_in = 1 if single_in else len(list(inputs))
+    result = []
+    for j in range(n_in):
+        col = [p[j] for p in per]
+        result.append(None if any(c is None for c in col) else stack(col, 0))
     return tuple(result)
 
 

@@ -323,3 +323,32 @@ class graph:
         finally:
             _C._cuda_set_stream(self._prev)
         return False
+
+
+# ------------------------------------------------------------------------------------------------- torch.cuda.amp
+
+def _make_amp_module():
+    """dlcore.cuda.amp (torch.cuda.amp's deprecated spellings of dlcore.amp): GradScaler and autocast with
+    device 'cuda'; ``from dlcore.cuda.amp import GradScaler, autocast`` works."""
+    import sys
+    import types
+    from . import amp as _amp
+
+    mod = types.ModuleType(__name__ + ".amp", _make_amp_module.__doc__)
+
+    class GradScaler(_amp.GradScaler):
+        def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000,
+                     enabled=True):
+            super().__init__("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
+
+    class autocast(_amp.autocast):
+        def __init__(self, enabled=True, dtype=None, cache_enabled=True):
+            super().__init__("cuda", dtype, enabled, cache_enabled)
+
+    GradScaler.__module__ = autocast.__module__ = mod.__name__
+    mod.GradScaler, mod.autocast = GradScaler, autocast
+    sys.modules[mod.__name__] = mod
+    return mod
+
+
+amp = _make_amp_module()

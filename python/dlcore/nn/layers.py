@@ -14,6 +14,16 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
+
+def _device_or_default(device):
+    """device, or the default device (dlcore.set_default_device / ``with dlcore.device(...)``) when None,
+    as torch's modules place their parameters and buffers."""
+    if device is not None:
+        return device
+    from .._torch_extra2 import get_default_device
+    return get_default_device()
+
+
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d",
            "AvgPool2d", "LPPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm", "Dropout",
            "Dropout2d", "ReLU", "ReLU6", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "GELU", "Softplus", "Softmax",
@@ -31,7 +41,7 @@ def _F(name, who):
 
 def _empty(shape, device=None, dtype=None):
     from .._creation import get_default_dtype
-    return _C.empty(list(shape), dtype or get_default_dtype(), device or "cpu")
+    return _C.empty(list(shape), dtype or get_default_dtype(), _device_or_default(device))
 
 
 def _ntuple(v, n, who, what):
@@ -43,6 +53,8 @@ def _ntuple(v, n, who, what):
 
 
 # ------------------------------------------------------------------------------------------------- convolution
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 class _ConvNd(Module):
     _n = 2
@@ -59,8 +71,8 @@ class _ConvNd(Module):
             raise ValueError(f"nn.{who}: in_channels ({in_channels}) must be divisible by groups ({groups})")
         if out_channels % groups != 0:
             raise ValueError(f"nn.{who}: out_channels ({out_channels}) must be divisible by groups ({groups})")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"nn.{who}: padding_mode={padding_mode!r} is not supported (only 'zeros')")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"nn.{who}: padding_mode must be one of {list(_PADDING_MODES)}, got {padding_mode!r}")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"nn.{who}: invalid padding string {padding!r}, should be one of "
@@ -95,17 +107,34 @@ class _ConvNd(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound)
 
+    def _reversed_padding_repeated_twice(self):
+        """F.pad's (last_lo, last_hi, ..., first_lo, first_hi) for padding_mode != 'zeros' (torch's; 'same' puts
+        the odd one at the end)."""
+        if self.padding == "valid":
+            return [0] * (2 * self._n)
+        if self.padding == "same":
+            out = []
+            for d, k in zip(reversed(self.dilation), reversed(self.kernel_size)):
+                total = d * (k - 1)
+                out += [total // 2, total - total // 2]
+            return out
+        out = []
+        for p in reversed(self.padding):
+            out += [p, p]
+        return out
+
     def forward(self, input):
+        conv = _F(self._fn, type(self).__name__)
+        if self.padding_mode != "zeros":  # torch's _conv_forward: pad with the mode, then convolve unpadded
+            x = _F("pad", type(self).__name__)(input, self._reversed_padding_repeated_twice(), mode=self.padding_mode)
+            return conv(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         pad = self.padding
         if pad == "valid":
             pad = (0,) * self._n
-        elif pad == "same":
+        elif pad == "same" and not any((d * (k - 1)) % 2 for d, k in zip(self.dilation, self.kernel_size)):
             pad = tuple(d * (k - 1) // 2 for d, k in zip(self.dilation, self.kernel_size))
-            if any((d * (k - 1)) % 2 for d, k in zip(self.dilation, self.kernel_size)):
-                raise NotImplementedError(f"nn.{type(self).__name__}: padding='same' with an even effective "
-                                          "kernel size (asymmetric padding) is not supported")
-        return _F(self._fn, type(self).__name__)(input, self.weight, self.bias, self.stride, pad, self.dilation,
-                                                  self.groups)
+        # (an even effective kernel with 'same' stays a string: the functional pads it asymmetrically, as torch)
+        return conv(input, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
 
     def extra_repr(self):
         s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"
@@ -117,6 +146,8 @@ class _ConvNd(Module):
             s += ", groups={groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += ", padding_mode={padding_mode}"
         return s.format(**self.__dict__)
 
 
@@ -351,10 +382,11 @@ class _BatchNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", _C.zeros([num_features], dtype or _default_dtype(), device or "cpu"))
+            self.register_buffer("running_mean", _C.zeros([num_features], dtype or _default_dtype(),
+                                                          _device_or_default(device)))
             self.register_buffer("running_var", _C.ones_like(self.running_mean) if hasattr(_C, "ones_like")
                                  else _C.full([num_features], 1.0, self.running_mean.dtype, self.running_mean.device))
-            self.register_buffer("num_batches_tracked", _C.zeros([], _C.dtype.int64, device or "cpu"))
+            self.register_buffer("num_batches_tracked", _C.zeros([], _C.dtype.int64, _device_or_default(device)))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

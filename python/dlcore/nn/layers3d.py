@@ -12,8 +12,6 @@ __all__ = ["Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "LPPool3d", "A
            "AdaptiveMaxPool3d", "BatchNorm3d", "InstanceNorm3d", "ConstantPad3d", "ZeroPad3d", "ReflectionPad3d",
            "ReplicationPad3d", "CircularPad3d"]
 
-_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
 
 class Conv3d(_ConvNd):
     """3-D convolution over [N, C_in, D, H, W] (or [C_in, D, H, W]): weight [C_out, C_in/groups, kD, kH, kW]
@@ -22,42 +20,7 @@ class Conv3d(_ConvNd):
     _n = 3
     _fn = "conv3d"
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"nn.{type(self).__name__}: padding_mode must be one of {list(_PADDING_MODES)}, got "
-                             f"{padding_mode!r}")
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, "zeros",
-                         device, dtype)
-        self.padding_mode = padding_mode
-
-    def _reversed_padding_repeated_twice(self):
-        """F.pad's (w_lo, w_hi, h_lo, h_hi, d_lo, d_hi) for padding_mode != 'zeros' (torch's; 'same' puts the odd
-        one at the end)."""
-        if self.padding == "valid":
-            return [0] * 6
-        if self.padding == "same":
-            out = []
-            for d, k in zip(reversed(self.dilation), reversed(self.kernel_size)):
-                total = d * (k - 1)
-                out += [total // 2, total - total // 2]
-            return out
-        out = []
-        for p in reversed(self.padding):
-            out += [p, p]
-        return out
-
-    def forward(self, input):
-        if self.padding_mode != "zeros":
-            x = F.pad(input, self._reversed_padding_repeated_twice(), mode=self.padding_mode)
-            return F.conv3d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return F.conv3d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def extra_repr(self):
-        s = super().extra_repr()
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
+    # (padding_mode, its F.pad and the extra_repr live in _ConvNd, shared with Conv1d and Conv2d)
 
 
 class ConvTranspose3d(_ConvTransposeNd):

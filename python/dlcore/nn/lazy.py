@@ -23,6 +23,16 @@ from .parameter import Parameter
 
 Tensor = _C.Tensor
 
+
+def _device_or_default(device):
+    """device, or the default device (dlcore.set_default_device / ``with dlcore.device(...)``) when None,
+    as torch's modules place their parameters and buffers."""
+    if device is not None:
+        return device
+    from .._torch_extra2 import get_default_device
+    return get_default_device()
+
+
 __all__ = ["LazyModuleMixin", "UninitializedParameter", "UninitializedBuffer", "is_lazy", "LazyLinear",
            "LazyConv1d", "LazyConv2d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyBatchNorm1d",
            "LazyBatchNorm2d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyConv3d", "LazyConvTranspose3d",
@@ -31,7 +41,7 @@ __all__ = ["LazyModuleMixin", "UninitializedParameter", "UninitializedBuffer", "
 
 def _placeholder(device, dtype):
     from .._creation import get_default_dtype
-    return _C.empty([0], dtype or get_default_dtype(), device or "cpu")
+    return _C.empty([0], dtype or get_default_dtype(), _device_or_default(device))
 
 
 class UninitializedTensorMixin:
@@ -355,7 +365,7 @@ class _LazyNormBase(LazyModuleMixin):
         if track_running_stats:
             self.running_mean = UninitializedBuffer(device=device, dtype=dtype)
             self.running_var = UninitializedBuffer(device=device, dtype=dtype)
-            self.num_batches_tracked = _C.zeros([], _C.dtype.int64, device or "cpu")
+            self.num_batches_tracked = _C.zeros([], _C.dtype.int64, _device_or_default(device))
 
     def reset_parameters(self):
         if not self.has_uninitialized_params() and self.num_features != 0:

@@ -9,12 +9,22 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
+
+def _device_or_default(device):
+    """device, or the default device (dlcore.set_default_device / ``with dlcore.device(...)``) when None,
+    as torch's modules place their parameters and buffers."""
+    if device is not None:
+        return device
+    from .._torch_extra2 import get_default_device
+    return get_default_device()
+
+
 __all__ = ["Identity", "Linear", "Flatten", "Unflatten"]
 
 
 def _empty(shape, device=None, dtype=None):
     from .._creation import get_default_dtype
-    return _C.empty(list(shape), dtype or get_default_dtype(), device or "cpu")
+    return _C.empty(list(shape), dtype or get_default_dtype(), _device_or_default(device))
 
 
 class Identity(Module):

@@ -44,6 +44,115 @@ class _RemovableHandle:
         self.remove()
 
 
+class _BackwardHookFunction(_ag.Function):
+    """Identity on the tensors it is given; its backward hands their gradients to ``cb`` (a _BackwardHook method)
+    and returns what cb returns. The module's inputs go through one, its outputs through another. The results are
+    copies, not views: an in-place op on a hooked module's output (``nn.ReLU(inplace=True)`` after it, where torch
+    raises) then leaves the gradients right."""
+
+    @staticmethod
+    def forward(ctx, cb, *tensors):
+        ctx.cb = cb
+        return tuple(_C.clone(t) for t in tensors)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return (None,) + tuple(ctx.cb(grads))
+
+
+class _BackwardHook:
+    """The full backward (pre-)hooks of one module call (torch.utils.hooks.BackwardHook): the outputs' gradients
+    are recorded (after the backward pre-hooks), then the hooks see (grad_input, grad_output) when the inputs'
+    gradients are known and may replace grad_input. Holds no tensor of the forward (no reference cycle)."""
+
+    def __init__(self, module):
+        self.module = module
+        self.n_inputs = 0
+        self.input_index = None
+        self.output_index = None
+        self.grad_outputs = None
+
+    @staticmethod
+    def _pack(index, values, n):
+        out = [None] * n
+        for i, v in zip(index, values):
+            out[i] = v
+        return tuple(out)
+
+    @staticmethod
+    def _wrap(values, cb):
+        index = [i for i, v in enumerate(values) if isinstance(v, Tensor) and v.requires_grad]
+        if not index:
+            return values, None
+        new = list(values)
+        for i, t in zip(index, _BackwardHookFunction.apply(cb, *[values[i] for i in index])):
+            new[i] = t
+        return new, index
+
+    def setup_input_hook(self, args):
+        self.n_inputs = len(args)
+        new, self.input_index = self._wrap(args, self._input_grads)
+        return args if self.input_index is None else tuple(new)
+
+    def setup_output_hook(self, out):
+        single = isinstance(out, Tensor)
+        if not single and type(out) is not tuple and not hasattr(out, "_fields"):
+            return out  # a dict or other structure: torch hooks top-level tensors of a tuple only
+        values = (out,) if single else tuple(out)
+        self.n_outputs = len(values)
+        new, self.output_index = self._wrap(values, self._output_grads)
+        if self.output_index is None:
+            return out
+        if single:
+            return new[0]
+        return type(out)(*new) if hasattr(out, "_fields") else tuple(new)
+
+    def _output_grads(self, grads):
+        m = self.module
+        grads = self._pack(self.output_index, grads, self.n_outputs)
+        for hook in list(m.__dict__.get("_backward_pre_hooks", {}).values()):
+            r = hook(m, grads)
+            if r is not None:
+                r = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+                if len(r) != len(grads):
+                    raise RuntimeError(f"Backward pre hook returned an invalid number of grad_output, got {len(r)}, "
+                                       f"but expected {len(grads)}")
+                grads = r
+        self.grad_outputs = grads
+        if self.input_index is None:  # no input requires grad: the hooks run now, with grad_input all None
+            grad_inputs = (None,) * self.n_inputs
+            if m.__dict__.get("_backward_hooks"):
+                import warnings
+                warnings.warn("Full backward hook is firing when gradients are computed with respect to module "
+                              "outputs since no inputs require gradients. See the documentation of "
+                              "register_full_backward_hook for more details.", stacklevel=2)
+            for hook in list(m.__dict__.get("_backward_hooks", {}).values()):
+                r = hook(m, grad_inputs, grads)
+                if r is not None and not all(g is None for g in (r if isinstance(r, (tuple, list)) else (r,))):
+                    raise RuntimeError("Backward hook for Modules where no input requires gradient should always "
+                                       "return None or None for all gradients.")
+            self.grad_outputs = None
+        return tuple(grads[i] for i in self.output_index)
+
+    def _input_grads(self, grads):
+        m = self.module
+        grad_inputs = self._pack(self.input_index, grads, self.n_inputs)
+        for hook in list(m.__dict__.get("_backward_hooks", {}).values()):
+            r = hook(m, grad_inputs, self.grad_outputs)
+            if r is None:
+                continue
+            r = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+            if len(r) != len(grad_inputs):
+                raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got {len(r)}, but "
+                                   f"expected {len(grad_inputs)}")
+            grad_inputs = r
+        self.grad_outputs = None
+        return tuple(grad_inputs[i] for i in self.input_index)
+
+
+_EXTRA_STATE_KEY_SUFFIX = "_extra_state"
+
+
 def _addindent(s, n):
     lines = s.split("\n")
     if len(lines) == 1:
@@ -85,6 +194,10 @@ class Module:
         d["_modules"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
+        d["_forward_hooks_with_kwargs"] = set()
+        d["_forward_pre_hooks_with_kwargs"] = set()
+        d["_backward_hooks"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
         d["_state_dict_hooks"] = OrderedDict()
         d["_load_state_dict_pre_hooks"] = OrderedDict()
 
@@ -95,33 +208,83 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         d = self.__dict__
-        if not d["_forward_pre_hooks"] and not d["_forward_hooks"]:
+        if not d["_forward_pre_hooks"] and not d["_forward_hooks"] and not d.get("_backward_hooks") \
+                and not d.get("_backward_pre_hooks"):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
     def _call_with_hooks(self, args, kwargs):
-        for hook in list(self._forward_pre_hooks.values()):
+        d = self.__dict__
+        pre_kw = d.get("_forward_pre_hooks_with_kwargs", ())
+        for hid, hook in list(self._forward_pre_hooks.items()):
+            if hid in pre_kw:
+                r = hook(self, args, kwargs)
+                if r is not None:
+                    if not (isinstance(r, tuple) and len(r) == 2):
+                        raise RuntimeError(f"forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {r}.")
+                    args, kwargs = r
+                continue
             r = hook(self, args)
             if r is not None:
                 args = r if isinstance(r, tuple) else (r,)
+        bw = None
+        if (d.get("_backward_hooks") or d.get("_backward_pre_hooks")) and _ag.is_grad_enabled():
+            bw = _BackwardHook(self)
+            args = bw.setup_input_hook(args)
         out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            r = hook(self, args, out)
+        fwd_kw = d.get("_forward_hooks_with_kwargs", ())
+        for hid, hook in list(self._forward_hooks.items()):
+            r = hook(self, args, kwargs, out) if hid in fwd_kw else hook(self, args, out)
             if r is not None:
                 out = r
+        if bw is not None:
+            out = bw.setup_output_hook(out)
         return out
 
-    def register_forward_pre_hook(self, hook):
-        """hook(module, args) -> None or modified args, run before forward."""
-        h = _RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[h.id] = hook
+    def _add_hook(self, store_name, hook, prepend=False, kw_set=None):
+        d = self.__dict__
+        store = d.get(store_name)
+        if store is None:  # a module unpickled from before the store existed
+            store = d[store_name] = OrderedDict()
+        h = _RemovableHandle(store)
+        store[h.id] = hook
+        if prepend:
+            store.move_to_end(h.id, last=False)
+        if kw_set is not None:
+            s = d.get(kw_set)
+            if s is None:
+                s = d[kw_set] = set()
+            s.add(h.id)
         return h
 
-    def register_forward_hook(self, hook):
-        """hook(module, args, output) -> None or modified output, run after forward."""
-        h = _RemovableHandle(self._forward_hooks)
-        self._forward_hooks[h.id] = hook
-        return h
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args) -> None or modified args, run before forward. with_kwargs: hook(module, args, kwargs)
+        -> None or (new_args, new_kwargs). prepend: run before the hooks already registered."""
+        return self._add_hook("_forward_pre_hooks", hook, prepend,
+                              "_forward_pre_hooks_with_kwargs" if with_kwargs else None)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args, output) -> None or modified output, run after forward. with_kwargs:
+        hook(module, args, kwargs, output). prepend: run before the hooks already registered."""
+        return self._add_hook("_forward_hooks", hook, prepend, "_forward_hooks_with_kwargs" if with_kwargs else None)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) -> None or a new grad_output tuple, run when the gradients with respect to the
+        module's outputs are computed, before the gradients with respect to its inputs."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def compile(self, *args, **kwargs):
+        """torch's Module.compile (compiles __call__ in place with torch.compile's arguments). dlcore runs eagerly
+        (see dlcore.compile): the arguments are checked and the module is left as it is."""
+        from .. import _compat
+        _compat.compile(self, *args, **kwargs)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """hook(module, grad_input, grad_output) -> None or a new grad_input tuple, run when the gradients with
+        respect to the module's (positional tensor) inputs are computed. grad_input holds one entry per positional
+        argument (None where it is not a tensor requiring grad); grad_output one per output."""
+        return self._add_hook("_backward_hooks", hook, prepend)
 
     # --------------------------------------------------------------------------------------------- registration
 
@@ -454,6 +617,19 @@ class Module:
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
+
+    def get_extra_state(self):
+        """The module's extra (non-tensor) state for state_dict, under the key ``_extra_state``: override it together
+        with set_extra_state (torch's protocol; any picklable value)."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called. Please file "
+                           "an issue if you see this.")
+
+    def set_extra_state(self, state):
+        """Restores what get_extra_state returned (called by load_state_dict when the class overrides it)."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called. Please file "
+                           "an issue if you see this.")
 
     def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
         """An OrderedDict name -> tensor of the parameters and persistent buffers (detached, sharing storage)."""
@@ -527,8 +703,17 @@ class Module:
                 error_msgs.append(f'While copying the parameter named "{key}", whose dimensions in the model are '
                                   f"{list(param.shape)} and whose dimensions in the checkpoint are "
                                   f"{list(value.shape)}, an exception occurred : {e}.")
+        extra_key = prefix + _EXTRA_STATE_KEY_SUFFIX
+        has_extra = type(self).set_extra_state is not Module.set_extra_state
+        if has_extra:
+            if extra_key in state_dict:
+                self.set_extra_state(state_dict[extra_key])
+            elif strict:
+                missing_keys.append(extra_key)
         if strict:
             own = set(self._parameters) | set(persistent)
+            if has_extra:
+                own.add(_EXTRA_STATE_KEY_SUFFIX)
             for key in state_dict.keys():
                 if not key.startswith(prefix):
                     continue

@@ -10,6 +10,16 @@ from .layers import _empty, _Loss, _softmax_dim
 from .module import Module
 from .parameter import Parameter
 
+
+def _device_or_default(device):
+    """device, or the default device (dlcore.set_default_device / ``with dlcore.device(...)``) when None,
+    as torch's modules place their parameters and buffers."""
+    if device is not None:
+        return device
+    from .._torch_extra2 import get_default_device
+    return get_default_device()
+
+
 __all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d",
            "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
            "CircularPad1d", "CircularPad2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
@@ -100,9 +110,9 @@ class _InstanceNorm(Module):
         if track_running_stats:
             from .._creation import get_default_dtype
             dt = dtype or get_default_dtype()
-            self.register_buffer("running_mean", _C.zeros([num_features], dt, device or "cpu"))
-            self.register_buffer("running_var", _C.full([num_features], 1.0, dt, device or "cpu"))
-            self.register_buffer("num_batches_tracked", _C.zeros([], _C.dtype.int64, device or "cpu"))
+            self.register_buffer("running_mean", _C.zeros([num_features], dt, _device_or_default(device)))
+            self.register_buffer("running_var", _C.full([num_features], 1.0, dt, _device_or_default(device)))
+            self.register_buffer("num_batches_tracked", _C.zeros([], _C.dtype.int64, _device_or_default(device)))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

@@ -16,10 +16,19 @@ import numbers
 import warnings
 
 from .. import _nn_rnn as _F
-from .._creation import empty
+from .._creation import empty as _creation_empty
 from . import init
 from .module import Module
 from .parameter import Parameter
+
+
+def empty(*shape, dtype=None, device=None):
+    """The parameters' storage: on device, or on the default device when None (set_default_device, ``with
+    dlcore.device(...)``), like torch's modules."""
+    if device is None:
+        from .._torch_extra2 import get_default_device
+        device = get_default_device()
+    return _creation_empty(*shape, dtype=dtype, device=device)
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 

@@ -2,13 +2,77 @@
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
+import functools
+import itertools
+from collections import OrderedDict, defaultdict
 
 from .. import _C
 
 Tensor = _C.Tensor
 
-__all__ = ["Optimizer", "required"]
+__all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
+
+
+class _HookHandle:
+    _next_id = itertools.count()
+
+    def __init__(self, store):
+        self._store = store
+        self.id = next(_HookHandle._next_id)
+
+    def remove(self):
+        self._store.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+_global_step_pre_hooks = OrderedDict()
+_global_step_post_hooks = OrderedDict()
+
+
+def _add_hook(store, hook):
+    h = _HookHandle(store)
+    store[h.id] = hook
+    return h
+
+
+def register_optimizer_step_pre_hook(hook):
+    """hook(optimizer, args, kwargs) -> None or (new_args, new_kwargs), before every optimizer's step()."""
+    return _add_hook(_global_step_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook):
+    """hook(optimizer, args, kwargs), after every optimizer's step()."""
+    return _add_hook(_global_step_post_hooks, hook)
+
+
+def _with_step_hooks(step):
+    """step() running the global and the optimizer's own step pre-/post-hooks around it (torch's order: global then
+    own before, own then global after). Costs one dict lookup when no hook is registered."""
+    @functools.wraps(step)
+    def wrapper(self, *args, **kwargs):
+        d = self.__dict__
+        pre = d.get("_optimizer_step_pre_hooks")
+        post = d.get("_optimizer_step_post_hooks")
+        if not (pre or post or _global_step_pre_hooks or _global_step_post_hooks):
+            return step(self, *args, **kwargs)
+        for hook in list(itertools.chain(_global_step_pre_hooks.values(), (pre or {}).values())):
+            r = hook(self, args, kwargs)
+            if r is not None:
+                if not (isinstance(r, tuple) and len(r) == 2):
+                    raise RuntimeError(f"{hook} must return None or a tuple of (new_args, new_kwargs), but got {r}.")
+                args, kwargs = r
+        out = step(self, *args, **kwargs)
+        for hook in list(itertools.chain((post or {}).values(), _global_step_post_hooks.values())):
+            hook(self, args, kwargs)
+        return out
+
+    wrapper._dl_step_hooked = True
+    return wrapper
 
 
 class _Required:
@@ -36,6 +100,19 @@ class Optimizer:
             param_groups = [{"params": param_groups}]
         for g in param_groups:
             self.add_param_group(g)
+        self._optimizer_step_pre_hooks = OrderedDict()
+        self._optimizer_step_post_hooks = OrderedDict()
+        cls = type(self)
+        if not getattr(cls.step, "_dl_step_hooked", False):  # (once per class, as torch patches step)
+            cls.step = _with_step_hooks(cls.step)
+
+    def register_step_pre_hook(self, hook):
+        """hook(optimizer, args, kwargs) -> None or (new_args, new_kwargs), run before this optimizer's step()."""
+        return _add_hook(self.__dict__.setdefault("_optimizer_step_pre_hooks", OrderedDict()), hook)
+
+    def register_step_post_hook(self, hook):
+        """hook(optimizer, args, kwargs), run after this optimizer's step()."""
+        return _add_hook(self.__dict__.setdefault("_optimizer_step_post_hooks", OrderedDict()), hook)
 
     def __getstate__(self):
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}

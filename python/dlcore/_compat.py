@@ -1,0 +1,192 @@
+"""Top-level names that PyTorch training scripts call routinely: torch.compile,
+torch.set_float32_matmul_precision / get_float32_matmul_precision, torch.amp and torch.autocast (dlcore/amp.py),
+torch.accelerator (dlcore/accelerator.py), torch.distributed.is_available (dlcore/distributed.py), the
+memory-format and layout names, the ``with dlcore.device(...)`` block and Tensor.is_sparse & co.
+
+dlcore executes eagerly and has no graph compiler: compile() returns the module or function it is given, unchanged
+(the same results as torch.compile, which must not change a program's meaning; no speed-up)."""
+from __future__ import annotations
+
+import threading
+
+from . import _C
+from . import accelerator  # noqa: F401  (dlcore.accelerator: torch.accelerator's queries)
+from . import amp  # noqa: F401  (dlcore.amp: GradScaler, autocast)
+from . import distributed  # noqa: F401  (is_available() False: no collective backend)
+from .amp import autocast  # noqa: F401
+
+__all__ = ["compile", "set_float32_matmul_precision", "get_float32_matmul_precision", "accelerator", "amp",
+           "autocast", "distributed", "memory_format", "contiguous_format", "preserve_format", "channels_last",
+           "channels_last_3d", "layout", "strided"]
+
+
+def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None,
+            disable=False):
+    """torch.compile's signature; dlcore runs eagerly, so the model (an nn.Module or a callable) is returned as it
+    is. Used as a decorator, with or without arguments, it returns the decorated function."""
+    if mode is not None and options is not None:
+        raise RuntimeError("Either mode or options can be specified, but both can't be specified at the same time.")
+    if model is None:
+        return lambda fn: compile(fn, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode,
+                                  options=options, disable=disable)
+    if not callable(model):
+        raise RuntimeError(f"compile(): model must be an nn.Module or a callable, got {type(model).__name__}")
+    return model
+
+
+_PRECISIONS = ("highest", "high", "medium")
+_precision = ["highest"]
+
+
+def set_float32_matmul_precision(precision):
+    """'highest' (float32 GEMMs in full float32), 'high' or 'medium' (float32 GEMMs on cuda may use TF32 tensor
+    cores). Sets dlcore.backends.cuda.matmul.allow_tf32 accordingly, as torch does; CPU results never change."""
+    if precision not in _PRECISIONS:
+        raise RuntimeError(f"set_float32_matmul_precision(): invalid precision {precision!r}, expected one of "
+                           f"{', '.join(_PRECISIONS)}")
+    from .backends import cuda as _cuda
+    _cuda.matmul.allow_tf32 = precision != "highest"
+    _precision[0] = precision
+
+
+def get_float32_matmul_precision():
+    """The precision last set by set_float32_matmul_precision ('highest' by default); 'high' when TF32 was
+    allowed through dlcore.backends.cuda.matmul.allow_tf32 directly."""
+    from .backends import cuda as _cuda
+    if _precision[0] == "highest" and _cuda.matmul.allow_tf32:
+        return "high"
+    if _precision[0] != "highest" and not _cuda.matmul.allow_tf32:
+        return "highest"
+    return _precision[0]
+
+
+# ------------------------------------------------------------------------------------------------- with device:
+
+_device_stack = threading.local()
+
+
+def _device_enter(self):
+    """``with dlcore.device('cuda'):`` makes it the default device of the factory functions and of the modules
+    built inside the block (torch's device context manager); the previous default comes back on exit. Per thread,
+    nestable."""
+    from ._torch_extra2 import get_default_device, set_default_device
+    stack = _device_stack.__dict__.setdefault("stack", [])
+    prev = get_default_device()
+    set_default_device(self)
+    stack.append(prev)
+    return self
+
+
+def _device_exit(self, exc_type, exc, tb):
+    from ._torch_extra2 import set_default_device
+    set_default_device(_device_stack.stack.pop())
+    return False
+
+
+_C.device.__enter__ = _device_enter
+_C.device.__exit__ = _device_exit
+
+
+# ------------------------------------------------------------------------------------------------- layouts
+
+class memory_format:
+    """torch.memory_format: the element order asked of to() / contiguous() / clone() / zeros_like() & co. dlcore
+    stores the tensors it creates in row-major (contiguous_format) order: asking for channels_last gives the same
+    values in that order (a layout changes speed, never a result). Copied code such as
+    ``torch.zeros_like(p, memory_format=torch.preserve_format)`` therefore runs unchanged."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return f"dlcore.{self._name}"
+
+    def __reduce__(self):  # pickles (and copies) as the module-level singleton
+        return self._name
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+
+
+class layout:
+    """torch.layout: dlcore tensors are dense and strided (Tensor.layout is dlcore.strided); there are no sparse
+    layouts."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return f"dlcore.{self._name}"
+
+    def __reduce__(self):
+        return self._name
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+strided = layout("strided")
+
+# What code written for torch asks of a tensor before taking a path dlcore does not have (sparse gradients in
+# optimizers copied from torch 1.x, quantized or meta tensors): dlcore's tensors are dense, strided, real.
+_C.Tensor.layout = property(lambda self: strided, doc="dlcore.strided: every dlcore tensor is dense and strided")
+for _name in ("is_sparse", "is_sparse_csr", "is_quantized", "is_meta", "is_nested", "is_mkldnn", "is_mps",
+              "is_xpu"):
+    setattr(_C.Tensor, _name, property(lambda self: False, doc=f"False: dlcore has no such tensors ({_name[3:]})"))
+del _name
+
+
+# ------------------------------------------------------------------------------------------------- Tensor(...)
+
+_tensor_init = _C.Tensor.__init__
+
+
+def _legacy_tensor_init(self, *args, device=None, **kwargs):
+    """torch's legacy constructor, still common in custom layers (``nn.Parameter(torch.Tensor(out, in))``):
+    Tensor(*sizes) and Tensor(Size) -> an uninitialised tensor of the default dtype; Tensor(sequence or array) ->
+    its data in the default dtype; Tensor() -> an empty one; Tensor(tensor) -> an alias of it (as before). device=
+    as torch's; the default device otherwise."""
+    if kwargs:
+        raise TypeError(f"Tensor(): unexpected keyword argument(s) {sorted(kwargs)}; the legacy constructor takes "
+                        f"sizes or data and device= only (use dlcore.empty / dlcore.tensor for a dtype)")
+    if len(args) == 1 and isinstance(args[0], _C.Tensor):
+        src = args[0]
+        return _tensor_init(self, src if device is None else src.to(device))
+    from ._creation import get_default_dtype, tensor
+    from ._torch_extra2 import get_default_device
+    dtype = get_default_dtype()
+    dev = device if device is not None else get_default_device()
+    is_int = [isinstance(a, int) and not isinstance(a, bool) for a in args]
+    if not args:
+        data = _C.empty([0], dtype, dev)
+    elif all(is_int):
+        if any(a < 0 for a in args):
+            raise RuntimeError(f"Tensor(): negative dimension in sizes {list(args)}")
+        data = _C.empty(list(args), dtype, dev)
+    elif len(args) == 1 and type(args[0]).__name__ == "Size" and isinstance(args[0], tuple):
+        data = _C.empty([int(n) for n in args[0]], dtype, dev)
+    elif len(args) == 1 and not isinstance(args[0], (int, float, bool, complex, str)):
+        data = tensor(args[0], dtype=dtype, device=dev)
+    else:
+        raise TypeError(f"Tensor(): expected sizes (ints), a Size, a sequence or a tensor, got "
+                        f"({', '.join(type(a).__name__ for a in args)})")
+    _tensor_init(self, data)
+
+
+_C.Tensor.__init__ = _legacy_tensor_init

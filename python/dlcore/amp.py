@@ -1,0 +1,210 @@
+"""dlcore.amp: torch.amp's GradScaler (dynamic loss scaling) and autocast.
+
+GradScaler is the full algorithm (torch.amp.GradScaler): scale(loss) multiplies by the current scale; unscale_
+divides the optimizer's gradients by it and records whether any is inf/NaN; step() skips optimizer.step() for such
+an iteration; update() halves the scale after a skipped step (backoff_factor) and doubles it after growth_interval
+clean ones (growth_factor). With enabled=False every method passes through, which is how most scripts run it on a
+CPU (``GradScaler(enabled=use_amp)``).
+
+autocast: dlcore has no automatic mixed precision (its CPU GEMMs are float32/float64 only), so autocast(...,
+enabled=False) is the no-op context (and decorator) scripts use when AMP is off; entering it with enabled=True
+raises NotImplementedError naming the device type and dtype. Cast explicitly (model.half() on cuda) instead.
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+
+from . import _C
+
+__all__ = ["GradScaler", "autocast", "is_autocast_available"]
+
+Tensor = _C.Tensor
+
+
+def is_autocast_available(device_type: str) -> bool:
+    """False for every device: dlcore has no autocast."""
+    return False
+
+
+class autocast:
+    """torch.autocast(device_type, dtype=None, enabled=True, cache_enabled=None). Only enabled=False is supported
+    (a no-op region); see the module docstring."""
+
+    def __init__(self, device_type="cuda", dtype=None, enabled=True, cache_enabled=None):
+        if not isinstance(device_type, str):
+            raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+        self.device_type = device_type
+        self.fast_dtype = dtype
+        self._enabled = bool(enabled)
+
+    def __enter__(self):
+        if self._enabled:
+            raise NotImplementedError(
+                f"autocast(device_type={self.device_type!r}, dtype={self.fast_dtype}): dlcore has no automatic mixed "
+                f"precision; pass enabled=False, or cast the model and inputs explicitly")
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with autocast(self.device_type, self.fast_dtype, self._enabled):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+_READY, _UNSCALED, _STEPPED = 0, 1, 2
+
+
+class GradScaler:
+    """torch.amp.GradScaler(device='cuda', init_scale=2.**16, growth_factor=2.0, backoff_factor=0.5,
+    growth_interval=2000, enabled=True). Asked for 'cuda' without a CUDA device it warns and disables itself, as
+    torch does; 'cpu' works everywhere."""
+
+    def __init__(self, device="cuda", init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
+                 growth_interval=2000, enabled=True):
+        self._device = str(device)
+        if enabled and self._device.startswith("cuda"):
+            from . import cuda
+            if not cuda.is_available():
+                warnings.warn("dlcore.amp.GradScaler is enabled, but CUDA is not available. Disabling.")
+                enabled = False
+        self._enabled = bool(enabled)
+        if self._enabled:
+            if growth_factor <= 1.0:
+                raise ValueError("The growth factor must be > 1.0.")
+            if backoff_factor >= 1.0:
+                raise ValueError("The backoff factor must be < 1.0.")
+        self._init_scale = float(init_scale)
+        self._scale = float(init_scale)
+        self._growth_factor = float(growth_factor)
+        self._backoff_factor = float(backoff_factor)
+        self._growth_interval = int(growth_interval)
+        self._growth_tracker = 0
+        self._per_optimizer = {}
+
+    # ---------------------------------------------------------------------------------------- scaling
+
+    def scale(self, outputs):
+        """outputs (a tensor, or nested lists/tuples of tensors) times the current scale."""
+        if not self._enabled:
+            return outputs
+        if isinstance(outputs, Tensor):
+            return outputs * self._scale
+        if isinstance(outputs, (list, tuple)):
+            return type(outputs)(self.scale(o) for o in outputs)
+        raise ValueError("outputs must be a Tensor or an iterable of Tensors")
+
+    def _state(self, optimizer):
+        return self._per_optimizer.setdefault(id(optimizer), {"stage": _READY, "found_inf": False})
+
+    def unscale_(self, optimizer):
+        """Divides the gradients of optimizer's parameters by the scale (in place), recording inf/NaN ones."""
+        if not self._enabled:
+            return
+        st = self._state(optimizer)
+        if st["stage"] == _UNSCALED:
+            raise RuntimeError("unscale_() has already been called on this optimizer since the last update().")
+        if st["stage"] == _STEPPED:
+            raise RuntimeError("unscale_() is being called after step().")
+        inv = 1.0 / self._scale
+        found = False
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if g.dtype == _C.dtype.float16:
+                    raise ValueError("Attempting to unscale FP16 gradients.")
+                g.mul_(inv)
+                if not found and not bool(_C.isfinite(g).all()):
+                    found = True
+        st["found_inf"] = found
+        st["stage"] = _UNSCALED
+
+    def step(self, optimizer, *args, **kwargs):
+        """optimizer.step(*args, **kwargs) unless an inf/NaN gradient was found (then skipped; returns None)."""
+        if not self._enabled:
+            return optimizer.step(*args, **kwargs)
+        if "closure" in kwargs:
+            raise RuntimeError("Closure use is not currently supported if GradScaler is enabled.")
+        st = self._state(optimizer)
+        if st["stage"] == _STEPPED:
+            raise RuntimeError("step() has already been called since the last update().")
+        if st["stage"] == _READY:
+            self.unscale_(optimizer)
+        ret = None
+        if not st["found_inf"]:
+            ret = optimizer.step(*args, **kwargs)
+        st["stage"] = _STEPPED
+        return ret
+
+    def update(self, new_scale=None):
+        """Adjusts the scale after the iteration's step()s (or sets new_scale: a float or a 1-element tensor)."""
+        if not self._enabled:
+            return
+        if new_scale is not None:
+            if isinstance(new_scale, Tensor):
+                if new_scale.numel() != 1:
+                    raise ValueError("new_scale should be a float or a 1-element tensor.")
+                new_scale = float(new_scale.item())
+            self._scale = float(new_scale)
+        else:
+            if not self._per_optimizer:
+                raise RuntimeError("No inf checks were recorded prior to update.")
+            if any(st["found_inf"] for st in self._per_optimizer.values()):
+                self._scale *= self._backoff_factor
+                self._growth_tracker = 0
+            else:
+                self._growth_tracker += 1
+                if self._growth_tracker == self._growth_interval:
+                    self._scale *= self._growth_factor
+                    self._growth_tracker = 0
+        self._per_optimizer = {}
+
+    # ---------------------------------------------------------------------------------------- accessors
+
+    def get_scale(self):
+        return self._scale if self._enabled else 1.0
+
+    def get_growth_factor(self):
+        return self._growth_factor
+
+    def set_growth_factor(self, new_factor):
+        self._growth_factor = float(new_factor)
+
+    def get_backoff_factor(self):
+        return self._backoff_factor
+
+    def set_backoff_factor(self, new_factor):
+        self._backoff_factor = float(new_factor)
+
+    def get_growth_interval(self):
+        return self._growth_interval
+
+    def set_growth_interval(self, new_interval):
+        self._growth_interval = int(new_interval)
+
+    def is_enabled(self):
+        return self._enabled
+
+    def state_dict(self):
+        if not self._enabled:
+            return {}
+        return {"scale": self._scale, "growth_factor": self._growth_factor, "backoff_factor": self._backoff_factor,
+                "growth_interval": self._growth_interval, "_growth_tracker": self._growth_tracker}
+
+    def load_state_dict(self, state_dict):
+        if not self._enabled:
+            return
+        if len(state_dict) == 0:
+            raise RuntimeError("The source state dict is empty, possibly because it was saved from a disabled "
+                               "instance of GradScaler.")
+        self._scale = float(state_dict["scale"])
+        self._growth_factor = float(state_dict["growth_factor"])
+        self._backoff_factor = float(state_dict["backoff_factor"])
+        self._growth_interval = int(state_dict["growth_interval"])
+        self._growth_tracker = int(state_dict["_growth_tracker"])
