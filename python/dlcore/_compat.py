@@ -168,25 +168,77 @@ def _legacy_tensor_init(self, *args, device=None, **kwargs):
     if len(args) == 1 and isinstance(args[0], _C.Tensor):
         src = args[0]
         return _tensor_init(self, src if device is None else src.to(device))
-    from ._creation import get_default_dtype, tensor
+    from ._creation import get_default_dtype
     from ._torch_extra2 import get_default_device
-    dtype = get_default_dtype()
-    dev = device if device is not None else get_default_device()
+    _tensor_init(self, _legacy_new("Tensor", get_default_dtype(),
+                                   device if device is not None else get_default_device(), args))
+
+
+def _legacy_new(name, dtype, dev, args):
+    """The legacy constructors' tensor: sizes (ints or a Size) -> uninitialised; a sequence, array or tensor -> its
+    data in dtype; nothing -> an empty 1-D tensor."""
+    from ._creation import tensor
     is_int = [isinstance(a, int) and not isinstance(a, bool) for a in args]
     if not args:
-        data = _C.empty([0], dtype, dev)
-    elif all(is_int):
+        return _C.empty([0], dtype, dev)
+    if all(is_int):
         if any(a < 0 for a in args):
-            raise RuntimeError(f"Tensor(): negative dimension in sizes {list(args)}")
-        data = _C.empty(list(args), dtype, dev)
-    elif len(args) == 1 and type(args[0]).__name__ == "Size" and isinstance(args[0], tuple):
-        data = _C.empty([int(n) for n in args[0]], dtype, dev)
-    elif len(args) == 1 and not isinstance(args[0], (int, float, bool, complex, str)):
-        data = tensor(args[0], dtype=dtype, device=dev)
-    else:
-        raise TypeError(f"Tensor(): expected sizes (ints), a Size, a sequence or a tensor, got "
-                        f"({', '.join(type(a).__name__ for a in args)})")
-    _tensor_init(self, data)
+            raise RuntimeError(f"{name}(): negative dimension in sizes {list(args)}")
+        return _C.empty(list(args), dtype, dev)
+    if len(args) == 1 and type(args[0]).__name__ == "Size" and isinstance(args[0], tuple):
+        return _C.empty([int(n) for n in args[0]], dtype, dev)
+    if len(args) == 1 and isinstance(args[0], _C.Tensor):
+        return _C.to(args[0], dtype, dev, True)
+    if len(args) == 1 and not isinstance(args[0], (int, float, bool, complex, str)):
+        return tensor(args[0], dtype=dtype, device=dev)
+    raise TypeError(f"{name}(): expected sizes (ints), a Size, a sequence or a tensor, got "
+                    f"({', '.join(type(a).__name__ for a in args)})")
 
 
 _C.Tensor.__init__ = _legacy_tensor_init
+
+
+# ------------------------------------------------------------------------------------------------- typed classes
+
+class _LegacyTensorType(type):
+    """torch.FloatTensor & co. (and torch.cuda.FloatTensor & co.): FloatTensor(2, 3) makes an uninitialised
+    float32 tensor, LongTensor([1, 2]) an int64 one from data, and isinstance(t, FloatTensor) asks for a float32
+    tensor on that device type (older code and many tutorials use them)."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, _C.Tensor) and obj.dtype == cls.dtype and obj.device.type == cls.device_type
+
+    def __call__(cls, *args, device=None):
+        if device is not None and _C.device(device).type != cls.device_type:
+            raise RuntimeError(f"{cls.__qualname__}(): legacy constructor expects device type {cls.device_type} "
+                               f"but device type {_C.device(device).type} was passed")
+        dev = device if device is not None else cls.device_type
+        return _legacy_new(cls.__qualname__, cls.dtype, dev, args)
+
+    def __repr__(cls):
+        return f"<class 'dlcore.{cls.__qualname__}'>"
+
+
+_LEGACY_NAMES = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16",
+                 "BFloat16Tensor": "bfloat16", "LongTensor": "int64", "IntTensor": "int32", "ShortTensor": "int16",
+                 "CharTensor": "int8", "ByteTensor": "uint8", "BoolTensor": "bool"}
+
+
+def _legacy_types(device_type, prefix):
+    return {n: _LegacyTensorType(n, (), {"dtype": getattr(_C.dtype, d), "device_type": device_type,
+                                         "__qualname__": prefix + n, "__module__": "dlcore"})
+            for n, d in _LEGACY_NAMES.items()}
+
+
+globals().update(_legacy_types("cpu", ""))
+__all__ += list(_LEGACY_NAMES)
+_cuda_legacy = _legacy_types("cuda", "cuda.")
+
+
+def _install_cuda_legacy():
+    from . import cuda as _cuda_mod
+    for _n, _c in _cuda_legacy.items():
+        setattr(_cuda_mod, _n, _c)
+
+
+_install_cuda_legacy()

@@ -3,6 +3,7 @@ linspace) and random (rand, randn, randint, randperm, normal) from the seedable 
 from __future__ import annotations
 
 import builtins
+import contextvars
 import numbers
 
 import numpy as np
@@ -179,9 +180,17 @@ def from_dlpack(obj):
     return _C.from_dlpack(obj)
 
 
+# Set by serialization.load while it unpickles a checkpoint: places each tensor as map_location says.
+_pickle_place = contextvars.ContextVar("dlcore_pickle_place", default=None)
+
+
 def _from_pickle(arr, dtype_name, device, requires_grad):
     # (np.require, not np.ascontiguousarray, which makes a 0-d array 1-d)
-    t = _C.to(_C.from_numpy(np.require(arr, requirements="C")), getattr(_C.dtype, dtype_name), device, True)
+    place = _pickle_place.get()
+    t = _C.to(_C.from_numpy(np.require(arr, requirements="C")), getattr(_C.dtype, dtype_name),
+              "cpu" if place is not None else device, True)
+    if place is not None:
+        t = place(t, device)
     return _finish(t, requires_grad)
 
 
@@ -367,21 +376,23 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     return _finish(t, requires_grad)
 
 
-def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+def rand_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
     s, d, dev = _like(input, dtype, device)
     return _finish(_random(s, d, dev, "uniform"), requires_grad)
 
 
-def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+def randn_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
     s, d, dev = _like(input, dtype, device)
     return _finish(_random(s, d, dev, "normal"), requires_grad)
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None):
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False, layout=None,
+                 memory_format=None):
+    # (layout / memory_format: torch's; dlcore tensors are dense and row-major, the values do not depend on them)
     if high is None:
         low, high = 0, low
     s, d, dev = _like(input, dtype, device)
-    return randint(low, high, s, dtype=d, device=dev)
+    return randint(low, high, s, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):

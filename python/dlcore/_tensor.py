@@ -51,13 +51,15 @@ Tensor.shape = property(lambda self: Size(Tensor._raw_shape.__get__(self)))
 def type(self, dtype=None):
     if dtype is None:
         return f"dlcore.{self.dtype.name}"
-    if isinstance(dtype, str) and dtype.endswith("Tensor"):  # torch's legacy names: 'torch.ShortTensor'
+    if isinstance(dtype, str) and dtype.endswith("Tensor"):  # torch's legacy names: 'torch.cuda.ShortTensor'
         from ._torch_extra2 import _TYPE_NAMES
         names = {v: k for k, v in _TYPE_NAMES.items()}
         short = dtype.rsplit(".", 1)[-1]
         if short not in names:
             raise TypeError(f"type(): invalid type {dtype!r}")
-        dtype = getattr(_C.dtype, names[short])
+        return self.to(getattr(_C.dtype, names[short]), device="cuda" if ".cuda." in dtype else "cpu")
+    if hasattr(dtype, "device_type") and hasattr(dtype, "dtype"):  # dlcore.FloatTensor, dlcore.cuda.LongTensor
+        return self.to(dtype.dtype, device=dtype.device_type)
     return self.to(dtype)
 
 

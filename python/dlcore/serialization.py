@@ -8,9 +8,13 @@ the structure in the file's metadata (key ``dlcore``; it also keeps a state dict
 
 torch.save/torch.load semantics kept: a tensor stored in several places loads as one object, requires_grad and
 nn.Parameter come back, tensors return to the device they were saved from unless map_location (a device, a
-{saved: new} dict or a callable) says otherwise; f is a path or a binary file object. Arbitrary Python objects are
-not stored (no pickle: a checkpoint never runs code when loaded). The safetensors package is used when installed;
-without it the same file format is written and read here.
+{saved: new} dict or a callable) says otherwise; f is a path or a binary file object. The safetensors package is
+used when installed; without it the same file format is written and read here.
+
+Objects that are not tensors, containers or plain values (a whole nn.Module, an optimizer object, a custom class:
+torch.save(model)'s use) are pickled instead, into a file that starts with a dlcore pickle marker. Loading such a
+file runs code from it, so, as torch.load since PyTorch 2.6, dlcore.load refuses it unless weights_only=False is
+passed; the safetensors checkpoints above never run code.
 
 Writes are atomic: the file is written under a temporary name in the same directory, fsynced, then renamed over the
 target (``os.replace``), so an interrupted save leaves the previous checkpoint intact.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import struct
 import tempfile
 
@@ -73,7 +78,7 @@ def _flatten(obj, path, tensors, seen, first=None):
         items = []
         for k, v in obj.items():
             if not isinstance(k, (str, int, float, bool)) and k is not None:
-                raise TypeError(f"dlcore.save: dict keys must be str, int, float, bool or None; got "
+                raise _NotFlat(f"dlcore.save: dict keys must be str, int, float, bool or None; got "
                                 f"{type(k).__name__} at '{path}'")
             items.append([k, _flatten(v, f"{path}.{k}" if path else str(k), tensors, seen, first)])
         seen.discard(id(obj))
@@ -85,8 +90,9 @@ def _flatten(obj, path, tensors, seen, first=None):
         vals = [_flatten(v, f"{path}.{i}" if path else str(i), tensors, seen, first) for i, v in enumerate(obj)]
         seen.discard(id(obj))
         return {"__t": vals} if isinstance(obj, tuple) else {"__l": vals}
-    raise TypeError(f"dlcore.save: can't store an object of type {type(obj).__name__} (at '{path or '<root>'}'); "
-                    "checkpoints hold tensors, dicts, lists, tuples, numbers, strings, bools and None")
+    raise _NotFlat(f"dlcore.save: can't store an object of type {type(obj).__name__} (at '{path or '<root>'}') in "
+                   "a safetensors checkpoint, which holds tensors, dicts, lists, tuples, numbers, strings, bools and "
+                   "None")
 
 
 def _to_numpy(t, key, dtypes):
@@ -134,13 +140,35 @@ def _st_save(arrays, meta):
     return struct.pack("<Q", len(hb)) + hb + b"".join(chunks)
 
 
-def save(obj, f, *, metadata=None, **kwargs):
-    """Saves obj (a state dict, or nested dicts/lists of tensors and simple values) to the safetensors file f.
+class _NotFlat(TypeError):
+    """An object the safetensors checkpoint cannot hold (save() pickles the whole object instead)."""
 
-    metadata: optional {str: str} added to the file header. Extra keyword arguments of torch.save (pickle_module,
-    _use_new_zipfile_serialization, ...) are accepted and ignored."""
+
+# The first bytes of a pickled checkpoint (a safetensors file starts with its 8-byte little-endian header size,
+# which these bytes can never be: they would claim a header of ~5e18 bytes).
+_PICKLE_MAGIC = b"DLCOREPICKLE\n"
+
+
+def save(obj, f, *, metadata=None, **kwargs):
+    """Saves obj (a state dict, or nested dicts/lists of tensors and simple values) to the safetensors file f;
+    any other object (a whole model: torch.save(model)) is pickled, and dlcore.load reads it back only with
+    weights_only=False.
+
+    metadata: optional {str: str} added to the safetensors header. Extra keyword arguments of torch.save
+    (pickle_module, _use_new_zipfile_serialization, ...) are accepted and ignored."""
     tensors = {}
-    skeleton = _flatten(obj, "", tensors, set(), {})
+    try:
+        skeleton = _flatten(obj, "", tensors, set(), {})
+    except _NotFlat:
+        if metadata:
+            raise ValueError("dlcore.save: metadata= is stored in safetensors checkpoints only, and this object "
+                             "needs a pickled one (it holds objects other than tensors and containers)") from None
+        data = _PICKLE_MAGIC + pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        if hasattr(f, "write"):
+            f.write(data)
+        else:
+            _atomic_write(os.fspath(f), data)
+        return
     if "__metadata__" in tensors:
         raise ValueError("dlcore.save: the key '__metadata__' is reserved by the safetensors format (it names the "
                          "file's metadata); rename that entry")
@@ -323,6 +351,21 @@ def _rebuild(node, tensors, path, map_location=None, made=None):
     return node
 
 
+def _load_pickled(payload, path, map_location, weights_only):
+    if weights_only is not False:
+        raise CheckpointError(
+            f"dlcore.load: '{path}' is a pickled checkpoint (dlcore.save of an object other than tensors and "
+            "containers, e.g. a whole model); unpickling runs code from the file, so it is loaded only with "
+            "weights_only=False. Do that only for a file from a source you trust, or save model.state_dict() "
+            "instead (a safetensors checkpoint).")
+    from . import _creation
+    token = _creation._pickle_place.set(lambda t, location: _place(t, location, map_location))
+    try:
+        return pickle.loads(payload)
+    finally:
+        _creation._pickle_place.reset(token)
+
+
 def load(f, map_location=None, *, weights_only=None, **kwargs):
     """Loads what dlcore.save wrote (the same nested structure, a tensor saved in several places as one object,
     requires_grad and nn.Parameter restored), or the {name: tensor} dict of any safetensors file (e.g. one PyTorch
@@ -337,13 +380,15 @@ def load(f, map_location=None, *, weights_only=None, **kwargs):
         path = os.fspath(f)
         with open(path, "rb") as fh:
             data = fh.read()
+    if not (map_location is None or isinstance(map_location, (str, _C.device, dict)) or callable(map_location)):
+        raise TypeError(f"dlcore.load: map_location must be None, a device, a string, a dict or a callable, got "
+                        f"{type(map_location).__name__}")
+    if data[:len(_PICKLE_MAGIC)] == _PICKLE_MAGIC:
+        return _load_pickled(data[len(_PICKLE_MAGIC):], path, map_location, weights_only)
     n, header = _read_header(data, path)
     meta = header.get("__metadata__") or {}
     base = 8 + n
     buf = memoryview(data)
-    if not (map_location is None or isinstance(map_location, (str, _C.device, dict)) or callable(map_location)):
-        raise TypeError(f"dlcore.load: map_location must be None, a device, a string, a dict or a callable, got "
-                        f"{type(map_location).__name__}")
     keys = sorted((k for k in header if k != "__metadata__"), key=lambda k: header[k]["data_offsets"][0])
     arrays = None
     try:
