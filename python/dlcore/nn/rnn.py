@@ -54,8 +54,13 @@ class RNNBase(Module):
         if isinstance(dropout, bool) or not isinstance(dropout, numbers.Number) or not 0 <= dropout <= 1:
             raise ValueError(f"{cls}: dropout should be a number in range [0, 1] representing the probability of "
                              f"an element being zeroed, got {dropout!r}")
-        if proj_size:
-            raise NotImplementedError(f"{cls}: proj_size (LSTM projections) is not supported by dlcore")
+        if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral) or proj_size < 0:
+            raise ValueError(f"{cls}: proj_size should be a non-negative integer, got {proj_size!r}")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if proj_size >= hidden_size:
+            raise ValueError(f"{cls}: proj_size has to be smaller than hidden_size (got proj_size={proj_size}, "
+                             f"hidden_size={hidden_size})")
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
                           f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}")
@@ -67,17 +72,20 @@ class RNNBase(Module):
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
-        self.proj_size = 0
+        self.proj_size = int(proj_size)
         D = 2 if bidirectional else 1
         G = _GATES[mode] * hidden_size
+        real_h = self.proj_size or hidden_size  # the state passed on (h_t = W_hr (o * tanh(c)) with projections)
         names = []
         for layer in range(num_layers):
-            in_sz = input_size if layer == 0 else hidden_size * D
+            in_sz = input_size if layer == 0 else real_h * D
             for d in range(D):
                 sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
-                shapes = [("weight_ih", [G, in_sz]), ("weight_hh", [G, hidden_size])]
+                shapes = [("weight_ih", [G, in_sz]), ("weight_hh", [G, real_h])]
                 if bias:
                     shapes += [("bias_ih", [G]), ("bias_hh", [G])]
+                if self.proj_size:
+                    shapes += [("weight_hr", [self.proj_size, hidden_size])]
                 for base, shape in shapes:
                     setattr(self, base + sfx, Parameter(empty(*shape, dtype=dtype, device=device)))
                     names.append(base + sfx)
@@ -90,7 +98,7 @@ class RNNBase(Module):
 
     @property
     def all_weights(self):
-        per = 4 if self.bias else 2
+        per = (4 if self.bias else 2) + (1 if self.proj_size else 0)
         w = self._flat_weights
         return [w[i:i + per] for i in range(0, len(w), per)]
 
@@ -107,6 +115,9 @@ class RNNBase(Module):
 
     def forward(self, input, hx=None):
         from .utils.rnn import PackedSequence
+        if self.proj_size:
+            from .._nn_lstm_proj import lstm_proj
+            return lstm_proj(self, input, hx)
         if isinstance(input, PackedSequence):
             # a packed batch: a PackedSequence out; h_n/c_n at each sequence's own last step, in the caller's order
             data, batch_sizes, sorted_indices, unsorted_indices = input
@@ -135,6 +146,8 @@ class RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
 
 
