@@ -175,3 +175,18 @@ def test_setitem_on_leaf_raises_before_writing():
     with pytest.raises(RuntimeError, match="leaf Variable"):
         a[0] = 5.0
     np.testing.assert_array_equal(a.detach().numpy(), [0.0, 0.0, 0.0])
+
+
+def test_kernel_value_errors_are_also_runtime_errors_like_torch():
+    """torch raises RuntimeError for bad shapes; dlcore's kernels raise dlcore.ShapeError, which is both a
+    ValueError (the project's convention) and a RuntimeError (so torch-style `except RuntimeError` works)."""
+    torch = pytest.importorskip("torch")
+    cases = [lambda L: L.ones(2, 3) @ L.ones(4, 5), lambda L: L.ones(2, 3) + L.ones(4, 5),
+             lambda L: L.ones(6).view(4), lambda L: L.ones(2, 3).expand(4, 3)]
+    for case in cases:
+        with pytest.raises(RuntimeError):
+            case(torch)
+        with pytest.raises(RuntimeError) as info:
+            case(dlcore)
+        assert isinstance(info.value, ValueError) and isinstance(info.value, dlcore.ShapeError)
+    assert issubclass(dlcore.ShapeError, ValueError) and issubclass(dlcore.ShapeError, RuntimeError)

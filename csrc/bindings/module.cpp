@@ -26,11 +26,24 @@ namespace py = pybind11;
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "dlcore native core: tensors, kernels and the kernel registry";
+  // dlcore's ValueError (bad shapes and values, the DESIGN.md convention) crosses as dlcore.ShapeError, a ValueError
+  // that is also a RuntimeError: what torch raises there, so `except RuntimeError` written for torch still catches it.
+  static PyObject* shape_error = [] {
+    PyObject* bases = PyTuple_Pack(2, PyExc_ValueError, PyExc_RuntimeError);
+    PyObject* t = PyErr_NewExceptionWithDoc(
+        "dlcore.ShapeError",
+        "Bad shapes or values given to a dlcore op: a ValueError, and a RuntimeError as torch raises there.", bases,
+        nullptr);
+    Py_XDECREF(bases);
+    return t;
+  }();
+  if (!shape_error) throw py::error_already_set();
+  m.add_object("ShapeError", py::reinterpret_borrow<py::object>(shape_error));
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const dlcore::ValueError& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
+      PyErr_SetString(shape_error, e.what());
     } catch (const dlcore::TypeError& e) {
       PyErr_SetString(PyExc_TypeError, e.what());
     } catch (const dlcore::IndexError& e) {

@@ -19,6 +19,7 @@ dtype.__repr__ = dtype.__str__ = lambda self: f"dlcore.{self.name}"
 dtype.is_signed = property(lambda self: self not in (_C.dtype.bool, _C.dtype.uint8))
 dtype.is_complex = property(lambda self: False)  # dlcore has no complex dtypes
 device = _C.device
+ShapeError = _C.ShapeError  # bad shapes/values from the kernels: a ValueError that is also a RuntimeError
 
 bool = _C.dtype.bool  # noqa: A001  (torch.bool)
 uint8 = _C.dtype.uint8

@@ -24,7 +24,7 @@ _Tensor = _C.Tensor
 _GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
 
-class RNNShapeError(ValueError, RuntimeError):
+class RNNShapeError(_C.ShapeError):
     """Bad recurrent input: a ValueError (dlcore's convention) that is also a RuntimeError (what torch raises)."""
 
 
