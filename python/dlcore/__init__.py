@@ -71,6 +71,7 @@ from ._torch_extra import *  # noqa: E402,F401,F403  (finfo, iinfo, range, cov, 
 from ._tensor_methods_extra import *  # noqa: E402,F401,F403  (i0, polygamma, shifts, index_reduce + Tensor methods)
 from ._torch_extra2 import *  # noqa: E402,F401,F403  (printoptions, default device, windows, torch's F.* forms, ...)
 from ._compat import *  # noqa: E402,F401,F403  (compile, float32 matmul precision, amp, autocast, accelerator)
+from . import jit  # noqa: E402,F401  (torch.jit's eager-path helpers: script/trace return their argument)
 
 default_generator = _creation_mod._default_generator_obj()
 

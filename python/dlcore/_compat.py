@@ -242,3 +242,31 @@ def _install_cuda_legacy():
 
 
 _install_cuda_legacy()
+
+
+# ------------------------------------------------------------------------------------------------- is_contiguous
+
+_raw_is_contiguous = _C.Tensor.is_contiguous
+
+
+def _is_contiguous(self, memory_format=None):
+    """Tensor.is_contiguous(memory_format=contiguous_format): row-major order; channels_last asks whether a 4-D
+    tensor's strides are those of NHWC order (channels_last_3d: NDHWC for 5-D), size-1 dimensions' strides ignored,
+    as torch does (dlcore creates row-major tensors; a permuted view can have channels-last strides)."""
+    if memory_format is None or memory_format is contiguous_format or memory_format is preserve_format:
+        return _raw_is_contiguous(self)
+    if memory_format is channels_last or memory_format is channels_last_3d:
+        nd = 4 if memory_format is channels_last else 5
+        if self.dim() != nd:
+            return False
+        sizes, strides = list(self.shape), self.stride()
+        expected = 1
+        for d in [1] + list(range(nd - 1, 1, -1)) + [0]:  # C fastest, then W, H (, D), then N
+            if sizes[d] != 1 and strides[d] != expected:
+                return False
+            expected *= sizes[d]
+        return True
+    raise TypeError(f"is_contiguous(): memory_format must be a dlcore.memory_format, got {memory_format!r}")
+
+
+_C.Tensor.is_contiguous = _is_contiguous
