@@ -89,11 +89,8 @@ _C.device.__exit__ = _device_exit
 
 # ------------------------------------------------------------------------------------------------- layouts
 
-class memory_format:
-    """torch.memory_format: the element order asked of to() / contiguous() / clone() / zeros_like() & co. dlcore
-    stores the tensors it creates in row-major (contiguous_format) order: asking for channels_last gives the same
-    values in that order (a layout changes speed, never a result). Copied code such as
-    ``torch.zeros_like(p, memory_format=torch.preserve_format)`` therefore runs unchanged."""
+class _NamedConstant:
+    """A module-level singleton known by its name (torch.memory_format / torch.layout values)."""
 
     __slots__ = ("_name",)
 
@@ -113,32 +110,26 @@ class memory_format:
         return self
 
 
+class memory_format(_NamedConstant):
+    """torch.memory_format: the element order asked of to() / contiguous() / clone() / zeros_like() & co. dlcore
+    stores the tensors it creates in row-major (contiguous_format) order: asking for channels_last gives the same
+    values in that order (a layout changes speed, never a result). Copied code such as
+    ``torch.zeros_like(p, memory_format=torch.preserve_format)`` therefore runs unchanged."""
+
+    __slots__ = ()
+
+
 contiguous_format = memory_format("contiguous_format")
 preserve_format = memory_format("preserve_format")
 channels_last = memory_format("channels_last")
 channels_last_3d = memory_format("channels_last_3d")
 
 
-class layout:
+class layout(_NamedConstant):
     """torch.layout: dlcore tensors are dense and strided (Tensor.layout is dlcore.strided); there are no sparse
     layouts."""
 
-    __slots__ = ("_name",)
-
-    def __init__(self, name):
-        self._name = name
-
-    def __repr__(self):
-        return f"dlcore.{self._name}"
-
-    def __reduce__(self):
-        return self._name
-
-    def __copy__(self):
-        return self
-
-    def __deepcopy__(self, memo):
-        return self
+    __slots__ = ()
 
 
 strided = layout("strided")

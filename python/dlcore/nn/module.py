@@ -12,6 +12,7 @@ from collections import OrderedDict, namedtuple
 from .. import _C
 from .. import autograd as _ag
 from .parameter import Parameter, Buffer
+from .._hooks import RemovableHandle as _RemovableHandle
 
 Tensor = _C.Tensor
 
@@ -27,21 +28,12 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
-class _RemovableHandle:
-    _next_id = itertools.count()
-
-    def __init__(self, store):
-        self._store = store
-        self.id = next(_RemovableHandle._next_id)
-
-    def remove(self):
-        self._store.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
+def _hook_grads(r, n, hook, what):
+    """A backward hook's replacement gradients as a tuple of the expected length n."""
+    r = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+    if len(r) != n:
+        raise RuntimeError(f"{hook} returned an invalid number of {what}, got {len(r)}, but expected {n}")
+    return r
 
 
 class _BackwardHookFunction(_ag.Function):
@@ -113,11 +105,7 @@ class _BackwardHook:
         for hook in list(m.__dict__.get("_backward_pre_hooks", {}).values()):
             r = hook(m, grads)
             if r is not None:
-                r = tuple(r) if isinstance(r, (tuple, list)) else (r,)
-                if len(r) != len(grads):
-                    raise RuntimeError(f"Backward pre hook returned an invalid number of grad_output, got {len(r)}, "
-                                       f"but expected {len(grads)}")
-                grads = r
+                grads = _hook_grads(r, len(grads), "Backward pre hook", "grad_output")
         self.grad_outputs = grads
         if self.input_index is None:  # no input requires grad: the hooks run now, with grad_input all None
             grad_inputs = (None,) * self.n_inputs
@@ -139,13 +127,8 @@ class _BackwardHook:
         grad_inputs = self._pack(self.input_index, grads, self.n_inputs)
         for hook in list(m.__dict__.get("_backward_hooks", {}).values()):
             r = hook(m, grad_inputs, self.grad_outputs)
-            if r is None:
-                continue
-            r = tuple(r) if isinstance(r, (tuple, list)) else (r,)
-            if len(r) != len(grad_inputs):
-                raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got {len(r)}, but "
-                                   f"expected {len(grad_inputs)}")
-            grad_inputs = r
+            if r is not None:
+                grad_inputs = _hook_grads(r, len(grad_inputs), "Backward hook", "grad_input")
         self.grad_outputs = None
         return tuple(grad_inputs[i] for i in self.input_index)
 

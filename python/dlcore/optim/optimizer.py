@@ -7,27 +7,11 @@ import itertools
 from collections import OrderedDict, defaultdict
 
 from .. import _C
+from .._hooks import RemovableHandle as _HookHandle
 
 Tensor = _C.Tensor
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
-
-
-class _HookHandle:
-    _next_id = itertools.count()
-
-    def __init__(self, store):
-        self._store = store
-        self.id = next(_HookHandle._next_id)
-
-    def remove(self):
-        self._store.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 _global_step_pre_hooks = OrderedDict()
