@@ -269,3 +269,42 @@ def test_topk_bad_input():
         dlcore.topk(dlcore.ones(3, 4), 5, 1)
     with pytest.raises(IndexError, match="topk"):
         dlcore.topk(dlcore.ones(3, 4), 1, 2)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int8", "int16", "int32", "uint8"])
+def test_topk_tail_lower_bound(isa, dtype, rng):
+    """The scan's lower bound from a row's last 4k elements (from the start for k >= 16; for smaller k once a row
+    has used half its insertion budget) and the finish of a given-up row from the bound's candidates: values equal
+    to the bound in the prefix must still win ties by index; a tail whose k-th is the type's extreme (-inf, the
+    smallest integer) gives no bound; a tail holding NaN gives none either."""
+    dlcore._C._set_cpu_isa(isa)
+    info = np.iinfo(dtype) if dtype[0] in "iu" else None
+    L = 600
+    rows = []
+    rise = np.linspace(0, 100, L)
+    rows.append(np.round(rise + rng.standard_normal(L) * 4))            # rising, many ties (bound = a tied value)
+    r = np.round(rise + rng.standard_normal(L) * 4)
+    r[:50] = r[-1]                                                      # prefix values equal to the row's best
+    rows.append(r)
+    r = rng.standard_normal(L) * 10
+    r[-200:] = r[-200:].min() - 1 if info is None else r.min()          # a flat tail: bound = its (tied) value
+    rows.append(np.round(r))
+    rows.append(np.round(rng.standard_normal(L) * 20))                  # random rows with ties
+    a = np.stack(rows)
+    if info is not None:
+        lo, hi = max(info.min, -100), min(info.max, 100)
+        a = np.clip(a, lo, hi)
+        a[2, -200:] = info.min if dtype != "uint8" else 0               # the tail at the type's smallest value
+        a = a.astype(dtype)
+    else:
+        a = a.astype(dtype)
+        b = a.copy()
+        b[:, -150:] = -np.inf                                           # the tail's k-th is -inf: no bound
+        c = a.copy()
+        c[:, -7] = np.nan                                               # NaN in the tail: no bound
+        a = np.concatenate([a, b, c])
+    for k in (2, 5, 16, 24, 32):
+        for largest in (True, False):
+            for m in (a, np.ascontiguousarray(a[:, ::-1]), np.ascontiguousarray(-a) if dtype[0] != "u" else a):
+                check(m, k, 1, largest, "cpu")
