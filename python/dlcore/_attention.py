@@ -110,3 +110,51 @@ def multi_head_attention(query, key, value, num_heads, w_q, w_k, w_v, b_q, b_k, 
     if not need_weights:
         return out, None
     return out, (_ops.mean(w, 1) if average_attn_weights else w)
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,
+                                 bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias,
+                                 training=True, key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None, k_proj_weight=None,
+                                 v_proj_weight=None, static_k=None, static_v=None, average_attn_weights=True,
+                                 is_causal=False):
+    """torch.nn.functional.multi_head_attention_forward on sequence-first [L, N, E] (or unbatched [L, E])
+    query/key/value: (output [L, N, E], attention weights [N, L, S] averaged over heads / [N, H, L, S], or None).
+    bias_k/bias_v, add_zero_attn and static_k/static_v are not supported (NotImplementedError)."""
+    op = "multi_head_attention_forward"
+    if bias_k is not None or bias_v is not None or add_zero_attn or static_k is not None or static_v is not None:
+        raise NotImplementedError(f"{op}: bias_k/bias_v, add_zero_attn and static_k/static_v are not supported")
+    if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
+        raise ValueError(f"{op}: expected 2-D (unbatched) or 3-D query/key/value of one rank, got "
+                         f"{list(query.shape)}, {list(key.shape)}, {list(value.shape)}")
+    E = query.shape[-1]
+    if E != embed_dim_to_check:
+        raise ValueError(f"{op}: was expecting embedding dimension of {embed_dim_to_check}, but got {E}")
+    if num_heads <= 0 or E % num_heads:
+        raise ValueError(f"{op}: embed_dim {E} not divisible by num_heads {num_heads}")
+    unbatched = query.ndim == 2
+    if unbatched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    q, k, v = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)  # [N, L, E] (batch first)
+    if use_separate_proj_weight:
+        if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
+            raise ValueError(f"{op}: use_separate_proj_weight needs q_proj_weight, k_proj_weight and v_proj_weight")
+        w_q, w_k, w_v = q_proj_weight, k_proj_weight, v_proj_weight
+    else:
+        if in_proj_weight is None:
+            raise ValueError(f"{op}: in_proj_weight is None (use use_separate_proj_weight=True otherwise)")
+        w_q, w_k, w_v = in_proj_weight[:E], in_proj_weight[E:2 * E], in_proj_weight[2 * E:]
+    b = in_proj_bias
+    b_q, b_k, b_v = (b[:E], b[E:2 * E], b[2 * E:]) if b is not None else (None, None, None)
+    if is_causal and attn_mask is None:
+        raise RuntimeError(f"{op}: need attn_mask if specifying the is_causal hint")
+    out, w = multi_head_attention(q, k, v, num_heads, w_q, w_k, w_v, b_q, b_k, b_v, out_proj_weight,
+                                  out_proj_bias, dropout_p, training, key_padding_mask, need_weights, attn_mask,
+                                  average_attn_weights, is_causal)
+    out = out.transpose(0, 1)
+    if unbatched:
+        out = out.squeeze(1)
+        w = w.squeeze(0) if w is not None else None
+    return out, w

@@ -135,8 +135,36 @@ def _contract(a, sa, b, sb, keep, sizes):
     return _ops.reshape(out, [sizes[c] for c in batch + left + right]), batch + left + right
 
 
+def _sublist_equation(args):
+    """The equation and operands of the sublist form: subscripts are ints in [0, 52) (0-25 'a'-'z', 26-51
+    'A'-'Z') or Ellipsis."""
+    def sub(lst):
+        out = []
+        for v in lst:
+            if v is Ellipsis:
+                out.append("...")
+            elif isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 52:
+                out.append(chr(ord("a") + v) if v < 26 else chr(ord("A") + v - 26))
+            else:
+                raise ValueError(f"einsum(): subscript in subscript list is not within the valid range [0, 52), "
+                                 f"got {v!r}")
+        return "".join(out)
+    args = list(args)
+    operands, ins = [], []
+    while len(args) >= 2 and _isT(args[0], Tensor):
+        operands.append(args.pop(0))
+        ins.append(sub(args.pop(0)))
+    if len(args) > 1 or (args and _isT(args[0], Tensor)):
+        raise TypeError("einsum(): the sublist form is einsum(op1, sublist1, op2, sublist2, ..., [sublist_out])")
+    eq = ",".join(ins) + ("->" + sub(args[0]) if args else "")
+    return eq, tuple(operands)
+
+
 def einsum(equation, *operands):
-    """torch.einsum(equation, *operands) (operands also as one list)."""
+    """torch.einsum(equation, *operands) (operands also as one list, or the sublist form
+    einsum(op1, sublist1, op2, sublist2, ..., [sublist_out]))."""
+    if _isT(equation, Tensor):
+        equation, operands = _sublist_equation((equation,) + operands)
     if not isinstance(equation, str):
         raise TypeError(f"einsum(): the equation must be a str, got {type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):

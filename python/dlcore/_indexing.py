@@ -44,6 +44,9 @@ def _as_index(i, device, op="index"):
         arr = np.asarray(i)
         if arr.dtype == object:
             raise IndexError(f"{op}: can't index with {type(i).__name__}")
+        if arr.dtype == np.uint8 and isinstance(i, np.ndarray):  # torch: a uint8 array is a (deprecated) mask
+            arr = arr.astype(np.bool_)
+            _warn_uint8_mask()
         if arr.dtype != np.bool_:
             if arr.size == 0:
                 arr = arr.astype(np.int64)
@@ -52,13 +55,22 @@ def _as_index(i, device, op="index"):
                                  f"(got {arr.dtype})")
             arr = arr.astype(np.int64)
         i = _C.from_numpy(np.require(arr, requirements="C"))
-    if i.dtype in (_C.dtype.int32, _C.dtype.uint8) and i.dtype != _C.dtype.bool:
+    if i.dtype == _C.dtype.uint8:  # torch: a uint8 index tensor is a (deprecated) mask, not positions
+        _warn_uint8_mask()
+        i = _C.ne(i, 0)
+    elif i.dtype == _C.dtype.int32:
         i = _C.to(i, _int64, None, False)
     elif i.dtype in (_C.dtype.int8, _C.dtype.int16):
         raise IndexError(f"{op}: tensors used as indices must be long, int, byte or bool tensors (got {i.dtype.name})")
     if i.device != device:
         i = _C.to(i, None, device, False)
     return i
+
+
+def _warn_uint8_mask():
+    import warnings
+    warnings.warn("indexing with dtype uint8 is now deprecated, please use a dtype bool instead (as in torch, "
+                  "the uint8 tensor is read as a mask)", UserWarning, stacklevel=4)
 
 
 def _check_index(idx, op):
@@ -179,9 +191,17 @@ def _src_arg(src, value, x, op):
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     """A copy of input with input[...index...] = src (out-of-place torch.scatter)."""
     if reduce is not None:
-        if reduce != "add":
-            raise NotImplementedError(f"scatter(): reduce={reduce!r} is not supported (only 'add')")
-        return scatter_add(input, dim, index, src if src is not None else value)
+        if reduce not in ("add", "multiply"):
+            raise ValueError(f"scatter(): reduce argument must be either 'add' or 'multiply', got {reduce!r}")
+        index = _check_index(index, "scatter")
+        src = _src_arg(src, value, input, "scatter")
+        if not _isT(src, Tensor):  # a scalar value: the same number at every index position
+            src = (_C.full(list(index.shape), float(src), input.dtype, input.device) if input.dtype.is_floating_point
+                   else _C.full_int(list(index.shape), int(src), input.dtype, input.device))
+        if reduce == "add":
+            return scatter_add(input, dim, index, src)
+        from ._tensor_extra import scatter_reduce
+        return scatter_reduce(input, dim, index, src, "prod", include_self=True)
     index = _check_index(index, "scatter")
     src = _src_arg(src, value, input, "scatter")
     if _needs_grad(input, src):
@@ -364,6 +384,8 @@ def masked_select(input, mask):
     shape = _ops.broadcast_shapes(input.shape, mask.shape)
     x = _ops.expand(input, list(shape)) if tuple(input.shape) != tuple(shape) else input
     m = _C.expand(mask, list(shape)) if tuple(mask.shape) != tuple(shape) else mask
+    if len(shape) == 0:  # 0-d input and mask: torch selects from the one element (a 1-D result)
+        x, m = _ops.reshape(x, [1]), _C.reshape(m, [1])
     return getitem_advanced(x, m)
 
 
@@ -387,8 +409,8 @@ class _Plan:
                 raise IndexError("indexing with a Python bool is not supported; use a bool tensor")
             elif isinstance(k, (int, np.integer)):
                 items.append(int(k))
-            elif _isT(k, Tensor) or isinstance(k, (list, tuple, np.ndarray)):
-                items.append(_as_index(k, dev))
+            elif _isT(k, Tensor) or isinstance(k, (list, tuple, np.ndarray, range)):
+                items.append(_as_index(list(k) if isinstance(k, range) else k, dev))
             else:
                 raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or bool tensors are "
                                  f"valid indices (got {type(k).__name__})")
@@ -748,13 +770,22 @@ def vstack(tensors):
     return cat([t if t.ndim >= 2 else _ops.reshape(t, [1, -1]) for t in tensors], 0)
 
 
-def split(tensor, split_size_or_sections, dim=0):
+def split(tensor, split_size_or_sections=None, dim=0, *, split_size=None):
     """Views of consecutive pieces along dim: of split_size each (the last may be smaller), or of the given
-    sizes."""
+    sizes (Tensor.split's keyword is split_size)."""
+    if split_size is not None:
+        if split_size_or_sections is not None:
+            raise TypeError("split() got both split_size_or_sections and split_size")
+        split_size_or_sections = split_size
+    if split_size_or_sections is None:
+        raise TypeError("split() missing the split_size_or_sections argument")
     d = _norm_dim(dim, tensor.ndim, "split")
     n = tensor.shape[d]
     if isinstance(split_size_or_sections, (list, tuple)):
         sizes = [int(s) for s in split_size_or_sections]
+        if builtins.any(s < 0 for s in sizes):
+            raise ValueError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                             f"split_sizes={sizes}")
         if builtins.sum(sizes) != n:
             raise ValueError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
                              f"dimension {d}), but got split_sizes={sizes}")
@@ -784,7 +815,7 @@ def chunk(input, chunks, dim=0):
     n = input.shape[d]
     size = -(-n // chunks) if n else 0
     if size == 0:
-        return _narrow_pieces(input, d, [0] * builtins.min(chunks, 1))
+        return _narrow_pieces(input, d, [0] * chunks)  # an empty dim: `chunks` empty pieces, as torch
     return split(input, size, d)
 
 

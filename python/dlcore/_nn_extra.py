@@ -208,18 +208,52 @@ def _scale_for(in_size, out_size, scale, align_corners, linear, ft=np.float32):
     return ft(in_size) / ft(out_size)
 
 
+def _aa_matrix(n, m, scale_factor, align_corners, cubic):
+    """torch's anti-aliased resampling weights from n input to m output samples ([m, n], float64, rows summing to
+    1): a triangle (bilinear) or Keys a = -0.5 cubic (bicubic) filter centred at scale * (i + 0.5), widened by the
+    scale when downsampling (support = taps / 2 * scale), clipped to the input and renormalised."""
+    if align_corners:
+        scale = (n - 1) / (m - 1) if m > 1 else 0.0
+    else:
+        scale = 1.0 / scale_factor if scale_factor is not None and scale_factor > 0 else n / m
+    taps = 4 if cubic else 2
+    support = taps * 0.5 * scale if scale >= 1.0 else taps * 0.5
+    inv = 1.0 / scale if scale >= 1.0 else 1.0
+
+    def filt(x):
+        x = abs(x)
+        if not cubic:
+            return np.maximum(0.0, 1.0 - x)
+        a = -0.5
+        return np.where(x < 1.0, ((a + 2) * x - (a + 3)) * x * x + 1,
+                        np.where(x < 2.0, (((x - 5) * x + 8) * x - 4) * a, 0.0))
+
+    w = np.zeros((m, n))
+    for i in range(m):
+        center = scale * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n)
+        if hi <= lo:
+            continue
+        k = filt((np.arange(lo, hi) - center + 0.5) * inv)
+        tot = k.sum()
+        w[i, lo:hi] = k / tot if tot != 0 else 0.0
+    return w
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """torch.nn.functional.interpolate for [N, C, *spatial] inputs with 1-3 spatial dims: modes 'nearest',
     'nearest-exact', 'linear' (1-D), 'bilinear' (2-D), 'bicubic' (2-D; 4 taps per dim, clamped at the borders, as
-    torch), 'trilinear' (3-D), 'area' (adaptive average pooling)."""
+    torch), 'trilinear' (3-D), 'area' (adaptive average pooling); antialias=True for bilinear/bicubic (2-D)."""
     _check_tensor(input, "interpolate")
     sp = input.ndim - 2
     if sp < 1 or sp > 3:
         raise ValueError(f"interpolate(): expected a 3-D, 4-D or 5-D input [N, C, *spatial], got shape "
                          f"{list(input.shape)}")
-    if antialias:
-        raise NotImplementedError("interpolate(): antialias=True is not supported")
+    if antialias and (mode not in ("bilinear", "bicubic") or sp != 2):
+        raise ValueError("interpolate(): the anti-alias option is restricted to bilinear and bicubic modes and "
+                         f"requires a 4-D tensor as input, got mode {mode!r} and shape {list(input.shape)}")
     if mode not in ("nearest", "nearest-exact", "area") and mode not in _LINEAR:
         raise NotImplementedError(f"interpolate(): unknown mode {mode!r}")
     linear = mode in _LINEAR
@@ -254,6 +288,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError(f"interpolate(): output size {sizes} must be positive (input {list(input.shape)})")
     if any(n <= 0 for n in in_sizes):
         raise ValueError(f"interpolate(): input spatial size {in_sizes} must be positive")
+    if antialias:  # separable resampling filters, one dense [out, in] matrix per spatial dim
+        hw = [_aa_matrix(n, m, sc, align_corners, mode == "bicubic") for n, m, sc in zip(in_sizes, sizes, scales)]
+        wh, ww = (_C.to(_C.from_numpy(w), input.dtype, input.device, False) for w in hw)
+        return _ops.matmul(_ops.matmul(wh, input), _ops.transpose(ww, 0, 1))
     if mode == "area":
         if sp != 2:
             if sp == 1:
@@ -330,6 +368,7 @@ def pixel_shuffle(input, upscale_factor):
     x = _ops.reshape(input, b + [c // (r * r), r, r, h, w])
     nb = len(b)
     x = _ops.permute(x, list(range(nb)) + [nb, nb + 3, nb + 1, nb + 4, nb + 2])
+    x = _ops.clone(x) if x.is_contiguous() else _ops.contiguous(x)  # always a new tensor, like torch (r = 1)
     return _ops.reshape(x, b + [c // (r * r), h * r, w * r])
 
 
@@ -344,6 +383,7 @@ def pixel_unshuffle(input, downscale_factor):
     x = _ops.reshape(input, b + [c, h // r, r, w // r, r])
     nb = len(b)
     x = _ops.permute(x, list(range(nb)) + [nb, nb + 2, nb + 4, nb + 1, nb + 3])
+    x = _ops.clone(x) if x.is_contiguous() else _ops.contiguous(x)  # always a new tensor, like torch (r = 1)
     return _ops.reshape(x, b + [c * r * r, h // r, w // r])
 
 

@@ -554,8 +554,9 @@ def channel_shuffle(input, groups):
         raise RuntimeError(f"{op}(): number of channels must be divisible by groups. Got {C} channels and {g} "
                            f"groups.")
     rest = list(input.shape[2:])
-    x = _ops.reshape(input, [N, g, C // g] + rest)
-    return _ops.reshape(_ops.transpose(x, 1, 2), [N, C] + rest)
+    x = _ops.transpose(_ops.reshape(input, [N, g, C // g] + rest), 1, 2)
+    x = _ops.clone(x) if x.is_contiguous() else _ops.contiguous(x)  # always a new tensor, like torch
+    return _ops.reshape(x, [N, C] + rest)
 
 
 native_channel_shuffle = channel_shuffle

@@ -326,6 +326,8 @@ def _grad_and_scale(g, reduction, denom):
     """The per-sample gradient tensor and the scale for a loss's backward kernel."""
     if reduction == "none":
         return g, 1.0
+    if reduction == "mean" and isinstance(denom, (int, float)) and denom == 0:
+        return g, math.nan  # an empty input: no elements to scale (torch's mean of nothing is nan)
     return g, (1.0 / denom if reduction == "mean" else 1.0)
 
 
@@ -504,7 +506,7 @@ class _PwLoss(Function):
             grad, scale = g, 1.0
         else:
             # the upstream scalar stays a one-element device tensor (read with stride 0): no host sync
-            grad, scale = g, (1.0 / n if reduction == "mean" else 1.0)
+            grad, scale = g, ((1.0 / n if n else math.nan) if reduction == "mean" else 1.0)  # n = 0: empty
         gx = gy = None
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
             gx = _C.pw_loss_bwd(kind, grad, scale, x, y, w, pw, a)
@@ -598,6 +600,11 @@ def _pw_loss(input, target, kind, a, reduction, op, weight=None, pos_weight=None
                              f"{list(input.shape)}")
         input = _ops.expand(input, list(shape))
         target = _ops.expand(target, list(shape))
+    if (kind in (_MSE, _L1, _SMOOTH_L1) and input.dtype.is_floating_point and target.dtype.is_floating_point
+            and target.dtype != input.dtype):  # torch computes these in the promoted dtype (float32 vs float64)
+        dt = _C.promote_types(input.dtype, target.dtype)
+        if dt != input.dtype:
+            input = input.to(dt)
     if target.dtype != input.dtype and input.dtype.is_floating_point:
         target = target.to(input.dtype)
     w = _expand_to(weight, input, op, "weight")

@@ -313,7 +313,24 @@ def pow(input, exponent):
         return _C.pow_scalar(input, exponent)
     if _needs_grad(input, exponent):
         return _Pow.apply(input, exponent)
+    if (_isT(input, Tensor) and (_is_int_dtype(input.dtype) or input.dtype == _C.dtype.bool)
+            and _is_int_dtype(exponent.dtype)
+            and bool(_C.item(_C.any(_C.lt(exponent, 0), None, False)))):
+        # integer base ** negative integer tensor exponent, as torch: 1 for base 1, +-1 for base -1 (by the
+        # exponent's parity), 0 otherwise; non-negative exponents as usual
+        if input.dtype == _C.dtype.bool:
+            input = _C.to(input, _C.promote_types(input.dtype, exponent.dtype), None, False)
+        neg = _C.lt(exponent, 0)
+        zero = _C.zeros([], exponent.dtype, exponent.device)
+        pos = _C.pow(input, _C.where(neg, zero, exponent))
+        unit = _C.pow(input, _C.remainder(exponent, 2))  # base**(0 or 1): the value for base +-1
+        negval = _C.where(_C.eq(_C.abs(input), 1), unit, _C.zeros([], pos.dtype, pos.device))
+        return _C.where(neg, _C.to(negval, pos.dtype, None, False), pos)
     return _C.pow(input, exponent)
+
+
+def _is_int_dtype(dt):
+    return not dt.is_floating_point and not dt.is_complex and dt != _C.dtype.bool
 
 
 def _maxmin(a, b, is_max):
@@ -376,7 +393,20 @@ def _fmod_raw(a, b):
     r = _C.remainder(a, b)
     sa = _C.lt(a, 0) if _isT(a, Tensor) else (a < 0)
     fix = _C.logical_and(_C.ne(r, 0), _C.ne(_C.lt(r, 0), sa))
-    return _C.where(fix, _C.sub(r, b), r)
+    out = _C.where(fix, _C.sub(r, b), r)
+    if out.dtype.is_floating_point:  # fmod(finite a, +-inf) = a (the floored remainder is +-inf there)
+        if _isT(b, Tensor):
+            binf = _C.isinf(b) if b.dtype.is_floating_point else None
+        else:
+            binf = math.isinf(b) if isinstance(b, float) else False
+        if binf is not None and binf is not False:
+            af = _C.isfinite(a) if _isT(a, Tensor) else math.isfinite(a)
+            if _isT(a, Tensor):
+                keep = _C.logical_and(binf, af) if _isT(binf, Tensor) else af
+                out = _C.where(keep, _C.to(a, out.dtype, None, False), out)
+            elif af:
+                out = _C.where(binf, _C.full([], float(a), out.dtype, out.device), out)
+    return out
 
 
 def remainder(input, other):
@@ -480,7 +510,8 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     b = _C.to(other, _C.dtype.float64, None, False) if _isT(other, Tensor) else other
     diff = _C.abs(_C.sub(a, b))
     tol = _C.add(_C.mul(_C.abs(b) if _isT(b, Tensor) else builtins.abs(b), rtol), atol)
-    close = _C.logical_or(_C.le(diff, tol), _C.eq(a, b))
+    # torch: a finite difference within tolerance, or exact equality (inf == inf); inf vs -inf is not close
+    close = _C.logical_or(_C.logical_and(_C.le(diff, tol), _C.isfinite(diff)), _C.eq(a, b))
     if equal_nan:
         close = _C.logical_or(close, _C.logical_and(_C.isnan(a), _C.isnan(b) if _isT(b, Tensor) else math.isnan(b)))
     return close
@@ -550,7 +581,16 @@ def sign(input):
     return _sign(input)
 
 
-square = _unary_fn("square", lambda x, o, g: _D.mul(g, _D.mul(x, 2.0)), double=True)
+_square = _unary_fn("square", lambda x, o, g: _D.mul(g, _D.mul(x, 2.0)), double=True)
+
+
+def square(input):
+    """input * input; a bool tensor squares as int64 (pow(bool, 2) in torch's promotion)."""
+    if _isT(input, Tensor) and input.dtype == _C.dtype.bool:
+        input = _C.to(input, _C.dtype.int64, None, False)
+    return _square(input)
+
+
 reciprocal = _unary_fn("reciprocal", lambda x, o, g: _D.neg(_D.mul(g, _D.mul(o, o))), "o", double=True)
 log1p = _unary_fn("log1p", lambda x, o, g: _D.div(g, _D.add(x, 1.0)), double=True)
 expm1 = _unary_fn("expm1", lambda x, o, g: _D.mul(g, _D.add(o, 1.0)), "o", double=True)
@@ -757,7 +797,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if _needs_grad(input):
         m = mean(input, dim, keepdim=True)
         d = sub(input, m)
-        n = input.numel() if dim is None else math.prod(input.shape[i] for i in dim)
+        # a 0-d input takes dim 0 / -1 as itself (one element), like torch
+        n = input.numel() if dim is None or input.ndim == 0 else math.prod(input.shape[i] for i in dim)
         return div(sum(mul(d, d), dim, keepdim), builtins.max(n - c, 0))
     return _C.var(input, dim, c, keepdim)
 
@@ -1068,6 +1109,9 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         return _to(norm(_to(input, _C.dtype.float32, None), p, dim, keepdim), input.dtype, None)
     if p in ("fro", 2, 2.0):
         return _root(sum(mul(input, input), dim, keepdim), 2)
+    if isinstance(p, str) and p == "nuc":  # torch.norm(A, 'nuc'): the nuclear norm over two dims (all, if 2-D)
+        from . import linalg as _linalg
+        return _linalg.matrix_norm(input, "nuc", dim=(-2, -1) if dim is None else tuple(dim), keepdim=keepdim)
     if p in (1, 1.0):
         return sum(abs(input), dim, keepdim)
     if p == float("inf"):
@@ -1075,6 +1119,9 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if p == float("-inf"):
         return amin(abs(input), dim if dim is not None else (), keepdim)
     if p == 0:
+        if _needs_grad(input):  # differentiable (a zero gradient), like torch
+            from . import linalg as _linalg
+            return _linalg.vector_norm(input, 0, dim, keepdim)
         return sum(_C.to(_C.ne(input, 0), input.dtype, None, False), dim, keepdim)
     return _root(sum(pow(abs(input), p), dim, keepdim), p)
 
@@ -1141,7 +1188,17 @@ def flatten(input, start_dim=0, end_dim=-1):
 def unflatten(input, dim, sizes):
     nd = input.ndim
     d = dim % nd
-    shape = list(input.shape[:d]) + list(sizes) + list(input.shape[d + 1:])
+    sizes = [int(v) for v in sizes]
+    if sizes.count(-1) == 1:  # inferred from the size of dim d (not from the numel: that is ambiguous when 0)
+        known = math.prod(v for v in sizes if v != -1)
+        if known == 0 or input.shape[d] % known:
+            raise RuntimeError(f"unflatten: sizes {sizes} don't multiply up to the size of dim {dim} "
+                               f"({input.shape[d]}) in the input tensor {list(input.shape)}")
+        sizes[sizes.index(-1)] = input.shape[d] // known
+    if math.prod(sizes) != input.shape[d] or builtins.any(v < 0 for v in sizes):
+        raise RuntimeError(f"unflatten: sizes {sizes} don't multiply up to the size of dim {dim} "
+                           f"({input.shape[d]}) in the input tensor {list(input.shape)}")
+    shape = list(input.shape[:d]) + sizes + list(input.shape[d + 1:])
     return reshape(input, shape)
 
 
@@ -1168,7 +1225,11 @@ class _Permute(Function):
         return _D.permute(g, ctx.inv), None
 
 
-def permute(input, *dims):
+def permute(input, *dims, **kwargs):
+    if kwargs:  # permute(x, dims=(...)), as torch
+        if set(kwargs) != {"dims"} or dims:
+            raise TypeError(f"permute() got unexpected arguments {sorted(kwargs)} (expected *dims or dims=)")
+        dims = (kwargs["dims"],)
     dims = _shape_args(dims)
     if _needs_grad(input):
         return _mark_view(input, _Permute.apply(input, dims))
@@ -1230,7 +1291,11 @@ class _Expand(Function):
         return _unbroadcast(g, ctx.shape), None
 
 
-def expand(input, *shape):
+def expand(input, *shape, size=None):
+    if size is not None:  # x.expand(size=(...)), as torch
+        if shape:
+            raise TypeError("expand() got both positional sizes and size=")
+        shape = (size,)
     shape = _shape_args(shape)
     if _needs_grad(input):
         return _mark_view(input, _Expand.apply(input, shape))
@@ -1681,6 +1746,8 @@ class _Linear(Function):
 
 
 def linear(input, weight, bias=None):
+    if bias is None and _isT(weight, Tensor) and weight.ndim == 1:  # torch: input @ weight, the last dim dropped
+        return matmul(input, weight)
     if _needs_grad(input, weight, bias):
         return _Linear.apply(input, weight, bias)
     return _C.linear(input, weight, bias)
@@ -1733,3 +1800,24 @@ for _name, _rec in {"add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, 
     setattr(_DiffOps, _name, staticmethod(_dispatch(getattr(_C, _name), _rec)))
 _DiffOps.pow_scalar = staticmethod(_dispatch(_C.pow_scalar, pow))
 _DiffOps.to = staticmethod(_dispatch(_C.to, _to))
+
+
+# ------------------------------------------------------------------------------------------------- NumPy keyword aliases
+
+def _np_dim_kw(fn):
+    """fn also taking NumPy's axis= for dim= and keepdims= for keepdim=, as torch's argument parser does."""
+    def f(*args, **kwargs):
+        if kwargs:
+            for alias, name in (("axis", "dim"), ("keepdims", "keepdim")):
+                if alias in kwargs:
+                    if name in kwargs:
+                        raise TypeError(f"{fn.__name__}() got both {name}= and its alias {alias}=")
+                    kwargs[name] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+    f.__name__, f.__qualname__, f.__doc__, f.__wrapped__ = fn.__name__, fn.__qualname__, fn.__doc__, fn
+    return f
+
+
+for _name in ["sum", "mean", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "std", "var", "any", "all",
+              "logsumexp", "var_mean", "std_mean"]:
+    globals()[_name] = _np_dim_kw(globals()[_name])

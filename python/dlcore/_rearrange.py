@@ -63,7 +63,10 @@ def repeat(input, *sizes):
         big += [r, s]
         final.append(r * s)
     x = _ops.reshape(input, inter)
-    return _ops.reshape(_ops.contiguous(_ops.expand(x, big)), final)
+    e = _ops.expand(x, big)
+    # always a new tensor (torch's repeat copies): with all repeats 1 the expanded view is already contiguous
+    out = _ops.clone(e) if e.is_contiguous() else _ops.contiguous(e)
+    return _ops.reshape(out, final)
 
 
 def tile(input, dims):
@@ -234,7 +237,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         raise RuntimeError(f"repeat_interleave(): output_size {output_size} does not match the total repeats {n * r}")
     shape = list(x.shape)
     xe = _ops.expand(_ops.unsqueeze(x, d + 1), shape[:d + 1] + [r] + shape[d + 1:])
-    return _ops.reshape(_ops.contiguous(xe), shape[:d] + [n * r] + shape[d + 1:])
+    xe = _ops.clone(xe) if xe.is_contiguous() else _ops.contiguous(xe)  # always a copy, like torch (r = 1)
+    return _ops.reshape(xe, shape[:d] + [n * r] + shape[d + 1:])
 
 
 # ------------------------------------------------------------------------------------------------- lerp, addcmul, addcdiv
@@ -294,12 +298,19 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     return _ops.add(input, q if value == 1 else _ops.mul(q, value))
 
 
+def _dims_arg(dims, kw, op):
+    """The dims of x.flip(*dims) / x.tile(*dims): positional ints, one sequence, or the keyword dims=."""
+    if kw:
+        if set(kw) != {"dims"} or dims:
+            raise TypeError(f"{op}() got unexpected arguments {sorted(kw)} (expected *dims or dims=)")
+        dims = (kw["dims"],)
+    return dims[0] if len(dims) == 1 and not isinstance(dims[0], int) else list(dims)
+
+
 def _attach_tensor_methods():
     Tensor.repeat = lambda self, *sizes: repeat(self, *sizes)
-    Tensor.tile = lambda self, *dims: tile(self, dims[0] if len(dims) == 1 and not isinstance(dims[0], int)
-                                           else list(dims))
-    Tensor.flip = lambda self, *dims: flip(self, dims[0] if len(dims) == 1 and not isinstance(dims[0], int)
-                                           else list(dims))
+    Tensor.tile = lambda self, *dims, **kw: tile(self, _dims_arg(dims, kw, "tile"))
+    Tensor.flip = lambda self, *dims, **kw: flip(self, _dims_arg(dims, kw, "flip"))
     Tensor.fliplr = fliplr
     Tensor.flipud = flipud
     Tensor.roll = lambda self, shifts, dims=None: roll(self, shifts, dims)

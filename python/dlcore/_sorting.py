@@ -154,11 +154,13 @@ def _scan(input, dim, dtype, fn, raw, op):
     return raw(input, dim, False)
 
 
+@_ops._np_dim_kw
 def cumsum(input, dim, *, dtype=None):
     """Running sums along dim (integers and bool give int64, like torch)."""
     return _scan(input, dim, dtype, _CumSum, _C.cumsum, "cumsum")
 
 
+@_ops._np_dim_kw
 def cumprod(input, dim, *, dtype=None):
     """Running products along dim (integers and bool give int64, like torch)."""
     return _scan(input, dim, dtype, _CumProd, _C.cumprod, "cumprod")
@@ -170,8 +172,8 @@ def _attach_tensor_methods():
     Tensor.msort = msort
     Tensor.topk = lambda self, k, dim=-1, largest=True, sorted=True: topk(self, k, dim, largest, sorted)
     Tensor.kthvalue = lambda self, k, dim=-1, keepdim=False: kthvalue(self, k, dim, keepdim)
-    Tensor.cumsum = lambda self, dim, *, dtype=None: cumsum(self, dim, dtype=dtype)
-    Tensor.cumprod = lambda self, dim, *, dtype=None: cumprod(self, dim, dtype=dtype)
+    Tensor.cumsum = _ops._np_dim_kw(lambda self, dim, *, dtype=None: cumsum(self, dim, dtype=dtype))
+    Tensor.cumprod = _ops._np_dim_kw(lambda self, dim, *, dtype=None: cumprod(self, dim, dtype=dtype))
 
 
 _attach_tensor_methods()

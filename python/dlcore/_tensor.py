@@ -344,11 +344,21 @@ def _inplace(raw_inplace, functional):
             _check_nograd_view(self)
         if kwargs:
             out = functional(self, *args, **kwargs)
+            _check_cast_back(out, self, op_name)
             _C.copy_(self, out)
             return self
         return raw_inplace(self, *args)
 
     return method
+
+
+def _check_cast_back(out, t, op):
+    """torch's rule for writing a result into t: no float -> integer/bool or integer -> bool narrowing of kind."""
+    if out.dtype != t.dtype:
+        from ._runtime import can_cast
+        if not can_cast(out.dtype, t.dtype):
+            raise TypeError(f"{op}: result type {out.dtype.name} can't be cast to the desired output type "
+                            f"{t.dtype.name}")
 
 
 def _check_no_internal_overlap(t, op):
@@ -462,8 +472,10 @@ for _name, _raw, _fn in [("add_", _C.add_, _ops.add), ("sub_", _C.sub_, _ops.sub
                          ("floor_divide_", _C.floor_divide_, _ops.floor_divide),
                          ("remainder_", _C.remainder_, _ops.remainder)]:
     if _raw is None:
-        def _raw(self, other, _f=_fn):
-            _C.copy_(self, _f(self, other))
+        def _raw(self, other, _f=_fn, _n=_name):
+            out = _f(self, other)
+            _check_cast_back(out, self, _n)  # e.g. int.pow_(0.5): torch raises
+            _C.copy_(self, out)
             return self
     setattr(Tensor, _name, _inplace(_raw, _fn))
 
@@ -494,7 +506,9 @@ for _name in ["exp", "log", "sqrt", "rsqrt", "abs", "sign", "square", "reciproca
 Tensor.negative = Tensor.neg
 Tensor.absolute = Tensor.abs
 Tensor.round = lambda self, decimals=0: _ops.round(self, decimals)
-Tensor.round_ = _inplace(lambda self: _C.round_(self), lambda self: _ops.round(self))
+Tensor.round_ = _inplace(lambda self, decimals=0: _C.round_(self) if decimals == 0 else
+                         _C.copy_(self, _ops.round(self, decimals)) or self,
+                         lambda self, decimals=0: _ops.round(self, decimals))
 Tensor.clamp = lambda self, min=None, max=None: _ops.clamp(self, min, max)
 Tensor.clip = Tensor.clamp
 Tensor.clamp_min = lambda self, min: _ops.clamp(self, min=min)
@@ -502,8 +516,11 @@ Tensor.clamp_max = lambda self, max: _ops.clamp(self, max=max)
 
 
 def _clamp_raw(self, min=None, max=None):
-    if _isT(min, Tensor) or _isT(max, Tensor):
-        _C.copy_(self, _ops.clamp(self, min, max))
+    if (_isT(min, Tensor) or _isT(max, Tensor)
+            or (not self.dtype.is_floating_point and (isinstance(min, float) or isinstance(max, float)))):
+        out = _ops.clamp(self, min, max)
+        _check_cast_back(out, self, "clamp_")  # an integer tensor clamped in place to float bounds: torch raises
+        _C.copy_(self, out)
         return self
     return _C.clamp_(self, min, max)
 
@@ -705,8 +722,24 @@ def _all_basic(key):
     return _is_basic(key)
 
 
+def _torch_key(key):
+    """torch's (and old NumPy's) reading of a list index: a short list holding a sequence, slice, tensor, None or
+    Ellipsis is a tuple of indices (x[[[0, 1], [1, 2]]] is x[[0, 1], [1, 2]]); a range is a list of ints."""
+    if builtins.type(key) is list:
+        if len(key) < 32 and builtins.any(k is None or k is Ellipsis or isinstance(k, (list, tuple, range, slice))
+                                          or _isT(k, Tensor) for k in key):
+            import warnings
+            warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated (as in torch); use "
+                          "x[tuple(seq)] instead of x[seq]", UserWarning, stacklevel=3)
+            return tuple(key)
+    elif builtins.type(key) is range:
+        return list(key)
+    return key
+
+
 @_method()
 def __getitem__(self, key):
+    key = _torch_key(key)
     if _all_basic(key):
         if _needs_grad(self):
             return _ops._mark_view(self, _ops._Slice.apply(self, _basic_index, key))
@@ -753,6 +786,7 @@ class _SetItemBasic(Function):
 
 @_method()
 def __setitem__(self, key, value):
+    key = _torch_key(key)
     if not _all_basic(key):
         from . import _indexing
         return _indexing.setitem_advanced(self, key, value)

@@ -177,12 +177,19 @@ class _EvenlyDistribute(Function):
         return _ops._D.mul(m, _ops._D.div(g, _C.sum(m, None, False))), None
 
 
+def _int_lowest(dt):
+    """The lowest value of an integer dtype (0 for the unsigned and 8/16-bit ones, as torch's empty median)."""
+    return {_C.dtype.int64: -2 ** 63, _C.dtype.int32: -2 ** 31}.get(dt, 0)
+
+
 def _median_impl(input, dim, keepdim, ignore_nan, op, result):
     _check_tensor(input, op)
     if dim is None:
         x = _ops.reshape(input, [-1])
         if x.numel() == 0:
-            return _ops.reshape(_ops.sum(x) * float("nan") if x.dtype.is_floating_point else _ops.sum(x), [])
+            if not x.dtype.is_floating_point:  # torch: a 0-d result of the input's dtype (its lowest value)
+                return _C.full_int([], _int_lowest(x.dtype), x.dtype, x.device)
+            return _ops.reshape(_ops.sum(x) * float("nan"), [])
         if _needs_grad(input):
             return _EvenlyDistribute.apply(input, _median_impl(input.detach(), None, False, ignore_nan, op, result))
         v, _ = _median_impl(x, 0, False, ignore_nan, op, result)

@@ -31,6 +31,7 @@ from . import _math_extra
 from ._indexing import index_select as _index_select
 from ._creation import zeros_like as _zeros_like, ones_like as _ones_like
 from ._tensor_extra import _make_inplace, _check_tensor, _norm_dim
+from ._hooks import RemovableHandle as _RemovableHandle
 
 Tensor = _C.Tensor
 _int64 = _C.dtype.int64
@@ -500,26 +501,6 @@ _attach()
 # (register_post_accumulate_grad_hook, resize_ with torch's storage semantics, storage access, the complex-number
 # methods of a real-only library, memory-placement queries)
 
-class _RemovableHandle:
-    """What register_*_hook returns: remove() unregisters the hook."""
-
-    _next_id = 0
-
-    def __init__(self, hooks):
-        self._hooks = hooks
-        self.id = _RemovableHandle._next_id
-        _RemovableHandle._next_id += 1
-
-    def remove(self):
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-
-
 _post_acc_installed = [False]
 
 
@@ -670,8 +651,8 @@ def angle(input, *, out=None):
     """The elementwise argument (torch.angle) of a real tensor: pi where negative, 0 elsewhere, nan for nan;
     integer inputs give float32 (the default dtype); gradient zero."""
     _check_tensor(input, "angle")
-    if input.dtype == _C.dtype.bool:
-        raise RuntimeError("angle is not implemented for bool tensors")
+    if input.dtype == _C.dtype.bool:  # torch: zeros of the default dtype
+        input = _C.to(input, _C.dtype.int64, None, False)
     res = _Angle.apply(input)
     if not input.dtype.is_floating_point:
         from ._creation import get_default_dtype

@@ -51,7 +51,7 @@ __all__ = [
     "view_copy", "permute_copy", "transpose_copy", "t_copy", "squeeze_copy", "unsqueeze_copy", "expand_copy",
     "select_copy", "slice_copy", "split_copy", "split_with_sizes_copy", "unbind_copy", "diagonal_copy",
     "detach_copy", "alias_copy", "as_strided_copy", "unfold_copy", "empty_permuted", "frombuffer",
-    "nonzero_static", "segment_reduce", "get_device"]
+    "nonzero_static", "segment_reduce", "get_device", "adjoint"]
 
 is_anomaly_enabled = _anomaly.is_anomaly_enabled
 is_anomaly_check_nan_enabled = _anomaly.is_anomaly_check_nan_enabled
@@ -1407,3 +1407,9 @@ def get_device(input):
     if input.device.type == "cpu":
         return -1
     return input.device.index if input.device.index is not None else 0
+
+
+def adjoint(input):
+    """torch.adjoint: the last two dims transposed (a view; conjugation is a no-op for real tensors)."""
+    _check_tensor(input, "adjoint")
+    return input.adjoint()

@@ -14,7 +14,7 @@ from ._nn_layers import *  # noqa: F401,F403
 from ._nn_rnn import *  # noqa: F401,F403
 from ._nn_extra import *  # noqa: F401,F403
 from ._nn_extra2 import *  # noqa: F401,F403  (more losses incl. ctc_loss, unfold/fold, bilinear, rrelu, unpool, ...)
-from ._attention import scaled_dot_product_attention  # noqa: F401
+from ._attention import scaled_dot_product_attention, multi_head_attention_forward  # noqa: F401
 from ._nn_3d import *  # noqa: F401,F403  (conv3d, conv_transpose3d, the 3-D pools)
 from ._torch_extra import gumbel_softmax, embedding_bag, affine_grid, grid_sample  # noqa: F401,E402
 from ._nn_extra4 import *  # noqa: F401,F403,E402  (fractional_max_pool2d/3d and their *_with_indices forms)
