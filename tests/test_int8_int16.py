@@ -417,3 +417,4 @@ def test_uint8_all_any_and_histogram_default_bins():
     same(lambda L: L.all(L.tensor([[1, 2], [0, 3]], dtype=L.uint8)))
     same(lambda L: L.any(L.tensor([[1, 2], [0, 3]], dtype=L.uint8), 1))
     same(lambda L: L.histogram(L.tensor([0.5, 1.0, 3.0, 2.5, -1.0]))[0])
+

@@ -270,3 +270,12 @@ def test_numpy_array_as_shape_many_times():
         z = dlcore.zeros(np.array([3, 2], dtype=np.int32))
     assert tuple(y.shape) == (2, 3) and tuple(z.shape) == (3, 2)
     np.testing.assert_array_equal(y.numpy(), np.arange(6.0).reshape(2, 3))
+
+
+def test_linspace_logspace_one_step_is_start():
+    """torch: linspace(a, b, 1) is [a] (dlcore returned [b]); logspace likewise base**a."""
+    assert dlcore.linspace(0, 1, 1).tolist() == [0.0]
+    assert dlcore.linspace(-3.5, 7, 1, dtype=dlcore.float64).tolist() == [-3.5]
+    assert dlcore.logspace(2, 5, 1).tolist() == [100.0]
+    assert_close(dlcore.linspace(0, 1, 5), np.linspace(0, 1, 5))
+    assert dlcore.linspace(1, 2, 0).shape == (0,)

@@ -305,6 +305,7 @@ void bind_ops(py::module_& m) {
     // symmetric evaluation like torch: the first half from start, the second from end
     int64_t half = steps / 2;
     for (int64_t i = 0; i < steps; ++i) p[i] = i < half ? start + step * (double)i : end - step * (double)(steps - 1 - i);
+    if (steps == 1) p[0] = start;  // (torch: one step is start, not end)
     return wrap(t.to(to_dtype(dtype, "linspace")).to(to_device(device, "linspace")));
   });
   m.def("eye", [](int64_t n, int64_t mcols, py::handle dtype, py::handle device) {
