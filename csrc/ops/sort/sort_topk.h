@@ -321,7 +321,7 @@ bool topk_row_select(const T* x, int64_t L, int64_t K, T* buf, T* vo, int64_t* i
 // indices) are collected, and if they are few (<= cap) the K best are picked from them by (value, index); else
 // false (the caller selects over the whole row). No NaN in x (the caller checked).
 template <class T, bool Largest>
-bool topk_row_from_tail(const T* x, int64_t j, int64_t L, int64_t K, const T* bv, const int64_t* bi, T* buf,
+__attribute__((noinline)) bool topk_row_from_tail(const T* x, int64_t j, int64_t L, int64_t K, const T* bv, const int64_t* bi, T* buf,
                         T* vo, int64_t* io) {
   const int64_t M = std::min<int64_t>(L - j, 4 * K);
   if (M < K) return false;
@@ -366,6 +366,25 @@ DLCORE_ALWAYS_INLINE bool just_before(T v, T& out) {
     out = Largest ? (T)(v - 1) : (T)(v + 1);
   }
   return true;
+}
+
+// A lower bound of the K-th value of row x[0, L) (in sort order): the K-th of its last 4K elements, returned in the
+// scan threshold's form (just_before: elements equal to it still pass). False when the row is short (L < 8K), the
+// tail holds NaN, or the bound is the type's extreme. Out of line: the scan loop stays as it was.
+template <class T>
+struct TailBound {
+  bool ok;
+  T v;
+};
+template <class T, bool Largest>
+__attribute__((noinline)) TailBound<T> tail_bound(const T* x, int64_t L, int64_t K, std::vector<T>& sel) {
+  TailBound<T> r{false, T{}};
+  if (L < 8 * K) return r;
+  if (sel.size() < (std::size_t)L) sel.resize(L);
+  bool nan = false;
+  for (int64_t q = 0; q < 4 * K; ++q) nan |= is_nan(sel[q] = x[L - 4 * K + q]);
+  if (!nan) r.ok = just_before<T, Largest>(select_value<T, Largest>(sel.data(), 4 * K, K - 1), r.v);
+  return r;
 }
 
 // The first K elements of a row, sorted (in sort order, ties by index) into bv/bi.
@@ -426,24 +445,20 @@ int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
     int64_t* io = a.indices + o * K;
     // a sorted row (every element would enter, shifting K): the merge, at the cost of one compare per element
     if (topk_row_monotone_rest<T, Largest>(x, K, L, K, bv, bi, vo, io)) continue;
-    // Past half the insertion budget (rising rows: nearly every element enters), a lower bound of the row's K-th
-    // value from its last 4K elements (the K-th of those) joins the threshold: the scan then skips what cannot reach
-    // it and inserts almost nothing more. Kept in the threshold's form, the value just before it in sort order, so
-    // that elements equal to it still pass. (From the start only for K >= 16: on random rows it costs ~15% at K = 5 and saves ~5% at K = 32.)
-    bool have_lb = false, lb_tried = false;
-    T lb{};
-    auto compute_lb = [&] {
-      lb_tried = true;
-      if (L < 8 * K) return;
-      if (sel.size() < (std::size_t)L) sel.resize(L);
-      bool nan = false;
-      for (int64_t q = 0; q < 4 * K; ++q) nan |= is_nan(sel[q] = x[L - 4 * K + q]);
-      if (!nan) have_lb = just_before<T, Largest>(select_value<T, Largest>(sel.data(), 4 * K, K - 1), lb);
-    };
-    if (K >= 16) compute_lb();  // (large K: its early insertions cost more than the lower bound's selection)
+    // Past half the insertion budget (checked after each visited block; rising rows: nearly every element enters), a lower bound of the row's K-th
+    // value from its last 4K elements (tail_bound) joins the threshold: the scan then skips what cannot reach it and
+    // inserts almost nothing more. From the start only for K >= 16: on random rows it costs ~15% at K = 5 and saves
+    // ~5% at K = 32.
+    bool lb_tried = K >= 16;
+    T lb = Largest ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();  // no bound yet
+    if constexpr (std::is_floating_point_v<T>) lb = Largest ? -std::numeric_limits<T>::infinity()
+                                                            : std::numeric_limits<T>::infinity();
+    if (lb_tried) {
+      const TailBound<T> tb = tail_bound<T, Largest>(x, L, K, sel);
+      if (tb.ok) lb = tb.v;
+    }
     auto threshold = [&] {
       const T t0 = cmp_form<T, Largest>(bv[K - 1]);
-      if (!have_lb) return t0;
       return Largest ? (lb > t0 ? lb : t0) : (lb < t0 ? lb : t0);
     };
     T t = threshold();
@@ -455,7 +470,6 @@ int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
         m &= m - 1;
         if (better<T, Largest>(x[j], bv[K - 1])) {
           inserted += K - insert<T, Largest>(bv, bi, K, K, x[j], j);  // 1 + the entries it shifted
-          if (DLCORE_UNLIKELY(!lb_tried && 2 * inserted > budget)) compute_lb();
           t = threshold();
           tv = S::set1(t);
         }
@@ -467,9 +481,18 @@ int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
       for (int u = 0; u < U; ++u) any |= m[u] = S::template cand<Largest>(x + j + u * W, tv);
       if (DLCORE_UNLIKELY(any != 0)) {
         for (int u = 0; u < U; ++u) visit(m[u], j + u * W);
-        if (DLCORE_UNLIKELY(inserted > budget)) {
-          j += U * W;
-          break;
+        if (DLCORE_UNLIKELY(2 * inserted > budget)) {
+          if (inserted > budget) {
+            j += U * W;
+            break;
+          }
+          if (!lb_tried) {
+            lb_tried = true;
+            const TailBound<T> tb = tail_bound<T, Largest>(x, L, K, sel);
+            if (tb.ok) lb = tb.v;
+            t = threshold();
+            tv = S::set1(t);
+          }
         }
       }
     }
