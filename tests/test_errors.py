@@ -182,7 +182,11 @@ def test_kernel_value_errors_are_also_runtime_errors_like_torch():
     ValueError (the project's convention) and a RuntimeError (so torch-style `except RuntimeError` works)."""
     torch = pytest.importorskip("torch")
     cases = [lambda L: L.ones(2, 3) @ L.ones(4, 5), lambda L: L.ones(2, 3) + L.ones(4, 5),
-             lambda L: L.ones(6).view(4), lambda L: L.ones(2, 3).expand(4, 3)]
+             lambda L: L.ones(6).view(4), lambda L: L.ones(2, 3).expand(4, 3),
+             lambda L: L.cat([L.ones(2, 3), L.ones(2, 4)]), lambda L: L.stack([L.ones(2), L.ones(3)]),
+             lambda L: L.nn.functional.mse_loss(L.ones(2, 3), L.ones(3, 2)),
+             lambda L: L.nn.BatchNorm2d(3)(L.ones(2, 4, 5, 5)),
+             lambda L: L.nn.functional.linear(L.ones(2, 3), L.ones(4, 5))]
     for case in cases:
         with pytest.raises(RuntimeError):
             case(torch)

@@ -728,7 +728,7 @@ def cat(tensors, dim=0, *, out=None):
                                f"{t.device}")
         for k in range(ref.ndim):
             if k != d and t.shape[k] != ref.shape[k]:
-                raise ValueError(f"cat(): sizes of tensors must match except in dimension {d}. Expected size "
+                raise _C.ShapeError(f"cat(): sizes of tensors must match except in dimension {d}. Expected size "
                                  f"{ref.shape[k]} but got size {t.shape[k]} for tensor number {i} in the list.")
     if _needs_grad(*keep):
         r = _Cat.apply(d, tuple(t.shape[d] for t in keep), tuple((t.shape, t.dtype) for t in keep), *keep)
@@ -753,7 +753,7 @@ def stack(tensors, dim=0, *, out=None):
         if not _isT(t, Tensor):
             raise TypeError(f"stack(): expected Tensor as element {i}, got {type(t).__name__}")
         if tuple(t.shape) != tuple(ref.shape):
-            raise ValueError(f"stack(): stack expects each tensor to be equal size, but got {list(ref.shape)} at "
+            raise _C.ShapeError(f"stack(): stack expects each tensor to be equal size, but got {list(ref.shape)} at "
                              f"entry 0 and {list(t.shape)} at entry {i}")
     d = _norm_dim(dim, ref.ndim + 1, "stack")
     return cat([_ops.unsqueeze(t, d) for t in tensors], d, out=out)

@@ -596,7 +596,7 @@ def _pw_loss(input, target, kind, a, reduction, op, weight=None, pos_weight=None
         except (ValueError, RuntimeError):
             shape = None
         if kind in (_BCE, _BCE_LOGITS) or shape is None:
-            raise ValueError(f"{op}(): target size {list(target.shape)} must be the same as input size "
+            raise _C.ShapeError(f"{op}(): target size {list(target.shape)} must be the same as input size "
                              f"{list(input.shape)}")
         input = _ops.expand(input, list(shape))
         target = _ops.expand(target, list(shape))

@@ -414,7 +414,7 @@ class _BatchNorm(Module):
     def forward(self, input):
         self._check_input_dim(input)
         if input.shape[1] != self.num_features:
-            raise ValueError(f"nn.{type(self).__name__}: expected input with {self.num_features} channels (dim 1), "
+            raise _C.ShapeError(f"nn.{type(self).__name__}: expected input with {self.num_features} channels (dim 1), "
                              f"got shape {list(input.shape)}")
         if self.momentum is None:
             factor = 0.0
