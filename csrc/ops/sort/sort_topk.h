@@ -282,16 +282,11 @@ T select_value(T* a, int64_t n, int64_t r) {
 // A row whose insertions ran past the budget (noisy, rising data: nearly every element enters), finished by one
 // selection over the whole row in linear time: the K-th value v by select_value on a copy of the values (its
 // branchless partitions cost no mispredictions on such data), then one pass keeps, in index order, the elements
-// better than v and the first of those equal to it (the sort's tie-break), and the K are sorted. A row with a NaN
-// (floats) returns false: the caller sorts it (the sort path orders NaN). buf: room for L values.
+// better than v and the first of those equal to it (the sort's tie-break), and the K are sorted. No NaN in x (the
+// caller checked: the sort path orders NaN). buf: room for L values.
 template <class T, bool Largest>
-bool topk_row_select(const T* x, int64_t L, int64_t K, T* buf, T* vo, int64_t* io) {
-  bool nan = false;
-  for (int64_t j = 0; j < L; ++j) {
-    buf[j] = x[j];
-    nan |= is_nan(x[j]);
-  }
-  if (nan) return false;
+__attribute__((noinline)) void topk_row_select(const T* x, int64_t L, int64_t K, T* buf, T* vo, int64_t* io) {
+  std::memcpy(buf, x, L * sizeof(T));
   const T v = select_value<T, Largest>(buf, L, K - 1);
   auto bef = [](T p, T q) { return Largest ? p > q : p < q; };
   int64_t eq = K;  // how many equal to v are kept: K minus those better than v
@@ -311,37 +306,29 @@ bool topk_row_select(const T* x, int64_t L, int64_t K, T* buf, T* vo, int64_t* i
   int64_t si[kTopkScanMaxK];
   for (int64_t q = 0; q < K; ++q) sv[q] = vo[ord[q]], si[q] = io[ord[q]];
   for (int64_t q = 0; q < K; ++q) vo[q] = sv[q], io[q] = si[q];
-  return true;
 }
 
-// A row given up at position j (its insertions ran past the budget) finished from candidates: bv/bi hold the exact
-// best K of x[0, j) (ties by index), so the row's best K are among them and x[j, L). Any value known to have K
-// elements at least as good is a lower bound of the row's K-th value: the buffer's K-th, and the K-th of the
-// row's last 4K elements (on rising data nearly the answer). Elements not before that bound (ties kept, with their
-// indices) are collected, and if they are few (<= cap) the K best are picked from them by (value, index); else
-// false (the caller selects over the whole row). No NaN in x (the caller checked).
+// A row given up at position j (its insertions ran past the budget) finished from candidates: bv/bi hold the best
+// K of the elements the scan kept from x[0, j) (ties by index), so the row's best K are among them and the elements
+// of x[j, L) that pass the scan's candidate test against t (the current threshold: the buffer's K-th and the tail
+// lower bound; a later element equal to the buffer's K-th loses the tie to the buffer). If they are few (<= cap)
+// the K best are picked from them by (value, index); else false (the caller selects over the whole row). No NaN in
+// x (the caller checked).
 template <class T, bool Largest>
-__attribute__((noinline)) bool topk_row_from_tail(const T* x, int64_t j, int64_t L, int64_t K, const T* bv, const int64_t* bi, T* buf,
-                        T* vo, int64_t* io) {
-  const int64_t M = std::min<int64_t>(L - j, 4 * K);
-  if (M < K) return false;
-  std::memcpy(buf, x + L - M, M * sizeof(T));
-  T tau = select_value<T, Largest>(buf, M, K - 1);
-  if (better<T, Largest>(bv[K - 1], tau)) tau = bv[K - 1];
+__attribute__((noinline)) bool topk_row_from_tail(const T* x, int64_t j, int64_t L, int64_t K, const T* bv,
+                                                  const int64_t* bi, T t, T* vo, int64_t* io) {
   constexpr int64_t cap = 8 * kTopkScanMaxK;
   T cv[cap];
   int64_t ci[cap];
   int64_t c = 0;
-  for (int64_t q = 0; q < K; ++q)
-    if (!better<T, Largest>(tau, bv[q])) cv[c] = bv[q], ci[c++] = bi[q];
+  for (int64_t q = 0; q < K; ++q) cv[c] = bv[q], ci[c++] = bi[q];
   for (int64_t q = j; q < L; ++q) {
     const T v = x[q];
-    if (!better<T, Largest>(tau, v)) {
+    if (may_beat<T, Largest>(v, t)) {
       if (c == cap) return false;
       cv[c] = v, ci[c++] = q;
     }
   }
-  if (c < K) return false;  // (cannot happen: K elements are at least as good as tau)
   int64_t ord[cap];
   for (int64_t q = 0; q < c; ++q) ord[q] = q;
   std::partial_sort(ord, ord + K, ord + c, [&](int64_t p, int64_t q) {
@@ -426,7 +413,8 @@ bool topk_row_monotone_rest(const T* x, int64_t j, int64_t L, int64_t K, const T
 }
 
 // Rows o0..o1 of x [O, L] (contiguous lines), outputs [O, K]. Returns the number of rows given up (written to redo):
-// rows past their insertion budget that hold a NaN (the others are finished by topk_row_select).
+// rows past their insertion budget that hold a NaN (the others are finished by topk_row_from_tail or
+// topk_row_select).
 template <class T, bool Largest>
 int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
   using S = Simd<T>;
@@ -445,10 +433,10 @@ int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
     int64_t* io = a.indices + o * K;
     // a sorted row (every element would enter, shifting K): the merge, at the cost of one compare per element
     if (topk_row_monotone_rest<T, Largest>(x, K, L, K, bv, bi, vo, io)) continue;
-    // Past half the insertion budget (checked after each visited block; rising rows: nearly every element enters), a lower bound of the row's K-th
-    // value from its last 4K elements (tail_bound) joins the threshold: the scan then skips what cannot reach it and
-    // inserts almost nothing more. From the start only for K >= 16: on random rows it costs ~15% at K = 5 and saves
-    // ~5% at K = 32.
+    // Past half the insertion budget (checked after each visited block; rising rows: nearly every element
+    // enters), a lower bound of the row's K-th value from its last 4K elements (tail_bound) joins the threshold:
+    // the scan then skips what cannot reach it and inserts almost nothing more. From the start only for K >= 16: on
+    // random rows it costs ~15% at K = 5 and saves ~5% at K = 32.
     bool lb_tried = K >= 16;
     T lb = Largest ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();  // no bound yet
     if constexpr (std::is_floating_point_v<T>) lb = Largest ? -std::numeric_limits<T>::infinity()
@@ -482,16 +470,16 @@ int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
       if (DLCORE_UNLIKELY(any != 0)) {
         for (int u = 0; u < U; ++u) visit(m[u], j + u * W);
         if (DLCORE_UNLIKELY(2 * inserted > budget)) {
-          if (inserted > budget) {
-            j += U * W;
-            break;
-          }
-          if (!lb_tried) {
+          if (!lb_tried) {  // (also before giving up: the finish below filters with t)
             lb_tried = true;
             const TailBound<T> tb = tail_bound<T, Largest>(x, L, K, sel);
             if (tb.ok) lb = tb.v;
             t = threshold();
             tv = S::set1(t);
+          }
+          if (inserted > budget) {
+            j += U * W;
+            break;
           }
         }
       }
@@ -501,9 +489,8 @@ int64_t topk_rows(const TopkArgs& a, int64_t o0, int64_t o1, int64_t* redo) {
       bool nan = false;
       for (int64_t q = 0; q < L; ++q) nan |= is_nan(x[q]);
       if (nan) redo[nredo++] = o;  // the sort path orders NaN
-      else if (!topk_row_from_tail<T, Largest>(x, j, L, K, bv, bi, sel.data(), vo, io) &&
-               !topk_row_select<T, Largest>(x, L, K, sel.data(), vo, io))
-        redo[nredo++] = o;
+      else if (!topk_row_from_tail<T, Largest>(x, j, L, K, bv, bi, t, vo, io))
+        topk_row_select<T, Largest>(x, L, K, sel.data(), vo, io);
       continue;
     }
     for (; j + W <= L; j += W) visit(S::template cand<Largest>(x + j, tv), j);
