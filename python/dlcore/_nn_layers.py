@@ -151,7 +151,7 @@ def _int_relu(input, inplace):
 
 
 def relu(input, inplace=False):
-    if isinstance(input, _C.Tensor) and input.dtype != _C.dtype.bool and not input.dtype.is_floating_point:
+    if _ops._is_int(input):
         return _int_relu(input, inplace)
     if inplace:
         return _act_inplace(input, _RELU, op="relu_")
@@ -159,7 +159,7 @@ def relu(input, inplace=False):
 
 
 def relu_(input):
-    if isinstance(input, _C.Tensor) and input.dtype != _C.dtype.bool and not input.dtype.is_floating_point:
+    if _ops._is_int(input):
         return _int_relu(input, True)
     return _act_inplace(input, _RELU, op="relu_")
 
