@@ -75,6 +75,9 @@ from . import jit  # noqa: E402,F401  (torch.jit's eager-path helpers: script/tr
 
 default_generator = _creation_mod._default_generator_obj()
 
+from . import _lowp  # noqa: E402  (float16/bfloat16 through the layer kernels: float32 copies, rounded results)
+_lowp.install()
+
 for _mod in ("nn", "optim", "data", "models", "utils", "backends", "serialization"):
     pass
 

@@ -55,8 +55,9 @@ class Adam(Optimizer):
         steps = []
         for p, st in zip(ps, sts):
             s = st["step"]
-            if not isinstance(s, Tensor) or s.dtype != p.dtype or s.device != p.device:
-                s = st["step"] = _C.full([], float(s.item() if isinstance(s, Tensor) else s), p.dtype, p.device)
+            sdt = _C.dtype.float32 if p.dtype in (_C.dtype.float16, _C.dtype.bfloat16) else p.dtype  # exact counts
+            if not isinstance(s, Tensor) or s.dtype != sdt or s.device != p.device:
+                s = st["step"] = _C.full([], float(s.item() if isinstance(s, Tensor) else s), sdt, p.device)
             with no_grad():
                 s.add_(1)
             steps.append(s)

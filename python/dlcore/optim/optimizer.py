@@ -10,6 +10,8 @@ from .. import _C
 from .._hooks import RemovableHandle as _HookHandle
 
 Tensor = _C.Tensor
+_LOWP = (_C.dtype.float16, _C.dtype.bfloat16)
+_F32 = _C.dtype.float32
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
 
@@ -286,9 +288,43 @@ class Optimizer:
     def _fused_step(self, kernel, ps, gs, *args):
         """kernel(params, grads, *args) on the parameters as the fused kernels take them (_kernel_params), the
         non-contiguous ones written back afterwards."""
+        if any(p.dtype in _LOWP or g.dtype in _LOWP for p, g in zip(ps, gs)):
+            self._fused_step_lowp(kernel, ps, gs, args)
+            return
         kps, back = self._kernel_params(ps)
         kernel(kps, gs, *args)
         self._write_back(back)
+
+    @staticmethod
+    def _fused_step_lowp(kernel, ps, gs, args):
+        """The fused kernels compute in float32/float64. float16/bfloat16 parameters (model.half(),
+        model.to(bfloat16)) are stepped as torch steps them: their gradients and state (kept in the parameter's
+        dtype, as torch keeps it) are read into float32, the update computed there, and the parameter and the state
+        rounded back once per step."""
+        from ..autograd import no_grad
+        back = []
+
+        def up(t, keep):
+            if not isinstance(t, Tensor) or t.dtype not in _LOWP:
+                return t
+            c = _C.contiguous(_C.to(t, _F32, t.device, True))
+            if keep:
+                back.append((t, c))
+            return c
+
+        def up_arg(a):
+            if isinstance(a, (list, tuple)) and a and all(isinstance(t, Tensor) for t in a):
+                return [up(t, True) for t in a]
+            return a
+
+        with no_grad():
+            kps = [up(p, True) for p in ps]
+            kps, nc_back = Optimizer._kernel_params(kps)
+            kgs = [up(g, False) for g in gs]
+            kernel(kps, kgs, *[up_arg(a) for a in args])
+            Optimizer._write_back(nc_back)
+            for orig, c in back:
+                _C.copy_(orig, c)
 
     @staticmethod
     def _grads(group):
