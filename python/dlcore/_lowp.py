@@ -114,15 +114,23 @@ def wrap(fn, name=None, inplace=False):
         except TypeError:
             return {}
 
+    eager = name not in _NATIVE_FIRST
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except TypeError as err:
+        if eager and args and isinstance(args[0], Tensor) and args[0].dtype in _LOWP:
+            # composite ops (layer_norm = the norm kernel + affine elementwise ops, ...) would round after every
+            # piece: go to float32 at the op's boundary, so the result is rounded once
             low = _lowp_dtype(name, args, kwargs)
-            if low is None:
-                raise
-            first_err = err
+            first_err = None
+        else:
+            try:
+                return fn(*args, **kwargs)
+            except TypeError as err:
+                low = _lowp_dtype(name, args, kwargs)
+                if low is None:
+                    raise
+                first_err = err
         targs = [_up(a, low) for a in args]
         tkw = {k: _up(v, low) for k, v in kwargs.items()}
         ba = bound(args, kwargs) if (has_inplace or state_names) else {}
@@ -130,6 +138,8 @@ def wrap(fn, name=None, inplace=False):
         try:
             out = fn(*targs, **tkw)
         except TypeError:
+            if first_err is None:
+                raise
             raise first_err from None
         # running statistics held in 16 bits: copy the float32 updates back
         if state_names:
@@ -153,6 +163,12 @@ def _nograd():
     from .autograd import no_grad
     return no_grad()
 
+
+# ops whose kernels may take 16-bit floats themselves (the CUDA tensor-core GEMM and convolutions through it):
+# tried as they are first; every other wrapped op with a 16-bit first argument goes to float32 at once
+_NATIVE_FIRST = {"matmul", "mm", "bmm", "addmm", "baddbmm", "addbmm", "addmv", "mv", "dot", "vdot", "inner", "outer",
+                 "ger", "tensordot", "einsum", "chain_matmul", "linear", "bilinear", "conv1d", "conv2d", "conv3d",
+                 "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
 
 # torch.nn.functional's ops that run layer kernels; the rest of F works on 16-bit floats already or has no
 # floating input, and wrapping those is harmless (the wrapper acts only when the op raises TypeError).
