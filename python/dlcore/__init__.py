@@ -75,8 +75,11 @@ from . import jit  # noqa: E402,F401  (torch.jit's eager-path helpers: script/tr
 
 default_generator = _creation_mod._default_generator_obj()
 
-from . import _lowp  # noqa: E402  (float16/bfloat16 through the layer kernels: float32 copies, rounded results)
-_lowp.install()
+# float16/bfloat16 through the layer kernels (float32 copies, results rounded once) and autocast's per-op casts:
+# wrappers installed on the layer ops and every reference to them (dlcore/_lowp.py, dlcore/_autocast.py)
+from . import functional as _functional  # noqa: E402
+from . import _lowp  # noqa: E402
+_lowp.install(_functional)
 
 for _mod in ("nn", "optim", "data", "models", "utils", "backends", "serialization"):
     pass

@@ -14,10 +14,98 @@ from . import accelerator  # noqa: F401  (dlcore.accelerator: torch.accelerator'
 from . import amp  # noqa: F401  (dlcore.amp: GradScaler, autocast)
 from . import distributed  # noqa: F401  (is_available() False: no collective backend)
 from .amp import autocast  # noqa: F401
+from . import _autocast as _ac
 
 __all__ = ["compile", "set_float32_matmul_precision", "get_float32_matmul_precision", "accelerator", "amp",
            "autocast", "distributed", "memory_format", "contiguous_format", "preserve_format", "channels_last",
-           "channels_last_3d", "layout", "strided"]
+           "channels_last_3d", "layout", "strided", "is_autocast_enabled", "set_autocast_enabled",
+           "get_autocast_dtype", "set_autocast_dtype", "get_autocast_gpu_dtype", "set_autocast_gpu_dtype",
+           "get_autocast_cpu_dtype", "set_autocast_cpu_dtype", "is_autocast_cpu_enabled", "set_autocast_cpu_enabled",
+           "clear_autocast_cache", "is_autocast_cache_enabled", "set_autocast_cache_enabled", "cpu"]
+
+
+# torch's autocast state functions (the state is per thread; dlcore/_autocast.py)
+def is_autocast_enabled(device_type=None):
+    return _ac.is_enabled("cuda" if device_type is None else device_type)
+
+
+def set_autocast_enabled(device_type, enabled=None):
+    if enabled is None:  # torch's old one-argument form: the cuda state
+        device_type, enabled = "cuda", device_type
+    _ac.set_enabled(device_type, enabled)
+
+
+def get_autocast_dtype(device_type):
+    return _ac.get_dtype(device_type)
+
+
+def set_autocast_dtype(device_type, dtype):
+    _ac.set_dtype(device_type, dtype)
+
+
+def get_autocast_gpu_dtype():
+    return _ac.get_dtype("cuda")
+
+
+def set_autocast_gpu_dtype(dtype):
+    _ac.set_dtype("cuda", dtype)
+
+
+def get_autocast_cpu_dtype():
+    return _ac.get_dtype("cpu")
+
+
+def set_autocast_cpu_dtype(dtype):
+    _ac.set_dtype("cpu", dtype)
+
+
+def is_autocast_cpu_enabled():
+    return _ac.is_enabled("cpu")
+
+
+def set_autocast_cpu_enabled(enabled):
+    _ac.set_enabled("cpu", enabled)
+
+
+def clear_autocast_cache():
+    _ac.clear_cache()
+
+
+def is_autocast_cache_enabled():
+    return _ac.is_cache_enabled()
+
+
+def set_autocast_cache_enabled(enabled):
+    for st in _ac._state().values():
+        st[2] = bool(enabled)
+
+
+def _make_cpu_module():
+    """dlcore.cpu (torch.cpu): is_available, device_count, synchronize and cpu.amp.autocast (bfloat16 default)."""
+    import sys
+    import types
+    mod = types.ModuleType(__name__.rsplit(".", 1)[0] + ".cpu", _make_cpu_module.__doc__)
+    amp_mod = types.ModuleType(mod.__name__ + ".amp")
+
+    class cpu_autocast(autocast):
+        def __init__(self, enabled=True, dtype=None, cache_enabled=True):
+            super().__init__("cpu", dtype, enabled, cache_enabled)
+
+    cpu_autocast.__name__ = cpu_autocast.__qualname__ = "autocast"
+    cpu_autocast.__module__ = amp_mod.__name__
+    amp_mod.autocast = cpu_autocast
+    amp_mod.GradScaler = amp.GradScaler
+    mod.amp = amp_mod
+    mod.is_available = lambda: True
+    mod.device_count = lambda: 1
+    mod.synchronize = lambda device=None: None
+    mod.current_device = lambda: "cpu"
+    sys.modules[mod.__name__] = mod
+    sys.modules[amp_mod.__name__] = amp_mod
+    return mod
+
+
+cpu = _make_cpu_module()
 
 
 def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None,

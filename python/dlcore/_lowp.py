@@ -195,14 +195,23 @@ def install(functional=None):
     ones. dlcore's __init__ calls it without functional (nn loads lazily); nn.functional calls it with itself."""
     import dlcore
 
-    def add(obj, name):
-        if obj is None or not callable(obj) or isinstance(obj, type) or getattr(obj, "_lowp_wrapped", False):
+    from . import _autocast
+
+    def add(obj, name, lowp=True):
+        if obj is None or not callable(obj) or isinstance(obj, type):
             return
-        if not (inspect.isfunction(obj) or inspect.isbuiltin(obj)):
+        if getattr(obj, "_lowp_wrapped", False) or getattr(obj, "_amp_wrapped", False):
+            return
+        if lowp and not (inspect.isfunction(obj) or inspect.isbuiltin(obj)):
             return
         if id(obj) not in _ORIGINALS:
             inplace = name.endswith("_") and not name.endswith("__")
-            _ORIGINALS[id(obj)] = (obj, wrap(obj, name.rstrip("_") if inplace else name, inplace=inplace))
+            base = name.rstrip("_") if inplace else name
+            w = wrap(obj, base, inplace=inplace) if lowp else obj
+            if base in _autocast.NAMES or name in _autocast.NAMES:
+                w = _autocast.wrap(w, name if name in _autocast.NAMES else base)
+            if w is not obj:
+                _ORIGINALS[id(obj)] = (obj, w)
 
     for n in _PRODUCTS:
         add(dlcore.__dict__.get(n), n)
@@ -210,6 +219,10 @@ def install(functional=None):
         for n in dir(functional):
             if not n.startswith("_") and n not in _SKIP:
                 add(getattr(functional, n), n)
+    # autocast-only ops (exp, sum, cat, ...): dlcore's functions and Tensor's methods of those names
+    for n in _autocast.NAMES:
+        add(dlcore.__dict__.get(n), n, lowp=False)
+        add(Tensor.__dict__.get(n), n, lowp=False)
 
     def fix(ns):
         for k, v in list(ns.items()):

@@ -6,9 +6,11 @@ an iteration; update() halves the scale after a skipped step (backoff_factor) an
 clean ones (growth_factor). With enabled=False every method passes through, which is how most scripts run it on a
 CPU (``GradScaler(enabled=use_amp)``).
 
-autocast: dlcore has no automatic mixed precision (its CPU GEMMs are float32/float64 only), so autocast(...,
-enabled=False) is the no-op context (and decorator) scripts use when AMP is off; entering it with enabled=True
-raises NotImplementedError naming the device type and dtype. Cast explicitly (model.half() on cuda) instead.
+autocast: torch's automatic mixed precision (dlcore/_autocast.py has the op lists and the casting rules): inside
+``autocast(device_type, dtype)`` the GEMM-like ops run in the lower-precision dtype (float16 on cuda, bfloat16 on
+the cpu by default), the range-sensitive ones in float32, the rest in their inputs' dtype. A context manager and a
+decorator; nested regions and ``enabled=False`` inside an enabled one behave as in torch. On the cpu dlcore computes
+16-bit ops in float32 (dlcore/_lowp.py), so autocast there gives torch's dtypes and results, not a speed-up.
 """
 from __future__ import annotations
 
@@ -16,44 +18,100 @@ import functools
 import warnings
 
 from . import _C
+from . import _autocast as _ac
 
-__all__ = ["GradScaler", "autocast", "is_autocast_available"]
+__all__ = ["GradScaler", "autocast", "is_autocast_available", "custom_fwd", "custom_bwd"]
 
 Tensor = _C.Tensor
 
 
 def is_autocast_available(device_type: str) -> bool:
-    """False for every device: dlcore has no autocast."""
-    return False
+    """True for the device types autocast knows (cpu, cuda), as torch.amp.is_autocast_available."""
+    return device_type in _ac.DEVICE_TYPES
 
 
 class autocast:
-    """torch.autocast(device_type, dtype=None, enabled=True, cache_enabled=None). Only enabled=False is supported
-    (a no-op region); see the module docstring."""
+    """torch.autocast(device_type, dtype=None, enabled=True, cache_enabled=None): a context manager and a
+    decorator. dtype defaults to float16 on cuda and bfloat16 on the cpu; an unsupported dtype, or cuda without a
+    CUDA device, warns and disables the region, as torch does."""
 
     def __init__(self, device_type="cuda", dtype=None, enabled=True, cache_enabled=None):
         if not isinstance(device_type, str):
             raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
-        self.device_type = device_type
-        self.fast_dtype = dtype
-        self._enabled = bool(enabled)
+        device_type = device_type.split(":")[0]
+        if device_type not in _ac.DEVICE_TYPES:
+            raise RuntimeError(f"User specified an unsupported autocast device_type '{device_type}'")
+        self.device = self.device_type = device_type
+        self.fast_dtype = _ac.get_dtype(device_type) if dtype is None else dtype
+        self._cache_enabled = True if cache_enabled is None else bool(cache_enabled)
+        enabled = bool(enabled)
+        if enabled and device_type == "cuda":
+            from . import cuda
+            if not cuda.is_available():
+                warnings.warn("User provided device_type of 'cuda', but CUDA is not available. Disabling")
+                enabled = False
+        if enabled and self.fast_dtype not in (_C.dtype.float16, _C.dtype.bfloat16):
+            what = "CUDA" if device_type == "cuda" else "CPU"
+            warnings.warn(f"In {what} autocast, but the target dtype is not supported. Disabling autocast.\n"
+                          f"{what} Autocast only supports dtypes of torch.bfloat16, torch.float16 currently.")
+            enabled = False
+        self._enabled = enabled
+        self._saved = []
 
     def __enter__(self):
-        if self._enabled:
-            raise NotImplementedError(
-                f"autocast(device_type={self.device_type!r}, dtype={self.fast_dtype}): dlcore has no automatic mixed "
-                f"precision; pass enabled=False, or cast the model and inputs explicitly")
+        self._saved.append(_ac.enter(self.device_type, self._enabled, self.fast_dtype, self._cache_enabled))
         return self
 
     def __exit__(self, *exc):
+        _ac.exit(self.device_type, self._saved.pop())
         return False
 
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with autocast(self.device_type, self.fast_dtype, self._enabled):
+            with autocast(self.device_type, self.fast_dtype, self._enabled, self._cache_enabled):
                 return fn(*args, **kwargs)
         return wrapper
+
+
+def custom_fwd(fwd=None, *, device_type="cuda", cast_inputs=None):
+    """torch.amp.custom_fwd: a custom Function's forward runs with the autocast state it is called in
+    (cast_inputs=None), or, inside an enabled region, with autocast off and its floating tensor inputs on
+    device_type cast to cast_inputs."""
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def decorate_fwd(*args, **kwargs):
+        ctx = args[0] if args else None
+        if ctx is not None:
+            try:
+                ctx._fwd_used_autocast = _ac.is_enabled(device_type)
+                ctx._autocast_dtype = _ac.get_dtype(device_type)
+            except AttributeError:
+                pass
+        if cast_inputs is None or not _ac.is_enabled(device_type):
+            return fwd(*args, **kwargs)
+        cargs = _ac._cast_all_on(args, device_type, cast_inputs)
+        ckw = {k: _ac._cast_all_on(v, device_type, cast_inputs) for k, v in kwargs.items()}
+        with autocast(device_type, enabled=False):
+            return fwd(*cargs, **ckw)
+    return decorate_fwd
+
+
+def custom_bwd(bwd=None, *, device_type="cuda"):
+    """torch.amp.custom_bwd: the backward runs with the autocast state its forward ran with."""
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+
+    @functools.wraps(bwd)
+    def decorate_bwd(*args, **kwargs):
+        ctx = args[0] if args else None
+        used = getattr(ctx, "_fwd_used_autocast", False)
+        dt = getattr(ctx, "_autocast_dtype", None)
+        with autocast(device_type, dtype=dt, enabled=used):
+            return bwd(*args, **kwargs)
+    return decorate_bwd
 
 
 _READY, _UNSCALED, _STEPPED = 0, 1, 2

@@ -19,8 +19,3 @@ from ._nn_3d import *  # noqa: F401,F403  (conv3d, conv_transpose3d, the 3-D poo
 from ._torch_extra import gumbel_softmax, embedding_bag, affine_grid, grid_sample  # noqa: F401,E402
 from ._nn_extra4 import *  # noqa: F401,F403,E402  (fractional_max_pool2d/3d and their *_with_indices forms)
 
-# float16/bfloat16 inputs: the ops run on float32 copies and round their results back (dlcore/_lowp.py)
-import sys as _sys  # noqa: E402
-from . import _lowp as _lowp_mod  # noqa: E402
-
-_lowp_mod.install(_sys.modules[__name__])
