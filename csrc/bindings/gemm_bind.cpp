@@ -16,6 +16,7 @@
 #include "bindings/binder.h"
 #include "bindings/py_tensor.h"
 #include "core/cpu_features.h"
+#include "ops/gemm/gemm_bf16.h"
 #include "ops/gemm/gemm_kernel.h"
 #if defined(DLCORE_WITH_CUDA)
 #include "ops/gemm/gemm_cuda.h"
@@ -166,6 +167,8 @@ const char* variant_name(GemmCudaVariant v) {
 void bind_gemm(py::module_& m) {
   m.def("_batched_gemm", &batched_gemm_py, py::arg("out"), py::arg("a"), py::arg("b"), py::arg("bias") = py::none(),
         py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::arg("bias_kind") = "none", py::arg("relu") = false);
+  // whether bfloat16 matmul on the CPU runs the AVX512-BF16 kernel now (else: float32 copies, dlcore/_lowp.py)
+  m.def("_gemm_bf16_available", &gemm_bf16::available);
 #if defined(DLCORE_WITH_CUDA)
   m.def("_gemm_cuda_set_allow_tf32", &gemm_cuda_set_allow_tf32);
   m.def("_gemm_cuda_get_allow_tf32", &gemm_cuda_allow_tf32);

@@ -1,7 +1,11 @@
 // The tensor-level batched GEMM registered for the CPU (matmul, linear, addmm and the layers go through it):
 // out[b] = alpha * a[b] @ b[b] + beta * out[b] (+ bias, ReLU), batch strides may be 0 (broadcast operands).
+#include <vector>
+
+#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "ops/gemm/gemm.h"
+#include "ops/gemm/gemm_bf16.h"
 #include "ops/gemm/gemm_kernel.h"
 
 namespace dlcore {
@@ -43,7 +47,42 @@ void batched_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tens
   }
 }
 
+// bfloat16 (AVX512-BF16 only; matmul's check sends other CPUs to the float32 route): each product into a float32
+// tile, then alpha/beta/bias/ReLU and one rounding to bfloat16 on the store.
+void batched_bf16(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor* bias, const GemmArgs& args) {
+  const int64_t B = out.size(0), M = out.size(1), N = out.size(2), K = a.size(2);
+  Tensor bias_f;
+  const float* pbias = nullptr;
+  BiasKind kind = BiasKind::None;
+  if (bias && args.bias_kind != BiasKind::None) {
+    bias_f = bias->to(DType::Float32).contiguous();
+    pbias = bias_f.data<float>();
+    kind = args.bias_kind;
+  }
+  const auto* pa0 = reinterpret_cast<const uint16_t*>(a.data<BFloat16>());
+  const auto* pb0 = reinterpret_cast<const uint16_t*>(b.data<BFloat16>());
+  auto* pc0 = reinterpret_cast<uint16_t*>(out.data<BFloat16>());
+  auto one = [&](int64_t i, int threads, float* c) {
+    gemm_bf16::gemm_bf16_f32(M, N, K, pa0 + i * a.stride(0), a.stride(1), a.stride(2), pb0 + i * b.stride(0),
+                             b.stride(1), b.stride(2), c, N, threads);
+    gemm_bf16::store_bf16(M, N, c, N, pc0 + i * out.stride(0), out.stride(1), out.stride(2), (float)args.alpha,
+                          (float)args.beta, pbias, kind, args.relu);
+  };
+  const double macs = (double)M * N * K;
+  const int nt = get_num_threads();
+  if (B >= 2 * nt && macs < 256.0 * 256 * 256 && out.stride(0) != 0) {
+    parallel_for(0, B, 1, [&](int64_t i0, int64_t i1) {
+      std::vector<float> c((size_t)(M * N));
+      for (int64_t i = i0; i < i1; ++i) one(i, 1, c.data());
+    });
+  } else {
+    std::vector<float> c((size_t)(M * N));
+    for (int64_t i = 0; i < B; ++i) one(i, 0, c.data());
+  }
+}
+
 void batched_gemm_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor* bias, const GemmArgs& args) {
+  if (out.dtype() == DType::BFloat16) return batched_bf16(out, a, b, bias, args);
   dispatch_float(out.dtype(), "matmul", [&](auto tag) {
     using T = typename decltype(tag)::type;
     batched_cpu<T>(out, a, b, bias, args);
@@ -53,5 +92,10 @@ void batched_gemm_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const
 KernelRegistrar reg_batched(batched_gemm_op, DeviceType::CPU, &batched_gemm_cpu, "cpu");
 
 }  // namespace
+
+bool gemm_bf16::available() {
+  const CpuFeatures& f = cpu_features();
+  return f.avx512bf16 && f.os_avx512 && cpu_isa() == Isa::AVX512;
+}
 
 }  // namespace dlcore

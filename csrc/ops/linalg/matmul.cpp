@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "ops/gemm/gemm.h"
+#include "ops/gemm/gemm_bf16.h"
 #include "ops/linalg/linalg.h"
 
 namespace dlcore {
@@ -8,11 +9,13 @@ namespace dlcore {
 static void check_operands(const char* op, const Tensor& a, const Tensor& b) {
   DLCORE_CHECK(a.dtype() == b.dtype(), TypeError, op, ": expected both operands to have the same dtype, got ",
                dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
-  // float16/bfloat16: the CUDA GEMM only (tensor cores, float32 accumulation); the CPU GEMM has no 16-bit kernel.
+  // float16/bfloat16: the CUDA GEMM (tensor cores, float32 accumulation), and bfloat16 on a CPU with AVX512-BF16
+  // (gemm_bf16_avx512bf16.cpp). Elsewhere the TypeError sends Python's 16-bit route (dlcore/_lowp.py) to float32.
   const bool half_on_cuda = a.device().is_cuda() && (a.dtype() == DType::Float16 || a.dtype() == DType::BFloat16);
-  DLCORE_CHECK(a.dtype() == DType::Float32 || a.dtype() == DType::Float64 || half_on_cuda, TypeError, op,
-               ": only float32 and float64 are supported (float16/bfloat16 on cuda), got ", dtype_name(a.dtype()),
-               " (cast with .float())");
+  const bool bf16_on_cpu = a.device().is_cpu() && a.dtype() == DType::BFloat16 && gemm_bf16::available();
+  DLCORE_CHECK(a.dtype() == DType::Float32 || a.dtype() == DType::Float64 || half_on_cuda || bf16_on_cpu, TypeError,
+               op, ": only float32 and float64 are supported (float16/bfloat16 on cuda, bfloat16 on a CPU with "
+               "AVX512-BF16), got ", dtype_name(a.dtype()), " (cast with .float())");
   DLCORE_CHECK(a.device() == b.device(), RuntimeError, op, ": expected both operands on the same device, got ",
                a.device().str(), " and ", b.device().str());
 }

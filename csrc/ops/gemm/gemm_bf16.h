@@ -1,0 +1,25 @@
+// bfloat16 GEMM on the CPU (AVX512-BF16; gemm_bf16_avx512bf16.cpp has the kernel and its loops).
+#pragma once
+#include <cstdint>
+
+#include "ops/gemm/gemm.h"
+
+namespace dlcore {
+namespace gemm_bf16 {
+
+// Whether this CPU runs the kernel (cpuid AVX512_BF16 with the OS's AVX-512 state) and the active ISA is avx512
+// (DLCORE_ISA=avx2|scalar turns it off, so the float32 route stays testable on this machine).
+bool available();
+
+// C[m * ldc + n] = sum_k A[m, k] B[k, n] in float32 (A element (m, k) at A[m * rs_a + k * cs_a], B's (k, n) at
+// B[k * rs_b + n * cs_b]; bf16 bit patterns). threads: 0 = the pool's count.
+void gemm_bf16_f32(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a, int64_t cs_a,
+                   const uint16_t* B, int64_t rs_b, int64_t cs_b, float* C, int64_t ldc, int threads);
+
+// out[m * rs_o + n * cs_o] = bf16(relu?(alpha c[m * ldc + n] + beta out_old + bias)), rounded to nearest even
+// (NaN kept quiet) exactly as the BFloat16 conversion of core/dtype.h; beta == 0 never reads out.
+void store_bf16(int64_t M, int64_t N, const float* c, int64_t ldc, uint16_t* out, int64_t rs_o, int64_t cs_o,
+                float alpha, float beta, const float* bias, BiasKind bias_kind, bool relu);
+
+}  // namespace gemm_bf16
+}  // namespace dlcore
