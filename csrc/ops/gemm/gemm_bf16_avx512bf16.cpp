@@ -22,13 +22,12 @@
 //   A panel: Ap[(p * MR + i) * 2 + t] = A[i, 2p + t]     (row i's pair p: one 32-bit broadcast)
 //   B panel: Bp[(p * NR + j) * 2 + t] = B[2p + t, j]     (16 columns' pairs p: one zmm)
 // Threads: C is cut into column (or row) ranges, one per thread, each with its own packing buffers.
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 #include "core/parallel.h"
+#include "core/x86_intrin.h"
 #include "ops/gemm/gemm_bf16.h"
 #include "ops/gemm/gemm_kernel.h"
 
@@ -225,7 +224,6 @@ void gemm_bf16_f32(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t r
 namespace dlcore {
 namespace gemm_bf16 {
 
-// (maskz forms with a full mask: GCC 12's unmasked ones read an undefined vector and warn; vecmath.h says why)
 void store_bf16(int64_t M, int64_t N, const float* c, int64_t ldc, uint16_t* out, int64_t rs_o, int64_t cs_o,
                 float alpha, float beta, const float* bias, BiasKind bias_kind, bool relu) {
   auto one = [&](float v, int64_t m, int64_t n, uint16_t old) {
@@ -248,19 +246,18 @@ void store_bf16(int64_t M, int64_t N, const float* c, int64_t ldc, uint16_t* out
         for (; n + 16 <= N; n += 16) {
           __m512 v = _mm512_mul_ps(va, _mm512_loadu_ps(cr + n));
           if (beta != 0.0f) {
-            const __m512i old = _mm512_maskz_cvtepu16_epi32(0xffff, _mm256_loadu_si256((const __m256i*)(orow + n)));
-            v = _mm512_fmadd_ps(vb, _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xffff, old, 16)), v);
+            const __m512i old = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)(orow + n)));
+            v = _mm512_fmadd_ps(vb, _mm512_castsi512_ps(_mm512_slli_epi32(old, 16)), v);
           }
           if (bias_kind == BiasKind::PerRow) v = _mm512_add_ps(v, _mm512_set1_ps(bias[m]));
           else if (bias_kind == BiasKind::PerCol) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + n));
           if (relu) v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, zero, _CMP_LE_OQ), v, zero);  // NaN kept
           const __m512i x = _mm512_castps_si512(v);
           const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, exp_mask), inf);
-          const __m512i hi = _mm512_maskz_srli_epi32(0xffff, x, 16);
-          __m512i r = _mm512_maskz_srli_epi32(
-              0xffff, _mm512_add_epi32(_mm512_add_epi32(x, round), _mm512_and_si512(hi, one_i)), 16);
+          const __m512i hi = _mm512_srli_epi32(x, 16);
+          __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(x, round), _mm512_and_si512(hi, one_i)), 16);
           r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(hi, qbit));
-          _mm256_storeu_si256((__m256i*)(orow + n), _mm512_maskz_cvtepi32_epi16(0xffff, r));
+          _mm256_storeu_si256((__m256i*)(orow + n), _mm512_cvtepi32_epi16(r));
         }
       }
       for (; n < N; ++n) orow[n * cs_o] = one(cr[n], m, n, beta != 0.0f ? orow[n * cs_o] : (uint16_t)0);
