@@ -5,6 +5,10 @@ measured FMA peak and ratios, at 1 and 2 threads.
     python bench/gemm.py --quick         # a subset (no 4096, fewer repeats)
     python bench/gemm.py --threads 1     # one thread count only
 
+bf16 rows: dlcore.matmul on bfloat16 tensors (the AVX512-BF16 kernel where the CPU has it, else the float32 route)
+against torch.mm on bfloat16 (oneDNN); NumPy has no bfloat16 ("-"). %peak is against the float32 FMA peak (a
+vdpbf16ps does twice an FMA's multiply-adds, so 200% is its ceiling).
+
 Method (DESIGN.md): every shape is first validated against a float64 NumPy product (dlcore, NumPy and torch
 outputs alike); then the peers are timed on preallocated outputs (np.matmul(out=), torch.mm(out=),
 dlcore._C._gemm(a, b, c)), median of several runs. Two clocks are recorded for every run: wall time, and the process's CPU time divided by
@@ -41,6 +45,8 @@ def shapes(quick):
     out = [("f32", n, n, n) for n in SQUARE if not (quick and n > 2048)]
     out += [("f32", m, n, k) for m, n, k in DL_SHAPES]
     out.append(("f64", 1024, 1024, 1024))
+    out += [("bf16", n, n, n) for n in (512, 1024, 2048)]
+    out += [("bf16", m, n, k) for m, n, k in ((64, 2880, 100), (128, 1024, 1024), (1600, 2048, 128))]
     return out
 
 
@@ -95,16 +101,32 @@ def worker(peers, threads, shape_list, repeat):
     rng = np.random.default_rng(0)
     results = {}
     for dt, m, n, k in shape_list:
-        npdt = np.float32 if dt == "f32" else np.float64
+        npdt = np.float64 if dt == "f64" else np.float32
         a = rng.standard_normal((m, k)).astype(npdt)
         b = rng.standard_normal((k, n)).astype(npdt)
+        if dt == "bf16":  # values representable in bfloat16
+            a = dlcore.from_numpy(a).to(dlcore.bfloat16).float().numpy()
+            b = dlcore.from_numpy(b).to(dlcore.bfloat16).float().numpy()
         ref = a.astype(np.float64) @ b.astype(np.float64)
         eps = np.finfo(npdt).eps
         # |error| of a k-long dot product in precision eps, with room for any summation order
         bound = 4 * eps * np.sqrt(k) * (np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64)) + 1e-30
+        if dt == "bf16":  # + the result's one rounding to bfloat16
+            bound = bound + 2.0 ** -8 * np.abs(ref)
         fns = {}
         outs = {}
-        if "dlcore" in peers:
+        if dt == "bf16":
+            if "dlcore" in peers:
+                da, db = dlcore.from_numpy(a).to(dlcore.bfloat16), dlcore.from_numpy(b).to(dlcore.bfloat16)
+                bf_out = {}
+                fns["dlcore"] = lambda: bf_out.__setitem__(0, dlcore.matmul(da, db))
+                outs["dlcore"] = lambda: bf_out[0].float().numpy()
+            if torch is not None:
+                ta, tb = torch.from_numpy(a).bfloat16(), torch.from_numpy(b).bfloat16()
+                tc = torch.zeros((m, n), dtype=torch.bfloat16)
+                fns["torch"] = lambda: torch.mm(ta, tb, out=tc)
+                outs["torch"] = lambda: tc.float().numpy()
+        if dt != "bf16" and "dlcore" in peers:
             da, db = dlcore.from_numpy(a), dlcore.from_numpy(b)
             dc = dlcore.from_numpy(np.zeros((m, n), npdt))
             fns["dlcore"] = lambda: dlcore._C._gemm(da, db, dc)
@@ -112,11 +134,11 @@ def worker(peers, threads, shape_list, repeat):
             mm_out = {}
             fns["dl.matmul"] = lambda: mm_out.__setitem__(0, dlcore.matmul(da, db))
             outs["dl.matmul"] = lambda: mm_out[0].numpy()
-        if "numpy" in peers:
+        if "numpy" in peers and dt != "bf16":
             nc = np.zeros((m, n), npdt)
             fns["numpy"] = lambda: np.matmul(a, b, out=nc)
             outs["numpy"] = lambda: nc
-        if torch is not None:
+        if torch is not None and dt != "bf16":
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
             tc = torch.zeros((m, n), dtype=ta.dtype)
             fns["torch"] = lambda: torch.mm(ta, tb, out=tc)
@@ -181,12 +203,14 @@ def main():
             dt, m, n, k = key.split()
             fl = 2.0 * int(m) * int(n) * int(k)
             g = {p: fl / s * 1e-9 for p, s in t.items()}
-            rows.append([dt, f"{m}x{n}x{k}", f"{g['dlcore']:.1f}", f"{g['numpy']:.1f}", f"{g['torch']:.1f}",
+
+            def ratio(tt, peer):
+                return f"{tt[peer] / tt['dlcore']:.2f}" if peer in tt else "-"
+            rows.append([dt, f"{m}x{n}x{k}", f"{g['dlcore']:.1f}",
+                         f"{g['numpy']:.1f}" if "numpy" in g else "-", f"{g['torch']:.1f}",
                          f"{g['dl.matmul']:.1f}" if "dl.matmul" in g else "-",
                          f"{100 * g['dlcore'] / (pk / (2 if dt == 'f64' else 1)):.0f}%",
-                         f"{t['numpy'] / t['dlcore']:.2f}", f"{t['torch'] / t['dlcore']:.2f}",
-                         f"{wall[key]['numpy'] / wall[key]['dlcore']:.2f}",
-                         f"{wall[key]['torch'] / wall[key]['dlcore']:.2f}"])
+                         ratio(t, "numpy"), ratio(t, "torch"), ratio(wall[key], "numpy"), ratio(wall[key], "torch")])
         print(f"\n== {th} thread(s), {args.clock} clock; FMA peak {pk:.0f} GFLOP/s fp32 ({pk / 2:.0f} fp64) "
               f"[wall-clock peak now {peak['wall']:.0f}]; GFLOP/s, median ==")
         print(fmt_table(rows, ["dtype", "MxNxK", "dlcore", "numpy", "torch", "dl.matmul", "%peak", "x numpy",

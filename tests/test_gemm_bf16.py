@@ -142,3 +142,26 @@ def test_autograd_through_bf16_matmul(route, rng):
     an, bn = a.float().detach().numpy().astype(np.float64), b.float().detach().numpy().astype(np.float64)
     check(a.grad, g.astype(np.float64), bn.T)
     check(b.grad, an.T, g.astype(np.float64))
+
+
+@pytest.mark.parametrize("K", [70, 1100])
+@pytest.mark.parametrize("out_layout", ["rows", "columns"])
+def test_epilogue_store_paths(K, out_layout, route, rng):
+    """The fused bfloat16 store (alpha, beta, bias per row/column, ReLU; one KC block or several through the
+    float32 scratch) and the strided-output path, through the batched entry the layers use."""
+    M, N = 27, 45
+    a = bf(rng.standard_normal((1, M, K)))
+    b = bf(rng.standard_normal((1, K, N)))
+    c0 = bf(rng.standard_normal((M, N)))
+    for kind, blen in (("col", N), ("row", M)):
+        bias = bf(rng.standard_normal(blen))
+        if out_layout == "rows":
+            out = dlcore.tensor(c0[None]).to(dlcore.bfloat16)
+        else:  # unit stride down the columns
+            out = dlcore.tensor(np.ascontiguousarray(c0.T)[None]).to(dlcore.bfloat16).transpose(1, 2)
+        dlcore._C._batched_gemm(out, dlcore.tensor(a).to(dlcore.bfloat16), dlcore.tensor(b).to(dlcore.bfloat16),
+                                dlcore.tensor(bias).to(dlcore.bfloat16), alpha=0.75, beta=-0.5, bias_kind=kind,
+                                relu=True)
+        bb = bias[None, :] if kind == "col" else bias[:, None]
+        check(out[0], a[0].astype(np.float64), b[0].astype(np.float64), bias=bb.astype(np.float64), relu=True,
+              alpha=0.75, beta=-0.5, c0=c0.astype(np.float64))

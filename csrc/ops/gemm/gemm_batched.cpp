@@ -62,27 +62,47 @@ void batched_bf16(const Tensor& out, const Tensor& a, const Tensor& b, const Ten
   const auto* pa0 = reinterpret_cast<const uint16_t*>(a.data<BFloat16>());
   const auto* pb0 = reinterpret_cast<const uint16_t*>(b.data<BFloat16>());
   auto* pc0 = reinterpret_cast<uint16_t*>(out.data<BFloat16>());
+  // the fused store needs out's unit column stride; float32 scratch only when K spans several KC blocks
+  const bool fused = out.stride(2) == 1 || N == 1;
+  const bool scratch = !fused || K > gemm_bf16::kc_block();
   auto one = [&](int64_t i, int threads, float* c) {
-    gemm_bf16::gemm_bf16_f32(M, N, K, pa0 + i * a.stride(0), a.stride(1), a.stride(2), pb0 + i * b.stride(0),
-                             b.stride(1), b.stride(2), c, N, threads);
-    gemm_bf16::store_bf16(M, N, c, N, pc0 + i * out.stride(0), out.stride(1), out.stride(2), (float)args.alpha,
-                          (float)args.beta, pbias, kind, args.relu);
+    const uint16_t* pa = pa0 + i * a.stride(0);
+    const uint16_t* pb = pb0 + i * b.stride(0);
+    uint16_t* po = pc0 + i * out.stride(0);
+    if (fused) {
+      gemm_bf16::gemm_bf16(M, N, K, pa, a.stride(1), a.stride(2), pb, b.stride(1), b.stride(2), po, out.stride(1),
+                           (float)args.alpha, (float)args.beta, pbias, kind, args.relu, c, threads);
+    } else {
+      gemm_bf16::gemm_bf16_f32(M, N, K, pa, a.stride(1), a.stride(2), pb, b.stride(1), b.stride(2), c, N, threads);
+      gemm_bf16::store_bf16(M, N, c, N, po, out.stride(1), out.stride(2), (float)args.alpha, (float)args.beta, pbias,
+                            kind, args.relu);
+    }
   };
+  const size_t cn = scratch ? (size_t)(M * N) : 0;
   const double macs = (double)M * N * K;
   const int nt = get_num_threads();
   if (B >= 2 * nt && macs < 256.0 * 256 * 256 && out.stride(0) != 0) {
     parallel_for(0, B, 1, [&](int64_t i0, int64_t i1) {
-      std::vector<float> c((size_t)(M * N));
-      for (int64_t i = i0; i < i1; ++i) one(i, 1, c.data());
+      std::vector<float> c(cn);
+      for (int64_t i = i0; i < i1; ++i) one(i, 1, scratch ? c.data() : nullptr);
     });
   } else {
-    std::vector<float> c((size_t)(M * N));
-    for (int64_t i = 0; i < B; ++i) one(i, 0, c.data());
+    std::vector<float> c(cn);
+    for (int64_t i = 0; i < B; ++i) one(i, 0, scratch ? c.data() : nullptr);
   }
 }
 
 void batched_gemm_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor* bias, const GemmArgs& args) {
-  if (out.dtype() == DType::BFloat16) return batched_bf16(out, a, b, bias, args);
+  if (out.dtype() == DType::BFloat16) {
+    if (gemm_bf16::available()) return batched_bf16(out, a, b, bias, args);
+    // no AVX512-BF16 (or a lower ISA pinned): float32 copies through the float32 GEMM, one rounding at the end
+    // (matmul's check already sends Python's calls to that route; this serves the direct batched entry)
+    Tensor o32 = out.to(DType::Float32);
+    Tensor bias32 = bias ? bias->to(DType::Float32) : Tensor();
+    batched_cpu<float>(o32, a.to(DType::Float32), b.to(DType::Float32), bias ? &bias32 : nullptr, args);
+    Tensor(out).copy_from(o32);  // (a handle to the same storage)
+    return;
+  }
   dispatch_float(out.dtype(), "matmul", [&](auto tag) {
     using T = typename decltype(tag)::type;
     batched_cpu<T>(out, a, b, bias, args);

@@ -16,6 +16,13 @@ bool available();
 void gemm_bf16_f32(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a, int64_t cs_a,
                    const uint16_t* B, int64_t rs_b, int64_t cs_b, float* C, int64_t ldc, int threads);
 
+// out[m * ldo + n] = bf16(relu?(alpha A B + beta out_old + bias)), rounded once (the epilogue runs in the
+// microkernel's store). c32: float32 scratch of M x N (row stride N) when K > kc_block(), else may be null.
+void gemm_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a, int64_t cs_a, const uint16_t* B,
+               int64_t rs_b, int64_t cs_b, uint16_t* out, int64_t ldo, float alpha, float beta, const float* bias,
+               BiasKind bias_kind, bool relu, float* c32, int threads);
+int64_t kc_block();
+
 // out[m * rs_o + n * cs_o] = bf16(relu?(alpha c[m * ldc + n] + beta out_old + bias)), rounded to nearest even
 // (NaN kept quiet) exactly as the BFloat16 conversion of core/dtype.h; beta == 0 never reads out.
 void store_bf16(int64_t M, int64_t N, const float* c, int64_t ldc, uint16_t* out, int64_t rs_o, int64_t cs_o,

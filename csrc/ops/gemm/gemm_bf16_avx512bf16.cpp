@@ -114,10 +114,66 @@ void pack_b(int64_t kc, int64_t nc, const uint16_t* b, int64_t rs, int64_t cs, u
   }
 }
 
+// ------------------------------------------------------------------------------------------------ store
+// Where a tile goes. c32: float32 sums carried between KC blocks (K > KC), or the whole result when bf16 is null
+// (gemm_bf16_f32). bf16: the bfloat16 result (unit column stride), written at the last KC block with
+// v = alpha * sum (+ beta * old) (+ bias) (ReLU), rounded once: no float32 pass over C when K fits one block.
+struct Out {
+  float* c32;
+  int64_t ldc32;
+  uint16_t* bf16;
+  int64_t ldo;
+  float alpha, beta;
+  const float* bias;  // PerRow: indexed by row, PerCol: by column (of this call's C)
+  BiasKind kind;
+  bool relu;
+};
+
+// float32 -> bfloat16 bits, round to nearest even, NaN kept quiet: core/dtype.h's BFloat16::from_float
+DLCORE_ALWAYS_INLINE __m256i to_bf16(__m512 v) {
+  const __m512i x = _mm512_castps_si512(v);
+  const __m512i hi = _mm512_srli_epi32(x, 16);
+  const __mmask16 nan =
+      _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+  __m512i r = _mm512_srli_epi32(
+      _mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7fff)), _mm512_and_si512(hi, _mm512_set1_epi32(1))),
+      16);
+  r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(hi, _mm512_set1_epi32(0x40)));
+  return _mm512_cvtepi32_epi16(r);
+}
+
+DLCORE_ALWAYS_INLINE __m512 from_bf16(const uint16_t* p) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16));
+}
+
+// 16 results of row m, columns n..n+15: the epilogue and the bfloat16 store
+DLCORE_ALWAYS_INLINE void store16(__m512 v, const Out& o, int64_t m, int64_t n) {
+  uint16_t* dst = o.bf16 + m * o.ldo + n;
+  v = _mm512_mul_ps(_mm512_set1_ps(o.alpha), v);
+  if (o.beta != 0.0f) v = _mm512_fmadd_ps(_mm512_set1_ps(o.beta), from_bf16(dst), v);
+  if (o.kind == BiasKind::PerRow) v = _mm512_add_ps(v, _mm512_set1_ps(o.bias[m]));
+  else if (o.kind == BiasKind::PerCol) v = _mm512_add_ps(v, _mm512_loadu_ps(o.bias + n));
+  if (o.relu) v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LE_OQ), v,
+                                       _mm512_setzero_ps());  // (NaN compares false: kept)
+  _mm256_storeu_si256((__m256i*)dst, to_bf16(v));
+}
+
+float epilogue1(float v, const Out& o, int64_t m, int64_t n) {
+  uint16_t* dst = o.bf16 + m * o.ldo + n;
+  v *= o.alpha;
+  if (o.beta != 0.0f) v += o.beta * BFloat16::to_float(*dst);
+  if (o.kind == BiasKind::PerRow) v += o.bias[m];
+  else if (o.kind == BiasKind::PerCol) v += o.bias[n];
+  if (o.relu && !(v > 0.0f)) v = (v != v) ? v : 0.0f;
+  return v;
+}
+
 // ------------------------------------------------------------------------------------------------ microkernel
-// C[0:M, 0:32] (=|+=) Ap (M of MR rows) x Bp over kp pairs; c row stride ldc.
+// The M x 32 tile at (m0, n0): sums over kp pairs, then by (first, last): c32 = acc | c32 += acc | bf16 store of
+// (acc (+ c32)) through the epilogue.
 template <int M>
-void kernel(int64_t kp, const uint16_t* ap, const uint16_t* bp, float* c, int64_t ldc, bool accumulate) {
+void kernel(int64_t kp, const uint16_t* ap, const uint16_t* bp, const Out& o, int64_t m0, int64_t n0, bool first,
+            bool last) {
   __m512 c0[M], c1[M];
 #pragma GCC unroll 12
   for (int i = 0; i < M; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
@@ -134,10 +190,14 @@ void kernel(int64_t kp, const uint16_t* ap, const uint16_t* bp, float* c, int64_
   }
 #pragma GCC unroll 12
   for (int i = 0; i < M; ++i) {
-    float* ci = c + i * ldc;
-    if (accumulate) {
-      _mm512_storeu_ps(ci, _mm512_add_ps(_mm512_loadu_ps(ci), c0[i]));
-      _mm512_storeu_ps(ci + 16, _mm512_add_ps(_mm512_loadu_ps(ci + 16), c1[i]));
+    float* ci = o.c32 ? o.c32 + (m0 + i) * o.ldc32 + n0 : nullptr;
+    if (!first) {
+      c0[i] = _mm512_add_ps(_mm512_loadu_ps(ci), c0[i]);
+      c1[i] = _mm512_add_ps(_mm512_loadu_ps(ci + 16), c1[i]);
+    }
+    if (last && o.bf16) {
+      store16(c0[i], o, m0 + i, n0);
+      store16(c1[i], o, m0 + i, n0 + 16);
     } else {
       _mm512_storeu_ps(ci, c0[i]);
       _mm512_storeu_ps(ci + 16, c1[i]);
@@ -145,25 +205,42 @@ void kernel(int64_t kp, const uint16_t* ap, const uint16_t* bp, float* c, int64_
   }
 }
 
-using KernFn = void (*)(int64_t, const uint16_t*, const uint16_t*, float*, int64_t, bool);
+using KernFn = void (*)(int64_t, const uint16_t*, const uint16_t*, const Out&, int64_t, int64_t, bool, bool);
 constexpr KernFn kKernels[MR] = {&kernel<1>, &kernel<2>, &kernel<3>, &kernel<4>,  &kernel<5>,  &kernel<6>,
                                  &kernel<7>, &kernel<8>, &kernel<9>, &kernel<10>, &kernel<11>, &kernel<12>};
 
+// An edge tile (mr < MR rows in a panel of fewer, or nr < NR columns): the kernel's sums into a temporary, then
+// element by element with the same rules.
+void edge_tile(KernFn fn, int mr, int nr, int64_t kp, const uint16_t* ap, const uint16_t* bp, const Out& o,
+               int64_t m0, int64_t n0, bool first, bool last) {
+  alignas(64) float tmp[MR * NR];
+  const Out t{tmp, NR, nullptr, 0, 1.0f, 0.0f, nullptr, BiasKind::None, false};
+  fn(kp, ap, bp, t, 0, 0, true, false);
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < nr; ++j) {
+      const int64_t m = m0 + i, n = n0 + j;
+      float v = tmp[i * NR + j];
+      if (!first) v += o.c32[m * o.ldc32 + n];
+      if (last && o.bf16) o.bf16[m * o.ldo + n] = BFloat16::from_float(epilogue1(v, o, m, n));
+      else o.c32[m * o.ldc32 + n] = v;
+    }
+}
+
 // ------------------------------------------------------------------------------------------------ loops
+// One thread's C (rows [0, M), columns [0, N) of this call; o's pointers already offset to them).
 void serial(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a, int64_t cs_a, const uint16_t* B,
-            int64_t rs_b, int64_t cs_b, float* C, int64_t ldc) {
+            int64_t rs_b, int64_t cs_b, const Out& o) {
   const int64_t kc_max = std::min<int64_t>(KC, (K + 1) / 2 * 2);
   const int64_t kp_max = kc_max / 2;
   const int64_t mc_max = std::min<int64_t>(MC, (M + MR - 1) / MR * MR);
   const int64_t nc_max = std::min<int64_t>(NC, (N + NR - 1) / NR * NR);
   auto* bufA = static_cast<uint16_t*>(gemm_detail::workspace(0, sizeof(uint16_t) * 2 * kp_max * mc_max));
   auto* bufB = static_cast<uint16_t*>(gemm_detail::workspace(1, sizeof(uint16_t) * 2 * kp_max * nc_max));
-  alignas(64) float tmp[MR * NR];
   for (int64_t jc = 0; jc < N; jc += NC) {  // loop 5
     const int64_t nc = std::min<int64_t>(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += kc_max) {  // loop 4
       const int64_t kc = std::min<int64_t>(kc_max, K - pc), kp = (kc + 1) / 2;
-      const bool acc = pc > 0;
+      const bool first = pc == 0, last = pc + kc >= K;
       pack_b(kc, nc, B + pc * rs_b + jc * cs_b, rs_b, cs_b, bufB);
       for (int64_t ic = 0; ic < M; ic += MC) {  // loop 3
         const int64_t mc = std::min<int64_t>(MC, M - ic);
@@ -174,14 +251,8 @@ void serial(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a, in
           for (int64_t jr = 0; jr < nc; jr += NR) {  // loop 1
             const int nr = (int)std::min<int64_t>(NR, nc - jr);
             const uint16_t* bp = bufB + (jr / NR) * kp * NR * 2;
-            float* c = C + (ic + ir) * ldc + jc + jr;
-            if (nr == NR) {
-              kKernels[mr - 1](kp, ap, bp, c, ldc, acc);
-            } else {
-              kKernels[mr - 1](kp, ap, bp, tmp, NR, false);
-              for (int i = 0; i < mr; ++i)
-                for (int j = 0; j < nr; ++j) c[i * ldc + j] = acc ? c[i * ldc + j] + tmp[i * NR + j] : tmp[i * NR + j];
-            }
+            if (nr == NR) kKernels[mr - 1](kp, ap, bp, o, ic + ir, jc + jr, first, last);
+            else edge_tile(kKernels[mr - 1], mr, nr, kp, ap, bp, o, ic + ir, jc + jr, first, last);
           }
         }
       }
@@ -189,7 +260,40 @@ void serial(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a, in
   }
 }
 
+// Threads over C's columns (or rows, when it has more row tiles), each with its own packing buffers.
+void run(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a, int64_t cs_a, const uint16_t* B,
+         int64_t rs_b, int64_t cs_b, const Out& o, int threads) {
+  int nt = threads > 0 ? threads : get_num_threads();
+  if ((double)M * N * K < 1e6) nt = 1;  // below ~2 Mflop the split costs more than it saves
+  const int64_t ncols = (N + NR - 1) / NR, nrows = (M + MR - 1) / MR;
+  const bool by_cols = ncols >= nrows;
+  nt = (int)std::min<int64_t>(nt, by_cols ? ncols : nrows);
+  if (nt <= 1) return serial(M, N, K, A, rs_a, cs_a, B, rs_b, cs_b, o);
+  parallel_for(0, nt, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      Out p = o;
+      if (by_cols) {
+        const int64_t j0 = ncols * t / nt * NR, j1 = std::min<int64_t>(N, ncols * (t + 1) / nt * NR);
+        if (j1 <= j0) continue;
+        if (p.c32) p.c32 += j0;
+        if (p.bf16) p.bf16 += j0;
+        if (p.kind == BiasKind::PerCol) p.bias += j0;
+        serial(M, j1 - j0, K, A, rs_a, cs_a, B + j0 * cs_b, rs_b, cs_b, p);
+      } else {
+        const int64_t i0 = nrows * t / nt * MR, i1 = std::min<int64_t>(M, nrows * (t + 1) / nt * MR);
+        if (i1 <= i0) continue;
+        if (p.c32) p.c32 += i0 * p.ldc32;
+        if (p.bf16) p.bf16 += i0 * p.ldo;
+        if (p.kind == BiasKind::PerRow) p.bias += i0;
+        serial(i1 - i0, N, K, A + i0 * rs_a, rs_a, cs_a, B, rs_b, cs_b, p);
+      }
+    }
+  });
+}
+
 }  // namespace
+
+int64_t kc_block() { return KC; }
 
 void gemm_bf16_f32(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a, int64_t cs_a,
                    const uint16_t* B, int64_t rs_b, int64_t cs_b, float* C, int64_t ldc, int threads) {
@@ -198,70 +302,32 @@ void gemm_bf16_f32(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t r
     for (int64_t m = 0; m < M; ++m) std::fill(C + m * ldc, C + m * ldc + N, 0.0f);
     return;
   }
-  int nt = threads > 0 ? threads : get_num_threads();
-  // one thread below ~2 Mflop: the split would cost more than it saves
-  if ((double)M * N * K < 1e6) nt = 1;
-  const int64_t ncols = (N + NR - 1) / NR, nrows = (M + MR - 1) / MR;
-  const bool by_cols = ncols >= nrows;
-  nt = (int)std::min<int64_t>(nt, by_cols ? ncols : nrows);
-  if (nt <= 1) return serial(M, N, K, A, rs_a, cs_a, B, rs_b, cs_b, C, ldc);
-  parallel_for(0, nt, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      if (by_cols) {
-        const int64_t j0 = ncols * t / nt * NR, j1 = std::min<int64_t>(N, ncols * (t + 1) / nt * NR);
-        if (j1 > j0) serial(M, j1 - j0, K, A, rs_a, cs_a, B + j0 * cs_b, rs_b, cs_b, C + j0, ldc);
-      } else {
-        const int64_t i0 = nrows * t / nt * MR, i1 = std::min<int64_t>(M, nrows * (t + 1) / nt * MR);
-        if (i1 > i0) serial(i1 - i0, N, K, A + i0 * rs_a, rs_a, cs_a, B, rs_b, cs_b, C + i0 * ldc, ldc);
-      }
-    }
-  });
+  run(M, N, K, A, rs_a, cs_a, B, rs_b, cs_b, Out{C, ldc, nullptr, 0, 1.0f, 0.0f, nullptr, BiasKind::None, false},
+      threads);
 }
 
-}  // namespace gemm_bf16
-}  // namespace dlcore
+void gemm_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a, int64_t cs_a, const uint16_t* B,
+               int64_t rs_b, int64_t cs_b, uint16_t* out, int64_t ldo, float alpha, float beta, const float* bias,
+               BiasKind bias_kind, bool relu, float* c32, int threads) {
+  if (M <= 0 || N <= 0 || K <= 0) return;  // (K == 0: the caller's matmul/addmm handle it)
+  run(M, N, K, A, rs_a, cs_a, B, rs_b, cs_b, Out{c32, N, out, ldo, alpha, beta, bias, bias_kind, relu}, threads);
+}
 
-namespace dlcore {
-namespace gemm_bf16 {
-
+// float32 C (any row stride) -> bfloat16 out (any strides) through the epilogue; used when out has no unit column
+// stride (the fused store needs one).
 void store_bf16(int64_t M, int64_t N, const float* c, int64_t ldc, uint16_t* out, int64_t rs_o, int64_t cs_o,
                 float alpha, float beta, const float* bias, BiasKind bias_kind, bool relu) {
-  auto one = [&](float v, int64_t m, int64_t n, uint16_t old) {
-    v *= alpha;
-    if (beta != 0.0f) v += beta * BFloat16::to_float(old);
-    if (bias_kind == BiasKind::PerRow) v += bias[m];
-    else if (bias_kind == BiasKind::PerCol) v += bias[n];
-    if (relu && !(v > 0.0f)) v = (v != v) ? v : 0.0f;
-    return BFloat16::from_float(v);
-  };
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta), zero = _mm512_setzero_ps();
-  const __m512i exp_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
-  const __m512i round = _mm512_set1_epi32(0x7fff), one_i = _mm512_set1_epi32(1), qbit = _mm512_set1_epi32(0x40);
   parallel_for(0, M, 16, [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) {
-      const float* cr = c + m * ldc;
-      uint16_t* orow = out + m * rs_o;
-      int64_t n = 0;
-      if (cs_o == 1) {
-        for (; n + 16 <= N; n += 16) {
-          __m512 v = _mm512_mul_ps(va, _mm512_loadu_ps(cr + n));
-          if (beta != 0.0f) {
-            const __m512i old = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)(orow + n)));
-            v = _mm512_fmadd_ps(vb, _mm512_castsi512_ps(_mm512_slli_epi32(old, 16)), v);
-          }
-          if (bias_kind == BiasKind::PerRow) v = _mm512_add_ps(v, _mm512_set1_ps(bias[m]));
-          else if (bias_kind == BiasKind::PerCol) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + n));
-          if (relu) v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, zero, _CMP_LE_OQ), v, zero);  // NaN kept
-          const __m512i x = _mm512_castps_si512(v);
-          const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, exp_mask), inf);
-          const __m512i hi = _mm512_srli_epi32(x, 16);
-          __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(x, round), _mm512_and_si512(hi, one_i)), 16);
-          r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(hi, qbit));
-          _mm256_storeu_si256((__m256i*)(orow + n), _mm512_cvtepi32_epi16(r));
-        }
+    for (int64_t m = m0; m < m1; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        uint16_t& dst = out[m * rs_o + n * cs_o];
+        float v = alpha * c[m * ldc + n];
+        if (beta != 0.0f) v += beta * BFloat16::to_float(dst);
+        if (bias_kind == BiasKind::PerRow) v += bias[m];
+        else if (bias_kind == BiasKind::PerCol) v += bias[n];
+        if (relu && !(v > 0.0f)) v = (v != v) ? v : 0.0f;
+        dst = BFloat16::from_float(v);
       }
-      for (; n < N; ++n) orow[n * cs_o] = one(cr[n], m, n, beta != 0.0f ? orow[n * cs_o] : (uint16_t)0);
-    }
   });
 }
 
