@@ -23,6 +23,9 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a,
                BiasKind bias_kind, bool relu, float* c32, int threads);
 int64_t kc_block();
 
+// dst[i] = BFloat16(src[i]) for i < n (AVX-512; only where available()).
+void f32_to_bf16(const float* src, uint16_t* dst, int64_t n);
+
 // out[m * rs_o + n * cs_o] = bf16(relu?(alpha c[m * ldc + n] + beta out_old + bias)), rounded to nearest even
 // (NaN kept quiet) exactly as the BFloat16 conversion of core/dtype.h; beta == 0 never reads out.
 void store_bf16(int64_t M, int64_t N, const float* c, int64_t ldc, uint16_t* out, int64_t rs_o, int64_t cs_o,

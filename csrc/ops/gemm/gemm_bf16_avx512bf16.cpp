@@ -307,6 +307,15 @@ void run(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a, int64
 
 int64_t kc_block() { return KC; }
 
+void f32_to_bf16(const float* src, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i*)(dst + i), to_bf16(_mm512_loadu_ps(src + i)));
+  if (i < n) {
+    const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    _mm256_mask_storeu_epi16(dst + i, m, to_bf16(_mm512_maskz_loadu_ps(m, src + i)));
+  }
+}
+
 void gemm_bf16_f32(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a, int64_t cs_a,
                    const uint16_t* B, int64_t rs_b, int64_t cs_b, float* C, int64_t ldc, int threads) {
   if (M <= 0 || N <= 0) return;
