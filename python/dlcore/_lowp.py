@@ -38,22 +38,12 @@ _MIXED_OK = {"batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_nor
 _STATE_ARGS = ("running_mean", "running_var")
 
 
-def _walk(v, out):
-    if isinstance(v, Tensor):
-        out.append(v)
-    elif isinstance(v, (list, tuple)):
-        for e in v:
-            _walk(e, out)
-
-
 def _lowp_dtype(name, args, kwargs):
     """The 16-bit dtype the call runs in, or None when the call has no 16-bit float tensor. Raises TypeError
     for floating tensors of different dtypes (torch's rule; the norms' float32 parameters excepted)."""
     ts = []
-    for a in args:
-        _walk(a, ts)
-    for a in kwargs.values():
-        _walk(a, ts)
+    _ac._tensors(args, ts)
+    _ac._tensors(tuple(kwargs.values()), ts)
     low = None
     others = set()
     for t in ts:
