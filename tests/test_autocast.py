@@ -186,3 +186,74 @@ def test_autocast_gradscaler_training(device, rng):
         losses.append(loss.item())
     assert all(p.dtype == dlcore.float32 for p in m.parameters())
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+# ------------------------------------------------------------------------------------------ dtype parity sweep
+def _sweep_cases():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    w = rng.standard_normal((5, 6)).astype(np.float32)
+    img = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    k = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    seq = rng.standard_normal((5, 2, 6)).astype(np.float32)
+
+    def cases(L):
+        F = L.nn.functional
+        T = L.tensor
+        xb = T(x).to(L.bfloat16)
+        return {
+            "linear": lambda: F.linear(T(x), T(w)),
+            "matmul": lambda: T(x) @ T(w).t(),
+            "mm": lambda: L.mm(T(x), T(w).t()),
+            "bmm": lambda: L.bmm(T(x)[None], T(w).t()[None]),
+            "addmm": lambda: L.addmm(T(x[:, :5]), T(x), T(w).t()),
+            "baddbmm": lambda: L.baddbmm(T(x[:, :5])[None], T(x)[None], T(w).t()[None]),
+            "conv2d": lambda: F.conv2d(T(img), T(k)),
+            "conv1d": lambda: F.conv1d(T(img[:, :, 0]), T(k[:, :, 0])),
+            "matmul_f64": lambda: T(x).double() @ T(w).double().t(),
+            "relu": lambda: F.relu(T(x)),
+            "exp_f32": lambda: T(x).exp(),
+            "exp_bf16": lambda: xb.exp(),
+            "softmax_bf16": lambda: F.softmax(xb, 1),
+            "log_softmax_bf16": lambda: F.log_softmax(xb, 1),
+            "layer_norm_bf16": lambda: F.layer_norm(xb, (6,)),
+            "sum_bf16": lambda: xb.sum(),
+            "mse_bf16": lambda: F.mse_loss(xb, xb),
+            "ce_bf16": lambda: F.cross_entropy(xb, L.tensor([0, 1, 2, 3])),
+            "nll_bf16": lambda: F.nll_loss(xb, L.tensor([0, 1, 2, 3])),
+            "bce_logits_bf16": lambda: F.binary_cross_entropy_with_logits(xb, xb.sigmoid()),
+            "bce_bf16": lambda: F.binary_cross_entropy(xb.sigmoid(), xb.sigmoid()),
+            "cat_mixed": lambda: L.cat([xb, T(x)]),
+            "stack_mixed": lambda: L.stack([xb, T(x)]),
+            "add_mixed": lambda: xb + T(x),
+            "pow_bf16": lambda: xb ** 2,
+            "batch_norm_bf16": lambda: F.batch_norm(xb, None, None, training=True),
+            "max_pool_bf16": lambda: F.max_pool2d(T(img).to(L.bfloat16), 2),
+            "avg_pool3d": lambda: F.avg_pool3d(T(img)[None].to(L.bfloat16), 2),
+            "interp_bf16": lambda: F.interpolate(T(img).to(L.bfloat16), scale_factor=2),
+            "lstm": lambda: L.nn.LSTM(6, 4)(T(seq))[0],
+            "gelu_bf16": lambda: F.gelu(xb),
+            "prelu": lambda: F.prelu(T(x), T(np.array([0.25], np.float32))),
+            "sdpa": lambda: F.scaled_dot_product_attention(T(seq), T(seq), T(seq)),
+            "cdist": lambda: L.cdist(xb, xb),
+            "norm_bf16": lambda: xb.norm(),
+            "cumsum_bf16": lambda: xb.cumsum(0),
+            "prod_bf16": lambda: xb.prod(),
+            "group_norm_bf16": lambda: F.group_norm(T(img).to(L.bfloat16), 3),
+            "embedding": lambda: F.embedding(L.tensor([1, 2]), T(x)),
+            "dropout": lambda: F.dropout(T(x), 0.5),
+        }
+    return cases
+
+
+def test_cpu_autocast_dtypes_match_torch_for_40_ops():
+    """Each op's result dtype under autocast("cpu", bfloat16) equals torch's (lower-precision, float32 and promote
+    lists; float64, integer and non-listed ops untouched)."""
+    cases = _sweep_cases()
+    got = {}
+    for lib in (torch, dlcore):
+        for name, f in cases(lib).items():
+            with lib.autocast("cpu", dtype=lib.bfloat16):
+                got.setdefault(name, []).append(str(f().dtype).split(".")[-1])
+    bad = {k: v for k, v in got.items() if v[0] != v[1]}
+    assert not bad, f"(torch, dlcore) dtypes differ: {bad}"
