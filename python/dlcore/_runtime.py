@@ -54,6 +54,8 @@ def info(as_dict: bool = False):
         "cpu": feats["brand"] or feats["vendor"],
         "cpu_isa_supported": _C._cpu_isa_supported(),
         "cpu_isa_active": _C._get_cpu_isa(),
+        # bfloat16 matmul: the AVX512-BF16 kernel, or float32 copies (dlcore/_lowp.py)
+        "cpu_bf16_gemm": "avx512_bf16" if _C._gemm_bf16_available() else "via float32",
         "threads": _C.get_num_threads(),
         "cuda_built": b["cuda_built"],
         "cuda_emulated": b["cuda_emulated"],
