@@ -343,6 +343,12 @@ void run(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a, int64
 
 int64_t kc_block() { return KC; }
 
+void bf16_to_f32(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, from_bf16(src + i));
+  for (; i < n; ++i) dst[i] = BFloat16::to_float(src[i]);
+}
+
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i*)(dst + i), to_bf16(_mm512_loadu_ps(src + i)));
