@@ -277,3 +277,17 @@ def test_model_to_16_bit_trains_like_torch(dt, rng):
     assert dm.bn.running_mean.dtype == ddt(dt)
     for p in dm.parameters():
         assert p.dtype == ddt(dt) and p.grad.dtype == ddt(dt)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_requested_result_dtype_is_kept(dt, rng):
+    """softmax/log_softmax(dtype=...) on a 16-bit input return the dtype asked for, as torch does."""
+    a = rep(rng.standard_normal((3, 7)), dt)
+    x = dlcore.tensor(a).to(ddt(dt))
+    for name in ("softmax", "log_softmax"):
+        for want in ("float32", "float64"):
+            y = getattr(dlcore.nn.functional, name)(x, 1, dtype=ddt(want))
+            ref = getattr(torch.nn.functional, name)(torch.tensor(a).to(tdt(dt)), 1, dtype=tdt(want))
+            assert y.dtype == ddt(want)
+            np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-6, atol=1e-6)
+    assert x.softmax(0, dtype=dlcore.float32).dtype == dlcore.float32
