@@ -150,6 +150,9 @@ def wrap(fn, name=None, inplace=False, amp_name=None):
             return args[0]
         if kwargs.get("dtype") is not None:  # softmax(x, dim, dtype=float32): the result dtype the caller asked for
             return out
+        if name in _MIXED_OK and args and isinstance(args[0], Tensor) and args[0].dtype not in _LOWP:
+            return out  # a float32 input with 16-bit statistics/parameters: the input's dtype
+
         return _down(out, low)
 
     wrapper._lowp_wrapped = True
