@@ -167,6 +167,10 @@ static void check_binary_dtypes(BinaryOp op, DType compute) {
 void binary_into(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b, DType compute) {
   const char* name = binary_op_name(op);
   check_binary_dtypes(op, compute);
+  // torch refuses a bool operand of a subtraction even when the other is a number (tensor([True]) - 1)
+  if (op == BinaryOp::Sub && (a.dtype() == DType::Bool || b.dtype() == DType::Bool))
+    DLCORE_THROW(RuntimeError, "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+                 "to invert a mask, use the `~` or `logical_not()` operator instead.");
   Device dev = common_device(name, {&out, &a, &b});
   IntList shape = broadcast_shapes(a.shape(), b.shape(), name);
   DLCORE_CHECK(shape == out.shape(), ValueError, name, ": output with shape ", out.shape().str(),
