@@ -291,3 +291,26 @@ def test_requested_result_dtype_is_kept(dt, rng):
             assert y.dtype == ddt(want)
             np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-6, atol=1e-6)
     assert x.softmax(0, dtype=dlcore.float32).dtype == dlcore.float32
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_16_bit_arithmetic_bit_equal_to_torch(dt, rng):
+    """Elementwise arithmetic on 16-bit tensors large enough for the chunked and fused paths, and torch's rule for
+    numbers (mul/div keep a float number in float32, add/sub round it to the dtype first): the same bits as torch."""
+    a = rep(rng.standard_normal((300, 700)), dt)
+    b = rep(rng.standard_normal((300, 700)), dt)
+    x, y = dlcore.tensor(a).to(ddt(dt)), dlcore.tensor(b).to(ddt(dt))
+    tx, ty = torch.tensor(a).to(tdt(dt)), torch.tensor(b).to(tdt(dt))
+    ops = [lambda p, q: p + q, lambda p, q: p - q, lambda p, q: p * q, lambda p, q: p / q, lambda p, q: p * 0.1,
+           lambda p, q: p / 7.3, lambda p, q: p + 0.3, lambda p, q: 3.3 - p, lambda p, q: 0.7 * p,
+           lambda p, q: p.mul(0.1), lambda p, q: p * 3, lambda p, q: p[:, :9] + q[:, :9], lambda p, q: p.exp(),
+           lambda p, q: p.tanh(), lambda p, q: p.clamp(0.1, 0.7), lambda p, q: p.abs().sqrt()]
+    for i, f in enumerate(ops):
+        got, ref = f(x, y), f(tx, ty)
+        assert got.dtype == ddt(dt)
+        np.testing.assert_array_equal(got.float().numpy(), ref.float().numpy(), err_msg=f"op {i}")
+    z = x.clone()
+    z += y
+    tz = tx.clone()
+    tz += ty
+    np.testing.assert_array_equal(z.float().numpy(), tz.float().numpy())

@@ -51,8 +51,8 @@ py::object fast_binary(int k, py::handle self, py::handle other, bool reflected)
   DType dt = result_type(aa.t ? &aa.t->t : nullptr, aa.t ? nullptr : &aa.s, bb.t ? &bb.t->t : nullptr,
                          bb.t ? nullptr : &bb.s);
   if (op == BinaryOp::Div && !is_floating(dt)) dt = DType::Float32;  // true division
-  Tensor ta = aa.t ? aa.t->t : scalar_tensor(aa.s, dt);
-  Tensor tb = bb.t ? bb.t->t : scalar_tensor(bb.s, dt);
+  Tensor ta = aa.t ? aa.t->t : scalar_operand(aa.s, dt, op);
+  Tensor tb = bb.t ? bb.t->t : scalar_operand(bb.s, dt, op);
   return wrap(binary(op, ta, tb, dt));
 }
 

@@ -52,7 +52,9 @@ py::object binary_py(BinaryOp op, py::handle a, py::handle b) {
   Operand oa = to_operand(a, name, "input"), ob = to_operand(b, name, "other");
   DLCORE_CHECK(!(oa.is_scalar && ob.is_scalar), TypeError, name, "(): at least one argument must be a Tensor");
   DType dt = binary_compute_dtype(op, oa, ob);
-  return wrap(binary(op, materialize(oa, dt), materialize(ob, dt), dt));
+  Tensor ta = oa.is_scalar ? scalar_operand(oa.s, dt, op) : *oa.t;
+  Tensor tb = ob.is_scalar ? scalar_operand(ob.s, dt, op) : *ob.t;
+  return wrap(binary(op, ta, tb, dt));
 }
 
 bool can_cast(DType from, DType to) { return dtype_category(from) <= dtype_category(to); }

@@ -514,6 +514,9 @@ struct ScalarArg {  // a Python number operand
 DType result_type(const Tensor* a, const ScalarArg* sa, const Tensor* b, const ScalarArg* sb);
 // A 0-d CPU tensor of dtype holding the number.
 Tensor scalar_tensor(const ScalarArg& s, DType dtype);
+// A number as binary op's operand beside tensors of compute dtype `dtype` (torch's rule for 16-bit floats: mul/div
+// keep a float number in float32, the other ops round it to the dtype).
+Tensor scalar_operand(const ScalarArg& s, DType dtype, BinaryOp op);
 // Filling or creating an integer tensor from a number outside the type's range (int8 with 300) is an error, as in
 // torch ("value cannot be converted to type int8 without overflow"); arithmetic with such a scalar wraps instead.
 void check_fill_range(const ScalarArg& s, DType dtype);

@@ -5,6 +5,7 @@
 
 #include "core/parallel.h"
 #include "ops/elementwise/elementwise.h"
+#include "ops/gemm/gemm_bf16.h"
 
 namespace dlcore {
 
@@ -95,6 +96,15 @@ DType result_type(const Tensor* a, const ScalarArg* sa, const Tensor* b, const S
   }
   if (scalar_cat > dtype_category(r)) r = default_for_category(scalar_cat);
   return r;
+}
+
+Tensor scalar_operand(const ScalarArg& s, DType dtype, BinaryOp op) {
+  // torch's 16-bit float kernels: mul and div keep a number in float32 (x * 0.1 multiplies by 0.1f), add and sub
+  // round it to the tensor's dtype first (x + 0.3 adds bfloat16(0.3)). The op's result dtype stays the caller's.
+  if ((op == BinaryOp::Mul || op == BinaryOp::Div) && (dtype == DType::Float16 || dtype == DType::BFloat16) &&
+      s.kind == ScalarArg::Float)
+    return scalar_tensor(s, DType::Float32);
+  return scalar_tensor(s, dtype);
 }
 
 Tensor scalar_tensor(const ScalarArg& s, DType dtype) {
@@ -193,6 +203,21 @@ void binary_into(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& 
     auto chunkable = [&](const Tensor& t) {
       return (t.is_contiguous() && t.shape() == shape) || t.numel() == 1;
     };
+    // bfloat16 add/sub/mul/div (a bfloat16 tensor with a bfloat16 tensor of its shape, or with a number, kept in
+    // float32 as torch keeps it): one fused AVX-512 pass (load, float32 op, round, store): add of 1M 438 -> ~150 us
+    const bool arith = op == BinaryOp::Add || op == BinaryOp::Sub || op == BinaryOp::Mul || op == BinaryOp::Div;
+    const bool b_full = b.dtype() == DType::BFloat16 && b.is_contiguous() && b.shape() == shape;
+    if (arith && compute == DType::BFloat16 && a.dtype() == DType::BFloat16 && a.is_contiguous() &&
+        a.shape() == shape && (b_full || b.numel() == 1) && gemm_bf16::available()) {
+      const float sv = b_full ? 0.0f : (float)b.to(DType::Float64).contiguous().data<double>()[0];
+      const auto* pa = reinterpret_cast<const uint16_t*>(a.data<BFloat16>());
+      const auto* pb = b_full ? reinterpret_cast<const uint16_t*>(b.data<BFloat16>()) : nullptr;
+      auto* po = reinterpret_cast<uint16_t*>(out.data<BFloat16>());
+      parallel_for(0, out.numel(), kLowpChunk, [&](int64_t i0, int64_t i1) {
+        gemm_bf16::bf16_arith((int)op, pa + i0, pb ? pb + i0 : nullptr, sv, po + i0, i1 - i0);
+      });
+      return;
+    }
     if (chunkable(a) && chunkable(b)) {
       auto piece = [&](const Tensor& t, int64_t s, int64_t len, Tensor& buf) {
         if (t.numel() == 1) return t.to(DType::Float32).reshape(IntList{1}).expand(IntList{len});

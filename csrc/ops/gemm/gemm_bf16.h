@@ -26,6 +26,9 @@ int64_t kc_block();
 // dst[i] = BFloat16(src[i]) for i < n (AVX-512; only where available()).
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n);
 void bf16_to_f32(const uint16_t* src, float* dst, int64_t n);
+// out[i] = bf16(a[i] op b[i]) (b null: a[i] op scalar) computed in float32, op 0..3 = add, sub, mul, div
+// (AVX-512; where available()).
+void bf16_arith(int op, const uint16_t* a, const uint16_t* b, float scalar, uint16_t* out, int64_t n);
 
 // out[m * rs_o + n * cs_o] = bf16(relu?(alpha c[m * ldc + n] + beta out_old + bias)), rounded to nearest even
 // (NaN kept quiet) exactly as the BFloat16 conversion of core/dtype.h; beta == 0 never reads out.

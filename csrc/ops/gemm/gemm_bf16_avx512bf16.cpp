@@ -343,6 +343,26 @@ void run(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a, int64
 
 int64_t kc_block() { return KC; }
 
+void bf16_arith(int op, const uint16_t* a, const uint16_t* b, float scalar, uint16_t* out, int64_t n) {
+  auto f = [op](__m512 x, __m512 y) {
+    switch (op) {
+      case 0: return _mm512_add_ps(x, y);
+      case 1: return _mm512_sub_ps(x, y);
+      case 2: return _mm512_mul_ps(x, y);
+      default: return _mm512_div_ps(x, y);
+    }
+  };
+  const __m512 ys = _mm512_set1_ps(scalar);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256((__m256i*)(out + i), to_bf16(f(from_bf16(a + i), b ? from_bf16(b + i) : ys)));
+  for (; i < n; ++i) {
+    const float x = BFloat16::to_float(a[i]), y = b ? BFloat16::to_float(b[i]) : scalar;
+    const float r = op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : x / y;
+    out[i] = BFloat16::from_float(r);
+  }
+}
+
 void bf16_to_f32(const uint16_t* src, float* dst, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, from_bf16(src + i));
