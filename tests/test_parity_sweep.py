@@ -443,7 +443,8 @@ def test_uint8_index_tensor_is_a_mask():
 def test_subtraction_with_a_bool_tensor_raises_like_torch():
     t = dlcore.tensor([True, False])
     for f in (lambda: t - 1, lambda: 1 - t, lambda: t - dlcore.tensor([1, 2]), lambda: dlcore.tensor([1, 2]) - t,
-              lambda: t - 1.5, lambda: dlcore.sub(t, 1), lambda: t.sub(1)):
+              lambda: t - 1.5, lambda: dlcore.sub(t, 1), lambda: t.sub(1), lambda: dlcore.tensor([1, 2]) - True,
+              lambda: False - dlcore.tensor([1.0])):
         with pytest.raises(RuntimeError, match="with a bool tensor is not supported"):
             f()
     assert (t + 1).tolist() == [2, 1] and ((t * 1) - 1).tolist() == [0, -1]

@@ -99,6 +99,9 @@ DType result_type(const Tensor* a, const ScalarArg* sa, const Tensor* b, const S
 }
 
 Tensor scalar_operand(const ScalarArg& s, DType dtype, BinaryOp op) {
+  if (op == BinaryOp::Sub && s.kind == ScalarArg::Bool)  // x - True: torch refuses a bool operand of `-` as well
+    DLCORE_THROW(RuntimeError, "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+                 "to invert a mask, use the `~` or `logical_not()` operator instead.");
   // torch's 16-bit float kernels: mul and div keep a number in float32 (x * 0.1 multiplies by 0.1f), add and sub
   // round it to the tensor's dtype first (x + 0.3 adds bfloat16(0.3)). The op's result dtype stays the caller's.
   if ((op == BinaryOp::Mul || op == BinaryOp::Div) && (dtype == DType::Float16 || dtype == DType::BFloat16) &&
