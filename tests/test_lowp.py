@@ -314,3 +314,22 @@ def test_16_bit_arithmetic_bit_equal_to_torch(dt, rng):
     tz = tx.clone()
     tz += ty
     np.testing.assert_array_equal(z.float().numpy(), tz.float().numpy())
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("dt", DTYPES)
+def test_casts_equal_torch_on_every_isa(dt, isa, rng):
+    """float32 <-> 16-bit casts (F16C / AVX-512 where the ISA runs them, the portable conversion under scalar):
+    torch's bits for normal, subnormal, overflowing and special values."""
+    if isa == "avx512" and dlcore._C._cpu_isa_supported() != "avx512":
+        pytest.skip("no AVX-512 here")
+    if isa == "avx2" and dlcore._C._cpu_isa_supported() == "scalar":
+        pytest.skip("no AVX2 here")
+    dlcore._C._set_cpu_isa(isa)
+    v = np.concatenate([rng.standard_normal(1000) * 10.0 ** rng.integers(-9, 6, 1000),
+                        [np.nan, np.inf, -np.inf, 0.0, -0.0, 65504, 65520, 7e4, 1e-8, 6e-8, 1.00048828125,
+                         3.3895314e38, 1e-39, -2.5e-39]]).astype(np.float32)
+    got = dlcore.tensor(v).to(ddt(dt)).to(dlcore.float32).numpy()
+    ref = torch.tensor(v).to(tdt(dt)).float().numpy()
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(ref[~np.isnan(ref)]))
