@@ -81,7 +81,7 @@ void copy_loop(char** p, const int64_t* s, int64_t n) {
       std::memcpy(o, x, n * sizeof(D));
     } else if constexpr ((std::is_same_v<D, Half> && std::is_same_v<S, float>) ||
                          (std::is_same_v<D, float> && std::is_same_v<S, Half>)) {
-      // F16C: 1M floats to float16 1397 -> ~60 us, back 929 -> ~60 us on Zen 5 (model.half() on the CPU)
+      // F16C: 1M floats to float16 1397 -> 66 us, back 929 -> 65 us on Zen 5 (model.half() on the CPU)
       if (cpu_features().f16c && cpu_isa() >= Isa::AVX2) {
         if constexpr (std::is_same_v<D, Half>) half_cvt::f32_to_f16(x, reinterpret_cast<uint16_t*>(o), n);
         else half_cvt::f16_to_f32(reinterpret_cast<const uint16_t*>(x), o, n);
@@ -93,7 +93,7 @@ void copy_loop(char** p, const int64_t* s, int64_t n) {
       else for (int64_t i = 0; i < n; ++i) o[i] = convert<D, S>(x[i]);
     } else if constexpr (std::is_same_v<D, BFloat16> && std::is_same_v<S, float>) {
       // autocast's weight casts and the 16-bit route's results: 16 lanes at a time where AVX-512 runs (the bf16
-      // GEMM's file; the same rounding as BFloat16::from_float): 1M floats 315 -> ~40 us on Zen 5
+      // GEMM's file; the same rounding as BFloat16::from_float): 1M floats 315 -> 80 us on Zen 5
       if (gemm_bf16::available()) gemm_bf16::f32_to_bf16(x, reinterpret_cast<uint16_t*>(o), n);
       else for (int64_t i = 0; i < n; ++i) o[i] = convert<D, S>(x[i]);
     } else {

@@ -98,10 +98,15 @@ DType result_type(const Tensor* a, const ScalarArg* sa, const Tensor* b, const S
   return r;
 }
 
+// torch refuses a bool operand of a subtraction, tensor or number, even beside a non-bool one (tensor([True]) - 1,
+// x - True).
+[[noreturn]] static void bool_subtraction() {
+  DLCORE_THROW(RuntimeError, "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+               "to invert a mask, use the `~` or `logical_not()` operator instead.");
+}
+
 Tensor scalar_operand(const ScalarArg& s, DType dtype, BinaryOp op) {
-  if (op == BinaryOp::Sub && s.kind == ScalarArg::Bool)  // x - True: torch refuses a bool operand of `-` as well
-    DLCORE_THROW(RuntimeError, "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
-                 "to invert a mask, use the `~` or `logical_not()` operator instead.");
+  if (op == BinaryOp::Sub && s.kind == ScalarArg::Bool) bool_subtraction();
   // torch's 16-bit float kernels: mul and div keep a number in float32 (x * 0.1 multiplies by 0.1f), add and sub
   // round it to the tensor's dtype first (x + 0.3 adds bfloat16(0.3)). The op's result dtype stays the caller's.
   if ((op == BinaryOp::Mul || op == BinaryOp::Div) && (dtype == DType::Float16 || dtype == DType::BFloat16) &&
@@ -144,7 +149,7 @@ void check_fill_range(const ScalarArg& s, DType dtype) {
 }
 
 // 16-bit floats compute in float32. Contiguous CPU operands go in chunks that stay in L2 (each converted to float32,
-// computed, rounded back) instead of through full-size float32 temporaries: bf16 add of 1M elements 614 -> ~200 us.
+// computed, rounded back) instead of through full-size float32 temporaries.
 // fn(start, len, chunk tensors...) does one chunk; the chunk tensors are per thread.
 static constexpr int64_t kLowpChunk = 65536;
 
@@ -180,10 +185,7 @@ static void check_binary_dtypes(BinaryOp op, DType compute) {
 void binary_into(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b, DType compute) {
   const char* name = binary_op_name(op);
   check_binary_dtypes(op, compute);
-  // torch refuses a bool operand of a subtraction even when the other is a number (tensor([True]) - 1)
-  if (op == BinaryOp::Sub && (a.dtype() == DType::Bool || b.dtype() == DType::Bool))
-    DLCORE_THROW(RuntimeError, "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
-                 "to invert a mask, use the `~` or `logical_not()` operator instead.");
+  if (op == BinaryOp::Sub && (a.dtype() == DType::Bool || b.dtype() == DType::Bool)) bool_subtraction();
   Device dev = common_device(name, {&out, &a, &b});
   IntList shape = broadcast_shapes(a.shape(), b.shape(), name);
   DLCORE_CHECK(shape == out.shape(), ValueError, name, ": output with shape ", out.shape().str(),
@@ -192,22 +194,14 @@ void binary_into(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& 
   DType in_dt = binary_is_logical(op) ? DType::Bool : compute;
   if (in_dt == DType::Float16 || in_dt == DType::BFloat16) in_dt = DType::Float32;  // 16-bit floats compute in fp32
   DType out_dt = (binary_is_comparison(op) || binary_is_logical(op)) ? DType::Bool : in_dt;
-  Tensor pa = prepare(a, shape, in_dt, dev), pb = prepare(b, shape, in_dt, dev);
-  if (op == BinaryOp::Pow && !is_floating(in_dt) && in_dt != DType::Bool) {
-    // integer powers: negative exponents have no integer result
-    Tensor neg = binary(BinaryOp::Lt, pb, scalar_tensor(ScalarArg{ScalarArg::Int, 0, 0}, in_dt), in_dt);
-    Tensor nc = neg.to(Device()).contiguous();
-    const bool* p = nc.data<bool>();
-    for (int64_t i = 0; i < nc.numel(); ++i)
-      DLCORE_CHECK(!p[i], RuntimeError, "pow: integers to negative integer powers are not allowed");
-  }
+  // 16-bit floats before prepare(): the chunked and fused paths convert piece by piece, not whole operands
   if (dev.is_cpu() && is_16bit(compute) && out.dtype() == compute && out_dt == DType::Float32 &&
       out.is_contiguous() && out.numel() > kLowpChunk) {
     auto chunkable = [&](const Tensor& t) {
       return (t.is_contiguous() && t.shape() == shape) || t.numel() == 1;
     };
     // bfloat16 add/sub/mul/div (a bfloat16 tensor with a bfloat16 tensor of its shape, or with a number, kept in
-    // float32 as torch keeps it): one fused AVX-512 pass (load, float32 op, round, store): add of 1M 438 -> ~150 us
+    // float32 as torch keeps it): one fused AVX-512 pass (load, float32 op, round, store)
     const bool arith = op == BinaryOp::Add || op == BinaryOp::Sub || op == BinaryOp::Mul || op == BinaryOp::Div;
     const bool b_full = b.dtype() == DType::BFloat16 && b.is_contiguous() && b.shape() == shape;
     if (arith && compute == DType::BFloat16 && a.dtype() == DType::BFloat16 && a.is_contiguous() &&
@@ -234,6 +228,15 @@ void binary_into(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& 
       });
       return;
     }
+  }
+  Tensor pa = prepare(a, shape, in_dt, dev), pb = prepare(b, shape, in_dt, dev);
+  if (op == BinaryOp::Pow && !is_floating(in_dt) && in_dt != DType::Bool) {
+    // integer powers: negative exponents have no integer result
+    Tensor neg = binary(BinaryOp::Lt, pb, scalar_tensor(ScalarArg{ScalarArg::Int, 0, 0}, in_dt), in_dt);
+    Tensor nc = neg.to(Device()).contiguous();
+    const bool* p = nc.data<bool>();
+    for (int64_t i = 0; i < nc.numel(); ++i)
+      DLCORE_CHECK(!p[i], RuntimeError, "pow: integers to negative integer powers are not allowed");
   }
   // Write directly when the output has the kernel's dtype and does not partially overlap an input.
   if (out.dtype() == out_dt) {

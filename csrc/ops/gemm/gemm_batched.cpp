@@ -12,6 +12,18 @@ namespace dlcore {
 
 namespace {
 
+// The batch loop: many small products one per thread (each runs serially), few or large ones one after another
+// with the threads inside each. range(i0, i1, threads) does products [i0, i1).
+template <class Range>
+void over_batches(int64_t B, double macs, bool shared_out, const Range& range) {
+  const int nt = get_num_threads();
+  if (B >= 2 * nt && macs < 256.0 * 256 * 256 && !shared_out) {
+    parallel_for(0, B, 1, [&](int64_t i0, int64_t i1) { range(i0, i1, 1); });
+  } else {
+    range(0, B, 0);
+  }
+}
+
 template <class T>
 void batched_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor* bias, const GemmArgs& args) {
   int64_t B = out.size(0), M = out.size(1), N = out.size(2), K = a.size(2);
@@ -35,20 +47,13 @@ void batched_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tens
     c.opt.threads = threads;
     gemm_detail::gemm_call<T>(c);
   };
-  // Many small products: one product per thread (each runs serially); few or large ones: threads inside each.
-  const double macs = (double)M * N * K;
-  const int nt = get_num_threads();
-  if (B >= 2 * nt && macs < 256.0 * 256 * 256 && out.stride(0) != 0) {
-    parallel_for(0, B, 1, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) one(i, 1);
-    });
-  } else {
-    for (int64_t i = 0; i < B; ++i) one(i, 0);
-  }
+  over_batches(B, (double)M * N * K, out.stride(0) == 0, [&](int64_t i0, int64_t i1, int threads) {
+    for (int64_t i = i0; i < i1; ++i) one(i, threads);
+  });
 }
 
-// bfloat16 (AVX512-BF16 only; matmul's check sends other CPUs to the float32 route): each product into a float32
-// tile, then alpha/beta/bias/ReLU and one rounding to bfloat16 on the store.
+// bfloat16 (AVX512-BF16 only; matmul's check sends other CPUs to the float32 route): float32 sums in registers,
+// alpha/beta/bias/ReLU and one rounding to bfloat16 in the microkernel's store (gemm_bf16_avx512bf16.cpp).
 void batched_bf16(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor* bias, const GemmArgs& args) {
   const int64_t B = out.size(0), M = out.size(1), N = out.size(2), K = a.size(2);
   Tensor bias_f;
@@ -78,18 +83,10 @@ void batched_bf16(const Tensor& out, const Tensor& a, const Tensor& b, const Ten
                             kind, args.relu);
     }
   };
-  const size_t cn = scratch ? (size_t)(M * N) : 0;
-  const double macs = (double)M * N * K;
-  const int nt = get_num_threads();
-  if (B >= 2 * nt && macs < 256.0 * 256 * 256 && out.stride(0) != 0) {
-    parallel_for(0, B, 1, [&](int64_t i0, int64_t i1) {
-      std::vector<float> c(cn);
-      for (int64_t i = i0; i < i1; ++i) one(i, 1, scratch ? c.data() : nullptr);
-    });
-  } else {
-    std::vector<float> c(cn);
-    for (int64_t i = 0; i < B; ++i) one(i, 0, scratch ? c.data() : nullptr);
-  }
+  over_batches(B, (double)M * N * K, out.stride(0) == 0, [&](int64_t i0, int64_t i1, int threads) {
+    std::vector<float> c(scratch ? (size_t)(M * N) : 0);
+    for (int64_t i = i0; i < i1; ++i) one(i, threads, scratch ? c.data() : nullptr);
+  });
 }
 
 void batched_gemm_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor* bias, const GemmArgs& args) {

@@ -206,10 +206,10 @@ DLCORE_ALWAYS_INLINE void store16(__m512 v, const Out& o, int64_t m, int64_t n) 
   _mm256_storeu_si256((__m256i*)dst, to_bf16(v));
 }
 
-float epilogue1(float v, const Out& o, int64_t m, int64_t n) {
-  uint16_t* dst = o.bf16 + m * o.ldo + n;
+// one result: the epilogue on v with `old` the output's previous value (read only when beta != 0)
+float epilogue1(float v, const Out& o, int64_t m, int64_t n, uint16_t old) {
   v *= o.alpha;
-  if (o.beta != 0.0f) v += o.beta * BFloat16::to_float(*dst);
+  if (o.beta != 0.0f) v += o.beta * BFloat16::to_float(old);
   if (o.kind == BiasKind::PerRow) v += o.bias[m];
   else if (o.kind == BiasKind::PerCol) v += o.bias[n];
   if (o.relu && !(v > 0.0f)) v = (v != v) ? v : 0.0f;
@@ -269,7 +269,10 @@ void edge_tile(KernFn fn, int mr, int nr, int64_t kp, const uint16_t* ap, const 
       const int64_t m = m0 + i, n = n0 + j;
       float v = tmp[i * NR + j];
       if (!first) v += o.c32[m * o.ldc32 + n];
-      if (last && o.bf16) o.bf16[m * o.ldo + n] = BFloat16::from_float(epilogue1(v, o, m, n));
+      if (last && o.bf16) {
+        uint16_t& dst = o.bf16[m * o.ldo + n];
+        dst = BFloat16::from_float(epilogue1(v, o, m, n, dst));
+      }
       else o.c32[m * o.ldc32 + n] = v;
     }
 }
@@ -400,16 +403,12 @@ void gemm_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t rs_a,
 // stride (the fused store needs one).
 void store_bf16(int64_t M, int64_t N, const float* c, int64_t ldc, uint16_t* out, int64_t rs_o, int64_t cs_o,
                 float alpha, float beta, const float* bias, BiasKind bias_kind, bool relu) {
+  const Out o{nullptr, 0, nullptr, 0, alpha, beta, bias, bias_kind, relu};
   parallel_for(0, M, 16, [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m)
       for (int64_t n = 0; n < N; ++n) {
         uint16_t& dst = out[m * rs_o + n * cs_o];
-        float v = alpha * c[m * ldc + n];
-        if (beta != 0.0f) v += beta * BFloat16::to_float(dst);
-        if (bias_kind == BiasKind::PerRow) v += bias[m];
-        else if (bias_kind == BiasKind::PerCol) v += bias[n];
-        if (relu && !(v > 0.0f)) v = (v != v) ? v : 0.0f;
-        dst = BFloat16::from_float(v);
+        dst = BFloat16::from_float(epilogue1(c[m * ldc + n], o, m, n, dst));
       }
   });
 }
