@@ -196,7 +196,8 @@ def _apply(name, args, kwargs):
         dt = fl[0]
         for d in fl[1:]:
             dt = _promote(dt, d)
-        return _cast_all(args, kwargs, dev, dt)
+        return (tuple(_cast_all_on(a, dev, dt) for a in args),
+                {k: _cast_all_on(v, dev, dt) for k, v in kwargs.items()})
     else:
         return args, kwargs
     return (tuple(_cast(a, dev, dt, cache) for a in args),
@@ -206,18 +207,6 @@ def _apply(name, args, kwargs):
 def _promote(a, b):
     from ._runtime import promote_types
     return promote_types(a, b)
-
-
-def _cast_all(args, kwargs, dev, dt):
-    def c(v):
-        if isinstance(v, Tensor):
-            return v.to(dt) if v.dtype.is_floating_point and v.dtype != dt else v
-        if isinstance(v, list):
-            return [c(e) for e in v]
-        if isinstance(v, tuple) and not hasattr(v, "_fields"):
-            return tuple(c(e) for e in v)
-        return v
-    return tuple(c(a) for a in args), {k: c(v) for k, v in kwargs.items()}
 
 
 def wrap(fn, name):
@@ -236,8 +225,8 @@ def wrap(fn, name):
 
 
 def _cast_all_on(v, dev, dt):
-    """v with its floating tensors on device type dev (float64 included, as custom_fwd's cast_inputs does) cast to
-    dt."""
+    """v with its floating tensors on device type dev (float64 included: promote's widest type, custom_fwd's
+    cast_inputs) cast to dt."""
     if isinstance(v, Tensor):
         return v.to(dt) if v.dtype.is_floating_point and v.device.type == dev and v.dtype != dt else v
     if isinstance(v, list):
