@@ -205,6 +205,42 @@ WIDE_MAX_CASES = [  # rows of several vectors (and a rerun last one) through the
 ]
 
 
+K3S2_CASES = [  # windows 3 wide at column stride 2 (the AVX-512 vertical-then-permute forward), widths around vectors
+    ((1, 2, 9, 112), (3, 3), (2, 2), (1, 1), (1, 1), False),    # the ResNet stem pool
+    ((1, 2, 7, 33), (3, 3), (2, 2), (0, 0), (1, 1), True),      # AlexNet: no padding, ceil_mode overhang
+    ((2, 1, 6, 5), (1, 3), (1, 2), (0, 1), (1, 1), False),      # one window row, a row narrower than a vector
+    ((1, 2, 11, 47), (4, 3), (3, 2), (2, 1), (2, 1), True),     # taller window, row stride 3, row dilation
+    ((1, 1, 5, 16), (2, 3), (1, 2), (1, 0), (1, 1), False),     # even window height, row padding only
+    ((1, 1, 4, 64), (3, 3), (2, 2), (1, 1), (1, 1), True),      # Wo 33: a vector and one lane
+]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", K3S2_CASES)
+def test_max_pool_k3s2_values_signed_zeros_nans(isa, case, rng):
+    """The value-only forward of 3-wide, stride-2 windows: bit-equal to the NumPy row-major scan (first of equal
+    elements kept, so the sign of a zero maximum too) with NaN rows, rows of zeros of both signs, infinities and
+    ties, and the same bits as the indices forward."""
+    _pin(isa)
+    shape, k, s, p, d, ceil = case
+    x = rng.standard_normal(shape).astype(np.float32)
+    H, W = shape[2:]
+    x[0, 0] = -1.0
+    x[0, 0, H // 2 - 1: H // 2 + 1] = rng.choice(np.float32([-1.0, -0.0, 0.0]), (2, W))  # zeros of both signs
+    if H > 2:
+        x[0, 0, H - 1, W // 2] = 0.0
+    x[-1, -1, H - 1, W - 1] = np.nan
+    x[-1, -1, 0, :3] = np.inf
+    x[-1, 0, 1, 1::2] = 0.25                                      # ties
+    ref, _ = np_max_pool(x.astype(np.float64), k, s, p, d, ceil)
+    o = F.max_pool2d(dlcore.tensor(x), k, s, p, d, ceil).numpy()
+    oi, _ = F.max_pool2d(dlcore.tensor(x), k, s, p, d, ceil, return_indices=True)
+    assert (np.isnan(o) == np.isnan(ref)).all()
+    assert_close(o, ref, rtol=0, atol=0)
+    assert (np.signbit(o) == np.signbit(ref)).all()
+    assert (o.view(np.int32) == oi.numpy().view(np.int32)).all()
+
+
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("case", WIDE_MAX_CASES)
 def test_max_pool_vector_scan_values_indices_nans(isa, case, rng):
