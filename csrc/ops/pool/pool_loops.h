@@ -481,31 +481,32 @@ inline bool max_pool_vec_applies(const Pool2dParams& p, int64_t H, int64_t W) {
 // second operand): a NaN or a -0 among the rows' elements (one vfpclassps per vector) returns false, and the caller
 // redoes the row with the exact scan. Otherwise the values are the scan's.
 inline bool k3s2_fast(const Pool2dParams& p) { return p.kw == 3 && p.sw == 2 && p.dw == 1 && p.pw <= 1; }
-inline bool max_pool_k3s2_row_avx512(float* o, const float* plane, int64_t H, int64_t W, int64_t oh, int64_t Wo,
-                                     const Pool2dParams& p) {
-  const float* rows[64];
-  int nrows = 0;
-  for (int64_t i = 0; i < p.kh && nrows < 64; ++i) {
-    const int64_t h = oh * p.sh - p.ph + i * p.dh;
-    if (h >= 0 && h < H) rows[nrows++] = plane + h * W;
-  }
-  if (nrows == 0) return false;  // (no valid row: the exact scan's fallback)
+// NR: the number of valid window rows when known at compile time (0: nrows).
+template <int NR>
+DLCORE_ALWAYS_INLINE bool max_pool_k3s2_rows(float* o, const float* const* rows, int nrows, int64_t W, int64_t Wo,
+                                             int64_t pw, int64_t pf, int64_t sh) {
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const __mmask16 all = 0xffff;
+  const int n = NR ? NR : nrows;
   __mmask16 special = 0;
-  // Software prefetch of the rows 16 ahead (the next output rows' new input rows; past the plane harmless): with it
-  // [8,64,112,112] 3x3/2 ran at 115-122 instead of 140-155 us per image (1 thread, out of the caches).
-  const int64_t pf = 16 * W;
   // The vertical maximum of columns c .. c + 15 (scan order: the earlier rows the second operand, kept when equal).
   auto vert = [&](int64_t c) -> __m512 {
     if (c >= W) return ninf;
-    const __mmask16 m = W - c >= 16 ? all : (__mmask16)((1u << (W - c)) - 1);
-    for (int64_t k = 0; k < p.sh; ++k) _mm_prefetch((const char*)(rows[nrows - 1] + c + pf + k * W), _MM_HINT_T0);
+    for (int64_t k = 0; k < sh; ++k) _mm_prefetch((const char*)(rows[n - 1] + c + pf + k * W), _MM_HINT_T0);
     __m512 v = ninf;
-    for (int r = 0; r < nrows; ++r) {
-      const __m512 a = m == all ? _mm512_loadu_ps(rows[r] + c) : _mm512_mask_loadu_ps(ninf, m, rows[r] + c);
-      special |= _mm512_fpclass_ps_mask(a, 0x85);  // quiet NaN, -0, signalling NaN
-      v = r ? _mm512_maskz_max_ps(all, a, v) : a;
+    if (W - c >= 16) {
+      _Pragma("GCC unroll 4") for (int r = 0; r < n; ++r) {
+        const __m512 a = _mm512_loadu_ps(rows[r] + c);
+        special = _kor_mask16(special, _mm512_fpclass_ps_mask(a, 0x85));  // quiet NaN, -0, signalling NaN
+        v = r ? _mm512_maskz_max_ps(all, a, v) : a;
+      }
+    } else {
+      const __mmask16 m = (__mmask16)((1u << (W - c)) - 1);
+      for (int r = 0; r < n; ++r) {
+        const __m512 a = _mm512_mask_loadu_ps(ninf, m, rows[r] + c);
+        special = _kor_mask16(special, _mm512_fpclass_ps_mask(a, 0x85));
+        v = r ? _mm512_maskz_max_ps(all, a, v) : a;
+      }
     }
     return v;
   };
@@ -516,7 +517,7 @@ inline bool max_pool_k3s2_row_avx512(float* o, const float* plane, int64_t H, in
   for (int64_t c = 0; c < Wo; c += 16) {  // outputs c .. c + 15: columns 2 c - pw + {0, 1, 2}
     __m512 m;
     __m512 en = e, dn = d;
-    if (p.pw == 1) {  // columns 2 k - 1, 2 k, 2 k + 1
+    if (pw == 1) {  // columns 2 k - 1, 2 k, 2 k + 1
       const __m512 left = (__m512)_mm512_alignr_epi32((__m512i)d, (__m512i)dprev, 15);
       m = _mm512_maskz_max_ps(all, d, _mm512_maskz_max_ps(all, e, left));
       if (c + 16 < Wo) {
@@ -534,6 +535,24 @@ inline bool max_pool_k3s2_row_avx512(float* o, const float* plane, int64_t H, in
     dprev = d, e = en, d = dn;
   }
   return special == 0;
+}
+inline bool max_pool_k3s2_row_avx512(float* o, const float* plane, int64_t H, int64_t W, int64_t oh, int64_t Wo,
+                                     const Pool2dParams& p) {
+  const float* rows[64];
+  int nrows = 0;
+  for (int64_t i = 0; i < p.kh && nrows < 64; ++i) {
+    const int64_t h = oh * p.sh - p.ph + i * p.dh;
+    if (h >= 0 && h < H) rows[nrows++] = plane + h * W;
+  }
+  // Software prefetch of the rows 16 ahead (the next output rows' new input rows; past the plane harmless): with it
+  // [8,64,112,112] 3x3/2 ran at 115-122 instead of 140-155 us per image (1 thread, out of the caches).
+  const int64_t pf = 16 * W;
+  switch (nrows) {
+    case 0: return false;  // (no valid row: the exact scan's fallback)
+    case 2: return max_pool_k3s2_rows<2>(o, rows, 2, W, Wo, p.pw, pf, p.sh);
+    case 3: return max_pool_k3s2_rows<3>(o, rows, 3, W, Wo, p.pw, pf, p.sh);
+    default: return max_pool_k3s2_rows<0>(o, rows, nrows, W, Wo, p.pw, pf, p.sh);
+  }
 }
 #endif
 
