@@ -177,60 +177,57 @@ DLCORE_ALWAYS_INLINE void avg2x2_bwd_plane_avx512(float* gp, const float* g, int
     for (int64_t w = 2 * Wo; w < W; ++w) gp[2 * oh * W + w] = gp[(2 * oh + 1) * W + w] = 0.0f;
   if (2 * Ho < H) std::memset(gp + 2 * Ho * W, 0, (H - 2 * Ho) * W * sizeof(float));
 }
-// One output row of the 2x2 / stride 2 backward: the window scan recomputed from the two input rows (the four
-// window positions split into even/odd columns by two-source permutes, the scan rule "take if greater or NaN" in
-// row-major order, as the general path), g routed to the winner, the zeros of the other three positions written
-// in the same stores; 16 outputs (32 input columns) per step, masked for any width.
-DLCORE_ALWAYS_INLINE void pool2x2_bwd_row_avx512(float* q0, float* q1, const float* r0, const float* r1,
-                                                 const float* go, int64_t Wo) {
+// The 2x2 / stride 2 backward of a whole plane: per step (for_2x2_steps: 16 outputs, 32 columns of input rows 2 oh
+// and 2 oh + 1, the ragged step's masks computed once per plane) the window scan recomputed from the two input rows
+// (the four window positions split into even/odd columns by two-source permutes, the scan rule "take if greater or
+// NaN" in row-major order, as the general path), g routed to the winner, the zeros of the other three positions
+// written in the same stores; the columns and the row past the last window (odd W or H) get zeros.
+DLCORE_ALWAYS_INLINE void pool2x2_bwd_plane_avx512(float* gp, const float* plane, const float* go, int64_t H,
+                                                   int64_t Ho, int64_t Wo, int64_t W) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  for (int64_t c = 0; c < Wo; c += 16) {
-    const int64_t k = std::min<int64_t>(16, Wo - c);
-    const __mmask16 mlo = k >= 8 ? (__mmask16)0xffff : (__mmask16)((1u << (2 * k)) - 1);
-    const __mmask16 mhi = k > 8 ? (__mmask16)((1u << (2 * k - 16)) - 1) : (__mmask16)0;
-    const __mmask16 mk = (__mmask16)((1u << k) - 1);
-    const __m512 a0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * c), a1 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * c + 16);
-    const __m512 b0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * c), b1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * c + 16);
+  for_2x2_steps(Ho, Wo, W, [&](int64_t i, int64_t o, __mmask16 mlo, __mmask16 mhi, __mmask16 mk) {
+    const float *r0 = plane + i, *r1 = r0 + W;
+    float *q0 = gp + i, *q1 = q0 + W;
+    const __m512 a0 = _mm512_maskz_loadu_ps(mlo, r0), a1 = _mm512_maskz_loadu_ps(mhi, r0 + 16);
+    const __m512 b0 = _mm512_maskz_loadu_ps(mlo, r1), b1 = _mm512_maskz_loadu_ps(mhi, r1 + 16);
     const __m512 wa = _mm512_permutex2var_ps(a0, even, a1), wb = _mm512_permutex2var_ps(a0, odd, a1);
     const __m512 wc = _mm512_permutex2var_ps(b0, even, b1), wd = _mm512_permutex2var_ps(b0, odd, b1);
-    const __m512 g = _mm512_maskz_loadu_ps(mk, go + c);
+    const __m512 g = _mm512_maskz_loadu_ps(mk, go + o);
+    __mmask16 ka, kb, kc, kd;
     if (!(_mm512_cmp_ps_mask(wa, wb, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(wc, wd, _CMP_UNORD_Q))) {
       // No NaN among the four: the maximum by vmaxps, the winner as the first of the four equal to it (the scan's
       // first-of-equals), the compares independent of each other rather than a chain.
       const __mmask16 all = 0xffff;
       const __m512 m = _mm512_maskz_max_ps(
           all, wd, _mm512_maskz_max_ps(all, wc, _mm512_maskz_max_ps(all, wb, wa)));
-      const __mmask16 ka = _mm512_cmp_ps_mask(wa, m, _CMP_EQ_OQ);
-      const __mmask16 kb = _kandn_mask16(ka, _mm512_cmp_ps_mask(wb, m, _CMP_EQ_OQ));
+      ka = _mm512_cmp_ps_mask(wa, m, _CMP_EQ_OQ);
+      kb = _kandn_mask16(ka, _mm512_cmp_ps_mask(wb, m, _CMP_EQ_OQ));
       const __mmask16 kab = _kor_mask16(ka, kb);
-      const __mmask16 kc = _kandn_mask16(kab, _mm512_cmp_ps_mask(wc, m, _CMP_EQ_OQ));
-      const __mmask16 kd = _knot_mask16(_kor_mask16(kab, kc));
-      const __m512 ga = _mm512_maskz_mov_ps(ka, g), gb = _mm512_maskz_mov_ps(kb, g);
-      const __m512 gc = _mm512_maskz_mov_ps(kc, g), gd = _mm512_maskz_mov_ps(kd, g);
-      _mm512_mask_storeu_ps(q0 + 2 * c, mlo, _mm512_permutex2var_ps(ga, ilo, gb));
-      _mm512_mask_storeu_ps(q0 + 2 * c + 16, mhi, _mm512_permutex2var_ps(ga, ihi, gb));
-      _mm512_mask_storeu_ps(q1 + 2 * c, mlo, _mm512_permutex2var_ps(gc, ilo, gd));
-      _mm512_mask_storeu_ps(q1 + 2 * c + 16, mhi, _mm512_permutex2var_ps(gc, ihi, gd));
-      continue;
+      kc = _kandn_mask16(kab, _mm512_cmp_ps_mask(wc, m, _CMP_EQ_OQ));
+      kd = _knot_mask16(_kor_mask16(kab, kc));
+    } else {
+      __m512 m = wa;
+      const __mmask16 tb = _mm512_cmp_ps_mask(wb, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(wb, wb, _CMP_UNORD_Q);
+      m = _mm512_mask_mov_ps(m, tb, wb);
+      const __mmask16 tc = _mm512_cmp_ps_mask(wc, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(wc, wc, _CMP_UNORD_Q);
+      m = _mm512_mask_mov_ps(m, tc, wc);
+      const __mmask16 td = _mm512_cmp_ps_mask(wd, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(wd, wd, _CMP_UNORD_Q);
+      ka = (__mmask16)(~(tb | tc | td)), kb = (__mmask16)(tb & ~(tc | td)), kc = (__mmask16)(tc & ~td), kd = td;
     }
-    __m512 m = wa;
-    const __mmask16 tb = _mm512_cmp_ps_mask(wb, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(wb, wb, _CMP_UNORD_Q);
-    m = _mm512_mask_mov_ps(m, tb, wb);
-    const __mmask16 tc = _mm512_cmp_ps_mask(wc, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(wc, wc, _CMP_UNORD_Q);
-    m = _mm512_mask_mov_ps(m, tc, wc);
-    const __mmask16 td = _mm512_cmp_ps_mask(wd, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(wd, wd, _CMP_UNORD_Q);
-    const __m512 ga = _mm512_maskz_mov_ps((__mmask16)(~(tb | tc | td)), g);
-    const __m512 gb = _mm512_maskz_mov_ps((__mmask16)(tb & ~(tc | td)), g);
-    const __m512 gc = _mm512_maskz_mov_ps((__mmask16)(tc & ~td), g);
-    const __m512 gd = _mm512_maskz_mov_ps(td, g);
-    _mm512_mask_storeu_ps(q0 + 2 * c, mlo, _mm512_permutex2var_ps(ga, ilo, gb));
-    _mm512_mask_storeu_ps(q0 + 2 * c + 16, mhi, _mm512_permutex2var_ps(ga, ihi, gb));
-    _mm512_mask_storeu_ps(q1 + 2 * c, mlo, _mm512_permutex2var_ps(gc, ilo, gd));
-    _mm512_mask_storeu_ps(q1 + 2 * c + 16, mhi, _mm512_permutex2var_ps(gc, ihi, gd));
-  }
+    const __m512 ga = _mm512_maskz_mov_ps(ka, g), gb = _mm512_maskz_mov_ps(kb, g);
+    const __m512 gc = _mm512_maskz_mov_ps(kc, g), gd = _mm512_maskz_mov_ps(kd, g);
+    _mm512_mask_storeu_ps(q0, mlo, _mm512_permutex2var_ps(ga, ilo, gb));
+    _mm512_mask_storeu_ps(q0 + 16, mhi, _mm512_permutex2var_ps(ga, ihi, gb));
+    _mm512_mask_storeu_ps(q1, mlo, _mm512_permutex2var_ps(gc, ilo, gd));
+    _mm512_mask_storeu_ps(q1 + 16, mhi, _mm512_permutex2var_ps(gc, ihi, gd));
+  });
+  if (2 * Wo < W)
+    for (int64_t oh = 0; oh < Ho; ++oh)
+      for (int64_t w = 2 * Wo; w < W; ++w) gp[2 * oh * W + w] = gp[(2 * oh + 1) * W + w] = 0.0f;
+  if (2 * Ho < H) std::memset(gp + 2 * Ho * W, 0, (H - 2 * Ho) * W * sizeof(float));
 }
 #endif
 
@@ -654,13 +651,7 @@ void max_pool_bwd(char* ginp, const char* goutp, const char* inp, int64_t p0, in
       if (is_2x2_fast(p) && 2 * Ho <= H && 2 * Wo <= W) {
         // Windows tile the top-left [2 Ho, 2 Wo] block; the rest of the plane (odd H or W) gets zeros.
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
-        for (int64_t oh = 0; oh < Ho; ++oh) {
-          const float* r0 = plane + 2 * oh * W;
-          float* q0 = gp + 2 * oh * W;
-          pool2x2_bwd_row_avx512(q0, q0 + W, r0, r0 + W, g + oh * Wo, Wo);
-          for (int64_t w = 2 * Wo; w < W; ++w) q0[w] = q0[W + w] = 0.0f;
-        }
-        if (2 * Ho < H) std::memset(gp + 2 * Ho * W, 0, (H - 2 * Ho) * W * sizeof(float));
+        pool2x2_bwd_plane_avx512(gp, plane, g, H, Ho, Wo, W);
         continue;
 #endif
         for (int64_t oh = 0; oh < Ho; ++oh) {
