@@ -13,6 +13,7 @@ import weakref
 import numpy as np
 
 from . import _C
+from ._out import with_out as _with_out
 from .autograd import Function, _needs_grad, _mode, _linear_backward, _linear_pair
 
 Tensor = _C.Tensor
@@ -1676,6 +1677,7 @@ def _is_int(t):
     return isinstance(t, Tensor) and t.dtype != _C.dtype.bool and not t.dtype.is_floating_point
 
 
+@_with_out
 def matmul(input, other):
     if _is_int(input) and _is_int(other):
         return _int_matmul(input, other, "matmul")
@@ -1684,12 +1686,14 @@ def matmul(input, other):
     return _C.matmul(input, other)
 
 
+@_with_out
 def mm(input, mat2):
     if input.ndim != 2 or mat2.ndim != 2:
         raise ValueError(f"mm: expected 2-D tensors, got {input.ndim}-D and {mat2.ndim}-D")
     return matmul(input, mat2)
 
 
+@_with_out
 def bmm(input, mat2):
     if input.ndim != 3 or mat2.ndim != 3:
         raise ValueError(f"bmm: expected 3-D tensors, got {input.ndim}-D and {mat2.ndim}-D")
@@ -1698,10 +1702,12 @@ def bmm(input, mat2):
     return matmul(input, mat2)
 
 
+@_with_out
 def mv(input, vec):
     return matmul(input, vec)
 
 
+@_with_out
 def dot(input, other):
     if input.ndim != 1 or other.ndim != 1:
         raise ValueError(f"dot: expected 1-D tensors, got {input.ndim}-D and {other.ndim}-D")
@@ -1753,6 +1759,7 @@ def linear(input, weight, bias=None):
     return _C.linear(input, weight, bias)
 
 
+@_with_out
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     if _needs_grad(input, mat1, mat2):
         return add(mul(input, beta) if beta != 1 else input, mul(matmul(mat1, mat2), alpha) if alpha != 1

@@ -26,6 +26,7 @@ import numpy as np
 import dlcore as _dl
 
 from . import _C
+from ._out import with_out as _with_out
 from . import _anomaly
 from .autograd import Function as _Function
 
@@ -911,6 +912,7 @@ def pca_lowrank(A, q=None, center=True, niter=2):
     return svd_lowrank(A - c, q, niter=niter)
 
 
+@_with_out
 def lu(A, pivot=True, get_infos=False, out=None):
     """(LU, pivots) (+ infos, zeros for a successful factorization) of A: the old name of linalg.lu_factor."""
     LU, piv = _dl.linalg.lu_factor(A, pivot=pivot)
@@ -919,6 +921,7 @@ def lu(A, pivot=True, get_infos=False, out=None):
     return LU, piv
 
 
+@_with_out
 def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=None):
     """(P, L, U) from a packed LU factorization (torch.lu_unpack): A = P @ L @ U with L unit lower-triangular
     (m, k), U upper-triangular (k, n), k = min(m, n), and P the permutation of the 1-based row swaps in LU_pivots.
@@ -984,6 +987,7 @@ def solve(input, A, *, out=None):
                        "dlcore.linalg.solve)")
 
 
+@_with_out
 def frobenius_norm(input, dim=(), keepdim=False, *, out=None):
     """sqrt(sum(input ** 2)) over dim (all dimensions when dim is empty) (torch.frobenius_norm)."""
     _check_tensor(input, "frobenius_norm")
@@ -995,6 +999,7 @@ def frobenius_norm(input, dim=(), keepdim=False, *, out=None):
     return _dl.linalg.vector_norm(input, 2, dim=tuple(dims), keepdim=keepdim)
 
 
+@_with_out
 def nuclear_norm(input, dim=None, keepdim=False, *, out=None):
     """The sum of the singular values of input (2-D) or over the two dims given (torch.nuclear_norm; the second
     positional argument is keepdim when it is a bool)."""

@@ -20,6 +20,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import _C
+from ._out import with_out as _with_out
 from . import _ops
 from .autograd import Function, _needs_grad
 from ._indexing import cat, stack
@@ -143,6 +144,7 @@ def _eps(dtype):
 
 # ------------------------------------------------------------------------------------------------- LU / solve
 
+@_with_out
 def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     """(LU, pivots, info) of P A = L U with partial pivoting (pivots int32, 1-based, as LAPACK's getrf)."""
     _check_matrix(A, "torch.linalg.lu_factor_ex")
@@ -160,6 +162,7 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     return LUFactorExResult(LU, piv, info)
 
 
+@_with_out
 def lu_factor(A, *, pivot=True, out=None):
     """(LU, pivots) of P A = L U; raises for an exactly singular A (as torch)."""
     _check_matrix(A, "torch.linalg.lu_factor")
@@ -260,6 +263,7 @@ class _LU(Function):
         return _lu_backward(P, L, U, gL, gU)
 
 
+@_with_out
 def lu(A, *, pivot=True, out=None):
     """(P, L, U) with A = P L U (L unit lower m x k, U upper k x n)."""
     _check_matrix(A, "linalg.lu")
@@ -305,6 +309,7 @@ class _LUSolve(Function):
         return None, None, fwd(g), None
 
 
+@_with_out
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     """X with A X = B (left=False: X A = B; adjoint: A^T) from lu_factor's output; batch dims broadcast."""
     op = "linalg.lu_solve"
@@ -388,6 +393,7 @@ def _solve(A, B, op, check=True):
     return _C._linalg_lu_solve(LU, piv, Be, False)
 
 
+@_with_out
 def solve(A, B, *, left=True, out=None):
     """X with A X = B (left=False: X A = B). B is a vector when B.ndim == 1 or B.shape == A.shape[:-1]; the batch
     dims broadcast. Raises LinAlgError for a singular A."""
@@ -412,6 +418,7 @@ def solve(A, B, *, left=True, out=None):
     return X.squeeze(-1) if vec else X
 
 
+@_with_out
 def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     _check_square(A, "linalg.solve_ex")
     info = _C._linalg_lu_factor(A)[2]
@@ -431,6 +438,7 @@ def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     return SolveExResult(solve(A, B, left=left), info)
 
 
+@_with_out
 def inv(A, *, out=None):
     """A^{-1} (LU with partial pivoting, then a solve against I); LinAlgError for a singular A."""
     _check_square(A, "linalg.inv")
@@ -438,6 +446,7 @@ def inv(A, *, out=None):
     return _solve(A, _eye_like(n, A), "linalg.inv")
 
 
+@_with_out
 def inv_ex(A, *, check_errors=False, out=None):
     _check_square(A, "linalg.inv_ex")
     info = _C._linalg_lu_factor(A)[2]
@@ -518,6 +527,7 @@ class _Det(Function):
         return (g * det).unsqueeze(-1).unsqueeze(-1) * invT
 
 
+@_with_out
 def det(A, *, out=None):
     """The determinant (LU with partial pivoting)."""
     _check_square(A, "linalg.det")
@@ -559,6 +569,7 @@ def _slogdet_raw(A):
     return sign, lad
 
 
+@_with_out
 def slogdet(A, *, out=None):
     """(sign, logabsdet) of det(A); sign 0 and logabsdet -inf for a singular A."""
     _check_square(A, "linalg.slogdet")
@@ -609,6 +620,7 @@ class _Cholesky(Function):
         return gA, None
 
 
+@_with_out
 def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     """(L, info): A = L L^T from A's lower triangle (upper=True: A = U^T U from the upper triangle); info[b] = k
     when the leading minor of order k is not positive-definite."""
@@ -630,6 +642,7 @@ def _raise_not_pd(info, A):
                           f"{bad[1]} is not positive-definite).")
 
 
+@_with_out
 def cholesky(A, *, upper=False, out=None):
     """The Cholesky factor (lower, or upper with upper=True); LinAlgError when A is not positive-definite."""
     L, info = cholesky_ex(A, upper=upper)
@@ -670,6 +683,7 @@ class _SolveTriangular(Function):
         return gA, gB, None, None
 
 
+@_with_out
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     """X with A X = B (left=False: X A = B) for triangular A; only A's upper (or lower) triangle is read, and its
     diagonal is taken as ones with unitriangular=True. Batch dims broadcast."""
@@ -755,6 +769,7 @@ class _QR(Function):
         return cat([gX, gY], -1), None
 
 
+@_with_out
 def qr(A, mode="reduced", *, out=None):
     """Householder QR: (Q, R) with A = Q R; mode 'reduced' (Q m x k), 'complete' (Q m x m) or 'r' (Q empty).
     R's diagonal follows LAPACK's sign convention (as torch)."""
@@ -778,6 +793,7 @@ class _HouseholderProduct(Function):
         raise NotImplementedError("linalg.householder_product: the derivative is not implemented in dlcore")
 
 
+@_with_out
 def householder_product(A, tau, *, out=None):
     """The first n columns of H_0 ... H_{k-1}, H_i = I - tau_i v_i v_i^T (v_i stored below A's diagonal, v_i(i) = 1),
     as LAPACK's orgqr. Not differentiable in dlcore."""
@@ -837,6 +853,7 @@ class _Eigh(Function):
         return V @ R @ _mT(V), None
 
 
+@_with_out
 def eigh(A, UPLO="L", *, out=None):
     """(eigenvalues ascending, eigenvectors as columns) of the symmetric A, reading its lower (UPLO='L') or upper
     triangle. Cyclic Jacobi in float64 (float32 inputs are rounded back)."""
@@ -847,6 +864,7 @@ def eigh(A, UPLO="L", *, out=None):
     return EighResult(*_C._linalg_eigh(A, upper, True))
 
 
+@_with_out
 def eigvalsh(A, UPLO="L", *, out=None):
     _check_square(A, "linalg.eigvalsh")
     upper = _check_uplo(UPLO)
@@ -941,6 +959,7 @@ class _SVDVals(Function):
         return _recompute_vjp(lambda a: _SVD.apply(a, False)[1], (A,), (gS,))[0]
 
 
+@_with_out
 def svd(A, full_matrices=True, *, driver=None, out=None):
     """(U, S, Vh) with A = U diag(S) Vh, S descending (one-sided Jacobi in float64). full_matrices=True gives
     U m x m and Vh n x n."""
@@ -950,6 +969,7 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
     return SVDResult(*_C._linalg_svd(A, bool(full_matrices), True))
 
 
+@_with_out
 def svdvals(A, *, driver=None, out=None):
     _check_matrix(A, "linalg.svdvals")
     if _needs_grad(A):
@@ -1012,6 +1032,7 @@ def _pinv_raw(A, atol, rtol, hermitian):
     return (_mT(Vh) * Sinv.unsqueeze(-2)) @ _mT(U)
 
 
+@_with_out
 def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None, out=None):
     """The Moore-Penrose pseudo-inverse through the SVD (or eigh with hermitian=True): singular values <=
     max(atol, rtol * S_max) are dropped (default rtol = eps * max(m, n)); rcond is the older name of rtol."""
@@ -1025,6 +1046,7 @@ def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None, out=None):
     return _pinv_raw(A, atol, rtol, bool(hermitian))
 
 
+@_with_out
 def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None, out=None):
     """The number of singular values > max(atol, rtol * S_max) (int64)."""
     _check_matrix(A, "linalg.matrix_rank")
@@ -1083,6 +1105,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
 
 # ------------------------------------------------------------------------------------------------- powers, exp
 
+@_with_out
 def matrix_power(A, n, *, out=None):
     """A^n by repeated squaring; n < 0 uses inv(A); n = 0 gives I (batched)."""
     _check_square(A, "linalg.matrix_power")
@@ -1272,6 +1295,7 @@ def _squeeze_dims(t, dims):
     return t
 
 
+@_with_out
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     """The vector ord-norm of x over dim (all dims by default): inf, -inf, 0 (count of nonzeros), any real p."""
     op = "linalg.vector_norm"
@@ -1298,6 +1322,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     return nk if keepdim else _squeeze_dims(nk, dims)
 
 
+@_with_out
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
     """The matrix norm over the two dims: 'fro', 'nuc', inf, -inf, 1, -1, 2, -2."""
     op = "linalg.matrix_norm"
@@ -1353,6 +1378,7 @@ def _check_tensor_any(A, op):
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {_dname(A.dtype)}")
 
 
+@_with_out
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
     """torch.linalg.norm: a matrix norm when ord is a string or dim has two entries (or A is 2-D with ord given),
     otherwise a vector norm (the 2-norm of the flattened A when ord and dim are None)."""
@@ -1376,6 +1402,7 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
                        f"{A.ndim}D.")
 
 
+@_with_out
 def cond(A, p=None, *, out=None):
     """The condition number in the p-norm (default 2: S_max / S_min through the SVD; others ||A||_p ||A^-1||_p)."""
     _check_matrix(A, "linalg.cond")
@@ -1395,12 +1422,14 @@ def cond(A, p=None, *, out=None):
 
 # ------------------------------------------------------------------------------------------------- small ops
 
+@_with_out
 def cross(input, other, *, dim=-1, out=None):
     """The 3-vector cross product along dim (default -1), broadcasting the other dims."""
     from ._tensor_extra import cross as _cross
     return _cross(input, other, dim=dim)
 
 
+@_with_out
 def vecdot(x, y, *, dim=-1, out=None):
     """sum(x * y, dim) (real tensors) with broadcasting."""
     if x.dtype != y.dtype:
@@ -1413,6 +1442,7 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     return A.diagonal(offset, dim1, dim2)
 
 
+@_with_out
 def multi_dot(tensors, *, out=None):
     """The product of a chain of matrices (the first and last may be 1-D), multiplied in the cheapest order."""
     ts = list(tensors)
@@ -1459,11 +1489,13 @@ def multi_dot(tensors, *, out=None):
     return r
 
 
+@_with_out
 def matmul(input, other, *, out=None):
     """Alias of dlcore.matmul."""
     return _ops.matmul(input, other)
 
 
+@_with_out
 def tensorinv(A, ind=2, *, out=None):
     """The inverse of A for tensordot over its first ind dims: inv(A.reshape(prod(shape[:ind]), -1)) reshaped to
     shape[ind:] + shape[:ind]."""
@@ -1479,6 +1511,7 @@ def tensorinv(A, ind=2, *, out=None):
     return inv(A.reshape(rows, cols)).reshape(out_shape)
 
 
+@_with_out
 def tensorsolve(A, B, dims=None, *, out=None):
     """X with tensordot(A, X, X.ndim) = B (dims: dims of A moved to the end first)."""
     _check_float(A, "linalg.tensorsolve")
@@ -1515,6 +1548,7 @@ def vander(x, *, N=None):
 
 # ------------------------------------------------------------------------------------------------- top level
 
+@_with_out
 def _top_svd(input, some=True, compute_uv=True, *, out=None):
     """torch.svd: (U, S, V) with V (not Vh); some=False gives the complete U and V; compute_uv=False returns
     zero-filled U (m x m) and V (n x n) as torch."""
@@ -1529,10 +1563,12 @@ def _top_svd(input, some=True, compute_uv=True, *, out=None):
     return TorchSVDResult(U, S, _mT(Vh))
 
 
+@_with_out
 def _top_qr(input, some=True, *, out=None):
     return qr(input, "reduced" if some else "complete")
 
 
+@_with_out
 def cholesky_solve(B, L, upper=False, *, out=None):
     """X with A X = B for A = L L^T (upper: A = U^T U) from the Cholesky factor."""
     op = "cholesky_solve"
@@ -1546,12 +1582,14 @@ def cholesky_solve(B, L, upper=False, *, out=None):
     return solve_triangular(_mT(L), Y, upper=True)
 
 
+@_with_out
 def cholesky_inverse(L, upper=False, *, out=None):
     """A^{-1} for A = L L^T (upper: U^T U)."""
     _check_square(L, "cholesky_inverse", "input")
     return cholesky_solve(_eye_like(L.shape[-1], L, list(L.shape[:-2])), L, upper)
 
 
+@_with_out
 def _top_cholesky(input, upper=False, *, out=None):
     return cholesky(input, upper=upper)
 
@@ -1560,10 +1598,12 @@ def pinverse(input, rcond=1e-15):
     return pinv(input, rtol=rcond)
 
 
+@_with_out
 def _top_lu_solve(b, LU_data, LU_pivots, *, out=None):
     return lu_solve(LU_data, LU_pivots, b)
 
 
+@_with_out
 def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, out=None):
     """torch.triangular_solve: (X, A.clone()) with op(A) X = b, op = transpose if requested."""
     M = _mT(A) if transpose else A
