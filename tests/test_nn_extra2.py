@@ -644,6 +644,17 @@ def test_rrelu_training(device, float_dtype, rng):
     m = nn.RReLU(lower, upper)
     dlcore.manual_seed(2)
     assert_close(m(D(xn, device, float_dtype)), yn, rtol=0, atol=0)
+    # torch.rrelu / rrelu_ with a generator: drawn from it (reproducible by its seed, the default stream untouched);
+    # it was accepted and ignored before
+    dlcore.manual_seed(2)
+    ga = dlcore.rrelu(x.detach(), lower, upper, True, dlcore.Generator().manual_seed(11)).cpu().numpy()
+    gb = dlcore.rrelu(x.detach(), lower, upper, True, dlcore.Generator().manual_seed(11)).cpu().numpy()
+    assert_close(ga, gb, rtol=0, atol=0)
+    assert not np.array_equal(ga, yn)
+    assert_close(F.rrelu(x.detach(), lower, upper, training=True), yn, rtol=0, atol=0)  # default stream: seed 2's
+    xg = D(xn, device, float_dtype)
+    dlcore.rrelu_(xg, lower, upper, True, dlcore.Generator().manual_seed(11))
+    assert_close(xg, ga, rtol=0, atol=0)
 
 
 @requires_torch

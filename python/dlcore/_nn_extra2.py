@@ -685,23 +685,26 @@ def _rrelu_check(input, lower, upper, op):
         raise TypeError(f"{op}(): expected a floating-point input, got {input.dtype.name}")
 
 
-def _rrelu_train(x, lower, upper):
-    """x * a with a ~ U(lower, upper) drawn per element where x <= 0 (1 elsewhere); the gradient is a."""
-    u = _C.random(list(x.shape), x.dtype, x.device, "uniform", float(lower), float(upper), 0, 1, None)
+def _rrelu_train(x, lower, upper, generator=None):
+    """x * a with a ~ U(lower, upper) drawn per element where x <= 0 (1 elsewhere; from generator, a
+    dlcore.Generator, or the default one); the gradient is a."""
+    g = None if generator is None else generator._g
+    u = _C.random(list(x.shape), x.dtype, x.device, "uniform", float(lower), float(upper), 0, 1, g)
     noise = _C.where(_C.le(x, 0.0), u, 1.0)
     return _ops.mul(x, noise)
 
 
-def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False, *, generator=None):
     """Randomized leaky ReLU: in training the negative slopes are drawn uniformly from [lower, upper] per element
-    (default generator); in evaluation the slope is (lower + upper) / 2."""
+    (from generator, else the default generator); in evaluation the slope is (lower + upper) / 2. (generator:
+    torch.rrelu's argument; torch.nn.functional.rrelu has none.)"""
     op = "rrelu"
     _rrelu_check(input, lower, upper, op)
     if not training:
         return _L.leaky_relu(input, (lower + upper) / 2, inplace)
     if inplace:
-        return _L._composite_inplace(input, lambda x: _rrelu_train(x, lower, upper), "rrelu_")
-    return _rrelu_train(input, lower, upper)
+        return _L._composite_inplace(input, lambda x: _rrelu_train(x, lower, upper, generator), "rrelu_")
+    return _rrelu_train(input, lower, upper, generator)
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):

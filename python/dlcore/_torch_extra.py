@@ -229,9 +229,7 @@ def selu_(input):
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False, generator=None):
-    if generator is not None:
-        raise TypeError("rrelu_(): a generator argument is not supported by dlcore")
-    return _F().rrelu(input, lower, upper, training, inplace=True)
+    return _F().rrelu(input, lower, upper, training, inplace=True, generator=generator)
 
 
 def threshold_(input, threshold, value):

@@ -616,7 +616,7 @@ def selu(input):
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, generator=None):
-    return _F().rrelu(input, lower, upper, training)
+    return _F().rrelu(input, lower, upper, training, generator=generator)
 
 
 def prelu(input, weight):
