@@ -174,3 +174,24 @@ def test_out_on_device(device, rng):
     if other is not None:
         with pytest.raises(RuntimeError, match="device"):
             dlcore.matmul(a, a, out=dlcore.empty(0, device=other))
+
+
+def test_creation_out_and_keywords():
+    """zeros/ones/empty/full(out=...): written into out with out's dtype and device by default (torch), returned;
+    a misspelt keyword is a TypeError (they were swallowed by **kwargs, out= included)."""
+    o = dlcore.empty(0, dtype=dlcore.int64)
+    assert dlcore.zeros(2, 3, out=o) is o and o.dtype == dlcore.int64 and tuple(o.shape) == (2, 3)
+    assert (o.numpy() == 0).all()
+    f = dlcore.empty(0)
+    assert dlcore.full((4,), 2.5, out=f) is f
+    np.testing.assert_array_equal(f.numpy(), np.full(4, 2.5, np.float32))
+    f2 = dlcore.empty(0, dtype=dlcore.float64)
+    np.testing.assert_array_equal(dlcore.ones(2, 2, out=f2).numpy(), np.ones((2, 2)))
+    assert dlcore.empty(5, out=dlcore.empty(0)).shape == (5,)
+    with pytest.raises(RuntimeError, match="dtype"):
+        dlcore.zeros(2, dtype=dlcore.float64, out=dlcore.empty(0))
+    with pytest.raises(TypeError, match="dtyp"):
+        dlcore.zeros(2, dtyp=dlcore.float64)
+    with pytest.raises(TypeError):
+        dlcore.full_like(dlcore.zeros(2), 1.0, out=dlcore.empty(0))
+    assert dlcore.zeros(2, layout=None, pin_memory=False).shape == (2,)  # torch's keywords without effect here

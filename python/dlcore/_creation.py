@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 
 from . import _C
+from ._out import write_out as _write_out
 
 Tensor = _C.Tensor
 _isT = isinstance
@@ -196,49 +197,76 @@ def _from_pickle(arr, dtype_name, device, requires_grad):
 
 # ------------------------------------------------------------------------------------------------- filled
 
-def empty(*size, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_C.empty(_size(size), _dt(dtype), device), requires_grad)
+# layout, pin_memory, names (and memory_format for the *_like forms): torch's keywords, accepted and without effect
+# here (one strided layout, no pinned memory, no named dims); any other keyword is a TypeError. out=: the result's
+# dtype and device default to out's, and it is written into out (dlcore/_out.py: resized when its shape differs).
+
+def _creation_out(make, out, dtype, device, requires_grad, op):
+    if out is None:
+        return _finish(make(_dt(dtype) if dtype is not None else None, device), requires_grad)
+    if requires_grad:
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic differentiation, "
+                           f"but one of the arguments requires grad.")
+    res = make(_dt(dtype) if dtype is not None else out.dtype, device if device is not None else out.device)
+    return _write_out(res, out, op)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_C.zeros(_size(size), _dt(dtype), device), requires_grad)
+def empty(*size, out=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False, names=None,
+          memory_format=None):
+    return _creation_out(lambda d, dev: _C.empty(_size(size), _dt(d), dev), out, dtype, device, requires_grad,
+                         "empty")
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_C.full(_size(size), 1.0, _dt(dtype), device), requires_grad)
+def zeros(*size, out=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False, names=None):
+    return _creation_out(lambda d, dev: _C.zeros(_size(size), _dt(d), dev), out, dtype, device, requires_grad,
+                         "zeros")
 
 
-def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, **_):
+def ones(*size, out=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False, names=None):
+    return _creation_out(lambda d, dev: _C.full(_size(size), 1.0, _dt(d), dev), out, dtype, device, requires_grad,
+                         "ones")
+
+
+def _full(size, fill_value, dtype, device):
     if dtype is None:
         dtype = (bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, numbers.Integral)
                  else _default_dtype[0])
     dtype = _dt(dtype)
     size = [int(s) for s in size] if not isinstance(size, numbers.Integral) else [int(size)]
     if isinstance(fill_value, numbers.Integral) and not dtype.is_floating_point:
-        return _finish(_C.full_int(size, int(fill_value), dtype, device), requires_grad)
-    return _finish(_C.full(size, float(fill_value), dtype, device), requires_grad)
+        return _C.full_int(size, int(fill_value), dtype, device)
+    return _C.full(size, float(fill_value), dtype, device)
+
+
+def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
+         names=None):
+    return _creation_out(lambda d, dev: _full(size, fill_value, d, dev), out, dtype, device, requires_grad, "full")
 
 
 def _like(t, dtype, device):
     return list(t.shape), (t.dtype if dtype is None else _dt(dtype)), (t.device if device is None else device)
 
 
-def empty_like(input, *, dtype=None, device=None, requires_grad=False, **_):
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
+               memory_format=None):
     s, d, dev = _like(input, dtype, device)
     return _finish(_C.empty(s, d, dev), requires_grad)
 
 
-def zeros_like(input, *, dtype=None, device=None, requires_grad=False, **_):
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
+               memory_format=None):
     s, d, dev = _like(input, dtype, device)
     return _finish(_C.zeros(s, d, dev), requires_grad)
 
 
-def ones_like(input, *, dtype=None, device=None, requires_grad=False, **_):
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
+              memory_format=None):
     s, d, dev = _like(input, dtype, device)
     return _finish(_C.full(s, 1.0, d, dev), requires_grad)
 
 
-def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, **_):
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
+              memory_format=None):
     s, d, dev = _like(input, dtype, device)
     return full(s, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
 
