@@ -134,7 +134,8 @@ def _accuracy_counts(logits, y):
 
 
 def evaluate(model, loader, device="cpu", num_classes=10):
-    """Mean cross-entropy, accuracy and the confusion matrix (rows: true class, columns: predicted)."""
+    """Mean cross-entropy, accuracy and the confusion matrix (rows: true class, columns: predicted). Batches are
+    moved to device (nothing to do when the loader already yields them there)."""
     from . import no_grad
     from .nn import functional as F
     model.eval()
@@ -142,6 +143,7 @@ def evaluate(model, loader, device="cpu", num_classes=10):
     confusion = np.zeros((num_classes, num_classes), np.int64)
     with no_grad():
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             logits = model(x)
             loss_sum += float(F.cross_entropy(logits, y, reduction="sum").item())
             pred = logits.argmax(1)
