@@ -275,6 +275,13 @@ def test_closure_and_version_bump():
     (lambda p: optim.LBFGS([p], lr=-1), "Invalid learning rate: -1"),
     (lambda p: optim.NAdam([p], differentiable=True), "differentiable=True is not supported"),
     (lambda p: optim.RAdam([p], capturable=True), "capturable=True is not supported"),
+    # (these five accepted differentiable=True, RMSprop also capturable=True, and ignored them)
+    (lambda p: optim.SGD([p], lr=0.1, differentiable=True), "SGD: differentiable=True is not supported"),
+    (lambda p: optim.Adam([p], differentiable=True), "Adam: differentiable=True is not supported"),
+    (lambda p: optim.AdamW([p], differentiable=True), "AdamW: differentiable=True is not supported"),
+    (lambda p: optim.Adagrad([p], differentiable=True), "Adagrad: differentiable=True is not supported"),
+    (lambda p: optim.RMSprop([p], differentiable=True), "RMSprop: differentiable=True is not supported"),
+    (lambda p: optim.RMSprop([p], capturable=True), "RMSprop: capturable=True is not supported"),
 ])
 def test_bad_hyperparameters(make, match):
     p = dlcore.nn.Parameter(dlcore.ones(3))

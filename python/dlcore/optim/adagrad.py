@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import _C
 from .optimizer import Optimizer, _check_nonnegative, _refuse_capture
+from .adamax import _check_unsupported
 
 __all__ = ["Adagrad"]
 
@@ -12,6 +13,7 @@ class Adagrad(Optimizer):
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
         _check_nonnegative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                            initial_accumulator_value=initial_accumulator_value, eps=eps)
+        _check_unsupported("Adagrad", False, differentiable)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
         super().__init__(params, defaults)

@@ -5,6 +5,7 @@ from .. import _C
 
 Tensor = _C.Tensor
 from .optimizer import Optimizer, _check_nonnegative, _refuse_capture
+from .adamax import _check_unsupported
 
 __all__ = ["Adam", "AdamW"]
 
@@ -20,6 +21,7 @@ class Adam(Optimizer):
         if not 0.0 <= betas[1] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
         _check_nonnegative(weight_decay=weight_decay)
+        _check_unsupported(type(self).__name__, False, differentiable)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, capturable=capturable)
         super().__init__(params, defaults)
@@ -76,4 +78,5 @@ class AdamW(Adam):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
                  maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, capturable=capturable)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, capturable=capturable,
+                         differentiable=differentiable)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .optimizer import Optimizer, _check_nonnegative
+from .adamax import _check_unsupported
 from .. import _C
 
 __all__ = ["RMSprop"]
@@ -11,6 +12,7 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         _check_nonnegative(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
+        _check_unsupported("RMSprop", capturable, differentiable)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered, weight_decay=weight_decay,
                         maximize=maximize)
         super().__init__(params, defaults)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import _C
 from .optimizer import Optimizer, required
+from .adamax import _check_unsupported
 
 __all__ = ["SGD"]
 
@@ -18,6 +19,7 @@ class SGD(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        _check_unsupported("SGD", False, differentiable)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
