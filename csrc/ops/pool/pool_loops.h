@@ -117,6 +117,18 @@ DLCORE_ALWAYS_INLINE void for_2x2_steps(int64_t Ho, int64_t Wo, int64_t W, const
 // step computed once per plane. Any NaN in the plane is caught by one unordered compare per pair of input vectors;
 // such a plane is then redone by the exact row kernel, so the values (NaN included) are those of the scan. For
 // NaN-free input max_ps(a, b) is what nanmax512(a, b) returns, operand order kept: the same bits either way.
+// The 32 columns at a and a + W (two input rows) of a 2x2 step: plain loads when `plain` (the step's columns stay
+// inside the plane: see pool2x2_plane_avx512), else masked by the halves' masks ml, mh.
+DLCORE_ALWAYS_INLINE void load_2x2_rows(const float* a, int64_t W, bool plain, __mmask16 ml, __mmask16 mh, __m512& a0,
+                                        __m512& a1, __m512& b0, __m512& b1) {
+  const float* b = a + W;
+  if (plain) {
+    a0 = _mm512_loadu_ps(a), a1 = _mm512_loadu_ps(a + 16), b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+  } else {
+    a0 = _mm512_maskz_loadu_ps(ml, a), a1 = _mm512_maskz_loadu_ps(mh, a + 16);
+    b0 = _mm512_maskz_loadu_ps(ml, b), b1 = _mm512_maskz_loadu_ps(mh, b + 16);
+  }
+}
 // Loads are plain (whole vectors) wherever the 32 columns of both rows stay inside the plane: the columns past the
 // row then hold the next row's elements, which feed only lanes that are not stored (they may flag a NaN: the plane
 // is then redone, still exactly). Masked loads are slow here when they miss the caches (Zen 5): [64,20,24,24]
@@ -129,14 +141,8 @@ DLCORE_ALWAYS_INLINE void pool2x2_plane_avx512(float* op, const float* plane, in
   __mmask16 nan = 0;
   const int64_t whole = H * W - W - 32;  // steps starting at i <= whole read inside the plane
   for_2x2_steps(Ho, Wo, W, [&](int64_t i, int64_t o, __mmask16 ml, __mmask16 mh, __mmask16 ms) {
-    const float *a = plane + i, *b = a + W;
     __m512 a0, a1, b0, b1;
-    if (i <= whole) {
-      a0 = _mm512_loadu_ps(a), a1 = _mm512_loadu_ps(a + 16), b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-    } else {
-      a0 = _mm512_maskz_loadu_ps(ml, a), a1 = _mm512_maskz_loadu_ps(mh, a + 16);
-      b0 = _mm512_maskz_loadu_ps(ml, b), b1 = _mm512_maskz_loadu_ps(mh, b + 16);
-    }
+    load_2x2_rows(plane + i, W, i <= whole, ml, mh, a0, a1, b0, b1);
     nan |= _mm512_cmp_ps_mask(a0, b0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(a1, b1, _CMP_UNORD_Q);
     const __m512 lo = _mm512_maskz_max_ps(0xffff, a0, b0), hi = _mm512_maskz_max_ps(0xffff, a1, b1);
     const __m512 m =
@@ -207,15 +213,9 @@ DLCORE_ALWAYS_INLINE void pool2x2_bwd_plane_avx512(float* gp, const float* plane
   const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   const int64_t whole = H * W - W - 32;  // steps starting at i <= whole read inside the plane (as the forward)
   for_2x2_steps(Ho, Wo, W, [&](int64_t i, int64_t o, __mmask16 mlo, __mmask16 mhi, __mmask16 mk) {
-    const float *r0 = plane + i, *r1 = r0 + W;
     float *q0 = gp + i, *q1 = q0 + W;
     __m512 a0, a1, b0, b1;
-    if (i <= whole) {
-      a0 = _mm512_loadu_ps(r0), a1 = _mm512_loadu_ps(r0 + 16), b0 = _mm512_loadu_ps(r1), b1 = _mm512_loadu_ps(r1 + 16);
-    } else {
-      a0 = _mm512_maskz_loadu_ps(mlo, r0), a1 = _mm512_maskz_loadu_ps(mhi, r0 + 16);
-      b0 = _mm512_maskz_loadu_ps(mlo, r1), b1 = _mm512_maskz_loadu_ps(mhi, r1 + 16);
-    }
+    load_2x2_rows(plane + i, W, i <= whole, mlo, mhi, a0, a1, b0, b1);
     const __m512 wa = _mm512_permutex2var_ps(a0, even, a1), wb = _mm512_permutex2var_ps(a0, odd, a1);
     const __m512 wc = _mm512_permutex2var_ps(b0, even, b1), wd = _mm512_permutex2var_ps(b0, odd, b1);
     const __m512 g = o + 16 <= Ho * Wo ? _mm512_loadu_ps(go + o) : _mm512_maskz_loadu_ps(mk, go + o);
