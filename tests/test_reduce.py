@@ -173,3 +173,34 @@ def test_float32_sums_with_infinities_and_nan(device):
     np.testing.assert_array_equal(y.sum(1).cpu().numpy(), [np.inf, -np.inf, np.nan])
     np.testing.assert_array_equal(dlcore.tensor(big.T.copy(), device=device).sum(0).cpu().numpy(),
                                   [np.inf, -np.inf, np.nan])
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("n", [1, 5, 16, 17, 63, 64, 65, 200, 1000])
+def test_float32_row_max_min_argmax_every_isa(isa, n, rng):
+    """float32 max/min/argmax/argmin over contiguous rows (the AVX-512 row kernels: vmaxps/vminps, NaN flagged by
+    compares, the first index of the extreme by one compare per vector) against NumPy: the first index of ties,
+    NaN winning with its first index, infinities, and rows of one repeated value."""
+    try:
+        dlcore._C._set_cpu_isa(isa)
+    except ValueError:
+        pytest.skip(f"CPU lacks {isa}")
+    x = rng.standard_normal((7, n)).astype(np.float32)
+    x[1] = 0.5                                          # all equal: index 0
+    x[2, n // 2] = np.inf
+    x[3, n // 3] = -np.inf
+    x[4, n - 1] = np.nan                                # NaN in the ragged tail / last element
+    x[5, n // 2] = np.nan                               # NaN in the middle, another after it
+    x[5, n - 1] = np.nan
+    if n > 3:
+        x[6, 1] = x[6, n - 2] = x[6].max() + 1.0        # a tie for the maximum: the first wins
+        x[6, 2] = x[6, n - 1] = x[6].min() - 1.0        # and for the minimum
+    d = dlcore.tensor(x)
+    np.testing.assert_array_equal(d.argmax(1).numpy(), np.argmax(x, 1))
+    np.testing.assert_array_equal(d.argmin(1).numpy(), np.argmin(x, 1))
+    np.testing.assert_array_equal(d.amax(1).numpy(), np.max(x, 1))   # (NaN rows: NaN; assert_array_equal: equal)
+    np.testing.assert_array_equal(d.amin(1).numpy(), np.min(x, 1))
+    vals, idx = d.max(1)
+    np.testing.assert_array_equal(vals.numpy(), np.max(x, 1))
+    np.testing.assert_array_equal(idx.numpy(), np.argmax(x, 1))
+    assert np.isnan(d[5].max().item()) and d[2].max().item() == np.inf

@@ -51,6 +51,15 @@ void arg_kernel(const T* x, int64_t* out, int64_t O, int64_t R, int64_t I) {
 void reduce_cpu(ReduceOp op, const Tensor& out, const Tensor& in, int64_t O, int64_t R, int64_t I) {
   if (op == ReduceOp::ArgMax || op == ReduceOp::ArgMin) {
     DLCORE_CHECK(R > 0, IndexError, reduce_op_name(op), ": cannot reduce over an empty dimension");
+    if (I == 1) {  // contiguous rows: an ISA's row kernel when it has one (float32 on AVX-512)
+      const AllReduceTables& t = reduce_tables();
+      ReduceLoopFn* fn = nullptr;
+      for (int i = (int)cpu_isa(); i >= 0 && !fn; --i) fn = t.isa[i].fn[(int)op][(int)in.dtype()];
+      if (fn) {
+        fn(static_cast<const char*>(in.raw_data()), static_cast<char*>(out.raw_data()), O, R, I);
+        return;
+      }
+    }
     dispatch_dtype(in.dtype(), reduce_op_name(op), [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
