@@ -204,3 +204,19 @@ def test_float32_row_max_min_argmax_every_isa(isa, n, rng):
     np.testing.assert_array_equal(vals.numpy(), np.max(x, 1))
     np.testing.assert_array_equal(idx.numpy(), np.argmax(x, 1))
     assert np.isnan(d[5].max().item()) and d[2].max().item() == np.inf
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 1000, 4099])
+def test_float32_row_sums_every_isa(isa, n, rng):
+    """float32 sums over contiguous rows (the AVX-512 row kernel: groups of four floats added pairwise, widened to
+    double) against float64, near the float64 result (offset data, where float accumulation drifts)."""
+    try:
+        dlcore._C._set_cpu_isa(isa)
+    except ValueError:
+        pytest.skip(f"CPU lacks {isa}")
+    x = (rng.standard_normal((9, n)) + 100.0).astype(np.float32)
+    ref = x.astype(np.float64).sum(1)
+    got = dlcore.tensor(x).sum(1).numpy().astype(np.float64)
+    assert np.all(np.abs(got - ref) <= 2 * np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)), (got - ref)
+    np.testing.assert_allclose(dlcore.tensor(x).mean(1).numpy(), ref / n, rtol=2e-7)

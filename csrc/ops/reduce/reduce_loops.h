@@ -133,10 +133,45 @@ void arg_rows_f32(const char* in, char* outp, int64_t O, int64_t R, int64_t I) {
 }
 #endif
 
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+// sum_row_f32's scheme with AVX-512 registers: four float vectors added pairwise ((a + b) + (c + d): each lane the sum
+// of four elements, as there), then widened to double into four double accumulators; the last < 64 elements as
+// whole vectors widened directly and a masked ragged end (zeros). The generic loop spent most of a short row in
+// its 64-double setup and fold: [256,1000].sum(1) 17 us against torch's 12.
+inline double sum_row_f32_avx512(const float* x, int64_t n) {
+  __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+  auto widen_add = [](__m512d& lo, __m512d& hi, __m512 f) {
+    lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(f)));
+    hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(f, 1)));
+  };
+  int64_t i = 0;
+  for (; i + 128 <= n; i += 128) {
+    const float* p = x + i;
+    widen_add(a0, a1, _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16)),
+                                    _mm512_add_ps(_mm512_loadu_ps(p + 32), _mm512_loadu_ps(p + 48))));
+    widen_add(a2, a3, _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(p + 64), _mm512_loadu_ps(p + 80)),
+                                    _mm512_add_ps(_mm512_loadu_ps(p + 96), _mm512_loadu_ps(p + 112))));
+  }
+  for (; i + 64 <= n; i += 64) {
+    const float* p = x + i;
+    widen_add(a0, a1, _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16)),
+                                    _mm512_add_ps(_mm512_loadu_ps(p + 32), _mm512_loadu_ps(p + 48))));
+  }
+  for (; i + 16 <= n; i += 16) widen_add(a2, a3, _mm512_loadu_ps(x + i));
+  if (i < n) widen_add(a2, a3, _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), x + i));
+  alignas(64) double t[8];  // (not _mm512_reduce_add_pd: its undefined passthrough draws GCC 12's -Wuninitialized)
+  _mm512_store_pd(t, _mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)));
+  return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
+}
+#endif
+
 // Reduces x[0:n] (contiguous). P independent partial results (a multiple of the vector width) let the compiler
 // keep several vector accumulators; each block of up to 64 P elements is folded into the wide accumulator.
 template <ReduceOp OP, class T>
 RowAcc<OP, T> reduce_row(const T* x, int64_t n) {
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  if constexpr (OP == ReduceOp::Sum && std::is_same_v<T, float>) return sum_row_f32_avx512(x, n);
+#endif
   if constexpr (OP == ReduceOp::Sum && std::is_same_v<T, float>) return sum_row_f32(x, n);
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
   if constexpr ((OP == ReduceOp::Max || OP == ReduceOp::Min) && std::is_same_v<T, float>)
