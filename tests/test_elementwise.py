@@ -356,3 +356,29 @@ def test_sign_of_bool_is_a_copy_like_torch(device):
     for out in (dlcore.sign(b), b.sign()):
         assert out.dtype == dlcore.bool and out.cpu().numpy().tolist() == [True, False, True]
         assert out.data_ptr() != b.data_ptr()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64"])
+def test_clamp_bounds_nan_and_long_runs(dtype, rng):
+    """clamp with both, only the lower or only the upper bound, crossed bounds (hi wins, as torch), NaN kept,
+    infinities, over runs longer than a vector (the vectorised loop) and their tails: equal to NumPy's where."""
+    n = 1037
+    if dtype.startswith("float"):
+        a = (rng.standard_normal(n) * 2).astype(dtype)
+        a[[3, 500, n - 1]] = np.nan
+        a[[7, 8]] = [np.inf, -np.inf]
+    else:
+        a = rng.integers(-50, 50, n).astype(dtype)
+    x = dlcore.tensor(a)
+    for lo, hi in [(-0.5, 1.5), (None, 0.25), (-1.0, None), (2.0, -2.0)]:
+        if not dtype.startswith("float"):
+            lo, hi = (None if lo is None else int(lo * 10)), (None if hi is None else int(hi * 10))
+        ref = a.copy()
+        if lo is not None:
+            ref = np.where(ref < lo, np.array(lo, dtype), ref)
+        if hi is not None:
+            ref = np.where(ref > hi, np.array(hi, dtype), ref)
+        np.testing.assert_array_equal(x.clamp(lo, hi).numpy(), ref)
+        y = dlcore.tensor(a)
+        y.clamp_(lo, hi)
+        np.testing.assert_array_equal(y.numpy(), ref)

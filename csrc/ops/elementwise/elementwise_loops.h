@@ -149,6 +149,23 @@ void unary_loop(char** p, const int64_t* s, int64_t n, const UnaryParams* prm) {
       return;
     }
 #endif
+    if constexpr (OP == UnaryOp::Clamp && std::is_same_v<Out, T>) {
+      // unary_apply's clamp with the bounds' presence hoisted out of the loop: x < lo ? lo : x keeps a NaN x (the
+      // compare is false) without its own test, so the loops vectorise (vmaxps(lo, x) / vminps(hi, x) for floats).
+      // [256,1000] float32 clamp(-0.5, 0.5), 1 thread: 159 -> 21 us (torch 22).
+      const T lo = (T)P.a, hi = (T)P.b;
+      if (P.has_a && P.has_b) {
+        for (int64_t i = 0; i < n; ++i) {
+          const T r = x[i] < lo ? lo : x[i];
+          o[i] = r > hi ? hi : r;
+        }
+      } else if (P.has_a) {
+        for (int64_t i = 0; i < n; ++i) o[i] = x[i] < lo ? lo : x[i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) o[i] = x[i] > hi ? hi : x[i];
+      }
+      return;
+    }
     if constexpr (OP == UnaryOp::PowScalar && std::is_floating_point_v<T>) {
       // pow_scalar's special exponents as loops of their own with the exponent a constant (its tests fold away and
       // the loop vectorises; with the exponent a variable they stay per element)
