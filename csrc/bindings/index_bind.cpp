@@ -119,6 +119,11 @@ py::object index_select_py(py::handle x_h, int64_t dim_, py::handle idx_h) {
   Tensor off = offsets_along(i1, x.dim() ? x.size(dim) : 1, x.dim() ? x.stride(dim) : 0, "index_select", dim);
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
   if (out.numel() == 0) return wrap(x.dim() == 0 ? out.reshape({}) : out);
+  if (x.dim() && x.device().type == DeviceType::CPU && x.is_contiguous() && off.device().type == DeviceType::CPU &&
+      off.is_contiguous()) {
+    index_select_contiguous_cpu(out, x, off, dim);
+    return wrap(out);
+  }
   IntList ost = IntList::filled(shape.size(), 0);
   ost[x.dim() ? dim : 0] = 1;
   Tensor offv = off.as_strided(shape, ost, 0);
@@ -200,9 +205,18 @@ py::object index_get_py(py::handle t_h, py::handle indices_h) {
   const Tensor& t = as_tensor(t_h, "index", "input");
   IndexPlan p = plan_index(t, indices_h, "index");
   Tensor out = Tensor::empty(p.out_shape, t.dtype(), t.device());
-  if (out.numel())
-    gather_by_offset_op.get(t.device().type)(out, t.as_strided(p.out_shape, p.t_strides, t.offset()),
-                                             p.off.as_strided(p.out_shape, p.off_strides, 0));
+  if (!out.numel()) return wrap(out);
+  if (t.device().type == DeviceType::CPU && t.is_contiguous() && p.off.is_contiguous() &&
+      p.off.device().type == DeviceType::CPU) {
+    // contiguous input: every index selects a contiguous block of the trailing dims (the offsets are row * block):
+    // one memcpy per index, as index_select ([256,1000][512 indices], 1 thread: 223 -> 50 us; torch 152)
+    const int64_t rows = p.off.numel(), block = out.numel() / rows;
+    index_select_contiguous_cpu(out.reshape({rows, block}), t.reshape({t.numel() / block, block}),
+                                p.off.reshape({rows}), 0);
+    return wrap(out);
+  }
+  gather_by_offset_op.get(t.device().type)(out, t.as_strided(p.out_shape, p.t_strides, t.offset()),
+                                           p.off.as_strided(p.out_shape, p.off_strides, 0));
   return wrap(out);
 }
 

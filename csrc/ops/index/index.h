@@ -40,6 +40,11 @@ using GatherByOffsetFn = void(const Tensor& out, const Tensor& src, const Tensor
 using ScatterByOffsetFn = void(const Tensor& dst, const Tensor& off, const Tensor& values, bool accumulate);
 
 inline Op<GatherByOffsetFn> gather_by_offset_op{"gather_by_offset"};
+
+// index_select of a contiguous cpu tensor x along dim into the contiguous out: one memcpy per selected slice (the
+// dims after dim are contiguous in both), off = the checked offsets idx * stride(dim) (contiguous int64 on the cpu).
+// [256,1000] float32, 512 rows selected, 1 thread: 194 us through gather_by_offset's per-element offsets, 37 here.
+void index_select_contiguous_cpu(const Tensor& out, const Tensor& x, const Tensor& off, int dim);
 inline Op<ScatterByOffsetFn> scatter_by_offset_op{"scatter_by_offset"};
 
 // Index-map padding (F.pad's reflect / replicate / circular modes): src is a contiguous [..., D1..Dk] tensor

@@ -7,6 +7,7 @@
 
 #include "core/dtype.h"
 #include "core/errors.h"
+#include "core/parallel.h"
 #include "ops/elementwise/cpu_iter.h"
 
 namespace dlcore {
@@ -146,6 +147,23 @@ void scatter_by_offset_cpu(const Tensor& dst, const Tensor& off, const Tensor& v
 }
 
 }  // namespace
+
+void index_select_contiguous_cpu(const Tensor& out, const Tensor& x, const Tensor& off, int dim) {
+  const int64_t K = out.size(dim), D = x.size(dim);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < dim; ++d) outer *= x.size(d);
+  for (int d = dim + 1; d < x.dim(); ++d) inner *= x.size(d);
+  const int64_t isz = (int64_t)x.itemsize(), bytes = inner * isz;
+  const char* src = static_cast<const char*>(x.raw_data());
+  char* dst = static_cast<char*>(out.raw_data());
+  const int64_t* o = off.data<int64_t>();  // idx * inner, checked
+  parallel_for(0, outer * K, std::max<int64_t>(1, 32768 / std::max<int64_t>(bytes, 1)), [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) {
+      const int64_t b = j / K, k = j % K;
+      std::memcpy(dst + j * bytes, src + (b * D * inner + o[k]) * isz, (size_t)bytes);
+    }
+  });
+}
 
 static KernelRegistrar reg_g(gather_by_offset_op, DeviceType::CPU, &gather_by_offset_cpu, "cpu");
 static KernelRegistrar reg_s(scatter_by_offset_op, DeviceType::CPU, &scatter_by_offset_cpu, "cpu");
