@@ -111,7 +111,16 @@ def cases(lib, np):
     def maxpool3d_fb():
         F.max_pool3d(p3, 2).sum().backward()
 
+    r3 = np.random.default_rng(3)  # (its own stream, as r2)
+    sel = t(r3.integers(0, SORT[0], 512).astype(np.int64))
+    sel_neg = t(r3.integers(-SORT[0], SORT[0], 512).astype(np.int64))
+    cls = t(r3.integers(0, 256, 512).astype(np.int64))
+
     return {
+        "clamp(-0.5, 0.5) [256,1000]": lambda: lib.clamp(S, -0.5, 0.5),
+        "index_select dim 0, 512 of [256,1000]": lambda: lib.index_select(S, 0, sel),
+        "x[idx], 512 of [256,1000]": lambda: S[sel_neg],
+        "one_hot [512] x 256": lambda: F.one_hot(cls, 256),
         "layer_norm [8192,512] fwd": lambda: F.layer_norm(X, LN[-1:], W, B),
         "layer_norm [8192,512] f+b": ln_fb,
         "group_norm 8 [16,64,32,32] fwd": lambda: F.group_norm(I, 8),
