@@ -69,3 +69,26 @@ def fmt_table(rows, headers):
     for r in rows:
         out.append("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))
     return "\n".join(out)
+
+
+def thread_table_main(script: str, worker, title: str, unit: str, scale: float, argv=None):
+    """The driver of a two-peer (dlcore, torch) benchmark: --threads / --repeat options, the worker (worker(repeat),
+    printing {case: {"dlcore": s, "torch": s}} as JSON) run in its own process per thread count, and a table of
+    the medians in `unit` (seconds times scale) with torch / dlcore."""
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        worker(a.repeat)
+        return
+    rows = []
+    for th in a.threads:
+        r = run_json(script, ["--worker", "--repeat", str(a.repeat)], th)
+        for name, t in r.items():
+            rows.append([th, name, f"{t['dlcore'] * scale:.1f}", f"{t['torch'] * scale:.1f}",
+                         f"{t['torch'] / t['dlcore']:.2f}x"])
+    print(title)
+    print(fmt_table(rows, ["threads", "case", f"dlcore {unit}", f"torch {unit}", "speedup"]))

@@ -8,7 +8,6 @@ library pinned to it), median of the rounds.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -16,7 +15,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import fmt_table, interleaved, run_json  # noqa: E402
+from common import interleaved, thread_table_main  # noqa: E402
 
 N = 10_000_000
 W = (4096, 4096)
@@ -52,24 +51,6 @@ def worker(repeat):
     print(json.dumps(res))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
-    ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    a = ap.parse_args()
-    if a.worker:
-        worker(a.repeat)
-        return
-    rows = []
-    for th in a.threads:
-        r = run_json(__file__, ["--worker", "--repeat", str(a.repeat)], th)
-        for name, t in r.items():
-            rows.append([th, name, f"{t['dlcore'] * 1e3:.1f}", f"{t['torch'] * 1e3:.1f}",
-                         f"{t['torch'] / t['dlcore']:.2f}x"])
-    print("float32; ms per call, median of interleaved rounds; speedup = torch / dlcore")
-    print(fmt_table(rows, ["threads", "case", "dlcore ms", "torch ms", "speedup"]))
-
-
 if __name__ == "__main__":
-    main()
+    thread_table_main(__file__, worker, "float32; ms per call, median of interleaved rounds; speedup = torch / dlcore",
+                      "ms", 1e3)
