@@ -220,3 +220,33 @@ def test_float32_row_sums_every_isa(isa, n, rng):
     got = dlcore.tensor(x).sum(1).numpy().astype(np.float64)
     assert np.all(np.abs(got - ref) <= 2 * np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)), (got - ref)
     np.testing.assert_allclose(dlcore.tensor(x).mean(1).numpy(), ref / n, rtol=2e-7)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_norm2_fused_trailing_dims(threads, rng):
+    """The 2-norm over trailing dims of a contiguous float32 cpu tensor (the fused sum of squares, _C._sumsq_rows)
+    against float64, keepdim, a whole long tensor (split over threads), and the cases that keep the composed path
+    (other dims, non-contiguous, float64, grad) giving the same values."""
+    old = dlcore.get_num_threads()
+    dlcore.set_num_threads(threads)
+    try:
+        x = (rng.standard_normal((6, 7, 129)) + 3.0).astype(np.float32)
+        x64 = x.astype(np.float64)
+        d = dlcore.tensor(x)
+        for dim, kd in [(None, False), (2, False), (-1, True), ((1, 2), False), ((2, 1), True), (1, False),
+                        (0, True), ((0, 2), False)]:
+            ax = None if dim is None else dim
+            ref = np.sqrt((x64 ** 2).sum(axis=ax, keepdims=kd))
+            got = d.norm(dim=dim, keepdim=kd)
+            assert tuple(got.shape) == ref.shape, (dim, kd)
+            np.testing.assert_allclose(got.numpy(), ref, rtol=2e-7, err_msg=str((dim, kd)))
+        np.testing.assert_allclose(dlcore.tensor(x).transpose(0, 2).norm(dim=-1).numpy(),
+                                   np.sqrt((x64.transpose(2, 1, 0) ** 2).sum(-1)), rtol=2e-7)
+        big = (rng.standard_normal(300_001) + 2.0).astype(np.float32)
+        np.testing.assert_allclose(dlcore.tensor(big).norm().item(), np.sqrt((big.astype(np.float64) ** 2).sum()),
+                                   rtol=1e-7)
+        g = dlcore.tensor(x, requires_grad=True)
+        g.norm(dim=2).sum().backward()
+        np.testing.assert_allclose(g.grad.numpy(), x64 / np.sqrt((x64 ** 2).sum(2, keepdims=True)), rtol=1e-5)
+    finally:
+        dlcore.set_num_threads(old)

@@ -226,6 +226,8 @@ void bind_ops(py::module_& m) {
   m.def("logsumexp", [](const PyTensor& x, py::handle dim, bool keepdim) {
     return wrap(logsumexp(x.t, dims_arg(dim, x.t.dim(), "logsumexp"), keepdim));
   }, py::arg("x"), py::arg("dim") = py::none(), py::arg("keepdim") = false);
+  m.def("_sumsq_rows", [](const PyTensor& x) { return wrap(sumsq_rows(x.t)); }, py::arg("x"),
+        "Sum of squares of each row of a contiguous 2-D float32 cpu tensor (the fused 2-norm).");
   m.def("argmax", [](const PyTensor& x, py::handle dim, bool keepdim) {
     return wrap(arg_reduce(ReduceOp::ArgMax, x.t, dim.is_none() ? 0 : dim.cast<int64_t>(), dim.is_none(), keepdim));
   }, py::arg("x"), py::arg("dim") = py::none(), py::arg("keepdim") = false);

@@ -1103,12 +1103,39 @@ def logsumexp(input, dim=None, keepdim=False):
     return _C.logsumexp(input, dim, keepdim)
 
 
+def _norm2_trailing(x, dim, keepdim):
+    """The 2-norm over the trailing dims (all of them when dim is None) of a contiguous float32 cpu tensor without
+    grad, by the fused sum of squares (no squared temporary: [256,1000].norm(dim=1), 1 thread, 36-43 -> 15 us;
+    torch 17-18); None for every other case."""
+    if (x.dtype != _C.dtype.float32 or x.device.type != "cpu" or x.ndim == 0 or x.numel() == 0
+            or not x.is_contiguous() or _needs_grad(x)):
+        return None
+    nd = x.ndim
+    if dim is None:
+        dims = list(builtins.range(nd))
+    else:
+        dims = sorted({(d + nd if d < 0 else d) for d in ([dim] if isinstance(dim, int) else list(dim))})
+        if not dims or builtins.any(not 0 <= d < nd for d in dims):
+            return None
+    k = nd - dims[0]
+    if dims != list(builtins.range(nd - k, nd)):
+        return None
+    lead = list(x.shape[:nd - k])
+    rows = math.prod(lead)
+    r = _C.sqrt(_C._sumsq_rows(_C.reshape(x, [rows, x.numel() // rows])))
+    shape = lead + [1] * k if keepdim else lead
+    return _C.reshape(r, shape)
+
+
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
     if input.dtype in (_C.dtype.bfloat16, _C.dtype.float16):  # torch: float32 arithmetic, one rounding at the end
         return _to(norm(_to(input, _C.dtype.float32, None), p, dim, keepdim), input.dtype, None)
     if p in ("fro", 2, 2.0):
+        fused = _norm2_trailing(input, dim, keepdim)
+        if fused is not None:
+            return fused
         return _root(sum(mul(input, input), dim, keepdim), 2)
     if isinstance(p, str) and p == "nuc":  # torch.norm(A, 'nuc'): the nuclear norm over two dims (all, if 2-D)
         from . import linalg as _linalg

@@ -27,6 +27,9 @@ inline Op<ReduceFn> reduce_op{"reduce"};
 Tensor reduce(ReduceOp op, const Tensor& x, const IntList& dims, bool keepdim);
 // argmax/argmin over one dimension (dim < 0 after wrapping: over the flattened tensor).
 Tensor arg_reduce(ReduceOp op, const Tensor& x, int64_t dim, bool flatten, bool keepdim);
+// The sum of squares of each row of a contiguous float32 cpu tensor [rows, n] -> float32 [rows], accumulated in
+// double (the fused 2-norm; other tensors take sum(x * x)).
+Tensor sumsq_rows(const Tensor& x);
 Tensor mean(const Tensor& x, const IntList& dims, bool keepdim);
 // Sum of squared deviations / (N - correction).
 Tensor var(const Tensor& x, const IntList& dims, double correction, bool keepdim);

@@ -138,32 +138,55 @@ void arg_rows_f32(const char* in, char* outp, int64_t O, int64_t R, int64_t I) {
 // of four elements, as there), then widened to double into four double accumulators; the last < 64 elements as
 // whole vectors widened directly and a masked ragged end (zeros). The generic loop spent most of a short row in
 // its 64-double setup and fold: [256,1000].sum(1) 17 us against torch's 12.
+// Sq: the squares of the elements instead (sumsq_row_f32).
+template <bool Sq = false>
 inline double sum_row_f32_avx512(const float* x, int64_t n) {
   __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
   auto widen_add = [](__m512d& lo, __m512d& hi, __m512 f) {
     lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(f)));
     hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(f, 1)));
   };
+  auto ld = [](const float* p) {
+    const __m512 v = _mm512_loadu_ps(p);
+    return Sq ? _mm512_mul_ps(v, v) : v;
+  };
+  auto four = [&](const float* p) {
+    return _mm512_add_ps(_mm512_add_ps(ld(p), ld(p + 16)), _mm512_add_ps(ld(p + 32), ld(p + 48)));
+  };
   int64_t i = 0;
   for (; i + 128 <= n; i += 128) {
-    const float* p = x + i;
-    widen_add(a0, a1, _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16)),
-                                    _mm512_add_ps(_mm512_loadu_ps(p + 32), _mm512_loadu_ps(p + 48))));
-    widen_add(a2, a3, _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(p + 64), _mm512_loadu_ps(p + 80)),
-                                    _mm512_add_ps(_mm512_loadu_ps(p + 96), _mm512_loadu_ps(p + 112))));
+    widen_add(a0, a1, four(x + i));
+    widen_add(a2, a3, four(x + i + 64));
   }
-  for (; i + 64 <= n; i += 64) {
-    const float* p = x + i;
-    widen_add(a0, a1, _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16)),
-                                    _mm512_add_ps(_mm512_loadu_ps(p + 32), _mm512_loadu_ps(p + 48))));
+  for (; i + 64 <= n; i += 64) widen_add(a0, a1, four(x + i));
+  for (; i + 16 <= n; i += 16) widen_add(a2, a3, ld(x + i));
+  if (i < n) {
+    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), x + i);
+    widen_add(a2, a3, Sq ? _mm512_mul_ps(v, v) : v);
   }
-  for (; i + 16 <= n; i += 16) widen_add(a2, a3, _mm512_loadu_ps(x + i));
-  if (i < n) widen_add(a2, a3, _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), x + i));
   alignas(64) double t[8];  // (not _mm512_reduce_add_pd: its undefined passthrough draws GCC 12's -Wuninitialized)
   _mm512_store_pd(t, _mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)));
   return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
 }
 #endif
+
+// Sum of squares of a contiguous float32 run (sumsq_rows: the 2-norm without the squared temporary): squares added
+// in pairs of pairs in float, as sum_row_f32 adds elements, then accumulated in double.
+inline double sumsq_row_f32(const float* x, int64_t n) {
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  return sum_row_f32_avx512<true>(x, n);
+#else
+  constexpr int P = 32;
+  double acc[P] = {};
+  int64_t i = 0;
+  for (; i + P <= n; i += P)
+    for (int j = 0; j < P; ++j) acc[j] += (double)(x[i + j] * x[i + j]);
+  for (int j = 0; i + j < n; ++j) acc[j] += (double)(x[i + j] * x[i + j]);
+  double s = 0;
+  for (int j = 0; j < P; ++j) s += acc[j];
+  return s;
+#endif
+}
 
 // Reduces x[0:n] (contiguous). P independent partial results (a multiple of the vector width) let the compiler
 // keep several vector accumulators; each block of up to 64 P elements is folded into the wide accumulator.
@@ -308,6 +331,7 @@ void fill_for_type(ReduceTable& t) {
 }
 
 void fill_reduce_table(ReduceTable& t) {
+  t.sumsq_row_f32 = &sumsq_row_f32;
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
   t.fn[(int)ReduceOp::ArgMax][(int)DType::Float32] = &arg_rows_f32<true>;
   t.fn[(int)ReduceOp::ArgMin][(int)DType::Float32] = &arg_rows_f32<false>;
