@@ -121,6 +121,7 @@ def cases(lib, np):
         "index_select dim 0, 512 of [256,1000]": lambda: lib.index_select(S, 0, sel),
         "x[idx], 512 of [256,1000]": lambda: S[sel_neg],
         "one_hot [512] x 256": lambda: F.one_hot(cls, 256),
+        "norm(dim=1) [256,1000]": lambda: S.norm(dim=1),
         "layer_norm [8192,512] fwd": lambda: F.layer_norm(X, LN[-1:], W, B),
         "layer_norm [8192,512] f+b": ln_fb,
         "group_norm 8 [16,64,32,32] fwd": lambda: F.group_norm(I, 8),
