@@ -94,21 +94,9 @@ Tensor sumsq_rows(const Tensor& x) {
   const AllReduceTables& t = reduce_tables();
   double (*fn)(const float*, int64_t) = nullptr;
   for (int i = (int)cpu_isa(); i >= 0 && !fn; --i) fn = t.isa[i].sumsq_row_f32;
-  if (rows == 1 && n >= 65536 && get_num_threads() > 1) {  // one long run (a whole tensor): split over threads
-    double part[64] = {};
-    const int parts = std::min(get_num_threads(), 64);
-    parallel_run(parts, [&](int tid, int ntr) {
-      const int64_t lo = n * tid / ntr, hi = n * (tid + 1) / ntr;
-      part[tid] = fn(p + lo, hi - lo);
-    });
-    double s = 0;
-    for (int k = 0; k < parts; ++k) s += part[k];
-    o[0] = (float)s;
-    return out;
-  }
-  parallel_for(0, rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) o[r] = (float)fn(p + r * n, n);
-  });
+  scalar::reduce_rows<double>(
+      rows, n, [&](int64_t off, int64_t len) { return fn(p + off, len); }, [](double a, double b) { return a + b; },
+      0.0, [&](int64_t r, double v) { o[r] = (float)v; });
   return out;
 }
 

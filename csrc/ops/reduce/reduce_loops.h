@@ -48,17 +48,19 @@ using RowAcc = std::conditional_t<(OP == ReduceOp::Sum || OP == ReduceOp::Prod) 
 // ~4e-7 relative error on 10^6 values near 1000 (rounding biased on such data), which made var() of that data 3x
 // too large (torch's cascade: 1e-8; now 1.2e-8 too). Four floats per double add keep the conversions cheap (every
 // element converted to double ran the 2^20-element sum 1.35x slower than the float loop).
+// Sq: the squares of the elements instead (sumsq_row_f32).
+template <bool Sq = false>
 inline double sum_row_f32(const float* x, int64_t n) {
   constexpr int P = 64;
+  auto e = [x](int64_t k) { return Sq ? x[k] * x[k] : x[k]; };
   double acc[P];
   for (int j = 0; j < P; ++j) acc[j] = 0.0;
   int64_t i = 0;
   for (; i + 4 * P <= n; i += 4 * P)
-    for (int j = 0; j < P; ++j)
-      acc[j] += (double)((x[i + j] + x[i + P + j]) + (x[i + 2 * P + j] + x[i + 3 * P + j]));
+    for (int j = 0; j < P; ++j) acc[j] += (double)((e(i + j) + e(i + P + j)) + (e(i + 2 * P + j) + e(i + 3 * P + j)));
   for (; i + P <= n; i += P)
-    for (int j = 0; j < P; ++j) acc[j] += (double)x[i + j];
-  for (int j = 0; i + j < n; ++j) acc[j] += (double)x[i + j];
+    for (int j = 0; j < P; ++j) acc[j] += (double)e(i + j);
+  for (int j = 0; i + j < n; ++j) acc[j] += (double)e(i + j);
   for (int w = P / 2; w > 0; w /= 2)
     for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
   return acc[0];
@@ -170,21 +172,13 @@ inline double sum_row_f32_avx512(const float* x, int64_t n) {
 }
 #endif
 
-// Sum of squares of a contiguous float32 run (sumsq_rows: the 2-norm without the squared temporary): squares added
-// in pairs of pairs in float, as sum_row_f32 adds elements, then accumulated in double.
+// Sum of squares of a contiguous float32 run (sumsq_rows: the 2-norm without the squared temporary): sum_row_f32's
+// scheme on the squares.
 inline double sumsq_row_f32(const float* x, int64_t n) {
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
   return sum_row_f32_avx512<true>(x, n);
 #else
-  constexpr int P = 32;
-  double acc[P] = {};
-  int64_t i = 0;
-  for (; i + P <= n; i += P)
-    for (int j = 0; j < P; ++j) acc[j] += (double)(x[i + j] * x[i + j]);
-  for (int j = 0; i + j < n; ++j) acc[j] += (double)(x[i + j] * x[i + j]);
-  double s = 0;
-  for (int j = 0; j < P; ++j) s += acc[j];
-  return s;
+  return sum_row_f32<true>(x, n);
 #endif
 }
 
@@ -194,12 +188,10 @@ template <ReduceOp OP, class T>
 RowAcc<OP, T> reduce_row(const T* x, int64_t n) {
 #if DLCORE_VLEN == 16 && defined(__AVX512F__)
   if constexpr (OP == ReduceOp::Sum && std::is_same_v<T, float>) return sum_row_f32_avx512(x, n);
-#endif
-  if constexpr (OP == ReduceOp::Sum && std::is_same_v<T, float>) return sum_row_f32(x, n);
-#if DLCORE_VLEN == 16 && defined(__AVX512F__)
   if constexpr ((OP == ReduceOp::Max || OP == ReduceOp::Min) && std::is_same_v<T, float>)
     return maxmin_row_f32<OP == ReduceOp::Max>(x, n);
 #endif
+  if constexpr (OP == ReduceOp::Sum && std::is_same_v<T, float>) return sum_row_f32(x, n);
   using R = Reducer<OP, T>;
   using A = RowAcc<OP, T>;
   constexpr int P = std::max<int>(4 * 64 / (int)sizeof(T), 4);
@@ -268,6 +260,33 @@ void reduce_cols(const T* x, T* out, int64_t R, int64_t I, int64_t i0, int64_t i
   }
 }
 
+// O contiguous rows of Rn elements reduced to out(o, row(p, n)) (row: the result of the run p[0:n]): rows over
+// threads, or, for few long rows, each row split across the threads and its parts' results joined by combine (the
+// parts past the threads actually running filled with init).
+template <class A, class Row, class Join, class Out>
+void reduce_rows(int64_t O, int64_t Rn, const Row& row, const Join& combine, A init, const Out& out) {
+  const int nt = get_num_threads();
+  if (O >= nt || O * Rn < 65536) {
+    parallel_for(0, O, std::max<int64_t>(1, 32768 / std::max<int64_t>(Rn, 1)), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) out(o, row(o * Rn, Rn));
+    });
+    return;
+  }
+  for (int64_t o = 0; o < O; ++o) {
+    A partial[64];
+    const int parts = std::min(nt, 64);
+    parallel_run(parts, [&](int tid, int ntr) {
+      const int64_t lo = Rn * tid / ntr, hi = Rn * (tid + 1) / ntr;
+      partial[tid] = row(o * Rn + lo, hi - lo);
+      if (ntr < parts && tid == 0)
+        for (int k = ntr; k < parts; ++k) partial[k] = init;
+    });
+    A tot = partial[0];
+    for (int k = 1; k < parts; ++k) tot = combine(tot, partial[k]);
+    out(o, tot);
+  }
+}
+
 template <ReduceOp OP, class T>
 void reduce_kernel(const char* in, char* outp, int64_t O, int64_t Rn, int64_t I) {
   const T* x = reinterpret_cast<const T*>(in);
@@ -275,29 +294,14 @@ void reduce_kernel(const char* in, char* outp, int64_t O, int64_t Rn, int64_t I)
   using Rd = Reducer<OP, T>;
   int nt = get_num_threads();
   if (I == 1) {
-    if (O >= nt || O * Rn < 65536) {
-      parallel_for(0, O, std::max<int64_t>(1, 32768 / std::max<int64_t>(Rn, 1)), [&](int64_t o0, int64_t o1) {
-        for (int64_t o = o0; o < o1; ++o) out[o] = (T)reduce_row<OP, T>(x + o * Rn, Rn);
-      });
-    } else {
-      // Few long rows: split each row across threads, then combine the partial results.
-      for (int64_t o = 0; o < O; ++o) {
-        RowAcc<OP, T> partial[64];
-        int parts = std::min(nt, 64);
-        parallel_run(parts, [&](int tid, int ntr) {
-          int64_t lo = Rn * tid / ntr, hi = Rn * (tid + 1) / ntr;
-          partial[tid] = reduce_row<OP, T>(x + o * Rn + lo, hi - lo);
-          if (ntr < parts && tid == 0)
-            for (int k = ntr; k < parts; ++k) partial[k] = (RowAcc<OP, T>)Rd::init();
-        });
-        RowAcc<OP, T> tot = partial[0];
-        for (int k = 1; k < parts; ++k) {
-          if constexpr (std::is_same_v<RowAcc<OP, T>, T>) tot = Rd::combine(tot, partial[k]);
-          else tot = (OP == ReduceOp::Sum) ? tot + partial[k] : tot * partial[k];
-        }
-        out[o] = (T)tot;
-      }
-    }
+    using A = RowAcc<OP, T>;
+    reduce_rows<A>(
+        O, Rn, [&](int64_t off, int64_t n) { return reduce_row<OP, T>(x + off, n); },
+        [](A a, A b) {
+          if constexpr (std::is_same_v<A, T>) return Rd::combine(a, b);
+          else return (OP == ReduceOp::Sum) ? a + b : a * b;
+        },
+        (A)Rd::init(), [&](int64_t o, A v) { out[o] = (T)v; });
     return;
   }
   if (O >= nt || O * Rn * I < 65536) {
