@@ -13,7 +13,7 @@ import weakref
 import numpy as np
 
 from . import _C
-from ._out import with_out as _with_out
+from ._out import call_with_out as _call_with_out
 from .autograd import Function, _needs_grad, _mode, _linear_backward, _linear_pair
 
 Tensor = _C.Tensor
@@ -1704,8 +1704,9 @@ def _is_int(t):
     return isinstance(t, Tensor) and t.dtype != _C.dtype.bool and not t.dtype.is_floating_point
 
 
-@_with_out
-def matmul(input, other):
+def matmul(input, other, *, out=None):
+    if out is not None:
+        return _call_with_out(matmul, "matmul", out, input, other)
     if _is_int(input) and _is_int(other):
         return _int_matmul(input, other, "matmul")
     if _needs_grad(input, other):
@@ -1713,15 +1714,17 @@ def matmul(input, other):
     return _C.matmul(input, other)
 
 
-@_with_out
-def mm(input, mat2):
+def mm(input, mat2, *, out=None):
+    if out is not None:
+        return _call_with_out(mm, "mm", out, input, mat2)
     if input.ndim != 2 or mat2.ndim != 2:
         raise ValueError(f"mm: expected 2-D tensors, got {input.ndim}-D and {mat2.ndim}-D")
     return matmul(input, mat2)
 
 
-@_with_out
-def bmm(input, mat2):
+def bmm(input, mat2, *, out=None):
+    if out is not None:
+        return _call_with_out(bmm, "bmm", out, input, mat2)
     if input.ndim != 3 or mat2.ndim != 3:
         raise ValueError(f"bmm: expected 3-D tensors, got {input.ndim}-D and {mat2.ndim}-D")
     if input.shape[0] != mat2.shape[0]:
@@ -1729,13 +1732,15 @@ def bmm(input, mat2):
     return matmul(input, mat2)
 
 
-@_with_out
-def mv(input, vec):
+def mv(input, vec, *, out=None):
+    if out is not None:
+        return _call_with_out(mv, "mv", out, input, vec)
     return matmul(input, vec)
 
 
-@_with_out
-def dot(input, other):
+def dot(input, other, *, out=None):
+    if out is not None:
+        return _call_with_out(dot, "dot", out, input, other)
     if input.ndim != 1 or other.ndim != 1:
         raise ValueError(f"dot: expected 1-D tensors, got {input.ndim}-D and {other.ndim}-D")
     return matmul(input, other)
@@ -1786,8 +1791,9 @@ def linear(input, weight, bias=None):
     return _C.linear(input, weight, bias)
 
 
-@_with_out
-def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    if out is not None:
+        return _call_with_out(addmm, "addmm", out, input, mat1, mat2, beta=beta, alpha=alpha)
     if _needs_grad(input, mat1, mat2):
         return add(mul(input, beta) if beta != 1 else input, mul(matmul(mat1, mat2), alpha) if alpha != 1
                    else matmul(mat1, mat2))

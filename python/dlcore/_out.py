@@ -75,10 +75,15 @@ def with_out(fn=None, *, name=None):
     def wrapper(*args, out=None, **kwargs):
         if out is None:
             return fn(*args, **kwargs)
-        if _C._is_grad_enabled() and any(t.requires_grad
-                                         for t in _tensors(list(args) + list(kwargs.values()) + [out])):
-            raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic differentiation, "
-                               f"but one of the arguments requires grad.")
-        return write_out(fn(*args, **kwargs), out, op)
+        return call_with_out(fn, op, out, *args, **kwargs)
 
     return wrapper
+
+
+def call_with_out(fn, op, out, *args, **kwargs):
+    """fn(*args, **kwargs) written into out (write_out), refused under autograd as in torch. For hot functions that
+    take out= themselves and call this only when it is given (no decorator frame on every call)."""
+    if _C._is_grad_enabled() and any(t.requires_grad for t in _tensors(list(args) + list(kwargs.values()) + [out])):
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic differentiation, "
+                           f"but one of the arguments requires grad.")
+    return write_out(fn(*args, **kwargs), out, op)
