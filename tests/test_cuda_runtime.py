@@ -149,6 +149,26 @@ def test_caching_allocator_statistics_and_reuse():
     assert set(stats) >= {"allocated_bytes", "peak_allocated_bytes", "reserved_bytes", "cached_bytes"}
 
 
+@pytest.mark.parametrize("dev", ["cpu", pytest.param("cuda", marks=cuda_only)])
+def test_cached_blocks_of_one_size_are_reused_last_freed_first(dev):
+    # The block freed last is still in the caches: it is the one handed out next, whatever other blocks of its
+    # size the cache holds (both allocators once cycled through all of them, a cold block on every call).
+    n = 5 << 20  # large enough for the CPU allocator's cache (>= 128 KiB) and a large CUDA block
+    blocks = [dlcore.empty(n, dtype=dlcore.uint8, device=dev) for _ in range(4)]
+    ptrs = [b.data_ptr() for b in blocks]
+    assert len(set(ptrs)) == 4
+    while blocks:  # all four cached, freed in order (del of the list would free them last to first)
+        blocks.pop(0)
+    for _ in range(3):
+        a = dlcore.empty(n, dtype=dlcore.uint8, device=dev)
+        assert a.data_ptr() == ptrs[3]  # the last one freed, every time
+        del a
+    a = dlcore.empty(n, dtype=dlcore.uint8, device=dev)
+    b = dlcore.empty(n, dtype=dlcore.uint8, device=dev)
+    assert b.data_ptr() == ptrs[2]  # then the one freed before it
+    del a, b
+
+
 @cuda_only
 def test_out_of_memory_message_names_the_size():
     with pytest.raises(MemoryError, match=r"cuda: .*(out of memory|cannot allocate).*TiB|GiB"):

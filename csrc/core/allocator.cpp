@@ -84,7 +84,11 @@ class LargeBlockCache {
         return;
       }
     }
-    free_.emplace(size, p);
+    // Most recently freed first among blocks of one size: the block just given back is the one still in the
+    // caches (and TLB). emplace() put it after its equals, so take() cycled through every cached block of a size:
+    // a 4M-float relu in a loop that also held other 16 MB blocks wrote a different cold block on each call
+    // (1.5x the time of a copy into one buffer; now 1.0x).
+    free_.emplace_hint(free_.lower_bound(size), size, p);
     cached_ += size;
   }
   void clear() {

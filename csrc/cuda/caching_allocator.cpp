@@ -109,8 +109,8 @@ class CachingAllocator : public DeviceAllocator {
       d.pool_free[pool].emplace(size, p);  // a captured graph may still use it on replay: not poisoned
     } else {
       DLCORE_ALLOC_POISON(p, size);  // cached: no kernel may touch it until it is handed out again
-      d.free.emplace(size, p);
-    }
+      d.free.emplace_hint(d.free.lower_bound(size), size, p);  // first among its size: the last freed is reused
+    }                                                           // first, still in L2 (core/allocator.cpp says why)
     d.cached += size;
   }
 
