@@ -1,4 +1,5 @@
-"""Activations (relu, leaky_relu, elu, sigmoid, tanh, gelu, softplus, hardtanh/relu6): forward vs NumPy float64
+"""Activations (relu, leaky_relu, elu, sigmoid, tanh, gelu, softplus, hardtanh/relu6, silu, mish, hardswish,
+hardsigmoid): forward vs NumPy float64
 oracles and torch, float64 gradchecks, every ISA path, non-contiguous input, in-place variants, bad input."""
 import math
 
@@ -37,6 +38,12 @@ CASES = [
      lambda t, x: t.nn.functional.gelu(x, approximate="tanh")),
     ("softplus", lambda x: F.softplus(x, 2.0, 15.0),
      lambda x: np.where(2 * x > 15, x, np.log1p(np.exp(2 * x)) / 2), lambda t, x: t.nn.functional.softplus(x, 2.0, 15.0)),
+    ("silu", lambda x: F.silu(x), lambda x: x * _sig(x), lambda t, x: t.nn.functional.silu(x)),
+    ("mish", lambda x: F.mish(x), lambda x: x * np.tanh(np.logaddexp(0.0, x)), lambda t, x: t.nn.functional.mish(x)),
+    ("hardswish", lambda x: F.hardswish(x), lambda x: x * np.clip(x + 3, 0, 6) / 6,
+     lambda t, x: t.nn.functional.hardswish(x)),
+    ("hardsigmoid", lambda x: F.hardsigmoid(x), lambda x: np.clip(x + 3, 0, 6) / 6,
+     lambda t, x: t.nn.functional.hardsigmoid(x)),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -164,9 +171,62 @@ def test_gelu_relative_accuracy_in_the_tail(isa):
     assert err.max() < rtol, (err.max(), x[np.argmax(err)])
 
 
+@pytest.mark.parametrize("isa", ISAS)
+def test_mish_silu_relative_accuracy(isa):
+    """mish by one exponential (t = w / (w + 2), w = e^x (e^x + 2)) and silu, float32 against float64 over the
+    whole range: relative error within a few ulp (absolute near the gradients' zeros), the deep negative tail
+    (outputs ~1e-38) included, and the saturated side (x up to 1e4, where e^2x would overflow)."""
+    try:
+        dlcore._C._set_cpu_isa(isa)
+    except ValueError:
+        pytest.skip(f"CPU lacks {isa}")
+    x = np.concatenate([np.linspace(-80.0, 30.0, 20001), [1e4, 89.0, -1e-30, 0.0, 1e-7]]).astype(np.float32)
+    x64 = x.astype(np.float64)
+    sp = np.logaddexp(0.0, x64)
+    s = _sig(x64)
+    t = np.tanh(sp)
+    refs = {"mish": (x64 * t, t + x64 * s * (1 - t * t)), "silu": (x64 * s, s * (1 + x64 * (1 - s)))}
+    for name, (ref, dref) in refs.items():
+        xd = dlcore.tensor(x, requires_grad=True)
+        y = getattr(F, name)(xd)
+        y.backward(dlcore.tensor(np.ones_like(x)))
+        yv, gv = y.detach().numpy().astype(np.float64), xd.grad.numpy().astype(np.float64)
+        normal = np.abs(ref) > 1e-37
+        rel = np.abs(yv - ref)[normal] / np.abs(ref[normal])
+        assert rel.max() < 1e-6, (name, rel.max(), x[normal][np.argmax(rel)])
+        assert np.abs(yv[~normal]).max() < 2e-37
+        err = np.abs(gv - dref) / np.maximum(np.abs(dref), 0.05)  # (terms of ~0.5 cancel at the zero, x ~ -1.2)
+        assert err.max() < 2e-6, (name, err.max(), x[np.argmax(err)])
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_hard_activations_at_the_kinks_and_special_values(isa, device):
+    """hardswish / hardsigmoid at -3 and 3 (torch's one-sided gradients), beyond them, at +-inf and NaN."""
+    if device == "cpu":
+        try:
+            dlcore._C._set_cpu_isa(isa)
+        except ValueError:
+            pytest.skip(f"CPU lacks {isa}")
+    elif isa != "avx512":
+        pytest.skip("one cuda run is enough")
+    x = np.array([-3.0, 3.0, -3.5, 3.5, -2.0, 2.0, 0.0, -np.inf, np.inf, np.nan] + [1.0] * 7, np.float32)
+    g = np.full(x.shape, 2.0, np.float32)
+    for name, fwd, dfwd in (
+            ("hardswish", [-0.0, 3.0, -0.0, 3.5, -2.0 / 6, 10.0 / 6, 0.0, np.nan, np.inf, np.nan],
+             [0.0, 2.0, 0.0, 2.0, 2 * (-2 / 3 + 0.5), 2 * (2 / 3 + 0.5), 1.0, 0.0, 2.0, 2.0]),
+            ("hardsigmoid", [0.0, 1.0, 0.0, 1.0, 1 / 6, 5 / 6, 0.5, 0.0, 1.0, np.nan],
+             [0.0, 0.0, 0.0, 0.0, 2 / 6, 2 / 6, 2 / 6, 0.0, 0.0, 0.0])):
+        xd = dlcore.tensor(x, device=device, requires_grad=True)
+        y = getattr(F, name)(xd)
+        y.backward(dlcore.tensor(g, device=device))
+        np.testing.assert_allclose(y.detach().cpu().numpy()[:10], np.float32(fwd), rtol=1e-6, atol=0, err_msg=name)
+        np.testing.assert_allclose(xd.grad.cpu().numpy()[:10], np.float32(dfwd), rtol=1e-6, atol=0, err_msg=name)
+
+
 def test_nan_propagates(device):
     x = dlcore.tensor([float("nan"), -1.0, 2.0], device=device)
-    for fn in (F.relu, F.sigmoid, F.tanh, F.gelu, F.elu, F.softplus, lambda v: F.leaky_relu(v, 0.2)):
+    for fn in (F.relu, F.sigmoid, F.tanh, F.gelu, F.elu, F.softplus, lambda v: F.leaky_relu(v, 0.2), F.silu, F.mish,
+               F.hardswish, F.hardsigmoid):
         r = fn(x).cpu().numpy()
         assert np.isnan(r[0]) and not np.isnan(r[1:]).any()
 

@@ -650,66 +650,21 @@ def _const(v, like):
     return _C.full([], v, like.dtype, like.device)
 
 
-def _mask(cond, like):
-    return _C.to(cond, like.dtype, None, False)
-
-
-class _PiecewiseAct(Function):
-    """y = f(x), dy/dx = g(x) for the piecewise activations whose gradient torch defines at the kinks."""
-
-    @staticmethod
-    def forward(ctx, x, f, g, gd):
-        ctx.save_for_backward(x)
-        ctx.g, ctx.gd = g, gd
-        return f(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return _C.mul(grad, ctx.g(x)), None, None, None
-
-    @staticmethod
-    def _double_backward_fn(ctx, grad):
-        """grad * g(x) recorded (create_graph): g written with recording ops (gd) where it varies with x, else
-        g(x) as a constant (a piecewise-constant derivative: its own derivative is 0 away from the kinks)."""
-        (x,) = ctx.saved_tensors
-        d = ctx.gd(x) if ctx.gd is not None else ctx.g(x.detach())
-        return _ops.mul(grad, d), None, None, None
-
-
-def _piecewise(x, f, g, gd=None):
-    if _needs_grad(x):
-        return _PiecewiseAct.apply(x, f, g, gd)
-    return f(x)
-
-
 def hardswish(input, inplace=False):
-    """x * relu6(x + 3) / 6; gradient 0 up to -3, x / 3 + 1/2 on (-3, 3), 1 from 3 on (torch's)."""
-    _check_tensor(input, "hardswish")
-
-    def f(x):
-        return _C.div(_C.mul(x, _C.clamp(_C.add(x, 3.0), 0.0, 6.0)), 6.0)
-
-    def g(x):
-        mid = _C.add(_C.div(x, 3.0), 0.5)
-        return _C.where(_C.le(x, -3.0), _const(0.0, x), _C.where(_C.lt(x, 3.0), mid, _const(1.0, x)))
-
-    def gd(x):  # g with recording ops (double backward): 1/3 inside (-3, 3)
-        mid = _ops.add(_ops.div(x, 3.0), 0.5)
-        return _ops.where(_C.le(x, -3.0), _const(0.0, x), _ops.where(_C.lt(x, 3.0), mid, _const(1.0, x)))
-    return _inplace(input, _piecewise(_src(input, inplace), f, g, gd), inplace)
+    """x * relu6(x + 3) / 6; gradient 0 up to -3, x / 3 + 1/2 on (-3, 3), 1 from 3 on (torch's). One kernel of
+    the activation family (csrc/ops/activation)."""
+    L = _F()
+    if inplace:
+        return L._act_inplace(input, L._HARDSWISH, op="hardswish_")
+    return L._act(input, L._HARDSWISH, op="hardswish")
 
 
 def hardsigmoid(input, inplace=False):
-    """relu6(x + 3) / 6; gradient 1/6 on (-3, 3), else 0."""
-    _check_tensor(input, "hardsigmoid")
-
-    def f(x):
-        return _C.div(_C.clamp(_C.add(x, 3.0), 0.0, 6.0), 6.0)
-
-    def g(x):
-        return _C.div(_mask(_C.logical_and(_C.gt(x, -3.0), _C.lt(x, 3.0)), x), 6.0)
-    return _inplace(input, _piecewise(_src(input, inplace), f, g), inplace)
+    """relu6(x + 3) / 6; gradient 1/6 on (-3, 3), else 0 (one activation kernel as hardswish)."""
+    L = _F()
+    if inplace:
+        return L._act_inplace(input, L._HARDSIGMOID, op="hardsigmoid_")
+    return L._act(input, L._HARDSIGMOID, op="hardsigmoid")
 
 
 def _src(input, inplace):

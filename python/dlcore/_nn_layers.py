@@ -35,7 +35,8 @@ __all__ = [
 ]
 
 # Kinds, in the order of the C++ enums (csrc/ops/activation/activation.h, csrc/ops/softmax_loss/softmax_loss.h).
-_RELU, _LEAKY, _ELU, _SIGMOID, _TANH, _GELU, _GELU_TANH, _SOFTPLUS, _HARDTANH = range(9)
+(_RELU, _LEAKY, _ELU, _SIGMOID, _TANH, _GELU, _GELU_TANH, _SOFTPLUS, _HARDTANH, _SILU, _MISH, _HARDSWISH,
+ _HARDSIGMOID) = range(13)
 _USES_OUTPUT = (_RELU, _SIGMOID, _TANH, _HARDTANH)
 _MSE, _L1, _SMOOTH_L1, _HUBER, _BCE, _BCE_LOGITS, _HINGE = range(7)
 
@@ -95,6 +96,18 @@ def _act_derivative(kind, s, a, b):
     if kind == _SOFTPLUS:  # beta a, threshold b: sigmoid(beta x), 1 where beta x > threshold
         bx = o.mul(s, float(a))
         return o.where(_C.gt(bx, float(b)), 1.0, o.sigmoid(bx))
+    if kind == _SILU:  # sig (1 + x (1 - sig))
+        sg = o.sigmoid(s)
+        return o.mul(sg, o.add(o.mul(s, o.sub(1.0, sg)), 1.0))
+    if kind == _MISH:  # t + x sig (1 - t^2), t = tanh(softplus(x))
+        t = o.tanh(softplus(s))
+        return o.add(t, o.mul(o.mul(s, o.sigmoid(s)), o.sub(1.0, o.mul(t, t))))
+    if kind == _HARDSWISH:  # 0 up to -3, x / 3 + 1/2 inside, 1 from 3 on (its derivative 1/3 inside)
+        zero, one = _C.full([], 0.0, s.dtype, s.device), _C.full([], 1.0, s.dtype, s.device)
+        return o.where(_C.le(s, -3.0), zero, o.where(_C.lt(s, 3.0), o.add(o.div(s, 3.0), 0.5), one))
+    if kind == _HARDSIGMOID:  # 1/6 inside (-3, 3): piecewise constant, so not recorded (its derivative is 0)
+        inside = _C.logical_and(_C.gt(s.detach(), -3.0), _C.lt(s.detach(), 3.0))
+        return _C.div(_C.to(inside, s.dtype, None, False), 6.0)
     raise RuntimeError(f"activation kind {kind}: no double backward")
 
 
@@ -204,15 +217,10 @@ def softplus(input, beta=1.0, threshold=20.0):
     return _act(input, _SOFTPLUS, beta, threshold, op="softplus")
 
 
-def _silu(x):
-    return _ops.mul(x, sigmoid(x))
-
-
 def silu(input, inplace=False):
     if inplace:
-        return _composite_inplace(input, _silu, "silu_")
-    _check_tensor(input, "silu")
-    return _silu(input)
+        return _act_inplace(input, _SILU, op="silu_")
+    return _act(input, _SILU, op="silu")
 
 
 def relu6(input, inplace=False):
@@ -238,15 +246,10 @@ def softsign(input):
     return _ops.div(input, _ops.add(_ops.abs(input), 1.0))
 
 
-def _mish(x):
-    return _ops.mul(x, tanh(softplus(x)))
-
-
 def mish(input, inplace=False):
     if inplace:
-        return _composite_inplace(input, _mish, "mish_")
-    _check_tensor(input, "mish")
-    return _mish(input)
+        return _act_inplace(input, _MISH, op="mish_")
+    return _act(input, _MISH, op="mish")
 
 
 def tanhshrink(input):

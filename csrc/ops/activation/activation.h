@@ -1,5 +1,5 @@
-// Activations: relu, leaky_relu, elu, sigmoid, tanh, gelu (erf and tanh forms), softplus, hardtanh (relu6); forward
-// and backward.
+// Activations: relu, leaky_relu, elu, sigmoid, tanh, gelu (erf and tanh forms), softplus, hardtanh (relu6), silu,
+// mish, hardswish, hardsigmoid; forward and backward.
 //
 // Shapes: any; out/grad_in have the input's shape. The kernels see contiguous tensors (the frontend copies
 // non-contiguous input) of float32 or float64, flattened to n elements.
@@ -16,6 +16,12 @@
 //   softplus(x)    = b x > th ? x : log(1 + e^{b x}) / b     d/dx = b x > th ? 1 : sigmoid(b x)  (from x)
 //   hardtanh(x)    = min(max(x, a), b)  (relu6: a = 0, b = 6)  d/dx = a < y < b ? 1 : 0  (from the output y; a
 //                    select, so an inf/NaN upstream gradient at a clipped element gives 0, like torch)
+//   silu(x)        = x sigmoid(x)                     d/dx = s (1 + x (1 - s)), s = sigmoid(x)  (from x)
+//   mish(x)        = x tanh(softplus(x))  (softplus = x beyond 20, as torch)
+//                    d/dx = t + x s (1 - t^2), t = tanh(softplus(x)), s = sigmoid(x)  (from x)
+//   hardswish(x)   = x min(max(x + 3, 0), 6) / 6        d/dx = x <= -3 ? 0 : x < 3 ? x / 3 + 1/2 : 1  (from x)
+//   hardsigmoid(x) = min(max(x + 3, 0), 6) / 6          d/dx = -3 < x < 3 ? 1/6 : 0 (a select)  (from x)
+//   (the gradients at the kinks are torch's)
 // NaN propagates through every forward (relu(NaN) = NaN, like torch).
 #pragma once
 #include <cmath>
@@ -27,7 +33,9 @@
 
 namespace dlcore {
 
-enum class Act : int8_t { Relu, LeakyRelu, Elu, Sigmoid, Tanh, Gelu, GeluTanh, Softplus, Hardtanh, Count };
+enum class Act : int8_t {
+  Relu, LeakyRelu, Elu, Sigmoid, Tanh, Gelu, GeluTanh, Softplus, Hardtanh, Silu, Mish, Hardswish, Hardsigmoid, Count
+};
 constexpr int kNumActs = (int)Act::Count;
 const char* act_name(Act a);
 
@@ -94,6 +102,32 @@ template <class T> DLCORE_HOSTDEV T softplus_bwd(T g, T x, T beta, T threshold) 
 template <class T> DLCORE_HOSTDEV T hardtanh_fwd(T x, T lo, T hi) { return x < lo ? lo : (x > hi ? hi : x); }
 template <class T> DLCORE_HOSTDEV T hardtanh_bwd(T g, T y, T lo, T hi) { return (y <= lo || y >= hi) ? T(0) : g; }
 
+template <class T> DLCORE_HOSTDEV T silu_fwd(T x) { return x / (T(1) + std::exp(-x)); }
+template <class T> DLCORE_HOSTDEV T silu_bwd(T g, T x) {
+  T s = T(1) / (T(1) + std::exp(-x));
+  return g * s * (T(1) + x * (T(1) - s));
+}
+
+template <class T> DLCORE_HOSTDEV T mish_fwd(T x) { return x * std::tanh(x > T(20) ? x : std::log1p(std::exp(x))); }
+template <class T> DLCORE_HOSTDEV T mish_bwd(T g, T x) {
+  T t = std::tanh(x > T(20) ? x : std::log1p(std::exp(x)));
+  T s = T(1) / (T(1) + std::exp(-x));
+  return g * (t + x * s * (T(1) - t * t));
+}
+
+// min(max(x + 3, 0), 6) with the compares written so that a NaN x stays NaN
+template <class T> DLCORE_HOSTDEV T relu6_of_x_plus_3(T x) {
+  T r = x + T(3);
+  r = r < T(0) ? T(0) : r;
+  return r > T(6) ? T(6) : r;
+}
+template <class T> DLCORE_HOSTDEV T hardswish_fwd(T x) { return x * relu6_of_x_plus_3(x) / T(6); }
+template <class T> DLCORE_HOSTDEV T hardswish_bwd(T g, T x) {
+  return x <= T(-3) ? T(0) : (x < T(3) ? g * (x / T(3) + T(0.5)) : g);
+}
+template <class T> DLCORE_HOSTDEV T hardsigmoid_fwd(T x) { return relu6_of_x_plus_3(x) / T(6); }
+template <class T> DLCORE_HOSTDEV T hardsigmoid_bwd(T g, T x) { return (x > T(-3) && x < T(3)) ? g / T(6) : T(0); }
+
 // Whether the backward of a reads the forward's output (true) or its input (false).
 constexpr bool act_bwd_uses_output(Act a) {
   return a == Act::Relu || a == Act::Sigmoid || a == Act::Tanh || a == Act::Hardtanh;
@@ -113,6 +147,10 @@ DLCORE_HOSTDEV T act_fwd_s(T x, T a, T b) {
   else if constexpr (A == Act::Gelu) return gelu_fwd(x);
   else if constexpr (A == Act::GeluTanh) return gelu_tanh_fwd(x);
   else if constexpr (A == Act::Softplus) return softplus_fwd(x, a, b);
+  else if constexpr (A == Act::Silu) return silu_fwd(x);
+  else if constexpr (A == Act::Mish) return mish_fwd(x);
+  else if constexpr (A == Act::Hardswish) return hardswish_fwd(x);
+  else if constexpr (A == Act::Hardsigmoid) return hardsigmoid_fwd(x);
   else return hardtanh_fwd(x, a, b);
 }
 
@@ -126,6 +164,10 @@ DLCORE_HOSTDEV T act_bwd_s(T g, T s, T a, T b) {
   else if constexpr (A == Act::Gelu) return gelu_bwd(g, s);
   else if constexpr (A == Act::GeluTanh) return gelu_tanh_bwd(g, s);
   else if constexpr (A == Act::Softplus) return softplus_bwd(g, s, a, b);
+  else if constexpr (A == Act::Silu) return silu_bwd(g, s);
+  else if constexpr (A == Act::Mish) return mish_bwd(g, s);
+  else if constexpr (A == Act::Hardswish) return hardswish_bwd(g, s);
+  else if constexpr (A == Act::Hardsigmoid) return hardsigmoid_bwd(g, s);
   else return hardtanh_bwd(g, s, a, b);
 }
 

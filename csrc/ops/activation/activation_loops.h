@@ -15,6 +15,28 @@
 namespace dlcore::DLCORE_ISA_NS {
 
 #if DLCORE_VLEN > 1
+// min(max(x + 3, 0), 6), a NaN x kept (the constant is the first operand: vmax/vmin return the second for NaN).
+DLCORE_ALWAYS_INLINE vf relu6_x3(vf x) { return vmin(vsplat(6.0f), vmax(vsplat(0.0f), x + 3.0f)); }
+
+// mish's t = tanh(softplus(x)) from one exponential: with n = e^x, tanh(log(1 + n)) = ((1 + n)^2 - 1) /
+// ((1 + n)^2 + 1) = w / (w + 2), w = n (n + 2) (no cancellation: every term is positive). x is clamped to 20 for
+// the exponential (t rounds to 1 from x ~ 9 on; torch's softplus threshold is 20 as well), so w stays finite; a
+// NaN x gives a finite t and x t is NaN again. GRAD: also sigmoid(x) = n / (1 + n) and 1 - t^2 = 4 (w + 1) /
+// (w + 2)^2 for the gradient (1 - t t would cancel: at x = 19.5 one ulp of t, times x, was 5e-6 of the gradient).
+// Reciprocals (rcp14 + a Newton step on AVX-512) instead of exp, log1p, tanh and a division: within 1e-6 relative
+// of float64 (tests/test_layers_activation.py).
+template <bool GRAD>
+DLCORE_ALWAYS_INLINE void mish_parts(vf x, vf& t, vf& sig, vf& one_minus_t2) {
+  const vf n = vexp(vmin(x, vsplat(20.0f)));
+  const vf w = n * (n + 2.0f);
+  const vf r = vrecip(w + 2.0f);
+  t = w * r;
+  if constexpr (GRAD) {
+    sig = n * vrecip(n + 1.0f);
+    one_minus_t2 = 4.0f * (w + 1.0f) * r * r;
+  }
+}
+
 // Vector float32 versions of the formulas (same math as activation.h, vecmath.h's functions).
 template <Act A>
 DLCORE_ALWAYS_INLINE vf act_fwd_v(vf x, float a, float b) {
@@ -33,6 +55,16 @@ DLCORE_ALWAYS_INLINE vf act_fwd_v(vf x, float a, float b) {
     return 0.5f * x * (1.0f + vtanh(u));
   } else if constexpr (A == Act::Hardtanh) {  // selects, so NaN is kept (both compares false)
     return vselect(x < a, vsplat(a), vselect(x > b, vsplat(b), x));
+  } else if constexpr (A == Act::Silu) {
+    return x * vsigmoid(x);
+  } else if constexpr (A == Act::Mish) {
+    vf t, unused0, unused1;
+    mish_parts<false>(x, t, unused0, unused1);
+    return x * t;
+  } else if constexpr (A == Act::Hardswish) {
+    return x * relu6_x3(x) * (1.0f / 6.0f);
+  } else if constexpr (A == Act::Hardsigmoid) {
+    return relu6_x3(x) * (1.0f / 6.0f);
   } else {  // Softplus: log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|) (one exp, one log)
     vf bx = x * a;
     vf l = vmax(bx, vsplat(0.0f)) + vlog1p(vexp(-vabs(bx)));
@@ -59,6 +91,17 @@ DLCORE_ALWAYS_INLINE vf act_bwd_v(vf g, vf s, float a, float b) {
     return g * (0.5f * (1.0f + t) + 0.5f * s * (1.0f - t * t) * du);
   } else if constexpr (A == Act::Hardtanh) {  // s = y; a select: an inf/NaN g at a clipped element gives 0
     return vselect((s <= a) | (s >= b), vsplat(0.0f), g);  // NaN y: both compares false, g passes (as scalar)
+  } else if constexpr (A == Act::Silu) {
+    const vf sg = vsigmoid(s);
+    return g * sg * (1.0f + s * (1.0f - sg));
+  } else if constexpr (A == Act::Mish) {
+    vf t, sg, omt2;
+    mish_parts<true>(s, t, sg, omt2);
+    return g * (t + s * sg * omt2);
+  } else if constexpr (A == Act::Hardswish) {  // selects as the scalar formula (NaN x: g passes)
+    return vselect(s <= -3.0f, vsplat(0.0f), vselect(s < 3.0f, g * (s * (1.0f / 3.0f) + 0.5f), g));
+  } else if constexpr (A == Act::Hardsigmoid) {
+    return vselect((s > -3.0f) & (s < 3.0f), g * (1.0f / 6.0f), vsplat(0.0f));
   } else {
     vf bx = s * a;
     return vselect(bx > b, g, g * vsigmoid(bx));

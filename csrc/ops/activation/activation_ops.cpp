@@ -15,6 +15,10 @@ const char* act_name(Act a) {
     case Act::GeluTanh: return "gelu";
     case Act::Softplus: return "softplus";
     case Act::Hardtanh: return "hardtanh";
+    case Act::Silu: return "silu";
+    case Act::Mish: return "mish";
+    case Act::Hardswish: return "hardswish";
+    case Act::Hardsigmoid: return "hardsigmoid";
     default: return "activation";
   }
 }

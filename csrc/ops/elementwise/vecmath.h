@@ -31,10 +31,13 @@ DLCORE_ALWAYS_INLINE void vstore(float* p, vf v) { std::memcpy(p, &v, sizeof v);
 DLCORE_ALWAYS_INLINE vf vsplat(float x) { return vf{} + x; }
 DLCORE_ALWAYS_INLINE vi as_int(vf x) { return (vi)x; }    // bit cast (same size vectors)
 DLCORE_ALWAYS_INLINE vf as_float(vi x) { return (vf)x; }  // bit cast
-DLCORE_ALWAYS_INLINE vf vselect(vi mask, vf a, vf b) { return as_float((mask & as_int(a)) | (~mask & as_int(b))); }
+// Selects as vector conditionals, not bit masks: GCC then emits one vblendmps (AVX-512) / vblendvps (AVX2) per
+// select and vminps/vmaxps for vmin/vmax (their NaN rule is exactly a < b ? a : b), where the and/or form came
+// out as two masked xors after inlining (and vmin/vmax as a compare plus those two).
+DLCORE_ALWAYS_INLINE vf vselect(vi mask, vf a, vf b) { return mask ? a : b; }
 DLCORE_ALWAYS_INLINE vf vabs(vf x) { return as_float(as_int(x) & 0x7fffffff); }
-DLCORE_ALWAYS_INLINE vf vmin(vf a, vf b) { return vselect(a < b, a, b); }  // NaN in a -> b
-DLCORE_ALWAYS_INLINE vf vmax(vf a, vf b) { return vselect(a > b, a, b); }
+DLCORE_ALWAYS_INLINE vf vmin(vf a, vf b) { return a < b ? a : b; }  // NaN in a -> b
+DLCORE_ALWAYS_INLINE vf vmax(vf a, vf b) { return a > b ? a : b; }
 // Round to nearest integer (|x| < 2^22) by the magic-number trick.
 DLCORE_ALWAYS_INLINE vf vround(vf x) { return (x + 12582912.0f) - 12582912.0f; }
 // 2^n for integer n in [-126, 127].
