@@ -205,6 +205,36 @@ def test_pow_scalar_special_exponents_and_sign(isa, dt, device, rng):
         assert np.array_equal(sg, ref)
 
 
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+def test_log1p_expm1_accuracy_and_special_values(isa, device):
+    """log1p / expm1 (vectorised for float32) relative to float64 down to tiny arguments, where log(1 + x) and
+    exp(x) - 1 cancel, over their range, and at the special values (signed zeros kept, -1 -> -inf, overflow)."""
+    if device == "cpu":
+        if isa == "avx512" and _C._cpu_isa_supported() != "avx512" or isa == "avx2" and _C._cpu_isa_supported() == "scalar":
+            pytest.skip(f"this CPU has no {isa}")
+        _C._set_cpu_isa(isa)
+    elif isa != "avx512":
+        pytest.skip("one cuda run is enough")
+    mag = np.logspace(-38, 1.5, 3000)
+    for name, ref_fn, xs in (
+            ("log1p", np.log1p, np.concatenate([mag, -mag[mag < 0.999], np.linspace(-0.9999, 1e4, 3001), [3e38]])),
+            ("expm1", np.expm1, np.concatenate([mag, -mag, np.linspace(-110.0, 88.7, 3001), [88.72]]))):
+        x = xs.astype(np.float32)
+        ref = ref_fn(x.astype(np.float64))
+        out = getattr(dlcore, name)(_t(x, device)).cpu().numpy().astype(np.float64)
+        normal = np.abs(ref) > 1.2e-38
+        rel = np.abs(out - ref)[normal] / np.abs(ref[normal])
+        assert rel.max() < 3e-7, (name, isa, rel.max(), x[normal][np.argmax(rel)])
+        assert np.abs(out[~normal] - ref[~normal]).max() < 1e-44, name
+    special = np.array([0.0, -0.0, -1.0, np.inf, -np.inf, np.nan, -1.5, 100.0, -1e-30] * 2, np.float32)
+    with np.errstate(all="ignore"):
+        for name, ref_fn in (("log1p", np.log1p), ("expm1", np.expm1)):
+            out = getattr(dlcore, name)(_t(special, device)).cpu().numpy()
+            ref = ref_fn(special)
+            np.testing.assert_array_equal(out, ref, err_msg=name)  # (NaN = NaN here)
+            assert (np.signbit(out) == np.signbit(ref))[~np.isnan(ref)].all(), name
+
+
 def test_erf_accuracy():
     import math
     a = np.linspace(-6, 6, 4001).astype(np.float32)

@@ -111,7 +111,8 @@ template <UnaryOp OP>
 constexpr bool unary_has_vec() {
   return OP == UnaryOp::Exp || OP == UnaryOp::Log || OP == UnaryOp::Tanh || OP == UnaryOp::Sigmoid ||
          OP == UnaryOp::Erf || OP == UnaryOp::Atan || OP == UnaryOp::Sinh || OP == UnaryOp::Cosh ||
-         OP == UnaryOp::Asin || OP == UnaryOp::Acos || OP == UnaryOp::Erfinv;
+         OP == UnaryOp::Asin || OP == UnaryOp::Acos || OP == UnaryOp::Erfinv || OP == UnaryOp::Log1p ||
+         OP == UnaryOp::Expm1;
 }
 template <UnaryOp OP>
 DLCORE_ALWAYS_INLINE vf unary_vec(vf x) {
@@ -125,6 +126,8 @@ DLCORE_ALWAYS_INLINE vf unary_vec(vf x) {
   else if constexpr (OP == UnaryOp::Asin) return vasin(x);
   else if constexpr (OP == UnaryOp::Acos) return vacos(x);
   else if constexpr (OP == UnaryOp::Erfinv) return verfinv(x);
+  else if constexpr (OP == UnaryOp::Log1p) return vlog1p(x);
+  else if constexpr (OP == UnaryOp::Expm1) return vexpm1(x);
   else return verf(x);
 }
 #endif

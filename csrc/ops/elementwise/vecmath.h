@@ -46,7 +46,8 @@ DLCORE_ALWAYS_INLINE vf vpow2i(vi n) { return as_float((n + 127) << 23); }
 // exp(x - n ln2) for n = round(x / ln2): r = x - n ln2 in two steps (Cody-Waite), |r| <= ln2/2, then exp(r) by a
 // degree-6 polynomial (within 2 ulp). The core of vexp; callers apply 2^n their own way.
 // exp(r) for |r| <= ln2/2 (a little beyond is fine): the polynomial.
-DLCORE_ALWAYS_INLINE vf vexp_poly(vf r) {
+// exp(r) - 1 for |r| <= ln2/2 without the cancellation: the polynomial's r + r^2 p(r).
+DLCORE_ALWAYS_INLINE vf vexpm1_poly(vf r) {
   vf r2 = r * r;
   vf p = vsplat(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
@@ -54,8 +55,9 @@ DLCORE_ALWAYS_INLINE vf vexp_poly(vf r) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  return p * r2 + r + 1.0f;
+  return p * r2 + r;
 }
+DLCORE_ALWAYS_INLINE vf vexp_poly(vf r) { return vexpm1_poly(r) + 1.0f; }
 DLCORE_ALWAYS_INLINE vf vexp_reduced(vf x, vf n) {
   vf r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
@@ -124,13 +126,6 @@ DLCORE_ALWAYS_INLINE vf vlog(vf x) {
   return r;
 }
 
-// log1p(u) for u > -1: log(1 + u) scaled by u / ((1 + u) - 1), which cancels the rounding of 1 + u (Goldberg's
-// form; within a few ulp), u itself where 1 + u rounds to 1.
-DLCORE_ALWAYS_INLINE vf vlog1p(vf u) {
-  const vf v = 1.0f + u, d = v - 1.0f;
-  return vselect(d == 0.0f, u, vlog(v) * (u / vselect(d == 0.0f, vsplat(1.0f), d)));
-}
-
 // 1 / d by the hardware reciprocal estimate refined by Newton steps (rcp14 + 1 step on AVX-512, rcp + 2 steps on
 // AVX2: ~1 ulp) instead of a division. d must be finite and nonzero (callers clamp).
 DLCORE_ALWAYS_INLINE vf vrecip(vf d) {
@@ -144,6 +139,42 @@ DLCORE_ALWAYS_INLINE vf vrecip(vf d) {
 #else
   return 1.0f / d;
 #endif
+}
+
+// log1p(u): log(v), v = 1 + u rounded, plus the rounding error of v relative to v, (u - (v - 1)) / v (log(v (1 +
+// d)) = log v + d - ..., |d| <= 2^-24; v - 1 is exact for v in [1/2, 2] and the error term vanishes outside it):
+// within 2 ulp, u itself where 1 + u rounds to 1, no division (the reciprocal only scales the tiny term). -1 ->
+// -inf, inf -> inf, below -1 and NaN -> NaN (from vlog).
+DLCORE_ALWAYS_INLINE vf vlog1p(vf u) {
+  const vf v = 1.0f + u;
+  const vf r = vlog(v) + (u - (v - 1.0f)) * vrecip(vselect(v == 0.0f, vsplat(1.0f), v));
+  // (v == 1: |u| < 2^-24, log1p(u) rounds to u, the sign of a zero kept)
+  return vselect(v == 0.0f, vsplat(-__builtin_inff()), vselect((u == __builtin_inff()) | (v == 1.0f), u, r));
+}
+
+// expm1(x) = 2^n (e^r - 1) + (2^n - 1), x = n ln2 + r (vexp's reduction and polynomial without its + 1): exact
+// reduction for |x| < ln2/2 (n = 0), where e^x - 1 would cancel; elsewhere |result| >= 0.29 and the sum loses at
+// most an ulp. n >= 64 (x > 44, the -1 far below an ulp): 2^n (e^r - 1 + 1), which stays finite up to 88.72 where
+// 2^128 alone would not. -inf -> -1, inf -> inf, NaN -> NaN, +-0 -> +-0.
+DLCORE_ALWAYS_INLINE vf vexpm1(vf x) {
+  const vf xc = vmin(vsplat(89.0f), vmax(vsplat(-104.0f), x));  // (NaN kept: the constants are the first operands)
+  const vf n = vround(xc * 1.44269504088896341f);
+  vf r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  const vf em1 = vexpm1_poly(r);
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  const __m512 nn = (__m512)n;
+  const vf two_n = (vf)_mm512_maskz_scalef_ps(0xffff, _mm512_set1_ps(1.0f), nn);
+  const vf small = (vf)_mm512_maskz_scalef_ps(0xffff, (__m512)em1, nn) + (two_n - 1.0f);
+  const vf big = (vf)_mm512_maskz_scalef_ps(0xffff, (__m512)(em1 + 1.0f), nn);
+#else
+  vi ni = __builtin_convertvector(n, vi);
+  ni = ni & ~(vi)(x != x);  // NaN lanes: scale 1 (em1 is NaN already)
+  const vf h1 = vpow2i(ni >> 1), h2 = vpow2i(ni - (ni >> 1));
+  const vf small = em1 * h1 * h2 + (h1 * h2 - 1.0f);
+  const vf big = (em1 + 1.0f) * h1 * h2;
+#endif
+  return vselect(x == 0.0f, x, vselect(n >= 64.0f, big, small));  // (-0 -> -0)
 }
 
 // tanh(x) by a rational minimax approximation (odd degree-13 numerator over even degree-6 denominator, Eigen's
