@@ -235,6 +235,60 @@ def test_log1p_expm1_accuracy_and_special_values(isa, device):
             assert (np.signbit(out) == np.signbit(ref))[~np.isnan(ref)].all(), name
 
 
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+def test_vectorised_math_wide_ranges_and_special_values(isa, rng):
+    """sin/cos (Cephes' reduction up to 8192, libm beyond), log2/log10/exp2, floor/ceil/trunc/frac, atanh: float32
+    against float64 over wide ranges (relative, or absolute where the value crosses zero), exact where exactness
+    is expected (log2 of powers of two, exp2 of integers, the rounding ops), and at the special values."""
+    if isa == "avx512" and _C._cpu_isa_supported() != "avx512" or isa == "avx2" and _C._cpu_isa_supported() == "scalar":
+        pytest.skip(f"this CPU has no {isa}")
+    _C._set_cpu_isa(isa)
+    big = np.array([8191.9, 8192.0, 8192.5, 1e5, -3e6, 1e30, -1e38], np.float32)
+    x = np.concatenate([rng.uniform(-8192, 8192, 4000), rng.uniform(-10, 10, 2000), big]).astype(np.float32)
+    for name, f64 in (("sin", np.sin), ("cos", np.cos)):
+        out = getattr(dlcore, name)(dlcore.from_numpy(x)).numpy().astype(np.float64)
+        assert_close(out, f64(x.astype(np.float64)), rtol=4e-7, atol=3e-7, msg=f"{name}[{isa}]")
+    pos = np.concatenate([np.logspace(-37, 38, 3000), rng.uniform(0.5, 2.0, 1000)]).astype(np.float32)
+    for name, f64 in (("log2", np.log2), ("log10", np.log10)):
+        out = getattr(dlcore, name)(dlcore.from_numpy(pos)).numpy().astype(np.float64)
+        assert_close(out, f64(pos.astype(np.float64)), rtol=3e-7, atol=3e-7, msg=f"{name}[{isa}]")
+    p2 = np.ldexp(np.float32(1), np.arange(-149, 128)).astype(np.float32)
+    assert (dlcore.log2(dlcore.from_numpy(p2)).numpy() == np.arange(-149, 128)).all()
+    e = np.concatenate([rng.uniform(-149, 127.9, 3000), np.arange(-160, 140)]).astype(np.float32)
+    out = dlcore.exp2(dlcore.from_numpy(e)).numpy()
+    ref = np.exp2(e.astype(np.float64))
+    normal = (ref > 1.2e-38) & (ref < 3.4e38)
+    assert_close(out[normal].astype(np.float64), ref[normal], rtol=3e-7, atol=0, msg=f"exp2[{isa}]")
+    ints = np.arange(-149, 128).astype(np.float32)
+    assert (dlcore.exp2(dlcore.from_numpy(ints)).numpy() == np.ldexp(np.float32(1), np.arange(-149, 128))).all()
+    r = np.concatenate([rng.uniform(-20, 20, 2000), [0.5, -0.5, 1.5, -2.5, 1e30, -1e30, 8388607.5, -0.0, 0.0]])
+    r = r.astype(np.float32)
+    rd = dlcore.from_numpy(r)
+    for name, f in (("floor", np.floor), ("ceil", np.ceil), ("trunc", np.trunc), ("frac", lambda v: v - np.trunc(v))):
+        out = getattr(dlcore, name)(rd).numpy()
+        np.testing.assert_array_equal(out, f(r), err_msg=name)
+        assert (np.signbit(out) == np.signbit(f(r))).all() or name == "frac", name
+    a = np.concatenate([rng.uniform(-0.9999, 0.9999, 2000), np.logspace(-38, -1, 500),
+                        -np.logspace(-38, -1, 500)]).astype(np.float32)
+    out = dlcore.atanh(dlcore.from_numpy(a)).numpy().astype(np.float64)
+    ref = np.arctanh(a.astype(np.float64))
+    nz = np.abs(ref) > 1.2e-38
+    assert (np.abs(out[nz] - ref[nz]) / np.abs(ref[nz])).max() < 4e-7
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 2.0, -3.0, 1e-40] * 2, np.float32)
+    sd = dlcore.from_numpy(special)
+    with np.errstate(all="ignore"):
+        for name, f in (("sin", np.sin), ("cos", np.cos), ("log2", np.log2), ("log10", np.log10),
+                        ("exp2", np.exp2), ("floor", np.floor), ("ceil", np.ceil), ("trunc", np.trunc),
+                        ("atanh", np.arctanh)):
+            out = getattr(dlcore, name)(sd).numpy()
+            ref = f(special)
+            assert (np.isnan(out) == np.isnan(ref)).all(), name
+            fin = ~np.isnan(ref)
+            assert_close(out[fin], ref[fin], rtol=4e-7, atol=1e-44, msg=f"{name}[{isa}] special")
+            z = fin & (ref == 0)
+            assert (np.signbit(out[z]) == np.signbit(ref[z])).all(), name
+
+
 def test_erf_accuracy():
     import math
     a = np.linspace(-6, 6, 4001).astype(np.float32)

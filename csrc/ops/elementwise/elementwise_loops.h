@@ -112,7 +112,9 @@ constexpr bool unary_has_vec() {
   return OP == UnaryOp::Exp || OP == UnaryOp::Log || OP == UnaryOp::Tanh || OP == UnaryOp::Sigmoid ||
          OP == UnaryOp::Erf || OP == UnaryOp::Atan || OP == UnaryOp::Sinh || OP == UnaryOp::Cosh ||
          OP == UnaryOp::Asin || OP == UnaryOp::Acos || OP == UnaryOp::Erfinv || OP == UnaryOp::Log1p ||
-         OP == UnaryOp::Expm1;
+         OP == UnaryOp::Expm1 || OP == UnaryOp::Log2 || OP == UnaryOp::Log10 || OP == UnaryOp::Exp2 ||
+         OP == UnaryOp::Floor || OP == UnaryOp::Ceil || OP == UnaryOp::Trunc || OP == UnaryOp::Frac ||
+         OP == UnaryOp::Sin || OP == UnaryOp::Cos || OP == UnaryOp::Atanh;
 }
 template <UnaryOp OP>
 DLCORE_ALWAYS_INLINE vf unary_vec(vf x) {
@@ -128,6 +130,16 @@ DLCORE_ALWAYS_INLINE vf unary_vec(vf x) {
   else if constexpr (OP == UnaryOp::Erfinv) return verfinv(x);
   else if constexpr (OP == UnaryOp::Log1p) return vlog1p(x);
   else if constexpr (OP == UnaryOp::Expm1) return vexpm1(x);
+  else if constexpr (OP == UnaryOp::Log2) return vlog2(x);
+  else if constexpr (OP == UnaryOp::Log10) return vlog10(x);
+  else if constexpr (OP == UnaryOp::Exp2) return vexp2(x);
+  else if constexpr (OP == UnaryOp::Floor) return vfloor(x);
+  else if constexpr (OP == UnaryOp::Ceil) return vceil(x);
+  else if constexpr (OP == UnaryOp::Trunc) return vtrunc(x);
+  else if constexpr (OP == UnaryOp::Frac) return x - vtrunc(x);
+  else if constexpr (OP == UnaryOp::Sin) return vsincos<false>(x);
+  else if constexpr (OP == UnaryOp::Cos) return vsincos<true>(x);
+  else if constexpr (OP == UnaryOp::Atanh) return vatanh(x);
   else return verf(x);
 }
 #endif

@@ -13,6 +13,7 @@
 #endif
 #include "core/x86_intrin.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -93,8 +94,10 @@ DLCORE_ALWAYS_INLINE vf vexp(vf x) {
 #endif
 }
 
-// log(x) = e ln2 + log(m), m in [sqrt(1/2), sqrt(2)); log(1+f) by Cephes' degree-8 polynomial.
-DLCORE_ALWAYS_INLINE vf vlog(vf x) {
+// log(x) = e ln2 + log(m), m in [sqrt(1/2), sqrt(2)); log(1+f) by Cephes' degree-8 polynomial. vlog_parts gives
+// e (as a float), f = m - 1 and the polynomial's part y (log(m) = f + y, y = O(f^2)); vlog, vlog2 and vlog10 combine
+// them, each in the order that keeps the most bits (the exponent's term exact for log2).
+DLCORE_ALWAYS_INLINE void vlog_parts(vf x, vf& ef, vf& f, vf& y) {
   vi tiny = x < 1.17549435e-38f;  // subnormal (and <= 0): scale up first
   vf xs = vselect(tiny, x * 8388608.0f, x);
   vi bits = as_int(xs);
@@ -102,7 +105,7 @@ DLCORE_ALWAYS_INLINE vf vlog(vf x) {
   e = e - (tiny & 23);
   vf m = as_float((bits & 0x007fffff) | 0x3f000000);  // in [0.5, 1)
   vi small = m < 0.707106781186547524f;
-  vf ef = __builtin_convertvector(e, vf) - vselect(small, vsplat(1.0f), vsplat(0.0f));
+  ef = __builtin_convertvector(e, vf) - vselect(small, vsplat(1.0f), vsplat(0.0f));
   m = vselect(small, m + m, m) - 1.0f;
   vf z = m * m;
   vf p = vsplat(7.0376836292e-2f);
@@ -114,16 +117,38 @@ DLCORE_ALWAYS_INLINE vf vlog(vf x) {
   p = p * m + 2.0000714765e-1f;
   p = p * m + -2.4999993993e-1f;
   p = p * m + 3.3333331174e-1f;
-  vf y = p * m * z;
-  y = y + ef * -2.12194440e-4f;
-  y = y - 0.5f * z;
-  vf r = m + y + ef * 0.693359375f;
-  // Special values: log(0) = -inf, log(<0) = NaN, log(inf) = inf, log(NaN) = NaN.
+  f = m;
+  y = p * m * z - 0.5f * z;
+}
+// Special values of every log: log(0) = -inf, log(<0) = NaN, log(inf) = inf, log(NaN) = NaN.
+DLCORE_ALWAYS_INLINE vf vlog_special(vf x, vf r) {
   r = vselect(x == 0.0f, vsplat(-__builtin_inff()), r);
   r = vselect(x < 0.0f, vsplat(__builtin_nanf("")), r);
   r = vselect(x == __builtin_inff(), vsplat(__builtin_inff()), r);
-  r = vselect(x != x, x, r);
-  return r;
+  return vselect(x != x, x, r);
+}
+DLCORE_ALWAYS_INLINE vf vlog(vf x) {
+  vf ef, f, y;
+  vlog_parts(x, ef, f, y);
+  y = y + ef * -2.12194440e-4f;
+  return vlog_special(x, f + y + ef * 0.693359375f);
+}
+// log2(x) = e + log(m) log2(e): exact for powers of two (log(m) = 0); log2(e) split in two parts (Cephes' log2f).
+DLCORE_ALWAYS_INLINE vf vlog2(vf x) {
+  vf ef, f, y;
+  vlog_parts(x, ef, f, y);
+  constexpr float kLog2eM1 = 0.44269504088896340736f;  // log2(e) - 1
+  const vf r = y * kLog2eM1 + f * kLog2eM1 + y + f + ef;
+  return vlog_special(x, r);
+}
+// log10(x) = e log10(2) + log(m) log10(e), each constant in two parts (Cephes' log10f).
+DLCORE_ALWAYS_INLINE vf vlog10(vf x) {
+  vf ef, f, y;
+  vlog_parts(x, ef, f, y);
+  const vf lm = f + y;
+  const vf r = ef * 2.48745663981195213739e-4f + lm * 7.00731903251827651129e-4f + lm * 4.3359375e-1f +
+               ef * 3.0078125e-1f;
+  return vlog_special(x, r);
 }
 
 // 1 / d by the hardware reciprocal estimate refined by Newton steps (rcp14 + 1 step on AVX-512, rcp + 2 steps on
@@ -500,6 +525,88 @@ DLCORE_ALWAYS_INLINE void vnormal_cdf(vf x, vf& cdf, vf& ez) {
   const vf q = t * ez * p;
   cdf = vselect(x < 0.0f, q, 1.0f - q);
 #endif
+}
+
+// 2^x = 2^n 2^f, n = round(x), f = x - n exact in [-1/2, 1/2], 2^f = e^(f ln2) by vexp's polynomial: exact for
+// integer x; overflow to inf, gradual underflow to 0, NaN kept.
+DLCORE_ALWAYS_INLINE vf vexp2(vf x) {
+  const vf xc = vmin(vsplat(129.0f), vmax(vsplat(-151.0f), x));  // (NaN kept)
+  const vf n = vround(xc);
+  const vf e = vexp_poly((xc - n) * 0.693147180559945309f);
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  return (vf)_mm512_maskz_scalef_ps(0xffff, (__m512)e, (__m512)n);
+#else
+  vi ni = __builtin_convertvector(n, vi);
+  ni = ni & ~(vi)(x != x);
+  return e * vpow2i(ni >> 1) * vpow2i(ni - (ni >> 1));
+#endif
+}
+
+// Whether any lane of a compare mask is set.
+DLCORE_ALWAYS_INLINE bool vany(vi m) {
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) != 0;
+#else
+  return !_mm256_testz_si256((__m256i)m, (__m256i)m);
+#endif
+}
+
+// floor / ceil / trunc by the rounding instruction with exceptions suppressed (std::floor stays a libm call per
+// element here: GCC inlines it only without trapping math).
+template <int MODE>
+DLCORE_ALWAYS_INLINE vf vround_mode(vf x) {
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  return (vf)_mm512_maskz_roundscale_ps(0xffff, (__m512)x, MODE | _MM_FROUND_NO_EXC);
+#else
+  return (vf)_mm256_round_ps((__m256)x, MODE | _MM_FROUND_NO_EXC);
+#endif
+}
+DLCORE_ALWAYS_INLINE vf vfloor(vf x) { return vround_mode<_MM_FROUND_TO_NEG_INF>(x); }
+DLCORE_ALWAYS_INLINE vf vceil(vf x) { return vround_mode<_MM_FROUND_TO_POS_INF>(x); }
+DLCORE_ALWAYS_INLINE vf vtrunc(vf x) { return vround_mode<_MM_FROUND_TO_ZERO>(x); }
+
+// sin and cos (Cephes' sinf/cosf): |x| reduced by multiples of pi/2 in three parts (exact enough up to |x| = 8192),
+// the quadrant choosing the sine or cosine polynomial and the sign. Lanes beyond 8192 or not finite are redone by
+// libm (rare; inf and NaN give NaN there).
+template <bool COS>
+DLCORE_ALWAYS_INLINE vf vsincos(vf x) {
+  const vf ax = vabs(x);
+  vi j = __builtin_convertvector(vmin(ax, vsplat(8192.0f)) * 1.27323954473516f, vi);  // |x| 4/pi
+  j = (j + 1) & ~1;
+  const vf y = __builtin_convertvector(j, vf);
+  const vf r = ((ax - y * 0.78515625f) - y * 2.4187564849853515625e-4f) - y * 3.77489497744594108e-8f;
+  const vf z = r * r;
+  const vf ps = ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * r + r;
+  const vf pc = ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z + 4.166664568298827e-2f) * z * z -
+                0.5f * z + 1.0f;
+  const vi q = (j >> 1) & 3;
+  vi use_cos, neg;
+  if constexpr (COS) {
+    use_cos = (q & 1) == 0;
+    neg = ((q + 1) & 2) != 0;
+  } else {
+    use_cos = (q & 1) != 0;
+    neg = ((q & 2) != 0) ^ (as_int(x) < 0);  // (the sign bit: sin(-0) = -0)
+  }
+  vf res = as_float(as_int(vselect(use_cos, pc, ps)) ^ (neg & (int32_t)0x80000000));
+  const vi far = ~(ax <= 8192.0f);  // (NaN too)
+  if (__builtin_expect(!vany(far), 1)) return res;
+  float xs[kVLen], rs[kVLen];
+  int32_t fs[kVLen];
+  std::memcpy(xs, &x, sizeof xs);
+  std::memcpy(rs, &res, sizeof rs);
+  std::memcpy(fs, &far, sizeof fs);
+  for (int l = 0; l < kVLen; ++l)
+    if (fs[l]) rs[l] = COS ? std::cos(xs[l]) : std::sin(xs[l]);
+  std::memcpy(&res, rs, sizeof rs);
+  return res;
+}
+
+// atanh(x) = log1p(2x / (1 - x)) / 2: relative accuracy near 0 from log1p; +-1 -> +-inf, beyond -> NaN.
+DLCORE_ALWAYS_INLINE vf vatanh(vf x) {
+  const vf ax = vabs(x);
+  const vf r = 0.5f * vlog1p((ax + ax) / (1.0f - ax));
+  return as_float(as_int(vselect(ax == 1.0f, vsplat(__builtin_inff()), r)) | (as_int(x) & (int32_t)0x80000000));
 }
 
 }  // namespace dlcore::DLCORE_ISA_NS
