@@ -78,6 +78,30 @@ def test_rearrange_forward_and_grad(name, fn, ref, device, float_dtype, rng):
     assert_close(got, expect.reshape(a.shape), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dt", ["float32", "float64", "uint8", "int16", "int64", "bool", "float16"])
+def test_flip_roll_triangle_kernels_every_layout(dt, rng):
+    """The cpu kernels of flip / roll / tril / triu (one copy with per-dim index maps; rows kept, zeroed or copied
+    in pieces) against NumPy for every element size, 1- to 4-D shapes with size-1 and empty dims, every subset of
+    flipped dims, rolls of any sign and size (several on one dim add up), and diagonals beyond the matrix."""
+    import itertools
+    for shape in [(7,), (3, 1, 5), (2, 3, 4, 6), (4, 0, 3), (1, 9), (5, 33)]:
+        a = (rng.standard_normal(shape) * 50).astype(dt) if dt != "bool" else rng.random(shape) > 0.5
+        x = dlcore.from_numpy(np.ascontiguousarray(a))
+        nd = len(shape)
+        for r in range(nd + 1):
+            for dims in itertools.combinations(range(nd), r):
+                assert np.array_equal(dlcore.flip(x, dims).numpy(), np.flip(a, dims)), (shape, dims)
+        for d in range(nd):
+            for sh in (1, -1, 3, -7, 40):
+                assert np.array_equal(dlcore.roll(x, sh, d).numpy(), np.roll(a, sh, d)), (shape, d, sh)
+        if nd >= 2:
+            assert np.array_equal(dlcore.roll(x, (2, 3, -1), (0, -1, 0)).numpy(), np.roll(a, (2, 3, -1), (0, -1, 0)))
+            for k in (-40, -2, -1, 0, 1, 3, 40):
+                assert np.array_equal(dlcore.tril(x, k).numpy(), np.tril(a, k)), (shape, k)
+                assert np.array_equal(dlcore.triu(x, k).numpy(), np.triu(a, k)), (shape, k)
+        assert np.array_equal(dlcore.roll(x, 5).numpy(), np.roll(a, 5))
+
+
 def test_rearrange_int_and_bool(device):
     a = np.arange(12).reshape(3, 4)
     assert_close(dlcore.tril(T(a, device)), np.tril(a), rtol=0, atol=0, check_dtype=True)

@@ -341,6 +341,33 @@ void bind_index(py::module_& m) {
   m.def("scatter_add_", [](py::object o, int64_t d, py::handle i, py::handle s) { return scatter_py(o, d, i, s, true); },
         py::arg("self"), py::arg("dim"), py::arg("index"), py::arg("src"));
   m.def("index_select", &index_select_py, py::arg("input"), py::arg("dim"), py::arg("index"));
+  // flip / roll / tril / triu of a cpu tensor (_rearrange.py's fast paths; other devices compose index ops)
+  m.def("_flip_roll_cpu", [](py::handle x_h, const std::vector<int64_t>& flip_dims,
+                             const std::vector<int64_t>& shifts) {
+    const Tensor& x0 = as_tensor(x_h, "flip", "input");
+    DLCORE_CHECK(x0.device().type == DeviceType::CPU, ValueError, "_flip_roll_cpu(): a cpu tensor is needed");
+    DLCORE_CHECK((int64_t)shifts.size() == x0.dim(), ValueError, "_flip_roll_cpu(): one shift per dim");
+    Tensor x = x0.contiguous();
+    std::vector<bool> flip(x.dim(), false);
+    std::vector<int64_t> shift(x.dim(), 0);
+    for (int64_t d : flip_dims) flip[norm_dim(d, x.dim(), "flip")] = true;
+    for (int d = 0; d < x.dim(); ++d) {
+      const int64_t n = x.size(d);
+      shift[d] = n ? ((shifts[d] % n) + n) % n : 0;
+    }
+    Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+    if (out.numel()) flip_roll_contiguous_cpu(out, x, flip, shift);
+    return wrap(out);
+  });
+  m.def("_triangle_cpu", [](py::handle x_h, int64_t diagonal, bool upper) {
+    const Tensor& x0 = as_tensor(x_h, upper ? "triu" : "tril", "input");
+    DLCORE_CHECK(x0.device().type == DeviceType::CPU && x0.dim() >= 2, ValueError,
+                 "_triangle_cpu(): a cpu tensor of 2 or more dims is needed");
+    Tensor x = x0.contiguous();
+    Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+    if (out.numel()) triangle_contiguous_cpu(out, x, diagonal, upper);
+    return wrap(out);
+  });
   m.def("index_add_", &index_add_py, py::arg("self"), py::arg("dim"), py::arg("index"), py::arg("source"));
   m.def("index_get", &index_get_py, py::arg("input"), py::arg("indices"),
         "input[indices[0], ..., indices[K-1]] over the leading K dims (indices: int64, one shape).");

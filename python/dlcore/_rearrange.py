@@ -79,12 +79,40 @@ def tile(input, dims):
 
 # ------------------------------------------------------------------------------------------------- flip, roll
 
+class _FlipRoll(Function):
+    """flip / roll of a cpu tensor by one kernel (_C._flip_roll_cpu); the gradient is the inverse move (recorded
+    under create_graph: a linear op's adjoint)."""
+    _double_backward = True
+
+    @staticmethod
+    def forward(ctx, x, flips, shifts):
+        ctx.flips, ctx.shifts = flips, shifts
+        return _C._flip_roll_cpu(x, flips, shifts)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _flip_roll_fast(g, ctx.flips, [-s for s in ctx.shifts]), None, None
+
+
+def _flip_roll_fast(x, flips, shifts):
+    """The cpu kernel, recorded when x requires grad (also in a double backward)."""
+    if _needs_grad(x):
+        return _FlipRoll.apply(x, flips, shifts)
+    return _C._flip_roll_cpu(x, flips, shifts)
+
+
+def _cpu_fast(input):
+    return input.device.type == "cpu" and input.ndim > 0
+
+
 def flip(input, dims):
     """The elements in reverse order along each dim of dims (a copy, like torch.flip)."""
     dims = _ints((dims,) if isinstance(dims, int) else (tuple(dims),), "flip", "dims")
     wrapped = [_norm_dim(d, input.ndim, "flip") for d in dims]
     if len(set(wrapped)) != len(wrapped):
         raise RuntimeError(f"flip(): dims has duplicates: {dims}")
+    if _cpu_fast(input):
+        return _flip_roll_fast(input, wrapped, [0] * input.ndim)
     out = input
     for d in wrapped:
         n = input.shape[d] if input.ndim else 1
@@ -119,6 +147,11 @@ def roll(input, shifts, dims=None):
     dims = _ints((dims,) if isinstance(dims, int) else (tuple(dims),), "roll", "dims")
     if len(shifts) != len(dims):
         raise RuntimeError(f"roll(): shifts and dimensions must align. shifts: {len(shifts)}, dims: {len(dims)}")
+    if _cpu_fast(input):
+        total = [0] * input.ndim
+        for s, d in zip(shifts, dims):
+            total[_norm_dim(d, input.ndim, "roll")] += s
+        return _flip_roll_fast(input, [], total)
     out = input
     for s, d in zip(shifts, dims):
         d = _norm_dim(d, input.ndim, "roll")
@@ -140,6 +173,8 @@ def _triangle(input, diagonal, upper, op):
         raise RuntimeError(f"{op}(): input tensor must have at least 2 dimensions, got shape {list(input.shape)}")
     if not isinstance(diagonal, (int, np.integer)) or isinstance(diagonal, bool):
         raise TypeError(f"{op}(): diagonal must be an int, got {type(diagonal).__name__}")
+    if input.device.type == "cpu":
+        return _triangle_fast(input, int(diagonal), upper)
     r, c = input.shape[-2], input.shape[-1]
     dev = input.device
     rows = _C.reshape(_arange(r, dev), [r, 1])
@@ -148,6 +183,27 @@ def _triangle(input, diagonal, upper, op):
     # the zeroed part: below the diagonal for triu, above it for tril
     drop = _C.lt(off, int(diagonal)) if upper else _C.gt(off, int(diagonal))
     return masked_fill(input, drop, 0)
+
+
+class _Triangle(Function):
+    """tril / triu of a cpu tensor by one kernel (_C._triangle_cpu); the gradient is the same triangle of g
+    (recorded under create_graph)."""
+    _double_backward = True
+
+    @staticmethod
+    def forward(ctx, x, diagonal, upper):
+        ctx.diagonal, ctx.upper = diagonal, upper
+        return _C._triangle_cpu(x, diagonal, upper)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _triangle_fast(g, ctx.diagonal, ctx.upper), None, None
+
+
+def _triangle_fast(x, diagonal, upper):
+    if _needs_grad(x):
+        return _Triangle.apply(x, diagonal, upper)
+    return _C._triangle_cpu(x, diagonal, upper)
 
 
 def tril(input, diagonal=0):

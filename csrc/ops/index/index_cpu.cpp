@@ -2,6 +2,7 @@
 // over the elementwise iterator (gathers split over threads; scatters stay on one thread).
 #include "ops/index/index.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -161,6 +162,89 @@ void index_select_contiguous_cpu(const Tensor& out, const Tensor& x, const Tenso
     for (int64_t j = j0; j < j1; ++j) {
       const int64_t b = j / K, k = j % K;
       std::memcpy(dst + j * bytes, src + (b * D * inner + o[k]) * isz, (size_t)bytes);
+    }
+  });
+}
+
+namespace {
+template <class T>
+void reverse_copy(char* dst, const char* src, int64_t n) {
+  T* d = reinterpret_cast<T*>(dst);
+  const T* s = reinterpret_cast<const T*>(src);
+  for (int64_t i = 0; i < n; ++i) d[i] = s[n - 1 - i];
+}
+}  // namespace
+
+void flip_roll_contiguous_cpu(const Tensor& out, const Tensor& x, const std::vector<bool>& flip,
+                              const std::vector<int64_t>& shift) {
+  const int nd = x.dim();
+  int k = -1;  // the last dim that moves
+  for (int d = 0; d < nd; ++d)
+    if (flip[d] || shift[d]) k = d;
+  const int64_t isz = (int64_t)x.itemsize();
+  const char* src = static_cast<const char*>(x.raw_data());
+  char* dst = static_cast<char*>(out.raw_data());
+  if (k < 0) {
+    std::memcpy(dst, src, (size_t)(x.numel() * isz));
+    return;
+  }
+  int64_t block = 1;  // elements of the dims after k
+  for (int d = k + 1; d < nd; ++d) block *= x.size(d);
+  // units: the index over dims [0, last] with last = k when block > 1, else k - 1 (rows of dim k moved as a whole)
+  const int last = block > 1 ? k : k - 1;
+  const int64_t row = block > 1 ? block : x.size(k);  // elements per unit
+  int64_t units = 1;
+  for (int d = 0; d <= last; ++d) units *= x.size(d);
+  const bool last_flip = block == 1 && flip[k];
+  const int64_t last_shift = block == 1 ? shift[k] : 0;
+  const int64_t bytes = row * isz;
+  parallel_for(0, units, std::max<int64_t>(1, 32768 / std::max<int64_t>(bytes, 1)), [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) {
+      int64_t rem = u, su = 0, mul = 1;  // the source unit of u
+      for (int d = last; d >= 0; --d) {
+        const int64_t n = x.size(d), i = rem % n;
+        rem /= n;
+        int64_t j = flip[d] ? n - 1 - i : i - shift[d];
+        if (j < 0) j += n;
+        su += j * mul;
+        mul *= n;
+      }
+      char* o = dst + u * bytes;
+      const char* s = src + su * bytes;
+      if (last_flip) {
+        switch (isz) {
+          case 1: reverse_copy<uint8_t>(o, s, row); break;
+          case 2: reverse_copy<uint16_t>(o, s, row); break;
+          case 4: reverse_copy<uint32_t>(o, s, row); break;
+          default: reverse_copy<uint64_t>(o, s, row); break;
+        }
+      } else if (last_shift) {  // out[i] = x[i - shift]: the tail of the row first
+        std::memcpy(o, s + (row - last_shift) * isz, (size_t)(last_shift * isz));
+        std::memcpy(o + last_shift * isz, s, (size_t)((row - last_shift) * isz));
+      } else {
+        std::memcpy(o, s, (size_t)bytes);
+      }
+    }
+  });
+}
+
+void triangle_contiguous_cpu(const Tensor& out, const Tensor& x, int64_t diagonal, bool upper) {
+  const int nd = x.dim();
+  const int64_t R = x.size(nd - 2), C = x.size(nd - 1), isz = (int64_t)x.itemsize();
+  const int64_t rows = x.numel() / std::max<int64_t>(C, 1);
+  const char* src = static_cast<const char*>(x.raw_data());
+  char* dst = static_cast<char*>(out.raw_data());
+  parallel_for(0, rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(C * isz, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t i = r % R;
+      // kept columns: tril j <= i + diagonal, triu j >= i + diagonal
+      const int64_t edge = std::min(std::max<int64_t>(i + diagonal + (upper ? 0 : 1), 0), C);
+      const int64_t k0 = upper ? edge : 0, k1 = upper ? C : edge;
+      char* o = dst + r * C * isz;
+      const char* s = src + r * C * isz;
+      if (k0 > 0) std::memset(o, 0, (size_t)(k0 * isz));
+      if (k1 > k0) std::memcpy(o + k0 * isz, s + k0 * isz, (size_t)((k1 - k0) * isz));
+      if (C > k1) std::memset(o + k1 * isz, 0, (size_t)((C - k1) * isz));
     }
   });
 }
