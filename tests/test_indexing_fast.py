@@ -28,3 +28,54 @@ def test_index_select_and_getitem_blocks(dtype, threads, rng):
             d[dlcore.tensor(np.array([-301]))]
     finally:
         dlcore.set_num_threads(old)
+
+
+# ------------------------------------------------------------------------------------------------- nonzero on the cpu
+
+NZ_SHAPES = [(), (0,), (1,), (5,), (257,), (3, 70, 100), (2, 3, 4, 5), (1025, 3), (1, 1, 7), (4, 0, 3),
+             (70000,), (300, 700), (2, 1, 40000)]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("shape", NZ_SHAPES, ids=str)
+@pytest.mark.parametrize("density", [0.0, 0.3, 0.97, 1.0])
+def test_nonzero_cpu_kernel_matches_numpy(rng, shape, density, threads):
+    """The cpu kernel (chunks of rows counted, then coordinates written branch-free): np.argwhere for 0- to 4-D
+    shapes, empty dims, densities from none to all, chunks split at 1-3 threads (rows of one chunk end mid-row
+    of hits, chunks without hits), as_tuple, where(cond)."""
+    a = (rng.random(shape) < density).astype(np.float32) * rng.standard_normal(shape).astype(np.float32)
+    prev = dlcore.get_num_threads()
+    dlcore.set_num_threads(threads)
+    try:
+        x = dlcore.tensor(a)
+        got = dlcore.nonzero(x)
+        assert got.dtype == dlcore.int64 and got.is_contiguous()
+        np.testing.assert_array_equal(got.numpy(), np.argwhere(a))
+        tup = dlcore.nonzero(x, as_tuple=True)
+        etup = np.nonzero(a) if a.ndim else (np.zeros(int(a != 0), np.int64),)
+        assert len(tup) == len(etup)
+        for g, e in zip(tup, etup):
+            np.testing.assert_array_equal(g.numpy(), e)
+        if a.ndim:
+            for g, e in zip(dlcore.where(x != 0), np.where(a != 0)):
+                np.testing.assert_array_equal(g.numpy(), e)
+    finally:
+        dlcore.set_num_threads(prev)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int32", "int64", "float64", "float16", "bfloat16"])
+def test_nonzero_cpu_dtypes_special_values_and_views(rng, dtype):
+    a = rng.integers(-2, 3, (6, 9))
+    if dtype == "bool":
+        a = a > 0
+    x = dlcore.tensor(a.astype(dtype if dtype != "bfloat16" else "float32"))
+    if dtype == "bfloat16":
+        x = x.to(dlcore.bfloat16)
+    if dtype in ("float64", "float16"):
+        a = a.astype(dtype)
+        a[0, 0], a[1, 1], a[2, 2] = np.nan, -0.0, np.inf  # NaN counts, -0.0 does not
+        x = dlcore.tensor(a)
+    np.testing.assert_array_equal(dlcore.nonzero(x).numpy(), np.argwhere(a))
+    b = rng.standard_normal((8, 10)).astype(np.float32)
+    v = dlcore.tensor(b).transpose(0, 1)[::2]  # non-contiguous view
+    np.testing.assert_array_equal(dlcore.nonzero(v > 0.2).numpy(), np.argwhere(b.T[::2] > 0.2))

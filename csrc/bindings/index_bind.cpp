@@ -375,7 +375,7 @@ void bind_index(py::module_& m) {
         py::arg("accumulate") = false);
   m.def("pad_index", &pad_index_py, py::arg("input"), py::arg("maps"));
   m.def("pad_index_backward", &pad_index_backward_py, py::arg("grad_output"), py::arg("maps"), py::arg("input_shape"));
-  m.def("_nonzero_device", [](py::handle x) {  // the device kernel of nonzero (index.h); no CPU one (NumPy's)
+  m.def("_nonzero_device", [](py::handle x) {  // the kernel of nonzero (index.h) on x's device
     Tensor t = as_tensor(x, "nonzero", "input");
     return wrap(nonzero_op.get(t.device().type)(t));
   }, py::arg("input"));

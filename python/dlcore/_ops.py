@@ -698,11 +698,11 @@ def where(condition, input=None, other=None):
 
 
 def nonzero(input, *, as_tuple=False):
-    """Indices of the non-zero elements (on the CPU by NumPy; on other devices by their kernel, which returns only
-    the count to the host)."""
+    """Indices of the non-zero elements by the kernel of the input's device (on a GPU only the count returns to the
+    host); a 0-d input by NumPy."""
     import numpy as np
     dev = input.device
-    if dev.type != "cpu" and hasattr(_C, "_nonzero_device"):
+    if input.ndim > 0:
         idx = _C._nonzero_device(input)  # int64 [count, ndim], row-major order
         if not as_tuple:
             return idx

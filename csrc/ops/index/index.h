@@ -70,7 +70,7 @@ inline Op<PadIndexBackwardFn> pad_index_backward_op{"pad_index_backward"};
 
 // nonzero(x): the coordinates of x's non-zero elements (x != 0; NaN counts as non-zero, as in NumPy and PyTorch) in
 // row-major order, as a new contiguous int64 [count, x.dim()] tensor on x's device. Only the count crosses to the
-// host (the output's size). A CUDA kernel here (index_cuda.cu); the CPU path is NumPy's (python/dlcore/_ops.py).
+// host (the output's size). Kernels in index_cpu.cpp and index_cuda.cu.
 using NonzeroFn = Tensor(const Tensor& x);
 inline Op<NonzeroFn> nonzero_op{"nonzero"};
 

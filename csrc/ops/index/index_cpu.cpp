@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "core/dtype.h"
 #include "core/errors.h"
@@ -249,6 +250,81 @@ void triangle_contiguous_cpu(const Tensor& out, const Tensor& x, int64_t diagona
   });
 }
 
+// nonzero (contract in index.h) on the cpu: flags (x != 0 by the cast to bool), rows of the last dim split in
+// chunks, a count per chunk, the chunks' output offsets, then each chunk writes its coordinates: a row's leading
+// coordinates are carried from row to row (no division per hit) and every element writes its coordinates at the
+// next free slot, which advances by its flag (no branch per element; the chunk stops at its last hit, so it never
+// writes into the next chunk's rows). [256,1000] half non-zero, 1 thread: NumPy's nonzero + stack 1.76 ms, torch
+// 1.26 ms.
+Tensor nonzero_cpu(const Tensor& x) {
+  const int nd = x.dim();
+  const int64_t n = x.numel();
+  if (n == 0 || nd == 0) {
+    const bool hit = n == 1 && x.to(DType::Bool).data<bool>()[0];
+    return Tensor::zeros(IntList{hit ? 1 : 0, (int64_t)nd}, DType::Int64, x.device());
+  }
+  Tensor flags = x.to(DType::Bool).contiguous();
+  const uint8_t* f = reinterpret_cast<const uint8_t*>(flags.raw_data());
+  const int64_t L = x.size(nd - 1), rows = n / L;
+  const int nt = (int)std::min<int64_t>(get_num_threads(), std::max<int64_t>(1, n / 65536));
+  std::vector<int64_t> start(nt + 1, 0);
+  auto row_range = [&](int c, int64_t& r0, int64_t& r1) {
+    r0 = rows * c / nt;
+    r1 = rows * (c + 1) / nt;
+  };
+  parallel_run(nt, [&](int c, int) {
+    int64_t r0, r1;
+    row_range(c, r0, r1);
+    int64_t cnt = 0;
+    for (int64_t i = r0 * L; i < r1 * L; ++i) cnt += f[i] != 0;
+    start[c + 1] = cnt;
+  });
+  for (int c = 0; c < nt; ++c) start[c + 1] += start[c];
+  Tensor out = Tensor::empty(IntList{start[nt], (int64_t)nd}, DType::Int64, x.device());
+  int64_t* o = out.data<int64_t>();
+  parallel_run(nt, [&](int c, int) {
+    int64_t r0, r1;
+    row_range(c, r0, r1);
+    int64_t k = start[c];
+    const int64_t kend = start[c + 1];
+    if (k == kend) return;
+    int64_t lead[kMaxDims] = {};  // the coordinates of row r0 in the leading dims
+    for (int64_t rem = r0, d = nd - 2; d >= 0; --d) {
+      lead[d] = rem % x.size(d);
+      rem /= x.size(d);
+    }
+    for (int64_t r = r0; r < r1 && k < kend; ++r) {
+      const uint8_t* fr = f + r * L;
+      if (nd == 1) {
+        for (int64_t j = 0; j < L && k < kend; ++j) {
+          o[k] = j;
+          k += fr[j] != 0;
+        }
+      } else if (nd == 2) {
+        const int64_t r_ = lead[0];
+        for (int64_t j = 0; j < L && k < kend; ++j) {
+          o[2 * k] = r_;
+          o[2 * k + 1] = j;
+          k += fr[j] != 0;
+        }
+      } else {
+        for (int64_t j = 0; j < L && k < kend; ++j) {
+          int64_t* ok = o + k * nd;
+          for (int d = 0; d < nd - 1; ++d) ok[d] = lead[d];
+          ok[nd - 1] = j;
+          k += fr[j] != 0;
+        }
+      }
+      for (int d = nd - 2; d >= 0; --d) {  // the next row's leading coordinates
+        if (++lead[d] < x.size(d)) break;
+        lead[d] = 0;
+      }
+    }
+  });
+  return out;
+}
+
+static KernelRegistrar reg_nz(nonzero_op, DeviceType::CPU, &nonzero_cpu, "cpu");
 static KernelRegistrar reg_g(gather_by_offset_op, DeviceType::CPU, &gather_by_offset_cpu, "cpu");
 static KernelRegistrar reg_s(scatter_by_offset_op, DeviceType::CPU, &scatter_by_offset_cpu, "cpu");
 
