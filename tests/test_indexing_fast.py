@@ -79,3 +79,62 @@ def test_nonzero_cpu_dtypes_special_values_and_views(rng, dtype):
     b = rng.standard_normal((8, 10)).astype(np.float32)
     v = dlcore.tensor(b).transpose(0, 1)[::2]  # non-contiguous view
     np.testing.assert_array_equal(dlcore.nonzero(v > 0.2).numpy(), np.argwhere(b.T[::2] > 0.2))
+
+
+# ------------------------------------------------------------------------------------------------- cat on the cpu
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cat_cpu_pieces_layouts_and_dtypes(rng, threads):
+    """cat's cpu kernel: contiguous pieces by memcpy (whole pieces split over threads when dim is the outermost
+    of size > 1, per outer row otherwise), non-contiguous or other-dtype pieces by a casting copy, empty pieces,
+    promotion; against np.concatenate."""
+    prev = dlcore.get_num_threads()
+    dlcore.set_num_threads(threads)
+    try:
+        for shapes, dim in [([(300, 500), (2, 500), (700, 500)], 0), ([(4, 3, 5), (4, 0, 5), (4, 7, 5)], 1),
+                            ([(6, 2), (6, 9), (6, 1)], -1), ([(1, 3, 200000), (1, 2, 200000)], 1),
+                            ([(5,), (0,), (3,)], 0), ([(2, 3, 4)], 2)]:
+            arrs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+            ts = [dlcore.tensor(a) for a in arrs]
+            np.testing.assert_array_equal(dlcore.cat(ts, dim).numpy(), np.concatenate(arrs, dim))
+            # a transposed (non-contiguous) piece and a float64 piece (promotes the result)
+            if len(shapes[0]) == 2 and shapes[0][0] == 6:
+                t0 = dlcore.tensor(np.ascontiguousarray(arrs[0].T)).t()
+                mixed = [t0, ts[1].double(), ts[2]]
+                got = dlcore.cat(mixed, dim)
+                assert got.dtype == dlcore.float64
+                np.testing.assert_array_equal(got.numpy(), np.concatenate([arrs[0], arrs[1].astype(np.float64),
+                                                                           arrs[2]], dim))
+        ints = [dlcore.tensor(np.arange(6, dtype=np.int16).reshape(2, 3)), dlcore.tensor(np.ones((2, 1), np.int16))]
+        np.testing.assert_array_equal(dlcore.cat(ints, 1).numpy(),
+                                      np.concatenate([np.arange(6).reshape(2, 3), np.ones((2, 1))], 1))
+        assert dlcore.cat(ints, 1).dtype == dlcore.int16
+    finally:
+        dlcore.set_num_threads(prev)
+
+
+def test_stack_and_cat_native_paths_match_numpy_and_defer_errors(rng):
+    """stack / cat's native happy path against NumPy (every dim, promotion, non-contiguous pieces); the cases it
+    leaves to the Python path still raise there (bad dim, mismatched shapes, non-tensors) or record autograd."""
+    a = [rng.standard_normal((3, 4)).astype(np.float32) for _ in range(3)]
+    ts = [dlcore.tensor(x) for x in a]
+    for d in (-3, -2, -1, 0, 1, 2):
+        np.testing.assert_array_equal(dlcore.stack(ts, d).numpy(), np.stack(a, d))
+    np.testing.assert_array_equal(dlcore.stack((ts[0].t(), ts[1].t().double())).numpy(),
+                                  np.stack([a[0].T, a[1].T.astype(np.float64)]))
+    assert dlcore.stack((ts[0], ts[1].double())).dtype == dlcore.float64
+    with pytest.raises(IndexError):
+        dlcore.stack(ts, 3)
+    with pytest.raises(Exception, match="equal size"):
+        dlcore.stack([ts[0], dlcore.zeros(4, 3)])
+    with pytest.raises(TypeError, match="element 1"):
+        dlcore.cat([ts[0], 3.0])
+    with pytest.raises(Exception, match="sizes of tensors must match"):
+        dlcore.cat([ts[0], dlcore.zeros(2, 5)], 0)
+    g = dlcore.tensor(a[0], requires_grad=True)
+    s = dlcore.stack([g, ts[1]], 1)
+    assert s.requires_grad
+    s.sum().backward()
+    np.testing.assert_array_equal(g.grad.numpy(), np.ones((3, 4), np.float32))
+    with dlcore.no_grad():
+        assert not dlcore.cat([g, ts[1]]).requires_grad

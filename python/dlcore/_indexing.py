@@ -690,6 +690,8 @@ def _cat_raw(tensors, dim):
     for t in tensors[1:]:
         if t.dtype != dt:
             dt = _C.promote_types(dt, t.dtype)
+    if ref.device.type == "cpu":
+        return _C._cat_cpu(tensors, dim, dt)
     shape = list(ref.shape)
     shape[dim] = builtins.sum(t.shape[dim] for t in tensors)
     out = _C.empty(shape, dt, ref.device)
@@ -704,6 +706,10 @@ def _cat_raw(tensors, dim):
 
 def cat(tensors, dim=0, *, out=None):
     """Concatenates tensors (same shape except along dim) along dim; 1-D empty tensors are skipped (torch)."""
+    if out is None:
+        r = _C._cat_fast_cpu(tensors, dim)  # the native happy path on the cpu; None: the checks below
+        if r is not None:
+            return r
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         tensors = list(tensors) if not isinstance(tensors, Tensor) else None
         if tensors is None:
@@ -745,6 +751,10 @@ concatenate = cat
 
 
 def stack(tensors, dim=0, *, out=None):
+    if out is None:
+        r = _C._stack_fast_cpu(tensors, dim)  # the native happy path on the cpu; None: the checks below
+        if r is not None:
+            return r
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack(): expects a non-empty TensorList")

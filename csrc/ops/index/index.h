@@ -54,6 +54,11 @@ inline Op<ScatterByOffsetFn> scatter_by_offset_op{"scatter_by_offset"};
 void flip_roll_contiguous_cpu(const Tensor& out, const Tensor& x, const std::vector<bool>& flip,
                               const std::vector<int64_t>& shift);
 
+// cat along dim d of cpu tensors (same rank, sizes equal but along d) into out (contiguous, cpu): the contiguous
+// inputs of out's dtype by memcpy (big pieces split over the threads), the others by a casting copy into their
+// slice. [256,1000] x 2 along dim 0, 1 thread: 47 us by a Python loop of slice copies, torch 37.
+void cat_cpu(const Tensor& out, const std::vector<Tensor>& ts, int d);
+
 // tril (upper false) / triu (upper true) of a contiguous cpu tensor into the contiguous out: per row of each
 // matrix a copy of the kept columns and zeros elsewhere (was a masked_fill with a broadcast mask: 5x slower).
 void triangle_contiguous_cpu(const Tensor& out, const Tensor& x, int64_t diagonal, bool upper);

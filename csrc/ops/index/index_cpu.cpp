@@ -229,6 +229,43 @@ void flip_roll_contiguous_cpu(const Tensor& out, const Tensor& x, const std::vec
   });
 }
 
+void cat_cpu(const Tensor& out, const std::vector<Tensor>& ts, int d) {
+  const IntList& shape = out.shape();
+  const int64_t total = shape[d];
+  int64_t outer = 1, inner = 1;
+  for (int k = 0; k < d; ++k) outer *= shape[k];
+  for (int k = d + 1; k < (int)shape.size(); ++k) inner *= shape[k];
+  const int64_t isz = (int64_t)out.itemsize(), row = total * inner * isz;
+  struct Piece { const char* src; int64_t off, bytes; };
+  std::vector<Piece> pieces;
+  int64_t start = 0;
+  for (const Tensor& t : ts) {
+    const int64_t n = t.size(d);
+    if (n && t.dtype() == out.dtype() && t.is_contiguous() && t.device().type == DeviceType::CPU)
+      pieces.push_back({static_cast<const char*>(t.raw_data()), start * inner * isz, n * inner * isz});
+    else if (n)
+      out.slice(d, start, start + n, 1).copy_from(t);
+    start += n;
+  }
+  char* dst = static_cast<char*>(out.raw_data());
+  if (outer == 1) {  // whole pieces: split the big ones so that both threads copy
+    constexpr int64_t kChunk = 256 << 10;
+    std::vector<Piece> segs;
+    for (const Piece& p : pieces)
+      for (int64_t o = 0; o < p.bytes; o += kChunk)
+        segs.push_back({p.src + o, p.off + o, std::min(kChunk, p.bytes - o)});
+    parallel_for(0, (int64_t)segs.size(), 1, [&](int64_t s0, int64_t s1) {
+      for (int64_t s = s0; s < s1; ++s) std::memcpy(dst + segs[s].off, segs[s].src, (size_t)segs[s].bytes);
+    });
+  } else {
+    parallel_for(0, outer, std::max<int64_t>(1, 32768 / std::max<int64_t>(row, 1)), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o)
+        for (const Piece& p : pieces)
+          std::memcpy(dst + o * row + p.off, p.src + o * p.bytes, (size_t)p.bytes);
+    });
+  }
+}
+
 void triangle_contiguous_cpu(const Tensor& out, const Tensor& x, int64_t diagonal, bool upper) {
   const int nd = x.dim();
   const int64_t R = x.size(nd - 2), C = x.size(nd - 1), isz = (int64_t)x.itemsize();
