@@ -74,6 +74,11 @@ struct UnaryParams {
   bool has_a = false, has_b = false;
 };
 
+// y[i] = x[i]^e over n contiguous cpu elements on the calling thread (y may be x), by the running ISA's pow loop
+// (the vector power on AVX-512): for other families' kernels (local_response_norm's scale^-beta).
+void pow_scalar_contiguous_cpu(float* y, const float* x, float e, int64_t n);
+void pow_scalar_contiguous_cpu(double* y, const double* x, double e, int64_t n);
+
 // ------------------------------------------------------------------------------------------------ formulas
 
 template <class T> DLCORE_HOSTDEV bool is_nan_v(T x) {

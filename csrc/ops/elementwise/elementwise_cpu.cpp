@@ -44,6 +44,17 @@ ElementwiseLoopFn* unary_loop_for(UnaryOp op, DType dt) {
   return nullptr;
 }
 
+template <class T>
+void pow_scalar_contiguous(T* y, const T* x, T e, int64_t n) {
+  ElementwiseLoopFn* fn = unary_loop_for(UnaryOp::PowScalar, std::is_same_v<T, float> ? DType::Float32 : DType::Float64);
+  char* p[2] = {reinterpret_cast<char*>(y), reinterpret_cast<char*>(const_cast<T*>(x))};
+  const int64_t s[2] = {(int64_t)sizeof(T), (int64_t)sizeof(T)};
+  UnaryParams prm;
+  prm.a = (double)e;
+  prm.has_a = true;
+  fn(p, s, n, &prm);
+}
+
 void binary_cpu(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   ElementwiseLoopFn* fn = binary_loop_for(op, a.dtype());
   DLCORE_CHECK(fn, TypeError, binary_op_name(op), ": not supported for dtype ", dtype_name(a.dtype()));
@@ -160,6 +171,11 @@ KernelRegistrar reg_copy(copy_op, DeviceType::CPU, &copy_cpu, "cpu");
 KernelRegistrar reg_fill(fill_op, DeviceType::CPU, &fill_cpu, "cpu");
 
 }  // namespace
+
+void pow_scalar_contiguous_cpu(float* y, const float* x, float e, int64_t n) { pow_scalar_contiguous(y, x, e, n); }
+void pow_scalar_contiguous_cpu(double* y, const double* x, double e, int64_t n) {
+  pow_scalar_contiguous(y, x, e, n);
+}
 
 bool take_int_div_by_zero_flag() { return g_int_div_by_zero.exchange(false); }
 void set_int_div_by_zero_flag() { g_int_div_by_zero.store(true, std::memory_order_relaxed); }

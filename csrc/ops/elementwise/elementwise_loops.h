@@ -31,11 +31,17 @@ constexpr bool binary_supported() {
 #if DLCORE_VLEN > 1
 template <BinaryOp OP>
 constexpr bool binary_has_vec() {
+#if defined(DLCORE_HAVE_VPOW)
+  if (OP == BinaryOp::Pow) return true;
+#endif
   return OP == BinaryOp::LogAddExp || OP == BinaryOp::LogAddExp2 || OP == BinaryOp::Atan2;
 }
 template <BinaryOp OP>
 DLCORE_ALWAYS_INLINE vf binary_vec(vf a, vf b) {
   if constexpr (OP == BinaryOp::Atan2) return vatan2(a, b);
+#if defined(DLCORE_HAVE_VPOW)
+  else if constexpr (OP == BinaryOp::Pow) return vpowf(a, b);
+#endif
   else return vlogaddexp<OP == BinaryOp::LogAddExp2>(a, b);
 }
 #endif
@@ -196,6 +202,23 @@ void unary_loop(char** p, const int64_t* s, int64_t n, const UnaryParams* prm) {
         for (int64_t i = 0; i < n; ++i) o[i] = pow_scalar(x[i], T(0.5));
         return;
       }
+#if defined(DLCORE_HAVE_VPOW)
+      // any other finite exponent (not 0 or 1, which pow_scalar keeps exact): the vector power (vecmath.h)
+      if constexpr (std::is_same_v<T, float>) {
+        if (e == e && e != T(0) && e != T(1) && std::fabs(e) < T(1e30)) {
+          int64_t i = 0;
+          for (; i + kVLen <= n; i += kVLen) vstore(o + i, vpowf(vload(x + i), e));
+          if (i < n) {  // tail through a padded vector: every element gets the same formula
+            float buf[kVLen];
+            for (int l = 0; l < kVLen; ++l) buf[l] = 1.0f;
+            std::memcpy(buf, x + i, (n - i) * sizeof(float));
+            vstore(buf, vpowf(vload(buf), e));
+            std::memcpy(o + i, buf, (n - i) * sizeof(float));
+          }
+          return;
+        }
+      }
+#endif
     }
     for (int64_t i = 0; i < n; ++i) o[i] = unary_apply<OP, T>(x[i], P);
   } else {

@@ -609,4 +609,69 @@ DLCORE_ALWAYS_INLINE vf vatanh(vf x) {
   return as_float(as_int(vselect(ax == 1.0f, vsplat(__builtin_inff()), r)) | (as_int(x) & (int32_t)0x80000000));
 }
 
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+#define DLCORE_HAVE_VPOW 1
+// x^e for float32 x > 0 (finite) and a finite scalar e, in double: log(x) = k ln2 + log(m), m in [0.75, 1.5) by
+// vgetmantpd/vgetexppd, log(m) = 2 atanh(s), s = (m - 1) / (m + 1) (|s| <= 0.2, odd series to s^13: 1e-10), then
+// exp(e log x) by n ln2 + r (|r| <= ln2/2, Taylor to r^10: 2e-13) and vscalefpd, rounded to float once: within
+// one ulp of the true power (powf). Lanes outside the domain (x <= 0, inf, NaN) are redone by std::pow.
+DLCORE_ALWAYS_INLINE __m512d vpow_pd(__m512d x, __m512d e) {
+  constexpr __mmask8 all = 0xff;
+  const __m512d m = _mm512_maskz_getmant_pd(all, x, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_src);
+  __m512d k = _mm512_maskz_getexp_pd(all, x);
+  k = _mm512_mask_add_pd(k, _mm512_cmp_pd_mask(m, _mm512_set1_pd(1.0), _CMP_LT_OQ), k, _mm512_set1_pd(1.0));
+  const __m512d s = _mm512_div_pd(_mm512_sub_pd(m, _mm512_set1_pd(1.0)), _mm512_add_pd(m, _mm512_set1_pd(1.0)));
+  const __m512d z = _mm512_mul_pd(s, s);
+  __m512d p = _mm512_set1_pd(2.0 / 13);
+  p = _mm512_fmadd_pd(p, z, _mm512_set1_pd(2.0 / 11));
+  p = _mm512_fmadd_pd(p, z, _mm512_set1_pd(2.0 / 9));
+  p = _mm512_fmadd_pd(p, z, _mm512_set1_pd(2.0 / 7));
+  p = _mm512_fmadd_pd(p, z, _mm512_set1_pd(2.0 / 5));
+  p = _mm512_fmadd_pd(p, z, _mm512_set1_pd(2.0 / 3));
+  p = _mm512_fmadd_pd(p, z, _mm512_set1_pd(2.0));
+  const __m512d logm = _mm512_mul_pd(p, s);
+  const __m512d lx = _mm512_fmadd_pd(k, _mm512_set1_pd(0.69314718055994530942), logm);
+  __m512d t = _mm512_mul_pd(lx, e);
+  t = _mm512_maskz_min_pd(all, _mm512_set1_pd(800.0), _mm512_maskz_max_pd(all, _mm512_set1_pd(-800.0), t));
+  const __m512d n = _mm512_maskz_roundscale_pd(all, _mm512_mul_pd(t, _mm512_set1_pd(1.4426950408889634074)),
+                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), t);  // ln2 hi (fdlibm)
+  r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);         // ln2 lo
+  __m512d q = _mm512_set1_pd(1.0 / 3628800);
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0 / 362880));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0 / 40320));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0 / 5040));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0 / 720));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0 / 120));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0 / 24));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0 / 6));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0.5));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0));
+  q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0));
+  return _mm512_maskz_scalef_pd(all, q, n);
+}
+DLCORE_ALWAYS_INLINE __m512d vlow_pd(vf v) { return _mm512_cvtps_pd(_mm512_castps512_ps256((__m512)v)); }
+DLCORE_ALWAYS_INLINE __m512d vhigh_pd(vf v) {
+  return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd((__m512)v), 1)));
+}
+// x^e lane by lane (e a vector: torch.pow(tensor, tensor)); lanes with x <= 0, x or e not finite by std::pow.
+DLCORE_ALWAYS_INLINE vf vpowf(vf x, vf e) {
+  const __m512d lo = vpow_pd(vlow_pd(x), vlow_pd(e)), hi = vpow_pd(vhigh_pd(x), vhigh_pd(e));
+  vf res = (vf)_mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+  const vi bad = ~((x > 0.0f) & (x < __builtin_inff()) & (vabs(e) < __builtin_inff()));  // (NaN too)
+  if (__builtin_expect(!vany(bad), 1)) return res;
+  float xs[kVLen], es[kVLen], rs[kVLen];
+  int32_t bs[kVLen];
+  std::memcpy(xs, &x, sizeof xs);
+  std::memcpy(es, &e, sizeof es);
+  std::memcpy(rs, &res, sizeof rs);
+  std::memcpy(bs, &bad, sizeof bs);
+  for (int l = 0; l < kVLen; ++l)
+    if (bs[l]) rs[l] = std::pow(xs[l], es[l]);
+  std::memcpy(&res, rs, sizeof rs);
+  return res;
+}
+DLCORE_ALWAYS_INLINE vf vpowf(vf x, float e) { return vpowf(x, vsplat(e)); }
+#endif
+
 }  // namespace dlcore::DLCORE_ISA_NS

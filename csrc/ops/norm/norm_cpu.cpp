@@ -2,6 +2,7 @@
 // local response normalisation, and the registration for the cpu device.
 #define DLCORE_ISA_NS scalar
 #define DLCORE_VLEN 1
+#include "ops/elementwise/elementwise.h"
 #include "ops/norm/norm_loops.h"
 
 #include "core/cpu_features.h"
@@ -65,7 +66,8 @@ void lrn_fwd_cpu(const Tensor& y, const Tensor& x, const LrnArgs& a) {
         const T* xn = xp + n * C * S;
         T* yn = yp + n * C * S;
         lrn_scale(sc.data(), xn, C, S, a);
-        for (int64_t i = 0; i < C * S; ++i) yn[i] = xn[i] * std::pow(sc[i], (T)-a.beta);
+        pow_scalar_contiguous_cpu(sc.data(), sc.data(), (T)-a.beta, C * S);  // (a per-element std::pow: 4x slower)
+        for (int64_t i = 0; i < C * S; ++i) yn[i] = xn[i] * sc[i];
       }
     });
   });
@@ -87,7 +89,11 @@ void lrn_bwd_cpu(const Tensor& gx, const Tensor& g, const Tensor& x, const LrnAr
         const T* gn = gp + n * C * S;
         T* on = op + n * C * S;
         lrn_scale(sc.data(), xn, C, S, a);
-        for (int64_t i = 0; i < C * S; ++i) t[i] = gn[i] * xn[i] * std::pow(sc[i], (T)(-a.beta - 1));
+        pow_scalar_contiguous_cpu(t.data(), sc.data(), (T)(-a.beta - 1), C * S);
+        for (int64_t i = 0; i < C * S; ++i) {
+          sc[i] *= t[i];  // scale^-beta
+          t[i] *= gn[i] * xn[i];
+        }
         // channel c collects t_j for the j whose window contains c: j in [c - hi, c + lo]
         for (int64_t c = 0; c < C; ++c) {
           T* o = on + c * S;
@@ -96,7 +102,7 @@ void lrn_bwd_cpu(const Tensor& gx, const Tensor& g, const Tensor& x, const LrnAr
             for (int64_t s = 0; s < S; ++s) o[s] += t[j * S + s];
           for (int64_t s = 0; s < S; ++s) {
             int64_t i = c * S + s;
-            o[s] = gn[i] * std::pow(sc[i], (T)-a.beta) - coef * xn[i] * o[s];
+            o[s] = gn[i] * sc[i] - coef * xn[i] * o[s];
           }
         }
       }
