@@ -340,6 +340,26 @@ def test_erf_accuracy():
         assert_close(dlcore.erf(dlcore.from_numpy(a)), ref, rtol=5e-7, atol=2e-7)
 
 
+@pytest.mark.parametrize("dt", ["float32", "float64", "int64", "uint8", "bool", "float16", "int16"])
+def test_where_random_masks_every_operand_layout(dt, rng):
+    """where's branch-free cpu rows: random masks with values contiguous, broadcast rows/columns or scalars,
+    strided (the generic loop), against np.where; masked_fill on top of it."""
+    shape = (37, 301)
+    c = rng.random(shape) > 0.5
+    a = (rng.standard_normal(shape) * 20).astype(dt)
+    b = (rng.standard_normal(shape) * 20).astype(dt)
+    row = (rng.standard_normal((1, 301)) * 20).astype(dt)
+    col = (rng.standard_normal((37, 1)) * 20).astype(dt)
+    C, A, B = dlcore.tensor(c), dlcore.tensor(a), dlcore.tensor(b)
+    for x, xn in ((A, a), (dlcore.tensor(row), row), (dlcore.tensor(col), col), (dlcore.tensor(a[0, 0]), a[0, 0])):
+        for y, yn in ((B, b), (dlcore.tensor(row), row), (dlcore.tensor(b[1, 1]), b[1, 1])):
+            np.testing.assert_array_equal(dlcore.where(C, x, y).numpy(), np.where(c, xn, yn))
+    At = dlcore.tensor(np.ascontiguousarray(a.T)).t()  # strided
+    np.testing.assert_array_equal(dlcore.where(C, At, B).numpy(), np.where(c, a, b))
+    if dt != "bool":
+        np.testing.assert_array_equal(A.masked_fill(C, 3).numpy(), np.where(c, np.array(3).astype(dt), a))
+
+
 def test_where_and_clamp(device, rng):
     a = rng.standard_normal((4, 5)).astype(np.float32)
     c = a > 0

@@ -155,6 +155,29 @@ void where_cpu(const Tensor& out, const Tensor& cond, const Tensor& a, const Ten
     using T = typename decltype(tag)::type;
     CpuLoop L = make_cpu_loop({&out, &cond, &a, &b});
     run_cpu_loop(L, [&](char** p, const int64_t* s, int64_t n) {
+      constexpr int64_t st = sizeof(T);
+      if (s[0] == st && s[1] == 1 && (s[2] == st || s[2] == 0) && (s[3] == st || s[3] == 0)) {
+        // contiguous rows (either value possibly a broadcast scalar): both values loaded, then a select, so the
+        // compiler emits a blend / cmov instead of a branch on the mask (a random mask mispredicted half the
+        // branches: [256,1000] float32, 1 thread, 940 -> ~30 us; torch 950)
+        T* o = reinterpret_cast<T*>(p[0]);
+        const uint8_t* c = reinterpret_cast<const uint8_t*>(p[1]);
+        const T* pa = reinterpret_cast<const T*>(p[2]);
+        const T* pb = reinterpret_cast<const T*>(p[3]);
+        auto run = [&](auto a_vec, auto b_vec) {
+          for (int64_t i = 0; i < n; ++i) {
+            const T x = pa[decltype(a_vec)::value ? i : 0], y = pb[decltype(b_vec)::value ? i : 0];
+            o[i] = c[i] ? x : y;
+          }
+        };
+        using Y = std::true_type;
+        using N = std::false_type;
+        if (s[2] && s[3]) run(Y{}, Y{});
+        else if (s[2]) run(Y{}, N{});
+        else if (s[3]) run(N{}, Y{});
+        else run(N{}, N{});
+        return;
+      }
       for (int64_t i = 0; i < n; ++i) {
         bool c = *reinterpret_cast<const bool*>(p[1] + i * s[1]);
         *reinterpret_cast<T*>(p[0] + i * s[0]) =
