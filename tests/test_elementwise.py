@@ -360,6 +360,34 @@ def test_where_random_masks_every_operand_layout(dt, rng):
         np.testing.assert_array_equal(A.masked_fill(C, 3).numpy(), np.where(c, np.array(3).astype(dt), a))
 
 
+def test_add_inplace_alpha_fused_and_composed_paths(rng, device):
+    """Tensor.add_(other, alpha=a): the fused cpu pass (same shape, dtype, contiguous floats) and the composed
+    path (broadcast, mixed dtypes, views, other devices, autograd) give self + a * other; the version counter
+    moves (a saved tensor modified in place is caught)."""
+    y = rng.standard_normal((64, 33)).astype(np.float32)
+    x = rng.standard_normal((64, 33)).astype(np.float32)
+    for other, on in ((x, x), (x[0], x[0]), (x.astype(np.float64), x)):
+        t = dlcore.tensor(y, device=device)
+        v0 = t._version
+        r = t.add_(dlcore.tensor(other, device=device), alpha=-0.37)
+        assert r is t and t._version > v0
+        assert_close(t.cpu().numpy(), y + np.float32(-0.37) * on.astype(np.float32), rtol=1e-6, atol=1e-6)
+    t = dlcore.tensor(y, device=device)
+    t.add_(t, alpha=2.0)  # self as other
+    assert_close(t.cpu().numpy(), 3 * y, rtol=1e-6, atol=1e-6)
+    w = dlcore.tensor(y, device=device, requires_grad=True)
+    c = dlcore.tensor(x, device=device)
+    prod = w * c  # saves c, which needs no grad: the fused pass takes c.add_
+    c.add_(dlcore.tensor(y, device=device), alpha=0.5)
+    with pytest.raises(RuntimeError, match="modified by an inplace|version"):
+        prod.sum().backward()
+    g = dlcore.tensor(y, device=device, requires_grad=True)
+    z = g * 2.0
+    z.add_(dlcore.tensor(x, device=device), alpha=3.0)  # recorded: d/dg = 2
+    z.sum().backward()
+    assert_close(g.grad.cpu().numpy(), np.full_like(y, 2.0))
+
+
 def test_where_and_clamp(device, rng):
     a = rng.standard_normal((4, 5)).astype(np.float32)
     c = a > 0

@@ -194,6 +194,12 @@ void bind_ops(py::module_& m) {
     p.a = s.kind == ScalarArg::Float ? s.d : (double)s.i;
     return wrap(unary(UnaryOp::PowScalar, xt, p));
   });
+  // self += alpha * other in one pass when add_scaled_inplace_cpu takes the case (elementwise.h); False otherwise
+  m.def("_add_scaled_", [](PyTensor& self, const PyTensor& other, double alpha) {
+    if (!add_scaled_inplace_cpu(self.t, other.t, alpha)) return false;
+    ++self.t.storage()->version;
+    return true;
+  });
   m.def("where", [](const PyTensor& c, py::handle a, py::handle b) {
     Operand oa = to_operand(a, "where", "input"), ob = to_operand(b, "where", "other");
     DType dt = result_type(oa.t, oa.is_scalar ? &oa.s : nullptr, ob.t, ob.is_scalar ? &ob.s : nullptr);

@@ -482,6 +482,10 @@ for _name, _raw, _fn in [("add_", _C.add_, _ops.add), ("sub_", _C.sub_, _ops.sub
 
 def _add_inplace_alpha(self, other, *, alpha=1):
     if alpha != 1:
+        # one fused pass when nothing needs autograd (same shape/dtype contiguous cpu floats); else mul then add_
+        if (_isT(other, Tensor) and not _needs_grad(self, other) and "_nograd_view" not in self.__dict__
+                and isinstance(alpha, (int, float)) and _C._add_scaled_(self, other, float(alpha))):
+            return self
         other = _ops._scaled(other, alpha)
     return Tensor._add_plain(self, other)
 

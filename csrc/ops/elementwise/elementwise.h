@@ -74,6 +74,11 @@ struct UnaryParams {
   bool has_a = false, has_b = false;
 };
 
+// y += alpha x in one pass (Tensor.add_(other, alpha=...): an optimizer step written by hand, an EMA) for contiguous
+// cpu float32/float64 tensors of one shape and dtype; false (nothing done) for any other case, which the caller
+// composes (mul, then add_). [256,1000], 1 thread: 52 us composed, torch 25.
+bool add_scaled_inplace_cpu(const Tensor& y, const Tensor& x, double alpha);
+
 // y[i] = x[i]^e over n contiguous cpu elements on the calling thread (y may be x), by the running ISA's pow loop
 // (the vector power on AVX-512): for other families' kernels (local_response_norm's scale^-beta).
 void pow_scalar_contiguous_cpu(float* y, const float* x, float e, int64_t n);

@@ -195,6 +195,24 @@ KernelRegistrar reg_fill(fill_op, DeviceType::CPU, &fill_cpu, "cpu");
 
 }  // namespace
 
+bool add_scaled_inplace_cpu(const Tensor& y, const Tensor& x, double alpha) {
+  if (y.device().type != DeviceType::CPU || x.device().type != DeviceType::CPU || y.dtype() != x.dtype() ||
+      y.shape() != x.shape() || !y.is_contiguous() || !x.is_contiguous() ||
+      (y.dtype() != DType::Float32 && y.dtype() != DType::Float64))
+    return false;
+  if (y.storage() == x.storage() && y.raw_data() != x.raw_data()) return false;  // partial overlap: the slow path
+  dispatch_float(y.dtype(), "add_", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* py = y.data<T>();
+    const T* px = x.data<T>();
+    const T a = (T)alpha;
+    parallel_for(0, y.numel(), kElementwiseGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) py[i] += a * px[i];
+    });
+  });
+  return true;
+}
+
 void pow_scalar_contiguous_cpu(float* y, const float* x, float e, int64_t n) { pow_scalar_contiguous(y, x, e, n); }
 void pow_scalar_contiguous_cpu(double* y, const double* x, double e, int64_t n) {
   pow_scalar_contiguous(y, x, e, n);
