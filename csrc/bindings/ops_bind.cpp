@@ -259,6 +259,7 @@ void bind_ops(py::module_& m) {
       .def_property("offset", [](Generator& g) { return g.offset; }, [](Generator& g, uint64_t o) { g.offset = o; })
       .def("reserve", &Generator::reserve);
   m.def("default_generator", []() -> Generator& { return default_generator(); }, py::return_value_policy::reference);
+  m.def("_permutation_from_uniforms", [](const PyTensor& u) { return wrap(permutation_from_uniforms(u.t)); });
   m.def("random", [](py::handle shape, py::handle dtype, py::handle device, const std::string& kind, double a,
                      double b, int64_t low, int64_t high, Generator* gen) {
     RandomArgs args;

@@ -424,11 +424,10 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_g
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
-    """A random permutation of 0..n-1 (argsort of uniform keys from the generator)."""
+    """A random permutation of 0..n-1: Fisher-Yates on the cpu driven by n uniforms from the generator."""
     keys = _C.to(_C.random([int(n)], float64, None, "uniform", 0.0, 1.0, 0, 1, _gen(generator)), None, "cpu",
-                 False)._raw_numpy()
-    perm = np.argsort(keys, kind="stable").astype(np.int64)
-    t = _C.from_numpy(perm)
+                 False)
+    t = _C._permutation_from_uniforms(keys)
     if dtype is not None or device is not None:
         t = _C.to(t, None if dtype is None else _dt(dtype), device, False)
     return _finish(t, requires_grad)

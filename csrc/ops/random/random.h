@@ -126,6 +126,10 @@ inline Op<RandomFn> random_op{"random"};
 // Blocks a tensor of numel elements of dtype uses under kind (for Generator::reserve).
 uint64_t random_blocks(int64_t numel, DType dtype, RandomKind kind);
 
+// A permutation of 0..n-1 (randperm) from n uniforms u in [0, 1) by Fisher-Yates: for i = n-1 down to 1, swap
+// position i with j = floor(u[i] (i + 1)). O(n) (it was an argsort of the keys: 100000 elements 10 ms, torch 0.5).
+Tensor permutation_from_uniforms(const Tensor& u);
+
 // Frontend: a new tensor filled from gen (the default generator when null).
 Tensor random_tensor(const IntList& shape, DType dtype, Device device, RandomArgs args, Generator* gen);
 

@@ -87,6 +87,23 @@ KernelRegistrar reg_random(random_op, DeviceType::CPU, &random_cpu, "cpu");
 
 }  // namespace
 
+Tensor permutation_from_uniforms(const Tensor& u) {
+  DLCORE_CHECK(u.dim() == 1 && u.dtype() == DType::Float64 && u.device().type == DeviceType::CPU, ValueError,
+               "permutation_from_uniforms(): a 1-D float64 cpu tensor is needed, got ", u.shape().str(), " ",
+               dtype_name(u.dtype()));
+  const Tensor uc = u.contiguous();
+  const int64_t n = uc.numel();
+  Tensor out = Tensor::empty({n}, DType::Int64, Device());
+  int64_t* p = out.data<int64_t>();
+  const double* r = uc.data<double>();
+  for (int64_t i = 0; i < n; ++i) p[i] = i;
+  for (int64_t i = n - 1; i > 0; --i) {
+    const int64_t j = std::min<int64_t>((int64_t)(r[i] * (double)(i + 1)), i);
+    std::swap(p[i], p[j]);
+  }
+  return out;
+}
+
 Tensor random_tensor(const IntList& shape, DType dtype, Device device, RandomArgs args, Generator* gen) {
   Generator& g = gen ? *gen : default_generator();
   Tensor out = Tensor::empty(shape, dtype, device);
