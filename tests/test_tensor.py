@@ -298,3 +298,29 @@ def test_linspace_logspace_one_step_is_start():
     assert dlcore.logspace(2, 5, 1).tolist() == [100.0]
     assert_close(dlcore.linspace(0, 1, 5), np.linspace(0, 1, 5))
     assert dlcore.linspace(1, 2, 0).shape == (0,)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64", "int64", "bool", "float16", "bfloat16", "uint8"])
+def test_eye_and_fill_every_dtype(dt):
+    """eye built in its dtype (ones on a strided diagonal view), fill_/zero_/full by memset or a stored block copied
+    along: exact values (signed zeros kept) for long rows (several 4 KiB blocks and a ragged end) and strided views."""
+    d = getattr(dlcore, dt)
+    for n, m in [(3, 3), (2, 5), (5, 2), (0, 3), (1, 1), (70, 3000)]:
+        e = dlcore.eye(n, m, dtype=d)
+        assert e.dtype == d and tuple(e.shape) == (n, m)
+        np.testing.assert_array_equal(e.float().numpy(), np.eye(n, m, dtype=np.float32))
+    x = dlcore.empty(3, 5001, dtype=d)
+    for v in (1, 0) if dt in ("bool", "uint8") else (2.5 if dt.startswith(("float", "bfloat")) else 7, 0, -3):
+        x.fill_(v)
+        np.testing.assert_array_equal(x.float().numpy(), np.full((3, 5001), float(v), np.float32))
+        np.testing.assert_array_equal(dlcore.full((1234, 7), v, dtype=d).float().numpy(), np.full((1234, 7), float(v)))
+    if dt.startswith("float"):
+        x.fill_(-0.0)
+        assert np.signbit(x.float().numpy()).all()
+        x.zero_()
+        assert not np.signbit(x.float().numpy()).any() and (x.float().numpy() == 0).all()
+    y = dlcore.zeros(40, 50, dtype=d)
+    y.t()[::3].fill_(1)  # strided view: the element loop
+    ref = np.zeros((40, 50), np.float32)
+    ref.T[::3] = 1
+    np.testing.assert_array_equal(y.float().numpy(), ref)

@@ -140,8 +140,19 @@ void fill_cpu(const Tensor& dst, double value) {
         L,
         [&](char** p, const int64_t* s, int64_t n) {
           if (s[0] == (int64_t)sizeof(T)) {
+            // memset for a value of zero bytes, else 4 KiB stored once and copied along: both run the C
+            // library's wide stores (this file is built for the baseline ISA: 16-byte stores, half the rate;
+            // [256,1000] float32 fill_/zero_ 17 -> ~9 us, torch.full 10)
             T* o = reinterpret_cast<T*>(p[0]);
-            for (int64_t i = 0; i < n; ++i) o[i] = v;
+            unsigned char zero[sizeof(T)] = {};
+            if (std::memcmp(&v, zero, sizeof(T)) == 0) {
+              std::memset(static_cast<void*>(o), 0, (size_t)n * sizeof(T));
+              return;
+            }
+            const int64_t head = std::min<int64_t>(n, 4096 / (int64_t)sizeof(T));
+            for (int64_t i = 0; i < head; ++i) o[i] = v;
+            for (int64_t i = head; i < n; i += head)
+              std::memcpy(static_cast<void*>(o + i), o, (size_t)std::min(head, n - i) * sizeof(T));
           } else {
             for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * s[0]) = v;
           }
