@@ -138,3 +138,47 @@ def test_stack_and_cat_native_paths_match_numpy_and_defer_errors(rng):
     np.testing.assert_array_equal(g.grad.numpy(), np.ones((3, 4), np.float32))
     with dlcore.no_grad():
         assert not dlcore.cat([g, ts[1]]).requires_grad
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int8", "float16", "bool"])
+def test_index_add_contiguous_rows_vs_numpy(dtype, threads, rng):
+    """index_add_'s cpu rows (column blocks and outer indices over threads): np.add.at for every dim of 1- to 3-D
+    tensors, repeated indices, rows narrower and wider than a column block, alpha; bool and 16-bit
+    floats through the per-element path."""
+    prev = dlcore.get_num_threads()
+    dlcore.set_num_threads(threads)
+    try:
+        for shape, dim, k in [((50,), 0, 80), ((40, 3000), 0, 90), ((40, 30), 1, 70), ((6, 20, 700), 1, 33),
+                              ((6, 20, 7), 2, 15), ((300, 5), 0, 1000)]:
+            n = shape[dim]
+            idx = rng.integers(0, n, k)
+            sshape = list(shape)
+            sshape[dim] = k
+            if dtype == "bool":
+                base, src = rng.random(shape) > 0.7, rng.random(sshape) > 0.7
+            else:
+                base = (rng.standard_normal(shape) * 5).astype(dtype)
+                src = (rng.standard_normal(sshape) * 5).astype(dtype)
+            t = dlcore.tensor(base)
+            t.index_add_(dim, dlcore.tensor(idx), dlcore.tensor(src))
+            ref = base.astype(np.float64) if dtype != "bool" else base.copy()
+            sl = [slice(None)] * len(shape)
+            for j, i in enumerate(idx % n):
+                sl_dst = list(sl)
+                sl_dst[dim] = i
+                sl_src = list(sl)
+                sl_src[dim] = j
+                if dtype == "bool":
+                    ref[tuple(sl_dst)] |= src[tuple(sl_src)]
+                else:
+                    ref[tuple(sl_dst)] += src[tuple(sl_src)].astype(np.float64)
+            got = t.numpy().astype(np.float64) if dtype != "bool" else t.numpy()
+            if dtype in ("float32", "float16"):
+                np.testing.assert_allclose(got, ref, rtol=2e-3 if dtype == "float16" else 1e-5, atol=0.05 if dtype == "float16" else 1e-4)
+            elif dtype == "int8":
+                np.testing.assert_array_equal(got, ref.astype(np.int64).astype(np.int8))
+            else:
+                np.testing.assert_array_equal(got, ref)
+    finally:
+        dlcore.set_num_threads(prev)

@@ -159,6 +159,12 @@ py::object index_add_py(py::object out_h, int64_t dim_, py::handle idx_h, py::ha
   }
   if (s.numel() == 0) return out_h;
   Tensor off = offsets_along(i1, o.size(dim), o.stride(dim), "index_add_", dim);
+  if (o.device().type == DeviceType::CPU && o.is_contiguous() && s.is_contiguous() &&
+      off.device().type == DeviceType::CPU && off.is_contiguous() && o.storage() != s.storage() &&
+      index_add_contiguous_cpu(o, s, off, dim)) {
+    ++out.storage()->version;
+    return out_h;
+  }
   IntList ost = IntList::filled(s.dim(), 0);
   ost[dim] = 1;
   scatter_by_offset_op.get(out.device().type)(zero_stride_view(o, s.shape(), dim), off.as_strided(s.shape(), ost, 0),

@@ -176,6 +176,39 @@ void reverse_copy(char* dst, const char* src, int64_t n) {
 }
 }  // namespace
 
+bool index_add_contiguous_cpu(const Tensor& out, const Tensor& src, const Tensor& off, int dim) {
+  const DType dt = out.dtype();
+  if (dt == DType::Bool || dt == DType::Float16 || dt == DType::BFloat16) return false;
+  const int64_t K = src.size(dim), D = out.size(dim);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < dim; ++d) outer *= out.size(d);
+  for (int d = dim + 1; d < out.dim(); ++d) inner *= out.size(d);
+  const int64_t* o = off.data<int64_t>();  // idx * inner
+  dispatch_dtype(dt, "index_add_", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, bool> && !std::is_same_v<T, Half> && !std::is_same_v<T, BFloat16>) {
+      T* po = out.data<T>();
+      const T* ps = src.data<T>();
+      const int64_t cb = std::max<int64_t>(64, (inner + 15) / 16);  // column blocks of a row
+      const int64_t nb = (inner + cb - 1) / cb;
+      parallel_for(0, outer * nb, std::max<int64_t>(1, 16384 / std::max<int64_t>(K * std::min(cb, inner), 1)),
+                   [&](int64_t j0, int64_t j1) {
+        for (int64_t j = j0; j < j1; ++j) {
+          const int64_t b = j / nb, c0 = (j % nb) * cb, c1 = std::min(inner, c0 + cb);
+          T* ob = po + b * D * inner;
+          const T* sb = ps + b * K * inner;
+          for (int64_t k = 0; k < K; ++k) {
+            T* orow = ob + o[k];
+            const T* srow = sb + k * inner;
+            for (int64_t c = c0; c < c1; ++c) orow[c] = (T)(orow[c] + srow[c]);
+          }
+        }
+      });
+    }
+  });
+  return true;
+}
+
 void flip_roll_contiguous_cpu(const Tensor& out, const Tensor& x, const std::vector<bool>& flip,
                               const std::vector<int64_t>& shift) {
   const int nd = x.dim();
