@@ -172,7 +172,25 @@ template <class T>
 void reverse_copy(char* dst, const char* src, int64_t n) {
   T* d = reinterpret_cast<T*>(dst);
   const T* s = reinterpret_cast<const T*>(src);
-  for (int64_t i = 0; i < n; ++i) d[i] = s[n - 1 - i];
+  int64_t i = 0;
+  if constexpr (sizeof(T) == 4 || sizeof(T) == 8) {
+    // 16-byte vectors reversed by one shuffle (the element loop was not vectorised: [256,1000] float32 flip(1)
+    // 29 us against a 18 us copy)
+    using V = uint32_t __attribute__((vector_size(16)));
+    using M = int32_t __attribute__((vector_size(16)));
+    constexpr int64_t L = 16 / sizeof(T);
+    const M mask = sizeof(T) == 4 ? M{3, 2, 1, 0} : M{2, 3, 0, 1};
+    for (; i + 2 * L <= n; i += 2 * L) {
+      V a, b;
+      std::memcpy(&a, s + n - L - i, 16);
+      std::memcpy(&b, s + n - 2 * L - i, 16);
+      a = __builtin_shuffle(a, mask);
+      b = __builtin_shuffle(b, mask);
+      std::memcpy(d + i, &a, 16);
+      std::memcpy(d + i + L, &b, 16);
+    }
+  }
+  for (; i < n; ++i) d[i] = s[n - 1 - i];
 }
 }  // namespace
 
