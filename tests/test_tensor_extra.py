@@ -1023,3 +1023,20 @@ def test_combinations_without_any_stays_in_the_graph(n, r, wr, device):
     got.sum().backward()
     want.sum().backward()
     np.testing.assert_array_equal(N(dx.grad), N(tx.grad))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "float32", "uint8"])
+def test_searchsorted_cpu_kernel_large_and_integer(dtype, rng):
+    """The cpu binary search (one per value, split over threads) against NumPy on long sequences with runs of
+    equal values, both sides, a batch of sequences, values beyond both ends."""
+    hi = 200 if dtype == "uint8" else 10 ** 6
+    seq = np.sort(rng.integers(0, hi, 3000)).astype(dtype)
+    vals = rng.integers(0, hi, 50000).astype(dtype)
+    vals[:3] = [seq[0], seq[-1], seq[1500]]
+    for side in ("left", "right"):
+        got = dlcore.searchsorted(dlcore.tensor(seq), dlcore.tensor(vals), side=side).numpy()
+        np.testing.assert_array_equal(got, np.searchsorted(seq, vals, side=side))
+    bseq = np.sort(rng.integers(0, hi, (4, 300)), axis=1).astype(dtype)
+    bvals = rng.integers(0, hi, (4, 7000)).astype(dtype)
+    got = dlcore.searchsorted(dlcore.tensor(bseq), dlcore.tensor(bvals), right=True).numpy()
+    np.testing.assert_array_equal(got, np.stack([np.searchsorted(bseq[i], bvals[i], side="right") for i in range(4)]))

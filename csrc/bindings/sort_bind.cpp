@@ -22,6 +22,10 @@ void bind_sort(py::module_& m) {
     return pair(topk(as_tensor(x, "topk", "input"), k, dim, largest));
   }, py::arg("input"), py::arg("k"), py::arg("dim") = -1, py::arg("largest") = true,
         "(values, indices) of the k largest (smallest) along dim, in sort order.");
+  m.def("_searchsorted_cpu", [](py::handle seq, py::handle values, bool right) {
+    return wrap(searchsorted_cpu(as_tensor(seq, "searchsorted", "sorted_sequence"),
+                                 as_tensor(values, "searchsorted", "input"), right));
+  });
   m.def("cumsum", [](py::handle x, int64_t dim, bool reverse) {
     return wrap(cumulative(as_tensor(x, "cumsum", "input"), dim, false, reverse));
   }, py::arg("input"), py::arg("dim"), py::arg("reverse") = false);

@@ -1129,6 +1129,10 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     else:
         v = _C.reshape(_C.contiguous(vals), [math.prod(vals.shape[:-1]), vals.shape[-1]])
         s = _C.reshape(_C.contiguous(seq), [math.prod(seq.shape[:-1]), m])
+    if dev.type == "cpu" and s.dtype == v.dtype and s.dtype not in (_C.dtype.float16, _C.dtype.bfloat16,
+                                                                       _C.dtype.bool):
+        out = _C.reshape(_C._searchsorted_cpu(s, v, bool(right)), out_shape)  # one binary search per value
+        return _C.to(out, _C.dtype.int32, None, False) if out_int32 else out
     lo = _C.zeros(list(v.shape), _int64, dev)
     hi = _C.full_int(list(v.shape), m, _int64, dev)
     if m and v.numel():

@@ -56,4 +56,10 @@ std::pair<Tensor, Tensor> kthvalue(const Tensor& x, int64_t k, int64_t dim);
 // cumsum / cumprod along dim; the result dtype is x's (int64 for integer and bool inputs, like torch).
 Tensor cumulative(const Tensor& x, int64_t dim, bool prod, bool reverse);
 
+// searchsorted on the cpu: seq [B, M] and values [B or 1... see below] contiguous of one dtype (not 16-bit floats
+// or bool); values [Bv, N] with Bv == B, or seq B == 1 shared by every row of values. Per value a binary search
+// with torch's comparisons (go right unless seq[mid] >= v, or > v when right: NaN values land last); int64
+// [Bv, N]. [1000] sorted, 100000 values, 1 thread: 18.7 ms by the composed vectorised search, torch 5.8 ms.
+Tensor searchsorted_cpu(const Tensor& seq, const Tensor& values, bool right);
+
 }  // namespace dlcore

@@ -417,6 +417,41 @@ std::pair<Tensor, Tensor> kthvalue(const Tensor& x, int64_t k, int64_t dim) {
   return {from_rows(v, x, d, 1), from_rows(i, x, d, 1)};
 }
 
+Tensor searchsorted_cpu(const Tensor& seq, const Tensor& values, bool right) {
+  DLCORE_CHECK(seq.dim() == 2 && values.dim() == 2 && seq.dtype() == values.dtype() && seq.is_contiguous() &&
+                   values.is_contiguous() && (seq.size(0) == values.size(0) || seq.size(0) == 1),
+               ValueError, "searchsorted_cpu(): contiguous [B, M] and [B, N] tensors of one dtype expected, got ",
+               seq.shape().str(), " and ", values.shape().str());
+  const int64_t B = values.size(0), N = values.size(1), M = seq.size(1);
+  Tensor out = Tensor::empty({B, N}, DType::Int64, Device());
+  int64_t* o = out.data<int64_t>();
+  dispatch_dtype(seq.dtype(), "searchsorted", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16> || std::is_same_v<T, bool>) {
+      DLCORE_THROW(TypeError, "searchsorted_cpu(): no kernel for ", dtype_name(seq.dtype()));
+    } else {
+      const T* sp = seq.data<T>();
+      const T* vp = values.data<T>();
+      const bool shared = seq.size(0) == 1;
+      parallel_for(0, B * N, 4096, [&](int64_t j0, int64_t j1) {
+        for (int64_t j = j0; j < j1; ++j) {
+          const T* s = sp + (shared ? 0 : (j / N) * M);
+          const T v = vp[j];
+          int64_t lo = 0, hi = M;
+          while (lo < hi) {  // the composed search's steps (same answers where NaN breaks the order), no branch
+            const int64_t mid = (lo + hi) >> 1;
+            const int64_t g = right ? !(s[mid] > v) : !(s[mid] >= v);
+            lo += g * (mid + 1 - lo);
+            hi = mid + g * (hi - mid);
+          }
+          o[j] = lo;
+        }
+      });
+    }
+  });
+  return out;
+}
+
 Tensor cumulative(const Tensor& x, int64_t dim, bool prod, bool reverse) {
   const char* op = prod ? "cumprod" : "cumsum";
   const int d = norm_dim(dim, x.dim(), op);
