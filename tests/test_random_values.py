@@ -1,7 +1,7 @@
-"""The values of float32 rand/randn (and uniform_/normal_, 16-bit dtypes through float32): every element against a
-NumPy Philox4x32-10 + float64 Box-Muller oracle, and the AVX-512 paths (vector Philox, vector double log/sin/cos in
-csrc/ops/random/random_avx512.cpp) bit-equal to the scalar path (ISA pinned to avx2) at sizes around the vector
-groups and the thread chunks."""
+"""The values of float32 rand/randn (and uniform_/normal_, 16-bit dtypes through float32) and float64 rand: every
+element against a NumPy Philox4x32-10 + float64 Box-Muller oracle, and the AVX-512 paths (vector Philox, vector
+double log/sin/cos in csrc/ops/random/random_avx512.cpp) bit-equal to the scalar path (ISA pinned to avx2) at sizes
+around the vector groups and the thread chunks."""
 import numpy as np
 import pytest
 
@@ -38,6 +38,13 @@ def test_rand_matches_philox_oracle():
                                   .astype(np.float32))
 
 
+def test_rand_float64_matches_philox_oracle():
+    n, seed = 100003, 78
+    got = dlcore.rand(n, dtype=dlcore.float64, generator=dlcore.Generator().manual_seed(seed)).numpy()
+    w = _words((n + 1) // 2, seed).reshape(-1, 2)[:n]  # element i: block i // 2, words 2 (i % 2) and 2 (i % 2) + 1
+    np.testing.assert_array_equal(got, _uniform_double(w[:, 0], w[:, 1]))
+
+
 def test_randn_matches_box_muller_oracle():
     n, seed = 100002, 91
     got = dlcore.randn(n, generator=dlcore.Generator().manual_seed(seed)).numpy()
@@ -64,7 +71,10 @@ def test_vector_paths_equal_scalar(n, threads):
               lambda g: dlcore.empty(n).uniform_(-3.0, 5.0, generator=g),
               lambda g: dlcore.empty(n).normal_(1.5, 0.25, generator=g),
               lambda g: dlcore.randn(n, dtype=dlcore.bfloat16, generator=g).float(),
-              lambda g: dlcore.rand(n, dtype=dlcore.float16, generator=g).float()]
+              lambda g: dlcore.rand(n, dtype=dlcore.float16, generator=g).float(),
+              lambda g: dlcore.rand(n, dtype=dlcore.float64, generator=g),
+              lambda g: dlcore.empty(n, dtype=dlcore.float64).uniform_(-3.0, 5.0, generator=g),
+              lambda g: dlcore.randperm(n, generator=g)]
     old = dlcore.get_num_threads()
     dlcore.set_num_threads(threads)
     try:

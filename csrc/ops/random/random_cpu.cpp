@@ -10,6 +10,7 @@ namespace dlcore {
 namespace avx512 {
 void normal_f32_groups(float* out, uint64_t first_block, int64_t groups, uint64_t seed, double mean, double std);
 void uniform_f32_groups(float* out, uint64_t first_block, int64_t groups, uint64_t seed, double lo, double d);
+void uniform_f64_groups(double* out, uint64_t first_block, int64_t groups, uint64_t seed, double lo, double d);
 }
 
 Generator& default_generator() {
@@ -62,6 +63,17 @@ void fill_random(T* out, int64_t n, const RandomArgs& a) {
           if (G == 64) avx512::normal_f32_groups(out + v0, a.offset + (uint64_t)(v0 / 2), groups, a.seed, a.a, a.b);
           else avx512::uniform_f32_groups(out + v0, a.offset + (uint64_t)(v0 / 4), groups, a.seed, a.a, a.b - a.a);
           fill_random_range(out, v0 + G * groups, i1, a, per);
+          return;
+        }
+      }
+    }
+    if constexpr (std::is_same_v<T, double>) {  // float64 uniforms: whole groups of 128 (64 blocks)
+      if (cpu_isa() == Isa::AVX512 && a.kind == RandomKind::Uniform) {
+        const int64_t v0 = (i0 + 127) / 128 * 128, groups = std::max<int64_t>(0, (i1 - v0) / 128);
+        if (groups > 0) {
+          fill_random_range(out, i0, v0, a, per);
+          avx512::uniform_f64_groups(out + v0, a.offset + (uint64_t)(v0 / 2), groups, a.seed, a.a, a.b - a.a);
+          fill_random_range(out, v0 + 128 * groups, i1, a, per);
           return;
         }
       }
