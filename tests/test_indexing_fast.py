@@ -182,3 +182,22 @@ def test_index_add_contiguous_rows_vs_numpy(dtype, threads, rng):
                 np.testing.assert_array_equal(got, ref)
     finally:
         dlcore.set_num_threads(prev)
+
+
+def test_cat_promotes_over_skipped_empty_tensors_and_tril_extreme_diagonals(rng):
+    """torch promotes cat's dtype over every input, the skipped 1-D empty ones too (both the native and the Python
+    path); tril/triu with diagonals far beyond the matrix (no overflow in the row arithmetic)."""
+    a = dlcore.ones(2, 3)
+    e64 = dlcore.tensor(np.zeros(0, np.float64))
+    assert dlcore.cat([a, e64]).dtype == dlcore.float64
+    np.testing.assert_array_equal(dlcore.cat([a, e64]).numpy(), np.ones((2, 3)))
+    g = dlcore.ones(2, 3, requires_grad=True)  # the Python path (autograd)
+    r = dlcore.cat([g, e64])
+    assert r.dtype == dlcore.float64 and r.requires_grad
+    r.sum().backward()
+    np.testing.assert_array_equal(g.grad.numpy(), np.ones((2, 3), np.float32))
+    assert dlcore.cat([e64]).dtype == dlcore.float64
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    for k in (2 ** 63 - 1, -(2 ** 63), 2 ** 40, -(2 ** 40)):
+        np.testing.assert_array_equal(dlcore.tril(dlcore.tensor(x), k).numpy(), np.tril(x, max(min(k, 10), -10)))
+        np.testing.assert_array_equal(dlcore.triu(dlcore.tensor(x), k).numpy(), np.triu(x, max(min(k, 10), -10)))

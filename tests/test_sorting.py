@@ -55,7 +55,8 @@ def data(rng, shape, dtype, ties=True, nan=True):
 
 
 @pytest.mark.parametrize("shape,dim", [((7,), 0), ((3, 9), 1), ((3, 9), 0), ((2, 5, 4), 1), ((2, 3, 33), -1),
-                                       ((4, 70), 1), ((1,), 0), ((3, 0), 1)])
+                                       ((4, 70), 1), ((1,), 0), ((3, 0), 1), ((2, 700), 1), ((1500,), 0),
+                                       ((300, 2), 0)])
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32", "uint8", "bool"])
 @pytest.mark.parametrize("descending", [False, True])
 def test_sort(shape, dim, dtype, descending, device, rng):
@@ -66,6 +67,37 @@ def test_sort(shape, dim, dtype, descending, device, rng):
     assert_close(v, rv, rtol=0, atol=0, equal_nan=True)
     assert_close(i, ri, rtol=0, atol=0)
     assert_close(dlcore.argsort(T(a, device), dim, descending), ri, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32", "int16", "int8", "uint8", "float16"])
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_radix_lines(dtype, descending, rng):
+    """Lines of 256 and more (the LSD radix sort): NumPy's stable argsort on lines with many ties, -0.0 next to 0.0
+    (equal: index order), infinities, NaN (above every number), extreme integers, narrow value ranges (skipped
+    passes), against np.argsort(kind='stable') with the NaN rule."""
+    n = 5000
+    if dtype.startswith("float"):
+        a = np.round(rng.standard_normal(n) * 8).astype(dtype)
+        a[rng.integers(0, n, 300)] = -0.0
+        a[rng.integers(0, n, 50)] = np.nan
+        a[rng.integers(0, n, 20)] = np.inf
+        a[rng.integers(0, n, 20)] = -np.inf
+        a[:4] = [np.finfo(dtype).max, np.finfo(dtype).min, np.finfo(dtype).tiny, -np.finfo(dtype).tiny]
+    else:
+        info = np.iinfo(dtype)
+        a = rng.integers(info.min, info.max, n, endpoint=True).astype(dtype)
+        a[::7] = 3
+        a[:2] = [info.min, info.max]
+    for arr in (a, np.clip(a, 0, 9) if not dtype.startswith("float") else np.abs(a[:1000])):
+        key = arr.astype(np.float64)
+        nan = np.isnan(key)
+        base = -key if descending else key
+        base = np.where(nan, np.inf, base)
+        # stable order by the numbers' value (-0.0 == 0.0), NaN last ascending / first descending
+        order = np.lexsort((np.arange(arr.size), np.where(nan, 0, base), nan if not descending else ~nan))
+        v, i = dlcore.sort(dlcore.tensor(arr), 0, descending=descending)
+        np.testing.assert_array_equal(i.numpy(), order)
+        np.testing.assert_array_equal(v.numpy().view(np.uint8), arr[order].view(np.uint8))  # bits: -0.0 kept
 
 
 @pytest.mark.parametrize("k", [1, 3, 9])

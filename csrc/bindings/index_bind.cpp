@@ -394,10 +394,14 @@ void bind_index(py::module_& m) {
     const bool grad = autograd_grad_enabled();
     std::vector<Tensor> ts;
     ts.reserve(seq.size());
+    bool first = true;
+    DType dt = DType::Float32;
     for (py::handle h : seq) {
       if (!is_tensor(h)) return py::none();
       const PyTensor& p = h.cast<const PyTensor&>();
       if (p.t.device().type != DeviceType::CPU || (grad && p.requires_grad)) return py::none();
+      dt = first ? p.t.dtype() : promote_types(dt, p.t.dtype());  // over every input, skipped ones too (torch)
+      first = false;
       if (p.t.dim() == 1 && p.t.size(0) == 0) continue;
       ts.push_back(p.t);
     }
@@ -406,14 +410,12 @@ void bind_index(py::module_& m) {
     const int64_t dim = dim_h.cast<int64_t>();
     if (dim < -nd || dim >= nd) return py::none();
     const int d = (int)(dim < 0 ? dim + nd : dim);
-    DType dt = ts[0].dtype();
     IntList shape = ts[0].shape();
     int64_t total = 0;
     for (const Tensor& t : ts) {
       if (t.dim() != nd) return py::none();
       for (int k = 0; k < nd; ++k)
         if (k != d && t.size(k) != shape[k]) return py::none();
-      dt = promote_types(dt, t.dtype());
       total += t.size(d);
     }
     shape[d] = total;

@@ -720,8 +720,13 @@ def cat(tensors, dim=0, *, out=None):
         if not _isT(t, Tensor):
             raise TypeError(f"cat(): expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
     keep = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)]
+    dt_all = tensors[0].dtype  # the result's dtype: promoted over every input, the skipped ones too (torch)
+    for t in tensors[1:]:
+        if t.dtype != dt_all:
+            dt_all = _C.promote_types(dt_all, t.dtype)
     if not keep:
-        return _C.clone(tensors[0])
+        r = _C.clone(tensors[0])
+        return r if r.dtype == dt_all else _C.to(r, dt_all, None, False)
     ref = keep[0]
     if ref.ndim == 0:
         raise ValueError("cat(): zero-dimensional tensor (at position 0) cannot be concatenated")
@@ -740,6 +745,8 @@ def cat(tensors, dim=0, *, out=None):
         r = _Cat.apply(d, tuple(t.shape[d] for t in keep), tuple((t.shape, t.dtype) for t in keep), *keep)
     else:
         r = _cat_raw(keep, d)
+    if r.dtype != dt_all:
+        r = _ops._to(r, dt_all, None)
     if out is not None:
         _C.copy_(out, r)
         return out

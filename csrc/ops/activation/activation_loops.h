@@ -60,7 +60,7 @@ DLCORE_ALWAYS_INLINE vf act_fwd_v(vf x, float a, float b) {
   } else if constexpr (A == Act::Mish) {
     vf t, unused0, unused1;
     mish_parts<false>(x, t, unused0, unused1);
-    return x * t;
+    return vselect(x > 20.0f, x, x * t);  // (t is 1 within an ulp there; x exactly, as torch)
   } else if constexpr (A == Act::Hardswish) {
     return x * relu6_x3(x) * (1.0f / 6.0f);
   } else if constexpr (A == Act::Hardsigmoid) {
@@ -97,7 +97,9 @@ DLCORE_ALWAYS_INLINE vf act_bwd_v(vf g, vf s, float a, float b) {
   } else if constexpr (A == Act::Mish) {
     vf t, sg, omt2;
     mish_parts<true>(s, t, sg, omt2);
-    return g * (t + s * sg * omt2);
+    // beyond 20 the gradient is 1 (torch's threshold): 1 - t^2 of the clamped exponential (~1.7e-17) times an
+    // unclamped x was not (x = 1e20 gave 1700)
+    return vselect(s > 20.0f, g, g * (t + s * sg * omt2));
   } else if constexpr (A == Act::Hardswish) {  // selects as the scalar formula (NaN x: g passes)
     return vselect(s <= -3.0f, vsplat(0.0f), vselect(s < 3.0f, g * (s * (1.0f / 3.0f) + 0.5f), g));
   } else if constexpr (A == Act::Hardsigmoid) {

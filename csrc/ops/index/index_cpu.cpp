@@ -320,6 +320,7 @@ void cat_cpu(const Tensor& out, const std::vector<Tensor>& ts, int d) {
 void triangle_contiguous_cpu(const Tensor& out, const Tensor& x, int64_t diagonal, bool upper) {
   const int nd = x.dim();
   const int64_t R = x.size(nd - 2), C = x.size(nd - 1), isz = (int64_t)x.itemsize();
+  diagonal = std::min(std::max(diagonal, -R - 1), C + 1);  // (same rows kept; i + diagonal cannot overflow)
   const int64_t rows = x.numel() / std::max<int64_t>(C, 1);
   const char* src = static_cast<const char*>(x.raw_data());
   char* dst = static_cast<char*>(out.raw_data());

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -25,12 +27,69 @@ struct SortItem {
   int64_t i;
 };
 
+// The unsigned key of a number whose order is the numbers' order (floats: the sign bit set for positives, all bits
+// inverted for negatives; -0 taken as +0, the two compare equal; signed integers: the sign bit flipped).
+template <class T>
+auto radix_key(T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+    if (v == T(0)) v = T(0);
+    U u;
+    std::memcpy(&u, &v, sizeof u);
+    constexpr U sign = U(1) << (8 * sizeof(U) - 1);
+    return (u & sign) ? U(~u) : U(u | sign);
+  } else if constexpr (std::is_signed_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return U(U(v) ^ (U(1) << (8 * sizeof(U) - 1)));
+  } else {
+    return v;
+  }
+}
+
+// items[0, n) (numbers, in index order) sorted by value, ties in index order, by an LSD radix sort on the keys:
+// 8-bit digits, a pass skipped when every key has the same digit (small integers, narrow ranges), stable by
+// construction; descending sorts the inverted keys. A 100000-element int64 line: 7 ms by std::sort on (value,
+// index) pairs, ~0.4 ms here (torch's radix sort 0.8 ms).
+template <class T>
+void radix_sort_items(SortItem<T>* items, int64_t n, bool desc, std::vector<SortItem<T>>& tmp) {
+  using U = decltype(radix_key(T()));
+  constexpr int kPasses = (int)sizeof(U);
+  std::vector<uint32_t> hist((size_t)kPasses * 256, 0);
+  const U flip = desc ? U(~U(0)) : U(0);
+  for (int64_t j = 0; j < n; ++j) {
+    const U k = radix_key(items[j].v) ^ flip;
+    for (int p = 0; p < kPasses; ++p) ++hist[p * 256 + ((k >> (8 * p)) & 0xff)];
+  }
+  tmp.resize(n);
+  SortItem<T>* src = items;
+  SortItem<T>* dst = tmp.data();
+  for (int p = 0; p < kPasses; ++p) {
+    uint32_t* h = hist.data() + p * 256;
+    bool trivial = false;
+    for (int b = 0; b < 256; ++b)
+      if (h[b] == (uint32_t)n) trivial = true;
+    if (trivial) continue;
+    uint32_t sum = 0;
+    for (int b = 0; b < 256; ++b) {
+      const uint32_t c = h[b];
+      h[b] = sum;
+      sum += c;
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      const U k = radix_key(src[j].v) ^ flip;
+      dst[h[(k >> (8 * p)) & 0xff]++] = src[j];
+    }
+    std::swap(src, dst);
+  }
+  if (src != items) std::memcpy(static_cast<void*>(items), src, (size_t)n * sizeof(SortItem<T>));
+}
+
 // One line x[0], x[xs], ..., x[(L - 1) xs]: its first K in sort order to vo/io (stride os). NaNs (if any) split off
 // first, keeping their index order; the numbers sorted as (value, index) pairs (the index breaks ties: a plain sort
 // gives the stable order, with contiguous keys instead of indirect loads).
 template <class T>
 void sort_line(const T* row, int64_t xs, int64_t L, int64_t K, bool desc, T* vo, int64_t* io, int64_t os,
-               std::vector<SortItem<T>>& items, std::vector<SortItem<T>>& nans) {
+               std::vector<SortItem<T>>& items, std::vector<SortItem<T>>& nans, std::vector<SortItem<T>>& tmp) {
   using Item = SortItem<T>;
   items.resize(L);
   int64_t n = 0;
@@ -49,7 +108,11 @@ void sort_line(const T* row, int64_t xs, int64_t L, int64_t K, bool desc, T* vo,
   auto mid = items.begin() + want, end = items.begin() + n;
   // topk: a heap (partial_sort) for small k, else select in O(n) (nth_element) and sort the k
   // (256 rows of 1000: k = 5 0.65 vs 2.2 ms, k = 500 13.9 vs 7.5 ms)
-  if (want < n && want * 16 <= n) {
+  // (lines of 256 and more: the radix sort of all the numbers unless k is tiny; 256 rows of 1000, k = 50 / 500:
+  // 2.75 / 7.5 ms by heap / selection + sort, ~2 ms by the radix sort)
+  if (n >= 256 && n < ((int64_t)1 << 32) && want * 64 > n) {
+    radix_sort_items(items.data(), n, desc, tmp);
+  } else if (want < n && want * 16 <= n) {
     desc ? std::partial_sort(items.begin(), mid, end, dsc) : std::partial_sort(items.begin(), mid, end, asc);
   } else if (want < n) {
     if (want > 0) {
@@ -74,8 +137,9 @@ void sort_rows(const Tensor& values, const Tensor& indices, const Tensor& x, boo
   T* vp = values.data<T>();
   int64_t* ip = indices.data<int64_t>();
   parallel_for(0, R, std::max<int64_t>(1, 4096 / std::max<int64_t>(L, 1)), [&](int64_t r0, int64_t r1) {
-    std::vector<SortItem<T>> items, nans;
-    for (int64_t r = r0; r < r1; ++r) sort_line(xp + r * L, 1, L, K, desc, vp + r * K, ip + r * K, 1, items, nans);
+    std::vector<SortItem<T>> items, nans, tmp;
+    for (int64_t r = r0; r < r1; ++r)
+      sort_line(xp + r * L, 1, L, K, desc, vp + r * K, ip + r * K, 1, items, nans, tmp);
   });
 }
 
@@ -208,8 +272,9 @@ template <class T>
 void topk_line_sorted(const TopkArgs& a, int64_t o, int64_t c, std::vector<SortItem<T>>& items,
                       std::vector<SortItem<T>>& nans) {
   const int64_t L = a.L, I = a.I, K = a.K;
+  std::vector<SortItem<T>> tmp;  // (the radix sort's buffer)
   sort_line(static_cast<const T*>(a.x) + o * L * I + c, I, L, K, a.largest, static_cast<T*>(a.values) + o * K * I + c,
-            a.indices + o * K * I + c, I, items, nans);
+            a.indices + o * K * I + c, I, items, nans, tmp);
 }
 
 // Small-k topk (K <= kTopkScanMaxK): contiguous lines (I == 1) threaded over rows; strided lines (I > 1) over
