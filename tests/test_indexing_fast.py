@@ -201,3 +201,19 @@ def test_cat_promotes_over_skipped_empty_tensors_and_tril_extreme_diagonals(rng)
     for k in (2 ** 63 - 1, -(2 ** 63), 2 ** 40, -(2 ** 40)):
         np.testing.assert_array_equal(dlcore.tril(dlcore.tensor(x), k).numpy(), np.tril(x, max(min(k, 10), -10)))
         np.testing.assert_array_equal(dlcore.triu(dlcore.tensor(x), k).numpy(), np.triu(x, max(min(k, 10), -10)))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_bincount_cpu_counts(rng, threads):
+    """bincount's cpu counting (per-thread counts summed when the counts are small next to the data) against
+    np.bincount: values spread or concentrated, minlength beyond the maximum, empty input, int32 input."""
+    prev = dlcore.get_num_threads()
+    dlcore.set_num_threads(threads)
+    try:
+        for x, ml in ((rng.integers(0, 50, 300000), 0), (rng.integers(0, 5000, 1000), 7000), (np.zeros(0, np.int64), 4),
+                      (np.full(200000, 3), 0), (rng.integers(0, 100, 70000).astype(np.int32), 2)):
+            got = dlcore.bincount(dlcore.tensor(x), minlength=ml)
+            assert got.dtype == dlcore.int64
+            np.testing.assert_array_equal(got.numpy(), np.bincount(x, minlength=ml))
+    finally:
+        dlcore.set_num_threads(prev)

@@ -454,6 +454,14 @@ void bind_index(py::module_& m) {
     if (out.numel()) cat_cpu(out, ts, d);
     return wrap(out);
   });
+  // bincount of a contiguous 1-D int64 cpu tensor (non-negative values < size, checked by the caller) without
+  // weights: one counting pass per thread into its own counts, summed (was zeros + scatter_add of ones).
+  m.def("_bincount_cpu", [](py::handle x_h, int64_t size) {
+    const Tensor& x = as_tensor(x_h, "bincount", "input");
+    DLCORE_CHECK(x.dim() == 1 && x.dtype() == DType::Int64 && x.device().type == DeviceType::CPU && x.is_contiguous(),
+                 ValueError, "_bincount_cpu(): a contiguous 1-D int64 cpu tensor is needed");
+    return wrap(bincount_cpu(x, size));
+  });
   m.def("_triangle_cpu", [](py::handle x_h, int64_t diagonal, bool upper) {
     const Tensor& x0 = as_tensor(x_h, upper ? "triu" : "tril", "input");
     DLCORE_CHECK(x0.device().type == DeviceType::CPU && x0.dim() >= 2, ValueError,

@@ -1316,6 +1316,8 @@ def bincount(input, weights=None, minlength=0):
             raise RuntimeError(f"bincount(): expected weights on {dev}, got {w.device}")
         from ._indexing import scatter_add
         return scatter_add(_C.zeros([size], w.dtype, dev), 0, idx, w)
+    if dev.type == "cpu":
+        return _C._bincount_cpu(_C.contiguous(idx), size)
     out = _C.zeros([size], _int64, dev)
     if n:
         _C.scatter_add_(out, 0, idx, _C.full_int([n], 1, _int64, dev))

@@ -54,6 +54,10 @@ inline Op<ScatterByOffsetFn> scatter_by_offset_op{"scatter_by_offset"};
 // thread: 243 us by per-element offsets, torch 64.
 bool index_add_contiguous_cpu(const Tensor& out, const Tensor& src, const Tensor& off, int dim);
 
+// Counts of each value of a contiguous 1-D int64 cpu tensor x whose values lie in [0, size) (checked by the
+// caller), as int64 [size]: per-thread counts of a chunk each, then summed.
+Tensor bincount_cpu(const Tensor& x, int64_t size);
+
 // flip and roll of a contiguous cpu tensor x into the contiguous out (same shape): along each dim d the output
 // index i reads x at flip[d] ? n - 1 - i : (i - shift[d]) mod n (shift in [0, n)). The dims after the last moved
 // one are one contiguous block (a memcpy); when the last dim itself moves, its rows are reversed (flip) or copied

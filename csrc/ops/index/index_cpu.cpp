@@ -227,6 +227,33 @@ bool index_add_contiguous_cpu(const Tensor& out, const Tensor& src, const Tensor
   return true;
 }
 
+Tensor bincount_cpu(const Tensor& x, int64_t size) {
+  const int64_t n = x.numel();
+  const int64_t* v = x.data<int64_t>();
+  // threads only when the counts are small next to the data (each thread counts into its own copy)
+  const int nt = (int)std::min<int64_t>(get_num_threads(), std::max<int64_t>(1, n / std::max<int64_t>(65536, 4 * size)));
+  if (nt == 1) {
+    Tensor out = Tensor::zeros({size}, DType::Int64, Device());
+    int64_t* o = out.data<int64_t>();
+    for (int64_t i = 0; i < n; ++i) ++o[v[i]];
+    return out;
+  }
+  std::vector<std::vector<int64_t>> part(nt);
+  parallel_run(nt, [&](int c, int) {
+    std::vector<int64_t>& cnt = part[c];
+    cnt.assign(size, 0);
+    for (int64_t i = n * c / nt; i < n * (c + 1) / nt; ++i) ++cnt[v[i]];
+  });
+  Tensor out = Tensor::empty({size}, DType::Int64, Device());
+  int64_t* o = out.data<int64_t>();
+  for (int64_t b = 0; b < size; ++b) {
+    int64_t sum = 0;
+    for (int c = 0; c < nt; ++c) sum += part[c][b];
+    o[b] = sum;
+  }
+  return out;
+}
+
 void flip_roll_contiguous_cpu(const Tensor& out, const Tensor& x, const std::vector<bool>& flip,
                               const std::vector<int64_t>& shift) {
   const int nd = x.dim();
