@@ -49,13 +49,20 @@ DLCORE_HOSTDEV T pw_loss_fwd(PwLoss k, T x, T y, T w, T pw, T a) {
   switch (k) {
     case PwLoss::Mse: { T d = x - y; return d * d; }
     case PwLoss::L1: return std::fabs(x - y);
+    // smooth_l1 / huber without a branch, by m = min(|d|, a): 0.5 m^2 / a + (|d| - m) and 0.5 m^2 + a (|d| - m)
+    // (the quadratic part up to a, the linear part beyond; 1 / a loop-invariant). Written as selects on |d| < a
+    // the compiler kept a branch (mispredicted every other element) and a scalar loop: 1.3 ms for 256k elements,
+    // torch 49 us. (A NaN d gives m = a and NaN through |d| - m.)
     case PwLoss::SmoothL1: {
+      const T inv_a = T(1) / a;
       T d = std::fabs(x - y);
-      return d < a ? T(0.5) * d * d / a : d - T(0.5) * a;
+      T m = d < a ? d : a;
+      return T(0.5) * m * m * inv_a + (d - m);
     }
     case PwLoss::Huber: {
       T d = std::fabs(x - y);
-      return d <= a ? T(0.5) * d * d : a * (d - T(0.5) * a);
+      T m = d < a ? d : a;
+      return T(0.5) * m * m + a * (d - m);
     }
     case PwLoss::Bce: {  // torch clamps the logs at -100
       T lx = std::fmax(std::log(x), T(-100)), l1x = std::fmax(std::log1p(-x), T(-100));
@@ -81,13 +88,16 @@ DLCORE_HOSTDEV T pw_loss_bwd(PwLoss k, T x, T y, T w, T pw, T a) {
   switch (k) {
     case PwLoss::Mse: return T(2) * (x - y);
     case PwLoss::L1: return sgn(x - y);
-    case PwLoss::SmoothL1: {
-      T d = x - y;
-      return std::fabs(d) < a ? d / a : sgn(d);
+    case PwLoss::SmoothL1: {  // clamp(d / a, -1, 1) (NaN kept, as torch)
+      const T inv_a = T(1) / a;
+      T q = (x - y) * inv_a;
+      q = q < T(-1) ? T(-1) : q;
+      return q > T(1) ? T(1) : q;
     }
-    case PwLoss::Huber: {
+    case PwLoss::Huber: {  // clamp(d, -a, a)
       T d = x - y;
-      return std::fabs(d) <= a ? d : a * sgn(d);
+      d = d < -a ? -a : d;
+      return d > a ? a : d;
     }
     case PwLoss::Bce: return w * (x - y) / std::fmax((T(1) - x) * x, T(1e-12));
     case PwLoss::BceLogits: {

@@ -132,8 +132,9 @@ void pw_fwd_cpu(PwLoss k, const Tensor& out, const Tensor& x, const Tensor& y, c
         if (vec) return vec(o, xp, yp, wp, pwp, i0, i1);
       with_pw_kind(k, [&](auto kind) {
         constexpr PwLoss K = decltype(kind)::value;
+        const T av = a;  // (a local copy: the stores through o cannot alias it, so it stays in a register)
         if (!wp && !pwp)
-          for (int64_t i = i0; i < i1; ++i) o[i] = pw_loss_fwd<T>(K, xp[i], yp[i], T(1), T(1), a);
+          for (int64_t i = i0; i < i1; ++i) o[i] = pw_loss_fwd<T>(K, xp[i], yp[i], T(1), T(1), av);
         else
           for (int64_t i = i0; i < i1; ++i)
             o[i] = pw_loss_fwd<T>(K, xp[i], yp[i], wp ? wp[i] : T(1), pwp ? pwp[i] : T(1), a);
@@ -161,8 +162,8 @@ void pw_bwd_cpu(PwLoss k, const Tensor& gx, const Tensor& grad, int64_t gs, doub
       with_pw_kind(k, [&](auto kind) {
         constexpr PwLoss K = decltype(kind)::value;
         if (!wp && !pwp && !(g && gs)) {  // the common case: no weights, a reduced loss's one gradient value
-          const T gsc = s * (g ? g[0] : T(1));
-          for (int64_t i = i0; i < i1; ++i) o[i] = pw_loss_bwd<T>(K, xp[i], yp[i], T(1), T(1), a) * gsc;
+          const T gsc = s * (g ? g[0] : T(1)), av = a;
+          for (int64_t i = i0; i < i1; ++i) o[i] = pw_loss_bwd<T>(K, xp[i], yp[i], T(1), T(1), av) * gsc;
           return;
         }
         for (int64_t i = i0; i < i1; ++i) {
