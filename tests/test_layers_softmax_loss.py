@@ -223,6 +223,21 @@ def test_cross_entropy_float32(isa, rng):
     assert_close(out.item(), np_ce(x.astype(np.float64), t), rtol=1e-5)
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("offset", [0.0, 60.0])
+def test_cross_entropy_label_smoothing_float32_wide_rows(isa, offset, rng):
+    """The smoothed term as W ls - (sum_c w_c x_c - W m) (one dot per row): float32 rows of 1000 classes, logits
+    far from 0 (the two parts cancel more), weighted and not, against the float64 oracle."""
+    _pin(isa)
+    x = (rng.standard_normal((64, 1000)) * 4 + offset).astype(np.float32)
+    t = rng.integers(0, 1000, 64)
+    for w in (None, rng.uniform(0.5, 2, 1000).astype(np.float32)):
+        out = F.cross_entropy(dlcore.tensor(x), dlcore.tensor(t), weight=None if w is None else dlcore.tensor(w),
+                              reduction="none", label_smoothing=0.1)
+        ref = np_ce(x.astype(np.float64), t, None if w is None else w.astype(np.float64), -100, 0.1, "none")
+        assert_close(out.numpy().astype(np.float64), ref, rtol=2e-5, atol=2e-5)
+
+
 @requires_torch
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 def test_cross_entropy_vs_torch(reduction, rng):

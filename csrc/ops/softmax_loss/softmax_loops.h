@@ -583,6 +583,8 @@ void ce_fwd(char* lossp, char* wtp, char* lsep, const char* xp, const int64_t* t
   const T* x = reinterpret_cast<const T*>(xp);
   const T* w = reinterpret_cast<const T*>(wp);
   const T eps = (T)a.label_smoothing;
+  T wsum = (T)C;  // sum_c w_c (label smoothing's weight total)
+  if (w && eps != T(0)) wsum = row_dot<T>(w, nullptr, C);
   parallel_for(0, N, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
       const T* xr = x + n * C;
@@ -599,12 +601,9 @@ void ce_fwd(char* lossp, char* wtp, char* lsep, const char* xp, const int64_t* t
       T wtn = w ? w[t] : T(1);
       T l = (T(1) - eps) * wtn * nll_of_logit(xr[t], m, ls);
       if (eps != T(0)) {
-        T sm = 0;
-        if (w) {
-          for (int64_t c = 0; c < C; ++c) sm += w[c] * nll_of_logit(xr[c], m, ls);
-        } else {
-          for (int64_t c = 0; c < C; ++c) sm += nll_of_logit(xr[c], m, ls);
-        }
+        // sum_c w_c (ls - (x_c - m)) = W ls - (sum_c w_c x_c - W m): one vectorised dot instead of a serial sum
+        // of C terms (its add latency was most of a smoothed loss: [256,1000] 204 -> ~75 us)
+        const T sm = wsum * ls - (row_dot<T>(xr, w, C) - wsum * m);
         l += eps / (T)C * sm;
       }
       loss[n] = l;
