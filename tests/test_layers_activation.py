@@ -44,6 +44,12 @@ CASES = [
      lambda t, x: t.nn.functional.hardswish(x)),
     ("hardsigmoid", lambda x: F.hardsigmoid(x), lambda x: np.clip(x + 3, 0, 6) / 6,
      lambda t, x: t.nn.functional.hardsigmoid(x)),
+    ("threshold", lambda x: F.threshold(x, 0.7, -2.0), lambda x: np.where(x <= 0.7, -2.0, x),
+     lambda t, x: t.nn.functional.threshold(x, 0.7, -2.0)),
+    ("hardshrink", lambda x: F.hardshrink(x, 0.6), lambda x: np.where(np.abs(x) <= 0.6, 0.0, x),
+     lambda t, x: t.nn.functional.hardshrink(x, 0.6)),
+    ("softshrink", lambda x: F.softshrink(x, 0.6), lambda x: np.where(x > 0.6, x - 0.6, np.where(x < -0.6, x + 0.6, 0.0)),
+     lambda t, x: t.nn.functional.softshrink(x, 0.6)),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -227,7 +233,7 @@ def test_hard_activations_at_the_kinks_and_special_values(isa, device):
 def test_nan_propagates(device):
     x = dlcore.tensor([float("nan"), -1.0, 2.0], device=device)
     for fn in (F.relu, F.sigmoid, F.tanh, F.gelu, F.elu, F.softplus, lambda v: F.leaky_relu(v, 0.2), F.silu, F.mish,
-               F.hardswish, F.hardsigmoid):
+               F.hardswish, F.hardsigmoid, lambda v: F.threshold(v, 0.1, 5.0), F.hardshrink, F.softshrink):
         r = fn(x).cpu().numpy()
         assert np.isnan(r[0]) and not np.isnan(r[1:]).any()
 

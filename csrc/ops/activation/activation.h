@@ -21,6 +21,9 @@
 //                    d/dx = t + x s (1 - t^2), t = tanh(softplus(x)), s = sigmoid(x)  (from x)
 //   hardswish(x)   = x min(max(x + 3, 0), 6) / 6        d/dx = x <= -3 ? 0 : x < 3 ? x / 3 + 1/2 : 1  (from x)
 //   hardsigmoid(x) = min(max(x + 3, 0), 6) / 6          d/dx = -3 < x < 3 ? 1/6 : 0 (a select)  (from x)
+//   threshold(x)   = x <= a ? b : x                     d/dx = x <= a ? 0 : 1  (from x; a threshold, b value)
+//   hardshrink(x)  = -a <= x <= a ? 0 : x               d/dx = -a <= x <= a ? 0 : 1 (selects)  (from x)
+//   softshrink(x)  = x > a ? x - a : x < -a ? x + a : 0  d/dx = -a <= x <= a ? 0 : 1  (from x)
 //   (the gradients at the kinks are torch's)
 // NaN propagates through every forward (relu(NaN) = NaN, like torch).
 #pragma once
@@ -34,7 +37,8 @@
 namespace dlcore {
 
 enum class Act : int8_t {
-  Relu, LeakyRelu, Elu, Sigmoid, Tanh, Gelu, GeluTanh, Softplus, Hardtanh, Silu, Mish, Hardswish, Hardsigmoid, Count
+  Relu, LeakyRelu, Elu, Sigmoid, Tanh, Gelu, GeluTanh, Softplus, Hardtanh, Silu, Mish, Hardswish, Hardsigmoid,
+  Threshold, Hardshrink, Softshrink, Count
 };
 constexpr int kNumActs = (int)Act::Count;
 const char* act_name(Act a);
@@ -128,6 +132,15 @@ template <class T> DLCORE_HOSTDEV T hardswish_bwd(T g, T x) {
 template <class T> DLCORE_HOSTDEV T hardsigmoid_fwd(T x) { return relu6_of_x_plus_3(x) / T(6); }
 template <class T> DLCORE_HOSTDEV T hardsigmoid_bwd(T g, T x) { return (x > T(-3) && x < T(3)) ? g / T(6) : T(0); }
 
+// NaN: threshold and hardshrink pass it through (their compares are false), softshrink gives NaN - a = NaN.
+template <class T> DLCORE_HOSTDEV T threshold_fwd(T x, T th, T v) { return x <= th ? v : x; }
+template <class T> DLCORE_HOSTDEV T threshold_bwd(T g, T x, T th) { return x <= th ? T(0) : g; }
+template <class T> DLCORE_HOSTDEV T hardshrink_fwd(T x, T l) { return (x >= -l && x <= l) ? T(0) : x; }
+template <class T> DLCORE_HOSTDEV T shrink_bwd(T g, T x, T l) { return (x >= -l && x <= l) ? T(0) : g; }
+template <class T> DLCORE_HOSTDEV T softshrink_fwd(T x, T l) {
+  return x > l ? x - l : (x < -l ? x + l : (x == x ? T(0) : x));
+}
+
 // Whether the backward of a reads the forward's output (true) or its input (false).
 constexpr bool act_bwd_uses_output(Act a) {
   return a == Act::Relu || a == Act::Sigmoid || a == Act::Tanh || a == Act::Hardtanh;
@@ -151,6 +164,9 @@ DLCORE_HOSTDEV T act_fwd_s(T x, T a, T b) {
   else if constexpr (A == Act::Mish) return mish_fwd(x);
   else if constexpr (A == Act::Hardswish) return hardswish_fwd(x);
   else if constexpr (A == Act::Hardsigmoid) return hardsigmoid_fwd(x);
+  else if constexpr (A == Act::Threshold) return threshold_fwd(x, a, b);
+  else if constexpr (A == Act::Hardshrink) return hardshrink_fwd(x, a);
+  else if constexpr (A == Act::Softshrink) return softshrink_fwd(x, a);
   else return hardtanh_fwd(x, a, b);
 }
 
@@ -168,6 +184,8 @@ DLCORE_HOSTDEV T act_bwd_s(T g, T s, T a, T b) {
   else if constexpr (A == Act::Mish) return mish_bwd(g, s);
   else if constexpr (A == Act::Hardswish) return hardswish_bwd(g, s);
   else if constexpr (A == Act::Hardsigmoid) return hardsigmoid_bwd(g, s);
+  else if constexpr (A == Act::Threshold) return threshold_bwd(g, s, a);
+  else if constexpr (A == Act::Hardshrink || A == Act::Softshrink) return shrink_bwd(g, s, a);
   else return hardtanh_bwd(g, s, a, b);
 }
 

@@ -65,6 +65,12 @@ DLCORE_ALWAYS_INLINE vf act_fwd_v(vf x, float a, float b) {
     return x * relu6_x3(x) * (1.0f / 6.0f);
   } else if constexpr (A == Act::Hardsigmoid) {
     return relu6_x3(x) * (1.0f / 6.0f);
+  } else if constexpr (A == Act::Threshold) {  // (NaN: the compare is false, x passes)
+    return vselect((x <= a), vsplat(b), x);
+  } else if constexpr (A == Act::Hardshrink) {
+    return vselect((x >= -a) & (x <= a), vsplat(0.0f), x);
+  } else if constexpr (A == Act::Softshrink) {
+    return vselect(x > a, x - a, vselect(x < -a, x + a, vselect(x == x, vsplat(0.0f), x)));
   } else {  // Softplus: log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|) (one exp, one log)
     vf bx = x * a;
     vf l = vmax(bx, vsplat(0.0f)) + vlog1p(vexp(-vabs(bx)));
@@ -104,6 +110,10 @@ DLCORE_ALWAYS_INLINE vf act_bwd_v(vf g, vf s, float a, float b) {
     return vselect(s <= -3.0f, vsplat(0.0f), vselect(s < 3.0f, g * (s * (1.0f / 3.0f) + 0.5f), g));
   } else if constexpr (A == Act::Hardsigmoid) {
     return vselect((s > -3.0f) & (s < 3.0f), g * (1.0f / 6.0f), vsplat(0.0f));
+  } else if constexpr (A == Act::Threshold) {
+    return vselect(s <= a, vsplat(0.0f), g);
+  } else if constexpr (A == Act::Hardshrink || A == Act::Softshrink) {
+    return vselect((s >= -a) & (s <= a), vsplat(0.0f), g);
   } else {
     vf bx = s * a;
     return vselect(bx > b, g, g * vsigmoid(bx));

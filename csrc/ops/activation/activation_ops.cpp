@@ -19,6 +19,9 @@ const char* act_name(Act a) {
     case Act::Mish: return "mish";
     case Act::Hardswish: return "hardswish";
     case Act::Hardsigmoid: return "hardsigmoid";
+    case Act::Threshold: return "threshold";
+    case Act::Hardshrink: return "hardshrink";
+    case Act::Softshrink: return "softshrink";
     default: return "activation";
   }
 }
@@ -26,6 +29,8 @@ const char* act_name(Act a) {
 namespace {
 void check_params(Act act, const ActParams& p) {
   if (act == Act::Softplus) DLCORE_CHECK(p.a != 0, ValueError, "softplus(): beta must be nonzero");
+  if (act == Act::Softshrink)
+    DLCORE_CHECK(p.a >= 0, RuntimeError, "softshrink(): lambda must be greater or equal to 0, but found to be ", p.a);
   if (act == Act::Hardtanh)
     DLCORE_CHECK(p.a <= p.b, ValueError, "hardtanh(): min_val cannot be greater than max_val, got min_val ", p.a,
                  " and max_val ", p.b);
