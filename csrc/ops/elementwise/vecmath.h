@@ -551,6 +551,23 @@ DLCORE_ALWAYS_INLINE bool vany(vi m) {
 #endif
 }
 
+// res with the lanes set in bad recomputed by the scalar fn(a_l, b_l) (a vector function's rare lanes outside its
+// domain, handed to libm); res itself when no lane is set.
+template <class F>
+DLCORE_ALWAYS_INLINE vf redo_lanes(vi bad, vf res, vf a, vf b, const F& fn) {
+  if (__builtin_expect(!vany(bad), 1)) return res;
+  float as[kVLen], bs[kVLen], rs[kVLen];
+  int32_t ms[kVLen];
+  std::memcpy(as, &a, sizeof as);
+  std::memcpy(bs, &b, sizeof bs);
+  std::memcpy(rs, &res, sizeof rs);
+  std::memcpy(ms, &bad, sizeof ms);
+  for (int l = 0; l < kVLen; ++l)
+    if (ms[l]) rs[l] = fn(as[l], bs[l]);
+  std::memcpy(&res, rs, sizeof rs);
+  return res;
+}
+
 // floor / ceil / trunc by the rounding instruction with exceptions suppressed (std::floor stays a libm call per
 // element here: GCC inlines it only without trapping math).
 template <int MODE>
@@ -589,17 +606,7 @@ DLCORE_ALWAYS_INLINE vf vsincos(vf x) {
     neg = ((q & 2) != 0) ^ (as_int(x) < 0);  // (the sign bit: sin(-0) = -0)
   }
   vf res = as_float(as_int(vselect(use_cos, pc, ps)) ^ (neg & (int32_t)0x80000000));
-  const vi far = ~(ax <= 8192.0f);  // (NaN too)
-  if (__builtin_expect(!vany(far), 1)) return res;
-  float xs[kVLen], rs[kVLen];
-  int32_t fs[kVLen];
-  std::memcpy(xs, &x, sizeof xs);
-  std::memcpy(rs, &res, sizeof rs);
-  std::memcpy(fs, &far, sizeof fs);
-  for (int l = 0; l < kVLen; ++l)
-    if (fs[l]) rs[l] = COS ? std::cos(xs[l]) : std::sin(xs[l]);
-  std::memcpy(&res, rs, sizeof rs);
-  return res;
+  return redo_lanes(~(ax <= 8192.0f), res, x, x, [](float v, float) { return COS ? std::cos(v) : std::sin(v); });
 }
 
 // atanh(x) = log1p(2x / (1 - x)) / 2: relative accuracy near 0 from log1p; +-1 -> +-inf, beyond -> NaN.
@@ -658,18 +665,8 @@ DLCORE_ALWAYS_INLINE __m512d vhigh_pd(vf v) {
 DLCORE_ALWAYS_INLINE vf vpowf(vf x, vf e) {
   const __m512d lo = vpow_pd(vlow_pd(x), vlow_pd(e)), hi = vpow_pd(vhigh_pd(x), vhigh_pd(e));
   vf res = (vf)_mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
-  const vi bad = ~((x > 0.0f) & (x < __builtin_inff()) & (vabs(e) < __builtin_inff()));  // (NaN too)
-  if (__builtin_expect(!vany(bad), 1)) return res;
-  float xs[kVLen], es[kVLen], rs[kVLen];
-  int32_t bs[kVLen];
-  std::memcpy(xs, &x, sizeof xs);
-  std::memcpy(es, &e, sizeof es);
-  std::memcpy(rs, &res, sizeof rs);
-  std::memcpy(bs, &bad, sizeof bs);
-  for (int l = 0; l < kVLen; ++l)
-    if (bs[l]) rs[l] = std::pow(xs[l], es[l]);
-  std::memcpy(&res, rs, sizeof rs);
-  return res;
+  return redo_lanes(~((x > 0.0f) & (x < __builtin_inff()) & (vabs(e) < __builtin_inff())), res, x, e,  // (NaN too)
+                    [](float v, float w) { return std::pow(v, w); });
 }
 DLCORE_ALWAYS_INLINE vf vpowf(vf x, float e) { return vpowf(x, vsplat(e)); }
 #endif
