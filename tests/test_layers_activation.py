@@ -50,6 +50,7 @@ CASES = [
      lambda t, x: t.nn.functional.hardshrink(x, 0.6)),
     ("softshrink", lambda x: F.softshrink(x, 0.6), lambda x: np.where(x > 0.6, x - 0.6, np.where(x < -0.6, x + 0.6, 0.0)),
      lambda t, x: t.nn.functional.softshrink(x, 0.6)),
+    ("logsigmoid", lambda x: F.logsigmoid(x), lambda x: -np.logaddexp(0.0, -x), lambda t, x: t.nn.functional.logsigmoid(x)),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -233,7 +234,8 @@ def test_hard_activations_at_the_kinks_and_special_values(isa, device):
 def test_nan_propagates(device):
     x = dlcore.tensor([float("nan"), -1.0, 2.0], device=device)
     for fn in (F.relu, F.sigmoid, F.tanh, F.gelu, F.elu, F.softplus, lambda v: F.leaky_relu(v, 0.2), F.silu, F.mish,
-               F.hardswish, F.hardsigmoid, lambda v: F.threshold(v, 0.1, 5.0), F.hardshrink, F.softshrink):
+               F.hardswish, F.hardsigmoid, lambda v: F.threshold(v, 0.1, 5.0), F.hardshrink, F.softshrink,
+               F.logsigmoid):
         r = fn(x).cpu().numpy()
         assert np.isnan(r[0]) and not np.isnan(r[1:]).any()
 

@@ -36,7 +36,7 @@ __all__ = [
 
 # Kinds, in the order of the C++ enums (csrc/ops/activation/activation.h, csrc/ops/softmax_loss/softmax_loss.h).
 (_RELU, _LEAKY, _ELU, _SIGMOID, _TANH, _GELU, _GELU_TANH, _SOFTPLUS, _HARDTANH, _SILU, _MISH, _HARDSWISH,
- _HARDSIGMOID, _THRESHOLD, _HARDSHRINK, _SOFTSHRINK) = range(16)
+ _HARDSIGMOID, _THRESHOLD, _HARDSHRINK, _SOFTSHRINK, _LOGSIGMOID) = range(17)
 _USES_OUTPUT = (_RELU, _SIGMOID, _TANH, _HARDTANH)
 _MSE, _L1, _SMOOTH_L1, _HUBER, _BCE, _BCE_LOGITS, _HINGE = range(7)
 
@@ -105,6 +105,8 @@ def _act_derivative(kind, s, a, b):
     if kind == _HARDSWISH:  # 0 up to -3, x / 3 + 1/2 inside, 1 from 3 on (its derivative 1/3 inside)
         zero, one = _C.full([], 0.0, s.dtype, s.device), _C.full([], 1.0, s.dtype, s.device)
         return o.where(_C.le(s, -3.0), zero, o.where(_C.lt(s, 3.0), o.add(o.div(s, 3.0), 0.5), one))
+    if kind == _LOGSIGMOID:  # sigmoid(-x)
+        return o.sigmoid(o.neg(s))
     if kind == _THRESHOLD:  # 1 above the threshold (piecewise constant: not recorded)
         return _C.to(_C.gt(s.detach(), float(a)), s.dtype, None, False)
     if kind in (_HARDSHRINK, _SOFTSHRINK):  # 1 outside [-lambd, lambd]
@@ -244,7 +246,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 
 def logsigmoid(input):
-    return _ops.neg(softplus(_ops.neg(input)))
+    return _act(input, _LOGSIGMOID, op="logsigmoid")
 
 
 def softsign(input):

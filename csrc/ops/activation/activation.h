@@ -24,6 +24,7 @@
 //   threshold(x)   = x <= a ? b : x                     d/dx = x <= a ? 0 : 1  (from x; a threshold, b value)
 //   hardshrink(x)  = -a <= x <= a ? 0 : x               d/dx = -a <= x <= a ? 0 : 1 (selects)  (from x)
 //   softshrink(x)  = x > a ? x - a : x < -a ? x + a : 0  d/dx = -a <= x <= a ? 0 : 1  (from x)
+//   logsigmoid(x)  = min(x, 0) - log1p(e^-|x|)          d/dx = sigmoid(-x): e^-|x| / (1 + e^-|x|) or 1 / (...)
 //   (the gradients at the kinks are torch's)
 // NaN propagates through every forward (relu(NaN) = NaN, like torch).
 #pragma once
@@ -38,7 +39,7 @@ namespace dlcore {
 
 enum class Act : int8_t {
   Relu, LeakyRelu, Elu, Sigmoid, Tanh, Gelu, GeluTanh, Softplus, Hardtanh, Silu, Mish, Hardswish, Hardsigmoid,
-  Threshold, Hardshrink, Softshrink, Count
+  Threshold, Hardshrink, Softshrink, LogSigmoid, Count
 };
 constexpr int kNumActs = (int)Act::Count;
 const char* act_name(Act a);
@@ -141,6 +142,15 @@ template <class T> DLCORE_HOSTDEV T softshrink_fwd(T x, T l) {
   return x > l ? x - l : (x < -l ? x + l : (x == x ? T(0) : x));
 }
 
+// log(1 / (1 + e^-x)) without overflow or cancellation (also binary_cross_entropy_with_logits' term).
+template <class T> DLCORE_HOSTDEV T logsigmoid_fwd(T x) {
+  return (x < T(0) ? x : T(0)) - std::log1p(std::exp(-std::fabs(x)));
+}
+template <class T> DLCORE_HOSTDEV T logsigmoid_bwd(T g, T x) {
+  const T z = std::exp(-std::fabs(x));
+  return g * ((x >= T(0) ? z : T(1)) / (T(1) + z));
+}
+
 // Whether the backward of a reads the forward's output (true) or its input (false).
 constexpr bool act_bwd_uses_output(Act a) {
   return a == Act::Relu || a == Act::Sigmoid || a == Act::Tanh || a == Act::Hardtanh;
@@ -167,6 +177,7 @@ DLCORE_HOSTDEV T act_fwd_s(T x, T a, T b) {
   else if constexpr (A == Act::Threshold) return threshold_fwd(x, a, b);
   else if constexpr (A == Act::Hardshrink) return hardshrink_fwd(x, a);
   else if constexpr (A == Act::Softshrink) return softshrink_fwd(x, a);
+  else if constexpr (A == Act::LogSigmoid) return logsigmoid_fwd(x);
   else return hardtanh_fwd(x, a, b);
 }
 
@@ -186,6 +197,7 @@ DLCORE_HOSTDEV T act_bwd_s(T g, T s, T a, T b) {
   else if constexpr (A == Act::Hardsigmoid) return hardsigmoid_bwd(g, s);
   else if constexpr (A == Act::Threshold) return threshold_bwd(g, s, a);
   else if constexpr (A == Act::Hardshrink || A == Act::Softshrink) return shrink_bwd(g, s, a);
+  else if constexpr (A == Act::LogSigmoid) return logsigmoid_bwd(g, s);
   else return hardtanh_bwd(g, s, a, b);
 }
 

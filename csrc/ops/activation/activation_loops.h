@@ -71,6 +71,8 @@ DLCORE_ALWAYS_INLINE vf act_fwd_v(vf x, float a, float b) {
     return vselect((x >= -a) & (x <= a), vsplat(0.0f), x);
   } else if constexpr (A == Act::Softshrink) {
     return vselect(x > a, x - a, vselect(x < -a, x + a, vselect(x == x, vsplat(0.0f), x)));
+  } else if constexpr (A == Act::LogSigmoid) {  // (NaN: min gives 0, the log1p term NaN)
+    return vmin(x, vsplat(0.0f)) - vlog1p(vexp(-vabs(x)));
   } else {  // Softplus: log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|) (one exp, one log)
     vf bx = x * a;
     vf l = vmax(bx, vsplat(0.0f)) + vlog1p(vexp(-vabs(bx)));
@@ -114,6 +116,9 @@ DLCORE_ALWAYS_INLINE vf act_bwd_v(vf g, vf s, float a, float b) {
     return vselect(s <= a, vsplat(0.0f), g);
   } else if constexpr (A == Act::Hardshrink || A == Act::Softshrink) {
     return vselect((s >= -a) & (s <= a), vsplat(0.0f), g);
+  } else if constexpr (A == Act::LogSigmoid) {  // sigmoid(-x) = e^-|x| / (1 + e^-|x|) (x >= 0) or 1 / (1 + e^-|x|)
+    const vf z = vexp(-vabs(s));
+    return g * (vselect(s >= 0.0f, z, vsplat(1.0f)) * vrecip(1.0f + z));
   } else {
     vf bx = s * a;
     return vselect(bx > b, g, g * vsigmoid(bx));

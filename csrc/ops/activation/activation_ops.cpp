@@ -22,6 +22,7 @@ const char* act_name(Act a) {
     case Act::Threshold: return "threshold";
     case Act::Hardshrink: return "hardshrink";
     case Act::Softshrink: return "softshrink";
+    case Act::LogSigmoid: return "logsigmoid";
     default: return "activation";
   }
 }

@@ -25,6 +25,7 @@
 #include "core/common.h"
 #include "core/registry.h"
 #include "core/tensor.h"
+#include "ops/activation/activation.h"  // logsigmoid_fwd
 
 namespace dlcore {
 
@@ -39,9 +40,7 @@ struct PwLossParams {
 };
 
 template <class T> DLCORE_HOSTDEV T sgn(T v) { return (T)((v > T(0)) - (v < T(0))); }
-template <class T> DLCORE_HOSTDEV T log_sigmoid(T x) {  // log(1 / (1 + e^-x)), stable
-  return -(std::log1p(std::exp(-std::fabs(x))) + (x < T(0) ? -x : T(0)));
-}
+template <class T> DLCORE_HOSTDEV T log_sigmoid(T x) { return logsigmoid_fwd(x); }  // (activation.h)
 
 // Loss of one element: x input, y target, w weight (1 if none), pw pos_weight (1 if none).
 template <class T>
