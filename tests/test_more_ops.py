@@ -708,3 +708,18 @@ def test_pad_module_reprs_like_torch():
     for name, args in (("ZeroPad2d", (1,)), ("ConstantPad2d", (1, 0.5)), ("ReflectionPad1d", ((1, 2),)),
                        ("ZeroPad1d", ((1, 2),)), ("ConstantPad3d", (2, 1.0))):
         assert repr(getattr(nn, name)(*args)) == repr(getattr(torch.nn, name)(*args))
+
+
+def test_prelu_one_weight_kernel_path_grads(rng):
+    """prelu with one weight on the cpu runs leaky_relu's kernel (slope = the weight): gradcheck of input and weight,
+    gradgradcheck, and the composed path (per-channel weights) agreeing with it on the same values."""
+    from dlcore.testing import gradgradcheck
+    x = dlcore.tensor(rng.standard_normal((3, 4, 5)) * 2, requires_grad=True)
+    w = dlcore.tensor([0.3], dtype=dlcore.float64, requires_grad=True)
+    gradcheck(lambda a, b: F.prelu(a, b), [x, w])
+    assert gradgradcheck(lambda a, b: F.prelu(a, b), [x, w])
+    w4 = dlcore.tensor([0.3] * 4, dtype=dlcore.float64)
+    assert_close(F.prelu(x, w).detach().numpy(), F.prelu(x, w4).detach().numpy(), rtol=0, atol=0)
+    xf = dlcore.tensor(rng.standard_normal(50).astype(np.float32))
+    assert_close(F.prelu(xf, dlcore.tensor([-0.7])).numpy(), np.where(xf.numpy() > 0, xf.numpy(), np.float32(-0.7) * xf.numpy()),
+                 rtol=0, atol=0)

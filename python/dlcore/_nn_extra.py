@@ -717,8 +717,42 @@ def prelu(input, weight):
                                f"channel dim has {c} (input shape {list(input.shape)})")
         w = _ops.reshape(weight, [k] + [1] * (input.ndim - 2)) if input.ndim >= 2 else weight
     else:
+        if (input.device.type == "cpu" and weight.device.type == "cpu" and input.dtype.is_floating_point
+                and weight.dtype == input.dtype and input.dtype in (_C.dtype.float32, _C.dtype.float64)):
+            # one weight on the cpu: leaky_relu's kernel with the weight as the slope (one pass instead of three)
+            if _needs_grad(input, weight):
+                return _PRelu1.apply(input, weight)
+            return _C.act_forward(_F()._LEAKY, input, float(_C.item(weight)), 0.0)
         w = _ops.reshape(weight, [])
     return _ops.where(_ops.gt(input, 0), input, _ops.mul(w, input))
+
+
+class _PRelu1(Function):
+    """prelu with one weight on the cpu: y = leaky_relu(x, w) by the activation kernel; dx by its backward kernel
+    (g where x > 0, else w g), dw = sum(g min(x, 0)). The double backward is the composed form's."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        ctx.slope = float(_C.item(w))
+        return _C.act_forward(_F()._LEAKY, x, ctx.slope, 0.0)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        gx = _C.act_backward(_F()._LEAKY, g, x, ctx.slope, 0.0) if ctx.needs_input_grad[0] else None
+        gw = None
+        if ctx.needs_input_grad[1]:
+            gw = _C.reshape(_C.sum(_C.mul(g, _C.clamp(x, None, 0.0)), None, False), list(w.shape))
+        return gx, gw
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        x, w = ctx.saved_tensors
+        neg = _C.le(x.detach(), 0)
+        gx = _ops.where(neg, _ops.mul(g, _ops.reshape(w, [])), g)
+        gw = _ops.reshape(_ops.sum(_ops.where(neg, _ops.mul(g, x), _const(0.0, x))), list(w.shape))
+        return gx, gw
 
 
 def glu(input, dim=-1):
