@@ -1040,3 +1040,15 @@ def test_searchsorted_cpu_kernel_large_and_integer(dtype, rng):
     bvals = rng.integers(0, hi, (4, 7000)).astype(dtype)
     got = dlcore.searchsorted(dlcore.tensor(bseq), dlcore.tensor(bvals), right=True).numpy()
     np.testing.assert_array_equal(got, np.stack([np.searchsorted(bseq[i], bvals[i], side="right") for i in range(4)]))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64", "uint8", "int16"])
+def test_cummax_cummin_cpu_kernel_long_lines(dtype, rng):
+    """cummax/cummin's sequential cpu kernel (float32/64, int32/64; the others the log-step scan) against torch on
+    long lines with many ties and NaNs, along the last and a middle dim."""
+    a = rng.integers(0, 6, (3, 700, 5)).astype(dtype)
+    if dtype.startswith("float"):
+        a[rng.random(a.shape) < 0.01] = np.nan
+    for dim in (1, 2, 0):
+        for fn in ("cummax", "cummin"):
+            same(tuple(getattr(dlcore, fn)(D(a, "cpu"), dim)), tuple(getattr(torch, fn)(TT(a), dim)), exact=True)

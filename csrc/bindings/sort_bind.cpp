@@ -22,6 +22,9 @@ void bind_sort(py::module_& m) {
     return pair(topk(as_tensor(x, "topk", "input"), k, dim, largest));
   }, py::arg("input"), py::arg("k"), py::arg("dim") = -1, py::arg("largest") = true,
         "(values, indices) of the k largest (smallest) along dim, in sort order.");
+  m.def("_cum_extreme_cpu", [](py::handle x, int64_t O, int64_t L, int64_t I, bool is_max) {
+    return pair(cum_extreme_cpu(as_tensor(x, "cummax", "input"), O, L, I, is_max));
+  });
   m.def("_searchsorted_cpu", [](py::handle seq, py::handle values, bool right) {
     return wrap(searchsorted_cpu(as_tensor(seq, "searchsorted", "sorted_sequence"),
                                  as_tensor(values, "searchsorted", "input"), right));

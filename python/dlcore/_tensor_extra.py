@@ -398,6 +398,10 @@ def _cum_extreme_raw(x, d, is_max):
     """(values, indices) of the running max/min along d by a log-step (Hillis-Steele) scan of (value, index)
     pairs: the later element wins ties and NaN wins over numbers (torch's cummax/cummin)."""
     n = x.shape[d]
+    if x.device.type == "cpu" and x.dtype in (_C.dtype.float32, _C.dtype.float64, _C.dtype.int32, _int64):
+        # one sequential pass per line (sort_cpu.cpp's cum_extreme_cpu); the log-step scan below for the rest
+        o = math.prod(x.shape[:d])
+        return _C._cum_extreme_cpu(_C.contiguous(x), o, n, x.numel() // builtins.max(o * n, 1), bool(is_max))
     shape1 = [1] * x.ndim
     shape1[d] = n
     v = _C.contiguous(x)

@@ -62,4 +62,10 @@ Tensor cumulative(const Tensor& x, int64_t dim, bool prod, bool reverse);
 // [Bv, N]. [1000] sorted, 100000 values, 1 thread: 18.7 ms by the composed vectorised search, torch 5.8 ms.
 Tensor searchsorted_cpu(const Tensor& seq, const Tensor& values, bool right);
 
+// cummax (is_max) / cummin along dim 1 of a contiguous cpu x viewed as [O, L, I] (float32/float64/int32/int64):
+// one sequential pass per line (vectorised over I), torch's rules: a later element wins ties, NaN wins over numbers
+// (a later NaN over an earlier one). values (x's dtype) and int64 indices, [O, L, I]. [256,1000] along dim 1, 1
+// thread: 4.6 ms by a log-step scan of composed tensor ops.
+std::pair<Tensor, Tensor> cum_extreme_cpu(const Tensor& x, int64_t O, int64_t L, int64_t I, bool is_max);
+
 }  // namespace dlcore

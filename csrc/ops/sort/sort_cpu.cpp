@@ -517,6 +517,68 @@ Tensor searchsorted_cpu(const Tensor& seq, const Tensor& values, bool right) {
   return out;
 }
 
+std::pair<Tensor, Tensor> cum_extreme_cpu(const Tensor& x, int64_t O, int64_t L, int64_t I, bool is_max) {
+  DLCORE_CHECK(x.device().type == DeviceType::CPU && x.is_contiguous() && x.numel() == O * L * I, ValueError,
+               "cum_extreme_cpu(): a contiguous cpu tensor of ", O * L * I, " elements is needed");
+  Tensor vals = Tensor::empty(x.shape(), x.dtype(), Device());
+  Tensor idx = Tensor::empty(x.shape(), DType::Int64, Device());
+  auto run = [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = x.data<T>();
+    T* vp = vals.data<T>();
+    int64_t* ip = idx.data<int64_t>();
+    parallel_for(0, O, std::max<int64_t>(1, 16384 / std::max<int64_t>(L * I, 1)), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) {
+        const T* xl = xp + o * L * I;
+        T* vl = vp + o * L * I;
+        int64_t* il = ip + o * L * I;
+        if (I == 1) {  // one line: the running pair in registers (selects, no branch)
+          T best = xl[0];
+          int64_t bi = 0;
+          vl[0] = best;
+          il[0] = 0;
+          for (int64_t l = 1; l < L; ++l) {
+            const T r = xl[l];
+            bool take = is_max ? r >= best : r <= best;
+            if constexpr (std::is_floating_point_v<T>) take = (r != r) || (best == best && take);
+            best = take ? r : best;
+            bi = take ? l : bi;
+            vl[l] = best;
+            il[l] = bi;
+          }
+          continue;
+        }
+        for (int64_t i = 0; i < I; ++i) {
+          vl[i] = xl[i];
+          il[i] = 0;
+        }
+        for (int64_t l = 1; l < L; ++l) {
+          const T* xr = xl + l * I;
+          const T* pv = vl + (l - 1) * I;
+          const int64_t* pi = il + (l - 1) * I;
+          T* cv = vl + l * I;
+          int64_t* ci = il + l * I;
+          for (int64_t i = 0; i < I; ++i) {
+            const T r = xr[i], p = pv[i];
+            bool take = is_max ? r >= p : r <= p;
+            if constexpr (std::is_floating_point_v<T>) take = (r != r) || (p == p && take);
+            cv[i] = take ? r : p;
+            ci[i] = take ? l : pi[i];
+          }
+        }
+      }
+    });
+  };
+  switch (x.dtype()) {
+    case DType::Float32: run(TypeTag<float>{}); break;
+    case DType::Float64: run(TypeTag<double>{}); break;
+    case DType::Int32: run(TypeTag<int32_t>{}); break;
+    case DType::Int64: run(TypeTag<int64_t>{}); break;
+    default: DLCORE_THROW(TypeError, "cum_extreme_cpu(): no kernel for ", dtype_name(x.dtype()));
+  }
+  return {vals, idx};
+}
+
 Tensor cumulative(const Tensor& x, int64_t dim, bool prod, bool reverse) {
   const char* op = prod ? "cumprod" : "cumsum";
   const int d = norm_dim(dim, x.dim(), op);
