@@ -723,3 +723,31 @@ def test_prelu_one_weight_kernel_path_grads(rng):
     xf = dlcore.tensor(rng.standard_normal(50).astype(np.float32))
     assert_close(F.prelu(xf, dlcore.tensor([-0.7])).numpy(), np.where(xf.numpy() > 0, xf.numpy(), np.float32(-0.7) * xf.numpy()),
                  rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_addcmul_addcdiv_lerp_fused_cpu_pass(dt, rng):
+    """The one-pass cpu kernel of addcmul / addcdiv / lerp (same shape and dtype, contiguous, no autograd) against
+    float64 NumPy: torch's operation order, lerp exact at weights 0 and 1 and two-sided around 0.5; broadcast,
+    mixed dtypes and autograd still take the composed path with the same values."""
+    a, b, c = (rng.standard_normal((37, 41)).astype(dt) for _ in range(3))
+    c = c + np.sign(c) * 0.5  # away from 0 for the division
+    A, B, Cc = dlcore.tensor(a), dlcore.tensor(b), dlcore.tensor(c)
+    tol = dict(rtol=2e-6, atol=2e-6) if dt == "float32" else dict(rtol=1e-14, atol=1e-14)
+    a64, b64, c64 = a.astype(np.float64), b.astype(np.float64), c.astype(np.float64)
+    assert_close(dlcore.addcmul(A, B, Cc, value=-0.7).numpy(), a64 - 0.7 * b64 * c64, **tol)
+    assert_close(dlcore.addcdiv(A, B, Cc, value=2.5).numpy(), a64 + 2.5 * b64 / c64, **tol)
+    for w in (0.0, 0.3, 0.5, 0.8, 1.0, -0.4, 1.7):
+        got = dlcore.lerp(A, B, w).numpy()
+        assert_close(got, a64 + w * (b64 - a64), **tol)
+        if w == 0.0:
+            np.testing.assert_array_equal(got, a)
+        if w == 1.0:
+            np.testing.assert_array_equal(got, b)
+    # the composed paths: a broadcast operand, and autograd
+    assert_close(dlcore.addcmul(A, B[0], Cc, value=0.5).numpy(), a64 + 0.5 * b64[0] * c64, **tol)
+    Ag = dlcore.tensor(a, requires_grad=True)
+    r = dlcore.addcmul(Ag, B, Cc, value=2.0)
+    assert r.requires_grad
+    r.sum().backward()
+    np.testing.assert_array_equal(Ag.grad.numpy(), np.ones_like(a))

@@ -200,6 +200,13 @@ void bind_ops(py::module_& m) {
     ++self.t.storage()->version;
     return true;
   });
+  // addcmul / addcdiv / lerp in one pass when fused_ternary_cpu takes the case (elementwise.h); None otherwise
+  m.def("_fused_ternary_cpu", [](int kind, const PyTensor& a, const PyTensor& b, py::handle c, double s) -> py::object {
+    Tensor ct = c.is_none() ? Tensor() : as_tensor(c, "addcmul", "tensor2");
+    Tensor r = fused_ternary_cpu(kind, a.t, b.t, ct, s);
+    if (!r.defined()) return py::none();
+    return wrap(r);
+  });
   m.def("where", [](const PyTensor& c, py::handle a, py::handle b) {
     Operand oa = to_operand(a, "where", "input"), ob = to_operand(b, "where", "other");
     DType dt = result_type(oa.t, oa.is_scalar ? &oa.s : nullptr, ob.t, ob.is_scalar ? &ob.s : nullptr);

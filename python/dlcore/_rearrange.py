@@ -334,9 +334,20 @@ class _Lerp(Function):
         return ga, gb, gw
 
 
+def _fused3(kind, a, b, c, s):
+    """The one-pass cpu kernel (same shape, dtype and contiguous floats, nothing needing autograd), else None."""
+    if (_isT(a, Tensor) and _isT(b, Tensor) and (c is None or _isT(c, Tensor)) and isinstance(s, (int, float))
+            and not isinstance(s, bool) and not _needs_grad(a, b, c) and a.device.type == "cpu"):
+        return _C._fused_ternary_cpu(kind, a, b, c, float(s))
+    return None
+
+
 def lerp(input, end, weight):
     """input + weight * (end - input) where |weight| < 0.5, else end - (end - input) * (1 - weight): torch's
     two-sided form, exact at weight 0 and 1."""
+    r = _fused3(2, input, end, None, weight)
+    if r is not None:
+        return r
     if _needs_grad(input, end, weight):
         return _Lerp.apply(input, end, weight)
     return _lerp_raw(input, end, weight)
@@ -344,12 +355,18 @@ def lerp(input, end, weight):
 
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2."""
+    r = _fused3(0, input, tensor1, tensor2, value)
+    if r is not None:
+        return r
     p = _ops.mul(tensor1, tensor2)
     return _ops.add(input, p if value == 1 else _ops.mul(p, value))
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 / tensor2."""
+    r = _fused3(1, input, tensor1, tensor2, value)
+    if r is not None:
+        return r
     q = _ops.div(tensor1, tensor2)
     return _ops.add(input, q if value == 1 else _ops.mul(q, value))
 

@@ -79,6 +79,11 @@ struct UnaryParams {
 // composes (mul, then add_). [256,1000], 1 thread: 52 us composed, torch 25.
 bool add_scaled_inplace_cpu(const Tensor& y, const Tensor& x, double alpha);
 
+// Fused three-operand ops on contiguous cpu float32/float64 tensors of one shape and dtype, in one pass (they were
+// two or three composed ops): kind 0 addcmul a + (s b) c, 1 addcdiv a + (s b) / c, 2 lerp(a, b, s) in torch's
+// two-sided form. An undefined Tensor (nothing done) for any other case, which the caller composes.
+Tensor fused_ternary_cpu(int kind, const Tensor& a, const Tensor& b, const Tensor& c, double s);
+
 // y[i] = x[i]^e over n contiguous cpu elements on the calling thread (y may be x), by the running ISA's pow loop
 // (the vector power on AVX-512): for other families' kernels (local_response_norm's scale^-beta).
 void pow_scalar_contiguous_cpu(float* y, const float* x, float e, int64_t n);

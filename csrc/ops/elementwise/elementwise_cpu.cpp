@@ -231,6 +231,37 @@ bool add_scaled_inplace_cpu(const Tensor& y, const Tensor& x, double alpha) {
   return true;
 }
 
+Tensor fused_ternary_cpu(int kind, const Tensor& a, const Tensor& b, const Tensor& c, double s) {
+  const bool three = kind != 2;
+  auto ok = [&](const Tensor& t) {
+    return t.device().type == DeviceType::CPU && t.dtype() == a.dtype() && t.shape() == a.shape() && t.is_contiguous();
+  };
+  if ((a.dtype() != DType::Float32 && a.dtype() != DType::Float64) || !ok(a) || !ok(b) || (three && !ok(c)))
+    return Tensor();
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), Device());
+  dispatch_float(a.dtype(), "addcmul", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    const T* pc = three ? c.data<T>() : nullptr;
+    T* o = out.data<T>();
+    const T sv = (T)s;
+    parallel_for(0, a.numel(), kElementwiseGrain, [&](int64_t i0, int64_t i1) {
+      if (kind == 0) {
+        for (int64_t i = i0; i < i1; ++i) o[i] = pa[i] + sv * pb[i] * pc[i];
+      } else if (kind == 1) {
+        for (int64_t i = i0; i < i1; ++i) o[i] = pa[i] + sv * pb[i] / pc[i];
+      } else if (std::fabs(sv) < T(0.5)) {
+        for (int64_t i = i0; i < i1; ++i) o[i] = pa[i] + sv * (pb[i] - pa[i]);
+      } else {
+        const T omw = T(1) - sv;
+        for (int64_t i = i0; i < i1; ++i) o[i] = pb[i] - (pb[i] - pa[i]) * omw;
+      }
+    });
+  });
+  return out;
+}
+
 void pow_scalar_contiguous_cpu(float* y, const float* x, float e, int64_t n) { pow_scalar_contiguous(y, x, e, n); }
 void pow_scalar_contiguous_cpu(double* y, const double* x, double e, int64_t n) {
   pow_scalar_contiguous(y, x, e, n);
