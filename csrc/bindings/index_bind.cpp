@@ -341,6 +341,28 @@ py::object pad_index_backward_py(py::handle g_h, std::vector<std::vector<int64_t
   return wrap(gin);
 }
 
+// The tensors of a list or tuple for cat/stack's native happy paths: false (the Python path then checks and
+// reports) unless dim is an int and every element is a cpu tensor that needs no gradient. dt: the dtype promoted
+// over all of them; skip_empty_1d drops 1-D empty tensors from ts (cat's rule) after they joined the promotion.
+bool plain_cpu_tensors(py::handle seq_h, py::handle dim_h, std::vector<Tensor>& ts, DType& dt, bool skip_empty_1d) {
+  if (!PyList_Check(seq_h.ptr()) && !PyTuple_Check(seq_h.ptr())) return false;
+  if (!PyLong_Check(dim_h.ptr()) || PyBool_Check(dim_h.ptr())) return false;
+  py::sequence seq = py::reinterpret_borrow<py::sequence>(seq_h);
+  const bool grad = autograd_grad_enabled();
+  ts.reserve(seq.size());
+  bool first = true;
+  for (py::handle h : seq) {
+    if (!is_tensor(h)) return false;
+    const PyTensor& p = h.cast<const PyTensor&>();
+    if (p.t.device().type != DeviceType::CPU || (grad && p.requires_grad)) return false;
+    dt = first ? p.t.dtype() : promote_types(dt, p.t.dtype());
+    first = false;
+    if (skip_empty_1d && p.t.dim() == 1 && p.t.size(0) == 0) continue;
+    ts.push_back(p.t);
+  }
+  return true;
+}
+
 void bind_index(py::module_& m) {
   m.def("gather", &gather_py, py::arg("input"), py::arg("dim"), py::arg("index"),
         "out[p] = input[p with p[dim] = index[p]] (index int64, same ndim).");
@@ -372,87 +394,40 @@ void bind_index(py::module_& m) {
     std::vector<Tensor> ts;
     ts.reserve(seq.size());
     for (py::handle h : seq) ts.push_back(as_tensor(h, "cat", "tensors"));
-    const DType dt = to_dtype(dtype, "cat");
-    const int d = (int)dim;
-    IntList shape = ts[0].shape();
-    int64_t total = 0;
-    for (const Tensor& t : ts) total += t.size(d);
-    shape[d] = total;
-    Tensor out = Tensor::empty(shape, dt, Device());
-    if (out.numel() == 0) return wrap(out);
-    cat_cpu(out, ts, d);
-    return wrap(out);
+    return wrap(cat_cpu(ts, (int)dim, to_dtype(dtype, "cat")));
   });
   // cat's happy path in one native call (python/dlcore/_indexing.py: cat): cpu tensors that need no gradient,
   // same rank >= 1, sizes equal but along dim (1-D empty tensors skipped, as torch). None for anything else (a
   // non-tensor, another device, a tensor requiring grad, a bad dim or shape), which the Python path then handles
   // and reports. Saves the ~6 us of the Python checks per call.
   m.def("_cat_fast_cpu", [](py::handle seq_h, py::handle dim_h) -> py::object {
-    if (!PyList_Check(seq_h.ptr()) && !PyTuple_Check(seq_h.ptr())) return py::none();
-    if (!PyLong_Check(dim_h.ptr()) || PyBool_Check(dim_h.ptr())) return py::none();
-    py::sequence seq = py::reinterpret_borrow<py::sequence>(seq_h);
-    const bool grad = autograd_grad_enabled();
     std::vector<Tensor> ts;
-    ts.reserve(seq.size());
-    bool first = true;
-    DType dt = DType::Float32;
-    for (py::handle h : seq) {
-      if (!is_tensor(h)) return py::none();
-      const PyTensor& p = h.cast<const PyTensor&>();
-      if (p.t.device().type != DeviceType::CPU || (grad && p.requires_grad)) return py::none();
-      dt = first ? p.t.dtype() : promote_types(dt, p.t.dtype());  // over every input, skipped ones too (torch)
-      first = false;
-      if (p.t.dim() == 1 && p.t.size(0) == 0) continue;
-      ts.push_back(p.t);
-    }
-    if (ts.empty() || ts[0].dim() == 0) return py::none();
+    DType dt;
+    if (!plain_cpu_tensors(seq_h, dim_h, ts, dt, true) || ts.empty() || ts[0].dim() == 0) return py::none();
     const int nd = ts[0].dim();
     const int64_t dim = dim_h.cast<int64_t>();
     if (dim < -nd || dim >= nd) return py::none();
     const int d = (int)(dim < 0 ? dim + nd : dim);
-    IntList shape = ts[0].shape();
-    int64_t total = 0;
     for (const Tensor& t : ts) {
       if (t.dim() != nd) return py::none();
       for (int k = 0; k < nd; ++k)
-        if (k != d && t.size(k) != shape[k]) return py::none();
-      total += t.size(d);
+        if (k != d && t.size(k) != ts[0].size(k)) return py::none();
     }
-    shape[d] = total;
-    Tensor out = Tensor::empty(shape, dt, Device());
-    if (out.numel()) cat_cpu(out, ts, d);
-    return wrap(out);
+    return wrap(cat_cpu(ts, d, dt));
   });
   // stack's happy path (as _cat_fast_cpu): cpu tensors of one shape that need no gradient; None otherwise.
   m.def("_stack_fast_cpu", [](py::handle seq_h, py::handle dim_h) -> py::object {
-    if (!PyList_Check(seq_h.ptr()) && !PyTuple_Check(seq_h.ptr())) return py::none();
-    if (!PyLong_Check(dim_h.ptr()) || PyBool_Check(dim_h.ptr())) return py::none();
-    py::sequence seq = py::reinterpret_borrow<py::sequence>(seq_h);
-    if (seq.size() == 0) return py::none();
-    const bool grad = autograd_grad_enabled();
     std::vector<Tensor> ts;
-    ts.reserve(seq.size());
-    for (py::handle h : seq) {
-      if (!is_tensor(h)) return py::none();
-      const PyTensor& p = h.cast<const PyTensor&>();
-      if (p.t.device().type != DeviceType::CPU || (grad && p.requires_grad)) return py::none();
-      if (!ts.empty() && p.t.shape() != ts[0].shape()) return py::none();
-      ts.push_back(p.t);
-    }
+    DType dt;
+    if (!plain_cpu_tensors(seq_h, dim_h, ts, dt, false) || ts.empty()) return py::none();
+    for (const Tensor& t : ts)
+      if (t.shape() != ts[0].shape()) return py::none();
     const int nd = ts[0].dim() + 1;
     const int64_t dim = dim_h.cast<int64_t>();
     if (dim < -nd || dim >= nd) return py::none();
     const int d = (int)(dim < 0 ? dim + nd : dim);
-    DType dt = ts[0].dtype();
-    for (Tensor& t : ts) {
-      dt = promote_types(dt, t.dtype());
-      t = t.unsqueeze(d);
-    }
-    IntList shape = ts[0].shape();
-    shape[d] = (int64_t)ts.size();
-    Tensor out = Tensor::empty(shape, dt, Device());
-    if (out.numel()) cat_cpu(out, ts, d);
-    return wrap(out);
+    for (Tensor& t : ts) t = t.unsqueeze(d);
+    return wrap(cat_cpu(ts, d, dt));
   });
   // bincount of a contiguous 1-D int64 cpu tensor (non-negative values < size, checked by the caller) without
   // weights: one counting pass per thread into its own counts, summed (was zeros + scatter_add of ones).

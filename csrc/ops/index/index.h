@@ -69,6 +69,8 @@ void flip_roll_contiguous_cpu(const Tensor& out, const Tensor& x, const std::vec
 // inputs of out's dtype by memcpy (big pieces split over the threads), the others by a casting copy into their
 // slice. [256,1000] x 2 along dim 0, 1 thread: 47 us by a Python loop of slice copies, torch 37.
 void cat_cpu(const Tensor& out, const std::vector<Tensor>& ts, int d);
+// The same into a new contiguous cpu tensor of dtype dt (sizes of ts[0], the sizes along d summed).
+Tensor cat_cpu(const std::vector<Tensor>& ts, int d, DType dt);
 
 // tril (upper false) / triu (upper true) of a contiguous cpu tensor into the contiguous out: per row of each
 // matrix a copy of the kept columns and zeros elsewhere (was a masked_fill with a broadcast mask: 5x slower).

@@ -344,6 +344,16 @@ void cat_cpu(const Tensor& out, const std::vector<Tensor>& ts, int d) {
   }
 }
 
+Tensor cat_cpu(const std::vector<Tensor>& ts, int d, DType dt) {
+  IntList shape = ts[0].shape();
+  int64_t total = 0;
+  for (const Tensor& t : ts) total += t.size(d);
+  shape[d] = total;
+  Tensor out = Tensor::empty(shape, dt, Device());
+  if (out.numel()) cat_cpu(out, ts, d);
+  return out;
+}
+
 void triangle_contiguous_cpu(const Tensor& out, const Tensor& x, int64_t diagonal, bool upper) {
   const int nd = x.dim();
   const int64_t R = x.size(nd - 2), C = x.size(nd - 1), isz = (int64_t)x.itemsize();
