@@ -768,15 +768,10 @@ def glu(input, dim=-1):
     return _ops.mul(a, _ops.sigmoid(b))
 
 
-def _float_act(input):
-    """The activation kernels take floating tensors; other dtypes keep the composed form."""
-    return input.dtype.is_floating_point
-
-
 def threshold(input, threshold, value, inplace=False):
     """value where x <= threshold, else x (one activation kernel for floating tensors)."""
     _check_tensor(input, "threshold")
-    if _float_act(input):
+    if input.dtype.is_floating_point:  # (the activation kernels; other dtypes composed)
         L = _F()
         if inplace:
             return L._act_inplace(input, L._THRESHOLD, threshold, value, op="threshold_")
@@ -790,7 +785,7 @@ def softshrink(input, lambd=0.5):
     _check_tensor(input, "softshrink")
     if lambd < 0:
         raise RuntimeError(f"softshrink(): lambda must be greater or equal to 0, but found to be {lambd}")
-    if _float_act(input):
+    if input.dtype.is_floating_point:
         return _F()._act(input, _F()._SOFTSHRINK, lambd, op="softshrink")
     inside = _C.logical_and(_C.ge(input, -lambd), _C.le(input, lambd))  # false for NaN: it passes through
     return _ops.where(inside, _const(0.0, input), _ops.sub(input, _ops.mul(_ops.sign(input), lambd)))
@@ -799,7 +794,7 @@ def softshrink(input, lambd=0.5):
 def hardshrink(input, lambd=0.5):
     """0 on [-lambd, lambd], else x."""
     _check_tensor(input, "hardshrink")
-    if _float_act(input):
+    if input.dtype.is_floating_point:
         return _F()._act(input, _F()._HARDSHRINK, lambd, op="hardshrink")
     inside = _C.logical_and(_C.ge(input, -lambd), _C.le(input, lambd))
     return _ops.where(inside, _const(0.0, input), input)
