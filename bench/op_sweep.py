@@ -92,6 +92,15 @@ def cases(lib, np):
         F.silu(xs).backward(gs)
         return xs.grad
     out["silu f+b [32,64,28,28]"] = (silu_fb, "close")
+    wc = t(rng.uniform(0.05, 0.4, IMG[1]).astype(np.float32))
+    out["prelu per-channel [32,64,28,28]"] = (lambda: F.prelu(x, wc), "close")
+    wg = t(rng.uniform(0.05, 0.4, IMG[1]).astype(np.float32)).requires_grad_(True)
+
+    def prelu_fb():
+        xs.grad = wg.grad = None
+        F.prelu(xs, wg).backward(gs)
+        return wg.grad
+    out["prelu per-channel f+b (dx, dw) [32,64,28,28]"] = (prelu_fb, "close")
     return out
 
 

@@ -712,7 +712,7 @@ def test_pad_module_reprs_like_torch():
 
 def test_prelu_one_weight_kernel_path_grads(rng):
     """prelu with one weight on the cpu runs leaky_relu's kernel (slope = the weight): gradcheck of input and weight,
-    gradgradcheck, and the composed path (per-channel weights) agreeing with it on the same values."""
+    gradgradcheck, and the per-channel path agreeing with it on the same values."""
     from dlcore.testing import gradgradcheck
     x = dlcore.tensor(rng.standard_normal((3, 4, 5)) * 2, requires_grad=True)
     w = dlcore.tensor([0.3], dtype=dlcore.float64, requires_grad=True)
@@ -723,6 +723,55 @@ def test_prelu_one_weight_kernel_path_grads(rng):
     xf = dlcore.tensor(rng.standard_normal(50).astype(np.float32))
     assert_close(F.prelu(xf, dlcore.tensor([-0.7])).numpy(), np.where(xf.numpy() > 0, xf.numpy(), np.float32(-0.7) * xf.numpy()),
                  rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(6, 3), (5, 4, 7), (3, 5, 6, 6), (2, 3, 40), (0, 3, 4), (3, 2, 0)])
+def test_prelu_per_channel_kernel(dt, shape, rng):
+    """prelu with one weight per channel on the cpu (rows of 16+ elements by leaky_relu's kernels, shorter ones by
+    a plain loop) against float64 NumPy: the output, dx and dw = sum over the channel of g min(x, 0); a NaN input
+    propagates into its output, dx stays finite, dw of its channel is NaN (torch's rule)."""
+    x = rng.standard_normal(shape).astype(dt)
+    g = rng.standard_normal(shape).astype(dt)
+    w = rng.standard_normal(shape[1]).astype(dt)
+    if x.size:
+        x.reshape(-1)[-1] = np.nan
+    X, W = dlcore.tensor(x, requires_grad=True), dlcore.tensor(w, requires_grad=True)
+    y = F.prelu(X, W)
+    y.backward(dlcore.tensor(g))
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    wb = w.astype(np.float64).reshape([-1] + [1] * (len(shape) - 2))
+    tol = dict(rtol=1e-6, atol=1e-6) if dt == "float32" else dict(rtol=1e-13, atol=1e-13)
+    assert_close(y.detach().numpy(), np.where(x64 > 0, x64, wb * x64), **tol)
+    assert_close(X.grad.numpy(), np.where(x64 > 0, g64, wb * g64), **tol)
+    dw = (g64 * np.where(x64 > 0, 0.0, x64)).sum(axis=tuple(d for d in range(len(shape)) if d != 1))
+    assert_close(W.grad.numpy(), dw, **(dict(rtol=1e-5, atol=1e-5) if dt == "float32" else tol))
+    if x.size:
+        assert np.isnan(W.grad.numpy()[-1]) and not np.isnan(W.grad.numpy()[:-1]).any()
+    with dlcore.no_grad():
+        assert_close(F.prelu(dlcore.tensor(x), dlcore.tensor(w)).numpy(), y.detach().numpy(), rtol=0, atol=0)
+
+
+def test_prelu_per_channel_grads_and_errors(rng):
+    from dlcore.testing import gradgradcheck
+    a = rng.standard_normal((2, 3, 4, 5))
+    a[np.abs(a) < 0.05] = 0.3  # away from the kink for finite differences
+    for shape in ((2, 3, 4, 5), (2, 3, 20)):  # a plain-loop and a row-kernel layout
+        x = dlcore.tensor(a.reshape(shape), requires_grad=True)
+        w = dlcore.tensor([0.2, -0.4, 1.3], dtype=dlcore.float64, requires_grad=True)
+        gradcheck(lambda p, q: F.prelu(p, q), [x, w])
+        assert gradgradcheck(lambda p, q: F.prelu(p, q), [x, w])
+    # only one of the two gradients wanted
+    x = dlcore.tensor(a, requires_grad=True)
+    w = dlcore.tensor([0.2, -0.4, 1.3], dtype=dlcore.float64)
+    F.prelu(x, w).sum().backward()
+    assert_close(x.grad.numpy(), np.where(a > 0, 1.0, np.array([0.2, -0.4, 1.3]).reshape(3, 1, 1)), rtol=0, atol=0)
+    with pytest.raises(RuntimeError, match="parameter count"):
+        F.prelu(dlcore.ones(4), dlcore.ones(4))  # below 2-D there is one channel (torch)
+    with pytest.raises(TypeError, match="prelu"):
+        dlcore._C.prelu_channels(dlcore.ones(2, 3), dlcore.ones(3, dtype=dlcore.float64))
+    with pytest.raises(ValueError, match="parameter count"):
+        dlcore._C.prelu_channels(dlcore.ones(2, 3), dlcore.ones(2))
 
 
 @pytest.mark.parametrize("dt", ["float32", "float64"])

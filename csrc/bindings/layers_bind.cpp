@@ -57,6 +57,14 @@ void bind_layers(py::module_& m) {
     return wrap(activation_backward(enum_arg<Act>(kind, kNumActs, "activation"), g.t, saved.t, ActParams{a, b}));
   });
 
+  m.def("prelu_channels", [](const PyTensor& x, const PyTensor& w) { return wrap(prelu_channels(x.t, w.t)); });
+  m.def("prelu_channels_backward", [](const PyTensor& g, const PyTensor& x, const PyTensor& w, bool need_gx,
+                                      bool need_gw) {
+    auto r = prelu_channels_backward(g.t, x.t, w.t, need_gx, need_gw);
+    return py::make_tuple(r.first.defined() ? wrap(r.first) : py::object(py::none()),
+                          r.second.defined() ? wrap(r.second) : py::object(py::none()));
+  });
+
   // ---- softmax ----
   m.def("softmax_fwd", [](const PyTensor& x, int64_t dim, bool log) { return wrap(softmax(x.t, dim, log)); });
   m.def("softmax_bwd", [](const PyTensor& g, const PyTensor& y, int64_t dim, bool log) {

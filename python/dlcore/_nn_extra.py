@@ -711,14 +711,20 @@ def prelu(input, weight):
     if weight.ndim > 1:
         raise RuntimeError(f"prelu(): weight must be 0-D or 1-D, got shape {list(weight.shape)}")
     if k != 1:
-        c = input.shape[1] if input.ndim >= 2 else (input.shape[0] if input.ndim == 1 else 1)
+        c = input.shape[1] if input.ndim >= 2 else 1  # torch: below 2-D there is no channel dim (one channel)
         if k != c:
             raise RuntimeError(f"prelu(): mismatch in parameter count: weight has {k} elements, the input's "
                                f"channel dim has {c} (input shape {list(input.shape)})")
-        w = _ops.reshape(weight, [k] + [1] * (input.ndim - 2)) if input.ndim >= 2 else weight
+    kernel = (input.device.type == "cpu" and weight.device.type == "cpu" and weight.dtype == input.dtype
+              and input.dtype in (_C.dtype.float32, _C.dtype.float64))
+    if k != 1:
+        if kernel:  # one weight per channel on the cpu: leaky_relu's kernel row by row, the channel's weight as slope
+            if _needs_grad(input, weight):
+                return _PReluC.apply(input, weight)
+            return _C.prelu_channels(input, weight)
+        w = _prelu_weight(weight, input.ndim)
     else:
-        if (input.device.type == "cpu" and weight.device.type == "cpu" and input.dtype.is_floating_point
-                and weight.dtype == input.dtype and input.dtype in (_C.dtype.float32, _C.dtype.float64)):
+        if kernel:
             # one weight on the cpu: leaky_relu's kernel with the weight as the slope (one pass instead of three)
             if _needs_grad(input, weight):
                 return _PRelu1.apply(input, weight)
@@ -752,6 +758,35 @@ class _PRelu1(Function):
         neg = _C.le(x.detach(), 0)
         gx = _ops.where(neg, _ops.mul(g, _ops.reshape(w, [])), g)
         gw = _ops.reshape(_ops.sum(_ops.where(neg, _ops.mul(g, x), _const(0.0, x))), list(w.shape))
+        return gx, gw
+
+
+def _prelu_weight(weight, ndim):
+    """The per-channel weight [C] shaped to broadcast against an input of rank ndim >= 2 (channels along dim 1)."""
+    return _ops.reshape(weight, [weight.numel()] + [1] * (ndim - 2))
+
+
+class _PReluC(Function):
+    """prelu with one weight per channel on the cpu (float32/float64): y and dx by leaky_relu's kernels with the
+    channel's weight as the slope, dw[c] = sum over the channel of g min(x, 0), in one native call each. The double
+    backward is the composed form's."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return _C.prelu_channels(x, w)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        return _C.prelu_channels_backward(g, x, w, ctx.needs_input_grad[0], ctx.needs_input_grad[1])
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        x, w = ctx.saved_tensors
+        neg = _C.le(x.detach(), 0)
+        gx = _ops.where(neg, _ops.mul(g, _prelu_weight(w, x.ndim)), g)
+        gw = _ops.sum(_ops.where(neg, _ops.mul(g, x), _const(0.0, x)), [d for d in range(x.ndim) if d != 1])
         return gx, gw
 
 

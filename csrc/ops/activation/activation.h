@@ -215,4 +215,11 @@ Tensor activation(Act act, const Tensor& x, const ActParams& p);
 void activation_(Act act, const Tensor& x, const ActParams& p);
 Tensor activation_backward(Act act, const Tensor& grad_out, const Tensor& saved, const ActParams& p);
 
+// prelu with one weight per channel (CPU, float32/float64): y = x > 0 ? x : w[c] x, c the index along dim 1 (below
+// 2-D one channel, as torch). The backward returns dx (when need_gx) and dw[c] = sum over the channel of g min(x, 0) (when
+// need_gw); an output not asked for is undefined.
+Tensor prelu_channels(const Tensor& x, const Tensor& w);
+std::pair<Tensor, Tensor> prelu_channels_backward(const Tensor& g, const Tensor& x, const Tensor& w, bool need_gx,
+                                                  bool need_gw);
+
 }  // namespace dlcore

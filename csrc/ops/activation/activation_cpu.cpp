@@ -6,6 +6,7 @@
 
 #include "core/cpu_features.h"
 #include "core/parallel.h"
+#include "ops/activation/layer_checks.h"
 
 namespace dlcore {
 
@@ -53,6 +54,106 @@ void act_bwd_cpu(Act act, const Tensor& grad_in, const Tensor& grad_out, const T
 KernelRegistrar reg_fwd(act_fwd_op, DeviceType::CPU, &act_fwd_cpu, "cpu");
 KernelRegistrar reg_bwd(act_bwd_op, DeviceType::CPU, &act_bwd_cpu, "cpu");
 
+// prelu's layout: N outer rows of C channels of S contiguous elements each (x contiguous; below 2-D, torch's rule:
+// no channel dim, one channel).
+struct PreluDims {
+  int64_t N, C, S;
+};
+
+PreluDims prelu_check(const Tensor& x, const Tensor& w, const char* op) {
+  layers::check_float(x, op, "input");
+  layers::check_same_dtype(x, w, op, "input", "weight");
+  layers::check_same_device(x, w, op, "input", "weight");
+  DLCORE_CHECK(x.device().type == DeviceType::CPU && (x.dtype() == DType::Float32 || x.dtype() == DType::Float64),
+               ValueError, op, "(): the per-channel kernel takes float32/float64 cpu tensors, got ", x.describe());
+  DLCORE_CHECK(w.dim() == 1, ValueError, op, "(): expected a 1-D weight, got ", w.describe());
+  const int64_t C = x.dim() >= 2 ? x.size(1) : 1;
+  DLCORE_CHECK(w.size(0) == C, ValueError, op, "(): mismatch in parameter count: weight has ", w.size(0),
+               " elements, the input's channel dim has ", C, " (input ", x.describe(), ")");
+  const int64_t N = x.dim() >= 2 ? x.size(0) : x.numel();
+  return {N, C, N * C != 0 ? x.numel() / (N * C) : 0};
+}
+
+// Rows shorter than this go through one plain loop over the elements (a call per row would cost more than it does).
+constexpr int64_t kPreluRowCall = 16;
+
+template <class T>
+void prelu_fwd_cpu(T* y, const T* x, const T* w, const PreluDims& d) {
+  const int64_t rows = d.N * d.C, S = d.S;
+  if (S >= kPreluRowCall) {
+    auto fn = act_table().fwd[(int)Act::LeakyRelu][std::is_same_v<T, double>];
+    parallel_for(0, rows, std::max<int64_t>(1, kGrain / S), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        fn((char*)(y + r * S), (const char*)(x + r * S), S, ActParams{(double)w[r % d.C], 0.0});
+    });
+    return;
+  }
+  parallel_for(0, rows * S, kGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const T v = x[i];
+      y[i] = v > T(0) ? v : w[i / S % d.C] * v;
+    }
+  });
+}
+
+// dx (gx not null) and dw (gw not null) by channels: each thread owns whole channels, so dw needs no merging.
+template <class T>
+void prelu_bwd_cpu(T* gx, T* gw, const T* g, const T* x, const T* w, const PreluDims& d) {
+  const int64_t N = d.N, C = d.C, S = d.S, CS = d.C * d.S;
+  const ActTable& tab = act_table();
+  auto bwd = tab.bwd[(int)Act::LeakyRelu][std::is_same_v<T, double>];
+  auto dot = tab.neg_dot[std::is_same_v<T, double>];
+  parallel_for(0, C, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, N * S)), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      double acc = 0;
+      const T wc = w[c];
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t o = n * CS + c * S;
+        if (S >= kPreluRowCall) {
+          if (gx) bwd((char*)(gx + o), (const char*)(g + o), false, (const char*)(x + o), S, ActParams{(double)wc, 0.0});
+          if (gw) acc += dot((const char*)(g + o), (const char*)(x + o), S);
+        } else {
+          for (int64_t s = 0; s < S; ++s) {
+            const T xv = x[o + s], gv = g[o + s];
+            if (gx) gx[o + s] = xv > T(0) ? gv : gv * wc;
+            if (gw) acc += (double)(gv * (xv > T(0) ? T(0) : xv));
+          }
+        }
+      }
+      if (gw) gw[c] = (T)acc;
+    }
+  });
+}
+
 }  // namespace
+
+Tensor prelu_channels(const Tensor& x_in, const Tensor& w_in) {
+  const PreluDims d = prelu_check(x_in, w_in, "prelu");
+  Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (y.numel()) {
+    if (x.dtype() == DType::Float64) prelu_fwd_cpu<double>(y.data<double>(), x.data<double>(), w.data<double>(), d);
+    else prelu_fwd_cpu<float>(y.data<float>(), x.data<float>(), w.data<float>(), d);
+  }
+  return y;
+}
+
+std::pair<Tensor, Tensor> prelu_channels_backward(const Tensor& g_in, const Tensor& x_in, const Tensor& w_in,
+                                                  bool need_gx, bool need_gw) {
+  const PreluDims d = prelu_check(x_in, w_in, "prelu_backward");
+  layers::check_like(x_in, g_in, "prelu_backward", "input", "grad_output");
+  Tensor x = x_in.contiguous(), w = w_in.contiguous(), g = g_in.contiguous();
+  Tensor gx = need_gx ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+  Tensor gw = need_gw ? Tensor::zeros(w.shape(), w.dtype(), w.device()) : Tensor();
+  if (x.numel() && (need_gx || need_gw)) {
+    if (x.dtype() == DType::Float64)
+      prelu_bwd_cpu<double>(need_gx ? gx.data<double>() : nullptr, need_gw ? gw.data<double>() : nullptr,
+                            g.data<double>(), x.data<double>(), w.data<double>(), d);
+    else
+      prelu_bwd_cpu<float>(need_gx ? gx.data<float>() : nullptr, need_gw ? gw.data<float>() : nullptr,
+                           g.data<float>(), x.data<float>(), w.data<float>(), d);
+  }
+  return {gx, gw};
+}
 
 }  // namespace dlcore

@@ -186,6 +186,28 @@ void act_bwd_loop(char* gxp, const char* gp, bool g_bcast, const char* sp, int64
   }
 }
 
+template <class T>
+double neg_dot_loop(const char* gp, const char* xp, int64_t n) {
+  const T* g = reinterpret_cast<const T*>(gp);
+  const T* x = reinterpret_cast<const T*>(xp);
+  int64_t i = 0;
+  double total = 0;
+#if DLCORE_VLEN > 1
+  if constexpr (std::is_same_v<T, float>) {
+    const vf z = vsplat(0.0f);
+    vf acc[4] = {z, z, z, z};
+    for (; i + 4 * kVLen <= n; i += 4 * kVLen)
+      for (int u = 0; u < 4; ++u) acc[u] += vload(g + i + u * kVLen) * vmin(z, vload(x + i + u * kVLen));
+    for (; i + kVLen <= n; i += kVLen) acc[0] += vload(g + i) * vmin(z, vload(x + i));
+    const vf s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (int l = 0; l < kVLen; ++l) total += (double)s[l];
+  }
+#endif
+  T acc = T(0);
+  for (; i < n; ++i) acc += g[i] * (x[i] > T(0) ? T(0) : x[i]);  // a NaN x carries into the sum
+  return total + (double)acc;
+}
+
 template <int AI>
 void fill_act(ActTable& t) {
   if constexpr (AI < kNumActs) {
@@ -198,6 +220,10 @@ void fill_act(ActTable& t) {
   }
 }
 
-void fill_activation_table(ActTable& t) { fill_act<0>(t); }
+void fill_activation_table(ActTable& t) {
+  fill_act<0>(t);
+  t.neg_dot[0] = &neg_dot_loop<float>;
+  t.neg_dot[1] = &neg_dot_loop<double>;
+}
 
 }  // namespace dlcore::DLCORE_ISA_NS

@@ -9,6 +9,9 @@ struct ActTable {
   void (*fwd[kNumActs][2])(char* y, const char* x, int64_t n, const ActParams& p) = {};
   // g_bcast: g is one value for all n elements
   void (*bwd[kNumActs][2])(char* gx, const char* g, bool g_bcast, const char* s, int64_t n, const ActParams& p) = {};
+  // sum_i g[i] min(x[i], 0) over n contiguous elements (prelu's weight gradient), accumulated in the element type
+  // per lane and returned in double
+  double (*neg_dot[2])(const char* g, const char* x, int64_t n) = {};
 };
 
 namespace scalar { void fill_activation_table(ActTable& t); }
