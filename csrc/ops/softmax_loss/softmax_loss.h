@@ -87,11 +87,13 @@ DLCORE_HOSTDEV T pw_loss_bwd(PwLoss k, T x, T y, T w, T pw, T a) {
   switch (k) {
     case PwLoss::Mse: return T(2) * (x - y);
     case PwLoss::L1: return sgn(x - y);
-    case PwLoss::SmoothL1: {  // clamp(d / a, -1, 1) (NaN kept, as torch)
-      const T inv_a = T(1) / a;
-      T q = (x - y) * inv_a;
-      q = q < T(-1) ? T(-1) : q;
-      return q > T(1) ? T(1) : q;
+    case PwLoss::SmoothL1: {  // clamp(d, -a, a) / a (NaN kept): torch's d / beta inside, exactly +-1 beyond.
+      // (Written as clamp(d / a, -1, 1), the clamp against constants kept a branch per element in gcc 12: 1.5 ms
+      // for 256k elements, torch 60 us.)
+      T d = x - y;
+      d = d < -a ? -a : d;
+      d = d > a ? a : d;
+      return d / a;
     }
     case PwLoss::Huber: {  // clamp(d, -a, a)
       T d = x - y;
