@@ -237,7 +237,7 @@ def test_log1p_expm1_accuracy_and_special_values(isa, device):
 
 @pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
 def test_vectorised_math_wide_ranges_and_special_values(isa, rng):
-    """sin/cos (Cephes' reduction up to 8192, libm beyond), log2/log10/exp2, floor/ceil/trunc/frac, atanh: float32
+    """sin/cos/tan (Cephes' reduction up to 8192, libm beyond), log2/log10/exp2, floor/ceil/trunc/frac, atanh: float32
     against float64 over wide ranges (relative, or absolute where the value crosses zero), exact where exactness
     is expected (log2 of powers of two, exp2 of integers, the rounding ops), and at the special values."""
     if isa == "avx512" and _C._cpu_isa_supported() != "avx512" or isa == "avx2" and _C._cpu_isa_supported() == "scalar":
@@ -248,6 +248,12 @@ def test_vectorised_math_wide_ranges_and_special_values(isa, rng):
     for name, f64 in (("sin", np.sin), ("cos", np.cos)):
         out = getattr(dlcore, name)(dlcore.from_numpy(x)).numpy().astype(np.float64)
         assert_close(out, f64(x.astype(np.float64)), rtol=4e-7, atol=3e-7, msg=f"{name}[{isa}]")
+    # tan relative everywhere, next to the poles too (the reduction in double keeps r's relative accuracy)
+    poles = (np.round(rng.uniform(-5000, 5000, 2000)) + 0.5) * np.pi
+    tx = np.concatenate([x, poles, np.nextafter(poles.astype(np.float32), np.float32(0))]).astype(np.float32)
+    out = dlcore.tan(dlcore.from_numpy(tx)).numpy().astype(np.float64)
+    ref = np.tan(tx.astype(np.float64))
+    assert (np.abs(out - ref) / np.abs(ref)).max() < 3e-7, f"tan[{isa}]"
     pos = np.concatenate([np.logspace(-37, 38, 3000), rng.uniform(0.5, 2.0, 1000)]).astype(np.float32)
     for name, f64 in (("log2", np.log2), ("log10", np.log10)):
         out = getattr(dlcore, name)(dlcore.from_numpy(pos)).numpy().astype(np.float64)
@@ -277,7 +283,7 @@ def test_vectorised_math_wide_ranges_and_special_values(isa, rng):
     special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 2.0, -3.0, 1e-40] * 2, np.float32)
     sd = dlcore.from_numpy(special)
     with np.errstate(all="ignore"):
-        for name, f in (("sin", np.sin), ("cos", np.cos), ("log2", np.log2), ("log10", np.log10),
+        for name, f in (("sin", np.sin), ("cos", np.cos), ("tan", np.tan), ("log2", np.log2), ("log10", np.log10),
                         ("exp2", np.exp2), ("floor", np.floor), ("ceil", np.ceil), ("trunc", np.trunc),
                         ("atanh", np.arctanh)):
             out = getattr(dlcore, name)(sd).numpy()

@@ -120,7 +120,7 @@ constexpr bool unary_has_vec() {
          OP == UnaryOp::Asin || OP == UnaryOp::Acos || OP == UnaryOp::Erfinv || OP == UnaryOp::Log1p ||
          OP == UnaryOp::Expm1 || OP == UnaryOp::Log2 || OP == UnaryOp::Log10 || OP == UnaryOp::Exp2 ||
          OP == UnaryOp::Floor || OP == UnaryOp::Ceil || OP == UnaryOp::Trunc || OP == UnaryOp::Frac ||
-         OP == UnaryOp::Sin || OP == UnaryOp::Cos || OP == UnaryOp::Atanh;
+         OP == UnaryOp::Sin || OP == UnaryOp::Cos || OP == UnaryOp::Atanh || OP == UnaryOp::Tan;
 }
 template <UnaryOp OP>
 DLCORE_ALWAYS_INLINE vf unary_vec(vf x) {
@@ -146,6 +146,7 @@ DLCORE_ALWAYS_INLINE vf unary_vec(vf x) {
   else if constexpr (OP == UnaryOp::Sin) return vsincos<false>(x);
   else if constexpr (OP == UnaryOp::Cos) return vsincos<true>(x);
   else if constexpr (OP == UnaryOp::Atanh) return vatanh(x);
+  else if constexpr (OP == UnaryOp::Tan) return vtan(x);
   else return verf(x);
 }
 #endif
