@@ -562,3 +562,20 @@ def test_clamp_bounds_nan_and_long_runs(dtype, rng):
         y = dlcore.tensor(a)
         y.clamp_(lo, hi)
         np.testing.assert_array_equal(y.numpy(), ref)
+
+
+@pytest.mark.parametrize("n", [12, 16, 37])
+def test_broadcast_negative_zero_keeps_its_sign(n):
+    """A broadcast -0.0 operand reaches the vector loops as a splat that must keep the sign of zero (0 + -0.0 is
+    +0.0): pow(-0.0, odd) and atan2(-0.0, negative) depend on it, at every length (vector body and tail)."""
+    with np.errstate(divide="ignore"):
+        e = np.array([-1.0, 3.0, -3.0, 2.0, 0.5] * 8, np.float32)[:n]
+        got = dlcore.pow(-0.0, dlcore.tensor(e)).numpy()
+        ref = np.power(np.float32(-0.0), e)
+        np.testing.assert_array_equal(got, ref)
+        assert (np.signbit(got) == np.signbit(ref)).all()
+        got = dlcore.pow(dlcore.tensor(-0.0).expand(n), dlcore.tensor(e)).numpy()
+        assert (np.signbit(got) == np.signbit(ref)).all()
+    x = -np.abs(np.linspace(0.5, 3, n)).astype(np.float32)
+    got = dlcore.atan2(dlcore.tensor(-0.0).expand(n), dlcore.tensor(x)).numpy()
+    np.testing.assert_array_equal(got, np.arctan2(np.float32(-0.0), x))

@@ -425,6 +425,15 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_g
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1: Fisher-Yates on the cpu driven by n uniforms from the generator."""
+    if dtype is not None:  # torch's limits: n - 1 representable (float16: n <= 2049), no bool
+        dt = _dt(dtype)
+        if dt == _C.dtype.bool:
+            raise NotImplementedError("randperm(): not implemented for dtype bool")
+        if dt == _C.dtype.float16 and n > 2049:
+            raise RuntimeError(f"randperm(): n cannot be greater than 2049 for float16, got {n}")
+        from ._torch_extra import iinfo
+        if not dt.is_floating_point and n > 0 and n - 1 > iinfo(dt).max:
+            raise RuntimeError(f"randperm(): n = {n} does not fit in {dt} (values up to n - 1 = {n - 1})")
     keys = _C.to(_C.random([int(n)], float64, None, "uniform", 0.0, 1.0, 0, 1, _gen(generator)), None, "cpu",
                  False)
     t = _C._permutation_from_uniforms(keys)

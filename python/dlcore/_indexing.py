@@ -369,13 +369,22 @@ def masked_fill(input, mask, value):
             raise ValueError(f"masked_fill(): only supports a 0-dimensional value tensor, got {value.ndim} dims")
         if value.dtype != input.dtype:
             value = _ops._to(value, input.dtype, None)
-    out = _ops.where(mask, value, input)
-    if tuple(out.shape) != tuple(input.shape):
-        raise ValueError(f"masked_fill(): mask of shape {list(mask.shape)} is not broadcastable to the input's "
-                         f"shape {list(input.shape)}")
+    out = _ops.where(mask, value, input)  # (out of place, a larger mask broadcasts the input, as torch)
     if out.dtype != input.dtype:
         out = _ops._to(out, input.dtype, None)
     return out
+
+
+def _masked_fill_inplace(input, mask, value):
+    """masked_fill for Tensor.masked_fill_: the mask must broadcast to the input's own shape."""
+    out = masked_fill(input, mask, value)
+    if tuple(out.shape) != tuple(input.shape):
+        raise ValueError(f"masked_fill_(): mask of shape {list(mask.shape)} is not broadcastable to the input's "
+                         f"shape {list(input.shape)}")
+    return out
+
+
+_masked_fill_inplace.__name__ = "masked_fill"
 
 
 def masked_select(input, mask):

@@ -237,13 +237,21 @@ def _g_for(g, meta):
     return _unbroadcast(g, shape)
 
 
-def _scaled(other, alpha):
-    return other * alpha if not _isT(other, Tensor) else mul(other, alpha)
+def _scaled(input, other, alpha):
+    """alpha * other for add/sub: a tensor other is first brought to the result dtype of (input, other), as torch
+    types the sum by its two operands only (float16 + 0.5 * int64 stays float16; int32 + 2 * bool stays int32)."""
+    if not _isT(other, Tensor):
+        return other * alpha
+    if _isT(input, Tensor):
+        rt = _C.result_type(input, other)
+        if other.dtype != rt:
+            other = _to(other, rt, None)
+    return mul(other, alpha)
 
 
 def add(input, other, *, alpha=1, out=None):
     if alpha != 1:
-        other = _scaled(other, alpha)
+        other = _scaled(input, other, alpha)
     if out is not None:
         return _C.add_out(out, input, other)
     if _needs_grad(input, other):
@@ -253,7 +261,7 @@ def add(input, other, *, alpha=1, out=None):
 
 def sub(input, other, *, alpha=1, out=None):
     if alpha != 1:
-        other = _scaled(other, alpha)
+        other = _scaled(input, other, alpha)
     if out is not None:
         return _C.sub_out(out, input, other)
     if _needs_grad(input, other):
@@ -699,27 +707,17 @@ def where(condition, input=None, other=None):
 
 def nonzero(input, *, as_tuple=False):
     """Indices of the non-zero elements by the kernel of the input's device (on a GPU only the count returns to the
-    host); a 0-d input by NumPy."""
-    import numpy as np
+    host); a 0-d input: one (or no) hit with no coordinates, like torch."""
     dev = input.device
     if input.ndim > 0:
         idx = _C._nonzero_device(input)  # int64 [count, ndim], row-major order
         if not as_tuple:
             return idx
-        if input.ndim == 0:
-            return (_C.zeros([idx.shape[0]], _C.dtype.int64, dev),)
         return tuple(_C.contiguous(_C.select(idx, 1, d)) for d in range(input.ndim))
-    a = _C.to(input, None, "cpu", False)._raw_numpy()
-    if a.ndim == 0:  # like torch: one (or no) hit with no coordinates
-        hits = int(a != 0)
-        if as_tuple:
-            return (_C.to(_C.from_numpy(np.zeros(hits, np.int64)), None, dev, False),)
-        return _C.to(_C.from_numpy(np.zeros((hits, 0), np.int64)), None, dev, False)
-    idx = np.nonzero(a)
+    hits = 1 if _C.item(_C.ne(input, 0)) else 0
     if as_tuple:
-        return tuple(_C.to(_C.from_numpy(np.ascontiguousarray(i.astype(np.int64))), None, dev, False) for i in idx)
-    stacked = np.stack(idx, axis=1).astype(np.int64) if len(idx) else np.zeros((0, 0), np.int64)
-    return _C.to(_C.from_numpy(np.ascontiguousarray(stacked)), None, dev, False)
+        return (_C.zeros([hits], _C.dtype.int64, dev),)
+    return _C.zeros([hits, 0], _C.dtype.int64, dev)
 
 
 # ------------------------------------------------------------------------------------------------- reductions

@@ -60,6 +60,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     _check(input, "topk")
     if isinstance(k, bool) or not isinstance(k, int):
         raise TypeError(f"topk(): k must be an int, got {type(k).__name__}")
+    if input.ndim == 0 and k == 0:
+        k = 1  # torch: a 0-d input's topk with k 0 is its one element (a 0-d value and index 0), as with k 1
     v, i = _C.topk(input, k, dim, bool(largest))
     return TopkResult(_values(input, dim, i, v), i)
 

@@ -486,14 +486,14 @@ def _add_inplace_alpha(self, other, *, alpha=1):
         if (_isT(other, Tensor) and not _needs_grad(self, other) and "_nograd_view" not in self.__dict__
                 and isinstance(alpha, (int, float)) and _C._add_scaled_(self, other, float(alpha))):
             return self
-        other = _ops._scaled(other, alpha)
+        other = _ops._scaled(self, other, alpha)
     return Tensor._add_plain(self, other)
 
 
 Tensor._add_plain = Tensor.add_
 Tensor.add_ = _add_inplace_alpha
 Tensor._sub_plain = Tensor.sub_
-Tensor.sub_ = lambda self, other, *, alpha=1: Tensor._sub_plain(self, _ops._scaled(other, alpha) if alpha != 1 else other)
+Tensor.sub_ = lambda self, other, *, alpha=1: Tensor._sub_plain(self, _ops._scaled(self, other, alpha) if alpha != 1 else other)
 Tensor.__iadd__ = lambda self, other: Tensor._add_plain(self, other)
 Tensor.__isub__ = lambda self, other: Tensor._sub_plain(self, other)
 Tensor.__imul__ = lambda self, other: Tensor.mul_(self, other)
@@ -875,7 +875,7 @@ def _attach_index_methods():
                              source if alpha == 1 else _C.mul(source, alpha))
 
     def _masked_fill_raw(self, mask, value):
-        _C.copy_(self, _ix.masked_fill(self, mask, value))
+        _C.copy_(self, _ix._masked_fill_inplace(self, mask, value))
         return self
 
     def _copy_raw(fn):
@@ -887,7 +887,7 @@ def _attach_index_methods():
     Tensor.scatter_ = _inplace(_scatter_raw, _ix.scatter)
     Tensor.scatter_add_ = _inplace(_scatter_add_raw, _ix.scatter_add)
     Tensor.index_add_ = _inplace(_index_add_raw, _ix.index_add)
-    Tensor.masked_fill_ = _inplace(_masked_fill_raw, _ix.masked_fill)
+    Tensor.masked_fill_ = _inplace(_masked_fill_raw, _ix._masked_fill_inplace)
     Tensor.index_copy_ = _inplace(_copy_raw(_ix.index_copy), _ix.index_copy)
     Tensor.index_fill_ = _inplace(_copy_raw(_ix.index_fill), _ix.index_fill)
 

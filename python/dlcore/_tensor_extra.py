@@ -1315,7 +1315,9 @@ def bincount(input, weights=None, minlength=0):
         if tuple(weights.shape) != tuple(input.shape):
             raise RuntimeError(f"bincount(): weights should be 1-d and have the same length as input, got input "
                                f"{list(input.shape)} and weights {list(weights.shape)}")
-        w = weights if weights.dtype.is_floating_point else _ops._to(weights, _C.dtype.float64, None)
+        # torch: float32 weights sum in float32, every other dtype in (and returns) float64
+        w = weights if weights.dtype in (_C.dtype.float32, _C.dtype.float64) else _ops._to(weights, _C.dtype.float64,
+                                                                                          None)
         if w.device != dev:
             raise RuntimeError(f"bincount(): expected weights on {dev}, got {w.device}")
         from ._indexing import scatter_add

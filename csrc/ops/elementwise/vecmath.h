@@ -29,7 +29,8 @@ DLCORE_ALWAYS_INLINE vf vload(const float* p) {
   return v;
 }
 DLCORE_ALWAYS_INLINE void vstore(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
-DLCORE_ALWAYS_INLINE vf vsplat(float x) { return vf{} + x; }
+// (x - 0, not 0 + x: -0.0 + 0 is +0.0, which lost the sign of a broadcast -0.0 base in pow)
+DLCORE_ALWAYS_INLINE vf vsplat(float x) { return x - vf{}; }
 DLCORE_ALWAYS_INLINE vi as_int(vf x) { return (vi)x; }    // bit cast (same size vectors)
 DLCORE_ALWAYS_INLINE vf as_float(vi x) { return (vf)x; }  // bit cast
 // Selects as vector conditionals, not bit masks: GCC then emits one vblendmps (AVX-512) / vblendvps (AVX2) per

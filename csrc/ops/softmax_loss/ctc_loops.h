@@ -72,7 +72,7 @@ template <class T> using vT = typename V<T>::v;
 template <class T> using vI = typename V<T>::i;
 template <class T> constexpr int kLanes = kBytes / (int)sizeof(T);
 
-template <class T> DLCORE_ALWAYS_INLINE vT<T> splat(T x) { return vT<T>{} + x; }
+template <class T> DLCORE_ALWAYS_INLINE vT<T> splat(T x) { return x - vT<T>{}; }  // (keeps -0.0: see vsplat)
 template <class T> DLCORE_ALWAYS_INLINE vT<T> load(const T* p) {
   vT<T> v;
   std::memcpy(&v, p, sizeof v);

@@ -1,0 +1,73 @@
+"""Regression tests for defects a fuzzing pass against torch found in the native fast paths and their Python
+wrappers (randperm's dtype limits, bincount's weight dtype, 0-d nonzero, add's alpha promotion, broadcast masks,
+topk of a 0-d tensor). Each asserts torch 2.13's documented result for the case that used to go wrong."""
+import numpy as np
+import pytest
+
+import dlcore
+
+
+def test_randperm_rejects_dtypes_that_cannot_hold_n():
+    for n, dt in ((128, dlcore.int8), (256, dlcore.uint8), (2049, dlcore.float16), (0, dlcore.int8)):
+        r = dlcore.randperm(n, dtype=dt)
+        assert r.dtype == dt and sorted(int(v) for v in r.tolist()) == list(range(n))
+    for n, dt in ((129, dlcore.int8), (257, dlcore.uint8), (32769, dlcore.int16), (2050, dlcore.float16)):
+        with pytest.raises(RuntimeError, match="randperm"):
+            dlcore.randperm(n, dtype=dt)
+    with pytest.raises(NotImplementedError, match="bool"):
+        dlcore.randperm(4, dtype=dlcore.bool)
+
+
+def test_bincount_weights_sum_in_float64_unless_float32(rng):
+    x = rng.integers(0, 3, 20000)
+    w = rng.standard_normal(20000)
+    for dt, want in ((dlcore.float16, dlcore.float64), (dlcore.bfloat16, dlcore.float64),
+                     (dlcore.int32, dlcore.float64), (dlcore.float32, dlcore.float32), (dlcore.float64, dlcore.float64)):
+        out = dlcore.bincount(dlcore.tensor(x), weights=dlcore.tensor(w).to(dt))
+        assert out.dtype == want, dt
+    wh = dlcore.tensor(w).to(dlcore.float16)
+    out = dlcore.bincount(dlcore.tensor(x), weights=wh).numpy()
+    ref = np.bincount(x, weights=wh.to(dlcore.float64).numpy())
+    np.testing.assert_allclose(out, ref, rtol=1e-12)  # float64 sums of the float16 values (a float16 sum drifts)
+
+
+@pytest.mark.parametrize("dt", ["bfloat16", "float16", "float32", "int64", "bool"])
+def test_nonzero_of_0d_tensors(dt):
+    for v, hits in ((1, 1), (0, 0)):
+        t = dlcore.tensor(v).to(getattr(dlcore, dt))
+        assert tuple(dlcore.nonzero(t).shape) == (hits, 0)
+        (idx,) = dlcore.nonzero(t, as_tuple=True)
+        assert tuple(idx.shape) == (hits,) and idx.dtype == dlcore.int64
+        assert tuple(dlcore.argwhere(t).shape) == (hits, 0)
+
+
+def test_add_sub_alpha_keep_the_operands_result_dtype():
+    f16, i64 = dlcore.ones(3, dtype=dlcore.float16), dlcore.ones(3, dtype=dlcore.int64)
+    r = dlcore.add(f16, i64, alpha=0.5)
+    assert r.dtype == dlcore.float16 and r.tolist() == [1.5] * 3
+    assert dlcore.sub(f16, i64, alpha=0.5).dtype == dlcore.float16
+    r = dlcore.add(dlcore.ones(3, dtype=dlcore.int32), dlcore.ones(3, dtype=dlcore.bool), alpha=2)
+    assert r.dtype == dlcore.int32 and r.tolist() == [3] * 3
+    x = dlcore.ones(3, dtype=dlcore.float16)
+    x.add_(i64, alpha=0.5)
+    assert x.dtype == dlcore.float16 and x.tolist() == [1.5] * 3
+    # a 0-d float64 operand does not promote a float32 tensor (torch's dimension categories)
+    assert dlcore.add(dlcore.ones(3), dlcore.tensor(2.0, dtype=dlcore.float64), alpha=3).dtype == dlcore.float32
+    a = dlcore.ones(3, requires_grad=True)
+    b = dlcore.ones(3, dtype=dlcore.float64, requires_grad=True)
+    dlcore.add(a, b, alpha=2).sum().backward()
+    assert a.grad.tolist() == [1.0] * 3 and b.grad.tolist() == [2.0] * 3 and b.grad.dtype == dlcore.float64
+
+
+def test_masked_fill_broadcasts_out_of_place_but_not_in_place():
+    m = dlcore.tensor(np.arange(24).reshape(2, 3, 4) % 3 == 0)
+    out = dlcore.zeros(3, 4).masked_fill(m, 1.0)
+    np.testing.assert_array_equal(out.numpy(), (np.arange(24).reshape(2, 3, 4) % 3 == 0).astype(np.float32))
+    with pytest.raises(ValueError, match="broadcastable"):
+        dlcore.zeros(3, 4).masked_fill_(m, 1.0)
+
+
+def test_topk_of_a_0d_tensor():
+    for k in (0, 1):
+        v, i = dlcore.topk(dlcore.tensor(2.5), k)
+        assert v.shape == () and float(v) == 2.5 and int(i) == 0
