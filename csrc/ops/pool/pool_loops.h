@@ -275,7 +275,6 @@ struct MaxPoolRowScratch {
   std::vector<float> val;     // [max(Wo, kVLen)]
   std::vector<float> phases;  // [slots][sw][Wp]
   std::vector<int64_t> tag;   // [slots]: the input row a slot holds (-1: none)
-  std::vector<int64_t> pads;  // the -inf cells of a padded phase row (the same for every row; no divisions per row)
   int64_t off[64];            // window element j of output ow: ph + ow + off[j] (phase (j*dw) % sw, (j*dw) / sw)
   const float* plane = nullptr;
   MaxPoolRowScratch(const Pool2dParams& p, int64_t W, int64_t Wo)
@@ -284,12 +283,12 @@ struct MaxPoolRowScratch {
     for (slots = 1; slots < span;) slots *= 2;
     Wpad = (outs - 1) * p.sw + (p.kw - 1) * p.dw + 1;
     Wp = (Wpad + p.sw - 1) / p.sw;
-    phases.resize((std::size_t)(slots * p.sw * Wp));
+    // padded column c -> phase c % sw, position c / sw; the valid columns c in [pw, pw + W) are written per input
+    // row, the others (the padding, and the columns of a row narrower than a vector of outputs) stay -inf: filled
+    // once here (a kernel-8/stride-8 pool of 32-wide rows wrote 96 such cells per row, most of its time)
+    phases.assign((std::size_t)(slots * p.sw * Wp), -std::numeric_limits<float>::infinity());
     tag.assign((std::size_t)slots, -1);
     for (int64_t j = 0; j < p.kw && j < 64; ++j) off[j] = ((j * p.dw) % p.sw) * Wp + (j * p.dw) / p.sw;
-    // padded column c -> phase c % sw, position c / sw; valid columns c in [pw, pw + W)
-    for (int64_t c = 0; c < p.sw * Wp; ++c)
-      if (c < p.pw || c >= std::min(Wpad, p.pw + W)) pads.push_back((c % p.sw) * Wp + c / p.sw);
   }
   // Row h of plane pl, padded and split into its sw phases.
   const float* phase_row(const float* pl, int64_t h, int64_t W, const Pool2dParams& p) {
@@ -302,9 +301,7 @@ struct MaxPoolRowScratch {
     if (tag[slot] == h) return d;
     tag[slot] = h;
     const float* __restrict row = pl + h * W;
-    const float ninf = -std::numeric_limits<float>::infinity();
     const int64_t c1 = std::min(Wpad, p.pw + W);
-    for (const int64_t o : pads) d[o] = ninf;
     if (sw == 1) {
       std::memcpy(d + p.pw, row, (c1 - p.pw) * sizeof(float));
     } else if (sw == 2) {  // (constant strides: the compiler vectorises the deinterleave)
@@ -317,8 +314,14 @@ struct MaxPoolRowScratch {
         dodd[k] = row[2 * k + 1];
       }
       if ((c1 - p.pw) % 2) de[n] = row[2 * n];
-    } else {
-      for (int64_t c = p.pw; c < c1; ++c) d[(c % sw) * Wp + c / sw] = row[c - p.pw];
+    } else {  // phase by phase: padded column c = f + k sw (no division per element: 2 per element cost ~2 ns,
+      // most of a kernel-8/stride-8 pool's time)
+      for (int64_t f = 0; f < sw; ++f) {
+        const int64_t k0 = f >= p.pw ? 0 : (p.pw - f + sw - 1) / sw, k1 = c1 > f ? (c1 - f + sw - 1) / sw : 0;
+        float* __restrict df = d + f * Wp;
+        const float* __restrict src = row + f - p.pw;
+        for (int64_t k = k0; k < k1; ++k) df[k] = src[k * sw];
+      }
     }
     return d;
   }
