@@ -579,3 +579,38 @@ def test_broadcast_negative_zero_keeps_its_sign(n):
     x = -np.abs(np.linspace(0.5, 3, n)).astype(np.float32)
     got = dlcore.atan2(dlcore.tensor(-0.0).expand(n), dlcore.tensor(x)).numpy()
     np.testing.assert_array_equal(got, np.arctan2(np.float32(-0.0), x))
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+def test_vector_hypot_and_logit(isa, rng):
+    """hypot (in double, one rounding) and logit (clamped by eps when given) on the vector paths against float64
+    NumPy: huge and tiny operands (no overflow or underflow), infinities over NaN, the clamp, NaN kept."""
+    if isa == "avx512" and _C._cpu_isa_supported() != "avx512" or isa == "avx2" and _C._cpu_isa_supported() == "scalar":
+        pytest.skip(f"this CPU has no {isa}")
+    _C._set_cpu_isa(isa)
+    a = np.concatenate([rng.standard_normal(3000) * 10.0 ** rng.integers(-40, 39, 3000),
+                        [3e38, -3e38, 1e-45, 0.0, -0.0, np.inf, -np.inf, np.nan, np.inf, np.nan, 5.0]])
+    b = np.concatenate([rng.standard_normal(3000) * 10.0 ** rng.integers(-40, 39, 3000),
+                        [3e38, 3e38, 1e-45, -0.0, 0.0, np.nan, 2.0, np.inf, -np.inf, 1.0, np.nan]])
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    with np.errstate(all="ignore"):
+        got = dlcore.hypot(dlcore.from_numpy(a), dlcore.from_numpy(b)).numpy()
+        ref = np.hypot(a.astype(np.float64), b.astype(np.float64)).astype(np.float32)  # (finite: correctly rounded)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    fin = ~np.isnan(ref)
+    assert_close(got[fin].astype(np.float64), ref[fin].astype(np.float64), rtol=1.2e-7, atol=0, msg=f"hypot[{isa}]")
+    p = np.concatenate([rng.uniform(0, 1, 3000), np.logspace(-38, -1, 300), 1 - np.logspace(-7, -1, 300),
+                        [0.0, 1.0, np.nan, -0.5, 1.5]]).astype(np.float32)
+    pd = dlcore.from_numpy(p)
+    with np.errstate(all="ignore"):
+        p64 = p.astype(np.float64)
+        for eps in (None, 1e-6, 0.2):
+            got = dlcore.logit(pd, eps).numpy().astype(np.float64)
+            q = p64 if eps is None else np.where(np.isnan(p64), p64, np.clip(p64, np.float32(eps),
+                                                                               np.float32(1) - np.float32(eps)))
+            ref = np.log(q / (1 - q))
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+            fin = np.isfinite(ref)
+            np.testing.assert_array_equal(got[~fin & ~np.isnan(ref)], ref[~fin & ~np.isnan(ref)])
+            # x / (1 - x) is rounded to float32 first (as torch does): a relative 1e-7 there, then log's own error
+            assert_close(got[fin], ref[fin], rtol=2e-6, atol=3e-7, msg=f"logit eps={eps} [{isa}]")

@@ -34,11 +34,12 @@ constexpr bool binary_has_vec() {
 #if defined(DLCORE_HAVE_VPOW)
   if (OP == BinaryOp::Pow) return true;
 #endif
-  return OP == BinaryOp::LogAddExp || OP == BinaryOp::LogAddExp2 || OP == BinaryOp::Atan2;
+  return OP == BinaryOp::LogAddExp || OP == BinaryOp::LogAddExp2 || OP == BinaryOp::Atan2 || OP == BinaryOp::Hypot;
 }
 template <BinaryOp OP>
 DLCORE_ALWAYS_INLINE vf binary_vec(vf a, vf b) {
   if constexpr (OP == BinaryOp::Atan2) return vatan2(a, b);
+  else if constexpr (OP == BinaryOp::Hypot) return vhypot(a, b);
 #if defined(DLCORE_HAVE_VPOW)
   else if constexpr (OP == BinaryOp::Pow) return vpowf(a, b);
 #endif
@@ -120,11 +121,17 @@ constexpr bool unary_has_vec() {
          OP == UnaryOp::Asin || OP == UnaryOp::Acos || OP == UnaryOp::Erfinv || OP == UnaryOp::Log1p ||
          OP == UnaryOp::Expm1 || OP == UnaryOp::Log2 || OP == UnaryOp::Log10 || OP == UnaryOp::Exp2 ||
          OP == UnaryOp::Floor || OP == UnaryOp::Ceil || OP == UnaryOp::Trunc || OP == UnaryOp::Frac ||
-         OP == UnaryOp::Sin || OP == UnaryOp::Cos || OP == UnaryOp::Atanh || OP == UnaryOp::Tan;
+         OP == UnaryOp::Sin || OP == UnaryOp::Cos || OP == UnaryOp::Atanh || OP == UnaryOp::Tan || OP == UnaryOp::Logit;
 }
 template <UnaryOp OP>
-DLCORE_ALWAYS_INLINE vf unary_vec(vf x) {
-  if constexpr (OP == UnaryOp::Exp) return vexp(x);
+DLCORE_ALWAYS_INLINE vf unary_vec(vf x, const UnaryParams& P) {
+  if constexpr (OP == UnaryOp::Logit) {  // logit_of: clamped to [eps, 1 - eps] when an eps is given (NaN kept)
+    if (P.has_a) {
+      const vf lo = vsplat((float)P.a), hi = vsplat(1.0f - (float)P.a);
+      x = vselect(x < lo, lo, vselect(x > hi, hi, x));
+    }
+    return vlog(x / (1.0f - x));
+  } else if constexpr (OP == UnaryOp::Exp) return vexp(x);
   else if constexpr (OP == UnaryOp::Log) return vlog(x);
   else if constexpr (OP == UnaryOp::Tanh) return vtanh(x);
   else if constexpr (OP == UnaryOp::Sigmoid) return vsigmoid(x);
@@ -161,11 +168,11 @@ void unary_loop(char** p, const int64_t* s, int64_t n, const UnaryParams* prm) {
 #if DLCORE_VLEN > 1
     if constexpr (std::is_same_v<T, float> && unary_has_vec<OP>()) {
       int64_t i = 0;
-      for (; i + kVLen <= n; i += kVLen) vstore(o + i, unary_vec<OP>(vload(x + i)));
+      for (; i + kVLen <= n; i += kVLen) vstore(o + i, unary_vec<OP>(vload(x + i), P));
       if (i < n) {  // tail through a padded vector, so every element gets the same formula
         float buf[kVLen] = {};
         std::memcpy(buf, x + i, (n - i) * sizeof(float));
-        vstore(buf, unary_vec<OP>(vload(buf)));
+        vstore(buf, unary_vec<OP>(vload(buf), P));
         std::memcpy(o + i, buf, (n - i) * sizeof(float));
       }
       return;

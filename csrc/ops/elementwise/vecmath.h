@@ -636,6 +636,33 @@ DLCORE_ALWAYS_INLINE vf vtan(vf x) {
   return redo_lanes(~(ax <= 8192.0f), res, x, x, [](float v, float) { return std::tan(v); });
 }
 
+// hypot(a, b) = sqrt(a^2 + b^2) in double (no overflow or underflow for float operands; one rounding to float at
+// the end, so within half an ulp but for double rounding); lanes with an infinite or NaN operand by libm (inf wins
+// over NaN there).
+DLCORE_ALWAYS_INLINE vf vhypot(vf a, vf b) {
+#if DLCORE_VLEN == 16 && defined(__AVX512F__)
+  auto half = [](__m256 x, __m256 y) {
+    const __m512d xd = _mm512_cvtps_pd(x), yd = _mm512_cvtps_pd(y);
+    return _mm512_cvtpd_ps(_mm512_sqrt_pd(_mm512_fmadd_pd(xd, xd, _mm512_mul_pd(yd, yd))));
+  };
+  const __m512 av = (__m512)a, bv = (__m512)b;
+  const __m256 lo = half(_mm512_castps512_ps256(av), _mm512_castps512_ps256(bv));
+  const __m256 hi = half(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(av), 1)),
+                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(bv), 1)));
+  const vf res = (vf)_mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+#else
+  auto half = [](__m128 x, __m128 y) {
+    const __m256d xd = _mm256_cvtps_pd(x), yd = _mm256_cvtps_pd(y);
+    return _mm256_cvtpd_ps(_mm256_sqrt_pd(_mm256_fmadd_pd(xd, xd, _mm256_mul_pd(yd, yd))));
+  };
+  const __m256 av = (__m256)a, bv = (__m256)b;
+  const vf res = (vf)_mm256_set_m128(half(_mm256_extractf128_ps(av, 1), _mm256_extractf128_ps(bv, 1)),
+                                     half(_mm256_castps256_ps128(av), _mm256_castps256_ps128(bv)));
+#endif
+  const float inf = __builtin_inff();
+  return redo_lanes(~((vabs(a) < inf) & (vabs(b) < inf)), res, a, b, [](float x, float y) { return std::hypot(x, y); });
+}
+
 // atanh(x) = log1p(2x / (1 - x)) / 2: relative accuracy near 0 from log1p; +-1 -> +-inf, beyond -> NaN.
 DLCORE_ALWAYS_INLINE vf vatanh(vf x) {
   const vf ax = vabs(x);
