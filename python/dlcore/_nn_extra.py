@@ -241,6 +241,15 @@ def _aa_matrix(n, m, scale_factor, align_corners, cubic):
     return w
 
 
+def _nearest_map(n, m, scale, mode):
+    """The source index of each of the m outputs of a nearest / nearest-exact dim of n inputs (torch's float32
+    arithmetic), as a list."""
+    s = _scale_for(n, m, scale, False, False)
+    o = np.arange(m, dtype=np.float32)
+    src = np.floor((o + np.float32(0.5)) * s if mode == "nearest-exact" else o * s)
+    return np.minimum(src.astype(np.int64), n - 1).tolist()
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """torch.nn.functional.interpolate for [N, C, *spatial] inputs with 1-3 spatial dims: modes 'nearest',
@@ -301,15 +310,16 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         return _F().adaptive_avg_pool2d(input, tuple(sizes))
     out = input
     dev = input.device
+    if not linear and (input.dtype in (_C.dtype.float32, _C.dtype.float64) or not _needs_grad(input)):
+        # nearest: one gather through the index maps of every spatial dim (pad's kernels; its backward sums the
+        # repeated sources back), instead of an index_select per dim
+        maps = [_nearest_map(n, m, sc, mode) for n, m, sc in zip(in_sizes, sizes, scales)]
+        return _PadIndex.apply(input, maps) if _needs_grad(input) else _C.pad_index(input, maps)
     for j in range(sp):
         d = 2 + j
         n, m = in_sizes[j], sizes[j]
         if not linear:  # (no shortcut for m == n: a given scale_factor still maps the indices, as in torch)
-            scale = _scale_for(n, m, scales[j], False, False)
-            o = np.arange(m, dtype=np.float32)
-            src = np.floor((o + np.float32(0.5)) * scale if mode == "nearest-exact" else o * scale)
-            idx = np.minimum(src.astype(np.int64), n - 1)
-            out = index_select(out, d, _index(idx, dev))
+            out = index_select(out, d, _index(np.asarray(_nearest_map(n, m, scales[j], mode), np.int64), dev))
             continue
         ft = np.float64 if input.dtype == _C.dtype.float64 else np.float32
         shape = [1] * input.ndim
