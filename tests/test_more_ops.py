@@ -331,6 +331,29 @@ def test_interpolate_vs_torch(shape, kw, mode, align, rng):
     assert_close(up, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("mode,kw", [("nearest", {"scale_factor": 2}), ("nearest-exact", {"size": (5, 3)}),
+                                     ("bilinear", {"scale_factor": 2, "align_corners": False}),
+                                     ("bilinear", {"size": (3, 7), "align_corners": True})])
+def test_interpolate_cpu_kernels_double_backward(mode, kw, rng):
+    """The cpu kernels of interpolate (nearest: one index-map gather; linear: one two-tap pass per dim) are linear
+    maps: second derivatives through their recorded backward (gradgradcheck), and a larger case against torch."""
+    from dlcore.testing import gradgradcheck
+    x = T(rng.standard_normal((2, 3, 4, 5)), grad=True)
+    assert gradgradcheck(lambda t: F.interpolate(t, mode=mode, **kw) ** 2, [x])
+    if HAVE_TORCH:
+        a = rng.standard_normal((3, 5, 17, 23)).astype(np.float32)
+        tx = torch.from_numpy(a).requires_grad_(True)
+        ty = torch.nn.functional.interpolate(tx, mode=mode, **kw)
+        g = rng.standard_normal(tuple(ty.shape)).astype(np.float32)
+        ty.backward(torch.from_numpy(g))
+        xd = T(a, grad=True)
+        yd = F.interpolate(xd, mode=mode, **kw)
+        yd.backward(T(g))
+        # (torch interpolates along W first, these kernels along H first: rounding-level differences)
+        assert_close(yd, ty.detach().numpy(), rtol=1e-5, atol=1e-5)
+        assert_close(xd.grad, tx.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("call,exc,msg", [
     (lambda: F.interpolate(dlcore.ones(2, 3), size=4), ValueError, "3-D, 4-D or 5-D"),
     (lambda: F.interpolate(dlcore.ones(1, 1, 3), size=4, mode="bilinear"), NotImplementedError, "4-D input"),

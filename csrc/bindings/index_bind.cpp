@@ -322,6 +322,37 @@ py::object pad_index_py(py::handle x_h, std::vector<std::vector<int64_t>> maps) 
   return wrap(out);
 }
 
+// _lerp_dim(x, dim, i0, i1, w0, w1) / _lerp_dim_backward(g, dim, n, i0, i1, w0, w1): the two-tap resampling
+// of index.h on contiguous cpu float32/float64 tensors (interpolate's linear modes).
+py::object lerp_dim_py(py::handle x_h, int64_t dim, std::vector<int64_t> i0, std::vector<int64_t> i1,
+                       std::vector<double> w0, std::vector<double> w1, int64_t n_in, bool backward) {
+  const char* op = backward ? "interpolate_backward" : "interpolate";
+  Tensor x = as_tensor(x_h, op, backward ? "grad_output" : "input");
+  DLCORE_CHECK(x.device().type == DeviceType::CPU && (x.dtype() == DType::Float32 || x.dtype() == DType::Float64),
+               TypeError, op, "(): the linear resampling kernel takes float32/float64 cpu tensors, got ", x.describe());
+  DLCORE_CHECK(x.dim() >= 1 && dim >= 0 && dim < x.dim(), ValueError, op, "(): dim ", dim, " out of range for ",
+               x.describe());
+  const int64_t m = (int64_t)i0.size(), n = backward ? n_in : x.size(dim);
+  DLCORE_CHECK(i1.size() == i0.size() && w0.size() == i0.size() && w1.size() == i0.size() &&
+                   (!backward || x.size(dim) == m),
+               ValueError, op, "(): index and weight lists must have the output size ", m, " along dim ", dim);
+  for (int64_t j = 0; j < m; ++j)
+    DLCORE_CHECK(i0[j] >= 0 && i0[j] < n && i1[j] >= 0 && i1[j] < n, IndexError, op, "(): source index out of range ",
+                 "[0, ", n, ")");
+  x = x.contiguous();
+  int64_t O = 1, I = 1;
+  for (int64_t d = 0; d < dim; ++d) O *= x.size(d);
+  for (int64_t d = dim + 1; d < x.dim(); ++d) I *= x.size(d);
+  IntList shape = x.shape();
+  shape[dim] = backward ? n : m;
+  Tensor out = backward && x.numel() == 0 ? Tensor::zeros(shape, x.dtype(), x.device())
+                                           : Tensor::empty(shape, x.dtype(), x.device());
+  if (x.numel() == 0 || out.numel() == 0) return wrap(out);
+  if (backward) lerp_dim_backward_cpu(out, x, O, n, I, i0, i1, w0, w1);
+  else lerp_dim_cpu(out, x, O, n, I, i0, i1, w0, w1);
+  return wrap(out);
+}
+
 py::object pad_index_backward_py(py::handle g_h, std::vector<std::vector<int64_t>> maps, std::vector<int64_t> in_shape) {
   Tensor g = as_tensor(g_h, "pad", "grad_output").contiguous();
   PadMaps pm = check_pad_maps(IntList(in_shape), std::move(maps), "backward");
@@ -452,6 +483,14 @@ void bind_index(py::module_& m) {
   m.def("index_put_", &index_put_py, py::arg("self"), py::arg("indices"), py::arg("values"),
         py::arg("accumulate") = false);
   m.def("pad_index", &pad_index_py, py::arg("input"), py::arg("maps"));
+  m.def("_lerp_dim", [](py::handle x, int64_t dim, std::vector<int64_t> i0, std::vector<int64_t> i1,
+                        std::vector<double> w0, std::vector<double> w1) {
+    return lerp_dim_py(x, dim, std::move(i0), std::move(i1), std::move(w0), std::move(w1), 0, false);
+  });
+  m.def("_lerp_dim_backward", [](py::handle g, int64_t dim, int64_t n, std::vector<int64_t> i0, std::vector<int64_t> i1,
+                                 std::vector<double> w0, std::vector<double> w1) {
+    return lerp_dim_py(g, dim, std::move(i0), std::move(i1), std::move(w0), std::move(w1), n, true);
+  });
   m.def("pad_index_backward", &pad_index_backward_py, py::arg("grad_output"), py::arg("maps"), py::arg("input_shape"));
   m.def("_nonzero_device", [](py::handle x) {  // the kernel of nonzero (index.h) on x's device
     Tensor t = as_tensor(x, "nonzero", "input");

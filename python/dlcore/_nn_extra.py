@@ -241,6 +241,30 @@ def _aa_matrix(n, m, scale_factor, align_corners, cubic):
     return w
 
 
+class _LerpDim(Function):
+    """out[.., j, ..] = w0[j] x[.., i0[j], ..] + w1[j] x[.., i1[j], ..] along dim d (cpu float32/float64): one linear
+    dim of interpolate. The backward scatters the weighted gradient rows back; linear, so its double backward is
+    the forward again."""
+
+    @staticmethod
+    def forward(ctx, x, d, i0, i1, w0, w1):
+        ctx.args = (d, x.shape[d], i0, i1, w0, w1)
+        return _C._lerp_dim(x, d, i0, i1, w0, w1)
+
+    @staticmethod
+    def backward(ctx, g):
+        d, n, i0, i1, w0, w1 = ctx.args
+        return (_C._lerp_dim_backward(g, d, n, i0, i1, w0, w1),) + (None,) * 5
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        from .autograd import _linear_backward
+        d, n, i0, i1, w0, w1 = ctx.args
+        return (_linear_backward(g, lambda t: _C._lerp_dim_backward(t, d, n, i0, i1, w0, w1),
+                                 lambda t: _LerpDim.apply(t, d, i0, i1, w0, w1) if _needs_grad(t)
+                                 else _C._lerp_dim(t, d, i0, i1, w0, w1)),) + (None,) * 5
+
+
 def _nearest_map(n, m, scale, mode):
     """The source index of each of the m outputs of a nearest / nearest-exact dim of n inputs (torch's float32
     arithmetic), as a list."""
@@ -347,6 +371,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
         i1 = np.minimum(i0 + 1, n - 1)
         l1 = src - i0
+        if out.device.type == "cpu" and out.dtype in (_C.dtype.float32, _C.dtype.float64):
+            # one native pass: w0 x[i0] + w1 x[i1] along the dim (the weights rounded to the dtype as below)
+            args = (d, i0.tolist(), i1.tolist(), (1.0 - l1).tolist(), l1.tolist())
+            out = _LerpDim.apply(out, *args) if _needs_grad(out) else _C._lerp_dim(out, *args)
+            continue
         w1 = weight(l1)
         w0 = weight(1.0 - l1)
         a = index_select(out, d, _index(i0, dev))

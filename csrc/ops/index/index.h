@@ -86,6 +86,16 @@ using PadIndexBackwardFn = void(const Tensor& gin, const Tensor& g, const std::v
 inline Op<PadIndexFn> pad_index_op{"pad_index"};
 inline Op<PadIndexBackwardFn> pad_index_backward_op{"pad_index_backward"};
 
+// Two-tap linear resampling along one dim (interpolate's linear / bilinear / trilinear, one dim at a time): x a
+// contiguous [O, n, I] cpu float tensor (dim d of size n, I the product of the later dims), out [O, m, I] with
+//   out[o, j, :] = w0[j] x[o, i0[j], :] + w1[j] x[o, i1[j], :]     (every index in [0, n)).
+// The backward (gin [O, n, I], overwritten): gin[o, i0[j], :] += w0[j] g[o, j, :], gin[o, i1[j], :] += w1[j] g[o, j, :].
+void lerp_dim_cpu(const Tensor& out, const Tensor& x, int64_t O, int64_t n, int64_t I, const std::vector<int64_t>& i0,
+                  const std::vector<int64_t>& i1, const std::vector<double>& w0, const std::vector<double>& w1);
+void lerp_dim_backward_cpu(const Tensor& gin, const Tensor& g, int64_t O, int64_t n, int64_t I,
+                           const std::vector<int64_t>& i0, const std::vector<int64_t>& i1,
+                           const std::vector<double>& w0, const std::vector<double>& w1);
+
 // nonzero(x): the coordinates of x's non-zero elements (x != 0; NaN counts as non-zero, as in NumPy and PyTorch) in
 // row-major order, as a new contiguous int64 [count, x.dim()] tensor on x's device. Only the count crosses to the
 // host (the output's size). Kernels in index_cpu.cpp and index_cuda.cu.
