@@ -71,3 +71,62 @@ def test_topk_of_a_0d_tensor():
     for k in (0, 1):
         v, i = dlcore.topk(dlcore.tensor(2.5), k)
         assert v.shape == () and float(v) == 2.5 and int(i) == 0
+
+
+# ------------------------------------------------------------------------------------------------- layers
+
+F = dlcore.nn.functional
+
+
+def test_sdpa_fully_masked_rows_give_zeros_and_finite_gradients(rng):
+    """scaled_dot_product_attention: a query row whose keys are all masked gets zero output (torch), and the
+    gradients stay finite (the dead row's scores are zeroed before the softmax)."""
+    q, k, v = (dlcore.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True)
+               for s in ((1, 2, 4), (1, 3, 4), (1, 3, 2)))
+    for m in (dlcore.tensor([[False] * 3, [True, False, True]]),
+              dlcore.tensor([[float("-inf")] * 3, [0.0, float("-inf"), 0.0]])):
+        for t in (q, k, v):
+            t.grad = None
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=m)
+        assert o.detach().numpy()[0, 0].tolist() == [0.0, 0.0] and np.isfinite(o.detach().numpy()).all()
+        o.sum().backward()
+        for t in (q, k, v):
+            assert np.isfinite(t.grad.numpy()).all()
+        assert q.grad.numpy()[0, 0].tolist() == [0.0] * 4
+
+
+def test_embedding_bag_offsets_and_all_padding():
+    w = dlcore.ones(5, 3)
+    for offs in ([0, -1], [0, 2, 1]):
+        with pytest.raises(IndexError, match="non-decreasing"):
+            F.embedding_bag(dlcore.tensor([0, 1, 2]), w, dlcore.tensor(offs))
+    for mode in ("sum", "mean", "max"):
+        wg = dlcore.tensor(np.arange(6.0).reshape(3, 2).astype(np.float32), requires_grad=True)
+        out = F.embedding_bag(dlcore.tensor([[0, 0]]), wg, padding_idx=0, mode=mode)
+        assert out.requires_grad and out.tolist() == [[0.0, 0.0]]
+        out.sum().backward()
+        assert wg.grad.tolist() == [[0.0, 0.0]] * 3
+
+
+def test_norm_and_loss_argument_errors():
+    with pytest.raises(ValueError, match="more than 1 value"):
+        F.group_norm(dlcore.randn(1, 3), 3)
+    with pytest.raises(ValueError, match="more than 1 value"):
+        F.group_norm(dlcore.randn(1, 2, 1, 1), 2)
+    assert F.group_norm(dlcore.randn(2, 4, 1), 4).shape == (2, 4, 1)  # torch's check is on N C / G times spatial
+    with pytest.raises(ValueError, match="eps must be positive"):
+        F.batch_norm(dlcore.ones(4, 2), None, None, training=True, eps=0.0)
+    F.batch_norm(dlcore.ones(4, 2), dlcore.zeros(2), dlcore.ones(2), training=False, eps=0.0)  # eval: allowed
+    with pytest.raises(RuntimeError, match="ignore_index"):
+        F.cross_entropy(dlcore.zeros(2, 3), dlcore.full((2, 3), 1 / 3), ignore_index=0)
+    F.cross_entropy(dlcore.zeros(2, 3), dlcore.full((2, 3), 1 / 3))  # the default ignore_index is fine
+    with pytest.raises(ValueError, match="half of kernel size"):
+        F.max_pool3d(dlcore.zeros(1, 1, 7, 7, 7), 3, padding=(2, 0, 0), dilation=(2, 1, 1))
+
+
+def test_conv1d_backward_with_an_empty_batch():
+    x = dlcore.zeros(0, 2, 5, requires_grad=True)
+    w = dlcore.ones(3, 2, 3, requires_grad=True)
+    F.conv1d(x, w).sum().backward()
+    assert tuple(w.grad.shape) == (3, 2, 3) and not w.grad.numpy().any()
+    assert tuple(x.grad.shape) == (0, 2, 5)

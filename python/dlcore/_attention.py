@@ -25,13 +25,20 @@ def _neg_inf_mask(mask, like):
     return _C.where(mask, zero, ninf)
 
 
-def _attend(q, k, v, mask, scale, dropout_p):
+def _attend(q, k, v, mask, scale, dropout_p, safe=False):
     """softmax(q k^T scale + mask) (dropout) v: the core of both entry points; returns (output, weights before
-    dropout)."""
+    dropout). safe: a row whose scores are all -inf (every key masked) gets zero weights instead of NaN (torch's
+    scaled_dot_product_attention; MultiheadAttention keeps the NaN)."""
     scores = _ops.mul(_ops.matmul(q, _ops.transpose(k, -2, -1)), scale)
     if mask is not None:
         scores = _ops.add(scores, mask)
+    dead = None
+    if safe and mask is not None:  # (the dead rows' scores zeroed first, so that no NaN enters the backward either)
+        dead = _C.all(_C.eq(scores.detach(), float("-inf")), -1, True)
+        scores = _ops.where(dead, _C.zeros([], scores.dtype, scores.device), scores)
     w = _F().softmax(scores, -1)
+    if dead is not None:
+        w = _ops.where(dead, _C.zeros([], w.dtype, w.device), w)
     wd = _F().dropout(w, dropout_p, True) if dropout_p > 0.0 else w
     return _ops.matmul(wd, v), w
 
@@ -61,7 +68,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         attn_mask = _C.le(cols, rows)
     if attn_mask is not None and attn_mask.dtype == _C.dtype.bool:
         attn_mask = _neg_inf_mask(attn_mask, query)
-    return _attend(query, key, value, attn_mask, s, dropout_p)[0]
+    return _attend(query, key, value, attn_mask, s, dropout_p, safe=True)[0]
 
 
 def multi_head_attention(query, key, value, num_heads, w_q, w_k, w_v, b_q, b_k, b_v, out_w, out_b, dropout_p,

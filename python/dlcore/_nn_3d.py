@@ -552,8 +552,8 @@ def _pool_args(input, kernel_size, stride, padding, dilation, op):
     if any(e <= 0 for e in d):
         raise ValueError(f"{op}(): dilation must be greater than zero, got {d}")
     for kk, pp, dd in zip(k, p, d):
-        if pp < 0 or pp > (dd * (kk - 1) + 1) // 2:
-            raise ValueError(f"{op}(): pad should be at most half of effective kernel size, but got pad={p}, "
+        if pp < 0 or pp > kk // 2:  # (torch checks the kernel size, not the dilated extent its message names)
+            raise ValueError(f"{op}(): pad should be at most half of kernel size, but got pad={p}, "
                              f"kernel_size={k} and dilation={d}")
     return k, s, p, d
 

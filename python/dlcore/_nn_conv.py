@@ -73,6 +73,7 @@ class _Conv(Function):
         ctx.save_for_backward(x, w)  # (the inputs themselves: their history serves a double backward)
         ctx.cfg = cfg
         ctx.has_b = b is not None
+        ctx.y4_shape = list(y.shape)
         return _C.reshape(y, list(out_shape)) if out_shape is not None else y
 
     @staticmethod
@@ -83,8 +84,8 @@ class _Conv(Function):
         w4 = _C.reshape(w, list(w4_shape)) if tuple(w.shape) != tuple(w4_shape) else w
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         need_b = ctx.has_b and ctx.needs_input_grad[2]
-        if out_shape is not None:
-            g = _C.reshape(g, [x4_shape[0], w4_shape[0], -1, g.shape[-1]])
+        if out_shape is not None:  # (the forward's 4-D shape: -1 cannot be inferred for an empty batch)
+            g = _C.reshape(g, ctx.y4_shape)
         gx = gw = gb = None
         if need_x:
             gx = _C.conv2d_backward_input(g, w4, list(x4_shape), stride, pad, dil, groups, op)

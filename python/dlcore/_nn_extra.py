@@ -541,6 +541,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if g <= 0 or c % g:
         raise RuntimeError(f"group_norm(): expected number of channels in input ({c}) to be divisible by "
                            f"num_groups ({num_groups}); input shape {list(input.shape)}")
+    if n * c // g * math.prod(input.shape[2:]) == 1:  # torch's check (on N C / G times the spatial size)
+        raise ValueError(f"group_norm(): expected more than 1 value per channel when training, got input size "
+                         f"{list(input.shape)} with {g} groups")
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and list(p.shape) != [c]:
             raise RuntimeError(f"group_norm(): expected {name} of shape [{c}], got {list(p.shape)}")

@@ -464,6 +464,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     _check_tensor(input, "cross_entropy")
     _check_tensor(target, "cross_entropy", "target")
     if target.dtype.is_floating_point:
+        if ignore_index != -100:
+            raise RuntimeError(f"cross_entropy(): ignore_index is not supported for floating point (class "
+                               f"probability) targets, got ignore_index={ignore_index}")
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     return _class_loss(input, target, weight, ignore_index, label_smoothing, reduction, False, "cross_entropy")
 
@@ -1057,6 +1060,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             _check_tensor(t, op, name)
     if momentum is None:
         momentum = 0.0
+    if training and not eps > 0:
+        raise ValueError(f"batch_norm(): eps must be positive during training, but got {eps}")
     args = (input, weight, bias, running_mean, running_var, bool(training), float(momentum), float(eps))
     if _needs_grad(input, weight, bias):
         return _BatchNorm.apply(*args)

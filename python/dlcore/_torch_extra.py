@@ -335,6 +335,9 @@ def _bag_layout(input, offsets, include_last_offset, op):
         if int(offsets[-1].item()) > n:
             raise ValueError(f"{op}(): offsets[-1] can not be greater than input's length ({n}), "
                              f"but got offsets[-1] of {int(offsets[-1].item())}")
+        if offsets.shape[0] > 1 and builtins.bool((offsets[1:] < offsets[:-1]).any().item()):
+            raise IndexError(f"{op}(): offsets must be non-decreasing (each bag starts where the previous one "
+                             f"ends or later), got {offsets.tolist() if offsets.shape[0] <= 16 else 'a decrease'}")
     if n == 0 or nb == 0:
         return input[:0], _dl.zeros(0, dtype=_dl.int64, device=dev), nb
     # torch's rule, also with include_last_offset: bag i spans [offsets[i], offsets[i + 1]) and the last bag runs
@@ -416,11 +419,15 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         if flat.numel():
             idx = bag.unsqueeze(1).expand(flat.shape[0], dim)
             out = out.scatter_reduce(0, idx, rows, "amax", include_self=False)
+        elif rows.requires_grad:  # no index left (all padding, empty bags): zeros that still carry the graph
+            out = out + rows.sum() * 0
         return out
     if psw is not None:
         rows = rows * psw.to(weight.dtype).unsqueeze(1)
     if flat.numel():
         out = out.index_add(0, bag, rows)
+    elif rows.requires_grad:  # (torch: zero gradients for the weight, not an output without a graph)
+        out = out + rows.sum() * 0
     if mode == "mean":
         cnt = _dl.zeros(nb, dtype=weight.dtype, device=weight.device)
         if flat.numel():
