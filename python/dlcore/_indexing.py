@@ -782,7 +782,35 @@ def stack(tensors, dim=0, *, out=None):
             raise _C.ShapeError(f"stack(): stack expects each tensor to be equal size, but got {list(ref.shape)} at "
                              f"entry 0 and {list(t.shape)} at entry {i}")
     d = _norm_dim(dim, ref.ndim + 1, "stack")
+    if out is None and _needs_grad(*tensors) and all(t.device == ref.device for t in tensors):
+        return _Stack.apply(d, tuple(t.dtype for t in tensors), *tensors)
     return cat([_ops.unsqueeze(t, d) for t in tensors], d, out=out)
+
+
+class _Stack(Function):
+    """stack with autograd as one node (was an unsqueeze node per input and a cat): the backward hands each input
+    its slice of the gradient."""
+
+    @staticmethod
+    def forward(ctx, d, dtypes, *tensors):
+        ctx.d, ctx.dtypes = d, dtypes
+        return _cat_raw([_C.unsqueeze(t, d) for t in tensors], d)
+
+    @staticmethod
+    def backward(ctx, g):
+        grads = [None, None]
+        for i, dt in enumerate(ctx.dtypes):
+            piece = _C.select(g, ctx.d, i)
+            grads.append(piece if piece.dtype == dt else _C.to(piece, dt, None, False))
+        return tuple(grads)
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        grads = [None, None]
+        for i, dt in enumerate(ctx.dtypes):
+            piece = _ops.select(g, ctx.d, i)
+            grads.append(piece if piece.dtype == dt else _ops._to(piece, dt, None))
+        return tuple(grads)
 
 
 def hstack(tensors):
