@@ -639,6 +639,8 @@ def test_prelu_and_glu_grads(rng):
     gradcheck(lambda x, w: F.prelu(x, w), [T(a, grad=True), T([0.2, -0.4], grad=True)])
     gradcheck(lambda x, w: F.prelu(x, w), [T(a, grad=True), T([0.25], grad=True)])
     gradcheck(lambda x: F.glu(x, dim=-1), [T(a, grad=True)])
+    from dlcore.testing import gradgradcheck
+    assert gradgradcheck(lambda x: F.glu(x, dim=1), [T(a, grad=True)])
     with pytest.raises(RuntimeError, match="even"):
         F.glu(dlcore.ones(2, 3))
     with pytest.raises(RuntimeError, match="parameter count"):
@@ -773,6 +775,26 @@ def test_prelu_per_channel_kernel(dt, shape, rng):
         assert np.isnan(W.grad.numpy()[-1]) and not np.isnan(W.grad.numpy()[:-1]).any()
     with dlcore.no_grad():
         assert_close(F.prelu(dlcore.tensor(x), dlcore.tensor(w)).numpy(), y.detach().numpy(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("shape,dim", [((3, 8), -1), ((4, 6, 5), 1), ((2, 4, 3, 38), -1), ((6,), 0), ((2, 0, 4), 2),
+                                       ((2, 34, 3), 1)])
+def test_glu_cpu_kernel(dt, shape, dim, rng):
+    """glu's cpu kernels (a sigmoid(b) and its backward in one pass each, halves of any dim, vector body and tail)
+    against float64 NumPy."""
+    x = rng.standard_normal(shape).astype(dt) * 3
+    h = shape[dim] // 2
+    a, b = np.split(x.astype(np.float64), 2, axis=dim)
+    g = rng.standard_normal(a.shape).astype(dt)
+    X = dlcore.tensor(x, requires_grad=True)
+    y = F.glu(X, dim)
+    y.backward(dlcore.tensor(g))
+    s = 1 / (1 + np.exp(-b))
+    tol = dict(rtol=2e-6, atol=2e-6) if dt == "float32" else dict(rtol=1e-13, atol=1e-13)
+    assert_close(y.detach().numpy(), a * s, **tol)
+    assert_close(X.grad.numpy(), np.concatenate([g * s, g * a * s * (1 - s)], axis=dim), **tol)
+    assert h * 2 == shape[dim]
 
 
 def test_prelu_per_channel_grads_and_errors(rng):

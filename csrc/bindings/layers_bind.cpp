@@ -57,6 +57,10 @@ void bind_layers(py::module_& m) {
     return wrap(activation_backward(enum_arg<Act>(kind, kNumActs, "activation"), g.t, saved.t, ActParams{a, b}));
   });
 
+  m.def("glu_cpu", [](const PyTensor& x, int64_t dim) { return wrap(glu_cpu(x.t, dim)); });
+  m.def("glu_backward_cpu", [](const PyTensor& g, const PyTensor& x, int64_t dim) {
+    return wrap(glu_backward_cpu(g.t, x.t, dim));
+  });
   m.def("prelu_channels", [](const PyTensor& x, const PyTensor& w) { return wrap(prelu_channels(x.t, w.t)); });
   m.def("prelu_channels_backward", [](const PyTensor& g, const PyTensor& x, const PyTensor& w, bool need_gx,
                                       bool need_gw) {

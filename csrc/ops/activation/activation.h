@@ -219,6 +219,10 @@ Tensor activation_backward(Act act, const Tensor& grad_out, const Tensor& saved,
 // 2-D one channel, as torch). The backward returns dx (when need_gx) and dw[c] = sum over the channel of g min(x, 0) (when
 // need_gw); an output not asked for is undefined.
 Tensor prelu_channels(const Tensor& x, const Tensor& w);
+// glu along dim (CPU, float32/float64): x's halves a, b along dim, y = a sigmoid(b); the backward returns dx (the
+// two halves' gradients side by side along dim).
+Tensor glu_cpu(const Tensor& x, int64_t dim);
+Tensor glu_backward_cpu(const Tensor& g, const Tensor& x, int64_t dim);
 std::pair<Tensor, Tensor> prelu_channels_backward(const Tensor& g, const Tensor& x, const Tensor& w, bool need_gx,
                                                   bool need_gw);
 

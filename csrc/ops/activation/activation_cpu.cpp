@@ -127,6 +127,76 @@ void prelu_bwd_cpu(T* gx, T* gw, const T* g, const T* x, const T* w, const Prelu
 
 }  // namespace
 
+namespace {
+// glu's layout: O outer blocks, each the half a then the half b of HI contiguous elements.
+struct GluDims {
+  int64_t O, HI;
+};
+GluDims glu_check(const Tensor& x, int64_t& dim, const char* op) {
+  layers::check_float(x, op, "input");
+  DLCORE_CHECK(x.device().type == DeviceType::CPU && (x.dtype() == DType::Float32 || x.dtype() == DType::Float64),
+               ValueError, op, "(): the cpu kernel takes float32/float64 cpu tensors, got ", x.describe());
+  DLCORE_CHECK(x.dim() >= 1 && dim >= -x.dim() && dim < x.dim(), ValueError, op, "(): dim ", dim,
+               " out of range for ", x.describe());
+  if (dim < 0) dim += x.dim();
+  DLCORE_CHECK(x.size(dim) % 2 == 0, ValueError, op, "(): halving dimension must be even, but dimension ", dim,
+               " is size ", x.size(dim));
+  int64_t O = 1, I = 1;
+  for (int64_t d = 0; d < dim; ++d) O *= x.size(d);
+  for (int64_t d = dim + 1; d < x.dim(); ++d) I *= x.size(d);
+  return {O, x.size(dim) / 2 * I};
+}
+}  // namespace
+
+Tensor glu_cpu(const Tensor& x_in, int64_t dim) {
+  const GluDims d = glu_check(x_in, dim, "glu");
+  Tensor x = x_in.contiguous();
+  IntList shape = x.shape();
+  shape[dim] /= 2;
+  Tensor y = Tensor::empty(shape, x.dtype(), x.device());
+  if (y.numel() == 0) return y;
+  const int di = x.dtype() == DType::Float64, isz = (int)x.itemsize();
+  auto fn = act_table().glu_fwd[di];
+  const char* xp = static_cast<const char*>(x.raw_data());
+  char* yp = static_cast<char*>(y.raw_data());
+  const int64_t HI = d.HI;
+  parallel_for(0, d.O * HI, kGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1;) {  // chunks of one block
+      const int64_t o = i / HI, k = i % HI, n = std::min(i1 - i, HI - k);
+      fn(yp + (o * HI + k) * isz, xp + (2 * o * HI + k) * isz, xp + ((2 * o + 1) * HI + k) * isz, n);
+      i += n;
+    }
+  });
+  return y;
+}
+
+Tensor glu_backward_cpu(const Tensor& g_in, const Tensor& x_in, int64_t dim) {
+  const GluDims d = glu_check(x_in, dim, "glu_backward");
+  Tensor x = x_in.contiguous();
+  IntList shape = x.shape();
+  shape[dim] /= 2;
+  DLCORE_CHECK(g_in.shape() == shape && g_in.dtype() == x.dtype() && g_in.device() == x.device(), ValueError,
+               "glu_backward(): grad_output ", g_in.describe(), " does not match the output of ", x.describe());
+  Tensor g = g_in.contiguous();
+  Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (gx.numel() == 0) return gx;
+  const int di = x.dtype() == DType::Float64, isz = (int)x.itemsize();
+  auto fn = act_table().glu_bwd[di];
+  const char* xp = static_cast<const char*>(x.raw_data());
+  const char* gp = static_cast<const char*>(g.raw_data());
+  char* op = static_cast<char*>(gx.raw_data());
+  const int64_t HI = d.HI;
+  parallel_for(0, d.O * HI, kGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1;) {
+      const int64_t o = i / HI, k = i % HI, n = std::min(i1 - i, HI - k);
+      const int64_t ao = (2 * o * HI + k) * isz, bo = ((2 * o + 1) * HI + k) * isz;
+      fn(op + ao, op + bo, gp + (o * HI + k) * isz, xp + ao, xp + bo, n);
+      i += n;
+    }
+  });
+  return gx;
+}
+
 Tensor prelu_channels(const Tensor& x_in, const Tensor& w_in) {
   const PreluDims d = prelu_check(x_in, w_in, "prelu");
   Tensor x = x_in.contiguous(), w = w_in.contiguous();

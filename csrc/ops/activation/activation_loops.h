@@ -208,6 +208,42 @@ double neg_dot_loop(const char* gp, const char* xp, int64_t n) {
   return total + (double)acc;
 }
 
+template <class T>
+void glu_fwd_loop(char* yp, const char* ap, const char* bp, int64_t n) {
+  T* y = reinterpret_cast<T*>(yp);
+  const T* a = reinterpret_cast<const T*>(ap);
+  const T* b = reinterpret_cast<const T*>(bp);
+  int64_t i = 0;
+#if DLCORE_VLEN > 1
+  if constexpr (std::is_same_v<T, float>)
+    for (; i + kVLen <= n; i += kVLen) vstore(y + i, vload(a + i) * vsigmoid(vload(b + i)));
+#endif
+  for (; i < n; ++i) y[i] = a[i] * sigmoid_fwd(b[i]);
+}
+
+template <class T>
+void glu_bwd_loop(char* gap, char* gbp, const char* gp, const char* ap, const char* bp, int64_t n) {
+  T* ga = reinterpret_cast<T*>(gap);
+  T* gb = reinterpret_cast<T*>(gbp);
+  const T* g = reinterpret_cast<const T*>(gp);
+  const T* a = reinterpret_cast<const T*>(ap);
+  const T* b = reinterpret_cast<const T*>(bp);
+  int64_t i = 0;
+#if DLCORE_VLEN > 1
+  if constexpr (std::is_same_v<T, float>)
+    for (; i + kVLen <= n; i += kVLen) {
+      const vf s = vsigmoid(vload(b + i)), gs = vload(g + i) * s;
+      vstore(ga + i, gs);
+      vstore(gb + i, gs * vload(a + i) * (1.0f - s));
+    }
+#endif
+  for (; i < n; ++i) {
+    const T s = sigmoid_fwd(b[i]), gs = g[i] * s;
+    ga[i] = gs;
+    gb[i] = gs * a[i] * (T(1) - s);
+  }
+}
+
 template <int AI>
 void fill_act(ActTable& t) {
   if constexpr (AI < kNumActs) {
@@ -224,6 +260,10 @@ void fill_activation_table(ActTable& t) {
   fill_act<0>(t);
   t.neg_dot[0] = &neg_dot_loop<float>;
   t.neg_dot[1] = &neg_dot_loop<double>;
+  t.glu_fwd[0] = &glu_fwd_loop<float>;
+  t.glu_fwd[1] = &glu_fwd_loop<double>;
+  t.glu_bwd[0] = &glu_bwd_loop<float>;
+  t.glu_bwd[1] = &glu_bwd_loop<double>;
 }
 
 }  // namespace dlcore::DLCORE_ISA_NS

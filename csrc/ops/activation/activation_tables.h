@@ -12,6 +12,9 @@ struct ActTable {
   // sum_i g[i] min(x[i], 0) over n contiguous elements (prelu's weight gradient), accumulated in the element type
   // per lane and returned in double
   double (*neg_dot[2])(const char* g, const char* x, int64_t n) = {};
+  // glu over n contiguous elements of each half: y = a sigmoid(b); backward ga = g s, gb = g a s (1 - s)
+  void (*glu_fwd[2])(char* y, const char* a, const char* b, int64_t n) = {};
+  void (*glu_bwd[2])(char* ga, char* gb, const char* g, const char* a, const char* b, int64_t n) = {};
 };
 
 namespace scalar { void fill_activation_table(ActTable& t); }
