@@ -324,3 +324,29 @@ def test_eye_and_fill_every_dtype(dt):
     ref = np.zeros((40, 50), np.float32)
     ref.T[::3] = 1
     np.testing.assert_array_equal(y.float().numpy(), ref)
+
+
+@pytest.mark.parametrize("dt", ["float32", "int32", "float64"])
+def test_contiguous_of_transposed_views(dt, rng):
+    """.contiguous() / copies of views whose last dim is strided and another dim has stride 1 (batches of 2-D
+    transposes on the cpu for 4-byte dtypes) against NumPy: permutes of 2-5 dims, ragged sizes, offsets, a
+    negative stride elsewhere, size-1 dims, and a copy_ into an existing tensor."""
+    import dlcore
+    a = (rng.standard_normal((5, 17, 9, 33)) * 100).astype(dt)
+    t = dlcore.tensor(a)
+    for perm in ((0, 2, 3, 1), (0, 3, 1, 2), (3, 2, 1, 0), (1, 0, 3, 2), (0, 1, 3, 2), (2, 0, 3, 1)):
+        np.testing.assert_array_equal(t.permute(*perm).contiguous().numpy(), np.ascontiguousarray(a.transpose(perm)))
+    np.testing.assert_array_equal(t[1:4, 2:15, ::2, 3:30].permute(0, 3, 1, 2).contiguous().numpy(),
+                                  np.ascontiguousarray(a[1:4, 2:15, ::2, 3:30].transpose(0, 3, 1, 2)))
+    np.testing.assert_array_equal(t.flip(0).permute(0, 2, 3, 1).contiguous().numpy(),
+                                  np.ascontiguousarray(a[::-1].transpose(0, 2, 3, 1)))
+    m = dlcore.tensor(a[0, :, 0, :])
+    np.testing.assert_array_equal(m.t().contiguous().numpy(), np.ascontiguousarray(a[0, :, 0, :].T))
+    b = dlcore.tensor(a[:, :1])  # a size-1 dim with stride 1 next to the real one
+    np.testing.assert_array_equal(b.permute(0, 1, 3, 2).contiguous().numpy(), np.ascontiguousarray(a[:, :1].transpose(0, 1, 3, 2)))
+    out = dlcore.zeros(33, 9, dtype=getattr(dlcore, dt))
+    out.copy_(dlcore.tensor(a[2, 3]).t())
+    np.testing.assert_array_equal(out.numpy(), a[2, 3].T)
+    sq = dlcore.tensor(a[0, :9, :9, 0].copy())
+    sq.copy_(sq.t())  # overlapping source and destination: the general path
+    np.testing.assert_array_equal(sq.numpy(), a[0, :9, :9, 0].T)

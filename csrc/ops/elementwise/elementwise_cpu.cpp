@@ -16,7 +16,53 @@
 
 namespace dlcore {
 
+// The float32 SIMD transposes of recurrent_loops.h (one per ISA translation unit).
+namespace avx2 {
+void transpose_f32(const float* src, int64_t R, int64_t C, int64_t s0, float* dst, int64_t ldd);
+}
+namespace avx512 {
+void transpose_f32(const float* src, int64_t R, int64_t C, int64_t s0, float* dst, int64_t ldd);
+}
+
 namespace {
+
+// A same-dtype 4-byte copy into a contiguous dst whose src reads the last dim with a stride while another dim k has
+// stride 1 (permute(0, 2, 3, 1).contiguous(), x.t().contiguous(), ...): a batch of 2-D transposes [size(last),
+// size(k)] -> [size(k), size(last)] by the SIMD 8 x 8 register transposes, one per combination of the other dims.
+// The element-wise strided loop wrote each output from a different cache line: [8,16,32,32] NCHW -> NHWC 106 us,
+// torch 67. Returns false (nothing done) for any other layout.
+bool copy_as_transposes(const Tensor& dst, const Tensor& src) {
+  const int nd = src.dim();
+  if (nd < 2 || dst.itemsize() != 4 || src.dtype() != dst.dtype() || !dst.is_contiguous() || src.stride(nd - 1) == 1 ||
+      src.storage() == dst.storage())
+    return false;
+  const Isa isa = cpu_isa();
+  if (isa != Isa::AVX512 && isa != Isa::AVX2) return false;
+  int k = -1;
+  for (int d = nd - 2; d >= 0; --d)
+    if (src.stride(d) == 1 && src.size(d) > 1) k = d;
+  const int64_t L = src.size(nd - 1);
+  if (k < 0 || L < 8 || src.size(k) < 8 || src.stride(nd - 1) <= 0) return false;
+  const int64_t K = src.size(k), s_last = src.stride(nd - 1), ldd = dst.stride(k);
+  const int64_t outer = src.numel() / (K * L);
+  const float* sp = static_cast<const float*>(src.raw_data());
+  float* dp = static_cast<float*>(dst.raw_data());
+  auto tr = isa == Isa::AVX512 ? &avx512::transpose_f32 : &avx2::transpose_f32;
+  parallel_for(0, outer, std::max<int64_t>(1, (1 << 15) / (K * L)), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      int64_t rem = o, so = 0, dof = 0;  // the other dims' offsets (row-major over them, last of them fastest)
+      for (int d = nd - 2; d >= 0; --d) {
+        if (d == k) continue;
+        const int64_t i = rem % src.size(d);
+        rem /= src.size(d);
+        so += i * src.stride(d);
+        dof += i * dst.stride(d);
+      }
+      tr(sp + so, L, K, s_last, dp + dof, ldd);
+    }
+  });
+  return true;
+}
 
 std::atomic<bool> g_int_div_by_zero{false};
 
@@ -140,6 +186,7 @@ void copy_loop(char** p, const int64_t* s, int64_t n) {
 }
 
 void copy_cpu(const Tensor& dst, const Tensor& src) {
+  if (dst.shape() == src.shape() && copy_as_transposes(dst, src)) return;
   dispatch_dtype(dst.dtype(), "copy", [&](auto dtag) {
     using D = typename decltype(dtag)::type;
     dispatch_dtype(src.dtype(), "copy", [&](auto stag) {
