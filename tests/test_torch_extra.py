@@ -544,3 +544,14 @@ def test_top_level_aliases(rng):
     close(dlcore.cosine_similarity(D(a), D(c)), torch.cosine_similarity(T(a), T(c)))
     close(dlcore.pairwise_distance(D(a), D(c), 3.0), torch.pairwise_distance(T(a), T(c), 3.0))
     close(dlcore.rms_norm(D(a), (3,), eps=1e-6), torch.rms_norm(T(a), (3,), eps=1e-6))
+
+
+def test_grid_sample_cpu_kernel_gradgrad():
+    from dlcore.testing import gradcheck, gradgradcheck
+    rng = np.random.default_rng(3)
+    x = dlcore.tensor(rng.standard_normal((2, 3, 4, 5)), requires_grad=True)
+    g = dlcore.tensor(rng.uniform(-0.9, 0.9, (2, 3, 2, 2)), requires_grad=True)
+    for pad in ("zeros", "border", "reflection"):
+        f = lambda a, b, pad=pad: dlcore.nn.functional.grid_sample(a, b, padding_mode=pad, align_corners=False)
+        assert gradcheck(f, [x, g])
+        assert gradgradcheck(f, [x, g])

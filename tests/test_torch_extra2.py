@@ -942,3 +942,30 @@ def test_safetensors_format_without_the_package(tmp_path, monkeypatch):
     from safetensors import safe_open
     with safe_open(str(plain), "np") as f:
         assert f.metadata()["k"] == "v" and "dlcore" in f.metadata()
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("pad", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align", [False, True])
+def test_grid_sample_cpu_kernel_vs_torch(mode, pad, align):
+    """The cpu kernel of 4-D grid_sample (bilinear / nearest, every padding mode) against torch: output, input
+    gradient and grid gradient, float32 and float64, grids reaching outside [-1, 1] (finite)."""
+    rng = np.random.default_rng(7)
+    for trial in range(6):
+        n, c, h, w = rng.integers(1, 4), rng.integers(1, 5), rng.integers(1, 9), rng.integers(1, 9)
+        ho, wo = rng.integers(1, 7), rng.integers(1, 7)
+        dt = (np.float32, np.float64)[trial % 2]
+        x = rng.standard_normal((n, c, h, w)).astype(dt)
+        g = (rng.standard_normal((n, ho, wo, 2)) * (0.7, 1.6, 4.0)[trial % 3]).astype(dt)
+        go = rng.standard_normal((n, c, ho, wo)).astype(dt)
+        tx, tg = torch.tensor(x, requires_grad=True), torch.tensor(g, requires_grad=True)
+        ty = torch.nn.functional.grid_sample(tx, tg, mode=mode, padding_mode=pad, align_corners=align)
+        ty.backward(torch.tensor(go))
+        dx, dg = dlcore.tensor(x, requires_grad=True), dlcore.tensor(g, requires_grad=True)
+        dy = dlcore.nn.functional.grid_sample(dx, dg, mode=mode, padding_mode=pad, align_corners=align)
+        dy.backward(dlcore.tensor(go))
+        tol = 2e-5 if dt == np.float32 else 1e-12
+        for a, b in ((dy.detach().numpy(), ty.detach().numpy()), (dx.grad.numpy(), tx.grad.numpy()),
+                     (dg.grad.numpy(), tg.grad.numpy())):
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol * (1 + np.abs(b).max()))
+

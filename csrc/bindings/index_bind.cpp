@@ -483,6 +483,15 @@ void bind_index(py::module_& m) {
   m.def("index_put_", &index_put_py, py::arg("self"), py::arg("indices"), py::arg("values"),
         py::arg("accumulate") = false);
   m.def("pad_index", &pad_index_py, py::arg("input"), py::arg("maps"));
+  m.def("_grid_sample2d", [](const PyTensor& x, const PyTensor& grid, bool nearest, int padding, bool align) {
+    return wrap(grid_sample2d_cpu(x.t, grid.t, nearest, padding, align));
+  });
+  m.def("_grid_sample2d_backward", [](const PyTensor& g, const PyTensor& x, const PyTensor& grid, bool nearest,
+                                      int padding, bool align, bool need_x, bool need_grid) {
+    auto r = grid_sample2d_backward_cpu(g.t, x.t, grid.t, nearest, padding, align, need_x, need_grid);
+    return py::make_tuple(r.first.defined() ? wrap(r.first) : py::object(py::none()),
+                          r.second.defined() ? wrap(r.second) : py::object(py::none()));
+  });
   m.def("_lerp_dim", [](py::handle x, int64_t dim, std::vector<int64_t> i0, std::vector<int64_t> i1,
                         std::vector<double> w0, std::vector<double> w1) {
     return lerp_dim_py(x, dim, std::move(i0), std::move(i1), std::move(w0), std::move(w1), 0, false);

@@ -23,6 +23,7 @@ import numpy as np
 import dlcore as _dl
 
 from . import _C
+from .autograd import Function
 
 Tensor = _C.Tensor
 _isT = isinstance
@@ -578,11 +579,54 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise TypeError(f"{op}(): expected floating point input, got {input.dtype.name}")
     if input.device != grid.device:
         raise RuntimeError(f"{op}(): input is on {input.device} but grid is on {grid.device}")
+    if any(v == 0 for v in input.shape[2:]):
+        raise RuntimeError(f"{op}(): expected input to have non-empty spatial dimensions, got {list(input.shape)}")
+    if (nd == 2 and mode != "bicubic" and input.device.type == "cpu"
+            and input.dtype in (_C.dtype.float32, _C.dtype.float64)):
+        args = (mode == "nearest", _GRID_PAD[padding_mode], builtins.bool(align_corners))
+        if _dl.is_grad_enabled() and (input.requires_grad or grid.requires_grad):
+            return _GridSample2d.apply(input, grid, *args)
+        return _C._grid_sample2d(input, grid, *args)
+    return _grid_sample_composed(input, grid, mode, padding_mode, align_corners)
+
+
+_GRID_PAD = {"zeros": 0, "border": 1, "reflection": 2}
+
+
+class _GridSample2d(Function):
+    """grid_sample of a 4-D input, bilinear or nearest, on the cpu: one native pass forward, one for each gradient
+    (input and grid); the double backward through the composed form."""
+
+    @staticmethod
+    def forward(ctx, x, grid, nearest, padding, align):
+        ctx.save_for_backward(x, grid)
+        ctx.args = (nearest, padding, align)
+        return _C._grid_sample2d(x, grid, nearest, padding, align)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, grid = ctx.saved_tensors
+        gx, gg = _C._grid_sample2d_backward(g, x, grid, *ctx.args, builtins.bool(ctx.needs_input_grad[0]),
+                                            builtins.bool(ctx.needs_input_grad[1]))
+        return gx, gg, None, None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        from .autograd import _recompute_vjp
+        x, grid = ctx.saved_tensors
+        nearest, padding, align = ctx.args
+        mode = "nearest" if nearest else "bilinear"
+        pad = {v: k for k, v in _GRID_PAD.items()}[padding]
+        gx, gg = _recompute_vjp(lambda a, b: _grid_sample_composed(a, b, mode, pad, align), (x, grid), (g,))
+        return gx, gg, None, None, None
+
+
+def _grid_sample_composed(input, grid, mode, padding_mode, align_corners):
+    """grid_sample by tensor ops (every mode, 4-D and 5-D inputs, any device; differentiable to any order)."""
+    nd = input.dim() - 2
     n, c = input.shape[0], input.shape[1]
     sizes = list(input.shape[2:])                   # (D,) H, W: outermost first
     out_sp = list(grid.shape[1:-1])
-    if any(v == 0 for v in sizes):
-        raise RuntimeError(f"{op}(): expected input to have non-empty spatial dimensions, got {list(input.shape)}")
     npts = 1
     for v in out_sp:
         npts *= v

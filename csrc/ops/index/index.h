@@ -96,6 +96,13 @@ void lerp_dim_backward_cpu(const Tensor& gin, const Tensor& g, int64_t O, int64_
                            const std::vector<int64_t>& i0, const std::vector<int64_t>& i1,
                            const std::vector<double>& w0, const std::vector<double>& w1);
 
+// F.grid_sample on the cpu for 4-D input in bilinear or nearest mode (padding 0 zeros, 1 border, 2 reflection),
+// float32/float64 (grid_sample_cpu.cpp): out [N, C, Ho, Wo] from x [N, C, H, W] at grid [N, Ho, Wo, 2]; the backward
+// returns (dx, dgrid), each undefined unless asked for.
+Tensor grid_sample2d_cpu(const Tensor& x, const Tensor& grid, bool nearest, int padding, bool align);
+std::pair<Tensor, Tensor> grid_sample2d_backward_cpu(const Tensor& g, const Tensor& x, const Tensor& grid, bool nearest,
+                                                     int padding, bool align, bool need_x, bool need_grid);
+
 // nonzero(x): the coordinates of x's non-zero elements (x != 0; NaN counts as non-zero, as in NumPy and PyTorch) in
 // row-major order, as a new contiguous int64 [count, x.dim()] tensor on x's device. Only the count crosses to the
 // host (the output's size). Kernels in index_cpu.cpp and index_cuda.cu.
