@@ -130,3 +130,73 @@ def test_conv1d_backward_with_an_empty_batch():
     F.conv1d(x, w).sum().backward()
     assert tuple(w.grad.shape) == (3, 2, 3) and not w.grad.numpy().any()
     assert tuple(x.grad.shape) == (0, 2, 5)
+
+
+# ------------------------------------------------------------------------------------------------- tensor ops
+
+def test_clamp_bounds_must_fit_the_dtype():
+    x = dlcore.tensor([6, -5, 4], dtype=dlcore.int8)
+    assert x.clamp(min=127).tolist() == [127] * 3 and x.clamp(min=-128).tolist() == [6, -5, 4]
+    assert x.clamp(min=300.0).dtype == dlcore.float32  # a float bound promotes, as torch
+    for f in (lambda: x.clamp(min=300), lambda: dlcore.clamp_min(x, -129), lambda: x.clamp(max=128),
+              lambda: dlcore.tensor([1.0], dtype=dlcore.float16).clamp(max=1e10),
+              lambda: dlcore.tensor([1.0]).clamp(max=1e40)):
+        with pytest.raises(RuntimeError, match="without overflow"):
+            f()
+    assert dlcore.tensor([1.0]).clamp(max=float("inf")).tolist() == [1.0]
+    t = dlcore.tensor([1.0, -2.0], requires_grad=True)
+    y = t.clamp(min=float("nan"))  # torch: NaN everywhere, zero gradient
+    y.sum().backward()
+    assert np.isnan(y.detach().numpy()).all() and t.grad.tolist() == [0.0, 0.0]
+
+
+def test_fmod_is_exact(rng):
+    a = np.concatenate([rng.standard_normal(500) * 10.0 ** rng.integers(-30, 30, 500), [-6.605, -1e-30, 5.0, -0.0]])
+    for b in (1e10, 300.0, 1.0, -2.5, 1e-3):
+        for dt in (np.float32, np.float64):
+            got = dlcore.fmod(dlcore.tensor(a.astype(dt)), b).numpy()
+            np.testing.assert_array_equal(got, np.fmod(a.astype(dt), dt(b)))
+            assert (np.signbit(got) == np.signbit(np.fmod(a.astype(dt), dt(b)))).all()
+    bb = dlcore.tensor(np.array([-1.734375, 7.5, -0.0078125]), dtype=dlcore.bfloat16)
+    assert dlcore.fmod(bb, 8.0).to(dlcore.float64).tolist() == [-1.734375, 7.5, -0.0078125]
+    assert dlcore.fmod(dlcore.tensor([-5, 3, 7, -7]), dlcore.tensor([3, -2, 4, -4])).tolist() == [-2, 1, 3, -3]
+    assert dlcore.fmod(dlcore.tensor([-5, 3]), 1e10).tolist() == [-5.0, 3.0]
+    with pytest.raises(RuntimeError, match="division by zero"):
+        dlcore.fmod(dlcore.tensor([1]), dlcore.tensor([0]))
+    x = dlcore.tensor([5.5, -7.25], requires_grad=True)
+    y = dlcore.tensor([2.0, 3.0], requires_grad=True)
+    dlcore.fmod(x, y).sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0] and y.grad.tolist() == [-2.0, 2.0]  # -trunc(x / y)
+
+
+def test_integer_dtype_argument_of_scans_and_products():
+    x = dlcore.tensor([1, 2, 3], dtype=dlcore.int32)
+    assert x.cumsum(0, dtype=dlcore.int32).dtype == dlcore.int32
+    assert x.cumprod(0, dtype=dlcore.int32).tolist() == [1, 2, 6]
+    assert x.prod(dtype=dlcore.int16).dtype == dlcore.int16 and x.nansum(dtype=dlcore.int16).dtype == dlcore.int16
+    assert dlcore.tensor([1.5, 2.0]).cumsum(0, dtype=dlcore.int32).tolist() == [1, 3]
+    big = dlcore.tensor([100, 100], dtype=dlcore.int8)
+    assert big.cumsum(0, dtype=dlcore.int8).tolist() == [100, -56]  # torch accumulates in int8 (wraps)
+
+
+def test_sign_of_zero_in_neg_and_abs():
+    z = dlcore.tensor([0.0, -0.0] * 20)  # vector body and tail
+    assert np.signbit((-z).numpy()).tolist() == [True, False] * 20
+    assert not np.signbit(z.abs().numpy()).any()
+    for dt in (dlcore.float64, dlcore.float16, dlcore.bfloat16):
+        assert (1 / dlcore.tensor([-0.0], dtype=dt).abs()).tolist() == [float("inf")]
+        assert (1 / -dlcore.tensor([0.0], dtype=dt)).tolist() == [float("-inf")]
+
+
+def test_var_std_without_degrees_of_freedom_are_inf():
+    v = dlcore.tensor([1.0, 2.0, 4.0])
+    for c in (3, 4):
+        assert v.var(correction=c).item() == float("inf") and v.std(dim=0, correction=c).item() == float("inf")
+    assert np.isnan(dlcore.tensor([2.0]).var().item())  # one element: 0 / 0
+
+
+def test_all_any_with_empty_dims_reduce_nothing():
+    x = dlcore.tensor([[1, 0], [2, 3]])
+    assert x.all(dim=()).tolist() == [[True, False], [True, True]]
+    assert tuple(x.any(dim=(), keepdim=True).shape) == (2, 2)
+    assert dlcore.tensor([[1, 0]], dtype=dlcore.uint8).all(dim=()).dtype == dlcore.uint8

@@ -384,7 +384,7 @@ class _Remainder(Function):
         ctx.fmod = fmod
         ctx.save_for_backward(a if _isT(a, Tensor) else None, b if _isT(b, Tensor) else None)
         ctx.sa = a if not _isT(a, Tensor) else None
-        return _fmod_raw(a, b) if fmod else _C.remainder(a, b)
+        return _C.fmod(a, b) if fmod else _C.remainder(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -397,27 +397,6 @@ class _Remainder(Function):
         return _g_for(g, ctx.a), gb, None
 
 
-def _fmod_raw(a, b):
-    """C-style remainder (the sign of a) from the floored one."""
-    r = _C.remainder(a, b)
-    sa = _C.lt(a, 0) if _isT(a, Tensor) else (a < 0)
-    fix = _C.logical_and(_C.ne(r, 0), _C.ne(_C.lt(r, 0), sa))
-    out = _C.where(fix, _C.sub(r, b), r)
-    if out.dtype.is_floating_point:  # fmod(finite a, +-inf) = a (the floored remainder is +-inf there)
-        if _isT(b, Tensor):
-            binf = _C.isinf(b) if b.dtype.is_floating_point else None
-        else:
-            binf = math.isinf(b) if isinstance(b, float) else False
-        if binf is not None and binf is not False:
-            af = _C.isfinite(a) if _isT(a, Tensor) else math.isfinite(a)
-            if _isT(a, Tensor):
-                keep = _C.logical_and(binf, af) if _isT(binf, Tensor) else af
-                out = _C.where(keep, _C.to(a, out.dtype, None, False), out)
-            elif af:
-                out = _C.where(binf, _C.full([], float(a), out.dtype, out.device), out)
-    return out
-
-
 def remainder(input, other):
     if _needs_grad(input, other):
         return _Remainder.apply(input, other, False)
@@ -428,7 +407,7 @@ def fmod(input, other):
     """The C-style remainder of input / other (the result has the sign of input); PyTorch's torch.fmod."""
     if _needs_grad(input, other):
         return _Remainder.apply(input, other, True)
-    return _fmod_raw(input, other)
+    return _C.fmod(input, other)  # (exact: std::fmod; was the floored remainder corrected back, which rounded)
 
 
 # comparisons and logical ops: no gradient
@@ -662,12 +641,35 @@ def clamp(input, min=None, max=None):
         for bound in (min, max):
             if bound is not None and _C.result_type(input, bound) != input.dtype:
                 input = _C.to(input, _C.result_type(input, bound), None, False)
+    for bound in (min, max):  # torch: a bound the dtype cannot hold raises (it was cast, wrapping for integers)
+        if bound is not None:
+            _check_scalar_fits(bound, input.dtype, "clamp")
+            if bound != bound and input.dtype.is_floating_point:  # a NaN bound: NaN everywhere, zero gradient
+                return add(mul(input, 0.0), math.nan)
     if _needs_grad(input):
         return _Clamp.apply(input, min, max)
     return _C.clamp(input, min, max)
 
 
 clip = clamp
+
+_FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 3.4028234663852886e38}
+
+
+def _check_scalar_fits(v, dt, op):
+    """A Python number used as a value of dtype dt must be representable (finite values within the range; inf and
+    NaN are fine for floating dtypes), as torch checks scalar arguments."""
+    if isinstance(v, bool) or dt == _C.dtype.bool:
+        return
+    if dt.is_floating_point:
+        lim = _FLOAT_MAX.get(dt.name)
+        if lim is not None and math.isfinite(v) and builtins.abs(v) > lim:
+            raise RuntimeError(f"{op}(): value {v} cannot be converted to type {dt.name} without overflow")
+        return
+    from ._torch_extra import iinfo
+    info = iinfo(dt)
+    if not (info.min <= v <= info.max):
+        raise RuntimeError(f"{op}(): value {v} cannot be converted to type {dt.name} without overflow")
 
 
 def clamp_min(input, min):
@@ -1064,16 +1066,22 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     dim = _dims_list(dim)
     if _needs_grad(input):
         return _Prod.apply(input, dim, keepdim)
-    return _C.prod(input, dim, keepdim)
+    out = _C.prod(input, dim, keepdim)
+    if dtype is not None and out.dtype != input.dtype:  # an integer dtype= is the result's (torch)
+        out = _C.to(out, input.dtype, None, False)
+    return out
 
 
 def any(input, dim=None, keepdim=False):
-    r = _C.any(input, _dims_list(dim), keepdim)
+    # dim=(): no dim reduced, each element tested on its own (torch; sum(dim=()) reduces all, any/all do not)
+    r = _C.ne(input, 0) if dim is not None and not isinstance(dim, int) and len(dim) == 0 else \
+        _C.any(input, _dims_list(dim), keepdim)
     return _C.to(r, _C.dtype.uint8, None, False) if input.dtype == _C.dtype.uint8 else r  # torch: uint8 stays uint8
 
 
 def all(input, dim=None, keepdim=False):
-    r = _C.all(input, _dims_list(dim), keepdim)
+    r = _C.ne(input, 0) if dim is not None and not isinstance(dim, int) and len(dim) == 0 else \
+        _C.all(input, _dims_list(dim), keepdim)
     return _C.to(r, _C.dtype.uint8, None, False) if input.dtype == _C.dtype.uint8 else r
 
 

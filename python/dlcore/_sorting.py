@@ -153,7 +153,10 @@ def _scan(input, dim, dtype, fn, raw, op):
     d = _norm_dim(dim, input.ndim, op)
     if _needs_grad(input) and input.dtype.is_floating_point:
         return fn.apply(input, d)
-    return raw(input, dim, False)
+    out = raw(input, dim, False)
+    if dtype is not None and out.dtype != input.dtype:  # an integer dtype= is the result's (the int64 scan cast back:
+        out = _ops._to(out, input.dtype, None)           # the same values modulo 2^bits as torch's narrow scan)
+    return out
 
 
 @_ops._np_dim_kw

@@ -107,7 +107,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     x = input
     if x.dtype.is_floating_point:
         x = _ops.where(_C.isnan(x), _scalar_like(0, x), x)
-    return _ops.sum(x, dim, keepdim)
+    return _ops.sum(x, dim, keepdim, dtype=dtype)
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):

@@ -29,6 +29,7 @@ enum class BinaryOp : int8_t {
   Atan2, Copysign, Xlogy,                                            // integer operands computed in float32
   Hypot, LogAddExp, LogAddExp2, NextAfter,                           // floating only
   Fmax, Fmin, Heaviside,                                             // any dtype
+  Fmod,                                                              // any dtype but bool (C's truncated remainder)
   Count
 };
 constexpr int kNumBinaryOps = (int)BinaryOp::Count;
@@ -39,6 +40,10 @@ constexpr bool binary_is_bitwise(BinaryOp op) { return op >= BinaryOp::BitwiseAn
 // Ops whose integer/bool operands are computed in float32 (as div): atan2, copysign, xlogy.
 constexpr bool binary_promotes_int_to_float(BinaryOp op) {
   return op == BinaryOp::Div || (op >= BinaryOp::Atan2 && op <= BinaryOp::Xlogy);
+}
+// Integer division ops: a zero integer divisor sets the division-by-zero flag (the op then raises).
+constexpr bool binary_is_int_div(BinaryOp op) {
+  return op == BinaryOp::FloorDiv || op == BinaryOp::Remainder || op == BinaryOp::Fmod;
 }
 // Ops with kernels for floating dtypes only (integer operands are an error, as in torch).
 constexpr bool binary_is_float_only(BinaryOp op) { return op >= BinaryOp::Atan2 && op <= BinaryOp::NextAfter; }
@@ -155,6 +160,16 @@ DLCORE_HOSTDEV T remainder_int(T a, T b) {
   } else {
     return a % b;
   }
+}
+// fmod of integers: C's truncated remainder (the sign of a); b == 0 gives 0 (the caller reports the error), b == -1
+// 0 (INT_MIN % -1 traps).
+template <class T>
+DLCORE_HOSTDEV T fmod_int(T a, T b) {
+  if (b == T(0)) return T(0);
+  if constexpr (std::is_signed_v<T>) {
+    if (b == T(-1)) return T(0);
+  }
+  return (T)(a % b);
 }
 template <class T>
 DLCORE_HOSTDEV T pow_int(T base, T exp) {  // exp >= 0 (negative exponents are rejected before the kernel)
@@ -392,6 +407,9 @@ DLCORE_HOSTDEV auto binary_apply(T a, T b) {
   } else if constexpr (OP == BinaryOp::Remainder) {
     if constexpr (std::is_floating_point_v<T>) return remainder_float(a, b);
     else return remainder_int(a, b);
+  } else if constexpr (OP == BinaryOp::Fmod) {  // exact for floats (std::fmod), C's % for integers
+    if constexpr (std::is_floating_point_v<T>) return (T)std::fmod(a, b);
+    else return fmod_int(a, b);
   } else if constexpr (OP == BinaryOp::Atan2) return (T)std::atan2(a, b);
   else if constexpr (OP == BinaryOp::Copysign) return (T)std::copysign(a, b);
   else if constexpr (OP == BinaryOp::Xlogy) return xlogy_of(a, b);
@@ -419,9 +437,10 @@ DLCORE_HOSTDEV auto binary_apply(T a, T b) {
 // The per-element unary function for compute type T.
 template <UnaryOp OP, class T>
 DLCORE_HOSTDEV auto unary_apply(T x, const UnaryParams& p) {
-  if constexpr (OP == UnaryOp::Neg) return (T)(T(0) - x);
+  if constexpr (OP == UnaryOp::Neg) return (T)(-x);  // (0 - x gave +0.0 for +0.0: -x flips the sign bit)
   else if constexpr (OP == UnaryOp::Abs) {
     if constexpr (std::is_unsigned_v<T>) return x;
+    else if constexpr (std::is_floating_point_v<T>) return std::fabs(x);  // (abs(-0.0) = +0.0)
     else return (T)(x < T(0) ? T(0) - x : x);
   } else if constexpr (OP == UnaryOp::Sign) return sign_of(x);
   else if constexpr (OP == UnaryOp::Square) return (T)(x * x);

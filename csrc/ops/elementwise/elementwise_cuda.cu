@@ -125,7 +125,7 @@ void binary_cuda(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& 
   DLCORE_CHECK(fn, TypeError, binary_op_name(op), ": not supported for dtype ", dtype_name(a.dtype()), " on cuda");
   int mask = (is_cpu_scalar(a) ? 1 : 0) | (is_cpu_scalar(b) ? 2 : 0);
   ScalarBytes sa = scalar_bytes(a), sb = scalar_bytes(b);
-  bool int_div = (op == BinaryOp::FloorDiv || op == BinaryOp::Remainder) && !is_floating(a.dtype());
+  bool int_div = binary_is_int_div(op) && !is_floating(a.dtype());
   Tensor flag;
   int* div0 = nullptr;
   if (int_div) {

@@ -131,8 +131,7 @@ template <BinaryOp OP, class T>
 constexpr bool binary_supported() {
   if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return false;
   else if constexpr (OP == BinaryOp::Div || binary_is_float_only(OP)) return std::is_floating_point_v<T>;
-  else if constexpr (OP == BinaryOp::Sub || OP == BinaryOp::Pow || OP == BinaryOp::FloorDiv ||
-                     OP == BinaryOp::Remainder)
+  else if constexpr (OP == BinaryOp::Sub || OP == BinaryOp::Pow || binary_is_int_div(OP))
     return !std::is_same_v<T, bool>;
   else if constexpr (binary_is_logical(OP)) return std::is_same_v<T, bool>;
   else if constexpr (binary_is_bitwise(OP)) return !std::is_floating_point_v<T>;
@@ -148,7 +147,7 @@ struct BinaryF {
     T a = (scalar_mask & 1) ? sa : *reinterpret_cast<const T*>(p[1]);
     T b = (scalar_mask & 2) ? sb : *reinterpret_cast<const T*>(p[2]);
     using Out = decltype(binary_apply<OP, T>(a, b));
-    if constexpr ((OP == BinaryOp::FloorDiv || OP == BinaryOp::Remainder) && !std::is_floating_point_v<T>) {
+    if constexpr (binary_is_int_div(OP) && !std::is_floating_point_v<T>) {
       if (b == T(0)) *div0 = 1;
     }
     *reinterpret_cast<Out*>(p[0]) = binary_apply<OP, T>(a, b);

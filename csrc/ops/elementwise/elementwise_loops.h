@@ -20,8 +20,7 @@ template <BinaryOp OP, class T>
 constexpr bool binary_supported() {
   if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return false;
   else if constexpr (OP == BinaryOp::Div || binary_is_float_only(OP)) return std::is_floating_point_v<T>;
-  else if constexpr (OP == BinaryOp::Sub || OP == BinaryOp::Pow || OP == BinaryOp::FloorDiv ||
-                     OP == BinaryOp::Remainder)
+  else if constexpr (OP == BinaryOp::Sub || OP == BinaryOp::Pow || binary_is_int_div(OP))
     return !std::is_same_v<T, bool>;
   else if constexpr (OP == BinaryOp::LogicalAnd || OP == BinaryOp::LogicalOr || OP == BinaryOp::LogicalXor) return std::is_same_v<T, bool>;
   else if constexpr (OP == BinaryOp::BitwiseAnd || OP == BinaryOp::BitwiseOr || OP == BinaryOp::BitwiseXor)
@@ -76,7 +75,7 @@ void binary_loop(char** p, const int64_t* s, int64_t n, const UnaryParams*) {
     }
   }
 #endif
-  if constexpr ((OP == BinaryOp::FloorDiv || OP == BinaryOp::Remainder) && !std::is_floating_point_v<T>) {
+  if constexpr (binary_is_int_div(OP) && !std::is_floating_point_v<T>) {
     // Integer division: detect zero divisors (the result is 0 there and the op raises afterwards).
     for (int64_t i = 0; i < n; ++i) {
       T bv = *reinterpret_cast<const T*>(p[2] + i * s[2]);

@@ -14,7 +14,7 @@ const char* binary_op_name(BinaryOp op) {
                                 "remainder", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
                                 "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "atan2", "copysign",
                                 "xlogy", "hypot", "logaddexp", "logaddexp2", "nextafter", "fmax", "fmin",
-                                "heaviside"};
+                                "heaviside", "fmod"};
   static_assert(sizeof(names) / sizeof(names[0]) == kNumBinaryOps);
   return names[(int)op];
 }
@@ -246,7 +246,7 @@ void binary_into(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& 
     binary_op.get(dev.type)(op, tmp, pa, pb);
     const_cast<Tensor&>(out).copy_from(tmp);
   }
-  if ((op == BinaryOp::FloorDiv || op == BinaryOp::Remainder) && !is_floating(in_dt) && take_int_div_by_zero_flag())
+  if (binary_is_int_div(op) && !is_floating(in_dt) && take_int_div_by_zero_flag())
     DLCORE_THROW(RuntimeError, name, ": integer division by zero");
 }
 

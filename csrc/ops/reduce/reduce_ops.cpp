@@ -168,11 +168,11 @@ Tensor var(const Tensor& x, const IntList& dims_in, double correction, bool keep
   Tensor d = binary(BinaryOp::Sub, x, m, x.dtype());
   Tensor sq = unary(UnaryOp::Square, d);
   Tensor s = reduce(ReduceOp::Sum, sq, dims, keepdim);
+  // torch divides by max(N - correction, 0): with no degrees of freedom the sum times inf is inf (NaN where the
+  // deviations are all 0, e.g. one element)
   double n = (double)reduced_count(x, dims) - correction;
   ScalarArg c{ScalarArg::Float, n > 0 ? 1.0 / n : std::numeric_limits<double>::infinity(), 0};
-  Tensor out = binary(BinaryOp::Mul, s, scalar_tensor(c, s.dtype()), s.dtype());
-  if (n <= 0) out.fill(std::numeric_limits<double>::quiet_NaN());
-  return out;
+  return binary(BinaryOp::Mul, s, scalar_tensor(c, s.dtype()), s.dtype());
 }
 
 Tensor logsumexp(const Tensor& x, const IntList& dims_in, bool keepdim) {
