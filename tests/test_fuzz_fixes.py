@@ -200,3 +200,56 @@ def test_all_any_with_empty_dims_reduce_nothing():
     assert x.all(dim=()).tolist() == [[True, False], [True, True]]
     assert tuple(x.any(dim=(), keepdim=True).shape) == (2, 2)
     assert dlcore.tensor([[1, 0]], dtype=dlcore.uint8).all(dim=()).dtype == dlcore.uint8
+
+
+# ------------------------------------------------------------------------------------------------- nn modules
+
+def test_parameter_dict_dict_api():
+    nn = dlcore.nn
+    d = nn.ParameterDict({"b": nn.Parameter(dlcore.ones(2)), "a": nn.Parameter(dlcore.zeros(1))})
+    assert list(d.keys()) == ["a", "b"]  # a plain dict in sorted key order (torch)
+    from collections import OrderedDict
+    assert list(nn.ParameterDict(OrderedDict([("z", dlcore.ones(1)), ("y", dlcore.ones(1))])).keys()) == ["z", "y"]
+    d.update({"c": dlcore.zeros(3)})
+    assert isinstance(d["c"], nn.Parameter) and list(d.keys()) == ["a", "b", "c"]
+    assert d.pop("a").shape == (1,) and "a" not in d
+    assert d.setdefault("e", dlcore.ones(4)).shape == (4,) and d.setdefault("e", dlcore.ones(9)).shape == (4,)
+    k, v = d.popitem()
+    assert k == "e" and v.shape == (4,)
+    c = d.copy()
+    assert list(c.keys()) == list(d.keys()) and c["b"] is d["b"]
+    assert list(d.fromkeys(["p", "q"]).keys()) == ["p", "q"]
+    assert [n for n, _ in nn.Module.named_parameters(d)] == ["b", "c"]
+    d.clear()
+    assert len(d) == 0 and list(d.parameters()) == []
+
+
+def test_module_odds_and_ends():
+    nn = dlcore.nn
+    with pytest.raises(RuntimeError, match="floating point"):
+        nn.Parameter(dlcore.ones(2, dtype=dlcore.int64))
+    assert not nn.Parameter(dlcore.ones(2, dtype=dlcore.int64), requires_grad=False).requires_grad
+    s = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    t = s * 2
+    assert list(t.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"] and t[0] is t[2]
+    assert len(2 * s) == 4
+    s *= 3
+    assert len(s) == 6
+    with pytest.raises(ValueError, match="Non-positive"):
+        s * 0
+    bn = nn.BatchNorm2d(3)
+    x = dlcore.ones(0, 3, 2, 2, requires_grad=True)
+    y = bn(x)
+    assert tuple(y.shape) == (0, 3, 2, 2) and bn.running_mean.tolist() == [0.0] * 3
+    y.sum().backward()
+    assert bn.weight.grad.tolist() == [0.0] * 3 and tuple(x.grad.shape) == (0, 3, 2, 2)
+    m = nn.Linear(2, 2)
+    seen = []
+    m.register_forward_hook(lambda mod, a, o: seen.append(o is None), always_call=True)
+    with pytest.raises(Exception):
+        m(dlcore.ones(3))
+    m(dlcore.ones(2))
+    assert seen == [True, False]
+    import copy
+    m.weight.grad = dlcore.ones(2, 2)
+    assert copy.deepcopy(m).weight.grad is None  # torch's copy has no gradient

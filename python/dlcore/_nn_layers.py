@@ -1062,6 +1062,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         momentum = 0.0
     if training and not eps > 0:
         raise ValueError(f"batch_norm(): eps must be positive during training, but got {eps}")
+    if training and input.ndim >= 2 and input.shape[0] == 0:
+        # an empty batch (torch): an empty output, the running statistics untouched, zero parameter gradients
+        out = _ops.mul(input, 1.0)
+        for p in (weight, bias):
+            if p is not None and _needs_grad(p):
+                out = _ops.add(out, _ops.mul(_ops.sum(p), 0.0))
+        return out
     args = (input, weight, bias, running_mean, running_var, bool(training), float(momentum), float(eps))
     if _needs_grad(input, weight, bias):
         return _BatchNorm.apply(*args)

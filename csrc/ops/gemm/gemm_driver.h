@@ -352,6 +352,12 @@ struct Driver {
     // and from about 32 A micro-panels the copy pays whatever the stride (2048 x 128 x 512 197 vs 208,
     // 512 x 300 x 300 228 vs 225: even).
     if (cpu_features().l1d_ways < 12) return m > 6 * MR || conflict_stride(p.rs_b);
+    // A few B micro-panels (N <= 4 NR: a recurrent step's dh = W_hh^T dG with B the gate gradients' columns at a
+    // row stride of T N) are read in place whatever the page count, unless a set-aliasing stride meets many A
+    // micro-panels. Measured on Zen 5 (1 thread, GFLOP/s, in place vs packed): 128 x 64 x 512 (B row stride 1792)
+    // 237 vs 221, 64 x 32 x 256 182 vs 169, 128 x 96 x 512 249 vs 230, 1024 x 64 x 4096 249 vs 246, 512 x 32 x 1536
+    // 249 vs 241; a 4 KiB stride: 128 x 64 x 512 237 vs 224, but 512 x 32 x 2048 212 vs 243.
+    if (nc_balanced(p.N, blocks(p.opt).nc) <= 4 * NR && (m <= 32 * MR || !conflict_stride(p.rs_b))) return false;
     const int64_t kc = kc_balanced(p.K, kc_for(p, pack_a));
     const int64_t row_bytes = p.rs_b * (int64_t)sizeof(T);
     const int64_t pages = row_bytes >= 4096 ? kc : (kc * row_bytes + 4095) / 4096;

@@ -70,6 +70,26 @@ class Sequential(Module):
             return NotImplemented
         return Sequential(*self, *other)
 
+    def __mul__(self, other):
+        """The modules repeated `other` times (the same module objects, as torch: their parameters are shared)."""
+        if not isinstance(other, int) or isinstance(other, bool):
+            return NotImplemented
+        if other <= 0:
+            raise ValueError(f"Non-positive multiplication factor {other} for Sequential")
+        return Sequential(*(list(self) * other))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, other):
+        if not isinstance(other, int) or isinstance(other, bool):
+            return NotImplemented
+        if other <= 0:
+            raise ValueError(f"Non-positive multiplication factor {other} for Sequential")
+        mods = list(self)
+        for _ in range(other - 1):
+            self.extend(mods)
+        return self
+
     def append(self, module):
         self.add_module(str(len(self)), module)
         return self
@@ -261,9 +281,62 @@ class ParameterDict(Module):
     def __init__(self, parameters=None):
         super().__init__()
         if parameters is not None:
-            items = parameters.items() if hasattr(parameters, "items") else parameters
-            for k, p in items:
-                self[k] = p
+            self.update(parameters)
+
+    def update(self, parameters):
+        """Adds (or replaces) parameters from a mapping or an iterable of (key, value) pairs; a plain dict is taken
+        in sorted key order, an OrderedDict or ParameterDict in its own (torch)."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = list(parameters.items())
+        elif hasattr(parameters, "items") and hasattr(parameters, "keys"):
+            items = sorted(parameters.items(), key=lambda kv: kv[0])
+        else:
+            items = []
+            for j, kv in enumerate(parameters):
+                if not isinstance(kv, (tuple, list)) or len(kv) != 2:
+                    raise ValueError(f"ParameterDict.update(): element #{j} of the iterable should be a (key, value) "
+                                     f"pair, got {type(kv).__name__}")
+                items.append(tuple(kv))
+        for k, p in items:
+            self[k] = p
+
+    def pop(self, key):
+        v = self._parameters[key]
+        del self[key]
+        return v
+
+    def popitem(self):
+        k = next(reversed(list(self._parameters.keys())))
+        return k, self.pop(k)
+
+    def clear(self):
+        for k in list(self._parameters.keys()):
+            del self[k]
+
+    def setdefault(self, key, default=None):
+        if key not in self._parameters:
+            self[key] = default
+        return self._parameters[key]
+
+    def copy(self):
+        return ParameterDict(OrderedDict(self._parameters.items()))
+
+    def fromkeys(self, keys, default=None):
+        return ParameterDict(OrderedDict((k, default) for k in keys))
+
+    def __or__(self, other):
+        out = self.copy()
+        out.update(other)
+        return out
+
+    def __ror__(self, other):
+        out = ParameterDict(other)
+        out.update(self)
+        return out
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
 
     def __getitem__(self, key):
         return self._parameters[key]

@@ -6,6 +6,8 @@ Attributes that are Parameters, Modules or registered buffers are tracked in ``_
 """
 from __future__ import annotations
 
+import warnings
+
 import itertools
 from collections import OrderedDict, namedtuple
 
@@ -215,8 +217,19 @@ class Module:
         if (d.get("_backward_hooks") or d.get("_backward_pre_hooks")) and _ag.is_grad_enabled():
             bw = _BackwardHook(self)
             args = bw.setup_input_hook(args)
-        out = self.forward(*args, **kwargs)
         fwd_kw = d.get("_forward_hooks_with_kwargs", ())
+        try:
+            out = self.forward(*args, **kwargs)
+        except Exception:
+            always = d.get("_forward_hooks_always_called", ())
+            for hid, hook in list(self._forward_hooks.items()):  # always_call hooks see output None, then re-raise
+                if hid in always:
+                    try:
+                        hook(self, args, kwargs, None) if hid in fwd_kw else hook(self, args, None)
+                    except Exception:
+                        warnings.warn("forward hook with always_call=True raised an exception that was silenced "
+                                      "(the forward's exception is raised)", RuntimeWarning, stacklevel=2)
+            raise
         for hid, hook in list(self._forward_hooks.items()):
             r = hook(self, args, kwargs, out) if hid in fwd_kw else hook(self, args, out)
             if r is not None:
@@ -247,10 +260,14 @@ class Module:
         return self._add_hook("_forward_pre_hooks", hook, prepend,
                               "_forward_pre_hooks_with_kwargs" if with_kwargs else None)
 
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
         """hook(module, args, output) -> None or modified output, run after forward. with_kwargs:
-        hook(module, args, kwargs, output). prepend: run before the hooks already registered."""
-        return self._add_hook("_forward_hooks", hook, prepend, "_forward_hooks_with_kwargs" if with_kwargs else None)
+        hook(module, args, kwargs, output). prepend: run before the hooks already registered. always_call: also run
+        (with output None) when forward raises."""
+        h = self._add_hook("_forward_hooks", hook, prepend, "_forward_hooks_with_kwargs" if with_kwargs else None)
+        if always_call:
+            self.__dict__.setdefault("_forward_hooks_always_called", set()).add(h.id)
+        return h
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
         """hook(module, grad_output) -> None or a new grad_output tuple, run when the gradients with respect to the

@@ -20,8 +20,11 @@ class Parameter(Tensor):
         elif not isinstance(data, Tensor):
             from .._creation import as_tensor
             data = as_tensor(data)
+        if requires_grad and not data.dtype.is_floating_point:
+            raise RuntimeError(f"Parameter(): only tensors of floating point dtype can require gradients, got "
+                               f"{data.dtype.name} (pass requires_grad=False for an integer parameter)")
         Tensor.__init__(self, data)
-        if requires_grad and data.dtype.is_floating_point:
+        if requires_grad:
             self.requires_grad = True
 
     def __repr__(self):
@@ -35,9 +38,7 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        new = Parameter(_C.clone(self), requires_grad=self.requires_grad)
-        if self.grad is not None:
-            new.grad = _C.clone(self.grad)
+        new = Parameter(_C.clone(self), requires_grad=self.requires_grad)  # (torch: the copy has no .grad)
         memo[id(self)] = new
         return new
 
