@@ -483,6 +483,9 @@ void bind_index(py::module_& m) {
   m.def("index_put_", &index_put_py, py::arg("self"), py::arg("indices"), py::arg("values"),
         py::arg("accumulate") = false);
   m.def("pad_index", &pad_index_py, py::arg("input"), py::arg("maps"));
+  m.def("_pixel_shuffle_cpu", [](const PyTensor& x, int64_t r, bool inverse) {
+    return wrap(pixel_shuffle_cpu(x.t, r, inverse));
+  });
   m.def("_grid_sample2d", [](const PyTensor& x, const PyTensor& grid, bool nearest, int padding, bool align) {
     return wrap(grid_sample2d_cpu(x.t, grid.t, nearest, padding, align));
   });

@@ -396,6 +396,30 @@ def upsample_bilinear(input, size=None, scale_factor=None):
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 
+class _PixelShuffle(Function):
+    """pixel_shuffle / pixel_unshuffle on the cpu as one native copy each way (the backward of one is the other)."""
+
+    @staticmethod
+    def forward(ctx, x, r, inverse):
+        ctx.r, ctx.inverse = r, inverse
+        return _C._pixel_shuffle_cpu(x, r, inverse)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C._pixel_shuffle_cpu(g, ctx.r, not ctx.inverse), None, None
+
+    @staticmethod
+    def _double_backward_fn(ctx, g):
+        from .autograd import _linear_backward
+        r, inv = ctx.r, ctx.inverse
+        return _linear_backward(g, lambda t: _C._pixel_shuffle_cpu(t, r, not inv),
+                                lambda t: _shuffle_cpu(t, r, inv)), None, None
+
+
+def _shuffle_cpu(x, r, inverse):
+    return _PixelShuffle.apply(x, r, inverse) if _needs_grad(x) else _C._pixel_shuffle_cpu(x, r, inverse)
+
+
 def pixel_shuffle(input, upscale_factor):
     """[*, C r^2, H, W] -> [*, C, H r, W r]."""
     _check_tensor(input, "pixel_shuffle")
@@ -403,6 +427,8 @@ def pixel_shuffle(input, upscale_factor):
     if input.ndim < 3 or r <= 0 or input.shape[-3] % (r * r):
         raise RuntimeError(f"pixel_shuffle(): expected an input of at least 3 dims whose channel dim (-3) is "
                            f"divisible by upscale_factor^2 = {r * r}, got shape {list(input.shape)}")
+    if input.device.type == "cpu":
+        return _shuffle_cpu(input, r, False)
     *b, c, h, w = input.shape
     x = _ops.reshape(input, b + [c // (r * r), r, r, h, w])
     nb = len(b)
@@ -418,6 +444,8 @@ def pixel_unshuffle(input, downscale_factor):
     if input.ndim < 3 or r <= 0 or input.shape[-2] % r or input.shape[-1] % r:
         raise RuntimeError(f"pixel_unshuffle(): expected an input of at least 3 dims whose height and width are "
                            f"divisible by downscale_factor = {r}, got shape {list(input.shape)}")
+    if input.device.type == "cpu":
+        return _shuffle_cpu(input, r, True)
     *b, c, h, w = input.shape
     x = _ops.reshape(input, b + [c, h // r, r, w // r, r])
     nb = len(b)

@@ -96,6 +96,11 @@ void lerp_dim_backward_cpu(const Tensor& gin, const Tensor& g, int64_t O, int64_
                            const std::vector<int64_t>& i0, const std::vector<int64_t>& i1,
                            const std::vector<double>& w0, const std::vector<double>& w1);
 
+// pixel_shuffle (inverse false: [B, C r^2, H, W] -> [B, C, H r, W r]) and pixel_unshuffle (inverse true: the
+// reverse) of a contiguous cpu tensor of any dtype (flattened leading dims B): per output row, r input rows
+// interleaved (or one input row split into r), element copies by item size. Returns the new contiguous tensor.
+Tensor pixel_shuffle_cpu(const Tensor& x, int64_t r, bool inverse);
+
 // F.grid_sample on the cpu for 4-D input in bilinear or nearest mode (padding 0 zeros, 1 border, 2 reflection),
 // float32/float64 (grid_sample_cpu.cpp): out [N, C, Ho, Wo] from x [N, C, H, W] at grid [N, Ho, Wo, 2]; the backward
 // returns (dx, dgrid), each undefined unless asked for.

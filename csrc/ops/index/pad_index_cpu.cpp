@@ -226,6 +226,69 @@ void lerp_dim_backward_cpu(const Tensor& gin, const Tensor& g, int64_t O, int64_
   else lerp_dim_bwd<float>(gin.data<float>(), g.data<float>(), O, n, I, i0, i1, w0, w1);
 }
 
+namespace {
+// Shuffle of planes of H x W (inputs: C r^2 planes per sample; outputs C planes of H r x W r), one output row per
+// task item: out[b, c, h r + i, w r + j] = in[b, c r^2 + i r + j, h, w]. inverse: the same map read the other way.
+template <class E>
+void pixel_shuffle_rows(const E* x, E* y, int64_t B, int64_t C, int64_t H, int64_t W, int64_t r, bool inverse) {
+  const int64_t rows = B * C * H * r, HW = H * W, Wr = W * r;
+  parallel_for(0, rows, std::max<int64_t>(1, 16384 / (Wr + 1)), [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t i = q % r, h = q / r % H, bc = q / (r * H);  // bc = b C + c
+      const int64_t plane0 = bc * r * r + i * r;                 // input plane of j = 0 (over b, c r^2 + i r)
+      E* orow = inverse ? nullptr : y + q * Wr;                  // shuffle: output row (b, c, h r + i)
+      const E* irow = inverse ? x + q * Wr : nullptr;            // unshuffle: input row (b, c, h r + i)
+      for (int64_t j = 0; j < r; ++j) {
+        const int64_t plane = (plane0 + j) * HW + h * W;
+        if (!inverse) {
+          const E* __restrict src = x + plane;
+          E* __restrict dst = orow + j;
+          for (int64_t w = 0; w < W; ++w) dst[w * r] = src[w];
+        } else {
+          const E* __restrict src = irow + j;
+          E* __restrict dst = y + plane;
+          for (int64_t w = 0; w < W; ++w) dst[w] = src[w * r];
+        }
+      }
+    }
+  });
+}
+}  // namespace
+
+Tensor pixel_shuffle_cpu(const Tensor& x_in, int64_t r, bool inverse) {
+  const char* op = inverse ? "pixel_unshuffle" : "pixel_shuffle";
+  DLCORE_CHECK(x_in.device().type == DeviceType::CPU && x_in.dim() >= 3 && r > 0, ValueError, op,
+               "(): expected a cpu tensor of at least 3 dims and a positive factor, got ", x_in.describe());
+  Tensor x = x_in.contiguous();
+  const int nd = x.dim();
+  IntList shape = x.shape();
+  int64_t B = 1;
+  for (int d = 0; d < nd - 3; ++d) B *= shape[d];
+  int64_t C, H, W;  // the shuffled (large) side's channels C and the small planes H x W
+  if (!inverse) {
+    DLCORE_CHECK(shape[nd - 3] % (r * r) == 0, ValueError, op, "(): channels ", shape[nd - 3],
+                 " not divisible by the factor squared ", r * r);
+    C = shape[nd - 3] / (r * r), H = shape[nd - 2], W = shape[nd - 1];
+    shape[nd - 3] = C, shape[nd - 2] = H * r, shape[nd - 1] = W * r;
+  } else {
+    DLCORE_CHECK(shape[nd - 2] % r == 0 && shape[nd - 1] % r == 0, ValueError, op, "(): height and width of ",
+                 x.describe(), " not divisible by the factor ", r);
+    C = shape[nd - 3], H = shape[nd - 2] / r, W = shape[nd - 1] / r;
+    shape[nd - 3] = C * r * r, shape[nd - 2] = H, shape[nd - 1] = W;
+  }
+  Tensor y = Tensor::empty(shape, x.dtype(), x.device());
+  if (y.numel() == 0) return y;
+  const void* xp = x.raw_data();
+  void* yp = y.raw_data();
+  switch (x.itemsize()) {
+    case 1: pixel_shuffle_rows((const uint8_t*)xp, (uint8_t*)yp, B, C, H, W, r, inverse); break;
+    case 2: pixel_shuffle_rows((const uint16_t*)xp, (uint16_t*)yp, B, C, H, W, r, inverse); break;
+    case 4: pixel_shuffle_rows((const uint32_t*)xp, (uint32_t*)yp, B, C, H, W, r, inverse); break;
+    default: pixel_shuffle_rows((const uint64_t*)xp, (uint64_t*)yp, B, C, H, W, r, inverse); break;
+  }
+  return y;
+}
+
 static KernelRegistrar reg_pf(pad_index_op, DeviceType::CPU, &pad_index_cpu, "cpu");
 static KernelRegistrar reg_pb(pad_index_backward_op, DeviceType::CPU, &pad_index_backward_cpu, "cpu");
 
