@@ -11,13 +11,12 @@ Ratio = torch / dlcore (> 1: dlcore faster).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import fmt_table, interleaved, run_json  # noqa: E402
+from common import interleaved, peer_process_main  # noqa: E402
 
 
 def arrays(np):
@@ -157,27 +156,9 @@ def worker(lib_name, repeat, only):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, nargs="*", default=[1])
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--cases", default="")
-    ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
-    a = ap.parse_args()
-    only = [c for c in a.cases.split(",") if c]
-    if a.worker:
-        worker(a.worker[0], int(a.worker[1]), only)
-        return
-    validate(only)
-    rows = []
-    extra = ["--cases", a.cases] if a.cases else []
-    for th in a.threads:
-        d = run_json(__file__, ["--worker", "dlcore", str(a.repeat), *extra], th)
-        tt = run_json(__file__, ["--worker", "torch", str(a.repeat), *extra], th)
-        for name in d:
-            rows.append([th, name, f"{d[name] * 1e6:.1f}", f"{tt[name] * 1e6:.1f}", f"{tt[name] / d[name]:.2f}x"])
-    print("float32 forward + backward (out.sum().backward()); microseconds per step, median of interleaved rounds, "
-          "each library in its own process; ratio = torch / dlcore")
-    print(fmt_table(rows, ["threads", "case", "dlcore us", "torch us", "vs torch"]))
+    peer_process_main(__file__, worker, validate,
+                      "float32 forward + backward (out.sum().backward()); microseconds per step, median of interleaved "
+                      "rounds, each library in its own process; ratio = torch / dlcore", repeat=5)
 
 
 if __name__ == "__main__":

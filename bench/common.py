@@ -92,3 +92,31 @@ def thread_table_main(script: str, worker, title: str, unit: str, scale: float, 
                          f"{t['torch'] / t['dlcore']:.2f}x"])
     print(title)
     print(fmt_table(rows, ["threads", "case", f"dlcore {unit}", f"torch {unit}", "speedup"]))
+
+
+def peer_process_main(script: str, worker, validate, title: str, repeat: int = 7, argv=None):
+    """The driver of a case sweep with each library in its own process: --threads / --repeat / --cases options;
+    validate(only) first (in this process), then per thread count worker(lib, repeat, only) run as
+    `script --worker lib repeat [--cases ...]` for dlcore and for torch (each printing {case: seconds} as JSON),
+    and a table in microseconds with torch / dlcore. (bench/op_sweep.py, bench/backward_sweep.py.)"""
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, nargs="*", default=[1])
+    ap.add_argument("--repeat", type=int, default=repeat)
+    ap.add_argument("--cases", default="")
+    ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    only = [c for c in a.cases.split(",") if c]
+    if a.worker:
+        worker(a.worker[0], int(a.worker[1]), only)
+        return
+    validate(only)
+    rows = []
+    extra = ["--cases", a.cases] if a.cases else []
+    for th in a.threads:
+        d = run_json(script, ["--worker", "dlcore", str(a.repeat), *extra], th)
+        tt = run_json(script, ["--worker", "torch", str(a.repeat), *extra], th)
+        for name in d:
+            rows.append([th, name, f"{d[name] * 1e6:.1f}", f"{tt[name] * 1e6:.1f}", f"{tt[name] / d[name]:.2f}x"])
+    print(title)
+    print(fmt_table(rows, ["threads", "case", "dlcore us", "torch us", "vs torch"]))
