@@ -8,6 +8,7 @@ import pytest
 import dlcore
 import dlcore.functional as F
 import dlcore.nn as nn
+from conftest import requires_torch
 from dlcore.testing import assert_close, gradcheck
 
 torch = pytest.importorskip("torch")
@@ -452,3 +453,35 @@ def test_max_pool3d_depth_window_of_padding_only(device):
     assert np.all(_np(idx) == -1)
     y.sum().backward()
     np.testing.assert_array_equal(_np(dx.grad), np.zeros_like(x))
+
+
+@requires_torch
+def test_max_pool3d_cpu_kernel_vs_torch():
+    """The native 3-D max pooling (four outputs' scans interleaved in the interior, one at the borders) against
+    torch on random windows (stride, padding, dilation, ceil_mode), with NaNs, ties and all -inf volumes: values
+    and indices (windows of padding only excepted: torch invents an index there)."""
+    import torch
+    rng = np.random.default_rng(5)
+    for trial in range(120):
+        n, c = rng.integers(1, 3), rng.integers(1, 3)
+        d, h, w = rng.integers(1, 9), rng.integers(1, 9), rng.integers(1, 14)
+        k = tuple(int(v) for v in rng.integers(1, 4, 3))
+        s = tuple(int(v) for v in rng.integers(1, 4, 3))
+        dl = tuple(int(v) for v in rng.integers(1, 3, 3))
+        p = tuple(int(rng.integers(0, kk // 2 + 1)) for kk in k)
+        cm = bool(rng.integers(0, 2))
+        x = rng.standard_normal((n, c, d, h, w)).astype((np.float32, np.float64)[trial % 2])
+        if trial % 5 == 0:
+            x.flat[rng.integers(0, x.size)] = np.nan
+        if trial % 7 == 0:
+            x[...] = np.round(x)
+        if trial % 11 == 0:
+            x[...] = -np.inf
+        try:
+            tv, ti = torch.nn.functional.max_pool3d(torch.tensor(x), k, s, p, dl, cm, True)
+        except RuntimeError:
+            continue
+        v, i = F.max_pool3d(dlcore.tensor(x), k, s, p, dl, cm, True)
+        np.testing.assert_array_equal(v.numpy(), tv.numpy())
+        ok = i.numpy() >= 0
+        np.testing.assert_array_equal(i.numpy()[ok], ti.numpy()[ok])

@@ -57,6 +57,11 @@ void bind_layers(py::module_& m) {
     return wrap(activation_backward(enum_arg<Act>(kind, kNumActs, "activation"), g.t, saved.t, ActParams{a, b}));
   });
 
+  m.def("_max_pool3d_cpu", [](const PyTensor& x, std::vector<int64_t> k, std::vector<int64_t> s, std::vector<int64_t> p,
+                              std::vector<int64_t> d, std::vector<int64_t> out) {
+    auto r = max_pool3d_cpu(x.t, k, s, p, d, out);
+    return py::make_tuple(wrap(r.first), wrap(r.second));
+  });
   m.def("glu_cpu", [](const PyTensor& x, int64_t dim) { return wrap(glu_cpu(x.t, dim)); });
   m.def("glu_backward_cpu", [](const PyTensor& g, const PyTensor& x, int64_t dim) {
     return wrap(glu_backward_cpu(g.t, x.t, dim));

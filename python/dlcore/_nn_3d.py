@@ -672,6 +672,12 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     out = [_pool_out(sz, kk, ss, pp, di, bool(ceil_mode)) for sz, kk, ss, pp, di in zip((dd, h, w), k, s, p, d)]
     _check_out(op, input, out)
 
+    if x.device.type == "cpu" and x.dtype in (_C.dtype.float32, _C.dtype.float64) and max(k) <= 64:
+        def fwd_cpu(xx):  # one native pass (the composition below: 2-D pooling, then per-depth selects)
+            v, i = _C._max_pool3d_cpu(xx, list(k), list(s), list(p), list(d), list(out))
+            return v, i
+        return _run_max(x, fwd_cpu, return_indices, batched)
+
     def fwd(xx):
         x4 = _C.reshape(xx, [n, c * dd, h, w])
         v, i2 = _C.max_pool2d_fwd(x4, k[1:], s[1:], p[1:], d[1:], bool(ceil_mode), True)

@@ -138,6 +138,11 @@ Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& x, const Pool2d
 Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p);
 Tensor avg_pool2d_backward(const Tensor& grad_out, const Tensor& x, const Pool2dParams& p);
 Tensor adaptive_avg_pool2d(const Tensor& x, int64_t oh, int64_t ow);
+// 3-D max pooling on the cpu (pool3d_cpu.cpp): values and flat d H W + h W + w indices of a float32/float64
+// [N, C, D, H, W] tensor; out_size from the caller (ceil_mode applied there); windows of padding only: -inf, -1.
+std::pair<Tensor, Tensor> max_pool3d_cpu(const Tensor& x, const std::vector<int64_t>& k, const std::vector<int64_t>& s,
+                                         const std::vector<int64_t>& p, const std::vector<int64_t>& d,
+                                         const std::vector<int64_t>& out_size);
 Tensor adaptive_avg_pool2d_backward(const Tensor& grad_out, const Tensor& x);
 
 }  // namespace dlcore
