@@ -104,6 +104,7 @@ DLCORE_ALWAYS_INLINE void point_taps(const T* gp, const GsDims& d, int padding, 
     t.idx[0] = at(std::nearbyint(t.iy), std::nearbyint(t.ix));
     t.w[0] = 1;
     t.idx[1] = t.idx[2] = t.idx[3] = -1;
+    t.w[1] = t.w[2] = t.w[3] = t.fx = t.fy = 0;
     return;
   }
   const T x0 = std::floor(t.ix), y0 = std::floor(t.iy), x1 = x0 + 1, y1 = y0 + 1;
@@ -122,28 +123,44 @@ DLCORE_ALWAYS_INLINE void point_taps(const T* gp, const GsDims& d, int padding, 
 template <class T>
 void gs_forward(T* out, const T* x, const T* grid, const GsDims& d, int padding, bool align, bool nearest) {
   const int64_t HW = d.H * d.W;
-  parallel_for(0, d.N * d.P, std::max<int64_t>(1, 4096 / (d.C + 1)), [&](int64_t q0, int64_t q1) {
-    for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q / d.P, p = q % d.P;
-      Taps<T> t;
-      point_taps<T>(grid + q * 2, d, padding, align, nearest, t);
+  constexpr int64_t B = 16;  // points per block: their taps in small arrays, then channel by channel contiguous
+  const int64_t nb = (d.P + B - 1) / B;  // stores of B outputs (one output per point per channel was a strided store)
+  parallel_for(0, d.N * nb, std::max<int64_t>(1, 256 / (d.C + 1)), [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t n = blk / nb, p0 = blk % nb * B, m = std::min(B, d.P - p0);
+      int64_t idx[4][B];
+      T w[4][B];
+      bool inside = !nearest;
+      for (int64_t j = 0; j < m; ++j) {
+        Taps<T> t;
+        point_taps<T>(grid + (n * d.P + p0 + j) * 2, d, padding, align, nearest, t);
+        for (int k = 0; k < 4; ++k) {
+          idx[k][j] = t.idx[k];
+          w[k][j] = t.w[k];
+          inside &= t.idx[k] >= 0;
+        }
+      }
       const T* xn = x + n * d.C * HW;
-      T* on = out + n * d.C * d.P + p;
-      if (!nearest && t.idx[0] >= 0 && t.idx[1] >= 0 && t.idx[2] >= 0 && t.idx[3] >= 0) {  // inside: no tests
-        const int64_t i0 = t.idx[0], i1 = t.idx[1], i2 = t.idx[2], i3 = t.idx[3];
-        const T w0 = t.w[0], w1 = t.w[1], w2 = t.w[2], w3 = t.w[3];
+      T* on = out + n * d.C * d.P + p0;
+      if (inside) {  // every tap of the block inside the input: no tests
         for (int64_t c = 0; c < d.C; ++c) {
-          const T* xc = xn + c * HW;
-          on[c * d.P] = ((xc[i0] * w0 + xc[i1] * w1) + xc[i2] * w2) + xc[i3] * w3;
+          const T* __restrict xc = xn + c * HW;
+          T* __restrict oc = on + c * d.P;
+          for (int64_t j = 0; j < m; ++j)
+            oc[j] = ((xc[idx[0][j]] * w[0][j] + xc[idx[1][j]] * w[1][j]) + xc[idx[2][j]] * w[2][j]) +
+                    xc[idx[3][j]] * w[3][j];
         }
         continue;
       }
       for (int64_t c = 0; c < d.C; ++c) {
         const T* xc = xn + c * HW;
-        T v = 0;
-        for (int k = 0; k < 4; ++k)
-          if (t.idx[k] >= 0) v += xc[t.idx[k]] * t.w[k];
-        on[c * d.P] = v;
+        T* oc = on + c * d.P;
+        for (int64_t j = 0; j < m; ++j) {
+          T v = 0;
+          for (int k = 0; k < (nearest ? 1 : 4); ++k)
+            if (idx[k][j] >= 0) v += xc[idx[k][j]] * w[k][j];
+          oc[j] = v;
+        }
       }
     }
   });
