@@ -253,3 +253,18 @@ def test_module_odds_and_ends():
     import copy
     m.weight.grad = dlcore.ones(2, 2)
     assert copy.deepcopy(m).weight.grad is None  # torch's copy has no gradient
+
+
+def test_elu_sign_of_zero_and_mish_gradient_at_infinity():
+    """Found by a CPU-vs-CUDA(emulated) parity fuzz: elu keeps -0.0 (expm1, as the scalar and CUDA forms), and
+    mish's gradient beyond 20 is 1 on every path (the scalar form gave inf * 0 = NaN at +inf)."""
+    F = dlcore.nn.functional
+    for dt in (dlcore.float32, dlcore.float64):
+        x = dlcore.tensor([-0.0, 0.0] * 10, dtype=dt)
+        assert np.signbit(F.elu(x).numpy()).tolist() == [True, False] * 10
+        t = dlcore.tensor([float("inf"), 30.0, 25.0], dtype=dt, requires_grad=True)
+        F.mish(t).sum().backward()
+        assert t.grad.tolist() == [1.0, 1.0, 1.0]
+    a = np.linspace(-5, 0.5, 2001).astype(np.float32)
+    ref = np.where(a > 0, a, np.expm1(a.astype(np.float64)))
+    assert np.abs(F.elu(dlcore.tensor(a)).numpy() - ref).max() < 1e-7  # expm1: no cancellation near 0

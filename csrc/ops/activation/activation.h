@@ -115,7 +115,8 @@ template <class T> DLCORE_HOSTDEV T silu_bwd(T g, T x) {
 
 template <class T> DLCORE_HOSTDEV T mish_fwd(T x) { return x * std::tanh(x > T(20) ? x : std::log1p(std::exp(x))); }
 template <class T> DLCORE_HOSTDEV T mish_bwd(T g, T x) {
-  T t = std::tanh(x > T(20) ? x : std::log1p(std::exp(x)));
+  if (x > T(20)) return g;  // (the gradient is 1 within an ulp there: +inf gave inf * 0 = NaN; the vector form's rule)
+  T t = std::tanh(std::log1p(std::exp(x)));
   T s = T(1) / (T(1) + std::exp(-x));
   return g * (t + x * s * (T(1) - t * t));
 }

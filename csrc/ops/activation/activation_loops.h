@@ -42,7 +42,7 @@ template <Act A>
 DLCORE_ALWAYS_INLINE vf act_fwd_v(vf x, float a, float b) {
   if constexpr (A == Act::Relu) return vselect(x < 0.0f, vsplat(0.0f), x);
   else if constexpr (A == Act::LeakyRelu) return vselect(x > 0.0f, x, x * a);
-  else if constexpr (A == Act::Elu) return vselect(x > 0.0f, x, a * (vexp(x) - 1.0f));
+  else if constexpr (A == Act::Elu) return vselect(x > 0.0f, x, a * vexpm1(x));  // (expm1: -0 -> -0, and exact near 0)
   else if constexpr (A == Act::Sigmoid) return vsigmoid(x);
   else if constexpr (A == Act::Tanh) return vtanh(x);
   else if constexpr (A == Act::Gelu) {
