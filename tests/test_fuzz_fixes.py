@@ -268,3 +268,42 @@ def test_elu_sign_of_zero_and_mish_gradient_at_infinity():
     a = np.linspace(-5, 0.5, 2001).astype(np.float32)
     ref = np.where(a > 0, a, np.expm1(a.astype(np.float64)))
     assert np.abs(F.elu(dlcore.tensor(a)).numpy() - ref).max() < 1e-7  # expm1: no cancellation near 0
+
+
+# ------------------------------------------------------------------------------------------------- linalg
+
+def test_lstsq_rank_deficient_gives_the_minimum_norm_solution():
+    L = dlcore.linalg
+    A = np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]])
+    B = np.array([[1.0], [2.0], [2.0]])
+    ref = np.linalg.pinv(A) @ B
+    for drv in (None, "gelsy", "gelsd", "gelss"):
+        r = L.lstsq(dlcore.tensor(A), dlcore.tensor(B), driver=drv)
+        assert_close = np.testing.assert_allclose
+        assert_close(r.solution.numpy(), ref, rtol=1e-10, atol=1e-12)
+        assert int(r.rank) == 1 and tuple(r.residuals.shape) == (0,)
+    assert not L.lstsq(dlcore.zeros(3, 2, dtype=dlcore.float64), dlcore.tensor(B)).solution.numpy().any()
+    A2 = np.array([[1.0, 0.0], [0.0, 0.1], [0.0, 0.0]])
+    r = L.lstsq(dlcore.tensor(A2), dlcore.ones(3, 1, dtype=dlcore.float64), rcond=0.5, driver="gelsd")
+    np.testing.assert_allclose(r.solution.numpy().ravel(), [1.0, 0.0], atol=1e-12)
+    assert int(r.rank) == 1 and tuple(r.residuals.shape) == (0,)
+    full = L.lstsq(dlcore.tensor(A2), dlcore.ones(3, 1, dtype=dlcore.float64), driver="gelsd")  # full rank: QR
+    np.testing.assert_allclose(full.solution.numpy().ravel(), [1.0, 10.0], rtol=1e-12)
+    assert tuple(full.residuals.shape) == (1,)
+
+
+def test_linalg_argument_checks():
+    L = dlcore.linalg
+    x = dlcore.arange(12.0).reshape(3, 4)
+    assert L.vector_norm(x, dim=()).shape == () and L.vector_norm(x, dim=(), keepdim=True).shape == (1, 1)
+    with pytest.raises(RuntimeError, match="length 1 or 2"):
+        L.norm(x, dim=())
+    with pytest.raises(RuntimeError, match="greater than 1"):
+        L.vander(dlcore.tensor([1.0, 2.0]), N=1)
+    with pytest.raises(L.LinAlgError, match="singular"):
+        dlcore.cholesky_inverse(dlcore.zeros(2, 2))
+    nan = dlcore.tensor([[float("nan"), 1.0], [1.0, 2.0]])
+    for f in (L.svdvals, L.matrix_rank, L.pinv, L.cond, lambda a: L.matrix_norm(a, ord=2)):
+        with pytest.raises(L.LinAlgError, match="non-finite"):
+            f(nan)
+    assert np.isfinite(L.svdvals(dlcore.tensor([[float("inf"), 1.0], [1.0, 2.0]])).numpy()).sum() >= 0  # inf: no raise

@@ -481,7 +481,7 @@ def _det_raw(A):
 
 def _adjugate_T(A):
     """The transposed adjugate (the gradient of det) through the SVD, valid for singular A."""
-    U, S, Vh = _C._linalg_svd(A, False, True)
+    U, S, Vh = _svd_raw(A, False, True)
     n = A.shape[-1]
     if n == 1:
         return _C.full(list(A.shape), 1.0, A.dtype, A.device)
@@ -915,12 +915,21 @@ def _svd_backward(gU, gS, gVh, U, S, Vh):
     return gA
 
 
+def _svd_raw(A, full_matrices, compute_uv):
+    """The SVD kernel, after torch's check: a NaN in A raises LinAlgError (the iteration cannot converge; the
+    rank of such a matrix came out 0)."""
+    if A.numel() and builtins.bool(_C.any(_C.isnan(A), None, False).item()):
+        raise LinAlgError("linalg.svd: The algorithm failed to converge because the input matrix contained "
+                          "non-finite values.")
+    return _C._linalg_svd(A, full_matrices, compute_uv)
+
+
 class _SVD(Function):
     _double_backward = True  # (the backward is written with recording ops)
 
     @staticmethod
     def forward(ctx, A, full_matrices):
-        U, S, Vh = _C._linalg_svd(A, full_matrices, True)
+        U, S, Vh = _svd_raw(A, full_matrices, True)
         ctx.set_materialize_grads(False)
         ctx.full = full_matrices
         ctx.save_for_backward(U, S, Vh)
@@ -940,7 +949,7 @@ class _SVD(Function):
 class _SVDVals(Function):
     @staticmethod
     def forward(ctx, A):
-        U, S, Vh = _C._linalg_svd(A, False, True)
+        U, S, Vh = _svd_raw(A, False, True)
         ctx.save_for_backward(U, S, Vh)
         return S
 
@@ -966,7 +975,7 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
     _check_matrix(A, "linalg.svd")
     if _needs_grad(A):
         return SVDResult(*_SVD.apply(A, bool(full_matrices)))
-    return SVDResult(*_C._linalg_svd(A, bool(full_matrices), True))
+    return SVDResult(*_svd_raw(A, bool(full_matrices), True))
 
 
 @_with_out
@@ -974,7 +983,7 @@ def svdvals(A, *, driver=None, out=None):
     _check_matrix(A, "linalg.svdvals")
     if _needs_grad(A):
         return _SVDVals.apply(A)
-    return _C._linalg_svd(A, False, False)[1]
+    return _svd_raw(A, False, False)[1]
 
 
 # ------------------------------------------------------------------------------------------------- pinv, rank
@@ -1026,7 +1035,7 @@ def _pinv_raw(A, atol, rtol, hermitian):
         tol = _tol(L.abs(), atol, rtol, m, n, "linalg.pinv")
         Linv = _ops.where(L.abs() > tol, L.reciprocal(), _scalar(0, L))
         return (V * Linv.unsqueeze(-2)) @ _mT(V)
-    U, S, Vh = _C._linalg_svd(A, False, True)
+    U, S, Vh = _svd_raw(A, False, True)
     tol = _tol(S, atol, rtol, m, n, "linalg.pinv")
     Sinv = _ops.where(S > tol, S.reciprocal(), _scalar(0, S))
     return (_mT(Vh) * Sinv.unsqueeze(-2)) @ _mT(U)
@@ -1056,7 +1065,7 @@ def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None, out=None)
     if hermitian:
         S = _C._linalg_eigh(A, False, False)[0].abs()
     else:
-        S = _C._linalg_svd(A, False, False)[1]
+        S = _svd_raw(A, False, False)[1]
     t = _tol(S, atol, rtol, m, n, "linalg.matrix_rank")
     return (S > t).sum(-1)
 
@@ -1065,7 +1074,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     """Least squares: the X minimising ||A X - B|| (the minimum-norm solution for a wide full-rank A), through
     Householder QR (differentiable). Outputs as torch's drivers: residuals ||A X - B||^2 for m > n with 'gels',
     'gelsd' and 'gelss' (empty for the default 'gelsy'), rank for all but 'gels', singular values for 'gelsd' and
-    'gelss'. Rank-deficient A is not supported (a singular R gives inf/nan, as LAPACK's gels)."""
+    'gelss'. A rank-deficient A (below rcond) gets the minimum-norm solution by the pseudo-inverse, except with
+    'gels' (full rank assumed, as LAPACK's gels: inf/nan)."""
     op = "torch.linalg.lstsq"
     _check_matrix(A, op, "input")
     _check_float(B, op, "b")
@@ -1084,19 +1094,25 @@ def lstsq(A, B, rcond=None, *, driver=None):
     batch = _bshape(A.shape[:-2], Bm.shape[:-2])
     Ae = A.expand(*batch, m, n)
     Be = Bm.expand(*batch, m, Bm.shape[-1])
-    if m >= n:
+    drv = driver or "gelsy"
+    rank = matrix_rank(Ae, rtol=rcond) if drv != "gels" else _C.empty([0], _C.dtype.int64, A.device)
+    # The rank-revealing drivers (gelsy, gelsd, gelss) give the minimum-norm solution of a rank-deficient A, its
+    # singular values below rcond * s_max dropped (rcond None: eps * max(m, n), torch's default): pinv(A) B. A full
+    # rank A (every batch element) keeps the QR route.
+    deficient = drv != "gels" and rank.numel() and builtins.bool((rank < min(m, n)).any().item())
+    if deficient:
+        X = pinv(Ae, rtol=rcond) @ Be
+    elif m >= n:
         Q, R = qr(Ae)
         X = solve_triangular(R, _mT(Q) @ Be, upper=True)
     else:
         Q, R = qr(_mT(Ae))  # A^T = Q R: X = Q R^{-T} B
         X = Q @ solve_triangular(_mT(R), Be, upper=False)
-    drv = driver or "gelsy"
     empty = _C.empty([0], A.dtype, A.device)
-    if m > n and drv != "gelsy":
+    if m > n and drv != "gelsy" and not deficient:  # (torch: no residuals when the rank is below n)
         res = ((Ae @ X - Be) ** 2).sum(-2)
     else:
         res = empty
-    rank = matrix_rank(Ae, rtol=rcond) if drv != "gels" else _C.empty([0], _C.dtype.int64, A.device)
     sv = svdvals(Ae) if drv in ("gelsd", "gelss") else empty
     if vec:
         X = X.squeeze(-1)  # (residuals keep their trailing 1, as torch's)
@@ -1311,6 +1327,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     if not x.dtype.is_floating_point:
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {_dname(x.dtype)}")
     ord = float(ord)
+    if dim is not None and not isinstance(dim, numbers.Integral) and len(dim) == 0:
+        dim = None  # torch: dim=() reduces every dim (as None), keepdim then keeps them all as size 1
     dims = _dims(dim, x.ndim, op)
     if x.ndim == 0:
         return vector_norm(x.reshape(1), ord, 0, False).reshape([])
@@ -1387,6 +1405,8 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
     if isinstance(dim, numbers.Integral):
         dim = (dim,)
     if dim is not None:
+        if len(dim) not in (1, 2):
+            raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {list(dim)}")
         if len(dim) == 2:
             return matrix_norm(A, "fro" if ord is None else ord, dim, keepdim, dtype=dtype)
         return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
@@ -1536,8 +1556,8 @@ def vander(x, *, N=None):
     if x.ndim < 1:
         raise RuntimeError("linalg.vander: x must have at least one dimension")
     n = x.shape[-1] if N is None else int(N)
-    if n < 1:
-        raise RuntimeError("N must be greater than 1.")
+    if n <= 1:  # (torch: N = 1, or a length-1 x without N, is an error too)
+        raise RuntimeError(f"linalg.vander: N must be greater than 1, got {n}")
     from ._sorting import cumprod
     ones = _C.full(list(x.shape) + [1], 1.0, x.dtype, x.device)
     if n == 1:
@@ -1586,6 +1606,9 @@ def cholesky_solve(B, L, upper=False, *, out=None):
 def cholesky_inverse(L, upper=False, *, out=None):
     """A^{-1} for A = L L^T (upper: U^T U)."""
     _check_square(L, "cholesky_inverse", "input")
+    if L.numel() and builtins.bool(_C.any(_C.eq(_C.diagonal(L, 0, -2, -1), 0), None, False).item()):
+        raise LinAlgError("cholesky_inverse: a diagonal element of the factor is zero, the inversion could not be "
+                          "completed because the input matrix is singular")
     return cholesky_solve(_eye_like(L.shape[-1], L, list(L.shape[:-2])), L, upper)
 
 
