@@ -307,3 +307,78 @@ def test_linalg_argument_checks():
         with pytest.raises(L.LinAlgError, match="non-finite"):
             f(nan)
     assert np.isfinite(L.svdvals(dlcore.tensor([[float("inf"), 1.0], [1.0, 2.0]])).numpy()).sum() >= 0  # inf: no raise
+
+
+# ------------------------------------------------------------------------------------------------- data, interop
+
+def test_default_collate_infers_from_every_number():
+    from dlcore.utils.data import default_collate
+    r = default_collate([1, 2.5])
+    assert r.dtype == dlcore.float32 and r.tolist() == [1.0, 2.5]  # (was truncated to int64 [1, 2])
+    assert default_collate([True, 2.5]).tolist() == [1.0, 2.5]
+    assert default_collate([2.5, 1]).dtype == dlcore.float64
+    assert default_collate([True, 1]).dtype == dlcore.int64 and default_collate([1, 2]).dtype == dlcore.int64
+    assert default_collate([True, False]).dtype == dlcore.bool
+
+
+def test_tensor_inference_of_numpy_elements_and_big_ints():
+    with pytest.raises(ValueError, match="Overflow"):
+        dlcore.tensor([2 ** 63])
+    with pytest.raises(ValueError, match="Overflow"):
+        dlcore.tensor([[1, 2 ** 63]])
+    assert dlcore.tensor([2 ** 63 - 1, -2 ** 63]).tolist() == [2 ** 63 - 1, -2 ** 63]
+    assert dlcore.tensor([np.float64(1.5)]).dtype == dlcore.float64
+    assert dlcore.tensor([np.int8(1), np.int8(2)]).dtype == dlcore.int8
+    assert dlcore.tensor([np.array([1, 2], dtype=np.int8)] * 2).dtype == dlcore.int8
+    assert dlcore.tensor([np.float16(1)]).dtype == dlcore.float16
+    assert dlcore.tensor([1.5]).dtype == dlcore.float32 and dlcore.tensor([np.int64(3), 4]).dtype == dlcore.int64
+
+
+def test_device_and_generator_pickle_and_readonly_warning():
+    import copy
+    import io
+    import pickle
+    import warnings
+    d = dlcore.device("cpu")
+    assert str(pickle.loads(pickle.dumps(d))) == "cpu" and str(copy.deepcopy(d)) == "cpu"
+    g = dlcore.Generator().manual_seed(5)
+    dlcore.rand(3, generator=g)
+    g2 = pickle.loads(pickle.dumps(g))
+    assert dlcore.rand(3, generator=g).tolist() == dlcore.rand(3, generator=g2).tolist()
+    m = dlcore.nn.Linear(2, 2)
+    m.where = d
+    copy.deepcopy(m)
+    buf = io.BytesIO()
+    dlcore.save({"device": d}, buf)
+    buf.seek(0)
+    assert str(dlcore.load(buf, weights_only=False)["device"]) == "cpu"
+    ro = np.ones(3)
+    ro.flags.writeable = False
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        dlcore.from_numpy(ro)
+    assert any("not writable" in str(x.message) for x in w)
+
+
+# ------------------------------------------------------------------------------------------------- 16-bit
+
+def test_16bit_reductions_scalars_losses_autocast():
+    for dt in (dlcore.float16, dlcore.bfloat16):
+        x = dlcore.ones(2, 40000, dtype=dt)
+        assert x.mean().item() == 1.0 and x.mean(1).tolist() == [1.0, 1.0] and x.var(1).tolist() == [0.0, 0.0]
+        assert x.nanmean().item() == 1.0
+        assert dlcore.full((30000,), 0.1, dtype=dt).std().item() == 0.0
+    h = dlcore.tensor([0.0, 1.0, 3.0, float("inf")], dtype=dlcore.float16)
+    assert (h * 70000).tolist() == [0.0, float("inf"), float("inf"), float("inf")]  # (0 * inf was NaN)
+    assert (h / 70000).tolist()[1] == pytest.approx(1.4305e-05, rel=1e-3)
+    assert (dlcore.tensor([3.0], dtype=dlcore.bfloat16) * 257).tolist() == [772.0]
+    assert (dlcore.tensor([1.0, 3.0], dtype=dlcore.float16) // 1.0001).tolist() == [0.0, 2.0]
+    F = dlcore.nn.functional
+    assert F.mse_loss(dlcore.randn(4, 5).half(), dlcore.randn(4, 5)).dtype == dlcore.float32  # promoted (torch)
+    x = dlcore.tensor([65504.0], dtype=dlcore.float16)
+    assert dlcore.addcdiv(x, x, dlcore.tensor([-0.5], dtype=dlcore.float16), value=0.5).tolist() == [0.0]
+    assert dlcore.addcmul(x, x, dlcore.tensor([-2.0], dtype=dlcore.float16), value=0.5).tolist() == [0.0]
+    with dlcore.autocast("cpu", dtype=dlcore.bfloat16):
+        assert dlcore.mv(dlcore.randn(4, 7), dlcore.randn(7)).dtype == dlcore.float32  # not an autocast op on cpu
+        assert dlcore.dot(dlcore.randn(7), dlcore.randn(7)).dtype == dlcore.float32
+        assert dlcore.matmul(dlcore.randn(4, 7), dlcore.randn(7)).dtype == dlcore.bfloat16

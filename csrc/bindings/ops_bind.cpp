@@ -46,6 +46,8 @@ DType binary_compute_dtype(BinaryOp op, const Operand& a, const Operand& b) {
 }
 
 Tensor materialize(const Operand& o, DType dt) { return o.is_scalar ? scalar_tensor(o.s, dt) : *o.t; }
+// A binary op's operand: a number through scalar_operand (its 16-bit and bool rules).
+Tensor materialize(const Operand& o, DType dt, BinaryOp op) { return o.is_scalar ? scalar_operand(o.s, dt, op) : *o.t; }
 
 py::object binary_py(BinaryOp op, py::handle a, py::handle b) {
   const char* name = binary_op_name(op);
@@ -69,7 +71,7 @@ py::object binary_inplace_py(BinaryOp op, py::object a, py::handle b) {
   DLCORE_CHECK(can_cast(out_dt, pa.t.dtype()), TypeError, name, "_: result type ", dtype_name(out_dt),
                " can't be cast to the desired output type ", dtype_name(pa.t.dtype()));
   check_no_internal_overlap(pa.t, (std::string(name) + "_").c_str());
-  Tensor tb = materialize(ob, dt);
+  Tensor tb = materialize(ob, dt, op);
   if (!ob.is_scalar && tb.storage() == pa.t.storage() && tb.raw_data() != pa.t.raw_data()) tb = tb.clone();
   binary_into(op, pa.t, pa.t, tb, dt);
   ++pa.t.storage()->version;
@@ -82,7 +84,7 @@ py::object binary_out_py(BinaryOp op, py::object out, py::handle a, py::handle b
   check_no_internal_overlap(po.t, name);
   Operand oa = to_operand(a, name, "input"), ob = to_operand(b, name, "other");
   DType dt = binary_compute_dtype(op, oa, ob);
-  binary_into(op, po.t, materialize(oa, dt), materialize(ob, dt), dt);
+  binary_into(op, po.t, materialize(oa, dt, op), materialize(ob, dt, op), dt);
   ++po.t.storage()->version;
   return out;
 }

@@ -90,6 +90,15 @@ def _infer_array(data, want=None):
     arr = np.asarray(data)
     if arr.dtype == object:
         raise TypeError(f"tensor(): could not infer a dtype for data of type {type(data).__name__}")
+    if (not _isT(data, np.generic) and arr.size and
+            ((arr.dtype == np.uint64 and int(arr.max()) > 2 ** 63 - 1) or
+             (arr.dtype.kind == "f" and _isT(data, (list, tuple)) and float(np.abs(arr).max()) >= 2.0 ** 63
+              and builtins.any(type(x) is int and not -2 ** 63 <= x < 2 ** 63 for x in _flat_iter(data))))):
+        # (NumPy made uint64, or float64 of mixed ints: torch refuses an integer beyond the int64 range)
+        raise ValueError("tensor(): Overflow when unpacking long long (an integer beyond the int64 range)")
+    if (_isT(data, (list, tuple)) and arr.size and arr.dtype.kind in "biuf" and arr.dtype != np.uint64
+            and builtins.all(_isT(x, (np.generic, np.ndarray)) for x in _flat_iter(data))):
+        return arr  # NumPy scalars / arrays only: their own dtype, as torch (a list of np.int8 stays int8)
     if arr.dtype.kind == "f" and not _isT(data, np.generic):
         # float64 kept when bound for float64 or an integer type (16777217.0 -> int32 must not round via float32)
         keep64 = want == float64 or _default_dtype[0] != float32 or (want is not None and not want.is_floating_point)
@@ -173,6 +182,10 @@ def from_numpy(array):
     """A tensor sharing memory with the NumPy array (no copy)."""
     if not _isT(array, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
+    if not array.flags.writeable:
+        import warnings
+        warnings.warn("from_numpy(): the given NumPy array is not writable; the tensor shares its memory and writes "
+                      "through it (copy the array first if it must stay unchanged)", UserWarning, stacklevel=2)
     return _C.from_numpy(array)
 
 
@@ -329,6 +342,20 @@ class Generator:
     def set_state(self, state):
         s, o = [int(v) for v in state.tolist()]
         self._g.seed, self._g.offset = s, o
+
+    def __reduce__(self):  # pickle / deepcopy: a generator on the same device at the same (seed, offset)
+        return (_rebuild_generator, (str(self.device), self._g.seed, self._g.offset))
+
+
+def _rebuild_generator(device, seed, offset):
+    g = Generator(device)
+    g._g.seed, g._g.offset = seed, offset
+    return g
+
+
+# dlcore.device (a native class) pickles as its string, like torch.device (deepcopy of a module holding one, save)
+import copyreg as _copyreg  # noqa: E402
+_copyreg.pickle(_C.device, lambda dv: (_C.device, (str(dv),)))
 
 
 def _gen(generator):

@@ -34,6 +34,29 @@ _F32 = _C.dtype.float32
 
 # ops whose floating arguments may mix a 16-bit input with float32 parameters/statistics
 _MIXED_OK = {"batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "local_response_norm"}
+# ops that promote floating arguments of different dtypes (torch: mse_loss(float16, float32) is a float32 loss)
+_PROMOTING = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy_with_logits", "kl_div",
+              "cosine_similarity", "pairwise_distance", "soft_margin_loss", "poisson_nll_loss", "cross_entropy"}
+
+
+def _promoted_call(fn, args, kwargs):
+    """For a _PROMOTING op with floating tensor arguments of different dtypes: every floating tensor cast to their
+    promoted dtype, then the op (None when the dtypes agree)."""
+    ts = []
+    _ac._tensors(args, ts)
+    _ac._tensors(tuple(kwargs.values()), ts)
+    fl = {t.dtype for t in ts if t.dtype.is_floating_point}
+    if len(fl) < 2:
+        return None
+    dt = None
+    for d in fl:
+        dt = d if dt is None else _C.promote_types(dt, d)
+
+    def cast(v):
+        if isinstance(v, Tensor) and v.dtype.is_floating_point and v.dtype != dt:
+            return v.to(dt)
+        return v
+    return fn(*[cast(a) for a in args], **{k: cast(v) for k, v in kwargs.items()})
 # arguments updated in place by the op (running statistics)
 _STATE_ARGS = ("running_mean", "running_var")
 
@@ -117,6 +140,10 @@ def wrap(fn, name=None, inplace=False, amp_name=None):
         if isinstance(a0, Tensor) and a0.element_size() == 2 and a0.dtype in _LOWP:
             # composite ops (layer_norm = the norm kernel + affine elementwise ops, ...) would round after every
             # piece: go to float32 at the op's boundary, so the result is rounded once
+            if name in _PROMOTING:
+                r = _promoted_call(wrapper, args, kwargs)
+                if r is not None:
+                    return r
             low = _lowp_dtype(name, args, kwargs)
             first_err = None
         else:

@@ -1720,6 +1720,11 @@ def matmul(input, other, *, out=None):
     return _C.matmul(input, other)
 
 
+# The unwrapped matmul for mv and dot, which are not autocast ops on the cpu (torch keeps them in float32): held in
+# a tuple, where _lowp.install's rebinding of module names to the wrapped ops does not reach it.
+_MATMUL_PLAIN = (matmul,)
+
+
 def mm(input, mat2, *, out=None):
     if out is not None:
         return _call_with_out(mm, "mm", out, input, mat2)
@@ -1741,7 +1746,7 @@ def bmm(input, mat2, *, out=None):
 def mv(input, vec, *, out=None):
     if out is not None:
         return _call_with_out(mv, "mv", out, input, vec)
-    return matmul(input, vec)
+    return _MATMUL_PLAIN[0](input, vec)
 
 
 def dot(input, other, *, out=None):
@@ -1749,7 +1754,7 @@ def dot(input, other, *, out=None):
         return _call_with_out(dot, "dot", out, input, other)
     if input.ndim != 1 or other.ndim != 1:
         raise ValueError(f"dot: expected 1-D tensors, got {input.ndim}-D and {other.ndim}-D")
-    return matmul(input, other)
+    return _MATMUL_PLAIN[0](input, other)
 
 
 inner = dot

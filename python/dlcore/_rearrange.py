@@ -353,9 +353,27 @@ def lerp(input, end, weight):
     return _lerp_raw(input, end, weight)
 
 
+def _lowp3(fn, input, tensor1, tensor2, value):
+    """16-bit float operands (none wider): fn in float32, rounded once to their result dtype (torch computes the
+    product / quotient in float32: rounding it to 16 bits first overflowed, 65504 * -2 * 0.5)."""
+    ts = [t for t in (input, tensor1, tensor2) if _isT(t, Tensor)]
+    if not ts or not any(t.dtype in (_C.dtype.float16, _C.dtype.bfloat16) for t in ts):
+        return None
+    dt = ts[0].dtype
+    for t in ts[1:]:
+        dt = _C.promote_types(dt, t.dtype)
+    if dt not in (_C.dtype.float16, _C.dtype.bfloat16):
+        return None
+    up = [_ops._to(t, _C.dtype.float32, None) if _isT(t, Tensor) else t for t in (input, tensor1, tensor2)]
+    return _ops._to(fn(*up, value=value), dt, None)
+
+
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2."""
     r = _fused3(0, input, tensor1, tensor2, value)
+    if r is not None:
+        return r
+    r = _lowp3(addcmul, input, tensor1, tensor2, value)
     if r is not None:
         return r
     p = _ops.mul(tensor1, tensor2)
@@ -365,6 +383,9 @@ def addcmul(input, tensor1, tensor2, *, value=1):
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 / tensor2."""
     r = _fused3(1, input, tensor1, tensor2, value)
+    if r is not None:
+        return r
+    r = _lowp3(addcdiv, input, tensor1, tensor2, value)
     if r is not None:
         return r
     q = _ops.div(tensor1, tensor2)

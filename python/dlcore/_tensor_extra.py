@@ -117,6 +117,8 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
         input = _ops._to(input, dtype, None)
     if not input.dtype.is_floating_point:
         raise TypeError(f"nanmean(): expected a floating point input, got {input.dtype.name}")
+    if input.dtype in (_C.dtype.float16, _C.dtype.bfloat16):  # the sum and count in float32, rounded once (torch)
+        return _ops._to(nanmean(_ops._to(input, _C.dtype.float32, None), dim, keepdim), input.dtype, None)
     cnt = _C.sum(_C.to(_C.logical_not(_C.isnan(input)), input.dtype, None, False), _ops._dims_list(dim), keepdim)
     return _ops.div(nansum(input, dim, keepdim), cnt)
 

@@ -107,10 +107,12 @@ DType result_type(const Tensor* a, const ScalarArg* sa, const Tensor* b, const S
 
 Tensor scalar_operand(const ScalarArg& s, DType dtype, BinaryOp op) {
   if (op == BinaryOp::Sub && s.kind == ScalarArg::Bool) bool_subtraction();
-  // torch's 16-bit float kernels: mul and div keep a number in float32 (x * 0.1 multiplies by 0.1f), add and sub
-  // round it to the tensor's dtype first (x + 0.3 adds bfloat16(0.3)). The op's result dtype stays the caller's.
-  if ((op == BinaryOp::Mul || op == BinaryOp::Div) && (dtype == DType::Float16 || dtype == DType::BFloat16) &&
-      s.kind == ScalarArg::Float)
+  // torch's 16-bit float kernels: mul, div and floor_divide keep a number (float or int) in float32 (x * 0.1
+  // multiplies by 0.1f, x * 70000 does not overflow float16 first, x // 1.0001 divides by 1.0001f), add and sub round
+  // it to the tensor's dtype first (x + 0.3 adds bfloat16(0.3)). The op's result dtype stays the caller's.
+  if ((op == BinaryOp::Mul || op == BinaryOp::Div || op == BinaryOp::FloorDiv) &&
+      (dtype == DType::Float16 || dtype == DType::BFloat16) &&
+      (s.kind == ScalarArg::Float || s.kind == ScalarArg::Int))
     return scalar_tensor(s, DType::Float32);
   return scalar_tensor(s, dtype);
 }

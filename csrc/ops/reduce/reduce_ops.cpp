@@ -150,6 +150,8 @@ static int64_t reduced_count(const Tensor& x, const IntList& dims) {
 Tensor mean(const Tensor& x, const IntList& dims_in, bool keepdim) {
   DLCORE_CHECK(is_floating(x.dtype()), TypeError, "mean: expected a floating-point input, got ",
                dtype_name(x.dtype()), " (cast with .float() first)");
+  if (x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16)  // in float32, rounded once (torch: its sum in
+    return mean(x.to(DType::Float32), dims_in, keepdim).to(x.dtype());  // 16 bits overflowed, a 16-bit 1/n rounded)
   IntList dims = normalize_dims(dims_in, x.dim(), "mean");
   Tensor s = reduce(ReduceOp::Sum, x, dims, keepdim);
   int64_t n = reduced_count(x, dims);
@@ -163,6 +165,8 @@ Tensor mean(const Tensor& x, const IntList& dims_in, bool keepdim) {
 Tensor var(const Tensor& x, const IntList& dims_in, double correction, bool keepdim) {
   DLCORE_CHECK(is_floating(x.dtype()), TypeError, "var: expected a floating-point input, got ",
                dtype_name(x.dtype()));
+  if (x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16)  // in float32 (deviations, squares, sum)
+    return var(x.to(DType::Float32), dims_in, correction, keepdim).to(x.dtype());
   IntList dims = normalize_dims(dims_in, x.dim(), "var");
   Tensor m = mean(x, dims, true);
   Tensor d = binary(BinaryOp::Sub, x, m, x.dtype());

@@ -79,9 +79,14 @@ def collate_float_fn(batch, *, collate_fn_map=None):
 
 
 def collate_int_fn(batch, *, collate_fn_map=None):
+    """An int (or bool) first element: torch.tensor(batch)'s inference over every element (a later float makes the
+    batch float32, not truncated ints; bools alone stay bool)."""
     if all(isinstance(b, bool) for b in batch):
         return _C.from_numpy(np.asarray(batch, dtype=np.bool_))
-    return _C.from_numpy(np.asarray(batch, dtype=np.int64))
+    if all(isinstance(b, int) for b in batch):
+        return _C.from_numpy(np.asarray(batch, dtype=np.int64))
+    from .._creation import tensor
+    return tensor(list(batch))
 
 
 def collate_str_fn(batch, *, collate_fn_map=None):
