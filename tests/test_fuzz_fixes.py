@@ -382,3 +382,38 @@ def test_16bit_reductions_scalars_losses_autocast():
         assert dlcore.mv(dlcore.randn(4, 7), dlcore.randn(7)).dtype == dlcore.float32  # not an autocast op on cpu
         assert dlcore.dot(dlcore.randn(7), dlcore.randn(7)).dtype == dlcore.float32
         assert dlcore.matmul(dlcore.randn(4, 7), dlcore.randn(7)).dtype == dlcore.bfloat16
+
+
+# ------------------------------------------------------------------------------------------------- autograd
+
+def test_retain_grad_follows_in_place_ops_and_number_over_tensor():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    a = x * 2
+    a.retain_grad()
+    a.mul_(3)
+    (a ** 2).sum().backward()
+    assert a.grad.tolist() == [12.0, 24.0] and x.grad.tolist() == [72.0, 144.0]  # d/da of the new a (torch)
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    a = x * 1
+    y = 2.0 / a  # reciprocal(a) * 2: saves its output, so an in-place change of a is no error (torch)
+    a.add_(1)
+    y.sum().backward()
+    assert x.grad.tolist() == [-2.0, -0.5]
+
+
+def test_function_mark_dirty():
+    class AddOne(dlcore.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.add_(1)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    y = AddOne.apply(x * 1)
+    (y * y).sum().backward()
+    assert x.grad.tolist() == [4.0, 6.0]

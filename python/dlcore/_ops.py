@@ -293,6 +293,10 @@ def div(input, other, *, rounding_mode=None, out=None):
     if out is not None:
         return _C.div_out(out, input, other)
     if _needs_grad(input, other):
+        if not _isT(input, Tensor) and input.__class__ is not bool:
+            # number / tensor as torch's __rtruediv__: reciprocal(other) * number, whose backward reads the saved
+            # reciprocal (its output), not other: an in-place change of other afterwards is no error
+            return mul(reciprocal(other), input)
         return _Div.apply(input, other)
     return _C.div(input, other)
 

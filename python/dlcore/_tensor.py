@@ -418,9 +418,16 @@ def _rebase_inplace(t, out, grp):
     """t's values were just overwritten by out's (same shape and dtype; out carries the new history): t takes
     out's history; with a view group, the base's history becomes 'old base with t's region replaced by out'
     (_CopySlices) and every other live alias's history is regenerated as a strided view of the new base."""
+    retained = t.grad_fn is not None and getattr(t, "_retains_grad", False)
+    if retained:  # retain_grad() follows the tensor: its .grad is the gradient of the new value (torch)
+        r = t.grad_fn._retained
+        if r is not None:
+            r.pop(t._output_nr, None)
     t.requires_grad = True
     t.grad_fn = out.grad_fn
     t._output_nr = out._output_nr
+    if retained:
+        _ag._retain_grad(t)
     if grp is None:
         return
     geom = _ops._geometry(t)

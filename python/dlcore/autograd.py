@@ -200,6 +200,13 @@ class Node:
     def mark_non_differentiable(self, *tensors):
         self._non_diff = set(id(t) for t in tensors)
 
+    def mark_dirty(self, *tensors):
+        """The inputs forward modified in place (and returns): they take this node's history as their new one,
+        as any output does. A leaf that requires grad cannot be modified in place (torch's error)."""
+        for t in tensors:
+            if isinstance(t, _Tensor) and t.requires_grad and t.grad_fn is None:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
     def name(self) -> str:
         return type(self).__name__
 
