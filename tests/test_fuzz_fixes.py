@@ -417,3 +417,13 @@ def test_function_mark_dirty():
     y = AddOne.apply(x * 1)
     (y * y).sum().backward()
     assert x.grad.tolist() == [4.0, 6.0]
+
+
+def test_nextafter_in_16_bit_formats():
+    a = [1.0, 0.0, float("inf"), 1.0, -0.0, -3.0]
+    b = [2.0, 1.0, 0.0, 0.0, -1.0, -4.0]
+    h = dlcore.nextafter(dlcore.tensor(a, dtype=dlcore.float16), dlcore.tensor(b, dtype=dlcore.float16))
+    assert h.dtype == dlcore.float16
+    assert h.float().tolist() == [1.0009765625, 2.0 ** -24, 65504.0, 0.99951171875, -(2.0 ** -24), -3.001953125]
+    r = dlcore.nextafter(dlcore.tensor(a, dtype=dlcore.bfloat16), dlcore.tensor(b, dtype=dlcore.bfloat16))
+    assert r.float().tolist() == [1.0078125, 2.0 ** -133, 3.3895313892515355e38, 0.99609375, -(2.0 ** -133), -3.015625]

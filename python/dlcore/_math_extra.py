@@ -360,7 +360,33 @@ def nextafter(input, other, *, out=None):
     """The next floating-point value after input towards other (no gradient, as torch)."""
     if out is not None:
         return _C.nextafter_out(out, input, other)
+    if _isT(input, Tensor) and _isT(other, Tensor) and input.dtype == other.dtype and \
+            input.dtype in (_C.dtype.float16, _C.dtype.bfloat16):
+        return _nextafter16(input, other)
     return _C.nextafter(input, other)
+
+
+def _nextafter16(a, b):
+    """nextafter in the 16-bit format itself (the float32 kernel's step rounded back to 16 bits gave a): on the
+    bits (float16 by NumPy; bfloat16 as the upper half of a float32, one step = 2^16 there), on the host."""
+    import numpy as np
+    dt, dev = a.dtype, a.device
+    shape = list(np.broadcast_shapes(tuple(a.shape), tuple(b.shape)))
+    av = np.broadcast_to(_C.to(a, _C.dtype.float32, "cpu", False)._raw_numpy(), shape).astype(np.float32)
+    bv = np.broadcast_to(_C.to(b, _C.dtype.float32, "cpu", False)._raw_numpy(), shape).astype(np.float32)
+    if dt == _C.dtype.float16:
+        with np.errstate(all="ignore"):  # (65504 towards inf is inf, as in torch)
+            r = np.nextafter(av.astype(np.float16), bv.astype(np.float16)).astype(np.float32)
+    else:
+        bits = av.view(np.uint32).astype(np.int64)
+        up = (bv > av) == (av > 0)  # away from zero when moving outwards
+        step = np.where(up, 1 << 16, -(1 << 16))
+        r = (bits + step).astype(np.uint32).view(np.float32)
+        tiny = np.copysign(np.float32(2.0 ** -133), bv)  # from +-0: the smallest subnormal towards b
+        r = np.where(av == 0, tiny, r)
+        r = np.where(av == bv, bv, r)
+        r = np.where(np.isnan(av) | np.isnan(bv), np.float32(np.nan), r)
+    return _C.to(_C.from_numpy(np.ascontiguousarray(r, dtype=np.float32)), dt, dev, False)
 
 
 def float_power(input, exponent):
