@@ -427,3 +427,10 @@ def test_nextafter_in_16_bit_formats():
     assert h.float().tolist() == [1.0009765625, 2.0 ** -24, 65504.0, 0.99951171875, -(2.0 ** -24), -3.001953125]
     r = dlcore.nextafter(dlcore.tensor(a, dtype=dlcore.bfloat16), dlcore.tensor(b, dtype=dlcore.bfloat16))
     assert r.float().tolist() == [1.0078125, 2.0 ** -133, 3.3895313892515355e38, 0.99609375, -(2.0 ** -133), -3.015625]
+
+
+def test_relu_gradient_passes_at_nan():
+    for dt in (dlcore.float32, dlcore.float64, dlcore.bfloat16):
+        x = dlcore.tensor([float("nan"), 1.0, -1.0, 0.0] * 5, dtype=dt, requires_grad=True)
+        dlcore.nn.functional.relu(x).sum().backward()
+        assert x.grad.float().tolist()[:4] == [1.0, 1.0, 0.0, 0.0]  # torch's threshold_backward

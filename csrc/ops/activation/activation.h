@@ -52,7 +52,8 @@ struct ActParams {
 // ------------------------------------------------------------------------------------------------ formulas
 
 template <class T> DLCORE_HOSTDEV T relu_fwd(T x) { return x < T(0) ? T(0) : x; }
-template <class T> DLCORE_HOSTDEV T relu_bwd(T g, T y) { return y > T(0) ? g : T(0); }
+// (y <= 0 ? 0 : g, torch's threshold_backward: a NaN output passes the gradient)
+template <class T> DLCORE_HOSTDEV T relu_bwd(T g, T y) { return y <= T(0) ? T(0) : g; }
 
 template <class T> DLCORE_HOSTDEV T leaky_relu_fwd(T x, T a) { return x > T(0) ? x : x * a; }
 template <class T> DLCORE_HOSTDEV T leaky_relu_bwd(T g, T x, T a) { return x > T(0) ? g : g * a; }

@@ -83,7 +83,7 @@ DLCORE_ALWAYS_INLINE vf act_fwd_v(vf x, float a, float b) {
 // s: the saved tensor (y or x, see act_bwd_uses_output).
 template <Act A>
 DLCORE_ALWAYS_INLINE vf act_bwd_v(vf g, vf s, float a, float b) {
-  if constexpr (A == Act::Relu) return vselect(s > 0.0f, g, vsplat(0.0f));
+  if constexpr (A == Act::Relu) return vselect(s <= 0.0f, vsplat(0.0f), g);  // (a NaN output passes g, as torch)
   else if constexpr (A == Act::LeakyRelu) return vselect(s > 0.0f, g, g * a);
   else if constexpr (A == Act::Elu) return vselect(s > 0.0f, g, g * a * vexp(s));
   else if constexpr (A == Act::Sigmoid) return g * s * (1.0f - s);
