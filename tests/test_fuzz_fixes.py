@@ -434,3 +434,27 @@ def test_relu_gradient_passes_at_nan():
         x = dlcore.tensor([float("nan"), 1.0, -1.0, 0.0] * 5, dtype=dt, requires_grad=True)
         dlcore.nn.functional.relu(x).sum().backward()
         assert x.grad.float().tolist()[:4] == [1.0, 1.0, 0.0, 0.0]  # torch's threshold_backward
+
+
+# ------------------------------------------------------------------------------------------------- Tensor API
+
+def test_contains_size_broadcast_to_and_view_dtype():
+    x = dlcore.arange(12.0).reshape(3, 4)
+    assert (1.0 in x) and (100 not in x) and (x[0] in x) and (dlcore.tensor(5.0) in x)
+    with pytest.raises(RuntimeError, match="__contains__"):
+        "a" in x
+    s = dlcore.ones(2, 3, 4).shape
+    assert isinstance(s[1:], dlcore.Size) and s[1:].numel() == 12 and isinstance(s + (5,), dlcore.Size)
+    assert isinstance(dlcore.broadcast_shapes((2, 1), (3,)), dlcore.Size)
+    assert dlcore.ones(2).broadcast_to(3, 2).shape == (3, 2) and dlcore.ones(2).broadcast_to((3, 2)).shape == (3, 2)
+    a = np.array([[1.0, -2.0, 0.5, 3.0], [0.0, 1.0, 2.0, 3.0]], np.float32)
+    t = dlcore.tensor(a)
+    for dt, npdt in ((dlcore.int32, np.int32), (dlcore.int16, np.int16), (dlcore.float64, np.float64),
+                     (dlcore.uint8, np.uint8)):
+        v = t.view(dt)
+        np.testing.assert_array_equal(v.numpy(), a.view(npdt))
+    w = t.view(dlcore.int32)
+    w[0, 0] = 0  # shares memory
+    assert t[0, 0].item() == 0.0
+    with pytest.raises(RuntimeError, match="contiguous"):
+        t.t().view(dlcore.int16)

@@ -1202,8 +1202,30 @@ def reshape(input, *shape):
 
 def view(input, *shape):
     if len(shape) == 1 and isinstance(shape[0], _C.dtype):
-        raise NotImplementedError("view(dtype): reinterpreting a tensor's bytes is not supported; use .to(dtype)")
+        return _view_dtype(input, shape[0])
     return _view_op(input, _C.view, _shape_args(shape))
+
+
+def _view_dtype(x, dt):
+    """x's bytes as dtype dt, sharing memory (torch's view(dtype)): a different item size scales the last dim,
+    which must then be contiguous. cpu tensors of NumPy's dtypes (not bfloat16), through a NumPy view."""
+    if dt == x.dtype:
+        return _view_op(x, _C.view, list(x.shape))
+    bf16 = _C.dtype.bfloat16
+    if x.device.type != "cpu" or bf16 in (x.dtype, dt):
+        raise NotImplementedError(f"view(dtype): reinterpreting bytes is supported for cpu tensors of NumPy's dtypes, "
+                                  f"got {x.dtype.name} -> {dt.name} on {x.device}")
+    if x.element_size() != _C.empty([0], dt, "cpu").element_size():
+        if x.ndim == 0 or x.stride(-1) != 1:
+            raise RuntimeError(f"view(dtype): changing the item size from {x.element_size()} needs the last dim "
+                               f"contiguous (stride 1) and a tensor of rank >= 1, got strides {x.stride()}")
+    a = x._raw_numpy()
+    npdt = _C.empty([0], dt, "cpu")._raw_numpy().dtype
+    try:
+        v = a.view(npdt)
+    except ValueError as e:
+        raise RuntimeError(f"view(dtype): {e} (shape {list(x.shape)}, {x.dtype.name} -> {dt.name})") from None
+    return _C.from_numpy(v)
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -1340,7 +1362,10 @@ def expand(input, *shape, size=None):
     return _plain_view(input, _C.expand(input, shape))
 
 
-def broadcast_to(input, shape):
+def broadcast_to(input, *shape):
+    """broadcast_to(x, shape) or, as a method, x.broadcast_to(d0, d1, ...) (torch takes both)."""
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = shape[0]
     return expand(input, list(shape))
 
 
@@ -1357,7 +1382,8 @@ def broadcast_shapes(*shapes):
                 raise ValueError(f"broadcast_shapes: shapes {shapes} are not broadcastable")
             r.append(y if x == 1 else x)
         out = r
-    return tuple(out)
+    from ._tensor import Size
+    return Size(out)
 
 
 def broadcast_tensors(*tensors):

@@ -40,6 +40,25 @@ class Size(tuple):
     def numel(self):
         return math.prod(self)
 
+    def __getitem__(self, key):  # a slice of a Size is a Size (torch: x.shape[1:].numel())
+        r = tuple.__getitem__(self, key)
+        return Size(r) if isinstance(key, slice) else r
+
+    def __add__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple(self) + tuple(other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple(other) + tuple(self))
+
+    def __mul__(self, n):
+        return Size(tuple(self) * n) if isinstance(n, int) else NotImplemented
+
+    __rmul__ = __mul__
+
 
 # ------------------------------------------------------------------------------------------------- shape & type
 
@@ -551,6 +570,17 @@ for _name in ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "floor_di
     if hasattr(_ops, _name):
         setattr(Tensor, _name, getattr(_ops, _name))
 Tensor.where = lambda self, condition, other: _ops.where(condition, self, other)
+
+
+def _contains(self, element):
+    """`element in t`: any element equal to it (a number or a tensor broadcast against t), like torch."""
+    if isinstance(element, (Tensor, numbers.Number)):
+        return bool(_C.item(_C.any(_C.eq(self, element), None, False)))
+    raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a "
+                       f"{builtins.type(element).__name__}")
+
+
+Tensor.__contains__ = _contains
 Tensor.view_as = lambda self, other: _ops.view(self, list(other.shape))
 Tensor.reshape_as = lambda self, other: _ops.reshape(self, list(other.shape))
 Tensor.expand_as = lambda self, other: _ops.expand(self, list(other.shape))
