@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import interleaved, peer_process_main  # noqa: E402
+from common import interleaved, peer_library, peer_process_main  # noqa: E402
 
 
 def arrays(np):
@@ -137,14 +137,7 @@ def validate(only):
 
 def worker(lib_name, repeat, only):
     import numpy as np
-    import torch
-    threads = int(os.environ["DLCORE_NUM_THREADS"])
-    torch.set_num_threads(threads)
-    if lib_name == "dlcore":
-        import dlcore as lib
-        lib.set_num_threads(threads)
-    else:
-        lib = torch
+    lib = peer_library(lib_name)
     A = arrays(np)
     res = {}
     for name, (names, fn) in cases().items():

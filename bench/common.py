@@ -120,3 +120,16 @@ def peer_process_main(script: str, worker, validate, title: str, repeat: int = 7
             rows.append([th, name, f"{d[name] * 1e6:.1f}", f"{tt[name] * 1e6:.1f}", f"{tt[name] / d[name]:.2f}x"])
     print(title)
     print(fmt_table(rows, ["threads", "case", "dlcore us", "torch us", "vs torch"]))
+
+
+def peer_library(lib_name: str):
+    """In a peer_process_main worker: the library to time ("dlcore" or "torch"), both held to the process's thread
+    count (DLCORE_NUM_THREADS, set by run_json)."""
+    import torch
+    threads = int(os.environ["DLCORE_NUM_THREADS"])
+    torch.set_num_threads(threads)
+    if lib_name != "dlcore":
+        return torch
+    import dlcore
+    dlcore.set_num_threads(threads)
+    return dlcore
