@@ -48,8 +48,13 @@ bool copy_as_transposes(const Tensor& dst, const Tensor& src) {
   const float* sp = static_cast<const float*>(src.raw_data());
   float* dp = static_cast<float*>(dst.raw_data());
   auto tr = isa == Isa::AVX512 ? &avx512::transpose_f32 : &avx2::transpose_f32;
-  parallel_for(0, outer, std::max<int64_t>(1, (1 << 15) / (K * L)), [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o) {
+  // tasks: (outer index, block of 64 source rows): a large single transpose splits over threads and its blocks keep
+  // both sides' working set small (64 rows read, 64-element segments of every output row written)
+  constexpr int64_t kRows = 64;
+  const int64_t nb = (L + kRows - 1) / kRows;
+  parallel_for(0, outer * nb, std::max<int64_t>(1, (1 << 15) / (K * std::min(L, kRows))), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t o = t / nb, r0 = t % nb * kRows, rn = std::min(kRows, L - r0);
       int64_t rem = o, so = 0, dof = 0;  // the other dims' offsets (row-major over them, last of them fastest)
       for (int d = nd - 2; d >= 0; --d) {
         if (d == k) continue;
@@ -58,7 +63,7 @@ bool copy_as_transposes(const Tensor& dst, const Tensor& src) {
         so += i * src.stride(d);
         dof += i * dst.stride(d);
       }
-      tr(sp + so, L, K, s_last, dp + dof, ldd);
+      tr(sp + so + r0 * s_last, rn, K, s_last, dp + dof + r0, ldd);
     }
   });
   return true;
