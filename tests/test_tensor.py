@@ -326,7 +326,7 @@ def test_eye_and_fill_every_dtype(dt):
     np.testing.assert_array_equal(y.float().numpy(), ref)
 
 
-@pytest.mark.parametrize("dt", ["float32", "int32", "float64"])
+@pytest.mark.parametrize("dt", ["float32", "int32", "float64", "int16", "uint8", "bool"])
 def test_contiguous_of_transposed_views(dt, rng):
     """.contiguous() / copies of views whose last dim is strided and another dim has stride 1 (batches of 2-D
     transposes on the cpu for 4-byte dtypes) against NumPy: permutes of 2-5 dims, ragged sizes, offsets, a

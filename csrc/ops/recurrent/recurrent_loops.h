@@ -166,6 +166,18 @@ void rnn_bwd(int64_t rows, int64_t len, int relu, CV h, CV dhr, CV dy, V dG) {
 void transpose_f32(const float* __restrict src, int64_t R, int64_t C, int64_t s0, float* __restrict dst,
                    int64_t ldd) {
   int64_t r0 = 0;
+  // 16 source rows per strip: each destination row gets 16 floats (a whole 64-byte line) at once, not two halves
+  // written in different strips (a 512 x 512 transpose ran at ~200 cycles per 8 x 8 block)
+  for (; r0 + 16 <= R; r0 += 16) {
+    const float* s = src + r0 * s0;
+    int64_t c0 = 0;
+    for (; c0 + 8 <= C; c0 += 8) {
+      transpose8x8(s + c0, s0, dst + c0 * ldd + r0, ldd);
+      transpose8x8(s + 8 * s0 + c0, s0, dst + c0 * ldd + r0 + 8, ldd);
+    }
+    for (; c0 < C; ++c0)
+      for (int i = 0; i < 16; ++i) dst[c0 * ldd + r0 + i] = s[i * s0 + c0];
+  }
   for (; r0 + 8 <= R; r0 += 8) {
     const float* s = src + r0 * s0;
     int64_t c0 = 0;
