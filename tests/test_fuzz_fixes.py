@@ -458,3 +458,37 @@ def test_contains_size_broadcast_to_and_view_dtype():
     assert t[0, 0].item() == 0.0
     with pytest.raises(RuntimeError, match="contiguous"):
         t.t().view(dlcore.int16)
+
+
+# ------------------------------------------------------------------------------------------------- nn.utils, nn.init
+
+def test_clip_grad_norm_every_norm_type_and_16_bit():
+    clip = dlcore.nn.utils.clip_grad_norm_
+    p = dlcore.nn.Parameter(dlcore.zeros(3))
+    p.grad = dlcore.tensor([1.0, 0.0, 2.0])
+    # torch: the 0-"norm" of the per-tensor norms (counts): 1 here; the grads scaled by 1 / (1 + 1e-6)
+    assert clip([p], 1.0, norm_type=0).item() == 1.0  # (was ZeroDivisionError)
+    np.testing.assert_allclose(p.grad.numpy(), [1.0, 0.0, 2.0], rtol=1e-5)
+    p.grad = dlcore.tensor([3.0, -0.5, 2.0])
+    assert clip([p], 10.0, norm_type=-float("inf")).item() == 0.5  # the smallest |g| (was 1)
+    h = dlcore.nn.Parameter(dlcore.zeros(2, dtype=dlcore.float16))
+    h.grad = dlcore.tensor([300.0, 400.0], dtype=dlcore.float16)
+    t = clip([h], 1.0)
+    assert t.dtype == dlcore.float16 and t.item() == 500.0  # (300^2 overflowed float16: inf, grads zeroed)
+    np.testing.assert_allclose(h.grad.float().numpy(), [0.6, 0.8], rtol=2e-3)
+    a, b = dlcore.nn.Parameter(dlcore.zeros(2)), dlcore.nn.Parameter(dlcore.zeros(2, dtype=dlcore.float64))
+    a.grad, b.grad = dlcore.ones(2), dlcore.ones(2, dtype=dlcore.float64)
+    assert clip([a, b], 10.0).dtype == dlcore.float64
+
+
+def test_init_argument_checks():
+    init = dlcore.nn.init
+    t = dlcore.empty(3)
+    with pytest.raises(RuntimeError, match="range"):
+        init.uniform_(t, 1, 0)
+    with pytest.raises(RuntimeError, match="std"):
+        init.normal_(t, std=-1)
+    with pytest.raises(RuntimeError, match="a <= b"):
+        init.trunc_normal_(t, a=1, b=-1)
+    init.uniform_(t, 1, 1)
+    assert t.tolist() == [1.0] * 3

@@ -678,6 +678,8 @@ def _fill_sampled(self, values):
 @_method()
 def uniform_(self, a=0.0, b=1.0, *, generator=None):
     from . import _creation
+    if a > b:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
     return _fill_sampled(self, _creation._random(list(self.shape), self.dtype, self.device, "uniform", a, b,
                                                  generator))
 
@@ -685,6 +687,8 @@ def uniform_(self, a=0.0, b=1.0, *, generator=None):
 @_method()
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
     from . import _creation
+    if std < 0:
+        raise RuntimeError(f"normal_ expects std >= 0.0, but found std {std}")
     return _fill_sampled(self, _creation._random(list(self.shape), self.dtype, self.device, "normal", mean, std,
                                                  generator))
 

@@ -102,6 +102,10 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     def norm_cdf(x):
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
 
+    if a > b:
+        raise RuntimeError(f"trunc_normal_: expects a [a, b] range with a <= b, but found a={a} > b={b}")
+    if std < 0:
+        raise RuntimeError(f"trunc_normal_: expects std >= 0.0, but found std {std}")
     with no_grad():
         lo, hi = norm_cdf((a - mean) / std), norm_cdf((b - mean) / std)
         tmp = _C.empty(list(tensor.shape), _C.dtype.float64, "cpu")

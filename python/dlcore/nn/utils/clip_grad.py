@@ -24,18 +24,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not grads:
         return _C.zeros([], _C.dtype.float32, "cpu")
     with no_grad():
-        if norm_type == math.inf:
-            norms = [_C.amax(_C.abs(g), None, False) for g in grads]
-            total = norms[0] if len(norms) == 1 else _C.amax(_C.stack(norms, 0), None, False) \
-                if hasattr(_C, "stack") else _max_of(norms)
-        else:
-            parts = [_C.sum(_C.pow_scalar(_C.abs(_C.to(g, _C.dtype.float64, None, False)), norm_type), None, False)
-                     if norm_type != 2.0 else _C.sum(_C.mul(g, g), None, False) for g in grads]
-            acc = 0.0
-            for p in parts:
-                acc += float(p.item())
-            total_f = acc ** (1.0 / norm_type)
-            total = _C.full([], total_f, grads[0].dtype, grads[0].device)
+        # the total norm as get_total_norm (torch's clip_grad_norm_: every norm type incl. 0 and -inf, each tensor's
+        # norm in its dtype's accumulation (no float16 g * g overflow), the result in the promoted dtype)
+        from .total_norm import get_total_norm
+        total = get_total_norm(grads, norm_type)
         total_f = float(total.item())
         if error_if_nonfinite and (math.isnan(total_f) or math.isinf(total_f)):
             raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
@@ -46,13 +38,6 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
             for g in grads:
                 _C.mul_(g, coef)
     return total
-
-
-def _max_of(norms):
-    best = norms[0]
-    for n in norms[1:]:
-        best = _C.maximum(best, n)
-    return best
 
 
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
