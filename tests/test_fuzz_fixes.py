@@ -492,3 +492,14 @@ def test_init_argument_checks():
         init.trunc_normal_(t, a=1, b=-1)
     init.uniform_(t, 1, 1)
     assert t.tolist() == [1.0] * 3
+
+
+def test_bool_tensor_pow_and_shifts():
+    b = dlcore.tensor([True, False])
+    r = b ** 2
+    assert r.dtype == dlcore.int64 and r.tolist() == [1, 0]
+    assert b.pow(True).dtype == dlcore.bool and b.pow(True).tolist() == [True, False]
+    assert b.pow(False).tolist() == [True, True]
+    for v, want in ((b << 2, [4, 0]), (b >> 1, [0, 0]), (2 << b, [4, 2])):
+        assert v.dtype == dlcore.int64 and v.tolist() == want
+    assert (dlcore.tensor([1, 2]) << True).tolist() == [2, 4] and (dlcore.tensor([1, 2]) >> True).tolist() == [0, 1]

@@ -321,6 +321,11 @@ def pow(input, exponent):
     if not _isT(exponent, Tensor):
         if not _isT(input, Tensor):
             raise TypeError("pow: at least one argument must be a Tensor")
+        if input.dtype == _C.dtype.bool and isinstance(exponent, int):
+            # torch: bool ** True/False stays bool (b, or all True); bool ** int is int64
+            if isinstance(exponent, bool):
+                return _C.clone(input) if exponent else _C.full(list(input.shape), 1, input.dtype, input.device)
+            input = _C.to(input, _C.dtype.int64, None, False)
         if _needs_grad(input):
             return _PowScalar.apply(input, exponent)
         return _C.pow_scalar(input, exponent)

@@ -84,6 +84,13 @@ def _shift_operands(op, a, b):
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op}(): expected at least one dlcore.Tensor, got {type(a).__name__} and "
                         f"{type(b).__name__}")
+    # torch: a bool tensor shifts as int64 (b << 2 is int64), a Python bool as the int it is (x << True)
+    if isinstance(a, Tensor) and a.dtype == _C.dtype.bool:
+        a = _C.to(a, _int64, None, False)
+    if isinstance(b, Tensor) and b.dtype == _C.dtype.bool:
+        b = _C.to(b, _int64, None, False)
+    a = int(a) if isinstance(a, bool) else a
+    b = int(b) if isinstance(b, bool) else b
     ref = a if isinstance(a, Tensor) else b
     for name, v in (("input", a), ("other", b)):
         if isinstance(v, Tensor):
@@ -407,7 +414,7 @@ def unsafe_split_with_sizes(input, split_sizes, dim=0):
 
 def _shift_op(fn, reflected=False):
     def op(self, other):
-        if not isinstance(other, (Tensor, numbers.Integral)) or isinstance(other, bool):
+        if not isinstance(other, (Tensor, numbers.Integral)):  # (a Python bool shifts as 0 / 1, as torch)
             return NotImplemented
         return fn(other, self) if reflected else fn(self, other)
     return op
