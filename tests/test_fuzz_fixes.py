@@ -503,3 +503,10 @@ def test_bool_tensor_pow_and_shifts():
     for v, want in ((b << 2, [4, 0]), (b >> 1, [0, 0]), (2 << b, [4, 2])):
         assert v.dtype == dlcore.int64 and v.tolist() == want
     assert (dlcore.tensor([1, 2]) << True).tolist() == [2, 4] and (dlcore.tensor([1, 2]) >> True).tolist() == [0, 1]
+
+
+def test_scalar_bool_index():
+    x = dlcore.arange(6.0).reshape(2, 3)
+    for k, n in ((True, 1), (False, 0), (dlcore.tensor(True), 1), (dlcore.tensor(False), 0)):
+        assert tuple(x[k].shape) == (n, 2, 3)
+    np.testing.assert_array_equal(x[True].numpy()[0], x.numpy())

@@ -784,6 +784,10 @@ def _torch_key(key):
 
 @_method()
 def __getitem__(self, key):
+    if key is True or key is False or (isinstance(key, Tensor) and key.ndim == 0 and key.dtype == _C.dtype.bool):
+        # torch: a scalar bool index adds a leading dim of size 1 (True) or 0 (False)
+        keep = key if key is True or key is False else bool(_C.item(key))
+        return self[None] if keep else self[None][:0]
     key = _torch_key(key)
     if _all_basic(key):
         if _needs_grad(self):
