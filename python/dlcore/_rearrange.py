@@ -368,28 +368,26 @@ def _lowp3(fn, input, tensor1, tensor2, value):
     return _ops._to(fn(*up, value=value), dt, None)
 
 
+def _addc(kind, fn, input, tensor1, tensor2, value):
+    """input + value * (tensor1 op tensor2), op mul (kind 0) or div (1): the fused cpu pass, the 16-bit route, or
+    the composed ops."""
+    r = _fused3(kind, input, tensor1, tensor2, value)
+    if r is None:
+        r = _lowp3(fn, input, tensor1, tensor2, value)
+    if r is not None:
+        return r
+    p = (_ops.mul if kind == 0 else _ops.div)(tensor1, tensor2)
+    return _ops.add(input, p if value == 1 else _ops.mul(p, value))
+
+
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2."""
-    r = _fused3(0, input, tensor1, tensor2, value)
-    if r is not None:
-        return r
-    r = _lowp3(addcmul, input, tensor1, tensor2, value)
-    if r is not None:
-        return r
-    p = _ops.mul(tensor1, tensor2)
-    return _ops.add(input, p if value == 1 else _ops.mul(p, value))
+    return _addc(0, addcmul, input, tensor1, tensor2, value)
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 / tensor2."""
-    r = _fused3(1, input, tensor1, tensor2, value)
-    if r is not None:
-        return r
-    r = _lowp3(addcdiv, input, tensor1, tensor2, value)
-    if r is not None:
-        return r
-    q = _ops.div(tensor1, tensor2)
-    return _ops.add(input, q if value == 1 else _ops.mul(q, value))
+    return _addc(1, addcdiv, input, tensor1, tensor2, value)
 
 
 def _dims_arg(dims, kw, op):
