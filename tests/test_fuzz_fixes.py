@@ -510,3 +510,27 @@ def test_scalar_bool_index():
     for k, n in ((True, 1), (False, 0), (dlcore.tensor(True), 1), (dlcore.tensor(False), 0)):
         assert tuple(x[k].shape) == (n, 2, 3)
     np.testing.assert_array_equal(x[True].numpy()[0], x.numpy())
+
+
+def test_func_transforms_edge_cases():
+    from dlcore.func import jacfwd, jacrev, vmap
+    # an unbatched NaN output with out_dims=None is the same value in every slice
+    out = vmap(lambda a: dlcore.tensor(float("nan")), out_dims=None)(dlcore.ones(3))
+    assert out.isnan().item()
+    # an in-place write into an unmapped input would batch it: torch raises, the loop must not accumulate
+    b = dlcore.zeros(2)
+
+    def f(a, c):
+        c.add_(a)
+        return a
+    with pytest.raises(RuntimeError, match="in place"):
+        vmap(f, in_dims=(0, None))(dlcore.ones(3, 2), b)
+    # jacrev of a non-float output raises like torch's vjp; jacfwd gives zeros of the output's dtype
+    x = dlcore.ones(3, dtype=dlcore.float64)
+    with pytest.raises(RuntimeError, match="floating-point"):
+        jacrev(lambda a: a > 0)(x)
+    j = jacfwd(lambda a: a > 0)(x)
+    assert j.dtype == dlcore.bool and tuple(j.shape) == (3, 3) and not j.any().item()
+    jf, jr = jacfwd(lambda a: a.float() * 2)(x), jacrev(lambda a: a.float() * 2)(x)
+    assert jf.dtype == dlcore.float32 and jr.dtype == dlcore.float64
+    np.testing.assert_array_equal(jf.numpy(), 2 * np.eye(3))

@@ -569,6 +569,10 @@ def _jacobian_impl(func, argnums, has_aux, args, api, randomness=None):
                 out, aux = out
             flat_out, out_spec = _tree_flatten(out)
             _assert_non_empty_tensor_output(flat_out, vjp_api)
+            for o in flat_out:
+                if api == "jacrev" and not (o.dtype.is_floating_point or o.dtype.is_complex):
+                    raise RuntimeError(f"vjp(f, ...): All outputs of f must be floating-point or complex Tensors, "
+                                       f"got Tensor with dtype {o.dtype}")
             per_out = []
             for o in flat_out:
                 oshape = list(o.shape)
@@ -586,6 +590,9 @@ def _jacobian_impl(func, argnums, has_aux, args, api, randomness=None):
                     jacs = [reshape(stack(r, 0), oshape + list(x.shape)) for r, x in zip(rows, flat_in)]
                 else:
                     jacs = [_C.zeros(oshape + list(x.shape), x.dtype, x.device) for x in flat_in]
+                if api != "jacrev":
+                    # forward mode: a Jacobian is a tangent of the output, so it has the output's dtype
+                    jacs = [j if j.dtype == o.dtype else j.to(o.dtype) for j in jacs]
                 per_out.append(jacs)
     finally:
         level.active = False
@@ -705,8 +712,12 @@ def _same_value(a, b):
     if isinstance(a, _Tensor) and isinstance(b, _Tensor):
         if tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype:
             return False
+        a, b = a.detach(), b.detach()
+        if a.dtype.is_floating_point or a.dtype.is_complex:
+            # NaN-aware: a slice-independent NaN output is the same value in every slice
+            return bool(((a == b) | (a.isnan() & b.isnan())).all())
         from ._ops import equal
-        return bool(equal(a.detach(), b.detach()))
+        return bool(equal(a, b))
     if isinstance(a, _Tensor) or isinstance(b, _Tensor):
         return False
     try:
@@ -746,6 +757,10 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         spec0 = None
         rng0 = _rng_state()
         n_calls = batch if batch > 0 else 1
+        # an unmapped tensor is shared by every slice: an in-place write to it would be a batched result written
+        # into an unbatched tensor (torch raises); the loop would instead accumulate the slices into it silently
+        unmapped = [(a, a._version) for a, d in zip(flat_args, flat_in_dims)
+                    if d is None and isinstance(a, _Tensor)]
         for b in range(n_calls):
             if randomness == "same" or batch == 0:
                 _set_rng_state(rng0)
@@ -763,6 +778,13 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             out = func(*_tree_unflatten(sliced, args_spec), **kwargs)
             if randomness == "error" and _rng_state() != before:
                 raise RuntimeError(_RANDOM_ERROR)
+            if batch > 0:
+                for a, v in unmapped:
+                    if a._version != v:
+                        raise RuntimeError(
+                            f"vmap({name}, ...): vmap: {name} wrote in place into an input that is not mapped "
+                            f"(in_dim None, shape {list(a.shape)}); the result would be batched but the tensor is "
+                            f"not. Map that input too, or clone it before writing to it")
             flat_out, spec = _tree_flatten(out)
             if spec0 is None:
                 spec0 = spec
