@@ -350,3 +350,16 @@ def test_contiguous_of_transposed_views(dt, rng):
     sq = dlcore.tensor(a[0, :9, :9, 0].copy())
     sq.copy_(sq.t())  # overlapping source and destination: the general path
     np.testing.assert_array_equal(sq.numpy(), a[0, :9, :9, 0].T)
+
+
+def test_large_transposed_copy_streams(rng):
+    """A transposed copy of 16 MiB or more takes the non-temporal-store path (whole 16 x 16 blocks, masked edges):
+    ragged sizes on both sides, a sliced source at an odd offset, and int32 bit patterns kept exactly."""
+    import dlcore
+    a = rng.standard_normal((2053, 2061)).astype(np.float32)
+    t = dlcore.tensor(a)
+    np.testing.assert_array_equal(t.t().contiguous().numpy(), np.ascontiguousarray(a.T))
+    np.testing.assert_array_equal(t[3:, 1:].t().contiguous().numpy(), np.ascontiguousarray(a[3:, 1:].T))
+    bits = rng.integers(-2**31, 2**31 - 1, size=(4, 1031, 1029), dtype=np.int32)
+    np.testing.assert_array_equal(dlcore.tensor(bits).permute(0, 2, 1).contiguous().numpy(),
+                                  np.ascontiguousarray(bits.transpose(0, 2, 1)))

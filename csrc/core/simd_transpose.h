@@ -47,5 +47,63 @@ inline void transpose8x8(const float* src, int64_t ss, float* dst, int64_t ds) {
   _mm256_storeu_ps(dst + 7 * ds, r7);
 }
 
+#ifdef __AVX512F__
+// r[0..15] (16 x 16 32-bit elements) -> its transpose, in registers: pairs of rows interleaved (epi32, then
+// epi64: u[4i + j]'s 128-bit lane L holds column 4L + j of rows 4i..4i+3), then the lanes gathered across
+// registers (two rounds of shuffle_i32x4).
+inline __attribute__((always_inline)) void transpose16x16(__m512i r[16]) {
+  __m512i t[16], u[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i + 0], t[4 * i + 2]);
+    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i + 0], t[4 * i + 2]);
+    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    const __m512i v0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xdd);
+    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88);
+    const __m512i v3 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xdd);
+    r[j] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+    r[j + 8] = _mm512_shuffle_i32x4(v0, v2, 0xdd);
+    r[j + 4] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+    r[j + 12] = _mm512_shuffle_i32x4(v1, v3, 0xdd);
+  }
+}
+
+// dst[j * ds + i] = src[i * ss + j] for i < nr, j < nc (nr, nc <= 16; the rest untouched): whole 64-byte lines
+// read and written when nr = nc = 16. Stream: non-temporal stores (dst rows 64-byte aligned, nr == 16).
+template <bool Stream = false>
+inline __attribute__((always_inline)) void transpose16x16(const float* src, int64_t ss, int nr, int nc, float* dst,
+                                                          int64_t ds) {
+  __m512i r[16];
+  if (nr == 16 && nc == 16) {
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(src + i * ss);
+  } else {
+    const __mmask16 cm = (__mmask16)((1u << nc) - 1);
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) r[i] = i < nr ? _mm512_maskz_loadu_epi32(cm, src + i * ss) : _mm512_setzero_si512();
+  }
+  transpose16x16(r);
+  if (nr == 16 && nc == 16) {
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j) {
+      if constexpr (Stream) _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + j * ds), r[j]);
+      else _mm512_storeu_si512(dst + j * ds, r[j]);
+    }
+  } else {
+    const __mmask16 rm = (__mmask16)((1u << nr) - 1);
+    for (int j = 0; j < nc; ++j) _mm512_mask_storeu_epi32(dst + j * ds, rm, r[j]);
+  }
+}
+#endif
+
 }  // namespace
 }  // namespace dlcore

@@ -18,10 +18,10 @@ namespace dlcore {
 
 // The float32 SIMD transposes of recurrent_loops.h (one per ISA translation unit).
 namespace avx2 {
-void transpose_f32(const float* src, int64_t R, int64_t C, int64_t s0, float* dst, int64_t ldd);
+void transpose_f32(const float* src, int64_t R, int64_t C, int64_t s0, float* dst, int64_t ldd, bool stream);
 }
 namespace avx512 {
-void transpose_f32(const float* src, int64_t R, int64_t C, int64_t s0, float* dst, int64_t ldd);
+void transpose_f32(const float* src, int64_t R, int64_t C, int64_t s0, float* dst, int64_t ldd, bool stream);
 }
 
 namespace {
@@ -70,10 +70,13 @@ bool copy_as_transposes(const Tensor& dst, const Tensor& src) {
   void (*tiles)(const void*, int64_t, int64_t, int64_t, void*, int64_t) =
       isz == 1 ? &transpose_tiles_bytes<uint8_t> : isz == 2 ? &transpose_tiles_bytes<uint16_t>
       : isz == 4 ? &transpose_tiles_bytes<uint32_t> : &transpose_tiles_bytes<uint64_t>;
+  // An output of 16 MiB or more (with its source, beyond this machine's 32 MiB L3) is written with non-temporal
+  // stores: 2048 x 2048 2.1 -> 1.45 ms at 1 thread; a 9 MiB one stays faster through the caches.
+  const bool stream = src.numel() * isz >= (int64_t(16) << 20);
   auto tr = [&](const char* s, int64_t R, int64_t C, int64_t s0, char* d, int64_t ld) {
     if (simd)
       (isa == Isa::AVX512 ? &avx512::transpose_f32 : &avx2::transpose_f32)(
-          reinterpret_cast<const float*>(s), R, C, s0, reinterpret_cast<float*>(d), ld);
+          reinterpret_cast<const float*>(s), R, C, s0, reinterpret_cast<float*>(d), ld, stream);
     else
       tiles(s, R, C, s0, d, ld);
   };

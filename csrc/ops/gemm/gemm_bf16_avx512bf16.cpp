@@ -27,6 +27,7 @@
 #include <cstring>
 
 #include "core/parallel.h"
+#include "core/simd_transpose.h"
 #include "core/x86_intrin.h"
 #include "ops/gemm/gemm_bf16.h"
 #include "ops/gemm/gemm_kernel.h"
@@ -53,35 +54,6 @@ DLCORE_ALWAYS_INLINE __m512i interleave_lo() {
 }
 DLCORE_ALWAYS_INLINE __m512i interleave_hi() { return _mm512_add_epi16(interleave_lo(), _mm512_set1_epi16(16)); }
 
-// r[0..15] (16 x 16 32-bit elements) -> its transpose, in registers: pairs of rows interleaved (epi32, then
-// epi64: u[4i + j]'s 128-bit lane L holds column 4L + j of rows 4i..4i+3), then the lanes gathered across
-// registers (two rounds of shuffle_i32x4).
-DLCORE_ALWAYS_INLINE void transpose16(__m512i r[16]) {
-  __m512i t[16], u[16];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-  }
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i + 0], t[4 * i + 2]);
-    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i + 0], t[4 * i + 2]);
-    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-  }
-#pragma GCC unroll 4
-  for (int j = 0; j < 4; ++j) {
-    const __m512i v0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xdd);
-    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88);
-    const __m512i v3 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xdd);
-    r[j] = _mm512_shuffle_i32x4(v0, v2, 0x88);
-    r[j + 8] = _mm512_shuffle_i32x4(v0, v2, 0xdd);
-    r[j + 4] = _mm512_shuffle_i32x4(v1, v3, 0x88);
-    r[j + 12] = _mm512_shuffle_i32x4(v1, v3, 0xdd);
-  }
-}
-
 // The pairs of `lines` lines that run along k (line l at src + l * ls; a pair is one 32-bit element) ->
 // d[p * W + l], the last, odd k zero-padded: 16 lines x 16 pairs per register transpose. (Plain 32-bit copies ran
 // linear 256 x 1024 x 1024 at 364 GFLOP/s; a 16-lane gather per pair was slower still, 319.)
@@ -97,7 +69,7 @@ inline void pack_pairs(const uint16_t* src, int64_t ls, int lines, int64_t kc, u
 #pragma GCC unroll 16
       for (int l = 0; l < 16; ++l)
         r[l] = l < nl ? _mm512_maskz_loadu_epi32(pmask, src + (l0 + l) * ls + 2 * p0) : _mm512_setzero_si512();
-      transpose16(r);
+      transpose16x16(r);
       for (int q = 0; q < np; ++q) _mm512_mask_storeu_epi32(d + (p0 + q) * W + l0, lmask, r[q]);
     }
     if (whole < kp)

@@ -23,10 +23,10 @@ namespace dlcore {
 
 // The float32 SIMD transposes of recurrent_loops.h (one per ISA translation unit).
 namespace avx2 {
-void transpose_f32(const float* src, int64_t R, int64_t C, int64_t s0, float* dst, int64_t ldd);
+void transpose_f32(const float* src, int64_t R, int64_t C, int64_t s0, float* dst, int64_t ldd, bool stream);
 }
 namespace avx512 {
-void transpose_f32(const float* src, int64_t R, int64_t C, int64_t s0, float* dst, int64_t ldd);
+void transpose_f32(const float* src, int64_t R, int64_t C, int64_t s0, float* dst, int64_t ldd, bool stream);
 }
 
 namespace {
@@ -253,8 +253,8 @@ void transpose_into(const T* __restrict src, int64_t R, int64_t C, int64_t s0, i
   if constexpr (sizeof(T) == 4) {
     if (s1 == 1 && R >= 8 && C >= 8) {
       const Isa isa = cpu_isa();
-      if (isa == Isa::AVX512) return avx512::transpose_f32(src, R, C, s0, dst, ldd);
-      if (isa == Isa::AVX2) return avx2::transpose_f32(src, R, C, s0, dst, ldd);
+      if (isa == Isa::AVX512) return avx512::transpose_f32(src, R, C, s0, dst, ldd, false);
+      if (isa == Isa::AVX2) return avx2::transpose_f32(src, R, C, s0, dst, ldd, false);
     }
   }
   constexpr int64_t B = 16;
