@@ -534,3 +534,33 @@ def test_func_transforms_edge_cases():
     jf, jr = jacfwd(lambda a: a.float() * 2)(x), jacrev(lambda a: a.float() * 2)(x)
     assert jf.dtype == dlcore.float32 and jr.dtype == dlcore.float64
     np.testing.assert_array_equal(jf.numpy(), 2 * np.eye(3))
+
+
+def test_inplace_index_ops_refuse_overlapping_sources():
+    # torch's assert_no_overlap: the kernels would read values they already wrote (index_add_ of x[0:3] into
+    # x[1:4] gave [0, 1, 3, 6, ...])
+    x = dlcore.arange(6.0)
+    i = dlcore.tensor([1, 2, 3])
+    for f in (lambda: x.index_add_(0, i, x[0:3]), lambda: x.scatter_(0, i, x[0:3]),
+              lambda: x.scatter_add_(0, i, x[3:6]), lambda: x.index_copy_(0, i, src_view(x)),
+              lambda: x.scatter_(0, dlcore.arange(6), src=x)):
+        with pytest.raises(RuntimeError, match="single memory location"):
+            f()
+    assert x.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    x[:3].index_add_(0, dlcore.tensor([1, 2]), x[3:5])  # disjoint parts of one storage: allowed
+    assert x.tolist() == [0.0, 4.0, 6.0, 3.0, 4.0, 5.0]
+
+
+def src_view(x):
+    return x[0:3]
+
+
+def test_where_condition_dtype_and_put_dtype():
+    x = dlcore.zeros(3)
+    with pytest.raises(RuntimeError, match="boolean"):
+        dlcore.where(dlcore.tensor([1.0, 0.0, 2.0]), x, 1.0)
+    assert dlcore.where(dlcore.tensor([1, 0, 2], dtype=dlcore.uint8), x, 1.0).tolist() == [0.0, 1.0, 0.0]
+    with pytest.raises(RuntimeError, match="same dtype"):
+        x.put_(dlcore.tensor([0]), dlcore.tensor([1.0], dtype=dlcore.float64))
+    with pytest.raises(IndexError, match="same number"):
+        x.put_(dlcore.tensor([0, 1]), dlcore.tensor([1.0]))

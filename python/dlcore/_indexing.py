@@ -60,7 +60,7 @@ def _as_index(i, device, op="index"):
         i = _C.ne(i, 0)
     elif i.dtype == _C.dtype.int32:
         i = _C.to(i, _int64, None, False)
-    elif i.dtype in (_C.dtype.int8, _C.dtype.int16):
+    elif i.dtype not in (_int64, _C.dtype.bool):  # int8/int16, floats, complex (torch: IndexError)
         raise IndexError(f"{op}: tensors used as indices must be long, int, byte or bool tensors (got {i.dtype.name})")
     if i.device != device:
         i = _C.to(i, None, device, False)
@@ -109,6 +109,9 @@ class _Gather(Function):
 def gather(input, dim, index, *, sparse_grad=False):
     """out[i][j][k] = input[index[i][j][k]][j][k] (dim 0), ... : index has input's ndim."""
     index = _check_index(index, "gather")
+    if input.ndim == 0 and index.ndim == 1:  # torch: a scalar gathers like its 1-element view
+        _norm_dim(dim, 0, "gather")
+        return gather(_ops.reshape(input, [1]), 0, index)
     if _needs_grad(input):
         return _Gather.apply(input, dim, index)
     return _C.gather(input, dim, index)
@@ -337,7 +340,27 @@ def index_copy(input, dim, index, source):
     d = _norm_dim(dim, input.ndim, "index_copy")
     if index.ndim > 1:
         raise IndexError(f"index_copy(): index should have dimension 1 or 0 (got {index.ndim})")
+    if _isT(source, Tensor):  # torch's checks (no cast, no broadcast of source)
+        if source.dtype != input.dtype:
+            raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
+                               f"{input.dtype.name} and (source) {source.dtype.name}")
+        if source.ndim and input.ndim:
+            if source.ndim != input.ndim:
+                raise IndexError(f"index_copy_(): When source and destination are not scalars, their "
+                                 f"dimensionality must match. Source dimensionality ({source.ndim}), destination "
+                                 f"dimensionality ({input.ndim})")
+            if builtins.any(source.shape[k] != input.shape[k] for k in range(input.ndim) if k != d):
+                raise IndexError(f"index_copy_(): Source/destination tensor must have same slice shapes. "
+                                 f"Destination slice shape: {list(input.shape)} at dimension {d} and source slice "
+                                 f"shape: {list(source.shape)} at dimension {d}.")
+        n_src = source.shape[d] if source.ndim else 1
+        if index.numel() != n_src:
+            raise IndexError(f"index_copy_(): Number of indices ({index.numel()}) should be equal to "
+                             f"source.size(dim) ({n_src})")
     _check_index_bounds(index, input.shape[d] if input.ndim else 1, d, "index_copy", False)
+    if input.ndim == 0:  # torch: a scalar's one element is index 0 (the same on a 1-element view)
+        src = _ops.reshape(source, [-1]) if _isT(source, Tensor) else source
+        return _ops.reshape(index_copy(_ops.reshape(input, [1]), 0, _C.reshape(index, [-1]), src), [])
     key = (slice(None),) * d + (index,)
     out = _ops.clone(input)
     out[key] = source
@@ -349,7 +372,12 @@ def index_fill(input, dim, index, value):
     d = _norm_dim(dim, input.ndim, "index_fill")
     if index.ndim > 1:
         raise IndexError(f"index_fill(): index should have dimension 1 or 0 (got {index.ndim})")
+    if _isT(value, Tensor) and value.ndim != 0:
+        raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{value.ndim} dimension(s).")
     _check_index_bounds(index, input.shape[d] if input.ndim else 1, d, "index_fill", True)
+    if input.ndim == 0:  # torch: a scalar's one element is index 0 (or -1)
+        return _ops.reshape(index_fill(_ops.reshape(input, [1]), 0, _C.reshape(index, [-1]), value), [])
     out = _ops.clone(input)
     out[(slice(None),) * d + (index,)] = value
     return out
@@ -400,6 +428,15 @@ def masked_select(input, mask):
 
 # ------------------------------------------------------------------------------------------------- advanced indexing
 
+class _NewDimIndex:
+    """A 0-d bool index entry: the view gets a new dim of size 1 there, indexed by `index` ([0] or empty)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+
 class _Plan:
     """A parsed advanced index of a tensor of shape `shape`: the basic entries, the indexed dims of the view and
     their (broadcast) index tensors, and the permutations."""
@@ -419,7 +456,10 @@ class _Plan:
             elif isinstance(k, (int, np.integer)):
                 items.append(int(k))
             elif _isT(k, Tensor) or isinstance(k, (list, tuple, np.ndarray, range)):
-                items.append(_as_index(list(k) if isinstance(k, range) else k, dev))
+                k = _as_index(list(k) if isinstance(k, range) else k, dev)
+                # torch: a 0-d integer tensor indexes like an int (a select: its dim never counts as an indexed
+                # dim when placing the result's index dims, x[t0, :, idx] like x[0, :, idx])
+                items.append(int(_C.item(k)) if k.ndim == 0 and k.dtype == _int64 else k)
             else:
                 raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or bool tensors are "
                                  f"valid indices (got {type(k).__name__})")
@@ -460,8 +500,9 @@ class _Plan:
                 if tuple(k.shape) != want:
                     raise IndexError(f"The shape of the mask {list(k.shape)} at index {d} does not match the shape "
                                      f"of the indexed tensor {list(want)}")
-                if k.ndim == 0:
-                    raise IndexError("indexing with a 0-d bool tensor is not supported")
+                if k.ndim == 0:  # torch: a new dim of size 1 (True) or 0 (False), indexed like a 1-D mask
+                    entries.append(_NewDimIndex(_C.zeros([1 if bool(_C.item(k)) else 0], _int64, dev)))
+                    continue
                 entries.extend(_ops.nonzero(k, as_tuple=True))
                 d += k.ndim
             else:
@@ -478,12 +519,16 @@ class _Plan:
                 kept += 1
             else:
                 adv_pos.append(vd)
-                idx.append(k)
+                idx.append(k.index if isinstance(k, _NewDimIndex) else k)
                 vd += 1
                 if e not in int_entries:
                     tpos.append(kept)
                     kept += 1
-        bshape = _ops.broadcast_shapes(*[i.shape for i in idx])
+        try:
+            bshape = _ops.broadcast_shapes(*[i.shape for i in idx])
+        except (ValueError, RuntimeError):
+            raise IndexError("shape mismatch: indexing tensors could not be broadcast together with shapes "
+                             + ", ".join(str(list(i.shape)) for i in idx)) from None
         self.idx = [i if tuple(i.shape) == tuple(bshape) else _C.contiguous(_C.expand(i, list(bshape))) for i in idx]
         self.adv_pos = adv_pos
         self.bshape = tuple(bshape)
@@ -502,7 +547,7 @@ class _Plan:
         """The basic view of t (slices and None applied; indexed dims whole), indexed dims moved to the front."""
         d = 0
         for k in self.entries:
-            if k is None:
+            if k is None or isinstance(k, _NewDimIndex):
                 t = _C.unsqueeze(t, d)
             elif isinstance(k, slice):
                 start, stop, step = k.indices(t.shape[d])
@@ -653,6 +698,9 @@ def index_put_(input, indices, values, accumulate=False):
     """input[indices] = values (or += with accumulate=True, duplicates summed), in place."""
     if not isinstance(indices, (tuple, list)):
         raise TypeError("index_put_(): indices must be a tuple of tensors")
+    if _isT(values, Tensor) and values.dtype != input.dtype:  # torch: no cast here (x[i] = v does cast)
+        raise RuntimeError(f"index_put_(): Index put requires the source and destination dtypes match, got "
+                           f"{input.dtype.name} for the destination and {values.dtype.name} for the source.")
     return _put(input, tuple(indices), values, accumulate)
 
 

@@ -710,6 +710,9 @@ def where(condition, input=None, other=None):
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
     if condition.dtype != _C.dtype.bool:
+        if condition.dtype != _C.dtype.uint8:  # (uint8: still accepted by torch, deprecated)
+            raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                               f"{condition.dtype}")
         condition = _C.to(condition, _C.dtype.bool, None, False)
     if _needs_grad(input, other):
         return _Where.apply(condition, input, other)

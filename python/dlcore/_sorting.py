@@ -8,6 +8,7 @@ sum over the products that skip it).
 """
 from __future__ import annotations
 
+import numbers
 from collections import namedtuple
 
 from . import _C
@@ -69,6 +70,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 def kthvalue(input, k, dim=-1, keepdim=False):
     """The k-th smallest element (k from 1) along dim and its index."""
     _check(input, "kthvalue")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):  # (int(1.5) would silently pick k = 1)
+        raise TypeError(f"kthvalue(): argument 'k' must be int, not {type(k).__name__}")
     _norm_dim(dim, input.ndim, "kthvalue")
     n = input.shape[dim] if input.ndim else 1
     if not 1 <= int(k) <= n:

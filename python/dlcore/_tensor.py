@@ -6,6 +6,7 @@ autograd fields); this module attaches the methods that are thin Python over the
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import numbers
 
@@ -929,11 +930,34 @@ def _attach_index_methods():
             return self
         return raw
 
-    Tensor.scatter_ = _inplace(_scatter_raw, _ix.scatter)
-    Tensor.scatter_add_ = _inplace(_scatter_add_raw, _ix.scatter_add)
-    Tensor.index_add_ = _inplace(_index_add_raw, _ix.index_add)
+    def _span(t):
+        lo = hi = 0
+        for n, st in zip(t.shape, t.stride()):
+            lo += min(0, (n - 1) * st)
+            hi += max(0, (n - 1) * st)
+        p, isz = t.data_ptr(), t.element_size()
+        return p + lo * isz, p + (hi + 1) * isz
+
+    def _no_overlap(method, key):
+        # torch's assert_no_overlap: a source sharing memory with the written tensor is refused (the kernels read
+        # the source while they write: index_add_ of x[0:3] into x[1:4] would add already-updated values)
+        def checked(self, dim, index, *args, **kwargs):
+            src = args[0] if args else kwargs.get(key)
+            if (isinstance(src, Tensor) and src.numel() and self.numel() and src._is_same_storage(self)):
+                (a0, a1), (b0, b1) = _span(self), _span(src)
+                if a0 < b1 and b0 < a1:
+                    raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to "
+                                       "tensor refer to a single memory location. Please clone() the tensor before "
+                                       "performing the operation.")
+            return method(self, dim, index, *args, **kwargs)
+        functools.update_wrapper(checked, method)
+        return checked
+
+    Tensor.scatter_ = _no_overlap(_inplace(_scatter_raw, _ix.scatter), "src")
+    Tensor.scatter_add_ = _no_overlap(_inplace(_scatter_add_raw, _ix.scatter_add), "src")
+    Tensor.index_add_ = _no_overlap(_inplace(_index_add_raw, _ix.index_add), "source")
     Tensor.masked_fill_ = _inplace(_masked_fill_raw, _ix._masked_fill_inplace)
-    Tensor.index_copy_ = _inplace(_copy_raw(_ix.index_copy), _ix.index_copy)
+    Tensor.index_copy_ = _no_overlap(_inplace(_copy_raw(_ix.index_copy), _ix.index_copy), "source")
     Tensor.index_fill_ = _inplace(_copy_raw(_ix.index_fill), _ix.index_fill)
 
 

@@ -1071,16 +1071,18 @@ def put(input, index, source, accumulate=False):
     index = _check_index(index, "put")
     _check_tensor(source, "put", "source")
     if index.numel() != source.numel():
-        raise RuntimeError(f"put(): expected source and index to have the same number of elements, but got "
-                           f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
+        raise IndexError(f"put(): expected source and index to have the same number of elements, but got "
+                         f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
+    if source.dtype != input.dtype:
+        raise RuntimeError(f"put(): self and source expected to have the same dtype, but got self.dtype = "
+                           f"{input.dtype} and source.dtype = {source.dtype}")
     n = input.numel()
     from ._indexing import _check_index_bounds, index_put
     _check_index_bounds(index, n, 0, "put", True)
     flat_i = _C.reshape(index, [-1])
     if flat_i.numel():
         flat_i = _C.where(_C.lt(flat_i, 0), _C.add(flat_i, n), flat_i)
-    src = source if source.dtype == input.dtype else _ops._to(source, input.dtype, None)
-    out = index_put(_ops.reshape(input, [-1]), (flat_i,), _ops.reshape(src, [-1]), accumulate)
+    out = index_put(_ops.reshape(input, [-1]), (flat_i,), _ops.reshape(source, [-1]), accumulate)
     return _ops.reshape(out, list(input.shape))
 
 

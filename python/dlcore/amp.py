@@ -15,6 +15,7 @@ decorator; nested regions and ``enabled=False`` inside an enabled one behave as 
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 
 from . import _C
@@ -117,6 +118,16 @@ def custom_bwd(bwd=None, *, device_type="cuda"):
 _READY, _UNSCALED, _STEPPED = 0, 1, 2
 
 
+def _f32(x):
+    """x rounded to float32 (torch keeps the scale in a float32 tensor; inf when out of range)."""
+    import struct
+    x = float(x)
+    try:
+        return struct.unpack("f", struct.pack("f", x))[0]
+    except OverflowError:
+        return float("inf") if x > 0 else float("-inf")
+
+
 class GradScaler:
     """torch.amp.GradScaler(device='cuda', init_scale=2.**16, growth_factor=2.0, backoff_factor=0.5,
     growth_interval=2000, enabled=True). Asked for 'cuda' without a CUDA device it warns and disables itself, as
@@ -133,11 +144,13 @@ class GradScaler:
         self._enabled = bool(enabled)
         if self._enabled:
             if growth_factor <= 1.0:
-                raise ValueError("The growth factor must be > 1.0.")
+                raise AssertionError("The growth factor must be > 1.0.")
             if backoff_factor >= 1.0:
-                raise ValueError("The backoff factor must be < 1.0.")
+                raise AssertionError("The backoff factor must be < 1.0.")
         self._init_scale = float(init_scale)
-        self._scale = float(init_scale)
+        # as torch: the scale is created (a float32 value) by the first scale() call; get_scale() returns
+        # init_scale until then, and unscale_/step/update before it are errors
+        self._scale = None
         self._growth_factor = float(growth_factor)
         self._backoff_factor = float(backoff_factor)
         self._growth_interval = int(growth_interval)
@@ -151,25 +164,37 @@ class GradScaler:
         if not self._enabled:
             return outputs
         if isinstance(outputs, Tensor):
+            if self._scale is None:
+                self._scale = _f32(self._init_scale)
             return outputs * self._scale
         if isinstance(outputs, (list, tuple)):
             return type(outputs)(self.scale(o) for o in outputs)
+        import collections.abc
+        if isinstance(outputs, collections.abc.Iterable):  # (torch: a lazy map over any other iterable)
+            return map(self.scale, outputs)
         raise ValueError("outputs must be a Tensor or an iterable of Tensors")
 
+    def _check_scale(self, funcname):
+        if self._scale is None:
+            raise AssertionError(f"Attempted {funcname} but _scale is None.  This may indicate your script did not "
+                                 "use scaler.scale(loss or outputs) earlier in the iteration.")
+
     def _state(self, optimizer):
-        return self._per_optimizer.setdefault(id(optimizer), {"stage": _READY, "found_inf": False})
+        return self._per_optimizer.setdefault(id(optimizer), {"stage": _READY, "found_inf": False,
+                                                              "checked": False})
 
     def unscale_(self, optimizer):
         """Divides the gradients of optimizer's parameters by the scale (in place), recording inf/NaN ones."""
         if not self._enabled:
             return
+        self._check_scale("unscale_")
         st = self._state(optimizer)
         if st["stage"] == _UNSCALED:
             raise RuntimeError("unscale_() has already been called on this optimizer since the last update().")
         if st["stage"] == _STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
-        inv = 1.0 / self._scale
-        found = False
+        inv = _f32(1.0 / self._scale)  # torch: scale.double().reciprocal().float()
+        found = checked = False
         for group in optimizer.param_groups:
             for p in group["params"]:
                 g = p.grad
@@ -177,10 +202,13 @@ class GradScaler:
                     continue
                 if g.dtype == _C.dtype.float16:
                     raise ValueError("Attempting to unscale FP16 gradients.")
-                g.mul_(inv)
-                if not found and not bool(_C.isfinite(g).all()):
+                checked = True
+                if not found and not bool(_C.isfinite(g).all()):  # (the gradient as it was, before the unscale)
                     found = True
+                if inv != 1.0:
+                    g.mul_(inv)
         st["found_inf"] = found
+        st["checked"] = checked
         st["stage"] = _UNSCALED
 
     def step(self, optimizer, *args, **kwargs):
@@ -189,11 +217,14 @@ class GradScaler:
             return optimizer.step(*args, **kwargs)
         if "closure" in kwargs:
             raise RuntimeError("Closure use is not currently supported if GradScaler is enabled.")
+        self._check_scale("step")
         st = self._state(optimizer)
         if st["stage"] == _STEPPED:
             raise RuntimeError("step() has already been called since the last update().")
         if st["stage"] == _READY:
             self.unscale_(optimizer)
+        if not st["checked"]:  # no parameter had a gradient
+            raise AssertionError("No inf checks were recorded for this optimizer.")
         ret = None
         if not st["found_inf"]:
             ret = optimizer.step(*args, **kwargs)
@@ -204,29 +235,45 @@ class GradScaler:
         """Adjusts the scale after the iteration's step()s (or sets new_scale: a float or a 1-element tensor)."""
         if not self._enabled:
             return
+        self._check_scale("update")
         if new_scale is not None:
-            if isinstance(new_scale, Tensor):
+            if isinstance(new_scale, float):
+                self._scale = _f32(new_scale)
+            elif isinstance(new_scale, Tensor):
+                reason = "new_scale should be a float or a 1-element tensor with requires_grad=False."
+                if new_scale.device.type != self._device.split(":")[0]:
+                    raise AssertionError(reason)
                 if new_scale.numel() != 1:
-                    raise ValueError("new_scale should be a float or a 1-element tensor.")
-                new_scale = float(new_scale.item())
-            self._scale = float(new_scale)
+                    raise AssertionError(reason)
+                if new_scale.requires_grad:
+                    raise AssertionError(reason)
+                self._scale = _f32(new_scale.item())
+            else:
+                raise AttributeError(f"GradScaler.update: new_scale must be a float or a 1-element tensor, got "
+                                     f"{type(new_scale).__name__}")
         else:
-            if not self._per_optimizer:
-                raise RuntimeError("No inf checks were recorded prior to update.")
+            if not any(st.get("checked") for st in self._per_optimizer.values()):
+                raise AssertionError("No inf checks were recorded prior to update.")
+            # torch's _amp_update_scale_ on its float32 scale: back off after an inf/NaN, grow after growth_interval
+            # clean steps unless the grown scale overflows float32
             if any(st["found_inf"] for st in self._per_optimizer.values()):
-                self._scale *= self._backoff_factor
+                self._scale = _f32(self._scale * self._backoff_factor)
                 self._growth_tracker = 0
             else:
                 self._growth_tracker += 1
                 if self._growth_tracker == self._growth_interval:
-                    self._scale *= self._growth_factor
+                    grown = _f32(self._scale * self._growth_factor)
+                    if math.isfinite(grown):
+                        self._scale = grown
                     self._growth_tracker = 0
         self._per_optimizer = {}
 
     # ---------------------------------------------------------------------------------------- accessors
 
     def get_scale(self):
-        return self._scale if self._enabled else 1.0
+        if not self._enabled:
+            return 1.0
+        return self._init_scale if self._scale is None else self._scale
 
     def get_growth_factor(self):
         return self._growth_factor
@@ -252,7 +299,7 @@ class GradScaler:
     def state_dict(self):
         if not self._enabled:
             return {}
-        return {"scale": self._scale, "growth_factor": self._growth_factor, "backoff_factor": self._backoff_factor,
+        return {"scale": self.get_scale(), "growth_factor": self._growth_factor, "backoff_factor": self._backoff_factor,
                 "growth_interval": self._growth_interval, "_growth_tracker": self._growth_tracker}
 
     def load_state_dict(self, state_dict):
@@ -261,7 +308,9 @@ class GradScaler:
         if len(state_dict) == 0:
             raise RuntimeError("The source state dict is empty, possibly because it was saved from a disabled "
                                "instance of GradScaler.")
-        self._scale = float(state_dict["scale"])
+        self._init_scale = float(state_dict["scale"])
+        if self._scale is not None:
+            self._scale = _f32(state_dict["scale"])
         self._growth_factor = float(state_dict["growth_factor"])
         self._backoff_factor = float(state_dict["backoff_factor"])
         self._growth_interval = int(state_dict["growth_interval"])

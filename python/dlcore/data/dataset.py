@@ -145,10 +145,11 @@ class ConcatDataset(Dataset):
         return self.cumulative[-1] if self.cumulative else 0
 
     def __getitem__(self, index):
+        i = index
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
-            raise IndexError(f"ConcatDataset: index {index} out of range for length {len(self)}")
+            raise IndexError(f"ConcatDataset: index {i} out of range for length {len(self)}")
         d = bisect.bisect_right(self.cumulative, index)
         start = self.cumulative[d - 1] if d else 0
         return self.datasets[d][index - start]
@@ -227,7 +228,10 @@ def random_split(dataset, lengths, generator=None):
     """Splits into non-overlapping subsets of the given lengths (ints, or fractions summing to 1), shuffled by
     the generator (dlcore.Generator or an int seed; the default generator otherwise)."""
     n = len(dataset)
-    if all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0) and n:
+    if all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1:
+        for i, f in enumerate(lengths):  # (torch: fractions out of [0, 1] would give negative lengths)
+            if not 0 <= f <= 1:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1 (got {f})")
         counts = [int(math.floor(n * f)) for f in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1

@@ -15,7 +15,8 @@ class Adagrad(Optimizer):
                            initial_accumulator_value=initial_accumulator_value, eps=eps)
         _check_unsupported("Adagrad", False, differentiable)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach, maximize=maximize,
+                        differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
         for group in self.param_groups:  # torch creates Adagrad's state at construction
             self._states(group, group["params"], count=False)

@@ -14,17 +14,32 @@ class Adam(Optimizer):
     _decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
         _check_nonnegative(lr=lr, eps=eps)
         if not 0.0 <= betas[0] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
         if not 0.0 <= betas[1] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
         _check_nonnegative(weight_decay=weight_decay)
+        if not ((isinstance(betas[0], float) and isinstance(betas[1], float))
+                or (isinstance(betas[0], Tensor) and isinstance(betas[1], Tensor))):
+            raise ValueError("betas must be either both floats or both Tensors")  # (torch's check)
+        for i, b in enumerate(betas[:2]):
+            if isinstance(b, Tensor) and b.numel() != 1:
+                raise ValueError(f"Tensor betas[{i}] must be 1-element")
+        betas = tuple(float(b.item()) if isinstance(b, Tensor) else b for b in betas)
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
         _check_unsupported(type(self).__name__, False, differentiable)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize, capturable=capturable)
+                        maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable,
+                        fused=fused, decoupled_weight_decay=bool(decoupled_weight_decay or self._decoupled))
         super().__init__(params, defaults)
+
+    def _is_decoupled(self, group):
+        # torch 2.x: Adam(decoupled_weight_decay=True) is AdamW; AdamW is always decoupled (its __setstate__)
+        return bool(self._decoupled or group.get("decoupled_weight_decay", False))
 
     def _step_group(self, group, ps, gs):
         if group.get("capturable") and ps[0].device.type == "cuda":
@@ -38,7 +53,7 @@ class Adam(Optimizer):
         b1, b2 = group["betas"]
         self._fused_step(_C._adam_step, ps, gs, ms, vs, vmaxs, steps, float(group["lr"]), float(b1), float(b2),
                          float(group["eps"]), float(group["weight_decay"]), bool(amsgrad),
-                         bool(group["maximize"]), self._decoupled)
+                         bool(group["maximize"]), self._is_decoupled(group))
 
     def _amsgrad_buffers(self, ps, sts):
         """Each parameter's max_exp_avg_sq (zeros when the state has none yet)."""
@@ -68,7 +83,7 @@ class Adam(Optimizer):
         b1, b2 = group["betas"]
         self._fused_step(_C._adam_step_capturable, ps, gs, ms, vs, vmaxs, steps, float(group["lr"]), float(b1),
                          float(b2), float(group["eps"]), float(group["weight_decay"]), bool(amsgrad),
-                         bool(group["maximize"]), self._decoupled)
+                         bool(group["maximize"]), self._is_decoupled(group))
 
 
 class AdamW(Adam):
@@ -78,5 +93,5 @@ class AdamW(Adam):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
                  maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, capturable=capturable,
-                         differentiable=differentiable)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused)

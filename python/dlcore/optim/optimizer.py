@@ -100,6 +100,32 @@ class Optimizer:
         """hook(optimizer, args, kwargs), run after this optimizer's step()."""
         return _add_hook(self.__dict__.setdefault("_optimizer_step_post_hooks", OrderedDict()), hook)
 
+    def _add_dict_hook(self, attr, hook, prepend):
+        store = self.__dict__.setdefault(attr, OrderedDict())
+        h = _add_hook(store, hook)
+        if prepend:
+            store.move_to_end(h.id, last=False)
+        return h
+
+    def _dict_hooks(self, attr):
+        return list(self.__dict__.get(attr, {}).values())
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        """hook(optimizer) -> None, run before state_dict() builds the dict."""
+        return self._add_dict_hook("_optimizer_state_dict_pre_hooks", hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        """hook(optimizer, state_dict) -> state_dict or None (None: the dict, possibly modified in place)."""
+        return self._add_dict_hook("_optimizer_state_dict_post_hooks", hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        """hook(optimizer, state_dict) -> state_dict or None, run on a shallow copy before loading it."""
+        return self._add_dict_hook("_optimizer_load_state_dict_pre_hooks", hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        """hook(optimizer) -> None, run after load_state_dict()."""
+        return self._add_dict_hook("_optimizer_load_state_dict_post_hooks", hook, prepend)
+
     def __getstate__(self):
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
@@ -126,11 +152,19 @@ class Optimizer:
                             "tensors in sets will change between runs. Please use a list instead.")
         else:
             param_group["params"] = list(params)
+        # torch 2.6+: params may be (name, tensor) pairs (model.named_parameters()); the names are kept in the
+        # group's "param_names" (and so in state_dict())
+        names = [p[0] for p in param_group["params"] if isinstance(p, tuple)]
+        if names:
+            if len(names) != len(param_group["params"]):
+                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+            param_group["params"] = [p[1] for p in param_group["params"]]
+            param_group["param_names"] = names
         for p in param_group["params"]:
             if not isinstance(p, Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is "
                                 + type(p).__name__)
-            if p.grad_fn is not None:
+            if p.grad_fn is not None and not getattr(p, "retains_grad", False):
                 raise ValueError("can't optimize a non-leaf Tensor")
         for name, default in self.defaults.items():
             if default is required and name not in param_group:
@@ -144,6 +178,10 @@ class Optimizer:
         seen = set()
         for g in self.param_groups:
             seen.update(id(p) for p in g["params"])
+            if ("param_names" in param_group) != ("param_names" in g):
+                raise ValueError("all optimizer param groups should be with/without names. cannot add param group "
+                                 + ("with names" if "param_names" in param_group else "without names")
+                                 + " to the optimizer")
         if any(id(p) in seen for p in param_group["params"]):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
@@ -179,6 +217,8 @@ class Optimizer:
     def state_dict(self):
         """{"state": {index: {name: tensor or number}}, "param_groups": [{hyper-parameters, "params": [index]}]};
         parameters are numbered in group order."""
+        for hook in self._dict_hooks("_optimizer_state_dict_pre_hooks"):
+            hook(self)
         mapping = {}
         start = 0
         groups = []
@@ -196,10 +236,19 @@ class Optimizer:
                 st = self.state.get(p)
                 if st:
                     state[mapping[id(p)]] = dict(st)
-        return {"state": state, "param_groups": groups}
+        sd = {"state": state, "param_groups": groups}
+        for hook in self._dict_hooks("_optimizer_state_dict_post_hooks"):
+            r = hook(self, sd)
+            if r is not None:
+                sd = r
+        return sd
 
     def load_state_dict(self, state_dict):
         state_dict = copy.copy(state_dict)
+        for hook in self._dict_hooks("_optimizer_load_state_dict_pre_hooks"):
+            r = hook(self, state_dict)
+            if r is not None:
+                state_dict = r
         groups = self.param_groups
         saved_groups = state_dict["param_groups"]
         if len(groups) != len(saved_groups):
@@ -227,8 +276,12 @@ class Optimizer:
         for g, sg in zip(groups, saved_groups):
             ng = {k: (tuple(v) if isinstance(v, list) and k in ("betas",) else v) for k, v in sg.items()}
             ng["params"] = g["params"]
+            if "param_names" in g and "param_names" not in ng:
+                ng["param_names"] = g["param_names"]
             new_groups.append(ng)
         self.param_groups = new_groups
+        for hook in self._dict_hooks("_optimizer_load_state_dict_post_hooks"):
+            hook(self)
 
     @staticmethod
     def _cast_state(p, name, val):

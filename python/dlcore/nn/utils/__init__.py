@@ -8,6 +8,7 @@ from .spectral_norm import spectral_norm, remove_spectral_norm  # noqa: F401
 from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights  # noqa: F401
 from .init import skip_init  # noqa: F401
 from . import parametrize, parametrizations, fusion  # noqa: F401
+from . import stateless  # noqa: F401
 from . import rnn  # noqa: F401
 from . import prune  # noqa: F401
 from .rnn import PackedSequence  # noqa: F401

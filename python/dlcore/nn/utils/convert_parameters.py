@@ -14,18 +14,13 @@ def parameters_to_vector(parameters):
 
 
 def vector_to_parameters(vec, parameters):
-    """Copies consecutive slices of vec into the parameters (in place)."""
+    """Replaces each parameter's data by consecutive slices of vec, as torch does (param.data = vec[a:b].view_as(
+    param).data): the parameters then share vec's storage (and take its dtype); a vector longer than the parameters
+    leaves its tail unused, a shorter one raises (the view's RuntimeError)."""
     if not isinstance(vec, _C.Tensor):
         raise TypeError(f"expected a Tensor, but got: {type(vec).__name__}")
-    if vec.ndim != 1:
-        raise ValueError(f"vector_to_parameters: expected a 1-D vector, got shape {list(vec.shape)}")
     pointer = 0
-    params = list(parameters)
-    total = sum(p.numel() for p in params)
-    if total != vec.numel():
-        raise ValueError(f"vector_to_parameters: vector has {vec.numel()} elements, the parameters {total}")
-    with no_grad():
-        for p in params:
-            n = p.numel()
-            _C.copy_(p, _C.reshape(_C.slice(vec, 0, pointer, pointer + n, 1), list(p.shape)))
-            pointer += n
+    for p in parameters:
+        n = p.numel()
+        p.data = vec[pointer:pointer + n].view_as(p).data
+        pointer += n
