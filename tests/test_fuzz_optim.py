@@ -235,3 +235,14 @@ def test_nn_utils_stateless_functional_call():
     with pytest.warns(FutureWarning):
         y = nn.utils.stateless.functional_call(m, {"weight": w, "bias": dlcore.zeros(1)}, (dlcore.ones(1, 2),))
     assert y.tolist() == [[3.0]]
+
+
+def test_norm_reparametrizations_missing_parameter_error_types():
+    import warnings
+    from dlcore.nn.utils import spectral_norm, weight_norm
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(AttributeError, match="no parameter named 'foo'"):
+            weight_norm(dlcore.nn.Linear(2, 2), name="foo")
+    with pytest.raises(KeyError, match="no parameter named 'foo'"):
+        spectral_norm(dlcore.nn.Linear(2, 2), name="foo")

@@ -97,7 +97,9 @@ class SpectralNorm:
                 raise RuntimeError(f"Cannot register two spectral_norm hooks on the same parameter {name}")
         fn = SpectralNorm(name, n_power_iterations, dim, eps)
         if name not in module._parameters:
-            raise ValueError(f"spectral_norm: {type(module).__name__} has no parameter named '{name}'")
+            # (torch raises KeyError; dlcore's ValueError kept as a base for existing callers)
+            raise type("NoParameterError", (ValueError, KeyError), {})(
+                f"spectral_norm: {type(module).__name__} has no parameter named '{name}'")
         weight = module._parameters[name]
         if weight is None:
             raise ValueError(f"`SpectralNorm` cannot be applied as parameter `{name}` is None")

@@ -68,7 +68,9 @@ class WeightNorm:
             dim = -1
         fn = WeightNorm(name, dim)
         if name not in module._parameters or module._parameters[name] is None:
-            raise ValueError(f"weight_norm: {type(module).__name__} has no parameter named '{name}'")
+            # (torch raises AttributeError; dlcore's ValueError kept as a base for existing callers)
+            raise type("NoParameterError", (ValueError, AttributeError), {})(
+                f"weight_norm: {type(module).__name__} has no parameter named '{name}'")
         weight = module._parameters[name]
         if is_lazy(weight):
             raise ValueError("The module passed to `WeightNorm` can't have uninitialized parameters. Make sure to "
