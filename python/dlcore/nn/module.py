@@ -38,6 +38,76 @@ def _hook_grads(r, n, hook, what):
     return r
 
 
+# Global hooks (torch.nn.modules.module.register_module_*): run for every module, before the module's own hooks.
+_global_forward_pre_hooks: "OrderedDict" = OrderedDict()
+_global_forward_hooks: "OrderedDict" = OrderedDict()
+_global_forward_hooks_with_kwargs: set = set()
+_global_forward_hooks_always_called: set = set()
+_global_backward_pre_hooks: "OrderedDict" = OrderedDict()
+_global_backward_hooks: "OrderedDict" = OrderedDict()
+_global_buffer_registration_hooks: "OrderedDict" = OrderedDict()
+_global_module_registration_hooks: "OrderedDict" = OrderedDict()
+_global_parameter_registration_hooks: "OrderedDict" = OrderedDict()
+
+
+def _global_handle(store, hook):
+    h = _RemovableHandle(store)
+    store[h.id] = hook
+    return h
+
+
+def register_module_forward_pre_hook(hook):
+    """hook(module, args) -> None or new args, run before every module's forward (before its own pre-hooks)."""
+    return _global_handle(_global_forward_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """hook(module, args, output) (with_kwargs: hook(module, args, kwargs, output)) -> None or a new output, run
+    after every module's forward, before its own forward hooks; always_call: also when forward raises."""
+    h = _global_handle(_global_forward_hooks, hook)
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs.add(h.id)
+    if always_call:
+        _global_forward_hooks_always_called.add(h.id)
+    return h
+
+
+def register_module_full_backward_pre_hook(hook):
+    """hook(module, grad_output) -> None or a new grad_output, for every module (before its own)."""
+    return _global_handle(_global_backward_pre_hooks, hook)
+
+
+def register_module_full_backward_hook(hook):
+    """hook(module, grad_input, grad_output) -> None or a new grad_input, for every module (before its own)."""
+    return _global_handle(_global_backward_hooks, hook)
+
+
+def register_module_backward_hook(hook):
+    """Deprecated in torch in favour of register_module_full_backward_hook; here the same hook."""
+    warnings.warn("register_module_backward_hook is deprecated; use register_module_full_backward_hook",
+                  FutureWarning, stacklevel=2)
+    return register_module_full_backward_hook(hook)
+
+
+def register_module_buffer_registration_hook(hook):
+    """hook(module, name, buffer) -> None or a new buffer, called by every register_buffer."""
+    return _global_handle(_global_buffer_registration_hooks, hook)
+
+
+def register_module_module_registration_hook(hook):
+    """hook(module, name, submodule) -> None or a new submodule, called by every add_module."""
+    return _global_handle(_global_module_registration_hooks, hook)
+
+
+def register_module_parameter_registration_hook(hook):
+    """hook(module, name, param) -> None or a new parameter, called by every register_parameter."""
+    return _global_handle(_global_parameter_registration_hooks, hook)
+
+
+def _hooks_of(m, store_name, global_store):
+    return list(global_store.values()) + list(m.__dict__.get(store_name, {}).values())
+
+
 class _BackwardHookFunction(_ag.Function):
     """Identity on the tensors it is given; its backward hands their gradients to ``cb`` (a _BackwardHook method)
     and returns what cb returns. The module's inputs go through one, its outputs through another. The results are
@@ -104,19 +174,18 @@ class _BackwardHook:
     def _output_grads(self, grads):
         m = self.module
         grads = self._pack(self.output_index, grads, self.n_outputs)
-        for hook in list(m.__dict__.get("_backward_pre_hooks", {}).values()):
+        for hook in _hooks_of(m, "_backward_pre_hooks", _global_backward_pre_hooks):
             r = hook(m, grads)
             if r is not None:
                 grads = _hook_grads(r, len(grads), "Backward pre hook", "grad_output")
         self.grad_outputs = grads
         if self.input_index is None:  # no input requires grad: the hooks run now, with grad_input all None
             grad_inputs = (None,) * self.n_inputs
-            if m.__dict__.get("_backward_hooks"):
-                import warnings
+            if m.__dict__.get("_backward_hooks") or _global_backward_hooks:
                 warnings.warn("Full backward hook is firing when gradients are computed with respect to module "
                               "outputs since no inputs require gradients. See the documentation of "
                               "register_full_backward_hook for more details.", stacklevel=2)
-            for hook in list(m.__dict__.get("_backward_hooks", {}).values()):
+            for hook in _hooks_of(m, "_backward_hooks", _global_backward_hooks):
                 r = hook(m, grad_inputs, grads)
                 if r is not None and not all(g is None for g in (r if isinstance(r, (tuple, list)) else (r,))):
                     raise RuntimeError("Backward hook for Modules where no input requires gradient should always "
@@ -127,7 +196,7 @@ class _BackwardHook:
     def _input_grads(self, grads):
         m = self.module
         grad_inputs = self._pack(self.input_index, grads, self.n_inputs)
-        for hook in list(m.__dict__.get("_backward_hooks", {}).values()):
+        for hook in _hooks_of(m, "_backward_hooks", _global_backward_hooks):
             r = hook(m, grad_inputs, self.grad_outputs)
             if r is not None:
                 grad_inputs = _hook_grads(r, len(grad_inputs), "Backward hook", "grad_input")
@@ -194,12 +263,17 @@ class Module:
     def __call__(self, *args, **kwargs):
         d = self.__dict__
         if not d["_forward_pre_hooks"] and not d["_forward_hooks"] and not d.get("_backward_hooks") \
-                and not d.get("_backward_pre_hooks"):
+                and not d.get("_backward_pre_hooks") and not _global_forward_pre_hooks and not _global_forward_hooks \
+                and not _global_backward_hooks and not _global_backward_pre_hooks:
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
     def _call_with_hooks(self, args, kwargs):
         d = self.__dict__
+        for hook in list(_global_forward_pre_hooks.values()):
+            r = hook(self, args)
+            if r is not None:
+                args = r if isinstance(r, tuple) else (r,)
         pre_kw = d.get("_forward_pre_hooks_with_kwargs", ())
         for hid, hook in list(self._forward_pre_hooks.items()):
             if hid in pre_kw:
@@ -214,15 +288,19 @@ class Module:
             if r is not None:
                 args = r if isinstance(r, tuple) else (r,)
         bw = None
-        if (d.get("_backward_hooks") or d.get("_backward_pre_hooks")) and _ag.is_grad_enabled():
+        if (d.get("_backward_hooks") or d.get("_backward_pre_hooks") or _global_backward_hooks
+                or _global_backward_pre_hooks) and _ag.is_grad_enabled():
             bw = _BackwardHook(self)
             args = bw.setup_input_hook(args)
         fwd_kw = d.get("_forward_hooks_with_kwargs", ())
+        if _global_forward_hooks_with_kwargs:
+            fwd_kw = set(fwd_kw) | _global_forward_hooks_with_kwargs
+        fwd_hooks = list(_global_forward_hooks.items()) + list(self._forward_hooks.items())
         try:
             out = self.forward(*args, **kwargs)
         except Exception:
-            always = d.get("_forward_hooks_always_called", ())
-            for hid, hook in list(self._forward_hooks.items()):  # always_call hooks see output None, then re-raise
+            always = set(d.get("_forward_hooks_always_called", ())) | _global_forward_hooks_always_called
+            for hid, hook in fwd_hooks:  # always_call hooks see output None, then re-raise
                 if hid in always:
                     try:
                         hook(self, args, kwargs, None) if hid in fwd_kw else hook(self, args, None)
@@ -230,7 +308,7 @@ class Module:
                         warnings.warn("forward hook with always_call=True raised an exception that was silenced "
                                       "(the forward's exception is raised)", RuntimeWarning, stacklevel=2)
             raise
-        for hid, hook in list(self._forward_hooks.items()):
+        for hid, hook in fwd_hooks:
             r = hook(self, args, kwargs, out) if hid in fwd_kw else hook(self, args, out)
             if r is not None:
                 out = r
@@ -386,6 +464,10 @@ class Module:
             raise ValueError(f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must be created "
                              "explicitly; to express '{name}' as a function of another Tensor, compute the value in "
                              "the forward() method.")
+        for hook in list(_global_parameter_registration_hooks.values()):
+            r = hook(self, name, param)
+            if r is not None:
+                param = r
         d["_parameters"][name] = param
         d[name] = param
 
@@ -400,6 +482,10 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
                             "(dlcore.Tensor or None required)")
+        for hook in list(_global_buffer_registration_hooks.values()):
+            r = hook(self, name, tensor)
+            if r is not None:
+                tensor = r
         d["_buffers"][name] = tensor
         d[name] = tensor
         if persistent:
@@ -414,6 +500,10 @@ class Module:
         d = self.__dict__
         if name in d and name not in d["_modules"]:
             raise KeyError(f"attribute '{name}' already exists")
+        for hook in list(_global_module_registration_hooks.values()):
+            r = hook(self, name, module)
+            if r is not None:
+                module = r
         d["_modules"][name] = module
         d[name] = module
 
