@@ -564,3 +564,18 @@ def test_where_condition_dtype_and_put_dtype():
         x.put_(dlcore.tensor([0]), dlcore.tensor([1.0], dtype=dlcore.float64))
     with pytest.raises(IndexError, match="same number"):
         x.put_(dlcore.tensor([0, 1]), dlcore.tensor([1.0]))
+
+
+def test_numpy_ufuncs_on_tensors_return_tensors():
+    # torch's __array_wrap__: np.sin(t) is a Tensor; bool results come back as uint8
+    t = dlcore.tensor([1.0, -2.0])
+    r = np.sin(t)
+    assert isinstance(r, dlcore.Tensor) and r.dtype == dlcore.float32
+    np.testing.assert_allclose(r.numpy(), np.sin(np.array([1.0, -2.0], np.float32)), rtol=1e-6)
+    g = np.greater(t, 0)
+    assert isinstance(g, dlcore.Tensor) and g.dtype == dlcore.uint8 and g.tolist() == [1, 0]
+    m = np.maximum(t, np.zeros(2))
+    assert isinstance(m, dlcore.Tensor) and m.dtype == dlcore.float64 and m.tolist() == [1.0, 0.0]
+    s = np.sqrt(dlcore.tensor(4.0))
+    assert isinstance(s, dlcore.Tensor) and s.ndim == 0 and s.item() == 2.0
+    assert isinstance(np.asarray(t), np.ndarray)

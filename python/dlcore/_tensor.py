@@ -128,6 +128,16 @@ def __array__(self, dtype=None, copy=None):
 Tensor.__array_priority__ = 1000
 
 
+def __array_wrap__(self, array, context=None, return_scalar=False):
+    # torch's: a NumPy ufunc applied to a tensor returns a tensor (np.sin(t) -> Tensor); bool results as uint8
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8)
+    return _C.from_numpy(np.require(array, requirements="C"))
+
+
+Tensor.__array_wrap__ = __array_wrap__
+
+
 def _scalar_of(self, kind):
     if self.numel() != 1:
         raise TypeError(f"only tensors with one element can be converted to Python scalars (got {self.numel()})")
