@@ -81,6 +81,9 @@ def lstm_proj(m, input, hx):
         sorted_indices = unsorted_indices = None
     if not x.dtype.is_floating_point:
         raise TypeError(f"{op}: expected a floating-point input, got {x.dtype.name}")
+    if m.weight_ih_l0.dtype != x.dtype:
+        raise TypeError(f"{op}: input dtype {x.dtype.name} does not match the parameters' dtype "
+                        f"{m.weight_ih_l0.dtype.name}")
     if x.shape[-1] != m.input_size:
         raise RNNShapeError(f"{op}: input.size(-1) must be equal to input_size. Expected {m.input_size}, got "
                             f"{x.shape[-1]}")

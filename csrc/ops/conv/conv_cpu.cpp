@@ -348,9 +348,11 @@ void forward_im2col(T* y, const T* x, const T* w, const T* b, const ConvParams& 
 // conv1d with unit stride (one input and output row, R = 1): the input gradient is itself a correlation,
 //   gx[c][x] = sum_{k,s} w[k][c][s] gy[k][x + pl - s dw]   (gy zero outside [0, Q)),
 // so it runs as the forward does: the GEMM's B rows (k, s) are stretches of zero-padded gy rows (gemm_rows), A is
-// w regrouped as [Cg][Kg S]; no col buffer and no col2im scatter.
+// w regrouped as [Cg][Kg S]; no col buffer and no col2im scatter. Top padding 0: the output row reads input row
+// -pt, which is the input's row only then (with pt > 0 it reads padding and the input gradient is zero; the shortcut
+// had returned the gradient of a read row: conv2d [2,1,1,3] * [2,1,1,2], stride (3,1), padding (1,1)).
 inline bool rows_gx_applies(const ConvParams& p) {
-  return p.H == 1 && p.P == 1 && p.R == 1 && p.sw == 1 && !is_pointwise(p);
+  return p.H == 1 && p.P == 1 && p.R == 1 && p.sw == 1 && p.pt == 0 && !is_pointwise(p);
 }
 
 template <class T>

@@ -204,7 +204,7 @@ class _ConvTransposeNd(_ConvNd):
         for i in range(n):
             lo = ((spatial[i] - 1) * self.stride[i] - 2 * self.padding[i] +
                   self.dilation[i] * (self.kernel_size[i] - 1) + 1)
-            hi = lo + max(self.stride[i], self.dilation[i]) - 1
+            hi = lo + self.stride[i] - 1  # torch's range (output_padding < stride), even where dilation > stride
             if not lo <= size[i] <= hi:
                 raise ValueError(f"nn.{who}: requested an output size of {list(output_size)}, but valid sizes "
                                  f"range from {lo} to {hi} (for an input of {list(input.shape)})")
@@ -295,7 +295,10 @@ class AvgPool1d(_AvgPoolNd):
     _fn = "avg_pool1d"
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        def single(v):  # torch's _single: AvgPool1d keeps 1-tuples (its attributes and repr)
+            return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+        super().__init__(single(kernel_size), single(stride if stride is not None else kernel_size),
+                         single(padding), ceil_mode, count_include_pad)
 
 
 class AvgPool2d(_AvgPoolNd):

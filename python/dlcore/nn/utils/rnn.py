@@ -198,6 +198,11 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     data = sequence.data
     T, B = bs.size, int(bs[0])
     if total_length is not None:
+        import operator
+        try:
+            total_length = operator.index(total_length)  # an int, as torch requires (not a float)
+        except TypeError:
+            raise TypeError(f"{op}: total_length must be an int, not {type(total_length).__name__}") from None
         if total_length < T:
             raise ValueError("Expected total_length to be at least the length of the longest sequence in input, but "
                              f"got total_length={total_length} and max sequence length being {T}")
