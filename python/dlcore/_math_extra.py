@@ -243,7 +243,10 @@ def _binary_fn(name, grad, saves, dgrad=None):
 
     def op(input, other, *, out=None):
         if out is not None:
-            return raw_out(out, input, other)
+            # computed in the op's dtype, then cast into out (torch): the raw kernel writes out directly only when
+            # out has that dtype (it would compute in out's dtype)
+            rt = _C.result_type(input, other) if name in ("fmax", "fmin") else _ops._float_rt(input, other)
+            return _ops._ew_out(name, out, op, (input, other), raw_out, rt if rt.is_floating_point else None)
         if _needs_grad(input, other):
             return _B.apply(input, other)
         return raw(input, other)
@@ -352,17 +355,24 @@ def heaviside(input, values, *, out=None):
     """0 where input < 0, values where input == 0, 1 where input > 0 (no gradient, as torch)."""
     _check_heaviside(input, values)
     if out is not None:
-        return _C.heaviside_out(out, input, values)
+        if _isT(input, Tensor) and out.dtype != input.dtype:
+            raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
+        return _ops._ew_out("heaviside", out, heaviside, (input, values))
     return _C.heaviside(input, values)
 
 
 def nextafter(input, other, *, out=None):
     """The next floating-point value after input towards other (no gradient, as torch)."""
     if out is not None:
-        return _C.nextafter_out(out, input, other)
-    if _isT(input, Tensor) and _isT(other, Tensor) and input.dtype == other.dtype and \
-            input.dtype in (_C.dtype.float16, _C.dtype.bfloat16):
-        return _nextafter16(input, other)
+        return _ops._ew_out("nextafter", out, nextafter, (input, other))
+    if _isT(input, Tensor) and _isT(other, Tensor):
+        rt = _C.result_type(input, other)
+        if rt in (_C.dtype.float16, _C.dtype.bfloat16):
+            # the step is taken in the 16-bit result dtype (float16 with an integer tensor: the kernel's float32
+            # step rounded back to 16 bits left the value unchanged)
+            a = input if input.dtype == rt else _C.to(input, rt, None, False)
+            b = other if other.dtype == rt else _C.to(other, rt, None, False)
+            return _nextafter16(a, b)
     return _C.nextafter(input, other)
 
 
@@ -377,6 +387,7 @@ def _nextafter16(a, b):
     if dt == _C.dtype.float16:
         with np.errstate(all="ignore"):  # (65504 towards inf is inf, as in torch)
             r = np.nextafter(av.astype(np.float16), bv.astype(np.float16)).astype(np.float32)
+        r = np.where(av == bv, bv, r)  # (NumPy's float16 nextafter(0, -0) is 0; torch: b, -0)
     else:
         bits = av.view(np.uint32).astype(np.int64)
         up = (bv > av) == (av > 0)  # away from zero when moving outwards
@@ -386,11 +397,17 @@ def _nextafter16(a, b):
         r = np.where(av == 0, tiny, r)
         r = np.where(av == bv, bv, r)
         r = np.where(np.isnan(av) | np.isnan(bv), np.float32(np.nan), r)
-    return _C.to(_C.from_numpy(np.ascontiguousarray(r, dtype=np.float32)), dt, dev, False)
+    r = np.ascontiguousarray(r, dtype=np.float32).reshape(shape)  # (ascontiguousarray makes a 0-d array 1-d)
+    return _C.to(_C.from_numpy(r), dt, dev, False)
 
 
-def float_power(input, exponent):
+def float_power(input, exponent, *, out=None):
     """input ** exponent computed in float64 (torch.float_power)."""
+    if out is not None:
+        if out.dtype != _C.dtype.float64:
+            raise RuntimeError(f"the output given to float_power has dtype {out.dtype.name} but the operation's "
+                               f"result requires dtype float64")
+        return _ops._ew_out("float_power", out, float_power, (input, exponent))
     f64 = _C.dtype.float64
     if _isT(input, Tensor) and input.dtype != f64:
         input = input.double()
@@ -401,20 +418,33 @@ def float_power(input, exponent):
     return _ops.pow(input, exponent)
 
 
-def ldexp(input, other):
+def ldexp(input, other, *, out=None):
     """input * 2 ** other, in torch's dtype: result_type(input, other) (0-d operands promote as for any binary op),
-    the default float dtype when that is integral."""
+    the default float dtype when that is integral. An integer exponent scales exactly, as torch's ldexp kernel
+    (std::ldexp): no power of two is formed on its own, so -inf * 2 ** -128 stays -inf and -0 * 2 ** 255 stays -0
+    in float16/float32 (a factor that underflowed to 0 or overflowed to inf gave NaN); the product is taken in
+    float64 from factors 2 ** (k/3) (k clamped to +-2100, past which every finite value over/underflows) and
+    rounded once to the result dtype. A floating exponent: 2 ** other in other's dtype, times input (torch)."""
+    if out is not None:
+        return _ops._ew_out("ldexp", out, ldexp, (input, other))
     if not _isT(other, Tensor):
         return _ops.mul(input, 2.0 ** other)
-    dt = _C.result_type(input, other)
-    if not dt.is_floating_point:
-        from ._creation import get_default_dtype
-        dt = get_default_dtype()
-    if input.dtype != dt:
-        input = _ops._to(input, dt, None)
-    if other.dtype != dt:
-        other = _ops._to(other, dt, None)
-    return _ops.mul(input, _ops.exp2(other))
+    dt = _ops._float_rt(input, other)
+    if other.dtype.is_floating_point or not (_isT(input, Tensor) and input.dtype.is_floating_point):
+        # (torch: an integral input takes input * 2 ** other in the result dtype: 0 * 2 ** 255 is NaN in float32)
+        if not _isT(input, Tensor) or input.dtype != dt:
+            input = _ops._to(input, dt, None) if _isT(input, Tensor) else input
+        return _ops.mul(input, _ops.exp2(other if other.dtype.is_floating_point else _ops._to(other, dt, None)))
+    f64 = _C.dtype.float64
+    k = _C.clamp(_C.to(other, _C.dtype.int64, None, False), -2100, 2100)
+    k1 = _C.floor_divide(k, 3)
+    k2 = _C.floor_divide(_C.sub(k, k1), 2)
+    k3 = _C.sub(_C.sub(k, k1), k2)
+    x = input if _isT(input, Tensor) and input.dtype == f64 else (
+        _ops._to(input, f64, None) if _isT(input, Tensor) else float(input))
+    for kk in (k1, k2, k3):
+        x = _ops.mul(x, _C.exp2(_C.to(kk, f64, None, False)))  # (exact: |kk| <= 700)
+    return x if x.dtype == dt else _ops._to(x, dt, None)
 
 
 # ------------------------------------------------------------------------------------------------- Tensor methods
@@ -460,6 +490,8 @@ def _attach():
             def raw(self, values, _r=raw):
                 _check_heaviside(self, values)
                 return _r(self, values)
+        if name == "nextafter":
+            raw = lambda self, other: _copy_back(self, nextafter(self, other))  # noqa: E731 (16-bit steps)
         if name in ("heaviside", "nextafter"):
             fn = _no_derivative(name, fn)
         setattr(Tensor, name + "_", _inplace(raw, fn))

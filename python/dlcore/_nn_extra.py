@@ -643,9 +643,10 @@ def one_hot(tensor, num_classes=-1):
     if tensor.dtype != _C.dtype.int64:
         raise RuntimeError(f"one_hot(): is only applicable to index tensors of type int64, got "
                            f"{tensor.dtype.name}")
+    if tensor.numel() == 0 and int(num_classes) <= 0:  # (torch refuses num_classes 0 / negative here too)
+        raise RuntimeError("one_hot(): can not infer the total number of classes from an empty tensor (pass "
+                           f"num_classes > 0, got {num_classes})")
     if num_classes == -1:
-        if tensor.numel() == 0:
-            raise RuntimeError("one_hot(): can not infer the total number of classes from an empty tensor")
         num_classes = int(_C.amax(tensor, [], False).item()) + 1
     num_classes = int(num_classes)
     if tensor.numel():

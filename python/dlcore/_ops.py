@@ -237,15 +237,77 @@ def _g_for(g, meta):
     return _unbroadcast(g, shape)
 
 
-def _scaled(input, other, alpha):
-    """alpha * other for add/sub: a tensor other is first brought to the result dtype of (input, other), as torch
-    types the sum by its two operands only (float16 + 0.5 * int64 stays float16; int32 + 2 * bool stays int32)."""
+def _float_rt(a, b):
+    """result_type(a, b) of an op that computes in floating point: the default float dtype for integral operands."""
+    dt = _C.result_type(a, b)
+    if dt.is_floating_point:
+        return dt
+    from ._creation import get_default_dtype
+    return get_default_dtype()
+
+
+def _ew_out(op, out, fn, args, raw_out=None, rt=None):
+    """out= for an elementwise op, as torch's TensorIterator: the op computes in its own result dtype and out takes
+    the result cast to out's dtype, which may not narrow the kind (float -> integer, anything -> bool from a
+    non-bool result: RuntimeError); an out of another shape is resized (a UserWarning when it had elements); with
+    grad mode on, no argument may require grad. raw_out(out, *args): the kernel writing straight into out, used
+    when rt (the op's result dtype, when the caller knows it cheaply) is out's dtype."""
+    if not _isT(out, Tensor):
+        raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if _C._is_grad_enabled() and (out.requires_grad or builtins.any(_isT(a, Tensor) and a.requires_grad
+                                                                    for a in args)):
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic differentiation, but "
+                           f"one of the arguments requires grad.")
+    if raw_out is not None and rt is not None and rt == out.dtype:
+        try:
+            return raw_out(out, *args)
+        except _C.ShapeError:
+            pass  # out of another shape: resized below, as torch
+    res = fn(*args)
+    if res.dtype != out.dtype:
+        from ._runtime import can_cast
+        if not can_cast(res.dtype, out.dtype):
+            raise RuntimeError(f"{op}(): result type {res.dtype.name} can't be cast to the desired output type "
+                               f"{out.dtype.name}")
+    if tuple(out.shape) != tuple(res.shape):
+        if out.numel() != 0:
+            import warnings
+            warnings.warn(f"{op}(): an output with one or more elements was resized since it had shape "
+                          f"{list(out.shape)}, which does not match the required output shape {list(res.shape)}.",
+                          UserWarning, stacklevel=3)
+        out.resize_(list(res.shape))
+    _C.copy_(out, res)
+    return out
+
+
+_SUB_BOOL_MSG = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a "
+                 "mask, use the `~` or `logical_not()` operator instead.")
+
+
+def _is_bool_operand(v):
+    return v.__class__ is bool or isinstance(v, np.bool_) or (_isT(v, Tensor) and v.dtype == _C.dtype.bool)
+
+
+def _scaled(input, other, alpha, sub=False):
+    """alpha * other for add/sub: other is first brought to the result dtype of (input, other), as torch types the
+    sum by its two operands only (float16 + 0.5 * int64 stays float16; int32 + 2 * bool stays int32; 2.5 + 2 * uint8
+    is float32, not a wrapped uint8 product); a bool sum keeps bool (alpha acts as a bool); a float alpha with an
+    integral result and sub with a bool operand raise, as torch."""
+    if sub and (_is_bool_operand(input) or _is_bool_operand(other)):
+        raise RuntimeError(_SUB_BOOL_MSG)
+    if not (_isT(input, Tensor) or _isT(other, Tensor)):
+        return other * alpha
+    rt = _C.result_type(input, other)
+    if not rt.is_floating_point and not rt.is_complex and isinstance(alpha, (float, np.floating)):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    if rt == _C.dtype.bool:
+        if not _isT(other, Tensor):
+            return builtins.bool(other) and builtins.bool(alpha)
+        return mul(other, builtins.bool(alpha))
     if not _isT(other, Tensor):
         return other * alpha
-    if _isT(input, Tensor):
-        rt = _C.result_type(input, other)
-        if other.dtype != rt:
-            other = _to(other, rt, None)
+    if other.dtype != rt:
+        other = _to(other, rt, None)
     return mul(other, alpha)
 
 
@@ -253,7 +315,7 @@ def add(input, other, *, alpha=1, out=None):
     if alpha != 1:
         other = _scaled(input, other, alpha)
     if out is not None:
-        return _C.add_out(out, input, other)
+        return _ew_out("add", out, add, (input, other), _C.add_out, _C.result_type(input, other))
     if _needs_grad(input, other):
         return _Add.apply(input, other)
     return _C.add(input, other)
@@ -261,9 +323,9 @@ def add(input, other, *, alpha=1, out=None):
 
 def sub(input, other, *, alpha=1, out=None):
     if alpha != 1:
-        other = _scaled(input, other, alpha)
+        other = _scaled(input, other, alpha, sub=True)
     if out is not None:
-        return _C.sub_out(out, input, other)
+        return _ew_out("sub", out, sub, (input, other), _C.sub_out, _C.result_type(input, other))
     if _needs_grad(input, other):
         return _Sub.apply(input, other)
     return _C.sub(input, other)
@@ -275,23 +337,28 @@ def rsub(input, other, *, alpha=1):
 
 def mul(input, other, *, out=None):
     if out is not None:
-        return _C.mul_out(out, input, other)
+        return _ew_out("mul", out, mul, (input, other), _C.mul_out, _C.result_type(input, other))
     if _needs_grad(input, other):
         return _Mul.apply(input, other)
     return _C.mul(input, other)
 
 
 def div(input, other, *, rounding_mode=None, out=None):
+    if out is not None and rounding_mode is not None:
+        return _ew_out("div", out, lambda a, b: div(a, b, rounding_mode=rounding_mode), (input, other))
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
-        if not _C.result_type(input, other).is_floating_point:
+        rt = _C.result_type(input, other)
+        if rt == _C.dtype.uint8:
+            return _C.floor_divide(input, other)  # (unsigned: a negative scalar wraps, as torch; floor == trunc)
+        if not rt.is_floating_point:
             return _int_trunc_div(input, other)
         return trunc(div(input, other))
     if rounding_mode is not None:
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
     if out is not None:
-        return _C.div_out(out, input, other)
+        return _ew_out("div", out, div, (input, other), _C.div_out, _float_rt(input, other))
     if _needs_grad(input, other):
         if not _isT(input, Tensor) and input.__class__ is not bool:
             # number / tensor as torch's __rtruediv__: reciprocal(other) * number, whose backward reads the saved
@@ -317,18 +384,26 @@ multiply = mul
 subtract = sub
 
 
-def pow(input, exponent):
+def pow(input, exponent, *, out=None):
+    if out is not None:
+        return _ew_out("pow", out, pow, (input, exponent))
     if not _isT(exponent, Tensor):
         if not _isT(input, Tensor):
             raise TypeError("pow: at least one argument must be a Tensor")
-        if input.dtype == _C.dtype.bool and isinstance(exponent, int):
-            # torch: bool ** True/False stays bool (b, or all True); bool ** int is int64
-            if isinstance(exponent, bool):
+        if input.dtype == _C.dtype.bool and isinstance(exponent, (int, np.integer, np.bool_)):
+            # torch: bool ** True/False stays bool (b, or all True); bool ** int (NumPy's too) is int64
+            if isinstance(exponent, (bool, np.bool_)):
                 return _C.clone(input) if exponent else _C.full(list(input.shape), 1, input.dtype, input.device)
             input = _C.to(input, _C.dtype.int64, None, False)
         if _needs_grad(input):
             return _PowScalar.apply(input, exponent)
         return _C.pow_scalar(input, exponent)
+    if (not _isT(input, Tensor) and not _needs_grad(exponent)
+            and (_is_int_dtype(exponent.dtype) or exponent.dtype == _C.dtype.bool)):
+        # number ** integer tensor: the number as a 0-d tensor of the result dtype (wrapped like torch's scalar), so
+        # negative integer exponents take the integer path below (1 ** -1 == 1, 0 ** -1 == 0, as torch)
+        from ._tensor import _full_like_scalar
+        input = _full_like_scalar(input, exponent)
     if _needs_grad(input, exponent):
         return _Pow.apply(input, exponent)
     if (_isT(input, Tensor) and (_is_int_dtype(input.dtype) or input.dtype == _C.dtype.bool)
@@ -370,15 +445,21 @@ _Maximum._node_class()._fn_is_max = True
 _Minimum._node_class()._fn_is_max = False
 
 
-def maximum(input, other):
+def maximum(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("maximum", out, maximum, (input, other))
     return _maxmin(input, other, True)
 
 
-def minimum(input, other):
+def minimum(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("minimum", out, minimum, (input, other))
     return _maxmin(input, other, False)
 
 
-def floor_divide(input, other):
+def floor_divide(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("floor_divide", out, floor_divide, (input, other))
     return _C.floor_divide(input, other)
 
 
@@ -406,41 +487,57 @@ class _Remainder(Function):
         return _g_for(g, ctx.a), gb, None
 
 
-def remainder(input, other):
+def remainder(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("remainder", out, remainder, (input, other))
     if _needs_grad(input, other):
         return _Remainder.apply(input, other, False)
     return _C.remainder(input, other)
 
 
-def fmod(input, other):
+def fmod(input, other, *, out=None):
     """The C-style remainder of input / other (the result has the sign of input); PyTorch's torch.fmod."""
+    if out is not None:
+        return _ew_out("fmod", out, fmod, (input, other))
     if _needs_grad(input, other):
         return _Remainder.apply(input, other, True)
     return _C.fmod(input, other)  # (exact: std::fmod; was the floored remainder corrected back, which rounded)
 
 
 # comparisons and logical ops: no gradient
-def eq(input, other):
+def eq(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("eq", out, _C.eq, (input, other))
     return _C.eq(input, other)
 
 
-def ne(input, other):
+def ne(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("ne", out, _C.ne, (input, other))
     return _C.ne(input, other)
 
 
-def lt(input, other):
+def lt(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("lt", out, _C.lt, (input, other))
     return _C.lt(input, other)
 
 
-def le(input, other):
+def le(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("le", out, _C.le, (input, other))
     return _C.le(input, other)
 
 
-def gt(input, other):
+def gt(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("gt", out, _C.gt, (input, other))
     return _C.gt(input, other)
 
 
-def ge(input, other):
+def ge(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("ge", out, _C.ge, (input, other))
     return _C.ge(input, other)
 
 
@@ -454,35 +551,51 @@ def equal(input, other) -> bool:
     return bool(_C.item(_C.all(_C.eq(input, other), None, False)))
 
 
-def logical_and(input, other):
+def logical_and(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("logical_and", out, _C.logical_and, (input, other))
     return _C.logical_and(input, other)
 
 
-def logical_or(input, other):
+def logical_or(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("logical_or", out, _C.logical_or, (input, other))
     return _C.logical_or(input, other)
 
 
-def logical_xor(input, other):
+def logical_xor(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("logical_xor", out, _C.logical_xor, (input, other))
     return _C.logical_xor(input, other)
 
 
-def logical_not(input):
+def logical_not(input, *, out=None):
+    if out is not None:
+        return _ew_out("logical_not", out, _C.logical_not, (input,))
     return _C.logical_not(input)
 
 
-def bitwise_and(input, other):
+def bitwise_and(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("bitwise_and", out, _C.bitwise_and, (input, other))
     return _C.bitwise_and(input, other)
 
 
-def bitwise_or(input, other):
+def bitwise_or(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("bitwise_or", out, _C.bitwise_or, (input, other))
     return _C.bitwise_or(input, other)
 
 
-def bitwise_xor(input, other):
+def bitwise_xor(input, other, *, out=None):
+    if out is not None:
+        return _ew_out("bitwise_xor", out, _C.bitwise_xor, (input, other))
     return _C.bitwise_xor(input, other)
 
 
-def bitwise_not(input):
+def bitwise_not(input, *, out=None):
+    if out is not None:
+        return _ew_out("bitwise_not", out, _C.bitwise_not, (input,))
     return _C.bitwise_not(input)
 
 
@@ -546,7 +659,9 @@ def _unary_fn(name, grad, saves="x", double=False):
     _U.__name__ = name.capitalize() + "Backward"
     raw = getattr(_C, name)
 
-    def op(input):
+    def op(input, *, out=None):
+        if out is not None:
+            return _ew_out(name, out, op, (input,))
         if _needs_grad(input):
             return _U.apply(input)
         return raw(input)
@@ -571,8 +686,10 @@ absolute = abs
 _sign = _unary_fn("sign", _zero_grad, "", double=True)
 
 
-def sign(input):
+def sign(input, *, out=None):
     """-1, 0 or 1 (NaN -> 0, like torch); a bool tensor is its own sign (a copy, like torch)."""
+    if out is not None:
+        return _ew_out("sign", out, sign, (input,))
     if _isT(input, Tensor) and input.dtype == _C.dtype.bool:
         return _C.clone(input)
     return _sign(input)
@@ -581,8 +698,10 @@ def sign(input):
 _square = _unary_fn("square", lambda x, o, g: _D.mul(g, _D.mul(x, 2.0)), double=True)
 
 
-def square(input):
+def square(input, *, out=None):
     """input * input; a bool tensor squares as int64 (pow(bool, 2) in torch's promotion)."""
+    if out is not None:
+        return _ew_out("square", out, square, (input,))
     if _isT(input, Tensor) and input.dtype == _C.dtype.bool:
         input = _C.to(input, _C.dtype.int64, None, False)
     return _square(input)
@@ -605,7 +724,9 @@ trunc = _unary_fn("trunc", _zero_grad, "", double=True)
 fix = trunc
 
 
-def round(input, decimals=0):
+def round(input, decimals=0, *, out=None):
+    if out is not None:
+        return _ew_out("round", out, lambda x: round(x, decimals), (input,))
     if decimals:
         s = 10.0 ** decimals
         return div(_round0(mul(input, s)), s)

@@ -335,7 +335,10 @@ def _rpow(self, other):
 def _full_like_scalar(v, ref):
     dt = _C.result_type(ref, v)
     if isinstance(v, bool) or isinstance(v, numbers.Integral):
-        return _C.full_int([], int(v), dt, ref.device)
+        v = int(v)
+        if dt == _C.dtype.uint8 and -(1 << 63) <= v < 0:
+            v &= 0xFF  # torch wraps a negative scalar into an unsigned tensor's dtype: (-3) ** uint8 is 253 ** uint8
+        return _C.full_int([], v, dt, ref.device)
     return _C.full([], float(v), dt, ref.device)
 
 
@@ -343,7 +346,15 @@ Tensor.__rpow__ = _rpow
 Tensor.__matmul__ = lambda self, other: _ops.matmul(self, other) if _isT(other, Tensor) else NotImplemented
 Tensor.__rmatmul__ = lambda self, other: _ops.matmul(other, self) if _isT(other, Tensor) else NotImplemented
 Tensor.__neg__ = lambda self: _ops.neg(self)
-Tensor.__pos__ = lambda self: self
+
+
+def _pos(self):
+    if self.dtype == _C.dtype.bool:  # (torch: RuntimeError, as torch.positive)
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return self
+
+
+Tensor.__pos__ = _pos
 Tensor.__abs__ = lambda self: _ops.abs(self)
 Tensor.__invert__ = lambda self: _C.bitwise_not(self)
 for _name, _fn in [("eq", _C.eq), ("ne", _C.ne), ("lt", _C.lt), ("le", _C.le), ("gt", _C.gt), ("ge", _C.ge)]:
@@ -530,7 +541,7 @@ def _add_inplace_alpha(self, other, *, alpha=1):
 Tensor._add_plain = Tensor.add_
 Tensor.add_ = _add_inplace_alpha
 Tensor._sub_plain = Tensor.sub_
-Tensor.sub_ = lambda self, other, *, alpha=1: Tensor._sub_plain(self, _ops._scaled(self, other, alpha) if alpha != 1 else other)
+Tensor.sub_ = lambda self, other, *, alpha=1: Tensor._sub_plain(self, _ops._scaled(self, other, alpha, sub=True) if alpha != 1 else other)
 Tensor.__iadd__ = lambda self, other: Tensor._add_plain(self, other)
 Tensor.__isub__ = lambda self, other: Tensor._sub_plain(self, other)
 Tensor.__imul__ = lambda self, other: Tensor.mul_(self, other)
@@ -544,6 +555,7 @@ for _name in ["exp", "log", "sqrt", "rsqrt", "abs", "sign", "square", "reciproca
     _fn = getattr(_ops, _name)
     setattr(Tensor, _name, (lambda f: lambda self: f(self))(_fn))
     setattr(Tensor, _name + "_", _inplace(getattr(_C, _name + "_"), _fn))
+Tensor.sign_ = _inplace(lambda self, _r=_C.sign_: self if self.dtype == _C.dtype.bool else _r(self), _ops.sign)
 Tensor.negative = Tensor.neg
 Tensor.absolute = Tensor.abs
 Tensor.round = lambda self, decimals=0: _ops.round(self, decimals)

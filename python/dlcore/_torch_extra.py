@@ -399,6 +399,9 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         if lo < 0 or hi >= num:
             raise IndexError(f"{op}(): index out of range in self: indices must be in [0, {num}), got "
                              f"{lo if lo < 0 else hi}")
+    if max_norm is not None and flat.numel():  # (before dropping padding_idx: torch renorms its row too)
+        from ._nn_layers import _embedding_renorm_
+        _embedding_renorm_(weight, flat, float(max_norm), float(norm_type))
     if padding_idx is not None and flat.numel():
         keep = flat != padding_idx
         if not builtins.bool(keep.all().item()):
@@ -406,9 +409,6 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             flat, bag = flat.index_select(0, sel), bag.index_select(0, sel)
             if psw is not None:
                 psw = psw.index_select(0, sel)
-    if max_norm is not None and flat.numel():
-        from ._nn_layers import _embedding_renorm_
-        _embedding_renorm_(weight, flat, float(max_norm), float(norm_type))
     rows = weight.index_select(0, flat)
     if scale_grad_by_freq and mode != "max" and flat.numel():
         cnt = _dl.zeros(num, dtype=weight.dtype, device=weight.device).index_add(

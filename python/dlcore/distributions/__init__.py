@@ -21,6 +21,7 @@ from .relaxed import (ExpRelaxedCategorical, RelaxedOneHotCategorical, LogitRela
 from .multivariate_normal import MultivariateNormal  # noqa: F401
 from .lowrank_multivariate_normal import LowRankMultivariateNormal  # noqa: F401
 from .transformed_distribution import TransformedDistribution, LogNormal  # noqa: F401
+from .more_continuous import ContinuousBernoulli, Kumaraswamy, Pareto, Weibull  # noqa: F401
 from . import transforms  # noqa: F401
 from .transforms import (Transform, ComposeTransform, ExpTransform, AffineTransform, SigmoidTransform,  # noqa: F401
                          TanhTransform, PowerTransform)
@@ -28,6 +29,7 @@ from .kl import register_kl, kl_divergence  # noqa: F401
 from .constraints import Constraint  # noqa: F401
 
 __all__ = ["AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ComposeTransform",
+           "ContinuousBernoulli", "Kumaraswamy", "Pareto", "Weibull",
            "Dirichlet", "Distribution", "ExpRelaxedCategorical", "ExpTransform", "Exponential", "ExponentialFamily",
            "Gamma", "Geometric", "Gumbel", "HalfNormal", "Independent", "Laplace", "LogNormal",
            "LogitRelaxedBernoulli", "LowRankMultivariateNormal", "MixtureSameFamily", "Multinomial",

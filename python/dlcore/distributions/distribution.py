@@ -228,4 +228,30 @@ class _LocMeanMode:
 
 
 class ExponentialFamily(Distribution):
-    """Marker base for exponential-family distributions (torch keeps a Bregman-divergence entropy here)."""
+    """Base of exponential-family distributions, p(x) = exp(<t(x), theta> - A(theta) + k(x)) (torch's
+    ExponentialFamily): subclasses give the natural parameters theta (_natural_params), the log normalizer A
+    (_log_normalizer) and E[k(x)] (_mean_carrier_measure); entropy() and the generic kl_divergence of two members of
+    the same family then follow from the Bregman divergence of A, through dlcore's autograd."""
+
+    @property
+    def _natural_params(self):
+        raise NotImplementedError
+
+    def _log_normalizer(self, *natural_params):
+        raise NotImplementedError
+
+    @property
+    def _mean_carrier_measure(self):
+        raise NotImplementedError
+
+    def entropy(self):
+        """-E[log p] = A(theta) - <theta, grad A(theta)> - E[k(x)]."""
+        from .. import autograd
+        result = -self._mean_carrier_measure
+        nparams = [p.detach().requires_grad_() for p in self._natural_params]
+        lg_normal = self._log_normalizer(*nparams)
+        gradients = autograd.grad(lg_normal.sum(), nparams, create_graph=True)
+        result = result + lg_normal
+        for np_, g in zip(nparams, gradients):
+            result = result - (np_ * g).reshape(tuple(self._batch_shape) + (-1,)).sum(-1)
+        return result

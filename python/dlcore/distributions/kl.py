@@ -272,3 +272,6 @@ def _kl_lowrankmultivariatenormal_lowrankmultivariatenormal(p, q):
     term24 = _batch_trace_XXT(A @ pW)
     term2 = term21 + term22 - term23 - term24
     return 0.5 * (term1 + term2 + term3 - p.event_shape[0])
+
+
+from . import kl_extra  # noqa: E402,F401  (registers the remaining closed forms into _KL_REGISTRY)

@@ -149,6 +149,14 @@ class Poisson(ExponentialFamily):
         rate, value = broadcast_all(self.rate, value)
         return _xlogy(value, rate) - rate - _d().lgamma(value + 1)
 
+    @property
+    def _natural_params(self):
+        return (self.rate.log(),)
+
+    def _log_normalizer(self, x):
+        # theta = log(rate): A = rate
+        return x.exp()
+
 
 class Geometric(_BinaryProbsLogits, Distribution):
     """Geometric(probs=None, logits=None): number of failures before the first success."""
@@ -343,6 +351,15 @@ class Dirichlet(ExponentialFamily):
         a0 = self.concentration.sum(-1)
         return (d.lgamma(self.concentration).sum(-1) - d.lgamma(a0) - (k - a0) * d.digamma(a0)
                 - ((self.concentration - 1.0) * d.digamma(self.concentration)).sum(-1))
+
+    @property
+    def _natural_params(self):
+        return (self.concentration,)
+
+    def _log_normalizer(self, x):
+        # log of the multivariate Beta function (natural parameters shifted by 1)
+        d = _d()
+        return d.lgamma(x).sum(-1) - d.lgamma(x.sum(-1))
 
 
 class Chi2(Gamma):

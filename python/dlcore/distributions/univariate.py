@@ -71,6 +71,14 @@ class Normal(_LocMeanMode, ExponentialFamily):
     def entropy(self):
         return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()
 
+    @property
+    def _natural_params(self):
+        return (self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal())
+
+    def _log_normalizer(self, x, y):
+        # theta = (mu / sigma^2, -1 / (2 sigma^2)): A = mu^2 / (2 sigma^2) + log(sigma sqrt(2 pi))
+        return -0.25 * x.pow(2) / y + 0.5 * _d().log(-math.pi / y)
+
 
 class Bernoulli(_BinaryParams, ExponentialFamily):
     """Bernoulli(probs=None, logits=None): 1 with probability probs (or sigmoid(logits)), else 0."""
@@ -116,6 +124,14 @@ class Bernoulli(_BinaryParams, ExponentialFamily):
 
     def entropy(self):
         return _d().nn.functional.binary_cross_entropy_with_logits(self.logits, self.probs, reduction="none")
+
+    @property
+    def _natural_params(self):
+        return (self.logits,)
+
+    def _log_normalizer(self, x):
+        # A(logit) = log(1 + e^logit)
+        return _d().nn.functional.softplus(x)
 
     def enumerate_support(self, expand=True):
         d = _d()
@@ -439,6 +455,14 @@ class Exponential(ExponentialFamily):
     def entropy(self):
         return 1.0 - _d().log(self.rate)
 
+    @property
+    def _natural_params(self):
+        return (-self.rate,)
+
+    def _log_normalizer(self, x):
+        # theta = -rate: A = -log(rate)
+        return -_d().log(-x)
+
 
 def _standard_gamma(alpha, max_rounds=1000):
     """Gamma(alpha, 1) draws of alpha's shape (Marsaglia & Tsang 2000), vectorized: every round proposes for all
@@ -641,6 +665,15 @@ class Gamma(ExponentialFamily):
         return (self.concentration - d.log(self.rate) + d.lgamma(self.concentration)
                 + (1.0 - self.concentration) * d.digamma(self.concentration))
 
+    @property
+    def _natural_params(self):
+        return (self.concentration - 1, -self.rate)
+
+    def _log_normalizer(self, x, y):
+        # theta = (alpha - 1, -beta): A = lgamma(alpha) - alpha log(beta)
+        d = _d()
+        return d.lgamma(x + 1) + (x + 1) * d.log(-y.reciprocal())
+
 
 class Beta(ExponentialFamily):
     """Beta(concentration1, concentration0). log_prob / entropy / moments only: sampling is not implemented."""
@@ -712,3 +745,8 @@ class Beta(ExponentialFamily):
     @property
     def _natural_params(self):
         return (self.concentration1, self.concentration0)
+
+    def _log_normalizer(self, x, y):
+        # log B(x, y) (the natural parameters are shifted by 1, which leaves Bregman divergences unchanged)
+        d = _d()
+        return d.lgamma(x) + d.lgamma(y) - d.lgamma(x + y)

@@ -434,8 +434,6 @@ class MultiheadAttention(Module):
         if embed_dim <= 0 or num_heads <= 0 or embed_dim % num_heads:
             raise ValueError(f"nn.MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "
                              f"({num_heads})")
-        if add_bias_kv or add_zero_attn:
-            raise NotImplementedError("nn.MultiheadAttention: add_bias_kv and add_zero_attn are not supported")
         from .linear import Linear
         self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, dropout, batch_first
         self.kdim = kdim if kdim is not None else embed_dim
@@ -457,6 +455,12 @@ class MultiheadAttention(Module):
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
+        if add_bias_kv:  # [1, 1, E] key/value appended to every sequence (torch's bias_k / bias_v)
+            self.bias_k = Parameter(_empty((1, 1, embed_dim), device, dtype))
+            self.bias_v = Parameter(_empty((1, 1, embed_dim), device, dtype))
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = add_zero_attn
         self._reset_parameters()
 
     def _reset_parameters(self):
@@ -469,6 +473,10 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.zeros_(self.in_proj_bias)
             init.zeros_(self.out_proj.bias)
+        if getattr(self, "bias_k", None) is not None:
+            init.xavier_normal_(self.bias_k)
+        if getattr(self, "bias_v", None) is not None:
+            init.xavier_normal_(self.bias_v)
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
@@ -495,7 +503,9 @@ class MultiheadAttention(Module):
         b_q, b_k, b_v = (b[:E], b[E:2 * E], b[2 * E:]) if b is not None else (None, None, None)
         out, w = multi_head_attention(query, key, value, self.num_heads, w_q, w_k, w_v, b_q, b_k, b_v,
                                       self.out_proj.weight, self.out_proj.bias, self.dropout, self.training,
-                                      key_padding_mask, need_weights, attn_mask, average_attn_weights, is_causal)
+                                      key_padding_mask, need_weights, attn_mask, average_attn_weights, is_causal,
+                                      getattr(self, "bias_k", None), getattr(self, "bias_v", None),
+                                      getattr(self, "add_zero_attn", False))
         if unbatched:
             out = out.squeeze(0)
             w = w.squeeze(0) if w is not None else None
