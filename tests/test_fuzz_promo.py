@@ -148,3 +148,40 @@ def test_bool_sign_inplace_and_unary_plus():
     with pytest.raises(RuntimeError, match="bool"):
         +b
     assert (+T([1, 2])).tolist() == [1, 2]
+
+
+def test_integer_tensors_rounded_to_16bit_common_dtype():
+    # torch converts an integer tensor operand to the 16-bit common dtype first (numbers are read straight into the
+    # float32 op math: f16 * 70000 at 0 is 0, not NaN; dlcore treats 0-d tensors as numbers there)
+    a = dlcore.tensor([32767], dtype=dlcore.int16)
+    b = dlcore.tensor([3.0], dtype=dlcore.float16)
+    assert (a % b).tolist() == [2.0]  # 32767 -> 32768 in float16
+    assert (a == dlcore.tensor([32768.0], dtype=dlcore.float16)).tolist() == [True]
+    r = dlcore.tensor([-2147483648], dtype=dlcore.int32) - dlcore.tensor([float("-inf")], dtype=dlcore.float16)
+    assert r.isnan().all().item()  # INT_MIN -> -inf in float16, -inf - -inf
+    with pytest.raises(RuntimeError, match="bool"):
+        dlcore.tensor([True]) - dlcore.tensor([1.0], dtype=dlcore.float16)
+
+
+def test_shifts_with_bool_operands():
+    b = dlcore.tensor([True, False])
+    u = dlcore.tensor([1, 2], dtype=dlcore.uint8)
+    r = b << u
+    assert r.dtype == dlcore.uint8 and r.tolist() == [2, 0]
+    assert (u << b).dtype == dlcore.uint8 and (u << b).tolist() == [2, 2]
+    assert (b << dlcore.tensor([1, 1], dtype=dlcore.int8)).dtype == dlcore.int8
+    assert (b << 2).dtype == dlcore.int64 and (b << 2).tolist() == [4, 0]
+    for f in (lambda: b << b, lambda: b << True):
+        with pytest.raises(NotImplementedError):
+            f()
+    with pytest.raises(OverflowError):
+        u << 2 ** 70
+
+
+def test_sdpa_float32_mask_with_16bit_query():
+    q = dlcore.randn(2, 3, 4, 8).half()
+    m = dlcore.randn(4, 4)
+    out = dlcore.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=m)
+    assert out.dtype == dlcore.float16
+    ref = dlcore.nn.functional.scaled_dot_product_attention(q.float(), q.float(), q.float(), attn_mask=m)
+    np.testing.assert_allclose(out.float().numpy(), ref.numpy(), atol=4e-3)

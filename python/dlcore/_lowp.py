@@ -67,6 +67,10 @@ def _lowp_dtype(name, args, kwargs):
     ts = []
     _ac._tensors(args, ts)
     _ac._tensors(tuple(kwargs.values()), ts)
+    if name == "scaled_dot_product_attention":  # torch: a float32 attn_mask goes with a 16-bit query
+        m = kwargs.get("attn_mask", args[3] if len(args) > 3 else None)
+        if isinstance(m, Tensor) and m.dtype == _F32:
+            ts = [t for t in ts if t is not m]
     low = None
     others = set()
     for t in ts:

@@ -84,11 +84,21 @@ def _shift_operands(op, a, b):
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op}(): expected at least one dlcore.Tensor, got {type(a).__name__} and "
                         f"{type(b).__name__}")
-    # torch: a bool tensor shifts as int64 (b << 2 is int64), a Python bool as the int it is (x << True)
+    # torch: the operands' result type (a bool tensor with a number is int64: b << 2; with a uint8 tensor uint8);
+    # bool with bool has no shift
+    for v in (a, b):
+        if isinstance(v, numbers.Integral) and not isinstance(v, bool) and not -2**63 <= int(v) < 2**64:
+            raise OverflowError("int too big to convert")
+    bool_rt = None
+    if (isinstance(a, Tensor) and a.dtype == _C.dtype.bool) or (isinstance(b, Tensor) and b.dtype == _C.dtype.bool):
+        if isinstance(a, (Tensor, numbers.Integral)) and isinstance(b, (Tensor, numbers.Integral)):
+            bool_rt = _C.result_type(a, b)
+            if bool_rt == _C.dtype.bool:
+                raise NotImplementedError(f"{op}(): not implemented for 'Bool' (both operands are bool)")
     if isinstance(a, Tensor) and a.dtype == _C.dtype.bool:
-        a = _C.to(a, _int64, None, False)
+        a = _C.to(a, bool_rt if bool_rt is not None else _int64, None, False)
     if isinstance(b, Tensor) and b.dtype == _C.dtype.bool:
-        b = _C.to(b, _int64, None, False)
+        b = _C.to(b, bool_rt if bool_rt is not None else _int64, None, False)
     a = int(a) if isinstance(a, bool) else a
     b = int(b) if isinstance(b, bool) else b
     ref = a if isinstance(a, Tensor) else b

@@ -184,10 +184,17 @@ static void check_binary_dtypes(BinaryOp op, DType compute) {
                  dtype_name(compute));
 }
 
-void binary_into(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b, DType compute) {
+void binary_into(BinaryOp op, const Tensor& out, const Tensor& a_in, const Tensor& b_in, DType compute) {
   const char* name = binary_op_name(op);
+  // A 16-bit compute dtype: an integer or bool tensor operand is first rounded to it, as torch converts operands to
+  // the common dtype (int16 32767 % float16 3 is 32768 % 3 = 2; int32 INT_MIN - float16 -inf is -inf - -inf = NaN).
+  // 0-d operands (Python numbers come as those) are not: torch reads a cpu number straight into the float32 op math
+  auto to_lowp = [&](const Tensor& t) {
+    return is_16bit(compute) && !is_floating(t.dtype()) && t.dim() > 0 ? t.to(compute) : t;
+  };
+  const Tensor a = to_lowp(a_in), b = to_lowp(b_in);
   check_binary_dtypes(op, compute);
-  if (op == BinaryOp::Sub && (a.dtype() == DType::Bool || b.dtype() == DType::Bool)) bool_subtraction();
+  if (op == BinaryOp::Sub && (a_in.dtype() == DType::Bool || b_in.dtype() == DType::Bool)) bool_subtraction();
   Device dev = common_device(name, {&out, &a, &b});
   IntList shape = broadcast_shapes(a.shape(), b.shape(), name);
   DLCORE_CHECK(shape == out.shape(), ValueError, name, ": output with shape ", out.shape().str(),
