@@ -21,3 +21,10 @@ class RemovableHandle:
 
     def __exit__(self, *exc):
         self.remove()
+
+
+def add_hook(store, hook):
+    """Registers hook in the dict store under a new handle's id; returns the handle."""
+    h = RemovableHandle(store)
+    store[h.id] = hook
+    return h

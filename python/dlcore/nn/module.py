@@ -14,7 +14,7 @@ from collections import OrderedDict, namedtuple
 from .. import _C
 from .. import autograd as _ag
 from .parameter import Parameter, Buffer
-from .._hooks import RemovableHandle as _RemovableHandle
+from .._hooks import RemovableHandle as _RemovableHandle, add_hook as _global_handle
 
 Tensor = _C.Tensor
 
@@ -50,10 +50,6 @@ _global_module_registration_hooks: "OrderedDict" = OrderedDict()
 _global_parameter_registration_hooks: "OrderedDict" = OrderedDict()
 
 
-def _global_handle(store, hook):
-    h = _RemovableHandle(store)
-    store[h.id] = hook
-    return h
 
 
 def register_module_forward_pre_hook(hook):

@@ -7,7 +7,7 @@ import itertools
 from collections import OrderedDict, defaultdict
 
 from .. import _C
-from .._hooks import RemovableHandle as _HookHandle
+from .._hooks import add_hook as _add_hook
 
 Tensor = _C.Tensor
 _LOWP = (_C.dtype.float16, _C.dtype.bfloat16)
@@ -18,12 +18,6 @@ __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "registe
 
 _global_step_pre_hooks = OrderedDict()
 _global_step_post_hooks = OrderedDict()
-
-
-def _add_hook(store, hook):
-    h = _HookHandle(store)
-    store[h.id] = hook
-    return h
 
 
 def register_optimizer_step_pre_hook(hook):
