@@ -579,3 +579,23 @@ def test_numpy_ufuncs_on_tensors_return_tensors():
     s = np.sqrt(dlcore.tensor(4.0))
     assert isinstance(s, dlcore.Tensor) and s.ndim == 0 and s.item() == 2.0
     assert isinstance(np.asarray(t), np.ndarray)
+
+
+def test_copy_over_history_gives_zero_gradients_to_the_old_value():
+    # torch's CopyBackwards keeps the old history as an input with a zero gradient: a.grad is zeros, not None
+    a = dlcore.ones(3, requires_grad=True)
+    s = dlcore.ones(3, requires_grad=True)
+    b = a * 2
+    b.copy_(s * 3)
+    b.sum().backward()
+    assert a.grad is not None and a.grad.tolist() == [0.0, 0.0, 0.0] and s.grad.tolist() == [3.0, 3.0, 3.0]
+    a = dlcore.ones(3, requires_grad=True)
+    b = a * 2
+    b.copy_(dlcore.zeros(3))  # a constant source
+    (b * 5).sum().backward()
+    assert a.grad.tolist() == [0.0, 0.0, 0.0]
+    a = dlcore.ones(3, requires_grad=True)
+    b = a * 2
+    b[1:].copy_(dlcore.zeros(2))  # through a view: the region's gradient is zero, the rest passes
+    b.sum().backward()
+    assert a.grad.tolist() == [2.0, 0.0, 0.0]

@@ -654,10 +654,17 @@ def copy_(self, src, non_blocking=False):
         grp = _inplace_group(self)
         out = _ops._to(_ops.expand(src, list(self.shape)) if src.shape != self.shape else src, self.dtype,
                        self.device)
-        if out is src and src.requires_grad:
+        _C.copy_(self, out)
+        if grp is None and self.grad_fn is not None:
+            # torch's CopyBackwards: the old history stays an input of the new node and gets zeros (a.grad is
+            # zeros, not None, after b = a * 2; b.copy_(s)), src gets the gradient
+            old = self._alias()
+            old.requires_grad = True
+            old.grad_fn, old._output_nr = self.grad_fn, self._output_nr
+            out = _CopyInto.apply(old, out)
+        elif out is src and src.requires_grad:
             # same shape, dtype and device: self gets a node of its own whose gradient passes to src (CopyBackwards)
             out = _ops._Identity.apply(src, _alias_of)
-        _C.copy_(self, out)
         if not out.requires_grad:
             # self now holds constants: no gradient reaches its old history through the overwritten values
             old = self._alias()
@@ -673,6 +680,19 @@ def copy_(self, src, non_blocking=False):
 
 def _alias_of(t):
     return t._alias()
+
+
+class _CopyInto(Function):
+    """copy_ over a tensor with history: the old value's gradient is zero, the source's is the gradient."""
+
+    @staticmethod
+    def forward(ctx, old, new):
+        ctx.shape, ctx.dtype = list(old.shape), old.dtype
+        return new._alias()
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C.zeros(ctx.shape, ctx.dtype, g.device), g
 
 
 class _Overwritten(Function):
