@@ -456,8 +456,21 @@ def test_contains_size_broadcast_to_and_view_dtype():
     w = t.view(dlcore.int32)
     w[0, 0] = 0  # shares memory
     assert t[0, 0].item() == 0.0
-    with pytest.raises(RuntimeError, match="contiguous"):
+    with pytest.raises(RuntimeError, match="stride"):
         t.t().view(dlcore.int16)
+    # bfloat16 both ways (the bits of 1.0 are 0x3f80), offsets and the torch checks of a growing item size
+    b = dlcore.ones(4, dtype=dlcore.bfloat16)
+    assert b.view(dlcore.int16).tolist() == [0x3F80] * 4
+    assert dlcore.tensor([0x3F80, 0x4000], dtype=dlcore.int16).view(dlcore.bfloat16).tolist() == [1.0, 2.0]
+    assert t.view(dlcore.bfloat16).shape == (2, 8) and t.view(dlcore.bfloat16).float()[0, 3].item() == -2.0
+    with pytest.raises(RuntimeError, match="divisible"):
+        t[:, 1:].view(dlcore.float64)
+    with pytest.raises(RuntimeError, match="storage_offset"):
+        t[:, 1:3].view(dlcore.float64)
+    with pytest.raises(RuntimeError, match="dim"):
+        dlcore.tensor(1.0).view(dlcore.int16)
+    v = t[:, 2:].view(dlcore.float64)
+    assert v.shape == (2, 1) and v.storage_offset() == 1
 
 
 # ------------------------------------------------------------------------------------------------- nn.utils, nn.init

@@ -615,6 +615,46 @@ void bind_tensor(py::module_& m) {
   m.def("diagonal", [](const PyTensor& s, int64_t off, int64_t d0, int64_t d1) {
     return wrap(s.t.diagonal_view(off, (int)d0, (int)d1));
   });
+  // torch's view(dtype): the same bytes as another dtype, sharing the storage (any device). Another item size
+  // scales the last dim (which must have stride 1), the other strides and the offset by the size ratio.
+  m.def("_view_dtype", [](const PyTensor& s, py::handle dtype) {
+    const Tensor& t = s.t;
+    const DType dt = to_dtype(dtype, "view");
+    const int64_t oi = (int64_t)itemsize(t.dtype()), ni = (int64_t)itemsize(dt);
+    IntList shape = t.shape(), strides = t.strides();
+    int64_t off = t.offset();
+    if (oi != ni) {
+      const char* from = dtype_name(t.dtype());
+      const char* to = dtype_name(dt);
+      const int nd = t.dim();
+      DLCORE_CHECK(nd > 0, RuntimeError, "self.dim() cannot be 0 to view ", from, " as ", to,
+                   " (different element sizes)");
+      if (ni > oi)
+        DLCORE_CHECK(shape[nd - 1] % (ni / oi) == 0, RuntimeError, "self.size(-1) must be divisible by ", ni / oi,
+                     " to view ", from, " as ", to, " (different element sizes), but got ", shape[nd - 1]);
+      DLCORE_CHECK(strides[nd - 1] == 1 || shape[nd - 1] == 1, RuntimeError, "self.stride(-1) must be 1 to view ",
+                   from, " as ", to, " (different element sizes), but got ", strides[nd - 1]);
+      if (ni > oi) {
+        const int64_t r = ni / oi;
+        DLCORE_CHECK(off % r == 0, RuntimeError, "self.storage_offset() must be divisible by ", r, " to view ", from,
+                     " as ", to, " (different element sizes), but got ", off);
+        for (int i = 0; i < nd - 1; ++i)
+          DLCORE_CHECK(strides[i] % r == 0, RuntimeError, "self.stride(", i, ") must be divisible by ", r,
+                       " to view ", from, " as ", to, " (different element sizes), but got ", strides[i]);
+        for (int i = 0; i < nd - 1; ++i) strides[i] /= r;
+        shape[nd - 1] /= r;
+        strides[nd - 1] = 1;
+        off /= r;
+      } else {
+        const int64_t r = oi / ni;
+        for (int i = 0; i < nd - 1; ++i) strides[i] *= r;
+        shape[nd - 1] *= r;
+        strides[nd - 1] = 1;
+        off *= r;
+      }
+    }
+    return wrap(Tensor(t.storage(), shape, strides, off, dt));
+  });
   m.def("as_strided", [](const PyTensor& s, py::handle size, py::handle stride, py::object offset) {
     return wrap(s.t.as_strided(to_intlist(size, "as_strided", "size"), to_intlist(stride, "as_strided", "stride"),
                                offset.is_none() ? s.t.offset() : offset.cast<int64_t>()));

@@ -1337,24 +1337,11 @@ def view(input, *shape):
 
 def _view_dtype(x, dt):
     """x's bytes as dtype dt, sharing memory (torch's view(dtype)): a different item size scales the last dim,
-    which must then be contiguous. cpu tensors of NumPy's dtypes (not bfloat16), through a NumPy view."""
+    which must then have stride 1 (the other strides and the offset divisible by the ratio when the item grows).
+    Any dtype (bfloat16 included) on any device; not differentiable across dtypes, as in torch for integer views."""
     if dt == x.dtype:
         return _view_op(x, _C.view, list(x.shape))
-    bf16 = _C.dtype.bfloat16
-    if x.device.type != "cpu" or bf16 in (x.dtype, dt):
-        raise NotImplementedError(f"view(dtype): reinterpreting bytes is supported for cpu tensors of NumPy's dtypes, "
-                                  f"got {x.dtype.name} -> {dt.name} on {x.device}")
-    if x.element_size() != _C.empty([0], dt, "cpu").element_size():
-        if x.ndim == 0 or x.stride(-1) != 1:
-            raise RuntimeError(f"view(dtype): changing the item size from {x.element_size()} needs the last dim "
-                               f"contiguous (stride 1) and a tensor of rank >= 1, got strides {x.stride()}")
-    a = x._raw_numpy()
-    npdt = _C.empty([0], dt, "cpu")._raw_numpy().dtype
-    try:
-        v = a.view(npdt)
-    except ValueError as e:
-        raise RuntimeError(f"view(dtype): {e} (shape {list(x.shape)}, {x.dtype.name} -> {dt.name})") from None
-    return _C.from_numpy(v)
+    return _C._view_dtype(x, dt)
 
 
 def flatten(input, start_dim=0, end_dim=-1):
