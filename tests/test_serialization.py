@@ -258,3 +258,17 @@ def test_pickled_checkpoint_keeps_or_maps_devices(tmp_path, device):
     assert kept.t.device.type == device and kept.t.tolist() == [0.0, 1.0, 2.0, 3.0]
     moved = dlcore.load(p, weights_only=False, map_location="cpu")
     assert moved.t.device.type == "cpu" and moved.t.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_ordered_dicts_load_back_as_ordered_dicts(tmp_path):
+    from collections import OrderedDict
+    import dlcore
+    sd = dlcore.nn.Linear(2, 3).state_dict()
+    assert isinstance(sd, OrderedDict)
+    p = str(tmp_path / "sd.pt")
+    dlcore.save(sd, p)
+    r = dlcore.load(p)
+    assert type(r) is OrderedDict and list(r) == ["weight", "bias"]
+    dlcore.save({"model": sd, "plain": {"a": dlcore.ones(1)}}, p)
+    r = dlcore.load(p)
+    assert type(r) is dict and type(r["model"]) is OrderedDict and type(r["plain"]) is dict

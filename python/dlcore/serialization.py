@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import OrderedDict
 import pickle
 import struct
 import tempfile
@@ -82,7 +83,8 @@ def _flatten(obj, path, tensors, seen, first=None):
                                 f"{type(k).__name__} at '{path}'")
             items.append([k, _flatten(v, f"{path}.{k}" if path else str(k), tensors, seen, first)])
         seen.discard(id(obj))
-        return {"__d": items}
+        # an OrderedDict (what state_dict() returns) loads back as one, as with torch.load
+        return {"__d": items, "od": 1} if isinstance(obj, OrderedDict) else {"__d": items}
     if isinstance(obj, (list, tuple)):
         if id(obj) in seen:
             raise ValueError(f"dlcore.save: the object at '{path}' contains itself")
@@ -340,7 +342,8 @@ def _rebuild(node, tensors, path, map_location=None, made=None):
             made[key] = t
             return t
         if "__d" in node:
-            return {k: _rebuild(v, tensors, path, map_location, made) for k, v in node["__d"]}
+            d = {k: _rebuild(v, tensors, path, map_location, made) for k, v in node["__d"]}
+            return OrderedDict(d) if node.get("od") else d
         if "__l" in node:
             return [_rebuild(v, tensors, path, map_location, made) for v in node["__l"]]
         if "__t" in node:
